@@ -1,0 +1,41 @@
+// Algorithm and slice-size choice from an alpha-beta cost model. The same parameters are fed by
+// braid-perf calibration and used by plan-sim, so all three agree on what a schedule costs.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "collectives/schedule.h"
+
+namespace braid::coll {
+
+// Cost of moving and combining data on one class of link (e.g. same-host shared memory).
+struct LinkModel {
+  double alpha_us = 2.0;           // per-message latency, microseconds
+  double bandwidth_GBps = 5.0;     // point-to-point bandwidth, GB/s (1e9 bytes/s)
+  double reduce_GBps = 10.0;       // local reduction throughput, GB/s of output produced
+  size_t min_slice_bytes = 64 << 10;   // smallest pipelining slice considered
+  size_t max_slice_bytes = 4 << 20;    // largest
+};
+
+struct TunerChoice {
+  Algorithm algorithm = Algorithm::kRing;
+  size_t slice_bytes = 1 << 20;
+  double estimated_us = 0;  // the model's estimate for the chosen algorithm
+  std::string reason;       // e.g. "ring: est 310.2 us < tree 402.7 us < recdoubling 590.1 us"
+};
+
+// Estimated time in microseconds of `request` under `link` (all ranks on equivalent links),
+// counting the schedule's critical path of message steps and pipelined slices; nullopt when
+// the algorithm does not support the collective.
+std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const LinkModel& link);
+
+// Picks the fastest supported algorithm (and its slice size) for `request` (whose algorithm and
+// slice_bytes fields are ignored). If `forced` is set and supports the collective, it is used,
+// with only the slice size tuned; if it does not support it, the choice falls back to the model
+// and the reason says so.
+TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link,
+                   std::optional<Algorithm> forced);
+
+}  // namespace braid::coll

@@ -1,0 +1,108 @@
+// braid::Comm: a communicator of `size()` ranks running collectives and point-to-point transfers
+// over UCX (or the in-process loopback transport in tests).
+//
+// Conventions for every collective below (they follow NCCL's definitions):
+// - Counts are in elements of `type`. Reduce-scatter's count is the per-rank output count and
+//   all-gather's the per-rank input count; all-to-all's count is the block sent to each peer.
+// - In-place calls alias the buffers exactly as NCCL defines: allreduce/broadcast/reduce
+//   send == recv; reducescatter recv == send + rank*count; allgather send == recv + rank*count.
+//   Any other overlap, and any aliasing in all-to-all, is rejected as InvalidArgument.
+// - Calls block until this rank's part is complete (host memory). Every rank must call the same
+//   collectives in the same order with matching count, type, op and root.
+// - Invalid arguments return InvalidArgument before anything is sent; the communicator stays
+//   usable. A dead or stalled peer yields RemoteError / Timeout naming that peer within
+//   BRAID_TIMEOUT seconds; Abort() from another thread makes pending calls return Aborted.
+//   After a RemoteError, Timeout or Aborted the communicator is unusable: destroy it.
+// - A Comm is used by one thread at a time, except Abort(), which any thread may call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "braid/export.h"
+#include "braid/status.h"
+#include "braid/types.h"
+
+namespace braid {
+
+inline constexpr size_t kUniqueIdBytes = 128;
+
+// Names a rendezvous: the root's TCP address, a magic and a nonce. Copy it to every rank (MPI,
+// a file, a TCP store) as opaque bytes.
+struct UniqueId {
+  char bytes[kUniqueIdBytes];
+};
+
+struct CommOptions {
+  // Seconds to wait for any peer before failing with Timeout (bootstrap and operations).
+  // Negative = take BRAID_TIMEOUT from the environment (default 300).
+  double timeout_s = -1;
+};
+
+class BRAID_API Comm {
+ public:
+  // Starts a rendezvous root in this process (a background thread that serves one communicator
+  // creation) and returns its id. Call on one process; pass the id to all ranks.
+  static Status GetUniqueId(UniqueId* id);
+
+  // Joins the communicator named by `id` as `rank` of `nranks`. Blocks until all ranks joined,
+  // or fails with Timeout naming the root address after the timeout.
+  static Status Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Comm>* out,
+                       const CommOptions& options = {});
+
+  // Creates from BRAID_RANK, BRAID_WORLD_SIZE and BRAID_ROOT=host:port (rank 0 listens there).
+  // Falls back to PMI_RANK/PMI_SIZE (MPICH's hydra) or OMPI_COMM_WORLD_RANK/SIZE for rank/size.
+  static Status CreateFromEnv(std::unique_ptr<Comm>* out, const CommOptions& options = {});
+
+  ~Comm();
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+
+  int rank() const;
+  int size() const;
+  // "ucx" or "loopback".
+  std::string transport_name() const;
+
+  Status AllReduce(const void* sendbuf, void* recvbuf, size_t count, DataType type, RedOp op);
+  Status ReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount, DataType type,
+                       RedOp op);
+  Status AllGather(const void* sendbuf, void* recvbuf, size_t sendcount, DataType type);
+  // Root sends sendbuf; every rank (root included) receives into recvbuf.
+  Status Broadcast(const void* sendbuf, void* recvbuf, size_t count, DataType type, int root);
+  // recvbuf is written on root only (may be null elsewhere).
+  Status Reduce(const void* sendbuf, void* recvbuf, size_t count, DataType type, RedOp op,
+                int root);
+  Status AllToAll(const void* sendbuf, void* recvbuf, size_t count, DataType type);
+  Status Barrier();
+
+  // Point-to-point. Outside a group each call blocks until complete; inside GroupStart/GroupEnd
+  // they are queued and GroupEnd runs them all concurrently, so send+recv pairs never deadlock.
+  // Messages between a pair of ranks match in call order.
+  Status Send(const void* buf, size_t count, DataType type, int peer);
+  Status Recv(void* buf, size_t count, DataType type, int peer);
+
+  // Groups nest; the outermost GroupEnd executes what was queued: all sends/receives are posted
+  // at once and collectives run in call order while they progress. An error from GroupEnd
+  // applies to the whole group.
+  Status GroupStart();
+  Status GroupEnd();
+
+  // Collective over this communicator: ranks with the same color form a new communicator ordered
+  // by (key, old rank). color < 0 (NCCL_SPLIT_NOCOLOR) yields *out == nullptr. The child shares
+  // this communicator's transport; destroy children before or after the parent, either works.
+  Status Split(int color, int key, std::unique_ptr<Comm>* out);
+
+  // Thread-safe. Makes every pending and future call on this communicator fail with Aborted.
+  void Abort();
+
+  class Impl;
+  explicit Comm(std::unique_ptr<Impl> impl);
+  Impl* impl() { return impl_.get(); }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace braid

@@ -1,0 +1,60 @@
+// Data types and reduction operators. Enum values equal NCCL's (ncclDataType_t, ncclRedOp_t)
+// so the C shim converts by cast.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "braid/export.h"
+
+namespace braid {
+
+enum class DataType : int {
+  kInt8 = 0,
+  kUint8 = 1,
+  kInt32 = 2,
+  kUint32 = 3,
+  kInt64 = 4,
+  kUint64 = 5,
+  kFloat16 = 6,
+  kFloat32 = 7,
+  kFloat64 = 8,
+  kBfloat16 = 9,
+  kFloat8e4m3 = 10,
+  kFloat8e5m2 = 11,
+};
+inline constexpr int kNumDataTypes = 12;
+
+enum class RedOpKind : int {
+  kSum = 0,
+  kProd = 1,
+  kMax = 2,
+  kMin = 3,
+  kAvg = 4,        // sum / nranks
+  kPreMulSum = 5,  // sum over ranks of (scalar * input)
+};
+inline constexpr int kNumRedOps = 6;
+
+// A reduction operator. `scalar` is used by kPreMulSum only (in double, so every dtype's
+// scalar is represented; it is converted to the element type's compute type on use).
+struct RedOp {
+  RedOpKind kind = RedOpKind::kSum;
+  double scalar = 1.0;
+};
+
+// Size of one element in bytes; 0 for an invalid value.
+BRAID_API size_t DataTypeSize(DataType type);
+// "float32", "bfloat16", "float8e4m3", ... ; "invalid" for an out-of-range value.
+BRAID_API const char* DataTypeName(DataType type);
+// "sum", "prod", "max", "min", "avg", "premulsum"; "invalid" otherwise.
+BRAID_API const char* RedOpName(RedOpKind kind);
+BRAID_API bool IsValid(DataType type);
+BRAID_API bool IsValid(RedOpKind kind);
+BRAID_API bool IsFloatingPoint(DataType type);
+// Parse names as nccl-tests spells them too: "float"/"half"/"bfloat16"/"int32"/"f8e4m3"...
+BRAID_API std::optional<DataType> ParseDataType(std::string_view name);
+BRAID_API std::optional<RedOpKind> ParseRedOp(std::string_view name);
+
+}  // namespace braid

@@ -1,0 +1,30 @@
+// The 128-byte unique id that names a communicator's rendezvous: the root's listening TCP address,
+// a magic value and a random nonce, as NCCL's ncclUniqueId does. Treated by users as opaque bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "braid/comm.h"  // braid::UniqueId
+#include "braid/status.h"
+
+namespace braid::bootstrap {
+
+inline constexpr uint64_t kUniqueIdMagic = 0x42524149445f4944ull;  // "BRAID_ID"
+
+// The decoded contents of a UniqueId.
+struct RootAddress {
+  std::string host;   // numeric IPv4/IPv6 address of the root listener
+  uint16_t port = 0;  // TCP port
+  uint64_t nonce = 0; // random; every joiner must present it
+};
+
+// Encodes / decodes; Decode fails with InvalidArgument when the magic does not match (e.g. an
+// all-zero or corrupted id).
+UniqueId EncodeUniqueId(const RootAddress& addr);
+Status DecodeUniqueId(const UniqueId& id, RootAddress* out);
+
+// Parses "host:port" or "[v6addr]:port" (as in BRAID_ROOT / NCCL_COMM_ID); host names are resolved.
+Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port);
+
+}  // namespace braid::bootstrap

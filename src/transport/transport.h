@@ -1,0 +1,88 @@
+// The transport interface: non-blocking tagged point-to-point messages between the ranks of one
+// transport "world" (all processes that bootstrapped together). Communicators (including split
+// children) share one Transport and address peers by world rank.
+//
+// Threading: a Transport is driven by one thread at a time (the communicator serialises calls),
+// except Interrupt(), which any thread may call.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "braid/status.h"
+
+namespace braid::transport {
+
+enum class MemoryType : uint8_t { kHost, kCuda };
+
+// One in-flight send or receive. The caller owns the storage and must keep it (and the data
+// buffer) alive and unmoved until state is kDone or kFailed. A transport completes requests only
+// inside Progress(), Cancel() or, for the loopback transport, from a peer's thread (hence atomic).
+struct Request {
+  enum class State : uint8_t { kIdle, kPending, kDone, kFailed };
+  std::atomic<State> state{State::kIdle};
+  Status error;               // set before state becomes kFailed; names the peer and the cause
+  int peer = -1;              // world rank
+  size_t bytes = 0;           // expected (recv) or sent (send) bytes
+  void* handle = nullptr;     // transport-private
+
+  bool finished() const {
+    State s = state.load(std::memory_order_acquire);
+    return s == State::kDone || s == State::kFailed;
+  }
+};
+
+// 64-bit tag layout (see MakeTag): [comm id:16][source world rank:16][sequence:11][p2p:1][op tag:20]
+inline constexpr int kTagOpBits = 20;
+inline constexpr int kTagSeqBits = 11;
+inline constexpr int kTagSourceBits = 16;
+inline constexpr int kTagCommBits = 16;
+inline constexpr int kMaxWorldRanks = 1 << kTagSourceBits;
+
+// Builds a message tag. `source` is the sender's world rank; receivers match on the full tag.
+constexpr uint64_t MakeTag(uint32_t comm_id, uint32_t source, uint32_t seq, bool p2p,
+                           uint32_t op_tag) {
+  return (uint64_t(comm_id & 0xffffu) << 48) | (uint64_t(source & 0xffffu) << 32) |
+         (uint64_t(seq & 0x7ffu) << 21) | (uint64_t(p2p ? 1 : 0) << 20) |
+         uint64_t(op_tag & 0xfffffu);
+}
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  virtual int rank() const = 0;  // this process's world rank
+  virtual int size() const = 0;  // world size
+  // e.g. "ucx" or "loopback"; for logs and braid-perf context headers.
+  virtual std::string name() const = 0;
+
+  // Starts sending `bytes` from `buf` to world rank `peer`, tagged `tag`. On OK, *req is
+  // kPending or already kDone. On error nothing was sent and *req is untouched.
+  virtual Status PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
+                          Request* req) = 0;
+  // Starts receiving exactly `bytes` from `peer` with `tag` into `buf`. A larger incoming message
+  // fails the request with an error naming the peer and both sizes.
+  virtual Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
+                          Request* req) = 0;
+
+  // Advances communication; returns true if any request changed state or data moved.
+  virtual bool Progress() = 0;
+
+  // Blocks the calling thread until there may be new activity, or `timeout_us` microseconds pass,
+  // or Interrupt() is called. Used by wait loops so that idle ranks do not burn a core.
+  virtual void WaitForActivity(int timeout_us) = 0;
+  // Wakes a thread blocked in WaitForActivity (thread-safe, async-signal-unsafe).
+  virtual void Interrupt() = 0;
+
+  // Cancels a pending request; on return it is finished (kDone if it completed meanwhile, else
+  // kFailed with an Aborted status). Safe on finished requests.
+  virtual void Cancel(Request* req) = 0;
+
+  // OK while `peer` looks alive; a RemoteError naming the peer once the transport knows it died
+  // (endpoint error, closed connection, or its process no longer exists on this host).
+  virtual Status PeerHealth(int peer) = 0;
+};
+
+}  // namespace braid::transport
