@@ -39,6 +39,11 @@ struct CommOptions {
   // Seconds to wait for any peer before failing with Timeout (bootstrap and operations).
   // Negative = take BRAID_TIMEOUT from the environment (default 300).
   double timeout_s = -1;
+  // Force an algorithm for every collective that supports it: "ring", "tree", "chain",
+  // "recdoubling" or "pairwise". Empty = BRAID_ALGO (or NCCL_ALGO), else the tuner decides.
+  std::string algorithm;
+  // Pipelining slice in bytes; 0 = chosen by the tuner. Mostly for tests and experiments.
+  size_t slice_bytes = 0;
 };
 
 class BRAID_API Comm {

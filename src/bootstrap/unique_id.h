@@ -24,6 +24,11 @@ struct RootAddress {
 UniqueId EncodeUniqueId(const RootAddress& addr);
 Status DecodeUniqueId(const UniqueId& id, RootAddress* out);
 
+// The root address used by the environment bootstrap (BRAID_ROOT): ranks other than 0 have no
+// unique id to copy, so the nonce is derived from "host:port" itself (an FNV-1a hash). It still
+// rejects strays that do not speak the protocol; it cannot tell two jobs on one port apart.
+RootAddress EnvRootAddress(const std::string& host, uint16_t port);
+
 // Parses "host:port" or "[v6addr]:port" (as in BRAID_ROOT / NCCL_COMM_ID); host names are resolved.
 Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port);
 

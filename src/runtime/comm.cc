@@ -1,0 +1,84 @@
+// The public braid::Comm methods: argument validation, then Comm::Impl.
+#include "braid/comm.h"
+
+#include "runtime/comm_impl.h"
+#include "runtime/validate.h"
+
+namespace braid {
+
+Comm::Comm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Comm::~Comm() = default;
+
+int Comm::rank() const { return impl_->rank(); }
+int Comm::size() const { return impl_->size(); }
+std::string Comm::transport_name() const { return impl_->transport()->name(); }
+
+namespace {
+
+Status RunValidated(Comm::Impl* impl, coll::Collective collective, const void* input,
+                    void* output, size_t count, DataType type, RedOp op, int root) {
+  runtime::CallArgs args{collective, input, output, count, type, op, root, impl->rank(), impl->size()};
+  bool in_place = false;
+  if (Status s = runtime::ValidateCollective(args, &in_place); !s.ok()) return s;
+  return impl->Collective({collective, input, output, count, type, op, root, in_place});
+}
+
+}  // namespace
+
+Status Comm::AllReduce(const void* sendbuf, void* recvbuf, size_t count, DataType type, RedOp op) {
+  return RunValidated(impl_.get(), coll::Collective::kAllReduce, sendbuf, recvbuf, count, type, op, 0);
+}
+
+Status Comm::ReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount, DataType type,
+                           RedOp op) {
+  return RunValidated(impl_.get(), coll::Collective::kReduceScatter, sendbuf, recvbuf, recvcount,
+                      type, op, 0);
+}
+
+Status Comm::AllGather(const void* sendbuf, void* recvbuf, size_t sendcount, DataType type) {
+  return RunValidated(impl_.get(), coll::Collective::kAllGather, sendbuf, recvbuf, sendcount, type,
+                      RedOp{}, 0);
+}
+
+Status Comm::Broadcast(const void* sendbuf, void* recvbuf, size_t count, DataType type, int root) {
+  return RunValidated(impl_.get(), coll::Collective::kBroadcast, sendbuf, recvbuf, count, type,
+                      RedOp{}, root);
+}
+
+Status Comm::Reduce(const void* sendbuf, void* recvbuf, size_t count, DataType type, RedOp op,
+                    int root) {
+  return RunValidated(impl_.get(), coll::Collective::kReduce, sendbuf, recvbuf, count, type, op, root);
+}
+
+Status Comm::AllToAll(const void* sendbuf, void* recvbuf, size_t count, DataType type) {
+  return RunValidated(impl_.get(), coll::Collective::kAllToAll, sendbuf, recvbuf, count, type,
+                      RedOp{}, 0);
+}
+
+Status Comm::Barrier() {
+  // A one-byte max all-reduce: every rank leaves only after every rank entered.
+  uint8_t token = 0;
+  return AllReduce(&token, &token, 1, DataType::kUint8, RedOp{RedOpKind::kMax});
+}
+
+Status Comm::Send(const void* buf, size_t count, DataType type, int peer) {
+  if (Status s = runtime::ValidatePointToPoint("send", buf, count, type, peer, size()); !s.ok()) return s;
+  return impl_->PointToPoint(true, const_cast<void*>(buf), count, type, peer);
+}
+
+Status Comm::Recv(void* buf, size_t count, DataType type, int peer) {
+  if (Status s = runtime::ValidatePointToPoint("recv", buf, count, type, peer, size()); !s.ok()) return s;
+  return impl_->PointToPoint(false, buf, count, type, peer);
+}
+
+Status Comm::GroupStart() { return impl_->GroupStart(); }
+Status Comm::GroupEnd() { return impl_->GroupEnd(); }
+
+Status Comm::Split(int color, int key, std::unique_ptr<Comm>* out) {
+  if (!out) return Status::InvalidArgument("Split: out is null");
+  return impl_->Split(color, key, out);
+}
+
+void Comm::Abort() { impl_->Abort(); }
+
+}  // namespace braid

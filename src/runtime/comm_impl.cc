@@ -1,0 +1,286 @@
+#include "runtime/comm_impl.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "braid/kernels/reduce.h"
+#include "core/env.h"
+#include "core/log.h"
+#include "runtime/progress.h"
+#include "runtime/validate.h"
+
+namespace braid {
+namespace {
+
+// Bounds the plan cache; a workload cycling through more shapes than this rebuilds plans.
+constexpr size_t kMaxCachedPlans = 256;
+
+std::optional<coll::Algorithm> ParseAlgorithm(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  // NCCL_ALGO may be a list ("tree,ring") or per-collective ("allreduce:tree"): take the first name.
+  if (size_t colon = text.find(':'); colon != std::string::npos) text = text.substr(colon + 1);
+  if (size_t comma = text.find_first_of(",;"); comma != std::string::npos) text = text.substr(0, comma);
+  for (int a = 0; a < coll::kNumAlgorithms; ++a)
+    if (text == coll::AlgorithmName(coll::Algorithm(a))) return coll::Algorithm(a);
+  if (text == "recursive_doubling" || text == "rd") return coll::Algorithm::kRecursiveDoubling;
+  return std::nullopt;
+}
+
+std::string FormatBytes(size_t bytes) {
+  if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0) return fmt::format("{}GiB", bytes >> 30);
+  if (bytes >= (1ull << 20) && bytes % (1ull << 20) == 0) return fmt::format("{}MiB", bytes >> 20);
+  if (bytes >= (1ull << 10) && bytes % (1ull << 10) == 0) return fmt::format("{}KiB", bytes >> 10);
+  return fmt::format("{}B", bytes);
+}
+
+}  // namespace
+
+Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_ranks, int rank,
+                 uint32_t comm_id, const CommOptions& options)
+    : world_(std::move(world)),
+      world_ranks_(std::move(world_ranks)),
+      rank_(rank),
+      comm_id_(comm_id),
+      options_(options),
+      sends_to_(world_ranks_.size(), 0),
+      recvs_from_(world_ranks_.size(), 0) {
+  if (!options_.algorithm.empty()) forced_algorithm_ = ParseAlgorithm(options_.algorithm);
+}
+
+std::unique_ptr<Comm> Comm::Impl::MakeComm(std::shared_ptr<runtime::World> world,
+                                           std::vector<int> world_ranks, int rank,
+                                           uint32_t comm_id, const CommOptions& options) {
+  return std::make_unique<Comm>(
+      std::make_unique<Impl>(std::move(world), std::move(world_ranks), rank, comm_id, options));
+}
+
+Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
+  *out = in;
+  if (out->timeout_s < 0) out->timeout_s = env::TimeoutSeconds();
+  if (out->timeout_s == 0)
+    return Status::InvalidArgument("CommOptions.timeout_s is 0; must be > 0 seconds (or < 0 for BRAID_TIMEOUT)");
+  if (out->algorithm.empty()) {
+    if (std::optional<std::string> algo = env::Get("ALGO")) out->algorithm = *algo;
+  }
+  if (!out->algorithm.empty() && !ParseAlgorithm(out->algorithm)) {
+    return Status::InvalidArgument(fmt::format(
+        "algorithm '{}' (BRAID_ALGO / CommOptions.algorithm) unknown; valid: ring, tree, chain, "
+        "recdoubling, pairwise", out->algorithm));
+  }
+  return Status::Ok();
+}
+
+Status Comm::Impl::CheckUsable() const {
+  if (aborted_.load(std::memory_order_relaxed))
+    return Status::Aborted("communicator was aborted");
+  if (!fatal_.ok()) return fatal_.WithContext("communicator failed earlier");
+  return Status::Ok();
+}
+
+Status Comm::Impl::Fail(Status status) {
+  if (status.code() != StatusCode::kInvalidArgument && fatal_.ok()) fatal_ = status;
+  return status;
+}
+
+void Comm::Impl::Abort() {
+  aborted_.store(true, std::memory_order_relaxed);
+  transport()->Interrupt();
+}
+
+Status Comm::Impl::PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan) {
+  CacheKey key{int(request.collective), request.count, request.root, request.in_place,
+               request.elem_size};
+  if (auto it = plan_cache_.find(key); it != plan_cache_.end()) {
+    *plan = &it->second;
+    return Status::Ok();
+  }
+  if (plan_cache_.size() >= kMaxCachedPlans) plan_cache_.clear();
+  CachedPlan fresh;
+  fresh.choice = coll::Choose(request, link_, forced_algorithm_);
+  if (options_.slice_bytes) fresh.choice.slice_bytes = options_.slice_bytes;
+  coll::ScheduleRequest built = request;
+  built.algorithm = fresh.choice.algorithm;
+  built.slice_bytes = fresh.choice.slice_bytes;
+  std::string error;
+  if (!coll::BuildSchedule(built, &fresh.schedule, &error))
+    return Status::Internal("building the schedule failed: " + error);
+  BRAID_INFO(kTune, "{} {} x{} ranks: {}, slices of {}, {} ops; {}",
+             coll::CollectiveName(request.collective), FormatBytes(request.count * request.elem_size),
+             request.nranks, coll::AlgorithmName(fresh.choice.algorithm),
+             FormatBytes(fresh.choice.slice_bytes), fresh.schedule.ops.size(), fresh.choice.reason);
+  *plan = &plan_cache_.emplace(key, std::move(fresh)).first->second;
+  return Status::Ok();
+}
+
+Status Comm::Impl::Collective(const CollectiveCall& call) {
+  BRAID_RETURN_IF_ERROR(CheckUsable());
+  if (group_depth_ > 0) {
+    group_colls_.push_back(call);
+    return Status::Ok();
+  }
+  return Fail(RunCollective(call));
+}
+
+Status Comm::Impl::RunCollective(const CollectiveCall& call) {
+  if (call.count == 0) return Status::Ok();
+  const size_t es = DataTypeSize(call.type);
+  const int n = size();
+  const void* input = call.input;
+  bool in_place = call.in_place;
+  RedOpKind op = call.op.kind;
+  const bool reducing = call.collective == coll::Collective::kAllReduce ||
+                        call.collective == coll::Collective::kReduceScatter ||
+                        call.collective == coll::Collective::kReduce;
+  if (reducing && op == RedOpKind::kPreMulSum) {
+    // Scale this rank's contribution once up front; the schedule then sums as usual.
+    size_t in_count = call.collective == coll::Collective::kReduceScatter ? call.count * size_t(n) : call.count;
+    premul_input_.resize(in_count * es);
+    kernels::ScaleHost(premul_input_.data(), call.input, in_count, call.type, call.op.scalar);
+    input = premul_input_.data();
+    in_place = false;
+  }
+
+  coll::ScheduleRequest request;
+  request.collective = call.collective;
+  request.nranks = n;
+  request.rank = rank_;
+  request.root = call.root;
+  request.count = call.count;
+  request.elem_size = es;
+  request.in_place = in_place;
+  const CachedPlan* plan = nullptr;
+  BRAID_RETURN_IF_ERROR(PlanFor(request, &plan));
+
+  size_t scratch_bytes = plan->schedule.scratch_count * es;
+  if (scratch_.size() < scratch_bytes) scratch_.resize(scratch_bytes);
+
+  runtime::ExecutionContext ctx;
+  ctx.transport = transport();
+  ctx.world_ranks = &world_ranks_;
+  ctx.comm_id = comm_id_;
+  ctx.seq = seq_++;
+  ctx.type = call.type;
+  ctx.op = op;
+  ctx.nranks = n;
+  ctx.aborted = &aborted_;
+  ctx.timeout_s = options_.timeout_s;
+  ctx.what = coll::CollectiveName(call.collective);
+  runtime::ExecutionBuffers buffers{input, call.output, scratch_.data()};
+  return executor_.Run(plan->schedule, buffers, ctx);
+}
+
+Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t count, DataType type, int peer) {
+  BRAID_RETURN_IF_ERROR(CheckUsable());
+  size_t bytes = count * DataTypeSize(type);
+  PendingP2p p{is_send, buf, bytes, peer};
+  if (group_depth_ > 0) {
+    group_p2p_.push_back(p);
+    return Status::Ok();
+  }
+  return Fail(RunP2p({p}, {}));
+}
+
+Status Comm::Impl::RunP2p(const std::vector<PendingP2p>& p2p,
+                          const std::vector<CollectiveCall>& colls) {
+  transport::Transport* net = transport();
+  const uint32_t me = uint32_t(net->rank());
+  std::vector<transport::Request> requests(p2p.size());
+  Status failure;
+  size_t posted = 0;
+  for (; posted < p2p.size(); ++posted) {
+    const PendingP2p& p = p2p[posted];
+    int world_peer = world_ranks_[p.peer];
+    uint64_t index = p.is_send ? sends_to_[p.peer]++ : recvs_from_[p.peer]++;
+    uint64_t tag = transport::MakeTag(comm_id_, p.is_send ? me : uint32_t(world_peer),
+                                      uint32_t(index >> 20), true, uint32_t(index & 0xfffff));
+    failure = p.is_send ? net->PostSend(world_peer, tag, p.buf, p.bytes, transport::MemoryType::kHost, &requests[posted])
+                        : net->PostRecv(world_peer, tag, p.buf, p.bytes, transport::MemoryType::kHost, &requests[posted]);
+    if (!failure.ok()) break;
+  }
+  // Collectives of the group run while the point-to-point traffic progresses underneath.
+  for (size_t c = 0; failure.ok() && c < colls.size(); ++c) failure = RunCollective(colls[c]);
+
+  runtime::ProgressWaiter waiter(net, &aborted_, options_.timeout_s);
+  while (failure.ok()) {
+    bool progressed = net->Progress();
+    size_t first_pending = requests.size();
+    for (size_t i = 0; i < posted; ++i) {
+      if (requests[i].state.load(std::memory_order_acquire) == transport::Request::State::kFailed) {
+        failure = requests[i].error;
+        break;
+      }
+      if (!requests[i].finished() && first_pending == requests.size()) first_pending = i;
+    }
+    if (!failure.ok() || first_pending == requests.size()) break;
+    if (progressed) {
+      waiter.Reset();
+      continue;
+    }
+    const PendingP2p& p = p2p[first_pending];
+    failure = waiter.Idle(world_ranks_[p.peer],
+                          fmt::format("waiting to {} rank {} ({} bytes)",
+                                      p.is_send ? "send to" : "receive from", p.peer, p.bytes));
+  }
+  if (!failure.ok()) {
+    for (size_t i = 0; i < posted; ++i) net->Cancel(&requests[i]);
+  }
+  return failure;
+}
+
+Status Comm::Impl::GroupStart() {
+  BRAID_RETURN_IF_ERROR(CheckUsable());
+  ++group_depth_;
+  return Status::Ok();
+}
+
+Status Comm::Impl::GroupEnd() {
+  if (group_depth_ == 0) return Status::InvalidUsage("GroupEnd without a matching GroupStart");
+  if (--group_depth_ > 0) return Status::Ok();
+  std::vector<PendingP2p> p2p = std::move(group_p2p_);
+  std::vector<CollectiveCall> colls = std::move(group_colls_);
+  group_p2p_.clear();
+  group_colls_.clear();
+  BRAID_RETURN_IF_ERROR(CheckUsable());
+  return Fail(RunP2p(p2p, colls));
+}
+
+Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {
+  out->reset();
+  BRAID_RETURN_IF_ERROR(CheckUsable());
+  if (group_depth_ > 0) return Status::InvalidUsage("Split inside a GroupStart/GroupEnd group");
+  const int n = size();
+  // Every rank contributes {color, key, proposed communicator id}.
+  std::vector<int32_t> mine = {int32_t(color < 0 ? -1 : color), int32_t(key),
+                               int32_t(world_->next_comm_id)};
+  std::vector<int32_t> all(3 * size_t(n));
+  CollectiveCall gather{coll::Collective::kAllGather, mine.data(), all.data(), 3,
+                        DataType::kInt32, RedOp{}, 0, false};
+  BRAID_RETURN_IF_ERROR(Fail(RunCollective(gather)).WithContext("Split"));
+
+  uint32_t child_id = 0;
+  for (int r = 0; r < n; ++r) child_id = std::max(child_id, uint32_t(all[3 * r + 2]));
+  if (child_id >= (1u << transport::kTagCommBits))
+    return Fail(Status::Internal("Split: communicator ids exhausted (65536 per process)"));
+  world_->next_comm_id = child_id + 1;
+  if (color < 0) return Status::Ok();
+
+  std::vector<std::pair<int32_t, int>> members;  // (key, parent rank)
+  for (int r = 0; r < n; ++r)
+    if (all[3 * r] == color) members.emplace_back(all[3 * r + 1], r);
+  std::sort(members.begin(), members.end());
+  std::vector<int> child_world;
+  int child_rank = -1;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (members[i].second == rank_) child_rank = int(i);
+    child_world.push_back(world_ranks_[members[i].second]);
+  }
+  *out = MakeComm(world_, std::move(child_world), child_rank, child_id, options_);
+  BRAID_INFO(kInit, "Split color {} key {}: rank {} of {} in communicator id {}", color, key,
+             child_rank, members.size(), child_id);
+  return Status::Ok();
+}
+
+}  // namespace braid

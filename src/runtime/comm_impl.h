@@ -1,0 +1,112 @@
+// Comm::Impl: the state behind braid::Comm. Communicators created by Split share the parent's
+// World (transport + comm-id allocator) and address peers through world_ranks_.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+#include "braid/comm.h"
+#include "transport/transport.h"
+#include "collectives/schedule.h"
+#include "collectives/tuner.h"
+#include "runtime/executor.h"
+#include "transport/transport.h"
+
+namespace braid {
+
+namespace runtime {
+// Everything the communicators of one bootstrap share.
+struct World {
+  std::unique_ptr<transport::Transport> transport;
+  // Next communicator id this process has not used (ids are agreed on at Split: the max of the
+  // members' proposals), so two communicators sharing a process never share tag space.
+  uint32_t next_comm_id = 2;
+};
+}  // namespace runtime
+
+class Comm::Impl {
+ public:
+  // `options` must be resolved (timeout_s >= 0); see ResolveOptions.
+  Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_ranks, int rank,
+       uint32_t comm_id, const CommOptions& options);
+
+  // For tests and split: a communicator over an existing transport world.
+  static std::unique_ptr<Comm> MakeComm(std::shared_ptr<runtime::World> world,
+                                        std::vector<int> world_ranks, int rank, uint32_t comm_id,
+                                        const CommOptions& options);
+  // Fills unset options from the environment (BRAID_TIMEOUT, BRAID_ALGO) and validates them.
+  static Status ResolveOptions(const CommOptions& in, CommOptions* out);
+
+  int rank() const { return rank_; }
+  int size() const { return int(world_ranks_.size()); }
+  transport::Transport* transport() const { return world_->transport.get(); }
+
+  // A validated collective call (see validate.h); runs it or queues it inside a group.
+  struct CollectiveCall {
+    coll::Collective collective;
+    const void* input;
+    void* output;
+    size_t count;
+    DataType type;
+    RedOp op;
+    int root;
+    bool in_place;
+  };
+  Status Collective(const CollectiveCall& call);
+  Status PointToPoint(bool is_send, void* buf, size_t count, DataType type, int peer);
+  Status GroupStart();
+  Status GroupEnd();
+  Status Split(int color, int key, std::unique_ptr<Comm>* out);
+  void Abort();
+
+  // Fails fast once the communicator saw a fatal error or was aborted.
+  Status CheckUsable() const;
+
+ private:
+  // Schedules are pure functions of these fields, so small repeated calls reuse them.
+  using CacheKey = std::tuple<int, size_t, int, bool, size_t>;  // coll, count, root, in place, elem
+  struct CachedPlan {
+    coll::TunerChoice choice;
+    coll::RankSchedule schedule;
+  };
+  struct PendingP2p {
+    bool is_send;
+    void* buf;
+    size_t bytes;
+    int peer;
+  };
+  Status RunCollective(const CollectiveCall& call);
+  Status RunP2p(const std::vector<PendingP2p>& p2p, const std::vector<CollectiveCall>& colls);
+  Status PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan);
+  Status Fail(Status status);  // records a fatal error and returns it
+
+  std::shared_ptr<runtime::World> world_;
+  std::vector<int> world_ranks_;
+  int rank_;
+  uint32_t comm_id_;
+  CommOptions options_;
+  uint32_t seq_ = 0;
+  std::vector<uint64_t> sends_to_;     // p2p messages sent to each peer (for tags)
+  std::vector<uint64_t> recvs_from_;   // p2p messages received from each peer
+  std::atomic<bool> aborted_{false};
+  Status fatal_;
+
+  int group_depth_ = 0;
+  std::vector<PendingP2p> group_p2p_;
+  std::vector<CollectiveCall> group_colls_;
+
+  runtime::Executor executor_;
+  std::vector<std::byte> scratch_;
+  std::vector<std::byte> premul_input_;  // scaled copy of the input for kPreMulSum
+  coll::LinkModel link_;
+  std::optional<coll::Algorithm> forced_algorithm_;
+  std::map<CacheKey, CachedPlan> plan_cache_;
+};
+
+}  // namespace braid

@@ -1,0 +1,199 @@
+#include "runtime/executor.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "braid/kernels/reduce.h"
+#include "core/log.h"
+#include "runtime/progress.h"
+
+namespace braid::runtime {
+namespace {
+
+using coll::BufferId;
+using coll::Op;
+using coll::OpType;
+using transport::Request;
+
+// How far past the first unissued op the executor looks for ready ops. Large enough to keep
+// several slices of several steps in flight; small enough that a scan stays cheap.
+constexpr size_t kIssueWindow = 64;
+
+enum : uint8_t { kUnissued = 0, kInFlight = 1, kComplete = 2 };
+
+struct Resolved {
+  const std::byte* input;
+  std::byte* output;
+  std::byte* scratch;
+  size_t elem_size;
+
+  std::byte* Address(const coll::Region& r) const {
+    switch (r.buffer) {
+      case BufferId::kInput: return const_cast<std::byte*>(input) + r.offset * elem_size;
+      case BufferId::kOutput: return output + r.offset * elem_size;
+      case BufferId::kScratch: return scratch + r.offset * elem_size;
+    }
+    return nullptr;
+  }
+};
+
+std::string DescribeOp(const Op& op, const ExecutionContext& ctx, size_t elem_size) {
+  const char* kind = op.type == OpType::kSend ? "send to" : "receive from";
+  size_t count = op.type == OpType::kSend ? op.src.count
+                 : op.type == OpType::kRecv ? op.dst.count : op.tmp.count;
+  return fmt::format("in {} #{}: waiting to {} rank {} ({} bytes, tag {})", ctx.what, ctx.seq,
+                     kind, op.peer, count * elem_size, op.tag);
+}
+
+}  // namespace
+
+void Executor::EnsureCapacity(size_t ops) {
+  if (ops > capacity_) {
+    requests_ = std::make_unique<Request[]>(ops);
+    capacity_ = ops;
+  }
+  state_.assign(ops, kUnissued);
+  pending_.clear();
+}
+
+Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers& buffers,
+                     const ExecutionContext& ctx) {
+  const std::vector<Op>& ops = schedule.ops;
+  const size_t n = ops.size();
+  if (n == 0) return Status::Ok();
+  EnsureCapacity(n);
+  const size_t elem_size = DataTypeSize(ctx.type);
+  const Resolved mem{static_cast<const std::byte*>(buffers.input),
+                     static_cast<std::byte*>(buffers.output),
+                     static_cast<std::byte*>(buffers.scratch), elem_size};
+  transport::Transport* net = ctx.transport;
+  const uint32_t me = uint32_t(net->rank());
+  ProgressWaiter waiter(net, ctx.aborted, ctx.timeout_s);
+
+  size_t first_unissued = 0;
+  size_t completed = 0;
+  Status failure;
+
+  auto deps_done = [&](const Op& op) {
+    for (int d = 0; d < op.num_deps; ++d)
+      if (state_[op.deps[d]] != kComplete) return false;
+    return true;
+  };
+  auto finish_local = [&](size_t i) {
+    state_[i] = kComplete;
+    ++completed;
+  };
+
+  // Issues op i; local ops complete immediately. Returns non-OK if posting failed.
+  auto issue = [&](size_t i) -> Status {
+    const Op& op = ops[i];
+    switch (op.type) {
+      case OpType::kSend: {
+        int peer = (*ctx.world_ranks)[op.peer];
+        uint64_t tag = transport::MakeTag(ctx.comm_id, me, ctx.seq, false, op.tag);
+        Request* req = &requests_[i];
+        req->state.store(Request::State::kIdle, std::memory_order_relaxed);
+        BRAID_RETURN_IF_ERROR(net->PostSend(peer, tag, mem.Address(op.src), op.src.count * elem_size,
+                                            transport::MemoryType::kHost, req));
+        state_[i] = kInFlight;
+        pending_.push_back(uint32_t(i));
+        return Status::Ok();
+      }
+      case OpType::kRecv:
+      case OpType::kRecvReduce: {
+        int peer = (*ctx.world_ranks)[op.peer];
+        uint64_t tag = transport::MakeTag(ctx.comm_id, uint32_t(peer), ctx.seq, false, op.tag);
+        const coll::Region& landing = op.type == OpType::kRecv ? op.dst : op.tmp;
+        Request* req = &requests_[i];
+        req->state.store(Request::State::kIdle, std::memory_order_relaxed);
+        BRAID_RETURN_IF_ERROR(net->PostRecv(peer, tag, mem.Address(landing), landing.count * elem_size,
+                                            transport::MemoryType::kHost, req));
+        state_[i] = kInFlight;
+        pending_.push_back(uint32_t(i));
+        return Status::Ok();
+      }
+      case OpType::kCopy: {
+        std::byte* dst = mem.Address(op.dst);
+        const std::byte* src = mem.Address(op.src);
+        if (dst != src && op.dst.count) std::memcpy(dst, src, op.dst.count * elem_size);
+        finish_local(i);
+        return Status::Ok();
+      }
+      case OpType::kFinalize: {
+        if (ctx.op == RedOpKind::kAvg && op.dst.count) {
+          std::byte* dst = mem.Address(op.dst);
+          kernels::DivideHost(dst, dst, op.dst.count, ctx.type, uint64_t(ctx.nranks));
+        }
+        finish_local(i);
+        return Status::Ok();
+      }
+    }
+    return Status::Internal("unknown schedule op type");
+  };
+
+  // Completes op i whose transport request finished successfully.
+  auto complete = [&](size_t i) {
+    const Op& op = ops[i];
+    if (op.type == OpType::kRecvReduce) {
+      kernels::ReduceHost(mem.Address(op.dst), mem.Address(op.src), mem.Address(op.tmp),
+                          op.dst.count, ctx.type, ctx.op);
+    }
+    state_[i] = kComplete;
+    ++completed;
+  };
+
+  while (completed < n) {
+    bool progressed = false;
+    // Issue phase: every ready op in the window.
+    while (first_unissued < n && state_[first_unissued] != kUnissued) ++first_unissued;
+    size_t window_end = std::min(n, first_unissued + kIssueWindow);
+    for (size_t i = first_unissued; i < window_end; ++i) {
+      if (state_[i] != kUnissued || !deps_done(ops[i])) continue;
+      failure = issue(i);
+      if (!failure.ok()) break;
+      progressed = true;
+    }
+    if (!failure.ok()) break;
+
+    // Poll phase.
+    if (net->Progress()) progressed = true;
+    size_t keep = 0;
+    for (size_t k = 0; k < pending_.size(); ++k) {
+      uint32_t i = pending_[k];
+      Request::State s = requests_[i].state.load(std::memory_order_acquire);
+      if (s == Request::State::kDone) {
+        complete(i);
+        progressed = true;
+      } else if (s == Request::State::kFailed) {
+        failure = requests_[i].error;
+        break;
+      } else {
+        pending_[keep++] = i;
+      }
+    }
+    if (!failure.ok()) break;
+    pending_.resize(keep);
+
+    if (progressed) {
+      waiter.Reset();
+      continue;
+    }
+    // Nothing moved: wait politely, naming the oldest thing we wait for.
+    const Op* oldest = pending_.empty() ? nullptr : &ops[pending_.front()];
+    int peer = oldest ? (*ctx.world_ranks)[oldest->peer] : -1;
+    failure = waiter.Idle(peer, oldest ? DescribeOp(*oldest, ctx, elem_size)
+                                       : fmt::format("in {} #{}", ctx.what, ctx.seq));
+    if (!failure.ok()) break;
+  }
+
+  if (!failure.ok()) {
+    // Nothing may touch the caller's buffers after we return.
+    for (uint32_t i : pending_) net->Cancel(&requests_[i]);
+    pending_.clear();
+    return failure;
+  }
+  return Status::Ok();
+}
+
+}  // namespace braid::runtime

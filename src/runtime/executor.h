@@ -1,0 +1,55 @@
+// Runs one rank's collective schedule (collectives/schedule.h) on host memory over a Transport:
+// issues every op whose dependencies completed (in a bounded look-ahead window, so consecutive
+// slices' send, receive and reduce overlap), reduces received data as it lands, and waits with
+// ProgressWaiter. On any error all in-flight requests are cancelled before returning, so the
+// caller's buffers are no longer touched.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "braid/status.h"
+#include "braid/types.h"
+#include "collectives/schedule.h"
+#include "transport/transport.h"
+
+namespace braid::runtime {
+
+struct ExecutionContext {
+  transport::Transport* transport = nullptr;
+  const std::vector<int>* world_ranks = nullptr;  // communicator rank -> transport (world) rank
+  uint32_t comm_id = 0;
+  uint32_t seq = 0;  // collective sequence number, part of every tag
+  DataType type = DataType::kFloat32;
+  RedOpKind op = RedOpKind::kSum;
+  int nranks = 1;
+  const std::atomic<bool>* aborted = nullptr;
+  double timeout_s = 300;
+  const char* what = "collective";  // for error messages, e.g. "allreduce"
+};
+
+struct ExecutionBuffers {
+  const void* input = nullptr;
+  void* output = nullptr;
+  void* scratch = nullptr;  // at least schedule.scratch_count elements
+};
+
+// Reusable per-communicator state so that small collectives allocate nothing.
+class Executor {
+ public:
+  Status Run(const coll::RankSchedule& schedule, const ExecutionBuffers& buffers,
+             const ExecutionContext& context);
+
+ private:
+  void EnsureCapacity(size_t ops);
+
+  std::unique_ptr<transport::Request[]> requests_;
+  size_t capacity_ = 0;
+  std::vector<uint8_t> state_;     // per op: 0 unissued, 1 in flight, 2 complete
+  std::vector<uint32_t> pending_;  // ops in flight
+};
+
+}  // namespace braid::runtime

@@ -1,0 +1,39 @@
+// Waiting on in-flight transport requests without burning a core another rank needs, while
+// enforcing BRAID_TIMEOUT (no progress for that long -> Timeout naming the peer), Abort(), and
+// peer liveness (a dead peer -> RemoteError naming it).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "braid/status.h"
+#include "transport/transport.h"
+
+namespace braid::runtime {
+
+// One wait loop's state. Call Idle() each time a poll pass made no progress and Reset() when it
+// did; Idle() escalates from spinning to yielding to sleeping on the transport's event fd.
+class ProgressWaiter {
+ public:
+  ProgressWaiter(transport::Transport* transport, const std::atomic<bool>* aborted,
+                 double timeout_s);
+
+  // Progress was made: restart the no-progress clock and go back to spinning.
+  void Reset();
+  // No progress this pass. Returns non-OK when the caller must stop: Aborted, Timeout (after
+  // timeout_s without progress; `waiting_for` names the peer/operation being waited on), or a
+  // RemoteError from the transport's PeerHealth(`peer_world_rank`) check (peer < 0: skip).
+  Status Idle(int peer_world_rank, const std::string& waiting_for);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  transport::Transport* transport_;
+  const std::atomic<bool>* aborted_;
+  double timeout_s_;
+  Clock::time_point last_progress_;
+  Clock::time_point last_health_check_;
+  unsigned idle_passes_ = 0;
+};
+
+}  // namespace braid::runtime

@@ -1,0 +1,115 @@
+#include "runtime/validate.h"
+
+#include <cstdint>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace braid::runtime {
+namespace {
+
+bool Overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
+  auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
+  return a_bytes && b_bytes && pa < pb + b_bytes && pb < pa + a_bytes;
+}
+
+Status CheckTypeAndOp(const char* what, DataType type, const RedOp* op) {
+  if (!IsValid(type))
+    return Status::InvalidArgument(fmt::format("{}: unknown data type {} (valid 0..{})", what,
+                                               int(type), kNumDataTypes - 1));
+  if (op && !IsValid(op->kind))
+    return Status::InvalidArgument(fmt::format("{}: unknown reduction op {} (valid 0..{})", what,
+                                               int(op->kind), kNumRedOps - 1));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckedBytes(size_t count, size_t elem_size, size_t factor, const char* what,
+                    size_t* bytes) {
+  constexpr size_t kMax = std::numeric_limits<size_t>::max();
+  if (elem_size && count > kMax / elem_size / (factor ? factor : 1))
+    return Status::InvalidArgument(fmt::format(
+        "{}: count {} x {} bytes x {} overflows size_t", what, count, elem_size, factor));
+  *bytes = count * elem_size * factor;
+  return Status::Ok();
+}
+
+Status ValidateCollective(const CallArgs& a, bool* in_place) {
+  const char* what = coll::CollectiveName(a.collective);
+  const bool reducing = a.collective == coll::Collective::kAllReduce ||
+                        a.collective == coll::Collective::kReduceScatter ||
+                        a.collective == coll::Collective::kReduce;
+  if (Status s = CheckTypeAndOp(what, a.type, reducing ? &a.op : nullptr); !s.ok()) return s;
+  const bool rooted = a.collective == coll::Collective::kBroadcast ||
+                      a.collective == coll::Collective::kReduce;
+  if (rooted && (a.root < 0 || a.root >= a.nranks))
+    return Status::InvalidArgument(
+        fmt::format("{}: root {} out of range [0, {})", what, a.root, a.nranks));
+
+  const size_t es = DataTypeSize(a.type);
+  const size_t n = size_t(a.nranks);
+  size_t in_factor = 1, out_factor = 1;
+  switch (a.collective) {
+    case coll::Collective::kReduceScatter: in_factor = n; break;
+    case coll::Collective::kAllGather: out_factor = n; break;
+    case coll::Collective::kAllToAll: in_factor = out_factor = n; break;
+    default: break;
+  }
+  size_t in_bytes = 0, out_bytes = 0;
+  if (Status s = CheckedBytes(a.count, es, in_factor, what, &in_bytes); !s.ok()) return s;
+  if (Status s = CheckedBytes(a.count, es, out_factor, what, &out_bytes); !s.ok()) return s;
+  size_t block_bytes = a.count * es;
+
+  // Which buffers this rank actually uses.
+  bool uses_input = !(a.collective == coll::Collective::kBroadcast && a.rank != a.root);
+  bool uses_output = !(a.collective == coll::Collective::kReduce && a.rank != a.root);
+  if (a.count > 0) {
+    if (uses_input && !a.input)
+      return Status::InvalidArgument(fmt::format("{}: sendbuff is null with count {}", what, a.count));
+    if (uses_output && !a.output)
+      return Status::InvalidArgument(fmt::format("{}: recvbuff is null with count {}", what, a.count));
+  }
+
+  *in_place = false;
+  if (!uses_input || !uses_output || a.count == 0) return Status::Ok();
+  const auto* in = static_cast<const std::byte*>(a.input);
+  auto* out = static_cast<std::byte*>(a.output);
+  switch (a.collective) {
+    case coll::Collective::kReduceScatter:
+      *in_place = in + size_t(a.rank) * block_bytes == out;
+      break;
+    case coll::Collective::kAllGather:
+      *in_place = out + size_t(a.rank) * block_bytes == in;
+      break;
+    case coll::Collective::kAllToAll:
+      if (Overlap(in, in_bytes, out, out_bytes))
+        return Status::InvalidArgument(
+            "alltoall: sendbuff and recvbuff overlap; in-place all-to-all is not supported (NCCL forbids it)");
+      return Status::Ok();
+    default:
+      *in_place = in == out;
+      break;
+  }
+  if (!*in_place && Overlap(in, in_bytes, out, out_bytes)) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: sendbuff [{}, +{} B) and recvbuff [{}, +{} B) overlap but are not the in-place "
+        "layout NCCL defines for this collective",
+        what, static_cast<const void*>(in), in_bytes, static_cast<void*>(out), out_bytes));
+  }
+  return Status::Ok();
+}
+
+Status ValidatePointToPoint(const char* what, const void* buf, size_t count, DataType type,
+                            int peer, int nranks) {
+  if (Status s = CheckTypeAndOp(what, type, nullptr); !s.ok()) return s;
+  if (peer < 0 || peer >= nranks)
+    return Status::InvalidArgument(fmt::format("{}: peer {} out of range [0, {})", what, peer, nranks));
+  size_t bytes = 0;
+  if (Status s = CheckedBytes(count, DataTypeSize(type), 1, what, &bytes); !s.ok()) return s;
+  if (count > 0 && !buf)
+    return Status::InvalidArgument(fmt::format("{}: buffer is null with count {}", what, count));
+  return Status::Ok();
+}
+
+}  // namespace braid::runtime

@@ -1,0 +1,36 @@
+// Argument checks for every public call, done before anything is sent so that a bad call has no
+// effect and the communicator stays usable. Messages name the argument, its value and the rule.
+#pragma once
+
+#include <cstddef>
+
+#include "braid/status.h"
+#include "braid/types.h"
+#include "collectives/schedule.h"
+
+namespace braid::runtime {
+
+struct CallArgs {
+  coll::Collective collective;
+  const void* input;
+  void* output;
+  size_t count;  // NCCL meaning for the collective
+  DataType type;
+  RedOp op;
+  int root;
+  int rank;
+  int nranks;
+};
+
+// Validates `args`; on success sets *in_place to whether the buffers alias as NCCL defines.
+Status ValidateCollective(const CallArgs& args, bool* in_place);
+
+// Validates send/recv arguments.
+Status ValidatePointToPoint(const char* what, const void* buf, size_t count, DataType type,
+                            int peer, int nranks);
+
+// count * elem_size * factor in bytes, or InvalidArgument naming `what` on size_t overflow.
+Status CheckedBytes(size_t count, size_t elem_size, size_t factor, const char* what,
+                    size_t* bytes);
+
+}  // namespace braid::runtime

@@ -1,0 +1,192 @@
+// Communicator behaviour beyond collective results: send/recv with groups, split, barrier,
+// argument validation, abort and a dead peer.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <numeric>
+#include <thread>
+
+#include "harness.h"
+
+namespace braid::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+CommOptions Quick(double timeout_s = 30) {
+  CommOptions o;
+  o.timeout_s = timeout_s;
+  return o;
+}
+
+TEST(LoopbackComm, GroupedSendRecvRingNeverDeadlocks) {
+  for (int n : {1, 2, 3, 5, 8}) {
+    auto comms = MakeLoopbackComms(n, Quick());
+    RunRanks(n, [&](int r) {
+      Comm& c = *comms[r];
+      // Large enough for rendezvous semantics: every rank sends before anyone receives.
+      std::vector<float> out(100000, float(r)), in(100000, -1.f);
+      ASSERT_TRUE(c.GroupStart().ok());
+      ASSERT_TRUE(c.Send(out.data(), out.size(), DataType::kFloat32, (r + 1) % n).ok());
+      ASSERT_TRUE(c.Recv(in.data(), in.size(), DataType::kFloat32, (r + n - 1) % n).ok());
+      Status s = c.GroupEnd();
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      EXPECT_EQ(in.front(), float((r + n - 1) % n));
+      EXPECT_EQ(in.back(), float((r + n - 1) % n));
+    });
+  }
+}
+
+TEST(LoopbackComm, SendRecvMatchInOrderIncludingZeroBytes) {
+  auto comms = MakeLoopbackComms(2, Quick());
+  RunRanks(2, [&](int r) {
+    Comm& c = *comms[r];
+    if (r == 0) {
+      for (int i = 0; i < 10; ++i) {
+        int v = i;
+        ASSERT_TRUE(c.Send(&v, i % 3 == 0 ? 0 : 1, DataType::kInt32, 1).ok());
+      }
+    } else {
+      for (int i = 0; i < 10; ++i) {
+        int v = -1;
+        ASSERT_TRUE(c.Recv(&v, i % 3 == 0 ? 0 : 1, DataType::kInt32, 0).ok());
+        EXPECT_EQ(v, i % 3 == 0 ? -1 : i);
+      }
+    }
+  });
+}
+
+TEST(LoopbackComm, CollectivesInsideAGroupRunInOrder) {
+  const int n = 4;
+  auto comms = MakeLoopbackComms(n, Quick());
+  RunRanks(n, [&](int r) {
+    Comm& c = *comms[r];
+    int a = r, b = 10 * r, peer_val = -1;
+    ASSERT_TRUE(c.GroupStart().ok());
+    ASSERT_TRUE(c.AllReduce(&a, &a, 1, DataType::kInt32, RedOp{}).ok());
+    ASSERT_TRUE(c.Send(&b, 1, DataType::kInt32, (r + 1) % n).ok());
+    ASSERT_TRUE(c.Recv(&peer_val, 1, DataType::kInt32, (r + n - 1) % n).ok());
+    ASSERT_TRUE(c.AllReduce(&b, &b, 1, DataType::kInt32, RedOp{RedOpKind::kMax}).ok());
+    ASSERT_TRUE(c.GroupEnd().ok());
+    EXPECT_EQ(a, 0 + 1 + 2 + 3);
+    EXPECT_EQ(b, 30);
+    EXPECT_EQ(peer_val, 10 * ((r + n - 1) % n));
+  });
+}
+
+TEST(LoopbackComm, GroupEndWithoutStartIsInvalidUsage) {
+  auto comms = MakeLoopbackComms(1, Quick());
+  EXPECT_EQ(comms[0]->GroupEnd().code(), StatusCode::kInvalidUsage);
+}
+
+TEST(LoopbackComm, SplitByParityOrderedByKey) {
+  const int n = 7;
+  auto comms = MakeLoopbackComms(n, Quick());
+  RunRanks(n, [&](int r) {
+    std::unique_ptr<Comm> child;
+    int color = (r == 6) ? -1 : r % 2;  // rank 6 opts out
+    Status s = comms[r]->Split(color, /*key=*/-r, &child);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    if (color < 0) {
+      EXPECT_EQ(child, nullptr);
+      return;
+    }
+    ASSERT_NE(child, nullptr);
+    EXPECT_EQ(child->size(), color == 0 ? 3 : 3);
+    // key = -r: the highest old rank becomes rank 0.
+    int members_above = 0;
+    for (int q = r + 2; q < 6; q += 2) ++members_above;
+    EXPECT_EQ(child->rank(), members_above);
+    int v = r, sum = 0;
+    ASSERT_TRUE(child->AllReduce(&v, &sum, 1, DataType::kInt32, RedOp{}).ok());
+    EXPECT_EQ(sum, color == 0 ? 0 + 2 + 4 : 1 + 3 + 5);
+    // The parent still works after the split, concurrently with the child's traffic pattern.
+    ASSERT_TRUE(child->Barrier().ok());
+  });
+  RunRanks(n, [&](int r) { ASSERT_TRUE(comms[r]->Barrier().ok()); });
+}
+
+TEST(LoopbackComm, InvalidArgumentsFailFastAndLeaveCommUsable) {
+  const int n = 3;
+  auto comms = MakeLoopbackComms(n, Quick());
+  RunRanks(n, [&](int r) {
+    Comm& c = *comms[r];
+    float buf[8] = {};
+    auto code = [](Status s) { return s.code(); };
+    EXPECT_EQ(code(c.AllReduce(nullptr, buf, 4, DataType::kFloat32, RedOp{})), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.AllReduce(buf, buf, 4, DataType(42), RedOp{})), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.AllReduce(buf, buf, 4, DataType::kFloat32, RedOp{RedOpKind(9)})), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.Broadcast(buf, buf, 4, DataType::kFloat32, 3)), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.Reduce(buf, buf, 4, DataType::kFloat32, RedOp{}, -1)), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.Send(buf, 1, DataType::kFloat32, 5)), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.AllReduce(buf, buf + 1, 4, DataType::kFloat32, RedOp{})), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.AllToAll(buf, buf, 1, DataType::kFloat32)), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.AllReduce(buf, buf, SIZE_MAX / 2, DataType::kFloat32, RedOp{})), StatusCode::kInvalidArgument);
+    Status msg = c.Broadcast(buf, buf, 4, DataType::kFloat32, 3);
+    EXPECT_NE(msg.message().find("root 3 out of range [0, 3)"), std::string::npos) << msg.ToString();
+    // Still usable.
+    float v = 1, sum = 0;
+    ASSERT_TRUE(c.AllReduce(&v, &sum, 1, DataType::kFloat32, RedOp{}).ok());
+    EXPECT_EQ(sum, 3.f);
+  });
+}
+
+TEST(LoopbackComm, AbortFromAnotherThreadUnblocksAPendingCall) {
+  auto comms = MakeLoopbackComms(2, Quick(60));
+  // Rank 1 never joins: rank 0 blocks in the all-reduce until Abort().
+  std::atomic<bool> returned{false};
+  Status result;
+  auto start = Clock::now();
+  std::thread waiter([&] {
+    float v = 1;
+    result = comms[0]->AllReduce(&v, &v, 1, DataType::kFloat32, RedOp{});
+    returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(returned.load());
+  comms[0]->Abort();
+  waiter.join();
+  EXPECT_EQ(result.code(), StatusCode::kAborted) << result.ToString();
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
+  float v = 1;
+  EXPECT_EQ(comms[0]->AllReduce(&v, &v, 1, DataType::kFloat32, RedOp{}).code(), StatusCode::kAborted);
+}
+
+TEST(LoopbackComm, StalledPeerTimesOutNamingIt) {
+  auto comms = MakeLoopbackComms(3, Quick(/*timeout_s=*/1.0));
+  // Ranks 0 and 1 call; rank 2 stalls (never calls).
+  RunRanks(2, [&](int r) {
+    std::vector<float> v(1000, 1.f);
+    auto start = Clock::now();
+    Status s = comms[r]->AllReduce(v.data(), v.data(), v.size(), DataType::kFloat32, RedOp{});
+    double took = std::chrono::duration<double>(Clock::now() - start).count();
+    EXPECT_EQ(s.code(), StatusCode::kTimeout) << s.ToString();
+    EXPECT_NE(s.message().find("rank"), std::string::npos) << s.ToString();
+    EXPECT_LT(took, 5.0);
+  });
+}
+
+TEST(LoopbackComm, DeadPeerIsARemoteErrorOnEveryOtherRank) {
+  const int n = 4;
+  std::shared_ptr<transport::LoopbackFabric> fabric;
+  auto comms = MakeLoopbackComms(n, Quick(3), &fabric);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fabric->KillRank(3);
+  });
+  RunRanks(3, [&](int r) {
+    std::vector<float> v(1 << 16, 1.f);
+    auto start = Clock::now();
+    Status s;
+    // Rank 3 never calls; keep calling until the failure surfaces.
+    s = comms[r]->AllReduce(v.data(), v.data(), v.size(), DataType::kFloat32, RedOp{});
+    EXPECT_FALSE(s.ok());
+    EXPECT_TRUE(s.code() == StatusCode::kRemoteError || s.code() == StatusCode::kTimeout) << s.ToString();
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
+  });
+  killer.join();
+}
+
+}  // namespace
+}  // namespace braid::testing
