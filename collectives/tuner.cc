@@ -1,0 +1,223 @@
+// Alpha-beta cost model of the schedules built by ring.cc, tree.cc, chain.cc,
+// recursive_doubling.cc and pairwise.cc, in closed form (no schedule is built).
+//
+// Notation (all per rank, ranks on equivalent links, one port per direction):
+//   s     bytes per message: one slice, min(slice, largest part) elements x elem_size, with the
+//         slice the algorithm really uses (enlarged when tags would overflow);
+//   M     slices ("columns") per part;  t(s) = alpha + s / bandwidth  (one message);
+//   r(s)  = s / reduce_bandwidth (one receive-reduce's local work).
+// A rank's port serialises its messages, so an algorithm whose busiest rank sends (or receives)
+// P messages per column costs about P*M*t(s) once the pipeline is full, plus the fill: the
+// number of hops h a column travels before the last rank has it.
+//
+// The ring has no fill term: every rank starts by sending its own chunk, so ports are busy from
+// the first step, and 2(n-1)M >= 2(n-1) + M - 1 (the one-column critical path) anyway.
+//
+//   ring allreduce      2(n-1) M t(s) + (n-1) M r(s)            chunks of ceil(count/n)
+//   ring reducescatter  (n-1) M (t(s) + r(s))                   chunks of count
+//   ring allgather      (n-1) M t(s)
+//   tree allreduce      (P(M-1) + 2h) t(s) + (R(M-1) + h) r(s)  halves of ceil(count/2);
+//                       P = max over ranks of messages per column in both trees (4 for an
+//                       interior rank), R = max receive-reduces per column, h = max height
+//   tree bcast/reduce   (P(M-1) + h) t(s) [+ (P(M-1) + h) r(s)]  P = 2 (1 if n = 2),
+//                       h = 1 + floor(log2(n-1))
+//   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]
+//   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p
+//   pairwise alltoall   (n-1) M t(s)
+#include "collectives/tuner.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include "collectives/schedule_builder.h"
+
+namespace braid::coll {
+namespace {
+
+using internal::CeilDiv;
+
+struct Costs {
+  double alpha, us_per_byte, reduce_us_per_byte;
+  double Message(double bytes) const { return alpha + bytes * us_per_byte; }
+  double Reduce(double bytes) const { return bytes * reduce_us_per_byte; }
+};
+
+struct Pipeline {
+  double columns;  // M
+  double bytes;    // s
+};
+
+constexpr double kImpossible = std::numeric_limits<double>::infinity();
+
+// slice 0 means the algorithm cannot fit even one column in the tag space (absurd nranks).
+Pipeline PipelineOf(size_t part, size_t slice, size_t elem_size) {
+  if (slice == 0) return {kImpossible, 0};
+  return {double(CeilDiv(part, slice)), double(std::min(slice, part) * elem_size)};
+}
+
+// Per-column message and reduce load of the busiest rank over both double-binary trees.
+void DoubleTreeLoad(int n, int* messages, int* reduces) {
+  *messages = 0;
+  *reduces = 0;
+  for (int r = 0; r < n; ++r) {
+    int m = 0, red = 0;
+    for (int t = 0; t < 2; ++t) {
+      internal::TreeLinks l = internal::DoubleTreeLinks(n, r, t);
+      m += l.num_children + (l.parent >= 0 ? 1 : 0);
+      red += l.num_children;
+    }
+    *messages = std::max(*messages, m);
+    *reduces = std::max(*reduces, red);
+  }
+}
+
+double Estimate(const ScheduleRequest& r, const Costs& c) {
+  const int n = r.nranks;
+  const double n1 = double(n - 1);
+  const size_t es = r.elem_size;
+  switch (r.algorithm) {
+    case Algorithm::kRing: {
+      const size_t slice = internal::RingSliceElems(r);
+      if (r.collective == Collective::kAllReduce) {
+        Pipeline p = PipelineOf(CeilDiv(r.count, size_t(n)), slice, es);
+        return 2 * n1 * p.columns * c.Message(p.bytes) + n1 * p.columns * c.Reduce(p.bytes);
+      }
+      Pipeline p = PipelineOf(r.count, slice, es);
+      double reduce = r.collective == Collective::kReduceScatter ? c.Reduce(p.bytes) : 0;
+      return n1 * p.columns * (c.Message(p.bytes) + reduce);
+    }
+    case Algorithm::kTree: {
+      if (r.collective == Collective::kAllReduce) {
+        Pipeline p = PipelineOf(CeilDiv(r.count, 2), internal::TreeAllReduceSliceElems(r), es);
+        int messages = 0, reduces = 0;
+        DoubleTreeLoad(n, &messages, &reduces);
+        double h = std::max(internal::DoubleTreeHeight(n, 0), internal::DoubleTreeHeight(n, 1));
+        return (messages * (p.columns - 1) + 2 * h) * c.Message(p.bytes) +
+               (reduces * (p.columns - 1) + h) * c.Reduce(p.bytes);
+      }
+      Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
+      const double width = n > 2 ? 2 : 1;  // children of the busiest rank
+      const double h = internal::RootedTreeHeight(n);
+      double t = (width * (p.columns - 1) + h) * c.Message(p.bytes);
+      if (r.collective == Collective::kReduce) t += (width * (p.columns - 1) + h) * c.Reduce(p.bytes);
+      return t;
+    }
+    case Algorithm::kChain: {
+      Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
+      double steps = p.columns - 1 + n1;
+      double t = steps * c.Message(p.bytes);
+      if (r.collective == Collective::kReduce) t += steps * c.Reduce(p.bytes);
+      return t;
+    }
+    case Algorithm::kRecursiveDoubling: {
+      internal::DoublingShape shape = internal::DoublingShapeFor(n);
+      Pipeline p = PipelineOf(r.count, internal::RecursiveDoublingSliceElems(r), es);
+      double f = shape.extras > 0 ? 1 : 0, L = shape.steps;
+      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.Message(p.bytes) +
+             (L + f) * p.columns * c.Reduce(p.bytes);
+    }
+    case Algorithm::kPairwise: {
+      Pipeline p = PipelineOf(r.count, internal::PairwiseSliceElems(r), es);
+      return n1 * p.columns * c.Message(p.bytes);
+    }
+  }
+  return 0;
+}
+
+std::string FormatUs(double us) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fus", us);
+  return buf;
+}
+
+std::string FormatBytes(size_t bytes) {
+  if (bytes >= (size_t(1) << 20) && bytes % (size_t(1) << 20) == 0)
+    return std::to_string(bytes >> 20) + "MiB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + "KiB";
+  return std::to_string(bytes) + "B";
+}
+
+struct Candidate {
+  Algorithm algorithm;
+  size_t slice_bytes;
+  double us;
+};
+
+// Best slice size for one algorithm: powers of two from min to max slice bytes; the smallest
+// of equally fast sizes (they tie once the whole part fits in one slice).
+Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
+  r.algorithm = a;
+  size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
+  size_t hi = std::max(link.max_slice_bytes, lo);
+  Candidate best{a, lo, -1};
+  for (size_t s = lo; s <= hi; s *= 2) {
+    r.slice_bytes = s;
+    double us = EstimateMicroseconds(r, link).value_or(kImpossible);
+    if (best.us < 0 || us < best.us) best = {a, s, us};
+    if (s > hi / 2) break;  // next doubling would pass hi (or overflow)
+  }
+  return best;
+}
+
+std::string Ranking(std::vector<Candidate> all) {
+  std::stable_sort(all.begin(), all.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.us < b.us; });
+  std::string out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i) out += " < ";
+    out += std::string(AlgorithmName(all[i].algorithm)) + " " + FormatUs(all[i].us);
+    if (i == 0) out += " (slice " + FormatBytes(all[i].slice_bytes) + ")";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const LinkModel& link) {
+  if (int(request.collective) >= kNumCollectives) return std::nullopt;
+  if (int(request.algorithm) >= kNumAlgorithms) return std::nullopt;
+  if (!Supports(request.algorithm, request.collective)) return std::nullopt;
+  if (request.nranks < 1 || request.elem_size == 0) return std::nullopt;
+  if (request.nranks == 1 || request.count == 0) return 0.0;  // local copy at most
+  Costs costs{link.alpha_us, 1e-3 / std::max(link.bandwidth_GBps, 1e-9),
+              1e-3 / std::max(link.reduce_GBps, 1e-9)};
+  double us = Estimate(request, costs);
+  if (!(us < kImpossible)) return std::nullopt;  // cannot be built (tag space)
+  return us;
+}
+
+TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link,
+                   std::optional<Algorithm> forced) {
+  std::vector<Candidate> all;
+  for (int a = 0; a < kNumAlgorithms; ++a) {
+    Algorithm algo = Algorithm(a);
+    if (Supports(algo, request.collective)) all.push_back(BestSlice(request, algo, link));
+  }
+  TunerChoice choice;
+  if (all.empty()) {
+    choice.reason = std::string("no algorithm supports ") + CollectiveName(request.collective);
+    return choice;
+  }
+  const Candidate* best = &all[0];
+  for (const Candidate& c : all)
+    if (c.us < best->us) best = &c;
+  std::string ranking = Ranking(all);
+  std::string prefix;
+  if (forced) {
+    for (const Candidate& c : all) {
+      if (c.algorithm != *forced) continue;
+      choice = {c.algorithm, c.slice_bytes, c.us,
+                std::string("forced ") + AlgorithmName(c.algorithm) + ": est " + FormatUs(c.us) +
+                    " (slice " + FormatBytes(c.slice_bytes) + "); model: " + ranking};
+      return choice;
+    }
+    prefix = std::string("forced ") + AlgorithmName(*forced) + " does not support " +
+             CollectiveName(request.collective) + ", falling back to the model; ";
+  }
+  choice = {best->algorithm, best->slice_bytes, best->us, prefix + ranking};
+  return choice;
+}
+
+}  // namespace braid::coll

@@ -1,0 +1,324 @@
+#include "bootstrap/root_state.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "bootstrap/rendezvous.h"
+#include "core/log.h"
+
+namespace braid::bootstrap {
+namespace {
+
+// A client gets at most this long (or the whole timeout, if shorter) to send its full hello.
+constexpr double kHelloTimeoutSeconds = 10.0;
+// After EMFILE/ENFILE the listener stays readable; pause accepting rather than spin.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+// Bytes read per recv() call.
+constexpr size_t kReadChunkBytes = 64 * 1024;
+
+std::string AuthBytes(uint64_t nonce) {
+  std::string s;
+  PutU64(&s, kUniqueIdMagic);
+  PutU64(&s, nonce);
+  return s;
+}
+
+std::shared_ptr<const std::string> ErrorReply(WireCode code, const std::string& message) {
+  std::string text = message.substr(0, kMaxReplyMessageBytes);
+  auto out = std::make_shared<std::string>();
+  PutU64(out.get(), kReplyMagic);
+  PutU32(out.get(), static_cast<uint32_t>(code));
+  PutU32(out.get(), static_cast<uint32_t>(text.size()));
+  out->append(text);
+  return out;
+}
+
+}  // namespace
+
+RootState::RootState(std::string where, uint64_t nonce, double timeout_s)
+    : where_(std::move(where)),
+      auth_(AuthBytes(nonce)),
+      timeout_s_(timeout_s),
+      hello_timeout_s_(std::min(kHelloTimeoutSeconds, timeout_s)),
+      deadline_(DeadlineAfter(timeout_s)) {}
+
+Clock::time_point RootState::NextDeadline() const {
+  Clock::time_point next = Clock::now() + std::chrono::seconds(1);
+  if (phase_ == Phase::kGathering) next = std::min(next, deadline_);
+  if (accept_paused()) next = std::min(next, accept_paused_until_);
+  for (const auto& c : conns_) {
+    if (c->state == ConnState::kHello || c->state == ConnState::kReplying)
+      next = std::min(next, c->deadline);
+  }
+  return next;
+}
+
+void RootState::AppendPollFds(std::vector<pollfd>* fds) const {
+  for (const auto& c : conns_) {
+    short events = 0;
+    // Joined connections are watched too: a readable one has closed (or misbehaves).
+    if (c->state == ConnState::kHello || c->state == ConnState::kJoined) events = POLLIN;
+    if (c->state == ConnState::kReplying) events = POLLOUT;
+    fds->push_back({c->fd.get(), events, 0});
+  }
+}
+
+void RootState::HandleEvents(const std::vector<pollfd>& fds, size_t first) {
+  for (size_t i = first; i < fds.size() && i - first < conns_.size(); ++i) {
+    if (fds[i].revents == 0) continue;
+    Conn& c = *conns_[i - first];
+    switch (c.state) {
+      case ConnState::kHello: ReadHello(c); break;
+      case ConnState::kJoined: OnJoinedReadable(c); break;
+      case ConnState::kReplying: WriteReply(c); break;
+      case ConnState::kClosed: break;
+    }
+  }
+}
+
+void RootState::AcceptAll(int listener_fd) {
+  while (phase_ == Phase::kGathering) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    int fd = accept4(listener_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        BRAID_WARN(kBoot, "bootstrap root at {}: cannot accept a connection: {}; retrying",
+                   where_, ErrnoString(errno));
+        accept_paused_until_ = Clock::now() + kAcceptPause;
+      }
+      return;  // EAGAIN: nothing more pending
+    }
+    auto c = std::make_unique<Conn>();
+    c->fd.Reset(fd);
+    c->peer = SockaddrString(reinterpret_cast<sockaddr*>(&addr));
+    c->deadline = DeadlineAfter(hello_timeout_s_);
+    c->need = kHelloHeaderBytes;
+    BRAID_TRACE(kBoot, "bootstrap root at {}: connection from {}", where_, c->peer);
+    conns_.push_back(std::move(c));
+  }
+}
+
+void RootState::ReadHello(Conn& c) {
+  while (c.state == ConnState::kHello && c.in.size() < c.need) {
+    size_t old = c.in.size();
+    size_t want = std::min(c.need - old, kReadChunkBytes);
+    c.in.resize(old + want);
+    ssize_t n = recv(c.fd.get(), c.in.data() + old, want, 0);
+    int err = errno;
+    c.in.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    if (n < 0 && err == EINTR) continue;
+    if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      if (old == 0) {
+        BRAID_INFO(kBoot, "bootstrap root at {}: {} closed without sending anything", where_,
+                   c.peer);
+      } else {
+        BRAID_WARN(kBoot, "bootstrap root: dropped connection from {}: {} after {} of {} hello "
+                   "bytes", c.peer, n == 0 ? "closed" : ErrnoString(err), old, c.need);
+      }
+      Close(c);
+      return;
+    }
+    // Reject strangers as soon as their first bytes disagree with magic + nonce.
+    size_t check = std::min(c.in.size(), auth_.size());
+    if (std::memcmp(c.in.data(), auth_.data(), check) != 0) {
+      BRAID_WARN(kBoot, "bootstrap root: rejected connection from {}: wrong magic/nonce", c.peer);
+      Close(c);
+      return;
+    }
+    if (c.in.size() == kHelloHeaderBytes && c.need == kHelloHeaderBytes) OnHeader(c);
+  }
+  if (c.state == ConnState::kHello && c.in.size() == c.need) OnHello(c);
+}
+
+void RootState::OnHeader(Conn& c) {
+  uint32_t blob_len = GetU32(c.in.data() + 24);
+  if (blob_len > kMaxBlobBytes) {
+    auto rank = static_cast<int32_t>(GetU32(c.in.data() + 16));
+    std::string msg = fmt::format("rank {} sent a blob of {} bytes; the limit is {} bytes", rank,
+                                  blob_len, kMaxBlobBytes);
+    BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}: {}", where_, c.peer, msg);
+    Reject(c, WireCode::kInvalidArgument, msg);
+    return;
+  }
+  c.need = kHelloHeaderBytes + blob_len;
+}
+
+void RootState::OnHello(Conn& c) {
+  auto rank = static_cast<int32_t>(GetU32(c.in.data() + 16));
+  auto nranks = static_cast<int32_t>(GetU32(c.in.data() + 20));
+  WireCode code = WireCode::kInvalidArgument;
+  std::string msg;
+  if (phase_ != Phase::kGathering) {
+    code = WireCode::kOther;
+    msg = fmt::format("the rendezvous at {} is already over", where_);
+  } else if (nranks < 1) {
+    msg = fmt::format("rank {} says nranks {}; it must be >= 1", rank, nranks);
+  } else if (rank < 0 || rank >= nranks) {
+    msg = fmt::format("rank {} out of range [0, {})", rank, nranks);
+  } else if (nranks_ >= 0 && nranks != nranks_) {
+    msg = fmt::format("nranks mismatch: rank {} says {}, rank {} said {}", rank, nranks,
+                      first_rank_, nranks_);
+  } else if (nranks_ >= 0 && joined_[rank]) {
+    code = WireCode::kInvalidUsage;
+    msg = fmt::format("rank {} already joined the rendezvous at {}", rank, where_);
+  }
+  if (!msg.empty()) {
+    BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}: {}", where_, c.peer, msg);
+    Reject(c, code, msg);
+    return;
+  }
+  if (nranks_ < 0) {
+    nranks_ = nranks;
+    first_rank_ = rank;
+    blobs_.assign(nranks, std::string());
+    joined_.assign(nranks, 0);
+  }
+  blobs_[rank] = c.in.substr(kHelloHeaderBytes);
+  joined_[rank] = 1;
+  ++joined_count_;
+  c.rank = rank;
+  c.state = ConnState::kJoined;
+  std::string().swap(c.in);
+  BRAID_TRACE(kBoot, "bootstrap root at {}: rank {} of {} joined from {} ({}/{})", where_, rank,
+              nranks, c.peer, joined_count_, nranks_);
+}
+
+void RootState::OnJoinedReadable(Conn& c) {
+  char byte;
+  ssize_t n = recv(c.fd.get(), &byte, 1, 0);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  // EOF, an error or unexpected bytes: the rank is gone; free its slot so it may come back.
+  BRAID_WARN(kBoot, "bootstrap root at {}: rank {} ({}) {} before the rendezvous completed",
+             where_, c.rank, c.peer, n > 0 ? "sent unexpected data" : "disconnected");
+  joined_[c.rank] = 0;
+  std::string().swap(blobs_[c.rank]);
+  --joined_count_;
+  Close(c);
+}
+
+void RootState::Reply(Conn& c, std::shared_ptr<const std::string> reply) {
+  c.state = ConnState::kReplying;
+  c.out = std::move(reply);
+  c.out_offset = 0;
+  c.deadline = DeadlineAfter(timeout_s_);
+  std::string().swap(c.in);
+  WriteReply(c);
+}
+
+void RootState::Reject(Conn& c, WireCode code, const std::string& message) {
+  Reply(c, ErrorReply(code, message));
+}
+
+void RootState::WriteReply(Conn& c) {
+  while (c.out_offset < c.out->size()) {
+    ssize_t n = send(c.fd.get(), c.out->data() + c.out_offset, c.out->size() - c.out_offset,
+                     MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_offset += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    BRAID_WARN(kBoot, "bootstrap root at {}: could not reply to {}{}: {}", where_, c.peer,
+               c.rank >= 0 ? fmt::format(" (rank {})", c.rank) : "",
+               n < 0 ? ErrnoString(errno) : "connection closed");
+    Close(c);
+    return;
+  }
+  Close(c);  // fully sent; closing is the end-of-reply marker for nobody but tidy
+}
+
+void RootState::Complete() {
+  auto reply = std::make_shared<std::string>();
+  size_t total = kReplyHeaderBytes;
+  for (const auto& b : blobs_) total += 4 + b.size();
+  reply->reserve(total);
+  PutU64(reply.get(), kReplyMagic);
+  PutU32(reply.get(), static_cast<uint32_t>(WireCode::kOk));
+  PutU32(reply.get(), static_cast<uint32_t>(nranks_));
+  for (const auto& b : blobs_) {
+    PutU32(reply.get(), static_cast<uint32_t>(b.size()));
+    reply->append(b);
+  }
+  std::vector<std::string>().swap(blobs_);
+  phase_ = Phase::kDraining;
+  BRAID_INFO(kBoot, "bootstrap root at {}: all {} ranks joined; sending {} bytes to each",
+             where_, nranks_, total);
+  for (auto& c : conns_) {
+    if (c->state == ConnState::kJoined) Reply(*c, reply);
+    else if (c->state == ConnState::kHello) Close(*c);  // strays; the listener closes too
+  }
+}
+
+std::string RootState::MissingRanks() const {
+  if (nranks_ < 0) return "no rank arrived";
+  std::vector<int> missing;
+  for (int r = 0; r < nranks_; ++r)
+    if (!joined_[r]) missing.push_back(r);
+  // Collapse runs ("1-5,7") and cap the list: with thousands of ranks the message must stay short.
+  constexpr int kMaxGroups = 32;
+  std::string list;
+  int groups = 0;
+  for (size_t i = 0; i < missing.size(); ++groups) {
+    if (groups == kMaxGroups) {
+      list += ",...";
+      break;
+    }
+    size_t j = i;
+    while (j + 1 < missing.size() && missing[j + 1] == missing[j] + 1) ++j;
+    if (!list.empty()) list += ",";
+    if (j == i) list += std::to_string(missing[i]);
+    else if (j == i + 1) list += fmt::format("{},{}", missing[i], missing[j]);
+    else list += fmt::format("{}-{}", missing[i], missing[j]);
+    i = j + 1;
+  }
+  return fmt::format("{} {} never arrived", missing.size() == 1 ? "rank" : "ranks", list);
+}
+
+void RootState::TimeOut() {
+  std::string missing = MissingRanks();
+  std::string msg = fmt::format("rendezvous timed out after {} s: {}", FormatSeconds(timeout_s_),
+                                missing);
+  BRAID_WARN(kBoot, "bootstrap root at {}: {} ({} of {} ranks joined)", where_, msg,
+             joined_count_, nranks_ < 0 ? std::string("?") : std::to_string(nranks_));
+  phase_ = Phase::kDraining;
+  auto reply = ErrorReply(WireCode::kTimeout, msg);
+  for (auto& c : conns_) {
+    if (c->state == ConnState::kJoined) Reply(*c, reply);
+    else if (c->state == ConnState::kHello) Close(*c);
+  }
+}
+
+void RootState::CheckDeadlines() {
+  Clock::time_point now = Clock::now();
+  for (auto& c : conns_) {
+    if (c->state == ConnState::kHello && now >= c->deadline) {
+      BRAID_WARN(kBoot, "bootstrap root: dropped connection from {}: no complete hello within "
+                 "{} s ({} bytes received)", c->peer, FormatSeconds(hello_timeout_s_),
+                 c->in.size());
+      Close(*c);
+    } else if (c->state == ConnState::kReplying && now >= c->deadline) {
+      BRAID_WARN(kBoot, "bootstrap root at {}: {} did not read its reply within {} s; dropped",
+                 where_, c->peer, FormatSeconds(timeout_s_));
+      Close(*c);
+    }
+  }
+  if (phase_ == Phase::kGathering && nranks_ > 0 && joined_count_ == nranks_) Complete();
+  if (phase_ == Phase::kGathering && now >= deadline_) TimeOut();
+  std::erase_if(conns_, [](const auto& c) { return c->state == ConnState::kClosed; });
+}
+
+void RootState::CloseAll() {
+  for (auto& c : conns_) Close(*c);
+  conns_.clear();
+}
+
+}  // namespace braid::bootstrap

@@ -1,0 +1,84 @@
+// Connection and protocol state of one rendezvous root (private to src/bootstrap). Driven by the
+// root's service thread only: it polls the fds from AppendPollFds, then calls HandleEvents,
+// AcceptAll and CheckDeadlines, until done().
+#pragma once
+
+#include <poll.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bootstrap/socket.h"
+
+namespace braid::bootstrap {
+
+class RootState {
+ public:
+  RootState(std::string where, uint64_t nonce, double timeout_s);
+
+  const std::string& where() const { return where_; }
+  // Still waiting for ranks (the listener stays open).
+  bool gathering() const { return phase_ == Phase::kGathering; }
+  // Accepting is paused for a moment after the process ran out of file descriptors.
+  bool accept_paused() const { return Clock::now() < accept_paused_until_; }
+  // Gathering ended and every reply was delivered or abandoned.
+  bool done() const { return phase_ != Phase::kGathering && conns_.empty(); }
+  // The earliest time CheckDeadlines has something to do.
+  Clock::time_point NextDeadline() const;
+
+  // One pollfd per connection, in connection order; HandleEvents reads them back from `first`.
+  void AppendPollFds(std::vector<pollfd>* fds) const;
+  void HandleEvents(const std::vector<pollfd>& fds, size_t first);
+  void AcceptAll(int listener_fd);
+  // Drops connections past their deadline, completes or times out the rendezvous.
+  void CheckDeadlines();
+  void CloseAll();
+
+ private:
+  enum class Phase { kGathering, kDraining };
+  enum class ConnState { kHello, kJoined, kReplying, kClosed };
+  struct Conn {
+    Fd fd;
+    std::string peer;  // "10.0.0.2:51234"
+    ConnState state = ConnState::kHello;
+    Clock::time_point deadline;
+    std::string in;                         // hello bytes received so far
+    size_t need = 0;                        // hello bytes expected (grows once the header is in)
+    int rank = -1;                          // set once joined
+    std::shared_ptr<const std::string> out; // reply being written
+    size_t out_offset = 0;
+  };
+
+  void ReadHello(Conn& c);
+  void OnHeader(Conn& c);
+  void OnHello(Conn& c);
+  void OnJoinedReadable(Conn& c);
+  void WriteReply(Conn& c);
+  void Reply(Conn& c, std::shared_ptr<const std::string> reply);
+  void Reject(Conn& c, WireCode code, const std::string& message);
+  void Close(Conn& c) {
+    c.fd.Reset();
+    c.state = ConnState::kClosed;
+  }
+  void Complete();
+  void TimeOut();
+  std::string MissingRanks() const;
+
+  const std::string where_;
+  const std::string auth_;  // the hello's first 16 bytes: magic + nonce
+  const double timeout_s_;
+  const double hello_timeout_s_;  // per connection: a stalled client is dropped after this
+  const Clock::time_point deadline_;
+  Phase phase_ = Phase::kGathering;
+  Clock::time_point accept_paused_until_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  int nranks_ = -1;      // learned from the first valid hello
+  int first_rank_ = -1;  // the rank that told us nranks_ (for mismatch messages)
+  int joined_count_ = 0;
+  std::vector<std::string> blobs_;
+  std::vector<char> joined_;
+};
+
+}  // namespace braid::bootstrap

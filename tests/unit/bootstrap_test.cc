@@ -1,0 +1,429 @@
+// Unit tests for the bootstrap: UniqueId encoding, host:port parsing, and the root rendezvous
+// (including hostile/stalled clients, an absent root and a missing rank). Everything runs over
+// loopback TCP in one process.
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bootstrap/rendezvous.h"
+#include "bootstrap/socket.h"
+#include "bootstrap/unique_id.h"
+
+namespace braid::bootstrap {
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+
+double SecondsSince(Clock::time_point start) { return Seconds(Clock::now() - start).count(); }
+
+int CountOpenFds() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d) != nullptr) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+// The blob each rank contributes: empty, 100 KiB, or a short string, depending on the rank.
+std::string BlobFor(int rank) {
+  if (rank % 4 == 0) return "";
+  if (rank % 4 == 1) {
+    std::string big(100 * 1024, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 31 + rank) & 0xff);
+    return big;
+  }
+  return "rank-" + std::to_string(rank);
+}
+
+std::string HelloBytes(uint64_t magic, uint64_t nonce, int rank, int nranks,
+                       const std::string& blob) {
+  std::string h;
+  PutU64(&h, magic);
+  PutU64(&h, nonce);
+  PutU32(&h, static_cast<uint32_t>(rank));
+  PutU32(&h, static_cast<uint32_t>(nranks));
+  PutU32(&h, static_cast<uint32_t>(blob.size()));
+  return h + blob;
+}
+
+// A hand-driven TCP client to the root named by `id` (blocking socket, 5 s receive timeout).
+class RawClient {
+ public:
+  explicit RawClient(const UniqueId& id) {
+    RootAddress root;
+    EXPECT_TRUE(DecodeUniqueId(id, &root).ok());
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    EXPECT_TRUE(ResolveHost(root.host, root.port, &addr, &len, nullptr).ok());
+    fd_.Reset(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval tv{5, 0};
+    setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    EXPECT_EQ(connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), len), 0) << strerror(errno);
+  }
+  void Send(const std::string& bytes) {
+    EXPECT_EQ(send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads an error reply; returns "code:text", or "closed"/"timeout".
+  std::string ReadErrorReply() {
+    char header[kReplyHeaderBytes];
+    if (!ReadExact(header, sizeof(header))) return "closed";
+    EXPECT_EQ(GetU64(header), kReplyMagic);
+    std::string text(GetU32(header + 12), '\0');
+    if (!ReadExact(text.data(), text.size())) return "closed";
+    return std::to_string(GetU32(header + 8)) + ":" + text;
+  }
+  void Close() { fd_.Reset(); }
+
+ private:
+  bool ReadExact(char* p, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = recv(fd_.get(), p + got, n - got, 0);
+      if (r <= 0) return false;
+      got += static_cast<size_t>(r);
+    }
+    return true;
+  }
+  Fd fd_;
+};
+
+struct RankResult {
+  Status status;
+  std::vector<std::string> blobs;
+  double seconds = 0;
+};
+
+std::thread RunRank(const UniqueId& id, int rank, int nranks, std::string blob, double timeout_s,
+                    RankResult* out) {
+  return std::thread([=, &id] {
+    Clock::time_point start = Clock::now();
+    out->status = Rendezvous(id, rank, nranks, blob, timeout_s, &out->blobs);
+    out->seconds = SecondsSince(start);
+  });
+}
+
+// ---- UniqueId and ParseHostPort -------------------------------------------------------------
+
+TEST(UniqueIdTest, RoundTripsIPv4AndIPv6) {
+  for (const char* host : {"10.1.2.3", "127.0.0.1", "::1", "fe80::1234:5678"}) {
+    RootAddress in{host, 4321, 0x0123456789abcdefull};
+    RootAddress out;
+    ASSERT_TRUE(DecodeUniqueId(EncodeUniqueId(in), &out).ok()) << host;
+    EXPECT_EQ(out.host, host);
+    EXPECT_EQ(out.port, 4321);
+    EXPECT_EQ(out.nonce, 0x0123456789abcdefull);
+  }
+}
+
+TEST(UniqueIdTest, ZeroBytesFailWithMagicMessage) {
+  UniqueId id;
+  std::memset(id.bytes, 0, sizeof(id.bytes));
+  RootAddress out;
+  Status s = DecodeUniqueId(id, &out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("unique id has wrong magic 0x0000000000000000: not created by braid "
+                             "GetUniqueId or corrupted"),
+            std::string::npos)
+      << s.ToString();
+}
+
+TEST(ParseHostPortTest, AcceptsHostPortForms) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:4000", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 4000);
+  ASSERT_TRUE(ParseHostPort("[::1]:65535", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 65535);
+  ASSERT_TRUE(ParseHostPort("localhost:1", &host, &port).ok());
+  EXPECT_TRUE(host == "127.0.0.1" || host == "::1") << host;
+  EXPECT_EQ(port, 1);
+}
+
+TEST(ParseHostPortTest, RejectsBadTextNamingIt) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"foo", "'foo' has no ':port'"},
+      {"127.0.0.1:70000", "port 70000 out of range [1, 65535]"},
+      {"127.0.0.1:0", "port 0 out of range [1, 65535]"},
+      {"127.0.0.1:99999999999", "out of range [1, 65535]"},
+      {"127.0.0.1:abc", "port 'abc' is not a number"},
+      {"127.0.0.1:", "empty port"},
+      {":4000", "has no host"},
+      {"::1:4000", "brackets"},
+      {"[::1]4000", "has no ':port'"},
+      {"[::1:4000", "no closing ']'"},
+  };
+  for (const Case& c : cases) {
+    std::string host;
+    uint16_t port = 0;
+    Status s = ParseHostPort(c.text, &host, &port);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << c.text;
+    EXPECT_NE(s.message().find(c.expect), std::string::npos) << c.text << " -> " << s.ToString();
+  }
+}
+
+// ---- Rendezvous -------------------------------------------------------------------------------
+
+class RendezvousSizeTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(RendezvousSizeTest, AllRanksGetTheSameTable) {
+  const int nranks = GetParam();
+  const int fds_before = CountOpenFds();
+  {
+    std::unique_ptr<RootService> root;
+    UniqueId id;
+    ASSERT_TRUE(RootService::Start("", 0, 10, &root, &id).ok());
+    std::vector<RankResult> results(nranks);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < nranks; ++r)
+      threads.push_back(RunRank(id, r, nranks, BlobFor(r), 10, &results[r]));
+    for (auto& t : threads) t.join();
+    root->Join();  // returns once every reply went out
+    for (int r = 0; r < nranks; ++r) {
+      ASSERT_TRUE(results[r].status.ok()) << "rank " << r << ": " << results[r].status.ToString();
+      ASSERT_EQ(results[r].blobs.size(), static_cast<size_t>(nranks));
+      for (int q = 0; q < nranks; ++q) EXPECT_EQ(results[r].blobs[q], BlobFor(q)) << r << "/" << q;
+    }
+  }
+  EXPECT_EQ(CountOpenFds(), fds_before) << "file descriptors leaked";
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, RendezvousSizeTest, ::testing::Values(1, 2, 4, 16));
+
+TEST(RendezvousTest, StrayConnectionsCannotDisturbRealRanks) {
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 20, &root, &id).ok());
+  RootAddress addr;
+  ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
+  Clock::time_point start = Clock::now();
+
+  std::vector<RankResult> results(3);
+  std::vector<std::thread> threads;
+  threads.push_back(RunRank(id, 0, 3, BlobFor(0), 10, &results[0]));
+  threads.push_back(RunRank(id, 1, 3, BlobFor(1), 10, &results[1]));
+
+  RawClient stall(id);  // connects, sends nothing
+  RawClient garbage(id);
+  garbage.Send(std::string(64, '\xab'));
+  RawClient wrong_nonce(id);
+  wrong_nonce.Send(HelloBytes(kUniqueIdMagic, addr.nonce + 1, 2, 3, "x"));
+  RawClient half(id);
+  half.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 2, 3, "").substr(0, 10));
+  half.Close();
+  RawClient partial_blob(id);  // announces 1000 bytes, sends 10, stalls
+  partial_blob.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 2, 3, std::string(1000, 'p'))
+                        .substr(0, kHelloHeaderBytes + 10));
+  RawClient wrong_rank(id);
+  wrong_rank.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 7, 3, "w"));
+  EXPECT_EQ(wrong_rank.ReadErrorReply(), "1:rank 7 out of range [0, 3)");
+
+  // Ranks 0 and 1 have had ample time to join: a duplicate and a mismatch must now be refused.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RawClient duplicate(id);
+  duplicate.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 1, 3, "dup"));
+  RawClient mismatch(id);
+  mismatch.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 2, 5, "mm"));
+  std::string dup_reply = duplicate.ReadErrorReply();
+  EXPECT_EQ(dup_reply, "2:rank 1 already joined the rendezvous at " +
+                           FormatHostPort(addr.host, addr.port));
+  std::string mm_reply = mismatch.ReadErrorReply();
+  EXPECT_EQ(mm_reply.rfind("1:nranks mismatch: rank 2 says 5, rank ", 0), 0u) << mm_reply;
+  EXPECT_NE(mm_reply.find(" said 3"), std::string::npos) << mm_reply;
+
+  // The same errors through the real client API.
+  std::vector<std::string> ignored;
+  Status dup_status = Rendezvous(id, 0, 3, "dup0", 5, &ignored);
+  EXPECT_EQ(dup_status.code(), StatusCode::kInvalidUsage) << dup_status.ToString();
+  EXPECT_NE(dup_status.message().find("rank 0 already joined"), std::string::npos);
+  Status mm_status = Rendezvous(id, 2, 4, "mm", 5, &ignored);
+  EXPECT_EQ(mm_status.code(), StatusCode::kInvalidArgument) << mm_status.ToString();
+  EXPECT_NE(mm_status.message().find("nranks mismatch: rank 2 says 4"), std::string::npos);
+
+  Clock::time_point last_start = Clock::now();
+  threads.push_back(RunRank(id, 2, 3, BlobFor(2), 10, &results[2]));
+  for (auto& t : threads) t.join();
+  EXPECT_LT(SecondsSince(last_start), 3.0);
+  EXPECT_LT(SecondsSince(start), 5.0);
+  for (int r = 0; r < 3; ++r) {
+    ASSERT_TRUE(results[r].status.ok()) << "rank " << r << ": " << results[r].status.ToString();
+    ASSERT_EQ(results[r].blobs.size(), 3u);
+    for (int q = 0; q < 3; ++q) EXPECT_EQ(results[r].blobs[q], BlobFor(q));
+  }
+  root->Join();
+  EXPECT_LT(SecondsSince(start), 5.0);
+  EXPECT_EQ(garbage.ReadErrorReply(), "closed");
+  EXPECT_EQ(wrong_nonce.ReadErrorReply(), "closed");
+  EXPECT_EQ(stall.ReadErrorReply(), "closed");
+}
+
+// A loopback port nobody listens on: bind an ephemeral one, then release it.
+uint16_t UnusedLoopbackPort() {
+  Fd probe(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(probe.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  socklen_t len = sizeof(a);
+  EXPECT_EQ(getsockname(probe.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
+  return ntohs(a.sin_port);
+}
+
+TEST(RendezvousTest, AbsentRootTimesOutNamingTheAddress) {
+  uint16_t port = UnusedLoopbackPort();
+  UniqueId id = EncodeUniqueId({"127.0.0.1", port, 42});
+  std::vector<std::string> blobs;
+  Clock::time_point start = Clock::now();
+  Status s = Rendezvous(id, 0, 2, "x", 1.0, &blobs);
+  double took = SecondsSince(start);
+  EXPECT_EQ(s.code(), StatusCode::kTimeout) << s.ToString();
+  EXPECT_NE(s.message().find("could not reach rendezvous root 127.0.0.1:" + std::to_string(port) +
+                             " within 1 s (last error: Connection refused)"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 2.0);
+}
+
+TEST(RendezvousTest, MissingRankIsNamedToTheOthers) {
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 1.0, &root, &id).ok());
+  std::vector<RankResult> results(2);
+  std::thread t0 = RunRank(id, 0, 3, "a", 5, &results[0]);
+  std::thread t1 = RunRank(id, 1, 3, "b", 5, &results[1]);
+  t0.join();
+  t1.join();
+  root->Join();
+  for (const RankResult& r : results) {
+    EXPECT_EQ(r.status.code(), StatusCode::kTimeout) << r.status.ToString();
+    EXPECT_NE(r.status.message().find("rendezvous timed out after 1 s: rank 2 never arrived"),
+              std::string::npos)
+        << r.status.ToString();
+    EXPECT_LT(r.seconds, 3.0);
+  }
+}
+
+TEST(RendezvousTest, DestroyingTheRootReleasesWaitingRanks) {
+  const int fds_before = CountOpenFds();
+  auto root = std::make_unique<std::unique_ptr<RootService>>();
+  UniqueId id;
+  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 60, root.get(), &id).ok());
+  RankResult result;
+  std::thread t = RunRank(id, 0, 2, "a", 10, &result);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Clock::time_point start = Clock::now();
+  root.reset();
+  EXPECT_LT(SecondsSince(start), 1.0);
+  t.join();
+  EXPECT_EQ(result.status.code(), StatusCode::kRemoteError) << result.status.ToString();
+  EXPECT_LT(result.seconds, 3.0);
+  EXPECT_EQ(CountOpenFds(), fds_before) << "file descriptors leaked";
+}
+
+TEST(RendezvousTest, ProcessRootServesOneRendezvous) {
+  UniqueId id;
+  ASSERT_TRUE(StartProcessRoot(5, &id).ok());
+  std::vector<RankResult> results(2);
+  std::thread t0 = RunRank(id, 0, 2, "zero", 5, &results[0]);
+  std::thread t1 = RunRank(id, 1, 2, "one", 5, &results[1]);
+  t0.join();
+  t1.join();
+  for (const RankResult& r : results) {
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.blobs, (std::vector<std::string>{"zero", "one"}));
+  }
+  ReapProcessRoots();
+}
+
+TEST(RendezvousTest, WorksOverIPv6WhenAvailable) {
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  Status s = RootService::Start("::1", 0, 5, &root, &id);
+  if (!s.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << s.ToString();
+  RootAddress addr;
+  ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
+  EXPECT_EQ(addr.host, "::1");
+  std::vector<RankResult> results(2);
+  std::thread t0 = RunRank(id, 0, 2, "v6-0", 5, &results[0]);
+  std::thread t1 = RunRank(id, 1, 2, "v6-1", 5, &results[1]);
+  t0.join();
+  t1.join();
+  for (const RankResult& r : results) {
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.blobs, (std::vector<std::string>{"v6-0", "v6-1"}));
+  }
+}
+
+// The BRAID_ROOT flow: rank 0 listens on a fixed host:port; the others derive the id from the
+// same text and may start first (their connections are refused until the root is up).
+TEST(RendezvousTest, FixedPortRootServesRanksThatStartedEarlier) {
+  uint16_t port = UnusedLoopbackPort();
+  std::vector<RankResult> results(3);
+  UniqueId peer_id = EncodeUniqueId(EnvRootAddress("127.0.0.1", port));
+  std::thread t1 = RunRank(peer_id, 1, 3, BlobFor(1), 5, &results[1]);
+  std::thread t2 = RunRank(peer_id, 2, 3, BlobFor(2), 5, &results[2]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  UniqueId id;
+  ASSERT_TRUE(StartProcessRootAt("127.0.0.1", port, 5, &id).ok());
+  EXPECT_EQ(std::memcmp(id.bytes, peer_id.bytes, sizeof(id.bytes)), 0);
+  std::thread t0 = RunRank(id, 0, 3, BlobFor(0), 5, &results[0]);
+  t0.join();
+  t1.join();
+  t2.join();
+  for (int r = 0; r < 3; ++r) {
+    ASSERT_TRUE(results[r].status.ok()) << "rank " << r << ": " << results[r].status.ToString();
+    for (int q = 0; q < 3; ++q) EXPECT_EQ(results[r].blobs[q], BlobFor(q));
+  }
+  ReapProcessRoots();
+}
+
+TEST(RendezvousTest, RejectsBadArgumentsLocally) {
+  UniqueId id = EncodeUniqueId({"127.0.0.1", 1, 1});
+  std::vector<std::string> blobs;
+  EXPECT_EQ(Rendezvous(id, 2, 2, "", 1, &blobs).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Rendezvous(id, -1, 2, "", 1, &blobs).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Rendezvous(id, 0, 0, "", 1, &blobs).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Rendezvous(id, 0, 1, std::string(kMaxBlobBytes + 1, 'x'), 1, &blobs).code(),
+            StatusCode::kInvalidArgument);
+  UniqueId zero;
+  std::memset(zero.bytes, 0, sizeof(zero.bytes));
+  Status s = Rendezvous(zero, 0, 1, "", 1, &blobs);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("wrong magic"), std::string::npos);
+}
+
+TEST(RendezvousTest, OversizedBlobIsRefusedByTheRoot) {
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 2, &root, &id).ok());
+  RootAddress addr;
+  ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
+  RawClient big(id);
+  std::string header = HelloBytes(kUniqueIdMagic, addr.nonce, 0, 1, "");
+  std::string len;
+  PutU32(&len, static_cast<uint32_t>(kMaxBlobBytes + 1));
+  header.replace(24, 4, len);
+  big.Send(header);
+  std::string reply = big.ReadErrorReply();
+  EXPECT_EQ(reply.rfind("1:rank 0 sent a blob of", 0), 0u) << reply;
+}
+
+}  // namespace
+}  // namespace braid::bootstrap

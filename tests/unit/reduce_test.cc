@@ -1,0 +1,468 @@
+// Host reduction kernels and narrow-float conversions (include/braid/kernels/reduce.h).
+//
+// References are independent of the implementation: formats are decoded with ldexp from their
+// definitions and rounded by nearest-value search over every finite value; reductions are
+// computed in double (exact for sum/prod of fp32-representable inputs, then rounded once to
+// fp32 as the contract says) and integers in __int128 then wrapped.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "braid/kernels/reduce.h"
+#include "braid/types.h"
+
+namespace braid::kernels {
+namespace {
+
+constexpr DataType kAllTypes[] = {
+    DataType::kInt8,    DataType::kUint8,    DataType::kInt32,      DataType::kUint32,
+    DataType::kInt64,   DataType::kUint64,   DataType::kFloat16,    DataType::kFloat32,
+    DataType::kFloat64, DataType::kBfloat16, DataType::kFloat8e4m3, DataType::kFloat8e5m2};
+constexpr RedOpKind kAllOps[] = {RedOpKind::kSum, RedOpKind::kProd, RedOpKind::kMax,
+                                 RedOpKind::kMin, RedOpKind::kAvg,  RedOpKind::kPreMulSum};
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool IsFloat(DataType t) {
+  return t == DataType::kFloat16 || t == DataType::kFloat32 || t == DataType::kFloat64 ||
+         t == DataType::kBfloat16 || t == DataType::kFloat8e4m3 || t == DataType::kFloat8e5m2;
+}
+// fp32 compute precision for everything but fp64.
+double ToCompute(DataType t, double v) {
+  return t == DataType::kFloat64 ? v : static_cast<double>(static_cast<float>(v));
+}
+
+// ---- format reference -------------------------------------------------------------------------
+
+struct Format {
+  int exp_bits;
+  int man_bits;
+  bool finite_only;  // e4m3: no Inf, S.1111.111 NaN, saturating
+  uint32_t Width() const { return 1 + exp_bits + man_bits; }
+  int Bias() const { return (1 << (exp_bits - 1)) - 1; }
+  uint32_t SignBit() const { return 1u << (exp_bits + man_bits); }
+  uint32_t InfCode() const { return ((1u << exp_bits) - 1) << man_bits; }
+
+  double Decode(uint32_t code) const {
+    double sign = (code & SignBit()) ? -1.0 : 1.0;
+    uint32_t e = (code >> man_bits) & ((1u << exp_bits) - 1);
+    uint32_t f = code & ((1u << man_bits) - 1);
+    if (finite_only && e == (1u << exp_bits) - 1 && f == (1u << man_bits) - 1) return kNaN;
+    if (!finite_only && e == (1u << exp_bits) - 1) return f ? kNaN : sign * INFINITY;
+    if (e == 0) return sign * std::ldexp(f, 1 - Bias() - man_bits);
+    return sign * std::ldexp((1u << man_bits) + f, int(e) - Bias() - man_bits);
+  }
+
+  // Round-to-nearest-even of x by searching all finite non-negative values.
+  uint32_t Round(double x, const std::vector<std::pair<double, uint32_t>>& table) const {
+    if (std::isnan(x)) return SignBit() - 1;  // canonical positive all-ones NaN
+    uint32_t sign = std::signbit(x) ? SignBit() : 0;
+    double a = std::fabs(x);
+    const auto& top = table.back();
+    if (finite_only && a >= top.first) return sign | top.second;
+    // IEEE-like: Inf acts as the next value after the max, 2^(emax+1), with an even code.
+    double inf_value = std::ldexp(1.0, (1 << exp_bits) - 1 - Bias());
+    auto it = std::upper_bound(table.begin(), table.end(), a,
+                               [](double v, const auto& e) { return v < e.first; });
+    auto lo = *(it - 1);
+    auto hi = it == table.end() ? std::pair<double, uint32_t>{inf_value, InfCode()} : *it;
+    if (!finite_only && a >= inf_value) return sign | InfCode();
+    double dlo = a - lo.first, dhi = hi.first - a;
+    if (dlo < dhi || (dlo == dhi && (lo.second & 1) == 0)) return sign | lo.second;
+    return sign | hi.second;
+  }
+
+  std::vector<std::pair<double, uint32_t>> Table() const {
+    std::vector<std::pair<double, uint32_t>> t;
+    for (uint32_t c = 0; c < SignBit(); ++c) {
+      double v = Decode(c);
+      if (std::isfinite(v)) t.push_back({v, c});
+    }
+    return t;  // codes ascend with value for non-negative numbers
+  }
+};
+
+constexpr Format kHalf{5, 10, false};
+constexpr Format kBf16{8, 7, false};
+constexpr Format kE4M3{4, 3, true};
+constexpr Format kE5M2{5, 2, false};
+
+struct FormatCase {
+  const char* name;
+  Format format;
+  DataType type;
+  float (*widen)(uint32_t);
+  uint32_t (*narrow)(float);
+};
+const FormatCase kFormats[] = {
+    {"fp16", kHalf, DataType::kFloat16, [](uint32_t b) { return HalfToFloat(uint16_t(b)); },
+     [](float v) -> uint32_t { return FloatToHalf(v); }},
+    {"bf16", kBf16, DataType::kBfloat16, [](uint32_t b) { return Bfloat16ToFloat(uint16_t(b)); },
+     [](float v) -> uint32_t { return FloatToBfloat16(v); }},
+    {"e4m3", kE4M3, DataType::kFloat8e4m3, [](uint32_t b) { return Fp8E4M3ToFloat(uint8_t(b)); },
+     [](float v) -> uint32_t { return FloatToFp8E4M3(v); }},
+    {"e5m2", kE5M2, DataType::kFloat8e5m2, [](uint32_t b) { return Fp8E5M2ToFloat(uint8_t(b)); },
+     [](float v) -> uint32_t { return FloatToFp8E5M2(v); }},
+};
+
+// Widening against the definition, and narrowing back, for every code.
+TEST(ReduceConversions, EveryCodeWidensExactlyAndRoundTrips) {
+  for (const auto& fc : kFormats) {
+    for (uint32_t c = 0; c < (1u << fc.format.Width()); ++c) {
+      double want = fc.format.Decode(c);
+      float got = fc.widen(c);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got)) << fc.name << " code " << c;
+        EXPECT_EQ(fc.narrow(got), fc.format.SignBit() - 1) << fc.name << " NaN code " << c;
+      } else {
+        ASSERT_TRUE(got == want && std::signbit(got) == std::signbit(want))
+            << fc.name << " code " << c << " got " << got << " want " << want;
+        ASSERT_EQ(fc.narrow(got), c) << fc.name;
+      }
+    }
+  }
+}
+
+TEST(ReduceConversions, NarrowingMatchesNearestEvenSearch) {
+  std::mt19937_64 rng(1);
+  for (const auto& fc : kFormats) {
+    auto table = fc.format.Table();
+    std::vector<float> probes;
+    // Every midpoint between neighbours (ties) and the floats just around it.
+    for (size_t i = 0; i + 1 < table.size(); ++i) {
+      float mid = static_cast<float>((table[i].first + table[i + 1].first) / 2);
+      for (float p : {mid, std::nextafter(mid, 0.f), std::nextafter(mid, INFINITY)}) {
+        probes.push_back(p);
+        probes.push_back(-p);
+      }
+    }
+    for (int i = 0; i < 400000; ++i) probes.push_back(std::bit_cast<float>(uint32_t(rng())));
+    double limit = std::min(1.1 * table.back().first, double(std::numeric_limits<float>::max()));
+    std::uniform_real_distribution<double> in_range(-limit, limit);
+    for (int i = 0; i < 400000; ++i) probes.push_back(static_cast<float>(in_range(rng)));
+    for (float p : {0.f, -0.f, INFINITY, -INFINITY, 1e-45f, -1e-45f, 3.4e38f, 65520.f, 65519.f})
+      probes.push_back(p);
+    for (float p : probes) {
+      ASSERT_EQ(fc.narrow(p), fc.format.Round(p, table)) << fc.name << " value " << p;
+    }
+    // StoreFromDouble rounds doubles directly (no double rounding through fp32).
+    uint8_t out[2];
+    for (int i = 0; i < 200000; ++i) {
+      double d = std::bit_cast<double>(uint64_t(rng()));
+      if (i % 2) d = std::ldexp(double(int64_t(rng() >> 11)), -60 + int(rng() % 60));
+      StoreFromDouble(out, 0, fc.type, d);
+      uint32_t got = fc.format.Width() == 16 ? uint32_t(out[0] | out[1] << 8) : out[0];
+      ASSERT_EQ(got, fc.format.Round(d, table)) << fc.name << " double " << d;
+    }
+  }
+}
+
+// Every code of each narrow format through the batch paths (vectorised loops, F16C).
+TEST(ReduceConversions, BatchPathsMatchScalarForEveryCode) {
+  for (const auto& fc : kFormats) {
+    size_t codes = size_t{1} << fc.format.Width(), size = fc.format.Width() / 8;
+    std::vector<uint8_t> src(codes * size), out(codes * size);
+    for (size_t c = 0; c < codes; ++c) std::memcpy(&src[c * size], &c, size);  // little endian
+    for (float s : {1.f, 0.75f, 3.f, 1e-3f, 1e5f}) {
+      ScaleHost(out.data(), src.data(), codes, fc.type, s);
+      for (uint32_t c = 0; c < codes; ++c) {
+        uint32_t got = 0;
+        std::memcpy(&got, &out[c * size], size);
+        ASSERT_EQ(got, fc.narrow(fc.widen(c) * s)) << fc.name << " code " << c << " x " << s;
+      }
+    }
+  }
+}
+
+TEST(ReduceConversions, KnownValues) {
+  EXPECT_EQ(FloatToHalf(65520.f), 0x7c00);
+  EXPECT_EQ(FloatToHalf(65519.f), 0x7bff);
+  EXPECT_EQ(FloatToHalf(65504.f), 0x7bff);
+  EXPECT_EQ(FloatToHalf(std::ldexp(1.f, -24)), 0x0001);
+  EXPECT_EQ(FloatToHalf(std::ldexp(1.f, -25)), 0x0000);  // tie to even (zero)
+  EXPECT_EQ(FloatToHalf(std::ldexp(3.f, -25)), 0x0002);  // 1.5 ulp: tie to even (2)
+  EXPECT_EQ(FloatToHalf(-INFINITY), 0xfc00);
+  EXPECT_EQ(FloatToHalf(-0.f), 0x8000);
+  EXPECT_EQ(FloatToHalf(NAN), 0x7fff);
+  EXPECT_EQ(HalfToFloat(0x3c00), 1.f);
+  EXPECT_EQ(FloatToBfloat16(1.f + std::ldexp(1.f, -8)), 0x3f80);
+  EXPECT_EQ(FloatToBfloat16(1.f + 3 * std::ldexp(1.f, -8)), 0x3f82);
+  EXPECT_EQ(FloatToBfloat16(std::numeric_limits<float>::max()), 0x7f80);
+  EXPECT_EQ(FloatToBfloat16(NAN), 0x7fff);
+  EXPECT_EQ(FloatToFp8E4M3(448.f), 0x7e);
+  EXPECT_EQ(FloatToFp8E4M3(500.f), 0x7e);
+  EXPECT_EQ(FloatToFp8E4M3(-1e30f), 0xfe);
+  EXPECT_EQ(FloatToFp8E4M3(INFINITY), 0x7e);
+  EXPECT_EQ(FloatToFp8E4M3(NAN), 0x7f);
+  EXPECT_TRUE(std::isnan(Fp8E4M3ToFloat(0x7f)));
+  EXPECT_TRUE(std::isnan(Fp8E4M3ToFloat(0xff)));
+  EXPECT_EQ(Fp8E4M3ToFloat(0x7e), 448.f);
+  EXPECT_EQ(Fp8E4M3ToFloat(0x01), std::ldexp(1.f, -9));
+  EXPECT_EQ(FloatToFp8E5M2(57344.f), 0x7b);
+  EXPECT_EQ(FloatToFp8E5M2(61440.f), 0x7c);
+  EXPECT_EQ(FloatToFp8E5M2(NAN), 0x7f);
+  EXPECT_EQ(Fp8E5M2ToFloat(0x7c), INFINITY);
+  EXPECT_EQ(Fp8E5M2ToFloat(0x01), std::ldexp(1.f, -16));
+  // Double -> half rounds once: 1 + 2^-11 + 2^-40 is above the tie although fp32 would drop it.
+  uint16_t h;
+  StoreFromDouble(&h, 0, DataType::kFloat16, 1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40));
+  EXPECT_EQ(h, 0x3c01);
+}
+
+TEST(ReduceConversions, IntegerLoadStore) {
+  int64_t i64 = 0;
+  StoreFromDouble(&i64, 0, DataType::kInt64, 1e30);
+  EXPECT_EQ(i64, std::numeric_limits<int64_t>::max());
+  StoreFromDouble(&i64, 0, DataType::kInt64, -2.5);
+  EXPECT_EQ(i64, -2);  // nearest, ties to even
+  uint8_t u8 = 7;
+  StoreFromDouble(&u8, 0, DataType::kUint8, -3.0);
+  EXPECT_EQ(u8, 0);
+  StoreFromDouble(&u8, 0, DataType::kUint8, 300.0);
+  EXPECT_EQ(u8, 255);
+  StoreFromDouble(&u8, 0, DataType::kUint8, kNaN);
+  EXPECT_EQ(u8, 0);
+  int8_t i8 = -128;
+  EXPECT_EQ(LoadAsDouble(&i8, 0, DataType::kInt8), -128.0);
+  uint64_t u64 = uint64_t{1} << 63;
+  EXPECT_EQ(LoadAsDouble(&u64, 0, DataType::kUint64), std::ldexp(1.0, 63));
+}
+
+// ---- reductions against references ------------------------------------------------------------
+
+std::vector<uint8_t> RandomData(DataType t, size_t n, std::mt19937_64& rng) {
+  size_t size = DataTypeSize(t);
+  std::vector<uint8_t> v(n * size);
+  for (auto& byte : v) byte = uint8_t(rng());
+  if (t == DataType::kFloat32 || t == DataType::kFloat64 || t == DataType::kFloat16 ||
+      t == DataType::kBfloat16) {
+    // Half the elements moderate values (so sums and products stay finite and round);
+    // the rest keep random bits (NaN, Inf, subnormals, extremes).
+    std::uniform_real_distribution<double> moderate(-100.0, 100.0);
+    for (size_t i = 0; i < n; i += 2) StoreFromDouble(v.data(), i, t, moderate(rng));
+  }
+  return v;
+}
+
+__int128 LoadInt(const void* p, size_t i, DataType t) {
+  auto at = [&](auto sample) {
+    decltype(sample) x;
+    std::memcpy(&x, static_cast<const char*>(p) + i * sizeof(x), sizeof(x));
+    return static_cast<__int128>(x);
+  };
+  switch (t) {
+    case DataType::kInt8: return at(int8_t{});
+    case DataType::kUint8: return at(uint8_t{});
+    case DataType::kInt32: return at(int32_t{});
+    case DataType::kUint32: return at(uint32_t{});
+    case DataType::kInt64: return at(int64_t{});
+    default: return at(uint64_t{});
+  }
+}
+void StoreIntWrapped(void* p, size_t i, DataType t, __int128 v) {
+  uint64_t low = static_cast<uint64_t>(v);  // two's complement: the low bytes are v mod 2^bits
+  size_t size = DataTypeSize(t);
+  std::memcpy(static_cast<char*>(p) + i * size, &low, size);
+}
+
+// Expected result of one element: fp values rounded to compute precision, then to the type.
+void ReferenceElement(void* out, size_t i, DataType t, RedOpKind op, const void* a,
+                      const void* b) {
+  if (!IsFloat(t)) {
+    __int128 x = LoadInt(a, i, t), y = LoadInt(b, i, t);
+    __int128 r = op == RedOpKind::kProd ? __int128(uint64_t(x) * uint64_t(y))
+                 : op == RedOpKind::kMax ? std::max(x, y)
+                 : op == RedOpKind::kMin ? std::min(x, y)
+                                         : x + y;
+    return StoreIntWrapped(out, i, t, r);
+  }
+  double x = LoadAsDouble(a, i, t), y = LoadAsDouble(b, i, t);
+  double r = op == RedOpKind::kProd ? x * y
+             : op == RedOpKind::kMax ? (std::isnan(x) || std::isnan(y) ? kNaN : std::max(x, y))
+             : op == RedOpKind::kMin ? (std::isnan(x) || std::isnan(y) ? kNaN : std::min(x, y))
+                                     : x + y;
+  StoreFromDouble(out, i, t, ToCompute(t, r));
+}
+
+// Equal bits for integers; equal values (NaN matching NaN, +0 matching -0) for floats.
+size_t CountMismatches(const void* got, const void* want, size_t n, DataType t, size_t* first) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    bool same;
+    if (IsFloat(t)) {
+      double g = LoadAsDouble(got, i, t), w = LoadAsDouble(want, i, t);
+      same = (std::isnan(g) && std::isnan(w)) || g == w;
+    } else {
+      same = LoadInt(got, i, t) == LoadInt(want, i, t);
+    }
+    if (!same && bad++ == 0) *first = i;
+  }
+  return bad;
+}
+
+enum class Alias { kNone, kDstIsA, kDstIsB, kAllSame };
+
+class ReduceTypeTest : public ::testing::TestWithParam<DataType> {};
+
+TEST_P(ReduceTypeTest, EveryOpSizeAndAliasingMatchesReference) {
+  DataType t = GetParam();
+  size_t size = DataTypeSize(t);
+  std::mt19937_64 rng(42 + int(t));
+  for (RedOpKind op : kAllOps) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}, size_t{100003}}) {
+      for (Alias alias : {Alias::kNone, Alias::kDstIsA, Alias::kDstIsB, Alias::kAllSame}) {
+        auto a = RandomData(t, n, rng);
+        auto b = alias == Alias::kAllSame ? a : RandomData(t, n, rng);
+        std::vector<uint8_t> want(n * size), out(n * size, 0xcd);
+        for (size_t i = 0; i < n; ++i) ReferenceElement(want.data(), i, t, op, a.data(), b.data());
+        void* dst = alias == Alias::kDstIsA || alias == Alias::kAllSame ? a.data()
+                    : alias == Alias::kDstIsB                           ? b.data()
+                                                                        : out.data();
+        const void* pb = alias == Alias::kAllSame ? a.data() : b.data();
+        ReduceHost(dst, a.data(), pb, n, t, op);
+        size_t first = 0;
+        size_t bad = CountMismatches(dst, want.data(), n, t, &first);
+        ASSERT_EQ(bad, 0u) << DataTypeName(t) << " " << RedOpName(op) << " n=" << n
+                           << " alias=" << int(alias) << " first bad index " << first;
+      }
+    }
+  }
+}
+
+TEST_P(ReduceTypeTest, ScaleAndDivideMatchReference) {
+  DataType t = GetParam();
+  size_t size = DataTypeSize(t);
+  std::mt19937_64 rng(7 + int(t));
+  const size_t n = 10007;
+  for (double scalar : {3.0, -2.0, 0.5, 2.9, 0.0}) {
+    for (bool in_place : {false, true}) {
+      auto src = RandomData(t, n, rng);
+      std::vector<uint8_t> want(n * size), out(n * size);
+      for (size_t i = 0; i < n; ++i) {
+        if (IsFloat(t)) {
+          double s = ToCompute(t, scalar);
+          StoreFromDouble(want.data(), i, t, ToCompute(t, LoadAsDouble(src.data(), i, t) * s));
+        } else {
+          auto s = static_cast<__int128>(std::trunc(scalar));
+          StoreIntWrapped(want.data(), i, t, __int128(uint64_t(LoadInt(src.data(), i, t) * s)));
+        }
+      }
+      void* dst = in_place ? src.data() : out.data();
+      ScaleHost(dst, src.data(), n, t, scalar);
+      size_t first = 0;
+      EXPECT_EQ(CountMismatches(dst, want.data(), n, t, &first), 0u)
+          << DataTypeName(t) << " scale " << scalar << " first bad " << first;
+    }
+  }
+  for (uint64_t divisor : {uint64_t{1}, uint64_t{3}, uint64_t{7}, uint64_t{200},
+                           uint64_t{1} << 31, uint64_t{1} << 63, ~uint64_t{0}}) {
+    auto src = RandomData(t, n, rng);
+    if (!IsFloat(t)) StoreIntWrapped(src.data(), 0, t, -(__int128{1} << (size * 8 - 1)));
+    std::vector<uint8_t> want(n * size), out(n * size);
+    for (size_t i = 0; i < n; ++i) {
+      if (IsFloat(t)) {
+        double x = LoadAsDouble(src.data(), i, t);
+        StoreFromDouble(want.data(), i, t, ToCompute(t, x / ToCompute(t, double(divisor))));
+      } else {
+        StoreIntWrapped(want.data(), i, t, LoadInt(src.data(), i, t) / __int128(divisor));
+      }
+    }
+    DivideHost(out.data(), src.data(), n, t, divisor);
+    size_t first = 0;
+    EXPECT_EQ(CountMismatches(out.data(), want.data(), n, t, &first), 0u)
+        << DataTypeName(t) << " divide " << divisor << " first bad " << first;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, ReduceTypeTest, ::testing::ValuesIn(kAllTypes),
+                         [](const auto& info) { return std::string(DataTypeName(info.param)); });
+
+// Above the threading threshold (4 Mi elements) the work is split; results must not change.
+TEST(ReduceHostLarge, SplitAcrossThreadsMatchesReference) {
+  std::mt19937_64 rng(3);
+  const size_t n = (size_t{1} << 22) + 3;  // 2 workers where 2+ cores
+  for (DataType t : {DataType::kFloat32, DataType::kBfloat16, DataType::kInt8}) {
+    auto a = RandomData(t, n, rng), b = RandomData(t, n, rng);
+    std::vector<uint8_t> want(a.size());
+    for (size_t i = 0; i < n; ++i)
+      ReferenceElement(want.data(), i, t, RedOpKind::kSum, a.data(), b.data());
+    ReduceHost(a.data(), a.data(), b.data(), n, t, RedOpKind::kSum);
+    size_t first = 0;
+    EXPECT_EQ(CountMismatches(a.data(), want.data(), n, t, &first), 0u) << DataTypeName(t);
+  }
+}
+
+// ---- NaN / Inf / saturation / wrap --------------------------------------------------------------
+
+template <typename T>
+T ReduceOne(T a, T b, DataType t, RedOpKind op) {
+  T out;
+  ReduceHost(&out, &a, &b, 1, t, op);
+  return out;
+}
+
+TEST(ReduceSpecialValues, NaNAndInf) {
+  float nan = NAN, inf = INFINITY;
+  EXPECT_TRUE(std::isnan(ReduceOne(nan, 1.f, DataType::kFloat32, RedOpKind::kSum)));
+  EXPECT_TRUE(std::isnan(ReduceOne(nan, 1.f, DataType::kFloat32, RedOpKind::kMax)));
+  EXPECT_TRUE(std::isnan(ReduceOne(1.f, nan, DataType::kFloat32, RedOpKind::kMax)));
+  EXPECT_TRUE(std::isnan(ReduceOne(1.f, nan, DataType::kFloat32, RedOpKind::kMin)));
+  EXPECT_TRUE(std::isnan(ReduceOne(double(nan), 1.0, DataType::kFloat64, RedOpKind::kMin)));
+  EXPECT_TRUE(std::isnan(ReduceOne(inf, -inf, DataType::kFloat32, RedOpKind::kSum)));
+  EXPECT_EQ(ReduceOne<uint16_t>(0x7c00, 0xfc00, DataType::kFloat16, RedOpKind::kSum), 0x7fff);
+  uint16_t bf_one = FloatToBfloat16(1.f);
+  EXPECT_EQ(ReduceOne<uint16_t>(0x7fc0, bf_one, DataType::kBfloat16, RedOpKind::kMax), 0x7fff);
+  EXPECT_EQ(ReduceOne<uint16_t>(bf_one, 0xffc1, DataType::kBfloat16, RedOpKind::kMin), 0x7fff);
+  uint16_t h60k = FloatToHalf(60000.f);
+  EXPECT_EQ(ReduceOne(h60k, h60k, DataType::kFloat16, RedOpKind::kSum), 0x7c00);
+  uint8_t e400 = FloatToFp8E4M3(400.f);
+  EXPECT_EQ(ReduceOne(e400, e400, DataType::kFloat8e4m3, RedOpKind::kSum), 0x7e);
+  EXPECT_EQ(ReduceOne<uint8_t>(0xfe, 0xfe, DataType::kFloat8e4m3, RedOpKind::kSum), 0xfe);
+  EXPECT_EQ(ReduceOne(uint8_t(0x7f), uint8_t(0x38), DataType::kFloat8e4m3, RedOpKind::kSum), 0x7f);
+  uint8_t e5max = FloatToFp8E5M2(57344.f);
+  EXPECT_EQ(ReduceOne(e5max, e5max, DataType::kFloat8e5m2, RedOpKind::kSum), 0x7c);
+}
+
+TEST(ReduceSpecialValues, IntegerWrap) {
+  EXPECT_EQ(ReduceOne<int8_t>(127, 1, DataType::kInt8, RedOpKind::kSum), -128);
+  EXPECT_EQ(ReduceOne<int8_t>(-128, -1, DataType::kInt8, RedOpKind::kSum), 127);
+  EXPECT_EQ(ReduceOne<uint8_t>(200, 100, DataType::kUint8, RedOpKind::kSum), 44);
+  EXPECT_EQ(ReduceOne<uint32_t>(0x10000u, 0x10001u, DataType::kUint32, RedOpKind::kProd), 0x10000u);
+  EXPECT_EQ(ReduceOne<int32_t>(65536, 65536, DataType::kInt32, RedOpKind::kProd), 0);
+  EXPECT_EQ(ReduceOne<int64_t>(std::numeric_limits<int64_t>::max(), 1, DataType::kInt64,
+                               RedOpKind::kSum),
+            std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(ReduceOne<int8_t>(-5, 3, DataType::kInt8, RedOpKind::kMax), 3);
+  EXPECT_EQ(ReduceOne<uint64_t>(~0ull, 1, DataType::kUint64, RedOpKind::kMin), 1u);
+}
+
+TEST(ReduceSpecialValues, NarrowTypesRoundOnceFromFp32) {
+  // bf16: 1 + 2^-7 (0x3f81) plus 2^-8 (0x3b80) = 1 + 3*2^-8 exactly in fp32; RNE -> 0x3f82.
+  EXPECT_EQ(ReduceOne<uint16_t>(0x3f81, 0x3b80, DataType::kBfloat16, RedOpKind::kSum), 0x3f82);
+  // 1 + 2^-8: tie -> even 0x3f80.
+  EXPECT_EQ(ReduceOne<uint16_t>(0x3f80, 0x3b80, DataType::kBfloat16, RedOpKind::kSum), 0x3f80);
+  std::mt19937_64 rng(9);
+  for (int i = 0; i < 100000; ++i) {
+    uint16_t x = FloatToBfloat16(std::ldexp(float(rng() % 1000), -int(rng() % 12)));
+    uint16_t y = FloatToBfloat16(std::ldexp(float(rng() % 1000), -int(rng() % 12)));
+    float exact = Bfloat16ToFloat(x) + Bfloat16ToFloat(y);
+    ASSERT_EQ(ReduceOne(x, y, DataType::kBfloat16, RedOpKind::kSum), FloatToBfloat16(exact));
+    uint16_t hx = FloatToHalf(Bfloat16ToFloat(x)), hy = FloatToHalf(Bfloat16ToFloat(y));
+    float prod = HalfToFloat(hx) * HalfToFloat(hy);
+    ASSERT_EQ(ReduceOne(hx, hy, DataType::kFloat16, RedOpKind::kProd), FloatToHalf(prod));
+  }
+}
+
+TEST(ReduceSpecialValues, ZeroCountAcceptsNullPointers) {
+  ReduceHost(nullptr, nullptr, nullptr, 0, DataType::kFloat32, RedOpKind::kSum);
+  ScaleHost(nullptr, nullptr, 0, DataType::kFloat16, 2.0);
+  DivideHost(nullptr, nullptr, 0, DataType::kInt32, 3);
+}
+
+}  // namespace
+}  // namespace braid::kernels

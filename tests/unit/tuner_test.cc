@@ -1,0 +1,190 @@
+// The tuner's alpha-beta model: sensible choices at the extremes, monotonic estimates, forced
+// algorithms, and agreement with the schedules actually built (message counts).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "collectives/schedule.h"
+#include "collectives/tuner.h"
+
+namespace braid::coll {
+namespace {
+
+ScheduleRequest Request(Collective c, int nranks, size_t bytes) {
+  ScheduleRequest q;
+  q.collective = c;
+  q.nranks = nranks;
+  q.rank = 0;
+  q.count = bytes / 4;
+  q.elem_size = 4;
+  return q;
+}
+
+TEST(Tuner, SmallAllReducePicksLatencyOptimalAt16Ranks) {
+  LinkModel link;
+  for (size_t bytes : {size_t(4), size_t(64), size_t(1024), size_t(4096)}) {
+    TunerChoice c = Choose(Request(Collective::kAllReduce, 16, bytes), link, std::nullopt);
+    EXPECT_TRUE(c.algorithm == Algorithm::kRecursiveDoubling || c.algorithm == Algorithm::kTree)
+        << bytes << " bytes: " << c.reason;
+    EXPECT_NE(c.algorithm, Algorithm::kRing);
+    // The reason lists every candidate's estimate, best first.
+    EXPECT_NE(c.reason.find("ring"), std::string::npos) << c.reason;
+    EXPECT_NE(c.reason.find("tree"), std::string::npos) << c.reason;
+    EXPECT_EQ(c.reason.find(AlgorithmName(c.algorithm)), 0u) << c.reason;
+    EXPECT_NE(c.reason.find("us"), std::string::npos) << c.reason;
+  }
+}
+
+TEST(Tuner, LargeAllReducePicksRingAt8PlusRanks) {
+  LinkModel link;
+  for (int n : {8, 16, 32, 64}) {
+    for (size_t bytes : {size_t(256) << 20, size_t(1) << 30}) {
+      TunerChoice c = Choose(Request(Collective::kAllReduce, n, bytes), link, std::nullopt);
+      EXPECT_EQ(c.algorithm, Algorithm::kRing) << n << " ranks, " << bytes << " bytes: " << c.reason;
+      EXPECT_GE(c.slice_bytes, link.min_slice_bytes);
+      EXPECT_LE(c.slice_bytes, link.max_slice_bytes);
+      EXPECT_GT(c.estimated_us, 0);
+    }
+  }
+}
+
+TEST(Tuner, LargeBroadcastPrefersChainSmallPrefersTree) {
+  LinkModel link;
+  EXPECT_EQ(Choose(Request(Collective::kBroadcast, 16, 1 << 30), link, std::nullopt).algorithm,
+            Algorithm::kChain);
+  EXPECT_EQ(Choose(Request(Collective::kBroadcast, 16, 64), link, std::nullopt).algorithm,
+            Algorithm::kTree);
+}
+
+TEST(Tuner, EstimatesAreMonotonicInSize) {
+  LinkModel link;
+  for (int c = 0; c < kNumCollectives; ++c) {
+    for (int a = 0; a < kNumAlgorithms; ++a) {
+      if (!Supports(Algorithm(a), Collective(c))) continue;
+      for (int n : {1, 2, 3, 5, 8, 16, 33}) {
+        for (size_t slice : {size_t(4096), size_t(1) << 20}) {
+          double last = -1, last_choice = -1;
+          for (size_t bytes = 0; bytes <= (size_t(1) << 31); bytes = bytes * 3 + 4) {
+            ScheduleRequest q = Request(Collective(c), n, bytes);
+            q.algorithm = Algorithm(a);
+            q.slice_bytes = slice;
+            std::optional<double> us = EstimateMicroseconds(q, link);
+            ASSERT_TRUE(us.has_value());
+            EXPECT_GE(*us, last) << CollectiveName(Collective(c)) << "/" << AlgorithmName(Algorithm(a))
+                                 << " n=" << n << " bytes=" << bytes;
+            last = *us;
+            double chosen = Choose(q, link, std::nullopt).estimated_us;
+            EXPECT_GE(chosen, last_choice) << CollectiveName(Collective(c)) << " n=" << n;
+            last_choice = chosen;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Tuner, UnsupportedAlgorithmHasNoEstimate) {
+  ScheduleRequest q = Request(Collective::kAllReduce, 8, 1 << 20);
+  q.algorithm = Algorithm::kPairwise;
+  EXPECT_FALSE(EstimateMicroseconds(q, LinkModel{}).has_value());
+  q.algorithm = Algorithm::kChain;
+  EXPECT_FALSE(EstimateMicroseconds(q, LinkModel{}).has_value());
+}
+
+TEST(Tuner, ImpossibleRingFallsBackToTree) {
+  // 2^20 ranks: one ring column needs 2(n-1) > 2^20 tags, so the ring cannot be built.
+  ScheduleRequest q = Request(Collective::kAllReduce, 1 << 20, 1 << 30);
+  q.algorithm = Algorithm::kRing;
+  EXPECT_FALSE(EstimateMicroseconds(q, LinkModel{}).has_value());
+  TunerChoice c = Choose(q, LinkModel{}, std::nullopt);
+  EXPECT_NE(c.algorithm, Algorithm::kRing) << c.reason;
+  RankSchedule s;
+  std::string error;
+  EXPECT_FALSE(BuildSchedule(q, &s, &error));
+  EXPECT_NE(error.find("nranks"), std::string::npos) << error;
+}
+
+TEST(Tuner, ForcedAlgorithmIsHonoured) {
+  LinkModel link;
+  ScheduleRequest q = Request(Collective::kAllReduce, 16, 1 << 30);
+  TunerChoice c = Choose(q, link, Algorithm::kTree);
+  EXPECT_EQ(c.algorithm, Algorithm::kTree);
+  EXPECT_NE(c.reason.find("forced tree"), std::string::npos) << c.reason;
+  q.algorithm = Algorithm::kTree;
+  q.slice_bytes = c.slice_bytes;
+  EXPECT_DOUBLE_EQ(c.estimated_us, *EstimateMicroseconds(q, link));
+  // Forced slow choice costs more than the free one.
+  EXPECT_GT(c.estimated_us, Choose(q, link, std::nullopt).estimated_us);
+
+  TunerChoice rd = Choose(q, link, Algorithm::kRecursiveDoubling);
+  EXPECT_EQ(rd.algorithm, Algorithm::kRecursiveDoubling);
+}
+
+TEST(Tuner, UnsupportedForcedAlgorithmFallsBack) {
+  LinkModel link;
+  ScheduleRequest q = Request(Collective::kAllReduce, 16, 1 << 30);
+  TunerChoice c = Choose(q, link, Algorithm::kPairwise);
+  EXPECT_TRUE(Supports(c.algorithm, Collective::kAllReduce));
+  EXPECT_EQ(c.algorithm, Choose(q, link, std::nullopt).algorithm);
+  EXPECT_NE(c.reason.find("pairwise"), std::string::npos) << c.reason;
+  EXPECT_NE(c.reason.find("does not support allreduce"), std::string::npos) << c.reason;
+
+  TunerChoice a2a = Choose(Request(Collective::kAllToAll, 8, 1 << 20), link, Algorithm::kRing);
+  EXPECT_EQ(a2a.algorithm, Algorithm::kPairwise);
+  EXPECT_NE(a2a.reason.find("ring does not support alltoall"), std::string::npos) << a2a.reason;
+}
+
+TEST(Tuner, ChoiceIsTheSameOnEveryRankAndRoot) {
+  LinkModel link;
+  for (Collective c : {Collective::kAllReduce, Collective::kBroadcast, Collective::kReduce}) {
+    for (size_t bytes : {size_t(64), size_t(1) << 20, size_t(1) << 28}) {
+      ScheduleRequest q = Request(c, 11, bytes);
+      TunerChoice first = Choose(q, link, std::nullopt);
+      for (int r = 0; r < 11; ++r) {
+        q.rank = r;
+        q.root = (r * 7) % 11;
+        TunerChoice other = Choose(q, link, std::nullopt);
+        EXPECT_EQ(other.algorithm, first.algorithm);
+        EXPECT_EQ(other.slice_bytes, first.slice_bytes);
+        EXPECT_EQ(other.estimated_us, first.estimated_us);
+      }
+    }
+  }
+}
+
+// With alpha only (infinite bandwidth), each estimate is alpha x the critical path in messages:
+// check it against the busiest rank's message count in the built schedule, single slice.
+TEST(Tuner, LatencyTermMatchesTheSchedules) {
+  LinkModel link;
+  link.alpha_us = 1;
+  link.bandwidth_GBps = 1e12;
+  link.reduce_GBps = 1e12;
+  auto sends_of_busiest = [](ScheduleRequest q) {
+    size_t most = 0;
+    for (int r = 0; r < q.nranks; ++r) {
+      q.rank = r;
+      RankSchedule s;
+      std::string error;
+      EXPECT_TRUE(BuildSchedule(q, &s, &error)) << error;
+      size_t sends = 0;
+      for (const Op& op : s.ops) sends += op.type == OpType::kSend;
+      most = std::max(most, sends);
+    }
+    return double(most);
+  };
+  for (int n : {2, 4, 8, 16}) {
+    ScheduleRequest q = Request(Collective::kAllReduce, n, size_t(4) * size_t(n) * 8);
+    q.slice_bytes = 1 << 20;  // one slice per part
+    q.algorithm = Algorithm::kRing;
+    EXPECT_NEAR(*EstimateMicroseconds(q, link), sends_of_busiest(q), 1e-6) << n;
+    q.algorithm = Algorithm::kRecursiveDoubling;  // power of two: log2(n) rounds
+    EXPECT_NEAR(*EstimateMicroseconds(q, link), sends_of_busiest(q), 1e-6) << n;
+    q.collective = Collective::kAllToAll;
+    q.algorithm = Algorithm::kPairwise;
+    EXPECT_NEAR(*EstimateMicroseconds(q, link), sends_of_busiest(q), 1e-6) << n;
+  }
+}
+
+}  // namespace
+}  // namespace braid::coll
