@@ -12,23 +12,9 @@
 #include <type_traits>
 
 #include "braid/kernels/reduce.h"
+#include "kernels/reduce/batch_convert.h"
 
 namespace braid::kernels {
-namespace detail {
-
-// Batch converters used by reduce_host.cc (declared there too: this directory has no private
-// header). `type` must be one of fp16, bf16, fp8 e4m3, fp8 e5m2; src and dst do not overlap.
-void WidenToFloat(float* dst, const void* src, size_t count, DataType type);
-void NarrowFromFloat(void* dst, const float* src, size_t count, DataType type);
-
-#if defined(__x86_64__) || defined(__i386__)
-// convert_f16c.cc: hardware fp16 conversion, bit-identical to the loops here.
-bool CpuHasF16c();
-void WidenHalfF16c(float* dst, const uint16_t* src, size_t count);
-void NarrowHalfF16c(uint16_t* dst, const float* src, size_t count);
-#endif
-
-}  // namespace detail
 
 namespace {
 

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/reduce/batch_convert.h"
+
 namespace braid::kernels::detail {
 
 // CPUID leaf 1 flags plus the OS check that YMM state is saved (XCR0 bits 1 and 2). Read

@@ -14,15 +14,9 @@
 #include <type_traits>
 
 #include "braid/kernels/reduce.h"
+#include "kernels/reduce/batch_convert.h"
 
 namespace braid::kernels {
-namespace detail {
-
-// Defined in conversions.cc (see there); narrow floating types only, non-overlapping buffers.
-void WidenToFloat(float* dst, const void* src, size_t count, DataType type);
-void NarrowFromFloat(void* dst, const float* src, size_t count, DataType type);
-
-}  // namespace detail
 
 namespace {
 

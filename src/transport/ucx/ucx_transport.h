@@ -1,0 +1,158 @@
+// Transport over UCX tag matching (ucp_tag_send_nbx / ucp_tag_recv_nbx), one UCP worker per
+// process and one endpoint per world rank (self included).
+//
+// Threading: the worker is created UCS_THREAD_MODE_SERIALIZED: UCX takes no locks and any one
+// thread at a time may drive it (the communicator serialises calls, but not always from the same
+// thread). Interrupt() touches only our own eventfd, so it is safe from any thread.
+//
+// Waiting: WaitForActivity arms the worker (ucp_worker_arm) and ppoll()s its event fd together
+// with the Interrupt() eventfd, so an idle rank sleeps in the kernel and wakes as soon as a
+// message arrives. If the transports in use offer no wakeup, it yields and naps briefly instead.
+//
+// Failures: endpoints use UCP_ERR_HANDLING_MODE_PEER; the endpoint error handler marks the peer
+// failed. PeerHealth() also probes same-host peers' pids (at most every 100 ms per peer). Once a
+// peer is failed its endpoint is force-closed (which fails the sends to it), receives from it are
+// cancelled with the failure as their error, and new operations involving it are refused.
+// Note: Debian's UCX 1.13 has no shared-memory transport that supports PEER error handling, so
+// every peer (self included) goes over tcp on loopback. BRAID_UCX_ERROR_MODE=none selects UCX's
+// shared memory + CMA instead (about 10x lower small-message latency), at a price: a peer that
+// dies is then noticed only by the pid probe, and one that dies mid-rendezvous makes UCX abort
+// this process.
+//
+// Shutdown: the destructor flushes endpoints that carried sends (at most 1 s, so buffered data
+// still leaves), then force-closes all endpoints (a flushing close waits for the peer's answer).
+#pragma once
+
+#include <ucp/api/ucp.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "transport/peer_liveness.h"
+#include "transport/transport.h"
+
+namespace braid::transport {
+
+// Who a rank is, for liveness checks and error messages.
+struct PeerProcess {
+  std::string host;  // hostname as the bootstrap reported it; compared with our own entry
+  int pid = 0;       // 0: unknown (no pid probe)
+};
+
+class UcxTransport : public Transport {
+ public:
+  // Creates the UCP context (features TAG | WAKEUP, UCX_* environment honoured as read by
+  // ucp_config_read) and one worker; no endpoints yet.
+  static Status Create(std::unique_ptr<UcxTransport>* out);
+  ~UcxTransport() override;
+  UcxTransport(const UcxTransport&) = delete;
+  UcxTransport& operator=(const UcxTransport&) = delete;
+
+  // This worker's address (opaque bytes) for the bootstrap to all-gather.
+  std::string LocalAddress() const { return address_; }
+  // Connects to every rank (self included) once the addresses and identities are all-gathered.
+  // peers may be empty (no pid probes); otherwise it has addresses.size() entries.
+  Status Connect(int rank, const std::vector<std::string>& addresses,
+                 const std::vector<PeerProcess>& peers);
+  // "ucx 1.13.1, serialized worker, wakeup fd, peer errors; tcp/lo.0: ranks 0,1,2,3" (lanes of
+  // the first 64 peers, from ucp_ep_print_info).
+  std::string Describe() const;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string name() const override { return "ucx"; }
+
+  Status PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
+                  Request* req) override;
+  Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
+                  Request* req) override;
+  bool Progress() override;
+  void WaitForActivity(int timeout_us) override;
+  void Interrupt() override;
+  // Receives are cancelled in UCX. UCX cannot cancel sends: a send still pending after ~1 ms of
+  // progress has its endpoint force-closed, which also fails every other send queued to that
+  // peer (Aborted); the next send reconnects. Waits at most 2 s for UCX, then abandons the
+  // operation (the request is failed; UCX may in theory still touch the buffer afterwards).
+  void Cancel(Request* req) override;
+  Status PeerHealth(int peer) override;
+
+ private:
+  struct Op;  // lives in the private area of a UCX request (see ucx_transport.cc)
+  struct Peer {
+    UcxTransport* owner = nullptr;
+    int rank = -1;
+    ucp_ep_h ep = nullptr;  // null before Connect, after a failure, or after a reset
+    bool failed = false;
+    bool sent = false;    // carried a send since it was created (worth flushing at shutdown)
+    std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
+    std::string failure;  // cause + "; also <cause of another failed peer>"...
+  };
+
+  UcxTransport() = default;
+  Status Init();
+  Status CheckPeer(int peer, const char* what) const;
+  // Turns what ucp_tag_*_nbx returned into the caller's request state (and our Op).
+  Status Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req);
+  Status CreateEndpoint(int peer);
+  // Starts closing `peer`'s endpoint; FORCE discards what is queued (and fails those sends).
+  void CloseEndpoint(int peer, bool force);
+  // Records `peer` as failed (and any other same-host peer whose process is gone); its message
+  // also names the other failed peers.
+  void MarkFailed(int peer, std::string why);
+  void SetFailed(int peer, std::string cause, std::string full);
+  bool SameHost(int peer) const;
+  std::string ExitedMessage(int peer) const;
+  // One pass of UCX progress plus the work deferred out of UCX callbacks.
+  unsigned Drive();
+  void HandleFailures();
+  void ReapClosed();
+  // A UCX callback ran: release the UCX request and finish the caller's.
+  void Complete(Op* op, ucs_status_t status, size_t received);
+  // Sets the caller's request to kDone or kFailed with an error naming the peer.
+  void Finish(Request* user, int peer, bool is_send, bool cancelled, ucs_status_t status,
+              size_t received);
+  void Unlink(Op* op);
+  // Fails the caller's request now and leaves the UCX request to be freed by its callback.
+  void Abandon(Op* op, Status why);
+  std::string TransportsOf(ucp_ep_h ep) const;
+
+  static void InitRequest(void* request);
+  static void SendDone(void* request, ucs_status_t status, void* user_data);
+  static void RecvDone(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
+                       void* user_data);
+  static void EndpointError(void* arg, ucp_ep_h ep, ucs_status_t status);
+
+  ucp_context_h context_ = nullptr;
+  ucp_worker_h worker_ = nullptr;
+  bool wakeup_ = false;  // the worker has an event fd to sleep on
+  int event_fd_ = -1;    // UCX's (owned by the worker)
+  int interrupt_fd_ = -1;
+  std::string address_;
+  std::string thread_mode_;
+  bool peer_errors_ = true;  // endpoints use UCP_ERR_HANDLING_MODE_PEER
+
+  int rank_ = -1;
+  int size_ = 0;
+  std::vector<std::string> addresses_;        // every rank's worker address (for reconnects)
+  std::vector<std::unique_ptr<Peer>> peers_;  // unique_ptr: EndpointError keeps Peer*
+  std::vector<PeerProcess> processes_;
+  std::string transports_;  // summary for Describe()
+  PeerCheckLimiter probe_limiter_;
+
+  Op* pending_ = nullptr;          // intrusive list of in-flight operations
+  std::vector<int> newly_failed_;  // marked failed inside a UCX callback; handled after
+  std::vector<void*> closing_;     // endpoint-close requests not yet complete
+  // A callback that runs inside ucp_tag_*_nbx (before our Op exists) reports here.
+  struct Immediate {
+    bool done = false;
+    ucs_status_t status = UCS_OK;
+    size_t length = 0;
+  } immediate_;
+  uint64_t completions_ = 0;       // requests finished by callbacks
+  uint64_t completions_seen_ = 0;  // ... as of the last Progress()
+};
+
+}  // namespace braid::transport

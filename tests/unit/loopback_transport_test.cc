@@ -1,0 +1,203 @@
+#include "transport/loopback/loopback_transport.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+namespace braid::transport {
+namespace {
+
+using State = Request::State;
+using Clock = std::chrono::steady_clock;
+
+// Drives `t` until `req` finishes or 5 s pass; returns its final state.
+State WaitFor(Transport* t, const Request& req) {
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+  while (!req.finished() && Clock::now() < deadline) {
+    if (!t->Progress()) t->WaitForActivity(1000);
+  }
+  return req.state.load();
+}
+
+TEST(LoopbackTransport, SendRecvBetweenThreads) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  EXPECT_EQ(t0->rank(), 0);
+  EXPECT_EQ(t1->size(), 2);
+  EXPECT_EQ(t1->name(), "loopback");
+  std::vector<int> src(1000), dst(1000, -1);
+  std::iota(src.begin(), src.end(), 0);
+  std::thread receiver([&] {
+    Request r;
+    ASSERT_TRUE(
+        t1->PostRecv(0, MakeTag(1, 0, 0, false, 7), dst.data(), 4000, MemoryType::kHost, &r).ok());
+    EXPECT_EQ(WaitFor(t1.get(), r), State::kDone);
+  });
+  Request s;
+  ASSERT_TRUE(
+      t0->PostSend(1, MakeTag(1, 0, 0, false, 7), src.data(), 4000, MemoryType::kHost, &s).ok());
+  EXPECT_EQ(WaitFor(t0.get(), s), State::kDone);
+  receiver.join();
+  EXPECT_EQ(src, dst);
+}
+
+TEST(LoopbackTransport, OutOfOrderTagsAndPostingOrder) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  int a = 1, b = 2, c = 3;
+  Request sa, sb, sc;
+  ASSERT_TRUE(t0->PostSend(1, 10, &a, sizeof a, MemoryType::kHost, &sa).ok());
+  ASSERT_TRUE(t0->PostSend(1, 20, &b, sizeof b, MemoryType::kHost, &sb).ok());
+  ASSERT_TRUE(t0->PostSend(1, 10, &c, sizeof c, MemoryType::kHost, &sc).ok());
+  int x = 0, y = 0, z = 0;
+  Request ry, rx, rz;
+  ASSERT_TRUE(t1->PostRecv(0, 20, &y, sizeof y, MemoryType::kHost, &ry).ok());
+  ASSERT_TRUE(t1->PostRecv(0, 10, &x, sizeof x, MemoryType::kHost, &rx).ok());
+  ASSERT_TRUE(t1->PostRecv(0, 10, &z, sizeof z, MemoryType::kHost, &rz).ok());
+  EXPECT_EQ(y, 2);
+  EXPECT_EQ(x, 1);  // same tag: first send matches first receive
+  EXPECT_EQ(z, 3);
+  EXPECT_TRUE(sa.finished() && sb.finished() && sc.finished());
+  EXPECT_TRUE(t0->Progress());
+  EXPECT_FALSE(t0->Progress());
+}
+
+TEST(LoopbackTransport, ZeroBytesAndSelf) {
+  auto fabric = LoopbackFabric::Create(1);
+  auto t = fabric->Endpoint(0);
+  Request s, r;
+  ASSERT_TRUE(t->PostRecv(0, 5, nullptr, 0, MemoryType::kHost, &r).ok());
+  ASSERT_TRUE(t->PostSend(0, 5, nullptr, 0, MemoryType::kHost, &s).ok());
+  EXPECT_EQ(r.state.load(), State::kDone);
+  EXPECT_EQ(s.state.load(), State::kDone);
+}
+
+TEST(LoopbackTransport, TruncationFailsReceiverOnly) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  char big[16] = {}, small[8];
+  Request s, r;
+  ASSERT_TRUE(t0->PostSend(1, 1, big, sizeof big, MemoryType::kHost, &s).ok());
+  ASSERT_TRUE(t1->PostRecv(0, 1, small, sizeof small, MemoryType::kHost, &r).ok());
+  EXPECT_EQ(s.state.load(), State::kDone);
+  ASSERT_EQ(r.state.load(), State::kFailed);
+  EXPECT_EQ(r.error.message(), "message from rank 0 truncated: expected 8 bytes, got 16");
+}
+
+TEST(LoopbackTransport, SendPendsUntilReceivePosted) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  int v = 42, w = 0;
+  Request s, r;
+  ASSERT_TRUE(t0->PostSend(1, 3, &v, sizeof v, MemoryType::kHost, &s).ok());
+  for (int i = 0; i < 10; ++i) t0->Progress();
+  EXPECT_EQ(s.state.load(), State::kPending);  // no eager buffering
+  ASSERT_TRUE(t1->PostRecv(0, 3, &w, sizeof w, MemoryType::kHost, &r).ok());
+  EXPECT_EQ(s.state.load(), State::kDone);
+  EXPECT_EQ(w, 42);
+}
+
+TEST(LoopbackTransport, CancelPendingSendAndRecv) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  int v = 1;
+  Request s, r;
+  ASSERT_TRUE(t0->PostSend(1, 3, &v, sizeof v, MemoryType::kHost, &s).ok());
+  ASSERT_TRUE(t0->PostRecv(1, 3, &v, sizeof v, MemoryType::kHost, &r).ok());
+  t0->Cancel(&s);
+  t0->Cancel(&r);
+  EXPECT_EQ(s.state.load(), State::kFailed);
+  EXPECT_EQ(s.error.code(), StatusCode::kAborted);
+  EXPECT_EQ(r.state.load(), State::kFailed);
+  t0->Cancel(&r);  // finished: no-op
+  // The cancelled send is gone: a later receive does not match it.
+  auto t1 = fabric->Endpoint(1);
+  Request r1;
+  ASSERT_TRUE(t1->PostRecv(0, 3, &v, sizeof v, MemoryType::kHost, &r1).ok());
+  EXPECT_EQ(r1.state.load(), State::kPending);
+  t1->Cancel(&r1);
+}
+
+TEST(LoopbackTransport, KillRankFailsPendingRecvPromptly) {
+  auto fabric = LoopbackFabric::Create(3);
+  auto t0 = fabric->Endpoint(0);
+  int v = 0;
+  Request r;
+  ASSERT_TRUE(t0->PostRecv(2, 9, &v, sizeof v, MemoryType::kHost, &r).ok());
+  Clock::time_point start = Clock::now();
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    fabric->KillRank(2);
+  });
+  // A long wait must end as soon as the rank dies.
+  while (!r.finished()) t0->WaitForActivity(5'000'000);
+  killer.join();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  ASSERT_EQ(r.state.load(), State::kFailed);
+  EXPECT_EQ(r.error.code(), StatusCode::kRemoteError);
+  EXPECT_EQ(r.error.message(), "rank 2 (loopback) died");
+  EXPECT_EQ(t0->PeerHealth(2).message(), "rank 2 (loopback) died");
+  EXPECT_TRUE(t0->PeerHealth(1).ok());
+  Request s;
+  EXPECT_EQ(t0->PostSend(2, 9, &v, sizeof v, MemoryType::kHost, &s).code(),
+            StatusCode::kRemoteError);
+  EXPECT_EQ(s.state.load(), State::kIdle);  // untouched on error
+}
+
+TEST(LoopbackTransport, InterruptWakesWait) {
+  auto fabric = LoopbackFabric::Create(1);
+  auto t = fabric->Endpoint(0);
+  t->WaitForActivity(0);  // clear anything pending
+  Clock::time_point start = Clock::now();
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    t->Interrupt();
+  });
+  t->WaitForActivity(5'000'000);
+  waker.join();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  // An interrupt that comes first is not lost.
+  t->Interrupt();
+  start = Clock::now();
+  t->WaitForActivity(5'000'000);
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+}
+
+TEST(LoopbackTransport, ManyThreadsAllToAll) {
+  constexpr int kRanks = 4, kRounds = 200;
+  auto fabric = LoopbackFabric::Create(kRanks);
+  std::vector<std::thread> threads;
+  std::vector<int> errors(kRanks, 0);
+  for (int me = 0; me < kRanks; ++me) {
+    threads.emplace_back([&, me] {
+      auto t = fabric->Endpoint(me);
+      for (int round = 0; round < kRounds; ++round) {
+        std::vector<int> in(kRanks, -1), out(kRanks);
+        std::vector<Request> reqs(2 * kRanks);
+        for (int p = 0; p < kRanks; ++p) {
+          out[p] = me * 1000 + round;
+          t->PostRecv(p, MakeTag(0, uint32_t(p), uint32_t(round), false, 0), &in[p], sizeof(int),
+                      MemoryType::kHost, &reqs[p]);
+          t->PostSend(p, MakeTag(0, uint32_t(me), uint32_t(round), false, 0), &out[p], sizeof(int),
+                      MemoryType::kHost, &reqs[kRanks + p]);
+        }
+        for (auto& r : reqs)
+          if (WaitFor(t.get(), r) != State::kDone) ++errors[me];
+        for (int p = 0; p < kRanks; ++p)
+          if (in[p] != p * 1000 + round) ++errors[me];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors, std::vector<int>(kRanks, 0));
+}
+
+}  // namespace
+}  // namespace braid::transport

@@ -1,0 +1,498 @@
+#include "transport/ucx/ucx_transport.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace braid::transport {
+namespace {
+
+using State = Request::State;
+using Clock = std::chrono::steady_clock;
+
+std::string HostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+// N transports in this process, each with its own worker, connected to each other.
+struct World {
+  std::vector<std::unique_ptr<UcxTransport>> ranks;
+
+  // `pids[r]` overrides rank r's advertised pid (default: ours).
+  explicit World(int n, std::vector<int> pids = {}) {
+    std::vector<std::string> addresses;
+    for (int r = 0; r < n; ++r) {
+      std::unique_ptr<UcxTransport> t;
+      Status st = UcxTransport::Create(&t);
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      addresses.push_back(t->LocalAddress());
+      ranks.push_back(std::move(t));
+    }
+    std::vector<PeerProcess> peers;
+    for (int r = 0; r < n; ++r)
+      peers.push_back({HostName(), size_t(r) < pids.size() ? pids[size_t(r)] : int(getpid())});
+    for (int r = 0; r < n; ++r) {
+      Status st = ranks[size_t(r)]->Connect(r, addresses, peers);
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    }
+  }
+  // Destroys the ranks concurrently, as separate processes would: each destructor flushes its
+  // endpoints, which needs the peers to keep progressing.
+  ~World() { Destroy(); }
+  void Destroy() {
+    std::vector<std::thread> threads;
+    for (auto& t : ranks) threads.emplace_back([t = std::move(t)]() mutable { t.reset(); });
+    for (auto& th : threads) th.join();
+    ranks.clear();
+  }
+  UcxTransport* operator[](int r) { return ranks[size_t(r)].get(); }
+
+  // Progresses every worker until `done` or 5 s; returns `done()`.
+  bool PumpUntil(const std::function<bool()>& done) {
+    Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+    while (!done() && Clock::now() < deadline)
+      for (auto& t : ranks) t->Progress();
+    return done();
+  }
+  bool PumpUntilFinished(std::initializer_list<const Request*> reqs) {
+    return PumpUntil([&] {
+      for (const Request* r : reqs)
+        if (!r->finished()) return false;
+      return true;
+    });
+  }
+};
+
+std::vector<char> Pattern(size_t n, int seed) {
+  std::vector<char> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = char((i * 131 + size_t(seed) * 7) & 0xff);
+  return v;
+}
+
+TEST(UcxTransport, CreateAndDescribe) {
+  World w(2);
+  EXPECT_EQ(w[1]->rank(), 1);
+  EXPECT_EQ(w[0]->size(), 2);
+  EXPECT_EQ(w[0]->name(), "ucx");
+  EXPECT_FALSE(w[0]->LocalAddress().empty());
+  std::string d = w[0]->Describe();
+  EXPECT_NE(d.find("ucx 1."), std::string::npos) << d;
+  EXPECT_NE(d.find("ranks 0"), std::string::npos) << d;
+}
+
+TEST(UcxTransport, PingPongSizes) {
+  World w(2);
+  for (size_t bytes : {size_t(0), size_t(8), size_t(64) << 10, size_t(8) << 20}) {
+    for (bool recv_first : {true, false}) {
+      SCOPED_TRACE(testing::Message() << bytes << " bytes, recv first " << recv_first);
+      std::vector<char> ping = Pattern(bytes, 1), pong = Pattern(bytes, 2);
+      std::vector<char> got_ping(bytes), got_pong(bytes);
+      uint64_t tag = MakeTag(1, 0, uint32_t(bytes & 0x7ff), false, 1);
+      Request s, r;
+      if (recv_first) {
+        ASSERT_TRUE(w[1]->PostRecv(0, tag, got_ping.data(), bytes, MemoryType::kHost, &r).ok());
+      }
+      ASSERT_TRUE(w[0]->PostSend(1, tag, ping.data(), bytes, MemoryType::kHost, &s).ok());
+      if (!recv_first) {
+        for (int i = 0; i < 100; ++i) w[1]->Progress();  // let it arrive unexpected
+        ASSERT_TRUE(w[1]->PostRecv(0, tag, got_ping.data(), bytes, MemoryType::kHost, &r).ok());
+      }
+      ASSERT_TRUE(w.PumpUntilFinished({&s, &r}));
+      ASSERT_EQ(s.state.load(), State::kDone) << s.error.ToString();
+      ASSERT_EQ(r.state.load(), State::kDone) << r.error.ToString();
+      EXPECT_EQ(got_ping, ping);
+      uint64_t back = MakeTag(1, 1, uint32_t(bytes & 0x7ff), false, 2);
+      Request s2, r2;
+      ASSERT_TRUE(w[0]->PostRecv(1, back, got_pong.data(), bytes, MemoryType::kHost, &r2).ok());
+      ASSERT_TRUE(w[1]->PostSend(0, back, pong.data(), bytes, MemoryType::kHost, &s2).ok());
+      ASSERT_TRUE(w.PumpUntilFinished({&s2, &r2}));
+      ASSERT_EQ(r2.state.load(), State::kDone) << r2.error.ToString();
+      EXPECT_EQ(got_pong, pong);
+    }
+  }
+}
+
+TEST(UcxTransport, FourRanksAllPairsIncludingSelf) {
+  constexpr int kN = 4;
+  World w(kN);
+  constexpr size_t kBytes = 100000;
+  std::vector<std::vector<char>> out, in(kN * kN, std::vector<char>(kBytes));
+  for (int p = 0; p < kN; ++p) out.push_back(Pattern(kBytes, p));
+  std::vector<Request> reqs(2 * kN * kN);
+  for (int me = 0; me < kN; ++me) {
+    for (int p = 0; p < kN; ++p) {
+      ASSERT_TRUE(w[me]
+                      ->PostRecv(p, MakeTag(3, uint32_t(p), 0, true, 0),
+                                 in[size_t(me * kN + p)].data(), kBytes, MemoryType::kHost,
+                                 &reqs[size_t(me * kN + p)])
+                      .ok());
+      ASSERT_TRUE(w[me]
+                      ->PostSend(p, MakeTag(3, uint32_t(me), 0, true, 0), out[size_t(me)].data(),
+                                 kBytes, MemoryType::kHost, &reqs[size_t(kN * kN + me * kN + p)])
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(w.PumpUntil([&] {
+    for (auto& r : reqs)
+      if (!r.finished()) return false;
+    return true;
+  }));
+  for (int me = 0; me < kN; ++me)
+    for (int p = 0; p < kN; ++p) {
+      EXPECT_EQ(reqs[size_t(me * kN + p)].state.load(), State::kDone);
+      EXPECT_EQ(in[size_t(me * kN + p)], out[size_t(p)]) << me << " from " << p;
+    }
+}
+
+TEST(UcxTransport, TruncationAndShortMessages) {
+  World w(2);
+  for (size_t sent : {size_t(16), size_t(4) << 20}) {
+    for (bool recv_first : {true, false}) {
+      SCOPED_TRACE(testing::Message() << sent << " bytes, recv first " << recv_first);
+      std::vector<char> big(sent), small(8);
+      Request s, r;
+      if (recv_first) {
+        ASSERT_TRUE(w[1]->PostRecv(0, 77, small.data(), 8, MemoryType::kHost, &r).ok());
+      }
+      ASSERT_TRUE(w[0]->PostSend(1, 77, big.data(), sent, MemoryType::kHost, &s).ok());
+      if (!recv_first) {
+        for (int i = 0; i < 100; ++i) w[1]->Progress();
+        ASSERT_TRUE(w[1]->PostRecv(0, 77, small.data(), 8, MemoryType::kHost, &r).ok());
+      }
+      ASSERT_TRUE(w.PumpUntilFinished({&r}));
+      ASSERT_EQ(r.state.load(), State::kFailed);
+      EXPECT_EQ(r.error.message().rfind("message from rank 0 truncated: expected 8 bytes", 0), 0u)
+          << r.error.message();
+      w[0]->Cancel(&s);  // a rendezvous send may be left hanging by the failed receive
+      EXPECT_TRUE(s.finished());
+    }
+  }
+  std::vector<char> buf(16);
+  Request s, r;
+  ASSERT_TRUE(w[1]->PostRecv(0, 78, buf.data(), 16, MemoryType::kHost, &r).ok());
+  ASSERT_TRUE(w[0]->PostSend(1, 78, buf.data(), 8, MemoryType::kHost, &s).ok());
+  ASSERT_TRUE(w.PumpUntilFinished({&r, &s}));
+  ASSERT_EQ(r.state.load(), State::kFailed);
+  EXPECT_EQ(r.error.message(), "message from rank 0 too short: expected 16 bytes, got 8");
+}
+
+TEST(UcxTransport, CancelPendingRecv) {
+  World w(2);
+  int got = 0, v = 5;
+  Request r;
+  ASSERT_TRUE(w[1]->PostRecv(0, 9, &got, sizeof got, MemoryType::kHost, &r).ok());
+  w[1]->Cancel(&r);
+  ASSERT_EQ(r.state.load(), State::kFailed);
+  EXPECT_EQ(r.error.code(), StatusCode::kAborted);
+  EXPECT_EQ(r.error.message(), "cancelled");
+  w[1]->Cancel(&r);  // finished: no-op
+  // The cancelled receive does not swallow a later message with the same tag.
+  Request s, r2;
+  ASSERT_TRUE(w[0]->PostSend(1, 9, &v, sizeof v, MemoryType::kHost, &s).ok());
+  ASSERT_TRUE(w[1]->PostRecv(0, 9, &got, sizeof got, MemoryType::kHost, &r2).ok());
+  ASSERT_TRUE(w.PumpUntilFinished({&s, &r2}));
+  EXPECT_EQ(r2.state.load(), State::kDone);
+  EXPECT_EQ(got, 5);
+}
+
+TEST(UcxTransport, CancelUnmatchedRendezvousSend) {
+  World w(2);
+  std::vector<char> big(8 << 20);
+  Request s;
+  ASSERT_TRUE(w[0]->PostSend(1, 11, big.data(), big.size(), MemoryType::kHost, &s).ok());
+  for (int i = 0; i < 100; ++i) w[0]->Progress(), w[1]->Progress();
+  Clock::time_point start = Clock::now();
+  w[0]->Cancel(&s);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  ASSERT_EQ(s.state.load(), State::kFailed);
+  EXPECT_EQ(s.error.code(), StatusCode::kAborted);
+  // The endpoint was reset; the next send reconnects.
+  int v = 3, got = 0;
+  Request s2, r2;
+  ASSERT_TRUE(w[0]->PostSend(1, 12, &v, sizeof v, MemoryType::kHost, &s2).ok());
+  ASSERT_TRUE(w[1]->PostRecv(0, 12, &got, sizeof got, MemoryType::kHost, &r2).ok());
+  ASSERT_TRUE(w.PumpUntilFinished({&s2, &r2}));
+  EXPECT_EQ(s2.state.load(), State::kDone) << s2.error.ToString();
+  EXPECT_EQ(r2.state.load(), State::kDone) << r2.error.ToString();
+  EXPECT_EQ(got, 3);
+  EXPECT_TRUE(w[1]->PeerHealth(0).ok());
+}
+
+TEST(UcxTransport, ReapedChildPeerReportedExited) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  World w(3, {getpid(), getpid(), child});
+  int buf = 0;
+  Request r;
+  ASSERT_TRUE(w[0]->PostRecv(2, 1, &buf, sizeof buf, MemoryType::kHost, &r).ok());
+  std::vector<char> big(8 << 20);
+  Request big_send;  // rendezvous: pends until rank 2 receives, which it never will
+  ASSERT_TRUE(w[0]->PostSend(2, 2, big.data(), big.size(), MemoryType::kHost, &big_send).ok());
+  for (int i = 0; i < 100; ++i) w[0]->Progress();
+  Status health = w[0]->PeerHealth(2);
+  EXPECT_EQ(health.code(), StatusCode::kRemoteError);
+  EXPECT_EQ(health.message(), "rank 2 (pid " + std::to_string(child) + " on this host) exited");
+  EXPECT_TRUE(w[0]->PeerHealth(1).ok());
+  // The pending receive from the dead peer fails promptly, naming it; new operations are refused.
+  ASSERT_TRUE(w.PumpUntilFinished({&r, &big_send}));
+  ASSERT_EQ(r.state.load(), State::kFailed);
+  EXPECT_EQ(r.error.code(), StatusCode::kRemoteError);
+  EXPECT_NE(r.error.message().find("rank 2 (pid"), std::string::npos) << r.error.message();
+  ASSERT_EQ(big_send.state.load(), State::kFailed);
+  EXPECT_EQ(big_send.error.code(), StatusCode::kRemoteError);
+  EXPECT_EQ(big_send.error.message(), "send to rank 2: " + health.message());
+  Request s;
+  EXPECT_EQ(w[0]->PostSend(2, 1, &buf, sizeof buf, MemoryType::kHost, &s).code(),
+            StatusCode::kRemoteError);
+  EXPECT_EQ(s.state.load(), State::kIdle);
+}
+
+// A peer whose endpoint fails (here: its transport is destroyed) is often failing because another
+// rank died first; the error names every same-host peer whose process is gone.
+TEST(UcxTransport, EndpointFailureAlsoNamesOtherExitedPeers) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  World w(3, {getpid(), getpid(), child});
+  int v = 1, got = 0;
+  Request s, r;
+  ASSERT_TRUE(w[1]->PostSend(0, 1, &v, sizeof v, MemoryType::kHost, &s).ok());
+  ASSERT_TRUE(w[0]->PostRecv(1, 1, &got, sizeof got, MemoryType::kHost, &r).ok());
+  ASSERT_TRUE(w.PumpUntilFinished({&s, &r}));
+  Request pending;
+  ASSERT_TRUE(w[0]->PostRecv(1, 2, &got, sizeof got, MemoryType::kHost, &pending).ok());
+  // Rank 1 goes away (its destructor flushes towards rank 0, so rank 0 keeps progressing).
+  std::thread destroy([&] { w.ranks[1].reset(); });
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
+  while (!pending.finished() && Clock::now() < deadline)
+    if (!w[0]->Progress()) w[0]->WaitForActivity(1000);
+  destroy.join();
+  ASSERT_EQ(pending.state.load(), State::kFailed);
+  EXPECT_EQ(pending.error.code(), StatusCode::kRemoteError);
+  const std::string& msg = pending.error.message();
+  EXPECT_EQ(msg.rfind("receive from rank 1: rank 1 (host " + HostName(), 0), 0u) << msg;
+  EXPECT_NE(msg.find("; also rank 2 (pid " + std::to_string(child) + " on this host) exited"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(w[0]->PeerHealth(2).code(), StatusCode::kRemoteError);
+  w.ranks.erase(w.ranks.begin() + 1);
+}
+
+TEST(UcxTransport, ZombiePeerReportedExited) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  // Wait for the exit without reaping: kill(pid, 0) still succeeds, /proc says Z.
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_EQ(kill(child, 0), 0);
+  EXPECT_TRUE(LocalProcessExited(child));
+  EXPECT_FALSE(LocalProcessExited(getpid()));
+  {
+    World w(2, {getpid(), child});
+    EXPECT_EQ(w[0]->PeerHealth(1).code(), StatusCode::kRemoteError);
+    EXPECT_TRUE(w[1]->PeerHealth(0).ok());
+  }
+  waitpid(child, nullptr, 0);
+  EXPECT_TRUE(LocalProcessExited(child));
+}
+
+// --- A peer in another process that dies: detected by UCX's endpoint error handler. ---
+
+void WriteBlob(int fd, const std::string& s) {
+  uint32_t n = uint32_t(s.size());
+  if (write(fd, &n, sizeof n) != ssize_t(sizeof n) || write(fd, s.data(), n) != ssize_t(n))
+    ADD_FAILURE() << "pipe write failed";
+}
+std::string ReadBlob(int fd) {
+  uint32_t n = 0;
+  if (read(fd, &n, sizeof n) != ssize_t(sizeof n)) return "";
+  std::string s(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, s.data() + got, n - got);
+    if (r <= 0) return "";
+    got += size_t(r);
+  }
+  return s;
+}
+
+// Rank 1 of DeadPeerDetectedByEndpointError, in a child process that re-executes this binary
+// (so that it starts with fresh UCX state): answers one ping, then progresses until killed. It
+// runs from a global environment's SetUp, before any test, when BRAID_UCX_TEST_CHILD_FDS is set.
+void RunChildRank(const char* fds) {
+  int in_fd = -1, out_fd = -1;
+  if (sscanf(fds, "%d,%d", &in_fd, &out_fd) != 2) _exit(2);
+  std::unique_ptr<UcxTransport> t;
+  if (!UcxTransport::Create(&t).ok()) _exit(3);
+  WriteBlob(out_fd, t->LocalAddress());
+  std::string parent = ReadBlob(in_fd);
+  if (!t->Connect(1, {parent, t->LocalAddress()}, {}).ok()) _exit(4);
+  int v = 0;
+  Request r, s;
+  if (!t->PostRecv(0, 1, &v, sizeof v, MemoryType::kHost, &r).ok()) _exit(5);
+  while (!r.finished()) t->Progress();
+  if (!t->PostSend(0, 2, &v, sizeof v, MemoryType::kHost, &s).ok()) _exit(6);
+  for (Clock::time_point end = Clock::now() + std::chrono::seconds(20); Clock::now() < end;)
+    if (!t->Progress()) t->WaitForActivity(1000);
+  _exit(0);
+}
+
+class ChildRankEnvironment : public testing::Environment {
+ public:
+  void SetUp() override {
+    if (const char* fds = getenv("BRAID_UCX_TEST_CHILD_FDS")) RunChildRank(fds);
+  }
+};
+[[maybe_unused]] testing::Environment* const kChildRankEnvironment =
+    testing::AddGlobalTestEnvironment(new ChildRankEnvironment);
+
+TEST(UcxTransport, DeadPeerDetectedByEndpointError) {
+  int to_child[2], from_child[2];
+  ASSERT_EQ(pipe(to_child), 0);
+  ASSERT_EQ(pipe(from_child), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string fds = std::to_string(to_child[0]) + "," + std::to_string(from_child[1]);
+    setenv("BRAID_UCX_TEST_CHILD_FDS", fds.c_str(), 1);
+    // Any one test: the environment's SetUp runs first and never returns.
+    execl("/proc/self/exe", "ucx_transport_test", "--gtest_filter=UcxTransport.CreateAndDescribe",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  std::unique_ptr<UcxTransport> t;
+  ASSERT_TRUE(UcxTransport::Create(&t).ok());
+  std::string child_address = ReadBlob(from_child[0]);
+  ASSERT_FALSE(child_address.empty());
+  WriteBlob(to_child[1], t->LocalAddress());
+  // pid 0: no pid probe, so only UCX can notice the death.
+  ASSERT_TRUE(
+      t->Connect(0, {t->LocalAddress(), child_address}, {{HostName(), 0}, {"elsewhere", 0}}).ok());
+  int v = 7, back = 0;
+  Request s, r;
+  ASSERT_TRUE(t->PostSend(1, 1, &v, sizeof v, MemoryType::kHost, &s).ok());
+  ASSERT_TRUE(t->PostRecv(1, 2, &back, sizeof back, MemoryType::kHost, &r).ok());
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
+  while (!r.finished() && Clock::now() < deadline) t->Progress();
+  ASSERT_EQ(r.state.load(), State::kDone) << r.error.ToString();
+  EXPECT_EQ(back, 7);
+
+  Request pending;
+  ASSERT_TRUE(t->PostRecv(1, 3, &back, sizeof back, MemoryType::kHost, &pending).ok());
+  kill(child, SIGKILL);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  Clock::time_point killed = Clock::now();
+  deadline = killed + std::chrono::seconds(10);
+  while (!pending.finished() && Clock::now() < deadline)
+    if (!t->Progress()) t->WaitForActivity(1000);
+  ASSERT_EQ(pending.state.load(), State::kFailed);
+  EXPECT_EQ(pending.error.code(), StatusCode::kRemoteError);
+  EXPECT_NE(pending.error.message().find("rank 1 (host elsewhere, pid 0) failed"),
+            std::string::npos)
+      << pending.error.message();
+  EXPECT_EQ(t->PeerHealth(1).code(), StatusCode::kRemoteError);
+  std::printf("death of rank 1 noticed after %.1f ms: %s\n",
+              std::chrono::duration<double, std::milli>(Clock::now() - killed).count(),
+              pending.error.message().c_str());
+  close(to_child[1]);
+  close(from_child[0]);
+}
+
+TEST(UcxTransport, InterruptAndTimeoutWaits) {
+  World w(1);
+  UcxTransport* t = w[0];
+  for (int i = 0; i < 10; ++i) t->Progress();
+  Clock::time_point start = Clock::now();
+  t->WaitForActivity(20'000);
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    t->Interrupt();
+  });
+  start = Clock::now();
+  t->WaitForActivity(5'000'000);
+  waker.join();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  t->Interrupt();  // an interrupt that comes first is not lost
+  start = Clock::now();
+  t->WaitForActivity(5'000'000);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+}
+
+// One thread per rank, each waiting like the runtime does (spin a little, then sleep on the
+// fd): a message must wake the receiver. Also reports the round-trip time.
+TEST(UcxTransport, ThreadPerRankPingPongWakesSleepers) {
+  World w(2);
+  constexpr int kIters = 2000;
+  auto wait = [](UcxTransport* t, const Request& r) {
+    int idle = 0;
+    Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+    while (!r.finished() && Clock::now() < deadline) {
+      if (t->Progress()) {
+        idle = 0;
+        continue;
+      }
+      if (++idle > (getenv("SPIN") ? atoi(getenv("SPIN")) : 64)) t->WaitForActivity(1000);
+    }
+    return r.state.load();
+  };
+  std::thread peer([&] {
+    int v = 0;
+    for (int i = 0; i < kIters; ++i) {
+      Request r, s;
+      w[1]->PostRecv(0, uint64_t(i), &v, sizeof v, MemoryType::kHost, &r);
+      if (wait(w[1], r) != State::kDone) return;
+      w[1]->PostSend(0, uint64_t(i), &v, sizeof v, MemoryType::kHost, &s);
+      if (wait(w[1], s) != State::kDone) return;
+    }
+  });
+  Clock::time_point start = Clock::now();
+  int ok = 0;
+  for (int i = 0; i < kIters; ++i) {
+    int v = i, back = -1;
+    Request r, s;
+    w[0]->PostRecv(1, uint64_t(i), &back, sizeof back, MemoryType::kHost, &r);
+    w[0]->PostSend(1, uint64_t(i), &v, sizeof v, MemoryType::kHost, &s);
+    if (wait(w[0], s) == State::kDone && wait(w[0], r) == State::kDone && back == i) ++ok;
+  }
+  double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count() / kIters;
+  peer.join();
+  EXPECT_EQ(ok, kIters);
+  std::printf("8-byte round trip, thread per rank: %.1f us (%s)\n", us, w[0]->Describe().c_str());
+}
+
+TEST(UcxTransport, DestroyWithPendingOperationsDoesNotHang) {
+  Clock::time_point start = Clock::now();
+  {
+    World w(3);
+    std::vector<char> big(8 << 20), small(64);
+    Request s1, s2, r1;
+    ASSERT_TRUE(w[0]->PostSend(1, 5, big.data(), big.size(), MemoryType::kHost, &s1).ok());
+    ASSERT_TRUE(w[0]->PostSend(2, 5, small.data(), small.size(), MemoryType::kHost, &s2).ok());
+    ASSERT_TRUE(w[2]->PostRecv(1, 5, small.data(), small.size(), MemoryType::kHost, &r1).ok());
+    for (int i = 0; i < 100; ++i)
+      for (auto& t : w.ranks) t->Progress();
+    w.Destroy();  // with operations still pending
+    EXPECT_TRUE(s1.finished());
+    EXPECT_TRUE(r1.finished());
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));
+}
+
+}  // namespace
+}  // namespace braid::transport
