@@ -27,8 +27,9 @@ std::string HostName() {
 struct World {
   std::vector<std::unique_ptr<UcxTransport>> ranks;
 
-  // `pids[r]` overrides rank r's advertised pid (default: ours).
-  explicit World(int n, std::vector<int> pids = {}) {
+  // `pids[r]` overrides rank r's advertised pid (default: ours); `hosts[r]` its host name
+  // (default: ours; another name puts it on the network lane with PEER error handling).
+  explicit World(int n, std::vector<int> pids = {}, std::vector<std::string> hosts = {}) {
     std::vector<std::string> addresses;
     for (int r = 0; r < n; ++r) {
       std::unique_ptr<UcxTransport> t;
@@ -39,7 +40,8 @@ struct World {
     }
     std::vector<PeerProcess> peers;
     for (int r = 0; r < n; ++r)
-      peers.push_back({HostName(), size_t(r) < pids.size() ? pids[size_t(r)] : int(getpid())});
+      peers.push_back({size_t(r) < hosts.size() ? hosts[size_t(r)] : HostName(),
+                       size_t(r) < pids.size() ? pids[size_t(r)] : int(getpid())});
     for (int r = 0; r < n; ++r) {
       Status st = ranks[size_t(r)]->Connect(r, addresses, peers);
       EXPECT_TRUE(st.ok()) << st.ToString();
@@ -259,13 +261,14 @@ TEST(UcxTransport, ReapedChildPeerReportedExited) {
 }
 
 // A peer whose endpoint fails (here: its transport is destroyed) is often failing because another
-// rank died first; the error names every same-host peer whose process is gone.
+// rank died first; the error names every same-host peer whose process is gone. Rank 1 poses as
+// another host so that its endpoint has PEER error handling (same-host peers rely on pid probes).
 TEST(UcxTransport, EndpointFailureAlsoNamesOtherExitedPeers) {
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) _exit(0);
   ASSERT_EQ(waitpid(child, nullptr, 0), child);
-  World w(3, {getpid(), getpid(), child});
+  World w(3, {getpid(), getpid(), child}, {HostName(), "another-host", HostName()});
   int v = 1, got = 0;
   Request s, r;
   ASSERT_TRUE(w[1]->PostSend(0, 1, &v, sizeof v, MemoryType::kHost, &s).ok());
@@ -282,7 +285,7 @@ TEST(UcxTransport, EndpointFailureAlsoNamesOtherExitedPeers) {
   ASSERT_EQ(pending.state.load(), State::kFailed);
   EXPECT_EQ(pending.error.code(), StatusCode::kRemoteError);
   const std::string& msg = pending.error.message();
-  EXPECT_EQ(msg.rfind("receive from rank 1: rank 1 (host " + HostName(), 0), 0u) << msg;
+  EXPECT_EQ(msg.rfind("receive from rank 1: rank 1 (host another-host", 0), 0u) << msg;
   EXPECT_NE(msg.find("; also rank 2 (pid " + std::to_string(child) + " on this host) exited"),
             std::string::npos)
       << msg;

@@ -63,10 +63,16 @@ Status UcxTransport::Create(std::unique_ptr<UcxTransport>* out) {
   return Status::Ok();
 }
 
-Status UcxTransport::Init() {
+Status UcxTransport::InitLane(Lane* lane, const char* tls) {
   ucp_config_t* config = nullptr;
   ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
   if (st != UCS_OK) return UcxError("ucp_config_read", st);
+  // Only our own context's configuration changes, never the environment; a user's explicit
+  // UCX_TLS wins (tls is null then).
+  if (tls && (st = ucp_config_modify(config, "TLS", tls)) != UCS_OK) {
+    ucp_config_release(config);
+    return UcxError("ucp_config_modify(TLS)", st);
+  }
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE |
                       UCP_PARAM_FIELD_REQUEST_INIT | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
@@ -74,43 +80,78 @@ Status UcxTransport::Init() {
   params.request_size = sizeof(Op);
   params.request_init = &UcxTransport::InitRequest;
   params.mt_workers_shared = 0;
-  st = ucp_init(&params, config, &context_);
+  st = ucp_init(&params, config, &lane->context);
   if (st != UCS_OK) {
     // Some transport sets cannot sleep on an fd; run without wakeup rather than not at all.
     params.features = UCP_FEATURE_TAG;
-    st = ucp_init(&params, config, &context_);
+    st = ucp_init(&params, config, &lane->context);
   }
   ucp_config_release(config);
-  if (st != UCS_OK) return UcxError("ucp_init", st);
+  if (st != UCS_OK) {
+    lane->context = nullptr;
+    return UcxError("ucp_init", st);
+  }
 
   ucp_worker_params_t wparams{};
   wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
   wparams.thread_mode = UCS_THREAD_MODE_SERIALIZED;
-  st = ucp_worker_create(context_, &wparams, &worker_);
-  if (st != UCS_OK) return UcxError("ucp_worker_create", st);
-
+  st = ucp_worker_create(lane->context, &wparams, &lane->worker);
+  if (st != UCS_OK) {
+    lane->worker = nullptr;
+    return UcxError("ucp_worker_create", st);
+  }
   ucp_worker_attr_t attr{};
   attr.field_mask = UCP_WORKER_ATTR_FIELD_THREAD_MODE | UCP_WORKER_ATTR_FIELD_ADDRESS;
-  st = ucp_worker_query(worker_, &attr);
+  st = ucp_worker_query(lane->worker, &attr);
   if (st != UCS_OK) return UcxError("ucp_worker_query", st);
-  address_.assign(reinterpret_cast<const char*>(attr.address), attr.address_length);
-  ucp_worker_release_address(worker_, attr.address);
+  lane->address.assign(reinterpret_cast<const char*>(attr.address), attr.address_length);
+  ucp_worker_release_address(lane->worker, attr.address);
   thread_mode_ = attr.thread_mode == UCS_THREAD_MODE_SINGLE       ? "single"
                  : attr.thread_mode == UCS_THREAD_MODE_SERIALIZED ? "serialized"
                                                                   : "multi";
-
-  wakeup_ = params.features & UCP_FEATURE_WAKEUP;
-  if (wakeup_ && ucp_worker_get_efd(worker_, &event_fd_) != UCS_OK) wakeup_ = false;
-  interrupt_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (interrupt_fd_ < 0) return Status::SystemError(fmt::format("eventfd: {}", strerror(errno)));
-  BRAID_INFO(kNet, "UCX {} worker created ({} thread mode, wakeup {}, address {} bytes)",
-             ucp_get_version_string(), thread_mode_, wakeup_ ? "fd" : "unsupported: polling",
-             address_.size());
+  lane->wakeup = params.features & UCP_FEATURE_WAKEUP;
+  if (lane->wakeup && ucp_worker_get_efd(lane->worker, &lane->event_fd) != UCS_OK)
+    lane->wakeup = false;
   return Status::Ok();
 }
 
+void UcxTransport::DestroyLane(Lane* lane) {
+  if (lane->worker) ucp_worker_destroy(lane->worker);
+  if (lane->context) ucp_cleanup(lane->context);
+  *lane = Lane{};
+}
+
+Status UcxTransport::Init() {
+  const bool user_tls = std::getenv("UCX_TLS") != nullptr;
+  // Local lane: shared memory without cma. In UCX 1.13 a peer that dies during a CMA transfer
+  // aborts the process when the endpoint has no error handling (see the header).
+  Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : "posix,sysv,self");
+  if (!local.ok()) {
+    BRAID_WARN(kNet, "no shared-memory UCX lane ({}); same-host peers will use the network lane",
+               local.ToString());
+    DestroyLane(&lanes_[kLocalLane]);
+  }
+  BRAID_RETURN_IF_ERROR(InitLane(&lanes_[kNetworkLane], nullptr).WithContext("UCX network lane"));
+  interrupt_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (interrupt_fd_ < 0) return Status::SystemError(fmt::format("eventfd: {}", strerror(errno)));
+  BRAID_INFO(kNet, "UCX {} workers created ({} thread mode; local lane {}, wakeup {}; network "
+             "lane wakeup {}; UCX_TLS {})",
+             ucp_get_version_string(), thread_mode_,
+             lanes_[kLocalLane].worker ? "posix,sysv,self" : "absent",
+             lanes_[kLocalLane].wakeup ? "fd" : "polling",
+             lanes_[kNetworkLane].wakeup ? "fd" : "polling", user_tls ? "from the user" : "unset");
+  return Status::Ok();
+}
+
+std::string UcxTransport::LocalAddress() const {
+  const std::string& local = lanes_[kLocalLane].address;
+  uint32_t len = uint32_t(local.size());
+  std::string packed(reinterpret_cast<const char*>(&len), sizeof(len));
+  return packed + local + lanes_[kNetworkLane].address;
+}
+
 UcxTransport::~UcxTransport() {
-  if (worker_) {
+  if (lanes_[kNetworkLane].worker) {
     // Whatever the caller left in flight fails: receives are cancelled here, sends when their
     // endpoints are force-closed below.
     std::vector<bool> sending(peers_.size(), false);
@@ -122,7 +163,7 @@ UcxTransport::~UcxTransport() {
       else
         recvs.push_back(op);
     }
-    for (Op* op : recvs) ucp_request_cancel(worker_, op);
+    for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
     // Let data of completed sends still queued in UCX leave first (a send "completes" once
     // buffered). A flushing ucp_ep_close waits for the peer to acknowledge, which hangs on dead
     // or busy peers, so flush the endpoints (bounded) and then close them forcibly.
@@ -151,9 +192,8 @@ UcxTransport::~UcxTransport() {
     while (pending_) Abandon(pending_, Status::Aborted("transport destroyed"));
     for (void* req : closing_) ucp_request_free(req);
     closing_.clear();
-    ucp_worker_destroy(worker_);
   }
-  if (context_) ucp_cleanup(context_);
+  for (Lane& lane : lanes_) DestroyLane(&lane);
   if (interrupt_fd_ >= 0) close(interrupt_fd_);
 }
 
@@ -171,31 +211,47 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
         fmt::format("UCX connect: {} peer identities for {} addresses", peers.size(), n));
   }
   if (std::optional<std::string> mode = env::Get("UCX_ERROR_MODE")) {
-    // Opt-out for speed: UCX 1.13 offers only tcp with PEER error handling; "none" lets it use
-    // shared memory, but then a dying peer may take this process down inside UCX.
-    if (*mode == "none") {
-      peer_errors_ = false;
-      BRAID_WARN(kNet,
-                 "BRAID_UCX_ERROR_MODE=none: UCX may abort this process if a peer dies "
-                 "mid-transfer, and only same-host pid probes notice dead peers");
-    } else if (*mode != "peer") {
-      BRAID_WARN(kNet, "BRAID_UCX_ERROR_MODE='{}' unknown (peer|none); using peer", *mode);
+    if (*mode == "auto" || *mode == "peer" || *mode == "none") {
+      error_mode_ = *mode;
+    } else {
+      BRAID_WARN(kNet, "BRAID_UCX_ERROR_MODE='{}' unknown (auto|peer|none); using auto", *mode);
     }
   }
   rank_ = rank;
   size_ = n;
   processes_ = peers;
-  addresses_ = addresses;  // kept: an endpoint reset by Cancel() reconnects later
   probe_limiter_.Resize(n);
+  const std::string my_host = peers.empty() ? std::string() : peers[size_t(rank)].host;
+  int same_host = 0;
+  addresses_.assign(size_t(n), std::string());  // kept: an endpoint reset by Cancel() reconnects
   for (int p = 0; p < n; ++p) {
     auto peer = std::make_unique<Peer>();
     peer->owner = this;
     peer->rank = p;
+    // Each address is [u32 local length][local lane address][network lane address].
+    const std::string& packed = addresses[size_t(p)];
+    uint32_t local_len = 0;
+    if (packed.size() < sizeof(local_len))
+      return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent a malformed address", p));
+    std::memcpy(&local_len, packed.data(), sizeof(local_len));
+    if (packed.size() < sizeof(local_len) + local_len)
+      return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent a malformed address", p));
+    std::string local_addr = packed.substr(sizeof(local_len), local_len);
+    std::string network_addr = packed.substr(sizeof(local_len) + local_len);
+    bool local = !peers.empty() && peers[size_t(p)].host == my_host && peers[size_t(p)].pid > 0;
+    bool use_local_lane = local && error_mode_ != "peer" && lanes_[kLocalLane].worker &&
+                          !local_addr.empty();
+    same_host += use_local_lane;
+    peer->lane = use_local_lane ? kLocalLane : kNetworkLane;
+    peer->error_handling = error_mode_ == "peer" || (error_mode_ == "auto" && !use_local_lane);
+    addresses_[size_t(p)] = use_local_lane ? local_addr : network_addr;
     peers_.push_back(std::move(peer));
   }
+  BRAID_INFO(kNet, "UCX error mode {}: {} peers on the shared-memory lane (pid probes), {} on the "
+             "network lane", error_mode_, same_host, n - same_host);
   std::map<std::string, std::vector<int>> by_transport;
   for (int p = 0; p < n; ++p) {
-    if (addresses[size_t(p)].empty())
+    if (addresses_[size_t(p)].empty())
       return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent an empty address", p));
     Status st = CreateEndpoint(p);
     if (!st.ok()) return st.WithContext(fmt::format("connecting to rank {}", p));
@@ -211,15 +267,15 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
   }
   if (n > kMaxDescribedPeers)
     transports_ += fmt::format("; ranks >= {} not queried", kMaxDescribedPeers);
-  BRAID_INFO(kNet, "UCX rank {} of {} connected ({} errors): {}", rank, n,
-             peer_errors_ ? "peer" : "no", transports_);
+  BRAID_INFO(kNet, "UCX rank {} of {} connected (error mode {}): {}", rank, n, error_mode_,
+             transports_);
   return Status::Ok();
 }
 
 std::string UcxTransport::Describe() const {
   std::string s =
-      fmt::format("ucx {}, {} worker, wakeup {}, {} errors", ucp_get_version_string(), thread_mode_,
-                  wakeup_ ? "fd" : "polling", peer_errors_ ? "peer" : "no");
+      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}", ucp_get_version_string(), thread_mode_,
+                  lanes_[kNetworkLane].wakeup ? "fd" : "polling", error_mode_);
   if (!transports_.empty()) s += "; " + transports_;
   return s;
 }
@@ -251,14 +307,15 @@ Status UcxTransport::CreateEndpoint(int peer) {
   ucp_ep_params_t params{};
   params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
   params.address = reinterpret_cast<const ucp_address_t*>(addresses_[size_t(peer)].data());
-  params.err_mode = peer_errors_ ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
-  if (peer_errors_) {
+  const bool handle_errors = peers_[size_t(peer)]->error_handling;
+  params.err_mode = handle_errors ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
+  if (handle_errors) {
     params.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
     params.err_handler.cb = &UcxTransport::EndpointError;
     params.err_handler.arg = peers_[size_t(peer)].get();
   }
   peers_[size_t(peer)]->sent = false;
-  ucs_status_t st = ucp_ep_create(worker_, &params, &peers_[size_t(peer)]->ep);
+  ucs_status_t st = ucp_ep_create(WorkerOf(peer), &params, &peers_[size_t(peer)]->ep);
   if (st != UCS_OK) {
     peers_[size_t(peer)]->ep = nullptr;
     return UcxError("ucp_ep_create", st);
@@ -350,12 +407,25 @@ void UcxTransport::HandleFailures() {
     std::vector<Op*> recvs;
     for (Op* op = pending_; op; op = op->next)
       if (!op->is_send && op->peer == peer) recvs.push_back(op);
-    for (Op* op : recvs) ucp_request_cancel(worker_, op);
+    for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
+    if (!peers_[size_t(peer)]->error_handling) {
+      // Without error handling UCX does not complete sends whose endpoint was force-closed (a
+      // rendezvous waiting for a dead peer's reply stays pending). The peer is gone, so nothing
+      // will read from these buffers again: fail the sends now.
+      std::vector<Op*> sends;
+      for (Op* op = pending_; op; op = op->next)
+        if (op->is_send && op->peer == peer) sends.push_back(op);
+      for (Op* op : sends)
+        Abandon(op, Status::RemoteError(
+                        fmt::format("send to rank {}: {}", peer, peers_[size_t(peer)]->failure)));
+    }
   }
 }
 
 unsigned UcxTransport::Drive() {
-  unsigned events = ucp_worker_progress(worker_);
+  unsigned events = 0;
+  for (Lane& lane : lanes_)
+    if (lane.worker) events += ucp_worker_progress(lane.worker);
   HandleFailures();
   if (!closing_.empty()) ReapClosed();
   return events;
@@ -495,7 +565,7 @@ Status UcxTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, M
   params.user_data = this;
   params.memory_type = UcsMemoryType(mem);
   // Full mask: the tag carries the source rank, so matching it matches the peer too.
-  return Track(ucp_tag_recv_nbx(worker_, buf, bytes, tag, ~uint64_t(0), &params), peer, false,
+  return Track(ucp_tag_recv_nbx(WorkerOf(peer), buf, bytes, tag, ~uint64_t(0), &params), peer, false,
                bytes, req);
 }
 
@@ -544,22 +614,30 @@ bool UcxTransport::Progress() {
 
 void UcxTransport::WaitForActivity(int timeout_us) {
   if (timeout_us < 0) timeout_us = 0;
-  pollfd fds[2] = {{interrupt_fd_, POLLIN, 0}, {event_fd_, POLLIN, 0}};
+  pollfd fds[1 + kNumLanes];
+  fds[0] = {interrupt_fd_, POLLIN, 0};
   nfds_t nfds = 1;
-  if (wakeup_) {
+  bool all_armed = true;
+  for (Lane& lane : lanes_) {
+    if (!lane.worker) continue;
+    if (!lane.wakeup) {
+      all_armed = false;
+      continue;
+    }
     // Arming re-enables the fd's notifications; BUSY means events are already queued, so the
     // caller should progress instead of sleeping.
-    ucs_status_t st = ucp_worker_arm(worker_);
+    ucs_status_t st = ucp_worker_arm(lane.worker);
     if (st == UCS_ERR_BUSY) return;
     if (st == UCS_OK) {
-      nfds = 2;
+      fds[nfds++] = {lane.event_fd, POLLIN, 0};
     } else {
       BRAID_WARN(kNet, "ucp_worker_arm failed ({}); polling from now on", ucs_status_string(st));
-      wakeup_ = false;
+      lane.wakeup = false;
+      all_armed = false;
     }
   }
-  if (nfds == 1) {
-    // No wakeup fd: let other ranks sharing our core run, then nap briefly.
+  if (!all_armed) {
+    // A worker without a wakeup fd: let other ranks sharing our core run, then nap briefly.
     sched_yield();
     timeout_us = std::min(timeout_us, kFallbackNapUs);
   }
@@ -586,7 +664,7 @@ void UcxTransport::Cancel(Request* req) {
   Clock::time_point start = Clock::now();
   if (!op->is_send) {
     // Removes an unmatched receive at once; a matched one (rendezvous under way) finishes soon.
-    ucp_request_cancel(worker_, op);
+    ucp_request_cancel(WorkerOf(peer), op);
   } else {
     // UCX cannot cancel a send. Give it a moment to complete; then force-close the endpoint,
     // which fails everything queued on it, and reconnect on the next send to that peer.
@@ -594,6 +672,14 @@ void UcxTransport::Cancel(Request* req) {
     if (!req->finished()) {
       BRAID_INFO(kNet, "cancelling a send to rank {}: resetting its endpoint", peer);
       CloseEndpoint(peer, /*force=*/true);
+      // Without error handling UCX never completes the sends of a force-closed endpoint. Over
+      // the shared-memory lane (no cma) the peer cannot read our buffer itself, so once the
+      // endpoint is gone the send is dead: fail it now instead of after kCompletionBound.
+      if (!peers_[size_t(peer)]->error_handling) {
+        Drive();
+        if (!req->finished()) Abandon(op, Status::Aborted("cancelled"));
+        return;
+      }
     }
   }
   while (!req->finished() && Clock::now() - start < kCompletionBound) Drive();

@@ -5,19 +5,26 @@
 // thread at a time may drive it (the communicator serialises calls, but not always from the same
 // thread). Interrupt() touches only our own eventfd, so it is safe from any thread.
 //
-// Waiting: WaitForActivity arms the worker (ucp_worker_arm) and ppoll()s its event fd together
+// Waiting: WaitForActivity arms the workers (ucp_worker_arm) and ppoll()s their event fds together
 // with the Interrupt() eventfd, so an idle rank sleeps in the kernel and wakes as soon as a
 // message arrives. If the transports in use offer no wakeup, it yields and naps briefly instead.
 //
-// Failures: endpoints use UCP_ERR_HANDLING_MODE_PEER; the endpoint error handler marks the peer
-// failed. PeerHealth() also probes same-host peers' pids (at most every 100 ms per peer). Once a
-// peer is failed its endpoint is force-closed (which fails the sends to it), receives from it are
-// cancelled with the failure as their error, and new operations involving it are refused.
-// Note: Debian's UCX 1.13 has no shared-memory transport that supports PEER error handling, so
-// every peer (self included) goes over tcp on loopback. BRAID_UCX_ERROR_MODE=none selects UCX's
-// shared memory + CMA instead (about 10x lower small-message latency), at a price: a peer that
-// dies is then noticed only by the pid probe, and one that dies mid-rendezvous makes UCX abort
-// this process.
+// Failures and the transports UCX may pick. Debian's UCX 1.13 has no shared-memory transport
+// that supports UCP_ERR_HANDLING_MODE_PEER: asking for it puts even same-host peers on tcp over
+// loopback (~15 us per 8-byte all-reduce instead of ~0.6 us, and a third of the bandwidth). So
+// the error mode is chosen per peer (BRAID_UCX_ERROR_MODE=auto, the default):
+// - peers on another host: PEER, with an endpoint error handler that marks the peer failed;
+// - peers on this host: NONE, so UCX uses shared memory; their death is noticed by PeerHealth()'s
+//   pid probe (at most every 100 ms per peer; dead and zombie processes count).
+// In NONE mode a peer dying in the middle of a CMA (process_vm_readv) transfer makes UCX abort
+// this process, which a library must never do. Unless the user set UCX_TLS, our own context
+// therefore excludes cma ("^cma"): large same-host messages then go through UCX's shared-memory
+// pipeline, which measured faster than CMA on the 2-core development VM anyway
+// (docs/PERFORMANCE.md). BRAID_UCX_ERROR_MODE=peer forces PEER everywhere (tcp on one host);
+// =none forces NONE everywhere.
+// Once a peer is failed its endpoint is force-closed (which fails the sends to it), receives
+// from it are cancelled with the failure as their error, and new operations involving it are
+// refused.
 //
 // Shutdown: the destructor flushes endpoints that carried sends (at most 1 s, so buffered data
 // still leaves), then force-closes all endpoints (a flushing close waits for the peer's answer).
@@ -52,7 +59,8 @@ class UcxTransport : public Transport {
   UcxTransport& operator=(const UcxTransport&) = delete;
 
   // This worker's address (opaque bytes) for the bootstrap to all-gather.
-  std::string LocalAddress() const { return address_; }
+  // Both lanes' worker addresses, packed as [u32 local length][local][network].
+  std::string LocalAddress() const;
   // Connects to every rank (self included) once the addresses and identities are all-gathered.
   // peers may be empty (no pid probes); otherwise it has addresses.size() entries.
   Status Connect(int rank, const std::vector<std::string>& addresses,
@@ -86,6 +94,8 @@ class UcxTransport : public Transport {
     int rank = -1;
     ucp_ep_h ep = nullptr;  // null before Connect, after a failure, or after a reset
     bool failed = false;
+    bool error_handling = true;  // endpoint uses UCP_ERR_HANDLING_MODE_PEER
+    int lane = 1;                // LaneId carrying this peer's traffic
     bool sent = false;    // carried a send since it was created (worth flushing at shutdown)
     std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
     std::string failure;  // cause + "; also <cause of another failed peer>"...
@@ -125,14 +135,24 @@ class UcxTransport : public Transport {
                        void* user_data);
   static void EndpointError(void* arg, ucp_ep_h ep, ucs_status_t status);
 
-  ucp_context_h context_ = nullptr;
-  ucp_worker_h worker_ = nullptr;
-  bool wakeup_ = false;  // the worker has an event fd to sleep on
-  int event_fd_ = -1;    // UCX's (owned by the worker)
+  // A UCP context + worker. Same-host peers use the local lane (shared memory only, no error
+  // handling), other hosts the network lane (UCX's default transports, PEER error handling).
+  struct Lane {
+    ucp_context_h context = nullptr;
+    ucp_worker_h worker = nullptr;
+    bool wakeup = false;  // the worker has an event fd to sleep on
+    int event_fd = -1;    // UCX's (owned by the worker)
+    std::string address;
+  };
+  enum LaneId : int { kLocalLane = 0, kNetworkLane = 1, kNumLanes = 2 };
+  Status InitLane(Lane* lane, const char* tls);
+  void DestroyLane(Lane* lane);
+  ucp_worker_h WorkerOf(int peer) const { return lanes_[peers_[size_t(peer)]->lane].worker; }
+
+  Lane lanes_[kNumLanes];
   int interrupt_fd_ = -1;
-  std::string address_;
   std::string thread_mode_;
-  bool peer_errors_ = true;  // endpoints use UCP_ERR_HANDLING_MODE_PEER
+  std::string error_mode_ = "auto";  // BRAID_UCX_ERROR_MODE: auto, peer or none
 
   int rank_ = -1;
   int size_ = 0;

@@ -1,0 +1,175 @@
+// fault_worker: one rank of a process-level fault test (tests/fault/process_fault_test.cc and
+// leak_test.cc start several of these). It joins a communicator with Comm::CreateFromEnv
+// (BRAID_RANK, BRAID_WORLD_SIZE, BRAID_ROOT, BRAID_TIMEOUT) and then misbehaves as told:
+//
+//   fault_worker allreduce-loop N BYTES  N all-reduces of BYTES (float32 sums, checked); "OK i" each
+//   fault_worker die-after K BYTES       K all-reduces, then _exit(9) in the middle of the next one
+//   fault_worker stall-after K BYTES     K all-reduces, then SIGSTOP itself (the test kills it)
+//   fault_worker bad-args                invalid calls must return InvalidArgument, then a good one
+//
+// Exit codes (kExit*): 0 success, 2 usage, 3 Comm creation failed, 4 a collective failed,
+// 5 a wrong result or an unexpected status, 9 the deliberate death of die-after.
+// Every failure prints one line "rank R: <what>: <Status::ToString()>" to stderr, which the tests
+// match against.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "braid/comm.h"
+#include "braid/status.h"
+#include "braid/types.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 2;
+constexpr int kExitCreate = 3;
+constexpr int kExitCollective = 4;
+constexpr int kExitWrong = 5;
+constexpr int kExitDeliberate = 9;
+// die-after: how long the next all-reduce runs before the process dies (milliseconds): short
+// enough to land before a 4 MiB all-reduce of 4 ranks finishes (it takes ~10 ms or more).
+constexpr int kDieDelayMs = 2;
+
+void Say(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void Fail(int rank, const std::string& what, const braid::Status& s) {
+  std::fprintf(stderr, "rank %d: %s: %s\n", rank, what.c_str(), s.ToString().c_str());
+  std::fflush(stderr);
+}
+
+// Runs one float32 sum all-reduce of `bytes` and checks it: rank r contributes r + 1 + i % 7 at
+// element i, so the sum is size * (size + 1) / 2 + size * (i % 7), exact in float32.
+// `before_call` runs right before AllReduce, after the buffer is ready.
+int OneAllReduce(braid::Comm& comm, size_t bytes, int iteration,
+                 const std::function<void()>& before_call = {}) {
+  const size_t count = bytes / sizeof(float);
+  const int n = comm.size();
+  std::vector<float> data(count);
+  for (size_t i = 0; i < count; ++i) data[i] = float(comm.rank() + 1 + int(i % 7));
+  if (before_call) before_call();
+  braid::Status s = comm.AllReduce(data.data(), data.data(), count, braid::DataType::kFloat32,
+                                   braid::RedOp{braid::RedOpKind::kSum});
+  if (!s.ok()) {
+    Fail(comm.rank(), "allreduce " + std::to_string(iteration), s);
+    return kExitCollective;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    float expected = float(n * (n + 1) / 2 + n * int(i % 7));
+    if (data[i] != expected) {
+      std::fprintf(stderr, "rank %d: allreduce %d: element %zu is %g, expected %g\n", comm.rank(),
+                   iteration, i, double(data[i]), double(expected));
+      return kExitWrong;
+    }
+  }
+  Say("OK " + std::to_string(iteration));
+  return kExitOk;
+}
+
+int Loop(braid::Comm& comm, int n, size_t bytes) {
+  for (int i = 0; i < n; ++i) {
+    if (int rc = OneAllReduce(comm, bytes, i); rc != kExitOk) return rc;
+  }
+  Say("DONE");
+  return kExitOk;
+}
+
+// Expects `s` to be InvalidArgument; prints its message (the tests check it is there).
+bool ExpectInvalid(int rank, const char* call, const braid::Status& s) {
+  if (s.code() == braid::StatusCode::kInvalidArgument && !s.message().empty()) {
+    Say(std::string("INVALID ") + call + ": " + s.ToString());
+    return true;
+  }
+  std::fprintf(stderr, "rank %d: %s: expected InvalidArgument, got %s\n", rank, call,
+               s.ToString().c_str());
+  return false;
+}
+
+int BadArgs(braid::Comm& comm) {
+  const int rank = comm.rank();
+  std::vector<float> buf(16, 1.0f);
+  const braid::RedOp sum{braid::RedOpKind::kSum};
+  bool ok = true;
+  ok &= ExpectInvalid(rank, "null buffers",
+                      comm.AllReduce(nullptr, nullptr, 16, braid::DataType::kFloat32, sum));
+  ok &= ExpectInvalid(rank, "bad dtype",
+                      comm.AllReduce(buf.data(), buf.data(), 16, braid::DataType(99), sum));
+  ok &= ExpectInvalid(rank, "bad op",
+                      comm.AllReduce(buf.data(), buf.data(), 16, braid::DataType::kFloat32,
+                                     braid::RedOp{braid::RedOpKind(42)}));
+  ok &= ExpectInvalid(rank, "bad root",
+                      comm.Broadcast(buf.data(), buf.data(), 16, braid::DataType::kFloat32,
+                                     comm.size() + 3));
+  // Partial overlap that is not the in-place layout: recv starts one element after send.
+  ok &= ExpectInvalid(rank, "overlap",
+                      comm.AllReduce(buf.data(), buf.data() + 1, 8, braid::DataType::kFloat32, sum));
+  ok &= ExpectInvalid(rank, "bad peer",
+                      comm.Send(buf.data(), 16, braid::DataType::kFloat32, -1));
+  if (!ok) return kExitWrong;
+  // The communicator must still work after all of the above.
+  return Loop(comm, 2, 4096);
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
+               "stall-after K BYTES | bad-args\n");
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  const std::string mode = argv[1];
+  const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
+  if (!counted && mode != "bad-args") return Usage();
+  if (counted && argc != 4) return Usage();
+  const int n = counted ? std::atoi(argv[2]) : 0;
+  const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
+
+  std::unique_ptr<braid::Comm> comm;
+  braid::Status s = braid::Comm::CreateFromEnv(&comm);
+  if (!s.ok()) {
+    const char* rank = std::getenv("BRAID_RANK");
+    std::fprintf(stderr, "rank %s: create: %s\n", rank ? rank : "?", s.ToString().c_str());
+    return kExitCreate;
+  }
+  Say("CREATED rank " + std::to_string(comm->rank()) + " of " + std::to_string(comm->size()));
+
+  if (mode == "allreduce-loop") return Loop(*comm, n, bytes);
+  if (mode == "bad-args") return BadArgs(*comm);
+  for (int i = 0; i < n; ++i) {
+    if (int rc = OneAllReduce(*comm, bytes, i); rc != kExitOk) return rc;
+  }
+  if (mode == "stall-after") {
+    Say("STALLING");
+    raise(SIGSTOP);
+    // Continued by mistake: keep stalling, the test must kill us.
+    for (;;) pause();
+  }
+  // die-after: start the next all-reduce and die while it runs, without any cleanup.
+  Say("DYING");
+  std::thread killer;
+  OneAllReduce(*comm, bytes, n, [&killer] {
+    killer = std::thread([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kDieDelayMs));
+      _exit(kExitDeliberate);
+    });
+  });
+  // It finished before the killer fired (small messages): say so, and wait for the killer.
+  Say("FINISHED BEFORE DYING");
+  killer.join();
+  return kExitDeliberate;
+}

@@ -1,0 +1,249 @@
+// Process-level fault tests: real rank processes (fault_worker) over the UCX transport, bootstrapped
+// from the environment (BRAID_RANK / BRAID_WORLD_SIZE / BRAID_ROOT=127.0.0.1:<port>), with
+// BRAID_TIMEOUT=3 s. A rank is killed or stopped mid-all-reduce, or given a wrong root, or bad
+// arguments: nothing may hang, and the errors must name the cause. Every child is SIGKILLed and
+// reaped when a test ends, however it ends (ProcessHarness's destructor).
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <map>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "process_harness.h"
+
+namespace braid::testing {
+namespace {
+
+// BRAID_TIMEOUT for the ranks (seconds), and the slack the tests allow on top of it for process
+// start, UCX setup and scheduling on a loaded 2-core CI machine (seconds).
+constexpr double kRankTimeoutS = 3;
+constexpr double kSlackS = 7;
+// Generous bound for work that should take well under a second (creation + a few all-reduces).
+constexpr double kHealthyS = 30;
+// Per-rank all-reduce size in the fault scenarios: large enough (4 MiB) that a rank dying 50 ms
+// into it is mid-collective on a small machine.
+constexpr const char* kBytes = "4194304";
+
+class ProcessFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = FreePort();
+    ASSERT_GT(port_, 0) << "could not find a free TCP port on 127.0.0.1";
+    root_ = "127.0.0.1:" + std::to_string(port_);
+  }
+
+  // Starts rank `rank` of `size` running fault_worker with `args`.
+  // `extra_env` overrides the defaults (e.g. BRAID_TIMEOUT) or adds variables.
+  size_t StartRank(int rank, int size, const std::vector<std::string>& args,
+                   const std::string& root = "",
+                   const std::map<std::string, std::string>& extra_env = {}) {
+    std::vector<std::string> argv = {FaultWorkerPath()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::map<std::string, std::string> env = {
+        {"BRAID_RANK", std::to_string(rank)},
+        {"BRAID_WORLD_SIZE", std::to_string(size)},
+        {"BRAID_ROOT", root.empty() ? root_ : root},
+        {"BRAID_TIMEOUT", std::to_string(int(kRankTimeoutS))}};
+    for (const auto& [key, value] : extra_env) env[key] = value;
+    return harness_.Start("rank " + std::to_string(rank), argv, env);
+  }
+
+  // Polls child `i`'s stdout until it contains `text`; false after `timeout_s` seconds.
+  bool WaitForOutput(size_t i, const std::string& text, double timeout_s) {
+    auto deadline = ProcessHarness::Clock::now() + std::chrono::milliseconds(int(timeout_s * 1000));
+    while (harness_.Stdout(i).find(text) == std::string::npos) {
+      if (ProcessHarness::Clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+  // Prints how each rank ended and what it said on stderr, so that ctest's log shows the actual
+  // error messages even when the test passes.
+  void LogOutcome() const {
+    for (size_t i = 0; i < harness_.size(); ++i) {
+      const ChildProcess& c = harness_.child(i);
+      std::cout << "  " << c.name << ": "
+                << (c.exited ? "exit " + std::to_string(c.ExitCode()) + " after " +
+                                   std::to_string(c.exit_after_s) + " s"
+                             : std::string("running"))
+                << "\n    " << harness_.Stderr(i);
+    }
+  }
+
+  static bool NamesRank(const std::string& text, int rank) {
+    return std::regex_search(text, std::regex("(rank|peer) " + std::to_string(rank) + "\\b"));
+  }
+  static bool NamesSomeRank(const std::string& text) {
+    return std::regex_search(text, std::regex("(rank|peer) [0-9]+"));
+  }
+
+  ProcessHarness harness_;
+  int port_ = -1;
+  std::string root_;
+};
+
+// The baseline the fault cases rely on: 4 healthy ranks complete and check their all-reduces.
+TEST_F(ProcessFaultTest, HealthyRanksComplete) {
+  const int kRanks = 4;
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"allreduce-loop", "5", "65536"});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
+  }
+}
+
+// (a) A rank dies (_exit) in the middle of an all-reduce: every survivor fails, names a dead rank
+// (RemoteError) or reports a Timeout, and exits within ~10 s of the death. At least one survivor
+// (a neighbour) names the killed rank itself.
+TEST_F(ProcessFaultTest, DeadRankFailsEveryOtherRank) {
+  const int kRanks = 4, kDead = 2, kGoodIterations = 2;
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kDead)
+      StartRank(r, kRanks, {"die-after", std::to_string(kGoodIterations), kBytes});
+    else
+      StartRank(r, kRanks, {"allreduce-loop", std::to_string(kGoodIterations + 5), kBytes});
+  }
+  ASSERT_TRUE(harness_.Wait(kDead, kHealthyS)) << "the dying rank did not die\n" << harness_.Report();
+  const double died_at = harness_.child(kDead).exit_after_s;
+  EXPECT_EQ(harness_.child(kDead).ExitCode(), 9) << harness_.Report();
+  int named_killed = 0;
+  ASSERT_TRUE(harness_.WaitAll(10.0)) << "survivors still running 10 s after rank " << kDead
+                                      << " died (hang?)\n" << harness_.Report();
+  LogOutcome();
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kDead) continue;
+    const std::string err = harness_.Stderr(r);
+    SCOPED_TRACE("rank " + std::to_string(r) + " stderr: " + err);
+    // It worked before the fault, and then failed in a collective (exit 4), not elsewhere. (Not
+    // necessarily in the one the rank died in: a slow survivor may still be finishing the
+    // previous one when the pid probe reports the death.)
+    EXPECT_NE(harness_.Stdout(r).find("OK 0"), std::string::npos);
+    EXPECT_EQ(harness_.child(r).ExitCode(), 4) << harness_.Report();
+    // A survivor may see a cascade first: a neighbour that failed because of the death exits
+    // too, and is then the dead peer this rank notices. So: RemoteError naming the killed rank
+    // or another rank that also failed, or a Timeout.
+    bool names_dead = false;
+    for (int d = 0; d < kRanks; ++d) {
+      if (d != r && (d == kDead || harness_.child(d).ExitCode() != 0) && NamesRank(err, d))
+        names_dead = true;
+    }
+    const bool remote = err.find("RemoteError") != std::string::npos && names_dead;
+    const bool timeout = err.find("Timeout") != std::string::npos;
+    EXPECT_TRUE(remote || timeout)
+        << "expected RemoteError naming rank " << kDead << " (or a rank that failed after it), "
+        << "or a Timeout";
+    EXPECT_LE(harness_.child(r).exit_after_s - died_at, 10.0);
+    named_killed += NamesRank(err, kDead);
+  }
+  EXPECT_GE(named_killed, 1) << "no survivor named the killed rank " << kDead;
+}
+
+// (b) A rank stops (SIGSTOP) between all-reduces: its sockets stay open, so only the timeout can
+// tell. Every other rank fails with Timeout (or a RemoteError from a rank that timed out before
+// it) naming a rank, within BRAID_TIMEOUT + slack; then the stopped rank is killed.
+TEST_F(ProcessFaultTest, StalledRankTimesOut) {
+  const int kRanks = 4, kStalled = 1, kGoodIterations = 2;
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kStalled)
+      StartRank(r, kRanks, {"stall-after", std::to_string(kGoodIterations), kBytes});
+    else
+      StartRank(r, kRanks, {"allreduce-loop", std::to_string(kGoodIterations + 5), kBytes});
+  }
+  ASSERT_TRUE(WaitForOutput(kStalled, "STALLING", kHealthyS)) << harness_.Report();
+  ASSERT_TRUE(harness_.WaitAll(kRankTimeoutS + kSlackS, kStalled))
+      << "ranks still running " << kRankTimeoutS + kSlackS << " s after rank " << kStalled
+      << " stalled (hang?)\n" << harness_.Report();
+  LogOutcome();
+  int timeouts = 0;
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kStalled) continue;
+    const std::string err = harness_.Stderr(r);
+    SCOPED_TRACE("rank " + std::to_string(r) + " stderr: " + err);
+    EXPECT_EQ(harness_.child(r).ExitCode(), 4) << harness_.Report();
+    const bool timeout = err.find("Timeout") != std::string::npos;
+    timeouts += timeout;
+    EXPECT_TRUE(timeout || err.find("RemoteError") != std::string::npos);
+    EXPECT_TRUE(NamesSomeRank(err)) << "the error should name the rank it waited for";
+  }
+  EXPECT_GE(timeouts, 1) << harness_.Report();
+  // The stopped rank is still there (stopped, not exited) until we kill it.
+  EXPECT_FALSE(harness_.child(kStalled).exited);
+  harness_.Kill(kStalled);
+}
+
+// (b') The same with UCX's keepalive more frequent than BRAID_TIMEOUT (as it is by default for
+// timeouts above UCX's keepalive interval): UCX's internal keepalive traffic is not progress of
+// the collective, so it must not keep restarting the timeout clock, or a stalled peer hangs its
+// partners forever.
+TEST_F(ProcessFaultTest, StalledPeerTimesOutDespiteUcxKeepalive) {
+  const int kRanks = 2, kStalled = 1;
+  const double kTimeoutS = 4;  // > the 1 s keepalive interval below
+  const std::map<std::string, std::string> env = {
+      {"BRAID_TIMEOUT", std::to_string(int(kTimeoutS))}, {"UCX_KEEPALIVE_INTERVAL", "1s"}};
+  StartRank(0, kRanks, {"allreduce-loop", "5", kBytes}, "", env);
+  StartRank(kStalled, kRanks, {"stall-after", "1", kBytes}, "", env);
+  ASSERT_TRUE(WaitForOutput(kStalled, "STALLING", kHealthyS)) << harness_.Report();
+  ASSERT_TRUE(harness_.Wait(0, kTimeoutS + kSlackS))
+      << "rank 0 still running " << kTimeoutS + kSlackS << " s after rank 1 stalled: the timeout "
+      << "clock is probably being reset by UCX keepalive events (hang)\n" << harness_.Report();
+  LogOutcome();
+  const std::string err = harness_.Stderr(0);
+  EXPECT_EQ(harness_.child(0).ExitCode(), 4) << harness_.Report();
+  EXPECT_NE(err.find("Timeout"), std::string::npos) << harness_.Report();
+  EXPECT_TRUE(NamesRank(err, kStalled)) << harness_.Report();
+  harness_.Kill(kStalled);
+}
+
+// (c) A non-zero rank whose BRAID_ROOT points at a port nobody listens on fails within the timeout
+// with a message naming that address.
+TEST_F(ProcessFaultTest, WrongRootAddressFailsNamingIt) {
+  size_t i = StartRank(1, 2, {"allreduce-loop", "1", "1024"});
+  ASSERT_TRUE(harness_.Wait(i, kRankTimeoutS + kSlackS)) << "hung on a dead root\n" << harness_.Report();
+  LogOutcome();
+  EXPECT_EQ(harness_.child(i).ExitCode(), 3) << harness_.Report();
+  EXPECT_NE(harness_.Stderr(i).find(root_), std::string::npos)
+      << "the error should name " << root_ << "\n" << harness_.Report();
+}
+
+// (c') A malformed BRAID_ROOT is rejected at once, naming the variable.
+TEST_F(ProcessFaultTest, MalformedRootIsRejected) {
+  size_t i = StartRank(1, 2, {"allreduce-loop", "1", "1024"}, "127.0.0.1");
+  ASSERT_TRUE(harness_.Wait(i, kSlackS)) << harness_.Report();
+  LogOutcome();
+  EXPECT_EQ(harness_.child(i).ExitCode(), 3) << harness_.Report();
+  EXPECT_NE(harness_.Stderr(i).find("BRAID_ROOT"), std::string::npos) << harness_.Report();
+}
+
+// (c'') The root waits for a rank that never comes: Timeout within BRAID_TIMEOUT + slack, naming
+// what it waited for.
+TEST_F(ProcessFaultTest, MissingRankTimesOutAtRoot) {
+  size_t i = StartRank(0, 2, {"allreduce-loop", "1", "1024"});
+  ASSERT_TRUE(harness_.Wait(i, kRankTimeoutS + kSlackS)) << "root hung\n" << harness_.Report();
+  LogOutcome();
+  EXPECT_EQ(harness_.child(i).ExitCode(), 3) << harness_.Report();
+  const std::string err = harness_.Stderr(i);
+  EXPECT_NE(err.find("Timeout"), std::string::npos) << harness_.Report();
+  EXPECT_TRUE(NamesRank(err, 1)) << "the error should say rank 1 is missing\n" << harness_.Report();
+}
+
+// (d) Invalid arguments return InvalidArgument with a message, and the communicator still works.
+TEST_F(ProcessFaultTest, BadArgumentsLeaveCommunicatorUsable) {
+  const int kRanks = 2;
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"bad-args"});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (int r = 0; r < kRanks; ++r) {
+    const std::string out = harness_.Stdout(r);
+    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+    for (const char* call : {"null buffers", "bad dtype", "bad op", "bad root", "overlap", "bad peer"})
+      EXPECT_NE(out.find(std::string("INVALID ") + call + ": InvalidArgument: "), std::string::npos)
+          << call << "\n" << harness_.Report();
+    EXPECT_NE(out.find("DONE"), std::string::npos) << harness_.Report();
+  }
+}
+
+}  // namespace
+}  // namespace braid::testing

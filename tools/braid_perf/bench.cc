@@ -1,0 +1,175 @@
+#include "bench.h"
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "data.h"
+
+namespace braid::perf {
+namespace {
+
+constexpr size_t kAlignment = 4096;  // bytes; page-aligned buffers, as device allocations are
+
+struct FreeDeleter {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<std::byte[], FreeDeleter>;
+
+Buffer AllocateBuffer(size_t bytes) {
+  size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded == 0) rounded = kAlignment;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded));
+  if (p == nullptr) FatalError("allocating buffers", std::to_string(rounded) + " bytes: out of memory", 3);
+  std::memset(p, 0, rounded);  // fault the pages in now, not during the timed loop
+  return Buffer(p);
+}
+
+class Bench {
+ public:
+  Bench(const Options& options, Backend& backend)
+      : options_(options), backend_(backend), elem_(DataTypeSize(options.type)) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
+    pattern_ = std::make_unique<DataPattern>(options.collective, options.type, options.op, nranks_,
+                                             options.root);
+    // The in-place buffer (recv_) must hold max(send, recv) too, so both get the largest shape.
+    Shape largest = ShapeFor(options.collective, options.max_bytes, elem_, nranks_);
+    send_ = AllocateBuffer(largest.bytes);
+    recv_ = AllocateBuffer(largest.bytes);
+  }
+
+  Row Measure(size_t requested_bytes) {
+    shape_ = ShapeFor(options_.collective, requested_bytes, elem_, nranks_);
+    Row row;
+    row.bytes = shape_.bytes;
+    row.count = shape_.count;
+    row.out_of_place = MeasureVariant(false);
+    row.in_place = MeasureVariant(true);
+    return row;
+  }
+
+ private:
+  CallArgs Args(bool in_place) const {
+    CallArgs a;
+    a.collective = options_.collective;
+    a.count = shape_.count;
+    a.type = options_.type;
+    a.op = options_.op;
+    a.root = options_.root;
+    a.in_place = in_place;
+    if (!in_place) {
+      a.send = send_.get();
+      a.recv = recv_.get();
+      return a;
+    }
+    std::byte* base = recv_.get();
+    const size_t block = shape_.count * elem_ * size_t(rank_);
+    a.send = base;
+    a.recv = base;
+    if (a.collective == Collective::kReduceScatter) a.recv = base + block;
+    if (a.collective == Collective::kAllGather) a.send = base + block;
+    return a;
+  }
+
+  // Poisons the output, writes this rank's input and returns where the output will be.
+  std::byte* Prepare(const CallArgs& a) {
+    auto* send = static_cast<std::byte*>(const_cast<void*>(a.send));
+    if (!a.in_place) {
+      pattern_->Poison(a.recv, shape_.recv_count);
+      pattern_->FillInput(send, rank_, 0, shape_.send_count);
+      return static_cast<std::byte*>(a.recv);
+    }
+    std::byte* base = recv_.get();
+    pattern_->Poison(base, std::max(shape_.send_count, shape_.recv_count));
+    pattern_->FillInput(send, rank_, 0, shape_.send_count);
+    // Every in-place array starts at the buffer start (reduce-scatter's `send` is that start).
+    return base + backend_.InPlaceOutputOffset(a.collective, rank_, shape_.count) * elem_;
+  }
+
+  int64_t CheckedRun(const CallArgs& a) {
+    std::byte* output = Prepare(a);
+    backend_.Run(a);
+    int64_t wrong = 0;
+    const bool has_output = !(a.collective == Collective::kReduce && rank_ != a.root);
+    if (has_output) wrong = pattern_->CountWrong(output, rank_, 0, shape_.recv_count, shape_.count);
+    int64_t total = 0;
+    MPI_Allreduce(&wrong, &total, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    return total;
+  }
+
+  Measurement MeasureVariant(bool in_place) {
+    Measurement m;
+    if (in_place && !backend_.SupportsInPlace(options_.collective)) return m;
+    const CallArgs a = Args(in_place);
+    if (options_.check) {
+      m.wrong = CheckedRun(a);
+    } else {
+      Prepare(a);  // sane values (no NaN) for the timed runs
+    }
+    for (int i = 0; i < options_.warmup; ++i) backend_.Run(a);
+    MPI_Barrier(MPI_COMM_WORLD);
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < options_.iters; ++i) backend_.Run(a);
+    std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - start;
+    double local_us = elapsed.count() / options_.iters;
+    MPI_Allreduce(&local_us, &m.time_us, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    m.valid = true;
+    m.algbw = m.time_us > 0 ? double(shape_.bytes) / 1e9 / (m.time_us * 1e-6) : 0;
+    m.busbw = m.algbw * BusBwFactor(options_.collective, nranks_);
+    return m;
+  }
+
+  const Options& options_;
+  Backend& backend_;
+  const size_t elem_;
+  int rank_ = 0;
+  int nranks_ = 1;
+  std::unique_ptr<DataPattern> pattern_;
+  Buffer send_;
+  Buffer recv_;
+  Shape shape_;
+};
+
+}  // namespace
+
+std::vector<size_t> SizeSequence(size_t min_bytes, size_t max_bytes, size_t factor) {
+  std::vector<size_t> sizes;
+  for (size_t size = min_bytes; size <= max_bytes;) {
+    sizes.push_back(size);
+    if (size == 0) {
+      size = 1;
+    } else if (size > max_bytes / factor) {
+      break;  // the next size would pass max (or overflow)
+    } else {
+      size *= factor;
+    }
+  }
+  return sizes;
+}
+
+Results RunBenchmark(const Options& options, Backend& backend,
+                     const std::function<void(const Row&)>& on_row) {
+  Bench bench(options, backend);
+  Results results;
+  double busbw_sum = 0;
+  int busbw_count = 0;
+  for (size_t size : SizeSequence(options.min_bytes, options.max_bytes, options.factor)) {
+    Row row = bench.Measure(size);
+    for (const Measurement* m : {&row.out_of_place, &row.in_place}) {
+      if (!m->valid) continue;
+      busbw_sum += m->busbw;
+      ++busbw_count;
+      if (m->wrong > 0) results.wrong_total += m->wrong;
+    }
+    on_row(row);
+    results.rows.push_back(row);
+  }
+  results.avg_busbw = busbw_count ? busbw_sum / busbw_count : 0;
+  return results;
+}
+
+}  // namespace braid::perf

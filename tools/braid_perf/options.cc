@@ -1,0 +1,163 @@
+#include "options.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cctype>
+#include <climits>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+namespace braid::perf {
+namespace {
+
+constexpr const char* kAlgorithms[] = {"ring", "tree", "chain", "recdoubling", "pairwise"};
+
+std::string TypeNameList() {
+  std::string list;
+  for (int t = 0; t < kNumDataTypes; ++t) list += fmt::format("{}{}", t ? ", " : "", DataTypeName(DataType(t)));
+  return list + " (nccl-tests spellings such as float, half, bf16, f8e4m3 work too)";
+}
+
+std::string OpNameList() {
+  std::string list;
+  for (int k = 0; k < kNumRedOps; ++k) list += fmt::format("{}{}", k ? ", " : "", RedOpName(RedOpKind(k)));
+  return list + ", mulsum";
+}
+
+// Raw flag values, converted and checked after CLI11 has parsed the syntax.
+struct RawOptions {
+  std::string collective, min_bytes = "8", max_bytes = "64M", type = "float", op = "sum";
+  std::string backend = "braid", algo, json;
+  long long factor = 2, root = 0, iters = 20, warmup = 5, check = 1;
+};
+
+// Returns an error message, or "" if `raw` is valid.
+std::string Convert(const RawOptions& raw, int nranks, Options* o) {
+  auto coll = ParseCollective(raw.collective);
+  if (!coll)
+    return fmt::format("unknown collective '{}' (allowed: {})", raw.collective, CollectiveNameList());
+  o->collective = *coll;
+  auto min_bytes = ParseSize(raw.min_bytes);
+  if (!min_bytes)
+    return fmt::format("-b/--minbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
+                       raw.min_bytes);
+  auto max_bytes = ParseSize(raw.max_bytes);
+  if (!max_bytes)
+    return fmt::format("-e/--maxbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
+                       raw.max_bytes);
+  if (*min_bytes > *max_bytes)
+    return fmt::format("-b/--minbytes {} ({} B) is larger than -e/--maxbytes {} ({} B)", raw.min_bytes,
+                       *min_bytes, raw.max_bytes, *max_bytes);
+  o->min_bytes = *min_bytes;
+  o->max_bytes = *max_bytes;
+  if (raw.factor < 2)
+    return fmt::format("-f/--stepfactor: {} is invalid (the size multiplier must be >= 2)", raw.factor);
+  o->factor = static_cast<size_t>(raw.factor);
+  auto type = ParseDataType(raw.type);
+  if (!type) return fmt::format("-d/--datatype: unknown type '{}' (allowed: {})", raw.type, TypeNameList());
+  o->type = *type;
+  auto op = ParseRedOp(raw.op);
+  if (!op) return fmt::format("-o/--op: unknown reduction '{}' (allowed: {})", raw.op, OpNameList());
+  o->op.kind = *op;
+  o->op.scalar = (*op == RedOpKind::kPreMulSum) ? kPreMulSumScalar : 1.0;
+  if (raw.root < 0 || raw.root >= nranks)
+    return fmt::format("-r/--root: {} is out of range [0, {}] for {} ranks", raw.root, nranks - 1, nranks);
+  o->root = static_cast<int>(raw.root);
+  if (raw.iters < 1 || raw.iters > INT_MAX)
+    return fmt::format("-n/--iters: {} is out of range [1, {}]", raw.iters, INT_MAX);
+  o->iters = static_cast<int>(raw.iters);
+  if (raw.warmup < 0 || raw.warmup > INT_MAX)
+    return fmt::format("-w/--warmup_iters: {} is out of range [0, {}]", raw.warmup, INT_MAX);
+  o->warmup = static_cast<int>(raw.warmup);
+  if (raw.check != 0 && raw.check != 1)
+    return fmt::format("-c/--check: {} is invalid (allowed: 0 or 1)", raw.check);
+  o->check = raw.check == 1;
+  if (raw.backend == "braid") {
+    o->backend = BackendKind::kBraid;
+  } else if (raw.backend == "mpi") {
+    o->backend = BackendKind::kMpi;
+  } else {
+    return fmt::format("--backend: unknown backend '{}' (allowed: braid, mpi)", raw.backend);
+  }
+  o->algo = raw.algo == "auto" ? "" : raw.algo;
+  if (!o->algo.empty()) {
+    bool known = false;
+    for (const char* a : kAlgorithms) known = known || o->algo == a;
+    if (!known)
+      return fmt::format("--algo: unknown algorithm '{}' (allowed: auto, ring, tree, chain, recdoubling, pairwise)",
+                         raw.algo);
+    if (o->backend != BackendKind::kBraid)
+      return fmt::format("--algo {} applies to --backend braid only", raw.algo);
+  }
+  o->json_path = raw.json;
+  return "";
+}
+
+}  // namespace
+
+std::optional<size_t> ParseSize(std::string_view text) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return std::nullopt;
+  size_t value = 0, i = 0;
+  constexpr size_t kMax = std::numeric_limits<size_t>::max();
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    size_t digit = static_cast<size_t>(text[i] - '0');
+    if (value > (kMax - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  if (i == text.size()) return value;
+  if (i + 1 != text.size()) return std::nullopt;
+  int shift = 0;
+  switch (std::toupper(static_cast<unsigned char>(text[i]))) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    default: return std::nullopt;
+  }
+  if (value > (kMax >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+const char* BackendName(BackendKind kind) { return kind == BackendKind::kMpi ? "mpi" : "braid"; }
+
+std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, Options* out) {
+  CLI::App app{"braid-perf: collective bandwidth benchmark (nccl-tests style); launch with mpiexec",
+               "braid-perf"};
+  // A repeated flag overrides the earlier one (scripts append to a default command line).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  RawOptions raw;
+  app.add_option("collective", raw.collective, "One of: " + CollectiveNameList())->required();
+  app.add_option("-b,--minbytes", raw.min_bytes, "Smallest size in bytes (K/M/G suffixes = 1024^n)")
+      ->capture_default_str();
+  app.add_option("-e,--maxbytes", raw.max_bytes, "Largest size in bytes")->capture_default_str();
+  app.add_option("-f,--stepfactor", raw.factor, "Multiply the size by this between rows (>= 2)")
+      ->capture_default_str();
+  app.add_option("-d,--datatype", raw.type, "Element type: " + TypeNameList())->capture_default_str();
+  app.add_option("-o,--op", raw.op, "Reduction: " + OpNameList())->capture_default_str();
+  app.add_option("-r,--root", raw.root, "Root rank of broadcast and reduce")->capture_default_str();
+  app.add_option("-n,--iters", raw.iters, "Timed iterations per size")->capture_default_str();
+  app.add_option("-w,--warmup_iters", raw.warmup, "Untimed iterations per size")->capture_default_str();
+  app.add_option("-c,--check", raw.check, "1: check every result element, 0: don't")->capture_default_str();
+  app.add_option("--backend", raw.backend, "braid or mpi (the MPI library's own collectives)")
+      ->capture_default_str();
+  app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");
+  app.add_option("--json", raw.json, "Also write the results as JSON to this file ('-' = stdout only)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    if (print) std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    if (print) std::fprintf(stderr, "braid-perf: %s\nRun with --help for the options.\n", e.what());
+    return 2;
+  }
+  std::string error = Convert(raw, nranks, out);
+  if (!error.empty()) {
+    if (print) std::fprintf(stderr, "braid-perf: %s\n", error.c_str());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace braid::perf

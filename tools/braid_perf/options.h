@@ -1,0 +1,46 @@
+// Command-line options of braid-perf (nccl-tests' flag names where they exist).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "braid/types.h"
+#include "collective.h"
+
+namespace braid::perf {
+
+enum class BackendKind { kBraid, kMpi };
+
+struct Options {
+  Collective collective = Collective::kAllReduce;
+  size_t min_bytes = 8;              // -b, bytes
+  size_t max_bytes = size_t(64) << 20;  // -e, bytes
+  size_t factor = 2;                 // -f, multiplicative step between sizes (>= 2)
+  DataType type = DataType::kFloat32;
+  RedOp op;                          // kind from -o; scalar kPreMulSumScalar for premulsum
+  int root = 0;
+  int iters = 20;                    // timed iterations per size
+  int warmup = 5;                    // untimed iterations per size before timing
+  bool check = true;                 // -c 1: validate every output element
+  BackendKind backend = BackendKind::kBraid;
+  std::string algo;                  // "" = the library decides
+  std::string json_path;             // "" = no JSON, "-" = stdout (the table is then not printed)
+};
+
+// premulsum multiplies every input by this before summing; 2 keeps results exact in every type.
+inline constexpr double kPreMulSumScalar = 2.0;
+
+// Parses "123", "4K", "64M", "1G" (powers of 1024, case-insensitive suffix). nullopt if invalid
+// or overflowing.
+std::optional<size_t> ParseSize(std::string_view text);
+
+// Parses and validates argv for a job of `nranks` ranks. Returns nullopt to go on, or the exit
+// code to leave with: 0 after --help, 2 for bad input. Messages are printed only when `print`
+// (rank 0), so that every rank can parse and agree without repeating the output.
+std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, Options* out);
+
+const char* BackendName(BackendKind kind);
+
+}  // namespace braid::perf
