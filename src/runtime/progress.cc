@@ -4,16 +4,27 @@
 
 #include <fmt/format.h>
 
+#include "core/env.h"
+
 namespace braid::runtime {
 namespace {
 
-// Escalation thresholds, in consecutive idle passes. A pass is one transport Progress() call
-// (~0.1-1 us), so spinning lasts a few microseconds: enough for a peer on another core to answer
-// a small message, short enough not to starve a peer that shares our core.
-constexpr unsigned kSpinPasses = 64;
-constexpr unsigned kYieldPasses = 64 + 256;
-// While sleeping on the event fd, wake at least this often to check abort/timeouts (microseconds).
-constexpr int kSleepSliceUs = 1000;
+// How long a waiter spins, then yields, before it sleeps on the transport's event fd
+// (microseconds of no progress). Spinning answers a peer on another core within a microsecond;
+// yielding lets a peer that shares our core run; sleeping stops burning the core on long waits.
+// Read once from BRAID_SPIN_US / BRAID_YIELD_US so they can be tuned per machine.
+struct WaitPolicy {
+  double spin_us;
+  double yield_us;
+};
+const WaitPolicy& Policy() {
+  static const WaitPolicy policy{env::GetDouble("SPIN_US", 20.0), env::GetDouble("YIELD_US", 2000.0)};
+  return policy;
+}
+// Sleep slices grow from kMinSleepUs to kMaxSleepUs while nothing happens, so a wake-up that the
+// event fd misses costs little on short waits and the CPU stays idle on long ones.
+constexpr int kMinSleepUs = 50;
+constexpr int kMaxSleepUs = 1000;
 // How often to ask the transport whether the peer we wait for is still alive (seconds).
 constexpr double kHealthCheckPeriodS = 0.1;
 
@@ -29,24 +40,26 @@ ProgressWaiter::ProgressWaiter(transport::Transport* transport, const std::atomi
 
 void ProgressWaiter::Reset() {
   idle_passes_ = 0;
+  sleep_us_ = kMinSleepUs;
   last_progress_ = Clock::now();
 }
 
 Status ProgressWaiter::Idle(int peer_world_rank, const std::string& waiting_for) {
   if (aborted_ && aborted_->load(std::memory_order_relaxed))
     return Status::Aborted("communicator aborted while " + waiting_for);
-  ++idle_passes_;
-  if (idle_passes_ < kSpinPasses) return Status::Ok();
-  if (idle_passes_ < kYieldPasses) {
+  // Reading the clock costs ~20 ns; check it every 16 passes while spinning.
+  if ((++idle_passes_ & 15) != 0) return Status::Ok();
+  Clock::time_point now = Clock::now();
+  double idle_us = std::chrono::duration<double, std::micro>(now - last_progress_).count();
+  const WaitPolicy& policy = Policy();
+  if (idle_us < policy.spin_us) return Status::Ok();
+  if (idle_us < policy.spin_us + policy.yield_us) {
     sched_yield();
     return Status::Ok();
   }
-  // Sleeping regime: check the clock, peer health, then block on the transport's event fd.
-  Clock::time_point now = Clock::now();
-  double idle_s = std::chrono::duration<double>(now - last_progress_).count();
-  if (idle_s > timeout_s_) {
+  if (idle_us > timeout_s_ * 1e6) {
     return Status::Timeout(fmt::format("no progress for {:.1f} s (BRAID_TIMEOUT={} s) {}",
-                                       idle_s, timeout_s_, waiting_for));
+                                       idle_us * 1e-6, timeout_s_, waiting_for));
   }
   if (peer_world_rank >= 0 &&
       std::chrono::duration<double>(now - last_health_check_).count() > kHealthCheckPeriodS) {
@@ -54,7 +67,8 @@ Status ProgressWaiter::Idle(int peer_world_rank, const std::string& waiting_for)
     Status health = transport_->PeerHealth(peer_world_rank);
     if (!health.ok()) return health.WithContext(waiting_for);
   }
-  transport_->WaitForActivity(kSleepSliceUs);
+  transport_->WaitForActivity(sleep_us_);
+  sleep_us_ = std::min(kMaxSleepUs, sleep_us_ * 2);
   return Status::Ok();
 }
 

@@ -13,7 +13,8 @@
 namespace braid::runtime {
 
 // One wait loop's state. Call Idle() each time a poll pass made no progress and Reset() when it
-// did; Idle() escalates from spinning to yielding to sleeping on the transport's event fd.
+// did; Idle() escalates from spinning (BRAID_SPIN_US, default 20 us) to yielding (BRAID_YIELD_US,
+// default 2 ms) to sleeping on the transport's event fd in slices growing from 50 us to 1 ms.
 class ProgressWaiter {
  public:
   ProgressWaiter(transport::Transport* transport, const std::atomic<bool>* aborted,
@@ -34,6 +35,7 @@ class ProgressWaiter {
   Clock::time_point last_progress_;
   Clock::time_point last_health_check_;
   unsigned idle_passes_ = 0;
+  int sleep_us_ = 50;  // next WaitForActivity slice, microseconds
 };
 
 }  // namespace braid::runtime

@@ -73,6 +73,8 @@ class ProcessFaultTest : public ::testing::Test {
     }
   }
 
+  void CheckDeadRank(const std::map<std::string, std::string>& env);
+
   static bool NamesRank(const std::string& text, int rank) {
     return std::regex_search(text, std::regex("(rank|peer) " + std::to_string(rank) + "\\b"));
   }
@@ -99,13 +101,16 @@ TEST_F(ProcessFaultTest, HealthyRanksComplete) {
 // (a) A rank dies (_exit) in the middle of an all-reduce: every survivor fails, names a dead rank
 // (RemoteError) or reports a Timeout, and exits within ~10 s of the death. At least one survivor
 // (a neighbour) names the killed rank itself.
-TEST_F(ProcessFaultTest, DeadRankFailsEveryOtherRank) {
+// Runs with `env` added: the default same-host lane (shared memory, pid probes) or, with
+// BRAID_UCX_ERROR_MODE=peer, the network lane's UCX endpoint error handling (tcp on one host).
+void ProcessFaultTest::CheckDeadRank(const std::map<std::string, std::string>& env) {
   const int kRanks = 4, kDead = 2, kGoodIterations = 2;
   for (int r = 0; r < kRanks; ++r) {
     if (r == kDead)
-      StartRank(r, kRanks, {"die-after", std::to_string(kGoodIterations), kBytes});
+      StartRank(r, kRanks, {"die-after", std::to_string(kGoodIterations), kBytes}, "", env);
     else
-      StartRank(r, kRanks, {"allreduce-loop", std::to_string(kGoodIterations + 5), kBytes});
+      StartRank(r, kRanks, {"allreduce-loop", std::to_string(kGoodIterations + 5), kBytes}, "",
+                env);
   }
   ASSERT_TRUE(harness_.Wait(kDead, kHealthyS)) << "the dying rank did not die\n" << harness_.Report();
   const double died_at = harness_.child(kDead).exit_after_s;
@@ -140,6 +145,12 @@ TEST_F(ProcessFaultTest, DeadRankFailsEveryOtherRank) {
     named_killed += NamesRank(err, kDead);
   }
   EXPECT_GE(named_killed, 1) << "no survivor named the killed rank " << kDead;
+}
+
+TEST_F(ProcessFaultTest, DeadRankFailsEveryOtherRank) { CheckDeadRank({}); }
+
+TEST_F(ProcessFaultTest, DeadRankFailsEveryOtherRankPeerErrorMode) {
+  CheckDeadRank({{"BRAID_UCX_ERROR_MODE", "peer"}});
 }
 
 // (b) A rank stops (SIGSTOP) between all-reduces: its sockets stay open, so only the timeout can

@@ -39,6 +39,8 @@ constexpr uint32_t kOpLive = 0x4272644f;
 
 // How long Cancel() lets a pending send finish by itself before resetting the endpoint, and how
 // long Cancel()/the destructor wait for UCX to complete what they asked for.
+// Transports of the shared-memory lane unless BRAID_UCX_LOCAL_TLS or UCX_TLS say otherwise.
+constexpr const char* kDefaultLocalTls = "posix,sysv,self";
 constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);
 constexpr auto kCompletionBound = std::chrono::seconds(2);
 // How long the destructor lets buffered outgoing data drain to live peers.
@@ -125,7 +127,9 @@ Status UcxTransport::Init() {
   const bool user_tls = std::getenv("UCX_TLS") != nullptr;
   // Local lane: shared memory without cma. In UCX 1.13 a peer that dies during a CMA transfer
   // aborts the process when the endpoint has no error handling (see the header).
-  Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : "posix,sysv,self");
+  static const std::string local_tls =
+      env::Get("UCX_LOCAL_TLS").value_or(std::string(kDefaultLocalTls));
+  Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : local_tls.c_str());
   if (!local.ok()) {
     BRAID_WARN(kNet, "no shared-memory UCX lane ({}); same-host peers will use the network lane",
                local.ToString());
@@ -137,7 +141,7 @@ Status UcxTransport::Init() {
   BRAID_INFO(kNet, "UCX {} workers created ({} thread mode; local lane {}, wakeup {}; network "
              "lane wakeup {}; UCX_TLS {})",
              ucp_get_version_string(), thread_mode_,
-             lanes_[kLocalLane].worker ? "posix,sysv,self" : "absent",
+             lanes_[kLocalLane].worker ? (user_tls ? "UCX_TLS" : local_tls.c_str()) : "absent",
              lanes_[kLocalLane].wakeup ? "fd" : "polling",
              lanes_[kNetworkLane].wakeup ? "fd" : "polling", user_tls ? "from the user" : "unset");
   return Status::Ok();
