@@ -1,0 +1,54 @@
+// Private to src/transport/ucx: the per-operation record and the constants shared by the
+// setup/teardown file (ucx_setup.cc) and the data-path file (ucx_transport.cc).
+#pragma once
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdint>
+
+#include "transport/ucx/ucx_transport.h"
+
+namespace braid::transport {
+
+// Our bookkeeping for one in-flight operation, stored in the space UCX reserves in each of its
+// requests (ucp_params_t::request_size), so posting allocates nothing of ours.
+struct UcxTransport::Op {
+  uint32_t magic;  // kOpLive while we track it; 0 while UCX owns the memory
+  UcxTransport* owner;
+  Request* user;  // null once abandoned: the callback then only frees the UCX request
+  int peer;
+  bool is_send;
+  bool cancelled;
+  bool linked;
+  Op* prev;
+  Op* next;
+};
+
+namespace ucx_internal {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kOpLive = 0x4272644f;
+
+// Transports of the shared-memory lane unless BRAID_UCX_LOCAL_TLS or UCX_TLS say otherwise.
+constexpr const char* kDefaultLocalTls = "posix,sysv,self";
+// How long Cancel() lets a pending send finish by itself before resetting the endpoint, and how
+// long Cancel()/the destructor wait for UCX to complete what they asked for.
+constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);
+constexpr auto kCompletionBound = std::chrono::seconds(2);
+// How long the destructor lets buffered outgoing data drain to live peers.
+constexpr auto kFlushBound = std::chrono::seconds(1);
+// Without a wakeup fd: the longest nap in WaitForActivity (microseconds).
+constexpr int kFallbackNapUs = 50;
+// At most this many other failed peers are named in a peer's failure message.
+constexpr int kMaxNotedFailures = 4;
+// Transports of at most this many peers are queried for Describe() (ucp_ep_print_info is slow).
+constexpr int kMaxDescribedPeers = 64;
+
+inline Status UcxError(const char* what, ucs_status_t status) {
+  return Status::SystemError(fmt::format("{} failed: {}", what, ucs_status_string(status)));
+}
+
+}  // namespace ucx_internal
+}  // namespace braid::transport

@@ -1,0 +1,313 @@
+// UcxTransport setup and teardown: the two lanes (UCP contexts + workers), endpoints, and the
+// destructor's bounded flush/close. The data path is in ucx_transport.cc.
+#include "transport/ucx/ucx_transport.h"
+#include "transport/ucx/ucx_internal.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "core/env.h"
+#include "core/log.h"
+
+namespace braid::transport {
+
+using namespace ucx_internal;
+
+Status UcxTransport::Create(std::unique_ptr<UcxTransport>* out) {
+  std::unique_ptr<UcxTransport> t(new UcxTransport());
+  BRAID_RETURN_IF_ERROR(t->Init());
+  *out = std::move(t);
+  return Status::Ok();
+}
+
+Status UcxTransport::InitLane(Lane* lane, const char* tls) {
+  ucp_config_t* config = nullptr;
+  ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
+  if (st != UCS_OK) return UcxError("ucp_config_read", st);
+  // Only our own context's configuration changes, never the environment; a user's explicit
+  // UCX_TLS wins (tls is null then).
+  if (tls && (st = ucp_config_modify(config, "TLS", tls)) != UCS_OK) {
+    ucp_config_release(config);
+    return UcxError("ucp_config_modify(TLS)", st);
+  }
+  ucp_params_t params{};
+  params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE |
+                      UCP_PARAM_FIELD_REQUEST_INIT | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
+  params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
+  params.request_size = sizeof(Op);
+  params.request_init = &UcxTransport::InitRequest;
+  params.mt_workers_shared = 0;
+  st = ucp_init(&params, config, &lane->context);
+  if (st != UCS_OK) {
+    // Some transport sets cannot sleep on an fd; run without wakeup rather than not at all.
+    params.features = UCP_FEATURE_TAG;
+    st = ucp_init(&params, config, &lane->context);
+  }
+  ucp_config_release(config);
+  if (st != UCS_OK) {
+    lane->context = nullptr;
+    return UcxError("ucp_init", st);
+  }
+
+  ucp_worker_params_t wparams{};
+  wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+  wparams.thread_mode = UCS_THREAD_MODE_SERIALIZED;
+  st = ucp_worker_create(lane->context, &wparams, &lane->worker);
+  if (st != UCS_OK) {
+    lane->worker = nullptr;
+    return UcxError("ucp_worker_create", st);
+  }
+  ucp_worker_attr_t attr{};
+  attr.field_mask = UCP_WORKER_ATTR_FIELD_THREAD_MODE | UCP_WORKER_ATTR_FIELD_ADDRESS;
+  st = ucp_worker_query(lane->worker, &attr);
+  if (st != UCS_OK) return UcxError("ucp_worker_query", st);
+  lane->address.assign(reinterpret_cast<const char*>(attr.address), attr.address_length);
+  ucp_worker_release_address(lane->worker, attr.address);
+  thread_mode_ = attr.thread_mode == UCS_THREAD_MODE_SINGLE       ? "single"
+                 : attr.thread_mode == UCS_THREAD_MODE_SERIALIZED ? "serialized"
+                                                                  : "multi";
+  lane->wakeup = params.features & UCP_FEATURE_WAKEUP;
+  if (lane->wakeup && ucp_worker_get_efd(lane->worker, &lane->event_fd) != UCS_OK)
+    lane->wakeup = false;
+  return Status::Ok();
+}
+
+void UcxTransport::DestroyLane(Lane* lane) {
+  if (lane->worker) ucp_worker_destroy(lane->worker);
+  if (lane->context) ucp_cleanup(lane->context);
+  *lane = Lane{};
+}
+
+Status UcxTransport::Init() {
+  const bool user_tls = std::getenv("UCX_TLS") != nullptr;
+  // Local lane: shared memory without cma. In UCX 1.13 a peer that dies during a CMA transfer
+  // aborts the process when the endpoint has no error handling (see the header).
+  static const std::string local_tls =
+      env::Get("UCX_LOCAL_TLS").value_or(std::string(kDefaultLocalTls));
+  Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : local_tls.c_str());
+  if (!local.ok()) {
+    BRAID_WARN(kNet, "no shared-memory UCX lane ({}); same-host peers will use the network lane",
+               local.ToString());
+    DestroyLane(&lanes_[kLocalLane]);
+  }
+  BRAID_RETURN_IF_ERROR(InitLane(&lanes_[kNetworkLane], nullptr).WithContext("UCX network lane"));
+  interrupt_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (interrupt_fd_ < 0) return Status::SystemError(fmt::format("eventfd: {}", strerror(errno)));
+  BRAID_INFO(kNet, "UCX {} workers created ({} thread mode; local lane {}, wakeup {}; network "
+             "lane wakeup {}; UCX_TLS {})",
+             ucp_get_version_string(), thread_mode_,
+             lanes_[kLocalLane].worker ? (user_tls ? "UCX_TLS" : local_tls.c_str()) : "absent",
+             lanes_[kLocalLane].wakeup ? "fd" : "polling",
+             lanes_[kNetworkLane].wakeup ? "fd" : "polling", user_tls ? "from the user" : "unset");
+  return Status::Ok();
+}
+
+std::string UcxTransport::LocalAddress() const {
+  const std::string& local = lanes_[kLocalLane].address;
+  uint32_t len = uint32_t(local.size());
+  std::string packed(reinterpret_cast<const char*>(&len), sizeof(len));
+  return packed + local + lanes_[kNetworkLane].address;
+}
+
+UcxTransport::~UcxTransport() {
+  if (lanes_[kNetworkLane].worker) {
+    // Whatever the caller left in flight fails: receives are cancelled here, sends when their
+    // endpoints are force-closed below.
+    std::vector<bool> sending(peers_.size(), false);
+    std::vector<Op*> recvs;  // collected first: a cancelled receive unlinks itself
+    for (Op* op = pending_; op; op = op->next) {
+      op->cancelled = true;
+      if (op->is_send)
+        sending[size_t(op->peer)] = true;
+      else
+        recvs.push_back(op);
+    }
+    for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
+    // Let data of completed sends still queued in UCX leave first (a send "completes" once
+    // buffered). A flushing ucp_ep_close waits for the peer to acknowledge, which hangs on dead
+    // or busy peers, so flush the endpoints (bounded) and then close them forcibly.
+    std::vector<void*> flushes;
+    for (size_t p = 0; p < peers_.size(); ++p) {
+      if (!peers_[p]->ep || !peers_[p]->sent || peers_[p]->failed || sending[p]) continue;
+      ucp_request_param_t params{};
+      ucs_status_ptr_t req = ucp_ep_flush_nbx(peers_[p]->ep, &params);
+      if (UCS_PTR_IS_PTR(req)) flushes.push_back(req);
+    }
+    Clock::time_point deadline = Clock::now() + kFlushBound;
+    auto flushing = [&] {
+      for (void* req : flushes)
+        if (ucp_request_check_status(req) == UCS_INPROGRESS) return true;
+      return false;
+    };
+    while (flushing() && Clock::now() < deadline) Drive();
+    for (void* req : flushes) ucp_request_free(req);
+    for (size_t p = 0; p < peers_.size(); ++p) CloseEndpoint(int(p), /*force=*/true);
+    deadline = Clock::now() + kCompletionBound;
+    while ((pending_ || !closing_.empty()) && Clock::now() < deadline) Drive();
+    if (pending_ || !closing_.empty()) {
+      BRAID_WARN(kNet, "UCX shutdown: gave up waiting for {} endpoint close(s){}", closing_.size(),
+                 pending_ ? " and in-flight operations" : "");
+    }
+    while (pending_) Abandon(pending_, Status::Aborted("transport destroyed"));
+    for (void* req : closing_) ucp_request_free(req);
+    closing_.clear();
+  }
+  for (Lane& lane : lanes_) DestroyLane(&lane);
+  if (interrupt_fd_ >= 0) close(interrupt_fd_);
+}
+
+Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses,
+                             const std::vector<PeerProcess>& peers) {
+  if (!peers_.empty()) return Status::InvalidUsage("UcxTransport::Connect called twice");
+  int n = int(addresses.size());
+  if (n <= 0 || n > kMaxWorldRanks || rank < 0 || rank >= n) {
+    return Status::InvalidArgument(
+        fmt::format("UCX connect: rank {} of {} addresses (need 0 <= rank < size <= {})", rank, n,
+                    kMaxWorldRanks));
+  }
+  if (!peers.empty() && int(peers.size()) != n) {
+    return Status::InvalidArgument(
+        fmt::format("UCX connect: {} peer identities for {} addresses", peers.size(), n));
+  }
+  if (std::optional<std::string> mode = env::Get("UCX_ERROR_MODE")) {
+    if (*mode == "auto" || *mode == "peer" || *mode == "none") {
+      error_mode_ = *mode;
+    } else {
+      BRAID_WARN(kNet, "BRAID_UCX_ERROR_MODE='{}' unknown (auto|peer|none); using auto", *mode);
+    }
+  }
+  rank_ = rank;
+  size_ = n;
+  processes_ = peers;
+  probe_limiter_.Resize(n);
+  const std::string my_host = peers.empty() ? std::string() : peers[size_t(rank)].host;
+  int same_host = 0;
+  addresses_.assign(size_t(n), std::string());  // kept: an endpoint reset by Cancel() reconnects
+  for (int p = 0; p < n; ++p) {
+    auto peer = std::make_unique<Peer>();
+    peer->owner = this;
+    peer->rank = p;
+    // Each address is [u32 local length][local lane address][network lane address].
+    const std::string& packed = addresses[size_t(p)];
+    uint32_t local_len = 0;
+    if (packed.size() < sizeof(local_len))
+      return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent a malformed address", p));
+    std::memcpy(&local_len, packed.data(), sizeof(local_len));
+    if (packed.size() < sizeof(local_len) + local_len)
+      return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent a malformed address", p));
+    std::string local_addr = packed.substr(sizeof(local_len), local_len);
+    std::string network_addr = packed.substr(sizeof(local_len) + local_len);
+    bool local = !peers.empty() && peers[size_t(p)].host == my_host && peers[size_t(p)].pid > 0;
+    bool use_local_lane = local && error_mode_ != "peer" && lanes_[kLocalLane].worker &&
+                          !local_addr.empty();
+    same_host += use_local_lane;
+    peer->lane = use_local_lane ? kLocalLane : kNetworkLane;
+    peer->error_handling = error_mode_ == "peer" || (error_mode_ == "auto" && !use_local_lane);
+    addresses_[size_t(p)] = use_local_lane ? local_addr : network_addr;
+    peers_.push_back(std::move(peer));
+  }
+  BRAID_INFO(kNet, "UCX error mode {}: {} peers on the shared-memory lane (pid probes), {} on the "
+             "network lane", error_mode_, same_host, n - same_host);
+  std::map<std::string, std::vector<int>> by_transport;
+  for (int p = 0; p < n; ++p) {
+    if (addresses_[size_t(p)].empty())
+      return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent an empty address", p));
+    Status st = CreateEndpoint(p);
+    if (!st.ok()) return st.WithContext(fmt::format("connecting to rank {}", p));
+    if (p < kMaxDescribedPeers) by_transport[TransportsOf(peers_[size_t(p)]->ep)].push_back(p);
+  }
+  for (const auto& [tls, ranks] : by_transport) {
+    if (!transports_.empty()) transports_.append("; ");
+    transports_.append(tls).append(": ranks ");
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      if (i) transports_.push_back(',');
+      transports_.append(std::to_string(ranks[i]));
+    }
+  }
+  if (n > kMaxDescribedPeers)
+    transports_ += fmt::format("; ranks >= {} not queried", kMaxDescribedPeers);
+  BRAID_INFO(kNet, "UCX rank {} of {} connected (error mode {}): {}", rank, n, error_mode_,
+             transports_);
+  return Status::Ok();
+}
+
+std::string UcxTransport::Describe() const {
+  std::string s =
+      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}", ucp_get_version_string(), thread_mode_,
+                  lanes_[kNetworkLane].wakeup ? "fd" : "polling", error_mode_);
+  if (!transports_.empty()) s += "; " + transports_;
+  return s;
+}
+
+std::string UcxTransport::TransportsOf(ucp_ep_h ep) const {
+  // ucp_ep_print_info lists lanes as "lane[0]:  1:tcp/lo.0 md[1] -> ..."; keep "tcp/lo.0".
+  char* text = nullptr;
+  size_t len = 0;
+  FILE* stream = open_memstream(&text, &len);
+  if (!stream) return "?";
+  ucp_ep_print_info(ep, stream);
+  fclose(stream);
+  std::string tls;
+  std::string_view rest(text, len);
+  for (size_t at; (at = rest.find("]:  ")) != std::string_view::npos;) {
+    rest = rest.substr(at + 4);  // "1:tcp/lo.0 md[1] ..."
+    std::string_view tl = rest.substr(0, rest.find(' '));
+    tl = tl.substr(tl.find(':') + 1);  // npos + 1 == 0: no index, keep it all
+    if (!tl.empty() && tls.find(tl) == std::string::npos) {
+      if (!tls.empty()) tls.push_back('+');
+      tls.append(tl);
+    }
+  }
+  free(text);
+  return tls.empty() ? "?" : tls;
+}
+
+Status UcxTransport::CreateEndpoint(int peer) {
+  ucp_ep_params_t params{};
+  params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
+  params.address = reinterpret_cast<const ucp_address_t*>(addresses_[size_t(peer)].data());
+  const bool handle_errors = peers_[size_t(peer)]->error_handling;
+  params.err_mode = handle_errors ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
+  if (handle_errors) {
+    params.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
+    params.err_handler.cb = &UcxTransport::EndpointError;
+    params.err_handler.arg = peers_[size_t(peer)].get();
+  }
+  peers_[size_t(peer)]->sent = false;
+  ucs_status_t st = ucp_ep_create(WorkerOf(peer), &params, &peers_[size_t(peer)]->ep);
+  if (st != UCS_OK) {
+    peers_[size_t(peer)]->ep = nullptr;
+    return UcxError("ucp_ep_create", st);
+  }
+  return Status::Ok();
+}
+
+void UcxTransport::CloseEndpoint(int peer, bool force) {
+  ucp_ep_h ep = peers_[size_t(peer)]->ep;
+  if (!ep) return;
+  peers_[size_t(peer)]->ep = nullptr;  // from now on EndpointError ignores this ep
+  ucp_request_param_t params{};
+  params.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  params.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+  ucs_status_ptr_t req = ucp_ep_close_nbx(ep, &params);
+  if (UCS_PTR_IS_PTR(req)) closing_.push_back(req);
+}
+
+void UcxTransport::ReapClosed() {
+  std::erase_if(closing_, [](void* req) {
+    if (ucp_request_check_status(req) == UCS_INPROGRESS) return false;
+    ucp_request_free(req);
+    return true;
+  });
+}
+
+}  // namespace braid::transport
