@@ -377,6 +377,9 @@ Status UcxTransport::PeerHealth(int peer) {
   if (!p.failed && peer != rank_ && size_t(peer) < processes_.size() &&
       processes_[size_t(peer)].host == processes_[size_t(rank_)].host && probe_limiter_.Due(peer) &&
       LocalProcessExited(processes_[size_t(peer)].pid)) {
+    // What the peer sent before it died may already sit in shared memory: deliver it first, so
+    // that an operation it completed is not failed after the fact.
+    for (int i = 0; i < 4; ++i) Drive();
     MarkFailed(peer, fmt::format("rank {} (pid {} on this host) exited", peer,
                                  processes_[size_t(peer)].pid));
     HandleFailures();
