@@ -20,8 +20,6 @@ namespace {
 
 constexpr int kDoublingSlots = 8;
 
-Region In(Part p) { return {BufferId::kInput, p.offset, p.count}; }
-Region Out(Part p) { return {BufferId::kOutput, p.offset, p.count}; }
 
 }  // namespace
 

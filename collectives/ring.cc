@@ -42,8 +42,6 @@ RingShape ShapeOf(const ScheduleRequest& r) {
   return s;
 }
 
-Region In(Part p) { return {BufferId::kInput, p.offset, p.count}; }
-Region Out(Part p) { return {BufferId::kOutput, p.offset, p.count}; }
 
 bool AllReduce(const ScheduleRequest& r, size_t slice, RankSchedule* out, std::string* error) {
   const int n = r.nranks, me = r.rank;

@@ -18,8 +18,6 @@ namespace {
 // second child's landing zone); eight keep four columns in flight.
 constexpr int kRootedSlots = 8;
 
-Region In(Part p) { return {BufferId::kInput, p.offset, p.count}; }
-Region Out(Part p) { return {BufferId::kOutput, p.offset, p.count}; }
 
 }  // namespace
 

@@ -33,6 +33,10 @@ inline Part SplitEven(size_t count, size_t parts, size_t i) {
   return {i * base + std::min(i, rem), base + (i < rem ? 1 : 0)};
 }
 
+// A part of the caller's input or output buffer as a schedule region.
+inline Region In(Part p) { return {BufferId::kInput, p.offset, p.count}; }
+inline Region Out(Part p) { return {BufferId::kOutput, p.offset, p.count}; }
+
 // Slice i (of `slice` elements) of a part: empty when the part is shorter.
 inline Part SliceOf(Part part, size_t slice, size_t i) {
   size_t begin = i * slice;
