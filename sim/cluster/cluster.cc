@@ -1,0 +1,123 @@
+#include "sim/cluster/cluster.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "braid/topology.h"
+#include "sim/cluster/cluster_internal.h"
+#include "sim/common/input_error.h"
+
+namespace braid::sim {
+
+ClusterSpec LoadCluster(const std::string& name_or_path) {
+  ClusterSpec c;
+  if (ClusterPreset(name_or_path, &c)) return c;
+  Topology topo;
+  if (name_or_path == "this") {
+    Status s = DiscoverTopology(&topo);
+    if (!s.ok()) throw InputError("--cluster this: hwloc discovery failed: " + s.ToString());
+    return ClusterFromTopology(topo, "hwloc");
+  }
+  auto ends_with = [&](const char* suffix) {
+    std::string x = suffix;
+    return name_or_path.size() >= x.size() &&
+           name_or_path.compare(name_or_path.size() - x.size(), x.size(), x) == 0;
+  };
+  if (ends_with(".xml")) {
+    Status s = LoadTopologyXml(name_or_path, &topo);
+    if (!s.ok()) throw InputError("--cluster " + name_or_path + ": " + s.message());
+    return ClusterFromTopology(topo, name_or_path);
+  }
+  if (ends_with(".json")) return ClusterFromJsonFile(name_or_path);
+  throw InputError(fmt::format("--cluster: \"{}\" is not a preset ({}), \"this\", an hwloc .xml "
+                               "file or a .json cluster file",
+                               name_or_path, fmt::join(ClusterPresetNames(), ", ")));
+}
+
+ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source) {
+  ClusterSpec c;
+  c.name = topo.hostname.empty() ? source : topo.hostname;
+  c.source = source;
+  c.nodes = 1;
+  if (topo.gpus.empty()) {
+    throw InputError(fmt::format(
+        "{}: hwloc found no GPU on {} ({} cores, {} NICs); describe the machine in a JSON cluster "
+        "file or use a preset ({})",
+        source, c.name, topo.cores, topo.nics.size(), fmt::join(ClusterPresetNames(), ", ")));
+  }
+  if (!MatchGpuPreset(topo.gpus[0].name, &c.gpu)) {
+    throw InputError(fmt::format("{}: GPU \"{}\" has no preset ({}); describe it in a JSON cluster "
+                                 "file",
+                                 source, topo.gpus[0].name, fmt::join(GpuPresetNames(), ", ")));
+  }
+  if (topo.gpus[0].memory_GiB > 0) c.gpu.memory_GiB = topo.gpus[0].memory_GiB;
+  // hwloc shows PCI, not NVLink: without NVML topology we assume the PCIe fabric it can see.
+  c.node.gpus = static_cast<int>(topo.gpus.size());
+  c.node.fabric = IntraNodeFabric::kPCIe;
+  c.node.intra_GBps = 32;
+  c.node.intra_efficiency = 0.8;
+  c.node.gpus_per_pcie_switch = c.node.gpus;
+  // An InfiniBand/RoCE port appears twice (RDMA device and IP interface, same PCI address):
+  // count distinct PCI functions.
+  std::set<std::string> ports;
+  double nic_Gbps = 0;
+  for (const TopoNic& nic : topo.nics) {
+    if (nic.speed_Gbps <= 0) continue;
+    ports.insert(nic.pci_bus_id.empty() ? nic.name : nic.pci_bus_id);
+    nic_Gbps = std::max(nic_Gbps, nic.speed_Gbps);
+  }
+  c.node.nics = int(ports.size());
+  c.node.nic_Gbps = nic_Gbps > 0 ? nic_Gbps : 10;
+  c.node.nics = std::max(c.node.nics, 1);
+  return c;
+}
+
+void SizeForGpus(ClusterSpec* c, int gpus) {
+  if (gpus < 1) throw InputError(fmt::format("--gpus {} must be at least 1", gpus));
+  if (gpus < c->node.gpus) {
+    c->node.gpus = gpus;
+    c->nodes = 1;
+    return;
+  }
+  if (gpus % c->node.gpus != 0) {
+    throw InputError(fmt::format("--gpus {} is not a multiple of the {} GPUs per node of {}", gpus,
+                                 c->node.gpus, c->name));
+  }
+  c->nodes = gpus / c->node.gpus;
+}
+
+void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
+  if (c.node.fabric == IntraNodeFabric::kPCIe && c.node.gpus % c.node.gpus_per_pcie_switch != 0) {
+    throw InputError(fmt::format("{}: node.gpus ({}) must be a multiple of gpus_per_pcie_switch ({})",
+                                 origin, c.node.gpus, c.node.gpus_per_pcie_switch));
+  }
+  if (c.nodes > 1 && c.node.nics < 1) {
+    throw InputError(fmt::format("{}: {} nodes but node.nics = 0", origin, c.nodes));
+  }
+}
+
+std::string ClusterSummary(const ClusterSpec& c) {
+  const bool nvs = c.node.fabric == IntraNodeFabric::kNVSwitch;
+  std::string s = fmt::format("cluster {} ({}): {} node(s) x {} GPU(s) = {} GPUs\n", c.name,
+                              c.source, c.nodes, c.node.gpus, c.total_gpus());
+  s += fmt::format("  GPU {}: {:.0f} TFLOP/s bf16 dense, {:.0f} GB/s HBM, {:.0f} GiB, {} SMs; "
+                   "efficiencies gemm {:.2f} attention {:.2f} memory {:.2f}\n",
+                   c.gpu.name, c.gpu.peak_tflops, c.gpu.hbm_GBps, c.gpu.memory_GiB, c.gpu.sms,
+                   c.gpu.gemm_efficiency, c.gpu.attention_efficiency, c.gpu.memory_efficiency);
+  s += fmt::format("  intra-node {}: {:.0f} GB/s per GPU per direction x {:.2f}, {:.1f} us{}\n",
+                   nvs ? "NVSwitch" : "PCIe", c.node.intra_GBps, c.node.intra_efficiency,
+                   c.node.intra_latency_us,
+                   nvs ? "" : fmt::format(", {} GPUs per switch, socket link {:.0f} GB/s",
+                                          c.node.gpus_per_pcie_switch, c.node.socket_link_GBps));
+  s += fmt::format("  NICs: {} x {:.0f} Gb/s ({:.1f} GB/s) x {:.2f}, {:.1f} us\n", c.node.nics,
+                   c.node.nic_Gbps, c.nic_GBps(), c.node.nic_efficiency, c.node.nic_latency_us);
+  s += fmt::format("  network: {}, {} nodes per {}, oversubscription {:.1f}:1, {:.1f} us per switch",
+                   c.network.topology == NetworkTopology::kFatTree ? "fat tree" : "rail-optimised",
+                   c.network.nodes_per_leaf,
+                   c.network.topology == NetworkTopology::kFatTree ? "leaf" : "rail group",
+                   c.network.oversubscription, c.network.switch_latency_us);
+  return s;
+}
+
+}  // namespace braid::sim

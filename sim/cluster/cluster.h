@@ -1,0 +1,86 @@
+// A training cluster: identical nodes of GPUs, their intra-node fabric (NVSwitch or PCIe), NICs
+// and the network between nodes (leaf/spine fat tree or rail-optimised). Built from a preset,
+// a JSON cluster file, an hwloc XML file or this machine (hwloc discovery).
+//
+// Units: bandwidths in GB/s (1e9 bytes/s) per direction unless the name says Gbps (1e9 bits/s);
+// latencies in microseconds; compute in TFLOP/s (1e12 FLOP/s, dense bf16/fp16).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace braid {
+struct Topology;
+}
+
+namespace braid::sim {
+
+struct GpuSpec {
+  std::string name;
+  double peak_tflops = 0;      // dense bf16/fp16 tensor-core peak
+  double hbm_GBps = 0;         // memory bandwidth (datasheet)
+  double memory_GiB = 0;       // usable HBM capacity
+  int sms = 0;                 // streaming multiprocessors (wave quantisation of GEMM tiles)
+  // Achievable fractions of the datasheet (defaults: our H100 measurements, see docs/PERFORMANCE.md
+  // and ../shared/data/h100_baselines.md; overridable per cluster file).
+  double gemm_efficiency = 0.80;       // large GEMM through cuBLAS: H100 779/989 at 8192^3
+  double attention_efficiency = 0.55;  // fused attention (cuDNN / FlashAttention) of peak
+  double memory_efficiency = 0.85;     // streaming kernels: H100 copy 2894 of 3350 GB/s
+  double kernel_overhead_us = 4;       // launch + prologue/tail per kernel
+  double reserved_GiB = 3;             // CUDA context, NCCL/braid buffers, allocator slack
+};
+
+enum class IntraNodeFabric { kNVSwitch, kPCIe };
+enum class NetworkTopology { kFatTree, kRailOptimized };
+
+struct NodeSpec {
+  int gpus = 8;
+  IntraNodeFabric fabric = IntraNodeFabric::kNVSwitch;
+  double intra_GBps = 300;         // per GPU per direction: NVLink to the switch, or PCIe x16
+  double intra_latency_us = 4;     // per message step on the intra-node fabric
+  double intra_efficiency = 0.77;  // protocol efficiency (NCCL ring on NVSwitch: ~370 of 450)
+  int gpus_per_pcie_switch = 4;    // PCIe boxes: GPUs sharing one switch uplink
+  double socket_link_GBps = 40;    // PCIe boxes: CPU-to-CPU link crossed between switches
+  int nics = 8;
+  double nic_Gbps = 200;
+  double nic_latency_us = 5;       // per message step through NIC + proxy
+  double nic_efficiency = 0.90;
+};
+
+struct NetworkSpec {
+  NetworkTopology topology = NetworkTopology::kFatTree;
+  int nodes_per_leaf = 16;         // fat tree: nodes under one leaf; rail: nodes per rail group
+  double oversubscription = 1.0;   // leaf down : up bandwidth ratio (1 = full bisection)
+  double switch_latency_us = 1.0;  // per switch hop
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::string source;  // "preset", a file path, or "hwloc"
+  int nodes = 1;
+  GpuSpec gpu;
+  NodeSpec node;
+  NetworkSpec network;
+
+  int total_gpus() const { return nodes * node.gpus; }
+  double nic_GBps() const { return node.nic_Gbps / 8.0; }
+};
+
+std::vector<std::string> ClusterPresetNames();
+std::vector<std::string> GpuPresetNames();
+GpuSpec GpuPreset(const std::string& name);  // "a100", "h100", ... (InputError if unknown)
+
+// A preset name, "this" (discover this machine with hwloc), an hwloc XML file (*.xml) or a JSON
+// cluster file. Presets and discovered machines have one node until SizeForGpus() is called;
+// JSON files may give "nodes".
+ClusterSpec LoadCluster(const std::string& name_or_path);
+ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source);
+
+// Sets the node count for `gpus` GPUs (which must be a positive multiple of GPUs per node, or
+// fewer than one node). Throws InputError naming the constraint.
+void SizeForGpus(ClusterSpec* cluster, int gpus);
+
+void ValidateCluster(const ClusterSpec& cluster, const std::string& origin);
+std::string ClusterSummary(const ClusterSpec& cluster);
+
+}  // namespace braid::sim

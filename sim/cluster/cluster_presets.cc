@@ -1,0 +1,131 @@
+// GPU and node presets. Datasheet numbers; sources in each comment.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "sim/cluster/cluster.h"
+#include "sim/common/input_error.h"
+
+namespace braid::sim {
+namespace {
+
+struct GpuRow {
+  const char* key;  // preset key, matched case-insensitively as a substring of discovered names
+  const char* name;
+  double peak_tflops, hbm_GBps, memory_GiB;
+  int sms;
+};
+
+// NVIDIA datasheets (dense, without sparsity): A100 SXM 312 TFLOP/s bf16, 2039 GB/s (80 GB);
+// A100 PCIe 80GB 1935 GB/s; H100 SXM 989 TFLOP/s, 3350 GB/s; H200 989 TFLOP/s, 4800 GB/s, 141 GB;
+// V100 SXM2 125 TFLOP/s fp16, 900 GB/s; L40S 362 TFLOP/s bf16 (dense), 864 GB/s.
+constexpr GpuRow kGpus[] = {
+    {"h200", "H200", 989, 4800, 141, 132},
+    {"h100", "H100 SXM 80GB", 989, 3350, 80, 132},
+    {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108},
+    {"a100", "A100 SXM 80GB", 312, 2039, 80, 108},
+    {"l40s", "L40S", 362, 864, 48, 142},
+    {"v100", "V100 SXM2 32GB", 125, 900, 32, 80},
+};
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+ClusterSpec DgxA100() {
+  // DGX A100: 8x A100 80GB on NVSwitch (600 GB/s bidirectional = 300 per direction per GPU),
+  // 8x 200 Gb/s HDR InfiniBand for compute (SC'21 setup; NVIDIA DGX A100 datasheet).
+  ClusterSpec c;
+  c.name = "dgx-a100";
+  c.gpu = GpuPreset("a100");
+  c.node.intra_GBps = 300;
+  c.node.nics = 8;
+  c.node.nic_Gbps = 200;
+  return c;
+}
+
+ClusterSpec DgxH100() {
+  // DGX H100: 8x H100 SXM on NVSwitch (900 GB/s bidirectional = 450 per direction),
+  // 8x 400 Gb/s NDR ConnectX-7 (NVIDIA DGX H100 datasheet).
+  ClusterSpec c;
+  c.name = "dgx-h100";
+  c.gpu = GpuPreset("h100");
+  c.node.intra_GBps = 450;
+  c.node.nics = 8;
+  c.node.nic_Gbps = 400;
+  return c;
+}
+
+ClusterSpec PcieA100() {
+  // A common PCIe server: 8x A100 PCIe 80GB under two PCIe Gen4 switches (4 GPUs each, one per
+  // CPU socket), x16 links (32 GB/s raw per direction, ~80% after protocol overhead), sockets
+  // joined by a ~40 GB/s CPU link, 2x 100 Gb/s Ethernet (RoCE) NICs.
+  ClusterSpec c;
+  c.name = "pcie-a100";
+  c.gpu = GpuPreset("a100-pcie");
+  c.node.fabric = IntraNodeFabric::kPCIe;
+  c.node.intra_GBps = 32;
+  c.node.intra_efficiency = 0.80;
+  c.node.intra_latency_us = 6;
+  c.node.gpus_per_pcie_switch = 4;
+  c.node.socket_link_GBps = 40;
+  c.node.nics = 2;
+  c.node.nic_Gbps = 100;
+  c.node.nic_latency_us = 8;
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> GpuPresetNames() {
+  std::vector<std::string> names;
+  for (const GpuRow& g : kGpus) names.emplace_back(g.key);
+  return names;
+}
+
+GpuSpec GpuPreset(const std::string& name) {
+  const std::string wanted = Lower(name);
+  for (const GpuRow& g : kGpus) {
+    if (wanted == g.key) {
+      GpuSpec s;
+      s.name = g.name;
+      s.peak_tflops = g.peak_tflops;
+      s.hbm_GBps = g.hbm_GBps;
+      s.memory_GiB = g.memory_GiB;
+      s.sms = g.sms;
+      return s;
+    }
+  }
+  throw InputError(fmt::format("GPU \"{}\" is not a preset ({}); describe it in a JSON cluster "
+                               "file (gpu: peak_tflops, hbm_GBps, memory_GiB, sms)",
+                               name, fmt::join(GpuPresetNames(), ", ")));
+}
+
+// Finds the preset whose key occurs in a discovered device name ("NVIDIA H100 80GB HBM3").
+bool MatchGpuPreset(const std::string& device_name, GpuSpec* out) {
+  const std::string lower = Lower(device_name);
+  for (const GpuRow& g : kGpus) {
+    std::string key = g.key;
+    if (key == "a100-pcie") continue;  // "A100" names are matched by the SXM row
+    if (lower.find(key) != std::string::npos) {
+      *out = GpuPreset(key);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> ClusterPresetNames() { return {"dgx-a100", "dgx-h100", "pcie-a100"}; }
+
+bool ClusterPreset(const std::string& name, ClusterSpec* out) {
+  if (name == "dgx-a100") *out = DgxA100();
+  else if (name == "dgx-h100") *out = DgxH100();
+  else if (name == "pcie-a100") *out = PcieA100();
+  else return false;
+  out->source = "preset";
+  return true;
+}
+
+}  // namespace braid::sim

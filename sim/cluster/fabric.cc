@@ -1,0 +1,106 @@
+#include "sim/cluster/fabric.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace braid::sim {
+namespace {
+
+constexpr double kBytesPerGB = 1e9;
+constexpr double kSecondsPerUs = 1e-6;
+
+const char* PortName(int port) {
+  static const char* const kNames[] = {"gpu-tx", "gpu-rx", "pcie-switch-up", "pcie-switch-down",
+                                       "socket-tx", "socket-rx", "nic-tx", "nic-rx", "tier-up",
+                                       "tier-down"};
+  return kNames[port];
+}
+
+}  // namespace
+
+Fabric::Fabric(const ClusterSpec& cluster, FlowNetwork* network)
+    : cluster_(cluster), network_(network) {}
+
+int Fabric::NicOf(int gpu) const {
+  const NodeSpec& n = cluster_.node;
+  return std::min(n.nics - 1, LocalIndex(gpu) * n.nics / n.gpus);
+}
+
+LinkId Fabric::Link(Port port, int owner, int index, double GBps, double latency_us) {
+  auto key = std::make_tuple(static_cast<int>(port), owner, index);
+  auto it = links_.find(key);
+  if (it != links_.end()) return it->second;
+  LinkId id = network_->AddLink(GBps * kBytesPerGB, latency_us * kSecondsPerUs,
+                                fmt::format("{}[{}.{}]", PortName(static_cast<int>(port)), owner, index));
+  links_.emplace(key, id);
+  return id;
+}
+
+std::vector<LinkId> Fabric::Path(int from, int to) {
+  const NodeSpec& n = cluster_.node;
+  const NetworkSpec& net = cluster_.network;
+  std::vector<LinkId> path;
+  if (from == to) return path;  // several ranks on one GPU: a device-local copy
+  const int node_a = NodeOf(from), node_b = NodeOf(to);
+  if (node_a == node_b) {
+    const double bw = n.intra_GBps * n.intra_efficiency;
+    // The latency of a step is charged once, split over the two ports it crosses.
+    path.push_back(Link(Port::kGpuTx, node_a, LocalIndex(from), bw, n.intra_latency_us / 2));
+    if (n.fabric == IntraNodeFabric::kPCIe) {
+      const int sw_a = LocalIndex(from) / n.gpus_per_pcie_switch;
+      const int sw_b = LocalIndex(to) / n.gpus_per_pcie_switch;
+      if (sw_a != sw_b) {
+        path.push_back(Link(Port::kSwitchUp, node_a, sw_a, bw, 0));
+        // Switches on different sockets (two switches per box: one per socket) cross the CPU link.
+        path.push_back(Link(Port::kSocketTx, node_a, sw_a, n.socket_link_GBps * n.intra_efficiency, 0));
+        path.push_back(Link(Port::kSwitchDown, node_a, sw_b, bw, 0));
+      }
+    }
+    path.push_back(Link(Port::kGpuRx, node_b, LocalIndex(to), bw, n.intra_latency_us / 2));
+    return path;
+  }
+  const double nic_bw = cluster_.nic_GBps() * n.nic_efficiency;
+  const int nic_a = NicOf(from), nic_b = NicOf(to);
+  path.push_back(Link(Port::kNicTx, node_a, nic_a, nic_bw, n.nic_latency_us / 2));
+  // Which second-tier uplink (if any) the message crosses.
+  bool cross_tier = false;
+  int group_a = node_a / net.nodes_per_leaf, group_b = node_b / net.nodes_per_leaf;
+  if (net.topology == NetworkTopology::kFatTree) {
+    cross_tier = group_a != group_b;
+  } else {
+    // Rail-optimised: same-rail NICs meet at their rail switch; other rails go via the spine.
+    cross_tier = nic_a != nic_b || group_a != group_b;
+  }
+  if (cross_tier) {
+    const double uplink = net.nodes_per_leaf * n.nics * nic_bw / net.oversubscription;
+    const int tier_a = group_a * n.nics + (net.topology == NetworkTopology::kFatTree ? 0 : nic_a);
+    const int tier_b = group_b * n.nics + (net.topology == NetworkTopology::kFatTree ? 0 : nic_b);
+    path.push_back(Link(Port::kTierUp, 0, tier_a, uplink, net.switch_latency_us));
+    path.push_back(Link(Port::kTierDown, 0, tier_b, uplink, net.switch_latency_us));
+  }
+  path.push_back(Link(Port::kNicRx, node_b, nic_b, nic_bw,
+                      n.nic_latency_us / 2 + net.switch_latency_us));
+  return path;
+}
+
+double Fabric::PathBandwidthGBps(int from, int to) const {
+  const NodeSpec& n = cluster_.node;
+  if (from == to) return cluster_.gpu.hbm_GBps * cluster_.gpu.memory_efficiency / 2;
+  if (NodeOf(from) != NodeOf(to)) return cluster_.nic_GBps() * n.nic_efficiency;
+  double bw = n.intra_GBps * n.intra_efficiency;
+  if (n.fabric == IntraNodeFabric::kPCIe &&
+      LocalIndex(from) / n.gpus_per_pcie_switch != LocalIndex(to) / n.gpus_per_pcie_switch) {
+    bw = std::min(bw, n.socket_link_GBps * n.intra_efficiency);
+  }
+  return bw;
+}
+
+double Fabric::PathLatencyUs(int from, int to) const {
+  const NodeSpec& n = cluster_.node;
+  if (from == to) return cluster_.gpu.kernel_overhead_us;
+  if (NodeOf(from) == NodeOf(to)) return n.intra_latency_us;
+  return n.nic_latency_us + 3 * cluster_.network.switch_latency_us;
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,127 @@
+#include "sim/common/json_fields.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "sim/common/input_error.h"
+
+namespace braid::sim {
+
+JsonFields::JsonFields(const nlohmann::json& object, std::string origin)
+    : object_(object), origin_(std::move(origin)) {
+  if (!object_.is_object()) {
+    throw InputError(fmt::format("{}: expected a JSON object, found {}", origin_, object_.type_name()));
+  }
+}
+
+bool JsonFields::Has(const std::string& field) const { return object_.contains(field); }
+
+const nlohmann::json& JsonFields::Get(const std::string& field) const {
+  auto it = object_.find(field);
+  if (it == object_.end()) throw InputError(fmt::format("{}: missing field \"{}\"", origin_, field));
+  return *it;
+}
+
+int JsonFields::Int(const std::string& field, int lo, int hi) const {
+  const nlohmann::json& v = Get(field);
+  if (!v.is_number_integer()) {
+    throw InputError(fmt::format("{}: field \"{}\" must be an integer in [{}, {}], found {}", origin_,
+                                 field, lo, hi, v.dump()));
+  }
+  long long x = v.get<long long>();
+  if (x < lo || x > hi) {
+    throw InputError(
+        fmt::format("{}: field \"{}\" = {} is out of range [{}, {}]", origin_, field, x, lo, hi));
+  }
+  return static_cast<int>(x);
+}
+
+double JsonFields::Number(const std::string& field, double lo, double hi) const {
+  const nlohmann::json& v = Get(field);
+  if (!v.is_number()) {
+    throw InputError(fmt::format("{}: field \"{}\" must be a number in [{}, {}], found {}", origin_,
+                                 field, lo, hi, v.dump()));
+  }
+  double x = v.get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi) {
+    throw InputError(
+        fmt::format("{}: field \"{}\" = {} is out of range [{}, {}]", origin_, field, x, lo, hi));
+  }
+  return x;
+}
+
+std::string JsonFields::String(const std::string& field) const {
+  const nlohmann::json& v = Get(field);
+  if (!v.is_string()) {
+    throw InputError(
+        fmt::format("{}: field \"{}\" must be a string, found {}", origin_, field, v.dump()));
+  }
+  return v.get<std::string>();
+}
+
+std::string JsonFields::Choice(const std::string& field,
+                               const std::vector<std::string>& allowed) const {
+  std::string s = String(field);
+  for (const std::string& a : allowed) {
+    if (s == a) return s;
+  }
+  throw InputError(fmt::format("{}: field \"{}\" = \"{}\" is not one of: {}", origin_, field, s,
+                               fmt::join(allowed, ", ")));
+}
+
+int JsonFields::Int(const std::string& field, int lo, int hi, int fallback) const {
+  return Has(field) ? Int(field, lo, hi) : fallback;
+}
+
+double JsonFields::Number(const std::string& field, double lo, double hi, double fallback) const {
+  return Has(field) ? Number(field, lo, hi) : fallback;
+}
+
+std::string JsonFields::Choice(const std::string& field, const std::vector<std::string>& allowed,
+                               const std::string& fallback) const {
+  return Has(field) ? Choice(field, allowed) : fallback;
+}
+
+const nlohmann::json& JsonFields::Object(const std::string& field) const {
+  const nlohmann::json& v = Get(field);
+  if (!v.is_object()) {
+    throw InputError(
+        fmt::format("{}: field \"{}\" must be an object, found {}", origin_, field, v.type_name()));
+  }
+  return v;
+}
+
+void JsonFields::RejectUnknown(const std::vector<std::string>& known) const {
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    bool found = false;
+    for (const std::string& k : known) found = found || it.key() == k;
+    if (!found) {
+      throw InputError(fmt::format("{}: unknown field \"{}\" (known fields: {})", origin_, it.key(),
+                                   fmt::join(known, ", ")));
+    }
+  }
+}
+
+nlohmann::json ParseJsonText(const std::string& text, const std::string& origin) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() carries "line L, column C" from nlohmann.
+    throw InputError(fmt::format("{}: malformed JSON: {}", origin, e.what()));
+  }
+}
+
+nlohmann::json ReadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseJsonText(buffer.str(), path);
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,46 @@
+// Typed, range-checked access to the fields of a JSON object read from a user file, so every
+// error names the file, the field, the value found and what was allowed.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace braid::sim {
+
+class JsonFields {
+ public:
+  // `origin` names where the object came from, e.g. "cluster.json" or "cluster.json: node".
+  JsonFields(const nlohmann::json& object, std::string origin);
+  // The object is held by reference: it must outlive this (a temporary would dangle).
+  JsonFields(nlohmann::json&& object, std::string origin) = delete;
+
+  bool Has(const std::string& field) const;
+  // Required fields: throw InputError when missing, of the wrong type, or out of [lo, hi].
+  int Int(const std::string& field, int lo, int hi) const;
+  double Number(const std::string& field, double lo, double hi) const;
+  std::string String(const std::string& field) const;
+  // String restricted to `allowed` (the error lists them).
+  std::string Choice(const std::string& field, const std::vector<std::string>& allowed) const;
+  // Optional variants: `fallback` when the field is absent (still checked when present).
+  int Int(const std::string& field, int lo, int hi, int fallback) const;
+  double Number(const std::string& field, double lo, double hi, double fallback) const;
+  std::string Choice(const std::string& field, const std::vector<std::string>& allowed,
+                     const std::string& fallback) const;
+  const nlohmann::json& Object(const std::string& field) const;  // required sub-object
+  // Throws if the object has a field not in `known` (catches typos such as "hiden").
+  void RejectUnknown(const std::vector<std::string>& known) const;
+  const std::string& origin() const { return origin_; }
+
+ private:
+  const nlohmann::json& Get(const std::string& field) const;
+  const nlohmann::json& object_;
+  std::string origin_;
+};
+
+// Parses `text` (the contents of `origin`); a syntax error names origin, line and column.
+nlohmann::json ParseJsonText(const std::string& text, const std::string& origin);
+// Reads and parses a file; a missing or unreadable file is an InputError naming it.
+nlohmann::json ReadJsonFile(const std::string& path);
+
+}  // namespace braid::sim

@@ -1,0 +1,250 @@
+#include "sim/cost/collective_cost.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "collectives/tuner.h"
+#include "sim/cluster/fabric.h"
+#include "sim/cost/schedule_replay.h"
+#include "sim/engine/flow_network.h"
+#include "sim/engine/simulator.h"
+
+namespace braid::sim {
+namespace {
+
+// Replays stay fast by bounding their size; beyond these, a periodic subset is replayed and the
+// result scaled by the schedule's own alpha-beta step count (see Extrapolate).
+constexpr int kMaxExplicitRanks = 128;        // over all concurrent groups
+constexpr double kMaxOpsPerReplay = 50000;    // bounds slices per chunk
+// At most this many slices per chunk are replayed: beyond a few, slicing only shortens the
+// pipeline fill, which the ring does not have (every rank sends from the first step).
+constexpr double kMaxColumns = 8;
+// Sizes are costed on a grid of 2^(1/8) (9%) steps and scaled linearly to the exact size, so
+// the many slightly different gradient buckets of a step share replays. Linear scaling is exact
+// when bandwidth-bound and over-counts the latency part by at most 9%.
+constexpr double kSizeSteps = 8;
+
+// GPU collectives move data in slices far larger than host ones (NCCL: 128-512 KiB per channel
+// step); the tuner picks within this range.
+constexpr size_t kMinSliceBytes = 256 << 10;
+constexpr size_t kMaxSliceBytes = 4 << 20;
+
+// A cache key independent of where the groups sit: node offsets relative to the first node, and
+// local GPU indices.
+std::string PatternKey(const CollectiveQuery& q, int gpus_per_node) {
+  int base_node = q.groups[0][0] / gpus_per_node;
+  std::string key = fmt::format("{}|{}|{}|", int(q.collective), q.bytes, q.elem_size);
+  for (const auto& g : q.groups) {
+    for (int gpu : g) key += fmt::format("{}.{},", gpu / gpus_per_node - base_node, gpu % gpus_per_node);
+    key += ';';
+  }
+  return key;
+}
+
+// Per-rank element count in NCCL's convention for `bytes` of NCCL "size".
+size_t CountOf(const CollectiveQuery& q, int n) {
+  double elems = q.bytes / q.elem_size;
+  switch (q.collective) {
+    case coll::Collective::kReduceScatter:
+    case coll::Collective::kAllGather:
+    case coll::Collective::kAllToAll: return size_t(elems / n);
+    default: return size_t(elems);
+  }
+}
+
+// Members of `group` in ring order for channel `c` of `channels`: node by node, each node's
+// members rotated so that every channel enters and leaves a node through a different GPU (and
+// so a different NIC), as NCCL's rings do.
+std::vector<int> ChannelOrder(const std::vector<int>& group, int gpus_per_node, int c, int channels) {
+  std::vector<int> nodes;
+  std::vector<std::vector<int>> members;
+  for (int gpu : group) {
+    int node = gpu / gpus_per_node;
+    auto it = std::find(nodes.begin(), nodes.end(), node);
+    if (it == nodes.end()) {
+      nodes.push_back(node);
+      members.push_back({gpu});
+    } else {
+      members[it - nodes.begin()].push_back(gpu);
+    }
+  }
+  std::vector<int> order;
+  for (auto& m : members) {
+    int shift = int(m.size()) * c / channels;
+    std::rotate(m.begin(), m.begin() + shift, m.end());
+    order.insert(order.end(), m.begin(), m.end());
+  }
+  return order;
+}
+
+// The members of `group` kept for an explicit replay when it is too large: whole nodes, in order
+// of appearance, up to `max_ranks` (at least two nodes, so inter-node hops are represented).
+std::vector<int> PeriodicSubset(const std::vector<int>& group, int gpus_per_node, int max_ranks) {
+  std::vector<int> nodes;
+  std::vector<int> subset;
+  for (int gpu : group) {
+    int node = gpu / gpus_per_node;
+    if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) {
+      if (nodes.size() >= 2 && int(subset.size()) >= max_ranks) break;
+      nodes.push_back(node);
+    }
+    subset.push_back(gpu);
+  }
+  return subset;
+}
+
+}  // namespace
+
+CollectiveCost CollectiveCoster::Cost(const CollectiveQuery& query) {
+  if (query.groups.empty() || query.groups[0].empty()) {
+    throw std::invalid_argument("CollectiveCoster::Cost: no group");
+  }
+  CollectiveQuery grid = query;
+  if (query.bytes > 0) {
+    grid.bytes = std::exp2(std::round(std::log2(query.bytes) * kSizeSteps) / kSizeSteps);
+    grid.bytes = std::max<double>(query.elem_size, std::round(grid.bytes / query.elem_size) * query.elem_size);
+  }
+  const std::string key = PatternKey(grid, cluster_.node.gpus);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) {
+    ++stats_.cache_hits;
+  } else {
+    it = cache_.emplace(key, Replay(grid)).first;
+  }
+  CollectiveCost cost = it->second;
+  if (grid.bytes > 0) cost.seconds *= query.bytes / grid.bytes;
+  return cost;
+}
+
+CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
+  CollectiveCost cost;
+  const int gpn = cluster_.node.gpus;
+  const int n = int(query.groups[0].size());
+  if (n == 1 || query.bytes <= 0) return cost;
+  for (const auto& g : query.groups) {
+    if (int(g.size()) != n) throw std::invalid_argument("CollectiveCoster: groups differ in size");
+  }
+  ++stats_.replays;
+
+  // Channels: one per NIC a node's members can drive when the group spans nodes.
+  const std::vector<int>& g0 = query.groups[0];
+  int members_on_first_node = 0;
+  bool spans_nodes = false;
+  for (int gpu : g0) {
+    members_on_first_node += gpu / gpn == g0[0] / gpn;
+    spans_nodes = spans_nodes || gpu / gpn != g0[0] / gpn;
+  }
+  cost.channels = spans_nodes ? std::clamp(std::min(members_on_first_node, cluster_.node.nics), 1, 16) : 1;
+
+  // Explicit subset.
+  const int groups = int(query.groups.size());
+  const int budget = std::max(2, kMaxExplicitRanks / groups);
+  std::vector<std::vector<int>> replayed;
+  for (const auto& g : query.groups) {
+    replayed.push_back(n > budget ? PeriodicSubset(g, gpn, budget) : g);
+  }
+  const int n_sim = int(replayed[0].size());
+  cost.extrapolated = n_sim < n;
+
+  // The tuner's choice for the real group on its bottleneck link class, per channel.
+  Simulator scratch_sim;
+  FlowNetwork scratch_net(&scratch_sim);
+  Fabric fabric(cluster_, &scratch_net);
+  coll::LinkModel link;
+  link.bandwidth_GBps = 1e30;
+  link.alpha_us = 0;
+  const std::vector<int> ring0 = ChannelOrder(g0, gpn, 0, cost.channels);
+  for (int r = 0; r < n; ++r) {
+    int a = ring0[r], b = ring0[(r + 1) % n];
+    link.bandwidth_GBps = std::min(link.bandwidth_GBps, fabric.PathBandwidthGBps(a, b));
+    link.alpha_us = std::max(link.alpha_us, fabric.PathLatencyUs(a, b));
+  }
+  link.reduce_GBps = cluster_.gpu.hbm_GBps * cluster_.gpu.memory_efficiency / 3;
+  link.min_slice_bytes = kMinSliceBytes;
+  link.max_slice_bytes = kMaxSliceBytes;
+
+  const size_t count = CountOf(query, n);
+  const size_t channel_count = std::max<size_t>(1, count / cost.channels);
+  coll::ScheduleRequest request;
+  request.collective = query.collective;
+  request.nranks = n;
+  request.count = channel_count;
+  request.elem_size = query.elem_size;
+  coll::TunerChoice choice = coll::Choose(request, link, std::nullopt);
+  cost.algorithm = choice.algorithm;
+  request.algorithm = choice.algorithm;
+  // Bound the replay's size: at most kMaxOpsPerReplay ops over all ranks (about 4 (n-1) ops per
+  // slice-column for a ring all-reduce), by enlarging slices.
+  const double ranks_total = double(n_sim) * groups * cost.channels;
+  const double max_columns = std::clamp(kMaxOpsPerReplay / (ranks_total * 4.0 * std::max(1, n_sim - 1)), 1.0, kMaxColumns);
+  const double part_bytes = double(channel_count) * query.elem_size / std::max(1, n_sim);
+  request.slice_bytes = std::max<size_t>(choice.slice_bytes, size_t(part_bytes / max_columns) + 1);
+  cost.slice_bytes = request.slice_bytes;
+
+  std::vector<ReplayRank> ranks;
+  coll::ScheduleRequest sim_request = request;
+  sim_request.nranks = n_sim;
+  for (int gi = 0; gi < groups; ++gi) {
+    for (int c = 0; c < cost.channels; ++c) {
+      std::vector<int> order = ChannelOrder(replayed[gi], gpn, c, cost.channels);
+      for (int r = 0; r < n_sim; ++r) {
+        ReplayRank rank;
+        rank.communicator = gi * cost.channels + c;
+        rank.rank = r;
+        rank.gpu = order[r];
+        rank.elem_size = query.elem_size;
+        sim_request.rank = r;
+        std::string error;
+        if (!coll::BuildSchedule(sim_request, &rank.schedule, &error)) {
+          throw std::logic_error("collective replay: " + error);
+        }
+        ranks.push_back(std::move(rank));
+      }
+    }
+  }
+  cost.ranks_simulated = int(ranks.size()) / cost.channels;
+  ReplayResult result = ReplaySchedules(cluster_, ranks);
+  stats_.flows += result.flows;
+  cost.seconds = result.seconds;
+  if (cost.extrapolated) {
+    // Same algorithm and slices; the schedule's closed-form cost on the bottleneck link class
+    // carries the replayed time from n_sim to n ranks (ring: 2(n-1) steps of count/n).
+    std::optional<double> full = coll::EstimateMicroseconds(request, link);
+    std::optional<double> part = coll::EstimateMicroseconds(sim_request, link);
+    if (full && part && *part > 0) cost.seconds *= *full / *part;
+  }
+  return cost;
+}
+
+double CollectiveCoster::Transfers(const std::vector<std::pair<int, int>>& pairs, double bytes) {
+  if (pairs.empty() || bytes <= 0) return 0;
+  const int gpn = cluster_.node.gpus;
+  const int base = pairs[0].first / gpn;
+  std::string key = fmt::format("{}|", bytes);
+  for (auto [a, b] : pairs) key += fmt::format("{}.{}>{}.{},", a / gpn - base, a % gpn, b / gpn - base, b % gpn);
+  auto it = transfer_cache_.find(key);
+  if (it != transfer_cache_.end()) {
+    ++stats_.cache_hits;
+    return it->second;
+  }
+  Simulator sim;
+  FlowNetwork network(&sim);
+  Fabric fabric(cluster_, &network);
+  const double local_Bps = cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency / 2;
+  double local = 0;
+  for (auto [a, b] : pairs) {
+    if (a == b) {
+      local = bytes / local_Bps;
+      continue;
+    }
+    network.StartFlow(fabric.Path(a, b), bytes, [] {});
+  }
+  double seconds = std::max(local, sim.Run());
+  transfer_cache_.emplace(key, seconds);
+  return seconds;
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,61 @@
+// Time of a collective on the cluster, found by replaying the schedules braid would run
+// (collectives/: the tuner's algorithm and slice choice, per rank) on the fabric's links with
+// max-min fair sharing. Results are cached by (collective, size, placement pattern), so a step
+// simulation pays for each distinct collective once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collectives/schedule.h"
+#include "sim/cluster/cluster.h"
+
+namespace braid::sim {
+
+struct CollectiveQuery {
+  coll::Collective collective = coll::Collective::kAllReduce;
+  // NCCL / nccl-tests "size": all-reduce buffer; all-gather output; reduce-scatter input;
+  // broadcast / reduce buffer; all-to-all buffer per rank.
+  double bytes = 0;
+  int elem_size = 2;
+  // Groups that run the same collective at the same time (e.g. the DP groups of all TP ranks of
+  // a stage), each listing global GPU ids in rank order. They share links where they meet.
+  std::vector<std::vector<int>> groups;
+};
+
+struct CollectiveCost {
+  double seconds = 0;
+  coll::Algorithm algorithm = coll::Algorithm::kRing;
+  size_t slice_bytes = 0;
+  int channels = 1;           // parallel rings/trees, one per NIC the group can use per node
+  int ranks_simulated = 0;    // ranks replayed explicitly (all groups)
+  bool extrapolated = false;  // replayed on a periodic subset, scaled by the schedule's steps
+};
+
+struct CollectiveCostStats {
+  uint64_t replays = 0, cache_hits = 0, flows = 0;
+};
+
+class CollectiveCoster {
+ public:
+  explicit CollectiveCoster(const ClusterSpec& cluster) : cluster_(cluster) {}
+
+  CollectiveCost Cost(const CollectiveQuery& query);
+  // Concurrent point-to-point transfers of `bytes` each (pipeline activations): seconds until
+  // the last arrives.
+  double Transfers(const std::vector<std::pair<int, int>>& pairs, double bytes);
+
+  const CollectiveCostStats& stats() const { return stats_; }
+
+ private:
+  CollectiveCost Replay(const CollectiveQuery& query);
+  const ClusterSpec& cluster_;
+  std::map<std::string, CollectiveCost> cache_;
+  std::map<std::string, double> transfer_cache_;
+  CollectiveCostStats stats_;
+};
+
+}  // namespace braid::sim

@@ -1,0 +1,152 @@
+#include "sim/cost/schedule_replay.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <tuple>
+
+#include "sim/cluster/fabric.h"
+#include "sim/engine/flow_network.h"
+#include "sim/engine/serial_resource.h"
+#include "sim/engine/simulator.h"
+
+namespace braid::sim {
+namespace {
+
+using coll::OpType;
+
+class Replay {
+ public:
+  Replay(const ClusterSpec& cluster, const std::vector<ReplayRank>& ranks)
+      : ranks_(ranks), network_(&sim_), fabric_(cluster, &network_) {
+    // Local work runs at streaming memory bandwidth: a reduce reads two operands and writes one.
+    mem_Bps_ = cluster.gpu.hbm_GBps * 1e9 * cluster.gpu.memory_efficiency;
+    states_.resize(ranks.size());
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      const ReplayRank& r = ranks[i];
+      RankState& s = states_[i];
+      const auto& ops = r.schedule.ops;
+      s.waiting.resize(ops.size());
+      s.dependents.resize(ops.size());
+      for (size_t k = 0; k < ops.size(); ++k) {
+        s.waiting[k] = ops[k].num_deps;
+        for (int d = 0; d < ops[k].num_deps; ++d) s.dependents[ops[k].deps[d]].push_back(uint32_t(k));
+      }
+      if (!engines_.count(r.gpu)) engines_[r.gpu] = std::make_unique<SerialResource>(&sim_);
+    }
+  }
+
+  ReplayResult Run() {
+    for (size_t i = 0; i < ranks_.size(); ++i) {
+      const auto& ops = ranks_[i].schedule.ops;
+      for (size_t k = 0; k < ops.size(); ++k) {
+        if (states_[i].waiting[k] == 0) Issue(int(i), uint32_t(k));
+      }
+    }
+    ReplayResult result;
+    result.seconds = sim_.Run();
+    result.flows = flows_;
+    if (!pending_.empty()) {
+      throw std::logic_error(fmt::format("schedule replay: {} unmatched send/receive(s)", pending_.size()));
+    }
+    return result;
+  }
+
+ private:
+  struct RankState {
+    std::vector<uint16_t> waiting;                 // unfinished dependencies per op
+    std::vector<std::vector<uint32_t>> dependents;  // ops waiting on each op
+  };
+  // (communicator, sender rank, receiver rank, tag) -> the op issued first (sender or receiver).
+  using MatchKey = std::tuple<int, int, int, uint32_t>;
+  struct Posted {
+    int rank_index;
+    uint32_t op;
+  };
+
+  double Bytes(int i, const coll::Region& r) const { return double(r.count) * ranks_[i].elem_size; }
+
+  void Issue(int i, uint32_t k) {
+    const ReplayRank& r = ranks_[i];
+    const coll::Op& op = r.schedule.ops[k];
+    switch (op.type) {
+      case OpType::kSend:
+      case OpType::kRecv:
+      case OpType::kRecvReduce: {
+        const bool send = op.type == OpType::kSend;
+        MatchKey key{r.communicator, send ? r.rank : op.peer, send ? op.peer : r.rank, op.tag};
+        auto it = pending_.find(key);
+        if (it == pending_.end()) {
+          pending_.emplace(key, Posted{i, k});
+          return;
+        }
+        Posted other = it->second;
+        pending_.erase(it);
+        if (send) StartTransfer(i, k, other.rank_index, other.op);
+        else StartTransfer(other.rank_index, other.op, i, k);
+        return;
+      }
+      case OpType::kCopy: {
+        const bool same = op.src.buffer == op.dst.buffer && op.src.offset == op.dst.offset;
+        if (same) return Complete(i, k);
+        return RunLocal(i, k, 2 * Bytes(i, op.dst));
+      }
+      case OpType::kFinalize:
+        return RunLocal(i, k, 2 * Bytes(i, op.dst));
+    }
+  }
+
+  void RunLocal(int i, uint32_t k, double bytes_moved) {
+    const double seconds = bytes_moved / mem_Bps_;
+    engines_[ranks_[i].gpu]->Submit(seconds, [this, i, k] { Complete(i, k); });
+  }
+
+  void StartTransfer(int si, uint32_t sk, int ri, uint32_t rk) {
+    const double bytes = Bytes(si, ranks_[si].schedule.ops[sk].src);
+    ++flows_;
+    auto done = [this, si, sk, ri, rk] {
+      Complete(si, sk);
+      const coll::Op& recv = ranks_[ri].schedule.ops[rk];
+      if (recv.type == OpType::kRecvReduce) {
+        RunLocal(ri, rk, 3 * Bytes(ri, recv.dst));
+      } else {
+        Complete(ri, rk);
+      }
+    };
+    const int from = ranks_[si].gpu, to = ranks_[ri].gpu;
+    if (from == to) {
+      // Two ranks on one GPU: the transfer is a device-local copy.
+      engines_[from]->Submit(2 * bytes / mem_Bps_, done);
+      return;
+    }
+    network_.StartFlow(fabric_.Path(from, to), bytes, done);
+  }
+
+  void Complete(int i, uint32_t k) {
+    RankState& s = states_[i];
+    for (uint32_t d : s.dependents[k]) {
+      if (--s.waiting[d] == 0) Issue(i, d);
+    }
+  }
+
+  const std::vector<ReplayRank>& ranks_;
+  Simulator sim_;
+  FlowNetwork network_;
+  Fabric fabric_;
+  double mem_Bps_ = 1;
+  std::vector<RankState> states_;
+  std::map<int, std::unique_ptr<SerialResource>> engines_;  // per GPU reduction engine
+  std::map<MatchKey, Posted> pending_;
+  uint64_t flows_ = 0;
+};
+
+}  // namespace
+
+ReplayResult ReplaySchedules(const ClusterSpec& cluster, const std::vector<ReplayRank>& ranks) {
+  Replay replay(cluster, ranks);
+  return replay.Run();
+}
+
+}  // namespace braid::sim

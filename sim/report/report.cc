@@ -1,0 +1,148 @@
+#include "sim/report/report.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <map>
+
+#include "sim/common/input_error.h"
+
+namespace braid::sim {
+
+const char* const kFlopConvention =
+    "tflops_per_gpu counts the FLOPs executed, recomputation included (Megatron-LM's convention, "
+    "Eq. 3 of Narayanan et al. SC'21 under full recomputation; attention counted in full); mfu "
+    "uses model FLOPs (forward + backward, no recomputation) over the GPU's dense bf16 peak";
+
+Format ParseFormat(const std::string& text) {
+  if (text == "table") return Format::kTable;
+  if (text == "json") return Format::kJson;
+  if (text == "csv") return Format::kCsv;
+  throw InputError("--format " + text + " is not one of table, json, csv");
+}
+
+nlohmann::json ResultJson(const StepResult& r) {
+  const Layout& l = r.layout;
+  const Breakdown& b = r.breakdown;
+  constexpr double kGiB = 1024.0 * 1024 * 1024;
+  return {
+      {"layout", {{"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}, {"mb", l.mb}, {"v", l.v},
+                  {"zero", l.zero}, {"recompute", RecomputeName(l.recompute)}, {"sp", l.sp}}},
+      {"layout_string", LayoutToString(l)},
+      {"microbatches", r.microbatches},
+      {"step_time_s", r.step_time_s},
+      {"tokens_per_s", r.tokens_per_s},
+      {"tflops_per_gpu", r.tflops_per_gpu},
+      {"model_tflops_per_gpu", r.model_tflops_per_gpu},
+      {"mfu", r.mfu},
+      {"memory_gib_per_gpu", r.memory_gib_per_gpu},
+      {"memory_gib", {{"weights", r.memory.weights / kGiB}, {"gradients", r.memory.gradients / kGiB},
+                      {"optimizer", r.memory.optimizer / kGiB}, {"activations", r.memory.activations / kGiB},
+                      {"reserved", r.memory.reserved / kGiB}}},
+      {"breakdown", {{"compute_s", b.compute}, {"tp_exposed_s", b.tp_exposed},
+                     {"pp_exposed_s", b.pp_exposed}, {"bubble_s", b.bubble},
+                     {"dp_exposed_s", b.dp_exposed}, {"optimizer_s", b.optimizer}}},
+      {"critical_stage", r.critical_stage},
+      {"simulated", r.simulated},
+  };
+}
+
+namespace {
+
+std::string Pct(double part, double whole) {
+  return fmt::format("{:.1f}%", whole > 0 ? 100 * part / whole : 0);
+}
+
+void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepResult>& results,
+                const SearchResult* search) {
+  fmt::print(out, "# plan-sim {}: model {} ({:.1f}B parameters), {} GPUs of {} ({}), global batch {}\n",
+             c.command, c.model->name, TotalParameters(*c.model) / 1e9, c.cluster->total_gpus(),
+             c.cluster->gpu.name, c.cluster->name, c.training->global_batch);
+  fmt::print(out, "# training: bf16, Adam, attention {}, schedule {}, grad reduce in {}-byte values{}\n",
+             AttentionKernelName(c.training->attention), PipelineScheduleName(c.training->schedule),
+             c.training->grad_reduce_bytes,
+             c.training->overlap_grad_reduce ? ", overlapped with backward" : ", after backward");
+  fmt::print(out, "# {}\n", kFlopConvention);
+  if (search) {
+    fmt::print(out, "# search: {} layouts enumerated, {} rejected, {} simulated, {:.2f} s\n",
+               search->enumerated, search->rejected.size(), search->simulated, search->seconds);
+  }
+  fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9} {:>11} {:>7} {:>6} {:>7} | "
+                  "{:>7} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+             "#", "tp", "pp", "dp", "mb", "v", "zero", "recompute", "sp", "step(s)", "tokens/s",
+             "TFLOP/s", "MFU", "mem GiB", "compute", "tp", "pp", "bubble", "dp", "optim");
+  int rank = 1;
+  for (const StepResult& r : results) {
+    const Layout& l = r.layout;
+    const Breakdown& b = r.breakdown;
+    const double t = r.step_time_s;
+    fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9.3f} {:>11.0f} {:>7.1f} "
+                    "{:>5.1f}% {:>7.1f} | {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+               rank++, l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute),
+               l.sp ? "on" : "off", t, r.tokens_per_s, r.tflops_per_gpu, 100 * r.mfu,
+               r.memory_gib_per_gpu, Pct(b.compute, t), Pct(b.tp_exposed, t), Pct(b.pp_exposed, t),
+               Pct(b.bubble, t), Pct(b.dp_exposed, t), Pct(b.optimizer, t));
+  }
+  if (!results.empty()) fmt::print(out, "# simulated (best): {}\n", results.front().simulated);
+}
+
+void WriteCsv(std::ostream& out, const std::vector<StepResult>& results) {
+  fmt::print(out, "tp,pp,dp,mb,v,zero,recompute,sp,step_time_s,tokens_per_s,tflops_per_gpu,"
+                  "model_tflops_per_gpu,mfu,memory_gib_per_gpu,compute_s,tp_exposed_s,pp_exposed_s,"
+                  "bubble_s,dp_exposed_s,optimizer_s\n");
+  for (const StepResult& r : results) {
+    const Layout& l = r.layout;
+    const Breakdown& b = r.breakdown;
+    fmt::print(out, "{},{},{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},"
+                    "{:.6g},{:.6g},{:.6g},{:.6g}\n",
+               l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off",
+               r.step_time_s, r.tokens_per_s, r.tflops_per_gpu, r.model_tflops_per_gpu, r.mfu,
+               r.memory_gib_per_gpu, b.compute, b.tp_exposed, b.pp_exposed, b.bubble, b.dp_exposed,
+               b.optimizer);
+  }
+}
+
+}  // namespace
+
+void WriteResults(std::ostream& out, Format format, const RunContext& c,
+                  const std::vector<StepResult>& results, const SearchResult* search) {
+  switch (format) {
+    case Format::kTable: return WriteTable(out, c, results, search);
+    case Format::kCsv: return WriteCsv(out, results);
+    case Format::kJson: {
+      nlohmann::json doc = {
+          {"command", c.command},
+          {"model", c.model->name},
+          {"parameters", TotalParameters(*c.model)},
+          {"cluster", c.cluster->name},
+          {"gpus", c.cluster->total_gpus()},
+          {"global_batch", c.training->global_batch},
+          {"flop_convention", kFlopConvention},
+          {"results", nlohmann::json::array()},
+      };
+      for (const StepResult& r : results) doc["results"].push_back(ResultJson(r));
+      if (search) {
+        doc["search"] = {{"enumerated", search->enumerated},
+                         {"rejected", search->rejected.size()},
+                         {"simulated", search->simulated},
+                         {"seconds", search->seconds}};
+      }
+      out << doc.dump(2) << "\n";
+      return;
+    }
+  }
+}
+
+void WriteRejections(std::ostream& out, const SearchResult& search, int examples) {
+  std::map<std::string, std::vector<const Rejection*>> by_rule;
+  for (const Rejection& r : search.rejected) by_rule[r.rule].push_back(&r);
+  fmt::print(out, "# rejected layouts: {} of {}\n", search.rejected.size(), search.enumerated);
+  for (const auto& [rule, list] : by_rule) {
+    fmt::print(out, "#   {}: {} layout(s)\n", rule, list.size());
+    for (int i = 0; i < int(list.size()) && i < examples; ++i) {
+      fmt::print(out, "#     {}: {}\n", LayoutToString(list[i]->layout), list[i]->reason);
+    }
+  }
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,73 @@
+// Chrome trace of one simulated step (see report.h).
+#include <fmt/format.h>
+
+#include "sim/report/report.h"
+
+namespace braid::sim {
+namespace {
+
+constexpr double kUs = 1e6;  // trace timestamps are microseconds
+constexpr int kGroupsPid = 1000000;
+
+nlohmann::json Name(const char* kind, int pid, int tid, const std::string& name) {
+  nlohmann::json e = {{"ph", "M"}, {"name", kind}, {"pid", pid}, {"args", {{"name", name}}}};
+  if (tid >= 0) e["tid"] = tid;
+  return e;
+}
+
+nlohmann::json Span(int pid, int tid, const std::string& name, double start, double end,
+                    nlohmann::json args = nlohmann::json::object()) {
+  return {{"ph", "X"}, {"pid", pid}, {"tid", tid}, {"name", name}, {"ts", start * kUs},
+          {"dur", (end - start) * kUs}, {"args", std::move(args)}};
+}
+
+}  // namespace
+
+nlohmann::json StepTrace(const StepResult& r, const ClusterSpec& cluster) {
+  const Layout& l = r.layout;
+  nlohmann::json events = nlohmann::json::array();
+  events.push_back(Name("process_name", kGroupsPid, -1, "communication groups"));
+  for (int s = 0; s < l.pp; ++s) {
+    const int gpu = s * l.dp * l.tp;  // TP rank 0 of DP replica 0 (Megatron rank order)
+    events.push_back(Name("process_name", s, -1,
+                          fmt::format("stage {} (GPU {}: node {}, local {})", s, gpu,
+                                      gpu / cluster.node.gpus, gpu % cluster.node.gpus)));
+    events.push_back(Name("thread_name", s, 0, "compute stream"));
+    events.push_back(Name("thread_name", s, 1, "DP communication stream"));
+    events.push_back(Name("thread_name", kGroupsPid, 3 * s, fmt::format("TP group, stage {}", s)));
+    events.push_back(Name("thread_name", kGroupsPid, 3 * s + 1, fmt::format("PP link {} -> {}", s, s + 1)));
+    events.push_back(Name("thread_name", kGroupsPid, 3 * s + 2, fmt::format("DP group, stage {}", s)));
+    if (s < int(r.pipeline.tasks.size())) {
+      for (const TaskTiming& t : r.pipeline.tasks[s]) {
+        const double tp = t.task.forward ? r.tp_seconds_forward[s][t.task.chunk]
+                                         : r.tp_seconds_backward[s][t.task.chunk];
+        std::string name = fmt::format("{} mb{} chunk{}", t.task.forward ? "F" : "B", t.task.microbatch,
+                                       t.task.chunk);
+        events.push_back(Span(s, 0, name, t.start, t.end, {{"tp_collectives_us", tp * kUs}}));
+        // TP collectives are interleaved with the task's kernels; the group track shows their
+        // total, ending with the task.
+        if (tp > 0) events.push_back(Span(kGroupsPid, 3 * s, name + " TP collectives", t.end - tp, t.end));
+      }
+    }
+    if (s < int(r.pipeline.transfers.size())) {
+      for (const TaskTiming& t : r.pipeline.transfers[s]) {
+        // Forward transfers go to the next stage; backward ones to the previous stage's link.
+        const int link = t.task.forward ? s : (s + l.pp - 1) % l.pp;
+        events.push_back(Span(kGroupsPid, 3 * link + 1,
+                              fmt::format("{} mb{}", t.task.forward ? "activation" : "gradient", t.task.microbatch),
+                              t.start, t.end));
+      }
+    }
+    if (s < int(r.dp_spans.size())) {
+      for (const CommSpan& c : r.dp_spans[s]) {
+        events.push_back(Span(s, 1, c.label, c.start, c.end));
+        events.push_back(Span(kGroupsPid, 3 * s + 2, c.label, c.start, c.end));
+      }
+    }
+  }
+  return {{"traceEvents", events}, {"displayTimeUnit", "ms"},
+          {"otherData", {{"layout", LayoutToString(l)}, {"step_time_s", r.step_time_s},
+                         {"simulated", r.simulated}}}};
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,119 @@
+#include "sim/search/search.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace braid::sim {
+namespace {
+
+bool Pinned(const SearchOptions& o, const char* key) {
+  return std::find(o.fixed_keys.begin(), o.fixed_keys.end(), key) != o.fixed_keys.end();
+}
+
+std::vector<int> Divisors(int n, int limit) {
+  std::vector<int> d;
+  for (int i = 1; i <= n && i <= limit; ++i) {
+    if (n % i == 0) d.push_back(i);
+  }
+  return d;
+}
+
+// Values of one key: the pinned value, or the candidates.
+std::vector<int> Values(const SearchOptions& o, const char* key, int pinned, std::vector<int> candidates) {
+  if (Pinned(o, key)) return {pinned};
+  return candidates;
+}
+
+std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
+  const ModelSpec& model = m.model();
+  const int gpus = m.cluster().total_gpus();
+  const int per_node = m.cluster().node.gpus;
+  const int batch = m.training().global_batch;
+  std::vector<Layout> out;
+  // TP stays within a node (across nodes its per-layer collectives would run on the NICs).
+  for (int tp : Values(o, "tp", o.fixed.tp, Divisors(per_node, per_node))) {
+    if (gpus % tp != 0) continue;
+    for (int pp : Values(o, "pp", o.fixed.pp, Divisors(model.layers, gpus / tp))) {
+      if (gpus % (tp * pp) != 0) continue;
+      const int dp = gpus / (tp * pp);
+      if (Pinned(o, "dp") && dp != o.fixed.dp) continue;
+      std::vector<int> mbs;
+      for (int mb = 1; mb <= 16; mb *= 2) {
+        if (batch % dp == 0 && (batch / dp) % mb == 0) mbs.push_back(mb);
+      }
+      for (int mb : Values(o, "mb", o.fixed.mb, mbs)) {
+        std::vector<int> vs = {1};
+        if (pp > 1) {
+          for (int v : Divisors(model.layers / pp, 16)) {
+            if (v > 1) vs.push_back(v);
+          }
+        }
+        for (int v : Values(o, "v", o.fixed.v, vs)) {
+          for (int zero : Values(o, "zero", o.fixed.zero, {0, 1, 2, 3})) {
+            // With fused attention, selective recomputation is what the kernel does anyway:
+            // the same step as none, so it is enumerated only when unfused or pinned.
+            std::vector<int> recomputes = {0, 2};
+            if (m.training().attention == AttentionKernel::kUnfused) recomputes = {0, 1, 2};
+            for (int rec : Values(o, "recompute", int(o.fixed.recompute), recomputes)) {
+              for (int sp : Values(o, "sp", int(o.fixed.sp), {0, 1})) {
+                if (sp && tp == 1 && !Pinned(o, "sp")) continue;  // meaningless, not a rejection
+                Layout l;
+                l.tp = tp;
+                l.pp = pp;
+                l.dp = dp;
+                l.mb = mb;
+                l.v = v;
+                l.zero = zero;
+                l.recompute = static_cast<Recompute>(rec);
+                l.sp = sp != 0;
+                out.push_back(l);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+SearchResult Search(StepModel& model, const SearchOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  SearchResult result;
+  std::vector<Layout> candidates = Enumerate(model, o);
+  result.enumerated = int(candidates.size());
+  std::vector<std::pair<double, Layout>> estimated;
+  for (const Layout& l : candidates) {
+    std::string rule;
+    std::string why = model.Infeasible(l, &rule);
+    if (!why.empty()) {
+      result.rejected.push_back({l, rule, why});
+      continue;
+    }
+    estimated.push_back({model.EstimateSeconds(l), l});
+  }
+  result.feasible = int(estimated.size());
+  std::stable_sort(estimated.begin(), estimated.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Layout> to_simulate;
+  for (const auto& [seconds, l] : estimated) {
+    const bool promising = seconds <= estimated.front().first * o.simulate_within;
+    const bool needed = int(to_simulate.size()) < 2 * o.top;
+    if (int(to_simulate.size()) >= o.max_simulated || (!promising && !needed)) break;
+    to_simulate.push_back(l);
+  }
+  for (size_t i = 0; i < to_simulate.size(); ++i) {
+    result.best.push_back(model.Simulate(to_simulate[i]));
+    if (o.progress) o.progress(int(i + 1), int(to_simulate.size()));
+  }
+  result.simulated = int(result.best.size());
+  std::stable_sort(result.best.begin(), result.best.end(),
+                   [](const StepResult& a, const StepResult& b) { return a.step_time_s < b.step_time_s; });
+  if (int(result.best.size()) > o.top) result.best.resize(o.top);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,50 @@
+// Pipeline-parallel schedules (GPipe, 1F1B, Megatron's interleaved 1F1B) and their simulation:
+// each stage runs its forward/backward tasks in the schedule's order on one compute stream; a
+// task starts when its stage is free and its input has arrived from the neighbouring virtual
+// stage (activation or gradient transfer, on a per-direction link between the two stages).
+#pragma once
+
+#include <vector>
+
+#include "sim/workload/training.h"
+
+namespace braid::sim {
+
+struct PipelineTask {
+  bool forward = true;
+  int microbatch = 0;
+  int chunk = 0;  // model chunk on this stage (0 .. v-1); virtual stage = chunk * pp + stage
+};
+
+// The order stage `stage` runs its tasks in. Interleaving (v > 1) follows Megatron-LM and needs
+// microbatches % pp == 0 (the caller checks).
+std::vector<PipelineTask> StageOrder(PipelineSchedule schedule, int pp, int v, int microbatches, int stage);
+
+struct PipelineInput {
+  PipelineSchedule schedule = PipelineSchedule::kOneFOneB;
+  int pp = 1, v = 1, microbatches = 1;
+  // Seconds per micro-batch for each stage and chunk: [stage][chunk].
+  std::vector<std::vector<double>> forward, backward;
+  double transfer_seconds = 0;  // one activation (or its gradient) between adjacent stages
+  // Megatron-LM's default: a stage waits for its send to complete before its next task (the
+  // send/receive pair is issued and waited on between compute steps). False: sends overlap.
+  bool blocking_sends = true;
+};
+
+struct TaskTiming {
+  PipelineTask task;
+  double start = 0, end = 0;
+};
+
+struct PipelineResult {
+  double makespan = 0;                        // last task end over all stages
+  std::vector<double> stage_end;              // per stage
+  std::vector<double> stage_busy;             // per stage, seconds of task work
+  std::vector<std::vector<TaskTiming>> tasks; // per stage, in execution order
+  std::vector<std::vector<TaskTiming>> transfers;  // per stage: transfers it sent
+  uint64_t events = 0;
+};
+
+PipelineResult SimulatePipeline(const PipelineInput& input);
+
+}  // namespace braid::sim

@@ -1,0 +1,384 @@
+#include "sim/step/step_model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+#include "sim/common/input_error.h"
+#include "sim/workload/layer_work.h"
+
+namespace braid::sim {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+// Adam step per local parameter: read/write fp32 master, m and v (24 B), read the fp32 gradient
+// (4 B), write the bf16 weight (2 B).
+constexpr double kOptimizerBytesPerParam = 30;
+
+}  // namespace
+
+StepModel::StepModel(const ModelSpec& model, const ClusterSpec& cluster, const TrainingSpec& training,
+                     ComputeModel compute)
+    : model_(model), cluster_(cluster), training_(training), compute_(std::move(compute)),
+      coster_(cluster_) {}
+
+// Megatron's rank order: TP fastest, then DP, then PP; GPUs are numbered node-major.
+int StepModel::Gpu(const Layout& l, int stage, int dp_rank, int tp_rank) const {
+  return stage * l.dp * l.tp + dp_rank * l.tp + tp_rank;
+}
+
+std::string StepModel::Infeasible(const Layout& l, std::string* rule) const {
+  std::string name;
+  std::string why = Violation(l, &name);
+  if (rule) *rule = name;
+  return why;
+}
+
+std::string StepModel::Violation(const Layout& l, std::string* rule) const {
+  const ModelSpec& m = model_;
+  const int gpus = cluster_.total_gpus();
+  if (l.gpus() != gpus) {
+    *rule = "gpus";
+    return fmt::format("tp*pp*dp = {}*{}*{} = {} but the cluster has {} GPUs", l.tp, l.pp, l.dp,
+                       l.gpus(), gpus);
+  }
+  if (m.heads % l.tp != 0) {
+    *rule = "tp-divides-heads";
+    return fmt::format("heads ({}) not divisible by tp ({})", m.heads, l.tp);
+  }
+  if (m.kv_heads % l.tp != 0 && l.tp % m.kv_heads != 0) {
+    *rule = "tp-kv-heads";
+    return fmt::format("kv_heads ({}) and tp ({}): neither divides the other", m.kv_heads, l.tp);
+  }
+  if (m.ffn_hidden % l.tp != 0) {
+    *rule = "tp-divides-ffn";
+    return fmt::format("ffn_hidden ({}) not divisible by tp ({})", m.ffn_hidden, l.tp);
+  }
+  if (m.layers % (l.pp * l.v) != 0) {
+    *rule = "pp-v-divide-layers";
+    return fmt::format("layers ({}) not divisible by pp*v ({}*{})", m.layers, l.pp, l.v);
+  }
+  if (training_.global_batch % (l.dp * l.mb) != 0) {
+    *rule = "batch-divisible";
+    return fmt::format("global batch ({}) not divisible by dp*mb ({}*{})", training_.global_batch,
+                       l.dp, l.mb);
+  }
+  const int microbatches = training_.global_batch / (l.dp * l.mb);
+  if (l.v > 1 && l.pp < 2) {
+    *rule = "interleave-needs-pp";
+    return fmt::format("v={} (interleaving) needs pp >= 2", l.v);
+  }
+  if (l.v > 1 && microbatches % l.pp != 0) {
+    *rule = "interleave-microbatches";
+    return fmt::format("interleaving needs micro-batches per pipeline ({}) divisible by pp ({})",
+                       microbatches, l.pp);
+  }
+  if (l.sp && l.tp < 2) {
+    *rule = "sp-needs-tp";
+    return "sp=on needs tp >= 2";
+  }
+  if (l.zero >= 2 && l.pp > 1) {
+    *rule = "zero-with-pp";
+    return fmt::format("zero={} shards gradients per micro-batch, which pipeline gradient "
+                       "accumulation does not allow (pp={}; use zero <= 1)", l.zero, l.pp);
+  }
+  int stage = 0;
+  MemoryBreakdown mem = PeakMemory(l, &stage);
+  if (mem.total() > cluster_.gpu.memory_GiB * kGiB) {
+    *rule = "memory";
+    return fmt::format("needs {:.1f} GiB on stage {} (weights {:.1f}, grads {:.1f}, optimizer "
+                       "{:.1f}, activations {:.1f}, reserved {:.1f}) > {:.0f} GiB per GPU",
+                       mem.total() / kGiB, stage, mem.weights / kGiB, mem.gradients / kGiB,
+                       mem.optimizer / kGiB, mem.activations / kGiB, mem.reserved / kGiB,
+                       cluster_.gpu.memory_GiB);
+  }
+  return "";
+}
+
+double StepModel::StageParameters(const Layout& l, int stage) const {
+  const double layers = double(model_.layers) / l.pp;
+  double p = layers * LayerParameters(model_) / l.tp;
+  if (stage == 0) p += EmbeddingWork(model_, l, training_).parameters;
+  if (stage == l.pp - 1) p += HeadWork(model_, l, training_).parameters;
+  return p;
+}
+
+MemoryBreakdown StepModel::PeakMemory(const Layout& l, int* worst_stage) const {
+  MemoryBreakdown worst;
+  // Stage 0 holds the most micro-batches in flight, the last stage the logits.
+  for (int s : {0, l.pp - 1}) {
+    MemoryBreakdown m = StageMemory(model_, l, training_, cluster_.gpu, s, StageParameters(l, s),
+                                    s == l.pp - 1);
+    if (m.total() > worst.total()) {
+      worst = m;
+      if (worst_stage) *worst_stage = s;
+    }
+  }
+  return worst;
+}
+
+double StepModel::PassSeconds(const PassWork& pass, const Layout& l, int stage, double* tp_seconds) {
+  double seconds = 0;
+  for (const Kernel& k : pass.kernels) seconds += compute_.Seconds(k);
+  double tp = 0;
+  if (l.tp > 1) {
+    CollectiveQuery q;
+    q.elem_size = training_.bytes_per_value;
+    std::vector<int> group;
+    for (int r = 0; r < l.tp; ++r) group.push_back(Gpu(l, stage, 0, r));
+    q.groups.push_back(group);
+    for (const TpCollective& c : pass.tp_collectives) {
+      q.collective = c.collective;
+      q.bytes = c.bytes;
+      tp += coster_.Cost(q).seconds;
+    }
+  }
+  if (tp_seconds) *tp_seconds += tp;
+  return seconds + tp;
+}
+
+double StepModel::DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& l, int stage) {
+  if (l.dp == 1 || bytes <= 0) return 0;
+  CollectiveQuery q;
+  q.collective = c;
+  q.bytes = bytes;
+  q.elem_size = c == coll::Collective::kAllGather ? training_.bytes_per_value : training_.grad_reduce_bytes;
+  // The DP groups of all TP ranks of the stage run together and share the nodes' NICs.
+  for (int r = 0; r < l.tp; ++r) {
+    std::vector<int> group;
+    for (int d = 0; d < l.dp; ++d) group.push_back(Gpu(l, stage, d, r));
+    q.groups.push_back(group);
+  }
+  return coster_.Cost(q).seconds;
+}
+
+StepModel::StageCosts StepModel::Costs(const Layout& l) {
+  StageCosts costs;
+  const LayerWork layer = TransformerLayerWork(model_, l, training_);
+  const LayerWork emb = EmbeddingWork(model_, l, training_);
+  const LayerWork head = HeadWork(model_, l, training_);
+  const int layers_per_chunk = model_.layers / (l.pp * l.v);
+  const double layer_grad_bytes = layer.parameters * training_.grad_reduce_bytes;
+  const int last_vstage = l.pp * l.v - 1;
+  costs.chunks.resize(l.pp);
+  // A layer's cost depends on its stage only through where the stage's TP group sits within a
+  // node; compute it once per distinct offset.
+  struct LayerCost {
+    double forward, backward, forward_tp, backward_tp;
+  };
+  std::map<int, LayerCost> by_offset;
+  for (int s = 0; s < l.pp; ++s) {
+    const int offset = Gpu(l, s, 0, 0) % cluster_.node.gpus;
+    auto found = by_offset.find(offset);
+    if (found == by_offset.end()) {
+      LayerCost lc{0, 0, 0, 0};
+      lc.forward = PassSeconds(layer.forward, l, s, &lc.forward_tp);
+      lc.backward = PassSeconds(layer.recompute, l, s, &lc.backward_tp) +
+                    PassSeconds(layer.backward, l, s, &lc.backward_tp);
+      if (l.zero >= 3) {
+        // Each layer's weights are gathered before its forward and backward (prefetched, so
+        // they overlap the previous layer's compute).
+        const double gather = DpCollectiveSeconds(
+            coll::Collective::kAllGather, layer.parameters * training_.bytes_per_value, l, s);
+        lc.forward = std::max(lc.forward, gather);
+        lc.backward = std::max(lc.backward, gather);
+      }
+      if (l.zero >= 2) {
+        // ZeRO-2/3 reduce-scatter each layer's gradients during every backward pass.
+        lc.backward = std::max(lc.backward, DpCollectiveSeconds(coll::Collective::kReduceScatter,
+                                                                layer_grad_bytes, l, s));
+      }
+      found = by_offset.emplace(offset, lc).first;
+    }
+    const LayerCost& lc = found->second;
+    const double f_tp = lc.forward_tp, b_tp = lc.backward_tp, f_layer_total = lc.forward;
+    const double b_layer = lc.backward;
+    for (int c = 0; c < l.v; ++c) {
+      const int vstage = c * l.pp + s;
+      ChunkCost cc;
+      double ftp = f_tp * layers_per_chunk, btp = b_tp * layers_per_chunk;
+      cc.forward = f_layer_total * layers_per_chunk;
+      if (vstage == last_vstage) {
+        cc.forward += PassSeconds(head.forward, l, s, &ftp);
+        double hb = PassSeconds(head.backward, l, s, &btp);
+        cc.layer_backward.push_back(hb);
+        cc.layer_grad_bytes.push_back(head.parameters * training_.grad_reduce_bytes);
+      }
+      for (int i = 0; i < layers_per_chunk; ++i) {
+        cc.layer_backward.push_back(b_layer);
+        cc.layer_grad_bytes.push_back(layer_grad_bytes);
+      }
+      if (vstage == 0) {
+        cc.forward += PassSeconds(emb.forward, l, s, &ftp);
+        double eb = PassSeconds(emb.recompute, l, s, &btp) + PassSeconds(emb.backward, l, s, &btp);
+        cc.layer_backward.push_back(eb);
+        cc.layer_grad_bytes.push_back(emb.parameters * training_.grad_reduce_bytes);
+      }
+      cc.backward = std::accumulate(cc.layer_backward.begin(), cc.layer_backward.end(), 0.0);
+      cc.forward_tp = ftp;
+      cc.backward_tp = btp;
+      costs.chunks[s].push_back(cc);
+    }
+  }
+  // Pipeline messages: one micro-batch's activations (b x s x h), split over the TP ranks
+  // (each sends 1/tp, then an all-gather inside the node) when scatter/gather is on.
+  if (l.pp > 1) {
+    const double bytes = double(l.mb) * model_.seq_len * model_.hidden * training_.bytes_per_value;
+    const bool split = training_.pp_scatter_gather && l.tp > 1 && !l.sp;
+    std::vector<std::pair<int, int>> pairs;
+    for (int r = 0; r < l.tp; ++r) pairs.push_back({Gpu(l, 0, 0, r), Gpu(l, 1, 0, r)});
+    costs.transfer_seconds = coster_.Transfers(pairs, split || l.sp ? bytes / l.tp : bytes);
+    if (split) {
+      costs.transfer_seconds += PassSeconds({{}, {{coll::Collective::kAllGather, bytes}}}, l, 1, nullptr);
+    }
+  }
+  auto flops = [&](const LayerWork& w, bool with_recompute) {
+    return CountedFlops(w.forward) + CountedFlops(w.backward) +
+           (with_recompute ? CountedFlops(w.recompute) : 0);
+  };
+  for (bool rec : {true, false}) {
+    double f = model_.layers * flops(layer, rec) + flops(emb, rec) + flops(head, rec);
+    (rec ? costs.counted_flops_per_mb : costs.model_flops_per_mb) = f;
+  }
+  return costs;
+}
+
+double StepModel::EstimateSeconds(const Layout& l) {
+  StageCosts c = Costs(l);
+  const int m = training_.global_batch / (l.dp * l.mb);
+  double worst = 0, per_mb_stage = 0;
+  for (int s = 0; s < l.pp; ++s) {
+    double f = 0;
+    for (const ChunkCost& cc : c.chunks[s]) f += cc.forward + cc.backward;
+    if (f > worst) worst = f;
+    per_mb_stage = worst;
+  }
+  // Megatron's formula: (m + (p - 1) / v) micro-batch times of the slowest stage.
+  const double pipeline = (m + double(l.pp - 1) / l.v) * per_mb_stage +
+                          2 * (l.pp - 1) * c.transfer_seconds;
+  const double optimizer = StageParameters(l, 0) / (l.zero >= 1 ? l.dp : 1) * kOptimizerBytesPerParam /
+                           (cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency);
+  return pipeline + optimizer;
+}
+
+StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
+  if (std::string why = Infeasible(l); !why.empty()) {
+    throw InputError("layout " + LayoutToString(l) + ": " + why);
+  }
+  StepResult r;
+  r.layout = l;
+  r.microbatches = training_.global_batch / (l.dp * l.mb);
+  const StageCosts costs = Costs(l);
+
+  PipelineInput in;
+  in.schedule = training_.schedule;
+  in.pp = l.pp;
+  in.v = l.v;
+  in.microbatches = r.microbatches;
+  in.transfer_seconds = costs.transfer_seconds;
+  in.blocking_sends = !training_.pp_overlap;
+  in.forward.resize(l.pp);
+  in.backward.resize(l.pp);
+  r.tp_seconds_forward.resize(l.pp);
+  r.tp_seconds_backward.resize(l.pp);
+  for (int s = 0; s < l.pp; ++s) {
+    for (const ChunkCost& cc : costs.chunks[s]) {
+      in.forward[s].push_back(cc.forward);
+      in.backward[s].push_back(cc.backward);
+      r.tp_seconds_forward[s].push_back(cc.forward_tp);
+      r.tp_seconds_backward[s].push_back(cc.backward_tp);
+    }
+  }
+  r.pipeline = SimulatePipeline(in);
+  PipelineInput instant = in;
+  instant.transfer_seconds = 0;
+  const PipelineResult ideal = SimulatePipeline(instant);
+
+  // DP gradient buckets per stage, on the stage's communication stream.
+  const double mem_Bps = cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency;
+  r.dp_spans.resize(l.pp);
+  double step = 0;
+  for (int s = 0; s < l.pp; ++s) {
+    const double compute_end = r.pipeline.stage_end[s];
+    // Gradients of a layer are final when its last micro-batch's backward passes it.
+    std::vector<std::pair<double, double>> ready;  // (time, bytes)
+    for (int c = 0; c < l.v; ++c) {
+      const TaskTiming* last = nullptr;
+      for (const TaskTiming& t : r.pipeline.tasks[s]) {
+        if (!t.task.forward && t.task.chunk == c && (!last || t.end > last->end)) last = &t;
+      }
+      double at = last->start;
+      const ChunkCost& cc = costs.chunks[s][c];
+      for (size_t i = 0; i < cc.layer_backward.size(); ++i) {
+        at += cc.layer_backward[i];
+        ready.push_back({training_.overlap_grad_reduce ? at : compute_end, cc.layer_grad_bytes[i]});
+      }
+    }
+    std::sort(ready.begin(), ready.end());
+    double free_at = 0, bucket = 0;
+    int bucket_index = 0;
+    const coll::Collective grad_op = l.zero >= 1 ? coll::Collective::kReduceScatter : coll::Collective::kAllReduce;
+    for (size_t i = 0; i < ready.size(); ++i) {
+      bucket += ready[i].second;
+      const bool flush = bucket >= training_.bucket_bytes || i + 1 == ready.size();
+      if (!flush || l.zero >= 2) continue;  // ZeRO-2/3 reduced per micro-batch already
+      const double start = std::max(free_at, ready[i].first);
+      free_at = start + DpCollectiveSeconds(grad_op, bucket, l, s);
+      if (free_at > start) r.dp_spans[s].push_back({fmt::format("grad bucket {}", bucket_index++), start, free_at});
+      bucket = 0;
+    }
+    const double local_params = StageParameters(l, s) / (l.zero >= 1 ? l.dp : 1);
+    const double optimizer = local_params * kOptimizerBytesPerParam / mem_Bps;
+    double end = std::max(compute_end, free_at) + optimizer;
+    double gather = 0;
+    if (l.zero == 1 || l.zero == 2) {
+      gather = DpCollectiveSeconds(coll::Collective::kAllGather,
+                                   StageParameters(l, s) * training_.bytes_per_value, l, s);
+      if (gather > 0) r.dp_spans[s].push_back({"param all-gather", end, end + gather});
+      end += gather;
+    }
+    if (end > step) {
+      step = end;
+      r.critical_stage = s;
+      Breakdown& b = r.breakdown;
+      b.optimizer = optimizer;
+      b.dp_exposed = std::max(0.0, free_at - compute_end) + gather;
+      double tp = 0;
+      for (const TaskTiming& t : r.pipeline.tasks[s]) {
+        tp += t.task.forward ? r.tp_seconds_forward[s][t.task.chunk] : r.tp_seconds_backward[s][t.task.chunk];
+      }
+      b.tp_exposed = tp;
+      b.compute = r.pipeline.stage_busy[s] - tp;
+      const double idle = compute_end - r.pipeline.stage_busy[s];
+      b.bubble = std::min(idle, ideal.stage_end[s] - ideal.stage_busy[s]);
+      b.pp_exposed = idle - b.bubble;
+    }
+  }
+  r.step_time_s = step;
+  const double tokens = double(training_.global_batch) * model_.seq_len;
+  r.tokens_per_s = tokens / step;
+  const double gpus = l.gpus();
+  const double mbs_total = double(r.microbatches) * l.dp;  // micro-batches through all stages
+  r.tflops_per_gpu = costs.counted_flops_per_mb * l.tp * mbs_total / gpus / step / 1e12;
+  r.model_tflops_per_gpu = costs.model_flops_per_mb * l.tp * mbs_total / gpus / step / 1e12;
+  r.mfu = r.model_tflops_per_gpu / cluster_.gpu.peak_tflops;
+  int stage = 0;
+  r.memory = PeakMemory(l, &stage);
+  r.memory_gib_per_gpu = r.memory.total() / kGiB;
+  r.simulated = fmt::format(
+      "1 pipeline of {} stage(s) x {} chunk(s), {} micro-batches ({} tasks, {} events); the other {} "
+      "DP replica(s) and {} TP rank(s) per stage are identical by symmetry; collectives replayed on "
+      "the fabric: {} ({} cached)",
+      l.pp, l.v, r.microbatches, 2 * l.pp * l.v * r.microbatches, r.pipeline.events, l.dp - 1,
+      l.tp - 1, coster_.stats().replays, coster_.stats().cache_hits);
+  if (!keep_trace) {
+    r.pipeline.tasks.clear();
+    r.pipeline.transfers.clear();
+    r.dp_spans.clear();
+  }
+  return r;
+}
+
+}  // namespace braid::sim

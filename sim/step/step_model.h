@@ -1,0 +1,106 @@
+// One training step of a layout: per-chunk forward/backward times (kernels on the compute model,
+// TP collectives replayed on the fabric), the pipeline schedule simulated over one representative
+// pipeline (every DP replica and TP rank is identical by symmetry), then each stage's DP gradient
+// buckets on its communication stream as their gradients become final, and the optimizer.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/cluster/cluster.h"
+#include "sim/cost/collective_cost.h"
+#include "sim/cost/compute_model.h"
+#include "sim/step/pipeline.h"
+#include "sim/workload/layer_work.h"
+#include "sim/workload/memory.h"
+#include "sim/workload/model.h"
+#include "sim/workload/training.h"
+
+namespace braid::sim {
+
+// Where the critical (slowest) stage's step time goes; the parts add up to the step time.
+struct Breakdown {
+  double compute = 0;      // kernels (incl. recomputation)
+  double tp_exposed = 0;   // tensor-parallel collectives (on the critical path)
+  double pp_exposed = 0;   // waiting on pipeline transfers beyond the schedule's own bubble
+  double bubble = 0;       // pipeline fill/drain idle time with instantaneous transfers
+  double dp_exposed = 0;   // gradient reduction (and ZeRO parameter gather) not hidden by compute
+  double optimizer = 0;    // optimizer step
+};
+
+struct CommSpan {
+  std::string label;
+  double start = 0, end = 0;
+};
+
+struct StepResult {
+  Layout layout;
+  int microbatches = 0;
+  double step_time_s = 0;
+  double tokens_per_s = 0;
+  double tflops_per_gpu = 0;        // executed FLOPs (incl. recomputation), Megatron's convention
+  double model_tflops_per_gpu = 0;  // model FLOPs (fwd + bwd, no recomputation)
+  double mfu = 0;                   // model FLOPs / (time x peak)
+  double memory_gib_per_gpu = 0;    // the fullest stage
+  MemoryBreakdown memory;           // of that stage
+  Breakdown breakdown;
+  int critical_stage = 0;
+  std::string simulated;  // what was simulated explicitly, and what follows by symmetry
+  // For traces: the representative pipeline's tasks/transfers and each stage's DP spans and TP
+  // collective time per task.
+  PipelineResult pipeline;
+  std::vector<std::vector<CommSpan>> dp_spans;
+  std::vector<std::vector<double>> tp_seconds_forward, tp_seconds_backward;  // [stage][chunk]
+};
+
+class StepModel {
+ public:
+  StepModel(const ModelSpec& model, const ClusterSpec& cluster, const TrainingSpec& training,
+            ComputeModel compute);
+  StepModel(const StepModel&) = delete;  // coster_ refers to cluster_
+  StepModel& operator=(const StepModel&) = delete;
+
+  const ModelSpec& model() const { return model_; }
+  const TrainingSpec& training() const { return training_; }
+  // Empty if the layout can run; otherwise why not, naming the field and constraint. `rule`
+  // (optional) receives a short name of the violated constraint, e.g. "memory".
+  std::string Infeasible(const Layout& layout, std::string* rule = nullptr) const;
+  // Memory of the fullest stage (bytes) without simulating.
+  MemoryBreakdown PeakMemory(const Layout& layout, int* stage = nullptr) const;
+  // A quick closed-form step-time estimate used to rank candidates before simulating them.
+  double EstimateSeconds(const Layout& layout);
+  // Simulates one step. Throws InputError if the layout is infeasible. The per-task timings
+  // (StepResult::pipeline, dp_spans) are kept only when `keep_trace` (they can be large).
+  StepResult Simulate(const Layout& layout, bool keep_trace = false);
+
+  const CollectiveCoster& coster() const { return coster_; }
+  const ClusterSpec& cluster() const { return cluster_; }
+
+ private:
+  struct ChunkCost {
+    double forward = 0, backward = 0;               // seconds per micro-batch, incl. TP comm
+    double forward_tp = 0, backward_tp = 0;          // of which TP collectives (backward incl. recompute)
+    std::vector<double> layer_backward;             // seconds, in backward order
+    std::vector<double> layer_grad_bytes;           // gradient bytes, same order
+  };
+  struct StageCosts {
+    std::vector<std::vector<ChunkCost>> chunks;  // [stage][chunk]
+    double transfer_seconds = 0;
+    double counted_flops_per_mb = 0;  // whole model, one micro-batch, one TP rank
+    double model_flops_per_mb = 0;
+  };
+  std::string Violation(const Layout& layout, std::string* rule) const;
+  StageCosts Costs(const Layout& layout);
+  double PassSeconds(const PassWork& pass, const Layout& layout, int stage, double* tp_seconds);
+  double DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& layout, int stage);
+  double StageParameters(const Layout& layout, int stage) const;
+  int Gpu(const Layout& l, int stage, int dp_rank, int tp_rank) const;
+
+  ModelSpec model_;
+  ClusterSpec cluster_;
+  TrainingSpec training_;
+  ComputeModel compute_;
+  CollectiveCoster coster_;
+};
+
+}  // namespace braid::sim

@@ -1,0 +1,185 @@
+#include "sim/workload/layer_work.h"
+
+namespace braid::sim {
+namespace {
+
+using coll::Collective;
+
+// Backward of a forward pass: each GEMM C = A B needs dA = dC B^T and dB = A^T dC (same FLOPs
+// each); fused attention's backward does 2.5x its forward's work (five GEMM-like products
+// against two, the scores recomputed inside); a memory-bound kernel reads the incoming gradient
+// and its saved input and writes a gradient: twice its forward traffic.
+std::vector<Kernel> BackwardOf(const std::vector<Kernel>& forward, int bpv) {
+  std::vector<Kernel> out;
+  for (const Kernel& k : forward) {
+    switch (k.kind) {
+      case KernelKind::kGemm:
+        out.push_back(Gemm(k.name + ".dgrad", k.m, k.k, k.n, k.batch, bpv));
+        out.push_back(Gemm(k.name + ".wgrad", k.k, k.n, k.m, k.batch, bpv));
+        break;
+      case KernelKind::kAttention: {
+        Kernel b = k;
+        b.name += ".bwd";
+        b.flops *= 2.5;
+        b.counted_flops *= 2;  // Megatron counts the backward pass as twice the forward
+        b.bytes *= 2;
+        out.push_back(b);
+        break;
+      }
+      case KernelKind::kMemory:
+        out.push_back(MemoryOp(k.name + ".bwd", 2 * k.bytes));
+        break;
+    }
+  }
+  return out;
+}
+
+// Collectives of the backward pass: all-reduce stays all-reduce; with sequence parallelism each
+// forward all-gather becomes a reduce-scatter and vice versa.
+std::vector<TpCollective> BackwardCollectives(const std::vector<TpCollective>& forward) {
+  std::vector<TpCollective> out;
+  for (const TpCollective& c : forward) {
+    TpCollective b = c;
+    if (c.collective == Collective::kAllGather) b.collective = Collective::kReduceScatter;
+    else if (c.collective == Collective::kReduceScatter) b.collective = Collective::kAllGather;
+    out.push_back(b);
+  }
+  return out;
+}
+
+struct Dims {
+  double b, s, h, t, tokens, norm_tokens, bpv;
+};
+
+Dims DimsOf(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
+  Dims d;
+  d.b = l.mb;
+  d.s = m.seq_len;
+  d.h = m.hidden;
+  d.t = l.tp;
+  d.tokens = d.b * d.s;
+  // Norms, dropouts and residual adds run on the whole sequence on every TP rank, or on 1/t of
+  // it with sequence parallelism.
+  d.norm_tokens = l.sp ? d.tokens / d.t : d.tokens;
+  d.bpv = tr.bytes_per_value;
+  return d;
+}
+
+// Converts between the replicated activations of the TP region's input/output: an all-reduce
+// without sequence parallelism, otherwise all-gather at entry and reduce-scatter at exit.
+void AddTpEntry(const Layout& l, const Dims& d, PassWork* pass) {
+  if (l.tp > 1 && l.sp) pass->tp_collectives.push_back({Collective::kAllGather, d.tokens * d.h * d.bpv});
+}
+void AddTpExit(const Layout& l, const Dims& d, PassWork* pass) {
+  if (l.tp == 1) return;
+  pass->tp_collectives.push_back(
+      {l.sp ? Collective::kReduceScatter : Collective::kAllReduce, d.tokens * d.h * d.bpv});
+}
+
+}  // namespace
+
+LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
+  const Dims d = DimsOf(m, l, tr);
+  const int bpv = tr.bytes_per_value;
+  const double heads = double(m.heads) / l.tp;
+  const double dh = m.head_dim();
+  const double kv_width = 2.0 * m.kv_heads * dh;  // K and V projections
+  const double ffn = m.ffn_hidden / d.t;
+  const bool swiglu = m.activation == Activation::kSwiglu;
+
+  std::vector<Kernel> core;  // attention core (what selective recompute repeats)
+  if (tr.attention == AttentionKernel::kFlash) {
+    Kernel a;
+    a.name = "attention";
+    a.kind = KernelKind::kAttention;
+    a.counted_flops = 4 * d.b * heads * d.s * d.s * dh;
+    a.flops = a.counted_flops / 2;  // causal: only the lower triangle is computed
+    a.seq = d.s;
+    a.bytes = bpv * d.tokens * (2 * heads * dh + kv_width / l.tp);  // Q, O and K, V
+    core.push_back(a);
+  } else {
+    const double scores = d.b * heads * d.s * d.s;  // elements of QK^T
+    core.push_back(Gemm("qk", d.s, d.s, dh, d.b * heads, bpv));
+    core.push_back(MemoryOp("scale-mask-softmax", 2.0 * bpv * scores));
+    core.push_back(MemoryOp("attention-dropout", (2.0 * bpv + 1) * scores));  // + 1-byte mask
+    core.push_back(Gemm("av", d.s, dh, d.s, d.b * heads, bpv));
+  }
+
+  LayerWork w;
+  PassWork& f = w.forward;
+  f.kernels.push_back(MemoryOp("norm1", 2.0 * bpv * d.norm_tokens * d.h));
+  AddTpEntry(l, d, &f);
+  f.kernels.push_back(Gemm("qkv", d.tokens, (d.h + kv_width) / d.t, d.h, 1, bpv));
+  f.kernels.insert(f.kernels.end(), core.begin(), core.end());
+  f.kernels.push_back(Gemm("proj", d.tokens, d.h, d.h / d.t, 1, bpv));
+  AddTpExit(l, d, &f);
+  // bias + dropout + residual add: read two activations and a mask, write one.
+  f.kernels.push_back(MemoryOp("residual1", (3.0 * bpv + 1) * d.norm_tokens * d.h));
+  f.kernels.push_back(MemoryOp("norm2", 2.0 * bpv * d.norm_tokens * d.h));
+  AddTpEntry(l, d, &f);
+  f.kernels.push_back(Gemm("fc1", d.tokens, (swiglu ? 2 : 1) * ffn, d.h, 1, bpv));
+  // bias-GeLU reads and writes the FFN activation; SwiGLU reads two halves and writes one.
+  f.kernels.push_back(MemoryOp(swiglu ? "swiglu" : "bias-gelu", (swiglu ? 3.0 : 2.0) * bpv * d.tokens * ffn));
+  f.kernels.push_back(Gemm("fc2", d.tokens, d.h, ffn, 1, bpv));
+  AddTpExit(l, d, &f);
+  f.kernels.push_back(MemoryOp("residual2", (3.0 * bpv + 1) * d.norm_tokens * d.h));
+
+  w.backward.kernels = BackwardOf(f.kernels, bpv);
+  w.backward.tp_collectives = BackwardCollectives(f.tp_collectives);
+  if (l.recompute == Recompute::kFull) {
+    w.recompute = f;
+  } else if (l.recompute == Recompute::kSelective && tr.attention == AttentionKernel::kUnfused) {
+    w.recompute.kernels = core;  // fused attention already recomputes its scores in backward
+  }
+  w.parameters = LayerParameters(m) / l.tp;
+  return w;
+}
+
+LayerWork EmbeddingWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
+  const Dims d = DimsOf(m, l, tr);
+  LayerWork w;
+  // Row gather from the (vocabulary-parallel) table, plus positions for GPT-style models.
+  w.forward.kernels.push_back(MemoryOp("embedding", 2.0 * d.bpv * d.tokens * d.h));
+  AddTpExit(l, d, &w.forward);  // partial rows from each vocabulary shard are summed
+  // Backward scatters fp32 gradient rows into the table: read-modify-write.
+  w.backward.kernels.push_back(MemoryOp("embedding.bwd", 8.0 * d.tokens * d.h));
+  w.backward.tp_collectives = BackwardCollectives(
+      l.sp ? std::vector<TpCollective>{{Collective::kReduceScatter, d.tokens * d.h * d.bpv}}
+           : std::vector<TpCollective>{});
+  if (l.recompute == Recompute::kFull) w.recompute = w.forward;
+  w.parameters = double(m.vocab) * m.hidden / l.tp + (m.gpt_style() ? double(m.seq_len) * m.hidden : 0);
+  return w;
+}
+
+LayerWork HeadWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
+  const Dims d = DimsOf(m, l, tr);
+  const int bpv = tr.bytes_per_value;
+  const double vocab = double(m.vocab) / l.tp;
+  LayerWork w;
+  PassWork& f = w.forward;
+  f.kernels.push_back(MemoryOp("final-norm", 2.0 * bpv * d.norm_tokens * d.h));
+  AddTpEntry(l, d, &f);
+  f.kernels.push_back(Gemm("logits", d.tokens, vocab, d.h, 1, bpv));
+  // Cross-entropy in fp32 over the local vocabulary shard: read the logits, write fp32
+  // probabilities, reduce max and sum; three tiny all-reduces of one fp32 per token join shards.
+  f.kernels.push_back(MemoryOp("cross-entropy", (bpv + 8.0) * d.tokens * vocab));
+  if (l.tp > 1) {
+    for (int i = 0; i < 3; ++i) f.tp_collectives.push_back({Collective::kAllReduce, 4.0 * d.tokens});
+  }
+  w.backward.kernels = BackwardOf(f.kernels, bpv);
+  if (l.tp > 1) {
+    w.backward.tp_collectives.push_back(
+        {l.sp ? Collective::kReduceScatter : Collective::kAllReduce, d.tokens * d.h * d.bpv});
+  }
+  // Untied output weights (Llama); GPT ties them to the embedding (already counted there).
+  w.parameters = m.gpt_style() ? 0 : vocab * m.hidden;
+  return w;
+}
+
+double CountedFlops(const PassWork& pass) {
+  double total = 0;
+  for (const Kernel& k : pass.kernels) total += k.counted_flops;
+  return total;
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,77 @@
+#include "sim/workload/memory.h"
+
+#include <algorithm>
+
+namespace braid::sim {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+// Adam in mixed precision keeps an fp32 master copy, first and second moments: 12 bytes/param.
+constexpr double kOptimizerBytesPerParam = 12;
+
+}  // namespace
+
+double LayerActivationBytes(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
+  const double b = l.mb, s = m.seq_len, h = m.hidden, t = l.tp, bpv = tr.bytes_per_value;
+  const double tokens = b * s;
+  const double shard_seq = l.sp ? t : 1;  // sequence parallelism shards the replicated tensors
+  if (l.recompute == Recompute::kFull) return bpv * tokens * h / shard_seq;  // the layer input
+  // Replicated across TP ranks: norm inputs and outputs (2 x 2 values/element), two 1-byte
+  // dropout masks: KORT's 10 sbh.
+  const double replicated = (4 * bpv + 2) * tokens * h / shard_seq;
+  // Sharded over TP: Q, K, V; the attention output; FFN input and output of the activation
+  // (SwiGLU keeps both halves of FC1's output).
+  const double kv_width = 2.0 * m.kv_heads * m.head_dim();
+  const double ffn = double(m.ffn_hidden) / t;
+  const bool swiglu = m.activation == Activation::kSwiglu;
+  double sharded = bpv * tokens * ((h + kv_width) / t + h / t + (swiglu ? 3 : 2) * ffn);
+  // The s x s score tensors (softmax output, dropout mask and output: KORT's 5as^2b) exist only
+  // for unfused attention without selective recompute; fused attention keeps a per-row
+  // log-sum-exp (fp32).
+  const double heads = double(m.heads) / t;
+  if (tr.attention == AttentionKernel::kUnfused && l.recompute == Recompute::kNone) {
+    sharded += (2 * bpv + 1) * b * heads * s * s;
+  } else if (tr.attention == AttentionKernel::kFlash) {
+    sharded += 4 * b * heads * s;
+  }
+  return replicated + sharded;
+}
+
+double InFlightChunks(const Layout& l, const TrainingSpec& tr, int stage, int microbatches) {
+  const int p = l.pp, v = l.v;
+  const double total = double(microbatches) * v;
+  if (tr.schedule == PipelineSchedule::kGPipe) return total;
+  if (v == 1) return std::min<double>(p - stage, microbatches);
+  // Megatron's interleaved schedule: warm-up forwards plus the one in progress.
+  return std::min(total, double((p - stage - 1) * 2 + (v - 1) * p + 1));
+}
+
+MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingSpec& tr,
+                            const GpuSpec& gpu, int stage, double params, bool last_stage) {
+  MemoryBreakdown mem;
+  const double dp = l.dp;
+  mem.weights = tr.bytes_per_value * params / (l.zero >= 3 ? dp : 1);
+  mem.gradients = tr.grad_reduce_bytes * params / (l.zero >= 2 ? dp : 1);
+  mem.optimizer = kOptimizerBytesPerParam * params / (l.zero >= 1 ? dp : 1);
+  if (l.zero >= 3) {
+    // Gathered weights of the layer being computed and the one prefetched.
+    mem.weights += 2 * tr.bytes_per_value * LayerParameters(m) / l.tp;
+  }
+  const double layers_per_chunk = double(m.layers) / (l.pp * l.v);
+  const double chunks = InFlightChunks(l, tr, stage, tr.global_batch / (l.dp * l.mb));
+  mem.activations = chunks * layers_per_chunk * LayerActivationBytes(m, l, tr);
+  if (l.recompute == Recompute::kFull) {
+    // During a layer's backward its full activations are rebuilt, one layer at a time.
+    Layout none = l;
+    none.recompute = Recompute::kNone;
+    mem.activations += LayerActivationBytes(m, none, tr);
+  }
+  if (last_stage) {
+    // Logits of one micro-batch, bf16 and fp32 for the loss.
+    mem.activations += (tr.bytes_per_value + 4.0) * l.mb * m.seq_len * (double(m.vocab) / l.tp);
+  }
+  mem.reserved = gpu.reserved_GiB * kGiB;
+  return mem;
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,29 @@
+// Memory per GPU of one pipeline stage: weights, gradients and optimizer state per ZeRO stage,
+// activations held for the backward pass (Korthikanti et al. 2022, per tensor, generalised to
+// GQA, SwiGLU and fused attention), the micro-batches a pipeline schedule keeps in flight, the
+// output logits, and a reserve for the CUDA context and communication buffers. Bytes.
+#pragma once
+
+#include "sim/cluster/cluster.h"
+#include "sim/workload/model.h"
+#include "sim/workload/training.h"
+
+namespace braid::sim {
+
+struct MemoryBreakdown {
+  double weights = 0, gradients = 0, optimizer = 0, activations = 0, reserved = 0;
+  double total() const { return weights + gradients + optimizer + activations + reserved; }
+};
+
+// Activation bytes one layer keeps per micro-batch on one GPU until its backward pass.
+double LayerActivationBytes(const ModelSpec& model, const Layout& layout, const TrainingSpec& training);
+
+// Layer-chunk micro-batches stage `stage` holds at its peak under the layout's schedule, in
+// units of one chunk (layers / (pp * v) layers) of one micro-batch.
+double InFlightChunks(const Layout& layout, const TrainingSpec& training, int stage, int microbatches);
+
+// `parameters` = weights this GPU holds before ZeRO sharding (its stage's share / tp).
+MemoryBreakdown StageMemory(const ModelSpec& model, const Layout& layout, const TrainingSpec& training,
+                            const GpuSpec& gpu, int stage, double parameters, bool last_stage);
+
+}  // namespace braid::sim

@@ -1,0 +1,47 @@
+// A GPT-style decoder-only transformer: the fields a layout planner needs, presets for published
+// models, and loading from a JSON file with the same field names.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace braid::sim {
+
+enum class Activation { kGelu, kSwiglu };
+
+// Architecture family conventions implied by the activation, as in the published models:
+// gelu   -> GPT-2/3 and Megatron: biases, LayerNorm, learned positions, tied input/output embedding;
+// swiglu -> Llama: no biases, RMSNorm, rotary positions, untied output embedding.
+struct ModelSpec {
+  std::string name;
+  int layers = 0;
+  int hidden = 0;
+  int heads = 0;
+  int kv_heads = 0;    // == heads for multi-head attention; fewer for grouped-query attention
+  int ffn_hidden = 0;  // MLP inner size (per branch for swiglu)
+  Activation activation = Activation::kGelu;
+  int seq_len = 0;
+  int vocab = 0;
+
+  int head_dim() const { return hidden / heads; }
+  bool gpt_style() const { return activation == Activation::kGelu; }
+};
+
+// Preset names, in a stable order (for --help and errors).
+std::vector<std::string> ModelPresetNames();
+
+// A preset name, or a path to a JSON file with the fields of ModelSpec ("activation" is "gelu" or
+// "swiglu"; "name" optional). Throws InputError naming the file/field/constraint.
+ModelSpec LoadModel(const std::string& name_or_path);
+
+// Throws InputError if fields are inconsistent (hidden % heads, heads % kv_heads, ranges).
+void ValidateModel(const ModelSpec& model, const std::string& origin);
+
+// Weights of one transformer layer / of the embeddings (input + output unless tied), in elements.
+double LayerParameters(const ModelSpec& model);
+double EmbeddingParameters(const ModelSpec& model);
+double TotalParameters(const ModelSpec& model);
+
+const char* ActivationName(Activation a);
+
+}  // namespace braid::sim

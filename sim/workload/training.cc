@@ -1,0 +1,103 @@
+#include "sim/workload/training.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "sim/common/input_error.h"
+
+namespace braid::sim {
+namespace {
+
+const std::vector<std::string> kLayoutKeys = {"tp", "pp", "dp", "mb", "v", "zero", "recompute", "sp"};
+
+int ParsePositive(const std::string& key, const std::string& value, const std::string& origin,
+                  int lo, int hi) {
+  int x = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), x);
+  if (ec != std::errc() || end != value.data() + value.size() || x < lo || x > hi) {
+    throw InputError(fmt::format("{}: {}={} must be an integer in [{}, {}]", origin, key, value,
+                                 lo, hi));
+  }
+  return x;
+}
+
+}  // namespace
+
+const char* RecomputeName(Recompute r) {
+  switch (r) {
+    case Recompute::kNone: return "none";
+    case Recompute::kSelective: return "selective";
+    case Recompute::kFull: return "full";
+  }
+  return "?";
+}
+
+const char* PipelineScheduleName(PipelineSchedule s) {
+  return s == PipelineSchedule::kGPipe ? "gpipe" : "1f1b";
+}
+
+const char* AttentionKernelName(AttentionKernel a) {
+  return a == AttentionKernel::kFlash ? "flash" : "unfused";
+}
+
+Recompute ParseRecompute(const std::string& text, const std::string& origin) {
+  if (text == "none") return Recompute::kNone;
+  if (text == "selective") return Recompute::kSelective;
+  if (text == "full") return Recompute::kFull;
+  throw InputError(fmt::format("{}: recompute={} is not one of none, selective, full", origin, text));
+}
+
+PipelineSchedule ParsePipelineSchedule(const std::string& text, const std::string& origin) {
+  if (text == "1f1b" || text == "interleaved") return PipelineSchedule::kOneFOneB;
+  if (text == "gpipe") return PipelineSchedule::kGPipe;
+  throw InputError(fmt::format("{}: schedule \"{}\" is not one of 1f1b, interleaved, gpipe "
+                               "(interleaving = 1f1b with v > 1)", origin, text));
+}
+
+AttentionKernel ParseAttentionKernel(const std::string& text, const std::string& origin) {
+  if (text == "flash") return AttentionKernel::kFlash;
+  if (text == "unfused") return AttentionKernel::kUnfused;
+  throw InputError(fmt::format("{}: attention \"{}\" is not one of flash, unfused", origin, text));
+}
+
+void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout* layout,
+                     std::vector<std::string>* present) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      throw InputError(fmt::format("{}: \"{}\" is not KEY=VALUE (keys: {})", origin, item,
+                                   fmt::join(kLayoutKeys, ", ")));
+    }
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "tp") layout->tp = ParsePositive(key, value, origin, 1, 1 << 16);
+    else if (key == "pp") layout->pp = ParsePositive(key, value, origin, 1, 1 << 16);
+    else if (key == "dp") layout->dp = ParsePositive(key, value, origin, 1, 1 << 20);
+    else if (key == "mb") layout->mb = ParsePositive(key, value, origin, 1, 1 << 16);
+    else if (key == "v") layout->v = ParsePositive(key, value, origin, 1, 1024);
+    else if (key == "zero") layout->zero = ParsePositive(key, value, origin, 0, 3);
+    else if (key == "recompute") layout->recompute = ParseRecompute(value, origin);
+    else if (key == "sp") {
+      if (value != "on" && value != "off") {
+        throw InputError(fmt::format("{}: sp={} must be on or off", origin, value));
+      }
+      layout->sp = value == "on";
+    } else {
+      throw InputError(fmt::format("{}: unknown layout key \"{}\" (keys: {})", origin, key,
+                                   fmt::join(kLayoutKeys, ", ")));
+    }
+    if (present) present->push_back(key);
+  }
+}
+
+std::string LayoutToString(const Layout& l) {
+  return fmt::format("tp={},pp={},dp={},mb={},v={},zero={},recompute={},sp={}", l.tp, l.pp, l.dp,
+                     l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off");
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,56 @@
+// How a model is trained (batch, precision, optimiser, kernels used) and how it is laid out on
+// the GPUs (the parallel dimensions and the memory-saving options a search chooses).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace braid::sim {
+
+enum class Recompute { kNone, kSelective, kFull };
+enum class PipelineSchedule { kOneFOneB, kGPipe };  // interleaving is 1F1B with v > 1
+enum class AttentionKernel { kFlash, kUnfused };    // fused FlashAttention vs QK^T/softmax/AV kernels
+
+// What a search may choose: one candidate parallel layout. Keys as on the command line
+// (--layout / --fix): tp, pp, dp, mb, v, zero, recompute, sp.
+struct Layout {
+  int tp = 1;   // tensor parallel degree (Megatron column/row parallel)
+  int pp = 1;   // pipeline stages
+  int dp = 1;   // data-parallel replicas
+  int mb = 1;   // micro-batch size, sequences
+  int v = 1;    // virtual pipeline stages per GPU (interleaved 1F1B when > 1)
+  int zero = 0; // ZeRO stage 0-3 (1 = distributed optimizer state, 2 + gradients, 3 + weights)
+  Recompute recompute = Recompute::kNone;
+  bool sp = false;  // sequence parallelism (tp > 1 only)
+
+  int gpus() const { return tp * pp * dp; }
+};
+
+// What the training run fixes.
+struct TrainingSpec {
+  int global_batch = 0;                 // sequences per optimiser step
+  int bytes_per_value = 2;              // bf16 / fp16 weights and activations
+  int grad_reduce_bytes = 4;            // gradients accumulated and reduced in fp32 (Megatron default)
+  PipelineSchedule schedule = PipelineSchedule::kOneFOneB;
+  AttentionKernel attention = AttentionKernel::kFlash;
+  bool overlap_grad_reduce = true;      // DP reduction of a bucket starts when its grads are final
+  bool pp_scatter_gather = true;        // pipeline messages split over the TP ranks (SC'21 4.1)
+  bool pp_overlap = false;              // sends overlap compute (Megatron: --overlap-p2p-comm)
+  double bucket_bytes = 40e6;           // DP gradient bucket, bytes of gradients
+};
+
+const char* RecomputeName(Recompute r);
+const char* PipelineScheduleName(PipelineSchedule s);
+const char* AttentionKernelName(AttentionKernel a);
+Recompute ParseRecompute(const std::string& text, const std::string& origin);
+PipelineSchedule ParsePipelineSchedule(const std::string& text, const std::string& origin);
+AttentionKernel ParseAttentionKernel(const std::string& text, const std::string& origin);
+
+// "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on" (all keys optional; absent keys
+// keep their value in *layout). `present` receives the keys given. Throws InputError naming
+// the key and value.
+void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout* layout,
+                     std::vector<std::string>* present);
+std::string LayoutToString(const Layout& layout);
+
+}  // namespace braid::sim

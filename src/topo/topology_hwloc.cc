@@ -1,0 +1,302 @@
+// braid::Topology from hwloc: the live machine (DiscoverTopology) or an hwloc XML export
+// (LoadTopologyXml). Both go through the same hwloc object tree; only the live machine adds NIC
+// link speeds, which hwloc does not record and which sysfs only knows for this host.
+#include <hwloc.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "braid/topology.h"
+
+namespace braid {
+namespace {
+
+constexpr double kBytesPerGiB = 1024.0 * 1024.0 * 1024.0;
+constexpr double kKiBPerGiB = 1024.0 * 1024.0;
+
+struct TopologyDestroyer {
+  void operator()(hwloc_topology* topology) const { hwloc_topology_destroy(topology); }
+};
+using HwlocTopology = std::unique_ptr<hwloc_topology, TopologyDestroyer>;
+
+// An hwloc topology that keeps the PCI and OS devices worth knowing (GPUs, NICs, disks; not
+// every bridge and DMA channel). The filter applies to XML import too: without it hwloc would
+// drop the I/O objects of an export.
+Status NewHwlocTopology(HwlocTopology* out) {
+  hwloc_topology_t raw = nullptr;
+  if (hwloc_topology_init(&raw) != 0) {
+    return Status::SystemError(fmt::format("hwloc_topology_init: {}", std::strerror(errno)));
+  }
+  out->reset(raw);
+  if (hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) != 0) {
+    return Status::SystemError(fmt::format("hwloc I/O type filter: {}", std::strerror(errno)));
+  }
+  return Status::Ok();
+}
+
+std::string InfoOrEmpty(hwloc_obj_t obj, const char* name) {
+  const char* value = hwloc_obj_get_info_by_name(obj, name);
+  return value ? value : "";
+}
+
+std::optional<std::string> ReadFirstLine(const std::string& path) {
+  std::ifstream file(path);
+  std::string line;
+  if (!file || !std::getline(file, line)) return std::nullopt;
+  return line;
+}
+
+// The leading number of a sysfs value ("25000", "200 Gb/sec (4X HDR)"); nullopt if none.
+std::optional<double> LeadingNumber(const std::string& text) {
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str()) return std::nullopt;
+  return value;
+}
+
+// Link rate in Gb/s from sysfs; 0 when the interface is down (speed reads -1) or unreadable.
+double EthernetSpeedGbps(const std::string& interface) {
+  auto line = ReadFirstLine("/sys/class/net/" + interface + "/speed");  // Mb/s
+  std::optional<double> mbps = line ? LeadingNumber(*line) : std::nullopt;
+  return mbps && *mbps > 0 ? *mbps / 1000.0 : 0.0;
+}
+
+double InfinibandSpeedGbps(const std::string& device) {
+  // Port 1 only: a multi-port HCA appears as one device per port on current Mellanox/NVIDIA
+  // hardware (mlx5_0, mlx5_1, ...).
+  auto line = ReadFirstLine("/sys/class/infiniband/" + device + "/ports/1/rate");  // "200 Gb/sec (4X HDR)"
+  std::optional<double> gbps = line ? LeadingNumber(*line) : std::nullopt;
+  return gbps && *gbps > 0 ? *gbps : 0.0;
+}
+
+// The logical index of the only object of `type` whose cpuset (nodeset for NUMA nodes) meets
+// `near`'s; -1 when none or several do, e.g. for a device attached to the whole machine of a
+// two-socket host, whose locality hwloc does not know.
+int OnlyIntersectingIndex(hwloc_topology_t topology, hwloc_obj_type_t type, hwloc_obj_t near) {
+  int found = -1;
+  for (hwloc_obj_t candidate = hwloc_get_next_obj_by_type(topology, type, nullptr); candidate != nullptr;
+       candidate = hwloc_get_next_obj_by_type(topology, type, candidate)) {
+    bool meets = type == HWLOC_OBJ_NUMANODE ? hwloc_bitmap_intersects(candidate->nodeset, near->nodeset)
+                                            : hwloc_bitmap_intersects(candidate->cpuset, near->cpuset);
+    if (!meets) continue;
+    if (found >= 0) return -1;
+    found = static_cast<int>(candidate->logical_index);
+  }
+  return found;
+}
+
+struct Locality {
+  int numa_node = -1;
+  int package = -1;
+};
+
+Locality LocalityOf(hwloc_topology_t topology, hwloc_obj_t io_obj) {
+  hwloc_obj_t anchor = hwloc_get_non_io_ancestor_obj(topology, io_obj);
+  if (anchor == nullptr) return {};
+  return {OnlyIntersectingIndex(topology, HWLOC_OBJ_NUMANODE, anchor),
+          OnlyIntersectingIndex(topology, HWLOC_OBJ_PACKAGE, anchor)};
+}
+
+std::string PciBusId(hwloc_obj_t pci) {
+  const auto& attr = pci->attr->pcidev;
+  return fmt::format("{:04x}:{:02x}:{:02x}.{:x}", attr.domain, attr.bus, attr.dev, attr.func);
+}
+
+bool IsGpuOsDevice(hwloc_obj_t obj) {
+  auto type = obj->attr->osdev.type;
+  return type == HWLOC_OBJ_OSDEV_GPU || type == HWLOC_OBJ_OSDEV_COPROC;
+}
+
+// NVIDIA or AMD display controllers (VGA 0x0300, 3D 0x0302); a server's BMC VGA (Matrox,
+// ASPEED) is not a GPU worth counting.
+bool IsGpuPciDevice(hwloc_obj_t pci) {
+  const auto& attr = pci->attr->pcidev;
+  bool display = attr.class_id == 0x0300 || attr.class_id == 0x0302;
+  bool vendor = attr.vendor_id == 0x10de || attr.vendor_id == 0x1002;
+  return display && vendor;
+}
+
+// What an OS device from a GPU backend (CUDA, NVML, RSMI...) knows: the marketing name and,
+// from CUDA, the memory size.
+void FillFromGpuOsDevice(hwloc_obj_t osdev, TopoGpu* gpu) {
+  std::string model = InfoOrEmpty(osdev, "GPUModel");
+  if (!model.empty()) gpu->name = model;
+  std::string memory_kib = InfoOrEmpty(osdev, "CUDAGlobalMemorySize");
+  if (!memory_kib.empty()) gpu->memory_GiB = std::strtod(memory_kib.c_str(), nullptr) / kKiBPerGiB;
+}
+
+TopoGpu GpuFromPciDevice(hwloc_topology_t topology, hwloc_obj_t pci) {
+  TopoGpu gpu;
+  gpu.pci_bus_id = PciBusId(pci);
+  const auto& attr = pci->attr->pcidev;
+  std::string vendor = InfoOrEmpty(pci, "PCIVendor");
+  std::string device = InfoOrEmpty(pci, "PCIDevice");
+  if (!device.empty()) {
+    gpu.name = vendor.empty() ? device : vendor + " " + device;
+  } else if (pci->name != nullptr) {
+    gpu.name = pci->name;
+  } else {
+    gpu.name = fmt::format("PCI {:04x}:{:04x}", attr.vendor_id, attr.device_id);
+  }
+  for (hwloc_obj_t child = pci->io_first_child; child != nullptr; child = child->next_sibling) {
+    if (child->type == HWLOC_OBJ_OS_DEVICE && IsGpuOsDevice(child)) FillFromGpuOsDevice(child, &gpu);
+  }
+  Locality locality = LocalityOf(topology, pci);
+  gpu.numa_node = locality.numa_node;
+  gpu.package = locality.package;
+  return gpu;
+}
+
+// GPUs that hwloc knows only from a backend, without their PCI device (e.g. a container that
+// hides /sys/bus/pci). Every backend lists each GPU once, so the GPUs are those of the backend
+// that lists the most; counting across backends would count cuda0 and nvml0 twice.
+std::vector<TopoGpu> GpusWithoutPciDevice(hwloc_topology_t topology) {
+  std::map<std::string, std::vector<hwloc_obj_t>> by_backend;
+  for (hwloc_obj_t osdev = hwloc_get_next_osdev(topology, nullptr); osdev != nullptr;
+       osdev = hwloc_get_next_osdev(topology, osdev)) {
+    bool under_pci = osdev->parent != nullptr && osdev->parent->type == HWLOC_OBJ_PCI_DEVICE;
+    if (!IsGpuOsDevice(osdev) || under_pci || InfoOrEmpty(osdev, "GPUModel").empty()) continue;
+    by_backend[InfoOrEmpty(osdev, "Backend")].push_back(osdev);
+  }
+  const std::vector<hwloc_obj_t>* chosen = nullptr;
+  for (const auto& [backend, devices] : by_backend) {
+    if (chosen == nullptr || devices.size() > chosen->size()) chosen = &devices;
+  }
+  std::vector<TopoGpu> gpus;
+  if (chosen == nullptr) return gpus;
+  for (hwloc_obj_t osdev : *chosen) {
+    TopoGpu gpu;
+    gpu.name = osdev->name != nullptr ? osdev->name : "";
+    FillFromGpuOsDevice(osdev, &gpu);
+    Locality locality = LocalityOf(topology, osdev);
+    gpu.numa_node = locality.numa_node;
+    gpu.package = locality.package;
+    gpus.push_back(std::move(gpu));
+  }
+  return gpus;
+}
+
+std::vector<TopoGpu> CollectGpus(hwloc_topology_t topology) {
+  std::vector<TopoGpu> gpus;
+  for (hwloc_obj_t pci = hwloc_get_next_pcidev(topology, nullptr); pci != nullptr;
+       pci = hwloc_get_next_pcidev(topology, pci)) {
+    if (IsGpuPciDevice(pci)) gpus.push_back(GpuFromPciDevice(topology, pci));
+  }
+  // Bus ids are fixed-width lower-case hex, so string order is bus order.
+  std::sort(gpus.begin(), gpus.end(),
+            [](const TopoGpu& a, const TopoGpu& b) { return a.pci_bus_id < b.pci_bus_id; });
+  for (TopoGpu& gpu : GpusWithoutPciDevice(topology)) gpus.push_back(std::move(gpu));
+  for (size_t i = 0; i < gpus.size(); ++i) gpus[i].index = static_cast<int>(i);
+  return gpus;
+}
+
+// A network interface's kind from its hardware address length: 6 bytes for Ethernet, 20 for
+// IP-over-InfiniBand ("80:00:00:48:fe:80:...").
+std::string NetworkInterfaceKind(hwloc_obj_t osdev) {
+  std::string address = InfoOrEmpty(osdev, "Address");
+  if (address.empty()) return "other";
+  size_t bytes = std::count(address.begin(), address.end(), ':') + 1;
+  if (bytes == 6) return "ethernet";
+  if (bytes == 20) return "infiniband";
+  return "other";
+}
+
+// An RDMA device's kind on the live machine: "Ethernet" link layer means RoCE. hwloc does not
+// record the link layer, so from XML every RDMA device is taken to be InfiniBand.
+std::string RdmaDeviceKind(const std::string& device, bool live_machine) {
+  if (!live_machine) return "infiniband";
+  auto link_layer = ReadFirstLine("/sys/class/infiniband/" + device + "/ports/1/link_layer");
+  return link_layer && *link_layer == "Ethernet" ? "ethernet" : "infiniband";
+}
+
+std::vector<TopoNic> CollectNics(hwloc_topology_t topology, bool live_machine) {
+  std::vector<TopoNic> nics;
+  for (hwloc_obj_t osdev = hwloc_get_next_osdev(topology, nullptr); osdev != nullptr;
+       osdev = hwloc_get_next_osdev(topology, osdev)) {
+    auto type = osdev->attr->osdev.type;
+    if (type != HWLOC_OBJ_OSDEV_NETWORK && type != HWLOC_OBJ_OSDEV_OPENFABRICS) continue;
+    if (osdev->name == nullptr || std::strcmp(osdev->name, "lo") == 0) continue;
+    TopoNic nic;
+    nic.name = osdev->name;
+    nic.kind = type == HWLOC_OBJ_OSDEV_OPENFABRICS ? RdmaDeviceKind(nic.name, live_machine)
+                                                   : NetworkInterfaceKind(osdev);
+    if (live_machine) {
+      nic.speed_Gbps = type == HWLOC_OBJ_OSDEV_OPENFABRICS ? InfinibandSpeedGbps(nic.name)
+                                                           : EthernetSpeedGbps(nic.name);
+    }
+    if (osdev->parent != nullptr && osdev->parent->type == HWLOC_OBJ_PCI_DEVICE) {
+      nic.pci_bus_id = PciBusId(osdev->parent);
+    }
+    Locality locality = LocalityOf(topology, osdev);
+    nic.numa_node = locality.numa_node;
+    nic.package = locality.package;
+    nics.push_back(std::move(nic));
+  }
+  return nics;
+}
+
+int CountOf(hwloc_topology_t topology, hwloc_obj_type_t type) {
+  return std::max(0, hwloc_get_nbobjs_by_type(topology, type));
+}
+
+void Convert(hwloc_topology_t topology, bool live_machine, Topology* out) {
+  hwloc_obj_t root = hwloc_get_root_obj(topology);
+  out->hostname = InfoOrEmpty(root, "HostName");
+  hwloc_obj_t package = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PACKAGE, nullptr);
+  // hwloc puts CPUModel on the Package, or on the Machine where it found no packages.
+  out->cpu_model = InfoOrEmpty(package != nullptr ? package : root, "CPUModel");
+  out->packages = CountOf(topology, HWLOC_OBJ_PACKAGE);
+  out->numa_nodes = CountOf(topology, HWLOC_OBJ_NUMANODE);
+  out->pus = CountOf(topology, HWLOC_OBJ_PU);
+  // Some platforms report no cores (hwloc then has PUs only); each PU is then its own core.
+  int cores = CountOf(topology, HWLOC_OBJ_CORE);
+  out->cores = cores > 0 ? cores : out->pus;
+  out->memory_GiB = static_cast<double>(root->total_memory) / kBytesPerGiB;
+  out->gpus = CollectGpus(topology);
+  out->nics = CollectNics(topology, live_machine);
+}
+
+}  // namespace
+
+Status DiscoverTopology(Topology* out) {
+  HwlocTopology topology;
+  if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
+  if (hwloc_topology_load(topology.get()) != 0) {
+    return Status::SystemError(fmt::format("hwloc could not discover this machine: {}", std::strerror(errno)));
+  }
+  *out = Topology{};
+  out->source = "hwloc";
+  // HWLOC_XMLFILE in the environment makes hwloc read that file instead; this host's sysfs then
+  // says nothing about its NICs.
+  Convert(topology.get(), /*live_machine=*/hwloc_topology_is_thissystem(topology.get()) != 0, out);
+  return Status::Ok();
+}
+
+Status LoadTopologyXml(const std::string& path, Topology* out) {
+  HwlocTopology topology;
+  if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
+  // hwloc reports a missing or unreadable file from set_xml and a malformed one from load; both
+  // leave only errno (EINVAL for a parse error, whose details hwloc prints only when asked).
+  if (hwloc_topology_set_xml(topology.get(), path.c_str()) != 0 || hwloc_topology_load(topology.get()) != 0) {
+    int error = errno;
+    std::string hint = error == EINVAL ? " (not a well-formed hwloc XML export; HWLOC_XML_VERBOSE=1 shows why)" : "";
+    return Status::InvalidArgument(
+        fmt::format("{}: hwloc cannot load this XML topology: {}{}", path, std::strerror(error), hint));
+  }
+  *out = Topology{};
+  out->source = "hwloc-xml:" + path;
+  Convert(topology.get(), /*live_machine=*/false, out);
+  return Status::Ok();
+}
+
+}  // namespace braid

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# plan-sim's command line: bad input exits 2 with a message naming the problem (never a crash or
+# exit 1, which means a bug), and the json / csv / trace / topo outputs are well formed.
+#
+#   bash tests/sim/cli_test.sh path/to/plan-sim
+set -u
+
+if [ $# -ne 1 ] || [ ! -x "$1" ]; then
+  echo "usage: $0 path/to/plan-sim" >&2
+  exit 1
+fi
+plan_sim=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# expect_bad NAME PATTERN... -- ARGS...: plan-sim ARGS must exit 2 and its stderr must contain every
+# PATTERN (fixed strings).
+expect_bad() {
+  local name=$1
+  shift
+  local patterns=()
+  while [ "$1" != "--" ]; do
+    patterns+=("$1")
+    shift
+  done
+  shift
+  "$plan_sim" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ $rc -ne 2 ]; then
+    fail "$name: exit $rc, expected 2 (stderr: $(cat "$tmp/err"))"
+    return
+  fi
+  local pattern
+  for pattern in "${patterns[@]}"; do
+    if ! grep -qF -- "$pattern" "$tmp/err"; then
+      fail "$name: stderr does not mention '$pattern': $(cat "$tmp/err")"
+    fi
+  done
+}
+
+# expect_ok NAME ARGS...: plan-sim ARGS must exit 0; its stdout is left in $tmp/out.
+expect_ok() {
+  local name=$1
+  shift
+  "$plan_sim" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    fail "$name: exit $rc, expected 0 (stderr: $(cat "$tmp/err"))"
+    return 1
+  fi
+}
+
+# ---- bad input -> exit 2, naming the problem ----
+
+expect_bad "unknown model preset" "gpt-9" "gpt3-175b" "llama-2-7b" -- \
+  simulate --model gpt-9 --cluster dgx-a100 --global-batch 8 --layout tp=8,pp=1,dp=1
+
+printf '{\n  "layers": 4,\n  "hidden": \n}\n' >"$tmp/broken.json"
+expect_bad "malformed model JSON" "$tmp/broken.json" "line 4" -- \
+  simulate --model "$tmp/broken.json" --cluster dgx-a100 --global-batch 8 --layout tp=8,pp=1,dp=1
+
+expect_bad "tp does not divide heads" "tp=5" "heads (96)" "tp (5)" -- \
+  simulate --model gpt3-175b --cluster dgx-a100 --global-batch 8 --layout tp=5,pp=1,dp=1
+
+expect_bad "GPUs not a multiple of a node" "--gpus 12" "8 GPUs per node" -- \
+  search --model gpt3-175b --cluster dgx-a100 --gpus 12 --global-batch 8
+
+expect_bad "batch not divisible by dp*mb" "global batch (1000)" "dp*mb (16*3)" -- \
+  simulate --model gpt3-175b --cluster dgx-a100 --global-batch 1000 --layout tp=8,pp=8,dp=16,mb=3
+
+expect_bad "layout does not fit in memory" "tp=1,pp=1,dp=8" "GiB" "80 GiB per GPU" -- \
+  simulate --model gpt3-175b --cluster dgx-a100 --gpus 8 --global-batch 8 --layout tp=1,pp=1,dp=8
+
+expect_bad "unknown --fix key" "--fix" "\"tq\"" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --fix tq=2
+
+expect_bad "unknown --format" "--format xml" "table, json, csv" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --format xml
+
+# ---- well-formed output ----
+
+search_args=(search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --top 3)
+
+if expect_ok "search --format json" "${search_args[@]}" --format json; then
+  python3 - "$tmp/out" <<'EOF' || fail "search --format json: results[0] lacks a field (above)"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+results = doc["results"]
+assert 1 <= len(results) <= 3, f"{len(results)} results with --top 3"
+first = results[0]
+for field in ("step_time_s", "tokens_per_s", "tflops_per_gpu", "mfu", "memory_gib_per_gpu", "breakdown"):
+    assert field in first, f"results[0] has no {field}: {sorted(first)}"
+assert first["step_time_s"] > 0 and 0 < first["mfu"] < 1, first
+EOF
+fi
+
+if expect_ok "search --format csv" "${search_args[@]}" --format csv; then
+  header=$(head -n 1 "$tmp/out")
+  case "$header" in
+    tp,pp,dp,mb,v,zero,recompute,sp,step_time_s,tokens_per_s,tflops_per_gpu,*) ;;
+    *) fail "search --format csv: unexpected header '$header'" ;;
+  esac
+  rows=$(($(wc -l <"$tmp/out") - 1))
+  if [ "$rows" -lt 1 ] || [ "$rows" -gt 3 ]; then
+    fail "search --format csv: $rows rows with --top 3"
+  fi
+fi
+
+if expect_ok "simulate --trace" simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 \
+    --layout tp=2,pp=2,dp=4 --trace "$tmp/trace.json"; then
+  python3 - "$tmp/trace.json" <<'EOF' || fail "simulate --trace: not a Chrome trace (above)"
+import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+assert isinstance(events, list) and events, "traceEvents is empty"
+EOF
+fi
+
+if expect_ok "topo --cluster dgx-a100" topo --cluster dgx-a100; then
+  grep -qF NVSwitch "$tmp/out" || fail "topo --cluster dgx-a100 does not print NVSwitch: $(cat "$tmp/out")"
+fi
+
+expect_ok "topo --cluster this" topo --cluster this
+
+if [ $failures -ne 0 ]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "all plan-sim CLI checks passed"

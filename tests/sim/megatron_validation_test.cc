@@ -1,0 +1,121 @@
+// Validation against Megatron-LM SC'21 Table 1 (tests/sim/data/megatron_sc21_table1.csv, a copy of
+// the published table with its setup notes). The paper's setup is modelled, not fitted: DGX A100
+// nodes, fp16, full recomputation, unfused attention (2021: no FlashAttention), interleaved 1F1B
+// with scatter/gather, no ZeRO, no sequence parallelism, data-parallel all-reduce after the
+// backward pass (Megatron overlapped it only from 2023). tp and pp are fixed to each row's;
+// micro-batch size and interleaving, which the paper does not publish, are chosen by the search.
+//
+// Goals (issue 4): every row within +-10% of the published TFLOP/s per GPU, MAPE <= 7%.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sim/search/search.h"
+
+namespace braid::sim {
+namespace {
+
+struct Row {
+  std::string preset;
+  int tp, pp, gpus, batch;
+  double tflops;
+};
+
+std::vector<Row> ReadTable() {
+  // Columns: params_billion,heads,hidden,layers,tp,pp,gpus,global_batch,tflops_per_gpu,...
+  const char* presets[] = {"megatron-1.7b", "megatron-3.6b", "megatron-7.5b", "megatron-18b",
+                           "megatron-39b",  "megatron-76b",  "megatron-146b", "megatron-310b",
+                           "megatron-530b", "megatron-1t"};
+  std::ifstream in(BRAID_SIM_DATA_DIR "/megatron_sc21_table1.csv");
+  std::vector<Row> rows;
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (header) {
+      header = false;
+      continue;
+    }
+    std::vector<double> v;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) v.push_back(std::stod(cell));
+    rows.push_back({presets[rows.size()], int(v[4]), int(v[5]), int(v[6]), int(v[7]), v[8]});
+  }
+  return rows;
+}
+
+TrainingSpec PaperSetup(int batch) {
+  TrainingSpec t;
+  t.global_batch = batch;
+  t.attention = AttentionKernel::kUnfused;
+  t.overlap_grad_reduce = false;
+  return t;
+}
+
+// The best TFLOP/s per GPU the search finds for `row` with `pinned` layout keys.
+StepResult BestFor(const Row& row, const std::string& pinned) {
+  ClusterSpec cluster = LoadCluster("dgx-a100");
+  SizeForGpus(&cluster, row.gpus);
+  StepModel model(LoadModel(row.preset), cluster, PaperSetup(row.batch), ComputeModel(cluster.gpu));
+  SearchOptions o;
+  o.top = 1;
+  ParseLayoutKeys(pinned, "test", &o.fixed, &o.fixed_keys);
+  SearchResult r = Search(model, o);
+  if (r.best.empty()) throw std::runtime_error(row.preset + ": no feasible layout for " + pinned);
+  return r.best[0];
+}
+
+std::string PublishedKeys(const Row& row) {
+  return fmt::format("tp={},pp={},zero=0,recompute=full,sp=off", row.tp, row.pp);
+}
+
+TEST(MegatronSc21, PredictsPublishedThroughputWithinTenPercentAndMapeUnderSeven) {
+  const std::vector<Row> rows = ReadTable();
+  ASSERT_EQ(rows.size(), 10u);
+  double abs_error_sum = 0;
+  for (const Row& row : rows) {
+    const StepResult best = BestFor(row, PublishedKeys(row));
+    const double predicted = best.tflops_per_gpu;
+    const double error = (predicted - row.tflops) / row.tflops;
+    abs_error_sum += std::fabs(error);
+    std::printf("%-14s tp=%d pp=%-2d published %5.1f predicted %6.1f TFLOP/s/GPU (%+5.1f%%) with %s\n",
+                row.preset.c_str(), row.tp, row.pp, row.tflops, predicted, 100 * error,
+                LayoutToString(best.layout).c_str());
+    EXPECT_LE(std::fabs(error), 0.10) << row.preset;
+  }
+  const double mape = abs_error_sum / rows.size();
+  std::printf("MAPE %.2f%%\n", 100 * mape);
+  EXPECT_LE(mape, 0.07);
+}
+
+// The unconstrained search (tp, pp, dp, mb, v free; the paper's software setup kept) against the
+// published layout. Goal: published within 5% of the search's best. Our model does not meet it on
+// every row (docs/PERFORMANCE.md has the table): it prefers less tensor parallelism for the mid
+// sizes. This test guards against regressions of the rows where it holds and of the worst ratio.
+TEST(MegatronSc21, PublishedLayoutAgainstUnconstrainedBest) {
+  const std::vector<Row> rows = ReadTable();
+  double worst = 1;
+  int within = 0;
+  for (const Row& row : rows) {
+    const StepResult published = BestFor(row, PublishedKeys(row));
+    const StepResult best = BestFor(row, "zero=0,recompute=full,sp=off");
+    const double ratio = published.tflops_per_gpu / best.tflops_per_gpu;
+    EXPECT_LE(ratio, 1.0 + 1e-9) << row.preset << ": the search missed a layout it could simulate";
+    worst = std::min(worst, ratio);
+    within += ratio >= 0.95;
+    std::printf("%-14s published tp=%d pp=%-2d: %.3f of best (%s)\n", row.preset.c_str(), row.tp,
+                row.pp, ratio, LayoutToString(best.layout).c_str());
+  }
+  EXPECT_GE(within, 5);
+  EXPECT_GE(worst, 0.78);
+}
+
+}  // namespace
+}  // namespace braid::sim

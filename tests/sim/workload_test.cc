@@ -1,0 +1,571 @@
+// plan-sim's inputs and workload arithmetic against published numbers: model presets against
+// their parameter counts (Megatron SC'21 Eq. 2 and Table 1, the released Llama checkpoints),
+// model / cluster / layout parsing and its errors, cluster presets and hwloc topologies, per-layer
+// activation memory against Korthikanti et al. 2022 Table 2, and the FLOP convention against
+// Megatron SC'21 Eq. 3.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "braid/topology.h"
+#include "sim/cluster/cluster.h"
+#include "sim/common/input_error.h"
+#include "sim/workload/layer_work.h"
+#include "sim/workload/memory.h"
+#include "sim/workload/model.h"
+#include "sim/workload/training.h"
+
+namespace braid::sim {
+namespace {
+
+// `f` must throw InputError whose message contains every one of `parts` (the file, the field,
+// the value: what a user needs to find the mistake).
+testing::AssertionResult ThrowsInputErrorMentioning(const std::function<void()>& f,
+                                                    const std::vector<std::string>& parts) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    for (const std::string& part : parts) {
+      if (message.find(part) == std::string::npos) {
+        return testing::AssertionFailure() << "message \"" << message << "\" does not mention \""
+                                           << part << "\"";
+      }
+    }
+    return testing::AssertionSuccess();
+  } catch (const std::exception& e) {
+    return testing::AssertionFailure() << "threw a non-InputError: " << e.what();
+  }
+  return testing::AssertionFailure() << "did not throw";
+}
+
+testing::AssertionResult WithinRelative(double actual, double expected, double tolerance) {
+  const double error = std::abs(actual - expected) / std::abs(expected);
+  if (error <= tolerance) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << actual << " differs from " << expected << " by "
+                                     << error * 100 << "% (allowed " << tolerance * 100 << "%)";
+}
+
+// A fresh directory for the JSON files a test writes; removed afterwards.
+class TempDirTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "workload_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::filesystem::path dir_;
+};
+
+// ---- Parameter counts ------------------------------------------------------------------------
+
+// Megatron SC'21 Eq. 2: P = 12 l h^2 (1 + 13/(12h) + (V+s)/(12lh)), for GPT models with ffn = 4h.
+double MegatronEq2(const ModelSpec& m) {
+  const double l = m.layers, h = m.hidden, V = m.vocab, s = m.seq_len;
+  return 12 * l * h * h * (1 + 13 / (12 * h) + (V + s) / (12 * l * h));
+}
+
+TEST(ModelPresets, Gpt3Has174Point6BillionParameters) {
+  const ModelSpec m = LoadModel("gpt3-175b");
+  EXPECT_NEAR(TotalParameters(m), 174.6e9, 0.05e9);  // the stated figure's last digit
+  EXPECT_TRUE(WithinRelative(TotalParameters(m), MegatronEq2(m), 1e-3));
+}
+
+TEST(ModelPresets, MegatronPresetsMatchEq2AndTable1) {
+  // Table 1 rows, keyed by shape, so every megatron-* preset must find its row.
+  struct Row {
+    double params_billion;
+    int heads, hidden, layers;
+  };
+  const std::string csv =
+      (std::filesystem::path(__FILE__).parent_path() / "data" / "megatron_sc21_table1.csv").string();
+  std::ifstream in(csv);
+  ASSERT_TRUE(in) << "cannot open " << csv;
+  std::vector<Row> rows;
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (header) {
+      ASSERT_EQ(line.rfind("params_billion,heads,hidden,layers,", 0), 0u) << line;
+      header = false;
+      continue;
+    }
+    std::stringstream fields(line);
+    std::string cell;
+    std::vector<std::string> cells;
+    while (std::getline(fields, cell, ',')) cells.push_back(cell);
+    ASSERT_GE(cells.size(), 4u) << line;
+    rows.push_back({std::stod(cells[0]), std::stoi(cells[1]), std::stoi(cells[2]), std::stoi(cells[3])});
+  }
+  ASSERT_EQ(rows.size(), 10u);
+
+  int megatron_presets = 0;
+  for (const std::string& name : ModelPresetNames()) {
+    if (name.rfind("megatron-", 0) != 0) continue;
+    ++megatron_presets;
+    SCOPED_TRACE(name);
+    const ModelSpec m = LoadModel(name);
+    const double params = TotalParameters(m);
+    EXPECT_TRUE(WithinRelative(params, MegatronEq2(m), 1e-3));
+    const Row* row = nullptr;
+    for (const Row& r : rows) {
+      if (r.layers == m.layers && r.hidden == m.hidden && r.heads == m.heads) row = &r;
+    }
+    ASSERT_NE(row, nullptr) << "no Table 1 row with this shape";
+    // Table 1 prints one decimal: 1.652e9 is "1.7" (2.8% off) and 3.562e9 is "3.6" (1.1% off),
+    // so allow the rounding of the printed digit where it exceeds 1%.
+    const double tolerance = std::max(0.01 * row->params_billion, 0.05 + 1e-9);
+    EXPECT_NEAR(params / 1e9, row->params_billion, tolerance);
+  }
+  EXPECT_EQ(megatron_presets, 10);
+}
+
+TEST(ModelPresets, LlamaParameterCountsMatchReleasedCheckpoints) {
+  // Parameter counts of the released Hugging Face checkpoints (sum of tensor sizes).
+  const std::map<std::string, double> published = {
+      {"llama-2-7b", 6'738'415'616},    {"llama-2-13b", 13'015'864'320},
+      {"llama-2-70b", 68'976'648'192},  {"llama-3-8b", 8'030'261'248},
+      {"llama-3-70b", 70'553'706'496},  {"llama-3-405b", 405'853'388'800},
+  };
+  for (const auto& [name, params] : published) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(WithinRelative(TotalParameters(LoadModel(name)), params, 0.01));
+  }
+}
+
+// ---- Model files -----------------------------------------------------------------------------
+
+// These caught a dangling reference to a temporary JSON document in FromJson (fixed; JsonFields
+// now refuses temporaries at compile time).
+
+class ModelFile : public TempDirTest {
+ protected:
+  // A small valid grouped-query model; tests break one field at a time.
+  std::map<std::string, std::string> fields_ = {
+      {"layers", "4"},        {"hidden", "256"},           {"heads", "8"},      {"kv_heads", "4"},
+      {"ffn_hidden", "1024"}, {"activation", "\"swiglu\""}, {"seq_len", "512"}, {"vocab", "1000"}};
+
+  std::string WriteModel() {
+    std::string text;
+    for (const auto& [field, value] : fields_) {
+      text += (text.empty() ? "{\n  \"" : ",\n  \"") + field + "\": " + value;
+    }
+    return Write("model.json", text + "\n}\n");
+  }
+};
+
+TEST_F(ModelFile, ValidFileLoads) {
+  const ModelSpec m = LoadModel(WriteModel());
+  EXPECT_EQ(m.name, "model");  // the file's stem when "name" is absent
+  EXPECT_EQ(m.layers, 4);
+  EXPECT_EQ(m.hidden, 256);
+  EXPECT_EQ(m.heads, 8);
+  EXPECT_EQ(m.kv_heads, 4);
+  EXPECT_EQ(m.ffn_hidden, 1024);
+  EXPECT_EQ(m.activation, Activation::kSwiglu);
+  EXPECT_EQ(m.seq_len, 512);
+  EXPECT_EQ(m.vocab, 1000);
+}
+
+TEST_F(ModelFile, KvHeadsDefaultsToHeads) {
+  fields_.erase("kv_heads");
+  const ModelSpec m = LoadModel(WriteModel());
+  EXPECT_EQ(m.kv_heads, m.heads);
+}
+
+TEST_F(ModelFile, NameFieldIsUsed) {
+  fields_["name"] = "\"tiny\"";
+  EXPECT_EQ(LoadModel(WriteModel()).name, "tiny");
+}
+
+TEST_F(ModelFile, MalformedJsonNamesFileLineAndColumn) {
+  const std::string path = Write("broken.json", "{\n  \"layers\": 4,\n  \"hidden\": \n}\n");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadModel(path); }, {path, "line", "column"}));
+}
+
+TEST_F(ModelFile, UnknownFieldIsNamed) {
+  fields_["hiden"] = "256";
+  const std::string path = WriteModel();
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadModel(path); }, {path, "\"hiden\""}));
+}
+
+TEST_F(ModelFile, MissingFieldIsNamed) {
+  fields_.erase("vocab");
+  const std::string path = WriteModel();
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadModel(path); }, {path, "\"vocab\"", "missing"}));
+}
+
+TEST_F(ModelFile, OutOfRangeValueIsNamed) {
+  fields_["layers"] = "0";
+  const std::string path = WriteModel();
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadModel(path); }, {path, "\"layers\"", "0"}));
+}
+
+TEST_F(ModelFile, HiddenNotDivisibleByHeads) {
+  fields_["hidden"] = "250";
+  const std::string path = WriteModel();
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadModel(path); }, {path, "hidden", "250", "heads"}));
+}
+
+TEST_F(ModelFile, HeadsNotMultipleOfKvHeads) {
+  fields_["kv_heads"] = "3";
+  const std::string path = WriteModel();
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadModel(path); }, {path, "kv_heads", "3"}));
+}
+
+TEST_F(ModelFile, ActivationMustBeGeluOrSwiglu) {
+  fields_["activation"] = "\"relu\"";
+  const std::string path = WriteModel();
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadModel(path); },
+                                         {path, "\"activation\"", "relu", "gelu", "swiglu"}));
+}
+
+TEST(ModelPresets, UnknownPresetListsPresets) {
+  std::vector<std::string> parts = {"gpt-9"};
+  for (const std::string& name : ModelPresetNames()) parts.push_back(name);
+  EXPECT_TRUE(ThrowsInputErrorMentioning([] { LoadModel("gpt-9"); }, parts));
+}
+
+// ---- Layouts ---------------------------------------------------------------------------------
+
+TEST(LayoutKeys, RoundTrip) {
+  Layout l;
+  l.tp = 8;
+  l.pp = 4;
+  l.dp = 16;
+  l.mb = 2;
+  l.v = 3;
+  l.zero = 1;
+  l.recompute = Recompute::kSelective;
+  l.sp = true;
+  const std::string text = LayoutToString(l);
+  Layout parsed;
+  std::vector<std::string> present;
+  ParseLayoutKeys(text, "--layout", &parsed, &present);
+  EXPECT_EQ(parsed.tp, 8);
+  EXPECT_EQ(parsed.pp, 4);
+  EXPECT_EQ(parsed.dp, 16);
+  EXPECT_EQ(parsed.mb, 2);
+  EXPECT_EQ(parsed.v, 3);
+  EXPECT_EQ(parsed.zero, 1);
+  EXPECT_EQ(parsed.recompute, Recompute::kSelective);
+  EXPECT_TRUE(parsed.sp);
+  EXPECT_EQ(LayoutToString(parsed), text);
+  EXPECT_EQ(present, (std::vector<std::string>{"tp", "pp", "dp", "mb", "v", "zero", "recompute", "sp"}));
+}
+
+TEST(LayoutKeys, AbsentKeysKeepTheirValue) {
+  Layout l;
+  l.tp = 8;
+  std::vector<std::string> present;
+  ParseLayoutKeys("pp=2,recompute=full", "--fix", &l, &present);
+  EXPECT_EQ(l.tp, 8);
+  EXPECT_EQ(l.pp, 2);
+  EXPECT_EQ(l.recompute, Recompute::kFull);
+  EXPECT_EQ(present, (std::vector<std::string>{"pp", "recompute"}));
+}
+
+TEST(LayoutKeys, BadInputNamesKeyAndValue) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"tp=8,tq=2", {"--layout", "tq"}},
+      {"tp=0", {"--layout", "tp=0"}},
+      {"zero=4", {"--layout", "zero=4"}},
+      {"tp=x", {"--layout", "tp=x"}},
+      {"sp=maybe", {"--layout", "sp=maybe"}},
+      {"recompute=some", {"--layout", "recompute=some"}},
+      {"tp=8,pp4", {"--layout", "pp4", "KEY=VALUE"}},
+  };
+  for (const auto& [text, parts] : cases) {
+    SCOPED_TRACE(text);
+    Layout l;
+    EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ParseLayoutKeys(text, "--layout", &l, nullptr); },
+                                           parts));
+  }
+}
+
+// ---- Clusters --------------------------------------------------------------------------------
+
+TEST(ClusterPresets, DgxA100) {
+  const ClusterSpec c = LoadCluster("dgx-a100");
+  EXPECT_EQ(c.gpu.peak_tflops, 312);
+  EXPECT_EQ(c.node.gpus, 8);
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kNVSwitch);
+  EXPECT_EQ(c.node.intra_GBps, 300);
+  EXPECT_EQ(c.node.nics, 8);
+  EXPECT_EQ(c.node.nic_Gbps, 200);
+  EXPECT_EQ(c.nodes, 1);
+}
+
+TEST(ClusterPresets, DgxH100) {
+  const ClusterSpec c = LoadCluster("dgx-h100");
+  EXPECT_EQ(c.gpu.peak_tflops, 989);
+  EXPECT_EQ(c.node.gpus, 8);
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kNVSwitch);
+  EXPECT_EQ(c.node.intra_GBps, 450);
+  EXPECT_EQ(c.node.nics, 8);
+  EXPECT_EQ(c.node.nic_Gbps, 400);
+}
+
+TEST(ClusterPresets, PcieA100) {
+  const ClusterSpec c = LoadCluster("pcie-a100");
+  EXPECT_EQ(c.gpu.peak_tflops, 312);
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kPCIe);
+  EXPECT_EQ(c.node.gpus % c.node.gpus_per_pcie_switch, 0);
+  EXPECT_NO_THROW(ValidateCluster(c, "pcie-a100"));
+}
+
+TEST(ClusterPresets, UnknownNameListsPresets) {
+  EXPECT_TRUE(ThrowsInputErrorMentioning([] { LoadCluster("dgx-z9"); },
+                                         {"dgx-z9", "dgx-a100", "dgx-h100", "pcie-a100"}));
+}
+
+TEST(SizeForGpus, MultiplesOfANodeAddNodes) {
+  ClusterSpec c = LoadCluster("dgx-a100");
+  SizeForGpus(&c, 64);
+  EXPECT_EQ(c.nodes, 8);
+  EXPECT_EQ(c.node.gpus, 8);
+  EXPECT_EQ(c.total_gpus(), 64);
+}
+
+TEST(SizeForGpus, NotAMultipleOfANodeIsAnError) {
+  ClusterSpec c = LoadCluster("dgx-a100");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { SizeForGpus(&c, 12); }, {"12", "8 GPUs per node"}));
+}
+
+TEST(SizeForGpus, FewerThanANodeShrinksTheNode) {
+  ClusterSpec c = LoadCluster("dgx-a100");
+  SizeForGpus(&c, 4);
+  EXPECT_EQ(c.nodes, 1);
+  EXPECT_EQ(c.node.gpus, 4);
+}
+
+class ClusterFile : public TempDirTest {};
+
+TEST_F(ClusterFile, BaseWithOverrides) {
+  const std::string path = Write("calibrated.json", R"({
+    "base": "dgx-h100", "nodes": 4,
+    "gpu": {"gemm_efficiency": 0.7},
+    "node": {"nic_Gbps": 200, "intra_latency_us": 3},
+    "network": {"topology": "rail", "oversubscription": 2}
+  })");
+  const ClusterSpec c = LoadCluster(path);
+  EXPECT_EQ(c.nodes, 4);
+  EXPECT_EQ(c.source, path);
+  EXPECT_EQ(c.gpu.peak_tflops, 989);  // from the base
+  EXPECT_EQ(c.gpu.gemm_efficiency, 0.7);
+  EXPECT_EQ(c.node.intra_GBps, 450);  // from the base
+  EXPECT_EQ(c.node.nics, 8);
+  EXPECT_EQ(c.node.nic_Gbps, 200);
+  EXPECT_EQ(c.node.intra_latency_us, 3);
+  EXPECT_EQ(c.network.topology, NetworkTopology::kRailOptimized);
+  EXPECT_EQ(c.network.oversubscription, 2);
+}
+
+TEST_F(ClusterFile, WithoutBaseGivesGpuAndNode) {
+  const std::string path = Write("custom.json", R"({
+    "gpu": {"name": "X1", "peak_tflops": 500, "hbm_GBps": 2000, "memory_GiB": 64},
+    "node": {"gpus": 4, "fabric": "pcie", "gpus_per_pcie_switch": 2, "nics": 1, "nic_Gbps": 100}
+  })");
+  const ClusterSpec c = LoadCluster(path);
+  EXPECT_EQ(c.gpu.name, "X1");
+  EXPECT_EQ(c.gpu.peak_tflops, 500);
+  EXPECT_EQ(c.node.gpus, 4);
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kPCIe);
+  EXPECT_EQ(c.node.nics, 1);
+}
+
+TEST_F(ClusterFile, WithoutBaseNeedsGpuAndNode) {
+  const std::string path = Write("nobase.json", R"({"gpu": "h100"})");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "base", "gpu", "node"}));
+}
+
+TEST_F(ClusterFile, WithoutBaseAGpuObjectNeedsItsNumbers) {
+  const std::string path = Write("nopeak.json", R"({"gpu": {"hbm_GBps": 2000, "memory_GiB": 64},
+                                                     "node": {"gpus": 8}})");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "\"peak_tflops\""}));
+}
+
+TEST_F(ClusterFile, BadFabricIsNamed) {
+  const std::string path = Write("fabric.json", R"({"base": "dgx-a100", "node": {"fabric": "nvlink"}})");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); },
+                                         {path, "\"fabric\"", "nvlink", "nvswitch", "pcie"}));
+}
+
+TEST_F(ClusterFile, UnknownFieldIsNamed) {
+  const std::string top = Write("top.json", R"({"base": "dgx-a100", "nodez": 2})");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(top); }, {top, "\"nodez\""}));
+  const std::string nested = Write("nested.json", R"({"base": "dgx-a100", "node": {"nic_gbps": 100}})");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(nested); }, {nested, "node", "\"nic_gbps\""}));
+}
+
+TEST_F(ClusterFile, NegativeBandwidthIsNamed) {
+  const std::string path = Write("negative.json", R"({"base": "dgx-a100", "node": {"intra_GBps": -300}})");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "\"intra_GBps\"", "-300"}));
+}
+
+TEST_F(ClusterFile, UnknownBaseListsPresets) {
+  const std::string path = Write("base.json", R"({"base": "dgx-b200"})");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "dgx-b200", "dgx-h100"}));
+}
+
+TEST_F(ClusterFile, MalformedJsonNamesFileAndLine) {
+  const std::string path = Write("broken.json", "{\"base\": \"dgx-a100\",,}");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "line", "column"}));
+}
+
+TEST(ClusterFromTopology, NoGpuIsAnError) {
+  Topology topo;
+  topo.hostname = "cpu-only";
+  topo.cores = 16;
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ClusterFromTopology(topo, "hwloc"); },
+                                         {"hwloc", "no GPU", "cpu-only"}));
+}
+
+TEST(ClusterFromTopology, H100BoxWithOneDualListedNic) {
+  Topology topo;
+  topo.hostname = "gpu-box";
+  for (int i = 0; i < 4; ++i) {
+    TopoGpu g;
+    g.index = i;
+    g.name = "NVIDIA H100 80GB HBM3";
+    g.pci_bus_id = fmt::format("0000:{:02x}:00.0", 0x17 + i);
+    topo.gpus.push_back(g);
+  }
+  // One InfiniBand port seen twice: as its RDMA device and as its IP interface.
+  TopoNic rdma;
+  rdma.name = "mlx5_0";
+  rdma.kind = "infiniband";
+  rdma.speed_Gbps = 400;
+  rdma.pci_bus_id = "0000:3b:00.0";
+  TopoNic ip = rdma;
+  ip.name = "ib0";
+  topo.nics = {rdma, ip};
+
+  const ClusterSpec c = ClusterFromTopology(topo, "hwloc");
+  EXPECT_EQ(c.name, "gpu-box");
+  EXPECT_EQ(c.nodes, 1);
+  EXPECT_EQ(c.node.gpus, 4);
+  EXPECT_EQ(c.gpu.peak_tflops, 989);
+  EXPECT_EQ(c.gpu.name, GpuPreset("h100").name);
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kPCIe);
+  EXPECT_EQ(c.node.nics, 1);
+  EXPECT_EQ(c.node.nic_Gbps, 400);
+  EXPECT_NO_THROW(ValidateCluster(c, "hwloc"));
+}
+
+// ---- Activation memory (Korthikanti et al. 2022, Table 2) ------------------------------------
+
+// GPT-3 175B's shape (s = 2048, h = 12288, a = 96, ffn = 4h, kv = heads), unfused attention,
+// 2-byte values: the setting of Table 2, so its formulas hold exactly.
+class ActivationMemory : public testing::TestWithParam<int> {
+ protected:
+  ActivationMemory() : model_(LoadModel("gpt3-175b")) {
+    training_.attention = AttentionKernel::kUnfused;
+    training_.bytes_per_value = 2;
+    layout_.tp = 8;
+    layout_.mb = GetParam();
+  }
+  double Bytes() const { return LayerActivationBytes(model_, layout_, training_); }
+  // s*b*h and the other symbols of Table 2.
+  double sbh() const { return s * layout_.mb * h; }
+
+  ModelSpec model_;
+  TrainingSpec training_;
+  Layout layout_;
+  const double s = 2048, h = 12288, a = 96, t = 8;
+};
+
+TEST_P(ActivationMemory, Gpt3ShapeIsTable2Setting) {
+  EXPECT_EQ(model_.seq_len, s);
+  EXPECT_EQ(model_.hidden, h);
+  EXPECT_EQ(model_.heads, a);
+  EXPECT_EQ(model_.kv_heads, model_.heads);
+  EXPECT_EQ(model_.ffn_hidden, 4 * model_.hidden);
+}
+
+TEST_P(ActivationMemory, TensorParallel) {
+  EXPECT_DOUBLE_EQ(Bytes(), sbh() * (10 + 24 / t + 5 * a * s / (h * t)));
+}
+
+TEST_P(ActivationMemory, TensorAndSequenceParallel) {
+  layout_.sp = true;
+  EXPECT_DOUBLE_EQ(Bytes(), sbh() / t * (34 + 5 * a * s / h));
+}
+
+TEST_P(ActivationMemory, TensorParallelSelectiveRecompute) {
+  layout_.recompute = Recompute::kSelective;
+  EXPECT_DOUBLE_EQ(Bytes(), sbh() * (10 + 24 / t));
+}
+
+TEST_P(ActivationMemory, TensorAndSequenceParallelSelectiveRecompute) {
+  layout_.recompute = Recompute::kSelective;
+  layout_.sp = true;
+  EXPECT_DOUBLE_EQ(Bytes(), 34 * sbh() / t);
+}
+
+TEST_P(ActivationMemory, FullRecompute) {
+  layout_.recompute = Recompute::kFull;
+  EXPECT_DOUBLE_EQ(Bytes(), 2 * sbh());
+  layout_.sp = true;
+  EXPECT_DOUBLE_EQ(Bytes(), 2 * sbh() / t);
+}
+
+INSTANTIATE_TEST_SUITE_P(MicroBatch, ActivationMemory, testing::Values(1, 4));
+
+// ---- FLOP convention (Megatron SC'21 Eq. 3) --------------------------------------------------
+
+// Megatron SC'21 Eq. 3 for one micro-batch of b sequences with full recomputation:
+// 96 b s l h^2 (1 + s/(6h) + V/(16 l h)).
+double MegatronEq3(const ModelSpec& m, int b) {
+  const double s = m.seq_len, l = m.layers, h = m.hidden, V = m.vocab;
+  return 96 * b * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h));
+}
+
+double CountedFlopsPerMicroBatch(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
+  auto all = [](const LayerWork& w) {
+    return CountedFlops(w.forward) + CountedFlops(w.backward) + CountedFlops(w.recompute);
+  };
+  const double per_gpu = m.layers * all(TransformerLayerWork(m, l, tr)) + all(EmbeddingWork(m, l, tr)) +
+                         all(HeadWork(m, l, tr));
+  return per_gpu * l.tp;  // each TP rank does 1/tp of the work
+}
+
+TEST(FlopConvention, Gpt3FullRecomputeMatchesEq3) {
+  const ModelSpec m = LoadModel("gpt3-175b");
+  for (AttentionKernel attention : {AttentionKernel::kUnfused, AttentionKernel::kFlash}) {
+    for (int tp : {1, 8}) {
+      for (int b : {1, 2}) {
+        SCOPED_TRACE(fmt::format("attention {} tp {} b {}", AttentionKernelName(attention), tp, b));
+        TrainingSpec tr;
+        tr.attention = attention;
+        Layout l;
+        l.tp = tp;
+        l.mb = b;
+        l.recompute = Recompute::kFull;
+        EXPECT_TRUE(WithinRelative(CountedFlopsPerMicroBatch(m, l, tr), MegatronEq3(m, b), 1e-9));
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace braid::sim

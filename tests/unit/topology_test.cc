@@ -1,0 +1,289 @@
+// braid::Topology: discovery of this machine, hwloc XML import (this machine's own export and a
+// hand-written two-socket host with a GPU and NICs), JSON round trip and error messages.
+#include "braid/topology.h"
+
+#include <hwloc.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace braid {
+namespace {
+
+// A two-socket host: a ConnectX HCA (ib0 + mlx5_0) on package 0, an H100 (as hwloc's CUDA
+// backend describes it) on package 1, and on the machine's own host bridge a BMC's Matrox VGA,
+// which is not a GPU, and an Ethernet port whose locality is unknown. Checked with
+// `lstopo-no-graphics --input`.
+constexpr const char* kTwoSocketXml = R"(<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE topology SYSTEM "hwloc2.dtd">
+<topology version="2.0">
+  <object type="Machine" os_index="0" cpuset="0x00000003" complete_cpuset="0x00000003" allowed_cpuset="0x00000003" nodeset="0x00000003" complete_nodeset="0x00000003" allowed_nodeset="0x00000003" gp_index="1">
+    <info name="HostName" value="fakehost"/>
+    <object type="Package" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="2">
+      <info name="CPUModel" value="Fake CPU 9000"/>
+      <object type="NUMANode" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="3" local_memory="17179869184"/>
+      <object type="Core" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="4">
+        <object type="PU" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="5"/>
+      </object>
+      <object type="Bridge" gp_index="20" bridge_type="0-1" depth="0" bridge_pci="0000:[10-10]">
+        <object type="PCIDev" gp_index="21" pci_busid="0000:10:00.0" pci_type="0207 [15b3:101b] [15b3:0007] 00" pci_link_speed="31.507692">
+          <object type="OSDev" gp_index="22" name="ib0" osdev_type="2">
+            <info name="Address" value="00:00:10:87:fe:80:00:00:00:00:00:00:b8:ce:f6:03:00:33:44:55"/>
+          </object>
+          <object type="OSDev" gp_index="23" name="mlx5_0" osdev_type="3">
+            <info name="NodeGUID" value="b8ce:f603:0033:4455"/>
+          </object>
+        </object>
+      </object>
+    </object>
+    <object type="Package" os_index="1" cpuset="0x00000002" complete_cpuset="0x00000002" nodeset="0x00000002" complete_nodeset="0x00000002" gp_index="6">
+      <info name="CPUModel" value="Fake CPU 9000"/>
+      <object type="NUMANode" os_index="1" cpuset="0x00000002" complete_cpuset="0x00000002" nodeset="0x00000002" complete_nodeset="0x00000002" gp_index="7" local_memory="17179869184"/>
+      <object type="Core" os_index="1" cpuset="0x00000002" complete_cpuset="0x00000002" nodeset="0x00000002" complete_nodeset="0x00000002" gp_index="8">
+        <object type="PU" os_index="1" cpuset="0x00000002" complete_cpuset="0x00000002" nodeset="0x00000002" complete_nodeset="0x00000002" gp_index="9"/>
+      </object>
+      <object type="Bridge" gp_index="30" bridge_type="0-1" depth="0" bridge_pci="0000:[80-80]">
+        <object type="PCIDev" gp_index="31" pci_busid="0000:80:00.0" pci_type="0302 [10de:2330] [10de:16c1] a1" pci_link_speed="63.015385">
+          <object type="OSDev" gp_index="32" name="cuda0" osdev_type="5">
+            <info name="CoProcType" value="CUDA"/>
+            <info name="Backend" value="CUDA"/>
+            <info name="GPUModel" value="NVIDIA H100 80GB HBM3"/>
+            <info name="CUDAGlobalMemorySize" value="83468288"/>
+          </object>
+        </object>
+      </object>
+    </object>
+    <object type="Bridge" gp_index="40" bridge_type="0-1" depth="0" bridge_pci="0000:[00-00]">
+      <object type="PCIDev" gp_index="41" pci_busid="0000:00:05.0" pci_type="0300 [102b:0522] [102b:0522] 02" pci_link_speed="0.000000"/>
+      <object type="PCIDev" gp_index="42" pci_busid="0000:00:06.0" pci_type="0200 [8086:1572] [8086:0000] 01" pci_link_speed="0.000000">
+        <object type="OSDev" gp_index="43" name="eno1" osdev_type="2">
+          <info name="Address" value="3c:fd:fe:00:11:22"/>
+        </object>
+      </object>
+    </object>
+  </object>
+</topology>
+)";
+
+// A private directory for the files one test writes, removed afterwards.
+class TopologyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("braid_topology_test_" + std::to_string(getpid()) + "_" + info->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::string PathOf(const std::string& name) const { return (dir_ / name).string(); }
+
+  std::filesystem::path dir_;
+};
+
+const TopoNic* FindNic(const Topology& topo, const std::string& name) {
+  for (const TopoNic& nic : topo.nics) {
+    if (nic.name == name) return &nic;
+  }
+  return nullptr;
+}
+
+// The CPUs this process may run on: a cgroup cpuset or taskset can make it fewer than the
+// machine has, and hwloc counts those hwloc may use (at least this many).
+int AffinityCpuCount() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+TEST_F(TopologyTest, DiscoversThisMachine) {
+  Topology topo;
+  Status status = DiscoverTopology(&topo);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(topo.source, "hwloc");
+  EXPECT_GE(topo.cores, 1);
+  EXPECT_GE(topo.pus, topo.cores);
+  EXPECT_GE(topo.pus, AffinityCpuCount());
+  EXPECT_LE(topo.pus, sysconf(_SC_NPROCESSORS_CONF));
+  EXPECT_GE(topo.numa_nodes, 1);
+  EXPECT_GT(topo.memory_GiB, 0);
+  for (size_t i = 0; i < topo.gpus.size(); ++i) EXPECT_EQ(topo.gpus[i].index, static_cast<int>(i));
+  EXPECT_EQ(FindNic(topo, "lo"), nullptr) << "the loopback interface is not a NIC";
+}
+
+TEST_F(TopologyTest, ThisMachinesHwlocExportLoadsBackTheSame) {
+  Topology live;
+  ASSERT_TRUE(DiscoverTopology(&live).ok());
+
+  // Export through hwloc itself, as `lstopo host.xml` would, with the I/O devices kept.
+  std::string path = PathOf("this_machine.xml");
+  hwloc_topology_t hwloc = nullptr;
+  ASSERT_EQ(hwloc_topology_init(&hwloc), 0);
+  ASSERT_EQ(hwloc_topology_set_io_types_filter(hwloc, HWLOC_TYPE_FILTER_KEEP_IMPORTANT), 0);
+  ASSERT_EQ(hwloc_topology_load(hwloc), 0);
+  int exported = hwloc_topology_export_xml(hwloc, path.c_str(), 0);
+  hwloc_topology_destroy(hwloc);
+  ASSERT_EQ(exported, 0);
+
+  Topology loaded;
+  Status status = LoadTopologyXml(path, &loaded);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(loaded.source, "hwloc-xml:" + path);
+  EXPECT_EQ(loaded.hostname, live.hostname);
+  EXPECT_EQ(loaded.cpu_model, live.cpu_model);
+  EXPECT_EQ(loaded.packages, live.packages);
+  EXPECT_EQ(loaded.numa_nodes, live.numa_nodes);
+  EXPECT_EQ(loaded.cores, live.cores);
+  EXPECT_EQ(loaded.pus, live.pus);
+  EXPECT_DOUBLE_EQ(loaded.memory_GiB, live.memory_GiB);
+  EXPECT_EQ(loaded.gpus, live.gpus);
+  // Link speeds come from sysfs, for the live machine only; the rest must match.
+  ASSERT_EQ(loaded.nics.size(), live.nics.size());
+  for (size_t i = 0; i < live.nics.size(); ++i) {
+    TopoNic expected = live.nics[i];
+    expected.speed_Gbps = 0;
+    EXPECT_EQ(loaded.nics[i], expected) << live.nics[i].name;
+  }
+}
+
+TEST_F(TopologyTest, HandWrittenXmlFindsGpuAndNicsWithTheirLocality) {
+  std::string path = WriteFile("two_socket.xml", kTwoSocketXml);
+  Topology topo;
+  Status status = LoadTopologyXml(path, &topo);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(topo.hostname, "fakehost");
+  EXPECT_EQ(topo.cpu_model, "Fake CPU 9000");
+  EXPECT_EQ(topo.packages, 2);
+  EXPECT_EQ(topo.numa_nodes, 2);
+  EXPECT_EQ(topo.cores, 2);
+  EXPECT_EQ(topo.pus, 2);
+  EXPECT_DOUBLE_EQ(topo.memory_GiB, 32.0);
+
+  ASSERT_EQ(topo.gpus.size(), 1u) << "the BMC's Matrox VGA is not a GPU";
+  const TopoGpu& gpu = topo.gpus[0];
+  EXPECT_EQ(gpu.index, 0);
+  EXPECT_EQ(gpu.name, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(gpu.pci_bus_id, "0000:80:00.0");
+  EXPECT_EQ(gpu.numa_node, 1);
+  EXPECT_EQ(gpu.package, 1);
+  EXPECT_NEAR(gpu.memory_GiB, 83468288.0 / (1024 * 1024), 1e-9);  // CUDAGlobalMemorySize is in KiB
+
+  ASSERT_EQ(topo.nics.size(), 3u);
+  for (const char* name : {"ib0", "mlx5_0"}) {
+    const TopoNic* nic = FindNic(topo, name);
+    ASSERT_NE(nic, nullptr) << name;
+    EXPECT_EQ(nic->kind, "infiniband") << name;
+    EXPECT_EQ(nic->pci_bus_id, "0000:10:00.0") << name;
+    EXPECT_EQ(nic->numa_node, 0) << name;
+    EXPECT_EQ(nic->package, 0) << name;
+    EXPECT_EQ(nic->speed_Gbps, 0) << "no link speed from an XML file";
+  }
+  const TopoNic* ethernet = FindNic(topo, "eno1");
+  ASSERT_NE(ethernet, nullptr);
+  EXPECT_EQ(ethernet->kind, "ethernet");
+  EXPECT_EQ(ethernet->pci_bus_id, "0000:00:06.0");
+  EXPECT_EQ(ethernet->numa_node, -1) << "attached to the whole two-socket machine: locality unknown";
+  EXPECT_EQ(ethernet->package, -1);
+
+  std::string summary = TopologySummary(topo);
+  EXPECT_NE(summary.find("NVIDIA H100 80GB HBM3"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("mlx5_0"), std::string::npos) << summary;
+}
+
+TEST_F(TopologyTest, GpuWithoutBackendIsNamedByItsPciIds) {
+  std::string xml = kTwoSocketXml;
+  size_t begin = xml.find("          <object type=\"OSDev\" gp_index=\"32\"");
+  ASSERT_NE(begin, std::string::npos);
+  size_t end = xml.find("</object>", begin) + std::string("</object>\n").size();
+  xml.erase(begin, end - begin);
+  Topology topo;
+  Status status = LoadTopologyXml(WriteFile("no_cuda.xml", xml), &topo);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_EQ(topo.gpus.size(), 1u);
+  EXPECT_EQ(topo.gpus[0].name, "PCI 10de:2330");
+  EXPECT_EQ(topo.gpus[0].memory_GiB, 0) << "unknown without CUDA";
+}
+
+TEST_F(TopologyTest, JsonRoundTripIsExact) {
+  Topology hand_written;
+  ASSERT_TRUE(LoadTopologyXml(WriteFile("two_socket.xml", kTwoSocketXml), &hand_written).ok());
+  Topology live;
+  ASSERT_TRUE(DiscoverTopology(&live).ok());
+  for (const Topology& original : {hand_written, live}) {
+    Topology loaded;
+    Status status = TopologyFromJson(TopologyToJson(original), "host.json", &loaded);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    Topology expected = original;
+    expected.source = "json:host.json";
+    EXPECT_EQ(loaded, expected) << TopologyToJson(original);
+  }
+}
+
+TEST_F(TopologyTest, MissingFieldsKeepTheirUnknownValues) {
+  Topology topo;
+  Status status = TopologyFromJson(R"({"cores": 4, "gpus": [{"name": "A100"}], "nics": [{"name": "eth0"}]})",
+                                   "partial.json", &topo);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(topo.cores, 4);
+  ASSERT_EQ(topo.gpus.size(), 1u);
+  EXPECT_EQ(topo.gpus[0].numa_node, -1);
+  ASSERT_EQ(topo.nics.size(), 1u);
+  EXPECT_EQ(topo.nics[0].kind, "other");
+}
+
+TEST_F(TopologyTest, MissingXmlFileIsInvalidArgumentNamingThePath) {
+  std::string path = PathOf("does_not_exist.xml");
+  Topology topo;
+  Status status = LoadTopologyXml(path, &topo);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
+  EXPECT_NE(status.message().find(path), std::string::npos) << status.ToString();
+}
+
+TEST_F(TopologyTest, MalformedXmlIsInvalidArgumentNamingThePath) {
+  std::string path = WriteFile("broken.xml", "<?xml version=\"1.0\"?>\n<topology version=\"2.0\">\n  <object type=");
+  Topology topo;
+  Status status = LoadTopologyXml(path, &topo);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
+  EXPECT_NE(status.message().find(path), std::string::npos) << status.ToString();
+}
+
+TEST_F(TopologyTest, MalformedJsonNamesTheOriginAndTheField) {
+  struct Case {
+    const char* text;
+    const char* expected_in_message;
+  };
+  const Case cases[] = {
+      {"{\"cores\": 2,", "not valid JSON"},
+      {"[1, 2]", "expected an object"},
+      {R"({"cores": "two"})", "cores: expected an integer"},
+      {R"({"pus": 1.5})", "pus: expected an integer"},
+      {R"({"cores": -1})", "cores: must be >= 0"},
+      {R"({"memory_GiB": "lots"})", "memory_GiB: expected a number"},
+      {R"({"gpus": {}})", "gpus: expected an array"},
+      {R"({"gpus": [{"index": 0}, {"numa_node": "near"}]})", "gpus[1].numa_node: expected an integer"},
+      {R"({"nics": [{"name": "ib0", "kind": "token-ring"}]})", "nics[0].kind: must be"},
+      {R"({"nics": [{"name": "ib0", "sped_Gbps": 200}]})", "nics[0].sped_Gbps: unknown field"},
+  };
+  for (const Case& c : cases) {
+    Topology topo;
+    Status status = TopologyFromJson(c.text, "cluster.json", &topo);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << c.text;
+    EXPECT_EQ(status.message().rfind("cluster.json: ", 0), 0u) << status.ToString();
+    EXPECT_NE(status.message().find(c.expected_in_message), std::string::npos) << status.ToString();
+  }
+}
+
+}  // namespace
+}  // namespace braid

@@ -1,0 +1,217 @@
+// plan-sim: predicts the step time of data/tensor/pipeline-parallel training on a cluster and
+// picks the layout.
+//
+//   plan-sim search   --model M --cluster C --gpus N --global-batch B [--top K] [--fix K=V,...] [--explain]
+//   plan-sim simulate --model M --cluster C --global-batch B --layout tp=8,pp=8,dp=16,... [--trace F]
+//   plan-sim topo     [--cluster C]
+//
+// Exit status: 0 success, 2 bad input (names the option, file, field and constraint), 1 a bug.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "braid/topology.h"
+#include "sim/cluster/cluster.h"
+#include "sim/common/input_error.h"
+#include "sim/report/report.h"
+#include "sim/search/search.h"
+
+namespace braid::sim {
+namespace {
+
+constexpr int kExitBadInput = 2;
+constexpr int kExitInternal = 1;
+
+struct Options {
+  std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration;
+  std::string attention = "flash", schedule = "1f1b";
+  int gpus = 0, global_batch = 0, top = 10, grad_reduce_bytes = 4;
+  bool explain = false, no_overlap_grad_reduce = false, no_pp_scatter_gather = false, overlap_p2p = false;
+};
+
+void AddCommon(CLI::App* cmd, Options* o) {
+  cmd->add_option("--model", o->model, fmt::format("Preset ({}) or JSON file", fmt::join(ModelPresetNames(), ", ")))
+      ->required();
+  cmd->add_option("--cluster", o->cluster,
+                  fmt::format("Preset ({}), 'this' (hwloc discovery), an hwloc .xml or a .json cluster file",
+                              fmt::join(ClusterPresetNames(), ", ")))
+      ->required();
+  cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node; default: the cluster's, or the layout's)");
+  cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")->required();
+  cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})");
+  cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused")->capture_default_str();
+  cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1) or gpipe")
+      ->capture_default_str();
+  cmd->add_option("--grad-reduce-bytes", o->grad_reduce_bytes, "Bytes per gradient value reduced across DP (4 fp32, 2 bf16)")
+      ->capture_default_str();
+  cmd->add_flag("--no-overlap-grad-reduce", o->no_overlap_grad_reduce, "Reduce gradients after the backward pass");
+  cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends overlap compute (default: a stage waits for its send, as Megatron-LM does)");
+  cmd->add_flag("--no-pp-scatter-gather", o->no_pp_scatter_gather, "Send whole activations between stages from every TP rank");
+  cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
+  cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str();
+}
+
+TrainingSpec Training(const Options& o) {
+  TrainingSpec t;
+  if (o.global_batch < 1) throw InputError(fmt::format("--global-batch {} must be at least 1", o.global_batch));
+  if (o.grad_reduce_bytes != 2 && o.grad_reduce_bytes != 4) {
+    throw InputError(fmt::format("--grad-reduce-bytes {} must be 2 or 4", o.grad_reduce_bytes));
+  }
+  t.global_batch = o.global_batch;
+  t.grad_reduce_bytes = o.grad_reduce_bytes;
+  t.attention = ParseAttentionKernel(o.attention, "--attention");
+  t.schedule = ParsePipelineSchedule(o.schedule, "--schedule");
+  t.overlap_grad_reduce = !o.no_overlap_grad_reduce;
+  t.pp_scatter_gather = !o.no_pp_scatter_gather;
+  t.pp_overlap = o.overlap_p2p;
+  return t;
+}
+
+// Writes to --out ("-" = stdout).
+void Emit(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  if (path == "-") {
+    write(std::cout);
+    std::cout.flush();
+    return;
+  }
+  std::ofstream file(path, std::ios::trunc);
+  if (!file) throw InputError(fmt::format("--out {}: cannot open for writing", path));
+  write(file);
+  if (!file) throw InputError(fmt::format("--out {}: write failed", path));
+}
+
+// A progress line on stderr for long searches, only when stderr is a terminal.
+std::function<void(int, int)> ProgressBar() {
+  if (!isatty(STDERR_FILENO)) return nullptr;
+  return [](int done, int total) {
+    std::fprintf(stderr, "\rplan-sim: simulating %d/%d layouts", done, total);
+    if (done == total) std::fprintf(stderr, "\r%60s\r", "");
+  };
+}
+
+int Search(const Options& o) {
+  ModelSpec model = LoadModel(o.model);
+  ClusterSpec cluster = LoadCluster(o.cluster);
+  SizeForGpus(&cluster, o.gpus > 0 ? o.gpus : cluster.total_gpus());
+  TrainingSpec training = Training(o);
+  std::vector<GemmCalibrationPoint> calibration;
+  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration);
+  StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
+  SearchOptions so;
+  if (o.top < 1) throw InputError(fmt::format("--top {} must be at least 1", o.top));
+  so.top = o.top;
+  ParseLayoutKeys(o.fix, "--fix", &so.fixed, &so.fixed_keys);
+  so.progress = ProgressBar();
+  const Format format = ParseFormat(o.format);
+  SearchResult result = sim::Search(step, so);
+  RunContext ctx{"search", &model, &cluster, &training};
+  Emit(o.out, [&](std::ostream& out) {
+    WriteResults(out, format, ctx, result.best, &result);
+    if (o.explain && format == Format::kTable) WriteRejections(out, result, 3);
+  });
+  if (o.explain && format != Format::kTable) WriteRejections(std::cerr, result, 3);
+  if (result.best.empty()) {
+    WriteRejections(std::cerr, result, 3);
+    throw InputError(fmt::format("no layout of {} fits {} GPUs of {} with global batch {} (see the "
+                                 "reasons above)", model.name, cluster.total_gpus(), cluster.name,
+                                 training.global_batch));
+  }
+  return 0;
+}
+
+int Simulate(const Options& o) {
+  ModelSpec model = LoadModel(o.model);
+  ClusterSpec cluster = LoadCluster(o.cluster);
+  Layout layout;
+  std::vector<std::string> keys;
+  ParseLayoutKeys(o.layout, "--layout", &layout, &keys);
+  for (const char* required : {"tp", "pp", "dp"}) {
+    if (std::find(keys.begin(), keys.end(), required) == keys.end()) {
+      throw InputError(fmt::format("--layout {}: needs {} (keys tp, pp, dp are required)", o.layout, required));
+    }
+  }
+  const int gpus = o.gpus > 0 ? o.gpus : layout.gpus();
+  SizeForGpus(&cluster, gpus);
+  TrainingSpec training = Training(o);
+  std::vector<GemmCalibrationPoint> calibration;
+  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration);
+  StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
+  const Format format = ParseFormat(o.format);
+  StepResult r = step.Simulate(layout, !o.trace.empty());
+  RunContext ctx{"simulate", &model, &cluster, &training};
+  Emit(o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
+  if (!o.trace.empty()) {
+    Emit(o.trace, [&](std::ostream& out) { out << StepTrace(r, cluster).dump() << "\n"; });
+  }
+  return 0;
+}
+
+int Topo(const std::string& name, const std::string& format) {
+  if (name == "this" || (name.size() > 4 && name.substr(name.size() - 4) == ".xml")) {
+    Topology topo;
+    Status s = name == "this" ? DiscoverTopology(&topo) : LoadTopologyXml(name, &topo);
+    if (!s.ok()) throw InputError("--cluster " + name + ": " + s.ToString());
+    if (format == "json") {
+      std::cout << TopologyToJson(topo);
+      return 0;
+    }
+    std::cout << TopologySummary(topo);
+    // Printing what was found succeeded; say why it cannot be simulated rather than fail.
+    try {
+      std::cout << ClusterSummary(ClusterFromTopology(topo, name)) << "\n";
+    } catch (const InputError& e) {
+      std::cout << "plan-sim: cannot simulate this topology: " << e.what() << "\n";
+    }
+    return 0;
+  }
+  std::cout << ClusterSummary(LoadCluster(name)) << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace braid::sim
+
+int main(int argc, char** argv) {
+  using namespace braid::sim;
+  CLI::App app{"plan-sim: simulate data/tensor/pipeline-parallel training steps and pick the layout", "plan-sim"};
+  app.require_subcommand(1);
+  Options o;
+  CLI::App* search = app.add_subcommand("search", "Enumerate layouts, simulate the promising ones, rank by throughput");
+  AddCommon(search, &o);
+  search->add_option("--top", o.top, "Layouts to print")->capture_default_str();
+  search->add_option("--fix", o.fix, "Pin layout keys: tp,pp,dp,mb,v,zero,recompute,sp (e.g. tp=8,pp=8)");
+  search->add_flag("--explain", o.explain, "Say why layouts were rejected");
+  CLI::App* simulate = app.add_subcommand("simulate", "Simulate one layout");
+  AddCommon(simulate, &o);
+  simulate->add_option("--layout", o.layout, "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on")->required();
+  simulate->add_option("--trace", o.trace, "Write a Chrome/Perfetto trace (JSON) of the step here");
+  CLI::App* topo = app.add_subcommand("topo", "Print the cluster (preset, file, or this machine via hwloc)");
+  std::string topo_cluster = "this", topo_format = "table";
+  topo->add_option("--cluster", topo_cluster, "Preset, 'this', .xml or .json")->capture_default_str();
+  topo->add_option("--format", topo_format, "table or json (json: hwloc topology)")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "plan-sim: %s\nRun with --help for the options.\n", e.what());
+    return kExitBadInput;
+  }
+  try {
+    if (search->parsed()) return Search(o);
+    if (simulate->parsed()) return Simulate(o);
+    return Topo(topo_cluster, topo_format);
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "plan-sim: error: %s\n", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "plan-sim: internal error: %s\n", e.what());
+    return kExitInternal;
+  }
+}
