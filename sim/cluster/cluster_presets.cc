@@ -34,27 +34,15 @@ std::string Lower(std::string s) {
   return s;
 }
 
-ClusterSpec DgxA100() {
-  // DGX A100: 8x A100 80GB on NVSwitch (600 GB/s bidirectional = 300 per direction per GPU),
-  // 8x 200 Gb/s HDR InfiniBand for compute (SC'21 setup; NVIDIA DGX A100 datasheet).
+// An NVSwitch box of eight GPUs with one NIC per GPU.
+ClusterSpec Dgx(const char* name, const char* gpu, double nvlink_GBps, double nic_Gbps) {
   ClusterSpec c;
-  c.name = "dgx-a100";
-  c.gpu = GpuPreset("a100");
-  c.node.intra_GBps = 300;
+  c.name = name;
+  c.gpu = GpuPreset(gpu);
+  c.node.fabric = IntraNodeFabric::kNVSwitch;
+  c.node.intra_GBps = nvlink_GBps;
   c.node.nics = 8;
-  c.node.nic_Gbps = 200;
-  return c;
-}
-
-ClusterSpec DgxH100() {
-  // DGX H100: 8x H100 SXM on NVSwitch (900 GB/s bidirectional = 450 per direction),
-  // 8x 400 Gb/s NDR ConnectX-7 (NVIDIA DGX H100 datasheet).
-  ClusterSpec c;
-  c.name = "dgx-h100";
-  c.gpu = GpuPreset("h100");
-  c.node.intra_GBps = 450;
-  c.node.nics = 8;
-  c.node.nic_Gbps = 400;
+  c.node.nic_Gbps = nic_Gbps;
   return c;
 }
 
@@ -120,8 +108,12 @@ bool MatchGpuPreset(const std::string& device_name, GpuSpec* out) {
 std::vector<std::string> ClusterPresetNames() { return {"dgx-a100", "dgx-h100", "pcie-a100"}; }
 
 bool ClusterPreset(const std::string& name, ClusterSpec* out) {
-  if (name == "dgx-a100") *out = DgxA100();
-  else if (name == "dgx-h100") *out = DgxH100();
+  // DGX A100: 8x A100 80GB on NVSwitch (600 GB/s bidirectional = 300 per direction per GPU),
+  // 8x 200 Gb/s HDR InfiniBand for compute (SC'21 setup; NVIDIA DGX A100 datasheet).
+  if (name == "dgx-a100") *out = Dgx("dgx-a100", "a100", 300, 200);
+  // DGX H100: 8x H100 SXM on NVSwitch (900 GB/s bidirectional = 450 per direction),
+  // 8x 400 Gb/s NDR ConnectX-7 (NVIDIA DGX H100 datasheet).
+  else if (name == "dgx-h100") *out = Dgx("dgx-h100", "h100", 450, 400);
   else if (name == "pcie-a100") *out = PcieA100();
   else return false;
   out->source = "preset";

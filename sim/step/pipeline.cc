@@ -68,6 +68,7 @@ class PipelineSim {
     // Readiness per (virtual stage, micro-batch): forward input arrived / backward input arrived.
     fwd_ready_.assign(size_t(vs) * m, false);
     bwd_ready_.assign(size_t(vs) * m, false);
+    fwd_finished_.assign(size_t(vs) * m, false);
     for (int i = 0; i < m; ++i) fwd_ready_[Index(0, i)] = true;
   }
 
@@ -102,7 +103,7 @@ class PipelineSim {
     const size_t idx = Index(vstage, t.microbatch);
     const int last = in_.pp * in_.v - 1;
     // The last virtual stage starts a micro-batch's backward right after its own forward.
-    const bool ready = t.forward ? fwd_ready_[idx] : (vstage == last ? fwd_done(idx) : bwd_ready_[idx]);
+    const bool ready = t.forward ? fwd_ready_[idx] : (vstage == last ? fwd_finished_[idx] : bwd_ready_[idx]);
     if (!ready) return;
     st.busy = true;
     ++st.next;
@@ -111,7 +112,6 @@ class PipelineSim {
     st.stream->Submit(d, [this, s, t, vstage, start, d] { Finish(s, t, vstage, start, d); });
   }
 
-  bool fwd_done(size_t idx) const { return fwd_finished_.size() > idx && fwd_finished_[idx]; }
 
   void Finish(int s, PipelineTask t, int vstage, double start, double d) {
     result_.tasks[s].push_back({t, start, sim_.Now()});
@@ -120,7 +120,6 @@ class PipelineSim {
     const int last = in_.pp * in_.v - 1;
     bool sent = false;
     if (t.forward) {
-      if (fwd_finished_.empty()) fwd_finished_.assign(size_t(in_.pp) * in_.v * in_.microbatches, false);
       fwd_finished_[Index(vstage, t.microbatch)] = true;
       if (vstage < last) {
         Send(s, (vstage + 1) % in_.pp, true, vstage + 1, t);

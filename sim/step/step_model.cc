@@ -15,7 +15,7 @@ namespace {
 constexpr double kGiB = 1024.0 * 1024 * 1024;
 // Adam step per local parameter: read/write fp32 master, m and v (24 B), read the fp32 gradient
 // (4 B), write the bf16 weight (2 B).
-constexpr double kOptimizerBytesPerParam = 30;
+constexpr double kAdamStepBytesPerParam = 30;
 
 }  // namespace
 
@@ -245,22 +245,25 @@ StepModel::StageCosts StepModel::Costs(const Layout& l) {
   return costs;
 }
 
+double StepModel::OptimizerSeconds(const Layout& l, int stage) const {
+  const double local_params = StageParameters(l, stage) / (l.zero >= 1 ? l.dp : 1);
+  return local_params * kAdamStepBytesPerParam /
+         (cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency);
+}
+
 double StepModel::EstimateSeconds(const Layout& l) {
   StageCosts c = Costs(l);
   const int m = training_.global_batch / (l.dp * l.mb);
-  double worst = 0, per_mb_stage = 0;
+  double slowest_stage = 0;  // seconds of one micro-batch through all of a stage's chunks
   for (int s = 0; s < l.pp; ++s) {
     double f = 0;
     for (const ChunkCost& cc : c.chunks[s]) f += cc.forward + cc.backward;
-    if (f > worst) worst = f;
-    per_mb_stage = worst;
+    slowest_stage = std::max(slowest_stage, f);
   }
   // Megatron's formula: (m + (p - 1) / v) micro-batch times of the slowest stage.
-  const double pipeline = (m + double(l.pp - 1) / l.v) * per_mb_stage +
+  const double pipeline = (m + double(l.pp - 1) / l.v) * slowest_stage +
                           2 * (l.pp - 1) * c.transfer_seconds;
-  const double optimizer = StageParameters(l, 0) / (l.zero >= 1 ? l.dp : 1) * kOptimizerBytesPerParam /
-                           (cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency);
-  return pipeline + optimizer;
+  return pipeline + OptimizerSeconds(l, 0);
 }
 
 StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
@@ -297,7 +300,6 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   const PipelineResult ideal = SimulatePipeline(instant);
 
   // DP gradient buckets per stage, on the stage's communication stream.
-  const double mem_Bps = cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency;
   r.dp_spans.resize(l.pp);
   double step = 0;
   for (int s = 0; s < l.pp; ++s) {
@@ -329,8 +331,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       if (free_at > start) r.dp_spans[s].push_back({fmt::format("grad bucket {}", bucket_index++), start, free_at});
       bucket = 0;
     }
-    const double local_params = StageParameters(l, s) / (l.zero >= 1 ? l.dp : 1);
-    const double optimizer = local_params * kOptimizerBytesPerParam / mem_Bps;
+    const double optimizer = OptimizerSeconds(l, s);
     double end = std::max(compute_end, free_at) + optimizer;
     double gather = 0;
     if (l.zero == 1 || l.zero == 2) {

@@ -94,6 +94,7 @@ class StepModel {
   double PassSeconds(const PassWork& pass, const Layout& layout, int stage, double* tp_seconds);
   double DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& layout, int stage);
   double StageParameters(const Layout& layout, int stage) const;
+  double OptimizerSeconds(const Layout& layout, int stage) const;  // the Adam step, memory-bound
   int Gpu(const Layout& l, int stage, int dp_rank, int tp_rank) const;
 
   ModelSpec model_;
