@@ -362,7 +362,21 @@ void UcxTransport::Cancel(Request* req) {
       }
     }
   }
-  while (!req->finished() && Clock::now() - start < kCompletionBound) Drive();
+  // A transfer matched with a peer that has died never completes (the shared-memory lane has no
+  // error handling): stop waiting as soon as the peer is known dead, rather than after the bound
+  // for every such request in turn.
+  bool peer_dead = false;
+  while (!req->finished() && Clock::now() - start < kCompletionBound) {
+    Drive();
+    if (!PeerHealth(peer).ok()) {
+      peer_dead = true;
+      break;
+    }
+  }
+  if (!req->finished() && peer_dead) {
+    Abandon(op, Status::Aborted("cancelled; the peer is dead"));
+    return;
+  }
   if (!req->finished()) {
     BRAID_WARN(kNet, "{} rank {} did not stop within {} s of being cancelled; abandoning it",
                op->is_send ? "send to" : "receive from", peer,
