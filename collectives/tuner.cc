@@ -228,4 +228,18 @@ TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link,
   return choice;
 }
 
+LinkModel HostRuntimeLinkModel() {
+  LinkModel link;
+  // Measured on the 2-core development VM (docs/PERFORMANCE.md): ~1 us per small message over
+  // UCX shared memory, a few GB/s per stream, ~10 GB/s fp32 reduction out of cache.
+  link.alpha_us = 1.0;
+  link.bandwidth_GBps = 5.0;
+  link.reduce_GBps = 10.0;
+  // A reduce touches three slice-sized buffers (received, local input, output); keeping them in
+  // L2 (512 KiB per core there) is what the measured optimum of 128-256 KiB slices reflects.
+  link.min_slice_bytes = 32 << 10;
+  link.max_slice_bytes = 256 << 10;
+  return link;
+}
+
 }  // namespace braid::coll

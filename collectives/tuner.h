@@ -38,4 +38,9 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
 TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link,
                    std::optional<Algorithm> forced);
 
+// The model braid's host runtime (src/runtime) tunes with for host memory over UCX shared
+// memory. plan-sim's host-runtime mode chooses with it too, so that it replays exactly the
+// algorithm and slice the runtime would run (see tuner.cc for where the numbers come from).
+LinkModel HostRuntimeLinkModel();
+
 }  // namespace braid::coll

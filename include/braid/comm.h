@@ -69,6 +69,9 @@ class BRAID_API Comm {
   int size() const;
   // "ucx" or "loopback".
   std::string transport_name() const;
+  // The transport's library version and what it selected for each peer, e.g. "ucx 1.13.1, ...;
+  // posix/memory+sysv/memory: ranks 1; self/memory: ranks 0" (for logs and benchmark headers).
+  std::string transport_description() const;
 
   Status AllReduce(const void* sendbuf, void* recvbuf, size_t count, DataType type, RedOp op);
   Status ReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount, DataType type,

@@ -73,18 +73,20 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
   return c;
 }
 
-void SizeForGpus(ClusterSpec* c, int gpus) {
-  if (gpus < 1) throw InputError(fmt::format("--gpus {} must be at least 1", gpus));
+void SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
+  const char* unit = c->host ? "ranks" : "GPUs";
+  if (gpus < 1) throw InputError(fmt::format("{} {} must be at least 1", option, gpus));
   if (gpus < c->node.gpus) {
     c->node.gpus = gpus;
     c->nodes = 1;
     return;
   }
   if (gpus % c->node.gpus != 0) {
-    throw InputError(fmt::format("--gpus {} is not a multiple of the {} GPUs per node of {}", gpus,
-                                 c->node.gpus, c->name));
+    throw InputError(fmt::format("{} {} is not a multiple of the {} {} per node of {}", option, gpus,
+                                 c->node.gpus, unit, c->name));
   }
   c->nodes = gpus / c->node.gpus;
+  if (c->host) CheckHostCalibrationSpan(*c->host, c->nodes, fmt::format("{} {} ({})", option, gpus, c->source));
 }
 
 void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
@@ -95,9 +97,25 @@ void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
   if (c.nodes > 1 && c.node.nics < 1) {
     throw InputError(fmt::format("{}: {} nodes but node.nics = 0", origin, c.nodes));
   }
+  if (c.host) {
+    if (c.host->ranks_per_node != c.node.gpus) {
+      throw InputError(fmt::format("{}: calibration.ranks_per_node ({}) differs from node.gpus ({}); "
+                                   "they are the same count (ranks per node)",
+                                   origin, c.host->ranks_per_node, c.node.gpus));
+    }
+    CheckHostCalibrationSpan(*c.host, c.nodes, origin);
+  }
 }
 
 std::string ClusterSummary(const ClusterSpec& c) {
+  if (c.host) {
+    std::string s = fmt::format("cluster {} ({}): {} node(s) x {} rank(s) = {} ranks of braid's host "
+                                "runtime (CPU), {} NIC(s) per node\n",
+                                c.name, c.source, c.nodes, c.node.gpus, c.total_gpus(), c.node.nics);
+    s += HostCalibrationSummary(*c.host);
+    s.pop_back();  // like the GPU summary: no final newline
+    return s;
+  }
   const bool nvs = c.node.fabric == IntraNodeFabric::kNVSwitch;
   std::string s = fmt::format("cluster {} ({}): {} node(s) x {} GPU(s) = {} GPUs\n", c.name,
                               c.source, c.nodes, c.node.gpus, c.total_gpus());

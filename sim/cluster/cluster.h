@@ -6,8 +6,11 @@
 // latencies in microseconds; compute in TFLOP/s (1e12 FLOP/s, dense bf16/fp16).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "sim/cluster/host_calibration.h"
 
 namespace braid {
 struct Topology;
@@ -61,6 +64,10 @@ struct ClusterSpec {
   GpuSpec gpu;
   NodeSpec node;
   NetworkSpec network;
+  // Set by a cluster file's "calibration" block: the "GPUs" are CPU ranks of braid's host
+  // runtime, and collectives are costed with the calibrated CPU and link model instead of the
+  // GPU fabric above (only node.gpus, node.nics and nodes still apply).
+  std::optional<HostCalibration> host;
 
   int total_gpus() const { return nodes * node.gpus; }
   double nic_GBps() const { return node.nic_Gbps / 8.0; }
@@ -77,8 +84,9 @@ ClusterSpec LoadCluster(const std::string& name_or_path);
 ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source);
 
 // Sets the node count for `gpus` GPUs (which must be a positive multiple of GPUs per node, or
-// fewer than one node). Throws InputError naming the constraint.
-void SizeForGpus(ClusterSpec* cluster, int gpus);
+// fewer than one node). Throws InputError naming the constraint and `option` (the flag that
+// gave the count).
+void SizeForGpus(ClusterSpec* cluster, int gpus, const std::string& option = "--gpus");
 
 void ValidateCluster(const ClusterSpec& cluster, const std::string& origin);
 std::string ClusterSummary(const ClusterSpec& cluster);

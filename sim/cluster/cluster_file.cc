@@ -1,6 +1,8 @@
 // JSON cluster files: {"base": preset?, "nodes": N?, "gpu": preset-or-object, "node": {...},
-// "network": {...}}. Every field but the GPU and node shape is optional and defaults to the base
-// preset's (or NodeSpec's) value, so a braid-perf calibration can write only what it measured.
+// "network": {...}, "calibration": {...}?}. Every field but the GPU and node shape is optional and
+// defaults to the base preset's (or NodeSpec's) value, so a braid-perf calibration can write only
+// what it measured. A "calibration" block (host_calibration.cc) switches the cluster to braid's
+// host runtime on CPU ranks.
 #include <fmt/format.h>
 
 #include "sim/cluster/cluster_internal.h"
@@ -92,6 +94,14 @@ ClusterSpec ClusterFromJsonFile(const std::string& path) {
   if (f.Has("node")) ReadNode(f.Object("node"), path, &c.node);
   if (f.Has("network")) ReadNetwork(f.Object("network"), path, &c.network);
   c.nodes = f.Int("nodes", 1, 1 << 20, 1);
+  if (f.Has("calibration")) {
+    c.host = ReadHostCalibration(f.Object("calibration"), path);
+    // node.gpus and calibration.ranks_per_node are one count: either gives the other (a
+    // difference when both are given is reported by ValidateCluster).
+    const bool node_gives_gpus = f.Has("node") && doc["node"].contains("gpus");
+    if (c.host->ranks_per_node == 0) c.host->ranks_per_node = c.node.gpus;
+    else if (!node_gives_gpus) c.node.gpus = c.host->ranks_per_node;
+  }
   c.name = f.Has("name") ? f.String("name") : path;
   c.source = path;
   ValidateCluster(c, path);

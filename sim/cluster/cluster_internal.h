@@ -1,6 +1,7 @@
 // Shared between the cluster loaders (not part of the cluster API).
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "sim/cluster/cluster.h"
@@ -10,5 +11,12 @@ namespace braid::sim {
 bool ClusterPreset(const std::string& name, ClusterSpec* out);
 bool MatchGpuPreset(const std::string& device_name, GpuSpec* out);
 ClusterSpec ClusterFromJsonFile(const std::string& path);
+
+// host_calibration.cc: the "calibration" block of cluster file `file`; a multi-node check (an
+// InputError naming calibration.inter_node when `nodes` > 1 and no inter-node class was
+// calibrated); the lines `plan-sim topo` prints.
+HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::string& file);
+void CheckHostCalibrationSpan(const HostCalibration& host, int nodes, const std::string& origin);
+std::string HostCalibrationSummary(const HostCalibration& host);
 
 }  // namespace braid::sim

@@ -13,7 +13,7 @@ constexpr double kSecondsPerUs = 1e-6;
 const char* PortName(int port) {
   static const char* const kNames[] = {"gpu-tx", "gpu-rx", "pcie-switch-up", "pcie-switch-down",
                                        "socket-tx", "socket-rx", "nic-tx", "nic-rx", "tier-up",
-                                       "tier-down"};
+                                       "tier-down", "cpu", "rank-tx", "rank-rx", "rank-duplex"};
   return kNames[port];
 }
 
@@ -37,7 +37,17 @@ LinkId Fabric::Link(Port port, int owner, int index, double GBps, double latency
   return id;
 }
 
+void Fabric::StartMessage(int from, int to, double bytes, Simulator::Callback on_done) {
+  if (cluster_.host && from != to) return StartHostMessage(from, to, bytes, std::move(on_done));
+  network_->StartFlow(Path(from, to), bytes, std::move(on_done));
+}
+
 std::vector<LinkId> Fabric::Path(int from, int to) {
+  if (cluster_.host && from != to) {
+    HostRoute route = HostRouteOf(from, to);
+    route.send.insert(route.send.end(), route.receive.begin(), route.receive.end());
+    return route.send;
+  }
   const NodeSpec& n = cluster_.node;
   const NetworkSpec& net = cluster_.network;
   std::vector<LinkId> path;
@@ -85,6 +95,7 @@ std::vector<LinkId> Fabric::Path(int from, int to) {
 }
 
 double Fabric::PathBandwidthGBps(int from, int to) const {
+  if (cluster_.host && from != to) return HostClass(from, to).GBps;
   const NodeSpec& n = cluster_.node;
   if (from == to) return cluster_.gpu.hbm_GBps * cluster_.gpu.memory_efficiency / 2;
   if (NodeOf(from) != NodeOf(to)) return cluster_.nic_GBps() * n.nic_efficiency;
@@ -97,6 +108,7 @@ double Fabric::PathBandwidthGBps(int from, int to) const {
 }
 
 double Fabric::PathLatencyUs(int from, int to) const {
+  if (cluster_.host && from != to) return HostClass(from, to).alpha_us;
   const NodeSpec& n = cluster_.node;
   if (from == to) return cluster_.gpu.kernel_overhead_us;
   if (NodeOf(from) == NodeOf(to)) return n.intra_latency_us;

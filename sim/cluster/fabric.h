@@ -2,10 +2,38 @@
 // between two GPUs. Links are directional and per port, so max-min sharing reproduces the real
 // contention points: a GPU's NVLink/PCIe port, a PCIe switch uplink, the CPU socket link, a NIC,
 // a leaf (or rail group) uplink to the spine.
+//
+// Host runtime (cluster.host set; see host_calibration.h; host_fabric.cc): a "GPU" is a CPU rank
+// of braid's host runtime, whose core does all of its data movement: UCX copies a message into
+// shared memory on the sender's core and out of it on the receiver's, and the executor reduces
+// and copies on the same thread. So each rank has
+//   - "cpu": one link of capacity C = 2 bidir_GBps of the intra-node class, crossed by its local
+//     work (RunOnCpu) and by its copy of every message it sends or receives, so two opposite
+//     streams get bidir_GBps each (C is raised to the largest class GBps if that is more, so that
+//     a lone message never drains slower than its class's GBps);
+//   - "rank-tx" / "rank-rx": a port per direction and link class at the class's GBps, so a lone
+//     message drains at exactly GBps;
+//   - between nodes also "rank-duplex" (2 bidir_GBps of the inter-node class, both directions)
+//     and the node's NIC per direction at the inter-node GBps, shared by the node's ranks.
+// A message is two flows: the sender's copy [rank-tx, cpu (, rank-duplex, nic-tx)] and the
+// receiver's copy [(nic-rx, rank-duplex,) cpu, rank-rx], which starts once the sender's has;
+// it has arrived when both are done. Two flows, not one over both cores, because UCX's
+// shared-memory FIFO (512 KiB by default, more than a slice) lets one side copy on while the
+// other is busy reducing: one flow would tie every message to the busier core, and in a 2-rank
+// ring the reductions would then alternate between the ranks and never overlap the copies
+// (+12% at 256 MiB in the replay). Host ports carry no latency: the sender's copy starts after
+// the calibrated per-message wait instead. The messages from one rank to another are copied
+// one at a time, in the order they were matched, on each side (UCX keeps an endpoint's messages
+// in order, and each rank's single executor thread does the copies); sharing the pair's
+// bandwidth among all matched messages instead would let, say, a chain broadcast's slices all
+// arrive together at the end, which kills its pipelining.
 #pragma once
 
+#include <deque>
 #include <map>
+#include <memory>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "sim/cluster/cluster.h"
@@ -20,6 +48,17 @@ class Fabric {
   // GPUs are numbered 0 .. total_gpus()-1, node-major (gpu / gpus_per_node = node).
   std::vector<LinkId> Path(int from_gpu, int to_gpu);
 
+  // Sends `bytes` from one GPU (rank) to another; `on_done` runs when the last byte arrived.
+  // GPU fabrics: a flow on Path, whose links carry the latency. Host runtime: behind the pair's
+  // earlier messages, the message waits the part of its idle-link time
+  // (HostLinkClass::MessageSeconds, small-message regime included) that draining at the class's
+  // GBps does not explain, then its two copies drain; alone it takes exactly MessageSeconds.
+  void StartMessage(int from_gpu, int to_gpu, double bytes, Simulator::Callback on_done);
+
+  // Host runtime only: work on `rank`'s CPU that would take `seconds_alone` on an idle core (a
+  // reduction, a memcpy); it shares the core max-min fairly with the rank's messages.
+  void RunOnCpu(int rank, double seconds_alone, Simulator::Callback on_done);
+
   int NodeOf(int gpu) const { return gpu / cluster_.node.gpus; }
   int LocalIndex(int gpu) const { return gpu % cluster_.node.gpus; }
   int NicOf(int gpu) const;  // local NIC index nearest to the GPU
@@ -31,12 +70,42 @@ class Fabric {
 
  private:
   enum class Port { kGpuTx, kGpuRx, kSwitchUp, kSwitchDown, kSocketTx, kSocketRx, kNicTx, kNicRx,
-                    kTierUp, kTierDown };
+                    kTierUp, kTierDown, kCpu, kRankTx, kRankRx, kRankDuplex };
   LinkId Link(Port port, int owner, int index, double GBps, double latency_us);
+
+  // ---- host runtime (host_fabric.cc) ----
+  // The links of the sender's and of the receiver's copy of a message.
+  struct HostRoute {
+    std::vector<LinkId> send, receive;
+  };
+  // The messages from one rank to another. The sender copies them one at a time in order, each
+  // after its latency wait; the receiver copies them one at a time in the same order, each once
+  // its sender has started it. A message has arrived when both copies are done.
+  struct HostMessage {
+    double bytes = 0;
+    double wait = 0;  // seconds before the sender's copy starts
+    int copies_left = 2;
+    Simulator::Callback on_done;
+  };
+  struct HostPair {
+    HostRoute route;
+    std::deque<std::shared_ptr<HostMessage>> to_send, to_receive;
+    bool sending = false, receiving = false;  // a copy (or the send's wait) is under way
+  };
+  // The class between two ranks (InputError if they are on different nodes and no inter-node
+  // class was calibrated).
+  const HostLinkClass& HostClass(int from, int to) const;
+  LinkId Cpu(int rank);
+  HostRoute HostRouteOf(int from, int to);
+  void StartHostMessage(int from, int to, double bytes, Simulator::Callback on_done);
+  void PumpSends(HostPair* pair);
+  void PumpReceives(HostPair* pair);
+  void Copied(const std::shared_ptr<HostMessage>& message);
 
   const ClusterSpec& cluster_;
   FlowNetwork* network_;
   std::map<std::tuple<int, int, int>, LinkId> links_;  // (port, owner, index) -> link
+  std::map<std::pair<int, int>, HostPair> pairs_;  // host runtime: (from, to) -> its messages
 };
 
 }  // namespace braid::sim

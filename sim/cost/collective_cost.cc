@@ -36,23 +36,12 @@ constexpr size_t kMaxSliceBytes = 4 << 20;
 // local GPU indices.
 std::string PatternKey(const CollectiveQuery& q, int gpus_per_node) {
   int base_node = q.groups[0][0] / gpus_per_node;
-  std::string key = fmt::format("{}|{}|{}|", int(q.collective), q.bytes, q.elem_size);
+  std::string key = fmt::format("{}|{}|{}|{}|", int(q.collective), q.bytes, q.elem_size, q.average);
   for (const auto& g : q.groups) {
     for (int gpu : g) key += fmt::format("{}.{},", gpu / gpus_per_node - base_node, gpu % gpus_per_node);
     key += ';';
   }
   return key;
-}
-
-// Per-rank element count in NCCL's convention for `bytes` of NCCL "size".
-size_t CountOf(const CollectiveQuery& q, int n) {
-  double elems = q.bytes / q.elem_size;
-  switch (q.collective) {
-    case coll::Collective::kReduceScatter:
-    case coll::Collective::kAllGather:
-    case coll::Collective::kAllToAll: return size_t(elems / n);
-    default: return size_t(elems);
-  }
 }
 
 // Members of `group` in ring order for channel `c` of `channels`: node by node, each node's
@@ -96,14 +85,50 @@ std::vector<int> PeriodicSubset(const std::vector<int>& group, int gpus_per_node
   return subset;
 }
 
+// The tuner's view of a GPU group: its bottleneck link class along channel 0's ring, reductions
+// at memory speed, GPU-sized slices.
+coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>& ring) {
+  Simulator scratch_sim;
+  FlowNetwork scratch_net(&scratch_sim);
+  Fabric fabric(cluster, &scratch_net);
+  coll::LinkModel link;
+  link.bandwidth_GBps = 1e30;
+  link.alpha_us = 0;
+  const int n = int(ring.size());
+  for (int r = 0; r < n; ++r) {
+    int a = ring[r], b = ring[(r + 1) % n];
+    link.bandwidth_GBps = std::min(link.bandwidth_GBps, fabric.PathBandwidthGBps(a, b));
+    link.alpha_us = std::max(link.alpha_us, fabric.PathLatencyUs(a, b));
+  }
+  link.reduce_GBps = cluster.gpu.hbm_GBps * cluster.gpu.memory_efficiency / 3;
+  link.min_slice_bytes = kMinSliceBytes;
+  link.max_slice_bytes = kMaxSliceBytes;
+  return link;
+}
+
 }  // namespace
+
+int BlocksInSize(coll::Collective collective, int nranks) {
+  switch (collective) {
+    case coll::Collective::kReduceScatter:
+    case coll::Collective::kAllGather:
+    case coll::Collective::kAllToAll: return nranks;
+    default: return 1;
+  }
+}
+
+size_t CountPerRank(coll::Collective collective, double bytes, int elem_size, int nranks) {
+  return size_t(bytes / elem_size / BlocksInSize(collective, nranks));
+}
 
 CollectiveCost CollectiveCoster::Cost(const CollectiveQuery& query) {
   if (query.groups.empty() || query.groups[0].empty()) {
     throw std::invalid_argument("CollectiveCoster::Cost: no group");
   }
   CollectiveQuery grid = query;
-  if (query.bytes > 0) {
+  // Host runtime: the exact size, because the runtime's choice of algorithm and slice depends on
+  // the exact count (and a sweep asks for a few sizes, not a step's many gradient buckets).
+  if (query.bytes > 0 && !cluster_.host) {
     grid.bytes = std::exp2(std::round(std::log2(query.bytes) * kSizeSteps) / kSizeSteps);
     grid.bytes = std::max<double>(query.elem_size, std::round(grid.bytes / query.elem_size) * query.elem_size);
   }
@@ -137,7 +162,9 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
     members_on_first_node += gpu / gpn == g0[0] / gpn;
     spans_nodes = spans_nodes || gpu / gpn != g0[0] / gpn;
   }
-  cost.channels = spans_nodes ? std::clamp(std::min(members_on_first_node, cluster_.node.nics), 1, 16) : 1;
+  // The host runtime runs one schedule per collective.
+  const bool host = cluster_.host.has_value();
+  cost.channels = spans_nodes && !host ? std::clamp(std::min(members_on_first_node, cluster_.node.nics), 1, 16) : 1;
 
   // Explicit subset.
   const int groups = int(query.groups.size());
@@ -149,24 +176,12 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   const int n_sim = int(replayed[0].size());
   cost.extrapolated = n_sim < n;
 
-  // The tuner's choice for the real group on its bottleneck link class, per channel.
-  Simulator scratch_sim;
-  FlowNetwork scratch_net(&scratch_sim);
-  Fabric fabric(cluster_, &scratch_net);
-  coll::LinkModel link;
-  link.bandwidth_GBps = 1e30;
-  link.alpha_us = 0;
-  const std::vector<int> ring0 = ChannelOrder(g0, gpn, 0, cost.channels);
-  for (int r = 0; r < n; ++r) {
-    int a = ring0[r], b = ring0[(r + 1) % n];
-    link.bandwidth_GBps = std::min(link.bandwidth_GBps, fabric.PathBandwidthGBps(a, b));
-    link.alpha_us = std::max(link.alpha_us, fabric.PathLatencyUs(a, b));
-  }
-  link.reduce_GBps = cluster_.gpu.hbm_GBps * cluster_.gpu.memory_efficiency / 3;
-  link.min_slice_bytes = kMinSliceBytes;
-  link.max_slice_bytes = kMaxSliceBytes;
+  // The tuner's choice for the real group: the runtime's own model on host ranks, else the
+  // bottleneck link class, per channel.
+  const coll::LinkModel link = host ? coll::HostRuntimeLinkModel()
+                                    : GpuTunerLink(cluster_, ChannelOrder(g0, gpn, 0, cost.channels));
 
-  const size_t count = CountOf(query, n);
+  const size_t count = CountPerRank(query.collective, query.bytes, query.elem_size, n);
   const size_t channel_count = std::max<size_t>(1, count / cost.channels);
   coll::ScheduleRequest request;
   request.collective = query.collective;
@@ -177,11 +192,14 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   cost.algorithm = choice.algorithm;
   request.algorithm = choice.algorithm;
   // Bound the replay's size: at most kMaxOpsPerReplay ops over all ranks (about 4 (n-1) ops per
-  // slice-column for a ring all-reduce), by enlarging slices.
+  // slice-column for a ring all-reduce), by enlarging slices. Not on host ranks: their slices
+  // are small enough for the per-slice latency and reduction overlap to matter, so the replay
+  // runs the runtime's exact slices (a 256 MiB 2-rank all-reduce: ~5000 ops).
   const double ranks_total = double(n_sim) * groups * cost.channels;
   const double max_columns = std::clamp(kMaxOpsPerReplay / (ranks_total * 4.0 * std::max(1, n_sim - 1)), 1.0, kMaxColumns);
   const double part_bytes = double(channel_count) * query.elem_size / std::max(1, n_sim);
-  request.slice_bytes = std::max<size_t>(choice.slice_bytes, size_t(part_bytes / max_columns) + 1);
+  request.slice_bytes = host ? choice.slice_bytes
+                             : std::max<size_t>(choice.slice_bytes, size_t(part_bytes / max_columns) + 1);
   cost.slice_bytes = request.slice_bytes;
 
   std::vector<ReplayRank> ranks;
@@ -196,6 +214,7 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
         rank.rank = r;
         rank.gpu = order[r];
         rank.elem_size = query.elem_size;
+        rank.finalize_divides = query.average;
         sim_request.rank = r;
         std::string error;
         if (!coll::BuildSchedule(sim_request, &rank.schedule, &error)) {
@@ -240,7 +259,7 @@ double CollectiveCoster::Transfers(const std::vector<std::pair<int, int>>& pairs
       local = bytes / local_Bps;
       continue;
     }
-    network.StartFlow(fabric.Path(a, b), bytes, [] {});
+    fabric.StartMessage(a, b, bytes, [] {});
   }
   double seconds = std::max(local, sim.Run());
   transfer_cache_.emplace(key, seconds);

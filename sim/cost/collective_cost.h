@@ -2,6 +2,11 @@
 // (collectives/: the tuner's algorithm and slice choice, per rank) on the fabric's links with
 // max-min fair sharing. Results are cached by (collective, size, placement pattern), so a step
 // simulation pays for each distinct collective once.
+//
+// GPU clusters: the tuner chooses on the group's bottleneck link class, with GPU-sized slices and
+// one channel per NIC. Host-runtime clusters (cluster.host): the choice is exactly the host
+// runtime's (coll::HostRuntimeLinkModel(), one channel, the exact size and slice), replayed on the
+// calibrated CPU and link model.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +26,7 @@ struct CollectiveQuery {
   // broadcast / reduce buffer; all-to-all buffer per rank.
   double bytes = 0;
   int elem_size = 2;
+  bool average = false;  // RedOp avg: the host runtime divides in kFinalize (else skipped)
   // Groups that run the same collective at the same time (e.g. the DP groups of all TP ranks of
   // a stage), each listing global GPU ids in rank order. They share links where they meet.
   std::vector<std::vector<int>> groups;
@@ -38,6 +44,13 @@ struct CollectiveCost {
 struct CollectiveCostStats {
   uint64_t replays = 0, cache_hits = 0, flows = 0;
 };
+
+// How many `count`-element blocks NCCL's "size" holds: nranks for reduce-scatter (its input),
+// all-gather (its output) and all-to-all (its buffers); 1 otherwise.
+int BlocksInSize(coll::Collective collective, int nranks);
+// The call's `count` argument for `bytes` of NCCL "size": size / elem_size / BlocksInSize,
+// rounded down (as nccl-tests does).
+size_t CountPerRank(coll::Collective collective, double bytes, int elem_size, int nranks);
 
 class CollectiveCoster {
  public:

@@ -20,7 +20,10 @@ using coll::OpType;
 class Replay {
  public:
   Replay(const ClusterSpec& cluster, const std::vector<ReplayRank>& ranks)
-      : ranks_(ranks), network_(&sim_), fabric_(cluster, &network_) {
+      : ranks_(ranks),
+        host_(cluster.host ? &*cluster.host : nullptr),
+        network_(&sim_),
+        fabric_(cluster, &network_) {
     // Local work runs at streaming memory bandwidth: a reduce reads two operands and writes one.
     mem_Bps_ = cluster.gpu.hbm_GBps * 1e9 * cluster.gpu.memory_efficiency;
     states_.resize(ranks.size());
@@ -91,16 +94,29 @@ class Replay {
       case OpType::kCopy: {
         const bool same = op.src.buffer == op.dst.buffer && op.src.offset == op.dst.offset;
         if (same) return Complete(i, k);
-        return RunLocal(i, k, 2 * Bytes(i, op.dst));
+        return RunLocal(i, k, LocalWork::kCopy, Bytes(i, op.dst));
       }
       case OpType::kFinalize:
-        return RunLocal(i, k, 2 * Bytes(i, op.dst));
+        // The host executor divides only for avg; a GPU replay charges it regardless.
+        if (host_ && !r.finalize_divides) return Complete(i, k);
+        return RunLocal(i, k, LocalWork::kCopy, Bytes(i, op.dst));
     }
   }
 
-  void RunLocal(int i, uint32_t k, double bytes_moved) {
-    const double seconds = bytes_moved / mem_Bps_;
-    engines_[ranks_[i].gpu]->Submit(seconds, [this, i, k] { Complete(i, k); });
+  enum class LocalWork { kReduce, kCopy };
+
+  // Local work producing `bytes` of output. GPU: streaming memory traffic on the GPU's serial
+  // engine (a reduce reads two operands and writes one: 3x; a copy or divide reads one and
+  // writes one: 2x). Host runtime: the rank's CPU at the calibrated reduce / copy throughput.
+  void RunLocal(int i, uint32_t k, LocalWork work, double bytes) {
+    auto done = [this, i, k] { Complete(i, k); };
+    if (host_) {
+      const double GBps = work == LocalWork::kReduce ? host_->reduce_GBps : host_->copy_GBps;
+      fabric_.RunOnCpu(ranks_[i].gpu, bytes / (GBps * 1e9), done);
+      return;
+    }
+    const double traffic = work == LocalWork::kReduce ? 3 : 2;
+    engines_[ranks_[i].gpu]->Submit(traffic * bytes / mem_Bps_, done);
   }
 
   void StartTransfer(int si, uint32_t sk, int ri, uint32_t rk) {
@@ -110,7 +126,7 @@ class Replay {
       Complete(si, sk);
       const coll::Op& recv = ranks_[ri].schedule.ops[rk];
       if (recv.type == OpType::kRecvReduce) {
-        RunLocal(ri, rk, 3 * Bytes(ri, recv.dst));
+        RunLocal(ri, rk, LocalWork::kReduce, Bytes(ri, recv.dst));
       } else {
         Complete(ri, rk);
       }
@@ -121,7 +137,7 @@ class Replay {
       engines_[from]->Submit(2 * bytes / mem_Bps_, done);
       return;
     }
-    network_.StartFlow(fabric_.Path(from, to), bytes, done);
+    fabric_.StartMessage(from, to, bytes, done);
   }
 
   void Complete(int i, uint32_t k) {
@@ -132,6 +148,7 @@ class Replay {
   }
 
   const std::vector<ReplayRank>& ranks_;
+  const HostCalibration* host_;  // null: GPU fabric
   Simulator sim_;
   FlowNetwork network_;
   Fabric fabric_;

@@ -31,6 +31,7 @@ class FlowNetwork {
   // bytes >= 0. `on_done` runs at completion, inside the simulator's event loop.
   void StartFlow(const std::vector<LinkId>& path, double bytes, Simulator::Callback on_done);
 
+  Simulator* simulator() const { return sim_; }
   size_t NumLinks() const;
   const std::string& LinkName(LinkId id) const;
   double LinkBandwidth(LinkId id) const;

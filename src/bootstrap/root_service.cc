@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bootstrap/interface.h"
 #include "bootstrap/rendezvous.h"
 #include "bootstrap/root_state.h"
 #include "bootstrap/socket.h"
@@ -74,10 +75,11 @@ Status RootService::Impl::Create(const std::string& bind_host, uint16_t port, do
     Status s = ResolveHost(bind_host, port, &addr, &addr_len, &advertised);
     if (!s.ok()) return s.WithContext("bootstrap root");
   }
-  // A wildcard bind address is useless to peers: advertise an interface address instead.
+  // A wildcard bind address is useless to peers: advertise an interface address instead
+  // (BRAID_SOCKET_IFNAME's choice, or the first non-loopback one).
   if (advertised.empty() || advertised == "0.0.0.0" || advertised == "::") {
-    advertised = FirstNonLoopbackIPv4();
-    if (advertised.empty()) advertised = "127.0.0.1";
+    Status s = AdvertisedAddress(&advertised);
+    if (!s.ok()) return s.WithContext("bootstrap root");
   }
   std::string bind_text = SockaddrString(reinterpret_cast<sockaddr*>(&addr));
 

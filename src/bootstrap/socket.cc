@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -142,21 +140,6 @@ Status ResolveHost(const std::string& host, uint16_t port, sockaddr_storage* add
   }
   if (numeric_host) *numeric_host = text;
   return Status::Ok();
-}
-
-std::string FirstNonLoopbackIPv4() {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return "";
-  std::string found;
-  for (const ifaddrs* ifa = list; ifa && found.empty(); ifa = ifa->ifa_next) {
-    if (ifa->ifa_addr == nullptr || ifa->ifa_addr->sa_family != AF_INET) continue;
-    if ((ifa->ifa_flags & IFF_UP) == 0 || (ifa->ifa_flags & IFF_LOOPBACK) != 0) continue;
-    char text[INET_ADDRSTRLEN] = {0};
-    const auto* in = reinterpret_cast<const sockaddr_in*>(ifa->ifa_addr);
-    if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text))) found = text;
-  }
-  freeifaddrs(list);
-  return found;
 }
 
 uint64_t RandomU64() {

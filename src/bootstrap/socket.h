@@ -79,8 +79,6 @@ std::string SockaddrString(const sockaddr* sa);
 // `numeric_host`, if not null, receives the numeric form. Errors name the host and the reason.
 Status ResolveHost(const std::string& host, uint16_t port, sockaddr_storage* addr,
                    socklen_t* addr_len, std::string* numeric_host);
-// The first up, non-loopback IPv4 interface address ("" if there is none).
-std::string FirstNonLoopbackIPv4();
 // 64 random bits from the kernel (getrandom), falling back to std::random_device.
 uint64_t RandomU64();
 

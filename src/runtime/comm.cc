@@ -12,6 +12,7 @@ Comm::~Comm() = default;
 int Comm::rank() const { return impl_->rank(); }
 int Comm::size() const { return impl_->size(); }
 std::string Comm::transport_name() const { return impl_->transport()->name(); }
+std::string Comm::transport_description() const { return impl_->transport()->Describe(); }
 
 namespace {
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "bootstrap/host_identity.h"
 #include "bootstrap/rendezvous.h"
 #include "bootstrap/unique_id.h"
 #include "braid/comm.h"
@@ -19,35 +20,47 @@ namespace {
 
 constexpr uint32_t kWorldCommId = 1;
 
-std::string Hostname() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return host;
+// Rendezvous blob: [u32 n][hostname][u32 m][host identity][i32 pid][transport address bytes].
+// The identity (bootstrap/host_identity.h) decides which peers share a host; the hostname is for
+// messages.
+void AppendSized(std::string* blob, const std::string& text) {
+  uint32_t len = uint32_t(text.size());
+  blob->append(reinterpret_cast<const char*>(&len), sizeof(len));
+  *blob += text;
 }
 
-// Rendezvous blob: [u32 host length][host][i32 pid][transport address bytes].
-std::string EncodeProcessBlob(const std::string& host, int32_t pid, const std::string& address) {
+std::string EncodeProcessBlob(const transport::PeerProcess& self, const std::string& address) {
   std::string blob;
-  uint32_t len = uint32_t(host.size());
-  blob.append(reinterpret_cast<const char*>(&len), sizeof(len));
-  blob += host;
+  AppendSized(&blob, self.host);
+  AppendSized(&blob, self.host_id);
+  int32_t pid = self.pid;
   blob.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
   blob += address;
   return blob;
 }
 
+// Reads a [u32 n][n bytes] field at *at, advancing it; false if the blob is too short.
+bool TakeSized(const std::string& blob, size_t* at, std::string* out) {
+  uint32_t len = 0;
+  if (blob.size() - *at < sizeof(len)) return false;
+  std::memcpy(&len, blob.data() + *at, sizeof(len));
+  *at += sizeof(len);
+  if (blob.size() - *at < len) return false;
+  *out = blob.substr(*at, len);
+  *at += len;
+  return true;
+}
+
 Status DecodeProcessBlob(const std::string& blob, int rank, transport::PeerProcess* peer,
                          std::string* address) {
-  uint32_t len = 0;
-  if (blob.size() < sizeof(len)) return Status::RemoteError(fmt::format("rank {} sent a truncated bootstrap blob", rank));
-  std::memcpy(&len, blob.data(), sizeof(len));
-  if (blob.size() < sizeof(len) + len + sizeof(int32_t))
-    return Status::RemoteError(fmt::format("rank {} sent a truncated bootstrap blob", rank));
-  peer->host = blob.substr(sizeof(len), len);
+  size_t at = 0;
   int32_t pid = 0;
-  std::memcpy(&pid, blob.data() + sizeof(len) + len, sizeof(pid));
+  if (!TakeSized(blob, &at, &peer->host) || !TakeSized(blob, &at, &peer->host_id) ||
+      blob.size() - at < sizeof(pid))
+    return Status::RemoteError(fmt::format("rank {} sent a truncated bootstrap blob", rank));
+  std::memcpy(&pid, blob.data() + at, sizeof(pid));
   peer->pid = pid;
-  *address = blob.substr(sizeof(len) + len + sizeof(pid));
+  *address = blob.substr(at + sizeof(pid));
   return Status::Ok();
 }
 
@@ -91,7 +104,8 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
 
   std::unique_ptr<transport::UcxTransport> ucx;
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::Create(&ucx));
-  std::string blob = EncodeProcessBlob(Hostname(), int32_t(getpid()), ucx->LocalAddress());
+  transport::PeerProcess self{bootstrap::Hostname(), int(getpid()), bootstrap::LocalHostIdentity()};
+  std::string blob = EncodeProcessBlob(self, ucx->LocalAddress());
   std::vector<std::string> blobs;
   BRAID_RETURN_IF_ERROR(
       bootstrap::Rendezvous(id, rank, nranks, blob, resolved.timeout_s, &blobs).WithContext(

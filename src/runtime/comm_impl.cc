@@ -38,20 +38,6 @@ std::string FormatBytes(size_t bytes) {
 
 }  // namespace
 
-coll::LinkModel Comm::Impl::HostLinkModel() {
-  coll::LinkModel link;
-  // Measured on the 2-core development VM (docs/PERFORMANCE.md): ~1 us per small message over
-  // UCX shared memory, a few GB/s per stream, ~10 GB/s fp32 reduction out of cache.
-  link.alpha_us = 1.0;
-  link.bandwidth_GBps = 5.0;
-  link.reduce_GBps = 10.0;
-  // A reduce touches three slice-sized buffers (received, local input, output); keeping them in
-  // L2 (512 KiB per core there) is what the measured optimum of 128-256 KiB slices reflects.
-  link.min_slice_bytes = 32 << 10;
-  link.max_slice_bytes = 256 << 10;
-  return link;
-}
-
 Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_ranks, int rank,
                  uint32_t comm_id, const CommOptions& options)
     : world_(std::move(world)),

@@ -69,8 +69,6 @@ class Comm::Impl {
   Status CheckUsable() const;
 
  private:
-  // The cost model of host memory over UCX shared memory (see comm_impl.cc).
-  static coll::LinkModel HostLinkModel();
   // Schedules are pure functions of these fields, so small repeated calls reuse them.
   using CacheKey = std::tuple<int, size_t, int, bool, size_t>;  // coll, count, root, in place, elem
   struct CachedPlan {
@@ -106,7 +104,7 @@ class Comm::Impl {
   runtime::Executor executor_;
   std::vector<std::byte> scratch_;
   std::vector<std::byte> premul_input_;  // scaled copy of the input for kPreMulSum
-  coll::LinkModel link_ = HostLinkModel();
+  coll::LinkModel link_ = coll::HostRuntimeLinkModel();  // shared with plan-sim
   std::optional<coll::Algorithm> forced_algorithm_;
   std::map<CacheKey, CachedPlan> plan_cache_;
 };

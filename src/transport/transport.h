@@ -57,6 +57,9 @@ class Transport {
   virtual int size() const = 0;  // world size
   // e.g. "ucx" or "loopback"; for logs and braid-perf context headers.
   virtual std::string name() const = 0;
+  // One line for logs and benchmark headers: the library version and what was selected for the
+  // peers (UCX: the transports/devices of each endpoint, as UCX reports them).
+  virtual std::string Describe() const { return name(); }
 
   // Starts sending `bytes` from `buf` to world rank `peer`, tagged `tag`. On OK, *req is
   // kPending or already kDone. On error nothing was sent and *req is untouched.

@@ -83,6 +83,40 @@ expect_bad "unknown --fix key" "--fix" "\"tq\"" -- \
 expect_bad "unknown --format" "--format xml" "table, json, csv" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --format xml
 
+# A cluster file as `braid-perf calibrate` writes it (braid's host runtime on CPU ranks).
+cat >"$tmp/calibrated.json" <<'EOF_JSON'
+{
+  "name": "calibrated myhost", "nodes": 1,
+  "gpu": {"name": "host rank", "peak_tflops": 0.5, "hbm_GBps": 6.1, "memory_GiB": 23.4, "memory_efficiency": 1.0},
+  "node": {"gpus": 2, "nics": 1},
+  "calibration": {
+    "tool": "braid-perf calibrate", "host": "myhost", "runtime": "host", "ranks_per_node": 2,
+    "reduce_GBps": 9.5, "copy_GBps": 6.1, "intra_node": "shm",
+    "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+                      "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9}}}
+  }
+}
+EOF_JSON
+sed 's/"runtime": "host"/"runtime": "gpu"/' "$tmp/calibrated.json" >"$tmp/gpu-runtime.json"
+
+expect_bad "collective: unknown --collective" "--collective allreduse" "allreduce" "alltoall" -- \
+  collective --cluster dgx-a100 --collective allreduse
+
+expect_bad "collective: -b above -e" "-b/--minbytes 1M" "-e/--maxbytes 1K" -- \
+  collective --cluster dgx-a100 -b 1M -e 1K
+
+expect_bad "collective: unknown --type" "--type float7" "bfloat16" -- \
+  collective --cluster dgx-a100 --type float7
+
+expect_bad "collective: ranks not a multiple of a node" "--ranks 3" "2 ranks per node" -- \
+  collective --cluster "$tmp/calibrated.json" --ranks 3
+
+expect_bad "collective: two nodes without an inter-node class" "--ranks 4" "calibration.inter_node" -- \
+  collective --cluster "$tmp/calibrated.json" --ranks 4
+
+expect_bad "calibration: runtime other than host" "$tmp/gpu-runtime.json" "\"runtime\"" "host" -- \
+  collective --cluster "$tmp/gpu-runtime.json"
+
 # ---- well-formed output ----
 
 search_args=(search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --top 3)
@@ -126,6 +160,31 @@ if expect_ok "topo --cluster dgx-a100" topo --cluster dgx-a100; then
 fi
 
 expect_ok "topo --cluster this" topo --cluster this
+
+if expect_ok "topo --cluster calibrated.json" topo --cluster "$tmp/calibrated.json"; then
+  grep -qF "intra-node shm" "$tmp/out" || fail "topo does not print the calibrated classes: $(cat "$tmp/out")"
+fi
+
+if expect_ok "collective --format json" collective --cluster "$tmp/calibrated.json" -b 8 -e 1M --format json; then
+  python3 - "$tmp/out" <<'EOF' || fail "collective --format json: malformed (above)"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["collective"] == "allreduce" and doc["ranks"] == 2 and doc["runtime"] == "host", doc
+assert doc["type"] == "float32" and doc["cluster"] == "calibrated myhost", doc
+rows = doc["rows"]
+assert [r["size"] for r in rows] == [8 << i for i in range(18)], [r["size"] for r in rows]
+for r in rows:
+    for field in ("count", "time_us", "algbw", "busbw", "algorithm", "slice_bytes"):
+        assert field in r, f"row lacks {field}: {r}"
+    assert r["time_us"] > 0 and r["busbw"] == r["algbw"], r
+times = [r["time_us"] for r in rows]
+assert times == sorted(times), f"times not increasing with size: {times}"
+EOF
+fi
+
+if expect_ok "collective on a GPU preset" collective --cluster dgx-h100 -b 1M -e 1M; then
+  grep -qE "ring|tree|recdoubling" "$tmp/out" || fail "collective table lacks an algorithm: $(cat "$tmp/out")"
+fi
 
 if [ $failures -ne 0 ]; then
   echo "$failures check(s) failed" >&2

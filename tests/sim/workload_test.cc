@@ -24,56 +24,10 @@
 #include "sim/workload/memory.h"
 #include "sim/workload/model.h"
 #include "sim/workload/training.h"
+#include "tests/sim/test_support.h"
 
 namespace braid::sim {
 namespace {
-
-// `f` must throw InputError whose message contains every one of `parts` (the file, the field,
-// the value: what a user needs to find the mistake).
-testing::AssertionResult ThrowsInputErrorMentioning(const std::function<void()>& f,
-                                                    const std::vector<std::string>& parts) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    for (const std::string& part : parts) {
-      if (message.find(part) == std::string::npos) {
-        return testing::AssertionFailure() << "message \"" << message << "\" does not mention \""
-                                           << part << "\"";
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw a non-InputError: " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
-
-testing::AssertionResult WithinRelative(double actual, double expected, double tolerance) {
-  const double error = std::abs(actual - expected) / std::abs(expected);
-  if (error <= tolerance) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << actual << " differs from " << expected << " by "
-                                     << error * 100 << "% (allowed " << tolerance * 100 << "%)";
-}
-
-// A fresh directory for the JSON files a test writes; removed afterwards.
-class TempDirTest : public testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "workload_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
-  }
-
-  std::filesystem::path dir_;
-};
 
 // ---- Parameter counts ------------------------------------------------------------------------
 

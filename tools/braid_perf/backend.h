@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "braid/comm.h"
 #include "braid/types.h"
 #include "collective.h"
 #include "options.h"
@@ -31,6 +32,9 @@ class Backend {
 
   // For the header: "braid (transport ucx)", "mpi (MPICH Version: 4.0.2 ...)".
   virtual std::string Describe() const = 0;
+  // What this rank's messaging layer selected for its peers (braid: the transport's description;
+  // MPI: not exposed by the library).
+  virtual std::string PeerTransports() const = 0;
   // Whether the in-place variant exists (braid rejects aliasing in alltoall; in-place sendrecv
   // would race the send against the receive into the same buffer).
   virtual bool SupportsInPlace(Collective c) const = 0;
@@ -43,8 +47,12 @@ class Backend {
 };
 
 // Creates the braid communicator over MPI_COMM_WORLD (fatal on failure, exit 3).
+std::unique_ptr<Comm> CreateBraidComm(const Options& options);
 std::unique_ptr<Backend> MakeBraidBackend(const Options& options);
 std::unique_ptr<Backend> MakeMpiBackend(const Options& options);
+
+// First line of MPI_Get_library_version, whitespace collapsed: "MPICH Version: 4.0.2".
+std::string MpiLibraryVersion();
 
 // Why the MPI backend cannot run these options (a type or reduction MPI lacks, or a count above
 // MPI's int limit), or "" if it can.

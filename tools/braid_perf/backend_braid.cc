@@ -17,6 +17,7 @@ class BraidBackend final : public Backend {
   explicit BraidBackend(std::unique_ptr<Comm> comm) : comm_(std::move(comm)) {}
 
   std::string Describe() const override { return "braid (transport " + comm_->transport_name() + ")"; }
+  std::string PeerTransports() const override { return comm_->transport_description(); }
 
   bool SupportsInPlace(Collective c) const override {
     return c != Collective::kAllToAll && c != Collective::kSendRecv;
@@ -70,13 +71,17 @@ void FatalError(const std::string& what, const std::string& message, int exit_co
   std::exit(exit_code);  // MPI_Abort does not return in practice; this keeps [[noreturn]] honest.
 }
 
-std::unique_ptr<Backend> MakeBraidBackend(const Options& options) {
+std::unique_ptr<Comm> CreateBraidComm(const Options& options) {
   CommOptions comm_options;
   comm_options.algorithm = options.algo;
   std::unique_ptr<Comm> comm;
   Status s = CommFromMpi(MPI_COMM_WORLD, &comm, comm_options);
   if (!s.ok()) FatalError("creating the braid communicator", s.ToString(), 3);
-  return std::make_unique<BraidBackend>(std::move(comm));
+  return comm;
+}
+
+std::unique_ptr<Backend> MakeBraidBackend(const Options& options) {
+  return std::make_unique<BraidBackend>(CreateBraidComm(options));
 }
 
 }  // namespace braid::perf

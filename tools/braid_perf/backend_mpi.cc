@@ -45,7 +45,8 @@ MPI_Op ToMpiOp(RedOpKind kind) {
   }
 }
 
-// First line of MPI_Get_library_version, whitespace runs collapsed: "MPICH Version: 4.0.2".
+}  // namespace
+
 std::string MpiLibraryVersion() {
   char text[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
@@ -59,6 +60,8 @@ std::string MpiLibraryVersion() {
   while (!version.empty() && version.back() == ' ') version.pop_back();
   return version;
 }
+
+namespace {
 
 class MpiBackend final : public Backend {
  public:
@@ -79,6 +82,8 @@ class MpiBackend final : public Backend {
     if (skip_in_place_reduce_) text += ", in-place reduce with root != 0 skipped (MPICH 4.0 crashes)";
     return text;
   }
+
+  std::string PeerTransports() const override { return "chosen inside the MPI library"; }
 
   bool SupportsInPlace(Collective c) const override {
     return !(c == Collective::kReduce && skip_in_place_reduce_);

@@ -1,8 +1,9 @@
-// braid-perf: nccl-tests-style bandwidth measurement of braid's collectives (or, for
-// comparison, the MPI library's), launched with mpiexec. Only rank 0 prints.
+// braid-perf: nccl-tests-style measurement of braid's collectives and OSU-style point-to-point
+// suites (braid, raw UCX or the MPI library, side by side), launched with mpiexec; only rank 0
+// prints. `braid-perf plot` and `braid-perf calibrate` run without mpiexec.
 //
 // Exit codes: 0 success, 1 wrong results found by -c 1, 2 bad command line or unsupported
-// request, 3 a failed braid/MPI call (the job is aborted).
+// request, 3 a failed braid/UCX/MPI call (the job is aborted).
 #include <mpi.h>
 #include <unistd.h>
 
@@ -12,55 +13,107 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <string_view>
 
 #include "backend.h"
 #include "bench.h"
+#include "calibrate.h"
 #include "options.h"
+#include "p2p_backend.h"
+#include "p2p_report.h"
+#include "plot.h"
 #include "report.h"
 
 namespace braid::perf {
 namespace {
 
-constexpr int kHostNameBytes = 256;  // fixed-size records for MPI_Gather
+// An output document (--json or --csv): rank 0 opens its file before any measurement, so a bad
+// path fails fast on every rank; "-" is stdout.
+class OutputFile {
+ public:
+  OutputFile(const std::string& flag, const std::string& path) : flag_(flag), path_(path) {}
 
-RunInfo GatherRunInfo(const Options& o, const Backend& backend, int rank, int nranks) {
-  char host[kHostNameBytes] = {};
-  gethostname(host, sizeof(host) - 1);
-  int pid = static_cast<int>(getpid());
-  std::vector<char> hosts(rank == 0 ? size_t(nranks) * kHostNameBytes : 0);
-  std::vector<int> pids(rank == 0 ? size_t(nranks) : 0);
-  MPI_Gather(host, kHostNameBytes, MPI_CHAR, hosts.data(), kHostNameBytes, MPI_CHAR, 0, MPI_COMM_WORLD);
-  MPI_Gather(&pid, 1, MPI_INT, pids.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-  RunInfo info;
-  info.backend_description = backend.Describe();
-  info.nranks = nranks;
-  info.host = host;
-  for (int r = 0; rank == 0 && r < nranks; ++r)
-    info.rank_lines.push_back(fmt::format("Rank {:2} Pid {:7} on {}", r, pids[size_t(r)],
-                                          &hosts[size_t(r) * kHostNameBytes]));
-  if (o.backend == BackendKind::kMpi) {
-    info.algo = "mpi library's choice";
-  } else if (!o.algo.empty()) {
-    info.algo = o.algo;
-  } else {
-    const char* env = std::getenv("BRAID_ALGO");
-    info.algo = env && *env ? fmt::format("auto (BRAID_ALGO={})", env) : "auto";
+  // Collective: false (after a message) if rank 0 could not open the file.
+  bool Open(int rank) {
+    int ok = 1;
+    if (rank == 0 && !path_.empty() && path_ != "-") {
+      file_.open(path_);
+      if (!file_) {
+        std::fprintf(stderr, "braid-perf: %s: cannot open '%s' for writing\n", flag_.c_str(), path_.c_str());
+        ok = 0;
+      }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return ok != 0;
   }
-  return info;
+
+  bool wanted() const { return !path_.empty(); }
+
+  // Rank 0 only. False (after a message) if writing failed.
+  bool Write(const std::string& text) {
+    if (path_ == "-") {
+      std::fputs(text.c_str(), stdout);
+      std::fflush(stdout);
+      return true;
+    }
+    file_ << text;
+    file_.close();
+    if (file_) return true;
+    std::fprintf(stderr, "braid-perf: %s: writing '%s' failed\n", flag_.c_str(), path_.c_str());
+    return false;
+  }
+
+ private:
+  std::string flag_, path_;
+  std::ofstream file_;
+};
+
+std::string AlgoDescription(const Options& o) {
+  if (o.backend == BackendKind::kMpi) return "mpi library's choice";
+  if (!o.algo.empty()) return o.algo;
+  const char* env = std::getenv("BRAID_ALGO");
+  return env && *env ? fmt::format("auto (BRAID_ALGO={})", env) : "auto";
 }
 
-// Rank 0 opens the JSON file before any measurement, so a bad path fails fast on every rank.
-bool OpenJson(const Options& o, int rank, std::ofstream* file) {
-  int ok = 1;
-  if (rank == 0 && !o.json_path.empty() && o.json_path != "-") {
-    file->open(o.json_path);
-    if (!*file) {
-      std::fprintf(stderr, "braid-perf: --json: cannot open '%s' for writing\n", o.json_path.c_str());
-      ok = 0;
-    }
-  }
-  MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  return ok != 0;
+// Returns the exit code: 0, 1 (wrong results) or 2 (an output could not be written).
+int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, OutputFile& csv) {
+  std::unique_ptr<Backend> backend =
+      options.backend == BackendKind::kBraid ? MakeBraidBackend(options) : MakeMpiBackend(options);
+  RunInfo info;
+  info.context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports());
+  info.algo = AlgoDescription(options);
+  // With --json - or --csv - stdout carries that document alone.
+  const bool table = rank == 0 && options.json_path != "-" && options.csv_path != "-";
+  if (table) PrintHeader(stdout, options, info);
+  Results results = RunBenchmark(options, *backend, [&](const Row& row) {
+    if (table) PrintRow(stdout, options, row);
+  });
+  if (table) PrintFooter(stdout, results);
+  bool written = true;
+  if (rank == 0 && json.wanted()) written &= json.Write(ResultsToJson(options, info, results).dump(2) + "\n");
+  if (rank == 0 && csv.wanted()) written &= csv.Write(ResultsToCsv(options, info, results));
+  backend.reset();  // destroy the communicator before MPI_Finalize
+  if (results.wrong_total > 0) return 1;
+  return written ? 0 : 2;
+}
+
+int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& csv) {
+  std::unique_ptr<P2pBackend> backend = options.backend == BackendKind::kBraid ? MakeBraidP2p(options)
+                                        : options.backend == BackendKind::kUcx ? MakeUcxP2p(options)
+                                                                               : MakeMpiP2p(options);
+  RunContext context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports());
+  const bool table = rank == 0 && options.json_path != "-" && options.csv_path != "-";
+  if (table) PrintP2pHeader(stdout, options, context);
+  P2pResults results = RunP2pBenchmark(options, *backend, [&](const P2pRow& row) {
+    if (table) PrintP2pRow(stdout, options, row);
+  });
+  if (table) PrintP2pFooter(stdout, results);
+  bool written = true;
+  if (rank == 0 && json.wanted()) written &= json.Write(P2pResultsToJson(options, context, results).dump(2) + "\n");
+  if (rank == 0 && csv.wanted()) written &= csv.Write(P2pResultsToCsv(options, context, results));
+  backend.reset();
+  if (results.wrong_total > 0) return 1;
+  return written ? 0 : 2;
 }
 
 int Main(int argc, char** argv) {
@@ -69,50 +122,24 @@ int Main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   Options options;
   if (std::optional<int> code = ParseOptions(argc, argv, nranks, rank == 0, &options)) return *code;
-  if (options.backend == BackendKind::kMpi) {
+  if (options.backend == BackendKind::kMpi && !options.suite) {
     std::string reason = MpiUnsupportedReason(options, nranks);
     if (!reason.empty()) {
       if (rank == 0) std::fprintf(stderr, "braid-perf: %s\n", reason.c_str());
       return 2;
     }
   }
-  std::ofstream json_file;
-  if (!OpenJson(options, rank, &json_file)) return 2;
-
-  std::unique_ptr<Backend> backend =
-      options.backend == BackendKind::kBraid ? MakeBraidBackend(options) : MakeMpiBackend(options);
-  RunInfo info = GatherRunInfo(options, *backend, rank, nranks);
-  // With --json - stdout carries the JSON document alone.
-  const bool table = rank == 0 && options.json_path != "-";
-  if (table) PrintHeader(stdout, options, info);
-  Results results = RunBenchmark(options, *backend, [&](const Row& row) {
-    if (table) PrintRow(stdout, options, row);
-  });
-  if (table) PrintFooter(stdout, results);
-  bool json_failed = false;
-  if (rank == 0 && !options.json_path.empty()) {
-    std::string doc = ResultsToJson(options, info, results).dump(2) + "\n";
-    if (options.json_path == "-") {
-      std::fputs(doc.c_str(), stdout);
-      std::fflush(stdout);
-    } else {
-      json_file << doc;
-      json_file.close();
-      if (!json_file) {
-        std::fprintf(stderr, "braid-perf: --json: writing '%s' failed\n", options.json_path.c_str());
-        json_failed = true;
-      }
-    }
-  }
-  backend.reset();  // destroy the communicator before MPI_Finalize
-  if (results.wrong_total > 0) return 1;
-  return json_failed ? 2 : 0;
+  OutputFile json("--json", options.json_path), csv("--csv", options.csv_path);
+  if (!json.Open(rank) || !csv.Open(rank)) return 2;
+  return options.suite ? RunP2pSuite(options, rank, json, csv) : RunCollectiveSuite(options, rank, json, csv);
 }
 
 }  // namespace
 }  // namespace braid::perf
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "plot") return braid::perf::PlotMain(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "calibrate") return braid::perf::CalibrateMain(argc - 1, argv + 1);
   MPI_Init(&argc, &argv);
   int code = braid::perf::Main(argc, argv);
   MPI_Finalize();

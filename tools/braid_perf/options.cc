@@ -29,21 +29,31 @@ std::string OpNameList() {
 // Raw flag values, converted and checked after CLI11 has parsed the syntax.
 struct RawOptions {
   std::string collective, min_bytes = "8", max_bytes = "64M", type = "float", op = "sum";
-  std::string backend = "braid", algo, json;
-  long long factor = 2, root = 0, iters = 20, warmup = 5, check = 1;
+  std::string backend = "braid", algo, json, csv;
+  long long factor = 2, root = 0, iters = 20, warmup = 5, check = 1, window = 64;
+  // Whether -b, -e and -n were given: the point-to-point suites have other defaults.
+  bool min_given = false, max_given = false, iters_given = false;
 };
 
 // Returns an error message, or "" if `raw` is valid.
 std::string Convert(const RawOptions& raw, int nranks, Options* o) {
-  auto coll = ParseCollective(raw.collective);
-  if (!coll)
-    return fmt::format("unknown collective '{}' (allowed: {})", raw.collective, CollectiveNameList());
-  o->collective = *coll;
-  auto min_bytes = ParseSize(raw.min_bytes);
+  o->suite = ParseP2pSuite(raw.collective);
+  if (o->suite) {
+    std::string ranks = P2pRankCountError(*o->suite, nranks);
+    if (!ranks.empty()) return ranks;
+  } else {
+    auto coll = ParseCollective(raw.collective);
+    if (!coll)
+      return fmt::format("unknown suite or collective '{}' (allowed: {}; {})", raw.collective,
+                         P2pSuiteNameList(), CollectiveNameList());
+    o->collective = *coll;
+  }
+  // OSU's sizes for the point-to-point suites: 1 B .. 4 MiB unless asked (up to 1 GiB and more).
+  auto min_bytes = ParseSize(o->suite && !raw.min_given ? "1" : raw.min_bytes);
   if (!min_bytes)
     return fmt::format("-b/--minbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
                        raw.min_bytes);
-  auto max_bytes = ParseSize(raw.max_bytes);
+  auto max_bytes = ParseSize(o->suite && !raw.max_given ? "4M" : raw.max_bytes);
   if (!max_bytes)
     return fmt::format("-e/--maxbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
                        raw.max_bytes);
@@ -67,7 +77,7 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   o->root = static_cast<int>(raw.root);
   if (raw.iters < 1 || raw.iters > INT_MAX)
     return fmt::format("-n/--iters: {} is out of range [1, {}]", raw.iters, INT_MAX);
-  o->iters = static_cast<int>(raw.iters);
+  o->iters = o->suite && !raw.iters_given ? P2pDefaultIterations(*o->suite) : static_cast<int>(raw.iters);
   if (raw.warmup < 0 || raw.warmup > INT_MAX)
     return fmt::format("-w/--warmup_iters: {} is out of range [0, {}]", raw.warmup, INT_MAX);
   o->warmup = static_cast<int>(raw.warmup);
@@ -78,9 +88,17 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
     o->backend = BackendKind::kBraid;
   } else if (raw.backend == "mpi") {
     o->backend = BackendKind::kMpi;
+  } else if (raw.backend == "ucx") {
+    o->backend = BackendKind::kUcx;
+    if (!o->suite)
+      return fmt::format("--backend ucx measures the point-to-point suites only ({}); collectives "
+                         "run on braid or mpi", P2pSuiteNameList());
   } else {
-    return fmt::format("--backend: unknown backend '{}' (allowed: braid, mpi)", raw.backend);
+    return fmt::format("--backend: unknown backend '{}' (allowed: braid, mpi, ucx)", raw.backend);
   }
+  if (raw.window < 1 || raw.window > 1 << 16)
+    return fmt::format("--window: {} is out of range [1, {}]", raw.window, 1 << 16);
+  o->window = static_cast<int>(raw.window);
   o->algo = raw.algo == "auto" ? "" : raw.algo;
   if (!o->algo.empty()) {
     bool known = false;
@@ -88,10 +106,13 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
     if (!known)
       return fmt::format("--algo: unknown algorithm '{}' (allowed: auto, ring, tree, chain, recdoubling, pairwise)",
                          raw.algo);
-    if (o->backend != BackendKind::kBraid)
-      return fmt::format("--algo {} applies to --backend braid only", raw.algo);
+    if (o->backend != BackendKind::kBraid || o->suite)
+      return fmt::format("--algo {} applies to braid's collectives only", raw.algo);
   }
   o->json_path = raw.json;
+  o->csv_path = raw.csv;
+  if (o->json_path == "-" && o->csv_path == "-")
+    return "--json - and --csv - both ask for stdout; send one of them to a file";
   return "";
 }
 
@@ -119,30 +140,50 @@ std::optional<size_t> ParseSize(std::string_view text) {
   return value << shift;
 }
 
-const char* BackendName(BackendKind kind) { return kind == BackendKind::kMpi ? "mpi" : "braid"; }
+const char* BackendName(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::kBraid: return "braid";
+    case BackendKind::kMpi: return "mpi";
+    case BackendKind::kUcx: return "ucx";
+  }
+  return "?";
+}
 
 std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, Options* out) {
-  CLI::App app{"braid-perf: collective bandwidth benchmark (nccl-tests style); launch with mpiexec",
+  CLI::App app{"braid-perf: collective (nccl-tests style) and point-to-point (OSU style) benchmarks; "
+               "launch with mpiexec. Also: braid-perf plot, braid-perf calibrate (see their --help).",
                "braid-perf"};
   // A repeated flag overrides the earlier one (scripts append to a default command line).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   RawOptions raw;
-  app.add_option("collective", raw.collective, "One of: " + CollectiveNameList())->required();
-  app.add_option("-b,--minbytes", raw.min_bytes, "Smallest size in bytes (K/M/G suffixes = 1024^n)")
-      ->capture_default_str();
-  app.add_option("-e,--maxbytes", raw.max_bytes, "Largest size in bytes")->capture_default_str();
+  app.add_option("suite", raw.collective,
+                 "A point-to-point suite (" + P2pSuiteNameList() + ") or a collective (" +
+                     CollectiveNameList() + ")")
+      ->required();
+  auto* min_flag = app.add_option("-b,--minbytes", raw.min_bytes,
+                                  "Smallest size in bytes (K/M/G suffixes = 1024^n; p2p default 1)")
+                       ->capture_default_str();
+  auto* max_flag = app.add_option("-e,--maxbytes", raw.max_bytes, "Largest size in bytes (p2p default 4M)")
+                       ->capture_default_str();
   app.add_option("-f,--stepfactor", raw.factor, "Multiply the size by this between rows (>= 2)")
       ->capture_default_str();
   app.add_option("-d,--datatype", raw.type, "Element type: " + TypeNameList())->capture_default_str();
   app.add_option("-o,--op", raw.op, "Reduction: " + OpNameList())->capture_default_str();
   app.add_option("-r,--root", raw.root, "Root rank of broadcast and reduce")->capture_default_str();
-  app.add_option("-n,--iters", raw.iters, "Timed iterations per size")->capture_default_str();
+  auto* iters_flag = app.add_option("-n,--iters", raw.iters,
+                                    "Timed iterations per size (p2p: at most this many; default "
+                                    "1000 for latency, 100 for the bandwidth suites)")
+                         ->capture_default_str();
   app.add_option("-w,--warmup_iters", raw.warmup, "Untimed iterations per size")->capture_default_str();
   app.add_option("-c,--check", raw.check, "1: check every result element, 0: don't")->capture_default_str();
-  app.add_option("--backend", raw.backend, "braid or mpi (the MPI library's own collectives)")
+  app.add_option("--backend", raw.backend,
+                 "braid, mpi (the MPI library's own calls) or ucx (UCX's tag API; p2p suites only)")
+      ->capture_default_str();
+  app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
       ->capture_default_str();
   app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");
   app.add_option("--json", raw.json, "Also write the results as JSON to this file ('-' = stdout only)");
+  app.add_option("--csv", raw.csv, "Also write the results as CSV to this file ('-' = stdout only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -152,6 +193,10 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
     if (print) std::fprintf(stderr, "braid-perf: %s\nRun with --help for the options.\n", e.what());
     return 2;
   }
+  raw.min_given = min_flag->count() > 0;
+  raw.max_given = max_flag->count() > 0;
+  raw.iters_given = iters_flag->count() > 0;
+  for (int i = 0; i < argc; ++i) out->command_line += (i ? " " : "") + std::string(argv[i]);
   std::string error = Convert(raw, nranks, out);
   if (!error.empty()) {
     if (print) std::fprintf(stderr, "braid-perf: %s\n", error.c_str());

@@ -1,4 +1,5 @@
-// Command-line options of braid-perf (nccl-tests' flag names where they exist).
+// Command-line options of braid-perf: nccl-tests' flag names for the collective suites, the same
+// flags (plus --window) for the OSU-shaped point-to-point suites.
 #pragma once
 
 #include <cstddef>
@@ -8,12 +9,17 @@
 
 #include "braid/types.h"
 #include "collective.h"
+#include "p2p_suite.h"
 
 namespace braid::perf {
 
-enum class BackendKind { kBraid, kMpi };
+// braid: braid's Comm; mpi: the MPI library; ucx: UCX's tag API directly (point-to-point suites
+// only), configured as braid configures its transport, to show braid's own overhead.
+enum class BackendKind { kBraid, kMpi, kUcx };
 
 struct Options {
+  // Exactly one of the two: a point-to-point suite when `suite` is set, else `collective`.
+  std::optional<P2pSuite> suite;
   Collective collective = Collective::kAllReduce;
   size_t min_bytes = 8;              // -b, bytes
   size_t max_bytes = size_t(64) << 20;  // -e, bytes
@@ -21,12 +27,15 @@ struct Options {
   DataType type = DataType::kFloat32;
   RedOp op;                          // kind from -o; scalar kPreMulSumScalar for premulsum
   int root = 0;
-  int iters = 20;                    // timed iterations per size
+  int iters = 20;                    // timed iterations per size (p2p: the most, see p2p_bench.h)
   int warmup = 5;                    // untimed iterations per size before timing
   bool check = true;                 // -c 1: validate every output element
   BackendKind backend = BackendKind::kBraid;
   std::string algo;                  // "" = the library decides
+  int window = 64;                   // p2p bandwidth suites: messages in flight per iteration
   std::string json_path;             // "" = no JSON, "-" = stdout (the table is then not printed)
+  std::string csv_path;              // "" = no CSV, "-" = stdout (the table is then not printed)
+  std::string command_line;          // argv joined, for the context header
 };
 
 // premulsum multiplies every input by this before summing; 2 keeps results exact in every type.

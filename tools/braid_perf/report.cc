@@ -61,16 +61,11 @@ int RootColumn(const Options& o) { return HasRoot(o.collective) ? o.root : -1; }
 }  // namespace
 
 void PrintHeader(std::FILE* out, const Options& o, const RunInfo& info) {
-  std::string text = fmt::format("# braid-perf {}\n", CollectiveName(o.collective));
-  text += fmt::format("#   backend : {}\n", info.backend_description);
-  text += fmt::format("#   nranks  : {}\n", info.nranks);
-  text += fmt::format("#   host    : {}\n", info.host);
-  text += fmt::format("#   algo    : {}\n", info.algo);
-  text += fmt::format("#   type/op : {} / {}   root: {}\n", DataTypeName(o.type), RedOpName(o.op.kind), o.root);
-  text += fmt::format("#   sizes   : {} .. {} B, factor {}; warmup iters {}, iters {}, check {}\n",
+  std::string text = CommentedContext(info.context, fmt::format("braid-perf {}", CollectiveName(o.collective)));
+  text += fmt::format("# algo      : {}\n", info.algo);
+  text += fmt::format("# type/op   : {} / {}   root: {}\n", DataTypeName(o.type), RedOpName(o.op.kind), o.root);
+  text += fmt::format("# sizes     : {} .. {} B, factor {}; warmup iters {}, iters {}, check {}\n",
                       o.min_bytes, o.max_bytes, o.factor, o.warmup, o.iters, o.check ? 1 : 0);
-  text += "#\n";
-  for (const std::string& line : info.rank_lines) text += "#   " + line + "\n";
   text += "#\n";
   const std::string blank_prefix = Prefix("", "", "", "", "");
   text += CommentLine(fmt::format("{}{:^{}}{:^{}}", blank_prefix, "out-of-place", kVariantWidth, "in-place",
@@ -110,19 +105,40 @@ nlohmann::ordered_json ResultsToJson(const Options& o, const RunInfo& info, cons
   }
   return {{"collective", CollectiveName(o.collective)},
           {"backend", BackendName(o.backend)},
-          {"backend_description", info.backend_description},
-          {"nranks", info.nranks},
+          {"backend_description", info.context.backend},
+          {"nranks", info.context.nranks},
           {"type", DataTypeName(o.type)},
           {"op", IsReduction(o.collective) ? RedOpName(o.op.kind) : "none"},
           {"root", RootColumn(o)},
           {"algo", info.algo},
-          {"host", info.host},
+          {"host", info.context.host},
           {"iters", o.iters},
           {"warmup", o.warmup},
           {"check", o.check},
           {"rows", rows},
           {"avg_busbw", results.avg_busbw},
-          {"wrong_total", results.wrong_total}};
+          {"wrong_total", results.wrong_total},
+          {"context", ContextToJson(info.context)}};
+}
+
+std::string CommentedContext(const RunContext& context, const std::string& first_line) {
+  std::string text = "# " + first_line + "\n";
+  for (const std::string& line : ContextLines(context)) text += "# " + line + "\n";
+  return text;
+}
+
+std::string ResultsToCsv(const Options& o, const RunInfo& info, const Results& results) {
+  std::string text = CommentedContext(info.context, fmt::format("braid-perf {}", CollectiveName(o.collective)));
+  text += "size,count,type,redop,root,oop_time_us,oop_algbw,oop_busbw,oop_wrong,ip_time_us,ip_algbw,ip_busbw,ip_wrong\n";
+  auto variant = [](const Measurement& m) {
+    if (!m.valid) return std::string(",,,");
+    return fmt::format("{},{},{},{}", m.time_us, m.algbw, m.busbw, m.wrong < 0 ? "" : std::to_string(m.wrong));
+  };
+  for (const Row& row : results.rows) {
+    text += fmt::format("{},{},{},{},{},{},{}\n", row.bytes, row.count, DataTypeName(o.type), OpColumn(o),
+                        RootColumn(o), variant(row.out_of_place), variant(row.in_place));
+  }
+  return text;
 }
 
 }  // namespace braid::perf

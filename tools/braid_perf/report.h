@@ -8,17 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "bench.h"
+#include "context.h"
 #include "options.h"
 
 namespace braid::perf {
 
 // Facts about the job shown in the header and the JSON context.
 struct RunInfo {
-  std::string backend_description;  // Backend::Describe()
-  int nranks = 1;
-  std::string host;                     // rank 0's host name
-  std::vector<std::string> rank_lines;  // "Rank  0 Pid  1234 on host" per rank
-  std::string algo;                     // "auto", "ring", ...
+  RunContext context;
+  std::string algo;  // "auto", "ring", ...
 };
 
 void PrintHeader(std::FILE* out, const Options& options, const RunInfo& info);
@@ -26,5 +24,10 @@ void PrintRow(std::FILE* out, const Options& options, const Row& row);
 void PrintFooter(std::FILE* out, const Results& results);
 
 nlohmann::ordered_json ResultsToJson(const Options& options, const RunInfo& info, const Results& results);
+// '#' context lines, a header row and one row per size.
+std::string ResultsToCsv(const Options& options, const RunInfo& info, const Results& results);
+
+// The context lines with "# " in front, as every output's header starts.
+std::string CommentedContext(const RunContext& context, const std::string& first_line);
 
 }  // namespace braid::perf

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "lib/cli_parse.h"
 #include "braid/topology.h"
 
 namespace {
@@ -46,15 +47,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_option("--out", options.out_path, "Write here instead of stdout ('-')")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "braid-topo: %s\nRun with --help for the options.\n", e.what());
-    return kExitBadInput;
-  }
+  if (std::optional<int> exit_code = braid::tools::ParseCommandLine(app, argc, argv, "braid-topo", kExitBadInput))
+    return *exit_code;
 
   braid::Topology topo;
   braid::Status status =

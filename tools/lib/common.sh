@@ -21,6 +21,7 @@ BRAID_DEBIAN_PACKAGES=(
   libucx-dev libhwloc-dev libmpich-dev mpich
   libfmt-dev libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   valgrind
+  gnuplot-nox iproute2 nftables
 )
 
 # Prints a progress line to stderr, so that stdout carries only the job's own output.

@@ -4,6 +4,8 @@
 //   plan-sim search   --model M --cluster C --gpus N --global-batch B [--top K] [--fix K=V,...] [--explain]
 //   plan-sim simulate --model M --cluster C --global-batch B --layout tp=8,pp=8,dp=16,... [--trace F]
 //   plan-sim topo     [--cluster C]
+//   plan-sim collective --cluster C [--collective allreduce] [--ranks N] [-b 8] [-e 256M] [-f 2]
+//                       [--type float] [--op sum]   (collective_command.cc)
 //
 // Exit status: 0 success, 2 bad input (names the option, file, field and constraint), 1 a bug.
 #include <CLI/CLI.hpp>
@@ -11,10 +13,11 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "braid/topology.h"
+#include "collective_command.h"
+#include "output.h"
 #include "sim/cluster/cluster.h"
 #include "sim/common/input_error.h"
 #include "sim/report/report.h"
@@ -69,19 +72,6 @@ TrainingSpec Training(const Options& o) {
   t.pp_scatter_gather = !o.no_pp_scatter_gather;
   t.pp_overlap = o.overlap_p2p;
   return t;
-}
-
-// Writes to --out ("-" = stdout).
-void Emit(const std::string& path, const std::function<void(std::ostream&)>& write) {
-  if (path == "-") {
-    write(std::cout);
-    std::cout.flush();
-    return;
-  }
-  std::ofstream file(path, std::ios::trunc);
-  if (!file) throw InputError(fmt::format("--out {}: cannot open for writing", path));
-  write(file);
-  if (!file) throw InputError(fmt::format("--out {}: write failed", path));
 }
 
 // A progress line on stderr for long searches, only when stderr is a terminal.
@@ -193,6 +183,8 @@ int main(int argc, char** argv) {
   std::string topo_cluster = "this", topo_format = "table";
   topo->add_option("--cluster", topo_cluster, "Preset, 'this', .xml or .json")->capture_default_str();
   topo->add_option("--format", topo_format, "table or json (json: hwloc topology)")->capture_default_str();
+  CollectiveOptions collective_options;
+  CLI::App* collective = AddCollectiveCommand(&app, &collective_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -206,6 +198,7 @@ int main(int argc, char** argv) {
   try {
     if (search->parsed()) return Search(o);
     if (simulate->parsed()) return Simulate(o);
+    if (collective->parsed()) return RunCollectiveCommand(collective_options);
     return Topo(topo_cluster, topo_format);
   } catch (const InputError& e) {
     std::fprintf(stderr, "plan-sim: error: %s\n", e.what());

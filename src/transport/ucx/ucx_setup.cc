@@ -1,6 +1,7 @@
 // UcxTransport setup and teardown: the two lanes (UCP contexts + workers), endpoints, and the
 // destructor's bounded flush/close. The data path is in ucx_transport.cc.
 #include "transport/ucx/ucx_transport.h"
+#include "transport/ucx/endpoint_info.h"
 #include "transport/ucx/ucx_internal.h"
 
 #include <fmt/format.h>
@@ -189,7 +190,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
   size_ = n;
   processes_ = peers;
   probe_limiter_.Resize(n);
-  const std::string my_host = peers.empty() ? std::string() : peers[size_t(rank)].host;
+  const std::string my_host = peers.empty() ? std::string() : peers[size_t(rank)].Locality();
   int same_host = 0;
   addresses_.assign(size_t(n), std::string());  // kept: an endpoint reset by Cancel() reconnects
   for (int p = 0; p < n; ++p) {
@@ -206,7 +207,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
       return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent a malformed address", p));
     std::string local_addr = packed.substr(sizeof(local_len), local_len);
     std::string network_addr = packed.substr(sizeof(local_len) + local_len);
-    bool local = !peers.empty() && peers[size_t(p)].host == my_host && peers[size_t(p)].pid > 0;
+    bool local = !peers.empty() && peers[size_t(p)].Locality() == my_host && peers[size_t(p)].pid > 0;
     bool use_local_lane = local && error_mode_ != "peer" && lanes_[kLocalLane].worker &&
                           !local_addr.empty();
     same_host += use_local_lane;
@@ -223,7 +224,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
       return Status::InvalidArgument(fmt::format("UCX connect: rank {} sent an empty address", p));
     Status st = CreateEndpoint(p);
     if (!st.ok()) return st.WithContext(fmt::format("connecting to rank {}", p));
-    if (p < kMaxDescribedPeers) by_transport[TransportsOf(peers_[size_t(p)]->ep)].push_back(p);
+    if (p < kMaxDescribedPeers) by_transport[EndpointTransports(peers_[size_t(p)]->ep)].push_back(p);
   }
   for (const auto& [tls, ranks] : by_transport) {
     if (!transports_.empty()) transports_.append("; ");
@@ -246,29 +247,6 @@ std::string UcxTransport::Describe() const {
                   lanes_[kNetworkLane].wakeup ? "fd" : "polling", error_mode_);
   if (!transports_.empty()) s += "; " + transports_;
   return s;
-}
-
-std::string UcxTransport::TransportsOf(ucp_ep_h ep) const {
-  // ucp_ep_print_info lists lanes as "lane[0]:  1:tcp/lo.0 md[1] -> ..."; keep "tcp/lo.0".
-  char* text = nullptr;
-  size_t len = 0;
-  FILE* stream = open_memstream(&text, &len);
-  if (!stream) return "?";
-  ucp_ep_print_info(ep, stream);
-  fclose(stream);
-  std::string tls;
-  std::string_view rest(text, len);
-  for (size_t at; (at = rest.find("]:  ")) != std::string_view::npos;) {
-    rest = rest.substr(at + 4);  // "1:tcp/lo.0 md[1] ..."
-    std::string_view tl = rest.substr(0, rest.find(' '));
-    tl = tl.substr(tl.find(':') + 1);  // npos + 1 == 0: no index, keep it all
-    if (!tl.empty() && tls.find(tl) == std::string::npos) {
-      if (!tls.empty()) tls.push_back('+');
-      tls.append(tl);
-    }
-  }
-  free(text);
-  return tls.empty() ? "?" : tls;
 }
 
 Status UcxTransport::CreateEndpoint(int peer) {

@@ -70,7 +70,7 @@ void UcxTransport::SetFailed(int peer, std::string cause, std::string full) {
 
 bool UcxTransport::SameHost(int peer) const {
   return size_t(peer) < processes_.size() && size_t(rank_) < processes_.size() &&
-         processes_[size_t(peer)].host == processes_[size_t(rank_)].host;
+         processes_[size_t(peer)].Locality() == processes_[size_t(rank_)].Locality();
 }
 
 std::string UcxTransport::ExitedMessage(int peer) const {
@@ -388,8 +388,7 @@ void UcxTransport::Cancel(Request* req) {
 Status UcxTransport::PeerHealth(int peer) {
   if (peers_.empty() || peer < 0 || peer >= size_) return CheckPeer(peer, "health of");
   Peer& p = *peers_[size_t(peer)];
-  if (!p.failed && peer != rank_ && size_t(peer) < processes_.size() &&
-      processes_[size_t(peer)].host == processes_[size_t(rank_)].host && probe_limiter_.Due(peer) &&
+  if (!p.failed && peer != rank_ && SameHost(peer) && probe_limiter_.Due(peer) &&
       LocalProcessExited(processes_[size_t(peer)].pid)) {
     // What the peer sent before it died may already sit in shared memory: deliver it first, so
     // that an operation it completed is not failed after the fact.

@@ -45,8 +45,12 @@ namespace braid::transport {
 
 // Who a rank is, for liveness checks and error messages.
 struct PeerProcess {
-  std::string host;  // hostname as the bootstrap reported it; compared with our own entry
-  int pid = 0;       // 0: unknown (no pid probe)
+  std::string host;          // hostname as the bootstrap reported it, for messages
+  int pid = 0;               // 0: unknown (no pid probe)
+  std::string host_id = {};  // locality key (bootstrap/host_identity.h: hostname, boot id,
+                             // network and pid namespaces); "" = the hostname alone
+  // Ranks with equal keys share a host: shared-memory lane and pid probes.
+  const std::string& Locality() const { return host_id.empty() ? host : host_id; }
 };
 
 class UcxTransport : public Transport {
@@ -67,7 +71,7 @@ class UcxTransport : public Transport {
                  const std::vector<PeerProcess>& peers);
   // "ucx 1.13.1, serialized worker, wakeup fd, peer errors; tcp/lo.0: ranks 0,1,2,3" (lanes of
   // the first 64 peers, from ucp_ep_print_info).
-  std::string Describe() const;
+  std::string Describe() const override;
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -127,7 +131,6 @@ class UcxTransport : public Transport {
   void Unlink(Op* op);
   // Fails the caller's request now and leaves the UCX request to be freed by its callback.
   void Abandon(Op* op, Status why);
-  std::string TransportsOf(ucp_ep_h ep) const;
 
   static void InitRequest(void* request);
   static void SendDone(void* request, ucs_status_t status, void* user_data);

@@ -1,0 +1,131 @@
+// The "calibration" block of a cluster file, as `braid-perf calibrate` writes it:
+//
+//   "calibration": {
+//     "tool": "...", "date": "...", "host": "...", "command": "...",   (optional, provenance)
+//     "runtime": "host",                  (required; the only runtime calibrated so far)
+//     "ranks_per_node": 2,                (optional; must equal node.gpus when both are given)
+//     "reduce_GBps": 9.5, "copy_GBps": 6.1,
+//     "intra_node": "shm", "inter_node": "tcp",   (inter_node optional)
+//     "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+//                       "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9},
+//                       "fit_max_relative_error": 0.1}, ...},   (small, fit_... optional)
+//     "measured": {...}                   (raw points: not read)
+//   }
+#include "sim/cluster/host_calibration.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/cluster/cluster_internal.h"
+#include "sim/common/input_error.h"
+#include "sim/common/json_fields.h"
+
+namespace braid::sim {
+namespace {
+
+constexpr double kBytesPerGB = 1e9;
+constexpr double kSecondsPerUs = 1e-6;
+// Bandwidths up to 1e12 GB/s: a fit whose time does not grow with size (a small-message regime
+// of pure latency) comes out of braid-perf calibrate as 1e9 GB/s.
+constexpr double kMinGBps = 1e-6, kMaxGBps = 1e12, kMaxUs = 1e7, kMaxBytes = 1e15;
+
+HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& origin) {
+  JsonFields f(value, origin);
+  // fit_max_relative_error: braid-perf's report on its own fit (diagnostic, not read).
+  f.RejectUnknown({"alpha_us", "GBps", "bidir_GBps", "small", "fit_max_relative_error"});
+  HostLinkClass c;
+  c.alpha_us = f.Number("alpha_us", 0, kMaxUs);
+  c.GBps = f.Number("GBps", kMinGBps, kMaxGBps);
+  c.bidir_GBps = f.Number("bidir_GBps", kMinGBps, kMaxGBps);
+  if (f.Has("small")) {
+    JsonFields small(f.Object("small"), origin + ".small");
+    small.RejectUnknown({"max_bytes", "alpha_us", "GBps"});
+    c.small_max_bytes = small.Number("max_bytes", 0, kMaxBytes);
+    c.small_alpha_us = small.Number("alpha_us", 0, kMaxUs);
+    c.small_GBps = small.Number("GBps", kMinGBps, kMaxGBps);
+  }
+  return c;
+}
+
+std::string ClassNames(const HostCalibration& h) {
+  std::string names;
+  for (const auto& [name, unused] : h.links) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
+std::string DescribeClass(const HostLinkClass& c) {
+  std::string s = fmt::format("{:.2f} us + bytes / {:.2f} GB/s ({:.2f} GB/s each way when "
+                              "bidirectional)", c.alpha_us, c.GBps, c.bidir_GBps);
+  if (c.small_max_bytes > 0) {
+    s += fmt::format("; up to {:.0f} B: {:.2f} us + bytes / {:.2f} GB/s", c.small_max_bytes,
+                     c.small_alpha_us, c.small_GBps);
+  }
+  return s;
+}
+
+}  // namespace
+
+double HostLinkClass::MessageSeconds(double bytes) const {
+  if (bytes <= small_max_bytes) return small_alpha_us * kSecondsPerUs + bytes / (small_GBps * kBytesPerGB);
+  return alpha_us * kSecondsPerUs + bytes / (GBps * kBytesPerGB);
+}
+
+const HostLinkClass* HostCalibration::Inter() const {
+  auto it = links.find(inter_node);
+  return inter_node.empty() || it == links.end() ? nullptr : &it->second;
+}
+
+HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::string& file) {
+  const std::string origin = file + ": calibration";
+  JsonFields f(value, origin);
+  f.RejectUnknown({"tool", "date", "host", "command", "runtime", "ranks_per_node", "reduce_GBps",
+                   "copy_GBps", "intra_node", "inter_node", "links", "measured"});
+  f.Choice("runtime", {"host"});
+  HostCalibration h;
+  for (auto [field, out] : {std::pair{"tool", &h.tool}, std::pair{"date", &h.date},
+                            std::pair{"host", &h.host}, std::pair{"command", &h.command}}) {
+    if (f.Has(field)) *out = f.String(field);
+  }
+  h.ranks_per_node = f.Int("ranks_per_node", 1, 1024, 0);  // 0: take node.gpus
+  h.reduce_GBps = f.Number("reduce_GBps", kMinGBps, kMaxGBps);
+  h.copy_GBps = f.Number("copy_GBps", kMinGBps, kMaxGBps);
+  const nlohmann::json& links = f.Object("links");
+  for (auto it = links.begin(); it != links.end(); ++it) {
+    h.links[it.key()] = ReadLinkClass(it.value(), origin + ".links." + it.key());
+  }
+  h.intra_node = f.String("intra_node");
+  if (!h.links.count(h.intra_node)) {
+    throw InputError(fmt::format("{}: field \"intra_node\" = \"{}\" names no class of \"links\" "
+                                 "(classes: {})", origin, h.intra_node, ClassNames(h)));
+  }
+  if (f.Has("inter_node")) h.inter_node = f.String("inter_node");
+  return h;
+}
+
+void CheckHostCalibrationSpan(const HostCalibration& h, int nodes, const std::string& origin) {
+  if (nodes <= 1 || h.Inter()) return;
+  throw InputError(fmt::format(
+      "{}: {} nodes, but calibration.inter_node {} (classes: {}); calibrate between two nodes or "
+      "use one node", origin, nodes,
+      h.inter_node.empty() ? "is absent" : fmt::format("= \"{}\" names no class of \"links\"", h.inter_node),
+      ClassNames(h)));
+}
+
+std::string HostCalibrationSummary(const HostCalibration& h) {
+  std::string s = fmt::format("  host runtime, calibrated{}{}{}: {} ranks per node, reduce {:.2f} "
+                              "GB/s, copy {:.2f} GB/s per rank\n",
+                              h.tool.empty() ? "" : " by " + h.tool,
+                              h.host.empty() ? "" : " on " + h.host,
+                              h.date.empty() ? "" : " (" + h.date + ")", h.ranks_per_node,
+                              h.reduce_GBps, h.copy_GBps);
+  s += fmt::format("  intra-node {}: {}\n", h.intra_node, DescribeClass(h.Intra()));
+  if (const HostLinkClass* inter = h.Inter()) {
+    s += fmt::format("  inter-node {}: {}\n", h.inter_node, DescribeClass(*inter));
+  } else {
+    s += "  inter-node: not calibrated (one node only)\n";
+  }
+  return s;
+}
+
+}  // namespace braid::sim

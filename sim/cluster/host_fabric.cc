@@ -1,0 +1,104 @@
+// The host-runtime half of Fabric (see fabric.h): CPU ranks whose cores copy every message and
+// run every reduction, with calibrated per-class latencies and bandwidths.
+#include <algorithm>
+#include <memory>
+
+#include "sim/cluster/cluster_internal.h"
+#include "sim/cluster/fabric.h"
+
+namespace braid::sim {
+namespace {
+
+constexpr double kBytesPerGB = 1e9;
+
+// Index of a link class in the per-rank port keys.
+enum HostClassIndex { kIntraClass = 0, kInterClass = 1 };
+
+// GB/s of every rank's cpu link: two opposite intra-node streams get bidir_GBps each, and a lone
+// message of any class drains at no less than its class's GBps.
+double CpuGBps(const HostCalibration& host) {
+  double GBps = 2 * host.Intra().bidir_GBps;
+  for (const auto& [name, c] : host.links) GBps = std::max(GBps, c.GBps);
+  return GBps;
+}
+
+}  // namespace
+
+const HostLinkClass& Fabric::HostClass(int from, int to) const {
+  const HostCalibration& host = *cluster_.host;
+  if (NodeOf(from) == NodeOf(to)) return host.Intra();
+  CheckHostCalibrationSpan(host, cluster_.nodes, cluster_.source);
+  return *host.Inter();
+}
+
+LinkId Fabric::Cpu(int rank) { return Link(Port::kCpu, rank, 0, CpuGBps(*cluster_.host), 0); }
+
+Fabric::HostRoute Fabric::HostRouteOf(int from, int to) {
+  const bool same_node = NodeOf(from) == NodeOf(to);
+  const HostLinkClass& c = HostClass(from, to);
+  const int index = same_node ? kIntraClass : kInterClass;
+  HostRoute route;
+  route.send = {Link(Port::kRankTx, from, index, c.GBps, 0), Cpu(from)};
+  route.receive = {Cpu(to), Link(Port::kRankRx, to, index, c.GBps, 0)};
+  if (!same_node) {
+    const double duplex = std::max(2 * c.bidir_GBps, c.GBps);
+    route.send.push_back(Link(Port::kRankDuplex, from, index, duplex, 0));
+    route.send.push_back(Link(Port::kNicTx, NodeOf(from), NicOf(from), c.GBps, 0));
+    route.receive.insert(route.receive.begin(), {Link(Port::kNicRx, NodeOf(to), NicOf(to), c.GBps, 0),
+                                                 Link(Port::kRankDuplex, to, index, duplex, 0)});
+  }
+  return route;
+}
+
+void Fabric::StartHostMessage(int from, int to, double bytes, Simulator::Callback on_done) {
+  HostPair& pair = pairs_[{from, to}];
+  if (pair.route.send.empty()) pair.route = HostRouteOf(from, to);
+  const HostLinkClass& c = HostClass(from, to);
+  auto message = std::make_shared<HostMessage>();
+  message->bytes = bytes;
+  message->wait = std::max(0.0, c.MessageSeconds(bytes) - bytes / (c.GBps * kBytesPerGB));
+  message->on_done = std::move(on_done);
+  pair.to_send.push_back(std::move(message));
+  PumpSends(&pair);
+}
+
+void Fabric::PumpSends(HostPair* pair) {
+  if (pair->sending || pair->to_send.empty()) return;
+  pair->sending = true;
+  std::shared_ptr<HostMessage> m = std::move(pair->to_send.front());
+  pair->to_send.pop_front();
+  network_->simulator()->After(m->wait, [this, pair, m] {
+    // The receiver copies out as soon as the first bytes are in shared memory.
+    pair->to_receive.push_back(m);
+    network_->StartFlow(pair->route.send, m->bytes, [this, pair, m] {
+      pair->sending = false;
+      PumpSends(pair);
+      Copied(m);
+    });
+    PumpReceives(pair);
+  });
+}
+
+void Fabric::PumpReceives(HostPair* pair) {
+  if (pair->receiving || pair->to_receive.empty()) return;
+  pair->receiving = true;
+  std::shared_ptr<HostMessage> m = std::move(pair->to_receive.front());
+  pair->to_receive.pop_front();
+  network_->StartFlow(pair->route.receive, m->bytes, [this, pair, m] {
+    pair->receiving = false;
+    PumpReceives(pair);
+    Copied(m);
+  });
+}
+
+void Fabric::Copied(const std::shared_ptr<HostMessage>& m) {
+  if (--m->copies_left == 0) m->on_done();
+}
+
+void Fabric::RunOnCpu(int rank, double seconds_alone, Simulator::Callback on_done) {
+  // As many bytes as the cpu link drains in `seconds_alone` at its full capacity.
+  const LinkId cpu = Cpu(rank);
+  network_->StartFlow({cpu}, seconds_alone * network_->LinkBandwidth(cpu), std::move(on_done));
+}
+
+}  // namespace braid::sim

@@ -1,0 +1,69 @@
+// braid-perf calibrate's curve fitting (tools/braid_perf/calibrate_fit.cc) on synthetic curves
+// with known parameters, with and without noise and outliers.
+#include "calibrate_fit.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+namespace braid::perf {
+namespace {
+
+std::vector<SizedValue> Curve(double max_bytes, const std::function<double(double)>& us) {
+  std::vector<SizedValue> points;
+  for (double s = 1; s <= max_bytes; s *= 2) points.push_back({s, us(s)});
+  return points;
+}
+
+TEST(CalibrateFit, RecoversOneAlphaBetaExactly) {
+  AlphaBeta truth{2.5, 4.0};  // 2.5 us + 4 GB/s
+  AlphaBeta fit = FitAlphaBeta(Curve(1 << 24, [&](double s) { return truth.Microseconds(s); }));
+  EXPECT_NEAR(fit.alpha_us, 2.5, 1e-6);
+  EXPECT_NEAR(fit.GBps, 4.0, 1e-6);
+}
+
+TEST(CalibrateFit, OneOutlierMovesTheFitLittle) {
+  AlphaBeta truth{1.0, 5.0};
+  auto points = Curve(1 << 24, [&](double s) { return truth.Microseconds(s); });
+  points[5].value *= 30;  // a descheduled sample, as seen on shared 2-core machines
+  AlphaBeta fit = FitAlphaBeta(points);
+  EXPECT_NEAR(fit.alpha_us, 1.0, 0.05);
+  EXPECT_NEAR(fit.GBps, 5.0, 0.1);
+}
+
+TEST(CalibrateFit, FindsTheProtocolSwitch) {
+  // Eager up to 8 KiB (0.5 us + 2 GB/s), then rendezvous (3 us + 6 GB/s): a jump at 16 KiB.
+  auto us = [](double s) { return s <= 8192 ? 0.5 + s / 2e3 : 3.0 + s / 6e3; };
+  std::vector<SizedValue> bw, bibw;
+  for (double s = 1; s <= (1 << 24); s *= 2) {
+    bw.push_back({s, 6000});
+    bibw.push_back({s, 2 * 4500});  // each direction keeps 75% when both stream
+  }
+  LinkFit fit = FitLink(Curve(1 << 24, us), bw, bibw);
+  ASSERT_TRUE(fit.has_small);
+  EXPECT_EQ(fit.small_max_bytes, 8192);
+  EXPECT_NEAR(fit.small.alpha_us, 0.5, 1e-3);
+  EXPECT_NEAR(fit.small.GBps, 2.0, 1e-3);
+  EXPECT_NEAR(fit.large.alpha_us, 3.0, 1e-3);
+  EXPECT_NEAR(fit.large.GBps, 6.0, 1e-3);
+  EXPECT_NEAR(fit.bidir_GBps, 4.5, 1e-3);
+  EXPECT_LT(fit.max_relative_error, 1e-6);
+}
+
+TEST(CalibrateFit, NoSmallRegimeOnAStraightLine) {
+  AlphaBeta truth{10, 1.2};
+  LinkFit fit = FitLink(Curve(1 << 20, [&](double s) { return truth.Microseconds(s); }), {}, {});
+  EXPECT_FALSE(fit.has_small);
+  EXPECT_NEAR(fit.large.GBps, 1.2, 1e-6);
+  EXPECT_NEAR(fit.bidir_GBps, 1.2, 1e-6);  // no bibw measured: assume no loss
+}
+
+TEST(CalibrateFit, PureLatencyCurveGivesAFiniteBandwidth) {
+  AlphaBeta fit = FitAlphaBeta({{1, 3.0}, {2, 3.0}, {4, 3.0}});
+  EXPECT_NEAR(fit.alpha_us, 3.0, 1e-9);
+  EXPECT_TRUE(std::isfinite(fit.GBps));
+}
+
+}  // namespace
+}  // namespace braid::perf

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `braid-perf plot`: hand-made braid-perf --json results of both kinds (point-to-point suites and
+# a collective, braid and mpi backends) drawn to SVG and PNG; every kind of bad input exits 2
+# with a message naming the problem, a failing gnuplot exits 1 with gnuplot's own message.
+#
+# usage: plot_test.sh path/to/braid-perf
+set -uo pipefail
+
+perf="${1:?usage: plot_test.sh path/to/braid-perf}"
+dir="$(mktemp -d "${TMPDIR:-/tmp}/braid-plot-test.XXXXXX")"
+trap 'rm -rf "${dir}"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# p2p_json <file> <suite> <backend> <field> <value at 1 B>: sizes 0, 1, 4, ..., 4M; the value
+# grows with the size (a latency or a bandwidth in MB/s).
+p2p_json() {
+  local rows="" size value
+  for size in 0 1 4 16 64 256 1024 4096 16384 65536 262144 1048576 4194304; do
+    value=$(awk -v s="${size}" -v v="$5" 'BEGIN { printf "%.3f", v * (1 + s / 1024) }')
+    rows+="${rows:+,}{\"size\": ${size}, \"$4\": ${value}}"
+  done
+  printf '{"suite": "%s", "backend": "%s", "nranks": 2, "context": {"host": "testhost"}, "rows": [%s]}\n' \
+    "$2" "$3" "${rows}" >"$1"
+}
+
+# collective_json <file> <backend> <busbw at 8 B>: allreduce rows 8 B .. 1M, "ip" null in one row.
+collective_json() {
+  local rows="" size bw ip
+  for size in 8 64 512 4096 32768 262144 1048576; do
+    bw=$(awk -v s="${size}" -v v="$3" 'BEGIN { printf "%.4f", v * s / 8 }')
+    ip="{\"time_us\": 12.5, \"algbw\": ${bw}, \"busbw\": ${bw}, \"wrong\": 0}"
+    [[ ${size} -eq 64 ]] && ip=null
+    rows+="${rows:+,}{\"size\": ${size}, \"count\": $((size / 4)), \"oop\": {\"time_us\": 10.5, \"algbw\": ${bw}, \"busbw\": ${bw}, \"wrong\": 0}, \"ip\": ${ip}}"
+  done
+  printf '{"collective": "allreduce", "backend": "%s", "nranks": 4, "host": "testhost", "rows": [%s], "avg_busbw": 1.0}\n' \
+    "$2" "${rows}" >"$1"
+}
+
+p2p_json "${dir}/braid_lat.json" latency braid latency_us 2.5
+p2p_json "${dir}/mpi_lat.json" latency mpi latency_us 3.5
+p2p_json "${dir}/braid_bw.json" bw braid bandwidth_MBps 1.5
+p2p_json "${dir}/mpi_bw.json" bw mpi bandwidth_MBps 1.0
+collective_json "${dir}/braid_ar.json" braid 0.0001
+collective_json "${dir}/mpi_ar.json" mpi 0.00008
+
+# expect_contains <file> <text...>: each text occurs in the file.
+expect_contains() {
+  local file="$1" text
+  shift
+  for text in "$@"; do
+    grep -qF -- "${text}" "${file}" || fail "$(basename "${file}") lacks '${text}'"
+  done
+}
+
+# ---- two panels (bandwidth and latency) to SVG ---------------------------------------------------
+all=("${dir}"/braid_lat.json "${dir}"/mpi_lat.json "${dir}"/braid_bw.json "${dir}"/mpi_bw.json
+     "${dir}"/braid_ar.json "${dir}"/mpi_ar.json)
+if out="$("${perf}" plot -o "${dir}/all.svg" "${all[@]}" 2>&1)"; then
+  expect_contains "${dir}/all.svg" "<svg" "braid latency (2 ranks)" "mpi latency (2 ranks)" \
+    "braid bw (2 ranks)" "mpi bw (2 ranks)" "braid allreduce (4 ranks)" "mpi allreduce (4 ranks)" \
+    "bandwidth (GB/s" "latency (us)" "message size (bytes)" ">1K<" ">1M<" "testhost"
+  grep -qF "size 0" <<<"${out}" || fail "no note about the left-out 0-byte rows: ${out}"
+else
+  fail "two-panel SVG: exit $?: ${out}"
+fi
+
+# ---- one panel to PNG: bandwidth only, a label set on the command line ----------------------------
+if out="$("${perf}" plot -o "${dir}/bw.png" --title "bw test" "${dir}/braid_bw.json:braid tuned" \
+            "${dir}/mpi_ar.json" 2>&1)"; then
+  signature="$(head -c 8 "${dir}/bw.png" | od -An -tx1 | tr -d ' \n')"
+  [[ "${signature}" == "89504e470d0a1a0a" ]] || fail "bw.png does not start with the PNG signature (${signature})"
+else
+  fail "PNG: exit $?: ${out}"
+fi
+"${perf}" plot -o "${dir}/label.svg" "${dir}/braid_bw.json:braid tuned" --no-log-y >/dev/null 2>&1 &&
+  expect_contains "${dir}/label.svg" "braid tuned" "bandwidth (GB/s)" ||
+  fail "label override / --no-log-y"
+
+# ---- --y time: a collective alone gives one latency panel ------------------------------------------
+"${perf}" plot -o "${dir}/time.svg" --y time "${dir}/braid_ar.json" >/dev/null 2>&1 &&
+  expect_contains "${dir}/time.svg" "latency (us; collectives: time per call)" "braid allreduce (4 ranks)" ||
+  fail "--y time"
+
+# ---- bad input: exit 2 and a message naming the problem ---------------------------------------------
+printf 'not json at all\n' >"${dir}/text.json"
+printf '{"suite": "bw", "backend": "braid", "nranks": 2}\n' >"${dir}/norows.json"
+printf '{"backend": "braid", "rows": [{"size": 8, "bandwidth_MBps": 1}]}\n' >"${dir}/nokind.json"
+printf '{"suite": "latency", "rows": [{"size": 8, "bandwidth_MBps": 1}]}\n' >"${dir}/nofield.json"
+printf '{"collective": "allreduce", "rows": [{"size": 8, "oop": {"time_us": 1}}]}\n' >"${dir}/nobusbw.json"
+printf '{"suite": "pingpong", "rows": [{"size": 8, "latency_us": 1}]}\n' >"${dir}/badsuite.json"
+
+# expect_exit <code> <message regex (may span lines)> <command...>
+expect_exit() {
+  local want="$1" pattern="$2" out code
+  shift 2
+  out="$("$@" 2>&1)"
+  code=$?
+  [[ ${code} -eq ${want} ]] || fail "'${*}' exited ${code}, expected ${want}: ${out}"
+  grep -qzE -- "${pattern}" <<<"${out}" || fail "'${*}': message does not match '${pattern}': ${out}"
+}
+
+expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${dir}/missing.json"
+expect_exit 2 "text\.json: not JSON" "${perf}" plot -o "${dir}/x.svg" "${dir}/text.json"
+expect_exit 2 "norows\.json: no \"rows\" array" "${perf}" plot -o "${dir}/x.svg" "${dir}/norows.json"
+expect_exit 2 "nokind\.json: neither \"suite\" nor \"collective\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nokind.json"
+expect_exit 2 "nofield\.json: rows\[0\] has no numeric \"latency_us\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nofield.json"
+expect_exit 2 "nobusbw\.json: rows\[0\] \"oop\" has no numeric \"busbw\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nobusbw.json"
+expect_exit 2 "badsuite\.json: unknown suite \"pingpong\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/badsuite.json"
+expect_exit 2 "unknown extension '\.pdf'" "${perf}" plot -o "${dir}/x.pdf" "${dir}/braid_bw.json"
+expect_exit 2 "files is required" "${perf}" plot -o "${dir}/x.svg"
+expect_exit 2 "gnuplot is not installed .*gnuplot-nox" env PATH=/nonexistent "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_bw.json"
+# gnuplot itself fails (no such output directory): exit 1 with its message.
+expect_exit 1 "gnuplot failed.*cannot open file" "${perf}" plot -o "${dir}/no/such/dir.svg" "${dir}/braid_bw.json"
+
+if [[ ${failures} -gt 0 ]]; then
+  echo "FAIL: ${failures} check(s) failed"
+  exit 1
+fi
+echo "OK: braid-perf plot drew SVG and PNG and rejected every bad input"

@@ -1,0 +1,136 @@
+// Cluster files with a "calibration" block (what `braid-perf calibrate` writes): the contract's
+// example loads, and every malformed field is named with its file and allowed values.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/cluster/cluster.h"
+#include "tests/sim/test_support.h"
+
+namespace braid::sim {
+namespace {
+
+// The example of the contract (plus braid-perf's diagnostic "fit_max_relative_error");
+// `calibration_extra` is spliced into the calibration block, `node` replaces the node object,
+// `runtime` and `shm` (the shm class's numbers) replace theirs.
+std::string ExampleFile(const std::string& calibration_extra = "",
+                        const std::string& node = R"({"gpus": 2, "nics": 1})",
+                        const std::string& runtime = "host",
+                        const std::string& shm = R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6)") {
+  return R"({
+  "name": "calibrated myhost",
+  "nodes": 1,
+  "gpu": {"name": "host rank [cpu]", "peak_tflops": 0.5, "hbm_GBps": 6.1, "memory_GiB": 23.4,
+          "memory_efficiency": 1.0},
+  "node": )" + node + R"(,
+  "calibration": {
+    "tool": "braid-perf calibrate", "date": "2026-11-23T10:00:00Z", "host": "myhost",
+    "command": "braid-perf calibrate --out c.json",
+    "runtime": ")" + runtime + R"(",
+    "ranks_per_node": 2,
+    "reduce_GBps": 9.5,
+    "copy_GBps": 6.1,
+    )" + calibration_extra + R"(
+    "links": {
+      "shm": {)" + shm + R"(,
+              "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9}},
+      "tcp": {"alpha_us": 12.0, "GBps": 1.2, "bidir_GBps": 0.9,
+              "small": {"max_bytes": 65536, "alpha_us": 9.0, "GBps": 0.8},
+              "fit_max_relative_error": 0.08}
+    },
+    "measured": {"shm": [[8, 0.5], [1048576, 240.0]]}
+  }
+})";
+}
+
+const char* const kClasses = R"("intra_node": "shm", "inter_node": "tcp",)";
+
+class HostCalibrationFile : public TempDirTest {};
+
+TEST_F(HostCalibrationFile, ContractExampleLoads) {
+  const std::string path = Write("calibrated.json", ExampleFile(kClasses));
+  ClusterSpec c = LoadCluster(path);
+  ASSERT_TRUE(c.host.has_value());
+  const HostCalibration& h = *c.host;
+  EXPECT_EQ(c.name, "calibrated myhost");
+  EXPECT_EQ(c.node.gpus, 2);
+  EXPECT_EQ(h.ranks_per_node, 2);
+  EXPECT_EQ(h.host, "myhost");
+  EXPECT_EQ(h.reduce_GBps, 9.5);
+  EXPECT_EQ(h.copy_GBps, 6.1);
+  EXPECT_EQ(h.Intra().GBps, 4.4);
+  EXPECT_EQ(h.Intra().bidir_GBps, 2.6);
+  EXPECT_EQ(h.Intra().small_max_bytes, 8192);
+  ASSERT_NE(h.Inter(), nullptr);
+  EXPECT_EQ(h.Inter()->alpha_us, 12.0);
+  // One message's time on an idle link, both regimes (seconds).
+  EXPECT_DOUBLE_EQ(h.Intra().MessageSeconds(8192), 0.45e-6 + 8192 / 1.9e9);
+  EXPECT_DOUBLE_EQ(h.Intra().MessageSeconds(1 << 20), 0.9e-6 + (1 << 20) / 4.4e9);
+  // `plan-sim topo` prints the calibrated classes.
+  const std::string summary = ClusterSummary(c);
+  for (const char* part : {"host runtime", "myhost", "intra-node shm", "inter-node tcp", "4.40 GB/s",
+                           "reduce 9.50 GB/s"}) {
+    EXPECT_NE(summary.find(part), std::string::npos) << part << " not in:\n" << summary;
+  }
+  SizeForGpus(&c, 4, "--ranks");  // two nodes over tcp
+  EXPECT_EQ(c.nodes, 2);
+}
+
+TEST_F(HostCalibrationFile, PureLatencySmallRegimeLoads) {
+  // braid-perf writes 1e9 GB/s for a regime whose time does not grow with size.
+  std::string text = ExampleFile(kClasses);
+  text.replace(text.find(R"("GBps": 1.9)"), 11, R"("GBps": 1e9)");
+  const ClusterSpec c = LoadCluster(Write("flat.json", text));
+  EXPECT_NEAR(c.host->Intra().MessageSeconds(4096), 0.45e-6, 1e-12);
+}
+
+TEST_F(HostCalibrationFile, RanksPerNodeAndNodeGpusGiveEachOther) {
+  const std::string path = Write("nogpus.json", ExampleFile(kClasses, R"({"nics": 1})"));
+  EXPECT_EQ(LoadCluster(path).node.gpus, 2);
+}
+
+TEST_F(HostCalibrationFile, OnlyTheHostRuntime) {
+  const std::string path = Write("gpu.json", ExampleFile(kClasses, R"({"gpus": 2})", "gpu"));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); },
+                                         {path, "calibration", "\"runtime\"", "gpu", "host"}));
+}
+
+TEST_F(HostCalibrationFile, ALinkNeedsItsBandwidth) {
+  const std::string path = Write("nobw.json", ExampleFile(kClasses, R"({"gpus": 2})", "host",
+                                                          R"("alpha_us": 0.9, "bidir_GBps": 2.6)"));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); },
+                                         {path, "calibration.links.shm", "missing", "\"GBps\""}));
+}
+
+TEST_F(HostCalibrationFile, IntraNodeMustNameAClass) {
+  const std::string path = Write("intra.json", ExampleFile(R"("intra_node": "xpmem",)"));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); },
+                                         {path, "\"intra_node\"", "xpmem", "shm, tcp"}));
+}
+
+TEST_F(HostCalibrationFile, NodeGpusMustEqualRanksPerNode) {
+  const std::string path = Write("gpus.json", ExampleFile(kClasses, R"({"gpus": 4})"));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); },
+                                         {path, "ranks_per_node (2)", "node.gpus (4)"}));
+}
+
+TEST_F(HostCalibrationFile, UnknownFieldIsNamed) {
+  const std::string path = Write("typo.json", ExampleFile(R"("intra_node": "shm", "reduce_gbps": 1,)"));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "calibration", "\"reduce_gbps\""}));
+}
+
+TEST_F(HostCalibrationFile, MultiNodeWithoutInterNodeClassIsNamed) {
+  // One node measured: loads; asking for two nodes names the missing field.
+  const std::string path = Write("one.json", ExampleFile(R"("intra_node": "shm",)"));
+  ClusterSpec c = LoadCluster(path);
+  EXPECT_EQ(c.host->Inter(), nullptr);
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { SizeForGpus(&c, 4, "--ranks"); },
+                                         {"--ranks 4", path, "calibration.inter_node", "absent"}));
+  const std::string missing = Write("missing.json", ExampleFile(R"("intra_node": "shm", "inter_node": "ib",)"));
+  c = LoadCluster(missing);
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { SizeForGpus(&c, 4, "--ranks"); },
+                                         {"calibration.inter_node", "\"ib\"", "shm, tcp"}));
+}
+
+}  // namespace
+}  // namespace braid::sim

@@ -1,0 +1,138 @@
+// The host-runtime replay against closed forms of its physics (sim/cluster/fabric.h): each rank's
+// CPU (capacity C = 2 bidir_GBps) carries its messages and its local work, ports carry a lone
+// message at GBps, and a message first waits MessageSeconds(s) - s / GBps. Hand-written
+// schedules on the contract's example calibration (test_support.h): shm alpha 0.9 us, 4.4 GB/s,
+// 2.6 GB/s bidirectional, up to 8 KiB 0.45 us + s / 1.9 GB/s; tcp 12 us, 1.2 GB/s, 0.9 GB/s
+// bidirectional; reduce 9.5 GB/s, copy 6.1 GB/s.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "sim/cost/schedule_replay.h"
+#include "tests/sim/test_support.h"
+
+namespace braid::sim {
+namespace {
+
+using coll::BufferId;
+using coll::Op;
+using coll::OpType;
+
+constexpr double kUs = 1e-6, kGB = 1e9;
+constexpr size_t kElem = 4;  // bytes per element in these schedules
+
+coll::Region In(size_t bytes) { return {BufferId::kInput, 0, bytes / kElem}; }
+coll::Region Out(size_t bytes) { return {BufferId::kOutput, 0, bytes / kElem}; }
+
+// A send (from the input), receive (into the output) or receive-reduce of `bytes`.
+Op Message(OpType type, int peer, uint32_t tag, size_t bytes) {
+  Op op;
+  op.type = type;
+  op.peer = peer;
+  op.tag = tag;
+  op.src = In(bytes);
+  op.dst = Out(bytes);
+  op.tmp = {BufferId::kScratch, 0, bytes / kElem};
+  return op;
+}
+Op Send(int peer, uint32_t tag, size_t bytes) { return Message(OpType::kSend, peer, tag, bytes); }
+Op Recv(int peer, uint32_t tag, size_t bytes) { return Message(OpType::kRecv, peer, tag, bytes); }
+Op RecvReduce(int peer, uint32_t tag, size_t bytes) { return Message(OpType::kRecvReduce, peer, tag, bytes); }
+
+Op Local(OpType type, size_t bytes) {
+  Op op;
+  op.type = type;
+  op.src = In(bytes);
+  op.dst = Out(bytes);
+  return op;
+}
+
+// Rank r of one communicator runs on "GPU" (rank) gpus[r] with ops[r].
+double Replay(const ClusterSpec& cluster, const std::vector<int>& gpus, const std::vector<std::vector<Op>>& ops,
+              bool finalize_divides = false) {
+  std::vector<ReplayRank> ranks;
+  for (size_t r = 0; r < gpus.size(); ++r) {
+    ReplayRank rank;
+    rank.rank = int(r);
+    rank.gpu = gpus[r];
+    rank.elem_size = int(kElem);
+    rank.finalize_divides = finalize_divides;
+    rank.schedule.ops = ops[r];
+    rank.schedule.scratch_count = 1 << 26;
+    ranks.push_back(rank);
+  }
+  return ReplaySchedules(cluster, ranks).seconds;
+}
+
+TEST(HostReplay, LoneLargeMessageTakesAlphaPlusBytesOverBandwidth) {
+  const ClusterSpec c = HostTestCluster(2, 2);
+  const size_t s = 1 << 20;
+  EXPECT_TRUE(WithinRelative(Replay(c, {0, 1}, {{Send(1, 0, s)}, {Recv(0, 0, s)}}), 0.9 * kUs + s / (4.4 * kGB), 1e-9));
+  // Between nodes: the tcp class (rank 1 of node 0 to rank 0 of node 1).
+  EXPECT_TRUE(WithinRelative(Replay(c, {1, 2}, {{Send(1, 0, s)}, {Recv(0, 0, s)}}), 12 * kUs + s / (1.2 * kGB), 1e-9));
+}
+
+TEST(HostReplay, SmallMessageUsesTheSmallRegime) {
+  const ClusterSpec c = HostTestCluster(2, 1);
+  for (size_t s : {size_t(8), size_t(4096), size_t(8192)}) {
+    EXPECT_TRUE(WithinRelative(Replay(c, {0, 1}, {{Send(1, 0, s)}, {Recv(0, 0, s)}}), 0.45 * kUs + s / (1.9 * kGB), 1e-9))
+        << s << " bytes";
+  }
+  // One byte past the regime: the large one.
+  const size_t s = 8192 + kElem;
+  EXPECT_TRUE(WithinRelative(Replay(c, {0, 1}, {{Send(1, 0, s)}, {Recv(0, 0, s)}}), 0.9 * kUs + s / (4.4 * kGB), 1e-9));
+}
+
+TEST(HostReplay, OppositeStreamsEachDrainAtTheBidirectionalRate) {
+  const size_t s = 64 << 20;
+  // Each rank's CPU copies its send out and its receive in: two flows on a 2 x 2.6 GB/s core.
+  const ClusterSpec one_node = HostTestCluster(2, 1);
+  const double shm = Replay(one_node, {0, 1}, {{Send(1, 0, s), Recv(1, 0, s)}, {Send(0, 0, s), Recv(0, 0, s)}});
+  EXPECT_TRUE(WithinRelative(shm, 0.9 * kUs + s / (2.6 * kGB), 1e-9));
+  // Between nodes the per-rank tcp duplex link (2 x 0.9 GB/s) is the bottleneck.
+  const ClusterSpec two_nodes = HostTestCluster(1, 2);
+  const double tcp = Replay(two_nodes, {0, 1}, {{Send(1, 0, s), Recv(1, 0, s)}, {Send(0, 0, s), Recv(0, 0, s)}});
+  EXPECT_TRUE(WithinRelative(tcp, 12 * kUs + s / (0.9 * kGB), 1e-9));
+}
+
+TEST(HostReplay, LocalWorkAloneRunsAtTheCalibratedThroughput) {
+  const ClusterSpec c = HostTestCluster(2, 1);
+  const size_t s = 4 << 20;
+  // Receive, then reduce the received slice into the output: s / GBps + s / reduce_GBps.
+  EXPECT_TRUE(WithinRelative(Replay(c, {0, 1}, {{Send(1, 0, s)}, {RecvReduce(0, 0, s)}}),
+                             0.9 * kUs + s / (4.4 * kGB) + s / (9.5 * kGB), 1e-9));
+  EXPECT_TRUE(WithinRelative(Replay(c, {0}, {{Local(OpType::kCopy, s)}}), s / (6.1 * kGB), 1e-9));
+  // kFinalize divides only for avg; for other reductions the executor skips it.
+  EXPECT_EQ(Replay(c, {0}, {{Local(OpType::kFinalize, s)}}), 0);
+  EXPECT_TRUE(WithinRelative(Replay(c, {0}, {{Local(OpType::kFinalize, s)}}, true), s / (6.1 * kGB), 1e-9));
+}
+
+TEST(HostReplay, AReductionSharesTheCoreWithATransferMaxMinFairly) {
+  // Rank 1 receive-reduces X bytes from rank 0 while it sends B bytes to rank 2. After the 0.9 us
+  // wait both messages cross rank 1's CPU (C = 5.2 GB/s): 2.6 GB/s each (their ports allow 4.4).
+  // When X has arrived, the reduction (alone X / 9.5 GB/s) shares the core with the send: C/2
+  // each, so it takes 2 X / 9.5 GB/s, and the send still drains at 2.6 GB/s; then the send is
+  // alone and drains at its port's 4.4 GB/s.
+  const ClusterSpec c = HostTestCluster(3, 1);
+  const double X = 4 << 20, B = 64 << 20;
+  const double t0 = 0.9 * kUs;
+  const double arrived = t0 + X / (2.6 * kGB);
+  const double reduced = arrived + 2 * X / (9.5 * kGB);
+  const double sent = reduced + (B - 2.6 * kGB * (reduced - t0)) / (4.4 * kGB);
+  const double replayed = Replay(c, {0, 1, 2},
+                                 {{Send(1, 0, size_t(X))},
+                                  {RecvReduce(0, 0, size_t(X)), Send(2, 0, size_t(B))},
+                                  {Recv(1, 0, size_t(B))}});
+  EXPECT_TRUE(WithinRelative(replayed, sent, 1e-9));
+  // A plain receive instead: the send speeds up to 4.4 GB/s as soon as X has arrived, 2 X / 9.5
+  // GB/s x (1 - 2.6 / 4.4) earlier.
+  const double without = Replay(c, {0, 1, 2},
+                                {{Send(1, 0, size_t(X))},
+                                 {Recv(0, 0, size_t(X)), Send(2, 0, size_t(B))},
+                                 {Recv(1, 0, size_t(B))}});
+  EXPECT_TRUE(WithinRelative(without, arrived + (B - X) / (4.4 * kGB), 1e-9));
+  EXPECT_TRUE(WithinRelative(replayed - without, 2 * X / (9.5 * kGB) * (1 - 2.6 / 4.4), 1e-6));
+}
+
+}  // namespace
+}  // namespace braid::sim

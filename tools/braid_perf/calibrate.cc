@@ -1,0 +1,316 @@
+#include "lib/cli_parse.h"
+#include "calibrate.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "calibrate_fit.h"
+#include "calibrate_local.h"
+#include "options.h"
+
+namespace braid::perf {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A link class and how to make braid's transport use it: the UCX_TLS value (unset = braid's
+// own choice, its shared-memory lane between same-host ranks) and the substring UCX must report
+// for the endpoint to count as that class.
+struct LinkClass {
+  std::string name;
+  std::optional<std::string> ucx_tls;
+  std::string expect;
+};
+
+const std::vector<LinkClass>& KnownClasses() {
+  static const std::vector<LinkClass> classes = {
+      {"shm", std::nullopt, "memory"},
+      {"tcp", "tcp", "tcp/"},
+      {"ib", "ib", "/mlx"},
+  };
+  return classes;
+}
+
+bool HaveInfiniBand() {
+  std::error_code ec;
+  fs::directory_iterator it("/sys/class/infiniband", ec);
+  return !ec && it != fs::directory_iterator();
+}
+
+struct Settings {
+  std::string out, mpiexec = "mpiexec", max_bytes = "256M", classes = "auto", name;
+  int ranks_per_node = 2;
+  int repeat = 3;  // runs per suite; each size keeps the median (shared machines are noisy)
+};
+
+// Runs `argv` with UCX_TLS set (or unset), its stdout discarded; returns the exit status.
+int RunJob(const std::vector<std::string>& argv, const std::optional<std::string>& ucx_tls) {
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (ucx_tls) setenv("UCX_TLS", ucx_tls->c_str(), 1);
+    else unsetenv("UCX_TLS");
+    if (FILE* null = std::fopen("/dev/null", "w")) dup2(fileno(null), STDOUT_FILENO);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "braid-perf calibrate: cannot run %s: %s\n", args[0], strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct SuiteResult {
+  std::vector<SizedValue> points;
+  std::string transports;  // rank 0's, from the context block
+};
+
+// One 2-rank braid-perf run of `suite` over the class; nullopt (after a message) on failure.
+std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, const std::string& suite,
+                                        const fs::path& dir) {
+  const fs::path json = dir / fmt::format("{}-{}.json", c.name, suite);
+  std::vector<std::string> argv = {s.mpiexec, "-n", "2", fs::read_symlink("/proc/self/exe").string(), suite,
+                                   "-b", "1", "-e", s.max_bytes, "-f", "2", "--json", json.string()};
+  std::fprintf(stderr, "braid-perf calibrate: %s %s%s ...\n", c.name.c_str(), suite.c_str(),
+               c.ucx_tls ? fmt::format(" (UCX_TLS={})", *c.ucx_tls).c_str() : "");
+  int status = RunJob(argv, c.ucx_tls);
+  if (status != 0) {
+    std::fprintf(stderr, "braid-perf calibrate: class %s: '%s' exited with %d\n", c.name.c_str(),
+                 fmt::format("{}", fmt::join(argv, " ")).c_str(), status);
+    return std::nullopt;
+  }
+  nlohmann::json doc = nlohmann::json::parse(std::ifstream(json), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.contains("rows")) {
+    std::fprintf(stderr, "braid-perf calibrate: %s: not a braid-perf result\n", json.c_str());
+    return std::nullopt;
+  }
+  SuiteResult r;
+  const char* field = suite == "latency" ? "latency_us" : "bandwidth_MBps";
+  for (const auto& row : doc["rows"]) r.points.push_back({row["size"].get<double>(), row[field].get<double>()});
+  r.transports = doc["context"]["ranks"][0]["transports"].get<std::string>();
+  return r;
+}
+
+// The runs' values per size (the runs measure the same sizes), median per size.
+SuiteResult MedianPerSize(const std::vector<SuiteResult>& runs) {
+  SuiteResult median = runs.front();
+  for (size_t i = 0; i < median.points.size(); ++i) {
+    std::vector<double> values;
+    for (const SuiteResult& r : runs)
+      if (i < r.points.size()) values.push_back(r.points[i].value);
+    std::sort(values.begin(), values.end());
+    median.points[i].value = values[values.size() / 2];
+  }
+  return median;
+}
+
+nlohmann::ordered_json Points(const std::vector<SizedValue>& points) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const SizedValue& p : points) j.push_back({p.bytes, p.value});
+  return j;
+}
+
+nlohmann::ordered_json FitToJson(const LinkFit& f) {
+  nlohmann::ordered_json j = {{"alpha_us", f.large.alpha_us}, {"GBps", f.large.GBps}, {"bidir_GBps", f.bidir_GBps}};
+  if (f.has_small)
+    j["small"] = {{"max_bytes", f.small_max_bytes}, {"alpha_us", f.small.alpha_us}, {"GBps", f.small.GBps}};
+  j["fit_max_relative_error"] = f.max_relative_error;
+  return j;
+}
+
+double MemTotalGiB() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemTotal:") return kib / (1 << 20);
+    meminfo.ignore(256, '\n');
+  }
+  return 1;
+}
+
+std::string ThisHost() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
+  std::vector<LinkClass> chosen;
+  if (spec == "auto") {
+    for (const LinkClass& c : KnownClasses())
+      if (c.name != "ib" || HaveInfiniBand()) chosen.push_back(c);
+    return chosen;
+  }
+  std::stringstream list(spec);
+  for (std::string name; std::getline(list, name, ',');) {
+    auto it = std::find_if(KnownClasses().begin(), KnownClasses().end(), [&](auto& c) { return c.name == name; });
+    if (it == KnownClasses().end()) return std::nullopt;
+    chosen.push_back(*it);
+  }
+  return chosen;
+}
+
+}  // namespace
+
+int CalibrateMain(int argc, char** argv) {
+  CLI::App app{"braid-perf calibrate: measure this machine's link classes and write a plan-sim cluster file",
+               "braid-perf calibrate"};
+  Settings s;
+  app.add_option("-o,--out", s.out, "Cluster file to write (JSON; '-' = stdout)")->required();
+  app.add_option("--ranks-per-node", s.ranks_per_node, "Ranks per node of the cluster described")
+      ->capture_default_str();
+  app.add_option("-e,--maxbytes", s.max_bytes, "Largest message measured (K/M/G suffixes)")->capture_default_str();
+  app.add_option("--classes", s.classes, "auto (shm, tcp, and ib when present) or a list: shm,tcp,ib")
+      ->capture_default_str();
+  app.add_option("--repeat", s.repeat, "Runs per suite (each size keeps the median)")->capture_default_str();
+  app.add_option("--mpiexec", s.mpiexec, "Launcher for the 2-rank measurement jobs")->capture_default_str();
+  app.add_option("--name", s.name, "Cluster name (default: 'calibrated <host>')");
+  if (std::optional<int> exit_code = braid::tools::ParseCommandLine(app, argc, argv, "braid-perf calibrate", 2))
+    return *exit_code;
+  std::optional<size_t> max_bytes = ParseSize(s.max_bytes);
+  if (!max_bytes || *max_bytes < 1024) {
+    std::fprintf(stderr, "braid-perf calibrate: -e/--maxbytes '%s' is invalid (a size >= 1K, e.g. 256M)\n",
+                 s.max_bytes.c_str());
+    return 2;
+  }
+  if (s.repeat < 1 || s.repeat > 99) {
+    std::fprintf(stderr, "braid-perf calibrate: --repeat %d is out of range [1, 99]\n", s.repeat);
+    return 2;
+  }
+  if (s.ranks_per_node < 1 || s.ranks_per_node > 1024) {
+    std::fprintf(stderr, "braid-perf calibrate: --ranks-per-node %d is out of range [1, 1024]\n", s.ranks_per_node);
+    return 2;
+  }
+  std::optional<std::vector<LinkClass>> classes = SelectClasses(s.classes);
+  if (!classes || classes->empty()) {
+    std::fprintf(stderr, "braid-perf calibrate: --classes '%s' is invalid (auto, or a list of shm, tcp, ib)\n",
+                 s.classes.c_str());
+    return 2;
+  }
+  std::ofstream out_file;
+  if (s.out != "-") {
+    out_file.open(s.out);
+    if (!out_file) {
+      std::fprintf(stderr, "braid-perf calibrate: --out: cannot open '%s' for writing\n", s.out.c_str());
+      return 2;
+    }
+  }
+
+  char dir_template[] = "/tmp/braid-calibrate-XXXXXX";
+  if (!mkdtemp(dir_template)) {
+    std::fprintf(stderr, "braid-perf calibrate: cannot create a temporary directory: %s\n", strerror(errno));
+    return 1;
+  }
+  const fs::path dir = dir_template;
+  nlohmann::ordered_json links = nlohmann::ordered_json::object(), measured = nlohmann::ordered_json::object();
+  int failures = 0;
+  for (const LinkClass& c : *classes) {
+    std::map<std::string, SuiteResult> suites;
+    for (const char* suite : {"latency", "bw", "bibw"}) {
+      std::vector<SuiteResult> runs;
+      for (int i = 0; i < s.repeat; ++i) {
+        std::optional<SuiteResult> r = MeasureSuite(s, c, suite, dir);
+        if (!r) break;
+        runs.push_back(std::move(*r));
+      }
+      if (int(runs.size()) != s.repeat) break;
+      suites[suite] = MedianPerSize(runs);
+    }
+    if (suites.size() != 3) {
+      ++failures;
+      continue;
+    }
+    const std::string& transports = suites["latency"].transports;
+    if (transports.find(c.expect) == std::string::npos) {
+      std::fprintf(stderr, "braid-perf calibrate: class %s: UCX selected '%s', not this class; skipped\n",
+                   c.name.c_str(), transports.c_str());
+      continue;
+    }
+    LinkFit fit = FitLink(suites["latency"].points, suites["bw"].points, suites["bibw"].points);
+    links[c.name] = FitToJson(fit);
+    measured[c.name] = {{"transports", transports},
+                        {"latency_us", Points(suites["latency"].points)},
+                        {"bw_MBps", Points(suites["bw"].points)},
+                        {"bibw_MBps", Points(suites["bibw"].points)}};
+  }
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  if (links.empty()) {
+    std::fprintf(stderr, "braid-perf calibrate: no link class could be measured\n");
+    return 1;
+  }
+
+  std::fprintf(stderr, "braid-perf calibrate: local reduce, copy and matmul rates ...\n");
+  LocalRates local = MeasureLocalRates();
+  const std::string host = ThisHost();
+  const std::string intra = links.contains("shm") ? "shm" : links.begin().key();
+  std::string inter;
+  for (const char* c : {"ib", "tcp"})
+    if (inter.empty() && links.contains(c)) inter = c;
+  nlohmann::ordered_json calibration = {
+      {"tool", "braid-perf calibrate"},
+      {"date", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                           fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())))},
+      {"host", host},
+      {"command", fmt::format("braid-perf {}", fmt::join(argv, argv + argc, " "))},
+      {"runtime", "host"},
+      {"ranks_per_node", s.ranks_per_node},
+      {"reduce_GBps", local.reduce_GBps},
+      {"copy_GBps", local.copy_GBps},
+      {"intra_node", intra}};
+  if (!inter.empty()) calibration["inter_node"] = inter;
+  calibration["links"] = links;
+  calibration["measured"] = measured;
+  nlohmann::ordered_json cluster = {
+      {"name", s.name.empty() ? "calibrated " + host : s.name},
+      {"nodes", 1},
+      {"gpu",
+       {{"name", "host rank (cpu)"},
+        {"peak_tflops", local.matmul_tflops},
+        {"hbm_GBps", local.copy_GBps},
+        {"memory_GiB", MemTotalGiB() / s.ranks_per_node},
+        {"memory_efficiency", 1.0}}},
+      {"node", {{"gpus", s.ranks_per_node}, {"nics", 1}}},
+      {"calibration", calibration}};
+  const std::string text = cluster.dump(2) + "\n";
+  if (s.out == "-") {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    out_file << text;
+    out_file.close();
+    if (!out_file) {
+      std::fprintf(stderr, "braid-perf calibrate: writing '%s' failed\n", s.out.c_str());
+      return 1;
+    }
+    std::string names;
+    for (const auto& item : links.items()) names += (names.empty() ? "" : ", ") + item.key();
+    std::fprintf(stderr, "braid-perf calibrate: wrote %s (classes: %s)\n", s.out.c_str(), names.c_str());
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace braid::perf

@@ -1,0 +1,152 @@
+#include "p2p_bench.h"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "bench.h"
+#include "buffer.h"
+
+namespace braid::perf {
+namespace {
+
+constexpr size_t kSmallMessageBytes = 8 << 10;    // OSU's large-message threshold
+constexpr double kBytesPerSize = 256.0 * (1 << 20);  // per direction, above the threshold
+constexpr int kMinIterations = 5;
+constexpr size_t kMaxWindowBytes = 64 << 20;      // one window holds at most this much
+constexpr size_t kAckBytes = 4;
+
+using Clock = std::chrono::steady_clock;
+
+// Byte `i` of a message of `bytes` from `sender`: varies with all three so that a message
+// delivered to the wrong place, from the wrong rank or truncated is caught.
+uint8_t PatternByte(int sender, size_t bytes, size_t i) {
+  return uint8_t(i * 131 + size_t(sender) * 29 + bytes * 7 + (i >> 8));
+}
+
+class P2pBench {
+ public:
+  P2pBench(const Options& options, P2pBackend& backend) : o_(options), backend_(backend) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
+    const int half = nranks_ / 2;
+    sender_ = rank_ < half;
+    peer_ = sender_ ? rank_ + half : rank_ - half;
+    send_ = AllocateBuffer(o_.max_bytes);
+    recv_ = AllocateBuffer(o_.max_bytes);
+  }
+
+  P2pRow Measure(size_t bytes) {
+    P2pRow row;
+    row.bytes = bytes;
+    row.window = o_.suite == P2pSuite::kLatency
+                     ? 1
+                     : int(std::min<size_t>(size_t(o_.window), std::max<size_t>(1, kMaxWindowBytes / std::max<size_t>(bytes, 1))));
+    row.iterations = Iterations(bytes, row.window);
+    if (o_.check) row.wrong = CheckedExchange(bytes);
+    // Untimed warm-up: connection setup, registration caches, page faults of the receiver.
+    RunIterations(bytes, row.window, std::min(o_.warmup, row.iterations));
+    MPI_Barrier(MPI_COMM_WORLD);
+    Clock::time_point start = Clock::now();
+    RunIterations(bytes, row.window, row.iterations);
+    double mine = std::chrono::duration<double>(Clock::now() - start).count();
+    MPI_Allreduce(&mine, &row.seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    const double messages = double(row.iterations) * row.window;
+    switch (*o_.suite) {
+      case P2pSuite::kLatency: row.latency_us = row.seconds / (2.0 * row.iterations) * 1e6; break;
+      case P2pSuite::kBibw: row.messages_per_s = 2 * messages / row.seconds; break;
+      case P2pSuite::kBw:
+      case P2pSuite::kMsgRate: row.messages_per_s = messages * (nranks_ / 2) / row.seconds; break;
+    }
+    if (o_.suite != P2pSuite::kLatency) row.bandwidth_MBps = row.messages_per_s * double(bytes) / 1e6;
+    return row;
+  }
+
+ private:
+  int Iterations(size_t bytes, int window) const {
+    if (bytes <= kSmallMessageBytes) return o_.iters;
+    const double per_iteration = double(bytes) * window;
+    int budget = int(std::min(1e9, kBytesPerSize / per_iteration));
+    return std::clamp(budget, std::min(kMinIterations, o_.iters), o_.iters);
+  }
+
+  void RunIterations(size_t bytes, int window, int iterations) {
+    for (int it = 0; it < iterations; ++it) {
+      switch (*o_.suite) {
+        case P2pSuite::kLatency: PingPong(bytes); break;
+        case P2pSuite::kBibw: BothWays(bytes, window); break;
+        case P2pSuite::kBw:
+        case P2pSuite::kMsgRate: OneWay(bytes, window); break;
+      }
+    }
+  }
+
+  void PingPong(size_t bytes) {
+    if (sender_) {
+      backend_.Send(send_.get(), bytes, peer_);
+      backend_.Recv(recv_.get(), bytes, peer_);
+    } else {
+      backend_.Recv(recv_.get(), bytes, peer_);
+      backend_.Send(send_.get(), bytes, peer_);
+    }
+  }
+
+  // OSU reuses one buffer for every message of a window; so do we (the data is not checked).
+  void OneWay(size_t bytes, int window) {
+    backend_.Begin();
+    for (int w = 0; w < window; ++w) {
+      if (sender_) backend_.PostSend(send_.get(), bytes, peer_);
+      else backend_.PostRecv(recv_.get(), bytes, peer_);
+    }
+    backend_.Complete();
+    if (sender_) backend_.Recv(recv_.get(), kAckBytes, peer_);
+    else backend_.Send(send_.get(), kAckBytes, peer_);
+  }
+
+  void BothWays(size_t bytes, int window) {
+    backend_.Begin();
+    for (int w = 0; w < window; ++w) backend_.PostRecv(recv_.get(), bytes, peer_);
+    for (int w = 0; w < window; ++w) backend_.PostSend(send_.get(), bytes, peer_);
+    backend_.Complete();
+  }
+
+  // One message each way between the pair, every byte checked; wrong bytes summed over ranks.
+  int64_t CheckedExchange(size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i) send_[i] = std::byte(PatternByte(rank_, bytes, i));
+    std::memset(recv_.get(), 0xa5, bytes);
+    backend_.Begin();
+    backend_.PostRecv(recv_.get(), bytes, peer_);
+    backend_.PostSend(send_.get(), bytes, peer_);
+    backend_.Complete();
+    int64_t wrong = 0;
+    for (size_t i = 0; i < bytes; ++i) wrong += recv_[i] != std::byte(PatternByte(peer_, bytes, i));
+    int64_t total = 0;
+    MPI_Allreduce(&wrong, &total, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    return total;
+  }
+
+  const Options& o_;
+  P2pBackend& backend_;
+  int rank_ = 0, nranks_ = 2, peer_ = 1;
+  bool sender_ = true;
+  Buffer send_, recv_;
+};
+
+}  // namespace
+
+P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend,
+                           const std::function<void(const P2pRow&)>& on_row) {
+  P2pBench bench(options, backend);
+  P2pResults results;
+  for (size_t bytes : SizeSequence(options.min_bytes, options.max_bytes, options.factor)) {
+    P2pRow row = bench.Measure(bytes);
+    if (row.wrong > 0) results.wrong_total += row.wrong;
+    results.rows.push_back(row);
+    on_row(row);
+  }
+  return results;
+}
+
+}  // namespace braid::perf

@@ -1,0 +1,44 @@
+// The measurement loops of the point-to-point suites (OSU's definitions):
+// - latency: rank 0 sends, rank 1 sends it back; half the round trip.
+// - bw: per iteration rank 0 posts a window of sends, rank 1 the matching receives, and rank 1
+//   answers with a 4-byte ack once all arrived; bytes / time.
+// - bibw: both ranks post a window of receives and of sends at once; bytes both ways / time.
+// - msgrate: ranks i < n/2 run bw to rank i + n/2, all pairs at once; aggregate bytes and
+//   messages per second.
+// Each size runs `warmup` then at most `iters` timed iterations: sizes above 8 KiB run fewer,
+// so that each moves about 256 MiB (at least 5 iterations), and windows shrink so that one holds
+// at most 64 MiB: a 1 GiB row then takes seconds, not minutes. The row says what it ran.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "options.h"
+#include "p2p_backend.h"
+
+namespace braid::perf {
+
+struct P2pRow {
+  size_t bytes = 0;
+  int iterations = 0;       // timed iterations run at this size
+  int window = 1;           // messages in flight per iteration (bandwidth suites)
+  double seconds = 0;       // timed loop, max over ranks
+  double latency_us = 0;    // latency suite: half the round trip, microseconds
+  double bandwidth_MBps = 0;   // bandwidth suites: MB/s (1e6 B/s), all directions and pairs
+  double messages_per_s = 0;   // bandwidth suites: messages delivered per second, all pairs
+  int64_t wrong = -1;       // bytes received wrong in the checked exchange (-1: -c 0)
+};
+
+struct P2pResults {
+  std::vector<P2pRow> rows;
+  int64_t wrong_total = 0;
+};
+
+// Collective over MPI_COMM_WORLD (every rank calls it with the same options). `on_row` runs on
+// every rank as each row completes.
+P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend,
+                           const std::function<void(const P2pRow&)>& on_row);
+
+}  // namespace braid::perf

@@ -1,0 +1,363 @@
+// `braid-perf plot [-o out.svg|out.png] [--title T] [--no-log-y] [--y busbw|algbw|time]
+//  FILE.json[:label] ...`: writes a gnuplot script (the data as inline data blocks) to a
+// temporary directory, feeds it to gnuplot on stdin and removes the directory.
+#include "plot.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "plot_series.h"
+
+extern char** environ;
+
+namespace braid::perf {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kWidth = 900, kPanelHeight = 600, kTwoPanelHeight = 900;  // pixels
+constexpr int kMaxSizeTics = 12;  // more labels than this crowd a 900-pixel axis
+constexpr int kPointTypes[] = {7, 5, 9, 13, 11, 15};  // filled circle, square, triangles, diamond, pentagon
+// Line colours that read well on white and apart from each other (gnuplot's own set has yellow).
+constexpr const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+
+struct PlotRequest {
+  std::string output = "braid-perf.svg";
+  std::string title;  // "" = made from the inputs
+  bool log_y = true;
+  CollectiveMetric metric = CollectiveMetric::kBusBw;
+  std::vector<std::string> inputs;  // FILE.json or FILE.json:label
+};
+
+// Removes its directory (and the script and log in it) on every way out.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "braid-perf-plot-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a temporary directory");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  fs::path operator/(const char* name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+std::string FindInPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec) && access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+// Runs argv with stdin from `input` and stdout and stderr into `log`; returns the exit status
+// (-1 if it could not start or did not exit normally) and fills *output with what it wrote.
+int RunCapturing(const std::vector<std::string>& argv, const fs::path& input, const fs::path& log,
+                 std::string* output) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, input.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  int spawn_error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawn_error != 0) {
+    *output = fmt::format("cannot run {}: {}", argv[0], std::strerror(spawn_error));
+    return -1;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  std::ifstream in(log);
+  output->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Whether -o names an SVG (else a PNG); throws PlotInputError for other extensions.
+bool IsSvgOutput(const std::string& output) {
+  std::string ext = fs::path(output).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext != ".svg" && ext != ".png")
+    throw PlotInputError(fmt::format("-o {}: unknown extension '{}' (use .svg or .png)", output, ext));
+  return ext == ".svg";
+}
+
+// The gnuplot `set terminal` line: svg, else pngcairo where this gnuplot has it, else png (libgd).
+std::string TerminalLine(bool svg, const std::string& gnuplot, const TempDir& tmp, int height) {
+  // noenhanced: labels are shown as written ('_' and '^' in file names are not sub/superscripts).
+  if (svg)
+    return fmt::format("set terminal svg size {},{} dynamic noenhanced font 'Sans,12' background rgb 'white'",
+                       kWidth, height);
+  std::string terminals;
+  RunCapturing({gnuplot, "-e", "set terminal"}, "/dev/null", tmp / "terminals.txt", &terminals);
+  if (terminals.find("pngcairo") != std::string::npos)
+    return fmt::format("set terminal pngcairo size {},{} noenhanced font 'Sans,11' background rgb 'white'",
+                       kWidth, height);
+  return fmt::format("set terminal png size {},{} noenhanced background rgb 'white'", kWidth, height);
+}
+
+// A gnuplot single-quoted string: '' stands for ', nothing else is special.
+std::string Quote(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// 2^exponent bytes as 1, 512, 1K, 64M, 1G.
+std::string SizeLabel(int exponent) {
+  constexpr const char* kSuffixes[] = {"", "K", "M", "G", "T", "P"};
+  int unit = std::min(exponent / 10, 5);
+  return fmt::format("{}{}", 1ULL << (exponent - 10 * unit), kSuffixes[unit]);
+}
+
+// The log2 size axis: a little room either side of the data, labelled powers of two, at most
+// kMaxSizeTics of them: every 1st, 2nd, 5th or 10th power, so that 1K, 1M and 1G keep a label.
+std::string SizeAxis(const std::vector<Series>& all) {
+  double lo = INFINITY, hi = 0;
+  for (const Series& s : all)
+    for (const PlotPoint& p : s.points) lo = std::min(lo, p.bytes), hi = std::max(hi, p.bytes);
+  const double pad = lo == hi ? 2.0 : std::pow(2.0, 0.3);
+  lo /= pad, hi *= pad;
+  int first = static_cast<int>(std::ceil(std::log2(lo))), last = static_cast<int>(std::floor(std::log2(hi)));
+  int step = 1;
+  for (int candidate : {1, 2, 5, 10})
+    if ((step = candidate) * (kMaxSizeTics - 1) >= last - first) break;
+  std::string tics;
+  for (int e = (std::max(first, 0) + step - 1) / step * step; e <= last && e < 60; e += step)
+    tics += fmt::format("{}{} {}", tics.empty() ? "" : ", ", Quote(SizeLabel(e)), std::ldexp(1.0, e));
+  return fmt::format("set logscale x 2\nset xrange [{}:{}]\nset xtics ({})\nset xlabel 'message size (bytes)'\n",
+                     lo, hi, tics);
+}
+
+std::string DataBlocks(const std::vector<Series>& all) {
+  std::string text;
+  for (size_t i = 0; i < all.size(); ++i) {
+    text += fmt::format("$s{} << EOD\n", i);
+    for (const PlotPoint& p : all[i].points) text += fmt::format("{:.17g} {:.6g}\n", p.bytes, p.value);
+    text += "EOD\n";
+  }
+  return text;
+}
+
+std::string YLabel(SeriesKind kind, bool has_collective, CollectiveMetric metric) {
+  if (kind == SeriesKind::kLatency)
+    return has_collective ? "latency (us; collectives: time per call)" : "latency (us)";
+  return has_collective ? fmt::format("bandwidth (GB/s; collectives: {})", CollectiveMetricName(metric))
+                        : "bandwidth (GB/s)";
+}
+
+// A round step near `rough`: 1, 2 or 5 times a power of ten.
+double RoundStep(double rough) {
+  double power = std::pow(10.0, std::floor(std::log10(rough)));
+  double mantissa = rough / power;
+  return (mantissa <= 1 ? 1 : mantissa <= 2 ? 2 : mantissa <= 5 ? 5 : 10) * power;
+}
+
+// A log y axis over [lo, hi] (> 0) and 5% of its span more either way, so no point sits on the
+// frame. Over two decades or more gnuplot labels the powers of ten; over less it would label one
+// or none, so the labels are 1-2-5 steps (one to two decades) or evenly spaced round values.
+std::string LogYAxis(double lo, double hi) {
+  const double decades = std::log10(hi / lo);
+  const double pad = std::pow(10.0, std::max(0.05 * decades, 0.02));
+  lo /= pad, hi *= pad;
+  std::string text = fmt::format("set logscale y 10\nset format y '%g'\nset yrange [{:.6g}:{:.6g}]\n", lo, hi);
+  if (decades >= 2) return text + "set ytics autofreq\n";
+  std::vector<double> tics;
+  if (decades >= 1) {
+    for (int e = static_cast<int>(std::floor(std::log10(lo))); e <= std::ceil(std::log10(hi)); ++e)
+      for (double mantissa : {1.0, 2.0, 5.0}) tics.push_back(mantissa * std::pow(10.0, e));
+  } else {
+    const double step = RoundStep((hi - lo) / 5);
+    for (double k = std::ceil(lo / step); k * step <= hi; ++k) tics.push_back(k * step);
+  }
+  std::string list;
+  for (double v : tics)
+    if (v >= lo && v <= hi) list += fmt::format("{}'{:g}' {:.10g}", list.empty() ? "" : ", ", v, v);
+  return text + "set ytics (" + list + ")\n";
+}
+
+// One panel: its y axis and a plot command over the series of `kind` (each keeps its colour).
+std::string Panel(const std::vector<Series>& all, SeriesKind kind, const PlotRequest& r) {
+  std::string plots;
+  bool has_collective = false;
+  double lo = INFINITY, hi = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (all[i].kind != kind) continue;
+    has_collective = has_collective || all[i].collective;
+    for (const PlotPoint& p : all[i].points) lo = std::min(lo, p.value), hi = std::max(hi, p.value);
+    plots += fmt::format("{}$s{} using 1:2 with linespoints linecolor rgb '{}' linewidth 2 pointtype {} pointsize 0.8 title {}",
+                         plots.empty() ? "plot " : ", \\\n     ", i, kColours[i % std::size(kColours)],
+                         kPointTypes[i % std::size(kPointTypes)], Quote(all[i].label));
+  }
+  return fmt::format("set ylabel {}\n{}{}\n", Quote(YLabel(kind, has_collective, r.metric)),
+                     r.log_y ? LogYAxis(lo, hi) : "unset logscale y\nset yrange [0:*]\nset ytics autofreq\n",
+                     plots);
+}
+
+std::string DefaultTitle(const std::vector<Series>& all) {
+  std::vector<std::string> names;
+  std::set<std::string> hosts;
+  for (const Series& s : all) {
+    if (std::find(names.begin(), names.end(), s.name) == names.end()) names.push_back(s.name);
+    hosts.insert(s.host);
+  }
+  std::string title = "braid-perf " + fmt::format("{}", fmt::join(names, ", "));
+  if (hosts.size() == 1 && !hosts.begin()->empty()) title += " on " + *hosts.begin();
+  return title;
+}
+
+std::string Script(const std::vector<Series>& all, const PlotRequest& r, const std::string& terminal) {
+  bool has[2] = {false, false};
+  for (const Series& s : all) has[s.kind == SeriesKind::kLatency] = true;
+  const std::string title = Quote(r.title.empty() ? DefaultTitle(all) : r.title);
+  std::string text = terminal + "\nset output " + Quote(r.output) + "\n" + DataBlocks(all) + SizeAxis(all);
+  // Fixed side margins (characters) keep the two panels' x axes aligned; the legend sits below
+  // the axes, where it cannot hide a line.
+  text += "set lmargin 12\nset rmargin 4\nset grid xtics ytics back linetype 1 linecolor rgb '#e0e0e0' linewidth 1\n"
+          "set key outside below center horizontal Left reverse\n";
+  if (has[0] && has[1]) {
+    text += fmt::format("set multiplot layout 2,1 title {}\n", title);
+    text += Panel(all, SeriesKind::kBandwidth, r) + Panel(all, SeriesKind::kLatency, r) + "unset multiplot\n";
+  } else {
+    text += "set title " + title + "\n" + Panel(all, has[1] ? SeriesKind::kLatency : SeriesKind::kBandwidth, r);
+  }
+  return text;
+}
+
+// "FILE.json:label" -> file and label. An argument naming an existing file is taken whole (a
+// name may hold ':'); otherwise it splits at the first ':' after an existing file's name, or
+// else at the first ':'.
+std::pair<std::string, std::string> SplitInput(const std::string& arg) {
+  std::error_code ec;
+  if (fs::exists(arg, ec)) return {arg, ""};
+  size_t first = arg.find(':');
+  for (size_t colon = first; colon != std::string::npos; colon = arg.find(':', colon + 1))
+    if (fs::exists(arg.substr(0, colon), ec)) return {arg.substr(0, colon), arg.substr(colon + 1)};
+  if (first == std::string::npos) return {arg, ""};
+  if (first + 1 == arg.size()) throw PlotInputError(fmt::format("{}: empty label after ':'", arg));
+  return {arg.substr(0, first), arg.substr(first + 1)};
+}
+
+// Loads every input; under a log y axis drops values <= 0 (busbw is 0 on one rank).
+std::vector<Series> LoadAll(const PlotRequest& r) {
+  std::vector<Series> all;
+  for (const std::string& input : r.inputs) {
+    auto [path, label] = SplitInput(input);
+    Series s = LoadSeries(path, r.metric);
+    if (!label.empty()) s.label = label;
+    if (r.log_y) {
+      auto nonpositive = std::remove_if(s.points.begin(), s.points.end(), [](const PlotPoint& p) { return p.value <= 0; });
+      if (nonpositive != s.points.end())
+        s.notes.push_back(fmt::format("left out {} value(s) <= 0 (a log y axis cannot show them; --no-log-y can)",
+                                      std::distance(nonpositive, s.points.end())));
+      s.points.erase(nonpositive, s.points.end());
+      if (s.points.empty())
+        throw PlotInputError(fmt::format("{}: no value above 0 to show on a log y axis (try --no-log-y)", path));
+    }
+    for (const std::string& note : s.notes) std::fprintf(stderr, "braid-perf plot: %s: %s\n", path.c_str(), note.c_str());
+    all.push_back(std::move(s));
+  }
+  return all;
+}
+
+// Returns the exit code to leave with, or nullopt to go on.
+std::optional<int> ParseRequest(int argc, char** argv, PlotRequest* r) {
+  CLI::App app{"braid-perf plot: bandwidth and latency against message size from braid-perf --json "
+               "results, drawn with gnuplot (no MPI needed)",
+               "braid-perf plot"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("-o,--output", r->output, "Image to write: .svg or .png")->capture_default_str();
+  app.add_option("--title", r->title, "Plot title (default: the suites and the host)");
+  app.add_flag("--no-log-y", [r](int64_t) { r->log_y = false; }, "Linear y axis from 0 (default: log10)");
+  std::string y = "busbw";
+  app.add_option("--y", y, "What collective results show: busbw, algbw (GB/s) or time (us per call)")
+      ->check(CLI::IsMember({"busbw", "algbw", "time"}))
+      ->capture_default_str();
+  app.add_option("files", r->inputs, "braid-perf --json results; FILE.json:label sets the legend entry")
+      ->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints --help to stdout, or the error and a pointer to --help to stderr; a bad
+    // command line is exit code 2 like the rest of braid-perf.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  r->metric = y == "time" ? CollectiveMetric::kTime : y == "algbw" ? CollectiveMetric::kAlgBw : CollectiveMetric::kBusBw;
+  return std::nullopt;
+}
+
+int Plot(const PlotRequest& r) {
+  const bool svg = IsSvgOutput(r.output);
+  const std::string gnuplot = FindInPath("gnuplot");
+  if (gnuplot.empty())
+    throw PlotInputError("gnuplot is not installed (Debian/Ubuntu: apt-get install gnuplot-nox)");
+  std::vector<Series> all = LoadAll(r);
+  const bool two_panels = std::any_of(all.begin(), all.end(), [&](const Series& s) { return s.kind != all[0].kind; });
+  TempDir tmp;
+  const std::string terminal = TerminalLine(svg, gnuplot, tmp, two_panels ? kTwoPanelHeight : kPanelHeight);
+  const fs::path script = tmp / "plot.gp";
+  std::ofstream(script) << Script(all, r, terminal);
+  std::string messages;
+  // The script on stdin: gnuplot's messages then say "line N" without naming a file that is gone.
+  int status = RunCapturing({gnuplot}, script, tmp / "gnuplot.log", &messages);
+  std::error_code ec;
+  if (status != 0 || fs::file_size(r.output, ec) == 0 || ec) {
+    std::fprintf(stderr, "braid-perf plot: gnuplot failed (exit status %d) writing %s:\n%s", status,
+                 r.output.c_str(), messages.c_str());
+    return 1;
+  }
+  if (!messages.empty()) std::fprintf(stderr, "braid-perf plot: gnuplot warned:\n%s", messages.c_str());
+  std::printf("braid-perf plot: wrote %s (%zu series%s)\n", r.output.c_str(), all.size(),
+              two_panels ? ", bandwidth and latency panels" : "");
+  return 0;
+}
+
+}  // namespace
+
+int PlotMain(int argc, char** argv) {
+  PlotRequest request;
+  if (std::optional<int> code = ParseRequest(argc, argv, &request)) return *code;
+  try {
+    return Plot(request);
+  } catch (const PlotInputError& e) {
+    std::fprintf(stderr, "braid-perf plot: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "braid-perf plot: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace braid::perf

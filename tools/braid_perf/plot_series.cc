@@ -1,0 +1,160 @@
+#include "plot_series.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+namespace braid::perf {
+namespace {
+
+using Json = nlohmann::json;
+
+// The point-to-point suites' row field and how it converts to the series' unit.
+struct SuiteField {
+  const char* suite;
+  const char* field;
+  SeriesKind kind;
+  double scale;  // field value * scale = GB/s or microseconds
+};
+
+// bandwidth_MBps is in MB/s (1e6 B/s): / 1000 gives GB/s.
+constexpr SuiteField kSuiteFields[] = {
+    {"latency", "latency_us", SeriesKind::kLatency, 1.0},
+    {"bw", "bandwidth_MBps", SeriesKind::kBandwidth, 1e-3},
+    {"bibw", "bandwidth_MBps", SeriesKind::kBandwidth, 1e-3},
+    {"msgrate", "bandwidth_MBps", SeriesKind::kBandwidth, 1e-3},
+};
+
+[[noreturn]] void Fail(const std::string& path, const std::string& problem) {
+  throw PlotInputError(fmt::format("{}: {}", path, problem));
+}
+
+Json ReadJson(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) Fail(path, "no such file");
+  if (std::filesystem::is_directory(path, ec)) Fail(path, "is a directory, not a JSON file");
+  std::ifstream in(path);
+  if (!in) Fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  try {
+    return Json::parse(in);
+  } catch (const Json::parse_error& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 1, ...": keep the part after "] ".
+    std::string why = e.what();
+    size_t bracket = why.find("] ");
+    if (bracket != std::string::npos) why.erase(0, bracket + 2);
+    Fail(path, fmt::format("not JSON ({})", why));
+  }
+}
+
+std::optional<std::string> StringField(const Json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::string HostOf(const Json& doc) {
+  auto context = doc.find("context");
+  if (context != doc.end() && context->is_object())
+    if (auto host = StringField(*context, "host")) return *host;
+  return StringField(doc, "host").value_or("");
+}
+
+std::string DefaultLabel(const Json& doc, const std::string& name) {
+  std::string label = name;
+  if (auto backend = StringField(doc, "backend")) label = *backend + " " + label;
+  auto nranks = doc.find("nranks");
+  if (nranks != doc.end() && nranks->is_number_integer()) {
+    long long n = nranks->get<long long>();
+    label += fmt::format(" ({} rank{})", n, n == 1 ? "" : "s");
+  }
+  return label;
+}
+
+// A row's value: a number; nullopt when the row holds null there (no measurement). Throws when
+// the field is absent or not a number.
+std::optional<double> RowNumber(const std::string& path, const Json& holder, const char* field,
+                                const std::string& where) {
+  auto it = holder.is_object() ? holder.find(field) : holder.end();
+  if (holder.is_object() && it != holder.end()) {
+    if (it->is_null()) return std::nullopt;
+    if (it->is_number()) return it->get<double>();
+  }
+  Fail(path, fmt::format("{} has no numeric \"{}\"", where, field));
+}
+
+// Collective rows: {"size", "oop": {"time_us", "algbw", "busbw", ...} | null, "ip": ... | null}.
+// The out-of-place measurement, or the in-place one where out-of-place is null.
+std::optional<double> CollectiveValue(const std::string& path, const Json& row, CollectiveMetric metric,
+                                      const std::string& where) {
+  const char* field = metric == CollectiveMetric::kTime ? "time_us" : CollectiveMetricName(metric);
+  for (const char* variant : {"oop", "ip"}) {
+    auto it = row.find(variant);
+    if (it == row.end() || it->is_null()) continue;
+    return RowNumber(path, *it, field, fmt::format("{} \"{}\"", where, variant));
+  }
+  if (!row.contains("oop") && !row.contains("ip"))
+    Fail(path, fmt::format("{} has neither \"oop\" nor \"ip\" (a collective result row)", where));
+  return std::nullopt;  // both null: neither variant was measured
+}
+
+const SuiteField& FindSuite(const std::string& path, const std::string& suite) {
+  for (const SuiteField& s : kSuiteFields)
+    if (suite == s.suite) return s;
+  Fail(path, fmt::format("unknown suite \"{}\" (known: latency, bw, bibw, msgrate)", suite));
+}
+
+}  // namespace
+
+const char* CollectiveMetricName(CollectiveMetric metric) {
+  constexpr const char* kNames[] = {"busbw", "algbw", "time"};  // in CollectiveMetric's order
+  return kNames[static_cast<int>(metric)];
+}
+
+Series LoadSeries(const std::string& path, CollectiveMetric metric) {
+  const Json doc = ReadJson(path);
+  if (!doc.is_object()) Fail(path, fmt::format("top level is a JSON {}, not a braid-perf result object", doc.type_name()));
+  Series series;
+  std::optional<std::string> suite = StringField(doc, "suite");
+  std::optional<std::string> collective = StringField(doc, "collective");
+  if (!suite && !collective)
+    Fail(path, "neither \"suite\" nor \"collective\" is set (not a braid-perf --json result?)");
+  series.collective = !suite;
+  series.name = suite ? *suite : *collective;
+  const SuiteField* p2p = suite ? &FindSuite(path, *suite) : nullptr;
+  series.kind = p2p ? p2p->kind : metric == CollectiveMetric::kTime ? SeriesKind::kLatency : SeriesKind::kBandwidth;
+  series.label = DefaultLabel(doc, series.name);
+  series.host = HostOf(doc);
+
+  auto rows = doc.find("rows");
+  if (rows == doc.end() || !rows->is_array()) Fail(path, "no \"rows\" array");
+  if (rows->empty()) Fail(path, "\"rows\" is empty: nothing to plot");
+  int zero_sizes = 0, unmeasured = 0;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    const Json& row = (*rows)[i];
+    const std::string where = fmt::format("rows[{}]", i);
+    if (!row.is_object()) Fail(path, fmt::format("{} is not an object", where));
+    std::optional<double> size = RowNumber(path, row, "size", where);
+    if (!size || *size < 0) Fail(path, fmt::format("{} has no valid \"size\"", where));
+    std::optional<double> value = p2p ? RowNumber(path, row, p2p->field, where)
+                                      : CollectiveValue(path, row, metric, where);
+    if (*size == 0) {
+      ++zero_sizes;
+    } else if (!value) {
+      ++unmeasured;
+    } else {
+      series.points.push_back({*size, *value * (p2p ? p2p->scale : 1.0)});
+    }
+  }
+  if (zero_sizes > 0)
+    series.notes.push_back(fmt::format("left out {} row(s) of size 0 (a log2 size axis cannot show them)", zero_sizes));
+  if (unmeasured > 0) series.notes.push_back(fmt::format("left out {} row(s) without a measurement (null)", unmeasured));
+  if (series.points.empty()) Fail(path, "no row has a plottable value");
+  return series;
+}
+
+}  // namespace braid::perf

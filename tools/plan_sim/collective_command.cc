@@ -1,0 +1,133 @@
+#include "collective_command.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <optional>
+
+#include "braid/types.h"
+#include "output.h"
+#include "sim/cluster/cluster.h"
+#include "sim/common/input_error.h"
+#include "sim/cost/collective_sweep.h"
+#include "sim/report/collective_report.h"
+
+namespace braid::sim {
+namespace {
+
+// Reductions whose cost plan-sim models: all combine two inputs at the calibrated reduce speed;
+// avg also divides the result. (premulsum first scales the whole input on the CPU, which no
+// schedule op says, so it is not offered.)
+constexpr const char* kOps[] = {"sum", "prod", "max", "min", "avg"};
+
+coll::Collective ParseCollectiveName(const std::string& text) {
+  std::string allowed;
+  for (int c = 0; c < coll::kNumCollectives; ++c) {
+    if (text == coll::CollectiveName(coll::Collective(c))) return coll::Collective(c);
+    allowed += fmt::format("{}{}", c ? ", " : "", coll::CollectiveName(coll::Collective(c)));
+  }
+  throw InputError(fmt::format("--collective {} is not one of: {}", text, allowed));
+}
+
+// "123", "4K", "64M", "1G" (powers of 1024, either case) -> bytes.
+size_t ParseBytes(const std::string& text, const char* flag) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string suffix = text.substr(digits);
+  int shift = -1;
+  if (suffix.empty()) shift = 0;
+  else if (suffix.size() == 1) {
+    switch (std::toupper(static_cast<unsigned char>(suffix[0]))) {
+      case 'K': shift = 10; break;
+      case 'M': shift = 20; break;
+      case 'G': shift = 30; break;
+    }
+  }
+  constexpr size_t kMax = size_t(1) << 50;  // 1 PiB: far beyond any sweep
+  if (digits == 0 || digits > 15 || shift < 0 || std::stoull(text.substr(0, digits)) > kMax >> shift) {
+    throw InputError(fmt::format("{} {}: expected bytes up to 1 PiB, as a number with an optional K, "
+                                 "M or G suffix (powers of 1024), e.g. 8, 64K, 256M", flag, text));
+  }
+  return size_t(std::stoull(text.substr(0, digits))) << shift;
+}
+
+DataType ParseType(const std::string& text) {
+  if (std::optional<DataType> type = ParseDataType(text)) return *type;
+  std::string allowed;
+  for (int t = 0; t < kNumDataTypes; ++t) allowed += fmt::format("{}{}", t ? ", " : "", DataTypeName(DataType(t)));
+  throw InputError(fmt::format("--type {} is not one of: {} (or nccl-tests' float, half, double, int)",
+                               text, allowed));
+}
+
+std::string ParseOp(const std::string& text) {
+  for (const char* op : kOps) {
+    if (text == op) return op;
+  }
+  throw InputError(fmt::format("--op {} is not one of: {}", text, fmt::join(kOps, ", ")));
+}
+
+bool IsReduction(coll::Collective c) {
+  return c == coll::Collective::kAllReduce || c == coll::Collective::kReduceScatter ||
+         c == coll::Collective::kReduce;
+}
+
+}  // namespace
+
+CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
+  CLI::App* cmd = app->add_subcommand(
+      "collective", "Predict one collective's time per size (nccl-tests columns), e.g. to compare "
+                    "with braid-perf on a cluster file written by braid-perf calibrate");
+  cmd->add_option("--cluster", o->cluster,
+                  fmt::format("Preset ({}), 'this', an hwloc .xml or a .json cluster file (a "
+                              "\"calibration\" block models braid's host runtime)",
+                              fmt::join(ClusterPresetNames(), ", ")))
+      ->required();
+  cmd->add_option("--collective", o->collective,
+                  "allreduce, reducescatter, allgather, broadcast, reduce or alltoall")
+      ->capture_default_str();
+  o->ranks_flag = cmd->add_option("--ranks", o->ranks,
+                  "Ranks (GPUs), placed node by node: a multiple of the ranks per node, or fewer "
+                  "than one node (default: one node)");
+  cmd->add_option("-b,--minbytes", o->min_bytes, "Smallest size (bytes; K, M, G suffixes)")->capture_default_str();
+  cmd->add_option("-e,--maxbytes", o->max_bytes, "Largest size (bytes; K, M, G suffixes)")->capture_default_str();
+  cmd->add_option("-f,--stepfactor", o->factor, "Multiply the size by this between rows (>= 2)")->capture_default_str();
+  cmd->add_option("-d,--type,--datatype", o->type, "Element type (float, half, bfloat16, int32, ...)")
+      ->capture_default_str();
+  cmd->add_option("-o,--op", o->op, fmt::format("Reduction: {}", fmt::join(kOps, ", ")))->capture_default_str();
+  cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
+  cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str();
+  return cmd;
+}
+
+int RunCollectiveCommand(const CollectiveOptions& o) {
+  CollectiveSweepSpec spec;
+  spec.collective = ParseCollectiveName(o.collective);
+  const DataType type = ParseType(o.type);
+  spec.elem_size = int(DataTypeSize(type));
+  const std::string op = ParseOp(o.op);
+  spec.average = IsReduction(spec.collective) && op == "avg";
+  spec.min_bytes = ParseBytes(o.min_bytes, "-b/--minbytes");
+  spec.max_bytes = ParseBytes(o.max_bytes, "-e/--maxbytes");
+  if (spec.min_bytes < 1) throw InputError("-b/--minbytes 0: the smallest size must be at least 1 byte");
+  if (spec.min_bytes > spec.max_bytes) {
+    throw InputError(fmt::format("-b/--minbytes {} is larger than -e/--maxbytes {}", o.min_bytes, o.max_bytes));
+  }
+  if (o.factor < 2) throw InputError(fmt::format("-f/--stepfactor {} must be at least 2", o.factor));
+  spec.factor = size_t(o.factor);
+  const Format format = ParseFormat(o.format);
+
+  ClusterSpec cluster = LoadCluster(o.cluster);
+  spec.ranks = o.ranks_flag && o.ranks_flag->count() ? o.ranks : cluster.node.gpus;
+  if (spec.ranks < 2) {
+    throw InputError(fmt::format("--ranks {} must be at least 2 (a collective of one rank moves nothing)",
+                                 spec.ranks));
+  }
+  SizeForGpus(&cluster, spec.ranks, "--ranks");
+
+  const std::vector<CollectiveSweepRow> rows = SweepCollective(cluster, spec);
+  CollectiveReportContext context{&cluster, spec, DataTypeName(type), IsReduction(spec.collective) ? op : ""};
+  Emit(o.out, [&](std::ostream& out) { WriteCollectiveSweep(out, format, context, rows); });
+  return 0;
+}
+
+}  // namespace braid::sim

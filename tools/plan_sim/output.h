@@ -1,0 +1,13 @@
+// Where plan-sim writes a result: a file named by --out, or stdout for "-".
+#pragma once
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace braid::sim {
+
+// Calls `write` on the file at `path` ("-": stdout); InputError naming --out if it cannot.
+void Emit(const std::string& path, const std::function<void(std::ostream&)>& write);
+
+}  // namespace braid::sim
