@@ -23,8 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "bootstrap/host_identity.h"
 #include "calibrate_fit.h"
 #include "calibrate_local.h"
+#include "context.h"
 #include "options.h"
 
 namespace braid::perf {
@@ -152,12 +154,6 @@ double MemTotalGiB() {
   return 1;
 }
 
-std::string ThisHost() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  return host;
-}
-
 std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
   std::vector<LinkClass> chosen;
   if (spec == "auto") {
@@ -266,15 +262,14 @@ int CalibrateMain(int argc, char** argv) {
 
   std::fprintf(stderr, "braid-perf calibrate: local reduce, copy and matmul rates ...\n");
   LocalRates local = MeasureLocalRates();
-  const std::string host = ThisHost();
+  const std::string host = bootstrap::Hostname();
   const std::string intra = links.contains("shm") ? "shm" : links.begin().key();
   std::string inter;
   for (const char* c : {"ib", "tcp"})
     if (inter.empty() && links.contains(c)) inter = c;
   nlohmann::ordered_json calibration = {
       {"tool", "braid-perf calibrate"},
-      {"date", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
-                           fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())))},
+      {"date", UtcTimestamp()},
       {"host", host},
       {"command", fmt::format("braid-perf {}", fmt::join(argv, argv + argc, " "))},
       {"runtime", "host"},

@@ -11,16 +11,11 @@
 #include <fstream>
 
 #include "backend.h"
+#include "bootstrap/host_identity.h"
 #include "braid_revision.h"  // generated at build time (cmake/git_revision.cmake)
 
 namespace braid::perf {
 namespace {
-
-std::string ThisHost() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  return host;
-}
 
 std::string CpuModel() {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -56,15 +51,19 @@ std::vector<std::string> GatherStrings(const std::string& mine) {
 
 }  // namespace
 
+std::string UtcTimestamp() {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                     fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+}
+
 RunContext GatherContext(const std::string& command, const std::string& backend,
                          const std::string& my_transports) {
   RunContext c;
   c.braid_version = BRAID_VERSION;
   c.git_revision = BRAID_GIT_REVISION;
-  c.date = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(
-                                                    std::chrono::system_clock::now())));
+  c.date = UtcTimestamp();
   c.command = command;
-  c.host = ThisHost();
+  c.host = bootstrap::Hostname();
   c.cpu = CpuModel();
   c.cores = int(sysconf(_SC_NPROCESSORS_ONLN));
   c.ucx_version = ucp_get_version_string();

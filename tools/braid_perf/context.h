@@ -32,6 +32,9 @@ struct RunContext {
   std::vector<RankContext> ranks;  // filled on rank 0 only
 };
 
+// Now, UTC, ISO 8601 ("2026-11-23T08:02:47Z"): the date of every output braid-perf writes.
+std::string UtcTimestamp();
+
 // Collective over MPI_COMM_WORLD; every rank passes its own backend's description and transports.
 RunContext GatherContext(const std::string& command, const std::string& backend,
                          const std::string& my_transports);
