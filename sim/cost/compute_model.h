@@ -45,7 +45,7 @@ class ComputeModel {
 };
 
 // Reads {"gemm": [{"m":..,"n":..,"k":..,"tflops":..}, ...]} (extra fields ignored), as written by
-// bench/gemm's --json. Throws InputError naming the file and field.
+// bench/gpu_gemm_bench --calibration_out=FILE. Throws InputError naming the file and field.
 std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path);
 
 // Kernel builders (bytes at `bytes_per_value` per element).

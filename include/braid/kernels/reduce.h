@@ -35,6 +35,16 @@ BRAID_API void ScaleHost(void* dst, const void* src, size_t count, DataType type
 BRAID_API void DivideHost(void* dst, const void* src, size_t count, DataType type,
                           uint64_t divisor);
 
+// dst[i] = op(...op(op(srcs[0][i], srcs[1][i]), srcs[2][i])..., srcs[num_srcs-1][i]): the
+// sources are combined left to right in compute precision (fp32 for fp16/bf16/fp8, the type
+// itself otherwise) and the result is rounded to the element type once, at the end. With one
+// source this is a copy (narrow NaNs become the canonical NaN). kAvg and kPreMulSum combine as
+// kSum (see ReduceHost). The reference for the N-input GPU kernel (ReduceCuda in
+// reduce_cuda.h), which produces the same bits. num_srcs <= 0, count == 0 or an invalid
+// type/op write nothing; dst may equal any of srcs[k]. Runs on the calling thread.
+BRAID_API void ReduceManyHost(void* dst, const void* const* srcs, int num_srcs, size_t count,
+                              DataType type, RedOpKind op);
+
 // Scalar conversions (round-to-nearest-even), used by the kernels and by tests' references.
 BRAID_API float HalfToFloat(uint16_t bits);
 BRAID_API uint16_t FloatToHalf(float value);

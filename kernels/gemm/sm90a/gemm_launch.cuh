@@ -1,0 +1,96 @@
+// Host side of the Hopper GEMM: TMA tensor maps for A and B, the persistent grid, the launch.
+// Included by the generated per-variant translation units (gemm_variant.cu.in).
+#pragma once
+
+#include <cuda.h>
+#include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/gemm/sm90a/gemm_kernel.cuh"
+#include "kernels/gemm/sm90a/gemm_sm90a.h"
+
+namespace braid::kernels::sm90a {
+
+// The driver's cuTensorMapEncodeTiled through the runtime (no link against libcuda).
+inline PFN_cuTensorMapEncodeTiled_v12000 TensorMapEncoder() {
+  static PFN_cuTensorMapEncodeTiled_v12000 encoder = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault,
+                                         &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      fn = nullptr;
+    }
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  return encoder;
+}
+
+// A row-major `rows` x `cols` matrix of 16-bit elements with row pitch `ld` elements, read in
+// boxes of box_cols x box_rows (box_cols * 2 bytes = 128, the swizzle span). Out-of-bounds
+// elements of a box read as zero, which is how edge tiles are handled.
+template <typename T>
+Status EncodeOperandMap(CUtensorMap* map, const void* base, int64_t rows, int64_t cols, int64_t ld,
+                        uint32_t box_cols, uint32_t box_rows, const char* operand) {
+  const auto encode = TensorMapEncoder();
+  if (encode == nullptr) {
+    return Status::SystemError("GemmCuda: the CUDA driver has no cuTensorMapEncodeTiled");
+  }
+  const CUtensorMapDataType type = std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                                             : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(cols), static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(ld) * sizeof(T)};  // bytes, dim 1
+  const cuuint32_t box[2] = {box_cols, box_rows};
+  const cuuint32_t element_strides[2] = {1, 1};
+  const CUresult result =
+      encode(map, type, 2, const_cast<void*>(base), dims, strides, box, element_strides,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (result != CUDA_SUCCESS) {
+    return Status::SystemError(std::string("GemmCuda: cuTensorMapEncodeTiled failed for ") +
+                               operand + " (error " + std::to_string(result) + ")");
+  }
+  return Status::Ok();
+}
+
+template <typename T, bool kAMnMajor, bool kBMnMajor>
+Status LaunchGemm(const GemmArgs& args, int num_sms, cudaStream_t stream) {
+  CUtensorMap map_a, map_b;
+  // A: K-major is stored M x K (boxes 64 k x 128 m); M-major is stored K x M (boxes 64 m x 64 k).
+  Status status = kAMnMajor ? EncodeOperandMap<T>(&map_a, args.a, args.k, args.m, args.lda, kChunk, kBlockK, "A")
+                            : EncodeOperandMap<T>(&map_a, args.a, args.m, args.k, args.lda, kChunk, kBlockM, "A");
+  if (!status.ok()) return status;
+  // B: K-major is stored N x K (boxes 64 k x 256 n); N-major is stored K x N (boxes 64 n x 64 k).
+  status = kBMnMajor ? EncodeOperandMap<T>(&map_b, args.b, args.k, args.n, args.ldb, kChunk, kBlockK, "B")
+                     : EncodeOperandMap<T>(&map_b, args.b, args.n, args.k, args.ldb, kChunk, kBlockN, "B");
+  if (!status.ok()) return status;
+
+  KernelParams p;
+  p.k = static_cast<int>(args.k);
+  p.tiles_m = CeilDiv(static_cast<int>(args.m), kBlockM);
+  p.tiles_n = CeilDiv(static_cast<int>(args.n), kBlockN);
+  p.k_blocks = CeilDiv(p.k, kBlockK);
+  p.epi = MakeEpilogueParams(args);
+
+  auto* kernel = &GemmSm90aKernel<T, kAMnMajor, kBMnMajor>;
+  // Raising the dynamic shared-memory limit is a per-function attribute; once per process.
+  static const cudaError_t attribute_error = cudaFuncSetAttribute(
+      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSharedBytes));
+  if (attribute_error != cudaSuccess) {
+    return Status::SystemError(std::string("GemmCuda: cannot give the Hopper kernel ") +
+                               std::to_string(kSharedBytes) + " bytes of shared memory: " +
+                               cudaGetErrorString(attribute_error));
+  }
+  const int grid = std::min(num_sms, p.tiles_m * p.tiles_n);
+  kernel<<<grid, kThreads, kSharedBytes, stream>>>(map_a, map_b, p);
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) {
+    return Status::SystemError(std::string("GemmCuda (sm90a kernel) launch: ") + cudaGetErrorString(err));
+  }
+  return Status::Ok();
+}
+
+}  // namespace braid::kernels::sm90a
