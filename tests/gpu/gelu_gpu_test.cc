@@ -23,68 +23,19 @@
 #include "braid/kernels/act.h"
 #include "braid/kernels/reduce.h"
 #include "gpu_test_support.h"
+#include "tests/common/typed_array.h"
+#include "tests/gpu/guarded_device_array.h"
 
 namespace braid::kernels {
 namespace {
 
 using testing::DeviceBuffer;
+using testing::Array;
+using testing::DeviceArray;
+using testing::Random;
+using testing::Ulp;
 
 constexpr DataType kTypes[] = {DataType::kBfloat16, DataType::kFloat16, DataType::kFloat32};
-
-struct Array {
-  DataType type;
-  int64_t n;
-  std::vector<uint8_t> bytes;
-  Array(DataType t, int64_t count)
-      : type(t), n(count), bytes(static_cast<size_t>(count) * DataTypeSize(t)) {}
-  double Get(int64_t i) const { return LoadAsDouble(bytes.data(), static_cast<size_t>(i), type); }
-  void Set(int64_t i, double v) { StoreFromDouble(bytes.data(), static_cast<size_t>(i), type, v); }
-  void* data() { return bytes.data(); }
-};
-
-Array Random(DataType t, int64_t n, std::mt19937_64& rng, double sd) {
-  Array a(t, n);
-  std::normal_distribution<double> dist(0.0, sd);
-  for (int64_t i = 0; i < n; ++i) a.Set(i, dist(rng));
-  return a;
-}
-
-double Ulp(DataType t, double v) {
-  const int mant = t == DataType::kBfloat16 ? 7 : t == DataType::kFloat16 ? 10 : 23;
-  const int min_exp = t == DataType::kFloat16 ? -14 : -126;
-  const int e = v == 0.0 ? min_exp : std::max(std::ilogb(v), min_exp);
-  return std::ldexp(1.0, e - mant);
-}
-
-// Device copy `shift` elements past a 16-byte boundary with 64 guard bytes of 0xff each side.
-class DeviceArray {
- public:
-  DeviceArray(DataType t, int64_t n, int shift)
-      : offset_(kGuard + shift * DataTypeSize(t)),
-        buf_(offset_ + static_cast<size_t>(n) * DataTypeSize(t) + kGuard) {}
-  void* ptr() { return static_cast<uint8_t*>(buf_.get()) + offset_; }
-  void Poison() { ASSERT_EQ(buf_.Poison(), cudaSuccess); }
-  void Upload(const Array& a) {
-    Poison();
-    ASSERT_EQ(cudaMemcpy(ptr(), a.bytes.data(), a.bytes.size(), cudaMemcpyHostToDevice),
-              cudaSuccess);
-  }
-  void Download(Array& a) {
-    std::vector<uint8_t> all(buf_.bytes());
-    ASSERT_EQ(cudaMemcpy(all.data(), buf_.get(), all.size(), cudaMemcpyDeviceToHost), cudaSuccess);
-    std::memcpy(a.bytes.data(), all.data() + offset_, a.bytes.size());
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (i < offset_ || i >= offset_ + a.bytes.size()) {
-        ASSERT_EQ(all[i], 0xff) << "guard byte " << i;
-      }
-    }
-  }
-
- private:
-  static constexpr size_t kGuard = 64;
-  size_t offset_;
-  DeviceBuffer buf_;
-};
 
 struct Shifts {
   int x, dy, out;
@@ -119,7 +70,7 @@ void RunAndCompare(DataType t, int64_t n, Shifts s, std::mt19937_64& rng) {
   SCOPED_TRACE(std::string(DataTypeName(t)) + " n=" + std::to_string(n) +
                " shifts x=" + std::to_string(s.x) + " dy=" + std::to_string(s.dy) +
                " out=" + std::to_string(s.out));
-  const Array x = Random(t, n, rng, 3.0), dy = Random(t, n, rng, 1.0);
+  const Array x = Random(t, n, rng, 0.0, 3.0), dy = Random(t, n, rng, 0.0, 1.0);
   Array y(t, n), dx(t, n), gy(t, n), gdx(t, n);
   ASSERT_TRUE(GeluForwardHost(x.bytes.data(), y.data(), n, t).ok());
   ASSERT_TRUE(GeluBackwardHost(dy.bytes.data(), x.bytes.data(), dx.data(), n, t).ok());

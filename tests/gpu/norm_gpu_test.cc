@@ -22,73 +22,21 @@
 #include "braid/kernels/norm.h"
 #include "braid/kernels/reduce.h"
 #include "gpu_test_support.h"
+#include "tests/common/typed_array.h"
+#include "tests/gpu/guarded_device_array.h"
 
 namespace braid::kernels {
 namespace {
 
 using testing::DeviceBuffer;
+using testing::Array;
+using testing::DeviceArray;
+using testing::Random;
+using testing::Ulp;
 
 constexpr DataType kTypes[] = {DataType::kBfloat16, DataType::kFloat16, DataType::kFloat32};
 constexpr NormKind kKinds[] = {NormKind::kLayerNorm, NormKind::kRmsNorm};
 constexpr double kRel = 1e-5;
-
-struct Array {
-  DataType type;
-  int64_t n;
-  std::vector<uint8_t> bytes;
-  Array(DataType t, int64_t count)
-      : type(t), n(count), bytes(static_cast<size_t>(count) * DataTypeSize(t)) {}
-  double Get(int64_t i) const { return LoadAsDouble(bytes.data(), static_cast<size_t>(i), type); }
-  void Set(int64_t i, double v) { StoreFromDouble(bytes.data(), static_cast<size_t>(i), type, v); }
-  void* data() { return bytes.data(); }
-};
-
-Array Random(DataType t, int64_t n, std::mt19937_64& rng, double mean = 0.0, double sd = 1.0) {
-  Array a(t, n);
-  std::normal_distribution<double> dist(mean, sd);
-  for (int64_t i = 0; i < n; ++i) a.Set(i, dist(rng));
-  return a;
-}
-
-double Ulp(DataType t, double v) {
-  const int mant = t == DataType::kBfloat16 ? 7 : t == DataType::kFloat16 ? 10 : 23;
-  const int min_exp = t == DataType::kFloat16 ? -14 : -126;
-  const int e = v == 0.0 ? min_exp : std::max(std::ilogb(v), min_exp);
-  return std::ldexp(1.0, e - mant);
-}
-
-// A device copy of an Array at `shift` elements past a 16-byte aligned address (shift 1: the
-// scalar path), with 64 guard bytes of 0xff on both sides.
-class DeviceArray {
- public:
-  DeviceArray(DataType t, int64_t n, int shift)
-      : offset_(kGuard + shift * DataTypeSize(t)),
-        buf_(offset_ + static_cast<size_t>(n) * DataTypeSize(t) + kGuard) {}
-  void* ptr() { return static_cast<uint8_t*>(buf_.get()) + offset_; }
-  float* f() { return static_cast<float*>(ptr()); }
-  void Poison() { ASSERT_EQ(buf_.Poison(), cudaSuccess); }
-  void Upload(const Array& a) {
-    Poison();
-    ASSERT_EQ(cudaMemcpy(ptr(), a.bytes.data(), a.bytes.size(), cudaMemcpyHostToDevice),
-              cudaSuccess);
-  }
-  // Downloads into `a` and checks that the guards are untouched.
-  void Download(Array& a) {
-    std::vector<uint8_t> all(buf_.bytes());
-    ASSERT_EQ(cudaMemcpy(all.data(), buf_.get(), all.size(), cudaMemcpyDeviceToHost), cudaSuccess);
-    std::memcpy(a.bytes.data(), all.data() + offset_, a.bytes.size());
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (i < offset_ || i >= offset_ + a.bytes.size()) {
-        ASSERT_EQ(all[i], 0xff) << "guard byte " << i;
-      }
-    }
-  }
-
- private:
-  static constexpr size_t kGuard = 64;
-  size_t offset_;
-  DeviceBuffer buf_;
-};
 
 struct Shape {
   int64_t rows, cols;

@@ -18,27 +18,15 @@
 
 #include "braid/kernels/act.h"
 #include "braid/kernels/reduce.h"
+#include "tests/common/typed_array.h"
 
 namespace braid::kernels {
 namespace {
 
 constexpr DataType kTypes[] = {DataType::kBfloat16, DataType::kFloat16, DataType::kFloat32};
 
-struct Array {
-  DataType type;
-  std::vector<uint8_t> bytes;
-  Array(DataType t, int64_t n) : type(t), bytes(static_cast<size_t>(n) * DataTypeSize(t)) {}
-  double Get(int64_t i) const { return LoadAsDouble(bytes.data(), static_cast<size_t>(i), type); }
-  void Set(int64_t i, double v) { StoreFromDouble(bytes.data(), static_cast<size_t>(i), type, v); }
-  void* data() { return bytes.data(); }
-};
-
-double Ulp(DataType t, double v) {
-  const int mant = t == DataType::kBfloat16 ? 7 : t == DataType::kFloat16 ? 10 : 23;
-  const int min_exp = t == DataType::kFloat16 ? -14 : -126;
-  const int e = v == 0.0 ? min_exp : std::max(std::ilogb(v), min_exp);
-  return std::ldexp(1.0, e - mant);
-}
+using testing::Array;
+using testing::Ulp;
 
 // fp64 GeLU (tanh form) and its derivative, from the definition.
 double RefGelu(double x) {

@@ -18,6 +18,7 @@
 
 #include "braid/kernels/norm.h"
 #include "braid/kernels/reduce.h"
+#include "tests/common/typed_array.h"
 
 namespace braid::kernels {
 namespace {
@@ -26,30 +27,9 @@ constexpr DataType kTypes[] = {DataType::kBfloat16, DataType::kFloat16, DataType
 constexpr NormKind kKinds[] = {NormKind::kLayerNorm, NormKind::kRmsNorm};
 constexpr double kRel = 2e-6;
 
-// An array of `type` on the host, with double access (exact for these types).
-struct Array {
-  DataType type;
-  std::vector<uint8_t> bytes;
-  Array(DataType t, int64_t n) : type(t), bytes(static_cast<size_t>(n) * DataTypeSize(t)) {}
-  double Get(int64_t i) const { return LoadAsDouble(bytes.data(), static_cast<size_t>(i), type); }
-  void Set(int64_t i, double v) { StoreFromDouble(bytes.data(), static_cast<size_t>(i), type, v); }
-  void* data() { return bytes.data(); }
-};
-
-Array RandomArray(DataType t, int64_t n, std::mt19937_64& rng, double mean = 0.0, double sd = 1.0) {
-  Array a(t, n);
-  std::normal_distribution<double> dist(mean, sd);
-  for (int64_t i = 0; i < n; ++i) a.Set(i, dist(rng));
-  return a;
-}
-
-// Spacing of `type` values near |v| (1 ulp).
-double Ulp(DataType t, double v) {
-  const int mant = t == DataType::kBfloat16 ? 7 : t == DataType::kFloat16 ? 10 : 23;
-  const int min_exp = t == DataType::kFloat16 ? -14 : -126;
-  const int e = v == 0.0 ? min_exp : std::max(std::ilogb(v), min_exp);
-  return std::ldexp(1.0, e - mant);
-}
+using testing::Array;
+using testing::Random;
+using testing::Ulp;
 
 const char* Name(NormKind k) { return k == NormKind::kLayerNorm ? "LayerNorm" : "RMSNorm"; }
 
@@ -96,10 +76,10 @@ struct Problem {
         type(t),
         rows(r),
         cols(c),
-        x(RandomArray(t, r * c, rng, x_mean)),
-        gamma(RandomArray(t, c, rng, 1.0, 0.5)),
-        beta(RandomArray(t, c, rng)),
-        dy(RandomArray(t, r * c, rng)) {}
+        x(Random(t, r * c, rng, x_mean)),
+        gamma(Random(t, c, rng, 1.0, 0.5)),
+        beta(Random(t, c, rng)),
+        dy(Random(t, r * c, rng)) {}
   bool ln() const { return kind == NormKind::kLayerNorm; }
 };
 
