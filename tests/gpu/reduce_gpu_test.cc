@@ -20,6 +20,7 @@
 #include "braid/kernels/reduce.h"
 #include "braid/kernels/reduce_cuda.h"
 #include "braid/types.h"
+#include "tests/common/random_elements.h"
 #include "gpu_test_support.h"
 
 namespace braid::kernels {
@@ -43,21 +44,8 @@ constexpr size_t kGuard = 64;
 // never pass the NaN-tolerant comparison, and no value equals both.
 constexpr uint8_t kPoisons[] = {0x5a, 0xa5};
 
-// Random elements: a quarter raw random bits (NaN, Inf, subnormals, extremes), a quarter in
-// [-100, 100], half in [-2, 2]; integers are raw random bits. Never all zeros.
 Bytes RandomData(DataType t, size_t n, std::mt19937_64& rng) {
-  Bytes v(n * DataTypeSize(t));
-  for (auto& byte : v) byte = static_cast<uint8_t>(rng());
-  if (!IsFloatingPoint(t)) return v;
-  std::uniform_real_distribution<double> moderate(-100.0, 100.0), small(-2.0, 2.0);
-  for (size_t i = 0; i < n; ++i) {
-    switch (rng() % 4) {
-      case 0: break;
-      case 1: StoreFromDouble(v.data(), i, t, moderate(rng)); break;
-      default: StoreFromDouble(v.data(), i, t, small(rng)); break;
-    }
-  }
-  return v;
+  return ::braid::testing::RandomElements(t, n, rng);
 }
 
 // Index of the first element whose bytes differ (a NaN matching a NaN reference), or n.

@@ -18,6 +18,7 @@
 #include "braid/kernels/reduce.h"
 #include "braid/kernels/reduce_cuda.h"
 #include "braid/types.h"
+#include "tests/common/random_elements.h"
 
 namespace braid::kernels {
 namespace {
@@ -36,21 +37,8 @@ bool IsSigned(DataType t) {
   return t == DataType::kInt8 || t == DataType::kInt32 || t == DataType::kInt64;
 }
 
-// Random elements: a quarter raw random bits (NaN, Inf, subnormals, extremes), a quarter in
-// [-100, 100] and half in [-2, 2] (so products of 8 values often stay finite).
 Bytes RandomData(DataType t, size_t n, std::mt19937_64& rng) {
-  Bytes v(n * DataTypeSize(t));
-  for (auto& byte : v) byte = static_cast<uint8_t>(rng());
-  if (!IsFloatingPoint(t)) return v;
-  std::uniform_real_distribution<double> moderate(-100.0, 100.0), small(-2.0, 2.0);
-  for (size_t i = 0; i < n; ++i) {
-    switch (rng() % 4) {
-      case 0: break;
-      case 1: StoreFromDouble(v.data(), i, t, moderate(rng)); break;
-      default: StoreFromDouble(v.data(), i, t, small(rng)); break;
-    }
-  }
-  return v;
+  return ::braid::testing::RandomElements(t, n, rng);
 }
 
 uint64_t LoadBits(const void* p, size_t i, size_t size) {
