@@ -78,19 +78,21 @@ class Fabric {
   struct HostRoute {
     std::vector<LinkId> send, receive;
   };
-  // The messages from one rank to another. The sender copies them one at a time in order, each
-  // after its latency wait; the receiver copies them one at a time in the same order, each once
-  // its sender has started it. A message has arrived when both copies are done.
+  // The messages from one rank to another. Each waits its fixed latency from when it is posted
+  // (the waits of messages in flight overlap); the sender copies them one at a time in order,
+  // each once its wait is over; the receiver copies them one at a time in the same order, each
+  // once its sender has started it. A message has arrived when both copies are done.
   struct HostMessage {
     double bytes = 0;
-    double wait = 0;  // seconds before the sender's copy starts
+    double wait = 0;     // seconds from posting until the sender's copy may start
+    bool ready = false;  // that wait is over (waits of messages in flight overlap)
     int copies_left = 2;
     Simulator::Callback on_done;
   };
   struct HostPair {
     HostRoute route;
     std::deque<std::shared_ptr<HostMessage>> to_send, to_receive;
-    bool sending = false, receiving = false;  // a copy (or the send's wait) is under way
+    bool sending = false, receiving = false;  // a copy is under way
   };
   // The class between two ranks (InputError if they are on different nodes and no inter-node
   // class was calibrated).

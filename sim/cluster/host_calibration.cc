@@ -5,6 +5,8 @@
 //     "runtime": "host",                  (required; the only runtime calibrated so far)
 //     "ranks_per_node": 2,                (optional; must equal node.gpus when both are given)
 //     "reduce_GBps": 9.5, "copy_GBps": 6.1,
+//     "call_overhead_us": 0.2,            (optional, default 0)
+//     "memory": [{"bytes": 65536, "reduce_GBps": 14, "copy_GBps": 20}, ...],  (optional)
 //     "intra_node": "shm", "inter_node": "tcp",   (inter_node optional)
 //     "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
 //                       "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9},
@@ -14,6 +16,8 @@
 #include "sim/cluster/host_calibration.h"
 
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +52,35 @@ HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& orig
   return c;
 }
 
+std::vector<HostMemoryPoint> ReadMemoryPoints(const nlohmann::json& array, const std::string& origin) {
+  std::vector<HostMemoryPoint> points;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const std::string where = fmt::format("{}[{}]", origin, i);
+    JsonFields p(array[i], where);
+    p.RejectUnknown({"bytes", "reduce_GBps", "copy_GBps"});
+    HostMemoryPoint point{p.Number("bytes", 1, kMaxBytes), p.Number("reduce_GBps", kMinGBps, kMaxGBps),
+                          p.Number("copy_GBps", kMinGBps, kMaxGBps)};
+    if (!points.empty() && point.bytes <= points.back().bytes) {
+      throw InputError(fmt::format("{}: field \"bytes\" = {} is not above the previous point's {} "
+                                   "(points must ascend)", where, point.bytes, points.back().bytes));
+    }
+    points.push_back(point);
+  }
+  return points;
+}
+
+// `field` of the memory points at `bytes`: linear in log(bytes) between points, clamped.
+double InterpolateMemory(const std::vector<HostMemoryPoint>& points, double bytes,
+                         double HostMemoryPoint::*field) {
+  if (bytes <= points.front().bytes) return points.front().*field;
+  if (bytes >= points.back().bytes) return points.back().*field;
+  size_t i = 1;
+  while (points[i].bytes < bytes) ++i;
+  const HostMemoryPoint &lo = points[i - 1], &hi = points[i];
+  const double t = std::log(bytes / lo.bytes) / std::log(hi.bytes / lo.bytes);
+  return lo.*field + t * (hi.*field - lo.*field);
+}
+
 std::string ClassNames(const HostCalibration& h) {
   std::string names;
   for (const auto& [name, unused] : h.links) names += (names.empty() ? "" : ", ") + name;
@@ -71,6 +104,25 @@ double HostLinkClass::MessageSeconds(double bytes) const {
   return alpha_us * kSecondsPerUs + bytes / (GBps * kBytesPerGB);
 }
 
+HostCalibration HostCalibration::AtWorkingSet(double bytes) const {
+  HostCalibration at = *this;
+  if (memory.empty()) return at;
+  at.reduce_GBps = InterpolateMemory(memory, bytes, &HostMemoryPoint::reduce_GBps);
+  at.copy_GBps = InterpolateMemory(memory, bytes, &HostMemoryPoint::copy_GBps);
+  // A transfer copies the user buffer into shared memory (or a socket) at one end and out at
+  // the other: each end streams one user buffer, where a memcpy streams two. So each byte costs
+  // half of what memcpy's byte costs over its cost at the streaming rates' working set.
+  // Working sets up to the reference are at least as cached as when the rates were measured.
+  if (bytes <= kStreamWorkingSetBytes) return at;
+  const double reference = InterpolateMemory(memory, kStreamWorkingSetBytes, &HostMemoryPoint::copy_GBps);
+  const double extra_s_per_GB = std::max(0.0, 1 / at.copy_GBps - 1 / reference) / 2;
+  for (auto& [name, c] : at.links) {
+    c.GBps = 1 / (1 / c.GBps + extra_s_per_GB);
+    c.bidir_GBps = 1 / (1 / c.bidir_GBps + extra_s_per_GB);
+  }
+  return at;
+}
+
 const HostLinkClass* HostCalibration::Inter() const {
   auto it = links.find(inter_node);
   return inter_node.empty() || it == links.end() ? nullptr : &it->second;
@@ -80,7 +132,8 @@ HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::stri
   const std::string origin = file + ": calibration";
   JsonFields f(value, origin);
   f.RejectUnknown({"tool", "date", "host", "command", "runtime", "ranks_per_node", "reduce_GBps",
-                   "copy_GBps", "intra_node", "inter_node", "links", "measured"});
+                   "copy_GBps", "call_overhead_us", "memory", "intra_node", "inter_node", "links",
+                   "measured"});
   f.Choice("runtime", {"host"});
   HostCalibration h;
   for (auto [field, out] : {std::pair{"tool", &h.tool}, std::pair{"date", &h.date},
@@ -90,6 +143,8 @@ HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::stri
   h.ranks_per_node = f.Int("ranks_per_node", 1, 1024, 0);  // 0: take node.gpus
   h.reduce_GBps = f.Number("reduce_GBps", kMinGBps, kMaxGBps);
   h.copy_GBps = f.Number("copy_GBps", kMinGBps, kMaxGBps);
+  if (f.Has("call_overhead_us")) h.call_overhead_us = f.Number("call_overhead_us", 0, kMaxUs);
+  if (f.Has("memory")) h.memory = ReadMemoryPoints(f.Array("memory"), origin + ".memory");
   const nlohmann::json& links = f.Object("links");
   for (auto it = links.begin(); it != links.end(); ++it) {
     h.links[it.key()] = ReadLinkClass(it.value(), origin + ".links." + it.key());
@@ -119,6 +174,14 @@ std::string HostCalibrationSummary(const HostCalibration& h) {
                               h.host.empty() ? "" : " on " + h.host,
                               h.date.empty() ? "" : " (" + h.date + ")", h.ranks_per_node,
                               h.reduce_GBps, h.copy_GBps);
+  s += fmt::format("  {:.2f} us per collective call\n", h.call_overhead_us);
+  if (!h.memory.empty()) {
+    s += fmt::format("  reduce / copy GB/s by working set (link rates slow down with copy beyond {} KiB):",
+                     int(kStreamWorkingSetBytes) >> 10);
+    for (const HostMemoryPoint& p : h.memory)
+      s += fmt::format(" {:.0f} KiB {:.1f}/{:.1f};", p.bytes / 1024, p.reduce_GBps, p.copy_GBps);
+    s.back() = '\n';
+  }
   s += fmt::format("  intra-node {}: {}\n", h.intra_node, DescribeClass(h.Intra()));
   if (const HostLinkClass* inter = h.Inter()) {
     s += fmt::format("  inter-node {}: {}\n", h.inter_node, DescribeClass(*inter));

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace braid::sim {
 
@@ -25,12 +26,27 @@ struct HostLinkClass {
   double MessageSeconds(double bytes) const;
 };
 
+// Reduce and copy rates of a rank while every rank of the node streams the same way, on buffers
+// of `bytes` reused call after call (braid-perf calibrate's "memory" block).
+struct HostMemoryPoint {
+  double bytes = 0;  // working set: each of a collective's input and output, per rank
+  double reduce_GBps = 0;
+  double copy_GBps = 0;
+};
+
 struct HostCalibration {
   // Provenance, printed by `plan-sim topo`.
   std::string tool, date, host, command;
   int ranks_per_node = 0;
   double reduce_GBps = 0;  // one rank's host reduction (two inputs -> one output), output bytes/s
   double copy_GBps = 0;    // one rank's memcpy, bytes copied per second
+  // What one collective call costs beyond its messages and local work (argument checks, plan
+  // lookup, group bookkeeping), charged once per call on every rank.
+  double call_overhead_us = 0;
+  // Optional, ascending bytes. The link classes' streaming rates were measured on reused
+  // slice-sized buffers (in cache); these points say how reduce, copy and therefore the copies
+  // in and out of shared memory slow down as a collective's buffers outgrow the caches.
+  std::vector<HostMemoryPoint> memory;
   std::string intra_node;  // class between ranks of one node (always names one of `links`)
   std::string inter_node;  // class between nodes; may be empty or name a missing class
   std::map<std::string, HostLinkClass> links;
@@ -38,6 +54,17 @@ struct HostCalibration {
   const HostLinkClass& Intra() const { return links.at(intra_node); }
   // nullptr when only one node was measured.
   const HostLinkClass* Inter() const;
+
+  // This calibration as seen by a collective whose buffers are `bytes` per rank: reduce and
+  // copy at the memory points' rates there (log-linear between points, clamped at the ends),
+  // and every link class's seconds per byte raised by half of what memcpy's rose from
+  // kStreamWorkingSetBytes to `bytes` (a transfer streams one user buffer at each end, memcpy
+  // two). Unchanged without points.
+  HostCalibration AtWorkingSet(double bytes) const;
 };
+
+// The working set the link classes' streaming rates stand for (the middle of the 64 KiB-1 MiB
+// message sizes braid-perf calibrate takes them from, buffers reused).
+inline constexpr double kStreamWorkingSetBytes = 256 << 10;
 
 }  // namespace braid::sim

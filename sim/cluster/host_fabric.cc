@@ -38,8 +38,11 @@ Fabric::HostRoute Fabric::HostRouteOf(int from, int to) {
   const HostLinkClass& c = HostClass(from, to);
   const int index = same_node ? kIntraClass : kInterClass;
   HostRoute route;
-  route.send = {Link(Port::kRankTx, from, index, c.GBps, 0), Cpu(from)};
-  route.receive = {Cpu(to), Link(Port::kRankRx, to, index, c.GBps, 0)};
+  // A direction carries at most the faster of the one-way and the two-way per-direction rates
+  // (both measured); the rank's cpu link is what two opposite streams share.
+  const double direction_GBps = std::max(c.GBps, c.bidir_GBps);
+  route.send = {Link(Port::kRankTx, from, index, direction_GBps, 0), Cpu(from)};
+  route.receive = {Cpu(to), Link(Port::kRankRx, to, index, direction_GBps, 0)};
   if (!same_node) {
     const double duplex = std::max(2 * c.bidir_GBps, c.GBps);
     route.send.push_back(Link(Port::kRankDuplex, from, index, duplex, 0));
@@ -58,25 +61,28 @@ void Fabric::StartHostMessage(int from, int to, double bytes, Simulator::Callbac
   message->bytes = bytes;
   message->wait = std::max(0.0, c.MessageSeconds(bytes) - bytes / (c.GBps * kBytesPerGB));
   message->on_done = std::move(on_done);
-  pair.to_send.push_back(std::move(message));
-  PumpSends(&pair);
+  pair.to_send.push_back(message);
+  // The fixed cost (matching, protocol handshake) runs while earlier messages of the pair still
+  // copy, as the runtime keeps a window of them in flight; the copies themselves go in order.
+  network_->simulator()->After(message->wait, [this, p = &pair, message] {
+    message->ready = true;
+    PumpSends(p);
+  });
 }
 
 void Fabric::PumpSends(HostPair* pair) {
-  if (pair->sending || pair->to_send.empty()) return;
+  if (pair->sending || pair->to_send.empty() || !pair->to_send.front()->ready) return;
   pair->sending = true;
   std::shared_ptr<HostMessage> m = std::move(pair->to_send.front());
   pair->to_send.pop_front();
-  network_->simulator()->After(m->wait, [this, pair, m] {
-    // The receiver copies out as soon as the first bytes are in shared memory.
-    pair->to_receive.push_back(m);
-    network_->StartFlow(pair->route.send, m->bytes, [this, pair, m] {
-      pair->sending = false;
-      PumpSends(pair);
-      Copied(m);
-    });
-    PumpReceives(pair);
+  // The receiver copies out as soon as the first bytes are in shared memory.
+  pair->to_receive.push_back(m);
+  network_->StartFlow(pair->route.send, m->bytes, [this, pair, m] {
+    pair->sending = false;
+    PumpSends(pair);
+    Copied(m);
   });
+  PumpReceives(pair);
 }
 
 void Fabric::PumpReceives(HostPair* pair) {

@@ -96,6 +96,15 @@ const nlohmann::json& JsonFields::Object(const std::string& field) const {
   return v;
 }
 
+const nlohmann::json& JsonFields::Array(const std::string& field) const {
+  const nlohmann::json& v = Get(field);
+  if (!v.is_array() || v.empty()) {
+    throw InputError(fmt::format("{}: field \"{}\" must be a non-empty array, found {}", origin_, field,
+                                 v.is_array() ? "an empty one" : v.type_name()));
+  }
+  return v;
+}
+
 void JsonFields::RejectUnknown(const std::vector<std::string>& known) const {
   for (auto it = object_.begin(); it != object_.end(); ++it) {
     bool found = false;

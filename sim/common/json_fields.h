@@ -28,6 +28,7 @@ class JsonFields {
   std::string Choice(const std::string& field, const std::vector<std::string>& allowed,
                      const std::string& fallback) const;
   const nlohmann::json& Object(const std::string& field) const;  // required sub-object
+  const nlohmann::json& Array(const std::string& field) const;   // required, at least one item
   // Throws if the object has a field not in `known` (catches typos such as "hiden").
   void RejectUnknown(const std::vector<std::string>& known) const;
   const std::string& origin() const { return origin_; }

@@ -225,7 +225,10 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
     }
   }
   cost.ranks_simulated = int(ranks.size()) / cost.channels;
-  ReplayResult result = ReplaySchedules(cluster_, ranks);
+  // Host runtime: the calibrated rates at this collective's working set (its buffers per rank).
+  ClusterSpec at_working_set = cluster_;
+  if (host) at_working_set.host = cluster_.host->AtWorkingSet(query.bytes);
+  ReplayResult result = ReplaySchedules(at_working_set, ranks);
   stats_.flows += result.flows;
   cost.seconds = result.seconds;
   if (cost.extrapolated) {

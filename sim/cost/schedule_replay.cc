@@ -42,10 +42,13 @@ class Replay {
   }
 
   ReplayResult Run() {
+    // Host runtime: each rank's call costs its fixed overhead before the first op is posted.
+    const double overhead_s = host_ ? host_->call_overhead_us * 1e-6 : 0;
     for (size_t i = 0; i < ranks_.size(); ++i) {
-      const auto& ops = ranks_[i].schedule.ops;
-      for (size_t k = 0; k < ops.size(); ++k) {
-        if (states_[i].waiting[k] == 0) Issue(int(i), uint32_t(k));
+      if (overhead_s > 0) {
+        sim_.After(overhead_s, [this, i] { IssueReady(i); });
+      } else {
+        IssueReady(i);
       }
     }
     ReplayResult result;
@@ -68,6 +71,14 @@ class Replay {
     int rank_index;
     uint32_t op;
   };
+
+  // Issues every op of rank i that waits on nothing.
+  void IssueReady(size_t i) {
+    const auto& ops = ranks_[i].schedule.ops;
+    for (size_t k = 0; k < ops.size(); ++k) {
+      if (states_[i].waiting[k] == 0) Issue(int(i), uint32_t(k));
+    }
+  }
 
   double Bytes(int i, const coll::Region& r) const { return double(r.count) * ranks_[i].elem_size; }
 

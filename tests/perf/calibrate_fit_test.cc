@@ -65,5 +65,21 @@ TEST(CalibrateFit, PureLatencyCurveGivesAFiniteBandwidth) {
   EXPECT_TRUE(std::isfinite(fit.GBps));
 }
 
+TEST(CalibrateFit, StreamRatesComeFromSliceSizesAndBidirIsNotCapped) {
+  // 64 KiB-1 MiB stream at 5 GB/s one way and 7 GB/s per direction both ways (UCX shared
+  // memory does that); beyond 1 MiB the buffers leave the caches and the rates drop, which
+  // the memory points model instead, so the fit must ignore those sizes.
+  auto us = [](double s) { return 1.0 + s / 5e3; };
+  std::vector<SizedValue> bw, bibw;
+  for (double s = 1; s <= (1 << 28); s *= 2) {
+    const bool cached = s <= (1 << 20);
+    bw.push_back({s, cached ? 5000.0 : 1500.0});
+    bibw.push_back({s, cached ? 2 * 7000.0 : 2 * 1000.0});
+  }
+  LinkFit fit = FitLink(Curve(1 << 28, us), bw, bibw);
+  EXPECT_NEAR(fit.large.GBps, 5.0, 1e-6);
+  EXPECT_NEAR(fit.bidir_GBps, 7.0, 1e-6);
+}
+
 }  // namespace
 }  // namespace braid::perf

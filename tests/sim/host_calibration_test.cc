@@ -76,6 +76,47 @@ TEST_F(HostCalibrationFile, ContractExampleLoads) {
   EXPECT_EQ(c.nodes, 2);
 }
 
+// braid-perf calibrate's "memory" points and call overhead: reduce and copy follow the points,
+// link rates stay as measured up to the streaming working set and then lose half of memcpy's
+// extra seconds per byte.
+const char* const kMemory = R"("call_overhead_us": 0.25,
+    "memory": [{"bytes": 262144, "reduce_GBps": 20, "copy_GBps": 25},
+               {"bytes": 16777216, "reduce_GBps": 8, "copy_GBps": 10}],)";
+
+TEST_F(HostCalibrationFile, MemoryPointsSetTheRatesAtAWorkingSet) {
+  const ClusterSpec c = LoadCluster(Write("memory.json", ExampleFile(std::string(kMemory) + kClasses)));
+  const HostCalibration& h = *c.host;
+  EXPECT_EQ(h.call_overhead_us, 0.25);
+  ASSERT_EQ(h.memory.size(), 2u);
+  const HostCalibration cached = h.AtWorkingSet(64 << 10);
+  EXPECT_EQ(cached.reduce_GBps, 20);  // clamped below the first point
+  EXPECT_EQ(cached.Intra().GBps, 4.4);
+  const HostCalibration middle = h.AtWorkingSet(2 << 20);  // log2 midway between the points
+  EXPECT_NEAR(middle.reduce_GBps, 14, 1e-9);
+  EXPECT_NEAR(middle.copy_GBps, 17.5, 1e-9);
+  const HostCalibration memory = h.AtWorkingSet(1 << 30);
+  EXPECT_EQ(memory.reduce_GBps, 8);
+  EXPECT_EQ(memory.copy_GBps, 10);
+  const double extra = (1 / 10.0 - 1 / 25.0) / 2;  // seconds per GB
+  EXPECT_NEAR(memory.Intra().GBps, 1 / (1 / 4.4 + extra), 1e-9);
+  EXPECT_NEAR(memory.Intra().bidir_GBps, 1 / (1 / 2.6 + extra), 1e-9);
+  EXPECT_NEAR(memory.Inter()->GBps, 1 / (1 / 1.2 + extra), 1e-9);
+  EXPECT_NE(ClusterSummary(c).find("0.25 us per collective call"), std::string::npos) << ClusterSummary(c);
+}
+
+TEST_F(HostCalibrationFile, MemoryPointsMustAscend) {
+  const std::string path = Write("unordered.json", ExampleFile(std::string(R"("memory": [
+      {"bytes": 1048576, "reduce_GBps": 20, "copy_GBps": 25},
+      {"bytes": 65536, "reduce_GBps": 8, "copy_GBps": 10}],)") + kClasses));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); },
+                                         {path, "calibration.memory[1]", "\"bytes\"", "65536", "ascend"}));
+}
+
+TEST_F(HostCalibrationFile, MemoryMustBeANonEmptyArray) {
+  const std::string path = Write("empty.json", ExampleFile(std::string(R"("memory": [],)") + kClasses));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "\"memory\"", "non-empty array"}));
+}
+
 TEST_F(HostCalibrationFile, PureLatencySmallRegimeLoads) {
   // braid-perf writes 1e9 GB/s for a regime whose time does not grow with size.
   std::string text = ExampleFile(kClasses);

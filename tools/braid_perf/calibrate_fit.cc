@@ -10,9 +10,12 @@ constexpr double kMinGBps = 1e-6;
 
 constexpr int kRobustIterations = 20;
 constexpr double kMinResidual = 1e-3;  // relative; bounds the L1 reweighting
-constexpr double kMinSplitGain = 0.005;
-constexpr double kStreamMinBytes = 64 << 10;
-constexpr size_t kAlphaPoints = 3;  // smallest large-regime sizes that set its alpha  // windowed suites' sizes that set the stream rates  // relative error per point a second regime must save
+constexpr double kMinSplitGain = 0.005;  // relative error per point a second regime must save
+// Windowed suites' sizes that set the stream rates: the host runtime's slice sizes (32-256 KiB)
+// and a little above, where the reused buffers are in cache. What memory does to the rates
+// beyond the caches is measured separately (calibrate_local.h) and applied by plan-sim.
+constexpr double kStreamMinBytes = 64 << 10, kStreamMaxBytes = 1 << 20;
+constexpr size_t kAlphaPoints = 3;  // smallest large-regime sizes that set its alpha
 
 // Sum of absolute relative errors of `fit` over `points` (L1: one noisy size moves the fit
 // little, and the machines this runs on are noisy).
@@ -115,14 +118,17 @@ LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<Siz
   // Messages in flight overlap their fixed costs, so what a pipelined collective sees is the
   // streaming rate of the windowed suites, not a lone ping-pong's: the large regime takes GBps
   // from `bw` (one way) and bidir_GBps from `bibw` (per direction), medians over the sizes of
-  // kStreamMinBytes and up, and alpha_us is what a lone message costs beyond that (median over
+  // kStreamMinBytes..kStreamMaxBytes, and alpha_us is what a lone message costs beyond that (median over
   // the smallest large-regime ping-pong points), a latency that overlaps when several are in
   // flight.
   std::vector<double> one_way, both_ways;
+  auto streaming = [](const SizedValue& p) {
+    return p.bytes >= kStreamMinBytes && p.bytes <= kStreamMaxBytes && p.value > 0;
+  };
   for (const SizedValue& p : bw_MBps)
-    if (p.bytes >= kStreamMinBytes && p.value > 0) one_way.push_back(p.value / 1e3);
+    if (streaming(p)) one_way.push_back(p.value / 1e3);
   for (const SizedValue& p : bibw_MBps)
-    if (p.bytes >= kStreamMinBytes && p.value > 0) both_ways.push_back(p.value / 2 / 1e3);
+    if (streaming(p)) both_ways.push_back(p.value / 2 / 1e3);
   if (!one_way.empty()) {
     fit.large.GBps = Median(one_way);
     // The fixed cost shows where the bytes term is small: the first sizes of the regime.
@@ -132,7 +138,10 @@ LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<Siz
         excess.push_back(std::max(0.0, p.value - p.bytes / (fit.large.GBps * 1e3)));
     fit.large.alpha_us = Median(excess);
   }
-  fit.bidir_GBps = both_ways.empty() ? fit.large.GBps : std::min(fit.large.GBps, Median(both_ways));
+  // Not capped by the one-way rate: on UCX shared memory a lone windowed stream can be slower
+  // per direction than two opposite ones (the one-way suite waits on the receiver to free
+  // shared-memory slots), and collectives' steps are the two-way kind.
+  fit.bidir_GBps = both_ways.empty() ? fit.large.GBps : Median(both_ways);
   for (const SizedValue& p : points)
     fit.max_relative_error = std::max(fit.max_relative_error, std::abs(fit.Microseconds(p.bytes) / p.value - 1));
   return fit;

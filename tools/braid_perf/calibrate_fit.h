@@ -44,7 +44,7 @@ AlphaBeta FitAlphaBeta(const std::vector<SizedValue>& latency_us);
 // among the measured sizes to minimise the summed relative error; with fewer than 4 points, or
 // when one piece fits as well, no small regime. When the windowed suites were measured, the
 // large regime's GBps is the one-way streaming rate of `bw_MBps` and bidir_GBps the per-direction
-// rate of `bibw_MBps` (both directions summed, OSU's convention), medians over sizes >= 64 KiB,
+// rate of `bibw_MBps` (both directions summed, OSU's convention), medians over sizes 64 KiB-1 MiB,
 // and alpha_us the median excess of a lone message over that rate at the regime's 3 smallest
 // sizes; otherwise the ping-pong
 // fit's own line, with bidir_GBps = GBps. max_relative_error is over the ping-pong points.

@@ -1,8 +1,10 @@
 #include "calibrate_local.h"
 
 #include <algorithm>
+#include <barrier>
 #include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "braid/kernels/reduce.h"
@@ -10,57 +12,105 @@
 namespace braid::perf {
 namespace {
 
-constexpr size_t kArrayBytes = size_t(64) << 20;
-constexpr size_t kSliceBytes = size_t(256) << 10;  // the host runtime's largest slice
-constexpr int kRepetitions = 5;
+constexpr size_t kMinWorkingSetBytes = size_t(64) << 10;
+constexpr size_t kSliceBytes = size_t(256) << 10;     // the host runtime's largest slice
+constexpr size_t kBytesPerRepetition = size_t(32) << 20;  // small sets loop until this much moved
+constexpr int kRepetitions = 9;  // the first is a warm-up, the median of the rest counts
 constexpr int kMatmulN = 256;
 
 using Clock = std::chrono::steady_clock;
 
-template <typename F>
-double MedianSeconds(F&& body) {
-  std::vector<double> times;
-  for (int r = 0; r < kRepetitions; ++r) {
-    Clock::time_point start = Clock::now();
-    body();
-    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+// One rank's buffers for one working set: `in` and `out` of `bytes`, and a slice-sized buffer
+// standing for the message just received.
+struct Arrays {
+  explicit Arrays(size_t bytes)
+      : floats(bytes / sizeof(float)),
+        slice(std::min(kSliceBytes, bytes) / sizeof(float)),
+        in(floats, 1.0f), out(floats, 0.0f), received(slice, 2.0f) {}
+  size_t floats, slice;
+  std::vector<float> in, out, received;
+
+  void Reduce() {
+    for (size_t at = 0; at < floats; at += slice)
+      kernels::ReduceHost(&out[at], &in[at], received.data(), std::min(slice, floats - at),
+                          DataType::kFloat32, RedOpKind::kSum);
   }
+  void Copy() {
+    for (size_t at = 0; at < floats; at += slice)
+      std::memcpy(&out[at], &in[at], std::min(slice, floats - at) * sizeof(float));
+  }
+};
+
+// Every thread runs `body(thread)` `passes` times per repetition, all starting together; the
+// repetition's time is the slowest thread's. Returns the median over repetitions, seconds.
+template <typename Body>
+double MedianSlowestSeconds(int threads, int passes, Body&& body) {
+  std::vector<double> times(kRepetitions, 0.0);
+  std::barrier sync(threads);
+  std::vector<std::thread> pool;
+  std::vector<std::vector<double>> per_thread(threads, std::vector<double>(kRepetitions));
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int r = 0; r < kRepetitions; ++r) {
+        sync.arrive_and_wait();
+        Clock::time_point start = Clock::now();
+        for (int p = 0; p < passes; ++p) body(t);
+        per_thread[t][r] = std::chrono::duration<double>(Clock::now() - start).count();
+      }
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  for (int r = 0; r < kRepetitions; ++r)
+    for (int t = 0; t < threads; ++t) times[r] = std::max(times[r], per_thread[t][r]);
+  times.erase(times.begin());  // warm-up: page faults, caches and the threads' first wake-up
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
 }
 
-}  // namespace
+WorkingSetRates MeasureWorkingSet(int ranks, size_t bytes) {
+  std::vector<Arrays> arrays;
+  arrays.reserve(ranks);
+  for (int t = 0; t < ranks; ++t) arrays.emplace_back(bytes);
+  const int passes = int(std::max<size_t>(1, kBytesPerRepetition / bytes));
+  const double moved = double(bytes) * passes;
+  WorkingSetRates rates;
+  rates.bytes = double(bytes);
+  rates.reduce_GBps = moved / MedianSlowestSeconds(ranks, passes, [&](int t) { arrays[t].Reduce(); }) / 1e9;
+  rates.copy_GBps = moved / MedianSlowestSeconds(ranks, passes, [&](int t) { arrays[t].Copy(); }) / 1e9;
+  // Read the results so that no store above is dead code to the optimiser.
+  volatile float sink = arrays[0].out[arrays[0].floats / 2];
+  (void)sink;
+  return rates;
+}
 
-LocalRates MeasureLocalRates() {
-  const size_t floats = kArrayBytes / sizeof(float), slice = kSliceBytes / sizeof(float);
-  std::vector<float> a(floats, 1.0f), b(floats, 2.0f), out(floats, 0.0f);
-  LocalRates rates;
-  double reduce_s = MedianSeconds([&] {
-    for (size_t at = 0; at < floats; at += slice)
-      kernels::ReduceHost(&out[at], &a[at], &b[at], std::min(slice, floats - at), DataType::kFloat32,
-                          RedOpKind::kSum);
-  });
-  rates.reduce_GBps = double(kArrayBytes) / reduce_s / 1e9;
-  double copy_s = MedianSeconds([&] {
-    for (size_t at = 0; at < floats; at += slice)
-      std::memcpy(&out[at], &a[at], std::min(slice, floats - at) * sizeof(float));
-  });
-  rates.copy_GBps = double(kArrayBytes) / copy_s / 1e9;
-
+double MatmulTflops() {
   // C += A B with the k loop outside j so the inner loop vectorises.
   const int n = kMatmulN;
   std::vector<float> ma(size_t(n) * n, 0.5f), mb(size_t(n) * n, 0.25f), mc(size_t(n) * n, 0.0f);
-  double matmul_s = MedianSeconds([&] {
+  double seconds = MedianSlowestSeconds(1, 1, [&](int) {
     for (int i = 0; i < n; ++i)
       for (int k = 0; k < n; ++k) {
         const float aik = ma[size_t(i) * n + k];
         for (int j = 0; j < n; ++j) mc[size_t(i) * n + j] += aik * mb[size_t(k) * n + j];
       }
   });
-  rates.matmul_tflops = 2.0 * n * n * n / matmul_s / 1e12;
-  // Read the results so that no store above is dead code to the optimiser.
-  volatile float sink = out[floats / 2] + mc[size_t(n) * n / 2];
+  volatile float sink = mc[size_t(n) * n / 2];
   (void)sink;
+  return 2.0 * n * n * n / seconds / 1e12;
+}
+
+}  // namespace
+
+LocalRates MeasureLocalRates(int ranks, size_t max_working_set_bytes) {
+  LocalRates rates;
+  const size_t largest = std::max(max_working_set_bytes, kMinWorkingSetBytes);
+  for (size_t bytes = kMinWorkingSetBytes;; bytes *= 4) {
+    rates.by_working_set.push_back(MeasureWorkingSet(ranks, std::min(bytes, largest)));
+    if (bytes >= largest) break;
+  }
+  rates.reduce_GBps = rates.by_working_set.back().reduce_GBps;
+  rates.copy_GBps = rates.by_working_set.back().copy_GBps;
+  rates.matmul_tflops = MatmulTflops();
   return rates;
 }
 
