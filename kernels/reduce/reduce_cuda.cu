@@ -30,6 +30,7 @@
 
 #include "braid/kernels/reduce_cuda.h"
 #include "kernels/common/host_device.h"
+#include "kernels/reduce/combine.h"
 
 namespace braid::kernels {
 
@@ -41,7 +42,7 @@ constexpr int kVectorBytes = 16;       // one uint4 load/store
 constexpr int kScalarUnroll = 4;       // elements per thread per scalar-path iteration
 constexpr int kMaxCachedDevices = 64;  // devices whose SM count / occupancy are cached
 
-enum class Op { kSum, kProd, kMax, kMin };
+using Op = CombineOp;
 
 // Full unrolling of the fixed-trip loops below in device code (the host pass ignores it).
 #if defined(__CUDA_ARCH__)
@@ -210,25 +211,6 @@ struct Fp8Storage {
 };
 template <> struct Format<DataType::kFloat8e4m3> : Fp8Storage<Fp8<4, 3, true>> {};
 template <> struct Format<DataType::kFloat8e5m2> : Fp8Storage<Fp8<5, 2, false>> {};
-
-// ---- combine (the expressions of reduce_many_host.cc) ------------------------------------
-
-template <Op kOp, typename T>
-BRAID_HD T Combine(T acc, T x) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if constexpr (kOp == Op::kSum) return acc + x;
-    if constexpr (kOp == Op::kProd) return acc * x;
-    // NaN wins: a NaN acc fails the comparison and is kept; a NaN x is picked by x != x.
-    if constexpr (kOp == Op::kMax) return (x > acc || x != x) ? x : acc;
-    if constexpr (kOp == Op::kMin) return (x < acc || x != x) ? x : acc;
-  } else {
-    using U = std::make_unsigned_t<T>;  // wrap modulo 2^bits
-    if constexpr (kOp == Op::kSum) return static_cast<T>(static_cast<U>(U(acc) + U(x)));
-    if constexpr (kOp == Op::kProd) return static_cast<T>(static_cast<U>(U(acc) * U(x)));
-    if constexpr (kOp == Op::kMax) return x > acc ? x : acc;
-    if constexpr (kOp == Op::kMin) return x < acc ? x : acc;
-  }
-}
 
 // ---- per-thread work --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@
 
 #include "braid/kernels/reduce.h"
 #include "kernels/reduce/batch_convert.h"
+#include "kernels/reduce/combine.h"
 
 namespace braid::kernels {
 
@@ -31,27 +32,7 @@ constexpr unsigned kMaxWorkers = 4;
 // Worker ranges start at multiples of this many elements (a cache line for 1-byte types).
 constexpr size_t kSplitAlign = 64;
 
-enum class Op { kSum, kProd, kMax, kMin };
-
-template <Op kOp, typename T>
-inline T Combine(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if constexpr (kOp == Op::kSum) return a + b;
-    if constexpr (kOp == Op::kProd) return a * b;
-    // NaN in either input gives NaN: a NaN `a` fails the comparison and is kept; a NaN `b`
-    // is picked by b != b. Written as selects so the loop vectorises.
-    if constexpr (kOp == Op::kMax) return (b > a || b != b) ? b : a;
-    if constexpr (kOp == Op::kMin) return (b < a || b != b) ? b : a;
-  } else {
-    // Sum and product wrap modulo 2^bits: compute in the unsigned type (no signed overflow UB;
-    // converting back to a signed type is modular since C++20).
-    using U = std::make_unsigned_t<T>;
-    if constexpr (kOp == Op::kSum) return static_cast<T>(static_cast<U>(U(a) + U(b)));
-    if constexpr (kOp == Op::kProd) return static_cast<T>(static_cast<U>(U(a) * U(b)));
-    if constexpr (kOp == Op::kMax) return b > a ? b : a;
-    if constexpr (kOp == Op::kMin) return b < a ? b : a;
-  }
-}
+using Op = CombineOp;
 
 // ---- element-wise loops -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
 
 #include "braid/kernels/reduce.h"
 #include "kernels/reduce/batch_convert.h"
+#include "kernels/reduce/combine.h"
 
 namespace braid::kernels {
 
@@ -18,26 +19,7 @@ namespace {
 // Elements per block: the two buffers (at most 8 KiB each for 8-byte types) stay in L1.
 constexpr size_t kBlock = 1024;
 
-enum class Op { kSum, kProd, kMax, kMin };
-
-// The same combine rules as ReduceHost (reduce_host.cc) and the CUDA kernel: operand order
-// op(acc, x) matters for which NaN or signed zero max/min keep.
-template <Op kOp, typename T>
-inline T Combine(T acc, T x) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if constexpr (kOp == Op::kSum) return acc + x;
-    if constexpr (kOp == Op::kProd) return acc * x;
-    // A NaN acc fails the comparison and is kept; a NaN x is picked by x != x.
-    if constexpr (kOp == Op::kMax) return (x > acc || x != x) ? x : acc;
-    if constexpr (kOp == Op::kMin) return (x < acc || x != x) ? x : acc;
-  } else {
-    using U = std::make_unsigned_t<T>;  // sum/prod wrap modulo 2^bits, no signed-overflow UB
-    if constexpr (kOp == Op::kSum) return static_cast<T>(static_cast<U>(U(acc) + U(x)));
-    if constexpr (kOp == Op::kProd) return static_cast<T>(static_cast<U>(U(acc) * U(x)));
-    if constexpr (kOp == Op::kMax) return x > acc ? x : acc;
-    if constexpr (kOp == Op::kMin) return x < acc ? x : acc;
-  }
-}
+using Op = CombineOp;
 
 template <Op kOp, typename T>
 void CombineBlock(T* __restrict acc, const T* __restrict x, size_t n) {
