@@ -186,14 +186,13 @@ Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t count, DataType 
     group_p2p_.push_back(p);
     return Status::Ok();
   }
-  return Fail(RunP2p({p}, {}));
+  return Fail(RunP2p({&p, 1}, {}));
 }
 
-Status Comm::Impl::RunP2p(const std::vector<PendingP2p>& p2p,
-                          const std::vector<CollectiveCall>& colls) {
+Status Comm::Impl::RunP2p(std::span<const PendingP2p> p2p, std::span<const CollectiveCall> colls) {
   transport::Transport* net = transport();
   const uint32_t me = uint32_t(net->rank());
-  std::vector<transport::Request> requests(p2p.size());
+  transport::Request* requests = p2p_requests_.Reserve(p2p.size());
   Status failure;
   size_t posted = 0;
   for (; posted < p2p.size(); ++posted) {
@@ -210,25 +209,32 @@ Status Comm::Impl::RunP2p(const std::vector<PendingP2p>& p2p,
   for (size_t c = 0; failure.ok() && c < colls.size(); ++c) failure = RunCollective(colls[c]);
 
   runtime::ProgressWaiter waiter(net, &aborted_, options_.timeout_s);
+  // Everything before first_pending has finished successfully, so a pass scans only what is
+  // still outstanding (requests finish roughly in posting order).
+  size_t first_pending = 0;
   while (failure.ok()) {
     bool progressed = net->Progress();
-    size_t first_pending = requests.size();
-    for (size_t i = 0; i < posted; ++i) {
-      if (requests[i].state.load(std::memory_order_acquire) == transport::Request::State::kFailed) {
+    size_t next_pending = posted;
+    for (size_t i = first_pending; i < posted; ++i) {
+      transport::Request::State state = requests[i].state.load(std::memory_order_acquire);
+      if (state == transport::Request::State::kFailed) {
         failure = requests[i].error;
         break;
       }
-      if (!requests[i].finished() && first_pending == requests.size()) first_pending = i;
+      if (state != transport::Request::State::kDone && next_pending == posted) next_pending = i;
     }
-    if (!failure.ok() || first_pending == requests.size()) break;
+    first_pending = next_pending;
+    if (!failure.ok() || first_pending == posted) break;
     if (progressed) {
       waiter.Reset();
       continue;
     }
     const PendingP2p& p = p2p[first_pending];
-    failure = waiter.Idle(world_ranks_[p.peer],
-                          fmt::format("waiting to {} rank {} ({} bytes)",
-                                      p.is_send ? "send to" : "receive from", p.peer, p.bytes));
+    failure = waiter.Idle(world_ranks_[p.peer]);
+    if (!failure.ok()) {
+      failure = failure.WithContext(fmt::format("waiting to {} rank {} ({} bytes)",
+                                                p.is_send ? "send to" : "receive from", p.peer, p.bytes));
+    }
   }
   if (!failure.ok()) {
     for (size_t i = 0; i < posted; ++i) net->Cancel(&requests[i]);
@@ -245,12 +251,12 @@ Status Comm::Impl::GroupStart() {
 Status Comm::Impl::GroupEnd() {
   if (group_depth_ == 0) return Status::InvalidUsage("GroupEnd without a matching GroupStart");
   if (--group_depth_ > 0) return Status::Ok();
-  std::vector<PendingP2p> p2p = std::move(group_p2p_);
-  std::vector<CollectiveCall> colls = std::move(group_colls_);
+  running_p2p_.swap(group_p2p_);
+  running_colls_.swap(group_colls_);
   group_p2p_.clear();
   group_colls_.clear();
   BRAID_RETURN_IF_ERROR(CheckUsable());
-  return Fail(RunP2p(p2p, colls));
+  return Fail(RunP2p(running_p2p_, running_colls_));
 }
 
 Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -82,7 +83,7 @@ class Comm::Impl {
     int peer;
   };
   Status RunCollective(const CollectiveCall& call);
-  Status RunP2p(const std::vector<PendingP2p>& p2p, const std::vector<CollectiveCall>& colls);
+  Status RunP2p(std::span<const PendingP2p> p2p, std::span<const CollectiveCall> colls);
   Status PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan);
   Status Fail(Status status);  // records a fatal error and returns it
 
@@ -100,6 +101,11 @@ class Comm::Impl {
   int group_depth_ = 0;
   std::vector<PendingP2p> group_p2p_;
   std::vector<CollectiveCall> group_colls_;
+  // The group being run. GroupEnd swaps these with the two above, so all four keep their
+  // capacity and a window of small sends allocates nothing.
+  std::vector<PendingP2p> running_p2p_;
+  std::vector<CollectiveCall> running_colls_;
+  transport::RequestArray p2p_requests_;
 
   runtime::Executor executor_;
   std::vector<std::byte> scratch_;

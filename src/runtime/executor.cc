@@ -49,10 +49,7 @@ std::string DescribeOp(const Op& op, const ExecutionContext& ctx, size_t elem_si
 }  // namespace
 
 void Executor::EnsureCapacity(size_t ops) {
-  if (ops > capacity_) {
-    requests_ = std::make_unique<Request[]>(ops);
-    capacity_ = ops;
-  }
+  requests_.Reserve(ops);
   state_.assign(ops, kUnissued);
   pending_.clear();
 }
@@ -182,9 +179,12 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
     // Nothing moved: wait politely, naming the oldest thing we wait for.
     const Op* oldest = pending_.empty() ? nullptr : &ops[pending_.front()];
     int peer = oldest ? (*ctx.world_ranks)[oldest->peer] : -1;
-    failure = waiter.Idle(peer, oldest ? DescribeOp(*oldest, ctx, elem_size)
-                                       : fmt::format("in {} #{}", ctx.what, ctx.seq));
-    if (!failure.ok()) break;
+    failure = waiter.Idle(peer);
+    if (!failure.ok()) {
+      failure = failure.WithContext(oldest ? DescribeOp(*oldest, ctx, elem_size)
+                                           : fmt::format("in {} #{}", ctx.what, ctx.seq));
+      break;
+    }
   }
 
   if (!failure.ok()) {

@@ -46,8 +46,7 @@ class Executor {
  private:
   void EnsureCapacity(size_t ops);
 
-  std::unique_ptr<transport::Request[]> requests_;
-  size_t capacity_ = 0;
+  transport::RequestArray requests_;
   std::vector<uint8_t> state_;     // per op: 0 unissued, 1 in flight, 2 complete
   std::vector<uint32_t> pending_;  // ops in flight
 };

@@ -44,9 +44,9 @@ void ProgressWaiter::Reset() {
   last_progress_ = Clock::now();
 }
 
-Status ProgressWaiter::Idle(int peer_world_rank, const std::string& waiting_for) {
+Status ProgressWaiter::Idle(int peer_world_rank) {
   if (aborted_ && aborted_->load(std::memory_order_relaxed))
-    return Status::Aborted("communicator aborted while " + waiting_for);
+    return Status::Aborted("communicator aborted");
   // Reading the clock costs ~20 ns; check it every 16 passes while spinning.
   if ((++idle_passes_ & 15) != 0) return Status::Ok();
   Clock::time_point now = Clock::now();
@@ -58,14 +58,13 @@ Status ProgressWaiter::Idle(int peer_world_rank, const std::string& waiting_for)
     return Status::Ok();
   }
   if (idle_us > timeout_s_ * 1e6) {
-    return Status::Timeout(fmt::format("no progress for {:.1f} s (BRAID_TIMEOUT={} s) {}",
-                                       idle_us * 1e-6, timeout_s_, waiting_for));
+    return Status::Timeout(fmt::format("no progress for {:.1f} s (BRAID_TIMEOUT={} s)",
+                                       idle_us * 1e-6, timeout_s_));
   }
   if (peer_world_rank >= 0 &&
       std::chrono::duration<double>(now - last_health_check_).count() > kHealthCheckPeriodS) {
     last_health_check_ = now;
-    Status health = transport_->PeerHealth(peer_world_rank);
-    if (!health.ok()) return health.WithContext(waiting_for);
+    if (Status health = transport_->PeerHealth(peer_world_rank); !health.ok()) return health;
   }
   transport_->WaitForActivity(sleep_us_);
   sleep_us_ = std::min(kMaxSleepUs, sleep_us_ * 2);

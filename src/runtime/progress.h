@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <string>
 
 #include "braid/status.h"
 #include "transport/transport.h"
@@ -23,9 +22,11 @@ class ProgressWaiter {
   // Progress was made: restart the no-progress clock and go back to spinning.
   void Reset();
   // No progress this pass. Returns non-OK when the caller must stop: Aborted, Timeout (after
-  // timeout_s without progress; `waiting_for` names the peer/operation being waited on), or a
-  // RemoteError from the transport's PeerHealth(`peer_world_rank`) check (peer < 0: skip).
-  Status Idle(int peer_world_rank, const std::string& waiting_for);
+  // timeout_s without progress), or a RemoteError from the transport's
+  // PeerHealth(`peer_world_rank`) check (peer < 0: skip). The caller adds what it was waiting
+  // for as context, only then: this runs on every idle pass of a spin, where building that text
+  // each time (a format and an allocation) cost more than the message being waited for.
+  Status Idle(int peer_world_rank);
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "braid/status.h"
@@ -32,6 +33,26 @@ struct Request {
     State s = state.load(std::memory_order_acquire);
     return s == State::kDone || s == State::kFailed;
   }
+};
+
+// Storage for the requests of one wait loop, reused from call to call so a small operation
+// allocates nothing. Requests are neither movable nor copyable (atomic state), hence no vector.
+class RequestArray {
+ public:
+  // At least n requests; earlier ones are discarded when it grows, so call it only while none
+  // is in flight. Each request's state is set when it is posted.
+  Request* Reserve(size_t n) {
+    if (n > capacity_) {
+      requests_ = std::make_unique<Request[]>(n);
+      capacity_ = n;
+    }
+    return requests_.get();
+  }
+  Request& operator[](size_t i) { return requests_[i]; }
+
+ private:
+  std::unique_ptr<Request[]> requests_;
+  size_t capacity_ = 0;
 };
 
 // 64-bit tag layout (see MakeTag): [comm id:16][source world rank:16][sequence:11][p2p:1][op tag:20]
