@@ -63,13 +63,17 @@ Status Comm::Barrier() {
 }
 
 Status Comm::Send(const void* buf, size_t count, DataType type, int peer) {
-  if (Status s = runtime::ValidatePointToPoint("send", buf, count, type, peer, size()); !s.ok()) return s;
-  return impl_->PointToPoint(true, const_cast<void*>(buf), count, type, peer);
+  size_t bytes = 0;
+  if (Status s = runtime::ValidatePointToPoint("send", buf, count, type, peer, size(), &bytes); !s.ok())
+    return s;
+  return impl_->PointToPoint(true, const_cast<void*>(buf), bytes, peer);
 }
 
 Status Comm::Recv(void* buf, size_t count, DataType type, int peer) {
-  if (Status s = runtime::ValidatePointToPoint("recv", buf, count, type, peer, size()); !s.ok()) return s;
-  return impl_->PointToPoint(false, buf, count, type, peer);
+  size_t bytes = 0;
+  if (Status s = runtime::ValidatePointToPoint("recv", buf, count, type, peer, size(), &bytes); !s.ok())
+    return s;
+  return impl_->PointToPoint(false, buf, bytes, peer);
 }
 
 Status Comm::GroupStart() { return impl_->GroupStart(); }

@@ -17,6 +17,10 @@ namespace {
 
 // Bounds the plan cache; a workload cycling through more shapes than this rebuilds plans.
 constexpr size_t kMaxCachedPlans = 256;
+// Point-to-point messages up to this size travel packed (runtime/p2p_packet.h). Packing copies
+// each message twice more than a tagged send; that costs less than UCX's per-message overhead up
+// to about 1 KiB on the shared-memory lane, and more at 4 KiB (docs/PERFORMANCE.md).
+constexpr size_t kDefaultInlineBytes = 1024;
 
 std::optional<coll::Algorithm> ParseAlgorithm(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -45,8 +49,8 @@ Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_r
       rank_(rank),
       comm_id_(comm_id),
       options_(options),
-      sends_to_(world_ranks_.size(), 0),
-      recvs_from_(world_ranks_.size(), 0) {
+      p2p_(runtime::P2pContext{world_->transport.get(), &world_ranks_, comm_id_, &aborted_, options_.timeout_s},
+           size_t(options_.p2p_inline_bytes)) {
   if (!options_.algorithm.empty()) forced_algorithm_ = ParseAlgorithm(options_.algorithm);
 }
 
@@ -64,6 +68,17 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
     return Status::InvalidArgument("CommOptions.timeout_s is 0; must be > 0 seconds (or < 0 for BRAID_TIMEOUT)");
   if (out->algorithm.empty()) {
     if (std::optional<std::string> algo = env::Get("ALGO")) out->algorithm = *algo;
+  }
+  if (out->p2p_inline_bytes < 0) {
+    long inline_bytes = env::GetInt("P2P_INLINE_BYTES", long(kDefaultInlineBytes));
+    if (inline_bytes < 0 || size_t(inline_bytes) > runtime::kMaxInlineBytes) {
+      return Status::InvalidArgument(fmt::format("BRAID_P2P_INLINE_BYTES={} out of range [0, {}]",
+                                                 inline_bytes, runtime::kMaxInlineBytes));
+    }
+    out->p2p_inline_bytes = inline_bytes;
+  } else if (size_t(out->p2p_inline_bytes) > runtime::kMaxInlineBytes) {
+    return Status::InvalidArgument(fmt::format("CommOptions.p2p_inline_bytes={} out of range [0, {}]",
+                                               out->p2p_inline_bytes, runtime::kMaxInlineBytes));
   }
   if (out->slice_bytes == 0) {
     long slice = env::GetInt("SLICE_BYTES", 0);
@@ -178,85 +193,39 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   return executor_.Run(plan->schedule, buffers, ctx);
 }
 
-Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t count, DataType type, int peer) {
-  BRAID_RETURN_IF_ERROR(CheckUsable());
-  size_t bytes = count * DataTypeSize(type);
-  PendingP2p p{is_send, buf, bytes, peer};
+Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t bytes, int peer) {
+  if (!Usable()) return CheckUsable();
+  const runtime::P2pOp op{is_send, buf, bytes, peer};
   if (group_depth_ > 0) {
-    group_p2p_.push_back(p);
-    return Status::Ok();
+    // Posted now; GroupEnd waits. A failure comes back here and again from GroupEnd.
+    Status added = p2p_.Add(op);
+    return added.ok() ? added : Fail(added);
   }
-  return Fail(RunP2p({&p, 1}, {}));
-}
-
-Status Comm::Impl::RunP2p(std::span<const PendingP2p> p2p, std::span<const CollectiveCall> colls) {
-  transport::Transport* net = transport();
-  const uint32_t me = uint32_t(net->rank());
-  transport::Request* requests = p2p_requests_.Reserve(p2p.size());
-  Status failure;
-  size_t posted = 0;
-  for (; posted < p2p.size(); ++posted) {
-    const PendingP2p& p = p2p[posted];
-    int world_peer = world_ranks_[p.peer];
-    uint64_t index = p.is_send ? sends_to_[p.peer]++ : recvs_from_[p.peer]++;
-    uint64_t tag = transport::MakeTag(comm_id_, p.is_send ? me : uint32_t(world_peer),
-                                      uint32_t(index >> 20), true, uint32_t(index & 0xfffff));
-    failure = p.is_send ? net->PostSend(world_peer, tag, p.buf, p.bytes, transport::MemoryType::kHost, &requests[posted])
-                        : net->PostRecv(world_peer, tag, p.buf, p.bytes, transport::MemoryType::kHost, &requests[posted]);
-    if (!failure.ok()) break;
-  }
-  // Collectives of the group run while the point-to-point traffic progresses underneath.
-  for (size_t c = 0; failure.ok() && c < colls.size(); ++c) failure = RunCollective(colls[c]);
-
-  runtime::ProgressWaiter waiter(net, &aborted_, options_.timeout_s);
-  // Everything before first_pending has finished successfully, so a pass scans only what is
-  // still outstanding (requests finish roughly in posting order).
-  size_t first_pending = 0;
-  while (failure.ok()) {
-    bool progressed = net->Progress();
-    size_t next_pending = posted;
-    for (size_t i = first_pending; i < posted; ++i) {
-      transport::Request::State state = requests[i].state.load(std::memory_order_acquire);
-      if (state == transport::Request::State::kFailed) {
-        failure = requests[i].error;
-        break;
-      }
-      if (state != transport::Request::State::kDone && next_pending == posted) next_pending = i;
-    }
-    first_pending = next_pending;
-    if (!failure.ok() || first_pending == posted) break;
-    if (progressed) {
-      waiter.Reset();
-      continue;
-    }
-    const PendingP2p& p = p2p[first_pending];
-    failure = waiter.Idle(world_ranks_[p.peer]);
-    if (!failure.ok()) {
-      failure = failure.WithContext(fmt::format("waiting to {} rank {} ({} bytes)",
-                                                p.is_send ? "send to" : "receive from", p.peer, p.bytes));
-    }
-  }
-  if (!failure.ok()) {
-    for (size_t i = 0; i < posted; ++i) net->Cancel(&requests[i]);
-  }
-  return failure;
+  p2p_.Begin();
+  (void)p2p_.Add(op);  // a failure is kept by the engine and returned by Finish
+  return Fail(p2p_.Finish(nullptr));
 }
 
 Status Comm::Impl::GroupStart() {
   BRAID_RETURN_IF_ERROR(CheckUsable());
-  ++group_depth_;
+  if (group_depth_++ == 0) p2p_.Begin();
   return Status::Ok();
 }
 
 Status Comm::Impl::GroupEnd() {
   if (group_depth_ == 0) return Status::InvalidUsage("GroupEnd without a matching GroupStart");
   if (--group_depth_ > 0) return Status::Ok();
-  running_p2p_.swap(group_p2p_);
   running_colls_.swap(group_colls_);
-  group_p2p_.clear();
   group_colls_.clear();
-  BRAID_RETURN_IF_ERROR(CheckUsable());
-  return Fail(RunP2p(running_p2p_, running_colls_));
+  if (Status usable = CheckUsable(); !usable.ok()) {
+    p2p_.Cancel();  // nothing of the group may touch the caller's buffers afterwards
+    return usable;
+  }
+  auto run_collectives = [this]() {
+    for (const CollectiveCall& call : running_colls_) BRAID_RETURN_IF_ERROR(RunCollective(call));
+    return Status::Ok();
+  };
+  return Fail(p2p_.Finish(run_collectives));
 }
 
 Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {

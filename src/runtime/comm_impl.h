@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <span>
 #include <tuple>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include "collectives/schedule.h"
 #include "collectives/tuner.h"
 #include "runtime/executor.h"
+#include "runtime/p2p_engine.h"
 #include "transport/transport.h"
 
 namespace braid {
@@ -60,7 +60,8 @@ class Comm::Impl {
     bool in_place;
   };
   Status Collective(const CollectiveCall& call);
-  Status PointToPoint(bool is_send, void* buf, size_t count, DataType type, int peer);
+  // A validated send or receive of `bytes` (see validate.h).
+  Status PointToPoint(bool is_send, void* buf, size_t bytes, int peer);
   Status GroupStart();
   Status GroupEnd();
   Status Split(int color, int key, std::unique_ptr<Comm>* out);
@@ -68,6 +69,7 @@ class Comm::Impl {
 
   // Fails fast once the communicator saw a fatal error or was aborted.
   Status CheckUsable() const;
+  bool Usable() const { return !aborted_.load(std::memory_order_relaxed) && fatal_.ok(); }
 
  private:
   // Schedules are pure functions of these fields, so small repeated calls reuse them.
@@ -76,14 +78,7 @@ class Comm::Impl {
     coll::TunerChoice choice;
     coll::RankSchedule schedule;
   };
-  struct PendingP2p {
-    bool is_send;
-    void* buf;
-    size_t bytes;
-    int peer;
-  };
   Status RunCollective(const CollectiveCall& call);
-  Status RunP2p(std::span<const PendingP2p> p2p, std::span<const CollectiveCall> colls);
   Status PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan);
   Status Fail(Status status);  // records a fatal error and returns it
 
@@ -93,19 +88,13 @@ class Comm::Impl {
   uint32_t comm_id_;
   CommOptions options_;
   uint32_t seq_ = 0;
-  std::vector<uint64_t> sends_to_;     // p2p messages sent to each peer (for tags)
-  std::vector<uint64_t> recvs_from_;   // p2p messages received from each peer
   std::atomic<bool> aborted_{false};
   Status fatal_;
+  runtime::P2pEngine p2p_;  // after the fields its context points to
 
   int group_depth_ = 0;
-  std::vector<PendingP2p> group_p2p_;
-  std::vector<CollectiveCall> group_colls_;
-  // The group being run. GroupEnd swaps these with the two above, so all four keep their
-  // capacity and a window of small sends allocates nothing.
-  std::vector<PendingP2p> running_p2p_;
-  std::vector<CollectiveCall> running_colls_;
-  transport::RequestArray p2p_requests_;
+  std::vector<CollectiveCall> group_colls_;  // run at GroupEnd; a group's p2p ops are in p2p_
+  std::vector<CollectiveCall> running_colls_;  // swapped with group_colls_ to keep both capacities
 
   runtime::Executor executor_;
   std::vector<std::byte> scratch_;

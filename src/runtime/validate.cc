@@ -102,8 +102,8 @@ Status ValidateCollective(const CallArgs& a, bool* in_place) {
   return Status::Ok();
 }
 
-Status ValidatePointToPoint(const char* what, const void* buf, size_t count, DataType type,
-                            int peer, int nranks) {
+Status PointToPointError(const char* what, const void* buf, size_t count, DataType type, int peer,
+                         int nranks) {
   if (Status s = CheckTypeAndOp(what, type, nullptr); !s.ok()) return s;
   if (peer < 0 || peer >= nranks)
     return Status::InvalidArgument(fmt::format("{}: peer {} out of range [0, {})", what, peer, nranks));
@@ -111,7 +111,7 @@ Status ValidatePointToPoint(const char* what, const void* buf, size_t count, Dat
   if (Status s = CheckedBytes(count, DataTypeSize(type), 1, what, &bytes); !s.ok()) return s;
   if (count > 0 && !buf)
     return Status::InvalidArgument(fmt::format("{}: buffer is null with count {}", what, count));
-  return Status::Ok();
+  return Status::Internal(fmt::format("{}: arguments rejected without a reason", what));
 }
 
 }  // namespace braid::runtime

@@ -27,6 +27,9 @@ struct Request {
   Status error;               // set before state becomes kFailed; names the peer and the cause
   int peer = -1;              // world rank
   size_t bytes = 0;           // expected (recv) or sent (send) bytes
+  // Set by the caller before posting a receive: a shorter message is accepted, and on kDone
+  // `bytes` holds the length received (a longer one still fails as truncated).
+  bool accept_shorter = false;
   void* handle = nullptr;     // transport-private
 
   bool finished() const {

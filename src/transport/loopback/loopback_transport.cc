@@ -49,11 +49,12 @@ void LoopbackFabric::Match(const Pending& send, const Pending& recv) {
   if (sent > expected) {
     recv_error = Status::InvalidUsage(fmt::format(
         "message from rank {} truncated: expected {} bytes, got {}", send.owner, expected, sent));
-  } else if (sent < expected) {
+  } else if (sent < expected && !recv.req->accept_shorter) {
     recv_error = Status::InvalidUsage(fmt::format(
         "message from rank {} too short: expected {} bytes, got {}", send.owner, expected, sent));
-  } else if (sent > 0 && send.buf != recv.buf) {
-    std::memcpy(recv.buf, send.buf, sent);
+  } else {
+    if (sent > 0 && send.buf != recv.buf) std::memcpy(recv.buf, send.buf, sent);
+    recv.req->bytes = sent;
   }
   Finish(send.owner, send.req, Status());
   Finish(recv.owner, recv.req, std::move(recv_error));

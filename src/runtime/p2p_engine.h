@@ -1,0 +1,128 @@
+// Point-to-point traffic of one communicator: per-peer message numbering, and two paths chosen
+// by size. Messages above the inline limit go as one tagged transport message each (tag =
+// message number). Messages up to it travel packed (p2p_packet.h): the sender copies them into
+// one open packet per peer, which leaves when full, when it holds kFlushMessages, or at the end
+// of the group; the receiver takes each packet into a bounce buffer and hands its messages to
+// the matching receives, keeping those whose Recv has not been called yet.
+//
+// Operations are posted as they are added (a group's first messages are on their way while the
+// caller still adds more), and Finish waits for all of them.
+//
+// Both sides pick the path from their own byte count, so a send and receive of different sizes
+// can disagree; the receiver then fails with an error naming the peer and the sizes when it can
+// tell (a packed message where it expected a tagged one, or the reverse) and otherwise times out
+// like any unmatched receive.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "braid/status.h"
+#include "runtime/p2p_packet.h"
+#include "transport/transport.h"
+
+namespace braid::runtime {
+
+struct P2pOp {
+  bool is_send;
+  void* buf;
+  size_t bytes;
+  int peer;  // communicator rank
+};
+
+// What the engine needs of its communicator; fixed for the communicator's lifetime.
+struct P2pContext {
+  transport::Transport* transport;
+  const std::vector<int>* world_ranks;  // communicator rank -> world rank
+  uint32_t comm_id;
+  const std::atomic<bool>* aborted;
+  double timeout_s;
+};
+
+class P2pEngine {
+ public:
+  // Messages of at most `inline_bytes` (<= kMaxInlineBytes) travel packed; 0 = none. Every
+  // rank of the communicator must use the same value.
+  P2pEngine(const P2pContext& ctx, size_t inline_bytes);
+  ~P2pEngine();  // cancels what an unfinished batch left in flight
+
+  // A batch is a group, or one blocking Send/Recv: Begin, Add each op, Finish.
+  void Begin();
+  // Posts `op`; messages between a pair match in the order they are added. A failure is kept
+  // and returned again by Finish.
+  Status Add(const P2pOp& op);
+  // Posts the open packets, runs `between` (the group's collectives) while the traffic
+  // progresses, then waits for every op of the batch. On failure nothing that touches the
+  // callers' buffers is left in flight.
+  Status Finish(const std::function<Status()>& between);
+  // Ends the batch without waiting: cancels everything still in flight.
+  void Cancel();
+
+ private:
+  struct Outbox {  // one packet on its way to a peer
+    PacketWriter writer;
+    transport::Request request;
+    int peer = -1;
+    bool posted = false;
+  };
+  struct Waiting {  // a packed receive of the current batch
+    uint64_t index;
+    size_t op;  // position in ops_
+  };
+  struct Inbox {  // packets from one peer
+    std::vector<std::byte> buffer;  // kMaxPacketBytes once a packet receive was posted
+    transport::Request request;
+    bool posted = false;
+    std::map<uint64_t, std::vector<std::byte>> early;  // arrived before their Recv
+    std::vector<Waiting> waiting;                      // ascending index
+    size_t next = 0;                                   // first of `waiting` not yet delivered
+  };
+  struct Outstanding {  // something the wait loop waits for, named in a timeout
+    int peer = -1;
+    bool is_send = false;
+    size_t bytes = 0;
+    bool packet = false;
+  };
+
+  bool Packed(size_t bytes) const { return inline_bytes_ > 0 && bytes <= inline_bytes_; }
+  Status AddTagged(const P2pOp& op, uint64_t index);
+  Status AddPackedSend(const P2pOp& op, uint64_t index);
+  Status AddPackedRecv(const P2pOp& op, uint64_t index);
+  Inbox& InboxOf(int peer);
+  Status PostPacket(Outbox& box);
+  Status PostPacketRecv(int peer, Inbox& box);
+  // Hands the messages of a received packet to waiting receives or keeps them for later ones.
+  Status Unpack(int peer, Inbox& box);
+  Status Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload);
+  // Polls every outstanding request once; *all_done when nothing of the batch is outstanding.
+  Status Poll(bool* progressed, bool* all_done, Outstanding* oldest);
+  void EndBatch();
+
+  const P2pContext ctx_;
+  const size_t inline_bytes_;
+  std::vector<uint64_t> sends_to_;                // messages sent to each peer (their numbers)
+  std::vector<uint64_t> recvs_from_;              // messages received from each peer
+  std::vector<std::unique_ptr<Inbox>> inboxes_;   // per peer, created on first use
+
+  // The current batch (containers keep their capacity between batches).
+  bool open_ = false;
+  Status failure_;
+  std::vector<P2pOp> ops_;                   // the ops still to wait for (tagged, waiting)
+  std::deque<transport::Request> requests_;  // tagged messages; a deque keeps them in place
+  std::vector<size_t> tagged_;               // op position of requests_[k]
+  size_t first_tagged_ = 0;                  // tagged_[..first_tagged_) finished
+  std::vector<std::unique_ptr<Outbox>> outboxes_;
+  size_t outboxes_used_ = 0;
+  size_t first_outbox_ = 0;                  // outboxes_[..first_outbox_) finished
+  std::vector<int> open_outbox_;             // per peer: its open packet in outboxes_, or -1
+  std::vector<int> receiving_from_;          // peers with packed receives in this batch
+  size_t packed_outstanding_ = 0;            // packed receives of this batch not yet delivered
+};
+
+}  // namespace braid::runtime

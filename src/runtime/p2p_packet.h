@@ -1,0 +1,99 @@
+// The packet that carries small point-to-point messages: every message of up to the inline
+// limit that one group sends to one peer travels in one transport message, so a window of
+// 64 one-byte sends costs one UCX send and one receive instead of 64 of each (where the
+// per-message cost of the tag API, not bytes, bounds the rate).
+//
+// Layout (host byte order; every rank of a job runs on the same architecture):
+//   u32 message count, u32 reserved (0)
+//   per message: u64 index (the sender's message number to this peer), u32 bytes,
+//                u32 reserved (0), then `bytes` of payload, then zero padding to 8 bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <span>
+#include <memory>
+
+#include "braid/status.h"
+
+namespace braid::runtime {
+
+inline constexpr size_t kPacketHeaderBytes = 8;
+inline constexpr size_t kPacketEntryHeaderBytes = 16;
+// Largest packet a sender builds (and the receive buffer of a peer's packet), in bytes.
+inline constexpr size_t kMaxPacketBytes = 64 << 10;
+// The inline limit may not exceed this (one message plus its headers fits a packet).
+inline constexpr size_t kMaxInlineBytes = kMaxPacketBytes - kPacketHeaderBytes - kPacketEntryHeaderBytes;
+
+// Packet bytes one message of `bytes` takes (header and padding included).
+constexpr size_t PackedSize(size_t bytes) { return kPacketEntryHeaderBytes + ((bytes + 7) & ~size_t{7}); }
+
+class PacketWriter {
+ public:
+  void Reset();
+  uint32_t count() const { return count_; }
+  // Whether a message of `bytes` (<= kMaxInlineBytes) still fits.
+  bool Fits(size_t bytes) const { return size_ + PackedSize(bytes) <= kMaxPacketBytes; }
+  void Add(uint64_t index, const void* data, size_t bytes);
+  // The packet so far; valid until the next Reset/Add.
+  std::span<const std::byte> bytes() const { return {buffer_.get(), size_}; }
+
+ private:
+  std::unique_ptr<std::byte[]> buffer_;  // kMaxPacketBytes, allocated once
+  size_t size_ = 0;
+  uint32_t count_ = 0;
+};
+
+inline void PacketWriter::Add(uint64_t index, const void* data, size_t bytes) {
+  std::byte* entry = buffer_.get() + size_;
+  const uint32_t length = uint32_t(bytes);
+  const uint32_t reserved = 0;
+  std::memcpy(entry, &index, sizeof(index));
+  std::memcpy(entry + 8, &length, sizeof(length));
+  std::memcpy(entry + 12, &reserved, sizeof(reserved));
+  if (bytes) std::memcpy(entry + kPacketEntryHeaderBytes, data, bytes);
+  // Zero the padding so a packet never carries stale bytes of an earlier one.
+  const size_t padded = PackedSize(bytes) - kPacketEntryHeaderBytes;
+  if (padded > bytes) std::memset(entry + kPacketEntryHeaderBytes + bytes, 0, padded - bytes);
+  size_ += PackedSize(bytes);
+  ++count_;
+  std::memcpy(buffer_.get(), &count_, sizeof(count_));
+}
+
+// The message headers of a packet, read one by one with bounds checks.
+class PacketReader {
+ public:
+  PacketReader(std::span<const std::byte> packet, int sender) : packet_(packet), sender_(sender) {}
+  // Reads the packet header; an Internal error naming the sender if the packet is malformed.
+  Status Start();
+  // The next message, or *more = false at the end (an Internal error if bytes are left over).
+  Status Next(bool* more, uint64_t* index, std::span<const std::byte>* payload);
+
+ private:
+  Status Malformed(const std::string& what) const;
+  std::span<const std::byte> packet_;
+  int sender_;
+  uint32_t count_ = 0;
+  uint32_t read_ = 0;
+  size_t at_ = 0;
+};
+
+// Calls visit(index, payload) for each message of `packet` in order; stops at the first
+// non-OK visit. A malformed packet (a bug or memory corruption, never user input) is an
+// Internal error naming the sender.
+template <typename Visit>
+Status ForEachPackedMessage(std::span<const std::byte> packet, int sender, Visit&& visit) {
+  PacketReader reader(packet, sender);
+  if (Status s = reader.Start(); !s.ok()) return s;
+  for (;;) {
+    bool more = false;
+    uint64_t index = 0;
+    std::span<const std::byte> payload;
+    if (Status s = reader.Next(&more, &index, &payload); !s.ok() || !more) return s;
+    if (Status s = visit(index, payload); !s.ok()) return s;
+  }
+}
+
+}  // namespace braid::runtime
