@@ -34,14 +34,12 @@ ProgressWaiter::ProgressWaiter(transport::Transport* transport, const std::atomi
                                double timeout_s)
     : transport_(transport),
       aborted_(aborted),
-      timeout_s_(timeout_s),
-      last_progress_(Clock::now()),
-      last_health_check_(last_progress_) {}
+      timeout_s_(timeout_s) {}
 
 void ProgressWaiter::Reset() {
   idle_passes_ = 0;
   sleep_us_ = kMinSleepUs;
-  last_progress_ = Clock::now();
+  clock_started_ = false;
 }
 
 Status ProgressWaiter::Idle(int peer_world_rank) {
@@ -50,6 +48,14 @@ Status ProgressWaiter::Idle(int peer_world_rank) {
   // Reading the clock costs ~20 ns; check it every 16 passes while spinning.
   if ((++idle_passes_ & 15) != 0) return Status::Ok();
   Clock::time_point now = Clock::now();
+  if (!clock_started_) {
+    // The idle clock starts at the first check after progress, not at the progress itself: a
+    // wait that ends within a few passes (a small message) then reads no clock at all.
+    clock_started_ = true;
+    last_progress_ = now;
+    last_health_check_ = now;
+    return Status::Ok();
+  }
   double idle_us = std::chrono::duration<double, std::micro>(now - last_progress_).count();
   const WaitPolicy& policy = Policy();
   if (idle_us < policy.spin_us) return Status::Ok();

@@ -33,6 +33,7 @@ class ProgressWaiter {
   transport::Transport* transport_;
   const std::atomic<bool>* aborted_;
   double timeout_s_;
+  bool clock_started_ = false;  // last_progress_ and last_health_check_ are set
   Clock::time_point last_progress_;
   Clock::time_point last_health_check_;
   unsigned idle_passes_ = 0;

@@ -212,6 +212,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
                           !local_addr.empty();
     same_host += use_local_lane;
     peer->lane = use_local_lane ? kLocalLane : kNetworkLane;
+    lanes_[peer->lane].in_use = true;
     peer->error_handling = error_mode_ == "peer" || (error_mode_ == "auto" && !use_local_lane);
     addresses_[size_t(p)] = use_local_lane ? local_addr : network_addr;
     peers_.push_back(std::move(peer));

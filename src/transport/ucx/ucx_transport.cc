@@ -105,7 +105,7 @@ void UcxTransport::HandleFailures() {
 unsigned UcxTransport::Drive() {
   unsigned events = 0;
   for (Lane& lane : lanes_)
-    if (lane.worker) events += ucp_worker_progress(lane.worker);
+    if (lane.worker && lane.in_use) events += ucp_worker_progress(lane.worker);
   HandleFailures();
   if (!closing_.empty()) ReapClosed();
   return events;
@@ -301,7 +301,7 @@ void UcxTransport::WaitForActivity(int timeout_us) {
   nfds_t nfds = 1;
   bool all_armed = true;
   for (Lane& lane : lanes_) {
-    if (!lane.worker) continue;
+    if (!lane.worker || !lane.in_use) continue;
     if (!lane.wakeup) {
       all_armed = false;
       continue;

@@ -144,6 +144,10 @@ class UcxTransport : public Transport {
     ucp_context_h context = nullptr;
     ucp_worker_h worker = nullptr;
     bool wakeup = false;  // the worker has an event fd to sleep on
+    // Some peer's endpoint is on this lane. Only such lanes are progressed: progressing an idle
+    // network worker (tcp) costs a system call per pass, which a shared-memory message of
+    // a few hundred nanoseconds would pay every time.
+    bool in_use = false;
     int event_fd = -1;    // UCX's (owned by the worker)
     std::string address;
   };
