@@ -221,6 +221,9 @@ Status P2pEngine::Poll(bool* progressed, bool* all_done, Outstanding* oldest) {
   for (int peer : receiving_from_) {
     Inbox& box = *inboxes_[size_t(peer)];
     if (box.next == box.waiting.size()) continue;
+    // Add and the repost below keep a packet receive posted while receives wait; never trust the
+    // state of one that is not.
+    if (!box.posted) BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
     Request::State s = box.request.state.load(std::memory_order_acquire);
     if (s == Request::State::kPending) {
       if (oldest->peer < 0) *oldest = {peer, false, ops_[box.waiting[box.next].op].bytes, false};
