@@ -23,6 +23,7 @@
 #include "braid/kernels/act.h"
 #include "braid/kernels/norm.h"
 #include "braid/kernels/reduce.h"
+#include "bench/cuda_event_timer.h"
 
 namespace {
 
@@ -85,18 +86,10 @@ double Median(std::vector<double> v) {
 // Times `op` per iteration with events, then a D2D copy of the same bytes; sets the counters.
 void Measure(benchmark::State& state, double bytes, const std::function<void(cudaStream_t)>& op) {
   cudaStream_t stream;
-  cudaEvent_t start, stop;
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
+  braid::bench::EventTimer timer(stream);
   auto time_once = [&](const std::function<void(cudaStream_t)>& f) {
-    CHECK_CUDA(cudaEventRecord(start, stream));
-    f(stream);
-    CHECK_CUDA(cudaEventRecord(stop, stream));
-    CHECK_CUDA(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    return ms * 1e-3;
+    return timer.Seconds([&] { f(stream); });
   };
   for (int i = 0; i < 3; ++i) op(stream);
   std::vector<double> ours;
@@ -119,8 +112,6 @@ void Measure(benchmark::State& state, double bytes, const std::function<void(cud
   state.counters["copy_GB/s"] = copy_gbs;
   state.counters["ratio"] = ours_gbs / copy_gbs;
   state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   cudaStreamDestroy(stream);
 }
 

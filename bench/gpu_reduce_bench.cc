@@ -20,6 +20,7 @@
 
 #include "braid/kernels/reduce.h"
 #include "braid/kernels/reduce_cuda.h"
+#include "bench/cuda_event_timer.h"
 
 namespace {
 
@@ -89,23 +90,24 @@ bool FillRandom(void* dst, size_t bytes, DataType type, size_t seed) {
 // Median seconds of `run` over `runs` launches, timed with events on the default stream.
 template <typename Run>
 double MedianSeconds(int runs, Run run) {
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
+  braid::bench::EventTimer timer;
   std::vector<double> seconds;
-  for (int i = 0; i < runs; ++i) {
-    cudaEventRecord(start);
-    run();
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    seconds.push_back(ms * 1e-3);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  for (int i = 0; i < runs; ++i) seconds.push_back(timer.Seconds(run));
   std::sort(seconds.begin(), seconds.end());
   return seconds[seconds.size() / 2];
+}
+
+// Times each benchmark iteration's `launch` with events (manual time); returns the total seconds.
+template <typename Launch>
+double TimeIterations(benchmark::State& state, Launch&& launch) {
+  braid::bench::EventTimer timer;
+  double total_seconds = 0;
+  for (auto _ : state) {
+    const double seconds = timer.Seconds(launch);
+    state.SetIterationTime(seconds);
+    total_seconds += seconds;
+  }
+  return total_seconds;
 }
 
 // Device-to-device copy bandwidth for `bytes`, counting read + write; measured once per size.
@@ -129,25 +131,9 @@ void BM_CopyD2D(benchmark::State& state) {
     state.SkipWithError("allocation or upload failed");
     return;
   }
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  for (int i = 0; i < kWarmups; ++i) {
-    cudaMemcpyAsync(dst.ptr, src.ptr, bytes, cudaMemcpyDeviceToDevice);
-  }
-  double total_seconds = 0;
-  for (auto _ : state) {
-    cudaEventRecord(start);
-    cudaMemcpyAsync(dst.ptr, src.ptr, bytes, cudaMemcpyDeviceToDevice);
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    state.SetIterationTime(ms * 1e-3);
-    total_seconds += ms * 1e-3;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  auto copy = [&] { cudaMemcpyAsync(dst.ptr, src.ptr, bytes, cudaMemcpyDeviceToDevice); };
+  for (int i = 0; i < kWarmups; ++i) copy();
+  const double total_seconds = TimeIterations(state, copy);
   Check(cudaGetLastError(), "cudaMemcpyAsync", &state);
   state.counters["GB/s"] = 2.0 * static_cast<double>(bytes) *
                            static_cast<double>(state.iterations()) / total_seconds * 1e-9;
@@ -187,22 +173,7 @@ void BM_ReduceSum(benchmark::State& state) {
   }
   if (!Check(cudaDeviceSynchronize(), "warm-up", &state)) return;
 
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  double total_seconds = 0;
-  for (auto _ : state) {
-    cudaEventRecord(start);
-    (void)reduce();
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    state.SetIterationTime(ms * 1e-3);
-    total_seconds += ms * 1e-3;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  const double total_seconds = TimeIterations(state, [&] { (void)reduce(); });
   if (!Check(cudaGetLastError(), "ReduceCuda", &state)) return;
 
   const double bytes_moved = static_cast<double>(num_srcs + 1) * static_cast<double>(out_bytes);

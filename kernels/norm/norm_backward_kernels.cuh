@@ -33,13 +33,8 @@ template <typename T, int kVec, int kChunks, bool kRms>
 __global__ void __launch_bounds__(kMaxRowThreads)
     NormBackwardRowsKernel(BwdParams<T> p, int tpr, float* partial) {
   __shared__ float smem[64];
-  const int rows_per_block = static_cast<int>(blockDim.x) / tpr;
-  const int slot = static_cast<int>(threadIdx.x) / tpr;
-  const int lane = static_cast<int>(threadIdx.x) % tpr;
-  const int64_t chunks = p.cols / kVec;  // exact: the host picks kVec > 1 only if it divides cols
+  const auto [rows_per_block, slot, lane, stride, my_chunks] = RowGeometryOf<kVec>(p.cols, tpr);
   const float cols = static_cast<float>(p.cols);
-  const int stride = tpr * kVec;  // elements between one thread's consecutive packs
-  const int my_chunks = lane < chunks ? static_cast<int>((chunks - 1 - lane) / tpr) + 1 : 0;
   const T* gamma = p.gamma + lane * kVec;
 
   float dg[kChunks][kVec], db[kChunks][kVec];

@@ -122,4 +122,24 @@ inline RowLayout PlanRowLayout(int64_t chunks, int chunks_per_thread, int max_th
 
 inline bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// How `tpr` threads of a block share one row held in registers: the block holds
+// rows_per_block rows, this thread is `lane` of row `slot`, and handles the packs of kVec
+// elements lane, lane + tpr, ... (my_chunks of them, `stride` elements apart). The host picks
+// kVec > 1 only if it divides cols, so cols / kVec packs cover the row exactly.
+struct RowGeometry {
+  int rows_per_block;
+  int slot;
+  int lane;
+  int stride;
+  int my_chunks;
+};
+
+template <int kVec>
+__device__ __forceinline__ RowGeometry RowGeometryOf(int64_t cols, int tpr) {
+  const int lane = static_cast<int>(threadIdx.x) % tpr;
+  const int64_t chunks = cols / kVec;
+  return {static_cast<int>(blockDim.x) / tpr, static_cast<int>(threadIdx.x) / tpr, lane, tpr * kVec,
+          lane < chunks ? static_cast<int>((chunks - 1 - lane) / tpr) + 1 : 0};
+}
+
 }  // namespace braid::kernels::norm_detail

@@ -22,6 +22,7 @@ namespace {
 using norm_detail::FromFloat;
 using norm_detail::LoadPack;
 using norm_detail::Pack;
+using norm_detail::RowGeometryOf;
 using norm_detail::RowSum;
 using norm_detail::StorePack;
 using norm_detail::ToFloat;
@@ -50,15 +51,9 @@ template <typename T, int kVec, int kChunks, bool kRms>
 __global__ void __launch_bounds__(kMaxRowThreads, kVec == 1 ? 1 : 2)
     NormForwardRowsKernel(FwdParams<T> p, int tpr) {
   __shared__ float smem[32];
-  const int rows_per_block = static_cast<int>(blockDim.x) / tpr;
-  const int slot = static_cast<int>(threadIdx.x) / tpr;
-  const int lane = static_cast<int>(threadIdx.x) % tpr;
-  const int64_t chunks = p.cols / kVec;  // exact: the host picks kVec > 1 only if it divides cols
+  const auto [rows_per_block, slot, lane, stride, my_chunks] = RowGeometryOf<kVec>(p.cols, tpr);
   const float cols = static_cast<float>(p.cols);
 
-  const int stride = tpr * kVec;  // elements between one thread's consecutive packs
-  // Packs of this thread: lane, lane + tpr, ... below `chunks`.
-  const int my_chunks = lane < chunks ? static_cast<int>((chunks - 1 - lane) / tpr) + 1 : 0;
   const T* gamma = p.gamma + lane * kVec;
   const T* beta = kRms ? nullptr : p.beta + lane * kVec;
 

@@ -18,10 +18,16 @@
 #include "braid/kernels/reduce.h"
 #include "braid/kernels/reduce_cuda.h"
 #include "braid/types.h"
+#include "tests/common/element_compare.h"
 #include "tests/common/random_elements.h"
 
 namespace braid::kernels {
 namespace {
+
+using braid::testing::CountMismatches;
+using braid::testing::LoadInt;
+using braid::testing::Match;
+using braid::testing::RoundToCompute;
 
 constexpr DataType kAllTypes[] = {
     DataType::kInt8,    DataType::kUint8,    DataType::kInt32,      DataType::kUint32,
@@ -33,31 +39,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using Bytes = std::vector<uint8_t>;
 
-bool IsSigned(DataType t) {
-  return t == DataType::kInt8 || t == DataType::kInt32 || t == DataType::kInt64;
-}
-
 Bytes RandomData(DataType t, size_t n, std::mt19937_64& rng) {
   return ::braid::testing::RandomElements(t, n, rng);
-}
-
-uint64_t LoadBits(const void* p, size_t i, size_t size) {
-  uint64_t bits = 0;
-  std::memcpy(&bits, static_cast<const char*>(p) + i * size, size);  // little endian
-  return bits;
-}
-
-// Integer element as a signed 128-bit value (sign-extended for signed types).
-__int128 LoadInt(const void* p, size_t i, DataType t) {
-  size_t size = DataTypeSize(t);
-  uint64_t bits = LoadBits(p, i, size);
-  if (IsSigned(t) && size < 8 && (bits >> (size * 8 - 1)) & 1) bits |= ~uint64_t{0} << (size * 8);
-  if (IsSigned(t)) return static_cast<__int128>(static_cast<int64_t>(bits));
-  return static_cast<__int128>(bits);
-}
-
-double RoundToCompute(DataType t, double v) {
-  return t == DataType::kFloat64 ? v : static_cast<double>(static_cast<float>(v));
 }
 
 // Element i of the expected result, written to out.
@@ -99,21 +82,6 @@ void ReferenceElement(void* out, size_t i, DataType t, RedOpKind op,
   StoreFromDouble(out, i, t, acc);
 }
 
-// Bits must match, except that any NaN matches a NaN reference (payloads are not specified).
-size_t CountMismatches(const void* got, const void* want, size_t n, DataType t, size_t* first) {
-  size_t size = DataTypeSize(t), bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    bool same;
-    if (IsFloatingPoint(t) && std::isnan(LoadAsDouble(want, i, t))) {
-      same = std::isnan(LoadAsDouble(got, i, t));
-    } else {
-      same = LoadBits(got, i, size) == LoadBits(want, i, size);
-    }
-    if (!same && bad++ == 0) *first = i;
-  }
-  return bad;
-}
-
 enum class Alias { kNone, kDstIsFirst, kDstIsLast, kRepeatedSource };
 
 class ReduceManyTypeTest : public ::testing::TestWithParam<DataType> {};
@@ -139,7 +107,7 @@ TEST_P(ReduceManyTypeTest, EveryOpCountAndSourceCountMatchesReference) {
                                                    : out.data();
           ReduceManyHost(dst, srcs.data(), num_srcs, n, t, op);
           size_t first = 0;
-          size_t bad = CountMismatches(dst, want.data(), n, t, &first);
+          size_t bad = CountMismatches(dst, want.data(), n, t, Match::kBits, &first);
           ASSERT_EQ(bad, 0u) << DataTypeName(t) << " " << RedOpName(op) << " N=" << num_srcs
                              << " n=" << n << " alias=" << int(alias) << " first bad index "
                              << first;
@@ -161,7 +129,7 @@ TEST_P(ReduceManyTypeTest, TwoSourcesEqualReduceHost) {
     ReduceManyHost(many.data(), srcs, 2, n, t, op);
     ReduceHost(pair.data(), a.data(), b.data(), n, t, op);
     size_t first = 0;
-    EXPECT_EQ(CountMismatches(many.data(), pair.data(), n, t, &first), 0u)
+    EXPECT_EQ(CountMismatches(many.data(), pair.data(), n, t, Match::kBits, &first), 0u)
         << DataTypeName(t) << " " << RedOpName(op) << " first bad " << first;
   }
 }

@@ -16,9 +16,15 @@
 
 #include "braid/kernels/reduce.h"
 #include "braid/types.h"
+#include "tests/common/element_compare.h"
 
 namespace braid::kernels {
 namespace {
+
+using braid::testing::CountMismatches;
+using braid::testing::LoadInt;
+using braid::testing::Match;
+using braid::testing::RoundToCompute;
 
 constexpr DataType kAllTypes[] = {
     DataType::kInt8,    DataType::kUint8,    DataType::kInt32,      DataType::kUint32,
@@ -27,15 +33,6 @@ constexpr DataType kAllTypes[] = {
 constexpr RedOpKind kAllOps[] = {RedOpKind::kSum, RedOpKind::kProd, RedOpKind::kMax,
                                  RedOpKind::kMin, RedOpKind::kAvg,  RedOpKind::kPreMulSum};
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-bool IsFloat(DataType t) {
-  return t == DataType::kFloat16 || t == DataType::kFloat32 || t == DataType::kFloat64 ||
-         t == DataType::kBfloat16 || t == DataType::kFloat8e4m3 || t == DataType::kFloat8e5m2;
-}
-// fp32 compute precision for everything but fp64.
-double ToCompute(DataType t, double v) {
-  return t == DataType::kFloat64 ? v : static_cast<double>(static_cast<float>(v));
-}
 
 // ---- format reference -------------------------------------------------------------------------
 
@@ -249,21 +246,6 @@ std::vector<uint8_t> RandomData(DataType t, size_t n, std::mt19937_64& rng) {
   return v;
 }
 
-__int128 LoadInt(const void* p, size_t i, DataType t) {
-  auto at = [&](auto sample) {
-    decltype(sample) x;
-    std::memcpy(&x, static_cast<const char*>(p) + i * sizeof(x), sizeof(x));
-    return static_cast<__int128>(x);
-  };
-  switch (t) {
-    case DataType::kInt8: return at(int8_t{});
-    case DataType::kUint8: return at(uint8_t{});
-    case DataType::kInt32: return at(int32_t{});
-    case DataType::kUint32: return at(uint32_t{});
-    case DataType::kInt64: return at(int64_t{});
-    default: return at(uint64_t{});
-  }
-}
 void StoreIntWrapped(void* p, size_t i, DataType t, __int128 v) {
   uint64_t low = static_cast<uint64_t>(v);  // two's complement: the low bytes are v mod 2^bits
   size_t size = DataTypeSize(t);
@@ -273,7 +255,7 @@ void StoreIntWrapped(void* p, size_t i, DataType t, __int128 v) {
 // Expected result of one element: fp values rounded to compute precision, then to the type.
 void ReferenceElement(void* out, size_t i, DataType t, RedOpKind op, const void* a,
                       const void* b) {
-  if (!IsFloat(t)) {
+  if (!IsFloatingPoint(t)) {
     __int128 x = LoadInt(a, i, t), y = LoadInt(b, i, t);
     __int128 r = op == RedOpKind::kProd ? __int128(uint64_t(x) * uint64_t(y))
                  : op == RedOpKind::kMax ? std::max(x, y)
@@ -286,23 +268,7 @@ void ReferenceElement(void* out, size_t i, DataType t, RedOpKind op, const void*
              : op == RedOpKind::kMax ? (std::isnan(x) || std::isnan(y) ? kNaN : std::max(x, y))
              : op == RedOpKind::kMin ? (std::isnan(x) || std::isnan(y) ? kNaN : std::min(x, y))
                                      : x + y;
-  StoreFromDouble(out, i, t, ToCompute(t, r));
-}
-
-// Equal bits for integers; equal values (NaN matching NaN, +0 matching -0) for floats.
-size_t CountMismatches(const void* got, const void* want, size_t n, DataType t, size_t* first) {
-  size_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    bool same;
-    if (IsFloat(t)) {
-      double g = LoadAsDouble(got, i, t), w = LoadAsDouble(want, i, t);
-      same = (std::isnan(g) && std::isnan(w)) || g == w;
-    } else {
-      same = LoadInt(got, i, t) == LoadInt(want, i, t);
-    }
-    if (!same && bad++ == 0) *first = i;
-  }
-  return bad;
+  StoreFromDouble(out, i, t, RoundToCompute(t, r));
 }
 
 enum class Alias { kNone, kDstIsA, kDstIsB, kAllSame };
@@ -326,7 +292,7 @@ TEST_P(ReduceTypeTest, EveryOpSizeAndAliasingMatchesReference) {
         const void* pb = alias == Alias::kAllSame ? a.data() : b.data();
         ReduceHost(dst, a.data(), pb, n, t, op);
         size_t first = 0;
-        size_t bad = CountMismatches(dst, want.data(), n, t, &first);
+        size_t bad = CountMismatches(dst, want.data(), n, t, Match::kValues, &first);
         ASSERT_EQ(bad, 0u) << DataTypeName(t) << " " << RedOpName(op) << " n=" << n
                            << " alias=" << int(alias) << " first bad index " << first;
       }
@@ -344,9 +310,9 @@ TEST_P(ReduceTypeTest, ScaleAndDivideMatchReference) {
       auto src = RandomData(t, n, rng);
       std::vector<uint8_t> want(n * size), out(n * size);
       for (size_t i = 0; i < n; ++i) {
-        if (IsFloat(t)) {
-          double s = ToCompute(t, scalar);
-          StoreFromDouble(want.data(), i, t, ToCompute(t, LoadAsDouble(src.data(), i, t) * s));
+        if (IsFloatingPoint(t)) {
+          double s = RoundToCompute(t, scalar);
+          StoreFromDouble(want.data(), i, t, RoundToCompute(t, LoadAsDouble(src.data(), i, t) * s));
         } else {
           auto s = static_cast<__int128>(std::trunc(scalar));
           StoreIntWrapped(want.data(), i, t, __int128(uint64_t(LoadInt(src.data(), i, t) * s)));
@@ -355,26 +321,26 @@ TEST_P(ReduceTypeTest, ScaleAndDivideMatchReference) {
       void* dst = in_place ? src.data() : out.data();
       ScaleHost(dst, src.data(), n, t, scalar);
       size_t first = 0;
-      EXPECT_EQ(CountMismatches(dst, want.data(), n, t, &first), 0u)
+      EXPECT_EQ(CountMismatches(dst, want.data(), n, t, Match::kValues, &first), 0u)
           << DataTypeName(t) << " scale " << scalar << " first bad " << first;
     }
   }
   for (uint64_t divisor : {uint64_t{1}, uint64_t{3}, uint64_t{7}, uint64_t{200},
                            uint64_t{1} << 31, uint64_t{1} << 63, ~uint64_t{0}}) {
     auto src = RandomData(t, n, rng);
-    if (!IsFloat(t)) StoreIntWrapped(src.data(), 0, t, -(__int128{1} << (size * 8 - 1)));
+    if (!IsFloatingPoint(t)) StoreIntWrapped(src.data(), 0, t, -(__int128{1} << (size * 8 - 1)));
     std::vector<uint8_t> want(n * size), out(n * size);
     for (size_t i = 0; i < n; ++i) {
-      if (IsFloat(t)) {
+      if (IsFloatingPoint(t)) {
         double x = LoadAsDouble(src.data(), i, t);
-        StoreFromDouble(want.data(), i, t, ToCompute(t, x / ToCompute(t, double(divisor))));
+        StoreFromDouble(want.data(), i, t, RoundToCompute(t, x / RoundToCompute(t, double(divisor))));
       } else {
         StoreIntWrapped(want.data(), i, t, LoadInt(src.data(), i, t) / __int128(divisor));
       }
     }
     DivideHost(out.data(), src.data(), n, t, divisor);
     size_t first = 0;
-    EXPECT_EQ(CountMismatches(out.data(), want.data(), n, t, &first), 0u)
+    EXPECT_EQ(CountMismatches(out.data(), want.data(), n, t, Match::kValues, &first), 0u)
         << DataTypeName(t) << " divide " << divisor << " first bad " << first;
   }
 }
@@ -393,7 +359,7 @@ TEST(ReduceHostLarge, SplitAcrossThreadsMatchesReference) {
       ReferenceElement(want.data(), i, t, RedOpKind::kSum, a.data(), b.data());
     ReduceHost(a.data(), a.data(), b.data(), n, t, RedOpKind::kSum);
     size_t first = 0;
-    EXPECT_EQ(CountMismatches(a.data(), want.data(), n, t, &first), 0u) << DataTypeName(t);
+    EXPECT_EQ(CountMismatches(a.data(), want.data(), n, t, Match::kValues, &first), 0u) << DataTypeName(t);
   }
 }
 
