@@ -1,5 +1,5 @@
-// Element access and comparison shared by the reduction tests: integers as 128-bit values,
-// fp values rounded to the compute precision, and counting mismatched elements.
+// Shared by the reduction tests (host and GPU): every element type and op, integers as 128-bit
+// values, fp values rounded to the compute precision, and counting mismatched elements.
 #pragma once
 
 #include <cmath>
@@ -11,6 +11,13 @@
 #include "braid/types.h"
 
 namespace braid::testing {
+
+inline constexpr DataType kAllTypes[] = {
+    DataType::kInt8,    DataType::kUint8,    DataType::kInt32,      DataType::kUint32,
+    DataType::kInt64,   DataType::kUint64,   DataType::kFloat16,    DataType::kFloat32,
+    DataType::kFloat64, DataType::kBfloat16, DataType::kFloat8e4m3, DataType::kFloat8e5m2};
+inline constexpr RedOpKind kAllOps[] = {RedOpKind::kSum, RedOpKind::kProd, RedOpKind::kMax,
+                                 RedOpKind::kMin, RedOpKind::kAvg,  RedOpKind::kPreMulSum};
 
 inline bool IsSignedInteger(DataType t) {
   return t == DataType::kInt8 || t == DataType::kInt32 || t == DataType::kInt64;

@@ -20,6 +20,7 @@
 #include "braid/kernels/reduce.h"
 #include "braid/kernels/reduce_cuda.h"
 #include "braid/types.h"
+#include "tests/common/element_compare.h"
 #include "tests/common/random_elements.h"
 #include "gpu_test_support.h"
 
@@ -29,12 +30,8 @@ namespace {
 using ::braid::testing::DeviceBuffer;
 using Bytes = std::vector<uint8_t>;
 
-constexpr DataType kAllTypes[] = {
-    DataType::kInt8,    DataType::kUint8,    DataType::kInt32,      DataType::kUint32,
-    DataType::kInt64,   DataType::kUint64,   DataType::kFloat16,    DataType::kFloat32,
-    DataType::kFloat64, DataType::kBfloat16, DataType::kFloat8e4m3, DataType::kFloat8e5m2};
-constexpr RedOpKind kAllOps[] = {RedOpKind::kSum, RedOpKind::kProd, RedOpKind::kMax,
-                                 RedOpKind::kMin, RedOpKind::kAvg,  RedOpKind::kPreMulSum};
+using braid::testing::kAllOps;
+using braid::testing::kAllTypes;
 constexpr int kSourceCounts[] = {1, 2, 3, 8};
 constexpr size_t kCounts[] = {0, 1, 15, 16, 17, 4097, (size_t{1} << 20) + 3};
 constexpr size_t kMaxCount = (size_t{1} << 20) + 3;

@@ -26,12 +26,8 @@ using braid::testing::LoadInt;
 using braid::testing::Match;
 using braid::testing::RoundToCompute;
 
-constexpr DataType kAllTypes[] = {
-    DataType::kInt8,    DataType::kUint8,    DataType::kInt32,      DataType::kUint32,
-    DataType::kInt64,   DataType::kUint64,   DataType::kFloat16,    DataType::kFloat32,
-    DataType::kFloat64, DataType::kBfloat16, DataType::kFloat8e4m3, DataType::kFloat8e5m2};
-constexpr RedOpKind kAllOps[] = {RedOpKind::kSum, RedOpKind::kProd, RedOpKind::kMax,
-                                 RedOpKind::kMin, RedOpKind::kAvg,  RedOpKind::kPreMulSum};
+using braid::testing::kAllOps;
+using braid::testing::kAllTypes;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // ---- format reference -------------------------------------------------------------------------
