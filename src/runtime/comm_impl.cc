@@ -201,9 +201,7 @@ Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t bytes, int peer)
     Status added = p2p_.Add(op);
     return added.ok() ? added : Fail(added);
   }
-  p2p_.Begin();
-  (void)p2p_.Add(op);  // a failure is kept by the engine and returned by Finish
-  return Fail(p2p_.Finish(nullptr));
+  return Fail(p2p_.RunOne(op));
 }
 
 Status Comm::Impl::GroupStart() {

@@ -1,6 +1,7 @@
 #include "runtime/p2p_engine.h"
 
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -263,17 +264,85 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
       continue;
     }
     failure = waiter.Idle(oldest.peer >= 0 ? (*ctx_.world_ranks)[oldest.peer] : -1);
-    if (!failure.ok()) {
-      failure = failure.WithContext(fmt::format("waiting to {} rank {} ({} bytes{})",
-                                                oldest.is_send ? "send to" : "receive from", oldest.peer,
-                                                oldest.bytes, oldest.packet ? ", a packet of small messages" : ""));
-    }
+    if (!failure.ok()) failure = WaitFailure(failure, oldest);
   }
   if (!failure.ok()) {
     Cancel();
     return failure;
   }
   EndBatch();
+  return Status::Ok();
+}
+
+Status P2pEngine::WaitFailure(const Status& failure, const Outstanding& what) const {
+  return failure.WithContext(fmt::format("waiting to {} rank {} ({} bytes{})",
+                                         what.is_send ? "send to" : "receive from", what.peer, what.bytes,
+                                         what.packet ? ", a packet of small messages" : ""));
+}
+
+Status P2pEngine::RunOne(const P2pOp& op) {
+  if (Packed(op.bytes)) return op.is_send ? SendOne(op) : RecvOne(op);
+  return RunOneAsBatch(op);
+}
+
+Status P2pEngine::RunOneAsBatch(const P2pOp& op) {
+  Begin();
+  (void)Add(op);  // a failure is kept and returned by Finish
+  return Finish(nullptr);
+}
+
+Status P2pEngine::SendOne(const P2pOp& op) {
+  const uint64_t index = sends_to_[size_t(op.peer)]++;
+  lone_packet_.Reset();
+  lone_packet_.Add(index, op.buf, op.bytes);
+  const std::span<const std::byte> packet = lone_packet_.bytes();
+  transport::Transport* net = ctx_.transport;
+  BRAID_RETURN_IF_ERROR(net->PostSend((*ctx_.world_ranks)[op.peer], PacketTag(ctx_.comm_id, uint32_t(net->rank())),
+                                      packet.data(), packet.size(), MemoryType::kHost, &lone_request_));
+  return WaitOne(lone_request_, {op.peer, true, packet.size(), true});
+}
+
+Status P2pEngine::RecvOne(const P2pOp& op) {
+  Inbox& box = InboxOf(op.peer);
+  if (!box.early.empty() || box.posted) return RunOneAsBatch(op);
+  const uint64_t index = recvs_from_[size_t(op.peer)]++;
+  BRAID_RETURN_IF_ERROR(PostPacketRecv(op.peer, box));
+  Status waited = WaitOne(box.request, {op.peer, false, op.bytes, false});
+  box.posted = false;
+  BRAID_RETURN_IF_ERROR(waited);
+  const std::span<const std::byte> packet(box.buffer.data(), box.request.bytes);
+  uint64_t got = 0;
+  std::span<const std::byte> payload;
+  if (OnlyMessage(packet, &got, &payload) && got == index) return Deliver(op.peer, op, payload);
+  // Several messages (the peer sent a group), or not the one expected: the batch path sorts
+  // them out, keeping later messages for their receives or naming a size mismatch.
+  Begin();
+  box.waiting.push_back({index, ops_.size()});
+  ops_.push_back(op);
+  receiving_from_.push_back(op.peer);
+  packed_outstanding_ = 1;
+  if (Status unpacked = Unpack(op.peer, box); !unpacked.ok()) {
+    Cancel();
+    return unpacked;
+  }
+  return Finish(nullptr);
+}
+
+Status P2pEngine::WaitOne(transport::Request& req, const Outstanding& what) {
+  transport::Transport* net = ctx_.transport;
+  std::optional<ProgressWaiter> waiter;  // made only if the first pass does not finish
+  while (req.state.load(std::memory_order_acquire) == Request::State::kPending) {
+    if (net->Progress()) {
+      if (waiter) waiter->Reset();
+      continue;
+    }
+    if (!waiter) waiter.emplace(net, ctx_.aborted, ctx_.timeout_s);
+    if (Status idle = waiter->Idle((*ctx_.world_ranks)[what.peer]); !idle.ok()) {
+      net->Cancel(&req);
+      return WaitFailure(idle, what);
+    }
+  }
+  if (req.state.load(std::memory_order_acquire) == Request::State::kFailed) return req.error;
   return Status::Ok();
 }
 

@@ -64,6 +64,13 @@ class P2pEngine {
   // Ends the batch without waiting: cancels everything still in flight.
   void Cancel();
 
+  // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
+  // op, with the same messages on the wire, on a shorter path. A packed send goes out as a
+  // packet of one message; a packed receive that gets such a packet copies it out directly.
+  // This path is what a ping-pong's latency measures. A 1-byte Send + Recv to self took 2609
+  // instructions through Begin/Add/Finish and takes 1686 this way (raw UCX: 527; callgrind).
+  Status RunOne(const P2pOp& op);
+
  private:
   struct Outbox {  // one packet on its way to a peer
     PacketWriter writer;
@@ -103,6 +110,14 @@ class P2pEngine {
   // Polls every outstanding request once; *all_done when nothing of the batch is outstanding.
   Status Poll(bool* progressed, bool* all_done, Outstanding* oldest);
   void EndBatch();
+  Status RunOneAsBatch(const P2pOp& op);
+  Status SendOne(const P2pOp& op);
+  Status RecvOne(const P2pOp& op);
+  // Progresses until `req` is no longer pending; its error if it failed. On a timeout or an
+  // abort it cancels `req` and says what was waited for.
+  Status WaitOne(transport::Request& req, const Outstanding& what);
+  // `failure` of a wait, prefixed with what was outstanding.
+  Status WaitFailure(const Status& failure, const Outstanding& what) const;
 
   const P2pContext ctx_;
   const size_t inline_bytes_;
@@ -123,6 +138,10 @@ class P2pEngine {
   std::vector<int> open_outbox_;             // per peer: its open packet in outboxes_, or -1
   std::vector<int> receiving_from_;          // peers with packed receives in this batch
   size_t packed_outstanding_ = 0;            // packed receives of this batch not yet delivered
+
+  // RunOne's packet and request (a batch's live in outboxes_ and requests_).
+  PacketWriter lone_packet_;
+  transport::Request lone_request_;
 };
 
 }  // namespace braid::runtime

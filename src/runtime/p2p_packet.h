@@ -62,6 +62,21 @@ inline void PacketWriter::Add(uint64_t index, const void* data, size_t bytes) {
   std::memcpy(buffer_.get(), &count_, sizeof(count_));
 }
 
+// When `packet` is well formed and holds exactly one message (what a lone Send outside a group
+// sends), sets *index and *payload and returns true; otherwise false (the caller then reads it
+// with PacketReader, which names what is wrong).
+inline bool OnlyMessage(std::span<const std::byte> packet, uint64_t* index,
+                        std::span<const std::byte>* payload) {
+  if (packet.size() < kPacketHeaderBytes + kPacketEntryHeaderBytes) return false;
+  uint32_t count = 0, length = 0;
+  std::memcpy(&count, packet.data(), sizeof(count));
+  std::memcpy(index, packet.data() + kPacketHeaderBytes, sizeof(*index));
+  std::memcpy(&length, packet.data() + kPacketHeaderBytes + 8, sizeof(length));
+  if (count != 1 || packet.size() != kPacketHeaderBytes + PackedSize(length)) return false;
+  *payload = packet.subspan(kPacketHeaderBytes + kPacketEntryHeaderBytes, length);
+  return true;
+}
+
 // The message headers of a packet, read one by one with bounds checks.
 class PacketReader {
  public:

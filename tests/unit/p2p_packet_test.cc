@@ -64,6 +64,36 @@ TEST(P2pPacket, FillsToTheLimitAndResetStartsEmpty) {
   EXPECT_TRUE(got.empty());
 }
 
+// OnlyMessage is the lone receive's shortcut: it must accept exactly a well-formed packet of one
+// message and leave everything else to the checked reader.
+TEST(P2pPacket, OnlyMessageTakesExactlyOneWellFormedMessage) {
+  PacketWriter writer;
+  for (size_t n : {0, 1, 8, 13, 1000}) {
+    writer.Reset();
+    const std::vector<std::byte> payload = Bytes(n, 5);
+    writer.Add(77 + n, payload.data(), n);
+    uint64_t index = 0;
+    std::span<const std::byte> got;
+    ASSERT_TRUE(OnlyMessage(writer.bytes(), &index, &got)) << n;
+    EXPECT_EQ(index, 77 + n);
+    EXPECT_EQ(std::vector<std::byte>(got.begin(), got.end()), payload);
+    // One byte short or one too many: not a packet of one message.
+    std::vector<std::byte> packet(writer.bytes().begin(), writer.bytes().end());
+    EXPECT_FALSE(OnlyMessage(std::span(packet).first(packet.size() - 1), &index, &got)) << n;
+    packet.push_back(std::byte{0});
+    EXPECT_FALSE(OnlyMessage(packet, &index, &got)) << n;
+  }
+  writer.Reset();
+  const std::vector<std::byte> a = Bytes(3, 1);
+  writer.Add(1, a.data(), a.size());
+  writer.Add(2, a.data(), a.size());
+  uint64_t index = 0;
+  std::span<const std::byte> got;
+  EXPECT_FALSE(OnlyMessage(writer.bytes(), &index, &got));  // two messages
+  writer.Reset();
+  EXPECT_FALSE(OnlyMessage(writer.bytes(), &index, &got));  // none
+}
+
 TEST(P2pPacket, DamagedPacketsAreInternalErrorsNamingTheSender) {
   PacketWriter writer;
   writer.Reset();

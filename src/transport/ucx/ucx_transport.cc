@@ -106,7 +106,7 @@ unsigned UcxTransport::Drive() {
   unsigned events = 0;
   for (Lane& lane : lanes_)
     if (lane.worker && lane.in_use) events += ucp_worker_progress(lane.worker);
-  HandleFailures();
+  if (!newly_failed_.empty()) HandleFailures();
   if (!closing_.empty()) ReapClosed();
   return events;
 }
@@ -169,6 +169,10 @@ void UcxTransport::Complete(Op* op, ucs_status_t status, size_t received) {
 
 void UcxTransport::Finish(Request* user, int peer, bool is_send, bool cancelled,
                           ucs_status_t status, size_t received) {
+  if (status == UCS_OK && (is_send || received == user->bytes)) {  // the common case, first
+    user->state.store(Request::State::kDone, std::memory_order_release);
+    return;
+  }
   const char* dir = is_send ? "send to" : "receive from";
   Status error;
   if (status == UCS_OK) {
@@ -202,7 +206,7 @@ void UcxTransport::Finish(Request* user, int peer, bool is_send, bool cancelled,
                     std::memory_order_release);
 }
 
-Status UcxTransport::CheckPeer(int peer, const char* what) const {
+Status UcxTransport::PeerError(int peer, const char* what) const {
   if (peers_.empty()) return Status::InvalidUsage(fmt::format("UCX {} before Connect", what));
   if (peer < 0 || peer >= size_) {
     return Status::InvalidArgument(

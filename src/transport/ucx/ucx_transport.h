@@ -107,7 +107,13 @@ class UcxTransport : public Transport {
 
   UcxTransport() = default;
   Status Init();
-  Status CheckPeer(int peer, const char* what) const;
+  // OK when `peer` may be sent to or received from, else an error naming it and `what`.
+  // The check is inline: it runs on every post.
+  Status CheckPeer(int peer, const char* what) const {
+    if (!peers_.empty() && unsigned(peer) < unsigned(size_) && !peers_[size_t(peer)]->failed) return Status::Ok();
+    return PeerError(peer, what);
+  }
+  Status PeerError(int peer, const char* what) const;
   // Turns what ucp_tag_*_nbx returned into the caller's request state (and our Op).
   Status Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req);
   Status CreateEndpoint(int peer);
@@ -121,6 +127,7 @@ class UcxTransport : public Transport {
   std::string ExitedMessage(int peer) const;
   // One pass of UCX progress plus the work deferred out of UCX callbacks.
   unsigned Drive();
+  // Closes and fails what involves peers marked failed inside UCX callbacks (newly_failed_).
   void HandleFailures();
   void ReapClosed();
   // A UCX callback ran: release the UCX request and finish the caller's.
