@@ -199,7 +199,8 @@ Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t bytes, int peer)
   if (group_depth_ > 0) {
     // Posted now; GroupEnd waits. A failure comes back here and again from GroupEnd.
     Status added = p2p_.Add(op);
-    return added.ok() ? added : Fail(added);
+    if (added.ok()) return added;
+    return Fail(std::move(added));
   }
   return Fail(p2p_.RunOne(op));
 }

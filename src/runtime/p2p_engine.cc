@@ -64,10 +64,13 @@ void P2pEngine::Begin() {
 Status P2pEngine::Add(const P2pOp& op) {
   if (!failure_.ok()) return failure_;
   const uint64_t index = op.is_send ? sends_to_[size_t(op.peer)]++ : recvs_from_[size_t(op.peer)]++;
-  if (!Packed(op.bytes)) failure_ = AddTagged(op, index);
-  else if (op.is_send) failure_ = AddPackedSend(op, index);
-  else failure_ = AddPackedRecv(op, index);
-  return failure_;
+  // Returned by value without touching failure_ when OK (a Status copy is a shared_ptr copy,
+  // and this runs once per message of a group).
+  Status added = !Packed(op.bytes) ? AddTagged(op, index)
+                 : op.is_send      ? AddPackedSend(op, index)
+                                   : AddPackedRecv(op, index);
+  if (!added.ok()) failure_ = added;
+  return added;
 }
 
 Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {

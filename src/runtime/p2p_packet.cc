@@ -26,23 +26,16 @@ Status PacketReader::Start() {
   return Status::Ok();
 }
 
-Status PacketReader::Next(bool* more, uint64_t* index, std::span<const std::byte>* payload) {
-  *more = read_ < count_;
-  if (!*more) {
-    if (at_ != packet_.size()) return Malformed(fmt::format("{} bytes after the last message", packet_.size() - at_));
-    return Status::Ok();
-  }
-  if (packet_.size() - at_ < kPacketEntryHeaderBytes)
-    return Malformed(fmt::format("message {} of {} has no header", read_, count_));
-  uint32_t length = 0;
-  std::memcpy(index, packet_.data() + at_, sizeof(*index));
-  std::memcpy(&length, packet_.data() + at_ + 8, sizeof(length));
-  if (packet_.size() - at_ < PackedSize(length))
-    return Malformed(fmt::format("message {} of {} ({} bytes) overruns the packet", read_, count_, length));
-  *payload = packet_.subspan(at_ + kPacketEntryHeaderBytes, length);
-  at_ += PackedSize(length);
-  ++read_;
-  return Status::Ok();
+Status PacketReader::TrailingBytes() const {
+  return Malformed(fmt::format("{} bytes after the last message", packet_.size() - at_));
+}
+
+Status PacketReader::MissingHeader() const {
+  return Malformed(fmt::format("message {} of {} has no header", read_, count_));
+}
+
+Status PacketReader::Overrun(uint32_t length) const {
+  return Malformed(fmt::format("message {} of {} ({} bytes) overruns the packet", read_, count_, length));
 }
 
 }  // namespace braid::runtime
