@@ -107,8 +107,10 @@ class P2pEngine {
   // Hands the messages of a received packet to waiting receives or keeps them for later ones.
   Status Unpack(int peer, Inbox& box);
   Status Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload);
-  // Polls every outstanding request once; *all_done when nothing of the batch is outstanding.
-  Status Poll(bool* progressed, bool* all_done, Outstanding* oldest);
+  // Polls the outstanding requests; *all_done when nothing of the batch is outstanding. Tagged
+  // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
+  // failure behind a pending request: the caller asks for that when a pass made no progress).
+  Status Poll(bool full_scan, bool* progressed, bool* all_done, Outstanding* oldest);
   void EndBatch();
   Status RunOneAsBatch(const P2pOp& op);
   Status SendOne(const P2pOp& op);
