@@ -119,12 +119,16 @@ Status P2pEngine::AddPackedRecv(const P2pOp& op, uint64_t index) {
     box.early.erase(it);
     return delivered;
   }
+  WaitForPacked(op, index, box);
+  if (!box.posted) return PostPacketRecv(op.peer, box);
+  return Status::Ok();
+}
+
+void P2pEngine::WaitForPacked(const P2pOp& op, uint64_t index, Inbox& box) {
   if (box.waiting.size() == box.next) receiving_from_.push_back(op.peer);
   box.waiting.push_back({index, ops_.size()});
   ops_.push_back(op);
   ++packed_outstanding_;
-  if (!box.posted) return PostPacketRecv(op.peer, box);
-  return Status::Ok();
 }
 
 P2pEngine::Inbox& P2pEngine::InboxOf(int peer) {
@@ -325,10 +329,7 @@ Status P2pEngine::RecvOne(const P2pOp& op) {
   // Several messages (the peer sent a group), or not the one expected: the batch path sorts
   // them out, keeping later messages for their receives or naming a size mismatch.
   Begin();
-  box.waiting.push_back({index, ops_.size()});
-  ops_.push_back(op);
-  receiving_from_.push_back(op.peer);
-  packed_outstanding_ = 1;
+  WaitForPacked(op, index, box);
   if (Status unpacked = Unpack(op.peer, box); !unpacked.ok()) {
     Cancel();
     return unpacked;

@@ -101,6 +101,8 @@ class P2pEngine {
   Status AddTagged(const P2pOp& op, uint64_t index);
   Status AddPackedSend(const P2pOp& op, uint64_t index);
   Status AddPackedRecv(const P2pOp& op, uint64_t index);
+  // Makes `op` (message `index` from op.peer) a packed receive of the batch, waiting for a packet.
+  void WaitForPacked(const P2pOp& op, uint64_t index, Inbox& box);
   Inbox& InboxOf(int peer);
   Status PostPacket(Outbox& box);
   Status PostPacketRecv(int peer, Inbox& box);

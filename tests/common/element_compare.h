@@ -6,11 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "braid/kernels/reduce.h"
 #include "braid/types.h"
 
 namespace braid::testing {
+
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 inline constexpr DataType kAllTypes[] = {
     DataType::kInt8,    DataType::kUint8,    DataType::kInt32,      DataType::kUint32,

@@ -24,14 +24,7 @@
 namespace braid::kernels {
 namespace {
 
-using braid::testing::CountMismatches;
-using braid::testing::LoadInt;
-using braid::testing::Match;
-using braid::testing::RoundToCompute;
-
-using braid::testing::kAllOps;
-using braid::testing::kAllTypes;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+using namespace braid::testing;  // element lists and comparison (tests/common/element_compare.h)
 
 using Bytes = std::vector<uint8_t>;
 
