@@ -44,8 +44,12 @@ struct RedOp {
   double scalar = 1.0;
 };
 
-// Size of one element in bytes; 0 for an invalid value.
-BRAID_API size_t DataTypeSize(DataType type);
+// Size of one element in bytes (in DataType's order); 0 for an invalid value. Inline and
+// constexpr: every Send, Recv and collective validates its count with it.
+constexpr size_t DataTypeSize(DataType type) {
+  constexpr uint8_t kSizes[kNumDataTypes] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2, 1, 1};
+  return unsigned(type) < unsigned(kNumDataTypes) ? kSizes[int(type)] : 0;
+}
 // "float32", "bfloat16", "float8e4m3", ... ; "invalid" for an out-of-range value.
 BRAID_API const char* DataTypeName(DataType type);
 // "sum", "prod", "max", "min", "avg", "premulsum"; "invalid" otherwise.

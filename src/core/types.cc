@@ -6,15 +6,10 @@
 namespace braid {
 namespace {
 
-struct TypeInfo {
-  size_t size;
-  const char* name;
+constexpr std::array<const char*, kNumDataTypes> kTypeNames = {
+    "int8",    "uint8",   "int32",   "uint32",    "int64",      "uint64",
+    "float16", "float32", "float64", "bfloat16", "float8e4m3", "float8e5m2",
 };
-constexpr std::array<TypeInfo, kNumDataTypes> kTypes = {{
-    {1, "int8"}, {1, "uint8"}, {4, "int32"}, {4, "uint32"}, {8, "int64"}, {8, "uint64"},
-    {2, "float16"}, {4, "float32"}, {8, "float64"}, {2, "bfloat16"}, {1, "float8e4m3"},
-    {1, "float8e5m2"},
-}};
 constexpr std::array<const char*, kNumRedOps> kOpNames = {"sum", "prod", "max", "min", "avg",
                                                           "premulsum"};
 
@@ -28,8 +23,7 @@ bool IsValid(RedOpKind kind) {
   int k = static_cast<int>(kind);
   return k >= 0 && k < kNumRedOps;
 }
-size_t DataTypeSize(DataType type) { return IsValid(type) ? kTypes[int(type)].size : 0; }
-const char* DataTypeName(DataType type) { return IsValid(type) ? kTypes[int(type)].name : "invalid"; }
+const char* DataTypeName(DataType type) { return IsValid(type) ? kTypeNames[int(type)] : "invalid"; }
 const char* RedOpName(RedOpKind kind) { return IsValid(kind) ? kOpNames[int(kind)] : "invalid"; }
 
 bool IsFloatingPoint(DataType type) {
@@ -49,7 +43,7 @@ bool IsFloatingPoint(DataType type) {
 std::optional<DataType> ParseDataType(std::string_view name) {
   // Our names first, then the spellings nccl-tests and NCCL's headers use.
   for (int t = 0; t < kNumDataTypes; ++t)
-    if (name == kTypes[t].name) return DataType(t);
+    if (name == kTypeNames[t]) return DataType(t);
   struct Alias {
     std::string_view alias;
     DataType type;

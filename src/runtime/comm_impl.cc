@@ -202,7 +202,9 @@ Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t bytes, int peer)
     if (added.ok()) return added;
     return Fail(std::move(added));
   }
-  return Fail(p2p_.RunOne(op));
+  Status done = p2p_.RunOne(op);
+  if (done.ok()) return done;
+  return Fail(std::move(done));
 }
 
 Status Comm::Impl::GroupStart() {

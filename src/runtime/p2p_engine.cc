@@ -40,6 +40,8 @@ uint64_t PacketTag(uint32_t comm_id, uint32_t source) {
 P2pEngine::P2pEngine(const P2pContext& ctx, size_t inline_bytes)
     : ctx_(ctx),
       inline_bytes_(inline_bytes),
+      own_rank_(uint32_t(ctx.transport->rank())),
+      own_packet_tag_(PacketTag(ctx.comm_id, own_rank_)),
       sends_to_(ctx.world_ranks->size(), 0),
       recvs_from_(ctx.world_ranks->size(), 0),
       inboxes_(ctx.world_ranks->size()),
@@ -75,11 +77,11 @@ Status P2pEngine::Add(const P2pOp& op) {
 
 Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {
   const size_t k = tagged_.size();
-  if (k == requests_.size()) requests_.emplace_back();
+  requests_.Cover(k);
   Request* req = &requests_[k];
   transport::Transport* net = ctx_.transport;
   const int world_peer = (*ctx_.world_ranks)[op.peer];
-  const uint32_t source = op.is_send ? uint32_t(net->rank()) : uint32_t(world_peer);
+  const uint32_t source = op.is_send ? own_rank_ : uint32_t(world_peer);
   const uint64_t tag = MessageTag(ctx_.comm_id, source, index);
   BRAID_RETURN_IF_ERROR(op.is_send ? net->PostSend(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req)
                                    : net->PostRecv(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req));
@@ -140,8 +142,8 @@ P2pEngine::Inbox& P2pEngine::InboxOf(int peer) {
 Status P2pEngine::PostPacket(Outbox& box) {
   transport::Transport* net = ctx_.transport;
   std::span<const std::byte> packet = box.writer.bytes();
-  BRAID_RETURN_IF_ERROR(net->PostSend((*ctx_.world_ranks)[box.peer], PacketTag(ctx_.comm_id, uint32_t(net->rank())),
-                                      packet.data(), packet.size(), MemoryType::kHost, &box.request));
+  BRAID_RETURN_IF_ERROR(net->PostSend((*ctx_.world_ranks)[box.peer], own_packet_tag_, packet.data(), packet.size(),
+                                      MemoryType::kHost, &box.request));
   box.posted = true;
   return Status::Ok();
 }
@@ -157,14 +159,9 @@ Status P2pEngine::PostPacketRecv(int peer, Inbox& box) {
   return Status::Ok();
 }
 
-Status P2pEngine::Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload) {
-  if (payload.size() != op.bytes) {
-    return Status::InvalidUsage(fmt::format("message from rank {} {}: expected {} bytes, got {}", peer,
-                                            payload.size() > op.bytes ? "truncated" : "too short",
-                                            op.bytes, payload.size()));
-  }
-  if (op.bytes) std::memcpy(op.buf, payload.data(), op.bytes);
-  return Status::Ok();
+Status P2pEngine::SizeMismatch(int peer, const P2pOp& op, size_t got) {
+  return Status::InvalidUsage(fmt::format("message from rank {} {}: expected {} bytes, got {}", peer,
+                                          got > op.bytes ? "truncated" : "too short", op.bytes, got));
 }
 
 Status P2pEngine::Unpack(int peer, Inbox& box) {
@@ -308,9 +305,10 @@ Status P2pEngine::SendOne(const P2pOp& op) {
   lone_packet_.Reset();
   lone_packet_.Add(index, op.buf, op.bytes);
   const std::span<const std::byte> packet = lone_packet_.bytes();
-  transport::Transport* net = ctx_.transport;
-  BRAID_RETURN_IF_ERROR(net->PostSend((*ctx_.world_ranks)[op.peer], PacketTag(ctx_.comm_id, uint32_t(net->rank())),
-                                      packet.data(), packet.size(), MemoryType::kHost, &lone_request_));
+  BRAID_RETURN_IF_ERROR(ctx_.transport->PostSend((*ctx_.world_ranks)[op.peer], own_packet_tag_, packet.data(),
+                                                 packet.size(), MemoryType::kHost, &lone_request_));
+  // A small send usually completes inside PostSend (UCX copied it out): no wait loop then.
+  if (lone_request_.state.load(std::memory_order_acquire) == Request::State::kDone) return Status::Ok();
   return WaitOne(lone_request_, {op.peer, true, packet.size(), true});
 }
 

@@ -17,7 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -108,7 +108,14 @@ class P2pEngine {
   Status PostPacketRecv(int peer, Inbox& box);
   // Hands the messages of a received packet to waiting receives or keeps them for later ones.
   Status Unpack(int peer, Inbox& box);
-  Status Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload);
+  // Copies a received message into op's buffer; an error naming both sizes if they differ.
+  // Inline: a blocking Recv of a small message ends here.
+  Status Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload) {
+    if (payload.size() != op.bytes) return SizeMismatch(peer, op, payload.size());
+    if (op.bytes) std::memcpy(op.buf, payload.data(), op.bytes);
+    return Status::Ok();
+  }
+  static Status SizeMismatch(int peer, const P2pOp& op, size_t got);
   // Polls the outstanding requests; *all_done when nothing of the batch is outstanding. Tagged
   // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
   // failure behind a pending request: the caller asks for that when a pass made no progress).
@@ -125,6 +132,8 @@ class P2pEngine {
 
   const P2pContext ctx_;
   const size_t inline_bytes_;
+  const uint32_t own_rank_;        // this process's world rank
+  const uint64_t own_packet_tag_;  // the tag of the packets this rank sends (computed once)
   std::vector<uint64_t> sends_to_;                // messages sent to each peer (their numbers)
   std::vector<uint64_t> recvs_from_;              // messages received from each peer
   std::vector<std::unique_ptr<Inbox>> inboxes_;   // per peer, created on first use
@@ -133,7 +142,7 @@ class P2pEngine {
   bool open_ = false;
   Status failure_;
   std::vector<P2pOp> ops_;                   // the ops still to wait for (tagged, waiting)
-  std::deque<transport::Request> requests_;  // tagged messages; a deque keeps them in place
+  transport::RequestPool requests_;          // tagged messages (they stay in place)
   std::vector<size_t> tagged_;               // op position of requests_[k]
   size_t first_tagged_ = 0;                  // tagged_[..first_tagged_) finished
   std::vector<std::unique_ptr<Outbox>> outboxes_;

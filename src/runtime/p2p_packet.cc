@@ -7,13 +7,6 @@
 
 namespace braid::runtime {
 
-void PacketWriter::Reset() {
-  if (!buffer_) buffer_ = std::make_unique<std::byte[]>(kMaxPacketBytes);
-  std::memset(buffer_.get(), 0, kPacketHeaderBytes);
-  size_ = kPacketHeaderBytes;
-  count_ = 0;
-}
-
 Status PacketReader::Malformed(const std::string& what) const {
   return Status::Internal(fmt::format("malformed point-to-point packet from rank {} ({} bytes): {}",
                                       sender_, packet_.size(), what));

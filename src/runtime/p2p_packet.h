@@ -32,7 +32,14 @@ constexpr size_t PackedSize(size_t bytes) { return kPacketEntryHeaderBytes + ((b
 
 class PacketWriter {
  public:
-  void Reset();
+  // Empties the packet (allocating its buffer on first use). Inline: a blocking Send runs it
+  // once per message.
+  void Reset() {
+    if (!buffer_) buffer_ = std::make_unique<std::byte[]>(kMaxPacketBytes);
+    std::memset(buffer_.get(), 0, kPacketHeaderBytes);
+    size_ = kPacketHeaderBytes;
+    count_ = 0;
+  }
   uint32_t count() const { return count_; }
   // Whether a message of `bytes` (<= kMaxInlineBytes) still fits.
   bool Fits(size_t bytes) const { return size_ + PackedSize(bytes) <= kMaxPacketBytes; }

@@ -174,7 +174,12 @@ TEST_P(LoopbackCollectives, MatchReference) {
 
 std::string ParamName(const ::testing::TestParamInfo<std::tuple<int, std::string>>& info) {
   std::string algo = std::get<1>(info.param).empty() ? "auto" : std::get<1>(info.param);
-  return "n" + std::to_string(std::get<0>(info.param)) + "_" + algo;
+  // Appended, not "n" + to_string(...): GCC 12 warns falsely (-Wrestrict) on that form.
+  std::string name = "n";
+  name += std::to_string(std::get<0>(info.param));
+  name += "_";
+  name += algo;
+  return name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, LoopbackCollectives,

@@ -169,20 +169,17 @@ void UcxTransport::Complete(Op* op, ucs_status_t status, size_t received) {
 
 void UcxTransport::Finish(Request* user, int peer, bool is_send, bool cancelled,
                           ucs_status_t status, size_t received) {
-  if (status == UCS_OK && (is_send || received == user->bytes)) {  // the common case, first
+  // The common cases first: a send, an exact receive, a packet shorter than its buffer.
+  if (status == UCS_OK && (is_send || received == user->bytes || (user->accept_shorter && received < user->bytes))) {
+    if (!is_send) user->bytes = received;
     user->state.store(Request::State::kDone, std::memory_order_release);
     return;
   }
   const char* dir = is_send ? "send to" : "receive from";
   Status error;
-  if (status == UCS_OK) {
-    if (!is_send && user->accept_shorter && received < user->bytes) {
-      user->bytes = received;
-    } else if (!is_send && received != user->bytes) {
-      error = Status::InvalidUsage(
-          fmt::format("message from rank {} too short: expected {} bytes, got {}", peer,
-                      user->bytes, received));
-    }
+  if (status == UCS_OK) {  // a receive shorter than expected (UCX fails a longer one)
+    error = Status::InvalidUsage(fmt::format("message from rank {} too short: expected {} bytes, got {}",
+                                             peer, user->bytes, received));
   } else if (status == UCS_ERR_MESSAGE_TRUNCATED) {
     error = Status::InvalidUsage(
         fmt::format("message from rank {} truncated: expected {} bytes{}", peer, user->bytes,
@@ -255,8 +252,8 @@ Status UcxTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, M
                bytes, req);
 }
 
-Status UcxTransport::Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes,
-                           Request* req) {
+Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes,
+                                  Request* req) {
   if (UCS_PTR_IS_ERR(ret)) {
     immediate_.done = false;
     return Status::RemoteError(fmt::format("{} rank {} ({} bytes) failed: {}",
@@ -267,10 +264,6 @@ Status UcxTransport::Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t 
   req->peer = peer;
   req->bytes = bytes;
   req->handle = nullptr;
-  if (ret == nullptr) {  // a send that completed on the spot
-    req->state.store(Request::State::kDone, std::memory_order_release);
-    return Status::Ok();
-  }
   if (immediate_.done) {
     // Completed inside the call; a size mismatch fails the request although we return OK (the
     // message was consumed).

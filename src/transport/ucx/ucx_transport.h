@@ -114,8 +114,19 @@ class UcxTransport : public Transport {
     return PeerError(peer, what);
   }
   Status PeerError(int peer, const char* what) const;
-  // Turns what ucp_tag_*_nbx returned into the caller's request state (and our Op).
-  Status Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req);
+  // Turns what ucp_tag_*_nbx returned into the caller's request state (and our Op). Inline: a
+  // send that completed on the spot (UCX copied it out; most small ones) ends here.
+  Status Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req) {
+    if (ret != nullptr) return TrackStarted(ret, peer, is_send, bytes, req);
+    if (!req->error.ok()) req->error = Status();
+    req->peer = peer;
+    req->bytes = bytes;
+    req->handle = nullptr;
+    req->state.store(Request::State::kDone, std::memory_order_release);
+    return Status::Ok();
+  }
+  // Track for an error or a UCX request: completed inside the call, or pending.
+  Status TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req);
   Status CreateEndpoint(int peer);
   // Starts closing `peer`'s endpoint; FORCE discards what is queued (and fails those sends).
   void CloseEndpoint(int peer, bool force);
