@@ -68,7 +68,8 @@ class P2pEngine {
   // op, with the same messages on the wire, on a shorter path. A packed send goes out as a
   // packet of one message; a packed receive that gets such a packet copies it out directly.
   // This path is what a ping-pong's latency measures. A 1-byte Send + Recv to self took 2609
-  // instructions through Begin/Add/Finish and takes 1686 this way (raw UCX: 527; callgrind).
+  // instructions through Begin/Add/Finish and takes 1511 this way (raw UCX: 565; callgrind,
+  // bench/p2p_call_cost).
   Status RunOne(const P2pOp& op);
 
  private:
