@@ -46,7 +46,7 @@ class Executor {
  private:
   void EnsureCapacity(size_t ops);
 
-  transport::RequestArray requests_;
+  transport::RequestPool requests_;
   std::vector<uint8_t> state_;     // per op: 0 unissued, 1 in flight, 2 complete
   std::vector<uint32_t> pending_;  // ops in flight
 };

@@ -77,7 +77,7 @@ Status P2pEngine::Add(const P2pOp& op) {
 
 Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {
   const size_t k = tagged_.size();
-  requests_.Cover(k);
+  requests_.Reserve(k + 1);
   Request* req = &requests_[k];
   transport::Transport* net = ctx_.transport;
   const int world_peer = (*ctx_.world_ranks)[op.peer];

@@ -39,37 +39,18 @@ struct Request {
   }
 };
 
-// Storage for the requests of one wait loop, reused from call to call so a small operation
-// allocates nothing. Requests are neither movable nor copyable (atomic state), hence no vector.
-class RequestArray {
- public:
-  // At least n requests; earlier ones are discarded when it grows, so call it only while none
-  // is in flight. Each request's state is set when it is posted.
-  Request* Reserve(size_t n) {
-    if (n > capacity_) {
-      requests_ = std::make_unique<Request[]>(n);
-      capacity_ = n;
-    }
-    return requests_.get();
-  }
-  Request& operator[](size_t i) { return requests_[i]; }
-
- private:
-  std::unique_ptr<Request[]> requests_;
-  size_t capacity_ = 0;
-};
-
-// Requests addressed by index that stay in place as more are added (callbacks write to them
-// while a batch keeps adding): fixed chunks, allocated on first use and kept. Indexing is a
-// shift and a mask; a std::deque's index and size cost ~40 instructions per message in a
-// 2 KiB bibw window (callgrind, docs/PERFORMANCE.md).
+// Storage for the requests of a wait loop or a batch, reused from call to call so a small
+// operation allocates nothing. Requests are neither movable nor copyable (atomic state), and
+// stay in place as more are added (callbacks write to them while a batch keeps adding): fixed
+// chunks, allocated on first use and kept. Indexing is a shift and a mask; a std::deque's index
+// and size cost ~40 instructions per message in a 2 KiB bibw window (callgrind,
+// docs/PERFORMANCE.md).
 class RequestPool {
  public:
   Request& operator[](size_t i) { return chunks_[i / kChunk][i % kChunk]; }
-  size_t capacity() const { return chunks_.size() * kChunk; }
-  // Makes index `i` valid.
-  void Cover(size_t i) {
-    while (i >= capacity()) chunks_.push_back(std::make_unique<Request[]>(kChunk));
+  // Makes indexes [0, n) valid; requests already there keep their place and state.
+  void Reserve(size_t n) {
+    while (n > chunks_.size() * kChunk) chunks_.push_back(std::make_unique<Request[]>(kChunk));
   }
 
  private:

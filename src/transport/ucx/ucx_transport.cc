@@ -260,10 +260,7 @@ Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, 
                                            is_send ? "send to" : "receive from", peer, bytes,
                                            ucs_status_string(UCS_PTR_STATUS(ret))));
   }
-  req->error = Status();
-  req->peer = peer;
-  req->bytes = bytes;
-  req->handle = nullptr;
+  StartRequest(req, peer, bytes);
   if (immediate_.done) {
     // Completed inside the call; a size mismatch fails the request although we return OK (the
     // message was consumed).

@@ -118,12 +118,16 @@ class UcxTransport : public Transport {
   // send that completed on the spot (UCX copied it out; most small ones) ends here.
   Status Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req) {
     if (ret != nullptr) return TrackStarted(ret, peer, is_send, bytes, req);
+    StartRequest(req, peer, bytes);
+    req->state.store(Request::State::kDone, std::memory_order_release);
+    return Status::Ok();
+  }
+  // The caller's request as a post leaves it, before its state is set.
+  static void StartRequest(Request* req, int peer, size_t bytes) {
     if (!req->error.ok()) req->error = Status();
     req->peer = peer;
     req->bytes = bytes;
     req->handle = nullptr;
-    req->state.store(Request::State::kDone, std::memory_order_release);
-    return Status::Ok();
   }
   // Track for an error or a UCX request: completed inside the call, or pending.
   Status TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req);
