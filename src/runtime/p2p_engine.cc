@@ -164,8 +164,8 @@ Status P2pEngine::SizeMismatch(int peer, const P2pOp& op, size_t got) {
                                           got > op.bytes ? "truncated" : "too short", op.bytes, got));
 }
 
-Status P2pEngine::Unpack(int peer, Inbox& box) {
-  std::span<const std::byte> packet(box.buffer.data(), box.request.bytes);
+Status P2pEngine::Unpack(int peer, Inbox& box, size_t packet_bytes) {
+  std::span<const std::byte> packet(box.buffer.data(), packet_bytes);
   return ForEachPackedMessage(packet, peer, [&](uint64_t index, std::span<const std::byte> payload) {
     if (box.next < box.waiting.size()) {
       const Waiting& w = box.waiting[box.next];
@@ -241,7 +241,7 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
     }
     box.posted = false;
     if (s == Request::State::kFailed) return box.request.error;
-    BRAID_RETURN_IF_ERROR(Unpack(peer, box));
+    BRAID_RETURN_IF_ERROR(Unpack(peer, box, box.request.bytes));
     *progressed = true;
     if (box.next == box.waiting.size()) continue;
     BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
@@ -300,27 +300,46 @@ Status P2pEngine::RunOneAsBatch(const P2pOp& op) {
   return Finish(nullptr);
 }
 
+// The idle check of a blocking Send or Recv: a ProgressWaiter, made only if the first pass does
+// not finish, and what was waited for, named in its error.
+struct P2pEngine::LoneWait {
+  LoneWait(const P2pEngine* e, const Outstanding& w) : engine(e), what(w) {}
+  const P2pEngine* engine;
+  Outstanding what;
+  std::optional<ProgressWaiter> waiter;
+
+  transport::IdleCheck Check() { return {&LoneWait::Idle, this}; }
+  static Status Idle(void* arg) {
+    LoneWait& self = *static_cast<LoneWait*>(arg);
+    const P2pContext& ctx = self.engine->ctx_;
+    if (!self.waiter) self.waiter.emplace(ctx.transport, ctx.aborted, ctx.timeout_s);
+    Status idle = self.waiter->Idle((*ctx.world_ranks)[self.what.peer]);
+    if (idle.ok()) return idle;
+    return self.engine->WaitFailure(idle, self.what);
+  }
+};
+
 Status P2pEngine::SendOne(const P2pOp& op) {
   const uint64_t index = sends_to_[size_t(op.peer)]++;
   lone_packet_.Reset();
   lone_packet_.Add(index, op.buf, op.bytes);
   const std::span<const std::byte> packet = lone_packet_.bytes();
-  BRAID_RETURN_IF_ERROR(ctx_.transport->PostSend((*ctx_.world_ranks)[op.peer], own_packet_tag_, packet.data(),
-                                                 packet.size(), MemoryType::kHost, &lone_request_));
-  // A small send usually completes inside PostSend (UCX copied it out): no wait loop then.
-  if (lone_request_.state.load(std::memory_order_acquire) == Request::State::kDone) return Status::Ok();
-  return WaitOne(lone_request_, {op.peer, true, packet.size(), true});
+  LoneWait wait(this, {op.peer, true, packet.size(), true});
+  return ctx_.transport->SendNow((*ctx_.world_ranks)[op.peer], own_packet_tag_, packet.data(), packet.size(),
+                                 wait.Check());
 }
 
 Status P2pEngine::RecvOne(const P2pOp& op) {
   Inbox& box = InboxOf(op.peer);
   if (!box.early.empty() || box.posted) return RunOneAsBatch(op);
   const uint64_t index = recvs_from_[size_t(op.peer)]++;
-  BRAID_RETURN_IF_ERROR(PostPacketRecv(op.peer, box));
-  Status waited = WaitOne(box.request, {op.peer, false, op.bytes, false});
-  box.posted = false;
-  BRAID_RETURN_IF_ERROR(waited);
-  const std::span<const std::byte> packet(box.buffer.data(), box.request.bytes);
+  if (box.buffer.size() < kMaxPacketBytes) box.buffer.resize(kMaxPacketBytes);
+  const int world_peer = (*ctx_.world_ranks)[op.peer];
+  LoneWait wait(this, {op.peer, false, op.bytes, false});
+  size_t received = 0;
+  BRAID_RETURN_IF_ERROR(ctx_.transport->RecvNow(world_peer, PacketTag(ctx_.comm_id, uint32_t(world_peer)),
+                                                box.buffer.data(), kMaxPacketBytes, &received, wait.Check()));
+  const std::span<const std::byte> packet(box.buffer.data(), received);
   uint64_t got = 0;
   std::span<const std::byte> payload;
   if (OnlyMessage(packet, &got, &payload) && got == index) return Deliver(op.peer, op, payload);
@@ -328,29 +347,11 @@ Status P2pEngine::RecvOne(const P2pOp& op) {
   // them out, keeping later messages for their receives or naming a size mismatch.
   Begin();
   WaitForPacked(op, index, box);
-  if (Status unpacked = Unpack(op.peer, box); !unpacked.ok()) {
+  if (Status unpacked = Unpack(op.peer, box, received); !unpacked.ok()) {
     Cancel();
     return unpacked;
   }
   return Finish(nullptr);
-}
-
-Status P2pEngine::WaitOne(transport::Request& req, const Outstanding& what) {
-  transport::Transport* net = ctx_.transport;
-  std::optional<ProgressWaiter> waiter;  // made only if the first pass does not finish
-  while (req.state.load(std::memory_order_acquire) == Request::State::kPending) {
-    if (net->Progress()) {
-      if (waiter) waiter->Reset();
-      continue;
-    }
-    if (!waiter) waiter.emplace(net, ctx_.aborted, ctx_.timeout_s);
-    if (Status idle = waiter->Idle((*ctx_.world_ranks)[what.peer]); !idle.ok()) {
-      net->Cancel(&req);
-      return WaitFailure(idle, what);
-    }
-  }
-  if (req.state.load(std::memory_order_acquire) == Request::State::kFailed) return req.error;
-  return Status::Ok();
 }
 
 void P2pEngine::Cancel() {

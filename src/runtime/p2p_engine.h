@@ -67,9 +67,10 @@ class P2pEngine {
   // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
   // op, with the same messages on the wire, on a shorter path. A packed send goes out as a
   // packet of one message; a packed receive that gets such a packet copies it out directly.
-  // This path is what a ping-pong's latency measures. A 1-byte Send + Recv to self took 2609
-  // instructions through Begin/Add/Finish and takes 1511 this way (raw UCX: 565; callgrind,
-  // bench/p2p_call_cost).
+  // This path is what a ping-pong's latency measures: the transport's SendNow/RecvNow wait on
+  // the one message in their tightest loop. A 1-byte Send + Recv to self took 2609 instructions
+  // through Begin/Add/Finish and takes 1317 this way (raw UCX: 565; callgrind,
+  // bench/p2p_call_cost, docs/PERFORMANCE.md).
   Status RunOne(const P2pOp& op);
 
  private:
@@ -107,8 +108,9 @@ class P2pEngine {
   Inbox& InboxOf(int peer);
   Status PostPacket(Outbox& box);
   Status PostPacketRecv(int peer, Inbox& box);
-  // Hands the messages of a received packet to waiting receives or keeps them for later ones.
-  Status Unpack(int peer, Inbox& box);
+  // Hands the messages of a received packet (the first packet_bytes of box.buffer) to waiting
+  // receives or keeps them for later ones.
+  Status Unpack(int peer, Inbox& box, size_t packet_bytes);
   // Copies a received message into op's buffer; an error naming both sizes if they differ.
   // Inline: a blocking Recv of a small message ends here.
   Status Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload) {
@@ -125,9 +127,7 @@ class P2pEngine {
   Status RunOneAsBatch(const P2pOp& op);
   Status SendOne(const P2pOp& op);
   Status RecvOne(const P2pOp& op);
-  // Progresses until `req` is no longer pending; its error if it failed. On a timeout or an
-  // abort it cancels `req` and says what was waited for.
-  Status WaitOne(transport::Request& req, const Outstanding& what);
+  struct LoneWait;
   // `failure` of a wait, prefixed with what was outstanding.
   Status WaitFailure(const Status& failure, const Outstanding& what) const;
 
@@ -153,9 +153,7 @@ class P2pEngine {
   std::vector<int> receiving_from_;          // peers with packed receives in this batch
   size_t packed_outstanding_ = 0;            // packed receives of this batch not yet delivered
 
-  // RunOne's packet and request (a batch's live in outboxes_ and requests_).
-  PacketWriter lone_packet_;
-  transport::Request lone_request_;
+  PacketWriter lone_packet_;  // RunOne's packet (a batch's live in outboxes_)
 };
 
 }  // namespace braid::runtime

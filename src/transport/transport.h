@@ -73,6 +73,15 @@ constexpr uint64_t MakeTag(uint32_t comm_id, uint32_t source, uint32_t seq, bool
          uint64_t(op_tag & 0xfffffu);
 }
 
+// What a blocking wait calls on each pass that made no progress: OK to go on waiting, or the
+// error that ends the wait (timeout, abort, a dead peer). A function pointer and its argument, so
+// a wait that ends on its first pass constructs nothing.
+struct IdleCheck {
+  Status (*fn)(void* arg);
+  void* arg;
+  Status operator()() const { return fn(arg); }
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -93,6 +102,16 @@ class Transport {
   // fails the request with an error naming the peer and both sizes.
   virtual Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                           Request* req) = 0;
+
+  // Blocking forms for one message outside any batch (a blocking Send or Recv: what a
+  // ping-pong's latency measures). They post and wait in the transport's tightest loop, calling
+  // `idle` on each pass that finds the message still on its way; an error from it ends the wait,
+  // the operation cancelled first (nothing touches `buf` afterwards). The defaults wait on a
+  // Request through Progress; UCX polls its own request instead (no callback, no tracking).
+  // RecvNow accepts a message of up to `capacity` bytes and sets *received to its length.
+  virtual Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle);
+  virtual Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
+                         const IdleCheck& idle);
 
   // Advances communication; returns true if any request changed state or data moved.
   virtual bool Progress() = 0;

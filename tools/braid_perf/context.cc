@@ -89,6 +89,7 @@ std::vector<std::string> ContextLines(const RunContext& c) {
       fmt::format("backend   : {}", c.backend),
       fmt::format("nranks    : {}", c.nranks),
   };
+  if (!c.versus.empty()) lines.insert(lines.end() - 1, fmt::format("versus    : {}", c.versus));
   for (const RankContext& r : c.ranks)
     lines.push_back(fmt::format("rank {:<4} : pid {} on {}; {}", r.rank, r.pid, r.host, r.transports));
   return lines;
@@ -98,10 +99,12 @@ nlohmann::ordered_json ContextToJson(const RunContext& c) {
   nlohmann::ordered_json ranks = nlohmann::ordered_json::array();
   for (const RankContext& r : c.ranks)
     ranks.push_back({{"rank", r.rank}, {"host", r.host}, {"pid", r.pid}, {"transports", r.transports}});
-  return {{"braid_version", c.braid_version}, {"git_revision", c.git_revision}, {"date", c.date},
+  nlohmann::ordered_json json = {{"braid_version", c.braid_version}, {"git_revision", c.git_revision}, {"date", c.date},
           {"command", c.command},             {"host", c.host},                 {"cpu", c.cpu},
           {"cores", c.cores},                 {"ucx_version", c.ucx_version},   {"mpi_library", c.mpi_library},
           {"backend", c.backend},             {"nranks", c.nranks},             {"ranks", ranks}};
+  if (!c.versus.empty()) json["versus"] = c.versus;
+  return json;
 }
 
 }  // namespace braid::perf

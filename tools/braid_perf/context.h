@@ -28,6 +28,7 @@ struct RunContext {
   std::string ucx_version;    // the UCX library loaded (ucp_get_version_string)
   std::string mpi_library;    // MPI_Get_library_version, first line
   std::string backend;        // the layer under test, as it describes itself
+  std::string versus;         // the layer timed beside it (--versus), likewise; "" = none
   int nranks = 1;
   std::vector<RankContext> ranks;  // filled on rank 0 only
 };

@@ -98,19 +98,20 @@ int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, Outpu
 }
 
 int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& csv) {
-  std::unique_ptr<P2pBackend> backend = options.backend == BackendKind::kBraid ? MakeBraidP2p(options)
-                                        : options.backend == BackendKind::kUcx ? MakeUcxP2p(options)
-                                                                               : MakeMpiP2p(options);
+  std::unique_ptr<P2pBackend> backend = MakeP2p(options.backend, options);
+  std::unique_ptr<P2pBackend> versus = options.versus ? MakeP2p(*options.versus, options) : nullptr;
   RunContext context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports());
+  if (versus) context.versus = versus->Describe();
   const bool table = rank == 0 && options.json_path != "-" && options.csv_path != "-";
   if (table) PrintP2pHeader(stdout, options, context);
-  P2pResults results = RunP2pBenchmark(options, *backend, [&](const P2pRow& row) {
-    if (table) PrintP2pRow(stdout, options, row);
+  P2pResults results = RunP2pBenchmark(options, *backend, versus.get(), [&](const P2pResults& so_far) {
+    if (table) PrintP2pRow(stdout, options, so_far);
   });
   if (table) PrintP2pFooter(stdout, results);
   bool written = true;
   if (rank == 0 && json.wanted()) written &= json.Write(P2pResultsToJson(options, context, results).dump(2) + "\n");
   if (rank == 0 && csv.wanted()) written &= csv.Write(P2pResultsToCsv(options, context, results));
+  versus.reset();
   backend.reset();
   if (results.wrong_total > 0) return 1;
   return written ? 0 : 2;

@@ -29,10 +29,10 @@ std::string OpNameList() {
 // Raw flag values, converted and checked after CLI11 has parsed the syntax.
 struct RawOptions {
   std::string collective, min_bytes = "8", max_bytes = "64M", type = "float", op = "sum";
-  std::string backend = "braid", algo, json, csv;
-  long long factor = 2, root = 0, iters = 20, warmup = 5, check = 1, window = 64;
+  std::string backend = "braid", versus, algo, json, csv;
+  long long factor = 2, root = 0, iters = 20, warmup = 5, check = 1, window = 64, rounds = 0;
   // Whether -b, -e and -n were given: the point-to-point suites have other defaults.
-  bool min_given = false, max_given = false, iters_given = false;
+  bool min_given = false, max_given = false, iters_given = false, rounds_given = false;
 };
 
 // Returns an error message, or "" if `raw` is valid.
@@ -84,18 +84,26 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   if (raw.check != 0 && raw.check != 1)
     return fmt::format("-c/--check: {} is invalid (allowed: 0 or 1)", raw.check);
   o->check = raw.check == 1;
-  if (raw.backend == "braid") {
-    o->backend = BackendKind::kBraid;
-  } else if (raw.backend == "mpi") {
-    o->backend = BackendKind::kMpi;
-  } else if (raw.backend == "ucx") {
-    o->backend = BackendKind::kUcx;
+  auto backend = ParseBackend(raw.backend);
+  if (!backend) return fmt::format("--backend: unknown backend '{}' (allowed: braid, mpi, ucx)", raw.backend);
+  o->backend = *backend;
+  if (o->backend == BackendKind::kUcx && !o->suite)
+    return fmt::format("--backend ucx measures the point-to-point suites only ({}); collectives "
+                       "run on braid or mpi", P2pSuiteNameList());
+  if (!raw.versus.empty()) {
+    auto versus = ParseBackend(raw.versus);
+    if (!versus) return fmt::format("--versus: unknown backend '{}' (allowed: braid, mpi, ucx)", raw.versus);
     if (!o->suite)
-      return fmt::format("--backend ucx measures the point-to-point suites only ({}); collectives "
-                         "run on braid or mpi", P2pSuiteNameList());
-  } else {
-    return fmt::format("--backend: unknown backend '{}' (allowed: braid, mpi, ucx)", raw.backend);
+      return fmt::format("--versus {} compares the point-to-point suites only ({})", raw.versus, P2pSuiteNameList());
+    if (*versus == o->backend)
+      return fmt::format("--versus {}: the same backend as --backend; name another one", raw.versus);
+    o->versus = versus;
   }
+  if (raw.rounds_given && !o->suite)
+    return fmt::format("--rounds applies to the point-to-point suites only ({})", P2pSuiteNameList());
+  if (raw.rounds_given && (raw.rounds < 1 || raw.rounds > kMaxRounds))
+    return fmt::format("--rounds: {} is out of range [1, {}]", raw.rounds, kMaxRounds);
+  o->rounds = raw.rounds_given ? int(raw.rounds) : o->versus ? kDefaultVersusRounds : 1;
   if (raw.window < 1 || raw.window > 1 << 16)
     return fmt::format("--window: {} is out of range [1, {}]", raw.window, 1 << 16);
   o->window = static_cast<int>(raw.window);
@@ -140,6 +148,13 @@ std::optional<size_t> ParseSize(std::string_view text) {
   return value << shift;
 }
 
+std::optional<BackendKind> ParseBackend(std::string_view name) {
+  if (name == "braid") return BackendKind::kBraid;
+  if (name == "mpi") return BackendKind::kMpi;
+  if (name == "ucx") return BackendKind::kUcx;
+  return std::nullopt;
+}
+
 const char* BackendName(BackendKind kind) {
   switch (kind) {
     case BackendKind::kBraid: return "braid";
@@ -179,6 +194,12 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
   app.add_option("--backend", raw.backend,
                  "braid, mpi (the MPI library's own calls) or ucx (UCX's tag API; p2p suites only)")
       ->capture_default_str();
+  app.add_option("--versus", raw.versus,
+                 "p2p suites: also time this backend (braid, mpi or ucx) in the same processes, "
+                 "interleaved round by round, and print the ratio per size");
+  auto* rounds_flag = app.add_option("--rounds", raw.rounds,
+                 fmt::format("p2p suites: rounds per size; each value is the median round (default {} "
+                             "with --versus, else 1)", kDefaultVersusRounds));
   app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
       ->capture_default_str();
   app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");
@@ -196,6 +217,7 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
   raw.min_given = min_flag->count() > 0;
   raw.max_given = max_flag->count() > 0;
   raw.iters_given = iters_flag->count() > 0;
+  raw.rounds_given = rounds_flag->count() > 0;
   for (int i = 0; i < argc; ++i) out->command_line += (i ? " " : "") + std::string(argv[i]);
   std::string error = Convert(raw, nranks, out);
   if (!error.empty()) {

@@ -31,12 +31,20 @@ struct Options {
   int warmup = 5;                    // untimed iterations per size before timing
   bool check = true;                 // -c 1: validate every output element
   BackendKind backend = BackendKind::kBraid;
+  // p2p suites: a second backend timed in the same processes. Each size then runs `rounds`
+  // rounds, the two backends taking turns to go first, so both see the same machine state (a
+  // shared VM's speed changes for seconds at a time; separate runs compare those changes).
+  std::optional<BackendKind> versus;
+  int rounds = 1;                    // p2p: rounds per size; each value reported is the median round
   std::string algo;                  // "" = the library decides
   int window = 64;                   // p2p bandwidth suites: messages in flight per iteration
   std::string json_path;             // "" = no JSON, "-" = stdout (the table is then not printed)
   std::string csv_path;              // "" = no CSV, "-" = stdout (the table is then not printed)
   std::string command_line;          // argv joined, for the context header
 };
+
+inline constexpr int kDefaultVersusRounds = 5;
+inline constexpr int kMaxRounds = 1000;
 
 // premulsum multiplies every input by this before summing; 2 keeps results exact in every type.
 inline constexpr double kPreMulSumScalar = 2.0;
@@ -50,6 +58,7 @@ std::optional<size_t> ParseSize(std::string_view text);
 // (rank 0), so that every rank can parse and agree without repeating the output.
 std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, Options* out);
 
+std::optional<BackendKind> ParseBackend(std::string_view name);  // braid, mpi, ucx
 const char* BackendName(BackendKind kind);
 
 }  // namespace braid::perf

@@ -35,5 +35,6 @@ class P2pBackend {
 std::unique_ptr<P2pBackend> MakeBraidP2p(const Options& options);
 std::unique_ptr<P2pBackend> MakeMpiP2p(const Options& options);
 std::unique_ptr<P2pBackend> MakeUcxP2p(const Options& options);
+std::unique_ptr<P2pBackend> MakeP2p(BackendKind kind, const Options& options);  // one of the three
 
 }  // namespace braid::perf

@@ -28,7 +28,7 @@ uint8_t PatternByte(int sender, size_t bytes, size_t i) {
 
 class P2pBench {
  public:
-  P2pBench(const Options& options, P2pBackend& backend) : o_(options), backend_(backend) {
+  explicit P2pBench(const Options& options) : o_(options) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
     const int half = nranks_ / 2;
@@ -38,7 +38,9 @@ class P2pBench {
     recv_ = AllocateBuffer(o_.max_bytes);
   }
 
-  P2pRow Measure(size_t bytes) {
+  // One row of `backend` at `bytes` (every backend shares this bench's buffers).
+  P2pRow Measure(size_t bytes, P2pBackend& backend) {
+    backend_ = &backend;
     P2pRow row;
     row.bytes = bytes;
     row.window = o_.suite == P2pSuite::kLatency
@@ -85,41 +87,41 @@ class P2pBench {
 
   void PingPong(size_t bytes) {
     if (sender_) {
-      backend_.Send(send_.get(), bytes, peer_);
-      backend_.Recv(recv_.get(), bytes, peer_);
+      backend_->Send(send_.get(), bytes, peer_);
+      backend_->Recv(recv_.get(), bytes, peer_);
     } else {
-      backend_.Recv(recv_.get(), bytes, peer_);
-      backend_.Send(send_.get(), bytes, peer_);
+      backend_->Recv(recv_.get(), bytes, peer_);
+      backend_->Send(send_.get(), bytes, peer_);
     }
   }
 
   // OSU reuses one buffer for every message of a window; so do we (the data is not checked).
   void OneWay(size_t bytes, int window) {
-    backend_.Begin();
+    backend_->Begin();
     for (int w = 0; w < window; ++w) {
-      if (sender_) backend_.PostSend(send_.get(), bytes, peer_);
-      else backend_.PostRecv(recv_.get(), bytes, peer_);
+      if (sender_) backend_->PostSend(send_.get(), bytes, peer_);
+      else backend_->PostRecv(recv_.get(), bytes, peer_);
     }
-    backend_.Complete();
-    if (sender_) backend_.Recv(recv_.get(), kAckBytes, peer_);
-    else backend_.Send(send_.get(), kAckBytes, peer_);
+    backend_->Complete();
+    if (sender_) backend_->Recv(recv_.get(), kAckBytes, peer_);
+    else backend_->Send(send_.get(), kAckBytes, peer_);
   }
 
   void BothWays(size_t bytes, int window) {
-    backend_.Begin();
-    for (int w = 0; w < window; ++w) backend_.PostRecv(recv_.get(), bytes, peer_);
-    for (int w = 0; w < window; ++w) backend_.PostSend(send_.get(), bytes, peer_);
-    backend_.Complete();
+    backend_->Begin();
+    for (int w = 0; w < window; ++w) backend_->PostRecv(recv_.get(), bytes, peer_);
+    for (int w = 0; w < window; ++w) backend_->PostSend(send_.get(), bytes, peer_);
+    backend_->Complete();
   }
 
   // One message each way between the pair, every byte checked; wrong bytes summed over ranks.
   int64_t CheckedExchange(size_t bytes) {
     for (size_t i = 0; i < bytes; ++i) send_[i] = std::byte(PatternByte(rank_, bytes, i));
     std::memset(recv_.get(), 0xa5, bytes);
-    backend_.Begin();
-    backend_.PostRecv(recv_.get(), bytes, peer_);
-    backend_.PostSend(send_.get(), bytes, peer_);
-    backend_.Complete();
+    backend_->Begin();
+    backend_->PostRecv(recv_.get(), bytes, peer_);
+    backend_->PostSend(send_.get(), bytes, peer_);
+    backend_->Complete();
     int64_t wrong = 0;
     for (size_t i = 0; i < bytes; ++i) wrong += recv_[i] != std::byte(PatternByte(peer_, bytes, i));
     int64_t total = 0;
@@ -128,7 +130,7 @@ class P2pBench {
   }
 
   const Options& o_;
-  P2pBackend& backend_;
+  P2pBackend* backend_ = nullptr;
   int rank_ = 0, nranks_ = 2, peer_ = 1;
   bool sender_ = true;
   Buffer send_, recv_;
@@ -136,15 +138,59 @@ class P2pBench {
 
 }  // namespace
 
-P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend,
-                           const std::function<void(const P2pRow&)>& on_row) {
-  P2pBench bench(options, backend);
+double P2pValue(const Options& options, const P2pRow& row) {
+  return options.suite == P2pSuite::kLatency ? row.latency_us : row.bandwidth_MBps;
+}
+
+namespace {
+
+// The median round of one size (the lower middle for an even count), carrying the wrong bytes
+// of every round.
+P2pRow MedianRound(const Options& options, std::vector<P2pRow> rounds) {
+  int64_t wrong = -1;
+  for (const P2pRow& r : rounds)
+    if (r.wrong >= 0) wrong = std::max<int64_t>(wrong, 0) + r.wrong;
+  std::sort(rounds.begin(), rounds.end(), [&](const P2pRow& a, const P2pRow& b) {
+    return P2pValue(options, a) < P2pValue(options, b);
+  });
+  P2pRow median = rounds[(rounds.size() - 1) / 2];
+  median.wrong = wrong;
+  return median;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[(values.size() - 1) / 2];
+}
+
+}  // namespace
+
+P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend, P2pBackend* versus,
+                           const std::function<void(const P2pResults&)>& on_row) {
+  P2pBench bench(options);
   P2pResults results;
   for (size_t bytes : SizeSequence(options.min_bytes, options.max_bytes, options.factor)) {
-    P2pRow row = bench.Measure(bytes);
-    if (row.wrong > 0) results.wrong_total += row.wrong;
-    results.rows.push_back(row);
-    on_row(row);
+    std::vector<P2pRow> mine, theirs;
+    std::vector<double> ratios;
+    for (int round = 0; round < options.rounds; ++round) {
+      // Taking turns to go first, so that neither always runs in the other's wake.
+      const bool versus_first = versus && round % 2 == 1;
+      if (versus_first) theirs.push_back(bench.Measure(bytes, *versus));
+      mine.push_back(bench.Measure(bytes, backend));
+      if (versus && !versus_first) theirs.push_back(bench.Measure(bytes, *versus));
+      if (versus) {
+        const double base = P2pValue(options, theirs.back());
+        ratios.push_back(base > 0 ? P2pValue(options, mine.back()) / base : 0.0);
+      }
+    }
+    results.rows.push_back(MedianRound(options, mine));
+    if (results.rows.back().wrong > 0) results.wrong_total += results.rows.back().wrong;
+    if (versus) {
+      results.versus_rows.push_back(MedianRound(options, theirs));
+      if (results.versus_rows.back().wrong > 0) results.wrong_total += results.versus_rows.back().wrong;
+      results.ratios.push_back(Median(ratios));
+    }
+    on_row(results);
   }
   return results;
 }

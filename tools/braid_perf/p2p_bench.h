@@ -8,6 +8,8 @@
 // Each size runs `warmup` then at most `iters` timed iterations: sizes above 8 KiB run fewer,
 // so that each moves about 256 MiB (at least 5 iterations), and windows shrink so that one holds
 // at most 64 MiB: a 1 GiB row then takes seconds, not minutes. The row says what it ran.
+// With --rounds and --versus (options.h) each size runs several rounds, and a row is the
+// median round.
 #pragma once
 
 #include <cstddef>
@@ -32,13 +34,21 @@ struct P2pRow {
 };
 
 struct P2pResults {
-  std::vector<P2pRow> rows;
-  int64_t wrong_total = 0;
+  std::vector<P2pRow> rows;  // per size: the median of the rounds
+  // With --versus, per size: the other backend's median round, and the median over rounds of
+  // value / the other's value (latency or bandwidth; each round's pair ran back to back).
+  std::vector<P2pRow> versus_rows;
+  std::vector<double> ratios;
+  int64_t wrong_total = 0;  // over every round of every backend
 };
 
-// Collective over MPI_COMM_WORLD (every rank calls it with the same options). `on_row` runs on
-// every rank as each row completes.
-P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend,
-                           const std::function<void(const P2pRow&)>& on_row);
+// What a row is ranked and compared by: latency_us for the latency suite, else bandwidth_MBps.
+double P2pValue(const Options& options, const P2pRow& row);
+
+// Collective over MPI_COMM_WORLD (every rank calls it with the same options). Runs each size
+// options.rounds times on `backend`, and as often on `versus` (may be null) in alternation.
+// `on_row` runs on every rank as each size completes; its last rows are the new ones.
+P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend, P2pBackend* versus,
+                           const std::function<void(const P2pResults&)>& on_row);
 
 }  // namespace braid::perf

@@ -10,15 +10,48 @@ namespace {
 // OSU's layout: the size left-aligned in 10 columns, each value right-aligned in 18 (2 decimals).
 constexpr int kSizeWidth = 10, kValueWidth = 18;
 
-std::string ColumnTitles(P2pSuite suite) {
+// The value column(s) of one backend: OSU's titles, or the backend's name with --versus.
+std::string ValueTitles(P2pSuite suite, const char* name) {
+  const std::string prefix = name ? fmt::format("{} ", name) : "";
   switch (suite) {
-    case P2pSuite::kLatency: return fmt::format("{:<{}}{:>{}}", "# Size", kSizeWidth, "Latency (us)", kValueWidth);
+    case P2pSuite::kLatency: return fmt::format("{:>{}}", prefix + (name ? "(us)" : "Latency (us)"), kValueWidth);
     case P2pSuite::kBw:
-    case P2pSuite::kBibw: return fmt::format("{:<{}}{:>{}}", "# Size", kSizeWidth, "Bandwidth (MB/s)", kValueWidth);
+    case P2pSuite::kBibw: return fmt::format("{:>{}}", prefix + (name ? "(MB/s)" : "Bandwidth (MB/s)"), kValueWidth);
     case P2pSuite::kMsgRate:
-      return fmt::format("{:<{}}{:>{}}{:>{}}", "# Size", kSizeWidth, "MB/s", kValueWidth, "Messages/s", kValueWidth);
+      return fmt::format("{:>{}}{:>{}}", prefix + "MB/s", kValueWidth, prefix + "Messages/s", kValueWidth);
   }
   return "";
+}
+
+std::string ColumnTitles(const Options& o) {
+  std::string titles = fmt::format("{:<{}}", "# Size", kSizeWidth);
+  if (!o.versus) return titles + ValueTitles(*o.suite, nullptr);
+  const char* mine = BackendName(o.backend);
+  const char* theirs = BackendName(*o.versus);
+  return titles + ValueTitles(*o.suite, mine) + ValueTitles(*o.suite, theirs) +
+         fmt::format("{:>{}}", fmt::format("{}/{}", mine, theirs), kValueWidth);
+}
+
+std::string RowValues(const Options& o, const P2pRow& row) {
+  if (o.suite == P2pSuite::kLatency) return fmt::format("{:>{}.2f}", row.latency_us, kValueWidth);
+  std::string values = fmt::format("{:>{}.2f}", row.bandwidth_MBps, kValueWidth);
+  if (o.suite == P2pSuite::kMsgRate) values += fmt::format("{:>{}.2f}", row.messages_per_s, kValueWidth);
+  return values;
+}
+
+nlohmann::ordered_json RowToJson(const Options& o, const P2pRow& row) {
+  nlohmann::ordered_json j = {{"size", row.bytes}};
+  if (o.suite == P2pSuite::kLatency) {
+    j["latency_us"] = row.latency_us;
+  } else {
+    j["bandwidth_MBps"] = row.bandwidth_MBps;
+    j["messages_per_s"] = row.messages_per_s;
+  }
+  j["iterations"] = row.iterations;
+  j["window"] = row.window;
+  j["seconds"] = row.seconds;
+  j["wrong"] = row.wrong < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.wrong);
+  return j;
 }
 
 const char* SuiteTitle(P2pSuite suite) {
@@ -38,20 +71,26 @@ void PrintP2pHeader(std::FILE* out, const Options& o, const RunContext& context)
                                                            SuiteTitle(*o.suite)));
   text += fmt::format("# sizes     : {} .. {} B, factor {}; at most {} iterations ({} warm-up), window {}, check {}\n",
                       o.min_bytes, o.max_bytes, o.factor, o.iters, o.warmup, o.window, o.check ? 1 : 0);
-  text += "#\n" + ColumnTitles(*o.suite) + "\n";
+  if (o.rounds > 1 || o.versus) {
+    text += fmt::format("# rounds    : {} per size{}; each value is the median round{}\n", o.rounds,
+                        o.versus ? ", the backends taking turns to go first" : "",
+                        o.versus ? ", the ratio the median of the rounds' ratios" : "");
+  }
+  text += "#\n" + ColumnTitles(o) + "\n";
   std::fputs(text.c_str(), out);
   std::fflush(out);
 }
 
-void PrintP2pRow(std::FILE* out, const Options& o, const P2pRow& row) {
-  std::string line = fmt::format("{:<{}}", row.bytes, kSizeWidth);
-  if (o.suite == P2pSuite::kLatency) {
-    line += fmt::format("{:>{}.2f}", row.latency_us, kValueWidth);
-  } else {
-    line += fmt::format("{:>{}.2f}", row.bandwidth_MBps, kValueWidth);
-    if (o.suite == P2pSuite::kMsgRate) line += fmt::format("{:>{}.2f}", row.messages_per_s, kValueWidth);
+void PrintP2pRow(std::FILE* out, const Options& o, const P2pResults& results) {
+  const size_t k = results.rows.size() - 1;
+  const P2pRow& row = results.rows[k];
+  std::string line = fmt::format("{:<{}}", row.bytes, kSizeWidth) + RowValues(o, row);
+  int64_t wrong = std::max<int64_t>(row.wrong, 0);
+  if (o.versus) {
+    line += RowValues(o, results.versus_rows[k]) + fmt::format("{:>{}.3f}", results.ratios[k], kValueWidth);
+    wrong += std::max<int64_t>(results.versus_rows[k].wrong, 0);
   }
-  if (row.wrong > 0) line += fmt::format("   {} WRONG BYTES", row.wrong);
+  if (wrong > 0) line += fmt::format("   {} WRONG BYTES", wrong);
   std::fputs((line + "\n").c_str(), out);
   std::fflush(out);  // rows appear as they are measured, even through mpiexec's pipes
 }
@@ -64,43 +103,46 @@ void PrintP2pFooter(std::FILE* out, const P2pResults& results) {
 
 nlohmann::ordered_json P2pResultsToJson(const Options& o, const RunContext& context, const P2pResults& results) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-  for (const P2pRow& row : results.rows) {
-    nlohmann::ordered_json j = {{"size", row.bytes}};
-    if (o.suite == P2pSuite::kLatency) {
-      j["latency_us"] = row.latency_us;
-    } else {
-      j["bandwidth_MBps"] = row.bandwidth_MBps;
-      j["messages_per_s"] = row.messages_per_s;
-    }
-    j["iterations"] = row.iterations;
-    j["window"] = row.window;
-    j["seconds"] = row.seconds;
-    j["wrong"] = row.wrong < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.wrong);
-    rows.push_back(std::move(j));
+  for (size_t k = 0; k < results.rows.size(); ++k) {
+    rows.push_back(RowToJson(o, results.rows[k]));
+    if (o.versus) rows.back()["ratio"] = results.ratios[k];
   }
-  return {{"suite", P2pSuiteName(*o.suite)},
-          {"backend", BackendName(o.backend)},
-          {"backend_description", context.backend},
-          {"nranks", context.nranks},
-          {"max_iterations", o.iters},
-          {"warmup", o.warmup},
-          {"window", o.window},
-          {"check", o.check},
-          {"rows", rows},
-          {"wrong_total", results.wrong_total},
-          {"context", ContextToJson(context)}};
+  nlohmann::ordered_json doc = {{"suite", P2pSuiteName(*o.suite)},
+                                {"backend", BackendName(o.backend)},
+                                {"backend_description", context.backend},
+                                {"nranks", context.nranks},
+                                {"max_iterations", o.iters},
+                                {"warmup", o.warmup},
+                                {"window", o.window},
+                                {"check", o.check},
+                                {"rounds", o.rounds},
+                                {"rows", rows}};
+  if (o.versus) {
+    nlohmann::ordered_json versus_rows = nlohmann::ordered_json::array();
+    for (const P2pRow& row : results.versus_rows) versus_rows.push_back(RowToJson(o, row));
+    doc["versus"] = {{"backend", BackendName(*o.versus)},
+                     {"backend_description", context.versus},
+                     {"rows", versus_rows}};
+  }
+  doc["wrong_total"] = results.wrong_total;
+  doc["context"] = ContextToJson(context);
+  return doc;
 }
 
 std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P2pResults& results) {
   std::string text = CommentedContext(context, fmt::format("braid-perf {}", P2pSuiteName(*o.suite)));
   const bool latency = o.suite == P2pSuite::kLatency;
-  text += latency ? "size,latency_us,iterations,wrong\n"
-                  : "size,bandwidth_MBps,messages_per_s,iterations,window,wrong\n";
-  for (const P2pRow& row : results.rows) {
+  text += latency ? "size,latency_us,iterations,wrong" : "size,bandwidth_MBps,messages_per_s,iterations,window,wrong";
+  if (o.versus) text += latency ? ",versus_latency_us,ratio" : ",versus_bandwidth_MBps,ratio";
+  text += "\n";
+  for (size_t k = 0; k < results.rows.size(); ++k) {
+    const P2pRow& row = results.rows[k];
     std::string wrong = row.wrong < 0 ? "" : std::to_string(row.wrong);
-    text += latency ? fmt::format("{},{},{},{}\n", row.bytes, row.latency_us, row.iterations, wrong)
-                    : fmt::format("{},{},{},{},{},{}\n", row.bytes, row.bandwidth_MBps, row.messages_per_s,
+    text += latency ? fmt::format("{},{},{},{}", row.bytes, row.latency_us, row.iterations, wrong)
+                    : fmt::format("{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
                                   row.iterations, row.window, wrong);
+    if (o.versus) text += fmt::format(",{},{}", P2pValue(o, results.versus_rows[k]), results.ratios[k]);
+    text += "\n";
   }
   return text;
 }

@@ -14,11 +14,14 @@
 namespace braid::perf {
 
 void PrintP2pHeader(std::FILE* out, const Options& options, const RunContext& context);
-void PrintP2pRow(std::FILE* out, const Options& options, const P2pRow& row);
+// The last row of `results` (with --versus: both backends and their ratio).
+void PrintP2pRow(std::FILE* out, const Options& options, const P2pResults& results);
 void PrintP2pFooter(std::FILE* out, const P2pResults& results);
 
 // {"suite", "backend", "nranks", ..., "rows": [{"size", "latency_us" | "bandwidth_MBps"
-// (+ "messages_per_s" for msgrate), "iterations", "window", "wrong"}], "context": {...}}
+// (+ "messages_per_s" for msgrate), "iterations", "window", "wrong" (+ "ratio" with --versus)}],
+// "rounds", with --versus "versus": {"backend", "backend_description", "rows": [...]}, and
+// "context": {...}}
 nlohmann::ordered_json P2pResultsToJson(const Options& options, const RunContext& context,
                                         const P2pResults& results);
 std::string P2pResultsToCsv(const Options& options, const RunContext& context, const P2pResults& results);

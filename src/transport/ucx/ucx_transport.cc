@@ -175,32 +175,34 @@ void UcxTransport::Finish(Request* user, int peer, bool is_send, bool cancelled,
     user->state.store(Request::State::kDone, std::memory_order_release);
     return;
   }
-  const char* dir = is_send ? "send to" : "receive from";
-  Status error;
-  if (status == UCS_OK) {  // a receive shorter than expected (UCX fails a longer one)
-    error = Status::InvalidUsage(fmt::format("message from rank {} too short: expected {} bytes, got {}",
-                                             peer, user->bytes, received));
-  } else if (status == UCS_ERR_MESSAGE_TRUNCATED) {
-    error = Status::InvalidUsage(
-        fmt::format("message from rank {} truncated: expected {} bytes{}", peer, user->bytes,
-                    received > user->bytes ? fmt::format(", got {}", received) : ""));
-  } else if (cancelled) {
-    error = Status::Aborted("cancelled");
-  } else if (peers_[size_t(peer)]->failed) {
-    error = Status::RemoteError(
-        fmt::format("{} rank {}: {}", dir, peer, peers_[size_t(peer)]->failure));
-  } else if (status == UCS_ERR_CANCELED) {
-    error = Status::Aborted(fmt::format(
-        "{} rank {} aborted: its endpoint was reset to cancel another send", dir, peer));
-  } else {
-    error = Status::RemoteError(
-        fmt::format("{} rank {} failed: {}", dir, peer, ucs_status_string(status)));
-  }
+  Status error = CompletionError(peer, is_send, cancelled, status, user->bytes, received);
   const bool failed = !error.ok();
   if (failed) user->error = std::move(error);
   // The caller may reuse `user` as soon as it sees the new state: nothing touches it afterwards.
   user->state.store(failed ? Request::State::kFailed : Request::State::kDone,
                     std::memory_order_release);
+}
+
+Status UcxTransport::CompletionError(int peer, bool is_send, bool cancelled, ucs_status_t status,
+                                     size_t expected, size_t received) const {
+  const char* dir = is_send ? "send to" : "receive from";
+  if (status == UCS_OK) {  // a receive shorter than expected (UCX fails a longer one)
+    return Status::InvalidUsage(fmt::format("message from rank {} too short: expected {} bytes, got {}",
+                                            peer, expected, received));
+  }
+  if (status == UCS_ERR_MESSAGE_TRUNCATED) {
+    return Status::InvalidUsage(
+        fmt::format("message from rank {} truncated: expected {} bytes{}", peer, expected,
+                    received > expected ? fmt::format(", got {}", received) : ""));
+  }
+  if (cancelled) return Status::Aborted("cancelled");
+  if (peers_[size_t(peer)]->failed)
+    return Status::RemoteError(fmt::format("{} rank {}: {}", dir, peer, peers_[size_t(peer)]->failure));
+  if (status == UCS_ERR_CANCELED) {
+    return Status::Aborted(fmt::format(
+        "{} rank {} aborted: its endpoint was reset to cancel another send", dir, peer));
+  }
+  return Status::RemoteError(fmt::format("{} rank {} failed: {}", dir, peer, ucs_status_string(status)));
 }
 
 Status UcxTransport::PeerError(int peer, const char* what) const {
@@ -222,11 +224,7 @@ ucs_memory_type_t UcsMemoryType(MemoryType mem) {
 
 Status UcxTransport::PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
                               Request* req) {
-  BRAID_RETURN_IF_ERROR(CheckPeer(peer, "send to"));
-  if (!peers_[size_t(peer)]->ep) {  // reset by an earlier Cancel(); reconnect
-    Status st = CreateEndpoint(peer);
-    if (!st.ok()) return st.WithContext(fmt::format("reconnecting to rank {}", peer));
-  }
+  BRAID_RETURN_IF_ERROR(ReadyToSend(peer));
   ucp_request_param_t params{};
   params.op_attr_mask =
       UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
@@ -236,6 +234,12 @@ Status UcxTransport::PostSend(int peer, uint64_t tag, const void* buf, size_t by
   peers_[size_t(peer)]->sent = true;
   return Track(ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buf, bytes, tag, &params), peer, true,
                bytes, req);
+}
+
+Status UcxTransport::Reconnect(int peer) {
+  Status st = CreateEndpoint(peer);
+  if (!st.ok()) return st.WithContext(fmt::format("reconnecting to rank {}", peer));
+  return st;
 }
 
 Status UcxTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
@@ -336,16 +340,21 @@ void UcxTransport::Cancel(Request* req) {
   }
   Op* op = static_cast<Op*>(req->handle);
   op->cancelled = true;
-  const int peer = op->peer;
+  if (const char* why = Stop(op->peer, op->is_send, op, [req] { return req->finished(); }))
+    Abandon(op, Status::Aborted(why));
+}
+
+template <typename Finished>
+const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished finished) {
   Clock::time_point start = Clock::now();
-  if (!op->is_send) {
+  if (!is_send) {
     // Removes an unmatched receive at once; a matched one (rendezvous under way) finishes soon.
-    ucp_request_cancel(WorkerOf(peer), op);
+    ucp_request_cancel(WorkerOf(peer), request);
   } else {
     // UCX cannot cancel a send. Give it a moment to complete; then force-close the endpoint,
     // which fails everything queued on it, and reconnect on the next send to that peer.
-    while (!req->finished() && Clock::now() - start < kSendCancelGrace) Drive();
-    if (!req->finished()) {
+    while (!finished() && Clock::now() - start < kSendCancelGrace) Drive();
+    if (!finished()) {
       BRAID_INFO(kNet, "cancelling a send to rank {}: resetting its endpoint", peer);
       CloseEndpoint(peer, /*force=*/true);
       // Without error handling UCX never completes the sends of a force-closed endpoint. Over
@@ -353,32 +362,80 @@ void UcxTransport::Cancel(Request* req) {
       // endpoint is gone the send is dead: fail it now instead of after kCompletionBound.
       if (!peers_[size_t(peer)]->error_handling) {
         Drive();
-        if (!req->finished()) Abandon(op, Status::Aborted("cancelled"));
-        return;
+        return finished() ? nullptr : "cancelled";
       }
     }
   }
   // A transfer matched with a peer that has died never completes (the shared-memory lane has no
   // error handling): stop waiting as soon as the peer is known dead, rather than after the bound
   // for every such request in turn.
-  bool peer_dead = false;
-  while (!req->finished() && Clock::now() - start < kCompletionBound) {
+  while (!finished() && Clock::now() - start < kCompletionBound) {
     Drive();
-    if (!PeerHealth(peer).ok()) {
-      peer_dead = true;
-      break;
+    if (!PeerHealth(peer).ok()) break;
+  }
+  if (finished()) return nullptr;
+  if (!PeerHealth(peer).ok()) return "cancelled; the peer is dead";
+  BRAID_WARN(kNet, "{} rank {} did not stop within {} s of being cancelled; abandoning it",
+             is_send ? "send to" : "receive from", peer,
+             std::chrono::duration<double>(kCompletionBound).count());
+  return "cancelled";
+}
+
+// SendNow and RecvNow post without a callback and poll UCX's request: a message that arrives
+// costs one progress pass and one status test, not a callback, our Op and a wait on a Request.
+Status UcxTransport::SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) {
+  BRAID_RETURN_IF_ERROR(ReadyToSend(peer));
+  ucp_request_param_t params;
+  params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+  params.memory_type = UCS_MEMORY_TYPE_HOST;
+  peers_[size_t(peer)]->sent = true;
+  ucs_status_ptr_t request = ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buf, bytes, tag, &params);
+  if (request == nullptr) return Status::Ok();  // UCX copied it out (most small sends)
+  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, true, false, UCS_PTR_STATUS(request), bytes, 0);
+  return WaitPolled(request, peer, /*is_send=*/true, bytes, nullptr, idle);
+}
+
+Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
+                             const IdleCheck& idle) {
+  BRAID_RETURN_IF_ERROR(CheckPeer(peer, "receive from"));
+  ucp_request_param_t params;
+  // NO_IMM_CMPL: UCX 1.13 does not report the length of a receive that completes inside the call.
+  params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+  params.memory_type = UCS_MEMORY_TYPE_HOST;
+  ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buf, capacity, tag, ~uint64_t(0), &params);
+  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, false, false, UCS_PTR_STATUS(request), capacity, 0);
+  return WaitPolled(request, peer, /*is_send=*/false, capacity, received, idle);
+}
+
+Status UcxTransport::WaitPolled(void* request, int peer, bool is_send, size_t bytes, size_t* received,
+                                const IdleCheck& idle) {
+  ucp_tag_recv_info_t info{};
+  auto test = [&] {
+    return is_send ? ucp_request_check_status(request) : ucp_tag_recv_request_test(request, &info);
+  };
+  ucs_status_t status;
+  while ((status = test()) == UCS_INPROGRESS) {
+    Drive();
+    if ((status = test()) != UCS_INPROGRESS) break;
+    // Drive handled a failure of the peer (and failed its tracked receives; this one is ours).
+    Status stop = peers_[size_t(peer)]->failed ? PeerError(peer, is_send ? "send to" : "receive from") : idle();
+    if (stop.ok()) continue;
+    if (Stop(peer, is_send, request, [&] { return (status = test()) != UCS_INPROGRESS; })) {
+      ucp_request_free(request);  // UCX releases it when it completes; nothing reads it then
+      return stop;
     }
+    if (status != UCS_OK) {
+      ucp_request_free(request);
+      return stop;
+    }
+    break;  // it completed while being stopped: delivered after all
   }
-  if (!req->finished() && peer_dead) {
-    Abandon(op, Status::Aborted("cancelled; the peer is dead"));
-    return;
+  ucp_request_free(request);
+  if (status == UCS_OK) {
+    if (received) *received = info.length;
+    return Status::Ok();
   }
-  if (!req->finished()) {
-    BRAID_WARN(kNet, "{} rank {} did not stop within {} s of being cancelled; abandoning it",
-               op->is_send ? "send to" : "receive from", peer,
-               std::chrono::duration<double>(kCompletionBound).count());
-    Abandon(op, Status::Aborted("cancelled"));
-  }
+  return CompletionError(peer, is_send, false, status, bytes, info.length);
 }
 
 Status UcxTransport::PeerHealth(int peer) {

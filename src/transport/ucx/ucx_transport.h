@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "core/log.h"
 #include "transport/peer_liveness.h"
 #include "transport/transport.h"
 
@@ -81,6 +82,9 @@ class UcxTransport : public Transport {
                   Request* req) override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
+  Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) override;
+  Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
+                 const IdleCheck& idle) override;
   bool Progress() override;
   void WaitForActivity(int timeout_us) override;
   void Interrupt() override;
@@ -114,6 +118,13 @@ class UcxTransport : public Transport {
     return PeerError(peer, what);
   }
   Status PeerError(int peer, const char* what) const;
+  // CheckPeer for a send, reconnecting an endpoint that an earlier Cancel() reset.
+  Status ReadyToSend(int peer) {
+    BRAID_RETURN_IF_ERROR(CheckPeer(peer, "send to"));
+    if (!peers_[size_t(peer)]->ep) return Reconnect(peer);
+    return Status::Ok();
+  }
+  Status Reconnect(int peer);
   // Turns what ucp_tag_*_nbx returned into the caller's request state (and our Op). Inline: a
   // send that completed on the spot (UCX copied it out; most small ones) ends here.
   Status Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req) {
@@ -150,6 +161,20 @@ class UcxTransport : public Transport {
   // Sets the caller's request to kDone or kFailed with an error naming the peer.
   void Finish(Request* user, int peer, bool is_send, bool cancelled, ucs_status_t status,
               size_t received);
+  // The error of an operation that ended with `status` (or, UCS_OK, a receive of `received`
+  // bytes where `expected` were due), naming the peer and the cause.
+  Status CompletionError(int peer, bool is_send, bool cancelled, ucs_status_t status, size_t expected,
+                         size_t received) const;
+  // Progresses until `request` (posted without a callback by SendNow/RecvNow) completes, and
+  // frees it; stops it on an error from `idle` or a failure of the peer.
+  Status WaitPolled(void* request, int peer, bool is_send, size_t bytes, size_t* received,
+                    const IdleCheck& idle);
+  // Stops an operation a wait gave up on: cancels a receive in UCX; lets a send finish for a
+  // moment, then force-closes its endpoint (UCX cannot cancel sends). Waits for finished() at
+  // most kCompletionBound, less once the peer is known dead. nullptr once it finished, else why
+  // not (the caller abandons it).
+  template <typename Finished>
+  const char* Stop(int peer, bool is_send, void* request, Finished finished);
   void Unlink(Op* op);
   // Fails the caller's request now and leaves the UCX request to be freed by its callback.
   void Abandon(Op* op, Status why);

@@ -1,0 +1,40 @@
+// The blocking forms every transport has: post, then wait through Progress.
+#include "transport/transport.h"
+
+#include "core/log.h"
+
+namespace braid::transport {
+namespace {
+
+// Waits until `req` is finished; on an error from `idle` cancels it and returns that error.
+Status WaitFor(Transport* transport, Request* req, const IdleCheck& idle) {
+  while (req->state.load(std::memory_order_acquire) == Request::State::kPending) {
+    if (transport->Progress()) continue;
+    if (Status stop = idle(); !stop.ok()) {
+      transport->Cancel(req);
+      return stop;
+    }
+  }
+  if (req->state.load(std::memory_order_acquire) == Request::State::kFailed) return req->error;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Transport::SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) {
+  Request req;
+  BRAID_RETURN_IF_ERROR(PostSend(peer, tag, buf, bytes, MemoryType::kHost, &req));
+  return WaitFor(this, &req, idle);
+}
+
+Status Transport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
+                          const IdleCheck& idle) {
+  Request req;
+  req.accept_shorter = true;
+  BRAID_RETURN_IF_ERROR(PostRecv(peer, tag, buf, capacity, MemoryType::kHost, &req));
+  BRAID_RETURN_IF_ERROR(WaitFor(this, &req, idle));
+  *received = req.bytes;
+  return Status::Ok();
+}
+
+}  // namespace braid::transport

@@ -1,0 +1,126 @@
+// UcxTransport's blocking forms (SendNow / RecvNow): the polled path a blocking Send/Recv takes.
+// Lengths, truncation, an idle check that ends the wait (the receive or send is stopped, and
+// the next message with the same tag still arrives), and a reset endpoint reconnecting.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/ucx/ucx_transport.h"
+
+namespace braid::transport {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Two transports in this process, connected to each other (same host: the shared-memory lane).
+struct Pair {
+  std::unique_ptr<UcxTransport> ranks[2];
+  Pair() {
+    std::vector<std::string> addresses;
+    for (auto& t : ranks) {
+      Status st = UcxTransport::Create(&t);
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      addresses.push_back(t->LocalAddress());
+    }
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    std::vector<PeerProcess> peers(2, PeerProcess{host, int(getpid())});
+    for (int r = 0; r < 2; ++r) {
+      Status st = ranks[r]->Connect(r, addresses, peers);
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    }
+  }
+  UcxTransport* operator[](int r) { return ranks[r].get(); }
+};
+
+// An idle check that lets `passes` idle passes go by, then stops the wait with a Timeout.
+struct CountingIdle {
+  int passes;
+  int seen = 0;
+  IdleCheck Check() { return {&CountingIdle::Idle, this}; }
+  static Status Idle(void* arg) {
+    auto& self = *static_cast<CountingIdle*>(arg);
+    if (++self.seen <= self.passes) return Status::Ok();
+    return Status::Timeout("test gave up");
+  }
+};
+
+TEST(UcxBlocking, ReceivesUpToCapacityAndReportsTheLength) {
+  Pair p;
+  std::vector<char> out(100), in(256, 'x');
+  for (size_t i = 0; i < out.size(); ++i) out[i] = char(i * 7 + 1);
+  CountingIdle idle{1 << 30};
+  ASSERT_TRUE(p[0]->SendNow(1, 5, out.data(), out.size(), idle.Check()).ok());
+  size_t received = 0;
+  Status st = p[1]->RecvNow(0, 5, in.data(), in.size(), &received, idle.Check());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(received, out.size());
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), in.begin()));
+  EXPECT_EQ(in[100], 'x');  // nothing beyond the message was written
+}
+
+TEST(UcxBlocking, LongerMessageIsTruncationError) {
+  Pair p;
+  std::vector<char> out(100), in(8);
+  CountingIdle idle{1 << 30};
+  ASSERT_TRUE(p[0]->SendNow(1, 6, out.data(), out.size(), idle.Check()).ok());
+  size_t received = 0;
+  Status st = p[1]->RecvNow(0, 6, in.data(), in.size(), &received, idle.Check());
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message().rfind("message from rank 0 truncated: expected 8 bytes", 0), 0u) << st.message();
+}
+
+TEST(UcxBlocking, IdleErrorStopsTheReceiveWithoutLosingTheNextMessage) {
+  Pair p;
+  int got = 0, v = 42;
+  size_t received = 0;
+  CountingIdle give_up{3};
+  Status st = p[1]->RecvNow(0, 7, &got, sizeof got, &received, give_up.Check());
+  EXPECT_EQ(st.code(), StatusCode::kTimeout) << st.ToString();
+  EXPECT_EQ(st.message(), "test gave up");
+  EXPECT_EQ(give_up.seen, 4);
+  // The stopped receive is gone: a message with the same tag goes to the next one.
+  CountingIdle patient{1 << 30};
+  ASSERT_TRUE(p[0]->SendNow(1, 7, &v, sizeof v, patient.Check()).ok());
+  st = p[1]->RecvNow(0, 7, &got, sizeof got, &received, patient.Check());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(got, 42);
+  EXPECT_EQ(received, sizeof got);
+}
+
+TEST(UcxBlocking, IdleErrorStopsAnUnmatchedRendezvousSendAndTheEndpointReconnects) {
+  Pair p;
+  std::vector<char> big(8 << 20);
+  CountingIdle give_up{100};
+  Clock::time_point start = Clock::now();
+  Status st = p[0]->SendNow(1, 8, big.data(), big.size(), give_up.Check());
+  EXPECT_EQ(st.code(), StatusCode::kTimeout) << st.ToString();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  int v = 9, got = 0;
+  size_t received = 0;
+  CountingIdle patient{1 << 30};
+  st = p[0]->SendNow(1, 10, &v, sizeof v, patient.Check());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  st = p[1]->RecvNow(0, 10, &got, sizeof got, &received, patient.Check());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(got, 9);
+  EXPECT_TRUE(p[1]->PeerHealth(0).ok());
+}
+
+TEST(UcxBlocking, UnknownPeerIsRejectedBeforeAnythingIsPosted) {
+  Pair p;
+  int v = 0;
+  size_t received = 0;
+  CountingIdle idle{0};
+  Status st = p[0]->SendNow(2, 1, &v, sizeof v, idle.Check());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  st = p[0]->RecvNow(-1, 1, &v, sizeof v, &received, idle.Check());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+}
+
+}  // namespace
+}  // namespace braid::transport
