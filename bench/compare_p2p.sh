@@ -5,7 +5,8 @@
 # switches between a fast and a slow mode for seconds at a time, so a median compares modes as
 # much as software, while the best of many runs compares each layer in the fast mode. Ratios are
 # braid / ucx: latency (lower is better; goal <= 1.2) and bandwidth (higher is better; goal
-# >= 0.95). For docs/PERFORMANCE.md.
+# >= 0.95). For docs/PERFORMANCE.md. For the braid / ucx ratio alone, `braid-perf <suite>
+# --versus ucx` is steadier: both run in the same processes, size by size, round by round.
 #   bench/compare_p2p.sh [suites...]      (default: latency bw)
 #   env: BRAID_PERF (binary), REPS (default 3), MAX (default 4M), ITERS (braid-perf -n, optional)
 set -euo pipefail
