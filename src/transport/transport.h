@@ -103,8 +103,8 @@ class Transport {
   virtual Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                           Request* req) = 0;
 
-  // Blocking forms for one message outside any batch (a blocking Send or Recv: what a
-  // ping-pong's latency measures). They post and wait in the transport's tightest loop, calling
+  // Blocking forms for one host-memory message outside any batch (a blocking Send or Recv: what
+  // a ping-pong's latency measures). They post and wait in the transport's tightest loop, calling
   // `idle` on each pass that finds the message still on its way; an error from it ends the wait,
   // the operation cancelled first (nothing touches `buf` afterwards). The defaults wait on a
   // Request through Progress; UCX polls its own request instead (no callback, no tracking).
