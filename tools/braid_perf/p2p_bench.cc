@@ -147,14 +147,17 @@ namespace {
 // The median round of one size (the lower middle for an even count), carrying the wrong bytes
 // of every round.
 P2pRow MedianRound(const Options& options, std::vector<P2pRow> rounds) {
-  int64_t wrong = -1;
-  for (const P2pRow& r : rounds)
-    if (r.wrong >= 0) wrong = std::max<int64_t>(wrong, 0) + r.wrong;
+  bool checked = false;  // -c 1: every round checked its exchange
+  int64_t wrong = 0;
+  for (const P2pRow& r : rounds) {
+    checked = checked || r.wrong >= 0;
+    if (r.wrong > 0) wrong += r.wrong;
+  }
   std::sort(rounds.begin(), rounds.end(), [&](const P2pRow& a, const P2pRow& b) {
     return P2pValue(options, a) < P2pValue(options, b);
   });
   P2pRow median = rounds[(rounds.size() - 1) / 2];
-  median.wrong = wrong;
+  median.wrong = checked ? wrong : -1;
   return median;
 }
 

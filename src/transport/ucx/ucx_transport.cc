@@ -413,22 +413,19 @@ Status UcxTransport::WaitPolled(void* request, int peer, bool is_send, size_t by
   auto test = [&] {
     return is_send ? ucp_request_check_status(request) : ucp_tag_recv_request_test(request, &info);
   };
-  ucs_status_t status;
-  while ((status = test()) == UCS_INPROGRESS) {
+  ucs_status_t status = test();
+  while (status == UCS_INPROGRESS) {
     Drive();
     if ((status = test()) != UCS_INPROGRESS) break;
     // Drive handled a failure of the peer (and failed its tracked receives; this one is ours).
     Status stop = peers_[size_t(peer)]->failed ? PeerError(peer, is_send ? "send to" : "receive from") : idle();
     if (stop.ok()) continue;
-    if (Stop(peer, is_send, request, [&] { return (status = test()) != UCS_INPROGRESS; })) {
-      ucp_request_free(request);  // UCX releases it when it completes; nothing reads it then
-      return stop;
-    }
-    if (status != UCS_OK) {
+    // Stopped unfinished (UCX releases the request once it completes; nothing reads it then) or
+    // cancelled: the wait's error. Completed while being stopped: delivered after all.
+    if (Stop(peer, is_send, request, [&] { return (status = test()) != UCS_INPROGRESS; }) || status != UCS_OK) {
       ucp_request_free(request);
       return stop;
     }
-    break;  // it completed while being stopped: delivered after all
   }
   ucp_request_free(request);
   if (status == UCS_OK) {
