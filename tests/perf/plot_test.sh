@@ -13,16 +13,27 @@ failures=0
 
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-# p2p_json <file> <suite> <backend> <field> <value at 1 B>: sizes 0, 1, 4, ..., 4M; the value
-# grows with the size (a latency or a bandwidth in MB/s).
-p2p_json() {
+# p2p_rows <field> <value at 1 B>: rows of sizes 0, 1, 4, ..., 4M; the value grows with the
+# size (a latency or a bandwidth in MB/s).
+p2p_rows() {
   local rows="" size value
   for size in 0 1 4 16 64 256 1024 4096 16384 65536 262144 1048576 4194304; do
-    value=$(awk -v s="${size}" -v v="$5" 'BEGIN { printf "%.3f", v * (1 + s / 1024) }')
-    rows+="${rows:+,}{\"size\": ${size}, \"$4\": ${value}}"
+    value=$(awk -v s="${size}" -v v="$2" 'BEGIN { printf "%.3f", v * (1 + s / 1024) }')
+    rows+="${rows:+,}{\"size\": ${size}, \"$1\": ${value}}"
   done
-  printf '{"suite": "%s", "backend": "%s", "nranks": 2, "context": {"host": "testhost"}, "rows": [%s]}\n' \
-    "$2" "$3" "${rows}" >"$1"
+  echo "[${rows}]"
+}
+
+# p2p_json <file> <suite> <backend> <field> <value at 1 B> [<more members>]
+p2p_json() {
+  printf '{"suite": "%s", "backend": "%s", "nranks": 2, "context": {"host": "testhost"}, "rows": %s%s}\n' \
+    "$2" "$3" "$(p2p_rows "$4" "$5")" "${6:+, $6}" >"$1"
+}
+
+# versus_json <file>: a latency result timed with --versus ucx (braid's rows, then ucx's).
+versus_json() {
+  p2p_json "$1" latency braid latency_us 2.5 \
+    "\"versus\": {\"backend\": \"ucx\", \"rows\": $(p2p_rows latency_us 2.0)}"
 }
 
 # collective_json <file> <backend> <busbw at 8 B>: allreduce rows 8 B .. 1M, "ip" null in one row.
@@ -78,6 +89,15 @@ fi
   expect_contains "${dir}/label.svg" "braid tuned" "bandwidth (GB/s)" ||
   fail "label override / --no-log-y"
 
+# ---- a --versus result: both backends of the one file, the second dashed ---------------------------
+versus_json "${dir}/versus.json"
+"${perf}" plot -o "${dir}/versus.svg" "${dir}/versus.json" >/dev/null 2>&1 &&
+  expect_contains "${dir}/versus.svg" "braid latency (2 ranks)" "ucx latency (2 ranks)" "stroke-dasharray" ||
+  fail "--versus result"
+"${perf}" plot -o "${dir}/versus_label.svg" "${dir}/versus.json:tuned" >/dev/null 2>&1 &&
+  expect_contains "${dir}/versus_label.svg" ">tuned<" "tuned: ucx latency (2 ranks)" ||
+  fail "--versus result with a label"
+
 # ---- --y time: a collective alone gives one latency panel ------------------------------------------
 "${perf}" plot -o "${dir}/time.svg" --y time "${dir}/braid_ar.json" >/dev/null 2>&1 &&
   expect_contains "${dir}/time.svg" "latency (us; collectives: time per call)" "braid allreduce (4 ranks)" ||
@@ -90,6 +110,9 @@ printf '{"backend": "braid", "rows": [{"size": 8, "bandwidth_MBps": 1}]}\n' >"${
 printf '{"suite": "latency", "rows": [{"size": 8, "bandwidth_MBps": 1}]}\n' >"${dir}/nofield.json"
 printf '{"collective": "allreduce", "rows": [{"size": 8, "oop": {"time_us": 1}}]}\n' >"${dir}/nobusbw.json"
 printf '{"suite": "pingpong", "rows": [{"size": 8, "latency_us": 1}]}\n' >"${dir}/badsuite.json"
+printf '{"suite": "bw", "rows": [{"size": 8, "bandwidth_MBps": 1}], "versus": {"rows": []}}\n' >"${dir}/versus_nobackend.json"
+printf '{"suite": "bw", "rows": [{"size": 8, "bandwidth_MBps": 1}], "versus": {"backend": "ucx", "rows": [{"size": 8}]}}\n' >"${dir}/versus_nofield.json"
+printf '{"collective": "allreduce", "rows": [{"size": 8, "oop": {"busbw": 1}}], "versus": {"backend": "mpi"}}\n' >"${dir}/versus_collective.json"
 
 # expect_exit <code> <message regex (may span lines)> <command...>
 expect_exit() {
@@ -108,6 +131,9 @@ expect_exit 2 "nokind\.json: neither \"suite\" nor \"collective\"" "${perf}" plo
 expect_exit 2 "nofield\.json: rows\[0\] has no numeric \"latency_us\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nofield.json"
 expect_exit 2 "nobusbw\.json: rows\[0\] \"oop\" has no numeric \"busbw\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nobusbw.json"
 expect_exit 2 "badsuite\.json: unknown suite \"pingpong\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/badsuite.json"
+expect_exit 2 "versus_nobackend\.json: \"versus\" has no \"backend\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/versus_nobackend.json"
+expect_exit 2 "versus_nofield\.json: versus\.rows\[0\] has no numeric \"bandwidth_MBps\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/versus_nofield.json"
+expect_exit 2 "versus_collective\.json: \"versus\" is not a point-to-point" "${perf}" plot -o "${dir}/x.svg" "${dir}/versus_collective.json"
 expect_exit 2 "unknown extension '\.pdf'" "${perf}" plot -o "${dir}/x.pdf" "${dir}/braid_bw.json"
 expect_exit 2 "files is required" "${perf}" plot -o "${dir}/x.svg"
 expect_exit 2 "gnuplot is not installed .*gnuplot-nox" env PATH=/nonexistent "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_bw.json"

@@ -1,6 +1,7 @@
 // `braid-perf plot [-o out.svg|out.png] [--title T] [--no-log-y] [--y busbw|algbw|time]
-//  FILE.json[:label] ...`: writes a gnuplot script (the data as inline data blocks) to a
-// temporary directory, feeds it to gnuplot on stdin and removes the directory.
+//  FILE.json[:label] ...`: one line per result file, two for a point-to-point result timed with
+//  --versus (the second backend dashed). Writes a gnuplot script (the data as inline data
+// blocks) to a temporary directory, feeds it to gnuplot on stdin and removes the directory.
 #include "plot.h"
 
 #include <fcntl.h>
@@ -217,9 +218,12 @@ std::string Panel(const std::vector<Series>& all, SeriesKind kind, const PlotReq
     if (all[i].kind != kind) continue;
     has_collective = has_collective || all[i].collective;
     for (const PlotPoint& p : all[i].points) lo = std::min(lo, p.value), hi = std::max(hi, p.value);
-    plots += fmt::format("{}$s{} using 1:2 with linespoints linecolor rgb '{}' linewidth 2 pointtype {} pointsize 0.8 title {}",
+    // A --versus series is dashed, so each pair timed in the same processes reads as one.
+    plots += fmt::format("{}$s{} using 1:2 with linespoints linecolor rgb '{}' linewidth 2 dashtype {} pointtype {} "
+                         "pointsize 0.8 title {}",
                          plots.empty() ? "plot " : ", \\\n     ", i, kColours[i % std::size(kColours)],
-                         kPointTypes[i % std::size(kPointTypes)], Quote(all[i].label));
+                         all[i].versus_of.empty() ? 1 : 2, kPointTypes[i % std::size(kPointTypes)],
+                         Quote(all[i].label));
   }
   return fmt::format("set ylabel {}\n{}{}\n", Quote(YLabel(kind, has_collective, r.metric)),
                      r.log_y ? LogYAxis(lo, hi) : "unset logscale y\nset yrange [0:*]\nset ytics autofreq\n",
@@ -270,24 +274,29 @@ std::pair<std::string, std::string> SplitInput(const std::string& arg) {
   return {arg.substr(0, first), arg.substr(first + 1)};
 }
 
-// Loads every input; under a log y axis drops values <= 0 (busbw is 0 on one rank).
+// Under a log y axis, drops values <= 0 (busbw is 0 on one rank) and says so.
+void DropNonPositive(const std::string& path, Series* s) {
+  auto nonpositive = std::remove_if(s->points.begin(), s->points.end(), [](const PlotPoint& p) { return p.value <= 0; });
+  if (nonpositive != s->points.end())
+    s->notes.push_back(fmt::format("{}: left out {} value(s) <= 0 (a log y axis cannot show them; --no-log-y can)",
+                                   s->label, std::distance(nonpositive, s->points.end())));
+  s->points.erase(nonpositive, s->points.end());
+  if (s->points.empty())
+    throw PlotInputError(fmt::format("{}: no value above 0 to show on a log y axis (try --no-log-y)", path));
+}
+
+// Loads every input (a --versus result gives two series); a label from the command line names
+// the file's own series, and prefixes its --versus series.
 std::vector<Series> LoadAll(const PlotRequest& r) {
   std::vector<Series> all;
   for (const std::string& input : r.inputs) {
     auto [path, label] = SplitInput(input);
-    Series s = LoadSeries(path, r.metric);
-    if (!label.empty()) s.label = label;
-    if (r.log_y) {
-      auto nonpositive = std::remove_if(s.points.begin(), s.points.end(), [](const PlotPoint& p) { return p.value <= 0; });
-      if (nonpositive != s.points.end())
-        s.notes.push_back(fmt::format("left out {} value(s) <= 0 (a log y axis cannot show them; --no-log-y can)",
-                                      std::distance(nonpositive, s.points.end())));
-      s.points.erase(nonpositive, s.points.end());
-      if (s.points.empty())
-        throw PlotInputError(fmt::format("{}: no value above 0 to show on a log y axis (try --no-log-y)", path));
+    for (Series& s : LoadSeries(path, r.metric)) {
+      if (!label.empty()) s.label = s.versus_of.empty() ? label : fmt::format("{}: {}", label, s.label);
+      if (r.log_y) DropNonPositive(path, &s);
+      for (const std::string& note : s.notes) std::fprintf(stderr, "braid-perf plot: %s: %s\n", path.c_str(), note.c_str());
+      all.push_back(std::move(s));
     }
-    for (const std::string& note : s.notes) std::fprintf(stderr, "braid-perf plot: %s: %s\n", path.c_str(), note.c_str());
-    all.push_back(std::move(s));
   }
   return all;
 }

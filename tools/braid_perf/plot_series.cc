@@ -64,9 +64,9 @@ std::string HostOf(const Json& doc) {
   return StringField(doc, "host").value_or("");
 }
 
-std::string DefaultLabel(const Json& doc, const std::string& name) {
-  std::string label = name;
-  if (auto backend = StringField(doc, "backend")) label = *backend + " " + label;
+// "<backend> <suite or collective> (<n> ranks)", each part where the file has it.
+std::string DefaultLabel(const Json& doc, const std::optional<std::string>& backend, const std::string& name) {
+  std::string label = backend ? *backend + " " + name : name;
   auto nranks = doc.find("nranks");
   if (nranks != doc.end() && nranks->is_number_integer()) {
     long long n = nranks->get<long long>();
@@ -108,6 +108,36 @@ const SuiteField& FindSuite(const std::string& path, const std::string& suite) {
   Fail(path, fmt::format("unknown suite \"{}\" (known: latency, bw, bibw, msgrate)", suite));
 }
 
+// The points of one "rows" array (`where` names it in errors); notes say what was left out.
+void ReadRows(const std::string& path, const Json& holder, const std::string& where, const SuiteField* p2p,
+              CollectiveMetric metric, Series* series) {
+  auto rows = holder.find("rows");
+  if (rows == holder.end() || !rows->is_array()) Fail(path, fmt::format("no \"{}\" array", where));
+  if (rows->empty()) Fail(path, fmt::format("\"{}\" is empty: nothing to plot", where));
+  int zero_sizes = 0, unmeasured = 0;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    const Json& row = (*rows)[i];
+    const std::string at = fmt::format("{}[{}]", where, i);
+    if (!row.is_object()) Fail(path, fmt::format("{} is not an object", at));
+    std::optional<double> size = RowNumber(path, row, "size", at);
+    if (!size || *size < 0) Fail(path, fmt::format("{} has no valid \"size\"", at));
+    std::optional<double> value = p2p ? RowNumber(path, row, p2p->field, at) : CollectiveValue(path, row, metric, at);
+    if (*size == 0) {
+      ++zero_sizes;
+    } else if (!value) {
+      ++unmeasured;
+    } else {
+      series->points.push_back({*size, *value * (p2p ? p2p->scale : 1.0)});
+    }
+  }
+  const std::string whose = series->label;
+  if (zero_sizes > 0)
+    series->notes.push_back(fmt::format("{}: left out {} row(s) of size 0 (a log2 size axis cannot show them)", whose, zero_sizes));
+  if (unmeasured > 0)
+    series->notes.push_back(fmt::format("{}: left out {} row(s) without a measurement (null)", whose, unmeasured));
+  if (series->points.empty()) Fail(path, fmt::format("no row of \"{}\" has a plottable value", where));
+}
+
 }  // namespace
 
 const char* CollectiveMetricName(CollectiveMetric metric) {
@@ -115,7 +145,7 @@ const char* CollectiveMetricName(CollectiveMetric metric) {
   return kNames[static_cast<int>(metric)];
 }
 
-Series LoadSeries(const std::string& path, CollectiveMetric metric) {
+std::vector<Series> LoadSeries(const std::string& path, CollectiveMetric metric) {
   const Json doc = ReadJson(path);
   if (!doc.is_object()) Fail(path, fmt::format("top level is a JSON {}, not a braid-perf result object", doc.type_name()));
   Series series;
@@ -127,34 +157,25 @@ Series LoadSeries(const std::string& path, CollectiveMetric metric) {
   series.name = suite ? *suite : *collective;
   const SuiteField* p2p = suite ? &FindSuite(path, *suite) : nullptr;
   series.kind = p2p ? p2p->kind : metric == CollectiveMetric::kTime ? SeriesKind::kLatency : SeriesKind::kBandwidth;
-  series.label = DefaultLabel(doc, series.name);
+  series.label = DefaultLabel(doc, StringField(doc, "backend"), series.name);
   series.host = HostOf(doc);
+  ReadRows(path, doc, "rows", p2p, metric, &series);
+  std::vector<Series> all{series};
 
-  auto rows = doc.find("rows");
-  if (rows == doc.end() || !rows->is_array()) Fail(path, "no \"rows\" array");
-  if (rows->empty()) Fail(path, "\"rows\" is empty: nothing to plot");
-  int zero_sizes = 0, unmeasured = 0;
-  for (size_t i = 0; i < rows->size(); ++i) {
-    const Json& row = (*rows)[i];
-    const std::string where = fmt::format("rows[{}]", i);
-    if (!row.is_object()) Fail(path, fmt::format("{} is not an object", where));
-    std::optional<double> size = RowNumber(path, row, "size", where);
-    if (!size || *size < 0) Fail(path, fmt::format("{} has no valid \"size\"", where));
-    std::optional<double> value = p2p ? RowNumber(path, row, p2p->field, where)
-                                      : CollectiveValue(path, row, metric, where);
-    if (*size == 0) {
-      ++zero_sizes;
-    } else if (!value) {
-      ++unmeasured;
-    } else {
-      series.points.push_back({*size, *value * (p2p ? p2p->scale : 1.0)});
-    }
-  }
-  if (zero_sizes > 0)
-    series.notes.push_back(fmt::format("left out {} row(s) of size 0 (a log2 size axis cannot show them)", zero_sizes));
-  if (unmeasured > 0) series.notes.push_back(fmt::format("left out {} row(s) without a measurement (null)", unmeasured));
-  if (series.points.empty()) Fail(path, "no row has a plottable value");
-  return series;
+  // --versus: the second backend, timed in the same processes, on the same axes.
+  auto versus = doc.find("versus");
+  if (versus == doc.end() || versus->is_null()) return all;
+  if (!p2p || !versus->is_object()) Fail(path, "\"versus\" is not a point-to-point suite's second backend object");
+  Series other = series;
+  other.points.clear();
+  other.notes.clear();
+  std::optional<std::string> backend = StringField(*versus, "backend");
+  if (!backend) Fail(path, "\"versus\" has no \"backend\"");
+  other.label = DefaultLabel(doc, backend, other.name);
+  other.versus_of = series.label;
+  ReadRows(path, *versus, "versus.rows", p2p, metric, &other);
+  all.push_back(std::move(other));
+  return all;
 }
 
 }  // namespace braid::perf

@@ -1,7 +1,8 @@
 // `braid-perf plot`, input side: one braid-perf --json result file reduced to the line it draws.
 // Both kinds of result are read: collective suites ("collective": "allreduce", rows with
 // "oop"/"ip" measurements) and point-to-point suites ("suite": "latency", "bw", "bibw",
-// "msgrate", rows with "latency_us" or "bandwidth_MBps").
+// "msgrate", rows with "latency_us" or "bandwidth_MBps"). A point-to-point result timed with
+// --versus also holds the second backend's rows ("versus": {"backend", "rows"}): a series of its own.
 #pragma once
 
 #include <stdexcept>
@@ -34,6 +35,7 @@ struct Series {
   bool collective = false;
   SeriesKind kind = SeriesKind::kBandwidth;
   std::string host;                 // context.host or host, "" when the file has neither
+  std::string versus_of;            // --versus rows: the label of the file's own series; else 
   std::vector<PlotPoint> points;    // in file order
   std::vector<std::string> notes;   // rows left out and why, for a warning
 };
@@ -44,8 +46,9 @@ class PlotInputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Reads and checks one braid-perf --json file. Throws PlotInputError naming `path` and the problem.
-Series LoadSeries(const std::string& path, CollectiveMetric metric);
+// Reads and checks one braid-perf --json file: its backend's series, then the --versus backend's
+// when the file has one. Throws PlotInputError naming `path` and the problem.
+std::vector<Series> LoadSeries(const std::string& path, CollectiveMetric metric);
 
 // "busbw", "algbw", "time": the --y spellings.
 const char* CollectiveMetricName(CollectiveMetric metric);
