@@ -31,6 +31,7 @@ struct RawOptions {
   std::string collective, min_bytes = "8", max_bytes = "64M", type = "float", op = "sum";
   std::string backend = "braid", versus, algo, json, csv;
   long long factor = 2, root = 0, iters = 20, warmup = 5, check = 1, window = 64, rounds = 0;
+  long long ucx_extra_spins = 0;
   // Whether -b, -e and -n were given: the point-to-point suites have other defaults.
   bool min_given = false, max_given = false, iters_given = false, rounds_given = false;
 };
@@ -104,6 +105,13 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   if (raw.rounds_given && (raw.rounds < 1 || raw.rounds > kMaxRounds))
     return fmt::format("--rounds: {} is out of range [1, {}]", raw.rounds, kMaxRounds);
   o->rounds = raw.rounds_given ? int(raw.rounds) : o->versus ? kDefaultVersusRounds : 1;
+  if (raw.ucx_extra_spins != 0) {
+    if (o->backend != BackendKind::kUcx && o->versus != BackendKind::kUcx)
+      return "--ucx-extra-spins slows the ucx backend only: add --backend ucx or --versus ucx";
+    if (raw.ucx_extra_spins < 0 || raw.ucx_extra_spins > kMaxUcxExtraSpins)
+      return fmt::format("--ucx-extra-spins: {} is out of range [0, {}]", raw.ucx_extra_spins, kMaxUcxExtraSpins);
+    o->ucx_extra_spins = long(raw.ucx_extra_spins);
+  }
   if (raw.window < 1 || raw.window > 1 << 16)
     return fmt::format("--window: {} is out of range [1, {}]", raw.window, 1 << 16);
   o->window = static_cast<int>(raw.window);
@@ -200,6 +208,10 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
   auto* rounds_flag = app.add_option("--rounds", raw.rounds,
                  fmt::format("p2p suites: rounds per size; each value is the median round (default {} "
                              "with --versus, else 1)", kDefaultVersusRounds));
+  app.add_option("--ucx-extra-spins", raw.ucx_extra_spins,
+                 "p2p, ucx backend: spin this many empty loop iterations (~1 cycle each) after every "
+                 "blocking receive; with --versus, the count at which the ratio reaches 1 is the other "
+                 "backend's extra cost per message in cycles");
   app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
       ->capture_default_str();
   app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");
