@@ -209,9 +209,9 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
                  fmt::format("p2p suites: rounds per size; each value is the median round (default {} "
                              "with --versus, else 1)", kDefaultVersusRounds));
   app.add_option("--ucx-extra-spins", raw.ucx_extra_spins,
-                 "p2p, ucx backend: spin this many empty loop iterations (~1 cycle each) after every "
-                 "blocking receive; with --versus, the count at which the ratio reaches 1 is the other "
-                 "backend's extra cost per message in cycles");
+                 "p2p, ucx backend: spin this many empty loop iterations (1-1.5 ns each on the dev VM) "
+                 "after every blocking receive; with --versus, the count at which the ratio reaches 1 "
+                 "is the other backend's extra work per message (bench/latency_gap.sh)");
   app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
       ->capture_default_str();
   app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");

@@ -36,9 +36,10 @@ struct Options {
   // shared VM's speed changes for seconds at a time; separate runs compare those changes).
   std::optional<BackendKind> versus;
   int rounds = 1;                    // p2p: rounds per size; each value reported is the median round
-  // p2p, ucx backend: empty loop iterations (about one cycle each) after every blocking receive.
-  // A known extra cost on the critical path of a ping-pong: the N at which ucx's latency meets
-  // braid's is braid's own extra cost per message, in cycles (docs/PERFORMANCE.md, session 10).
+  // p2p, ucx backend: empty loop iterations after every blocking receive. A known extra cost on
+  // the critical path of a ping-pong: the N at which ucx's latency meets braid's is braid's own
+  // extra work per message, and ucx's latency against N says what one spin costs
+  // (bench/latency_gap.sh; docs/PERFORMANCE.md, session 10).
   long ucx_extra_spins = 0;
   std::string algo;                  // "" = the library decides
   int window = 64;                   // p2p bandwidth suites: messages in flight per iteration
