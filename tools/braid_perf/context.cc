@@ -57,7 +57,7 @@ std::string UtcTimestamp() {
 }
 
 RunContext GatherContext(const std::string& command, const std::string& backend,
-                         const std::string& my_transports) {
+                         const std::string& my_transports, const std::string& my_device) {
   RunContext c;
   c.braid_version = BRAID_VERSION;
   c.git_revision = BRAID_GIT_REVISION;
@@ -73,8 +73,10 @@ RunContext GatherContext(const std::string& command, const std::string& backend,
   std::vector<std::string> hosts = GatherStrings(c.host);
   std::vector<std::string> pids = GatherStrings(std::to_string(getpid()));
   std::vector<std::string> transports = GatherStrings(my_transports);
+  std::vector<std::string> devices = GatherStrings(my_device);
+  if (!my_device.empty()) c.memory = "cuda";
   for (size_t r = 0; r < hosts.size(); ++r)
-    c.ranks.push_back({int(r), hosts[r], std::stoi(pids[r]), transports[r]});
+    c.ranks.push_back({int(r), hosts[r], std::stoi(pids[r]), transports[r], devices[r]});
   return c;
 }
 
@@ -87,22 +89,28 @@ std::vector<std::string> ContextLines(const RunContext& c) {
       fmt::format("ucx       : {}", c.ucx_version),
       fmt::format("mpi       : {}", c.mpi_library),
       fmt::format("backend   : {}", c.backend),
+      fmt::format("memory    : {}", c.memory),
       fmt::format("nranks    : {}", c.nranks),
   };
-  if (!c.versus.empty()) lines.insert(lines.end() - 1, fmt::format("versus    : {}", c.versus));
-  for (const RankContext& r : c.ranks)
-    lines.push_back(fmt::format("rank {:<4} : pid {} on {}; {}", r.rank, r.pid, r.host, r.transports));
+  if (!c.versus.empty()) lines.insert(lines.end() - 2, fmt::format("versus    : {}", c.versus));
+  for (const RankContext& r : c.ranks) {
+    lines.push_back(fmt::format("rank {:<4} : pid {} on {}; {}{}", r.rank, r.pid, r.host, r.transports,
+                                r.device.empty() ? "" : "; buffers on " + r.device));
+  }
   return lines;
 }
 
 nlohmann::ordered_json ContextToJson(const RunContext& c) {
   nlohmann::ordered_json ranks = nlohmann::ordered_json::array();
-  for (const RankContext& r : c.ranks)
+  for (const RankContext& r : c.ranks) {
     ranks.push_back({{"rank", r.rank}, {"host", r.host}, {"pid", r.pid}, {"transports", r.transports}});
+    if (!r.device.empty()) ranks.back()["device"] = r.device;
+  }
   nlohmann::ordered_json json = {{"braid_version", c.braid_version}, {"git_revision", c.git_revision}, {"date", c.date},
           {"command", c.command},             {"host", c.host},                 {"cpu", c.cpu},
           {"cores", c.cores},                 {"ucx_version", c.ucx_version},   {"mpi_library", c.mpi_library},
-          {"backend", c.backend},             {"nranks", c.nranks},             {"ranks", ranks}};
+          {"backend", c.backend},             {"memory", c.memory},
+          {"nranks", c.nranks},               {"ranks", ranks}};
   if (!c.versus.empty()) json["versus"] = c.versus;
   return json;
 }

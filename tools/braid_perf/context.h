@@ -15,6 +15,7 @@ struct RankContext {
   std::string host;
   int pid = 0;
   std::string transports;  // what the layer under test selected for this rank's peers
+  std::string device;      // --memory cuda: the GPU this rank's buffers are on; else ""
 };
 
 struct RunContext {
@@ -29,6 +30,7 @@ struct RunContext {
   std::string mpi_library;    // MPI_Get_library_version, first line
   std::string backend;        // the layer under test, as it describes itself
   std::string versus;         // the layer timed beside it (--versus), likewise; "" = none
+  std::string memory = "host";  // where the message buffers are: host or cuda (--memory)
   int nranks = 1;
   std::vector<RankContext> ranks;  // filled on rank 0 only
 };
@@ -36,9 +38,10 @@ struct RunContext {
 // Now, UTC, ISO 8601 ("2026-11-23T08:02:47Z"): the date of every output braid-perf writes.
 std::string UtcTimestamp();
 
-// Collective over MPI_COMM_WORLD; every rank passes its own backend's description and transports.
+// Collective over MPI_COMM_WORLD; every rank passes its own backend's description and
+// transports, and the GPU its buffers are on ("" = host memory, on every rank).
 RunContext GatherContext(const std::string& command, const std::string& backend,
-                         const std::string& my_transports);
+                         const std::string& my_transports, const std::string& my_device = "");
 
 // "key : value" lines (no '#'), one per field and one per rank.
 std::vector<std::string> ContextLines(const RunContext& context);

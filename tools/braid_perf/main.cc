@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "bench.h"
 #include "calibrate.h"
+#include "device_memory.h"
 #include "options.h"
 #include "p2p_backend.h"
 #include "p2p_report.h"
@@ -97,10 +98,23 @@ int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, Outpu
   return written ? 0 : 2;
 }
 
+// --memory cuda: makes this rank's GPU current (ranks on a host spread over its GPUs) before any
+// layer sets up, and returns its description; "" for host memory.
+std::string SelectDevice(const Options& options) {
+  if (options.memory != MemoryKind::kCuda) return "";
+  MPI_Comm host_comm;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host_comm);
+  int local_rank = 0;
+  MPI_Comm_rank(host_comm, &local_rank);
+  MPI_Comm_free(&host_comm);
+  return device::SelectDevice(local_rank);
+}
+
 int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& csv) {
+  const std::string device = SelectDevice(options);
   std::unique_ptr<P2pBackend> backend = MakeP2p(options.backend, options);
   std::unique_ptr<P2pBackend> versus = options.versus ? MakeP2p(*options.versus, options) : nullptr;
-  RunContext context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports());
+  RunContext context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports(), device);
   if (versus) context.versus = versus->Describe();
   const bool table = rank == 0 && options.json_path != "-" && options.csv_path != "-";
   if (table) PrintP2pHeader(stdout, options, context);

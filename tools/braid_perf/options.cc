@@ -9,6 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "device_memory.h"
+
 namespace braid::perf {
 namespace {
 
@@ -29,7 +31,7 @@ std::string OpNameList() {
 // Raw flag values, converted and checked after CLI11 has parsed the syntax.
 struct RawOptions {
   std::string collective, min_bytes = "8", max_bytes = "64M", type = "float", op = "sum";
-  std::string backend = "braid", versus, algo, json, csv;
+  std::string backend = "braid", versus, algo, json, csv, memory = "host";
   long long factor = 2, root = 0, iters = 20, warmup = 5, check = 1, window = 64, rounds = 0;
   long long ucx_extra_spins = 0;
   // Whether -b, -e and -n were given: the point-to-point suites have other defaults.
@@ -112,6 +114,16 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
       return fmt::format("--ucx-extra-spins: {} is out of range [0, {}]", raw.ucx_extra_spins, kMaxUcxExtraSpins);
     o->ucx_extra_spins = long(raw.ucx_extra_spins);
   }
+  if (raw.memory == "cuda") {
+    if (!o->suite)
+      return fmt::format("--memory cuda applies to the point-to-point suites only ({}); collectives "
+                         "run on host memory", P2pSuiteNameList());
+    std::string why = device::UnavailableReason();
+    if (!why.empty()) return "--memory cuda: " + why;
+    o->memory = MemoryKind::kCuda;
+  } else if (raw.memory != "host") {
+    return fmt::format("--memory: unknown memory type '{}' (allowed: host, cuda)", raw.memory);
+  }
   if (raw.window < 1 || raw.window > 1 << 16)
     return fmt::format("--window: {} is out of range [1, {}]", raw.window, 1 << 16);
   o->window = static_cast<int>(raw.window);
@@ -163,6 +175,8 @@ std::optional<BackendKind> ParseBackend(std::string_view name) {
   return std::nullopt;
 }
 
+const char* MemoryName(MemoryKind kind) { return kind == MemoryKind::kCuda ? "cuda" : "host"; }
+
 const char* BackendName(BackendKind kind) {
   switch (kind) {
     case BackendKind::kBraid: return "braid";
@@ -212,6 +226,10 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
                  "p2p, ucx backend: spin this many empty loop iterations (1-1.5 ns each on the dev VM) "
                  "after every blocking receive; with --versus, the count at which the ratio reaches 1 "
                  "is the other backend's extra work per message (bench/latency_gap.sh)");
+  app.add_option("--memory", raw.memory,
+                 "p2p suites: message buffers in host or cuda (device) memory; a layer that cannot "
+                 "take device pointers is staged through pinned host memory")
+      ->capture_default_str();
   app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
       ->capture_default_str();
   app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");

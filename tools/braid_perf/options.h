@@ -17,6 +17,11 @@ namespace braid::perf {
 // only), configured as braid configures its transport, to show braid's own overhead.
 enum class BackendKind { kBraid, kMpi, kUcx };
 
+// Where the point-to-point suites' message buffers live: host memory, or CUDA device memory
+// (--memory cuda; builds with CUDA on a machine with a GPU). A layer that cannot take device
+// pointers gets its messages staged through pinned host memory (p2p_staging.h).
+enum class MemoryKind { kHost, kCuda };
+
 struct Options {
   // Exactly one of the two: a point-to-point suite when `suite` is set, else `collective`.
   std::optional<P2pSuite> suite;
@@ -41,6 +46,7 @@ struct Options {
   // extra work per message, and ucx's latency against N says what one spin costs
   // (bench/latency_gap.sh; docs/PERFORMANCE.md, session 10).
   long ucx_extra_spins = 0;
+  MemoryKind memory = MemoryKind::kHost;  // p2p suites: --memory
   std::string algo;                  // "" = the library decides
   int window = 64;                   // p2p bandwidth suites: messages in flight per iteration
   std::string json_path;             // "" = no JSON, "-" = stdout (the table is then not printed)
@@ -66,5 +72,6 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
 
 std::optional<BackendKind> ParseBackend(std::string_view name);  // braid, mpi, ucx
 const char* BackendName(BackendKind kind);
+const char* MemoryName(MemoryKind kind);  // host, cuda
 
 }  // namespace braid::perf

@@ -19,6 +19,9 @@ class P2pBackend {
   virtual std::string Describe() const = 0;
   // What this rank's layer selected for its peers, as the layer reports it.
   virtual std::string PeerTransports() const = 0;
+  // Whether it takes device (CUDA) pointers itself under --memory cuda; if not, MakeP2p stages
+  // its messages through pinned host memory (p2p_staging.h).
+  virtual bool TakesDeviceMemory() const { return false; }
 
   // Blocking: returns when the message is sent (buffer reusable) or received.
   virtual void Send(const void* buf, size_t bytes, int peer) = 0;
@@ -35,6 +38,7 @@ class P2pBackend {
 std::unique_ptr<P2pBackend> MakeBraidP2p(const Options& options);
 std::unique_ptr<P2pBackend> MakeMpiP2p(const Options& options);
 std::unique_ptr<P2pBackend> MakeUcxP2p(const Options& options);
-std::unique_ptr<P2pBackend> MakeP2p(BackendKind kind, const Options& options);  // one of the three
+// One of the three, staged when options.memory is cuda and it cannot take device memory.
+std::unique_ptr<P2pBackend> MakeP2p(BackendKind kind, const Options& options);
 
 }  // namespace braid::perf

@@ -3,7 +3,9 @@
 // braid's layers above UCX: when every rank is on this host, the transports of braid's
 // shared-memory lane (BRAID_UCX_LOCAL_TLS, default posix,sysv,self) and no error handling;
 // otherwise UCX's defaults with peer error handling. A user's UCX_TLS wins in both cases, as it
-// does for braid. Progress is busy polling (the lowest latency UCX offers).
+// does for braid. Progress is busy polling (the lowest latency UCX offers). Under --memory cuda,
+// a UCX built with CUDA support gets the device pointers (and, on one host, its cuda_copy and
+// cuda_ipc transports besides braid's); one without is staged like the other layers.
 #include <mpi.h>
 #include <ucp/api/ucp.h>
 
@@ -23,6 +25,8 @@ namespace braid::perf {
 namespace {
 
 constexpr const char* kBraidLocalTls = "posix,sysv,self";  // braid's default (ucx_internal.h)
+
+constexpr const char* kCudaLocalTls = "cuda_copy,cuda_ipc";  // UCX's transports for device memory
 
 constexpr int kIdentityBytes = 512;  // fixed-size records for MPI_Allgather
 
@@ -46,10 +50,11 @@ void CheckUcs(ucs_status_t st, const char* what) {
 
 class UcxP2p final : public P2pBackend {
  public:
-  explicit UcxP2p(long extra_spins) : extra_spins_(extra_spins) {
+  explicit UcxP2p(const Options& options) : extra_spins_(options.ucx_extra_spins) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
     local_ = AllRanksOnThisHost();
+    device_ = options.memory == MemoryKind::kCuda && UcxHasCudaSupport();
     CreateWorker();
     Connect();
   }
@@ -77,10 +82,13 @@ class UcxP2p final : public P2pBackend {
   }
 
   std::string Describe() const override {
-    return fmt::format("ucx (tag API, UCX {}, TLS {}, {} error handling, busy polling{})",
+    return fmt::format("ucx (tag API, UCX {}, TLS {}, {} error handling, busy polling{}{})",
                        ucp_get_version_string(), tls_, local_ ? "no" : "peer",
-                       extra_spins_ ? fmt::format(", {} extra spins per receive", extra_spins_) : "");
+                       extra_spins_ ? fmt::format(", {} extra spins per receive", extra_spins_) : "",
+                       device_ ? ", device pointers passed as UCS_MEMORY_TYPE_CUDA" : "");
   }
+
+  bool TakesDeviceMemory() const override { return device_; }
 
   std::string PeerTransports() const override {
     std::map<std::string, std::string> by_transport;
@@ -115,6 +123,25 @@ class UcxP2p final : public P2pBackend {
   }
 
  private:
+  // Whether this UCX can move CUDA memory: a context with UCX's default transports reports it.
+  static bool UcxHasCudaSupport() {
+    ucp_config_t* config = nullptr;
+    CheckUcs(ucp_config_read(nullptr, nullptr, &config), "ucp_config_read");
+    ucp_params_t params{};
+    params.field_mask = UCP_PARAM_FIELD_FEATURES;
+    params.features = UCP_FEATURE_TAG;
+    ucp_context_h probe = nullptr;
+    ucs_status_t st = ucp_init(&params, config, &probe);
+    ucp_config_release(config);
+    CheckUcs(st, "ucp_init (probing for CUDA support)");
+    ucp_context_attr_t attr{};
+    attr.field_mask = UCP_ATTR_FIELD_MEMORY_TYPES;
+    st = ucp_context_query(probe, &attr);
+    ucp_cleanup(probe);
+    CheckUcs(st, "ucp_context_query");
+    return (attr.memory_types & UCS_BIT(UCS_MEMORY_TYPE_CUDA)) != 0;
+  }
+
   void CreateWorker() {
     ucp_config_t* config = nullptr;
     CheckUcs(ucp_config_read(nullptr, nullptr, &config), "ucp_config_read");
@@ -124,6 +151,7 @@ class UcxP2p final : public P2pBackend {
       tls_ = std::string(user_tls) + " (UCX_TLS)";
     } else if (local_) {
       tls_ = local_tls ? local_tls : kBraidLocalTls;
+      if (device_) tls_ = tls_ + "," + kCudaLocalTls;
       CheckUcs(ucp_config_modify(config, "TLS", tls_.c_str()), "ucp_config_modify(TLS)");
     } else {
       tls_ = "UCX default";
@@ -168,13 +196,23 @@ class UcxP2p final : public P2pBackend {
     }
   }
 
+  // Device pointers are declared, so UCX need not look up their memory type per message.
+  ucp_request_param_t MemoryParams() const {
+    ucp_request_param_t params{};
+    if (device_) {
+      params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+      params.memory_type = UCS_MEMORY_TYPE_CUDA;
+    }
+    return params;
+  }
+
   // Tags carry the sender's rank; receives match it exactly, and UCX keeps per-sender order.
   ucs_status_ptr_t PostSendRequest(const void* buf, size_t bytes, int peer) {
-    ucp_request_param_t params{};
+    ucp_request_param_t params = MemoryParams();
     return ucp_tag_send_nbx(endpoints_[size_t(peer)], buf, bytes, ucp_tag_t(rank_), &params);
   }
   ucs_status_ptr_t PostRecvRequest(void* buf, size_t bytes, int peer) {
-    ucp_request_param_t params{};
+    ucp_request_param_t params = MemoryParams();
     return ucp_tag_recv_nbx(worker_, buf, bytes, ucp_tag_t(peer), ~ucp_tag_t(0), &params);
   }
 
@@ -196,6 +234,7 @@ class UcxP2p final : public P2pBackend {
   const long extra_spins_;  // --ucx-extra-spins
   int rank_ = 0, nranks_ = 1;
   bool local_ = true;
+  bool device_ = false;  // --memory cuda on a UCX with CUDA support: device pointers as they are
   std::string tls_;
   ucp_context_h context_ = nullptr;
   ucp_worker_h worker_ = nullptr;
@@ -206,7 +245,7 @@ class UcxP2p final : public P2pBackend {
 }  // namespace
 
 std::unique_ptr<P2pBackend> MakeUcxP2p(const Options& options) {
-  return std::make_unique<UcxP2p>(options.ucx_extra_spins);
+  return std::make_unique<UcxP2p>(options);
 }
 
 }  // namespace braid::perf

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 #include "bench.h"
 #include "buffer.h"
@@ -15,7 +16,6 @@ namespace {
 constexpr size_t kSmallMessageBytes = 8 << 10;    // OSU's large-message threshold
 constexpr double kBytesPerSize = 256.0 * (1 << 20);  // per direction, above the threshold
 constexpr int kMinIterations = 5;
-constexpr size_t kMaxWindowBytes = 64 << 20;      // one window holds at most this much
 constexpr size_t kAckBytes = 4;
 
 using Clock = std::chrono::steady_clock;
@@ -28,14 +28,13 @@ uint8_t PatternByte(int sender, size_t bytes, size_t i) {
 
 class P2pBench {
  public:
-  explicit P2pBench(const Options& options) : o_(options) {
+  explicit P2pBench(const Options& options)
+      : o_(options), send_(options.memory, options.max_bytes), recv_(options.memory, options.max_bytes) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
     const int half = nranks_ / 2;
     sender_ = rank_ < half;
     peer_ = sender_ ? rank_ + half : rank_ - half;
-    send_ = AllocateBuffer(o_.max_bytes);
-    recv_ = AllocateBuffer(o_.max_bytes);
   }
 
   // One row of `backend` at `bytes` (every backend shares this bench's buffers).
@@ -43,9 +42,7 @@ class P2pBench {
     backend_ = &backend;
     P2pRow row;
     row.bytes = bytes;
-    row.window = o_.suite == P2pSuite::kLatency
-                     ? 1
-                     : int(std::min<size_t>(size_t(o_.window), std::max<size_t>(1, kMaxWindowBytes / std::max<size_t>(bytes, 1))));
+    row.window = P2pWindow(*o_.suite, o_.window, bytes);
     row.iterations = Iterations(bytes, row.window);
     if (o_.check) row.wrong = CheckedExchange(bytes);
     // Untimed warm-up: connection setup, registration caches, page faults of the receiver.
@@ -87,11 +84,11 @@ class P2pBench {
 
   void PingPong(size_t bytes) {
     if (sender_) {
-      backend_->Send(send_.get(), bytes, peer_);
-      backend_->Recv(recv_.get(), bytes, peer_);
+      backend_->Send(send_.data(), bytes, peer_);
+      backend_->Recv(recv_.data(), bytes, peer_);
     } else {
-      backend_->Recv(recv_.get(), bytes, peer_);
-      backend_->Send(send_.get(), bytes, peer_);
+      backend_->Recv(recv_.data(), bytes, peer_);
+      backend_->Send(send_.data(), bytes, peer_);
     }
   }
 
@@ -99,31 +96,36 @@ class P2pBench {
   void OneWay(size_t bytes, int window) {
     backend_->Begin();
     for (int w = 0; w < window; ++w) {
-      if (sender_) backend_->PostSend(send_.get(), bytes, peer_);
-      else backend_->PostRecv(recv_.get(), bytes, peer_);
+      if (sender_) backend_->PostSend(send_.data(), bytes, peer_);
+      else backend_->PostRecv(recv_.data(), bytes, peer_);
     }
     backend_->Complete();
-    if (sender_) backend_->Recv(recv_.get(), kAckBytes, peer_);
-    else backend_->Send(send_.get(), kAckBytes, peer_);
+    if (sender_) backend_->Recv(recv_.data(), kAckBytes, peer_);
+    else backend_->Send(send_.data(), kAckBytes, peer_);
   }
 
   void BothWays(size_t bytes, int window) {
     backend_->Begin();
-    for (int w = 0; w < window; ++w) backend_->PostRecv(recv_.get(), bytes, peer_);
-    for (int w = 0; w < window; ++w) backend_->PostSend(send_.get(), bytes, peer_);
+    for (int w = 0; w < window; ++w) backend_->PostRecv(recv_.data(), bytes, peer_);
+    for (int w = 0; w < window; ++w) backend_->PostSend(send_.data(), bytes, peer_);
     backend_->Complete();
   }
 
   // One message each way between the pair, every byte checked; wrong bytes summed over ranks.
+  // The pattern goes in and the result comes out through host memory (copies when the buffers
+  // are on the device).
   int64_t CheckedExchange(size_t bytes) {
-    for (size_t i = 0; i < bytes; ++i) send_[i] = std::byte(PatternByte(rank_, bytes, i));
-    std::memset(recv_.get(), 0xa5, bytes);
+    std::vector<std::byte> host(bytes);
+    for (size_t i = 0; i < bytes; ++i) host[i] = std::byte(PatternByte(rank_, bytes, i));
+    send_.Write(host.data(), bytes);
+    recv_.Fill(std::byte{0xa5}, bytes);
     backend_->Begin();
-    backend_->PostRecv(recv_.get(), bytes, peer_);
-    backend_->PostSend(send_.get(), bytes, peer_);
+    backend_->PostRecv(recv_.data(), bytes, peer_);
+    backend_->PostSend(send_.data(), bytes, peer_);
     backend_->Complete();
+    recv_.Read(host.data(), bytes);
     int64_t wrong = 0;
-    for (size_t i = 0; i < bytes; ++i) wrong += recv_[i] != std::byte(PatternByte(peer_, bytes, i));
+    for (size_t i = 0; i < bytes; ++i) wrong += host[i] != std::byte(PatternByte(peer_, bytes, i));
     int64_t total = 0;
     MPI_Allreduce(&wrong, &total, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
     return total;
@@ -133,7 +135,7 @@ class P2pBench {
   P2pBackend* backend_ = nullptr;
   int rank_ = 0, nranks_ = 2, peer_ = 1;
   bool sender_ = true;
-  Buffer send_, recv_;
+  MessageBuffer send_, recv_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "p2p_suite.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace braid::perf {
@@ -34,5 +36,15 @@ std::string P2pRankCountError(P2pSuite suite, int nranks) {
 }
 
 int P2pDefaultIterations(P2pSuite suite) { return suite == P2pSuite::kLatency ? 1000 : 100; }
+
+}  // namespace braid::perf
+
+namespace braid::perf {
+
+int P2pWindow(P2pSuite suite, int window, size_t bytes) {
+  if (suite == P2pSuite::kLatency) return 1;
+  const size_t fits = std::max<size_t>(1, kMaxWindowBytes / std::max<size_t>(bytes, 1));
+  return int(std::min<size_t>(size_t(window), fits));
+}
 
 }  // namespace braid::perf

@@ -2,6 +2,7 @@
 // osu_bibw, osu_mbw_mr) so their output reads the same.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,5 +27,13 @@ std::string P2pRankCountError(P2pSuite suite, int nranks);
 // Default timed iterations per size (OSU's: 10000 for latency, 100 for the bandwidth suites; we
 // take 1000 for latency so a default run stays short on small machines).
 int P2pDefaultIterations(P2pSuite suite);
+
+// The most bytes one window of a bandwidth suite holds: windows of large messages shrink to it,
+// so that a 1 GiB row takes seconds, not minutes.
+inline constexpr size_t kMaxWindowBytes = size_t(64) << 20;
+
+// Messages in flight per iteration at `bytes`: 1 for latency, else `window` (--window) capped
+// so that the window holds at most kMaxWindowBytes (and at least one message).
+int P2pWindow(P2pSuite suite, int window, size_t bytes);
 
 }  // namespace braid::perf
