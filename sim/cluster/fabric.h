@@ -50,9 +50,9 @@ class Fabric {
 
   // Sends `bytes` from one GPU (rank) to another; `on_done` runs when the last byte arrived.
   // GPU fabrics: a flow on Path, whose links carry the latency. Host runtime: behind the pair's
-  // earlier messages, the message waits the part of its idle-link time
-  // (HostLinkClass::MessageSeconds, small-message regime included) that draining at the class's
-  // GBps does not explain, then its two copies drain; alone it takes exactly MessageSeconds.
+  // earlier messages, the message waits its fixed cost (HostLinkClass::FixedSeconds), then its
+  // two copies drain. Without exchange points a lone message takes exactly MessageSeconds; with
+  // them an exchange (one message each way) takes the measured exchange time.
   void StartMessage(int from_gpu, int to_gpu, double bytes, Simulator::Callback on_done);
 
   // Host runtime only: work on `rank`'s CPU that would take `seconds_alone` on an idle core (a

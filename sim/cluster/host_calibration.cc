@@ -10,7 +10,8 @@
 //     "intra_node": "shm", "inter_node": "tcp",   (inter_node optional)
 //     "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
 //                       "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9},
-//                       "fit_max_relative_error": 0.1}, ...},   (small, fit_... optional)
+//                       "exchange_us": [[8, 0.2], [16, 0.2], ..., [1048576, 120]],
+//                       "fit_max_relative_error": 0.1}, ...},   (small, exchange_us, fit_... optional)
 //     "measured": {...}                   (raw points: not read)
 //   }
 #include "sim/cluster/host_calibration.h"
@@ -34,10 +35,33 @@ constexpr double kSecondsPerUs = 1e-6;
 // of pure latency) comes out of braid-perf calibrate as 1e9 GB/s.
 constexpr double kMinGBps = 1e-6, kMaxGBps = 1e12, kMaxUs = 1e7, kMaxBytes = 1e15;
 
+// [[bytes, us], ...], bytes ascending.
+std::vector<HostLinkClass::Point> ReadPoints(const nlohmann::json& array, const std::string& origin) {
+  std::vector<HostLinkClass::Point> points;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const nlohmann::json& p = array[i];
+    const std::string where = fmt::format("{}[{}]", origin, i);
+    if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) {
+      throw InputError(fmt::format("{}: expected [bytes, microseconds], got {}", where, p.dump()));
+    }
+    const HostLinkClass::Point point{p[0].get<double>(), p[1].get<double>()};
+    if (!(point.bytes >= 1 && point.bytes <= kMaxBytes) || !(point.us >= 0 && point.us <= kMaxUs)) {
+      throw InputError(fmt::format("{}: [{}, {}] is out of range (bytes in [1, {:g}], microseconds in "
+                                   "[0, {:g}])", where, point.bytes, point.us, kMaxBytes, kMaxUs));
+    }
+    if (!points.empty() && point.bytes <= points.back().bytes) {
+      throw InputError(fmt::format("{}: {} bytes is not above the previous point's {} (points must ascend)",
+                                   where, point.bytes, points.back().bytes));
+    }
+    points.push_back(point);
+  }
+  return points;
+}
+
 HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& origin) {
   JsonFields f(value, origin);
   // fit_max_relative_error: braid-perf's report on its own fit (diagnostic, not read).
-  f.RejectUnknown({"alpha_us", "GBps", "bidir_GBps", "small", "fit_max_relative_error"});
+  f.RejectUnknown({"alpha_us", "GBps", "bidir_GBps", "small", "exchange_us", "fit_max_relative_error"});
   HostLinkClass c;
   c.alpha_us = f.Number("alpha_us", 0, kMaxUs);
   c.GBps = f.Number("GBps", kMinGBps, kMaxGBps);
@@ -49,6 +73,7 @@ HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& orig
     c.small_alpha_us = small.Number("alpha_us", 0, kMaxUs);
     c.small_GBps = small.Number("GBps", kMinGBps, kMaxGBps);
   }
+  if (f.Has("exchange_us")) c.exchange_points = ReadPoints(f.Array("exchange_us"), origin + ".exchange_us");
   return c;
 }
 
@@ -94,6 +119,10 @@ std::string DescribeClass(const HostLinkClass& c) {
     s += fmt::format("; up to {:.0f} B: {:.2f} us + bytes / {:.2f} GB/s", c.small_max_bytes,
                      c.small_alpha_us, c.small_GBps);
   }
+  if (!c.exchange_points.empty()) {
+    s += fmt::format("; fixed costs from exchanges measured at {} sizes, {:.0f} B .. {:.0f} B",
+                     c.exchange_points.size(), c.exchange_points.front().bytes, c.exchange_points.back().bytes);
+  }
   return s;
 }
 
@@ -102,6 +131,20 @@ std::string DescribeClass(const HostLinkClass& c) {
 double HostLinkClass::MessageSeconds(double bytes) const {
   if (bytes <= small_max_bytes) return small_alpha_us * kSecondsPerUs + bytes / (small_GBps * kBytesPerGB);
   return alpha_us * kSecondsPerUs + bytes / (GBps * kBytesPerGB);
+}
+
+double HostLinkClass::FixedSeconds(double bytes) const {
+  if (exchange_points.empty()) return std::max(0.0, MessageSeconds(bytes) - bytes / (GBps * kBytesPerGB));
+  const auto fixed = [this](const Point& p) {
+    return std::max(0.0, p.us * kSecondsPerUs - p.bytes / (bidir_GBps * kBytesPerGB));
+  };
+  if (bytes <= exchange_points.front().bytes) return fixed(exchange_points.front());
+  if (bytes >= exchange_points.back().bytes) return fixed(exchange_points.back());
+  size_t i = 1;
+  while (exchange_points[i].bytes < bytes) ++i;
+  const Point &lo = exchange_points[i - 1], &hi = exchange_points[i];
+  const double t = (bytes - lo.bytes) / (hi.bytes - lo.bytes);
+  return fixed({bytes, lo.us + t * (hi.us - lo.us)});
 }
 
 HostCalibration HostCalibration::AtWorkingSet(double bytes) const {

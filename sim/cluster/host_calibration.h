@@ -21,9 +21,26 @@ struct HostLinkClass {
   double small_max_bytes = 0;
   double small_alpha_us = 0;
   double small_GBps = 0;
+  // Measured time of one exchange (a message of `bytes` each way between the pair, at once, as
+  // a collective's step sends and receives), without the call's own cost; ascending bytes.
+  // When present they set each message's fixed cost up to the largest size measured: what a
+  // step costs changes with the transport's protocol at each size (eager, bcopy, rendezvous
+  // handshake), which two lines fitted across 1 B .. 256 MiB do not follow (at 64 KiB the
+  // ping-pong fit gave 0.47 us where exchanges leave ~2 us; docs/PERFORMANCE.md, session 12).
+  struct Point {
+    double bytes = 0;
+    double us = 0;
+  };
+  std::vector<Point> exchange_points;
 
-  // Seconds one message of `bytes` takes on an idle link.
+  // Seconds one message of `bytes` takes alone on an idle link, from the fitted lines.
   double MessageSeconds(double bytes) const;
+  // The part of a message's time that draining its bytes does not explain (matching, protocol
+  // handshakes, waking the receiver). From the exchange points: the exchange time (linear in
+  // bytes between points; the first point's below it; the last point's fixed part beyond it)
+  // less its bytes at bidir_GBps, since both directions drained at once. Without points:
+  // MessageSeconds less its bytes at GBps. Never negative.
+  double FixedSeconds(double bytes) const;
 };
 
 // Reduce and copy rates of a rank while every rank of the node streams the same way, on buffers

@@ -9,8 +9,6 @@
 namespace braid::sim {
 namespace {
 
-constexpr double kBytesPerGB = 1e9;
-
 // Index of a link class in the per-rank port keys.
 enum HostClassIndex { kIntraClass = 0, kInterClass = 1 };
 
@@ -59,15 +57,22 @@ void Fabric::StartHostMessage(int from, int to, double bytes, Simulator::Callbac
   const HostLinkClass& c = HostClass(from, to);
   auto message = std::make_shared<HostMessage>();
   message->bytes = bytes;
-  message->wait = std::max(0.0, c.MessageSeconds(bytes) - bytes / (c.GBps * kBytesPerGB));
+  message->wait = c.FixedSeconds(bytes);
   message->on_done = std::move(on_done);
   pair.to_send.push_back(message);
-  // The fixed cost (matching, protocol handshake) runs while earlier messages of the pair still
-  // copy, as the runtime keeps a window of them in flight; the copies themselves go in order.
-  network_->simulator()->After(message->wait, [this, p = &pair, message] {
+  // The fixed cost runs while earlier messages of the pair still copy (the runtime keeps a
+  // window of them in flight); the copies themselves go in order. Measured from exchanges it
+  // is work of the sender's core (matching, protocol handshakes, fragmenting into shared
+  // memory: both ranks were busy the whole exchange), and one thread runs a rank's messages and
+  // reductions, so it shares that core with them. The fitted one-message time is half a
+  // ping-pong round trip, mostly the receiver waking and the wire, so it only waits.
+  auto ready = [this, p = &pair, message] {
     message->ready = true;
     PumpSends(p);
-  });
+  };
+  if (c.exchange_points.empty()) network_->simulator()->After(message->wait, ready);
+  else if (message->wait > 0) RunOnCpu(from, message->wait, ready);
+  else ready();
 }
 
 void Fabric::PumpSends(HostPair* pair) {

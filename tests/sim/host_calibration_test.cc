@@ -125,6 +125,43 @@ TEST_F(HostCalibrationFile, PureLatencySmallRegimeLoads) {
   EXPECT_NEAR(c.host->Intra().MessageSeconds(4096), 0.45e-6, 1e-12);
 }
 
+// Measured exchange times set the fixed costs up to the largest size measured: linear between
+// points, the first point's below it, the last point's beyond it; bytes at bidir_GBps excluded.
+const char* const kMeasuredShm = R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+              "exchange_us": [[8, 0.5], [128, 1.4], [256, 1.1], [65536, 90.0]])";
+
+TEST_F(HostCalibrationFile, ExchangePointsSetTheFixedCost) {
+  const ClusterSpec c = LoadCluster(Write("points.json", ExampleFile(kClasses, R"({"gpus": 2})", "host", kMeasuredShm)));
+  const HostLinkClass& shm = c.host->Intra();
+  ASSERT_EQ(shm.exchange_points.size(), 4u);
+  const auto fixed_us = [](double bytes, double us) { return us * 1e-6 - bytes / 2.6e9; };
+  EXPECT_NEAR(shm.FixedSeconds(1), fixed_us(8, 0.5), 1e-15);
+  EXPECT_NEAR(shm.FixedSeconds(8), fixed_us(8, 0.5), 1e-15);
+  EXPECT_NEAR(shm.FixedSeconds(68), fixed_us(68, 0.95), 1e-15);  // halfway from 8 to 128 B
+  EXPECT_NEAR(shm.FixedSeconds(256), fixed_us(256, 1.1), 1e-15);  // a protocol step: not monotonic
+  EXPECT_NEAR(shm.FixedSeconds(1 << 20), fixed_us(65536, 90.0), 1e-15);
+  // The lone-message fit is still the fit.
+  EXPECT_DOUBLE_EQ(shm.MessageSeconds(1 << 20), 0.9e-6 + (1 << 20) / 4.4e9);
+  // The tcp class has no points: its fit's fixed part.
+  EXPECT_NEAR(c.host->Inter()->FixedSeconds(8192), 9.0e-6 + 8192 / 0.8e9 - 8192 / 1.2e9, 1e-15);
+  EXPECT_NE(ClusterSummary(c).find("exchanges measured at 4 sizes"), std::string::npos) << ClusterSummary(c);
+}
+
+TEST_F(HostCalibrationFile, ExchangePointsMustAscendAndBePairs) {
+  const auto file = [&](const char* name, const std::string& points) {
+    return Write(name, ExampleFile(kClasses, R"({"gpus": 2})", "host",
+                                   R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6, "exchange_us": )" + points));
+  };
+  const std::string unordered = file("unordered_points.json", "[[8, 0.5], [8, 0.6]]");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(unordered); },
+                                         {unordered, "calibration.links.shm.exchange_us[1]", "ascend"}));
+  const std::string triple = file("triple.json", "[[8, 0.5, 3]]");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(triple); },
+                                         {triple, "exchange_us[0]", "[bytes, microseconds]"}));
+  const std::string negative = file("negative.json", "[[8, -1]]");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(negative); }, {negative, "exchange_us[0]", "out of range"}));
+}
+
 TEST_F(HostCalibrationFile, RanksPerNodeAndNodeGpusGiveEachOther) {
   const std::string path = Write("nogpus.json", ExampleFile(kClasses, R"({"nics": 1})"));
   EXPECT_EQ(LoadCluster(path).node.gpus, 2);

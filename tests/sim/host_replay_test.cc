@@ -1,6 +1,7 @@
 // The host-runtime replay against closed forms of its physics (sim/cluster/fabric.h): each rank's
 // CPU (capacity C = 2 bidir_GBps) carries its messages and its local work, ports carry a lone
-// message at GBps, and a message first waits MessageSeconds(s) - s / GBps. Hand-written
+// message at GBps, and a message first waits its fixed cost: MessageSeconds(s) - s / GBps, or,
+// with measured exchange points, the exchange time less s / bidir_GBps. Hand-written
 // schedules on the contract's example calibration (test_support.h): shm alpha 0.9 us, 4.4 GB/s,
 // 2.6 GB/s bidirectional, up to 8 KiB 0.45 us + s / 1.9 GB/s; tcp 12 us, 1.2 GB/s, 0.9 GB/s
 // bidirectional; reduce 9.5 GB/s, copy 6.1 GB/s.
@@ -93,6 +94,39 @@ TEST(HostReplay, OppositeStreamsEachDrainAtTheBidirectionalRate) {
   const ClusterSpec two_nodes = HostTestCluster(1, 2);
   const double tcp = Replay(two_nodes, {0, 1}, {{Send(1, 0, s), Recv(1, 0, s)}, {Send(0, 0, s), Recv(0, 0, s)}});
   EXPECT_TRUE(WithinRelative(tcp, 12 * kUs + s / (0.9 * kGB), 1e-9));
+}
+
+TEST(HostReplay, AnExchangeTakesItsMeasuredTime) {
+  // The shm class with exchanges measured at 8 B, 64 KiB and 1 MiB: an exchange of a measured
+  // size replays in exactly its time, one in between linearly, and beyond the last point the
+  // last point's fixed cost plus the bytes at 2.6 GB/s each way.
+  ClusterSpec c = HostTestCluster(2, 1);
+  c.host->links["shm"].exchange_points = {{8, 0.3}, {64 << 10, 40.0}, {1 << 20, 500.0}};
+  const auto exchange = [&](size_t s) {
+    return Replay(c, {0, 1}, {{Send(1, 0, s), Recv(1, 0, s)}, {Send(0, 0, s), Recv(0, 0, s)}});
+  };
+  EXPECT_TRUE(WithinRelative(exchange(8), 0.3 * kUs, 1e-9));
+  EXPECT_TRUE(WithinRelative(exchange(64 << 10), 40 * kUs, 1e-9));
+  EXPECT_TRUE(WithinRelative(exchange(1 << 20), 500 * kUs, 1e-9));
+  const size_t middle = (64 << 10) + ((1 << 20) - (64 << 10)) / 4;
+  EXPECT_TRUE(WithinRelative(exchange(middle), (40 + (500 - 40) / 4.0) * kUs, 1e-9));
+  const double fixed_at_last = 500 * kUs - (1 << 20) / (2.6 * kGB);
+  EXPECT_TRUE(WithinRelative(exchange(4 << 20), fixed_at_last + (4 << 20) / (2.6 * kGB), 1e-9));
+  // A lone message has the same fixed cost and drains at the one-way rate.
+  const size_t s = 64 << 10;
+  EXPECT_TRUE(WithinRelative(Replay(c, {0, 1}, {{Send(1, 0, s)}, {Recv(0, 0, s)}}),
+                             40 * kUs - s / (2.6 * kGB) + s / (4.4 * kGB), 1e-9));
+}
+
+TEST(HostReplay, MeasuredFixedCostsShareTheSendersCore) {
+  // Rank 0 sends 8 B to ranks 1 and 2 at once. With exchange points the fixed costs are work of
+  // rank 0's core and run one after the other (2 x 0.3 us, the bytes take nanoseconds); the
+  // fitted small regime's 0.45 us waits overlap.
+  ClusterSpec c = HostTestCluster(3, 1);
+  const std::vector<std::vector<Op>> fan_out = {{Send(1, 0, 8), Send(2, 0, 8)}, {Recv(0, 0, 8)}, {Recv(0, 0, 8)}};
+  EXPECT_TRUE(WithinRelative(Replay(c, {0, 1, 2}, fan_out), 0.45 * kUs + 8 / (1.9 * kGB), 1e-2));
+  c.host->links["shm"].exchange_points = {{8, 0.3}, {1 << 20, 500.0}};
+  EXPECT_TRUE(WithinRelative(Replay(c, {0, 1, 2}, fan_out), 2 * 0.3 * kUs, 1e-2));
 }
 
 TEST(HostReplay, LocalWorkAloneRunsAtTheCalibratedThroughput) {

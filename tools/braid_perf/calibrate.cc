@@ -130,8 +130,7 @@ std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, c
 // The runs' values per size (the runs measure the same sizes), the best run's per size: the
 // shortest time or the highest bandwidth. Other tenants of a shared machine only ever slow a
 // run down, and this VM swings 2-4x between modes for minutes at a time, so the best run is
-// the reproducible one (what the machine does undisturbed); bench/calibration_check.sh
-// compares predictions with the best measured runs for the same reason.
+// the reproducible one (what the machine does undisturbed).
 SuiteResult BestPerSize(const std::vector<SuiteResult>& runs, bool lower_is_better) {
   SuiteResult best = runs.front();
   for (size_t i = 0; i < best.points.size(); ++i) {
@@ -186,10 +185,14 @@ std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
 }
 
 // Arguments of one measurement run. The point-to-point suites cover 1 B .. the largest size;
-// sendrecv (a GroupStart/Send/Recv/GroupEnd exchange, as a collective's step) is timed only at
-// 8-64 B, with many iterations so the skew after the start barrier does not count.
+// sendrecv (a GroupStart/Send/Recv/GroupEnd exchange, as a collective's step) 8 B .. 1 MiB (or
+// the largest size, if smaller), where a step's fixed cost matters (beyond, the streaming rates
+// dominate), with many iterations so the skew after the start barrier does not count.
 std::vector<std::string> SuiteArguments(const Settings& s, const std::string& suite) {
-  if (suite == "sendrecv") return {"-b", "8", "-e", "64", "-f", "2", "-n", "2000", "-w", "200", "-c", "0"};
+  if (suite == "sendrecv") {
+    const size_t largest = std::min<size_t>(size_t(1) << 20, ParseSize(s.max_bytes).value_or(0));
+    return {"-b", "8", "-e", std::to_string(largest), "-f", "2", "-n", "1000", "-w", "100", "-c", "0"};
+  }
   return {"-b", "1", "-e", s.max_bytes, "-f", "2"};
 }
 
@@ -295,8 +298,12 @@ int CalibrateMain(int argc, char** argv) {
     LinkFit fit = FitLink(suites["latency"].points, suites["bw"].points, suites["bibw"].points);
     links[c.name] = FitToJson(fit);
     call_overhead_us[c.name] = CallOverheadUs(suites["sendrecv"].points, suites["latency"].points);
+    // What plan-sim replays as each message's fixed cost: the exchange at each size, less the
+    // call's own cost (charged once per call).
+    std::vector<SizedValue> exchange = suites["sendrecv"].points;
+    for (SizedValue& p : exchange) p.value = std::max(0.0, p.value - call_overhead_us[c.name]);
+    links[c.name]["exchange_us"] = Points(exchange);
     measured[c.name] = {{"transports", transports},
-                        {"latency_us", Points(suites["latency"].points)},
                         {"bw_MBps", Points(suites["bw"].points)},
                         {"bibw_MBps", Points(suites["bibw"].points)},
                         {"sendrecv_us", Points(suites["sendrecv"].points)}};
