@@ -21,6 +21,30 @@ constexpr int kRootedSlots = 8;
 
 }  // namespace
 
+uint32_t FoldChildren(const TreeLinks& links, uint32_t tag, Region src, bool acc_in_slot, Region* acc,
+                      int* acc_slot, SlotPool* slots, OpEmitter* emit) {
+  uint32_t produced = kNoOp;
+  *acc_slot = -1;
+  for (int c = 0; c < links.num_children; ++c) {
+    DepList free_slot;
+    const int slot = slots->Acquire(&free_slot);
+    const Region landing = slots->At(slot, src.count);
+    if (c == 0) {
+      if (acc_in_slot) {
+        *acc = landing;  // reduce in the landing slot, which then holds the partial
+        *acc_slot = slot;
+      }
+      produced = emit->RecvReduce(links.children[0], tag, src, *acc, landing, free_slot);
+    } else {
+      const uint32_t landed = emit->Recv(links.children[c], tag, landing, free_slot);
+      produced = emit->Reduce(*acc, *acc, landing, {landed, produced});
+    }
+    slots->Use(slot, produced, *emit);
+    if (*acc_slot >= 0 && *acc_slot != slot) slots->Use(*acc_slot, produced, *emit);
+  }
+  return produced;
+}
+
 size_t RootedSliceElems(const ScheduleRequest& r) {
   return FitSliceToTags(RequestedSliceElems(r), r.count, 1);
 }
@@ -55,22 +79,9 @@ bool BuildRootedReduce(const ScheduleRequest& r, const TreeLinks& links, RankSch
   for (size_t k = 0; k < columns; ++k) {
     Part p = SliceOf({0, r.count}, slice, k);
     const uint32_t tag = uint32_t(k);
-    uint32_t produced = kNoOp;
     Region acc = Out(p);  // where the partial accumulates (root: the output)
     int acc_slot = -1;
-    for (int c = 0; c < links.num_children; ++c) {
-      DepList deps{produced};
-      int slot = slots.Acquire(&deps);
-      Region landing = slots.At(slot, p.count);
-      if (c == 0 && !root) {
-        acc = landing;  // reduce in the landing slot, which then holds the partial
-        acc_slot = slot;
-      }
-      Region src = c == 0 ? In(p) : acc;
-      produced = emit.RecvReduce(links.children[c], tag, src, acc, landing, deps);
-      slots.Use(slot, produced, emit);
-      if (acc_slot >= 0 && acc_slot != slot) slots.Use(acc_slot, produced, emit);
-    }
+    const uint32_t produced = FoldChildren(links, tag, In(p), !root, &acc, &acc_slot, &slots, &emit);
     if (root) {
       emit.Finalize(Out(p), {produced});
     } else {

@@ -53,6 +53,9 @@ enum class OpType : uint8_t {
   kRecvReduce,  // receive from `peer` into `tmp` (a kScratch region), then dst = op(src, tmp)
   kCopy,        // dst = src (the executor skips it when both resolve to the same address)
   kFinalize,    // dst = dst / nranks when the reduction is kAvg; nothing otherwise
+  kReduce,      // dst = op(src, tmp), local: folds data an earlier kRecv landed in tmp. A
+                // receive-reduce split in two, so that the receive can be posted before the
+                // data it reduces into is ready (a tree rank's children send at the same time).
 };
 
 // Operation indices a given op must wait for (completion of those ops). Only earlier ops of
@@ -65,9 +68,10 @@ struct Op {
   int peer = -1;     // communicator rank for kSend / kRecv / kRecvReduce
   uint32_t tag = 0;  // < kMaxTag; a send and its matching receive carry the same tag, and a
                      // tag is used at most once per (sender, receiver) pair in a schedule
-  Region src;        // kSend: data sent; kRecvReduce: local operand; kCopy: source
-  Region dst;        // kRecv / kRecvReduce / kCopy / kFinalize: destination
-  Region tmp;        // kRecvReduce: scratch landing zone for the received data
+  Region src;        // kSend: data sent; kRecvReduce / kReduce: local operand; kCopy: source
+  Region dst;        // every op but kSend: destination
+  Region tmp;        // kRecvReduce: scratch landing zone for the received data; kReduce: the
+                     // received data (scratch)
   uint8_t num_deps = 0;
   std::array<uint32_t, kMaxDeps> deps{};
 };

@@ -116,6 +116,15 @@ class OpEmitter {
     op.tmp = tmp;
     return Emit(op, deps);
   }
+  // dst = reduce(src, tmp): tmp holds what an earlier Recv landed.
+  uint32_t Reduce(Region src, Region dst, Region tmp, const DepList& deps) {
+    Op op;
+    op.type = OpType::kReduce;
+    op.src = src;
+    op.dst = dst;
+    op.tmp = tmp;
+    return Emit(op, deps);
+  }
   uint32_t Copy(Region src, Region dst, const DepList& deps) {
     Op op;
     op.type = OpType::kCopy;
@@ -207,6 +216,16 @@ TreeLinks RootedTreeLinks(int nranks, int rank, int root);
 // Number of edges on the longest root-to-leaf path of those trees.
 int DoubleTreeHeight(int nranks, int which);
 int RootedTreeHeight(int nranks);
+
+// Receives one slice (tag `tag`, src.count elements) from each of `links`' children and folds
+// them: acc = src (+) child 0 (+) child 1. Every child's receive is posted at once into a slot of
+// its own, so the children's transfers overlap (one receive-reduce per child made the second
+// child's transfer wait for the first one's arrival and reduction); the reductions run in child
+// order as the data lands. With `acc_in_slot` the first child's landing slot becomes the
+// accumulator (*acc, *acc_slot); else *acc is given and *acc_slot is -1. Returns the op after
+// which *acc holds the sum, kNoOp without children. Defined in rooted_pipeline.cc.
+uint32_t FoldChildren(const TreeLinks& links, uint32_t tag, Region src, bool acc_in_slot, Region* acc,
+                      int* acc_slot, SlotPool* slots, OpEmitter* emit);
 
 // Pipelined broadcast / reduce over any rooted tree (a chain is a tree with one child per node).
 // Defined in rooted_pipeline.cc; tree.cc and chain.cc supply the links.

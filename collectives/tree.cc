@@ -93,15 +93,9 @@ bool AllReduce(const ScheduleRequest& r, RankSchedule* out, std::string* error) 
       const uint32_t tag = uint32_t(2 * k + size_t(t));
       const TreeLinks& l = links[t];
       // Up: fold the children's partial sums into the output (the first one with the input).
-      uint32_t produced = kNoOp;
-      for (int c = 0; c < l.num_children; ++c) {
-        DepList deps{produced};
-        int slot = tmp.Acquire(&deps);
-        Region src = c == 0 ? In(p.offset, p.count) : Out(p.offset, p.count);
-        produced = emit.RecvReduce(l.children[c], tag, src, Out(p.offset, p.count),
-                                   tmp.At(slot, p.count), deps);
-        tmp.Use(slot, produced, emit);
-      }
+      Region acc = Out(p.offset, p.count);
+      int acc_slot = -1;
+      uint32_t produced = FoldChildren(l, tag, In(p.offset, p.count), false, &acc, &acc_slot, &tmp, &emit);
       if (l.parent >= 0) {
         Region up = l.num_children ? Out(p.offset, p.count) : In(p.offset, p.count);
         uint32_t sent = emit.Send(l.parent, tag, up, {produced});

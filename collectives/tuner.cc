@@ -2,8 +2,8 @@
 // recursive_doubling.cc and pairwise.cc, in closed form (no schedule is built).
 //
 // Notation (all per rank, ranks on equivalent links, one port per direction):
-//   s     bytes per message: one slice, min(slice, largest part) elements x elem_size, with the
-//         slice the algorithm really uses (enlarged when tags would overflow);
+//   s     bytes per message: the average column, largest part / M elements x elem_size, with M
+//         from the slice the algorithm really uses (enlarged when tags would overflow);
 //   M     slices ("columns") per part;  t(s) = alpha + s / bandwidth  (one message);
 //   r(s)  = s / reduce_bandwidth (one receive-reduce's local work).
 // A rank's port serialises its messages, so an algorithm whose busiest rank sends (or receives)
@@ -55,9 +55,13 @@ struct Pipeline {
 constexpr double kImpossible = std::numeric_limits<double>::infinity();
 
 // slice 0 means the algorithm cannot fit even one column in the tag space (absurd nranks).
+// The schedules cut a part into full slices and a shorter last one; charging each column the
+// average keeps the bytes exact (charging every column a full slice overstated a 7 MiB ring part
+// in 4 MiB slices as 8 MiB, enough to make the tuner prefer a tree that is slower).
 Pipeline PipelineOf(size_t part, size_t slice, size_t elem_size) {
   if (slice == 0) return {kImpossible, 0};
-  return {double(CeilDiv(part, slice)), double(std::min(slice, part) * elem_size)};
+  const double columns = double(CeilDiv(part, slice));
+  return {columns, columns > 0 ? double(part) * double(elem_size) / columns : 0.0};
 }
 
 // Per-column message and reduce load of the busiest rank over both double-binary trees.

@@ -38,8 +38,33 @@ LinkId Fabric::Link(Port port, int owner, int index, double GBps, double latency
 }
 
 void Fabric::StartMessage(int from, int to, double bytes, Simulator::Callback on_done) {
-  if (cluster_.host && from != to) return StartHostMessage(from, to, bytes, std::move(on_done));
-  network_->StartFlow(Path(from, to), bytes, std::move(on_done));
+  if (from == to) return network_->StartFlow({}, bytes, std::move(on_done));  // device-local
+  if (cluster_.host) return StartHostMessage(from, to, bytes, std::move(on_done));
+  GpuPair& pair = gpu_pairs_[{from, to}];
+  if (pair.path.empty()) {
+    pair.path = Path(from, to);
+    for (LinkId id : pair.path) pair.latency_s += network_->LinkLatency(id);
+  }
+  auto message = std::make_shared<GpuMessage>();
+  message->bytes = bytes;
+  message->on_done = std::move(on_done);
+  pair.queue.push_back(message);
+  network_->simulator()->After(pair.latency_s, [this, p = &pair, message] {
+    message->ready = true;
+    PumpGpuPair(p);
+  });
+}
+
+void Fabric::PumpGpuPair(GpuPair* pair) {
+  if (pair->draining || pair->queue.empty() || !pair->queue.front()->ready) return;
+  pair->draining = true;
+  std::shared_ptr<GpuMessage> m = std::move(pair->queue.front());
+  pair->queue.pop_front();
+  network_->StartFlow(pair->path, m->bytes, [this, pair, m] {
+    pair->draining = false;
+    PumpGpuPair(pair);
+    m->on_done();
+  }, /*pay_latency=*/false);
 }
 
 std::vector<LinkId> Fabric::Path(int from, int to) {

@@ -36,7 +36,8 @@ constexpr size_t kMaxSliceBytes = 4 << 20;
 // local GPU indices.
 std::string PatternKey(const CollectiveQuery& q, int gpus_per_node) {
   int base_node = q.groups[0][0] / gpus_per_node;
-  std::string key = fmt::format("{}|{}|{}|{}|", int(q.collective), q.bytes, q.elem_size, q.average);
+  std::string key = fmt::format("{}|{}|{}|{}|{}|", int(q.collective), q.bytes, q.elem_size, q.average,
+                                q.algorithm ? int(*q.algorithm) : -1);
   for (const auto& g : q.groups) {
     for (int gpu : g) key += fmt::format("{}.{},", gpu / gpus_per_node - base_node, gpu % gpus_per_node);
     key += ';';
@@ -188,7 +189,7 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   request.nranks = n;
   request.count = channel_count;
   request.elem_size = query.elem_size;
-  coll::TunerChoice choice = coll::Choose(request, link, std::nullopt);
+  coll::TunerChoice choice = coll::Choose(request, link, query.algorithm);
   cost.algorithm = choice.algorithm;
   request.algorithm = choice.algorithm;
   // Bound the replay's size: at most kMaxOpsPerReplay ops over all ranks (about 4 (n-1) ops per

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,9 @@ struct CollectiveQuery {
   double bytes = 0;
   int elem_size = 2;
   bool average = false;  // RedOp avg: the host runtime divides in kFinalize (else skipped)
+  // Forced algorithm (as BRAID_ALGO); unset: the tuner's choice. One the collective does not
+  // support falls back to the tuner, as the runtime does.
+  std::optional<coll::Algorithm> algorithm;
   // Groups that run the same collective at the same time (e.g. the DP groups of all TP ranks of
   // a stage), each listing global GPU ids in rank order. They share links where they meet.
   std::vector<std::vector<int>> groups;

@@ -24,6 +24,7 @@ std::vector<CollectiveSweepRow> SweepCollective(const ClusterSpec& cluster, cons
   query.collective = spec.collective;
   query.elem_size = spec.elem_size;
   query.average = spec.average;
+  query.algorithm = spec.algorithm;
   query.groups = {std::vector<int>(size_t(spec.ranks))};
   std::iota(query.groups[0].begin(), query.groups[0].end(), 0);
   const size_t blocks = size_t(BlocksInSize(spec.collective, spec.ranks));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "collectives/schedule.h"
@@ -19,6 +20,7 @@ struct CollectiveSweepSpec {
   size_t min_bytes = 8;    // first size (bytes)
   size_t max_bytes = 256 << 20;  // last size at most (bytes)
   size_t factor = 2;       // each size is the previous one times this (>= 2)
+  std::optional<coll::Algorithm> algorithm;  // forced; unset: the tuner's choice per size
 };
 
 struct CollectiveSweepRow {

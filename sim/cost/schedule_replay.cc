@@ -107,6 +107,7 @@ class Replay {
         if (same) return Complete(i, k);
         return RunLocal(i, k, LocalWork::kCopy, Bytes(i, op.dst));
       }
+      case OpType::kReduce: return RunLocal(i, k, LocalWork::kReduce, Bytes(i, op.dst));
       case OpType::kFinalize:
         // The host executor divides only for avg; a GPU replay charges it regardless.
         if (host_ && !r.finalize_divides) return Complete(i, k);

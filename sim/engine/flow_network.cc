@@ -45,7 +45,7 @@ void FlowNetwork::CheckLink(LinkId id, const char* where) const {
 }
 
 void FlowNetwork::StartFlow(const std::vector<LinkId>& path, double bytes,
-                            Simulator::Callback on_done) {
+                            Simulator::Callback on_done, bool pay_latency) {
   if (!(bytes >= 0) || !std::isfinite(bytes)) {
     throw std::invalid_argument(
         fmt::format("FlowNetwork::StartFlow: bytes must be finite and >= 0, got {}", bytes));
@@ -55,6 +55,7 @@ void FlowNetwork::StartFlow(const std::vector<LinkId>& path, double bytes,
     CheckLink(id, "StartFlow");
     latency += links_[id].latency;
   }
+  if (!pay_latency) latency = 0;
   ++active_flows_;
   // A zero-byte flow (or a local one) takes part in no sharing: it only pays the latency.
   if (bytes == 0 || path.empty()) {

@@ -28,8 +28,11 @@ class FlowNetwork {
   LinkId AddLink(double bandwidth_Bps, Seconds latency, std::string name);
 
   // Starts a flow now. `path` may be empty (a local transfer: it completes after 0 seconds).
-  // bytes >= 0. `on_done` runs at completion, inside the simulator's event loop.
-  void StartFlow(const std::vector<LinkId>& path, double bytes, Simulator::Callback on_done);
+  // bytes >= 0. `on_done` runs at completion, inside the simulator's event loop. Without
+  // `pay_latency` the flow drains at once: for a caller that waited the path's latency itself
+  // (Fabric overlaps a message's latency with the draining of the ones ahead of it).
+  void StartFlow(const std::vector<LinkId>& path, double bytes, Simulator::Callback on_done,
+                 bool pay_latency = true);
 
   Simulator* simulator() const { return sim_; }
   size_t NumLinks() const;

@@ -19,7 +19,9 @@ void WriteTable(std::ostream& out, const CollectiveReportContext& c,
              coll::CollectiveName(c.spec.collective), c.op.empty() ? "" : " (" + c.op + ")", c.type,
              c.spec.ranks, cluster.nodes, std::min(c.spec.ranks, cluster.node.gpus), cluster.name,
              cluster.host ? "braid's host runtime on CPU ranks, calibrated" : "GPUs");
-  fmt::print(out, "# predicted time of one out-of-place call; busbw as nccl-tests\n");
+  fmt::print(out, "# predicted time of one out-of-place call; busbw as nccl-tests; algorithm {}\n",
+             c.spec.algorithm ? fmt::format("forced to {} (--algorithm)", coll::AlgorithmName(*c.spec.algorithm))
+                              : std::string("the tuner's choice per size"));
   fmt::print(out, "#{:>12} {:>12} {:>10} {:>12} {:>13} {:>13} {:>12} {:>10}\n", "size (B)", "count",
              "type", "time (us)", "algbw (GB/s)", "busbw (GB/s)", "algorithm", "slice (B)");
   for (const CollectiveSweepRow& r : rows) {
@@ -53,6 +55,7 @@ nlohmann::json Json(const CollectiveReportContext& c, const std::vector<Collecti
           {"ranks", c.spec.ranks},
           {"nodes", c.cluster->nodes},
           {"type", c.type},
+          {"algorithm", c.spec.algorithm ? coll::AlgorithmName(*c.spec.algorithm) : "auto"},
           {"rows", std::move(json_rows)}};
 }
 

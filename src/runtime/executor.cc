@@ -117,6 +117,12 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
         finish_local(i);
         return Status::Ok();
       }
+      case OpType::kReduce: {
+        kernels::ReduceHost(mem.Address(op.dst), mem.Address(op.src), mem.Address(op.tmp),
+                            op.dst.count, ctx.type, ctx.op);
+        finish_local(i);
+        return Status::Ok();
+      }
       case OpType::kFinalize: {
         if (ctx.op == RedOpKind::kAvg && op.dst.count) {
           std::byte* dst = mem.Address(op.dst);

@@ -108,6 +108,9 @@ expect_bad "collective: -b above -e" "-b/--minbytes 1M" "-e/--maxbytes 1K" -- \
 expect_bad "collective: unknown --type" "--type float7" "bfloat16" -- \
   collective --cluster dgx-a100 --type float7
 
+expect_bad "collective: --algorithm that cannot run it" "--algorithm tree" "alltoall" "pairwise" -- \
+  collective --cluster dgx-a100 --collective alltoall --algorithm tree
+
 expect_bad "collective: ranks not a multiple of a node" "--ranks 3" "2 ranks per node" -- \
   collective --cluster "$tmp/calibrated.json" --ranks 3
 
@@ -171,6 +174,7 @@ import json, sys
 doc = json.load(open(sys.argv[1]))
 assert doc["collective"] == "allreduce" and doc["ranks"] == 2 and doc["runtime"] == "host", doc
 assert doc["type"] == "float32" and doc["cluster"] == "calibrated myhost", doc
+assert doc["algorithm"] == "auto", doc
 rows = doc["rows"]
 assert [r["size"] for r in rows] == [8 << i for i in range(18)], [r["size"] for r in rows]
 for r in rows:
@@ -184,6 +188,13 @@ fi
 
 if expect_ok "collective on a GPU preset" collective --cluster dgx-h100 -b 1M -e 1M; then
   grep -qE "ring|tree|recdoubling" "$tmp/out" || fail "collective table lacks an algorithm: $(cat "$tmp/out")"
+fi
+
+# --algorithm forces every row's algorithm, as BRAID_ALGO does.
+if expect_ok "collective --algorithm tree" collective --cluster dgx-h100 -b 64K -e 256M -f 64 --algorithm tree; then
+  rows=$(grep -cvE '^#' "$tmp/out")
+  trees=$(grep -vE '^#' "$tmp/out" | grep -cw tree)
+  [ "$rows" -eq 3 ] && [ "$trees" -eq 3 ] && grep -qF "forced to tree" "$tmp/out" || fail "--algorithm tree: $trees of $rows rows use a tree: $(cat "$tmp/out")"
 fi
 
 if [ $failures -ne 0 ]; then

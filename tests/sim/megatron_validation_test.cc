@@ -114,7 +114,7 @@ TEST(MegatronSc21, PublishedLayoutAgainstUnconstrainedBest) {
                 row.pp, ratio, LayoutToString(best.layout).c_str());
   }
   EXPECT_GE(within, 5);
-  EXPECT_GE(worst, 0.78);
+  EXPECT_GE(worst, 0.81);  // 0.818 since session 13 (was 0.788)
 }
 
 }  // namespace

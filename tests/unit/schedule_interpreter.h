@@ -137,7 +137,7 @@ struct InterpretResult {
 namespace detail {
 
 inline std::string Describe(const Op& op, size_t index) {
-  static const char* kNames[] = {"send", "recv", "recvreduce", "copy", "finalize"};
+  static const char* kNames[] = {"send", "recv", "recvreduce", "copy", "finalize", "reduce"};
   std::ostringstream s;
   s << "#" << index << " " << kNames[int(op.type)];
   if (op.type == OpType::kSend || op.type == OpType::kRecv || op.type == OpType::kRecvReduce)
@@ -146,10 +146,10 @@ inline std::string Describe(const Op& op, size_t index) {
     static const char* kBuf[] = {"in", "out", "scratch"};
     s << " " << name << "=" << kBuf[int(r.buffer)] << "[" << r.offset << "+" << r.count << "]";
   };
-  if (op.type == OpType::kSend || op.type == OpType::kRecvReduce || op.type == OpType::kCopy)
-    region("src", op.src);
+  const bool reduces = op.type == OpType::kRecvReduce || op.type == OpType::kReduce;
+  if (op.type == OpType::kSend || reduces || op.type == OpType::kCopy) region("src", op.src);
   if (op.type != OpType::kSend) region("dst", op.dst);
-  if (op.type == OpType::kRecvReduce) region("tmp", op.tmp);
+  if (reduces) region("tmp", op.tmp);
   return s.str();
 }
 
@@ -259,7 +259,8 @@ class Interpreter {
         if (o.dst.count == 0) return bad("zero-length message");
         return CheckRegion(r, i, "dst", o.dst);
       case OpType::kRecvReduce:
-        if (o.tmp.count == 0) return bad("zero-length message");
+      case OpType::kReduce:
+        if (o.tmp.count == 0) return bad(o.type == OpType::kReduce ? "empty reduce" : "zero-length message");
         if (o.tmp.buffer != BufferId::kScratch) return bad("tmp not in scratch");
         if (o.src.count != o.tmp.count || o.dst.count != o.tmp.count)
           return bad("src/dst/tmp counts differ");
@@ -393,6 +394,22 @@ class Interpreter {
     for (size_t k = 0; k < reg.count; ++k) *mem_[size_t(r)].At(reg.buffer, reg.offset + k) = v[k];
   }
 
+  // Op i of rank r (kRecvReduce / kReduce) writes dst = op(src, received); false on failure.
+  bool Fold(int r, size_t i, const std::vector<Cell>& received) {
+    const Op& o = op(r, i);
+    std::vector<Cell> a = Read(r, i, o.src);
+    if (!ok()) return false;
+    for (size_t k = 0; k < a.size(); ++k) {
+      if (a[k].finalized != received[k].finalized) {
+        Fail(r, Describe(o, i) + ": reduces finalized with unfinalized data");
+        return false;
+      }
+      a[k].value = Combine(a[k].value, received[k].value);
+    }
+    Write(r, o.dst, a);
+    return true;
+  }
+
   double Combine(double a, double b) const {
     switch (opt_.op) {
       case ReduceKind::kProd: return a * b;
@@ -427,6 +444,14 @@ class Interpreter {
         std::vector<Cell> v = Read(r, i, o.src);
         if (!ok()) return;
         Write(r, o.dst, v);
+        Complete(r, i);
+        return;
+      }
+      case OpType::kReduce: {
+        CheckAccess(r, i, Instant(r, o.src, false), "(reduce)");
+        CheckAccess(r, i, Instant(r, o.tmp, false), "(reduce)");
+        CheckAccess(r, i, Instant(r, o.dst, true), "(reduce)");
+        if (!Fold(r, i, Read(r, i, o.tmp))) return;
         Complete(r, i);
         return;
       }
@@ -487,14 +512,7 @@ class Interpreter {
       // The reduce runs now, at completion: its reads and write must not race in-flight ops.
       CheckAccess(d, di, Instant(d, ro.src, false), "(reducing)");
       CheckAccess(d, di, Instant(d, ro.dst, true), "(reducing)");
-      std::vector<Cell> a = Read(d, di, ro.src);
-      if (!ok()) return;
-      for (size_t k = 0; k < a.size(); ++k) {
-        if (a[k].finalized != data[k].finalized)
-          return Fail(d, Describe(ro, di) + ": reduces finalized with unfinalized data");
-        a[k].value = Combine(a[k].value, data[k].value);
-      }
-      Write(d, ro.dst, a);
+      if (!Fold(d, di, data)) return;
     }
     msg.done = true;
     msg.send_op = msg.recv_op = -1;
@@ -575,14 +593,14 @@ inline std::string CheckStatic(const std::vector<RankSchedule>& schedules,
       if (o.num_deps > kMaxDeps) return where() + ": too many deps";
       for (int k = 0; k < o.num_deps; ++k)
         if (o.deps[k] >= i) return where() + ": forward dep";
-      bool has_src = o.type == OpType::kSend || o.type == OpType::kRecvReduce || o.type == OpType::kCopy;
+      const bool reduces = o.type == OpType::kRecvReduce || o.type == OpType::kReduce;
+      bool has_src = o.type == OpType::kSend || reduces || o.type == OpType::kCopy;
       bool has_dst = o.type != OpType::kSend;
       if (has_src && !in(o.src, limits[int(o.src.buffer)])) return where() + ": src out of bounds";
       if (has_dst && !in(o.dst, limits[int(o.dst.buffer)])) return where() + ": dst out of bounds";
-      if (o.type == OpType::kRecvReduce &&
-          (o.tmp.buffer != BufferId::kScratch || !in(o.tmp, limits[2])))
+      if (reduces && (o.tmp.buffer != BufferId::kScratch || !in(o.tmp, limits[2])))
         return where() + ": tmp out of scratch";
-      if (o.type == OpType::kCopy || o.type == OpType::kFinalize) continue;
+      if (o.type == OpType::kCopy || o.type == OpType::kFinalize || o.type == OpType::kReduce) continue;
       if (o.tag >= kMaxTag) return where() + ": tag >= kMaxTag";
       if (o.peer < 0 || uint64_t(o.peer) >= n || uint64_t(o.peer) == r) return where() + ": bad peer";
       bool send = o.type == OpType::kSend;

@@ -186,5 +186,32 @@ TEST(Tuner, LatencyTermMatchesTheSchedules) {
   }
 }
 
+
+// With bandwidth only (no alpha, free reductions), a ring estimate is the bytes its busiest rank
+// sends over the bandwidth, also when a part is not a whole number of slices (a 7 MiB part in
+// 4 MiB slices sends 7 MiB, not two full slices).
+TEST(Tuner, BandwidthTermCountsTheBytesSent) {
+  LinkModel link;
+  link.alpha_us = 0;
+  link.bandwidth_GBps = 1;  // 1 byte per ns: the estimate in us is kilobytes sent
+  link.reduce_GBps = 1e12;
+  for (int n : {4, 32}) {
+    ScheduleRequest q = Request(Collective::kAllReduce, n, size_t(224) << 20);
+    q.algorithm = Algorithm::kRing;
+    q.slice_bytes = 4 << 20;
+    size_t most = 0;
+    for (int r = 0; r < n; ++r) {
+      q.rank = r;
+      RankSchedule s;
+      std::string error;
+      ASSERT_TRUE(BuildSchedule(q, &s, &error)) << error;
+      size_t sent = 0;
+      for (const Op& op : s.ops) sent += op.type == OpType::kSend ? op.src.count * q.elem_size : 0;
+      most = std::max(most, sent);
+    }
+    EXPECT_NEAR(*EstimateMicroseconds(q, link), double(most) * 1e-3, 1e-6 * double(most)) << n;
+  }
+}
+
 }  // namespace
 }  // namespace braid::coll

@@ -66,6 +66,20 @@ std::string ParseOp(const std::string& text) {
   throw InputError(fmt::format("--op {} is not one of: {}", text, fmt::join(kOps, ", ")));
 }
 
+// "auto" -> the tuner's choice; else an algorithm that supports `c`.
+std::optional<coll::Algorithm> ParseAlgorithm(const std::string& text, coll::Collective c) {
+  if (text == "auto") return std::nullopt;
+  std::string allowed = "auto";
+  for (int a = 0; a < coll::kNumAlgorithms; ++a) {
+    const coll::Algorithm algo = coll::Algorithm(a);
+    if (!coll::Supports(algo, c)) continue;
+    if (text == coll::AlgorithmName(algo)) return algo;
+    allowed += fmt::format(", {}", coll::AlgorithmName(algo));
+  }
+  throw InputError(fmt::format("--algorithm {} is not one of those that run {}: {}", text,
+                               coll::CollectiveName(c), allowed));
+}
+
 bool IsReduction(coll::Collective c) {
   return c == coll::Collective::kAllReduce || c == coll::Collective::kReduceScatter ||
          c == coll::Collective::kReduce;
@@ -94,6 +108,10 @@ CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
   cmd->add_option("-d,--type,--datatype", o->type, "Element type (float, half, bfloat16, int32, ...)")
       ->capture_default_str();
   cmd->add_option("-o,--op", o->op, fmt::format("Reduction: {}", fmt::join(kOps, ", ")))->capture_default_str();
+  cmd->add_option("--algorithm", o->algorithm,
+                  "auto (the tuner's choice per size, as braid makes it) or one algorithm, as "
+                  "BRAID_ALGO forces it: ring, tree, chain, recdoubling, pairwise")
+      ->capture_default_str();
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
   cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str();
   return cmd;
@@ -106,6 +124,7 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   spec.elem_size = int(DataTypeSize(type));
   const std::string op = ParseOp(o.op);
   spec.average = IsReduction(spec.collective) && op == "avg";
+  spec.algorithm = ParseAlgorithm(o.algorithm, spec.collective);
   spec.min_bytes = ParseBytes(o.min_bytes, "-b/--minbytes");
   spec.max_bytes = ParseBytes(o.max_bytes, "-e/--maxbytes");
   if (spec.min_bytes < 1) throw InputError("-b/--minbytes 0: the smallest size must be at least 1 byte");

@@ -10,6 +10,7 @@ namespace braid::sim {
 struct CollectiveOptions {
   std::string cluster, collective = "allreduce", min_bytes = "8", max_bytes = "256M";
   std::string type = "float", op = "sum", format = "table", out = "-";
+  std::string algorithm = "auto";  // or ring, tree, ... (as BRAID_ALGO)
   int ranks = 0;
   const CLI::Option* ranks_flag = nullptr;  // unset: one node's ranks
   int factor = 2;
