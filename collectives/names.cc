@@ -26,4 +26,11 @@ const char* AlgorithmName(Algorithm a) {
   return "invalid";
 }
 
+std::optional<Algorithm> AlgorithmByName(std::string_view name) {
+  for (int a = 0; a < kNumAlgorithms; ++a)
+    if (name == AlgorithmName(Algorithm(a))) return Algorithm(a);
+  if (name == "recursive_doubling" || name == "rd") return Algorithm::kRecursiveDoubling;
+  return std::nullopt;
+}
+
 }  // namespace braid::coll

@@ -9,7 +9,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace braid::coll {
@@ -35,6 +37,9 @@ inline constexpr int kNumAlgorithms = 5;
 
 const char* CollectiveName(Collective c);  // "allreduce", "reducescatter", ...
 const char* AlgorithmName(Algorithm a);    // "ring", "tree", "chain", "recdoubling", "pairwise"
+// The algorithm AlgorithmName gives `name` (lower case; "recursive_doubling" and "rd" also
+// name recdoubling); nullopt for anything else.
+std::optional<Algorithm> AlgorithmByName(std::string_view name);
 
 // Which buffer a region refers to. kInput and kOutput are the caller's buffers (in-place calls
 // alias them as NCCL defines); kScratch is executor-provided, `RankSchedule::scratch_count`

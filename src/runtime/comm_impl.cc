@@ -27,10 +27,7 @@ std::optional<coll::Algorithm> ParseAlgorithm(std::string text) {
   // NCCL_ALGO may be a list ("tree,ring") or per-collective ("allreduce:tree"): take the first name.
   if (size_t colon = text.find(':'); colon != std::string::npos) text = text.substr(colon + 1);
   if (size_t comma = text.find_first_of(",;"); comma != std::string::npos) text = text.substr(0, comma);
-  for (int a = 0; a < coll::kNumAlgorithms; ++a)
-    if (text == coll::AlgorithmName(coll::Algorithm(a))) return coll::Algorithm(a);
-  if (text == "recursive_doubling" || text == "rd") return coll::Algorithm::kRecursiveDoubling;
-  return std::nullopt;
+  return coll::AlgorithmByName(text);
 }
 
 std::string FormatBytes(size_t bytes) {

@@ -69,12 +69,11 @@ std::string ParseOp(const std::string& text) {
 // "auto" -> the tuner's choice; else an algorithm that supports `c`.
 std::optional<coll::Algorithm> ParseAlgorithm(const std::string& text, coll::Collective c) {
   if (text == "auto") return std::nullopt;
+  const std::optional<coll::Algorithm> named = coll::AlgorithmByName(text);
+  if (named && coll::Supports(*named, c)) return named;
   std::string allowed = "auto";
   for (int a = 0; a < coll::kNumAlgorithms; ++a) {
-    const coll::Algorithm algo = coll::Algorithm(a);
-    if (!coll::Supports(algo, c)) continue;
-    if (text == coll::AlgorithmName(algo)) return algo;
-    allowed += fmt::format(", {}", coll::AlgorithmName(algo));
+    if (coll::Supports(coll::Algorithm(a), c)) allowed += fmt::format(", {}", coll::AlgorithmName(coll::Algorithm(a)));
   }
   throw InputError(fmt::format("--algorithm {} is not one of those that run {}: {}", text,
                                coll::CollectiveName(c), allowed));
