@@ -81,5 +81,16 @@ TEST(CalibrateFit, StreamRatesComeFromSliceSizesAndBidirIsNotCapped) {
   EXPECT_NEAR(fit.bidir_GBps, 7.0, 1e-6);
 }
 
+TEST(CalibrateFit, ASizeSlowerThanALargerOneTakesTheLargerOnesTime) {
+  // The 8 B exchange was disturbed (0.50 us, above 512 B's 0.32 us): it is bounded by the
+  // least time at any larger size. Sizes already in order keep their times.
+  std::vector<SizedValue> fixed =
+      NonDecreasingTimes({{8, 0.50}, {64, 0.35}, {512, 0.32}, {4096, 0.9}, {32768, 0.8}, {65536, 2.0}});
+  const std::vector<double> expected = {0.32, 0.32, 0.32, 0.8, 0.8, 2.0};
+  ASSERT_EQ(fixed.size(), expected.size());
+  for (size_t i = 0; i < fixed.size(); ++i) EXPECT_DOUBLE_EQ(fixed[i].value, expected[i]) << fixed[i].bytes << " B";
+  EXPECT_TRUE(NonDecreasingTimes({}).empty());
+}
+
 }  // namespace
 }  // namespace braid::perf

@@ -299,8 +299,9 @@ int CalibrateMain(int argc, char** argv) {
     links[c.name] = FitToJson(fit);
     call_overhead_us[c.name] = CallOverheadUs(suites["sendrecv"].points, suites["latency"].points);
     // What plan-sim replays as each message's fixed cost: the exchange at each size, less the
-    // call's own cost (charged once per call).
-    std::vector<SizedValue> exchange = suites["sendrecv"].points;
+    // call's own cost (charged once per call). A size disturbed into being slower than a larger
+    // one would make plan-sim predict a smaller collective slower than a bigger one.
+    std::vector<SizedValue> exchange = NonDecreasingTimes(suites["sendrecv"].points);
     for (SizedValue& p : exchange) p.value = std::max(0.0, p.value - call_overhead_us[c.name]);
     links[c.name]["exchange_us"] = Points(exchange);
     measured[c.name] = {{"transports", transports},

@@ -147,4 +147,10 @@ LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<Siz
   return fit;
 }
 
+std::vector<SizedValue> NonDecreasingTimes(std::vector<SizedValue> times_us) {
+  for (size_t i = times_us.size(); i-- > 1;)
+    times_us[i - 1].value = std::min(times_us[i - 1].value, times_us[i].value);
+  return times_us;
+}
+
 }  // namespace braid::perf

@@ -51,4 +51,10 @@ AlphaBeta FitAlphaBeta(const std::vector<SizedValue>& latency_us);
 LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<SizedValue>& bw_MBps,
                 const std::vector<SizedValue>& bibw_MBps);
 
+// Times measured at growing sizes, made non-decreasing: each size keeps the least time measured
+// at it or at any larger size. Moving more bytes never takes less time, and on a shared machine
+// noise only ever adds time, so a small size measured slower than a larger one was disturbed and
+// the larger one's time bounds it. `times_us` must be sorted by bytes.
+std::vector<SizedValue> NonDecreasingTimes(std::vector<SizedValue> times_us);
+
 }  // namespace braid::perf
