@@ -1,55 +1,21 @@
 #include "sim/step/pipeline.h"
 
 #include <algorithm>
+#include <deque>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include "sim/engine/serial_resource.h"
 #include "sim/engine/simulator.h"
 
 namespace braid::sim {
-
-std::vector<PipelineTask> StageOrder(PipelineSchedule schedule, int p, int v, int m, int stage) {
-  std::vector<PipelineTask> order;
-  if (schedule == PipelineSchedule::kGPipe) {
-    for (int c = 0; c < v; ++c)
-      for (int i = 0; i < m; ++i) order.push_back({true, i, c});
-    for (int c = v - 1; c >= 0; --c)
-      for (int i = 0; i < m; ++i) order.push_back({false, i, c});
-    return order;
-  }
-  const int total = m * v;
-  // k-th forward (backward) on a stage: micro-batches go in groups of p through chunk 0, then the
-  // same group through chunk 1, ... (backward visits chunks in reverse). With v = 1 this is
-  // simply micro-batch k.
-  auto forward_task = [&](int k) {
-    int chunk = (k / p) % v;
-    int mb = (k / (p * v)) * p + k % p;
-    return PipelineTask{true, mb, chunk};
-  };
-  auto backward_task = [&](int k) {
-    PipelineTask t = forward_task(k);
-    t.forward = false;
-    t.chunk = v - 1 - t.chunk;
-    return t;
-  };
-  int warmup = v == 1 ? p - stage - 1 : (p - stage - 1) * 2 + (v - 1) * p;
-  warmup = std::min(warmup, total);
-  int f = 0, b = 0;
-  for (; f < warmup; ++f) order.push_back(forward_task(f));
-  while (f < total) {
-    order.push_back(forward_task(f++));
-    order.push_back(backward_task(b++));
-  }
-  while (b < total) order.push_back(backward_task(b++));
-  return order;
-}
-
 namespace {
 
 class PipelineSim {
  public:
-  explicit PipelineSim(const PipelineInput& in) : in_(in) {
+  explicit PipelineSim(const PipelineInput& in)
+      : in_(in), exchanges_(in.blocking_sends && in.schedule == PipelineSchedule::kOneFOneB) {
     const int p = in.pp, vs = p * in.v, m = in.microbatches;
     if (int(in.forward.size()) != p || int(in.backward.size()) != p) {
       throw std::invalid_argument("SimulatePipeline: forward/backward must have pp rows");
@@ -60,11 +26,16 @@ class PipelineSim {
     result_.stage_end.assign(p, 0);
     result_.stage_busy.assign(p, 0);
     for (int s = 0; s < p; ++s) {
-      stages_[s].order = StageOrder(in.schedule, p, in.v, m, s);
+      if (exchanges_) {
+        stages_[s].program = StageProgram(p, in.v, m, s);
+      } else {
+        for (const PipelineTask& t : StageOrder(in.schedule, p, in.v, m, s)) stages_[s].program.push_back({true, t});
+      }
       stages_[s].stream = std::make_unique<SerialResource>(&sim_);
       down_.push_back(std::make_unique<SerialResource>(&sim_));
       up_.push_back(std::make_unique<SerialResource>(&sim_));
     }
+    for (Direction& d : directions_) d.queues.resize(p);
     // Readiness per (virtual stage, micro-batch): forward input arrived / backward input arrived.
     fwd_ready_.assign(size_t(vs) * m, false);
     bwd_ready_.assign(size_t(vs) * m, false);
@@ -77,7 +48,7 @@ class PipelineSim {
     result_.makespan = sim_.Run();
     result_.events = sim_.EventsProcessed();
     for (int s = 0; s < in_.pp; ++s) {
-      if (stages_[s].next != stages_[s].order.size()) {
+      if (stages_[s].next != stages_[s].program.size()) {
         throw std::logic_error("SimulatePipeline: schedule deadlocked (stage " + std::to_string(s) + ")");
       }
     }
@@ -86,24 +57,45 @@ class PipelineSim {
 
  private:
   struct Stage {
-    std::vector<PipelineTask> order;
+    std::vector<ProgramStep> program;
     size_t next = 0;
     bool busy = false;
+    int pending = 0;  // operations of the exchange it waits in
     std::unique_ptr<SerialResource> stream;
+  };
+  // A message posted by its sender, waiting for the receiver's matching receive.
+  struct PostedSend {
+    int from = 0;
+    PipelineTask task;  // whose output it carries
+    size_t ready_index = 0;
+  };
+  // Per receiving stage, the sends posted to it and the number of receives it has posted; they
+  // match in order, as NCCL's point-to-point operations between two ranks do.
+  struct Queue {
+    std::deque<PostedSend> sends;
+    int receives = 0;
+  };
+  struct Direction {
+    std::vector<Queue> queues;  // [receiving stage]
   };
 
   size_t Index(int virtual_stage, int mb) const { return size_t(virtual_stage) * in_.microbatches + mb; }
   int Virtual(int stage, int chunk) const { return chunk * in_.pp + stage; }
+  int Last() const { return in_.pp * in_.v - 1; }
 
   void TryStart(int s) {
     Stage& st = stages_[s];
-    if (st.busy || st.next >= st.order.size()) return;
-    const PipelineTask t = st.order[st.next];
+    if (st.busy || st.next >= st.program.size()) return;
+    const ProgramStep& step = st.program[st.next];
+    if (!step.compute) {
+      Post(s, step);
+      return;
+    }
+    const PipelineTask t = step.task;
     const int vstage = Virtual(s, t.chunk);
     const size_t idx = Index(vstage, t.microbatch);
-    const int last = in_.pp * in_.v - 1;
     // The last virtual stage starts a micro-batch's backward right after its own forward.
-    const bool ready = t.forward ? fwd_ready_[idx] : (vstage == last ? fwd_finished_[idx] : bwd_ready_[idx]);
+    const bool ready = t.forward ? fwd_ready_[idx] : (vstage == Last() ? fwd_finished_[idx] : bwd_ready_[idx]);
     if (!ready) return;
     st.busy = true;
     ++st.next;
@@ -112,23 +104,14 @@ class PipelineSim {
     st.stream->Submit(d, [this, s, t, vstage, start, d] { Finish(s, t, vstage, start, d); });
   }
 
-
   void Finish(int s, PipelineTask t, int vstage, double start, double d) {
     result_.tasks[s].push_back({t, start, sim_.Now()});
     result_.stage_busy[s] += d;
     result_.stage_end[s] = sim_.Now();
-    const int last = in_.pp * in_.v - 1;
-    bool sent = false;
-    if (t.forward) {
-      fwd_finished_[Index(vstage, t.microbatch)] = true;
-      if (vstage < last) {
-        Send(s, (vstage + 1) % in_.pp, true, vstage + 1, t);
-        sent = true;
-      }
-    } else if (vstage > 0) {
-      Send(s, (vstage - 1) % in_.pp, false, vstage - 1, t);
-      sent = true;
-    }
+    if (t.forward) fwd_finished_[Index(vstage, t.microbatch)] = true;
+    // Outside Megatron's exchanges a task's output leaves as soon as it is computed.
+    const bool sent = !exchanges_ && (t.forward ? vstage < Last() : vstage > 0);
+    if (sent) Send(s, t.forward, t);
     // With blocking sends the stage stays busy until its transfer lands (Send releases it).
     if (!sent || !in_.blocking_sends) {
       stages_[s].busy = false;
@@ -136,14 +119,29 @@ class PipelineSim {
     }
   }
 
-  // Activation (forward) or gradient (backward) to virtual stage `to_vstage` on stage `to`.
-  void Send(int from, int to, bool forward, int to_vstage, PipelineTask t) {
-    const size_t idx = Index(to_vstage, t.microbatch);
-    SerialResource& link = forward ? *down_[from] : *up_[from];
+  // The stage a task's output goes to, and where it is recorded as ready there.
+  int Receiver(int from, bool forward) const { return (from + (forward ? 1 : in_.pp - 1)) % in_.pp; }
+  size_t ReadyIndex(int from, const PipelineTask& t) const {
+    return Index(Virtual(from, t.chunk) + (t.forward ? 1 : -1), t.microbatch);
+  }
+
+  // One transfer of `t`'s output from stage `from` on its link in that direction; `landed` runs
+  // at its end.
+  template <typename Landed>
+  void Transfer(int from, const PipelineTask& t, Landed landed) {
+    SerialResource& link = t.forward ? *down_[from] : *up_[from];
     const double start = std::max(sim_.Now(), link.FreeAt());
-    link.Submit(in_.transfer_seconds, [this, from, to, forward, idx, t, start] {
-      result_.transfers[from].push_back({{forward, t.microbatch, t.chunk}, start, sim_.Now()});
-      (forward ? fwd_ready_ : bwd_ready_)[idx] = true;
+    link.Submit(in_.transfer_seconds, [this, from, t, start, landed] {
+      result_.transfers[from].push_back({t, start, sim_.Now()});
+      (t.forward ? fwd_ready_ : bwd_ready_)[ReadyIndex(from, t)] = true;
+      landed();
+    });
+  }
+
+  // Outside exchanges: activation (forward) or gradient (backward) to the neighbouring stage.
+  void Send(int from, bool forward, PipelineTask t) {
+    const int to = Receiver(from, forward);
+    Transfer(from, t, [this, from, to] {
       if (in_.blocking_sends) {
         stages_[from].busy = false;
         result_.stage_end[from] = std::max(result_.stage_end[from], sim_.Now());
@@ -153,10 +151,57 @@ class PipelineSim {
     });
   }
 
+  // Posts an exchange's operations; the stage resumes when all of them have completed.
+  void Post(int s, const ProgramStep& step) {
+    Stage& st = stages_[s];
+    st.busy = true;
+    ++st.next;
+    st.pending = int(step.send_forward.has_value()) + int(step.send_backward.has_value()) +
+                 int(step.recv_forward) + int(step.recv_backward);
+    for (const std::optional<PipelineTask>& sent : {step.send_forward, step.send_backward}) {
+      if (!sent) continue;
+      const int to = Receiver(s, sent->forward);
+      directions_[sent->forward].queues[size_t(to)].sends.push_back({s, *sent, ReadyIndex(s, *sent)});
+      Match(sent->forward, to);
+    }
+    if (step.recv_forward) {
+      ++directions_[true].queues[size_t(s)].receives;
+      Match(true, s);
+    }
+    if (step.recv_backward) {
+      ++directions_[false].queues[size_t(s)].receives;
+      Match(false, s);
+    }
+  }
+
+  // Starts the transfers whose send and receive are both posted.
+  void Match(bool forward, int to) {
+    Queue& q = directions_[forward].queues[size_t(to)];
+    while (!q.sends.empty() && q.receives > 0) {
+      const PostedSend send = q.sends.front();
+      q.sends.pop_front();
+      --q.receives;
+      Transfer(send.from, send.task, [this, from = send.from, to] {
+        Completed(from);
+        Completed(to);
+      });
+    }
+  }
+
+  void Completed(int s) {
+    Stage& st = stages_[s];
+    if (--st.pending > 0) return;
+    st.busy = false;
+    result_.stage_end[s] = std::max(result_.stage_end[s], sim_.Now());
+    TryStart(s);
+  }
+
   const PipelineInput& in_;
+  const bool exchanges_;  // stages run StageProgram (Megatron's blocking exchanges)
   Simulator sim_;
   std::vector<Stage> stages_;
   std::vector<std::unique_ptr<SerialResource>> down_, up_;  // stage -> next / previous stage
+  Direction directions_[2];  // [forward]
   std::vector<bool> fwd_ready_, bwd_ready_, fwd_finished_;
   PipelineResult result_;
 };

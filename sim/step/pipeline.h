@@ -6,19 +6,10 @@
 
 #include <vector>
 
+#include "sim/step/pipeline_program.h"
 #include "sim/workload/training.h"
 
 namespace braid::sim {
-
-struct PipelineTask {
-  bool forward = true;
-  int microbatch = 0;
-  int chunk = 0;  // model chunk on this stage (0 .. v-1); virtual stage = chunk * pp + stage
-};
-
-// The order stage `stage` runs its tasks in. Interleaving (v > 1) follows Megatron-LM and needs
-// microbatches % pp == 0 (the caller checks).
-std::vector<PipelineTask> StageOrder(PipelineSchedule schedule, int pp, int v, int microbatches, int stage);
 
 struct PipelineInput {
   PipelineSchedule schedule = PipelineSchedule::kOneFOneB;
@@ -26,8 +17,11 @@ struct PipelineInput {
   // Seconds per micro-batch for each stage and chunk: [stage][chunk].
   std::vector<std::vector<double>> forward, backward;
   double transfer_seconds = 0;  // one activation (or its gradient) between adjacent stages
-  // Megatron-LM's default: a stage waits for its send to complete before its next task (the
-  // send/receive pair is issued and waited on between compute steps). False: sends overlap.
+  // Megatron-LM's default: communication and compute take turns. Under 1F1B each stage runs
+  // StageProgram: at an exchange it waits until its neighbours have posted the matching
+  // operations (a transfer starts only when both ends are there) and every transfer has landed.
+  // Under GPipe a stage waits for each of its sends to land. False: sends overlap compute and a
+  // task starts as soon as its input has arrived.
   bool blocking_sends = true;
 };
 

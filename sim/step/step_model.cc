@@ -66,9 +66,12 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
                        l.dp, l.mb);
   }
   const int microbatches = training_.global_batch / (l.dp * l.mb);
-  if (l.v > 1 && l.pp < 2) {
+  // Megatron-LM's interleaved schedule refuses pp <= 2 (initialize_model_parallel raises
+  // "pipeline-model-parallel size should be greater than 2 with interleaved schedule").
+  if (l.v > 1 && l.pp < 3) {
     *rule = "interleave-needs-pp";
-    return fmt::format("v={} (interleaving) needs pp >= 2", l.v);
+    return fmt::format("v={} (interleaving) needs pp >= 3, as Megatron-LM's interleaved schedule does (pp={})",
+                       l.v, l.pp);
   }
   if (l.v > 1 && microbatches % l.pp != 0) {
     *rule = "interleave-microbatches";

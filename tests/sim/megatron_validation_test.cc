@@ -114,7 +114,9 @@ TEST(MegatronSc21, PublishedLayoutAgainstUnconstrainedBest) {
                 row.pp, ratio, LayoutToString(best.layout).c_str());
   }
   EXPECT_GE(within, 5);
-  EXPECT_GE(worst, 0.81);  // 0.818 since session 13 (was 0.788)
+  // 0.793 since session 14: Megatron-LM cannot interleave at pp=2, so the 39B row's published
+  // layout (pp=2) now runs non-interleaved, as it did on Selene (was 0.818 with v=8 allowed).
+  EXPECT_GE(worst, 0.79);
 }
 
 }  // namespace

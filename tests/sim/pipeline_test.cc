@@ -3,6 +3,7 @@
 // every stage runs each task exactly once; transfers add on the critical path.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 #include <tuple>
 
@@ -87,6 +88,66 @@ TEST(Pipeline, SlowLastStageSetsTheSteadyState) {
   PipelineResult r = SimulatePipeline(in);
   EXPECT_GE(r.makespan, m * 6.0);
   EXPECT_EQ(r.stage_end.size(), size_t(p));
+}
+
+// Megatron-LM's blocking exchanges: each stage's program runs the tasks of StageOrder in order,
+// every send has a receive at the stage it goes to (so the schedule cannot hang), and the step
+// finishes with every task run once.
+TEST(PipelineProgram, TasksInOrderAndEverySendHasItsReceive) {
+  for (auto [p, v, m] : {std::tuple{2, 1, 4}, {4, 1, 2}, {4, 1, 8}, {3, 2, 3}, {4, 2, 4}, {4, 2, 8}, {4, 3, 12},
+                         {8, 2, 16}, {8, 5, 24}}) {
+    std::vector<std::array<int, 2>> sends(p, {0, 0}), receives(p, {0, 0});  // [stage][forward]
+    for (int s = 0; s < p; ++s) {
+      std::vector<PipelineTask> tasks;
+      for (const ProgramStep& step : StageProgram(p, v, m, s)) {
+        if (step.compute) {
+          tasks.push_back(step.task);
+          continue;
+        }
+        if (step.send_forward) ++sends[(s + 1) % p][1];
+        if (step.send_backward) ++sends[(s + p - 1) % p][0];
+        receives[s][1] += step.recv_forward;
+        receives[s][0] += step.recv_backward;
+      }
+      const std::vector<PipelineTask> order = StageOrder(PipelineSchedule::kOneFOneB, p, v, m, s);
+      ASSERT_EQ(tasks.size(), order.size());
+      for (size_t i = 0; i < tasks.size(); ++i) {
+        EXPECT_EQ(std::tuple(tasks[i].forward, tasks[i].microbatch, tasks[i].chunk),
+                  std::tuple(order[i].forward, order[i].microbatch, order[i].chunk));
+      }
+    }
+    for (int s = 0; s < p; ++s) {
+      // Each virtual stage but the first receives m activations; each but the last m gradients.
+      EXPECT_EQ(sends[s], receives[s]) << "p=" << p << " v=" << v << " m=" << m << " stage " << s;
+      EXPECT_EQ(receives[s][1], m * v - (s == 0 ? m : 0));
+      EXPECT_EQ(receives[s][0], m * v - (s == p - 1 ? m : 0));
+    }
+    PipelineInput in = Uniform(PipelineSchedule::kOneFOneB, p, v, m, 1.0, 2.0);
+    in.transfer_seconds = 0.05;
+    PipelineResult r = SimulatePipeline(in);  // throws if a stage waits forever
+    for (int s = 0; s < p; ++s) EXPECT_NEAR(r.stage_busy[s], m * 3.0, 1e-9);
+  }
+}
+
+// In an exchange a stage sends its activation and its gradient at once (one transfer time per
+// steady-state step, not two), but it cannot compute while its neighbours are still computing:
+// a slow stage holds every stage at each exchange.
+TEST(Pipeline, ExchangesCostOneTransferPerStepAndHoldStagesTogether) {
+  const int p = 4, v = 2, m = 8;
+  const double f = 1.0, b = 2.0, t = 0.1;
+  PipelineInput in = Uniform(PipelineSchedule::kOneFOneB, p, v, m, f, b);
+  const double instant = SimulatePipeline(in).makespan;
+  in.transfer_seconds = t;
+  const double exchanged = SimulatePipeline(in).makespan;
+  const int steady_steps = m * v - ((p - 1) * 2 + (v - 1) * p);  // on the last stage
+  EXPECT_GE(exchanged, instant + steady_steps * t - 1e-9);
+  EXPECT_LT(exchanged, instant + 2 * m * v * t);
+  in.transfer_seconds = 0;
+  in.forward[1][0] = 2 * f / v;  // one chunk of stage 1 twice as slow
+  in.backward[1][0] = 2 * b / v;
+  const double held = SimulatePipeline(in).makespan;
+  in.blocking_sends = false;
+  EXPECT_GT(held, SimulatePipeline(in).makespan);  // free-running stages absorb some of it
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--grad-reduce-bytes", o->grad_reduce_bytes, "Bytes per gradient value reduced across DP (4 fp32, 2 bf16)")
       ->capture_default_str();
   cmd->add_flag("--no-overlap-grad-reduce", o->no_overlap_grad_reduce, "Reduce gradients after the backward pass");
-  cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends overlap compute (default: a stage waits for its send, as Megatron-LM does)");
+  cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends and receives overlap compute (default: Megatron-LM's blocking send/receive exchanges between compute steps)");
   cmd->add_flag("--no-pp-scatter-gather", o->no_pp_scatter_gather, "Send whole activations between stages from every TP rank");
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
   cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str();
