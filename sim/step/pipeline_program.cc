@@ -20,14 +20,10 @@ struct OneFOneB {
   }
   int BackwardChunk(int k) const { return v - 1 - ForwardChunk(k); }
   PipelineTask Forward(int k) const { return {true, (k / (p * v)) * p + k % p, ForwardChunk(k)}; }
-  PipelineTask Backward(int k) const { return {false, (k / (p * v)) * p + k % p, BackwardChunk(k)}; }
+  PipelineTask Backward(int k) const { return {false, Forward(k).microbatch, BackwardChunk(k)}; }
   // With as many micro-batches as stages Megatron-LM runs every forward first (interleaved).
   bool AllWarmup() const { return v > 1 && m == p; }
-  int Warmup() const {
-    if (AllWarmup()) return total();
-    const int w = v == 1 ? p - stage - 1 : (p - stage - 1) * 2 + (v - 1) * p;
-    return std::min(w, total());
-  }
+  int Warmup() const { return WarmupForwards(p, v, m, stage); }
   bool First() const { return stage == 0; }
   bool Last() const { return stage == p - 1; }
   // Whether a task's result leaves the stage: a forward's activation unless it is the last

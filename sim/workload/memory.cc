@@ -41,11 +41,8 @@ double InFlightChunks(const Layout& l, const TrainingSpec& tr, int stage, int mi
   const int p = l.pp, v = l.v;
   const double total = double(microbatches) * v;
   if (tr.schedule == PipelineSchedule::kGPipe) return total;
-  if (v == 1) return std::min<double>(p - stage, microbatches);
-  // Megatron's interleaved schedule: warm-up forwards plus the one in progress; with as many
-  // micro-batches as stages every forward runs before the first backward.
-  if (microbatches == p) return total;
-  return std::min(total, double((p - stage - 1) * 2 + (v - 1) * p + 1));
+  // Warm-up forwards plus the one in progress.
+  return std::min(total, double(WarmupForwards(p, v, microbatches, stage) + 1));
 }
 
 MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingSpec& tr,

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "sim/common/input_error.h"
@@ -98,6 +99,13 @@ void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout*
 std::string LayoutToString(const Layout& l) {
   return fmt::format("tp={},pp={},dp={},mb={},v={},zero={},recompute={},sp={}", l.tp, l.pp, l.dp,
                      l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off");
+}
+
+int WarmupForwards(int pp, int v, int microbatches, int stage) {
+  const int total = microbatches * v;
+  if (v > 1 && microbatches == pp) return total;
+  const int warmup = v == 1 ? pp - stage - 1 : (pp - stage - 1) * 2 + (v - 1) * pp;
+  return std::min(warmup, total);
 }
 
 }  // namespace braid::sim

@@ -41,6 +41,9 @@ struct TrainingSpec {
 
 const char* RecomputeName(Recompute r);
 const char* PipelineScheduleName(PipelineSchedule s);
+// Forwards stage `stage` runs before its first backward under Megatron-LM's 1F1B schedules
+// (interleaved when v > 1; with as many micro-batches as stages, interleaving runs them all).
+int WarmupForwards(int pp, int v, int microbatches, int stage);
 const char* AttentionKernelName(AttentionKernel a);
 Recompute ParseRecompute(const std::string& text, const std::string& origin);
 PipelineSchedule ParsePipelineSchedule(const std::string& text, const std::string& origin);
