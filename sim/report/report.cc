@@ -58,10 +58,12 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
   fmt::print(out, "# plan-sim {}: model {} ({:.1f}B parameters), {} GPUs of {} ({}), global batch {}\n",
              c.command, c.model->name, TotalParameters(*c.model) / 1e9, c.cluster->total_gpus(),
              c.cluster->gpu.name, c.cluster->name, c.training->global_batch);
-  fmt::print(out, "# training: bf16, Adam, attention {}, schedule {}, grad reduce in {}-byte values{}\n",
+  fmt::print(out, "# training: bf16, Adam, attention {}, schedule {}, grad reduce in {}-byte values{}, {}\n",
              AttentionKernelName(c.training->attention), PipelineScheduleName(c.training->schedule),
              c.training->grad_reduce_bytes,
-             c.training->overlap_grad_reduce ? ", overlapped with backward" : ", after backward");
+             c.training->overlap_grad_reduce ? ", overlapped with backward" : ", after backward",
+             c.training->fused_grad_accumulation ? "accumulated inside the weight-gradient GEMMs"
+                                                 : "accumulated by a separate kernel per micro-batch");
   fmt::print(out, "# {}\n", kFlopConvention);
   if (search) {
     fmt::print(out, "# search: {} layouts enumerated, {} rejected, {} simulated, {:.2f} s\n",

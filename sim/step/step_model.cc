@@ -65,7 +65,7 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
     return fmt::format("global batch ({}) not divisible by dp*mb ({}*{})", training_.global_batch,
                        l.dp, l.mb);
   }
-  const int microbatches = training_.global_batch / (l.dp * l.mb);
+  const int microbatches = MicroBatches(training_, l);
   // Megatron-LM's interleaved schedule refuses pp <= 2 (initialize_model_parallel raises
   // "pipeline-model-parallel size should be greater than 2 with interleaved schedule").
   if (l.v > 1 && l.pp < 3) {
@@ -250,13 +250,15 @@ StepModel::StageCosts StepModel::Costs(const Layout& l) {
 
 double StepModel::OptimizerSeconds(const Layout& l, int stage) const {
   const double local_params = StageParameters(l, stage) / (l.zero >= 1 ? l.dp : 1);
-  return local_params * kAdamStepBytesPerParam /
+  // 16-bit gradients are first copied to fp32 ones (read 2 B, write 4 B).
+  const double copy = training_.grad_reduce_bytes < 4 ? training_.grad_reduce_bytes + 4 : 0;
+  return local_params * (kAdamStepBytesPerParam + copy) /
          (cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency);
 }
 
 double StepModel::EstimateSeconds(const Layout& l) {
   StageCosts c = Costs(l);
-  const int m = training_.global_batch / (l.dp * l.mb);
+  const int m = MicroBatches(training_, l);
   double slowest_stage = 0;  // seconds of one micro-batch through all of a stage's chunks
   for (int s = 0; s < l.pp; ++s) {
     double f = 0;
@@ -275,7 +277,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   }
   StepResult r;
   r.layout = l;
-  r.microbatches = training_.global_batch / (l.dp * l.mb);
+  r.microbatches = MicroBatches(training_, l);
   const StageCosts costs = Costs(l);
 
   PipelineInput in;

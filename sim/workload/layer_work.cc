@@ -76,6 +76,19 @@ void AddTpExit(const Layout& l, const Dims& d, PassWork* pass) {
       {l.sp ? Collective::kReduceScatter : Collective::kAllReduce, d.tokens * d.h * d.bpv});
 }
 
+// Without fused accumulation, every micro-batch after the first adds its fresh weight gradients
+// (bytes_per_value each) into the buffer (grad_reduce_bytes each): read both, write the buffer.
+// One kernel per pass stands for the per-parameter adds; their bytes are spread over the
+// micro-batches, which all cost the same here.
+void AddGradAccumulation(const Layout& l, const TrainingSpec& tr, LayerWork* w) {
+  if (tr.fused_grad_accumulation || w->parameters == 0) return;
+  const int microbatches = MicroBatches(tr, l);
+  if (microbatches <= 1) return;
+  const double share = double(microbatches - 1) / microbatches;
+  const double bytes = w->parameters * (tr.bytes_per_value + 2.0 * tr.grad_reduce_bytes);
+  w->backward.kernels.push_back(MemoryOp("grad-accumulate", share * bytes));
+}
+
 }  // namespace
 
 LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
@@ -132,6 +145,7 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
     w.recompute.kernels = core;  // fused attention already recomputes its scores in backward
   }
   w.parameters = LayerParameters(m) / l.tp;
+  AddGradAccumulation(l, tr, &w);
   return w;
 }
 
@@ -148,6 +162,7 @@ LayerWork EmbeddingWork(const ModelSpec& m, const Layout& l, const TrainingSpec&
            : std::vector<TpCollective>{});
   if (l.recompute == Recompute::kFull) w.recompute = w.forward;
   w.parameters = double(m.vocab) * m.hidden / l.tp + (m.gpt_style() ? double(m.seq_len) * m.hidden : 0);
+  AddGradAccumulation(l, tr, &w);
   return w;
 }
 
@@ -173,6 +188,7 @@ LayerWork HeadWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) 
   }
   // Untied output weights (Llama); GPT ties them to the embedding (already counted there).
   w.parameters = m.gpt_style() ? 0 : vocab * m.hidden;
+  AddGradAccumulation(l, tr, &w);
   return w;
 }
 

@@ -8,6 +8,12 @@ namespace {
 constexpr double kGiB = 1024.0 * 1024 * 1024;
 // Adam in mixed precision keeps an fp32 master copy, first and second moments: 12 bytes/param.
 constexpr double kOptimizerBytesPerParam = 12;
+// Adam steps on fp32 gradients. Gradients reduced in 16 bits are copied to fp32 ones that the
+// optimizer keeps from step to step (Megatron-LM's Float16Optimizer: main_param.grad =
+// model_param.grad.float(), never freed by zero_grad).
+double OptimizerBytesPerParam(const TrainingSpec& tr) {
+  return kOptimizerBytesPerParam + (tr.grad_reduce_bytes < 4 ? 4 : 0);
+}
 
 }  // namespace
 
@@ -51,14 +57,20 @@ MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingS
   const double dp = l.dp;
   mem.weights = tr.bytes_per_value * params / (l.zero >= 3 ? dp : 1);
   mem.gradients = tr.grad_reduce_bytes * params / (l.zero >= 2 ? dp : 1);
-  mem.optimizer = kOptimizerBytesPerParam * params / (l.zero >= 1 ? dp : 1);
+  mem.optimizer = OptimizerBytesPerParam(tr) * params / (l.zero >= 1 ? dp : 1);
   if (l.zero >= 3) {
     // Gathered weights of the layer being computed and the one prefetched.
     mem.weights += 2 * tr.bytes_per_value * LayerParameters(m) / l.tp;
   }
   const double layers_per_chunk = double(m.layers) / (l.pp * l.v);
-  const double chunks = InFlightChunks(l, tr, stage, tr.global_batch / (l.dp * l.mb));
+  const double chunks = InFlightChunks(l, tr, stage, MicroBatches(tr, l));
   mem.activations = chunks * layers_per_chunk * LayerActivationBytes(m, l, tr);
+  if (tr.keep_pipeline_outputs && l.pp > 1) {
+    // Each in-flight chunk's output (b x s x h), except the loss the model's last chunk ends in.
+    const double sending = last_stage ? double(l.v - 1) / l.v : 1.0;
+    const double shard_seq = l.sp ? l.tp : 1;
+    mem.activations += sending * chunks * tr.bytes_per_value * l.mb * m.seq_len * m.hidden / shard_seq;
+  }
   if (l.recompute == Recompute::kFull) {
     // During a layer's backward its full activations are rebuilt, one layer at a time.
     Layout none = l;

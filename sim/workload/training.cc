@@ -25,6 +25,10 @@ int ParsePositive(const std::string& key, const std::string& value, const std::s
 
 }  // namespace
 
+int MicroBatches(const TrainingSpec& training, const Layout& layout) {
+  return training.global_batch / (layout.dp * layout.mb);
+}
+
 const char* RecomputeName(Recompute r) {
   switch (r) {
     case Recompute::kNone: return "none";

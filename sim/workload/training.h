@@ -31,6 +31,14 @@ struct TrainingSpec {
   int global_batch = 0;                 // sequences per optimiser step
   int bytes_per_value = 2;              // bf16 / fp16 weights and activations
   int grad_reduce_bytes = 4;            // gradients accumulated and reduced in fp32 (Megatron default)
+  // Weight-gradient GEMMs add into the accumulation buffer (Megatron-LM
+  // --gradient-accumulation-fusion, since 2022). False: each GEMM writes a fresh gradient that a
+  // separate element-wise kernel adds to the buffer, every micro-batch after the first (PyTorch
+  // autograd's AccumulateGrad, as Megatron-LM ran in 2021).
+  bool fused_grad_accumulation = true;
+  // A stage keeps each micro-batch's output after sending it, until that micro-batch's backward
+  // (Megatron-LM before --deallocate-pipeline-outputs, 2022: the autograd call needs the tensor).
+  bool keep_pipeline_outputs = false;
   PipelineSchedule schedule = PipelineSchedule::kOneFOneB;
   AttentionKernel attention = AttentionKernel::kFlash;
   bool overlap_grad_reduce = true;      // DP reduction of a bucket starts when its grads are final
@@ -38,6 +46,9 @@ struct TrainingSpec {
   bool pp_overlap = false;              // sends overlap compute (Megatron: --overlap-p2p-comm)
   double bucket_bytes = 40e6;           // DP gradient bucket, bytes of gradients
 };
+
+// Micro-batches each pipeline runs per optimiser step (the batch divided over dp * mb).
+int MicroBatches(const TrainingSpec& training, const Layout& layout);
 
 const char* RecomputeName(Recompute r);
 const char* PipelineScheduleName(PipelineSchedule s);

@@ -521,5 +521,78 @@ TEST(FlopConvention, Gpt3FullRecomputeMatchesEq3) {
   }
 }
 
+// ---- Gradient accumulation ------------------------------------------------------------------
+
+// Bytes of the backward pass's "grad-accumulate" kernel (0 when there is none).
+double AccumulateBytes(const LayerWork& w) {
+  double bytes = 0;
+  for (const Kernel& k : w.backward.kernels) {
+    if (k.name == "grad-accumulate") bytes += k.bytes;
+  }
+  return bytes;
+}
+
+// Unfused (PyTorch autograd, Megatron-LM 2021): every micro-batch after the first reads its fresh
+// gradient and the buffer and writes the buffer, so a step moves (m - 1) x params x (2 + 2 x 4)
+// bytes with fp32 buffers; spread over m micro-batches. Fused or a single micro-batch: nothing.
+TEST(GradAccumulation, UnfusedAddsOneReadModifyWritePerMicroBatchAfterTheFirst) {
+  const ModelSpec m = LoadModel("gpt3-175b");
+  Layout l;
+  l.tp = 8;
+  l.dp = 4;
+  l.mb = 2;
+  TrainingSpec tr;
+  tr.global_batch = 32;  // 4 micro-batches per pipeline
+  tr.grad_reduce_bytes = 4;
+  tr.fused_grad_accumulation = false;
+  const LayerWork layer = TransformerLayerWork(m, l, tr);
+  EXPECT_DOUBLE_EQ(AccumulateBytes(layer), 0.75 * layer.parameters * (2 + 2 * 4));
+  const LayerWork emb = EmbeddingWork(m, l, tr);
+  EXPECT_DOUBLE_EQ(AccumulateBytes(emb), 0.75 * emb.parameters * (2 + 2 * 4));
+  EXPECT_EQ(AccumulateBytes(HeadWork(m, l, tr)), 0);  // GPT ties the head to the embedding
+  tr.grad_reduce_bytes = 2;
+  EXPECT_DOUBLE_EQ(AccumulateBytes(TransformerLayerWork(m, l, tr)), 0.75 * layer.parameters * 6);
+  tr.global_batch = 8;  // one micro-batch: its gradient is the buffer
+  EXPECT_EQ(AccumulateBytes(TransformerLayerWork(m, l, tr)), 0);
+  tr.global_batch = 32;
+  tr.fused_grad_accumulation = true;
+  EXPECT_EQ(AccumulateBytes(TransformerLayerWork(m, l, tr)), 0);
+}
+
+// ---- 2021 mixed-precision memory ------------------------------------------------------------
+
+// 16-bit gradients: the optimizer keeps an fp32 copy (12 -> 16 bytes of optimizer state per
+// parameter). Kept pipeline outputs: one b x s x h tensor per in-flight chunk, none for the loss
+// the last stage's last chunk ends in.
+TEST(StageMemory, Fp32GradientCopyAndKeptPipelineOutputs) {
+  const ModelSpec m = LoadModel("gpt3-175b");
+  const GpuSpec gpu = LoadCluster("dgx-a100").gpu;
+  Layout l;
+  l.tp = 8;
+  l.pp = 8;
+  l.dp = 2;
+  l.mb = 1;
+  TrainingSpec tr;
+  tr.global_batch = 32;  // 16 micro-batches
+  const double params = 1e9;
+  tr.grad_reduce_bytes = 4;
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, false).optimizer, 12 * params);
+  tr.grad_reduce_bytes = 2;
+  const MemoryBreakdown freed = StageMemory(m, l, tr, gpu, 0, params, false);
+  EXPECT_DOUBLE_EQ(freed.optimizer, 16 * params);
+  tr.keep_pipeline_outputs = true;
+  const double output = 2.0 * m.seq_len * m.hidden;  // bf16, one sequence
+  const double chunks = InFlightChunks(l, tr, 0, 16);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, false).activations,
+                   freed.activations + chunks * output);
+  const double last_kept = StageMemory(m, l, tr, gpu, 7, params, true).activations;
+  l.pp = 1;
+  const double alone_kept = StageMemory(m, l, tr, gpu, 0, params, true).activations;
+  tr.keep_pipeline_outputs = false;
+  EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, params, true).activations);
+  l.pp = 8;
+  EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, params, true).activations);
+}
+
 }  // namespace
 }  // namespace braid::sim

@@ -33,7 +33,9 @@ struct Options {
   std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration;
   std::string attention = "flash", schedule = "1f1b";
   int gpus = 0, global_batch = 0, top = 10, grad_reduce_bytes = 4;
-  bool explain = false, no_overlap_grad_reduce = false, no_pp_scatter_gather = false, overlap_p2p = false;
+  double bucket_mb = 40;
+  bool explain = false, no_overlap_grad_reduce = false, no_fused_grad_accumulation = false,
+       keep_pipeline_outputs = false, no_pp_scatter_gather = false, overlap_p2p = false;
 };
 
 void AddCommon(CLI::App* cmd, Options* o) {
@@ -52,6 +54,14 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--grad-reduce-bytes", o->grad_reduce_bytes, "Bytes per gradient value reduced across DP (4 fp32, 2 bf16)")
       ->capture_default_str();
   cmd->add_flag("--no-overlap-grad-reduce", o->no_overlap_grad_reduce, "Reduce gradients after the backward pass");
+  cmd->add_flag("--no-fused-grad-accumulation", o->no_fused_grad_accumulation,
+                "Each micro-batch's weight gradients are added to the accumulation buffer by a separate kernel "
+                "(PyTorch autograd; Megatron-LM before --gradient-accumulation-fusion)");
+  cmd->add_flag("--keep-pipeline-outputs", o->keep_pipeline_outputs,
+                "A stage keeps each micro-batch's output until its backward (Megatron-LM before "
+                "--deallocate-pipeline-outputs)");
+  cmd->add_option("--bucket-mb", o->bucket_mb, "Data-parallel gradient bucket, MB of gradients (Megatron 40, PyTorch DDP 25)")
+      ->capture_default_str();
   cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends and receives overlap compute (default: Megatron-LM's blocking send/receive exchanges between compute steps)");
   cmd->add_flag("--no-pp-scatter-gather", o->no_pp_scatter_gather, "Send whole activations between stages from every TP rank");
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
@@ -69,6 +79,12 @@ TrainingSpec Training(const Options& o) {
   t.attention = ParseAttentionKernel(o.attention, "--attention");
   t.schedule = ParsePipelineSchedule(o.schedule, "--schedule");
   t.overlap_grad_reduce = !o.no_overlap_grad_reduce;
+  t.fused_grad_accumulation = !o.no_fused_grad_accumulation;
+  t.keep_pipeline_outputs = o.keep_pipeline_outputs;
+  if (!(o.bucket_mb >= 0.001 && o.bucket_mb <= 1e6)) {
+    throw InputError(fmt::format("--bucket-mb {} must be in [0.001, 1000000]", o.bucket_mb));
+  }
+  t.bucket_bytes = o.bucket_mb * 1e6;
   t.pp_scatter_gather = !o.no_pp_scatter_gather;
   t.pp_overlap = o.overlap_p2p;
   return t;
