@@ -29,7 +29,7 @@ class PipelineSim {
       if (exchanges_) {
         stages_[s].program = StageProgram(p, in.v, m, s);
       } else {
-        for (const PipelineTask& t : StageOrder(in.schedule, p, in.v, m, s)) stages_[s].program.push_back({true, t});
+        for (const PipelineTask& t : StageOrder(in.schedule, p, in.v, m, s)) stages_[s].program.push_back(ComputeStep(t));
       }
       stages_[s].stream = std::make_unique<SerialResource>(&sim_);
       down_.push_back(std::make_unique<SerialResource>(&sim_));

@@ -34,11 +34,15 @@ struct OneFOneB {
   }
 };
 
-ProgramStep Compute(const PipelineTask& t) {
+}  // namespace
+
+ProgramStep ComputeStep(const PipelineTask& t) {
   ProgramStep s;
   s.task = t;
   return s;
 }
+
+namespace {
 
 // Appends an exchange unless it has nothing to do.
 void Exchange(std::vector<ProgramStep>* program, std::optional<PipelineTask> send_forward,
@@ -68,15 +72,15 @@ std::vector<ProgramStep> Interleaved(const OneFOneB& o) {
   Exchange(&program, {}, {}, !o.First(), false);
   for (int k = 0; k < warmup; ++k) {
     const PipelineTask f = o.Forward(k);
-    program.push_back(Compute(f));
+    program.push_back(ComputeStep(f));
     const bool recv_forward = !(o.First() && o.ForwardChunk(k + 1) == 0) && k != n - 1;
     const bool first_gradient = k == warmup - 1 && !o.AllWarmup() && !o.Last();
     Exchange(&program, IfSent(o, f), {}, recv_forward, first_gradient);
   }
   for (int k = 0; k < steady; ++k) {
     const PipelineTask f = o.Forward(warmup + k), b = o.Backward(k);
-    program.push_back(Compute(f));
-    program.push_back(Compute(b));
+    program.push_back(ComputeStep(f));
+    program.push_back(ComputeStep(b));
     // The first stage's next remote input is the one the last stage forwards in this step.
     bool recv_forward = !o.First() || o.ForwardChunk(warmup + k - (o.p - 1)) != o.v - 1;
     const bool recv_backward = !o.Last() || o.BackwardChunk(k - (o.p - 1)) != 0;
@@ -86,7 +90,7 @@ std::vector<ProgramStep> Interleaved(const OneFOneB& o) {
   if (o.AllWarmup()) Exchange(&program, {}, {}, false, !o.Last());
   for (int k = steady; k < n; ++k) {
     const PipelineTask b = o.Backward(k);
-    program.push_back(Compute(b));
+    program.push_back(ComputeStep(b));
     const bool recv_backward = !(o.Last() && o.BackwardChunk(k + 1) == o.v - 1) && k != n - 1;
     Exchange(&program, {}, IfSent(o, b), false, recv_backward);
   }
@@ -103,21 +107,21 @@ std::vector<ProgramStep> NonInterleaved(const OneFOneB& o) {
   const bool from_prev = !o.First(), from_next = !o.Last();
   for (int i = 0; i < warmup; ++i) {
     Exchange(&program, {}, {}, from_prev, false);
-    program.push_back(Compute(o.Forward(i)));
+    program.push_back(ComputeStep(o.Forward(i)));
     Exchange(&program, IfSent(o, o.Forward(i)), {}, false, false);
   }
   if (steady > 0) Exchange(&program, {}, {}, from_prev, false);
   for (int i = 0; i < steady; ++i) {
     const PipelineTask f = o.Forward(warmup + i), b = o.Backward(i);
-    program.push_back(Compute(f));
+    program.push_back(ComputeStep(f));
     Exchange(&program, IfSent(o, f), {}, false, from_next);
-    program.push_back(Compute(b));
+    program.push_back(ComputeStep(b));
     Exchange(&program, {}, IfSent(o, b), i + 1 < steady && from_prev, false);
   }
   for (int i = 0; i < warmup; ++i) {
     const PipelineTask b = o.Backward(steady + i);
     Exchange(&program, {}, {}, false, from_next);
-    program.push_back(Compute(b));
+    program.push_back(ComputeStep(b));
     Exchange(&program, {}, IfSent(o, b), false, false);
   }
   return program;

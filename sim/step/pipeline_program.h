@@ -33,6 +33,9 @@ struct ProgramStep {
   bool recv_forward = false, recv_backward = false;  // exchange
 };
 
+// A step that runs `task` and communicates nothing.
+ProgramStep ComputeStep(const PipelineTask& task);
+
 // Stage `stage`'s program under Megatron-LM's 1F1B schedules: for v > 1 the interleaved one
 // (forward, backward, then one exchange in both directions per steady-state step); for v = 1 the
 // non-interleaved one (an exchange after each task). Empty exchanges are left out. Every send

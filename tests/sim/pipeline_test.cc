@@ -32,7 +32,9 @@ TEST(PipelineOrder, EveryTaskOnceAndForwardBeforeBackward) {
         std::set<std::tuple<bool, int, int>> seen;
         for (const PipelineTask& t : order) {
           EXPECT_TRUE(seen.insert({t.forward, t.microbatch, t.chunk}).second);
-          if (!t.forward) EXPECT_TRUE(seen.count({true, t.microbatch, t.chunk}));
+          if (!t.forward) {
+            EXPECT_TRUE(seen.count({true, t.microbatch, t.chunk}));
+          }
         }
       }
     }
