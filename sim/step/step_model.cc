@@ -13,9 +13,13 @@ namespace braid::sim {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024 * 1024;
-// Adam step per local parameter: read/write fp32 master, m and v (24 B), read the fp32 gradient
-// (4 B), write the bf16 weight (2 B).
-constexpr double kAdamStepBytesPerParam = 30;
+// Optimizer step per local parameter, as Megatron-LM runs it (megatron/optimizer): the gradient
+// norm for clipping reads the fp32 gradients (4 B); fused Adam reads fp32 master, gradient, m
+// and v and writes master, m and v (28 B); a separate pass copies the fp32 master weights into
+// the 16-bit model weights (read 4 B, write 2 B).
+constexpr double kAdamStepBytesPerParam = 4 + 28 + 6;
+// fp16 with loss scaling: the fp32 gradients are unscaled and checked for inf/NaN in place.
+constexpr double kUnscaleBytesPerParam = 8;
 
 }  // namespace
 
@@ -252,7 +256,8 @@ double StepModel::OptimizerSeconds(const Layout& l, int stage) const {
   const double local_params = StageParameters(l, stage) / (l.zero >= 1 ? l.dp : 1);
   // 16-bit gradients are first copied to fp32 ones (read 2 B, write 4 B).
   const double copy = training_.grad_reduce_bytes < 4 ? training_.grad_reduce_bytes + 4 : 0;
-  return local_params * (kAdamStepBytesPerParam + copy) /
+  const double unscale = training_.loss_scaling ? kUnscaleBytesPerParam : 0;
+  return local_params * (kAdamStepBytesPerParam + copy + unscale) /
          (cluster_.gpu.hbm_GBps * 1e9 * cluster_.gpu.memory_efficiency);
 }
 
@@ -309,6 +314,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   double step = 0;
   for (int s = 0; s < l.pp; ++s) {
     const double compute_end = r.pipeline.stage_end[s];
+    const bool overlap = OverlapsGradReduce(training_, l);
     // Gradients of a layer are final when its last micro-batch's backward passes it.
     std::vector<std::pair<double, double>> ready;  // (time, bytes)
     for (int c = 0; c < l.v; ++c) {
@@ -320,7 +326,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       const ChunkCost& cc = costs.chunks[s][c];
       for (size_t i = 0; i < cc.layer_backward.size(); ++i) {
         at += cc.layer_backward[i];
-        ready.push_back({training_.overlap_grad_reduce ? at : compute_end, cc.layer_grad_bytes[i]});
+        ready.push_back({overlap ? at : compute_end, cc.layer_grad_bytes[i]});
       }
     }
     std::sort(ready.begin(), ready.end());
@@ -329,7 +335,9 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
     const coll::Collective grad_op = l.zero >= 1 ? coll::Collective::kReduceScatter : coll::Collective::kAllReduce;
     for (size_t i = 0; i < ready.size(); ++i) {
       bucket += ready[i].second;
-      const bool flush = bucket >= training_.bucket_bytes || i + 1 == ready.size();
+      // Without overlap nothing is gained by buckets: Megatron-LM reduces its whole gradient
+      // buffer at once (local DDP, 2021; one bucket per buffer without --overlap-grad-reduce).
+      const bool flush = (overlap && bucket >= training_.bucket_bytes) || i + 1 == ready.size();
       if (!flush || l.zero >= 2) continue;  // ZeRO-2/3 reduced per micro-batch already
       const double start = std::max(free_at, ready[i].first);
       free_at = start + DpCollectiveSeconds(grad_op, bucket, l, s);

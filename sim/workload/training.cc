@@ -46,6 +46,20 @@ const char* AttentionKernelName(AttentionKernel a) {
   return a == AttentionKernel::kFlash ? "flash" : "unfused";
 }
 
+const char* GradReduceOverlapName(GradReduceOverlap o) {
+  switch (o) {
+    case GradReduceOverlap::kAlways: return "always";
+    case GradReduceOverlap::kWithoutPipeline: return "without-pipeline";
+    case GradReduceOverlap::kNever: return "never";
+  }
+  return "?";
+}
+
+bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout) {
+  return training.overlap_grad_reduce == GradReduceOverlap::kAlways ||
+         (training.overlap_grad_reduce == GradReduceOverlap::kWithoutPipeline && layout.pp == 1);
+}
+
 Recompute ParseRecompute(const std::string& text, const std::string& origin) {
   if (text == "none") return Recompute::kNone;
   if (text == "selective") return Recompute::kSelective;
@@ -64,6 +78,14 @@ AttentionKernel ParseAttentionKernel(const std::string& text, const std::string&
   if (text == "flash") return AttentionKernel::kFlash;
   if (text == "unfused") return AttentionKernel::kUnfused;
   throw InputError(fmt::format("{}: attention \"{}\" is not one of flash, unfused", origin, text));
+}
+
+GradReduceOverlap ParseGradReduceOverlap(const std::string& text, const std::string& origin) {
+  for (GradReduceOverlap o : {GradReduceOverlap::kAlways, GradReduceOverlap::kWithoutPipeline,
+                              GradReduceOverlap::kNever}) {
+    if (text == GradReduceOverlapName(o)) return o;
+  }
+  throw InputError(fmt::format("{}: \"{}\" is not one of always, without-pipeline, never", origin, text));
 }
 
 void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout* layout,

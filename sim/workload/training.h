@@ -10,6 +10,14 @@ namespace braid::sim {
 enum class Recompute { kNone, kSelective, kFull };
 enum class PipelineSchedule { kOneFOneB, kGPipe };  // interleaving is 1F1B with v > 1
 enum class AttentionKernel { kFlash, kUnfused };    // fused FlashAttention vs QK^T/softmax/AV kernels
+// When a data-parallel gradient bucket may start reducing.
+enum class GradReduceOverlap {
+  kAlways,           // as soon as its gradients are final (PyTorch DDP; Megatron --overlap-grad-reduce)
+  kWithoutPipeline,  // so when pp == 1, after the pipeline flush when pp > 1: Megatron-LM 2021,
+                     // whose PyTorch DDP overlapped only in its no_sync schedule (no pipeline) and
+                     // whose pipelined runs used its local DDP (one all-reduce after the flush)
+  kNever,            // after the backward pass (after the flush)
+};
 
 // What a search may choose: one candidate parallel layout. Keys as on the command line
 // (--layout / --fix): tp, pp, dp, mb, v, zero, recompute, sp.
@@ -30,6 +38,7 @@ struct Layout {
 struct TrainingSpec {
   int global_batch = 0;                 // sequences per optimiser step
   int bytes_per_value = 2;              // bf16 / fp16 weights and activations
+  bool loss_scaling = false;            // fp16 (not bf16): gradients unscaled and checked each step
   int grad_reduce_bytes = 4;            // gradients accumulated and reduced in fp32 (Megatron default)
   // Weight-gradient GEMMs add into the accumulation buffer (Megatron-LM
   // --gradient-accumulation-fusion, since 2022). False: each GEMM writes a fresh gradient that a
@@ -41,14 +50,16 @@ struct TrainingSpec {
   bool keep_pipeline_outputs = false;
   PipelineSchedule schedule = PipelineSchedule::kOneFOneB;
   AttentionKernel attention = AttentionKernel::kFlash;
-  bool overlap_grad_reduce = true;      // DP reduction of a bucket starts when its grads are final
+  GradReduceOverlap overlap_grad_reduce = GradReduceOverlap::kAlways;
   bool pp_scatter_gather = true;        // pipeline messages split over the TP ranks (SC'21 4.1)
   bool pp_overlap = false;              // sends overlap compute (Megatron: --overlap-p2p-comm)
-  double bucket_bytes = 40e6;           // DP gradient bucket, bytes of gradients
+  double bucket_bytes = 40e6;           // DP gradient bucket when overlapped, bytes of gradients
 };
 
 // Micro-batches each pipeline runs per optimiser step (the batch divided over dp * mb).
 int MicroBatches(const TrainingSpec& training, const Layout& layout);
+// Whether `layout`'s DP gradient reduction overlaps its backward pass.
+bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout);
 
 const char* RecomputeName(Recompute r);
 const char* PipelineScheduleName(PipelineSchedule s);
@@ -56,9 +67,11 @@ const char* PipelineScheduleName(PipelineSchedule s);
 // (interleaved when v > 1; with as many micro-batches as stages, interleaving runs them all).
 int WarmupForwards(int pp, int v, int microbatches, int stage);
 const char* AttentionKernelName(AttentionKernel a);
+const char* GradReduceOverlapName(GradReduceOverlap o);
 Recompute ParseRecompute(const std::string& text, const std::string& origin);
 PipelineSchedule ParsePipelineSchedule(const std::string& text, const std::string& origin);
 AttentionKernel ParseAttentionKernel(const std::string& text, const std::string& origin);
+GradReduceOverlap ParseGradReduceOverlap(const std::string& text, const std::string& origin);
 
 // "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on" (all keys optional; absent keys
 // keep their value in *layout). `present` receives the keys given. Throws InputError naming

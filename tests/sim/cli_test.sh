@@ -80,6 +80,9 @@ expect_bad "layout does not fit in memory" "tp=1,pp=1,dp=8" "GiB" "80 GiB per GP
 expect_bad "--bucket-mb out of range" "--bucket-mb 0" "[0.001, 1000000]" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --bucket-mb 0
 
+expect_bad "unknown --grad-reduce-overlap" "--grad-reduce-overlap" "\"sometimes\"" "always, without-pipeline, never" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --grad-reduce-overlap sometimes
+
 expect_bad "unknown --fix key" "--fix" "\"tq\"" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --fix tq=2
 

@@ -31,10 +31,10 @@ constexpr int kExitInternal = 1;
 
 struct Options {
   std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration;
-  std::string attention = "flash", schedule = "1f1b";
+  std::string attention = "flash", schedule = "1f1b", grad_reduce_overlap = "always";
   int gpus = 0, global_batch = 0, top = 10, grad_reduce_bytes = 4;
   double bucket_mb = 40;
-  bool explain = false, no_overlap_grad_reduce = false, no_fused_grad_accumulation = false,
+  bool explain = false, fp16 = false, no_overlap_grad_reduce = false, no_fused_grad_accumulation = false,
        keep_pipeline_outputs = false, no_pp_scatter_gather = false, overlap_p2p = false;
 };
 
@@ -51,9 +51,16 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused")->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1) or gpipe")
       ->capture_default_str();
+  cmd->add_flag("--fp16", o->fp16, "fp16 with loss scaling instead of bf16 (the optimizer unscales and checks the gradients)");
   cmd->add_option("--grad-reduce-bytes", o->grad_reduce_bytes, "Bytes per gradient value reduced across DP (4 fp32, 2 bf16)")
       ->capture_default_str();
-  cmd->add_flag("--no-overlap-grad-reduce", o->no_overlap_grad_reduce, "Reduce gradients after the backward pass");
+  CLI::Option* overlap =
+      cmd->add_option("--grad-reduce-overlap", o->grad_reduce_overlap,
+                      "When DP gradient buckets reduce: always (during backward), without-pipeline (during backward "
+                      "when pp=1, after the flush when pp>1: Megatron-LM 2021) or never (after backward)")
+          ->capture_default_str();
+  cmd->add_flag("--no-overlap-grad-reduce", o->no_overlap_grad_reduce, "Same as --grad-reduce-overlap never")
+      ->excludes(overlap);
   cmd->add_flag("--no-fused-grad-accumulation", o->no_fused_grad_accumulation,
                 "Each micro-batch's weight gradients are added to the accumulation buffer by a separate kernel "
                 "(PyTorch autograd; Megatron-LM before --gradient-accumulation-fusion)");
@@ -76,9 +83,12 @@ TrainingSpec Training(const Options& o) {
   }
   t.global_batch = o.global_batch;
   t.grad_reduce_bytes = o.grad_reduce_bytes;
+  t.loss_scaling = o.fp16;
   t.attention = ParseAttentionKernel(o.attention, "--attention");
   t.schedule = ParsePipelineSchedule(o.schedule, "--schedule");
-  t.overlap_grad_reduce = !o.no_overlap_grad_reduce;
+  t.overlap_grad_reduce = o.no_overlap_grad_reduce
+                              ? GradReduceOverlap::kNever
+                              : ParseGradReduceOverlap(o.grad_reduce_overlap, "--grad-reduce-overlap");
   t.fused_grad_accumulation = !o.no_fused_grad_accumulation;
   t.keep_pipeline_outputs = o.keep_pipeline_outputs;
   if (!(o.bucket_mb >= 0.001 && o.bucket_mb <= 1e6)) {

@@ -1,0 +1,96 @@
+// StepModel's data-parallel and optimizer phases: when gradient buckets may start reducing (the
+// overlap policy, bucketing) and the bytes the optimizer step moves per parameter.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sim/common/input_error.h"
+#include "sim/step/step_model.h"
+
+namespace braid::sim {
+namespace {
+
+// Megatron 1.7B on two DGX A100 nodes: small enough to simulate in milliseconds, with enough
+// gradient bytes (GBs per GPU) that the DP all-reduce is visible.
+StepResult Simulate(const TrainingSpec& training, const std::string& layout_keys) {
+  ClusterSpec cluster = LoadCluster("dgx-a100");
+  SizeForGpus(&cluster, 16);
+  StepModel model(LoadModel("megatron-1.7b"), cluster, training, ComputeModel(cluster.gpu));
+  Layout layout;
+  std::vector<std::string> keys;
+  ParseLayoutKeys(layout_keys, "test", &layout, &keys);
+  return model.Simulate(layout, /*keep_trace=*/true);
+}
+
+TrainingSpec WithOverlap(GradReduceOverlap overlap) {
+  TrainingSpec t;
+  t.global_batch = 64;
+  t.overlap_grad_reduce = overlap;
+  return t;
+}
+
+constexpr char kNoPipeline[] = "tp=1,pp=1,dp=16,mb=1,recompute=full";
+constexpr char kPipeline[] = "tp=1,pp=2,dp=8,mb=1,recompute=full";
+
+TEST(GradReduceOverlap, OverlappingHidesPartOfTheReduction) {
+  for (const char* layout : {kNoPipeline, kPipeline}) {
+    const StepResult always = Simulate(WithOverlap(GradReduceOverlap::kAlways), layout);
+    const StepResult never = Simulate(WithOverlap(GradReduceOverlap::kNever), layout);
+    EXPECT_GT(never.breakdown.dp_exposed, 0) << layout;
+    EXPECT_LT(always.breakdown.dp_exposed, 0.5 * never.breakdown.dp_exposed) << layout;
+    EXPECT_LT(always.step_time_s, never.step_time_s) << layout;
+  }
+}
+
+// Megatron-LM 2021: PyTorch DDP overlaps without a pipeline; pipelined runs reduce after the flush.
+TEST(GradReduceOverlap, WithoutPipelineOverlapsOnlyWhenThereIsNoPipeline) {
+  const TrainingSpec without_pipeline = WithOverlap(GradReduceOverlap::kWithoutPipeline);
+  EXPECT_DOUBLE_EQ(Simulate(without_pipeline, kNoPipeline).step_time_s,
+                   Simulate(WithOverlap(GradReduceOverlap::kAlways), kNoPipeline).step_time_s);
+  EXPECT_DOUBLE_EQ(Simulate(without_pipeline, kPipeline).step_time_s,
+                   Simulate(WithOverlap(GradReduceOverlap::kNever), kPipeline).step_time_s);
+}
+
+TEST(GradReduceOverlap, BucketsOnlyWhenOverlapping) {
+  TrainingSpec t = WithOverlap(GradReduceOverlap::kAlways);
+  t.bucket_bytes = 25e6;
+  const StepResult bucketed = Simulate(t, kPipeline);
+  for (const auto& spans : bucketed.dp_spans) EXPECT_GT(spans.size(), 10u);
+  t.overlap_grad_reduce = GradReduceOverlap::kNever;
+  const StepResult whole = Simulate(t, kPipeline);
+  for (const auto& spans : whole.dp_spans) EXPECT_EQ(spans.size(), 1u);
+}
+
+TEST(GradReduceOverlap, NamesRoundTripAndBadNameIsNamed) {
+  for (GradReduceOverlap o : {GradReduceOverlap::kAlways, GradReduceOverlap::kWithoutPipeline,
+                              GradReduceOverlap::kNever}) {
+    EXPECT_EQ(ParseGradReduceOverlap(GradReduceOverlapName(o), "test"), o);
+  }
+  try {
+    ParseGradReduceOverlap("sometimes", "--grad-reduce-overlap");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--grad-reduce-overlap: \"sometimes\""), std::string::npos) << e.what();
+  }
+}
+
+// The optimizer step is memory-bound: 38 B per parameter (gradient norm 4, fused Adam 28, master
+// to model copy 6), + 6 B to copy 16-bit gradients to fp32, + 8 B to unscale fp16 gradients.
+TEST(OptimizerStep, BytesPerParameterFollowTheKernelsMegatronRuns) {
+  TrainingSpec t = WithOverlap(GradReduceOverlap::kAlways);
+  t.grad_reduce_bytes = 4;
+  const double base = Simulate(t, kNoPipeline).breakdown.optimizer;
+  t.grad_reduce_bytes = 2;
+  const double copied = Simulate(t, kNoPipeline).breakdown.optimizer;
+  t.loss_scaling = true;
+  const double unscaled = Simulate(t, kNoPipeline).breakdown.optimizer;
+  EXPECT_NEAR(copied / base, 44.0 / 38, 1e-12);
+  EXPECT_NEAR(unscaled / base, 52.0 / 38, 1e-12);
+  // 1.7B parameters on one GPU (no TP/PP, no ZeRO) at 85% of 2039 GB/s.
+  const double params = Simulate(t, kNoPipeline).memory.weights / t.bytes_per_value;
+  EXPECT_NEAR(base, params * 38 / (2039e9 * 0.85), 1e-3 * base);
+}
+
+}  // namespace
+}  // namespace braid::sim
