@@ -56,7 +56,8 @@ std::string Pct(double part, double whole) {
 const char* GradReduceOverlapText(GradReduceOverlap o) {
   switch (o) {
     case GradReduceOverlap::kAlways: return "overlapped with backward";
-    case GradReduceOverlap::kWithoutPipeline: return "overlapped with backward without a pipeline, after the flush with one";
+    case GradReduceOverlap::kWithoutPipeline:
+      return "overlapped with backward without a pipeline, after the flush with one";
     case GradReduceOverlap::kNever: return "after backward";
   }
   return "?";
@@ -68,7 +69,8 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
              c.command, c.model->name, TotalParameters(*c.model) / 1e9, c.cluster->total_gpus(),
              c.cluster->gpu.name, c.cluster->name, c.training->global_batch);
   fmt::print(out, "# training: {}, Adam, attention {}, schedule {}, grad reduce in {}-byte values, {}, {}\n",
-             c.training->loss_scaling ? "fp16 with loss scaling" : "bf16", AttentionKernelName(c.training->attention), PipelineScheduleName(c.training->schedule),
+             c.training->loss_scaling ? "fp16 with loss scaling" : "bf16",
+             AttentionKernelName(c.training->attention), PipelineScheduleName(c.training->schedule),
              c.training->grad_reduce_bytes, GradReduceOverlapText(c.training->overlap_grad_reduce),
              c.training->fused_grad_accumulation ? "accumulated inside the weight-gradient GEMMs"
                                                  : "accumulated by a separate kernel per micro-batch");

@@ -312,9 +312,9 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   // DP gradient buckets per stage, on the stage's communication stream.
   r.dp_spans.resize(l.pp);
   double step = 0;
+  const bool overlap = OverlapsGradReduce(training_, l);
   for (int s = 0; s < l.pp; ++s) {
     const double compute_end = r.pipeline.stage_end[s];
-    const bool overlap = OverlapsGradReduce(training_, l);
     // Gradients of a layer are final when its last micro-batch's backward passes it.
     std::vector<std::pair<double, double>> ready;  // (time, bytes)
     for (int c = 0; c < l.v; ++c) {

@@ -13,9 +13,9 @@ enum class AttentionKernel { kFlash, kUnfused };    // fused FlashAttention vs Q
 // When a data-parallel gradient bucket may start reducing.
 enum class GradReduceOverlap {
   kAlways,           // as soon as its gradients are final (PyTorch DDP; Megatron --overlap-grad-reduce)
-  kWithoutPipeline,  // so when pp == 1, after the pipeline flush when pp > 1: Megatron-LM 2021,
-                     // whose PyTorch DDP overlapped only in its no_sync schedule (no pipeline) and
-                     // whose pipelined runs used its local DDP (one all-reduce after the flush)
+  kWithoutPipeline,  // kAlways when pp == 1, kNever when pp > 1: Megatron-LM 2021, whose PyTorch
+                     // DDP overlapped only in its no_sync schedule (no pipeline) and whose
+                     // pipelined runs used its local DDP (one all-reduce after the flush)
   kNever,            // after the backward pass (after the flush)
 };
 
