@@ -76,17 +76,25 @@ void AddTpExit(const Layout& l, const Dims& d, PassWork* pass) {
       {l.sp ? Collective::kReduceScatter : Collective::kAllReduce, d.tokens * d.h * d.bpv});
 }
 
-// Without fused accumulation, every micro-batch after the first adds its fresh weight gradients
-// (bytes_per_value each) into the buffer (grad_reduce_bytes each): read both, write the buffer.
-// One kernel per pass stands for the per-parameter adds; their bytes are spread over the
-// micro-batches, which all cost the same here.
-void AddGradAccumulation(const Layout& l, const TrainingSpec& tr, LayerWork* w) {
-  if (tr.fused_grad_accumulation || w->parameters == 0) return;
+// Passes over the weight gradients besides the GEMMs that produce them, one kernel per pass
+// standing for the per-parameter work, its bytes spread over the micro-batches (which all cost
+// the same here):
+// - without fused accumulation, every micro-batch after the first adds its fresh gradients
+//   (bytes_per_value each) into the buffer (grad_reduce_bytes each): read both, write the buffer;
+// - with DDP bucket copies, the last micro-batch copies each gradient into its bucket before the
+//   reduction and back after it: a read and a write each way.
+void AddGradientPasses(const Layout& l, const TrainingSpec& tr, LayerWork* w) {
+  if (w->parameters == 0) return;
   const int microbatches = MicroBatches(tr, l);
-  if (microbatches <= 1) return;
-  const double share = double(microbatches - 1) / microbatches;
-  const double bytes = w->parameters * (tr.bytes_per_value + 2.0 * tr.grad_reduce_bytes);
-  w->backward.kernels.push_back(MemoryOp("grad-accumulate", share * bytes));
+  if (!tr.fused_grad_accumulation && microbatches > 1) {
+    const double share = double(microbatches - 1) / microbatches;
+    const double bytes = w->parameters * (tr.bytes_per_value + 2.0 * tr.grad_reduce_bytes);
+    w->backward.kernels.push_back(MemoryOp("grad-accumulate", share * bytes));
+  }
+  if (CopiesGradsToBuckets(tr, l)) {
+    const double bytes = 4.0 * tr.grad_reduce_bytes * w->parameters;
+    w->backward.kernels.push_back(MemoryOp("grad-bucket-copy", bytes / microbatches));
+  }
 }
 
 }  // namespace
@@ -145,7 +153,7 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
     w.recompute.kernels = core;  // fused attention already recomputes its scores in backward
   }
   w.parameters = LayerParameters(m) / l.tp;
-  AddGradAccumulation(l, tr, &w);
+  AddGradientPasses(l, tr, &w);
   return w;
 }
 
@@ -162,7 +170,7 @@ LayerWork EmbeddingWork(const ModelSpec& m, const Layout& l, const TrainingSpec&
            : std::vector<TpCollective>{});
   if (l.recompute == Recompute::kFull) w.recompute = w.forward;
   w.parameters = double(m.vocab) * m.hidden / l.tp + (m.gpt_style() ? double(m.seq_len) * m.hidden : 0);
-  AddGradAccumulation(l, tr, &w);
+  AddGradientPasses(l, tr, &w);
   return w;
 }
 
@@ -175,20 +183,27 @@ LayerWork HeadWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) 
   f.kernels.push_back(MemoryOp("final-norm", 2.0 * bpv * d.norm_tokens * d.h));
   AddTpEntry(l, d, &f);
   f.kernels.push_back(Gemm("logits", d.tokens, vocab, d.h, 1, bpv));
-  // Cross-entropy in fp32 over the local vocabulary shard: read the logits, write fp32
-  // probabilities, reduce max and sum; three tiny all-reduces of one fp32 per token join shards.
-  f.kernels.push_back(MemoryOp("cross-entropy", (bpv + 8.0) * d.tokens * vocab));
+  w.backward.kernels = BackwardOf(f.kernels, bpv);
+  // Megatron-LM's vocabulary-parallel cross-entropy, in fp32 over the local vocabulary shard, one
+  // PyTorch kernel per pass (bytes per logit): logits.float() (bpv + 4), max (4), subtract the
+  // max in place (8), exp in place (8), sum (4), divide by the sum in place (8). Its backward
+  // scales the saved softmax in place (8) and converts the gradient back (4 + bpv). Three tiny
+  // all-reduces of one fp32 per token join the shards.
+  const double logits = d.tokens * vocab;
+  f.kernels.push_back(MemoryOp("logits-to-fp32", (bpv + 4.0) * logits));
+  f.kernels.push_back(MemoryOp("cross-entropy", 32.0 * logits));
+  w.backward.kernels.push_back(MemoryOp("cross-entropy.bwd", 8.0 * logits));
+  w.backward.kernels.push_back(MemoryOp("logits-to-fp32.bwd", (4.0 + bpv) * logits));
   if (l.tp > 1) {
     for (int i = 0; i < 3; ++i) f.tp_collectives.push_back({Collective::kAllReduce, 4.0 * d.tokens});
   }
-  w.backward.kernels = BackwardOf(f.kernels, bpv);
   if (l.tp > 1) {
     w.backward.tp_collectives.push_back(
         {l.sp ? Collective::kReduceScatter : Collective::kAllReduce, d.tokens * d.h * d.bpv});
   }
   // Untied output weights (Llama); GPT ties them to the embedding (already counted there).
   w.parameters = m.gpt_style() ? 0 : vocab * m.hidden;
-  AddGradAccumulation(l, tr, &w);
+  AddGradientPasses(l, tr, &w);
   return w;
 }
 

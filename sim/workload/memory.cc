@@ -57,6 +57,7 @@ MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingS
   const double dp = l.dp;
   mem.weights = tr.bytes_per_value * params / (l.zero >= 3 ? dp : 1);
   mem.gradients = tr.grad_reduce_bytes * params / (l.zero >= 2 ? dp : 1);
+  if (CopiesGradsToBuckets(tr, l)) mem.gradients *= 2;  // the DDP buckets hold a second copy
   mem.optimizer = OptimizerBytesPerParam(tr) * params / (l.zero >= 1 ? dp : 1);
   if (l.zero >= 3) {
     // Gathered weights of the layer being computed and the one prefetched.

@@ -60,6 +60,10 @@ bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout) {
          (training.overlap_grad_reduce == GradReduceOverlap::kWithoutPipeline && layout.pp == 1);
 }
 
+bool CopiesGradsToBuckets(const TrainingSpec& training, const Layout& layout) {
+  return training.grad_bucket_copies && OverlapsGradReduce(training, layout);
+}
+
 Recompute ParseRecompute(const std::string& text, const std::string& origin) {
   if (text == "none") return Recompute::kNone;
   if (text == "selective") return Recompute::kSelective;

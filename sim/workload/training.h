@@ -54,12 +54,21 @@ struct TrainingSpec {
   bool pp_scatter_gather = true;        // pipeline messages split over the TP ranks (SC'21 4.1)
   bool pp_overlap = false;              // sends overlap compute (Megatron: --overlap-p2p-comm)
   double bucket_bytes = 40e6;           // DP gradient bucket when overlapped, bytes of gradients
+  // The overlapped DP reduction copies gradients into bucket buffers of its own (PyTorch DDP's
+  // default, gradient_as_bucket_view=False, which Megatron-LM's 2021 runs without a pipeline
+  // used): one more copy of the gradients stays allocated, and every reduced gradient is copied
+  // into its bucket and back. False: buckets are views of one contiguous gradient buffer
+  // (Megatron-LM's DDP, PyTorch with gradient_as_bucket_view=True).
+  bool grad_bucket_copies = false;
 };
 
 // Micro-batches each pipeline runs per optimiser step (the batch divided over dp * mb).
 int MicroBatches(const TrainingSpec& training, const Layout& layout);
 // Whether `layout`'s DP gradient reduction overlaps its backward pass.
 bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout);
+// Whether `layout` keeps a second, bucketed copy of its gradients (grad_bucket_copies applies to
+// the overlapped reduction only; PyTorch DDP builds its buckets even for a single replica).
+bool CopiesGradsToBuckets(const TrainingSpec& training, const Layout& layout);
 
 const char* RecomputeName(Recompute r);
 const char* PipelineScheduleName(PipelineSchedule s);

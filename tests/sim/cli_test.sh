@@ -164,6 +164,25 @@ assert isinstance(events, list) and events, "traceEvents is empty"
 EOF
 fi
 
+# --grad-bucket-copies: PyTorch DDP's bucket copies double the gradient memory of an overlapped
+# (pp=1) layout, cost time, and are named in the header.
+copies_args=(simulate --model megatron-3.6b --cluster dgx-a100 --gpus 64 --global-batch 512 --grad-reduce-bytes 2
+             --layout tp=2,pp=1,dp=32,mb=4,recompute=full)
+if expect_ok "simulate without bucket copies" "${copies_args[@]}" --format json; then
+  cp "$tmp/out" "$tmp/views.json"
+  if expect_ok "simulate --grad-bucket-copies" "${copies_args[@]}" --format json --grad-bucket-copies; then
+    python3 - "$tmp/views.json" "$tmp/out" <<'EOF' || fail "--grad-bucket-copies: gradients not doubled (above)"
+import json, sys
+views, copies = (json.load(open(p))["results"][0] for p in sys.argv[1:3])
+assert copies["memory_gib"]["gradients"] == 2 * views["memory_gib"]["gradients"], (views, copies)
+assert copies["step_time_s"] > views["step_time_s"], (views["step_time_s"], copies["step_time_s"])
+EOF
+  fi
+fi
+if expect_ok "simulate --grad-bucket-copies table" "${copies_args[@]}" --grad-bucket-copies; then
+  grep -qF "through bucket copies" "$tmp/out" || fail "--grad-bucket-copies not in the header: $(head -2 "$tmp/out")"
+fi
+
 if expect_ok "topo --cluster dgx-a100" topo --cluster dgx-a100; then
   grep -qF NVSwitch "$tmp/out" || fail "topo --cluster dgx-a100 does not print NVSwitch: $(cat "$tmp/out")"
 fi

@@ -75,6 +75,7 @@ TrainingSpec PaperSetup(const Row& row) {
   t.fused_grad_accumulation = false;
   t.keep_pipeline_outputs = true;
   t.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
+  t.grad_bucket_copies = true;  // PyTorch DDP (pp=1 rows), gradient_as_bucket_view=False
   t.bucket_bytes = 25e6;
   return t;
 }
@@ -138,9 +139,10 @@ TEST(MegatronSc21, PublishedLayoutAgainstUnconstrainedBest) {
     std::printf("%-14s published tp=%d pp=%-2d: %.3f of best (%s)\n", row.preset.c_str(), row.tp,
                 row.pp, ratio, LayoutToString(best.layout).c_str());
   }
-  // Session 16 (DDP by each candidate's pp, the optimizer's own passes): 6 rows within 5%, worst
-  // 0.814 (39.1B, whose published pp=2 cannot interleave). Session 14: 5 rows, worst 0.793.
-  EXPECT_GE(within, 6);
+  // Session 17 (PyTorch DDP's bucket copies of the gradients: 3.6B at tp=1 fits only with mb <= 2,
+  // 7.5B at tp=2 needs a pipeline): 7 rows within 5%, worst 0.814 (39.1B, whose published pp=2
+  // cannot interleave). Session 16: 6 rows; session 14: 5 rows, worst 0.793.
+  EXPECT_GE(within, 7);
   EXPECT_GE(worst, 0.81);
 }
 

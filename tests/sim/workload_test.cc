@@ -521,28 +521,58 @@ TEST(FlopConvention, Gpt3FullRecomputeMatchesEq3) {
   }
 }
 
+// Megatron-LM's vocabulary-parallel cross-entropy runs as separate fp32 PyTorch passes over each
+// rank's logits: 2 + 4 + 32 bytes per logit forward, 8 + 4 + 2 backward (bf16 logits).
+TEST(HeadWork, CrossEntropyPassesOverTheLocalLogits) {
+  const ModelSpec m = LoadModel("gpt3-175b");
+  Layout l;
+  l.tp = 8;
+  l.mb = 2;
+  TrainingSpec tr;
+  tr.global_batch = 16;
+  const LayerWork head = HeadWork(m, l, tr);
+  const double logits = 2.0 * m.seq_len * m.vocab / 8;
+  auto bytes = [](const std::vector<Kernel>& kernels, const std::string& prefix) {
+    double total = 0;
+    for (const Kernel& k : kernels) total += k.name.rfind(prefix, 0) == 0 ? k.bytes : 0;
+    return total;
+  };
+  EXPECT_DOUBLE_EQ(bytes(head.forward.kernels, "logits-to-fp32") + bytes(head.forward.kernels, "cross-entropy"),
+                   38 * logits);
+  EXPECT_DOUBLE_EQ(bytes(head.backward.kernels, "logits-to-fp32") + bytes(head.backward.kernels, "cross-entropy"),
+                   14 * logits);
+}
+
 // ---- Gradient accumulation ------------------------------------------------------------------
 
-// Bytes of the backward pass's "grad-accumulate" kernel (0 when there is none).
-double AccumulateBytes(const LayerWork& w) {
+// Bytes of the backward pass's kernels named `name` (0 when there is none).
+double BackwardKernelBytes(const LayerWork& w, const std::string& name) {
   double bytes = 0;
   for (const Kernel& k : w.backward.kernels) {
-    if (k.name == "grad-accumulate") bytes += k.bytes;
+    if (k.name == name) bytes += k.bytes;
   }
   return bytes;
 }
+double AccumulateBytes(const LayerWork& w) { return BackwardKernelBytes(w, "grad-accumulate"); }
+
+// tp=8, dp=4, mb=2: a 32-sequence batch gives each pipeline 4 micro-batches.
+Layout FourMicroBatchLayout() {
+  Layout l;
+  l.tp = 8;
+  l.dp = 4;
+  l.mb = 2;
+  return l;
+}
+constexpr int kFourMicroBatches = 32;
 
 // Unfused (PyTorch autograd, Megatron-LM 2021): every micro-batch after the first reads its fresh
 // gradient and the buffer and writes the buffer, so a step moves (m - 1) x params x (2 + 2 x 4)
 // bytes with fp32 buffers; spread over m micro-batches. Fused or a single micro-batch: nothing.
 TEST(GradAccumulation, UnfusedAddsOneReadModifyWritePerMicroBatchAfterTheFirst) {
   const ModelSpec m = LoadModel("gpt3-175b");
-  Layout l;
-  l.tp = 8;
-  l.dp = 4;
-  l.mb = 2;
+  Layout l = FourMicroBatchLayout();
   TrainingSpec tr;
-  tr.global_batch = 32;  // 4 micro-batches per pipeline
+  tr.global_batch = kFourMicroBatches;
   tr.grad_reduce_bytes = 4;
   tr.fused_grad_accumulation = false;
   const LayerWork layer = TransformerLayerWork(m, l, tr);
@@ -557,6 +587,30 @@ TEST(GradAccumulation, UnfusedAddsOneReadModifyWritePerMicroBatchAfterTheFirst) 
   tr.global_batch = 32;
   tr.fused_grad_accumulation = true;
   EXPECT_EQ(AccumulateBytes(TransformerLayerWork(m, l, tr)), 0);
+}
+
+// PyTorch DDP without gradient_as_bucket_view (Megatron-LM 2021, no pipeline): each gradient is
+// copied into its bucket and back once per step (4 x 2 bytes per 16-bit value, spread over the
+// micro-batches); only when the reduction overlaps backward, which kWithoutPipeline gives pp=1.
+TEST(GradBucketCopies, CopyInAndOutOncePerStepOnlyWhenOverlapping) {
+  const ModelSpec m = LoadModel("gpt3-175b");
+  Layout l = FourMicroBatchLayout();
+  TrainingSpec tr;
+  tr.global_batch = kFourMicroBatches;
+  tr.grad_reduce_bytes = 2;
+  tr.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
+  EXPECT_EQ(BackwardKernelBytes(TransformerLayerWork(m, l, tr), "grad-bucket-copy"), 0);
+  tr.grad_bucket_copies = true;
+  const LayerWork layer = TransformerLayerWork(m, l, tr);
+  EXPECT_DOUBLE_EQ(BackwardKernelBytes(layer, "grad-bucket-copy"), layer.parameters * 4 * 2 / 4);
+  const LayerWork emb = EmbeddingWork(m, l, tr);
+  EXPECT_DOUBLE_EQ(BackwardKernelBytes(emb, "grad-bucket-copy"), emb.parameters * 4 * 2 / 4);
+  l.pp = 2;  // pipelined: the 2021 local DDP, after the flush
+  l.dp = 2;
+  EXPECT_EQ(BackwardKernelBytes(TransformerLayerWork(m, l, tr), "grad-bucket-copy"), 0);
+  EXPECT_FALSE(CopiesGradsToBuckets(tr, l));
+  tr.overlap_grad_reduce = GradReduceOverlap::kAlways;
+  EXPECT_TRUE(CopiesGradsToBuckets(tr, l));
 }
 
 // ---- 2021 mixed-precision memory ------------------------------------------------------------
@@ -592,6 +646,27 @@ TEST(StageMemory, Fp32GradientCopyAndKeptPipelineOutputs) {
   EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, params, true).activations);
   l.pp = 8;
   EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, params, true).activations);
+}
+
+// DDP bucket copies hold a second copy of the gradients for the whole run; the 2021 pipelined
+// runs (local DDP, reduced after the flush) have none.
+TEST(StageMemory, DdpBucketCopiesDoubleTheGradientsWhenOverlapping) {
+  const ModelSpec m = LoadModel("megatron-3.6b");
+  const GpuSpec gpu = LoadCluster("dgx-a100").gpu;
+  Layout l;
+  l.dp = 64;
+  l.mb = 2;
+  TrainingSpec tr;
+  tr.global_batch = 512;
+  tr.grad_reduce_bytes = 2;
+  tr.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
+  const double params = 3.5e9;
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, true).gradients, 2 * params);
+  tr.grad_bucket_copies = true;
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, true).gradients, 4 * params);
+  l.pp = 2;
+  l.dp = 32;
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, false).gradients, 2 * params);
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ struct Options {
   int gpus = 0, global_batch = 0, top = 10, grad_reduce_bytes = 4;
   double bucket_mb = 40;
   bool explain = false, fp16 = false, no_overlap_grad_reduce = false, no_fused_grad_accumulation = false,
-       keep_pipeline_outputs = false, no_pp_scatter_gather = false, overlap_p2p = false;
+       keep_pipeline_outputs = false, no_pp_scatter_gather = false, overlap_p2p = false,
+       grad_bucket_copies = false;
 };
 
 void AddCommon(CLI::App* cmd, Options* o) {
@@ -67,6 +68,9 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_flag("--keep-pipeline-outputs", o->keep_pipeline_outputs,
                 "A stage keeps each micro-batch's output until its backward (Megatron-LM before "
                 "--deallocate-pipeline-outputs)");
+  cmd->add_flag("--grad-bucket-copies", o->grad_bucket_copies,
+                "The overlapped DP reduction copies gradients into buckets of its own: a second gradient copy "
+                "in memory, copied in and out each step (PyTorch DDP without gradient_as_bucket_view)");
   cmd->add_option("--bucket-mb", o->bucket_mb, "Data-parallel gradient bucket, MB of gradients (Megatron 40, PyTorch DDP 25)")
       ->capture_default_str();
   cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends and receives overlap compute (default: Megatron-LM's blocking send/receive exchanges between compute steps)");
@@ -91,6 +95,7 @@ TrainingSpec Training(const Options& o) {
                               : ParseGradReduceOverlap(o.grad_reduce_overlap, "--grad-reduce-overlap");
   t.fused_grad_accumulation = !o.no_fused_grad_accumulation;
   t.keep_pipeline_outputs = o.keep_pipeline_outputs;
+  t.grad_bucket_copies = o.grad_bucket_copies;
   if (!(o.bucket_mb >= 0.001 && o.bucket_mb <= 1e6)) {
     throw InputError(fmt::format("--bucket-mb {} must be in [0.001, 1000000]", o.bucket_mb));
   }
