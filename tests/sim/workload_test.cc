@@ -521,6 +521,15 @@ TEST(FlopConvention, Gpt3FullRecomputeMatchesEq3) {
   }
 }
 
+// Bytes of the kernels whose names start with `prefix` (0 when there is none).
+double KernelBytes(const std::vector<Kernel>& kernels, const std::string& prefix) {
+  double bytes = 0;
+  for (const Kernel& k : kernels) {
+    if (k.name.rfind(prefix, 0) == 0) bytes += k.bytes;
+  }
+  return bytes;
+}
+
 // Megatron-LM's vocabulary-parallel cross-entropy runs as separate fp32 PyTorch passes over each
 // rank's logits: 2 + 4 + 32 bytes per logit forward, 8 + 4 + 2 backward (bf16 logits).
 TEST(HeadWork, CrossEntropyPassesOverTheLocalLogits) {
@@ -532,28 +541,15 @@ TEST(HeadWork, CrossEntropyPassesOverTheLocalLogits) {
   tr.global_batch = 16;
   const LayerWork head = HeadWork(m, l, tr);
   const double logits = 2.0 * m.seq_len * m.vocab / 8;
-  auto bytes = [](const std::vector<Kernel>& kernels, const std::string& prefix) {
-    double total = 0;
-    for (const Kernel& k : kernels) total += k.name.rfind(prefix, 0) == 0 ? k.bytes : 0;
-    return total;
-  };
-  EXPECT_DOUBLE_EQ(bytes(head.forward.kernels, "logits-to-fp32") + bytes(head.forward.kernels, "cross-entropy"),
-                   38 * logits);
-  EXPECT_DOUBLE_EQ(bytes(head.backward.kernels, "logits-to-fp32") + bytes(head.backward.kernels, "cross-entropy"),
-                   14 * logits);
+  const std::vector<Kernel>& fwd = head.forward.kernels;
+  const std::vector<Kernel>& bwd = head.backward.kernels;
+  EXPECT_DOUBLE_EQ(KernelBytes(fwd, "logits-to-fp32") + KernelBytes(fwd, "cross-entropy"), 38 * logits);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "logits-to-fp32") + KernelBytes(bwd, "cross-entropy"), 14 * logits);
 }
 
 // ---- Gradient accumulation ------------------------------------------------------------------
 
-// Bytes of the backward pass's kernels named `name` (0 when there is none).
-double BackwardKernelBytes(const LayerWork& w, const std::string& name) {
-  double bytes = 0;
-  for (const Kernel& k : w.backward.kernels) {
-    if (k.name == name) bytes += k.bytes;
-  }
-  return bytes;
-}
-double AccumulateBytes(const LayerWork& w) { return BackwardKernelBytes(w, "grad-accumulate"); }
+double AccumulateBytes(const LayerWork& w) { return KernelBytes(w.backward.kernels, "grad-accumulate"); }
 
 // tp=8, dp=4, mb=2: a 32-sequence batch gives each pipeline 4 micro-batches.
 Layout FourMicroBatchLayout() {
@@ -584,7 +580,7 @@ TEST(GradAccumulation, UnfusedAddsOneReadModifyWritePerMicroBatchAfterTheFirst) 
   EXPECT_DOUBLE_EQ(AccumulateBytes(TransformerLayerWork(m, l, tr)), 0.75 * layer.parameters * 6);
   tr.global_batch = 8;  // one micro-batch: its gradient is the buffer
   EXPECT_EQ(AccumulateBytes(TransformerLayerWork(m, l, tr)), 0);
-  tr.global_batch = 32;
+  tr.global_batch = kFourMicroBatches;
   tr.fused_grad_accumulation = true;
   EXPECT_EQ(AccumulateBytes(TransformerLayerWork(m, l, tr)), 0);
 }
@@ -599,15 +595,15 @@ TEST(GradBucketCopies, CopyInAndOutOncePerStepOnlyWhenOverlapping) {
   tr.global_batch = kFourMicroBatches;
   tr.grad_reduce_bytes = 2;
   tr.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
-  EXPECT_EQ(BackwardKernelBytes(TransformerLayerWork(m, l, tr), "grad-bucket-copy"), 0);
+  EXPECT_EQ(KernelBytes(TransformerLayerWork(m, l, tr).backward.kernels, "grad-bucket-copy"), 0);
   tr.grad_bucket_copies = true;
   const LayerWork layer = TransformerLayerWork(m, l, tr);
-  EXPECT_DOUBLE_EQ(BackwardKernelBytes(layer, "grad-bucket-copy"), layer.parameters * 4 * 2 / 4);
+  EXPECT_DOUBLE_EQ(KernelBytes(layer.backward.kernels, "grad-bucket-copy"), layer.parameters * 4 * 2 / 4);
   const LayerWork emb = EmbeddingWork(m, l, tr);
-  EXPECT_DOUBLE_EQ(BackwardKernelBytes(emb, "grad-bucket-copy"), emb.parameters * 4 * 2 / 4);
+  EXPECT_DOUBLE_EQ(KernelBytes(emb.backward.kernels, "grad-bucket-copy"), emb.parameters * 4 * 2 / 4);
   l.pp = 2;  // pipelined: the 2021 local DDP, after the flush
   l.dp = 2;
-  EXPECT_EQ(BackwardKernelBytes(TransformerLayerWork(m, l, tr), "grad-bucket-copy"), 0);
+  EXPECT_EQ(KernelBytes(TransformerLayerWork(m, l, tr).backward.kernels, "grad-bucket-copy"), 0);
   EXPECT_FALSE(CopiesGradsToBuckets(tr, l));
   tr.overlap_grad_reduce = GradReduceOverlap::kAlways;
   EXPECT_TRUE(CopiesGradsToBuckets(tr, l));
