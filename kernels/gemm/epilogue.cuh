@@ -1,8 +1,15 @@
 // The GEMM epilogue on the GPU, shared by the Hopper and the portable kernel: alpha/beta, bias,
 // GeLU (saving the pre-activation), residual, rounding to the output type, and the stores. The
-// order is the one include/braid/kernels/gemm.h documents. The output type is a run-time value:
-// the branch is uniform across the grid and runs once per output element, far from the
-// tensor-core loop, so it costs less than three times the kernel instantiations.
+// order is the one include/braid/kernels/gemm.h documents.
+//
+// The output type and the epilogue kind are template parameters of the per-element code, and a
+// kernel picks the instantiation once per tile (WithEpilogue) around its unrolled store loop.
+// Run-time switches inside that loop (the first version) inlined every output type and epilogue
+// into each of the Hopper kernel's 64 store sites per thread: 370 KB of machine code. On the
+// H100 (2026-11-24) that kernel paid about 125 us per 128 x 256 tile on top of its main loop
+// (0.20-0.57x cuBLAS, by K), far more than the stores themselves take: fetching that code once
+// per tile is the likely cause (inferred, not profiled). What stays run-time here (beta,
+// residual, pre-activation, bounds) is a branch uniform across the tile.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -37,84 +44,121 @@ struct EpilogueParams {
   bool paired_stores = false;
 };
 
-__device__ __forceinline__ float LoadOutput(const void* base, int64_t index, OutputKind kind) {
-  switch (kind) {
-    case OutputKind::kBfloat16:
-      return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[index]);
-    case OutputKind::kFloat16:
-      return __half2float(static_cast<const __half*>(base)[index]);
-    default:
-      return static_cast<const float*>(base)[index];
+template <OutputKind kOut>
+__device__ __forceinline__ float LoadAs(const void* base, int64_t index) {
+  if constexpr (kOut == OutputKind::kBfloat16) {
+    return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[index]);
+  } else if constexpr (kOut == OutputKind::kFloat16) {
+    return __half2float(static_cast<const __half*>(base)[index]);
+  } else {
+    return static_cast<const float*>(base)[index];
   }
 }
 
-__device__ __forceinline__ void StoreOutput(void* base, int64_t index, OutputKind kind, float v) {
-  switch (kind) {
-    case OutputKind::kBfloat16:
-      static_cast<__nv_bfloat16*>(base)[index] = __float2bfloat16_rn(v);
-      break;
-    case OutputKind::kFloat16:
-      static_cast<__half*>(base)[index] = __float2half_rn(v);
-      break;
-    default:
-      static_cast<float*>(base)[index] = v;
+template <OutputKind kOut>
+__device__ __forceinline__ void StoreAs(void* base, int64_t index, float v) {
+  if constexpr (kOut == OutputKind::kBfloat16) {
+    static_cast<__nv_bfloat16*>(base)[index] = __float2bfloat16_rn(v);
+  } else if constexpr (kOut == OutputKind::kFloat16) {
+    static_cast<__half*>(base)[index] = __float2half_rn(v);
+  } else {
+    static_cast<float*>(base)[index] = v;
   }
 }
 
 // Elements `index` and `index + 1` in one store; `index` must be even and the row aligned.
-__device__ __forceinline__ void StoreOutputPair(void* base, int64_t index, OutputKind kind,
-                                                float v0, float v1) {
-  switch (kind) {
-    case OutputKind::kBfloat16:
-      *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(base) + index) =
-          __floats2bfloat162_rn(v0, v1);
-      break;
-    case OutputKind::kFloat16:
-      *reinterpret_cast<__half2*>(static_cast<__half*>(base) + index) = __floats2half2_rn(v0, v1);
-      break;
-    default:
-      *reinterpret_cast<float2*>(static_cast<float*>(base) + index) = make_float2(v0, v1);
+template <OutputKind kOut>
+__device__ __forceinline__ void StorePairAs(void* base, int64_t index, float v0, float v1) {
+  if constexpr (kOut == OutputKind::kBfloat16) {
+    *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(base) + index) =
+        __floats2bfloat162_rn(v0, v1);
+  } else if constexpr (kOut == OutputKind::kFloat16) {
+    *reinterpret_cast<__half2*>(static_cast<__half*>(base) + index) = __floats2half2_rn(v0, v1);
+  } else {
+    *reinterpret_cast<float2*>(static_cast<float*>(base) + index) = make_float2(v0, v1);
   }
 }
 
-// Everything before the activation: alpha * acc + beta * C + bias.
-__device__ __forceinline__ float PreActivation(const EpilogueParams& e, int row, int col,
-                                               float acc) {
-  float t = e.alpha * acc;
-  if (e.beta != 0.0f) t += e.beta * LoadOutput(e.c, row * e.ldc + col, e.out);
-  if (e.kind != GemmEpilogue::kNone) t += LoadOutput(e.bias, col, e.out);
-  return t;
-}
-
-__device__ __forceinline__ float Activate(const EpilogueParams& e, int row, int col, float t) {
-  if (e.kind == GemmEpilogue::kBiasGelu) t = GeluTanh(t);
-  if (e.residual != nullptr) t += LoadOutput(e.residual, row * e.ld_residual + col, e.out);
-  return t;
+// Stores elements (row, col) and, when `both`, (row, col + 1) of the matrix at `base`.
+// kPaired: the caller knows `both` and paired_stores hold.
+template <OutputKind kOut, bool kPaired>
+__device__ __forceinline__ void StoreNeighbours(const EpilogueParams& e, void* base, int64_t ld,
+                                                int row, int col, bool both, float v0, float v1) {
+  const int64_t index = static_cast<int64_t>(row) * ld + col;
+  if (kPaired || (both && e.paired_stores)) {
+    StorePairAs<kOut>(base, index, v0, v1);
+    return;
+  }
+  StoreAs<kOut>(base, index, v0);
+  if (both) StoreAs<kOut>(base, index + 1, v1);
 }
 
 // Finishes and stores output elements (row, col) and (row, col + 1) from their fp32
-// accumulators. Rows >= M and columns >= N (edge tiles) are skipped.
+// accumulators: alpha * acc + beta * C + bias, the activation, the residual. In general
+// (kSimple false) rows >= M and columns >= N (edge tiles) are skipped and a pair is stored as
+// one access only where D's alignment allows. kSimple: the caller knows both elements are
+// inside D, paired_stores holds, beta is 0 and there is no residual, so the pair is finished
+// without those checks: straight-line code of a few instructions per element, for the common
+// case (a skipped branch still costs its code's instruction fetch when unrolled 64 times).
+template <OutputKind kOut, GemmEpilogue kKind, bool kSimple = false>
 __device__ __forceinline__ void EpilogueStorePair(const EpilogueParams& e, int row, int col,
                                                   float acc0, float acc1) {
-  if (row >= e.m || col >= e.n) return;
-  const bool both = col + 1 < e.n;
-  const float p0 = PreActivation(e, row, col, acc0);
-  const float p1 = both ? PreActivation(e, row, col + 1, acc1) : 0.0f;
-  const float v0 = Activate(e, row, col, p0);
-  const float v1 = both ? Activate(e, row, col + 1, p1) : 0.0f;
-  const int64_t d_index = static_cast<int64_t>(row) * e.ldd + col;
-  const int64_t pre_index = static_cast<int64_t>(row) * e.ld_pre + col;
-  const bool save_pre = e.pre != nullptr;
-  if (both && e.paired_stores) {
-    StoreOutputPair(e.d, d_index, e.out, v0, v1);
-    if (save_pre) StoreOutputPair(e.pre, pre_index, e.out, p0, p1);
-    return;
+  if constexpr (!kSimple) {
+    if (row >= e.m || col >= e.n) return;
   }
-  StoreOutput(e.d, d_index, e.out, v0);
-  if (save_pre) StoreOutput(e.pre, pre_index, e.out, p0);
-  if (both) {
-    StoreOutput(e.d, d_index + 1, e.out, v1);
-    if (save_pre) StoreOutput(e.pre, pre_index + 1, e.out, p1);
+  const bool both = kSimple || col + 1 < e.n;
+  float p0 = e.alpha * acc0, p1 = e.alpha * acc1;
+  if (!kSimple && e.beta != 0.0f) {
+    const int64_t index = static_cast<int64_t>(row) * e.ldc + col;
+    p0 += e.beta * LoadAs<kOut>(e.c, index);
+    if (both) p1 += e.beta * LoadAs<kOut>(e.c, index + 1);
+  }
+  if constexpr (kKind != GemmEpilogue::kNone) {
+    p0 += LoadAs<kOut>(e.bias, col);
+    if (both) p1 += LoadAs<kOut>(e.bias, col + 1);
+  }
+  float v0 = p0, v1 = p1;
+  if constexpr (kKind == GemmEpilogue::kBiasGelu) {
+    v0 = GeluTanh(p0);
+    v1 = GeluTanh(p1);
+    if (e.pre != nullptr) StoreNeighbours<kOut, kSimple>(e, e.pre, e.ld_pre, row, col, both, p0, p1);
+  }
+  if (!kSimple && e.residual != nullptr) {
+    const int64_t index = static_cast<int64_t>(row) * e.ld_residual + col;
+    v0 += LoadAs<kOut>(e.residual, index);
+    if (both) v1 += LoadAs<kOut>(e.residual, index + 1);
+  }
+  StoreNeighbours<kOut, kSimple>(e, e.d, e.ldd, row, col, both, v0, v1);
+}
+
+template <OutputKind kOut, typename Store>
+__device__ __forceinline__ void WithEpilogueKind(const EpilogueParams& e, const Store& store) {
+  switch (e.kind) {
+    case GemmEpilogue::kNone:
+      store.template Run<kOut, GemmEpilogue::kNone>();
+      break;
+    case GemmEpilogue::kBias:
+      store.template Run<kOut, GemmEpilogue::kBias>();
+      break;
+    default:
+      store.template Run<kOut, GemmEpilogue::kBiasGelu>();
+  }
+}
+
+// Calls store.Run<out, kind>() with e's output type and epilogue kind as compile-time
+// constants. `store` is a kernel's functor whose Run is its (unrolled) store loop, marked
+// __forceinline__ so the accumulators it reads by reference stay in registers.
+template <typename Store>
+__device__ __forceinline__ void WithEpilogue(const EpilogueParams& e, const Store& store) {
+  switch (e.out) {
+    case OutputKind::kBfloat16:
+      WithEpilogueKind<OutputKind::kBfloat16>(e, store);
+      break;
+    case OutputKind::kFloat16:
+      WithEpilogueKind<OutputKind::kFloat16>(e, store);
+      break;
+    default:
+      WithEpilogueKind<OutputKind::kFloat32>(e, store);
   }
 }
 

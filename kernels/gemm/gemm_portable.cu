@@ -52,6 +52,23 @@ __device__ __forceinline__ float LoadB(const OperandView& b, int kk, int col, in
                               : p[static_cast<int64_t>(kk) * b.ld + col]);
 }
 
+// Stores one thread's kPerThread x kPerThread sub-tile at (row, col) through the epilogue, for
+// WithEpilogue.
+struct SubTileStore {
+  const EpilogueParams& e;
+  int row, col;
+  const float (&acc)[kPerThread][kPerThread];
+
+  template <OutputKind kOut, GemmEpilogue kKind>
+  __device__ __forceinline__ void Run() const {
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i)
+#pragma unroll
+      for (int j = 0; j < kPerThread; j += 2)
+        EpilogueStorePair<kOut, kKind>(e, row + i, col + j, acc[i][j], acc[i][j + 1]);
+  }
+};
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) GemmPortableKernel(const PortableParams p) {
   __shared__ float a_slice[kSlice][kTile + 1];  // +1 column: no bank conflicts on the transposed fill
@@ -86,14 +103,7 @@ __global__ void __launch_bounds__(kThreads) GemmPortableKernel(const PortablePar
     __syncthreads();
   }
 
-#pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-    const int row = row0 + ty * kPerThread + i;
-#pragma unroll
-    for (int j = 0; j < kPerThread; j += 2) {
-      EpilogueStorePair(p.epi, row, col0 + tx * kPerThread + j, acc[i][j], acc[i][j + 1]);
-    }
-  }
+  WithEpilogue(p.epi, SubTileStore{p.epi, row0 + ty * kPerThread, col0 + tx * kPerThread, acc});
 }
 
 }  // namespace

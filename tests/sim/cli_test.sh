@@ -183,6 +183,23 @@ if expect_ok "simulate --grad-bucket-copies table" "${copies_args[@]}" --grad-bu
   grep -qF "through bucket copies" "$tmp/out" || fail "--grad-bucket-copies not in the header: $(head -2 "$tmp/out")"
 fi
 
+# --calibration with a file gpu_gemm_bench wrote on the H100 (tools/gpu_check, 2026-11-24): that
+# run's GEMM (the first Hopper kernel, 0.20-0.57x cuBLAS) is slower than plan-sim's default
+# efficiencies, so the same layout must take longer on it.
+measured_calibration="$(dirname "$0")/../../docs/measurements/2026-11-24-h100-gemm_calibration.json"
+calib_args=(simulate --model gpt3-175b --cluster dgx-h100 --gpus 1024 --global-batch 1536 --format json
+            --layout tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on)
+if expect_ok "simulate on defaults" "${calib_args[@]}"; then
+  cp "$tmp/out" "$tmp/default.json"
+  if expect_ok "simulate --calibration (measured H100 file)" "${calib_args[@]}" --calibration "$measured_calibration"; then
+    python3 - "$tmp/default.json" "$tmp/out" <<'EOF' || fail "--calibration: the measured file did not slow the step (above)"
+import json, sys
+default, measured = (json.load(open(p))["results"][0] for p in sys.argv[1:3])
+assert measured["step_time_s"] > 1.5 * default["step_time_s"], (default["step_time_s"], measured["step_time_s"])
+EOF
+  fi
+fi
+
 if expect_ok "topo --cluster dgx-a100" topo --cluster dgx-a100; then
   grep -qF NVSwitch "$tmp/out" || fail "topo --cluster dgx-a100 does not print NVSwitch: $(cat "$tmp/out")"
 fi

@@ -77,6 +77,35 @@ __device__ __forceinline__ uint64_t SliceDescriptor(const uint8_t* tile, uint32_
   }
 }
 
+// Stores one consumer's 64 x 256 accumulator fragments (layout in wgmma.cuh) through the
+// epilogue, for WithEpilogue: thread-row `row` and row + 8, columns col + 8j and col + 8j + 1.
+// `simple` (uniform per tile): the tile lies wholly inside D, pairs may be stored as one access,
+// and there is no C term or residual, so EpilogueStorePair's checks are compiled out.
+struct FragmentStore {
+  const EpilogueParams& e;
+  int row, col;
+  bool simple;
+  const float (&acc)[kWgmmaAccumulators];
+
+  template <OutputKind kOut, GemmEpilogue kKind>
+  __device__ __forceinline__ void Run() const {
+    if (simple) {
+      StoreAll<kOut, kKind, true>();
+    } else {
+      StoreAll<kOut, kKind, false>();
+    }
+  }
+
+  template <OutputKind kOut, GemmEpilogue kKind, bool kSimple>
+  __device__ __forceinline__ void StoreAll() const {
+#pragma unroll
+    for (int j = 0; j < kBlockN / 8; ++j) {
+      EpilogueStorePair<kOut, kKind, kSimple>(e, row, col + 8 * j, acc[4 * j], acc[4 * j + 1]);
+      EpilogueStorePair<kOut, kKind, kSimple>(e, row + 8, col + 8 * j, acc[4 * j + 2], acc[4 * j + 3]);
+    }
+  }
+};
+
 template <bool kAMnMajor, bool kBMnMajor>
 __device__ __forceinline__ void ProduceTiles(SharedStorage& s, const CUtensorMap* map_a,
                                              const CUtensorMap* map_b, const KernelParams& p) {
@@ -154,13 +183,11 @@ __device__ __forceinline__ void ConsumeTiles(SharedStorage& s, const KernelParam
     if (leader) BarrierArrive(&s.empty[previous_stage]);
 
     // Epilogue straight from the accumulator fragments (layout in wgmma.cuh).
-    const int row = t.m * kBlockM + consumer * 64 + warp * 16 + lane / 4;
-    const int col = t.n * kBlockN + 2 * (lane % 4);
-#pragma unroll
-    for (int j = 0; j < kBlockN / 8; ++j) {
-      EpilogueStorePair(p.epi, row, col + 8 * j, acc[4 * j], acc[4 * j + 1]);
-      EpilogueStorePair(p.epi, row + 8, col + 8 * j, acc[4 * j + 2], acc[4 * j + 3]);
-    }
+    const bool simple = p.epi.paired_stores && p.epi.beta == 0.0f && p.epi.residual == nullptr &&
+                        (t.m + 1) * kBlockM <= p.epi.m && (t.n + 1) * kBlockN <= p.epi.n;
+    const FragmentStore store{p.epi, t.m * kBlockM + consumer * 64 + warp * 16 + lane / 4,
+                              t.n * kBlockN + 2 * (lane % 4), simple, acc};
+    WithEpilogue(p.epi, store);
   }
 }
 
