@@ -11,7 +11,9 @@
 // gradient "tn" (N x K x M). Fused cases: ours with kBiasGelu vs our plain GEMM, and vs the
 // unfused baseline: cuBLAS GEMM (+ bias through cuBLASLt's CUBLASLT_EPILOGUE_BIAS when built with
 // BRAID_BENCH_CUBLASLT; without it the baseline has no bias at all, which flatters it) followed
-// by braid's GeluForwardCuda pass writing D from the saved pre-activation.
+// by braid's GeluForwardCuda pass writing D from the saved pre-activation. The residual case:
+// ours adding a residual in the epilogue (the general store path, not the check-free one) vs
+// ours without it.
 // After the runs: one "summary:" line per case; --calibration_out writes plan-sim's JSON.
 // Without a CUDA device the program prints a note and exits 0.
 #include <benchmark/benchmark.h>
@@ -47,6 +49,12 @@ constexpr size_t kRotateBytes = 3 * size_t{50'000'000};  // 3 x the H100's L2
 constexpr size_t kPoolElements = size_t{32} << 20;        // 64 MB of random 16-bit values
 
 enum class Layout { kNT, kNN, kTN };
+// What a case compares: our plain GEMM with cuBLAS's; our bias+GeLU epilogue with the unfused
+// baseline; or our residual-add epilogue (the general store path) with our plain GEMM.
+enum class Fusion { kNone, kBiasGelu, kResidual };
+const char* FusionPrefix(Fusion f) {
+  return f == Fusion::kNone ? "gemm/" : f == Fusion::kBiasGelu ? "gemm_bias_gelu/" : "gemm_residual/";
+}
 const char* LayoutName(Layout l) { return l == Layout::kNT ? "nt" : l == Layout::kNN ? "nn" : "tn"; }
 const char* TypeName(DataType t) { return t == DataType::kBfloat16 ? "bf16" : "fp16"; }
 
@@ -54,7 +62,7 @@ struct Case {
   int64_t m, n, k;
   DataType type;
   Layout layout;
-  bool fused;  // kBiasGelu comparison instead of the plain GEMM comparison
+  Fusion fusion;
 };
 
 struct Row {
@@ -165,14 +173,16 @@ void RunCase(benchmark::State& state, const Case& c) {
   args.lda = a_t ? c.m : c.k, args.ldb = b_t ? c.k : c.n, args.ldd = c.n;
   const braid_bench::RowMajorGemm g{c.m, c.n, c.k, c.type, a_t, b_t, args.lda, args.ldb, args.ldd};
 
-  const size_t set_bytes = size_t(a_elems + b_elems + d_elems * (c.fused ? 2 : 1)) * 2;
+  const bool fused = c.fusion != Fusion::kNone;  // needs a second D-sized buffer per set
+  const size_t set_bytes = size_t(a_elems + b_elems + d_elems * (fused ? 2 : 1)) * 2;
   const int sets = int(std::clamp<size_t>((kRotateBytes + set_bytes - 1) / set_bytes, 2, 64));
   std::vector<DeviceBuf> a, b, d, pre;
   std::mt19937_64 rng(uint64_t(c.m * 31 + c.n * 17 + c.k));
   for (int s = 0; s < sets; ++s) {
     a.emplace_back(size_t(a_elems) * 2), b.emplace_back(size_t(b_elems) * 2), d.emplace_back(size_t(d_elems) * 2);
-    if (c.fused) pre.emplace_back(size_t(d_elems) * 2);
-    if (!a.back().p || !b.back().p || !d.back().p || (c.fused && !pre.back().p)) return state.SkipWithError("cudaMalloc");
+    if (fused) pre.emplace_back(size_t(d_elems) * 2);
+    if (!a.back().p || !b.back().p || !d.back().p || (fused && !pre.back().p)) return state.SkipWithError("cudaMalloc");
+    if (fused && !FillRandom(pre.back().p, size_t(d_elems), c.type, rng)) return state.SkipWithError("filling inputs");
     if (!FillRandom(a.back().p, size_t(a_elems), c.type, rng) || !FillRandom(b.back().p, size_t(b_elems), c.type, rng)) {
       return state.SkipWithError("filling inputs");
     }
@@ -180,19 +190,24 @@ void RunCase(benchmark::State& state, const Case& c) {
   DeviceBuf bias(size_t(c.n) * 2);
   if (!bias.p || !FillRandom(bias.p, size_t(c.n), c.type, rng)) return state.SkipWithError("bias");
 
-  auto ours = [&](GemmEpilogue epi, bool save_pre) -> Launch {
-    return [&, epi, save_pre](int s) {
+  // save_pre: the pre-activation into pre[set]; residual: pre[set] added to D.
+  auto ours = [&](GemmEpilogue epi, bool save_pre, bool residual = false) -> Launch {
+    return [&, epi, save_pre, residual](int s) {
       GemmArgs x = args;
       x.a = a[size_t(s)].p, x.b = b[size_t(s)].p, x.d = d[size_t(s)].p, x.epilogue = epi;
       if (epi != GemmEpilogue::kNone) x.bias = bias.p;
       if (save_pre) x.pre_activation = pre[size_t(s)].p, x.ld_pre = c.n;
+      if (residual) x.residual = pre[size_t(s)].p, x.ld_residual = c.n;
       return braid::kernels::GemmCuda(x, nullptr, 0, stream).ok();
     };
   };
   std::vector<Launch> launches = {ours(GemmEpilogue::kNone, false)};
   std::string baseline_name = "cublasGemmEx";
-  if (!c.fused) {
+  if (c.fusion == Fusion::kNone) {
     launches.push_back([&](int s) { return cublas.Gemm(g, a[size_t(s)].p, b[size_t(s)].p, d[size_t(s)].p); });
+  } else if (c.fusion == Fusion::kResidual) {
+    baseline_name = "ours without the residual";
+    launches.push_back(ours(GemmEpilogue::kNone, false, true));
   } else {
     launches.push_back(ours(GemmEpilogue::kBiasGelu, false));
     launches.push_back(ours(GemmEpilogue::kBiasGelu, true));
@@ -222,10 +237,15 @@ void RunCase(benchmark::State& state, const Case& c) {
   auto tflops = [&](double t_ms) { return t_ms > 0 ? flop / (t_ms * 1e-3) / 1e12 : 0.0; };
   Row row{c, 0, 0, 0, kernel, baseline_name};
   state.SetLabel(kernel);
-  if (!c.fused) {
+  if (c.fusion == Fusion::kNone) {
     row.ours = tflops(ms[0]), row.baseline = tflops(ms[1]);
     state.counters["tflops_ours"] = row.ours;
     state.counters["tflops_cublas"] = row.baseline;
+  } else if (c.fusion == Fusion::kResidual) {
+    row.ours = tflops(ms[1]), row.baseline = tflops(ms[0]), row.fused_vs_plain = ms[0] / ms[1];
+    state.counters["tflops_fused_pre"] = row.ours;  // the names tools/gpu_check prints
+    state.counters["tflops_baseline"] = row.baseline;
+    state.counters["fused_vs_plain"] = row.fused_vs_plain;
   } else {
     row.ours = tflops(ms[2]), row.baseline = tflops(ms[3]), row.fused_vs_plain = ms[0] / ms[1];
     state.counters["tflops_plain"] = tflops(ms[0]);
@@ -244,15 +264,19 @@ std::vector<Case> Suite() {
   const int64_t transformer[][3] = {{8192, 12288, 4096}, {8192, 4096, 4096}, {8192, 16384, 4096}, {8192, 4096, 16384}};
   std::vector<Case> cases;
   for (DataType t : {DataType::kBfloat16, DataType::kFloat16}) {
-    for (const auto& s : squares) cases.push_back({s[0], s[1], s[2], t, Layout::kNT, false});
+    for (const auto& s : squares) cases.push_back({s[0], s[1], s[2], t, Layout::kNT, Fusion::kNone});
     for (const auto& s : transformer) {
-      cases.push_back({s[0], s[1], s[2], t, Layout::kNT, false});  // Y  = X W^T
-      cases.push_back({s[0], s[2], s[1], t, Layout::kNN, false});  // dX = dY W
-      cases.push_back({s[1], s[2], s[0], t, Layout::kTN, false});  // dW = dY^T X
+      cases.push_back({s[0], s[1], s[2], t, Layout::kNT, Fusion::kNone});  // Y  = X W^T
+      cases.push_back({s[0], s[2], s[1], t, Layout::kNN, Fusion::kNone});  // dX = dY W
+      cases.push_back({s[1], s[2], s[0], t, Layout::kTN, Fusion::kNone});  // dW = dY^T X
     }
   }
-  for (const auto& s : {transformer[2], transformer[0]}) cases.push_back({s[0], s[1], s[2], DataType::kBfloat16, Layout::kNT, true});
-  cases.push_back({8192, 16384, 4096, DataType::kFloat16, Layout::kNT, true});
+  for (const auto& s : {transformer[2], transformer[0]}) {
+    cases.push_back({s[0], s[1], s[2], DataType::kBfloat16, Layout::kNT, Fusion::kBiasGelu});
+  }
+  cases.push_back({8192, 16384, 4096, DataType::kFloat16, Layout::kNT, Fusion::kBiasGelu});
+  // The attention / FC2 output projection with the residual added in the epilogue.
+  cases.push_back({8192, 4096, 4096, DataType::kBfloat16, Layout::kNT, Fusion::kResidual});
   return cases;
 }
 
@@ -262,10 +286,11 @@ void PrintSummary() {
   std::printf("\nsummary: %-17s %-5s %-14s %8s %8s %6s  %s\n", "shape(MxNxK)", "dtype", "layout", "ours", "cuBLAS", "ratio",
               "(TFLOP/s, median of 31; fused rows: ours with pre-activation vs the unfused baseline)");
   for (const Row& r : g_rows) {
-    const std::string layout = std::string(LayoutName(r.c.layout)) + (r.c.fused ? "+bias_gelu" : "");
+    const std::string layout = std::string(LayoutName(r.c.layout)) +
+                               (r.c.fusion == Fusion::kBiasGelu ? "+bias_gelu" : r.c.fusion == Fusion::kResidual ? "+residual" : "");
     std::printf("summary: %-17s %-5s %-14s %8.1f %8.1f %6.3f", ShapeName(r.c).c_str(), TypeName(r.c.type), layout.c_str(),
                 r.ours, r.baseline, r.baseline > 0 ? r.ours / r.baseline : 0.0);
-    if (r.c.fused) std::printf("  fused/plain=%.3f baseline=%s", r.fused_vs_plain, r.baseline_name.c_str());
+    if (r.c.fusion != Fusion::kNone) std::printf("  fused/plain=%.3f baseline=%s", r.fused_vs_plain, r.baseline_name.c_str());
     std::printf("  [%s]\n", r.kernel.c_str());
   }
 }
@@ -283,7 +308,7 @@ bool WriteCalibration(const std::string& path) {
   // "tflops" is ours, the throughput plan-sim should assume for braid's kernels.
   out["gemm"] = nlohmann::json::array();
   for (const Row& r : g_rows) {
-    if (r.c.fused) continue;
+    if (r.c.fusion != Fusion::kNone) continue;
     out["gemm"].push_back({{"m", r.c.m}, {"n", r.c.n}, {"k", r.c.k}, {"tflops", r.ours}, {"input", TypeName(r.c.type)},
                               {"layout", LayoutName(r.c.layout)}, {"tflops_ours", r.ours}, {"tflops_cublas", r.baseline}});
   }
@@ -313,7 +338,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   for (const Case& c : Suite()) {
-    const std::string name = std::string(c.fused ? "gemm_bias_gelu/" : "gemm/") + TypeName(c.type) + "/" +
+    const std::string name = std::string(FusionPrefix(c.fusion)) + TypeName(c.type) + "/" +
                              LayoutName(c.layout) + "/" + ShapeName(c);
     benchmark::RegisterBenchmark(name.c_str(), [c](benchmark::State& state) { RunCase(state, c); })
         ->UseManualTime()
