@@ -43,6 +43,7 @@ nlohmann::json ResultJson(const StepResult& r) {
                      {"pp_exposed_s", b.pp_exposed}, {"bubble_s", b.bubble},
                      {"dp_exposed_s", b.dp_exposed}, {"optimizer_s", b.optimizer}}},
       {"critical_stage", r.critical_stage},
+      {"stage_layers", r.stage_layers},
       {"simulated", r.simulated},
   };
 }
@@ -68,9 +69,10 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
   fmt::print(out, "# plan-sim {}: model {} ({:.1f}B parameters), {} GPUs of {} ({}), global batch {}\n",
              c.command, c.model->name, TotalParameters(*c.model) / 1e9, c.cluster->total_gpus(),
              c.cluster->gpu.name, c.cluster->name, c.training->global_batch);
-  fmt::print(out, "# training: {}, Adam, attention {}, schedule {}, grad reduce in {}-byte values, {}{}, {}\n",
+  fmt::print(out, "# training: {}, Adam, attention {}, schedule {}{}, grad reduce in {}-byte values, {}{}, {}\n",
              c.training->loss_scaling ? "fp16 with loss scaling" : "bf16",
              AttentionKernelName(c.training->attention), PipelineScheduleName(c.training->schedule),
+             c.training->uneven_pipeline ? "" : " (even stages)",
              c.training->grad_reduce_bytes, GradReduceOverlapText(c.training->overlap_grad_reduce),
              c.training->grad_bucket_copies ? " (through bucket copies)" : "",
              c.training->fused_grad_accumulation ? "accumulated inside the weight-gradient GEMMs"

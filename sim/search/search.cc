@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+
+#include "sim/workload/pipeline_split.h"
 
 namespace braid::sim {
 namespace {
@@ -24,6 +27,15 @@ std::vector<int> Values(const SearchOptions& o, const char* key, int pinned, std
   return candidates;
 }
 
+// Whether the search tries pp stages of v chunks: the layers split evenly over them, or (when
+// uneven splits are allowed) with the first and last virtual stages one layer short at most, as
+// Llama 3 ran. Layouts given explicitly may use any split (pipeline_split.h).
+bool Splits(const StepModel& m, int pp, int v) {
+  std::string why;
+  const std::vector<int> split = VirtualStageLayers(m.model().layers, pp, v, m.training().uneven_pipeline, &why);
+  return !split.empty() && SplitShortfall(split) <= 2;
+}
+
 std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
   const ModelSpec& model = m.model();
   const int gpus = m.cluster().total_gpus();
@@ -33,7 +45,11 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
   // TP stays within a node (across nodes its per-layer collectives would run on the NICs).
   for (int tp : Values(o, "tp", o.fixed.tp, Divisors(per_node, per_node))) {
     if (gpus % tp != 0) continue;
-    for (int pp : Values(o, "pp", o.fixed.pp, Divisors(model.layers, gpus / tp))) {
+    std::vector<int> pps;
+    for (int pp : Divisors(gpus / tp, model.layers)) {
+      if (Splits(m, pp, 1)) pps.push_back(pp);
+    }
+    for (int pp : Values(o, "pp", o.fixed.pp, pps)) {
       if (gpus % (tp * pp) != 0) continue;
       const int dp = gpus / (tp * pp);
       if (Pinned(o, "dp") && dp != o.fixed.dp) continue;
@@ -43,10 +59,8 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
       }
       for (int mb : Values(o, "mb", o.fixed.mb, mbs)) {
         std::vector<int> vs = {1};
-        if (pp > 1) {
-          for (int v : Divisors(model.layers / pp, 16)) {
-            if (v > 1) vs.push_back(v);
-          }
+        for (int v = 2; pp > 1 && v <= 16; ++v) {
+          if (Splits(m, pp, v)) vs.push_back(v);
         }
         for (int v : Values(o, "v", o.fixed.v, vs)) {
           for (int zero : Values(o, "zero", o.fixed.zero, {0, 1, 2, 3})) {

@@ -8,6 +8,7 @@
 
 #include "sim/common/input_error.h"
 #include "sim/workload/layer_work.h"
+#include "sim/workload/pipeline_split.h"
 
 namespace braid::sim {
 namespace {
@@ -60,9 +61,10 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
     *rule = "tp-divides-ffn";
     return fmt::format("ffn_hidden ({}) not divisible by tp ({})", m.ffn_hidden, l.tp);
   }
-  if (m.layers % (l.pp * l.v) != 0) {
-    *rule = "pp-v-divide-layers";
-    return fmt::format("layers ({}) not divisible by pp*v ({}*{})", m.layers, l.pp, l.v);
+  std::string split_why;
+  if (VirtualStageLayers(m.layers, l.pp, l.v, training_.uneven_pipeline, &split_why).empty()) {
+    *rule = "pp-v-split-layers";
+    return split_why;
   }
   if (training_.global_batch % (l.dp * l.mb) != 0) {
     *rule = "batch-divisible";
@@ -104,8 +106,15 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
   return "";
 }
 
+std::vector<int> StepModel::SplitOf(const Layout& l) const {
+  std::string why;
+  std::vector<int> split = VirtualStageLayers(model_.layers, l.pp, l.v, training_.uneven_pipeline, &why);
+  if (split.empty()) throw InputError("layout " + LayoutToString(l) + ": " + why);
+  return split;
+}
+
 double StepModel::StageParameters(const Layout& l, int stage) const {
-  const double layers = double(model_.layers) / l.pp;
+  const double layers = StageLayerCount(SplitOf(l), l.pp, stage);
   double p = layers * LayerParameters(model_) / l.tp;
   if (stage == 0) p += EmbeddingWork(model_, l, training_).parameters;
   if (stage == l.pp - 1) p += HeadWork(model_, l, training_).parameters;
@@ -114,10 +123,13 @@ double StepModel::StageParameters(const Layout& l, int stage) const {
 
 MemoryBreakdown StepModel::PeakMemory(const Layout& l, int* worst_stage) const {
   MemoryBreakdown worst;
-  // Stage 0 holds the most micro-batches in flight, the last stage the logits.
-  for (int s : {0, l.pp - 1}) {
-    MemoryBreakdown m = StageMemory(model_, l, training_, cluster_.gpu, s, StageParameters(l, s),
-                                    s == l.pp - 1);
+  const std::vector<int> split = SplitOf(l);
+  // Stage 0 holds the most micro-batches in flight, the last stage the logits; with an uneven
+  // split stage 1 is the fullest of the middle stages (more layers than stage 0, the most in
+  // flight of the rest).
+  for (int s : {0, std::min(1, l.pp - 1), l.pp - 1}) {
+    MemoryBreakdown m = StageMemory(model_, l, training_, cluster_.gpu, s, StageLayerCount(split, l.pp, s),
+                                    StageParameters(l, s), s == l.pp - 1);
     if (m.total() > worst.total()) {
       worst = m;
       if (worst_stage) *worst_stage = s;
@@ -166,7 +178,7 @@ StepModel::StageCosts StepModel::Costs(const Layout& l) {
   const LayerWork layer = TransformerLayerWork(model_, l, training_);
   const LayerWork emb = EmbeddingWork(model_, l, training_);
   const LayerWork head = HeadWork(model_, l, training_);
-  const int layers_per_chunk = model_.layers / (l.pp * l.v);
+  const std::vector<int> split = SplitOf(l);
   const double layer_grad_bytes = layer.parameters * training_.grad_reduce_bytes;
   const int last_vstage = l.pp * l.v - 1;
   costs.chunks.resize(l.pp);
@@ -174,29 +186,37 @@ StepModel::StageCosts StepModel::Costs(const Layout& l) {
   // node; compute it once per distinct offset.
   struct LayerCost {
     double forward, backward, forward_tp, backward_tp;
+    double forward_dp, backward_dp;  // of which ZeRO collectives longer than the compute
   };
   std::map<int, LayerCost> by_offset;
   for (int s = 0; s < l.pp; ++s) {
     const int offset = Gpu(l, s, 0, 0) % cluster_.node.gpus;
     auto found = by_offset.find(offset);
     if (found == by_offset.end()) {
-      LayerCost lc{0, 0, 0, 0};
+      LayerCost lc{0, 0, 0, 0, 0, 0};
       lc.forward = PassSeconds(layer.forward, l, s, &lc.forward_tp);
       lc.backward = PassSeconds(layer.recompute, l, s, &lc.backward_tp) +
                     PassSeconds(layer.backward, l, s, &lc.backward_tp);
+      double forward_dp = 0, backward_dp = 0;  // ZeRO collectives beside the layer's compute
       if (l.zero >= 3) {
         // Each layer's weights are gathered before its forward and backward (prefetched, so
         // they overlap the previous layer's compute).
         const double gather = DpCollectiveSeconds(
             coll::Collective::kAllGather, layer.parameters * training_.bytes_per_value, l, s);
-        lc.forward = std::max(lc.forward, gather);
-        lc.backward = std::max(lc.backward, gather);
+        forward_dp = gather;
+        backward_dp = gather;
       }
       if (l.zero >= 2) {
         // ZeRO-2/3 reduce-scatter each layer's gradients during every backward pass.
-        lc.backward = std::max(lc.backward, DpCollectiveSeconds(coll::Collective::kReduceScatter,
+        backward_dp = std::max(backward_dp, DpCollectiveSeconds(coll::Collective::kReduceScatter,
                                                                 layer_grad_bytes, l, s));
       }
+      // The layer takes the longer of its compute and its DP traffic; the excess is exposed
+      // DP communication, not compute.
+      lc.forward_dp = std::max(0.0, forward_dp - lc.forward);
+      lc.backward_dp = std::max(0.0, backward_dp - lc.backward);
+      lc.forward += lc.forward_dp;
+      lc.backward += lc.backward_dp;
       found = by_offset.emplace(offset, lc).first;
     }
     const LayerCost& lc = found->second;
@@ -204,8 +224,11 @@ StepModel::StageCosts StepModel::Costs(const Layout& l) {
     const double b_layer = lc.backward;
     for (int c = 0; c < l.v; ++c) {
       const int vstage = c * l.pp + s;
+      const int layers_per_chunk = split[size_t(vstage)];
       ChunkCost cc;
       double ftp = f_tp * layers_per_chunk, btp = b_tp * layers_per_chunk;
+      cc.forward_dp = lc.forward_dp * layers_per_chunk;
+      cc.backward_dp = lc.backward_dp * layers_per_chunk;
       cc.forward = f_layer_total * layers_per_chunk;
       if (vstage == last_vstage) {
         cc.forward += PassSeconds(head.forward, l, s, &ftp);
@@ -359,12 +382,15 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       Breakdown& b = r.breakdown;
       b.optimizer = optimizer;
       b.dp_exposed = std::max(0.0, free_at - compute_end) + gather;
-      double tp = 0;
+      double tp = 0, zero_dp = 0;
       for (const TaskTiming& t : r.pipeline.tasks[s]) {
-        tp += t.task.forward ? r.tp_seconds_forward[s][t.task.chunk] : r.tp_seconds_backward[s][t.task.chunk];
+        const ChunkCost& cc = costs.chunks[s][size_t(t.task.chunk)];
+        tp += t.task.forward ? cc.forward_tp : cc.backward_tp;
+        zero_dp += t.task.forward ? cc.forward_dp : cc.backward_dp;
       }
       b.tp_exposed = tp;
-      b.compute = r.pipeline.stage_busy[s] - tp;
+      b.dp_exposed += zero_dp;
+      b.compute = r.pipeline.stage_busy[s] - tp - zero_dp;
       const double idle = compute_end - r.pipeline.stage_busy[s];
       b.bubble = std::min(idle, ideal.stage_end[s] - ideal.stage_busy[s]);
       b.pp_exposed = idle - b.bubble;
@@ -381,11 +407,13 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   int stage = 0;
   r.memory = PeakMemory(l, &stage);
   r.memory_gib_per_gpu = r.memory.total() / kGiB;
+  const std::vector<int> split = SplitOf(l);
+  for (int s = 0; s < l.pp; ++s) r.stage_layers.push_back(StageLayerCount(split, l.pp, s));
   r.simulated = fmt::format(
-      "1 pipeline of {} stage(s) x {} chunk(s), {} micro-batches ({} tasks, {} events); the other {} "
-      "DP replica(s) and {} TP rank(s) per stage are identical by symmetry; collectives replayed on "
-      "the fabric: {} ({} cached)",
-      l.pp, l.v, r.microbatches, 2 * l.pp * l.v * r.microbatches, r.pipeline.events, l.dp - 1,
+      "1 pipeline of {} stage(s) x {} chunk(s) (layers per virtual stage: {}), {} micro-batches ({} "
+      "tasks, {} events); the other {} DP replica(s) and {} TP rank(s) per stage are identical by "
+      "symmetry; collectives replayed on the fabric: {} ({} cached)",
+      l.pp, l.v, SplitText(split), r.microbatches, 2 * l.pp * l.v * r.microbatches, r.pipeline.events, l.dp - 1,
       l.tp - 1, coster_.stats().replays, coster_.stats().cache_hits);
   if (!keep_trace) {
     r.pipeline.tasks.clear();

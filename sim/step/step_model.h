@@ -45,6 +45,7 @@ struct StepResult {
   MemoryBreakdown memory;           // of that stage
   Breakdown breakdown;
   int critical_stage = 0;
+  std::vector<int> stage_layers;  // transformer layers of each pipeline stage
   std::string simulated;  // what was simulated explicitly, and what follows by symmetry
   // For traces: the representative pipeline's tasks/transfers and each stage's DP spans and TP
   // collective time per task.
@@ -80,6 +81,7 @@ class StepModel {
   struct ChunkCost {
     double forward = 0, backward = 0;               // seconds per micro-batch, incl. TP comm
     double forward_tp = 0, backward_tp = 0;          // of which TP collectives (backward incl. recompute)
+    double forward_dp = 0, backward_dp = 0;          // of which ZeRO-2/3 traffic beyond the compute
     std::vector<double> layer_backward;             // seconds, in backward order
     std::vector<double> layer_grad_bytes;           // gradient bytes, same order
   };
@@ -94,6 +96,8 @@ class StepModel {
   double PassSeconds(const PassWork& pass, const Layout& layout, int stage, double* tp_seconds);
   double DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& layout, int stage);
   double StageParameters(const Layout& layout, int stage) const;
+  // The layers of each virtual stage (pipeline_split.h); InputError when there is no split.
+  std::vector<int> SplitOf(const Layout& layout) const;
   double OptimizerSeconds(const Layout& layout, int stage) const;  // the Adam step, memory-bound
   int Gpu(const Layout& l, int stage, int dp_rank, int tp_rank) const;
 

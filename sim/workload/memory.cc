@@ -52,7 +52,8 @@ double InFlightChunks(const Layout& l, const TrainingSpec& tr, int stage, int mi
 }
 
 MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingSpec& tr,
-                            const GpuSpec& gpu, int stage, double params, bool last_stage) {
+                            const GpuSpec& gpu, int stage, int stage_layers, double params,
+                            bool last_stage) {
   MemoryBreakdown mem;
   const double dp = l.dp;
   mem.weights = tr.bytes_per_value * params / (l.zero >= 3 ? dp : 1);
@@ -63,7 +64,7 @@ MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingS
     // Gathered weights of the layer being computed and the one prefetched.
     mem.weights += 2 * tr.bytes_per_value * LayerParameters(m) / l.tp;
   }
-  const double layers_per_chunk = double(m.layers) / (l.pp * l.v);
+  const double layers_per_chunk = double(stage_layers) / l.v;
   const double chunks = InFlightChunks(l, tr, stage, MicroBatches(tr, l));
   mem.activations = chunks * layers_per_chunk * LayerActivationBytes(m, l, tr);
   if (tr.keep_pipeline_outputs && l.pp > 1) {

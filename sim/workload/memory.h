@@ -19,11 +19,13 @@ struct MemoryBreakdown {
 double LayerActivationBytes(const ModelSpec& model, const Layout& layout, const TrainingSpec& training);
 
 // Layer-chunk micro-batches stage `stage` holds at its peak under the layout's schedule, in
-// units of one chunk (layers / (pp * v) layers) of one micro-batch.
+// units of one chunk (the stage's layers / v) of one micro-batch.
 double InFlightChunks(const Layout& layout, const TrainingSpec& training, int stage, int microbatches);
 
-// `parameters` = weights this GPU holds before ZeRO sharding (its stage's share / tp).
+// `stage_layers` = the transformer layers of stage `stage` (pipeline_split.h); `parameters` =
+// weights this GPU holds before ZeRO sharding (its stage's share / tp).
 MemoryBreakdown StageMemory(const ModelSpec& model, const Layout& layout, const TrainingSpec& training,
-                            const GpuSpec& gpu, int stage, double parameters, bool last_stage);
+                            const GpuSpec& gpu, int stage, int stage_layers, double parameters,
+                            bool last_stage);
 
 }  // namespace braid::sim

@@ -60,6 +60,10 @@ struct TrainingSpec {
   // into its bucket and back. False: buckets are views of one contiguous gradient buffer
   // (Megatron-LM's DDP, PyTorch with gradient_as_bucket_view=True).
   bool grad_bucket_copies = false;
+  // Layers that pp does not divide go to the middle stages first, the first and last stages
+  // holding fewer (pipeline_split.h; modern Megatron-LM, Llama 3). False: pp must divide the
+  // layers (Megatron-LM 2021).
+  bool uneven_pipeline = true;
 };
 
 // Micro-batches each pipeline runs per optimiser step (the batch divided over dp * mb).

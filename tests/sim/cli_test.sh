@@ -239,6 +239,19 @@ if expect_ok "collective --algorithm tree" collective --cluster dgx-h100 -b 64K 
   [ "$rows" -eq 3 ] && [ "$trees" -eq 3 ] && grep -qF "forced to tree" "$tmp/out" || fail "--algorithm tree: $trees of $rows rows use a tree: $(cat "$tmp/out")"
 fi
 
+# Uneven pipeline stages: Llama 3 405B's 126 layers on 16 stages run as 7 + 14 x 8 + 7; with
+# --even-pipeline-stages (Megatron-LM 2021) the same layout is an error naming the split rule.
+llama_args=(simulate --model llama-3-405b --cluster dgx-h100 --global-batch 64
+            --layout tp=8,pp=16,dp=1,mb=1,v=1,zero=1,recompute=full,sp=on)
+if expect_ok "simulate uneven stages" "${llama_args[@]}" --format json; then
+  python3 - "$tmp/out" <<'EOF' || fail "uneven stages: stage_layers wrong (above)"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+assert r["stage_layers"] == [7] + [8] * 14 + [7], r["stage_layers"]
+EOF
+fi
+expect_bad "--even-pipeline-stages" "layers (126) not divisible by pp*v (16*1)" -- "${llama_args[@]}" --even-pipeline-stages
+
 if [ $failures -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1

@@ -77,6 +77,7 @@ TrainingSpec PaperSetup(const Row& row) {
   t.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
   t.grad_bucket_copies = true;  // PyTorch DDP (pp=1 rows), gradient_as_bucket_view=False
   t.bucket_bytes = 25e6;
+  t.uneven_pipeline = false;  // ParallelTransformer asserted layers % pp == 0
   return t;
 }
 

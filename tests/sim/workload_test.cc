@@ -626,22 +626,22 @@ TEST(StageMemory, Fp32GradientCopyAndKeptPipelineOutputs) {
   tr.global_batch = 32;  // 16 micro-batches
   const double params = 1e9;
   tr.grad_reduce_bytes = 4;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, false).optimizer, 12 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false).optimizer, 12 * params);
   tr.grad_reduce_bytes = 2;
-  const MemoryBreakdown freed = StageMemory(m, l, tr, gpu, 0, params, false);
+  const MemoryBreakdown freed = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false);
   EXPECT_DOUBLE_EQ(freed.optimizer, 16 * params);
   tr.keep_pipeline_outputs = true;
   const double output = 2.0 * m.seq_len * m.hidden;  // bf16, one sequence
   const double chunks = InFlightChunks(l, tr, 0, 16);
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, false).activations,
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false).activations,
                    freed.activations + chunks * output);
-  const double last_kept = StageMemory(m, l, tr, gpu, 7, params, true).activations;
+  const double last_kept = StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, true).activations;
   l.pp = 1;
-  const double alone_kept = StageMemory(m, l, tr, gpu, 0, params, true).activations;
+  const double alone_kept = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).activations;
   tr.keep_pipeline_outputs = false;
-  EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, params, true).activations);
+  EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).activations);
   l.pp = 8;
-  EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, params, true).activations);
+  EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, true).activations);
 }
 
 // DDP bucket copies hold a second copy of the gradients for the whole run; the 2021 pipelined
@@ -657,12 +657,12 @@ TEST(StageMemory, DdpBucketCopiesDoubleTheGradientsWhenOverlapping) {
   tr.grad_reduce_bytes = 2;
   tr.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
   const double params = 3.5e9;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, true).gradients, 2 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).gradients, 2 * params);
   tr.grad_bucket_copies = true;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, true).gradients, 4 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).gradients, 4 * params);
   l.pp = 2;
   l.dp = 32;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, params, false).gradients, 2 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false).gradients, 2 * params);
 }
 
 }  // namespace

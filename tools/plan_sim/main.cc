@@ -36,7 +36,7 @@ struct Options {
   double bucket_mb = 40;
   bool explain = false, fp16 = false, no_overlap_grad_reduce = false, no_fused_grad_accumulation = false,
        keep_pipeline_outputs = false, no_pp_scatter_gather = false, overlap_p2p = false,
-       grad_bucket_copies = false;
+       grad_bucket_copies = false, even_pipeline_stages = false;
 };
 
 void AddCommon(CLI::App* cmd, Options* o) {
@@ -71,6 +71,9 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_flag("--grad-bucket-copies", o->grad_bucket_copies,
                 "The overlapped DP reduction copies gradients into buckets of its own: a second gradient copy "
                 "in memory, copied in and out each step (PyTorch DDP without gradient_as_bucket_view)");
+  cmd->add_flag("--even-pipeline-stages", o->even_pipeline_stages,
+                "pp must divide the layers (Megatron-LM 2021); by default the first and last stages may hold "
+                "fewer, as Llama 3 and Megatron-LM's --decoder-first/last-pipeline-num-layers do");
   cmd->add_option("--bucket-mb", o->bucket_mb, "Data-parallel gradient bucket, MB of gradients (Megatron 40, PyTorch DDP 25)")
       ->capture_default_str();
   cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends and receives overlap compute (default: Megatron-LM's blocking send/receive exchanges between compute steps)");
@@ -96,6 +99,7 @@ TrainingSpec Training(const Options& o) {
   t.fused_grad_accumulation = !o.no_fused_grad_accumulation;
   t.keep_pipeline_outputs = o.keep_pipeline_outputs;
   t.grad_bucket_copies = o.grad_bucket_copies;
+  t.uneven_pipeline = !o.even_pipeline_stages;
   if (!(o.bucket_mb >= 0.001 && o.bucket_mb <= 1e6)) {
     throw InputError(fmt::format("--bucket-mb {} must be in [0.001, 1000000]", o.bucket_mb));
   }

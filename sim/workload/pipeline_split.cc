@@ -1,0 +1,60 @@
+#include "sim/workload/pipeline_split.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace braid::sim {
+
+std::vector<int> VirtualStageLayers(int layers, int pp, int v, bool uneven, std::string* why) {
+  const int n = pp * v;
+  if (pp < 1 || v < 1 || layers < n) {
+    *why = fmt::format("layers ({}) cannot fill pp*v ({}*{}) virtual stages: each needs a layer", layers, pp, v);
+    return {};
+  }
+  if (layers % n == 0) return std::vector<int>(size_t(n), layers / n);
+  if (!uneven) {
+    *why = fmt::format("layers ({}) not divisible by pp*v ({}*{}) (even pipeline stages, as "
+                       "Megatron-LM required in 2021)", layers, pp, v);
+    return {};
+  }
+  const int middle = (layers + n - 1) / n;
+  const int shortfall = n * middle - layers;  // 1 .. n - 1
+  const int last = middle - (shortfall + 1) / 2;
+  const int first = middle - shortfall / 2;
+  if (last < 1) {
+    *why = fmt::format("layers ({}) over pp*v ({}*{}) virtual stages: {} on each middle one leaves {} "
+                       "for the first and {} for the last (each needs at least one)",
+                       layers, pp, v, middle, first, last);
+    return {};
+  }
+  std::vector<int> split(size_t(n), middle);
+  split.front() = first;
+  split.back() = last;
+  return split;
+}
+
+int SplitShortfall(const std::vector<int>& split) {
+  int most = 0, sum = 0;
+  for (int n : split) {
+    most = std::max(most, n);
+    sum += n;
+  }
+  return int(split.size()) * most - sum;
+}
+
+int StageLayerCount(const std::vector<int>& split, int pp, int stage) {
+  int layers = 0;
+  for (size_t i = size_t(stage); i < split.size(); i += size_t(pp)) layers += split[i];
+  return layers;
+}
+
+std::string SplitText(const std::vector<int>& split) {
+  const size_t n = split.size();
+  if (n == 0) return "none";
+  if (SplitShortfall(split) == 0) return fmt::format("{} x {}", n, split.front());
+  if (n == 2) return fmt::format("{} + {}", split.front(), split.back());
+  return fmt::format("{} + {} x {} + {}", split.front(), n - 2, split[1], split.back());
+}
+
+}  // namespace braid::sim

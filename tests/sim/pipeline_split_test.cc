@@ -1,0 +1,142 @@
+// Splitting layers over pipeline stages that do not divide them (pipeline_split.h), how the step
+// model uses the split (per-stage work, parameters and memory), and ZeRO traffic that outlasts
+// the compute being reported as DP communication.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "sim/common/input_error.h"
+#include "sim/step/step_model.h"
+#include "sim/workload/layer_work.h"
+#include "sim/workload/pipeline_split.h"
+
+namespace braid::sim {
+namespace {
+
+std::vector<int> Split(int layers, int pp, int v, bool uneven = true) {
+  std::string why;
+  return VirtualStageLayers(layers, pp, v, uneven, &why);
+}
+
+TEST(PipelineSplit, EvenWhenTheStagesDivideTheLayers) {
+  EXPECT_EQ(Split(96, 8, 1), std::vector<int>(8, 12));
+  EXPECT_EQ(Split(96, 8, 3, /*uneven=*/false), std::vector<int>(24, 4));
+  EXPECT_EQ(SplitShortfall(Split(96, 8, 3)), 0);
+  EXPECT_EQ(SplitText(Split(96, 8, 1)), "8 x 12");
+}
+
+// Llama 3 405B: 126 layers on 16 stages ran as 7 + 14 x 8 + 7.
+TEST(PipelineSplit, TheEndsHoldFewerLayersTheLastTheFewest) {
+  std::vector<int> llama(16, 8);
+  llama.front() = 7;
+  llama.back() = 7;
+  EXPECT_EQ(Split(126, 16, 1), llama);
+  EXPECT_EQ(SplitShortfall(llama), 2);
+  EXPECT_EQ(SplitText(llama), "7 + 14 x 8 + 7");
+  // An odd shortfall: the last stage (logits and loss) takes the larger cut.
+  EXPECT_EQ(Split(127, 16, 1).front(), 8);
+  EXPECT_EQ(Split(127, 16, 1).back(), 7);
+  EXPECT_EQ(Split(9, 2, 1), (std::vector<int>{5, 4}));
+  // Interleaved: the first and last virtual stages are the short ones; stage 0 holds virtual
+  // stages 0 and 16, stage 15 holds 15 and 31.
+  const std::vector<int> v2 = Split(126, 16, 2);
+  ASSERT_EQ(v2.size(), 32u);
+  EXPECT_EQ(std::accumulate(v2.begin(), v2.end(), 0), 126);
+  EXPECT_EQ(StageLayerCount(v2, 16, 0), 7);
+  EXPECT_EQ(StageLayerCount(v2, 16, 1), 8);
+  EXPECT_EQ(StageLayerCount(v2, 16, 15), 7);
+}
+
+TEST(PipelineSplit, ImpossibleSplitsNameTheLayersAndStages) {
+  std::string why;
+  EXPECT_TRUE(VirtualStageLayers(126, 16, 1, /*uneven=*/false, &why).empty());
+  EXPECT_NE(why.find("layers (126) not divisible by pp*v (16*1)"), std::string::npos) << why;
+  EXPECT_TRUE(VirtualStageLayers(10, 16, 1, true, &why).empty());
+  EXPECT_NE(why.find("cannot fill"), std::string::npos) << why;
+  // 10 layers on 8 stages: 2 on each middle stage leaves nothing for the last.
+  EXPECT_TRUE(VirtualStageLayers(10, 8, 1, true, &why).empty());
+  EXPECT_NE(why.find("each needs at least one"), std::string::npos) << why;
+}
+
+ClusterSpec H100s(int gpus) {
+  ClusterSpec cluster = LoadCluster("dgx-h100");
+  SizeForGpus(&cluster, gpus);
+  return cluster;
+}
+
+Layout Parse(const std::string& keys) {
+  Layout l;
+  std::vector<std::string> pinned;
+  ParseLayoutKeys(keys, "test", &l, &pinned);
+  return l;
+}
+
+TEST(PipelineSplit, StepModelSimulatesTheLlama3Layout) {
+  const ModelSpec model = LoadModel("llama-3-405b");
+  TrainingSpec t;
+  t.global_batch = 256;
+  const ClusterSpec cluster = H100s(8 * 16 * 2);
+  const Layout l = Parse("tp=8,pp=16,dp=2,mb=1,v=1,zero=1,recompute=full,sp=on");
+  StepModel uneven(model, cluster, t, ComputeModel(cluster.gpu));
+  ASSERT_EQ(uneven.Infeasible(l), "");
+  const StepResult r = uneven.Simulate(l, /*keep_trace=*/false);
+  std::vector<int> llama(16, 8);
+  llama.front() = llama.back() = 7;
+  EXPECT_EQ(r.stage_layers, llama);
+  EXPECT_NE(r.simulated.find("7 + 14 x 8 + 7"), std::string::npos) << r.simulated;
+  // A middle stage (8 layers, no embedding or output layer) holds the most activations.
+  EXPECT_GT(r.memory.activations, 0);
+
+  // Megatron-LM 2021 needed an even split: the same layout is rejected, naming the rule.
+  t.uneven_pipeline = false;
+  StepModel even(model, cluster, t, ComputeModel(cluster.gpu));
+  std::string rule;
+  EXPECT_NE(even.Infeasible(l, &rule).find("not divisible by pp*v (16*1)"), std::string::npos);
+  EXPECT_EQ(rule, "pp-v-split-layers");
+  EXPECT_THROW(even.Simulate(l, false), InputError);
+}
+
+// The first stage's weights: its 7 layers and the embedding, against 8 layers on a middle stage.
+TEST(PipelineSplit, StageWorkFollowsTheSplit) {
+  const ModelSpec model = LoadModel("llama-3-405b");
+  TrainingSpec t;
+  t.global_batch = 64;
+  const ClusterSpec cluster = H100s(8 * 16);
+  StepModel m(model, cluster, t, ComputeModel(cluster.gpu));
+  const StepResult r = m.Simulate(Parse("tp=8,pp=16,dp=1,mb=1,v=1,zero=1,recompute=full,sp=on"), true);
+  // Forward tasks of stage 1 (8 layers) take 8/7 of stage 0's minus the embedding's share, and
+  // more than stage 0's: the embedding lookup is cheap next to a layer.
+  double first = 0, middle = 0;
+  for (const TaskTiming& task : r.pipeline.tasks[0]) {
+    if (task.task.forward) first = task.end - task.start;
+  }
+  for (const TaskTiming& task : r.pipeline.tasks[1]) {
+    if (task.task.forward) middle = task.end - task.start;
+  }
+  ASSERT_GT(first, 0);
+  EXPECT_GT(middle, first);
+  EXPECT_LT(middle, first * 8.0 / 7.0);
+}
+
+// ZeRO-3 gathers each layer's weights beside its compute; when they take longer, the excess is
+// DP communication in the breakdown and the compute stays what the kernels take.
+TEST(ZeroTraffic, GathersLongerThanComputeAreExposedDataParallelTime) {
+  const ModelSpec model = LoadModel("llama-2-7b");
+  TrainingSpec t;
+  t.global_batch = 64;
+  ClusterSpec cluster = H100s(64);
+  cluster.node.nic_Gbps = 10;  // a slow network, so the per-layer gathers outlast the layers
+  StepModel m(model, cluster, t, ComputeModel(cluster.gpu));
+  const StepResult z1 = m.Simulate(Parse("tp=1,pp=1,dp=64,mb=1,zero=1,recompute=full"), false);
+  const StepResult z3 = m.Simulate(Parse("tp=1,pp=1,dp=64,mb=1,zero=3,recompute=full"), false);
+  EXPECT_NEAR(z3.breakdown.compute, z1.breakdown.compute, 1e-9 * z1.breakdown.compute);
+  EXPECT_GT(z3.breakdown.dp_exposed, z3.breakdown.compute);
+  const Breakdown& b = z3.breakdown;
+  EXPECT_NEAR(b.compute + b.tp_exposed + b.pp_exposed + b.bubble + b.dp_exposed + b.optimizer,
+              z3.step_time_s, 1e-6 * z3.step_time_s);
+}
+
+}  // namespace
+}  // namespace braid::sim
