@@ -3,13 +3,15 @@
 // order is the one include/braid/kernels/gemm.h documents.
 //
 // The output type and the epilogue kind are template parameters of the per-element code, and a
-// kernel picks the instantiation once per tile (WithEpilogue) around its unrolled store loop.
-// Run-time switches inside that loop (the first version) inlined every output type and epilogue
-// into each of the Hopper kernel's 64 store sites per thread: 370 KB of machine code. On the
-// H100 (2026-11-24) that kernel paid about 125 us per 128 x 256 tile on top of its main loop
+// kernel picks the instantiation once per tile (WithEpilogue) around its store loop. Run-time
+// switches inside the loop (the first version) inlined every output type and epilogue into each
+// of the Hopper kernel's 64 unrolled store sites per thread: 370 KB of machine code. On the H100
+// (2026-11-24) that kernel paid about 125 us per 128 x 256 tile on top of its main loop
 // (0.20-0.57x cuBLAS, by K), far more than the stores themselves take: fetching that code once
-// per tile is the likely cause (inferred, not profiled). What stays run-time here (beta,
-// residual, pre-activation, bounds) is a branch uniform across the tile.
+// per tile is the likely cause (inferred, not profiled). The Hopper kernel now stages its
+// fragments in shared memory and runs this code in a rolled loop (sm90a/epilogue_staging.h).
+// What stays run-time here (beta, residual, pre-activation, bounds) is a branch uniform across
+// the tile.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -98,8 +100,7 @@ __device__ __forceinline__ void StoreNeighbours(const EpilogueParams& e, void* b
 // (kSimple false) rows >= M and columns >= N (edge tiles) are skipped and a pair is stored as
 // one access only where D's alignment allows. kSimple: the caller knows both elements are
 // inside D, paired_stores holds, beta is 0 and there is no residual, so the pair is finished
-// without those checks: straight-line code of a few instructions per element, for the common
-// case (a skipped branch still costs its code's instruction fetch when unrolled 64 times).
+// without those checks: a few instructions per element, for the common case.
 template <OutputKind kOut, GemmEpilogue kKind, bool kSimple = false>
 __device__ __forceinline__ void EpilogueStorePair(const EpilogueParams& e, int row, int col,
                                                   float acc0, float acc1) {
@@ -146,7 +147,7 @@ __device__ __forceinline__ void WithEpilogueKind(const EpilogueParams& e, const 
 }
 
 // Calls store.Run<out, kind>() with e's output type and epilogue kind as compile-time
-// constants. `store` is a kernel's functor whose Run is its (unrolled) store loop, marked
+// constants. `store` is a kernel's functor whose Run is its store loop, marked
 // __forceinline__ so the accumulators it reads by reference stay in registers.
 template <typename Store>
 __device__ __forceinline__ void WithEpilogue(const EpilogueParams& e, const Store& store) {

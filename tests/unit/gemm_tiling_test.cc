@@ -1,10 +1,15 @@
 // The host-and-device pieces of the GEMM kernels that need no GPU to check: the grouped tile
-// order of the persistent kernels and the packing of wgmma shared-memory descriptors.
+// order of the persistent kernels, the packing of wgmma shared-memory descriptors, and where the
+// Hopper epilogue stages its accumulators.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
+#include <vector>
 
+#include "kernels/gemm/sm90a/epilogue_staging.h"
 #include "kernels/gemm/sm90a/smem_descriptor.h"
 #include "kernels/gemm/tile_order.h"
 
@@ -74,6 +79,80 @@ TEST(SmemDescriptor, AddressFieldKeepsEighteenBitsOfSharedMemory) {
   EXPECT_EQ(sm90a::SmemDescriptor(top, 16, 1024) & 0x3FFF, top >> 4);
   // Advancing a K-major slice by 16 elements (32 bytes) adds 2 to the address field.
   EXPECT_EQ(sm90a::SmemDescriptor(0x400 + 32, 16, 1024) - sm90a::SmemDescriptor(0x400, 16, 1024), 2u);
+}
+
+// Shared-memory passes one warp instruction needs: 32 banks of 4-byte words, and a bank serves
+// one distinct word per pass. `words` are the fp32 indices the 32 lanes touch.
+int SharedMemoryPasses(const std::vector<int>& words) {
+  std::map<int, std::set<int>> per_bank;
+  for (int w : words) per_bank[w % 32].insert(w);
+  size_t passes = 0;
+  for (const auto& [bank, distinct] : per_bank) passes = std::max(passes, distinct.size());
+  return static_cast<int>(passes);
+}
+
+TEST(EpilogueStaging, IndexIsABijectionOntoTheBlock) {
+  std::vector<int> hits(sm90a::kStagingFloats, 0);
+  for (int row = 0; row < sm90a::kStagingRows; ++row) {
+    for (int col = 0; col < sm90a::kStagingCols; ++col) {
+      const int i = sm90a::StagedIndex(row, col);
+      ASSERT_GE(i, 0);
+      ASSERT_LT(i, sm90a::kStagingFloats);
+      ++hits[i];
+    }
+  }
+  EXPECT_TRUE(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+}
+
+// The fragment stores (kernel's Stage): every (row, column) of the block written once, each
+// warp's 8-byte stores in the 2 passes 256 bytes need (unswizzled rows would take 8).
+TEST(EpilogueStaging, FragmentStoresCoverTheBlockWithoutBankConflicts) {
+  std::vector<int> hits(sm90a::kStagingFloats, 0);
+  for (int warp = 0; warp < 4; ++warp) {
+    for (int group = 0; group < sm90a::kStagingCols / 8; ++group) {
+      for (int half = 0; half < 2; ++half) {
+        std::vector<int> words;
+        for (int lane = 0; lane < 32; ++lane) {
+          const int row = sm90a::FragmentRow(warp, lane) + 8 * half;
+          const int col = 8 * group + sm90a::FragmentColumn(lane);
+          const int first = sm90a::StagedIndex(row, col);
+          ASSERT_EQ(first % 2, 0) << "8-byte store must be 8-byte aligned";
+          ASSERT_EQ(sm90a::StagedIndex(row, col + 1), first + 1);
+          for (int i : {first, first + 1}) {
+            words.push_back(i);
+            ++hits[i];
+          }
+        }
+        EXPECT_EQ(SharedMemoryPasses(words), 2) << "warp " << warp << " group " << group;
+      }
+    }
+  }
+  EXPECT_TRUE(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+}
+
+// The read-back (kernel's StoreStaged): every element read once, as aligned 16-byte vectors of
+// four consecutive columns, each warp's loads in the 4 passes 512 bytes need.
+TEST(EpilogueStaging, ReadBackCoversTheBlockInRowOrderWithoutBankConflicts) {
+  std::vector<int> hits(sm90a::kStagingFloats, 0);
+  for (int step = 0; step < sm90a::kStagingSteps; ++step) {
+    for (int warp = 0; warp < 4; ++warp) {
+      std::vector<int> words;
+      for (int lane = 0; lane < 32; ++lane) {
+        const int thread = 32 * warp + lane;
+        const int row = sm90a::ReadRow(thread, step), col = sm90a::ReadColumn(thread);
+        ASSERT_LT(row, sm90a::kStagingRows);
+        const int first = sm90a::StagedIndex(row, col);
+        ASSERT_EQ(first % 4, 0) << "16-byte load must be 16-byte aligned";
+        for (int i = 0; i < sm90a::kStagingReadWidth; ++i) {
+          ASSERT_EQ(sm90a::StagedIndex(row, col + i), first + i);
+          words.push_back(first + i);
+          ++hits[first + i];
+        }
+      }
+      EXPECT_EQ(SharedMemoryPasses(words), 4) << "step " << step << " warp " << warp;
+    }
+  }
+  EXPECT_TRUE(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
 }
 
 }  // namespace

@@ -8,8 +8,9 @@
 //  - warpgroups 1 and 2, the consumers, take registers (setmaxnreg 232) and each computes 64 of
 //    the tile's 128 rows with m64n256k16 wgmmas (128 fp32 accumulators per thread), keeping one
 //    k-block of wgmmas in flight while releasing the stage before it.
-// While the consumers run the epilogue of one tile, the producer is already filling the ring
-// for the next, so the tensor cores restart on a full pipeline.
+// While the consumers run the epilogue of one tile (staged through shared memory, see
+// epilogue_staging.h), the producer is already filling the ring for the next, so the tensor
+// cores restart on a full pipeline.
 //
 // Operand majorness is a template parameter: A is K-major (stored M x K) or M-major (stored
 // K x M), B is K-major (stored N x K) or N-major (stored K x N). Each needs its own TMA boxes and
@@ -21,6 +22,7 @@
 #include <cstdint>
 
 #include "kernels/gemm/epilogue.cuh"
+#include "kernels/gemm/sm90a/epilogue_staging.h"
 #include "kernels/gemm/sm90a/ptx.cuh"
 #include "kernels/gemm/sm90a/smem_descriptor.h"
 #include "kernels/gemm/sm90a/wgmma.cuh"
@@ -49,12 +51,15 @@ inline constexpr uint32_t kStageBytes = kATileBytes + kBTileBytes;
 struct alignas(1024) SharedStorage {
   uint8_t a[kStages][kATileBytes];
   uint8_t b[kStages][kBTileBytes];
+  float staging[kConsumers][kStagingFloats];  // the epilogue's blocks, one per consumer
   uint64_t full[kStages];
   uint64_t empty[kStages];
 };
 // Dynamic shared memory is only 16-byte aligned; the kernel rounds its base up to 1024.
 inline constexpr size_t kSharedBytes = sizeof(SharedStorage) + 1024;
 static_assert(kSharedBytes <= 227 * 1024, "the ring must fit the 227 KiB a Hopper CTA may use");
+static_assert(kBlockM == kConsumers * kStagingRows && kBlockN % kStagingCols == 0,
+              "a consumer's rows and the tile's columns must split into staging blocks");
 
 struct KernelParams {
   int k = 0;
@@ -77,31 +82,73 @@ __device__ __forceinline__ uint64_t SliceDescriptor(const uint8_t* tile, uint32_
   }
 }
 
-// Stores one consumer's 64 x 256 accumulator fragments (layout in wgmma.cuh) through the
-// epilogue, for WithEpilogue: thread-row `row` and row + 8, columns col + 8j and col + 8j + 1.
+// One consumer's epilogue for its 64 x 256 accumulator fragments (layout in wgmma.cuh), for
+// WithEpilogue: four 64-column chunks, each staged in shared memory (epilogue_staging.h) and read
+// back in row order by a rolled loop that finishes and stores four columns per thread and step.
 // `simple` (uniform per tile): the tile lies wholly inside D, pairs may be stored as one access,
 // and there is no C term or residual, so EpilogueStorePair's checks are compiled out.
-struct FragmentStore {
+struct StagedStore {
   const EpilogueParams& e;
-  int row, col;
+  float* staging;    // this consumer's 64 x 64 fp32 block
+  int barrier;       // named barrier of this consumer's 128 threads
+  int row0, col0;    // the consumer's first output row and the tile's first column
+  int warp, lane;    // within the warpgroup
   bool simple;
   const float (&acc)[kWgmmaAccumulators];
 
   template <OutputKind kOut, GemmEpilogue kKind>
   __device__ __forceinline__ void Run() const {
     if (simple) {
-      StoreAll<kOut, kKind, true>();
+      StoreChunks<kOut, kKind, true>();
     } else {
-      StoreAll<kOut, kKind, false>();
+      StoreChunks<kOut, kKind, false>();
+    }
+  }
+
+  // The chunk loop stays rolled (one copy of the read-back code); the switch picks the chunk's
+  // accumulators with compile-time indices, so they stay in registers.
+  template <OutputKind kOut, GemmEpilogue kKind, bool kSimple>
+  __device__ __forceinline__ void StoreChunks() const {
+    static_assert(kBlockN == 4 * kStagingCols, "the switch below names four chunks");
+#pragma unroll 1
+    for (int chunk = 0; chunk < kBlockN / kStagingCols; ++chunk) {
+      switch (chunk) {
+        case 0: Stage<0>(); break;
+        case 1: Stage<1>(); break;
+        case 2: Stage<2>(); break;
+        default: Stage<3>();
+      }
+      NamedBarrierSync(barrier, kStagingThreads);  // the chunk is complete in shared memory
+      StoreStaged<kOut, kKind, kSimple>(chunk);
+      NamedBarrierSync(barrier, kStagingThreads);  // read back; the block may be overwritten
+    }
+  }
+
+  // Fragment pairs of column groups 8 * kChunk .. 8 * kChunk + 7 into the staging block.
+  template <int kChunk>
+  __device__ __forceinline__ void Stage() const {
+    const int row = FragmentRow(warp, lane), col = FragmentColumn(lane);
+#pragma unroll
+    for (int g = 0; g < kStagingCols / 8; ++g) {
+      const int j = kChunk * (kStagingCols / 8) + g;
+      *reinterpret_cast<float2*>(staging + StagedIndex(row, 8 * g + col)) =
+          make_float2(acc[4 * j], acc[4 * j + 1]);
+      *reinterpret_cast<float2*>(staging + StagedIndex(row + 8, 8 * g + col)) =
+          make_float2(acc[4 * j + 2], acc[4 * j + 3]);
     }
   }
 
   template <OutputKind kOut, GemmEpilogue kKind, bool kSimple>
-  __device__ __forceinline__ void StoreAll() const {
-#pragma unroll
-    for (int j = 0; j < kBlockN / 8; ++j) {
-      EpilogueStorePair<kOut, kKind, kSimple>(e, row, col + 8 * j, acc[4 * j], acc[4 * j + 1]);
-      EpilogueStorePair<kOut, kKind, kSimple>(e, row + 8, col + 8 * j, acc[4 * j + 2], acc[4 * j + 3]);
+  __device__ __forceinline__ void StoreStaged(int chunk) const {
+    const int thread = warp * 32 + lane;
+    const int col = ReadColumn(thread);
+    const int out_col = col0 + chunk * kStagingCols + col;
+#pragma unroll 2
+    for (int step = 0; step < kStagingSteps; ++step) {
+      const int row = ReadRow(thread, step);
+      const float4 v = *reinterpret_cast<const float4*>(staging + StagedIndex(row, col));
+      EpilogueStorePair<kOut, kKind, kSimple>(e, row0 + row, out_col, v.x, v.y);
+      EpilogueStorePair<kOut, kKind, kSimple>(e, row0 + row, out_col + 2, v.z, v.w);
     }
   }
 };
@@ -182,11 +229,12 @@ __device__ __forceinline__ void ConsumeTiles(SharedStorage& s, const KernelParam
     FenceAccumulators(acc);
     if (leader) BarrierArrive(&s.empty[previous_stage]);
 
-    // Epilogue straight from the accumulator fragments (layout in wgmma.cuh).
+    // The epilogue, staged through shared memory; the producer meanwhile fills the ring.
     const bool simple = p.epi.paired_stores && p.epi.beta == 0.0f && p.epi.residual == nullptr &&
                         (t.m + 1) * kBlockM <= p.epi.m && (t.n + 1) * kBlockN <= p.epi.n;
-    const FragmentStore store{p.epi, t.m * kBlockM + consumer * 64 + warp * 16 + lane / 4,
-                              t.n * kBlockN + 2 * (lane % 4), simple, acc};
+    const StagedStore store{p.epi, s.staging[consumer], 1 + consumer,
+                            t.m * kBlockM + consumer * kStagingRows, t.n * kBlockN, warp, lane,
+                            simple, acc};
     WithEpilogue(p.epi, store);
   }
 }

@@ -92,6 +92,14 @@ __device__ __forceinline__ void WarpgroupRegistersIncrease() {
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(kRegisters));
 }
 
+// ---- named barriers ------------------------------------------------------------------------------
+
+// Waits until `threads` threads (a multiple of 32) have arrived at barrier `id` (1..15; 0 is
+// __syncthreads). Orders their shared-memory accesses like __syncthreads does for the block.
+__device__ __forceinline__ void NamedBarrierSync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
 // ---- wgmma ordering --------------------------------------------------------------------------------
 
 // Orders earlier register/shared-memory accesses before the wgmma ops that follow.
