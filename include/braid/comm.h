@@ -46,7 +46,7 @@ struct CommOptions {
   size_t slice_bytes = 0;
   // Point-to-point messages of at most this many bytes travel packed, one transport message per
   // peer per group (0 = never, at most 65512). Must be equal on every rank. Negative = take
-  // BRAID_P2P_INLINE_BYTES from the environment (default 1024).
+  // BRAID_P2P_INLINE_BYTES from the environment (default 4096).
   long p2p_inline_bytes = -1;
 };
 

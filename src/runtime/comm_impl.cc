@@ -18,9 +18,10 @@ namespace {
 // Bounds the plan cache; a workload cycling through more shapes than this rebuilds plans.
 constexpr size_t kMaxCachedPlans = 256;
 // Point-to-point messages up to this size travel packed (runtime/p2p_packet.h). Packing copies
-// each message twice more than a tagged send; that costs less than UCX's per-message overhead up
-// to about 1 KiB on the shared-memory lane, and more at 4 KiB (docs/PERFORMANCE.md).
-constexpr size_t kDefaultInlineBytes = 1024;
+// each message twice more than a tagged send; on the shared-memory lane that costs less than
+// UCX's per-message overhead up to 4 KiB (bibw 1.09x raw UCX at 4 KiB packed, 0.93x tagged) and
+// more at 8 KiB (0.61x packed); a lone 4 KiB message pays ~5% latency (docs/PERFORMANCE.md).
+constexpr size_t kDefaultInlineBytes = 4096;
 
 std::optional<coll::Algorithm> ParseAlgorithm(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });

@@ -19,10 +19,11 @@ CommOptions WithInline(long inline_bytes, double timeout_s = 30) {
   return o;
 }
 
-// Sizes straddling the default limit (1024) and the packet's message count (32 per packet).
+// Sizes straddling the limits tested (1024 and 4096, the default), a packet's message count
+// (32 per packet) and its 64 KiB.
 size_t SizeOf(int i) {
-  static const size_t kSizes[] = {0, 1, 5, 8, 1023, 1024, 1025, 3000, 64};
-  return kSizes[i % 9];
+  static const size_t kSizes[] = {0, 1, 5, 8, 1023, 1024, 1025, 3000, 64, 4095, 4096, 4097};
+  return kSizes[i % 12];
 }
 
 uint8_t ByteOf(int sender, int i, size_t k) { return uint8_t(sender * 37 + i * 11 + k); }
