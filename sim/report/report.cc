@@ -27,7 +27,8 @@ nlohmann::json ResultJson(const StepResult& r) {
   constexpr double kGiB = 1024.0 * 1024 * 1024;
   return {
       {"layout", {{"tp", l.tp}, {"pp", l.pp}, {"dp", l.dp}, {"mb", l.mb}, {"v", l.v},
-                  {"zero", l.zero}, {"recompute", RecomputeName(l.recompute)}, {"sp", l.sp}}},
+                  {"zero", l.zero}, {"recompute", RecomputeName(l.recompute)}, {"sp", l.sp},
+                  {"first", l.first}, {"last", l.last}}},
       {"layout_string", LayoutToString(l)},
       {"microbatches", r.microbatches},
       {"step_time_s", r.step_time_s},

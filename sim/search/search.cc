@@ -27,13 +27,25 @@ std::vector<int> Values(const SearchOptions& o, const char* key, int pinned, std
   return candidates;
 }
 
+// The first/last layer counts a search pins (0 = the default split).
+Layout PinnedSplit(const SearchOptions& o) {
+  Layout l;
+  if (Pinned(o, "first")) l.first = o.fixed.first;
+  if (Pinned(o, "last")) l.last = o.fixed.last;
+  return l;
+}
+
 // Whether the search tries pp stages of v chunks: the layers split evenly over them, or (when
 // uneven splits are allowed) with the first and last virtual stages one layer short at most, as
-// Llama 3 ran. Layouts given explicitly may use any split (pipeline_split.h).
-bool Splits(const StepModel& m, int pp, int v) {
+// Llama 3 ran; with first/last pinned, whether those counts leave an even split of the rest.
+// Layouts given explicitly may use any split (pipeline_split.h).
+bool Splits(const StepModel& m, const SearchOptions& o, int pp, int v) {
+  Layout l = PinnedSplit(o);
+  l.pp = pp;
+  l.v = v;
   std::string why;
-  const std::vector<int> split = VirtualStageLayers(m.model().layers, pp, v, m.training().uneven_pipeline, &why);
-  return !split.empty() && SplitShortfall(split) <= 2;
+  const std::vector<int> split = LayoutStageLayers(m.model().layers, l, m.training().uneven_pipeline, &why);
+  return !split.empty() && (l.first > 0 || l.last > 0 || SplitShortfall(split) <= 2);
 }
 
 std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
@@ -47,7 +59,7 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
     if (gpus % tp != 0) continue;
     std::vector<int> pps;
     for (int pp : Divisors(gpus / tp, model.layers)) {
-      if (Splits(m, pp, 1)) pps.push_back(pp);
+      if (Splits(m, o, pp, 1)) pps.push_back(pp);
     }
     for (int pp : Values(o, "pp", o.fixed.pp, pps)) {
       if (gpus % (tp * pp) != 0) continue;
@@ -60,7 +72,7 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
       for (int mb : Values(o, "mb", o.fixed.mb, mbs)) {
         std::vector<int> vs = {1};
         for (int v = 2; pp > 1 && v <= 16; ++v) {
-          if (Splits(m, pp, v)) vs.push_back(v);
+          if (Splits(m, o, pp, v)) vs.push_back(v);
         }
         for (int v : Values(o, "v", o.fixed.v, vs)) {
           for (int zero : Values(o, "zero", o.fixed.zero, {0, 1, 2, 3})) {
@@ -71,7 +83,7 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
             for (int rec : Values(o, "recompute", int(o.fixed.recompute), recomputes)) {
               for (int sp : Values(o, "sp", int(o.fixed.sp), {0, 1})) {
                 if (sp && tp == 1 && !Pinned(o, "sp")) continue;  // meaningless, not a rejection
-                Layout l;
+                Layout l = PinnedSplit(o);
                 l.tp = tp;
                 l.pp = pp;
                 l.dp = dp;

@@ -62,7 +62,7 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
     return fmt::format("ffn_hidden ({}) not divisible by tp ({})", m.ffn_hidden, l.tp);
   }
   std::string split_why;
-  if (VirtualStageLayers(m.layers, l.pp, l.v, training_.uneven_pipeline, &split_why).empty()) {
+  if (LayoutStageLayers(m.layers, l, training_.uneven_pipeline, &split_why).empty()) {
     *rule = "pp-v-split-layers";
     return split_why;
   }
@@ -108,7 +108,7 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
 
 std::vector<int> StepModel::SplitOf(const Layout& l) const {
   std::string why;
-  std::vector<int> split = VirtualStageLayers(model_.layers, l.pp, l.v, training_.uneven_pipeline, &why);
+  std::vector<int> split = LayoutStageLayers(model_.layers, l, training_.uneven_pipeline, &why);
   if (split.empty()) throw InputError("layout " + LayoutToString(l) + ": " + why);
   return split;
 }

@@ -34,6 +34,46 @@ std::vector<int> VirtualStageLayers(int layers, int pp, int v, bool uneven, std:
   return split;
 }
 
+namespace {
+
+// first and/or last given (> 0); the other virtual stages share the rest evenly.
+std::vector<int> ExplicitStageLayers(int layers, int pp, int v, int first, int last, std::string* why) {
+  const int n = pp * v;
+  const std::string given = fmt::format("layers ({}) over pp*v ({}*{}) virtual stages with{}{}", layers, pp, v,
+                                        first > 0 ? fmt::format(" first={}", first) : "",
+                                        last > 0 ? fmt::format(" last={}", last) : "");
+  const int fixed_stages = int(first > 0) + int(last > 0);
+  if (n < 2) {
+    *why = given + ": first/last need a pipeline of at least 2 virtual stages";
+    return {};
+  }
+  const int rest = layers - first - last;
+  const int others = n - fixed_stages;
+  if (others == 0) {
+    if (rest != 0) {
+      *why = given + fmt::format(": the two stages must hold all {} layers", layers);
+      return {};
+    }
+    return {first, last};
+  }
+  if (rest < others || rest % others != 0) {
+    *why = given + fmt::format(": the other {} virtual stages cannot share the remaining {} layers "
+                               "evenly (at least one each)", others, rest);
+    return {};
+  }
+  std::vector<int> split(size_t(n), rest / others);
+  if (first > 0) split.front() = first;
+  if (last > 0) split.back() = last;
+  return split;
+}
+
+}  // namespace
+
+std::vector<int> LayoutStageLayers(int layers, const Layout& l, bool uneven, std::string* why) {
+  if (l.first > 0 || l.last > 0) return ExplicitStageLayers(layers, l.pp, l.v, l.first, l.last, why);
+  return VirtualStageLayers(layers, l.pp, l.v, uneven, why);
+}
+
 int SplitShortfall(const std::vector<int>& split) {
   int most = 0, sum = 0;
   for (int n : split) {
@@ -52,7 +92,9 @@ int StageLayerCount(const std::vector<int>& split, int pp, int stage) {
 std::string SplitText(const std::vector<int>& split) {
   const size_t n = split.size();
   if (n == 0) return "none";
-  if (SplitShortfall(split) == 0) return fmt::format("{} x {}", n, split.front());
+  if (std::all_of(split.begin(), split.end(), [&](int k) { return k == split.front(); })) {
+    return fmt::format("{} x {}", n, split.front());
+  }
   if (n == 2) return fmt::format("{} + {}", split.front(), split.back());
   return fmt::format("{} + {} x {} + {}", split.front(), n - 2, split[1], split.back());
 }

@@ -14,16 +14,27 @@
 // --decoder-first/last-pipeline-num-layers (v = 1) or a --pipeline-model-parallel-layout (any v).
 // Of the splits that give every middle virtual stage the same count, it has the fewest layers on
 // the busiest one.
+//
+// Explicit (layout keys first=N and/or last=N): the first and/or last virtual stage hold what is
+// given and the others share the rest evenly, which must divide. Megatron-LM's
+// --decoder-first/last-pipeline-num-layers for v = 1; with v > 1 the counts name the first chunk of
+// stage 0 and the last chunk of the last stage.
 #pragma once
 
 #include <string>
 #include <vector>
+
+#include "sim/workload/training.h"
 
 namespace braid::sim {
 
 // Layers of each of the pp * v virtual stages, or an empty vector with *why set (naming the
 // layers, pp, v and the rule) when no split exists.
 std::vector<int> VirtualStageLayers(int layers, int pp, int v, bool uneven, std::string* why);
+
+// The split `layout` asks for: explicit when it gives first or last, else VirtualStageLayers.
+// Empty with *why set when there is none.
+std::vector<int> LayoutStageLayers(int layers, const Layout& layout, bool uneven, std::string* why);
 
 // Layers the first and last virtual stages lack against the others (0 for an even split).
 int SplitShortfall(const std::vector<int>& virtual_stage_layers);
@@ -32,7 +43,7 @@ int SplitShortfall(const std::vector<int>& virtual_stage_layers);
 int StageLayerCount(const std::vector<int>& virtual_stage_layers, int pp, int stage);
 
 // "4 x 10" for 4 virtual stages of 10 layers; "7 + 14 x 8 + 7" for an uneven split (first,
-// middle, last).
+// middle, last; the middle ones always hold the same count).
 std::string SplitText(const std::vector<int>& virtual_stage_layers);
 
 }  // namespace braid::sim

@@ -10,7 +10,8 @@
 namespace braid::sim {
 namespace {
 
-const std::vector<std::string> kLayoutKeys = {"tp", "pp", "dp", "mb", "v", "zero", "recompute", "sp"};
+const std::vector<std::string> kLayoutKeys = {"tp", "pp", "dp", "mb", "v", "zero", "recompute", "sp",
+                                              "first", "last"};
 
 int ParsePositive(const std::string& key, const std::string& value, const std::string& origin,
                   int lo, int hi) {
@@ -113,6 +114,8 @@ void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout*
     else if (key == "v") layout->v = ParsePositive(key, value, origin, 1, 1024);
     else if (key == "zero") layout->zero = ParsePositive(key, value, origin, 0, 3);
     else if (key == "recompute") layout->recompute = ParseRecompute(value, origin);
+    else if (key == "first") layout->first = ParsePositive(key, value, origin, 1, 1 << 16);
+    else if (key == "last") layout->last = ParsePositive(key, value, origin, 1, 1 << 16);
     else if (key == "sp") {
       if (value != "on" && value != "off") {
         throw InputError(fmt::format("{}: sp={} must be on or off", origin, value));
@@ -127,8 +130,11 @@ void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout*
 }
 
 std::string LayoutToString(const Layout& l) {
-  return fmt::format("tp={},pp={},dp={},mb={},v={},zero={},recompute={},sp={}", l.tp, l.pp, l.dp,
-                     l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off");
+  std::string text = fmt::format("tp={},pp={},dp={},mb={},v={},zero={},recompute={},sp={}", l.tp, l.pp,
+                                 l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off");
+  if (l.first > 0) text += fmt::format(",first={}", l.first);
+  if (l.last > 0) text += fmt::format(",last={}", l.last);
+  return text;
 }
 
 int WarmupForwards(int pp, int v, int microbatches, int stage) {

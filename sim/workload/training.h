@@ -30,6 +30,9 @@ struct Layout {
   int zero = 0; // ZeRO stage 0-3 (1 = distributed optimizer state, 2 + gradients, 3 + weights)
   Recompute recompute = Recompute::kNone;
   bool sp = false;  // sequence parallelism (tp > 1 only)
+  // Layers on the first / last virtual stage; 0 = the default split (pipeline_split.h). Megatron-LM's
+  // --decoder-first/last-pipeline-num-layers for v = 1.
+  int first = 0, last = 0;
 
   int gpus() const { return tp * pp * dp; }
 };

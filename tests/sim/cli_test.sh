@@ -252,6 +252,32 @@ EOF
 fi
 expect_bad "--even-pipeline-stages" "layers (126) not divisible by pp*v (16*1)" -- "${llama_args[@]}" --even-pipeline-stages
 
+# Explicit first/last layer counts (Megatron-LM's --decoder-first/last-pipeline-num-layers): in a
+# layout, and pinned in a search, whose every layout then carries them and splits the rest evenly.
+if expect_ok "simulate first/last" "${llama_args[@]/v=1/v=1,first=6,last=8}" --format json; then
+  python3 - "$tmp/out" <<'EOF' || fail "first/last: stage_layers wrong (above)"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+assert r["stage_layers"] == [6] + [8] * 14 + [8], r["stage_layers"]
+assert r["layout"]["first"] == 6 and r["layout"]["last"] == 8, r["layout"]
+assert r["layout_string"].endswith(",first=6,last=8"), r["layout_string"]
+EOF
+fi
+if expect_ok "search --fix first/last" search --model llama-3-405b --cluster dgx-h100 --gpus 1024 \
+    --global-batch 512 --fix tp=8,first=6,last=8 --top 5 --format json; then
+  python3 - "$tmp/out" <<'EOF' || fail "search --fix first/last: layouts wrong (above)"
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+assert results, "no layouts"
+for r in results:
+    split = r["stage_layers"]
+    assert r["layout"]["first"] == 6 and r["layout"]["last"] == 8, r["layout"]
+    assert r["layout"]["pp"] > 1 and sum(split) == 126, (r["layout"], split)
+EOF
+fi
+expect_bad "first/last that leave an uneven rest" "the other 14 virtual stages cannot share the remaining 116 layers" \
+  -- "${llama_args[@]/v=1/v=1,first=5,last=5}"
+
 if [ $failures -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1

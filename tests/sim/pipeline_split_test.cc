@@ -60,17 +60,53 @@ TEST(PipelineSplit, ImpossibleSplitsNameTheLayersAndStages) {
   EXPECT_NE(why.find("each needs at least one"), std::string::npos) << why;
 }
 
-ClusterSpec H100s(int gpus) {
-  ClusterSpec cluster = LoadCluster("dgx-h100");
-  SizeForGpus(&cluster, gpus);
-  return cluster;
-}
-
 Layout Parse(const std::string& keys) {
   Layout l;
   std::vector<std::string> pinned;
   ParseLayoutKeys(keys, "test", &l, &pinned);
   return l;
+}
+
+std::vector<int> Explicit(int layers, const std::string& keys, std::string* why) {
+  return LayoutStageLayers(layers, Parse(keys), /*uneven=*/false, why);
+}
+
+// first=/last= name the ends; the other virtual stages share the rest evenly, whatever the
+// even/uneven default.
+TEST(PipelineSplit, ExplicitFirstAndLastLayerCounts) {
+  std::string why;
+  std::vector<int> both(16, 8);
+  both.front() = 6;
+  EXPECT_EQ(Explicit(126, "pp=16,first=6,last=8", &why), both) << why;
+  EXPECT_EQ(SplitText(both), "6 + 14 x 8 + 8");
+  EXPECT_EQ(Explicit(27, "pp=4,first=3", &why), (std::vector<int>{3, 8, 8, 8})) << why;
+  EXPECT_EQ(Explicit(27, "pp=4,last=3", &why), (std::vector<int>{8, 8, 8, 3})) << why;
+  // Interleaved: the first chunk of stage 0 and the last chunk of the last stage.
+  const std::vector<int> v2 = Explicit(30, "pp=2,v=2,first=6,last=6", &why);
+  EXPECT_EQ(v2, (std::vector<int>{6, 9, 9, 6})) << why;
+  EXPECT_EQ(StageLayerCount(v2, 2, 0), 15);
+  EXPECT_EQ(Explicit(9, "pp=2,first=4,last=5", &why), (std::vector<int>{4, 5})) << why;
+  EXPECT_EQ(LayoutToString(Parse("pp=2,first=4")), "tp=1,pp=2,dp=1,mb=1,v=1,zero=0,recompute=none,sp=off,first=4");
+}
+
+TEST(PipelineSplit, ExplicitCountsThatDoNotFitNameTheRest) {
+  std::string why;
+  EXPECT_TRUE(Explicit(126, "pp=16,first=5,last=5", &why).empty());
+  EXPECT_NE(why.find("layers (126) over pp*v (16*1) virtual stages with first=5 last=5: the other 14 "
+                     "virtual stages cannot share the remaining 116 layers evenly"),
+            std::string::npos) << why;
+  EXPECT_TRUE(Explicit(12, "pp=1,first=4", &why).empty());
+  EXPECT_NE(why.find("at least 2 virtual stages"), std::string::npos) << why;
+  EXPECT_TRUE(Explicit(10, "pp=2,first=4,last=5", &why).empty());
+  EXPECT_NE(why.find("must hold all 10 layers"), std::string::npos) << why;
+  EXPECT_TRUE(Explicit(10, "pp=4,first=9", &why).empty());
+  EXPECT_NE(why.find("remaining 1 layers"), std::string::npos) << why;
+}
+
+ClusterSpec H100s(int gpus) {
+  ClusterSpec cluster = LoadCluster("dgx-h100");
+  SizeForGpus(&cluster, gpus);
+  return cluster;
 }
 
 TEST(PipelineSplit, StepModelSimulatesTheLlama3Layout) {

@@ -208,11 +208,14 @@ int main(int argc, char** argv) {
   CLI::App* search = app.add_subcommand("search", "Enumerate layouts, simulate the promising ones, rank by throughput");
   AddCommon(search, &o);
   search->add_option("--top", o.top, "Layouts to print")->capture_default_str();
-  search->add_option("--fix", o.fix, "Pin layout keys: tp,pp,dp,mb,v,zero,recompute,sp (e.g. tp=8,pp=8)");
+  search->add_option("--fix", o.fix, "Pin layout keys: tp,pp,dp,mb,v,zero,recompute,sp,first,last (e.g. tp=8,pp=8)");
   search->add_flag("--explain", o.explain, "Say why layouts were rejected");
   CLI::App* simulate = app.add_subcommand("simulate", "Simulate one layout");
   AddCommon(simulate, &o);
-  simulate->add_option("--layout", o.layout, "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on")->required();
+  simulate->add_option("--layout", o.layout,
+                       "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on; optional first=N,last=N: "
+                       "layers on the first/last virtual stage (the others share the rest evenly)")
+      ->required();
   simulate->add_option("--trace", o.trace, "Write a Chrome/Perfetto trace (JSON) of the step here");
   CLI::App* topo = app.add_subcommand("topo", "Print the cluster (preset, file, or this machine via hwloc)");
   std::string topo_cluster = "this", topo_format = "table";
