@@ -33,6 +33,13 @@ constexpr uint32_t kOpLive = 0x4272644f;
 
 // Transports of the shared-memory lane unless BRAID_UCX_LOCAL_TLS or UCX_TLS say otherwise.
 constexpr const char* kDefaultLocalTls = "posix,sysv,self";
+// Eager/rendezvous switch of the shared-memory lane (bytes) unless BRAID_UCX_LOCAL_RNDV_THRESH
+// or UCX_RNDV_THRESH say otherwise. Without cma the lane has no zero-copy transport, so a
+// rendezvous moves the same copies as eager plus a handshake; UCX's automatic threshold still
+// switched between 8 and 16 KiB here, which sent braid's 64 KiB packets (runtime/p2p_packet.h)
+// through that handshake. Above this size eager is not used, so a receiver never buffers large
+// unexpected messages.
+constexpr size_t kDefaultLocalRndvThreshBytes = 128 << 10;
 // How long Cancel() lets a pending send finish by itself before resetting the endpoint, and how
 // long Cancel()/the destructor wait for UCX to complete what they asked for.
 constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);

@@ -30,7 +30,7 @@ Status UcxTransport::Create(std::unique_ptr<UcxTransport>* out) {
   return Status::Ok();
 }
 
-Status UcxTransport::InitLane(Lane* lane, const char* tls) {
+Status UcxTransport::InitLane(Lane* lane, const char* tls, const char* rndv_thresh) {
   ucp_config_t* config = nullptr;
   ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
   if (st != UCS_OK) return UcxError("ucp_config_read", st);
@@ -39,6 +39,11 @@ Status UcxTransport::InitLane(Lane* lane, const char* tls) {
   if (tls && (st = ucp_config_modify(config, "TLS", tls)) != UCS_OK) {
     ucp_config_release(config);
     return UcxError("ucp_config_modify(TLS)", st);
+  }
+  if (rndv_thresh && (st = ucp_config_modify(config, "RNDV_THRESH", rndv_thresh)) != UCS_OK) {
+    ucp_config_release(config);
+    return UcxError(fmt::format("ucp_config_modify(RNDV_THRESH={}, from BRAID_UCX_LOCAL_RNDV_THRESH "
+                                "or the default)", rndv_thresh).c_str(), st);
   }
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE |
@@ -94,19 +99,24 @@ Status UcxTransport::Init() {
   // aborts the process when the endpoint has no error handling (see the header).
   static const std::string local_tls =
       env::Get("UCX_LOCAL_TLS").value_or(std::string(kDefaultLocalTls));
-  Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : local_tls.c_str());
+  const bool user_rndv = std::getenv("UCX_RNDV_THRESH") != nullptr;
+  static const std::string local_rndv =
+      env::Get("UCX_LOCAL_RNDV_THRESH").value_or(std::to_string(kDefaultLocalRndvThreshBytes));
+  Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : local_tls.c_str(),
+                          user_rndv ? nullptr : local_rndv.c_str());
   if (!local.ok()) {
     BRAID_WARN(kNet, "no shared-memory UCX lane ({}); same-host peers will use the network lane",
                local.ToString());
     DestroyLane(&lanes_[kLocalLane]);
   }
-  BRAID_RETURN_IF_ERROR(InitLane(&lanes_[kNetworkLane], nullptr).WithContext("UCX network lane"));
+  BRAID_RETURN_IF_ERROR(InitLane(&lanes_[kNetworkLane], nullptr, nullptr).WithContext("UCX network lane"));
   interrupt_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (interrupt_fd_ < 0) return Status::SystemError(fmt::format("eventfd: {}", strerror(errno)));
-  BRAID_INFO(kNet, "UCX {} workers created ({} thread mode; local lane {}, wakeup {}; network "
-             "lane wakeup {}; UCX_TLS {})",
+  BRAID_INFO(kNet, "UCX {} workers created ({} thread mode; local lane {}, rendezvous from {}, "
+             "wakeup {}; network lane wakeup {}; UCX_TLS {})",
              ucp_get_version_string(), thread_mode_,
              lanes_[kLocalLane].worker ? (user_tls ? "UCX_TLS" : local_tls.c_str()) : "absent",
+             user_rndv ? "UCX_RNDV_THRESH" : local_rndv.c_str(),
              lanes_[kLocalLane].wakeup ? "fd" : "polling",
              lanes_[kNetworkLane].wakeup ? "fd" : "polling", user_tls ? "from the user" : "unset");
   return Status::Ok();

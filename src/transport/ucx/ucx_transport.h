@@ -199,7 +199,8 @@ class UcxTransport : public Transport {
     std::string address;
   };
   enum LaneId : int { kLocalLane = 0, kNetworkLane = 1, kNumLanes = 2 };
-  Status InitLane(Lane* lane, const char* tls);
+  // tls / rndv_thresh: UCX configuration values for this lane's context, or null for UCX's own.
+  Status InitLane(Lane* lane, const char* tls, const char* rndv_thresh);
   void DestroyLane(Lane* lane);
   ucp_worker_h WorkerOf(int peer) const { return lanes_[peers_[size_t(peer)]->lane].worker; }
 
