@@ -102,6 +102,7 @@ Status UcxTransport::Init() {
   const bool user_rndv = std::getenv("UCX_RNDV_THRESH") != nullptr;
   static const std::string local_rndv =
       env::Get("UCX_LOCAL_RNDV_THRESH").value_or(std::to_string(kDefaultLocalRndvThreshBytes));
+  local_rndv_ = user_rndv ? "UCX_RNDV_THRESH" : local_rndv;
   Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : local_tls.c_str(),
                           user_rndv ? nullptr : local_rndv.c_str());
   if (!local.ok()) {
@@ -116,7 +117,7 @@ Status UcxTransport::Init() {
              "wakeup {}; network lane wakeup {}; UCX_TLS {})",
              ucp_get_version_string(), thread_mode_,
              lanes_[kLocalLane].worker ? (user_tls ? "UCX_TLS" : local_tls.c_str()) : "absent",
-             user_rndv ? "UCX_RNDV_THRESH" : local_rndv.c_str(),
+             local_rndv_,
              lanes_[kLocalLane].wakeup ? "fd" : "polling",
              lanes_[kNetworkLane].wakeup ? "fd" : "polling", user_tls ? "from the user" : "unset");
   return Status::Ok();
@@ -254,8 +255,9 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
 
 std::string UcxTransport::Describe() const {
   std::string s =
-      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}", ucp_get_version_string(), thread_mode_,
-                  lanes_[kNetworkLane].wakeup ? "fd" : "polling", error_mode_);
+      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}, same-host rendezvous from {}",
+                  ucp_get_version_string(), thread_mode_, lanes_[kNetworkLane].wakeup ? "fd" : "polling",
+                  error_mode_, local_rndv_);
   if (!transports_.empty()) s += "; " + transports_;
   return s;
 }

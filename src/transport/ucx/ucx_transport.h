@@ -207,6 +207,7 @@ class UcxTransport : public Transport {
   Lane lanes_[kNumLanes];
   int interrupt_fd_ = -1;
   std::string thread_mode_;
+  std::string local_rndv_;  // the shared-memory lane's rendezvous threshold, as configured
   std::string error_mode_ = "auto";  // BRAID_UCX_ERROR_MODE: auto, peer or none
 
   int rank_ = -1;
