@@ -277,6 +277,10 @@ std::vector<Case> Suite() {
   cases.push_back({8192, 16384, 4096, DataType::kFloat16, Layout::kNT, Fusion::kBiasGelu});
   // The attention / FC2 output projection with the residual added in the epilogue.
   cases.push_back({8192, 4096, 4096, DataType::kBfloat16, Layout::kNT, Fusion::kResidual});
+  // What a tile costs beyond its main loop: at K = 64 a tile is one k-block, so the time is the
+  // per-tile fixed cost x 16 waves (2048 tiles of 128 x 256 on 132 SMs). Session 18 fitted
+  // ~125 us per tile from the K-suite; these two rows measure it directly, against cuBLAS.
+  for (int64_t k : {64, 512}) cases.push_back({8192, 8192, k, DataType::kBfloat16, Layout::kNT, Fusion::kNone});
   return cases;
 }
 
