@@ -39,25 +39,28 @@ namespace {
 // first and/or last given (> 0); the other virtual stages share the rest evenly.
 std::vector<int> ExplicitStageLayers(int layers, int pp, int v, int first, int last, std::string* why) {
   const int n = pp * v;
-  const std::string given = fmt::format("layers ({}) over pp*v ({}*{}) virtual stages with{}{}", layers, pp, v,
-                                        first > 0 ? fmt::format(" first={}", first) : "",
-                                        last > 0 ? fmt::format(" last={}", last) : "");
+  // The error's prefix, formatted only on failure (the step model asks for the split often).
+  const auto given = [&] {
+    return fmt::format("layers ({}) over pp*v ({}*{}) virtual stages with{}{}", layers, pp, v,
+                       first > 0 ? fmt::format(" first={}", first) : "",
+                       last > 0 ? fmt::format(" last={}", last) : "");
+  };
   const int fixed_stages = int(first > 0) + int(last > 0);
   if (n < 2) {
-    *why = given + ": first/last need a pipeline of at least 2 virtual stages";
+    *why = given() + ": first/last need a pipeline of at least 2 virtual stages";
     return {};
   }
   const int rest = layers - first - last;
   const int others = n - fixed_stages;
   if (others == 0) {
     if (rest != 0) {
-      *why = given + fmt::format(": the two stages must hold all {} layers", layers);
+      *why = given() + fmt::format(": the two stages must hold all {} layers", layers);
       return {};
     }
     return {first, last};
   }
   if (rest < others || rest % others != 0) {
-    *why = given + fmt::format(": the other {} virtual stages cannot share the remaining {} layers "
+    *why = given() + fmt::format(": the other {} virtual stages cannot share the remaining {} layers "
                                "evenly (at least one each)", others, rest);
     return {};
   }
