@@ -20,6 +20,10 @@ using transport::Request;
 // windows of 64, docs/PERFORMANCE.md).
 constexpr uint32_t kFlushMessages = 32;
 
+// Finish's wait loop checks every request of the batch, to see a failure behind a pending one,
+// once per this many passes that made no progress (a few microseconds of spinning).
+constexpr unsigned kFullScanEvery = 32;
+
 // Point-to-point tags: the top bit of the sequence field marks a packet; otherwise sequence and
 // op bits carry the message number (30 bits; numbers only need to differ among messages in
 // flight between one pair).
@@ -262,13 +266,19 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
 
   transport::Transport* net = ctx_.transport;
   ProgressWaiter waiter(net, ctx_.aborted, ctx_.timeout_s);
+  unsigned idle_passes = 0;
   while (failure.ok()) {
     bool progressed = net->Progress();
     bool all_done = false;
     Outstanding oldest;
-    failure = Poll(/*full_scan=*/!progressed, &progressed, &all_done, &oldest);
+    // A failure behind a pending request is looked for only every kFullScanEvery idle passes:
+    // scanning a window of 64 on every idle pass made each spin ~10x longer than UCX's own
+    // progress call, so arrivals were picked up later (8 KiB bw 0.89x raw UCX).
+    const bool full_scan = !progressed && ++idle_passes % kFullScanEvery == 0;
+    failure = Poll(full_scan, &progressed, &all_done, &oldest);
     if (!failure.ok() || all_done) break;
     if (progressed) {
+      idle_passes = 0;
       waiter.Reset();
       continue;
     }

@@ -121,7 +121,7 @@ class P2pEngine {
   static Status SizeMismatch(int peer, const P2pOp& op, size_t got);
   // Polls the outstanding requests; *all_done when nothing of the batch is outstanding. Tagged
   // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
-  // failure behind a pending request: the caller asks for that when a pass made no progress).
+  // failure behind a pending request: the caller asks for that now and then while idle).
   Status Poll(bool full_scan, bool* progressed, bool* all_done, Outstanding* oldest);
   void EndBatch();
   Status RunOneAsBatch(const P2pOp& op);
