@@ -8,7 +8,10 @@
 // kernel adds the groups in a fixed order. Traffic: x, dy read once, dx written once, plus 2 *
 // groups * cols * 4 B of partials (groups ~ rows resident at once, independent of `rows`).
 //
-// Longer rows: a column kernel computes the partial sums (reads x, dy), a row kernel computes dx
+// Longer rows whose dgamma (and dbeta) sums fit in a block's shared memory (up to ~29K
+// columns for LayerNorm, ~58K for RMSNorm on the H100, any type): NormBackwardWideKernel, one row at a time
+// per block, x and dy read from DRAM once (the second pass hits L2), column sums in shared memory.
+// Longer still: a column kernel computes the partial sums (reads x, dy), a row kernel computes dx
 // (reads x, dy twice; the second read mostly hits L2), and the same final kernel adds partials.
 #include <cuda_runtime.h>
 
@@ -36,8 +39,10 @@ constexpr int kChunksOf = sizeof(T) == 2 ? 3 : 4;
 constexpr int kScalarChunks = 8;
 
 struct BwdPlan {
-  bool rows_path = false;  // register kernel (else the long-row kernels)
-  RowLayout layout;        // rows path only
+  bool rows_path = false;   // register kernel
+  bool wide_path = false;   // else NormBackwardWideKernel (else the long-row kernels)
+  size_t shared_bytes = 0;  // the wide kernel's dynamic shared memory
+  RowLayout layout;         // rows path only
   int64_t blocks = 0;      // grid of the rows kernel or of the long-row dx kernel
   int64_t groups = 0;      // rows of partial sums in the workspace (per array)
 };
@@ -74,7 +79,37 @@ Status PlanBackward(bool vector, int64_t rows, int64_t cols, BwdPlan* plan) {
     // One wave: more blocks would only add partial sums without adding bandwidth.
     plan->blocks = std::min<int64_t>((rows + rpb - 1) / rpb, int64_t{std::max(per_sm, 1)} * sms);
     plan->groups = plan->blocks * rpb;
+    return Status::Ok();
+  }
+  // Long rows: the wide kernel if a block's column sums fit in shared memory.
+  int shared_limit = 0;
+  if (cudaError_t e = cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+      e != cudaSuccess) {
+    return CudaError("cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)", e);
+  }
+  plan->shared_bytes = WideColumnSumsBytes(kRms, cols);
+  // (the kernel's static 256 bytes of shared memory count against the same limit)
+  plan->wide_path = plan->shared_bytes + 256 <= static_cast<size_t>(shared_limit);
+  if (plan->wide_path) {
+    const void* kernel =
+        vector ? reinterpret_cast<const void*>(&NormBackwardWideKernel<T, kVec, kRms>)
+               : reinterpret_cast<const void*>(&NormBackwardWideKernel<T, 1, kRms>);
+    // Above 48 KiB a kernel must opt in (a function attribute: no synchronisation).
+    if (cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(plan->shared_bytes));
+        e != cudaSuccess) {
+      return CudaError("cudaFuncSetAttribute(MaxDynamicSharedMemorySize)", e);
+    }
+    int per_sm = 0;
+    if (cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kLongThreads,
+                                                                      plan->shared_bytes);
+        e != cudaSuccess) {
+      return CudaError("cudaOccupancyMaxActiveBlocksPerMultiprocessor", e);
+    }
+    plan->blocks = std::min<int64_t>(rows, int64_t{std::max(per_sm, 1)} * sms);
+    plan->groups = plan->blocks;
   } else {
+    plan->shared_bytes = 0;
     const int64_t col_tiles = (cols + kColTile - 1) / kColTile;
     // About 8 column blocks per SM, each over at least kColRows rows; grid.y <= 65535.
     const int64_t max_groups = std::min<int64_t>((rows + kColRows - 1) / kColRows, 65535);
@@ -121,6 +156,13 @@ Status LaunchBackward(const NormBackwardArgs& a, void* workspace, size_t workspa
     } else {
       NormBackwardRowsKernel<T, 1, kScalarChunks, kRms>
           <<<static_cast<unsigned>(plan.blocks), l.block, 0, stream>>>(p, l.tpr, partial);
+    }
+  } else if (plan.wide_path) {
+    const auto blocks = static_cast<unsigned>(plan.blocks);
+    if (vector) {
+      NormBackwardWideKernel<T, kVec, kRms><<<blocks, kLongThreads, plan.shared_bytes, stream>>>(p, partial);
+    } else {
+      NormBackwardWideKernel<T, 1, kRms><<<blocks, kLongThreads, plan.shared_bytes, stream>>>(p, partial);
     }
   } else {
     // Partial sums first: they read dy and x, which dx may overwrite.

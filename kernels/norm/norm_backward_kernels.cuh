@@ -180,6 +180,110 @@ __global__ void __launch_bounds__(kLongThreads) NormBackwardLongDxKernel(BwdPara
   }
 }
 
+// Adds v[0..kVec) to sums[j..j + kVec) in shared memory: 16-byte accesses where kVec allows (a
+// warp then covers consecutive 512 bytes without bank conflicts), else one float at a time.
+template <int kVec>
+__device__ __forceinline__ void AddToColumnSums(float* sums, int64_t j, const float (&v)[kVec]) {
+  if constexpr (kVec % 4 == 0) {
+#pragma unroll
+    for (int q = 0; q < kVec; q += 4) {
+      float4* at = reinterpret_cast<float4*>(sums + j + q);
+      float4 s = *at;
+      s.x += v[q];
+      s.y += v[q + 1];
+      s.z += v[q + 2];
+      s.w += v[q + 3];
+      *at = s;
+    }
+  } else {
+#pragma unroll
+    for (int q = 0; q < kVec; ++q) sums[j + q] += v[q];
+  }
+}
+
+// Shared memory of NormBackwardWideKernel: a block's dgamma (and dbeta) sums for every column.
+constexpr size_t WideColumnSumsBytes(bool rms, int64_t cols) {
+  return (rms ? 1 : 2) * static_cast<size_t>(cols) * sizeof(float);
+}
+
+// Rows too long for the register kernel, whose column sums fit in shared memory: one row at a
+// time per block of kLongThreads. The first pass reads x and dy for the two row sums; the second
+// reads them again -- from L2, which holds what this block read microseconds before -- writes dx
+// and adds to the block's column sums in shared memory (WideColumnSumsBytes). A thread handles
+// the same columns in every row, so it alone touches their sums: no synchronisation. From DRAM
+// that is x and dy read once and dx written once, where the column kernel + long-row dx kernel
+// read x and dy twice (fp32 rows of 12288 ran at 0.37x of copy bandwidth on the H100). Each
+// block writes its sums to partial[blockIdx.x][col] (dbeta: partial[gridDim.x + blockIdx.x]).
+// kVec > 1 needs 16-byte aligned pointers and cols % kVec == 0, like the register kernel.
+template <typename T, int kVec, bool kRms>
+__global__ void __launch_bounds__(kLongThreads) NormBackwardWideKernel(BwdParams<T> p, float* partial) {
+  __shared__ float smem[64];
+  extern __shared__ float4 column_sums[];  // float4: 16-byte aligned for AddToColumnSums
+  float* dg = reinterpret_cast<float*>(column_sums);
+  float* db = dg + p.cols;  // LayerNorm only (p.cols % kVec == 0 keeps it aligned)
+  const int64_t first = static_cast<int64_t>(threadIdx.x) * kVec;
+  const int64_t step = static_cast<int64_t>(blockDim.x) * kVec;
+  const float cols = static_cast<float>(p.cols);
+  for (int64_t j = first; j < p.cols; j += step) {
+#pragma unroll
+    for (int q = 0; q < kVec; ++q) {
+      dg[j + q] = 0.0f;
+      if constexpr (!kRms) db[j + q] = 0.0f;
+    }
+  }
+  for (int64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {
+    const T* x = p.x + row * p.cols;
+    const T* dy = p.dy + row * p.cols;
+    const float mean = kRms ? 0.0f : p.mean[row];
+    const float rstd = p.rstd[row];
+    float sums[2] = {0.0f, 0.0f};  // sum of g, sum of g * xhat
+    // Unrolled so that a thread has two packs of x and dy in flight.
+#pragma unroll 2
+    for (int64_t j = first; j < p.cols; j += step) {
+      const Pack<T, kVec> xv = LoadPack<T, kVec>(x + j), dyv = LoadPack<T, kVec>(dy + j),
+                          gv = LoadPack<T, kVec>(p.gamma + j);
+#pragma unroll
+      for (int q = 0; q < kVec; ++q) {
+        const float g = ToFloat(dyv.v[q]) * ToFloat(gv.v[q]);
+        sums[0] += g;
+        sums[1] += g * ((ToFloat(xv.v[q]) - mean) * rstd);
+      }
+    }
+    RowSum(sums, static_cast<int>(blockDim.x), smem);
+    const float mean_g = kRms ? 0.0f : sums[0] / cols;
+    const float mean_gx = sums[1] / cols;
+    T* dx = p.dx + row * p.cols;
+#pragma unroll 2
+    for (int64_t j = first; j < p.cols; j += step) {
+      const Pack<T, kVec> xv = LoadPack<T, kVec>(x + j), dyv = LoadPack<T, kVec>(dy + j),
+                          gv = LoadPack<T, kVec>(p.gamma + j);
+      Pack<T, kVec> out;
+      float add_g[kVec], add_b[kVec];
+#pragma unroll
+      for (int q = 0; q < kVec; ++q) {
+        const float xhat = (ToFloat(xv.v[q]) - mean) * rstd;
+        const float d = ToFloat(dyv.v[q]);
+        const float g = d * ToFloat(gv.v[q]);
+        out.v[q] = FromFloat<T>(rstd * (g - mean_g - xhat * mean_gx));
+        add_g[q] = d * xhat;
+        add_b[q] = d;
+      }
+      StorePack<T, kVec>(dx + j, out);
+      AddToColumnSums<kVec>(dg, j, add_g);
+      if constexpr (!kRms) AddToColumnSums<kVec>(db, j, add_b);
+    }
+  }
+  float* out_g = partial + static_cast<int64_t>(blockIdx.x) * p.cols;
+  float* out_b = partial + (static_cast<int64_t>(gridDim.x) + blockIdx.x) * p.cols;
+  for (int64_t j = first; j < p.cols; j += step) {
+#pragma unroll
+    for (int q = 0; q < kVec; ++q) {
+      out_g[j + q] = dg[j + q];
+      if constexpr (!kRms) out_b[j + q] = db[j + q];
+    }
+  }
+}
+
 // dgamma[col] = sum over groups of partial[group][col]; dbeta likewise from the second array
 // (skipped when dbeta is null). Fixed summation order: deterministic.
 __global__ void __launch_bounds__(kColTile* kColRows)

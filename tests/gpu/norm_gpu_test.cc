@@ -207,9 +207,13 @@ std::mt19937_64 SeededRng() {
 TEST(NormGpu, OddShapesAllTypesBothKinds) {
   BRAID_REQUIRE_GPU();
   auto rng = SeededRng();
-  // 12288: the widest register-path backward row for 16-bit types; 20000: long-row kernels.
+  // Backward paths: 12288 is the widest register-path row for 16-bit types (fp32: the wide
+  // kernel, column sums in shared memory), 20000 the wide kernel for every type, 30000 the
+  // long-row kernels for LayerNorm (its sums no longer fit) and the wide kernel for RMSNorm,
+  // 60000 the long-row kernels for both.
   const Shape shapes[] = {{1, 1},      {7, 1},     {3, 113},    {130, 239}, {5, 799},
-                          {300, 1023}, {64, 4224}, {17, 12288}, {3, 20000}};
+                          {300, 1023}, {64, 4224}, {17, 12288}, {3, 20000}, {2, 30000},
+                          {2, 60000}};
   for (NormKind kind : kKinds) {
     for (DataType type : kTypes) {
       for (Shape s : shapes) {
@@ -240,6 +244,8 @@ TEST(NormGpu, ManyRowsAndLargeMeans) {
   // Many more rows than resident row slots: each slot accumulates dgamma over many rows.
   RunAndCompare(NormKind::kLayerNorm, DataType::kBfloat16, {8192, 1024}, 0, rng);
   RunAndCompare(NormKind::kRmsNorm, DataType::kBfloat16, {1024, 4096}, 0, rng);
+  // The wide kernel: each block's shared-memory column sums over several rows.
+  RunAndCompare(NormKind::kLayerNorm, DataType::kFloat32, {700, 12288}, 0, rng);
   // x = 100 + N(0, 1): the variance must come from centred values.
   RunAndCompare(NormKind::kLayerNorm, DataType::kFloat32, {64, 4224}, 0, rng, 100.0);
 }
