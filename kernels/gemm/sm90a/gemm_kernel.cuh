@@ -65,6 +65,7 @@ struct KernelParams {
   int k = 0;
   int tiles_m = 0, tiles_n = 0, k_blocks = 0;
   EpilogueParams epi;
+  bool skip_epilogue = false;  // diagnosis only (SkipEpilogueForDiagnosis): D is not written
 };
 
 // Descriptor of the 64 x 16 (A) or 16 x 256 (B) slice number `kstep` of a stage tile, for the
@@ -235,7 +236,7 @@ __device__ __forceinline__ void ConsumeTiles(SharedStorage& s, const KernelParam
     const StagedStore store{p.epi, s.staging[consumer], 1 + consumer,
                             t.m * kBlockM + consumer * kStagingRows, t.n * kBlockN, warp, lane,
                             simple, acc};
-    WithEpilogue(p.epi, store);
+    if (!p.skip_epilogue) WithEpilogue(p.epi, store);
   }
 }
 
