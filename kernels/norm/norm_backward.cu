@@ -8,9 +8,9 @@
 // kernel adds the groups in a fixed order. Traffic: x, dy read once, dx written once, plus 2 *
 // groups * cols * 4 B of partials (groups ~ rows resident at once, independent of `rows`).
 //
-// Longer rows whose dgamma (and dbeta) sums fit in a block's shared memory (up to ~29K
-// columns for LayerNorm, ~58K for RMSNorm on the H100, any type): NormBackwardWideKernel, one row at a time
-// per block, x and dy read from DRAM once (the second pass hits L2), column sums in shared memory.
+// Longer rows whose dgamma (and dbeta) sums fit in a block's shared memory (up to ~29K columns
+// for LayerNorm, ~58K for RMSNorm on the H100, any type): NormBackwardWideKernel, one row at a
+// time per block, x and dy read from DRAM once (the second pass hits L2), sums in shared memory.
 // Longer still: a column kernel computes the partial sums (reads x, dy), a row kernel computes dx
 // (reads x, dy twice; the second read mostly hits L2), and the same final kernel adds partials.
 #include <cuda_runtime.h>
@@ -43,8 +43,8 @@ struct BwdPlan {
   bool wide_path = false;   // else NormBackwardWideKernel (else the long-row kernels)
   size_t shared_bytes = 0;  // the wide kernel's dynamic shared memory
   RowLayout layout;         // rows path only
-  int64_t blocks = 0;      // grid of the rows kernel or of the long-row dx kernel
-  int64_t groups = 0;      // rows of partial sums in the workspace (per array)
+  int64_t blocks = 0;       // grid of the rows kernel, the wide kernel or the long-row dx kernel
+  int64_t groups = 0;       // rows of partial sums in the workspace (per array)
 };
 
 Status CudaError(const char* what, cudaError_t err) {
@@ -83,13 +83,15 @@ Status PlanBackward(bool vector, int64_t rows, int64_t cols, BwdPlan* plan) {
   }
   // Long rows: the wide kernel if a block's column sums fit in shared memory.
   int shared_limit = 0;
-  if (cudaError_t e = cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (cudaError_t e =
+          cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
       e != cudaSuccess) {
     return CudaError("cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)", e);
   }
   plan->shared_bytes = WideColumnSumsBytes(kRms, cols);
-  // (the kernel's static 256 bytes of shared memory count against the same limit)
-  plan->wide_path = plan->shared_bytes + 256 <= static_cast<size_t>(shared_limit);
+  // The kernel's static RowSum scratch counts against the same limit.
+  plan->wide_path =
+      plan->shared_bytes + kRowSumScratch * sizeof(float) <= static_cast<size_t>(shared_limit);
   if (plan->wide_path) {
     const void* kernel =
         vector ? reinterpret_cast<const void*>(&NormBackwardWideKernel<T, kVec, kRms>)
@@ -160,9 +162,11 @@ Status LaunchBackward(const NormBackwardArgs& a, void* workspace, size_t workspa
   } else if (plan.wide_path) {
     const auto blocks = static_cast<unsigned>(plan.blocks);
     if (vector) {
-      NormBackwardWideKernel<T, kVec, kRms><<<blocks, kLongThreads, plan.shared_bytes, stream>>>(p, partial);
+      NormBackwardWideKernel<T, kVec, kRms>
+          <<<blocks, kLongThreads, plan.shared_bytes, stream>>>(p, partial);
     } else {
-      NormBackwardWideKernel<T, 1, kRms><<<blocks, kLongThreads, plan.shared_bytes, stream>>>(p, partial);
+      NormBackwardWideKernel<T, 1, kRms>
+          <<<blocks, kLongThreads, plan.shared_bytes, stream>>>(p, partial);
     }
   } else {
     // Partial sums first: they read dy and x, which dx may overwrite.

@@ -11,6 +11,7 @@ constexpr int kMaxRowThreads = 512;  // threads per row in the register kernel (
 constexpr int kLongThreads = 512;    // threads per row in the long-row dx kernel
 constexpr int kColTile = 32;         // columns per block in the column kernels (one warp wide)
 constexpr int kColRows = 8;          // rows summed side by side per block in the column kernels
+constexpr int kRowSumScratch = 64;   // floats of RowSum scratch in the wide kernel (32 warps x 2)
 
 template <typename T>
 struct BwdParams {
@@ -216,8 +217,9 @@ constexpr size_t WideColumnSumsBytes(bool rms, int64_t cols) {
 // block writes its sums to partial[blockIdx.x][col] (dbeta: partial[gridDim.x + blockIdx.x]).
 // kVec > 1 needs 16-byte aligned pointers and cols % kVec == 0, like the register kernel.
 template <typename T, int kVec, bool kRms>
-__global__ void __launch_bounds__(kLongThreads) NormBackwardWideKernel(BwdParams<T> p, float* partial) {
-  __shared__ float smem[64];
+__global__ void __launch_bounds__(kLongThreads)
+    NormBackwardWideKernel(BwdParams<T> p, float* partial) {
+  __shared__ float smem[kRowSumScratch];
   extern __shared__ float4 column_sums[];  // float4: 16-byte aligned for AddToColumnSums
   float* dg = reinterpret_cast<float*>(column_sums);
   float* db = dg + p.cols;  // LayerNorm only (p.cols % kVec == 0 keeps it aligned)
