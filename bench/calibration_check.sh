@@ -12,15 +12,21 @@
 # between. (Best-of-rounds on both sides was tried: the fastest of several noisy predictions
 # is biased low, as a round whose calibration undercounted one cost wins.)
 #
-# Small sizes run many iterations (a 1 us call timed 10 times is mostly the launch skew after
-# the start barrier); large sizes run few. Run this on an otherwise idle machine.
+# Iterations per size keep each timed window at ~10 ms or more: the ranks leave the start
+# barrier microseconds apart, and that skew (plus any one hiccup of a shared machine) is spread
+# over the window. A 1 us call timed 10 times is mostly skew; so was 128 KiB at 40 iterations
+# (~0.3 ms): 8.2-9.5 us out of place against 6.2-7.8 us at 2000 (2026-11-24, same minutes).
+# Run this on an otherwise idle machine.
 #   bench/calibration_check.sh     env: BIN (default build/bin), ROUNDS (default 5), MAX (default
-#                                  256M), CAL_REPEAT (calibrate --repeat, default 1), KEEP=dir
+#                                  256M), CAL_REPEAT (calibrate --repeat, default 1), KEEP=dir,
+#                                  MPIEXEC (the MPICH launcher braid-perf was built for, default
+#                                  mpiexec; tools/gpu_check passes the carried mpiexec.hydra)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-build/bin}
 rounds=${ROUNDS:-${REPS:-5}}
 max=${MAX:-256M}
+mpiexec=${MPIEXEC:-mpiexec}
 work=${KEEP:-$(mktemp -d)}
 mkdir -p "$work"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
@@ -29,17 +35,18 @@ mkdir -p "$work"
 measure() {
   local out=$1
   shift
-  mpiexec -n 2 "$bin/braid-perf" allreduce -f 4 -c 0 "$@" | awk '/^ *[0-9]/ { print $1, $6 }' >>"$out"
+  "$mpiexec" -n 2 "$bin/braid-perf" allreduce -f 4 -c 0 "$@" | awk '/^ *[0-9]/ { print $1, $6 }' >>"$out"
 }
 
 # One "round size measured_us predicted_us algorithm" line per size and round.
 : >"$work/pairs"
 for ((r = 0; r < rounds; r++)); do
   "$bin/braid-perf" calibrate -o "$work/cluster.$r.json" -e "$max" --classes shm \
-    --repeat "${CAL_REPEAT:-1}" 2>"$work/calibrate.$r.log"
+    --mpiexec "$mpiexec" --repeat "${CAL_REPEAT:-1}" 2>"$work/calibrate.$r.log"
   : >"$work/measured.$r"
-  measure "$work/measured.$r" -b 8 -e 32K -n 2000 -w 200
-  measure "$work/measured.$r" -b 128K -e 8M -n 40 -w 5
+  measure "$work/measured.$r" -b 8 -e 128K -n 2000 -w 200
+  measure "$work/measured.$r" -b 512K -e 2M -n 400 -w 20
+  measure "$work/measured.$r" -b 8M -e 8M -n 40 -w 5
   measure "$work/measured.$r" -b 32M -e "$max" -n 5 -w 1
   "$bin/plan-sim" collective --cluster "$work/cluster.$r.json" --ranks 2 -b 8 -e "$max" -f 4 \
     --format csv >"$work/predicted.$r.csv"
