@@ -67,18 +67,6 @@ void P2pEngine::Begin() {
   packed_outstanding_ = 0;
 }
 
-Status P2pEngine::Add(const P2pOp& op) {
-  if (!failure_.ok()) return failure_;
-  const uint64_t index = op.is_send ? sends_to_[size_t(op.peer)]++ : recvs_from_[size_t(op.peer)]++;
-  // Returned by value without touching failure_ when OK (a Status copy is a shared_ptr copy,
-  // and this runs once per message of a group).
-  Status added = !Packed(op.bytes) ? AddTagged(op, index)
-                 : op.is_send      ? AddPackedSend(op, index)
-                                   : AddPackedRecv(op, index);
-  if (!added.ok()) failure_ = added;
-  return added;
-}
-
 Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {
   const size_t k = tagged_.size();
   requests_.Reserve(k + 1);

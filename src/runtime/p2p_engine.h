@@ -55,8 +55,17 @@ class P2pEngine {
   // A batch is a group, or one blocking Send/Recv: Begin, Add each op, Finish.
   void Begin();
   // Posts `op`; messages between a pair match in the order they are added. A failure is kept
-  // and returned again by Finish.
-  Status Add(const P2pOp& op);
+  // and returned again by Finish. Inline: it runs once per message of a group.
+  Status Add(const P2pOp& op) {
+    if (!failure_.ok()) return failure_;
+    const uint64_t index = op.is_send ? sends_to_[size_t(op.peer)]++ : recvs_from_[size_t(op.peer)]++;
+    // Returned by value without touching failure_ when OK (a Status copy is a shared_ptr copy).
+    Status added = !Packed(op.bytes) ? AddTagged(op, index)
+                   : op.is_send      ? AddPackedSend(op, index)
+                                     : AddPackedRecv(op, index);
+    if (!added.ok()) failure_ = added;
+    return added;
+  }
   // Posts the open packets, runs `between` (the group's collectives) while the traffic
   // progresses, then waits for every op of the batch. On failure nothing that touches the
   // callers' buffers is left in flight.
