@@ -6,6 +6,7 @@
 //     "ranks_per_node": 2,                (optional; must equal node.gpus when both are given)
 //     "reduce_GBps": 9.5, "copy_GBps": 6.1,
 //     "call_overhead_us": 0.2,            (optional, default 0)
+//     "reduce_step_us": 0.05,             (optional, default 0)
 //     "memory": [{"bytes": 65536, "reduce_GBps": 14, "copy_GBps": 20}, ...],  (optional)
 //     "intra_node": "shm", "inter_node": "tcp",   (inter_node optional)
 //     "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
@@ -175,7 +176,7 @@ HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::stri
   const std::string origin = file + ": calibration";
   JsonFields f(value, origin);
   f.RejectUnknown({"tool", "date", "host", "command", "runtime", "ranks_per_node", "reduce_GBps",
-                   "copy_GBps", "call_overhead_us", "memory", "intra_node", "inter_node", "links",
+                   "copy_GBps", "call_overhead_us", "reduce_step_us", "memory", "intra_node", "inter_node", "links",
                    "measured"});
   f.Choice("runtime", {"host"});
   HostCalibration h;
@@ -187,6 +188,7 @@ HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::stri
   h.reduce_GBps = f.Number("reduce_GBps", kMinGBps, kMaxGBps);
   h.copy_GBps = f.Number("copy_GBps", kMinGBps, kMaxGBps);
   if (f.Has("call_overhead_us")) h.call_overhead_us = f.Number("call_overhead_us", 0, kMaxUs);
+  if (f.Has("reduce_step_us")) h.reduce_step_us = f.Number("reduce_step_us", 0, kMaxUs);
   if (f.Has("memory")) h.memory = ReadMemoryPoints(f.Array("memory"), origin + ".memory");
   const nlohmann::json& links = f.Object("links");
   for (auto it = links.begin(); it != links.end(); ++it) {
@@ -217,7 +219,8 @@ std::string HostCalibrationSummary(const HostCalibration& h) {
                               h.host.empty() ? "" : " on " + h.host,
                               h.date.empty() ? "" : " (" + h.date + ")", h.ranks_per_node,
                               h.reduce_GBps, h.copy_GBps);
-  s += fmt::format("  {:.2f} us per collective call\n", h.call_overhead_us);
+  s += fmt::format("  {:.2f} us per collective call, {:.2f} us per reduction step\n", h.call_overhead_us,
+                   h.reduce_step_us);
   if (!h.memory.empty()) {
     s += fmt::format("  reduce / copy GB/s by working set (link rates slow down with copy beyond {} KiB):",
                      int(kStreamWorkingSetBytes) >> 10);

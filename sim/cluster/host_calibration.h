@@ -60,6 +60,9 @@ struct HostCalibration {
   // What one collective call costs beyond its messages and local work (argument checks, plan
   // lookup, group bookkeeping), charged once per call on every rank.
   double call_overhead_us = 0;
+  // What one reduction step costs beyond its bytes at reduce_GBps (the executor's handling of a
+  // received slice and the reduce call), charged per reduce op of a schedule.
+  double reduce_step_us = 0;
   // Optional, ascending bytes. The link classes' streaming rates were measured on reused
   // slice-sized buffers (in cache); these points say how reduce, copy and therefore the copies
   // in and out of shared memory slow down as a collective's buffers outgrow the caches.

@@ -119,12 +119,15 @@ class Replay {
 
   // Local work producing `bytes` of output. GPU: streaming memory traffic on the GPU's serial
   // engine (a reduce reads two operands and writes one: 3x; a copy or divide reads one and
-  // writes one: 2x). Host runtime: the rank's CPU at the calibrated reduce / copy throughput.
+  // writes one: 2x). Host runtime: the rank's CPU at the calibrated reduce / copy throughput,
+  // a reduction also paying its calibrated fixed cost.
   void RunLocal(int i, uint32_t k, LocalWork work, double bytes) {
     auto done = [this, i, k] { Complete(i, k); };
     if (host_) {
-      const double GBps = work == LocalWork::kReduce ? host_->reduce_GBps : host_->copy_GBps;
-      fabric_.RunOnCpu(ranks_[i].gpu, bytes / (GBps * 1e9), done);
+      const bool reduce = work == LocalWork::kReduce;
+      const double seconds = bytes / ((reduce ? host_->reduce_GBps : host_->copy_GBps) * 1e9) +
+                             (reduce ? host_->reduce_step_us * 1e-6 : 0);
+      fabric_.RunOnCpu(ranks_[i].gpu, seconds, done);
       return;
     }
     const double traffic = work == LocalWork::kReduce ? 3 : 2;

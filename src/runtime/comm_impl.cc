@@ -191,20 +191,6 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   return executor_.Run(plan->schedule, buffers, ctx);
 }
 
-Status Comm::Impl::PointToPoint(bool is_send, void* buf, size_t bytes, int peer) {
-  if (!Usable()) return CheckUsable();
-  const runtime::P2pOp op{is_send, buf, bytes, peer};
-  if (group_depth_ > 0) {
-    // Posted now; GroupEnd waits. A failure comes back here and again from GroupEnd.
-    Status added = p2p_.Add(op);
-    if (added.ok()) return added;
-    return Fail(std::move(added));
-  }
-  Status done = p2p_.RunOne(op);
-  if (done.ok()) return done;
-  return Fail(std::move(done));
-}
-
 Status Comm::Impl::GroupStart() {
   BRAID_RETURN_IF_ERROR(CheckUsable());
   if (group_depth_++ == 0) p2p_.Begin();

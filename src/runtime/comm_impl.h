@@ -60,8 +60,17 @@ class Comm::Impl {
     bool in_place;
   };
   Status Collective(const CollectiveCall& call);
-  // A validated send or receive of `bytes` (see validate.h).
-  Status PointToPoint(bool is_send, void* buf, size_t bytes, int peer);
+  // A validated send or receive of `bytes` (see validate.h). Inline: with the engine's RunOne,
+  // a blocking Send or Recv reaches its transport call without two more call layers.
+  Status PointToPoint(bool is_send, void* buf, size_t bytes, int peer) {
+    if (!Usable()) return CheckUsable();
+    const runtime::P2pOp op{is_send, buf, bytes, peer};
+    // In a group the op is posted now and GroupEnd waits; a failure comes back here and again
+    // from GroupEnd.
+    Status done = group_depth_ > 0 ? p2p_.Add(op) : p2p_.RunOne(op);
+    if (done.ok()) return done;
+    return Fail(std::move(done));
+  }
   Status GroupStart();
   Status GroupEnd();
   Status Split(int color, int key, std::unique_ptr<Comm>* out);

@@ -1,5 +1,7 @@
 #include "runtime/p2p_engine.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <optional>
 
@@ -19,6 +21,14 @@ using transport::Request;
 // 32: 16 cost more in packet sends than it gained in overlap, 64 was no better (1 B-1 KiB
 // windows of 64, docs/PERFORMANCE.md).
 constexpr uint32_t kFlushMessages = 32;
+
+// A blocking Send or Recv of more than this many bytes (within the inline limit) hands the
+// transport its packet in pieces, the payload in place, instead of copying it into and out of a
+// packet. Up to 2 KiB the copies cost less than UCX's gathering and scattering of pieces (a
+// ping-pong's latency, braid / raw UCX, with pieces from 1 KiB: 1.16 against 1.06 at 1 KiB,
+// 1.15 against 1.08 at 2 KiB; above 2 KiB the pieces win: 1.02 against 1.06 at 2.5-3.5 KiB and
+// 1.03 against 1.08 at 4 KiB; docs/PERFORMANCE.md, session 23).
+constexpr size_t kLoneCopyMaxBytes = 2048;
 
 // Finish's wait loop checks every request of the batch, to see a failure behind a pending one,
 // once per this many passes that made no progress (a few microseconds of spinning).
@@ -123,12 +133,6 @@ void P2pEngine::WaitForPacked(const P2pOp& op, uint64_t index, Inbox& box) {
   box.waiting.push_back({index, ops_.size()});
   ops_.push_back(op);
   ++packed_outstanding_;
-}
-
-P2pEngine::Inbox& P2pEngine::InboxOf(int peer) {
-  std::unique_ptr<Inbox>& box = inboxes_[size_t(peer)];
-  if (!box) box = std::make_unique<Inbox>();
-  return *box;
 }
 
 Status P2pEngine::PostPacket(Outbox& box) {
@@ -287,11 +291,6 @@ Status P2pEngine::WaitFailure(const Status& failure, const Outstanding& what) co
                                          what.packet ? ", a packet of small messages" : ""));
 }
 
-Status P2pEngine::RunOne(const P2pOp& op) {
-  if (Packed(op.bytes)) return op.is_send ? SendOne(op) : RecvOne(op);
-  return RunOneAsBatch(op);
-}
-
 Status P2pEngine::RunOneAsBatch(const P2pOp& op) {
   Begin();
   (void)Add(op);  // a failure is kept and returned by Finish
@@ -319,12 +318,20 @@ struct P2pEngine::LoneWait {
 
 Status P2pEngine::SendOne(const P2pOp& op) {
   const uint64_t index = sends_to_[size_t(op.peer)]++;
-  lone_packet_.Reset();
-  lone_packet_.Add(index, op.buf, op.bytes);
-  const std::span<const std::byte> packet = lone_packet_.bytes();
-  LoneWait wait(this, {op.peer, true, packet.size(), true});
-  return ctx_.transport->SendNow((*ctx_.world_ranks)[op.peer], own_packet_tag_, packet.data(), packet.size(),
-                                 wait.Check());
+  const int world_peer = (*ctx_.world_ranks)[op.peer];
+  LoneWait wait(this, {op.peer, true, kPacketHeaderBytes + PackedSize(op.bytes), true});
+  if (op.bytes <= kLoneCopyMaxBytes) {
+    lone_packet_.Reset();
+    lone_packet_.Add(index, op.buf, op.bytes);
+    const std::span<const std::byte> packet = lone_packet_.bytes();
+    return ctx_.transport->SendNow(world_peer, own_packet_tag_, packet.data(), packet.size(), wait.Check());
+  }
+  static constexpr uint64_t kZeros = 0;
+  const std::array<std::byte, kLoneHeaderBytes> header = LoneHeader(index, op.bytes);
+  const transport::SendPiece pieces[] = {
+      {header.data(), header.size()}, {op.buf, op.bytes}, {&kZeros, PaddingOf(op.bytes)}};
+  const size_t count = PaddingOf(op.bytes) ? 3 : 2;
+  return ctx_.transport->SendNow(world_peer, own_packet_tag_, std::span(pieces, count), wait.Check());
 }
 
 Status P2pEngine::RecvOne(const P2pOp& op) {
@@ -333,14 +340,31 @@ Status P2pEngine::RecvOne(const P2pOp& op) {
   const uint64_t index = recvs_from_[size_t(op.peer)]++;
   if (box.buffer.size() < kMaxPacketBytes) box.buffer.resize(kMaxPacketBytes);
   const int world_peer = (*ctx_.world_ranks)[op.peer];
+  const uint64_t tag = PacketTag(ctx_.comm_id, uint32_t(world_peer));
   LoneWait wait(this, {op.peer, false, op.bytes, false});
+  std::byte* const bounce = box.buffer.data();
   size_t received = 0;
-  BRAID_RETURN_IF_ERROR(ctx_.transport->RecvNow(world_peer, PacketTag(ctx_.comm_id, uint32_t(world_peer)),
-                                                box.buffer.data(), kMaxPacketBytes, &received, wait.Check()));
-  const std::span<const std::byte> packet(box.buffer.data(), received);
   uint64_t got = 0;
   std::span<const std::byte> payload;
-  if (OnlyMessage(packet, &got, &payload) && got == index) return Deliver(op.peer, op, payload);
+  if (op.bytes <= kLoneCopyMaxBytes) {
+    BRAID_RETURN_IF_ERROR(
+        ctx_.transport->RecvNow(world_peer, tag, bounce, kMaxPacketBytes, &received, wait.Check()));
+    if (OnlyMessage({bounce, received}, &got, &payload) && got == index) return Deliver(op.peer, op, payload);
+  } else {
+    // The headers land in the bounce buffer, the payload of a packet of one message straight in
+    // the caller's buffer, and whatever follows where a contiguous receive would have put it.
+    const size_t tail = kLoneHeaderBytes + op.bytes;
+    const transport::RecvPiece pieces[] = {
+        {bounce, kLoneHeaderBytes}, {op.buf, op.bytes}, {bounce + tail, kMaxPacketBytes - tail}};
+    BRAID_RETURN_IF_ERROR(ctx_.transport->RecvNow(world_peer, tag, pieces, &received, wait.Check()));
+    if (OnlyMessage({bounce, received}, &got, &payload) && got == index && payload.size() == op.bytes)
+      return Status::Ok();  // already in place
+    // Not the message expected alone: the packet is made whole in the bounce buffer for the
+    // general path below (the caller's buffer is the receive's until it returns).
+    if (received > kLoneHeaderBytes)
+      std::memcpy(bounce + kLoneHeaderBytes, op.buf, std::min(op.bytes, received - kLoneHeaderBytes));
+    if (OnlyMessage({bounce, received}, &got, &payload) && got == index) return Deliver(op.peer, op, payload);
+  }
   // Several messages (the peer sent a group), or not the one expected: the batch path sorts
   // them out, keeping later messages for their receives or naming a size mismatch.
   Begin();

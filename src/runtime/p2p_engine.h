@@ -76,11 +76,16 @@ class P2pEngine {
   // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
   // op, with the same messages on the wire, on a shorter path. A packed send goes out as a
   // packet of one message; a packed receive that gets such a packet copies it out directly.
+  // Above 2 KiB neither side copies the payload: the packet's header and the caller's buffer
+  // are pieces of one transport message (Transport::SendNow / RecvNow).
   // This path is what a ping-pong's latency measures: the transport's SendNow/RecvNow wait on
   // the one message in their tightest loop. A 1-byte Send + Recv to self took 2609 instructions
-  // through Begin/Add/Finish and takes 1317 this way (raw UCX: 565; callgrind,
+  // through Begin/Add/Finish and takes 1321 this way (raw UCX: 565; callgrind,
   // bench/p2p_call_cost, docs/PERFORMANCE.md).
-  Status RunOne(const P2pOp& op);
+  Status RunOne(const P2pOp& op) {  // inline: the first layer under Comm::Send / Recv
+    if (Packed(op.bytes)) return op.is_send ? SendOne(op) : RecvOne(op);
+    return RunOneAsBatch(op);
+  }
 
  private:
   struct Outbox {  // one packet on its way to a peer
@@ -114,7 +119,11 @@ class P2pEngine {
   Status AddPackedRecv(const P2pOp& op, uint64_t index);
   // Makes `op` (message `index` from op.peer) a packed receive of the batch, waiting for a packet.
   void WaitForPacked(const P2pOp& op, uint64_t index, Inbox& box);
-  Inbox& InboxOf(int peer);
+  Inbox& InboxOf(int peer) {
+    std::unique_ptr<Inbox>& box = inboxes_[size_t(peer)];
+    if (!box) box = std::make_unique<Inbox>();
+    return *box;
+  }
   Status PostPacket(Outbox& box);
   Status PostPacketRecv(int peer, Inbox& box);
   // Hands the messages of a received packet (the first packet_bytes of box.buffer) to waiting

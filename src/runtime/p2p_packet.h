@@ -11,10 +11,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <cstring>
-#include <string>
-#include <span>
 #include <memory>
+#include <span>
+#include <string>
 
 #include "braid/status.h"
 
@@ -29,6 +30,30 @@ inline constexpr size_t kMaxInlineBytes = kMaxPacketBytes - kPacketHeaderBytes -
 
 // Packet bytes one message of `bytes` takes (header and padding included).
 constexpr size_t PackedSize(size_t bytes) { return kPacketEntryHeaderBytes + ((bytes + 7) & ~size_t{7}); }
+
+// A message's entry header (index, length, reserved), written at `entry`.
+inline void WriteEntryHeader(std::byte* entry, uint64_t index, size_t bytes) {
+  const uint32_t length = uint32_t(bytes);
+  const uint32_t reserved = 0;
+  std::memcpy(entry, &index, sizeof(index));
+  std::memcpy(entry + 8, &length, sizeof(length));
+  std::memcpy(entry + 12, &reserved, sizeof(reserved));
+}
+
+// A packet of one message, without its payload: the packet header (count 1) and the message's
+// entry header. A blocking Send sends it, the caller's payload and the zero padding
+// (PaddingOf) as the pieces of one transport message, so the payload is not copied into a
+// packet; the bytes on the wire are those of PacketWriter's packet of one message.
+inline constexpr size_t kLoneHeaderBytes = kPacketHeaderBytes + kPacketEntryHeaderBytes;
+inline std::array<std::byte, kLoneHeaderBytes> LoneHeader(uint64_t index, size_t bytes) {
+  std::array<std::byte, kLoneHeaderBytes> header{};
+  const uint32_t count = 1;
+  std::memcpy(header.data(), &count, sizeof(count));
+  WriteEntryHeader(header.data() + kPacketHeaderBytes, index, bytes);
+  return header;
+}
+// Zero bytes after a payload of `bytes` up to its 8-byte boundary.
+constexpr size_t PaddingOf(size_t bytes) { return PackedSize(bytes) - kPacketEntryHeaderBytes - bytes; }
 
 class PacketWriter {
  public:
@@ -55,11 +80,7 @@ class PacketWriter {
 
 inline void PacketWriter::Add(uint64_t index, const void* data, size_t bytes) {
   std::byte* entry = buffer_.get() + size_;
-  const uint32_t length = uint32_t(bytes);
-  const uint32_t reserved = 0;
-  std::memcpy(entry, &index, sizeof(index));
-  std::memcpy(entry + 8, &length, sizeof(length));
-  std::memcpy(entry + 12, &reserved, sizeof(reserved));
+  WriteEntryHeader(entry, index, bytes);
   // Zero the payload's last 8-byte word first, so its padding never carries stale bytes of an
   // earlier packet (one fixed-size store instead of a memset call per message).
   const size_t padded = PackedSize(bytes) - kPacketEntryHeaderBytes;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,16 @@ constexpr uint64_t MakeTag(uint32_t comm_id, uint32_t source, uint32_t seq, bool
          uint64_t(op_tag & 0xfffffu);
 }
 
+// Pieces of one message (Transport::SendNow / RecvNow).
+struct SendPiece {
+  const void* data;
+  size_t bytes;
+};
+struct RecvPiece {
+  void* data;
+  size_t bytes;
+};
+
 // What a blocking wait calls on each pass that made no progress: OK to go on waiting, or the
 // error that ends the wait (timeout, abort, a dead peer). A function pointer and its argument, so
 // a wait that ends on its first pass constructs nothing.
@@ -106,12 +117,27 @@ class Transport {
   // Blocking forms for one host-memory message outside any batch (a blocking Send or Recv: what
   // a ping-pong's latency measures). They post and wait in the transport's tightest loop, calling
   // `idle` on each pass that finds the message still on its way; an error from it ends the wait,
-  // the operation cancelled first (nothing touches `buf` afterwards). The defaults wait on a
-  // Request through Progress; UCX polls its own request instead (no callback, no tracking).
-  // RecvNow accepts a message of up to `capacity` bytes and sets *received to its length.
-  virtual Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle);
-  virtual Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
+  // the operation cancelled first (nothing touches the buffers afterwards). The defaults wait on
+  // a Request through Progress; UCX polls its own request instead (no callback, no tracking).
+  //
+  // The message may be in pieces (at most kMaxPieces): SendNow sends them, in order, as one
+  // message; RecvNow spreads the message over its pieces in order, accepting up to their total
+  // and setting *received to the length. A packet of one message then travels with its header
+  // in one piece and the caller's payload in another, copied by the transport only (UCX gathers
+  // and scatters them itself; the defaults stage through one buffer).
+  static constexpr size_t kMaxPieces = 4;
+  virtual Status SendNow(int peer, uint64_t tag, std::span<const SendPiece> pieces, const IdleCheck& idle);
+  virtual Status RecvNow(int peer, uint64_t tag, std::span<const RecvPiece> pieces, size_t* received,
                          const IdleCheck& idle);
+  // One contiguous buffer.
+  Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) {
+    const SendPiece piece{buf, bytes};
+    return SendNow(peer, tag, std::span<const SendPiece>(&piece, 1), idle);
+  }
+  Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received, const IdleCheck& idle) {
+    const RecvPiece piece{buf, capacity};
+    return RecvNow(peer, tag, std::span<const RecvPiece>(&piece, 1), received, idle);
+  }
 
   // Advances communication; returns true if any request changed state or data moved.
   virtual bool Progress() = 0;
@@ -129,6 +155,9 @@ class Transport {
   // OK while `peer` looks alive; a RemoteError naming the peer once the transport knows it died
   // (endpoint error, closed connection, or its process no longer exists on this host).
   virtual Status PeerHealth(int peer) = 0;
+
+ private:
+  std::vector<std::byte> staging_;  // the default SendNow / RecvNow's one buffer for pieces
 };
 
 }  // namespace braid::transport

@@ -85,6 +85,36 @@ TEST_P(P2pPacking, AGroupOfSendsMeetsOneBlockingRecvAtATime) {
   });
 }
 
+// Blocking sends, each a packet of one message (above 2 KiB sent as pieces, the payload not
+// copied), received by blocking receives and by groups of receives.
+TEST_P(P2pPacking, BlockingSendsMeetBlockingAndGroupedReceives) {
+  constexpr int kMessages = 48;
+  auto comms = MakeLoopbackComms(2, WithInline(GetParam()));
+  RunRanks(2, [&](int r) {
+    Comm& c = *comms[r];
+    if (r == 0) {
+      for (int i = 0; i < kMessages; ++i) {
+        std::vector<uint8_t> out = Payload(0, i);
+        Status s = c.Send(out.data(), out.size(), DataType::kUint8, 1);
+        ASSERT_TRUE(s.ok()) << "#" << i << ": " << s.ToString();
+      }
+      return;
+    }
+    std::vector<std::vector<uint8_t>> in;
+    for (int i = 0; i < kMessages; ++i) in.push_back(std::vector<uint8_t>(SizeOf(i), 0xee));
+    for (int i = 0; i < kMessages / 2; ++i) {
+      Status s = c.Recv(in[i].data(), in[i].size(), DataType::kUint8, 0);
+      ASSERT_TRUE(s.ok()) << "#" << i << ": " << s.ToString();
+    }
+    ASSERT_TRUE(c.GroupStart().ok());
+    for (int i = kMessages / 2; i < kMessages; ++i)
+      ASSERT_TRUE(c.Recv(in[i].data(), in[i].size(), DataType::kUint8, 0).ok());
+    Status s = c.GroupEnd();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    for (int i = 0; i < kMessages; ++i) EXPECT_EQ(in[i], Payload(0, i)) << "#" << i;
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(InlineLimits, P2pPacking, ::testing::Values(0L, 64L, 1024L, 4096L),
                          [](const ::testing::TestParamInfo<long>& info) {
                            return "inline" + std::to_string(info.param);
@@ -103,6 +133,33 @@ TEST(P2pPackingErrors, PackedSizesThatDifferFailTheReceiveNamingBoth) {
       EXPECT_EQ(s.message(), "message from rank 0 too short: expected 16 bytes, got 8");
     }
   });
+}
+
+// Above 2 KiB a blocking Send and Recv move the payload in place (pieces); sizes that differ
+// are still errors naming both, whichever side used pieces.
+TEST(P2pPackingErrors, BlockingSizesThatDifferAboveTwoKiBFailNamingBoth) {
+  struct Case {
+    size_t sent, expected;
+    const char* message;
+  };
+  const Case cases[] = {{3000, 3500, "message from rank 0 too short: expected 3500 bytes, got 3000"},
+                        {3500, 3000, "message from rank 0 truncated: expected 3000 bytes, got 3500"},
+                        {1000, 3000, "message from rank 0 too short: expected 3000 bytes, got 1000"},
+                        {3000, 1000, "message from rank 0 truncated: expected 1000 bytes, got 3000"}};
+  for (const Case& k : cases) {
+    auto comms = MakeLoopbackComms(2, WithInline(4096));
+    RunRanks(2, [&](int r) {
+      Comm& c = *comms[r];
+      std::vector<uint8_t> buf(4096, 1);
+      if (r == 0) {
+        EXPECT_TRUE(c.Send(buf.data(), k.sent, DataType::kUint8, 1).ok());
+      } else {
+        Status s = c.Recv(buf.data(), k.expected, DataType::kUint8, 0);
+        EXPECT_EQ(s.code(), StatusCode::kInvalidUsage) << k.sent << " -> " << k.expected;
+        EXPECT_EQ(s.message(), k.message);
+      }
+    });
+  }
 }
 
 TEST(P2pPackingErrors, ALargeSendMatchedWithASmallReceiveIsAnErrorNotAHang) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `braid-perf calibrate` end to end, small: 2-rank suites up to 64 KiB over braid's shared-memory
 # lane, one run each; the cluster file it writes has the fields plan-sim's host-runtime mode
-# reads (memory points, call overhead, the shm class with its exchanges), `plan-sim topo` and `plan-sim collective`
+# reads (memory points, call and reduction-step overheads, the shm class with its exchanges), `plan-sim topo` and `plan-sim collective`
 # accept it, and the predicted all-reduce time grows with the size.
 #
 # usage: calibrate_test.sh path/to/braid-perf path/to/plan-sim path/to/mpiexec
@@ -20,13 +20,13 @@ fail() {
 
 "${perf}" calibrate -o "${dir}/cluster.json" -e 64K --repeat 1 --classes shm --mpiexec "${mpiexec}" \
   2>"${dir}/calibrate.err" || fail "braid-perf calibrate exited $?: $(cat "${dir}/calibrate.err")"
-for field in '"runtime": "host"' '"call_overhead_us"' '"memory"' '"reduce_GBps"' '"intra_node": "shm"' \
+for field in '"runtime": "host"' '"call_overhead_us"' '"reduce_step_us"' '"allgather_us"' '"memory"' '"reduce_GBps"' '"intra_node": "shm"' \
   '"sendrecv_us"' '"exchange_us"'; do
   grep -qF "${field}" "${dir}/cluster.json" || fail "the cluster file lacks ${field}: $(cat "${dir}/cluster.json")"
 done
 "${plan_sim}" topo --cluster "${dir}/cluster.json" >"${dir}/topo.out" 2>&1 ||
   fail "plan-sim topo rejected the file: $(cat "${dir}/topo.out")"
-grep -q "per collective call" "${dir}/topo.out" || fail "plan-sim topo does not show the call overhead: $(cat "${dir}/topo.out")"
+grep -q "per collective call, .* per reduction step" "${dir}/topo.out" || fail "plan-sim topo does not show the call overhead: $(cat "${dir}/topo.out")"
 grep -q "fixed costs from exchanges measured at 14 sizes, 8 B .. 65536 B" "${dir}/topo.out" ||
   fail "plan-sim topo does not show the exchanges 8 B .. 64 KiB: $(cat "${dir}/topo.out")"
 "${plan_sim}" collective --cluster "${dir}/cluster.json" --ranks 2 -b 8 -e 2M -f 64 --format csv \

@@ -79,7 +79,7 @@ TEST_F(HostCalibrationFile, ContractExampleLoads) {
 // braid-perf calibrate's "memory" points and call overhead: reduce and copy follow the points,
 // link rates stay as measured up to the streaming working set and then lose half of memcpy's
 // extra seconds per byte.
-const char* const kMemory = R"("call_overhead_us": 0.25,
+const char* const kMemory = R"("call_overhead_us": 0.25, "reduce_step_us": 0.05,
     "memory": [{"bytes": 262144, "reduce_GBps": 20, "copy_GBps": 25},
                {"bytes": 16777216, "reduce_GBps": 8, "copy_GBps": 10}],)";
 
@@ -87,6 +87,7 @@ TEST_F(HostCalibrationFile, MemoryPointsSetTheRatesAtAWorkingSet) {
   const ClusterSpec c = LoadCluster(Write("memory.json", ExampleFile(std::string(kMemory) + kClasses)));
   const HostCalibration& h = *c.host;
   EXPECT_EQ(h.call_overhead_us, 0.25);
+  EXPECT_EQ(h.reduce_step_us, 0.05);
   ASSERT_EQ(h.memory.size(), 2u);
   const HostCalibration cached = h.AtWorkingSet(64 << 10);
   EXPECT_EQ(cached.reduce_GBps, 20);  // clamped below the first point
@@ -101,7 +102,8 @@ TEST_F(HostCalibrationFile, MemoryPointsSetTheRatesAtAWorkingSet) {
   EXPECT_NEAR(memory.Intra().GBps, 1 / (1 / 4.4 + extra), 1e-9);
   EXPECT_NEAR(memory.Intra().bidir_GBps, 1 / (1 / 2.6 + extra), 1e-9);
   EXPECT_NEAR(memory.Inter()->GBps, 1 / (1 / 1.2 + extra), 1e-9);
-  EXPECT_NE(ClusterSummary(c).find("0.25 us per collective call"), std::string::npos) << ClusterSummary(c);
+  EXPECT_NE(ClusterSummary(c).find("0.25 us per collective call, 0.05 us per reduction step"), std::string::npos)
+      << ClusterSummary(c);
 }
 
 TEST_F(HostCalibrationFile, MemoryPointsMustAscend) {

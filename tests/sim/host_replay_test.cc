@@ -141,6 +141,20 @@ TEST(HostReplay, LocalWorkAloneRunsAtTheCalibratedThroughput) {
   EXPECT_TRUE(WithinRelative(Replay(c, {0}, {{Local(OpType::kFinalize, s)}}, true), s / (6.1 * kGB), 1e-9));
 }
 
+TEST(HostReplay, EachReductionPaysItsCalibratedFixedCost) {
+  ClusterSpec c = HostTestCluster(2, 1);
+  c.host->reduce_step_us = 0.05;
+  const size_t s = 4 << 20;
+  // A receive-reduce and a local reduce after it: two steps' fixed costs.
+  Op reduce = Local(OpType::kReduce, s);
+  reduce.num_deps = 1;
+  reduce.deps[0] = 0;
+  EXPECT_TRUE(WithinRelative(Replay(c, {0, 1}, {{Send(1, 0, s)}, {RecvReduce(0, 0, s), reduce}}),
+                             0.9 * kUs + s / (4.4 * kGB) + 2 * (s / (9.5 * kGB) + 0.05 * kUs), 1e-9));
+  // A copy pays none.
+  EXPECT_TRUE(WithinRelative(Replay(c, {0}, {{Local(OpType::kCopy, s)}}), s / (6.1 * kGB), 1e-9));
+}
+
 TEST(HostReplay, AReductionSharesTheCoreWithATransferMaxMinFairly) {
   // Rank 1 receive-reduces X bytes from rank 0 while it sends B bytes to rank 2. After the 0.9 us
   // wait both messages cross rank 1's CPU (C = 5.2 GB/s): 2.6 GB/s each (their ports allow 4.4).

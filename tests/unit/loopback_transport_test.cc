@@ -45,6 +45,35 @@ TEST(LoopbackTransport, SendRecvBetweenThreads) {
   EXPECT_EQ(src, dst);
 }
 
+// The default SendNow / RecvNow (staged through one buffer) send pieces as one message and
+// spread a message over pieces, like UCX's own.
+TEST(LoopbackTransport, BlockingFormsGatherAndScatterPieces) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  const IdleCheck patient{[](void*) { return Status::Ok(); }, nullptr};
+  std::vector<char> a(10), b(30);
+  std::iota(a.begin(), a.end(), char(1));
+  std::iota(b.begin(), b.end(), char(50));
+  std::vector<char> x(8, 'x'), y(64, 'x');
+  size_t received = 0;
+  std::thread receiver([&] {
+    const RecvPiece in[] = {{x.data(), x.size()}, {y.data(), y.size()}};
+    Status st = t1->RecvNow(0, 12, in, &received, patient);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  });
+  const SendPiece out[] = {{a.data(), a.size()}, {b.data(), b.size()}};
+  Status st = t0->SendNow(1, 12, out, patient);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  receiver.join();
+  EXPECT_EQ(received, 40u);
+  std::vector<char> sent = a, got = x;
+  sent.insert(sent.end(), b.begin(), b.end());
+  got.insert(got.end(), y.begin(), y.begin() + 32);
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(y[32], 'x');
+}
+
 TEST(LoopbackTransport, OutOfOrderTagsAndPostingOrder) {
   auto fabric = LoopbackFabric::Create(2);
   auto t0 = fabric->Endpoint(0);

@@ -63,6 +63,31 @@ TEST(UcxBlocking, ReceivesUpToCapacityAndReportsTheLength) {
   EXPECT_EQ(in[100], 'x');  // nothing beyond the message was written
 }
 
+// A packet of one message travels as pieces (its header, the caller's payload, padding): UCX
+// gathers them into one message and scatters it over pieces split elsewhere.
+TEST(UcxBlocking, PiecesAreGatheredAndScatteredInOrder) {
+  Pair p;
+  std::vector<char> head(24), payload(3000), pad(5, 0);
+  for (size_t i = 0; i < head.size(); ++i) head[i] = char(i + 100);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = char(i * 13 + 5);
+  const SendPiece out[] = {{head.data(), head.size()}, {payload.data(), payload.size()}, {pad.data(), pad.size()}};
+  CountingIdle idle{1 << 30};
+  ASSERT_TRUE(p[0]->SendNow(1, 11, out, idle.Check()).ok());
+  std::vector<char> a(24, 'x'), b(2000, 'x'), c(4096, 'x');
+  const RecvPiece in[] = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()}};
+  size_t received = 0;
+  Status st = p[1]->RecvNow(0, 11, in, &received, idle.Check());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(received, 24u + 3000u + 5u);
+  std::vector<char> sent = head, got = a;
+  sent.insert(sent.end(), payload.begin(), payload.end());
+  sent.insert(sent.end(), pad.begin(), pad.end());
+  got.insert(got.end(), b.begin(), b.end());
+  got.insert(got.end(), c.begin(), c.begin() + 1005);
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(c[1005], 'x');  // nothing beyond the message was written
+}
+
 TEST(UcxBlocking, LongerMessageIsTruncationError) {
   Pair p;
   std::vector<char> out(100), in(8);

@@ -94,9 +94,18 @@ struct SuiteResult {
   std::string transports;  // rank 0's, from the context block
 };
 
-// One 2-rank braid-perf run of `suite` (a point-to-point suite, or `sendrecv`) over the class,
-// with `args` after the suite name; nullopt (after a message) on failure. Point-to-point rows
-// give latency_us or bandwidth_MBps, sendrecv rows their out-of-place time_us.
+// The collectives calibrate times (2 ranks, a few small sizes each): a sendrecv exchange (a
+// group of one send and one receive, as a collective's step), and an all-gather and a
+// reduce-scatter, which run that step through the collective executor, the second reducing what
+// it received. Their rows are per-message bytes (each rank's share of the collective's size).
+bool IsCollective(const std::string& suite) {
+  return suite == "sendrecv" || suite == "allgather" || suite == "reducescatter";
+}
+
+// One 2-rank braid-perf run of `suite` (a point-to-point suite or one of the collectives above)
+// over the class, with `args` after the suite name; nullopt (after a message) on failure.
+// Point-to-point rows give latency_us or bandwidth_MBps, collective rows their out-of-place
+// time_us.
 std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, const std::string& suite,
                                         const std::vector<std::string>& args, const fs::path& dir) {
   const fs::path json = dir / fmt::format("{}-{}.json", c.name, suite);
@@ -118,10 +127,12 @@ std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, c
   }
   SuiteResult r;
   for (const auto& row : doc["rows"]) {
-    double value = suite == "latency"  ? row["latency_us"].get<double>()
-                   : suite == "sendrecv" ? row["oop"]["time_us"].get<double>()
+    double value = suite == "latency"     ? row["latency_us"].get<double>()
+                   : IsCollective(suite) ? row["oop"]["time_us"].get<double>()
                                          : row["bandwidth_MBps"].get<double>();
-    r.points.push_back({row["size"].get<double>(), value});
+    // An all-gather's or reduce-scatter's size is the whole buffer: each of the 2 ranks sends half.
+    const double per_message = suite == "allgather" || suite == "reducescatter" ? 0.5 : 1.0;
+    r.points.push_back({per_message * row["size"].get<double>(), value});
   }
   r.transports = doc["context"]["ranks"][0]["transports"].get<std::string>();
   return r;
@@ -184,27 +195,32 @@ std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
   return chosen;
 }
 
-// Arguments of one measurement run. The point-to-point suites cover 1 B .. the largest size;
-// sendrecv (a GroupStart/Send/Recv/GroupEnd exchange, as a collective's step) 8 B .. 1 MiB (or
-// the largest size, if smaller), where a step's fixed cost matters (beyond, the streaming rates
-// dominate), with many iterations so the skew after the start barrier does not count.
+// Arguments of one measurement run, with many iterations for the timed collectives so the skew
+// after the start barrier does not count. The point-to-point suites cover 1 B .. the largest
+// size; sendrecv 8 B .. 1 MiB (or the largest size, if smaller), where a step's fixed cost
+// matters (beyond, the streaming rates dominate); all-gather and reduce-scatter messages of
+// 8-64 B, where only the fixed costs count.
 std::vector<std::string> SuiteArguments(const Settings& s, const std::string& suite) {
+  const std::vector<std::string> many = {"-n", "1000", "-w", "100", "-c", "0"};
+  std::vector<std::string> args;
   if (suite == "sendrecv") {
     const size_t largest = std::min<size_t>(size_t(1) << 20, ParseSize(s.max_bytes).value_or(0));
-    return {"-b", "8", "-e", std::to_string(largest), "-f", "2", "-n", "1000", "-w", "100", "-c", "0"};
+    args = {"-b", "8", "-e", std::to_string(largest), "-f", "2"};
+  } else if (IsCollective(suite)) {
+    args = {"-b", "16", "-e", "128", "-f", "2"};  // whole buffers: 8-64 B per message
+  } else {
+    return {"-b", "1", "-e", s.max_bytes, "-f", "2"};
   }
-  return {"-b", "1", "-e", s.max_bytes, "-f", "2"};
+  args.insert(args.end(), many.begin(), many.end());
+  return args;
 }
 
-// What a collective call costs beyond its messages: a tiny exchange (one message each way, in
-// one call) minus a lone message of the same size (half a ping-pong round trip), median over
-// the sizes both measured (8-64 B: every one a single eager packet). plan-sim charges it once
-// per collective call.
-double CallOverheadUs(const std::vector<SizedValue>& sendrecv_us, const std::vector<SizedValue>& latency_us) {
+// How much longer `longer` takes than `shorter`, median over the sizes both measured, >= 0.
+double MedianExcessUs(const std::vector<SizedValue>& longer, const std::vector<SizedValue>& shorter) {
   std::vector<double> excess;
-  for (const SizedValue& exchange : sendrecv_us)
-    for (const SizedValue& lone : latency_us)
-      if (lone.bytes == exchange.bytes) excess.push_back(exchange.value - lone.value);
+  for (const SizedValue& a : longer)
+    for (const SizedValue& b : shorter)
+      if (a.bytes == b.bytes) excess.push_back(a.value - b.value);
   if (excess.empty()) return 0;
   std::sort(excess.begin(), excess.end());
   return std::max(0.0, excess[excess.size() / 2]);
@@ -270,11 +286,12 @@ int CalibrateMain(int argc, char** argv) {
   }
   const fs::path dir = dir_template;
   nlohmann::ordered_json links = nlohmann::ordered_json::object(), measured = nlohmann::ordered_json::object();
-  std::map<std::string, double> call_overhead_us;
+  std::map<std::string, double> call_overhead_us, reduce_step_us;
   int failures = 0;
+  const std::vector<std::string> suite_names = {"latency", "bw", "bibw", "sendrecv", "allgather", "reducescatter"};
   for (const LinkClass& c : *classes) {
     std::map<std::string, SuiteResult> suites;
-    for (const char* suite : {"latency", "bw", "bibw", "sendrecv"}) {
+    for (const std::string& suite : suite_names) {
       std::vector<SuiteResult> runs;
       for (int i = 0; i < s.repeat; ++i) {
         std::optional<SuiteResult> r = MeasureSuite(s, c, suite, SuiteArguments(s, suite), dir);
@@ -282,10 +299,9 @@ int CalibrateMain(int argc, char** argv) {
         runs.push_back(std::move(*r));
       }
       if (int(runs.size()) != s.repeat) break;
-      const bool times = std::string(suite) == "latency" || std::string(suite) == "sendrecv";
-      suites[suite] = BestPerSize(runs, times);
+      suites[suite] = BestPerSize(runs, /*lower_is_better=*/suite == "latency" || IsCollective(suite));
     }
-    if (suites.size() != 4) {
+    if (suites.size() != suite_names.size()) {
       ++failures;
       continue;
     }
@@ -297,17 +313,27 @@ int CalibrateMain(int argc, char** argv) {
     }
     LinkFit fit = FitLink(suites["latency"].points, suites["bw"].points, suites["bibw"].points);
     links[c.name] = FitToJson(fit);
-    call_overhead_us[c.name] = CallOverheadUs(suites["sendrecv"].points, suites["latency"].points);
-    // What plan-sim replays as each message's fixed cost: the exchange at each size, less the
-    // call's own cost (charged once per call). A size disturbed into being slower than a larger
+    // What plan-sim replays as each message's fixed cost: the exchange at each size, less what
+    // its own call costs beyond a lone message of the same size (half a ping-pong round trip;
+    // 8-64 B, every one a single eager packet). A size disturbed into being slower than a larger
     // one would make plan-sim predict a smaller collective slower than a bigger one.
+    const double exchange_call_us = MedianExcessUs(suites["sendrecv"].points, suites["latency"].points);
     std::vector<SizedValue> exchange = NonDecreasingTimes(suites["sendrecv"].points);
-    for (SizedValue& p : exchange) p.value = std::max(0.0, p.value - call_overhead_us[c.name]);
+    for (SizedValue& p : exchange) p.value = std::max(0.0, p.value - exchange_call_us);
     links[c.name]["exchange_us"] = Points(exchange);
+    // A collective call's own cost (arguments, plan, executor), charged once per call: a 2-rank
+    // all-gather, one exchange through the executor, less that exchange. A reduction step's
+    // fixed cost, charged per reduce op: a 2-rank reduce-scatter, the same exchange with its
+    // received half reduced, less the all-gather. Both from collectives other than the
+    // all-reduce that the calibration check predicts.
+    call_overhead_us[c.name] = MedianExcessUs(suites["allgather"].points, exchange);
+    reduce_step_us[c.name] = MedianExcessUs(suites["reducescatter"].points, suites["allgather"].points);
     measured[c.name] = {{"transports", transports},
                         {"bw_MBps", Points(suites["bw"].points)},
                         {"bibw_MBps", Points(suites["bibw"].points)},
-                        {"sendrecv_us", Points(suites["sendrecv"].points)}};
+                        {"sendrecv_us", Points(suites["sendrecv"].points)},
+                        {"allgather_us", Points(suites["allgather"].points)},
+                        {"reducescatter_us", Points(suites["reducescatter"].points)}};
   }
   std::error_code ignored;
   fs::remove_all(dir, ignored);
@@ -334,6 +360,7 @@ int CalibrateMain(int argc, char** argv) {
       {"reduce_GBps", local.reduce_GBps},
       {"copy_GBps", local.copy_GBps},
       {"call_overhead_us", call_overhead_us[intra]},
+      {"reduce_step_us", reduce_step_us[intra]},
       {"memory", MemoryToJson(local)},
       {"intra_node", intra}};
   if (!inter.empty()) calibration["inter_node"] = inter;

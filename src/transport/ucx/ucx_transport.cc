@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <utility>
 
 #include "core/env.h"
 #include "core/log.h"
@@ -383,30 +384,64 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
   return "cancelled";
 }
 
+namespace {
+
+// Request parameters for host memory, with the pieces of a message in several as UCX's IOV
+// datatype (which UCX gathers on send and scatters on receive); one piece stays contiguous,
+// UCX's shortest path. Returns what goes in ucp_tag_*_nbx's buffer and count arguments.
+template <typename Piece>
+std::pair<void*, size_t> HostParams(std::span<const Piece> pieces, ucp_dt_iov_t* iov, ucp_request_param_t* params) {
+  params->memory_type = UCS_MEMORY_TYPE_HOST;
+  if (pieces.size() == 1) return {const_cast<void*>(static_cast<const void*>(pieces[0].data)), pieces[0].bytes};
+  for (size_t i = 0; i < pieces.size(); ++i)
+    iov[i] = {const_cast<void*>(static_cast<const void*>(pieces[i].data)), pieces[i].bytes};
+  params->op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
+  params->datatype = ucp_dt_make_iov();
+  return {iov, pieces.size()};
+}
+
+template <typename Piece>
+size_t TotalBytes(std::span<const Piece> pieces) {
+  size_t total = 0;
+  for (const Piece& p : pieces) total += p.bytes;
+  return total;
+}
+
+}  // namespace
+
 // SendNow and RecvNow post without a callback and poll UCX's request: a message that arrives
 // costs one progress pass and one status test, not a callback, our Op and a wait on a Request.
-Status UcxTransport::SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) {
+// The IOV array lives on the stack: both wait for the operation to end before returning.
+Status UcxTransport::SendNow(int peer, uint64_t tag, std::span<const SendPiece> pieces, const IdleCheck& idle) {
+  if (pieces.empty() || pieces.size() > kMaxPieces)
+    return Status::Internal(fmt::format("SendNow: {} pieces (1 to {} allowed)", pieces.size(), kMaxPieces));
   BRAID_RETURN_IF_ERROR(ReadyToSend(peer));
   ucp_request_param_t params;
   params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE;
-  params.memory_type = UCS_MEMORY_TYPE_HOST;
+  ucp_dt_iov_t iov[kMaxPieces];
+  const auto [buffer, count] = HostParams(pieces, iov, &params);
   peers_[size_t(peer)]->sent = true;
-  ucs_status_ptr_t request = ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buf, bytes, tag, &params);
+  ucs_status_ptr_t request = ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buffer, count, tag, &params);
   if (request == nullptr) return Status::Ok();  // UCX copied it out (most small sends)
-  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, true, false, UCS_PTR_STATUS(request), bytes, 0);
-  return WaitPolled(request, peer, /*is_send=*/true, bytes, nullptr, idle);
+  if (UCS_PTR_IS_ERR(request))
+    return CompletionError(peer, true, false, UCS_PTR_STATUS(request), TotalBytes(pieces), 0);
+  return WaitPolled(request, peer, /*is_send=*/true, TotalBytes(pieces), nullptr, idle);
 }
 
-Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
+Status UcxTransport::RecvNow(int peer, uint64_t tag, std::span<const RecvPiece> pieces, size_t* received,
                              const IdleCheck& idle) {
+  if (pieces.empty() || pieces.size() > kMaxPieces)
+    return Status::Internal(fmt::format("RecvNow: {} pieces (1 to {} allowed)", pieces.size(), kMaxPieces));
   BRAID_RETURN_IF_ERROR(CheckPeer(peer, "receive from"));
   ucp_request_param_t params;
   // NO_IMM_CMPL: UCX 1.13 does not report the length of a receive that completes inside the call.
   params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
-  params.memory_type = UCS_MEMORY_TYPE_HOST;
-  ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buf, capacity, tag, ~uint64_t(0), &params);
-  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, false, false, UCS_PTR_STATUS(request), capacity, 0);
-  return WaitPolled(request, peer, /*is_send=*/false, capacity, received, idle);
+  ucp_dt_iov_t iov[kMaxPieces];
+  const auto [buffer, count] = HostParams(pieces, iov, &params);
+  ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buffer, count, tag, ~uint64_t(0), &params);
+  if (UCS_PTR_IS_ERR(request))
+    return CompletionError(peer, false, false, UCS_PTR_STATUS(request), TotalBytes(pieces), 0);
+  return WaitPolled(request, peer, /*is_send=*/false, TotalBytes(pieces), received, idle);
 }
 
 Status UcxTransport::WaitPolled(void* request, int peer, bool is_send, size_t bytes, size_t* received,

@@ -82,8 +82,10 @@ class UcxTransport : public Transport {
                   Request* req) override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
-  Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) override;
-  Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
+  using Transport::RecvNow;
+  using Transport::SendNow;
+  Status SendNow(int peer, uint64_t tag, std::span<const SendPiece> pieces, const IdleCheck& idle) override;
+  Status RecvNow(int peer, uint64_t tag, std::span<const RecvPiece> pieces, size_t* received,
                  const IdleCheck& idle) override;
   bool Progress() override;
   void WaitForActivity(int timeout_us) override;
