@@ -176,8 +176,8 @@ HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::stri
   const std::string origin = file + ": calibration";
   JsonFields f(value, origin);
   f.RejectUnknown({"tool", "date", "host", "command", "runtime", "ranks_per_node", "reduce_GBps",
-                   "copy_GBps", "call_overhead_us", "reduce_step_us", "memory", "intra_node", "inter_node", "links",
-                   "measured"});
+                   "copy_GBps", "call_overhead_us", "reduce_step_us", "memory", "intra_node",
+                   "inter_node", "links", "measured"});
   f.Choice("runtime", {"host"});
   HostCalibration h;
   for (auto [field, out] : {std::pair{"tool", &h.tool}, std::pair{"date", &h.date},

@@ -58,10 +58,12 @@ struct HostCalibration {
   double reduce_GBps = 0;  // one rank's host reduction (two inputs -> one output), output bytes/s
   double copy_GBps = 0;    // one rank's memcpy, bytes copied per second
   // What one collective call costs beyond its messages and local work (argument checks, plan
-  // lookup, group bookkeeping), charged once per call on every rank.
+  // lookup, the executor's set-up; calibrate: a 2-rank all-gather less its exchange), charged
+  // once per call on every rank.
   double call_overhead_us = 0;
   // What one reduction step costs beyond its bytes at reduce_GBps (the executor's handling of a
-  // received slice and the reduce call), charged per reduce op of a schedule.
+  // received slice and the reduce call; calibrate: a 2-rank reduce-scatter less an all-gather),
+  // charged per reduce op of a schedule.
   double reduce_step_us = 0;
   // Optional, ascending bytes. The link classes' streaming rates were measured on reused
   // slice-sized buffers (in cache); these points say how reduce, copy and therefore the copies
