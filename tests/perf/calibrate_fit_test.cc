@@ -81,6 +81,26 @@ TEST(CalibrateFit, StreamRatesComeFromSliceSizesAndBidirIsNotCapped) {
   EXPECT_NEAR(fit.bidir_GBps, 7.0, 1e-6);
 }
 
+TEST(CalibrateFit, BidirIsAtLeastWhatOneExchangeAtATimeMoves) {
+  // Windowed bibw congests at 8 GB/s per direction, while exchanging one message each way at a
+  // time moves 10 GB/s at 64 KiB-1 MiB (1 us fixed, then 11 GB/s): the exchanges set bidir.
+  auto us = [](double s) { return 1.0 + s / 5e3; };
+  std::vector<SizedValue> bw, bibw, exchange;
+  for (double s = 1; s <= (1 << 24); s *= 2) {
+    bw.push_back({s, 9000.0});
+    bibw.push_back({s, 2 * 8000.0});
+    exchange.push_back({s, s <= (1 << 20) ? 1.0 + s / 11e3 : 1.0 + s / 2e3});  // 16 MiB: out of cache
+  }
+  LinkFit fit = FitLink(Curve(1 << 24, us), bw, bibw, exchange);
+  // Median over 64 KiB .. 1 MiB (5 sizes) of s / (1 + s / 11e3): the 256 KiB one.
+  const double s = 1 << 18;
+  EXPECT_NEAR(fit.bidir_GBps, s / (1.0 + s / 11e3) / 1e3, 1e-9);
+  EXPECT_GT(fit.bidir_GBps, 10.0);
+  // Exchanges slower than the windowed rate leave bibw's.
+  for (SizedValue& p : exchange) p.value = 1.0 + p.bytes / 6e3;
+  EXPECT_NEAR(FitLink(Curve(1 << 24, us), bw, bibw, exchange).bidir_GBps, 8.0, 1e-9);
+}
+
 TEST(CalibrateFit, ASizeSlowerThanALargerOneTakesTheLargerOnesTime) {
   // The 8 B exchange was disturbed (0.50 us, above 512 B's 0.32 us): it is bounded by the
   // least time at any larger size. Sizes already in order keep their times.

@@ -311,7 +311,8 @@ int CalibrateMain(int argc, char** argv) {
                    c.name.c_str(), transports.c_str());
       continue;
     }
-    LinkFit fit = FitLink(suites["latency"].points, suites["bw"].points, suites["bibw"].points);
+    LinkFit fit = FitLink(suites["latency"].points, suites["bw"].points, suites["bibw"].points,
+                          suites["sendrecv"].points);
     links[c.name] = FitToJson(fit);
     // What plan-sim replays as each message's fixed cost: the exchange at each size, less what
     // its own call costs beyond a lone message of the same size (half a ping-pong round trip;

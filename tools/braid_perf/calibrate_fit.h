@@ -46,10 +46,12 @@ AlphaBeta FitAlphaBeta(const std::vector<SizedValue>& latency_us);
 // large regime's GBps is the one-way streaming rate of `bw_MBps` and bidir_GBps the per-direction
 // rate of `bibw_MBps` (both directions summed, OSU's convention), medians over sizes 64 KiB-1 MiB,
 // and alpha_us the median excess of a lone message over that rate at the regime's 3 smallest
-// sizes; otherwise the ping-pong
-// fit's own line, with bidir_GBps = GBps. max_relative_error is over the ping-pong points.
+// sizes; otherwise the ping-pong fit's own line, with bidir_GBps = GBps. When `exchange_us`
+// (one message each way at a time, microseconds per exchange of `bytes` per direction) was
+// measured, bidir_GBps is at least the median of bytes / time over its 64 KiB-1 MiB sizes.
+// max_relative_error is over the ping-pong points.
 LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<SizedValue>& bw_MBps,
-                const std::vector<SizedValue>& bibw_MBps);
+                const std::vector<SizedValue>& bibw_MBps, const std::vector<SizedValue>& exchange_us = {});
 
 // Times measured at growing sizes, made non-decreasing: each size keeps the least time measured
 // at it or at any larger size. Moving more bytes never takes less time, and on a shared machine
