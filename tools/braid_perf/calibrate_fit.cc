@@ -145,10 +145,10 @@ LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<Siz
   // Nor below what one exchange at a time moves, fixed costs included: a collective's step is
   // such an exchange, and where a flood of 64 messages each way congests shared memory (the
   // VM's slow mode: 8.0 GB/s per direction windowed, 9-10 GB/s exchanging one message each way
-  // at 128 KiB-1 MiB) bibw alone made plan-sim predict 512 KiB-8 MiB rings 15-27% slow.
+  // at 128 KiB-1 MiB) bibw alone made plan-sim predict 512 KiB-8 MiB rings 10-27% slow.
   std::vector<double> exchanged;
   for (const SizedValue& p : exchange_us)
-    if (streaming(p)) exchanged.push_back(p.bytes / p.value / 1e3);
+    if (streaming(p)) exchanged.push_back(p.bytes / p.value / 1e3);  // bytes/us = MB/s, to GB/s
   if (!exchanged.empty()) fit.bidir_GBps = std::max(fit.bidir_GBps, Median(exchanged));
   for (const SizedValue& p : points)
     fit.max_relative_error = std::max(fit.max_relative_error, std::abs(fit.Microseconds(p.bytes) / p.value - 1));
