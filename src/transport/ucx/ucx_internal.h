@@ -23,7 +23,14 @@ struct UcxTransport::Op {
   bool linked;
   Op* prev;
   Op* next;
+  // Set by the callback (Defer) while the operation waits in the done queue.
+  bool completed;
+  ucs_status_t status;
+  size_t received;
+  Op* done_next;
 };
+
+inline UcxTransport::Op* UcxTransport::NextDone(const Op* op) { return op->done_next; }
 
 namespace ucx_internal {
 

@@ -134,6 +134,7 @@ UcxTransport::~UcxTransport() {
   if (lanes_[kNetworkLane].worker) {
     // Whatever the caller left in flight fails: receives are cancelled here, sends when their
     // endpoints are force-closed below.
+    DrainCompleted();
     std::vector<bool> sending(peers_.size(), false);
     std::vector<Op*> recvs;  // collected first: a cancelled receive unlinks itself
     for (Op* op = pending_; op; op = op->next) {

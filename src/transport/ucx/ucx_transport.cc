@@ -83,12 +83,14 @@ void UcxTransport::HandleFailures() {
     int peer = newly_failed_.back();
     newly_failed_.pop_back();
     CloseEndpoint(peer, /*force=*/true);  // fails the sends queued on it
+    DrainCompleted();                     // so that pending_ holds only unfinished operations
     // Receives are not tied to an endpoint: cancel them (their callbacks run at once and
     // report the peer's failure). Collect first, since completion unlinks.
     std::vector<Op*> recvs;
     for (Op* op = pending_; op; op = op->next)
       if (!op->is_send && op->peer == peer) recvs.push_back(op);
     for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
+    DrainCompleted();
     if (!peers_[size_t(peer)]->error_handling) {
       // Without error handling UCX does not complete sends whose endpoint was force-closed (a
       // rendezvous waiting for a dead peer's reply stays pending). The peer is gone, so nothing
@@ -107,6 +109,7 @@ unsigned UcxTransport::Drive() {
   unsigned events = 0;
   for (Lane& lane : lanes_)
     if (lane.worker && lane.in_use) events += ucp_worker_progress(lane.worker);
+  DrainCompleted();
   if (!newly_failed_.empty()) HandleFailures();
   if (!closing_.empty()) ReapClosed();
   return events;
@@ -123,6 +126,10 @@ void UcxTransport::Unlink(Op* op) {
 }
 
 void UcxTransport::Abandon(Op* op, Status why) {
+  if (op->completed) {  // finished after all: deliver its result instead
+    DrainCompleted();
+    return;
+  }
   Unlink(op);
   Request* user = op->user;
   op->user = nullptr;
@@ -153,14 +160,28 @@ void UcxTransport::RecvDone(void* request, ucs_status_t status, const ucp_tag_re
     static_cast<UcxTransport*>(user_data)->immediate_ = {true, status, length};
     return;
   }
-  op->owner->Complete(op, status, length);
+  op->owner->Defer(op, status, length);
 }
 
-void UcxTransport::Complete(Op* op, ucs_status_t status, size_t received) {
+void UcxTransport::Defer(Op* op, ucs_status_t status, size_t received) {
+  op->completed = true;
+  op->status = status;
+  op->received = received;
+  op->done_next = nullptr;
+  if (done_tail_)
+    done_tail_->done_next = op;
+  else
+    done_head_ = op;
+  done_tail_ = op;
+}
+
+void UcxTransport::Complete(Op* op) {
   Unlink(op);
   Request* user = op->user;
   const int peer = op->peer;
   const bool is_send = op->is_send, cancelled = op->cancelled;
+  const ucs_status_t status = op->status;
+  const size_t received = op->received;
   op->magic = 0;
   ucp_request_free(op);
   if (!user) return;
@@ -277,8 +298,8 @@ Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, 
     return Status::Ok();
   }
   Op* op = static_cast<Op*>(ret);
-  *op = Op{kOpLive,         this,    req,     peer, is_send, /*cancelled=*/false,
-           /*linked=*/true, nullptr, pending_};
+  *op = Op{kOpLive, this, req, peer, is_send, /*cancelled=*/false, /*linked=*/true, nullptr, pending_,
+           /*completed=*/false, UCS_INPROGRESS, 0, nullptr};
   if (pending_) pending_->prev = op;
   pending_ = op;
   req->handle = op;
@@ -337,6 +358,7 @@ void UcxTransport::Interrupt() {
 }
 
 void UcxTransport::Cancel(Request* req) {
+  DrainCompleted();
   if (req->finished() || req->state.load(std::memory_order_acquire) == Request::State::kIdle ||
       !req->handle) {
     return;

@@ -158,8 +158,25 @@ class UcxTransport : public Transport {
   // Closes and fails what involves peers marked failed inside UCX callbacks (newly_failed_).
   void HandleFailures();
   void ReapClosed();
-  // A UCX callback ran: release the UCX request and finish the caller's.
-  void Complete(Op* op, ucs_status_t status, size_t received);
+  // A UCX callback ran: queue the operation for DrainCompleted. Callbacks run inside UCX's
+  // progress, on the path that moves each arrived message out of shared memory, and the peer's
+  // next sends wait for that: work done there slowed an 8 KiB bibw window ~2.5x more per
+  // instruction than work done while posting (docs/PERFORMANCE.md). So a callback only records
+  // the result; the rest runs after UCX's progress pass returns.
+  void Defer(Op* op, ucs_status_t status, size_t received);
+  // Completes the operations callbacks queued, in the order they finished. Runs at the end of
+  // Drive() and before anything walks pending_ or frees an Op.
+  void DrainCompleted() {
+    while (done_head_) {
+      Op* op = done_head_;
+      done_head_ = NextDone(op);
+      if (!done_head_) done_tail_ = nullptr;
+      Complete(op);
+    }
+  }
+  static Op* NextDone(const Op* op);
+  // Releases the UCX request of a finished operation and finishes the caller's request.
+  void Complete(Op* op);
   // Sets the caller's request to kDone or kFailed with an error naming the peer.
   void Finish(Request* user, int peer, bool is_send, bool cancelled, ucs_status_t status,
               size_t received);
@@ -221,6 +238,8 @@ class UcxTransport : public Transport {
   PeerCheckLimiter probe_limiter_;
 
   Op* pending_ = nullptr;          // intrusive list of in-flight operations
+  Op* done_head_ = nullptr;        // finished in a callback, not yet completed (Defer)
+  Op* done_tail_ = nullptr;
   std::vector<int> newly_failed_;  // marked failed inside a UCX callback; handled after
   std::vector<void*> closing_;     // endpoint-close requests not yet complete
   // A callback that runs inside ucp_tag_*_nbx (before our Op exists) reports here.
