@@ -47,8 +47,7 @@ Status Transport::RecvNow(int peer, uint64_t tag, std::span<const RecvPiece> pie
   void* buf = pieces.empty() ? nullptr : pieces[0].data;
   size_t capacity = pieces.empty() ? 0 : pieces[0].bytes;
   if (pieces.size() > 1) {
-    capacity = 0;
-    for (const RecvPiece& p : pieces) capacity += p.bytes;
+    capacity = TotalBytes(pieces);
     staging_.resize(capacity);
     buf = staging_.data();
   }

@@ -83,6 +83,13 @@ struct RecvPiece {
   void* data;
   size_t bytes;
 };
+// The bytes of a message in pieces (SendPiece or RecvPiece).
+template <typename Piece>
+size_t TotalBytes(std::span<const Piece> pieces) {
+  size_t total = 0;
+  for (const Piece& p : pieces) total += p.bytes;
+  return total;
+}
 
 // What a blocking wait calls on each pass that made no progress: OK to go on waiting, or the
 // error that ends the wait (timeout, abort, a dead peer). A function pointer and its argument, so

@@ -84,8 +84,8 @@ void UcxTransport::HandleFailures() {
     newly_failed_.pop_back();
     CloseEndpoint(peer, /*force=*/true);  // fails the sends queued on it
     DrainCompleted();                     // so that pending_ holds only unfinished operations
-    // Receives are not tied to an endpoint: cancel them (their callbacks run at once and
-    // report the peer's failure). Collect first, since completion unlinks.
+    // Receives are not tied to an endpoint: cancel them (their callbacks run at once, and the
+    // drain below reports the peer's failure). Collect first, since completion unlinks.
     std::vector<Op*> recvs;
     for (Op* op = pending_; op; op = op->next)
       if (!op->is_send && op->peer == peer) recvs.push_back(op);
@@ -420,13 +420,6 @@ std::pair<void*, size_t> HostParams(std::span<const Piece> pieces, ucp_dt_iov_t*
   params->op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
   params->datatype = ucp_dt_make_iov();
   return {iov, pieces.size()};
-}
-
-template <typename Piece>
-size_t TotalBytes(std::span<const Piece> pieces) {
-  size_t total = 0;
-  for (const Piece& p : pieces) total += p.bytes;
-  return total;
 }
 
 }  // namespace
