@@ -96,11 +96,12 @@ Kernel Gemm(std::string name, double m, double n, double k, double batch, int by
   return g;
 }
 
-Kernel MemoryOp(std::string name, double bytes) {
+Kernel MemoryOp(std::string name, double bytes, double backward_factor) {
   Kernel k;
   k.name = std::move(name);
   k.kind = KernelKind::kMemory;
   k.bytes = bytes;
+  k.backward_factor = backward_factor;
   return k;
 }
 

@@ -22,6 +22,9 @@ struct Kernel {
   double flops = 0;
   double seq = 0;
   double bytes = 0;  // kMemory: bytes read + written; kGemm/kAttention: computed if 0
+  // kMemory: the backward kernel's bytes over this kernel's (0: its backward moves nothing). The
+  // default, 2, reads the incoming gradient and the saved input and writes a gradient.
+  double backward_factor = 2;
   // FLOPs by Megatron's counting convention (GEMMs and attention counted in full), for reports.
   double counted_flops = 0;
 };
@@ -50,6 +53,6 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path);
 
 // Kernel builders (bytes at `bytes_per_value` per element).
 Kernel Gemm(std::string name, double m, double n, double k, double batch, int bytes_per_value);
-Kernel MemoryOp(std::string name, double bytes);
+Kernel MemoryOp(std::string name, double bytes, double backward_factor = 2);
 
 }  // namespace braid::sim

@@ -7,8 +7,8 @@ using coll::Collective;
 
 // Backward of a forward pass: each GEMM C = A B needs dA = dC B^T and dB = A^T dC (same FLOPs
 // each); fused attention's backward does 2.5x its forward's work (five GEMM-like products
-// against two, the scores recomputed inside); a memory-bound kernel reads the incoming gradient
-// and its saved input and writes a gradient: twice its forward traffic.
+// against two, the scores recomputed inside); a memory-bound kernel moves its backward_factor
+// times its forward traffic (what its backward kernels read and write, see the kernels below).
 std::vector<Kernel> BackwardOf(const std::vector<Kernel>& forward, int bpv) {
   std::vector<Kernel> out;
   for (const Kernel& k : forward) {
@@ -27,7 +27,7 @@ std::vector<Kernel> BackwardOf(const std::vector<Kernel>& forward, int bpv) {
         break;
       }
       case KernelKind::kMemory:
-        out.push_back(MemoryOp(k.name + ".bwd", 2 * k.bytes));
+        if (k.backward_factor > 0) out.push_back(MemoryOp(k.name + ".bwd", k.backward_factor * k.bytes));
         break;
     }
   }
@@ -45,6 +45,21 @@ std::vector<TpCollective> BackwardCollectives(const std::vector<TpCollective>& f
     out.push_back(b);
   }
   return out;
+}
+
+// A fused LayerNorm/RMSNorm over `elements` values of `bpv` bytes: reads and writes each once.
+// Its backward (Apex's and Megatron-LM's fused kernel) reads the gradient and the input twice,
+// once for the weight gradients' partial sums and once for the input gradient, and writes the
+// input gradient: 2.5x.
+Kernel Norm(std::string name, int bpv, double elements) {
+  return MemoryOp(std::move(name), 2.0 * bpv * elements, 2.5);
+}
+
+// Fused bias + dropout + residual add: reads the branch and the residual, writes the sum and a
+// 1-byte mask. Its backward is dropout's (gradient and mask in, gradient out) plus the bias
+// gradient (one more read): the forward's bytes again.
+Kernel BiasDropoutResidual(std::string name, int bpv, double elements) {
+  return MemoryOp(std::move(name), (3.0 * bpv + 1) * elements, 1.0);
 }
 
 struct Dims {
@@ -109,6 +124,7 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
   const bool swiglu = m.activation == Activation::kSwiglu;
 
   std::vector<Kernel> core;  // attention core (what selective recompute repeats)
+  const bool unfused = tr.attention == AttentionKernel::kUnfused;
   if (tr.attention == AttentionKernel::kFlash) {
     Kernel a;
     a.name = "attention";
@@ -119,33 +135,56 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
     a.bytes = bpv * d.tokens * (2 * heads * dh + kv_width / l.tp);  // Q, O and K, V
     core.push_back(a);
   } else {
+    // Megatron-LM's PyTorch attention: the scores are materialised, a fused kernel scales, masks
+    // and normalises them (its backward reads the output and the gradient, writes one: 1.5x),
+    // dropout writes them again with a 1-byte mask (backward: gradient and mask in, one out: 1x).
     const double scores = d.b * heads * d.s * d.s;  // elements of QK^T
     core.push_back(Gemm("qk", d.s, d.s, dh, d.b * heads, bpv));
-    core.push_back(MemoryOp("scale-mask-softmax", 2.0 * bpv * scores));
-    core.push_back(MemoryOp("attention-dropout", (2.0 * bpv + 1) * scores));  // + 1-byte mask
+    core.push_back(MemoryOp("scale-mask-softmax", 2.0 * bpv * scores, 1.5));
+    core.push_back(MemoryOp("attention-dropout", (2.0 * bpv + 1) * scores, 1.0));
     core.push_back(Gemm("av", d.s, dh, d.s, d.b * heads, bpv));
+    // The context comes out as [b, heads, s, dh] and is copied to [s, b, h] for the projection
+    // (permute().contiguous()); its backward needs no copy (the batched GEMM reads the permuted
+    // gradient as it is).
+    core.push_back(MemoryOp("context-permute", 2.0 * bpv * d.tokens * heads * dh, 0));
   }
 
   LayerWork w;
   PassWork& f = w.forward;
-  f.kernels.push_back(MemoryOp("norm1", 2.0 * bpv * d.norm_tokens * d.h));
+  const double qkv_width = (d.h + kv_width) / d.t;
+  f.kernels.push_back(Norm("norm1", bpv, d.norm_tokens * d.h));
   AddTpEntry(l, d, &f);
-  f.kernels.push_back(Gemm("qkv", d.tokens, (d.h + kv_width) / d.t, d.h, 1, bpv));
+  f.kernels.push_back(Gemm("qkv", d.tokens, qkv_width, d.h, 1, bpv));
+  // PyTorch's linear on a 3-D input adds the bias by a separate in-place kernel (read and write
+  // the output); its backward sums the gradient over the tokens (one read: 0.5x).
+  if (unfused) f.kernels.push_back(MemoryOp("qkv-bias", 2.0 * bpv * d.tokens * qkv_width, 0.5));
   f.kernels.insert(f.kernels.end(), core.begin(), core.end());
   f.kernels.push_back(Gemm("proj", d.tokens, d.h, d.h / d.t, 1, bpv));
   AddTpExit(l, d, &f);
-  // bias + dropout + residual add: read two activations and a mask, write one.
-  f.kernels.push_back(MemoryOp("residual1", (3.0 * bpv + 1) * d.norm_tokens * d.h));
-  f.kernels.push_back(MemoryOp("norm2", 2.0 * bpv * d.norm_tokens * d.h));
+  f.kernels.push_back(BiasDropoutResidual("residual1", bpv, d.norm_tokens * d.h));
+  f.kernels.push_back(Norm("norm2", bpv, d.norm_tokens * d.h));
   AddTpEntry(l, d, &f);
   f.kernels.push_back(Gemm("fc1", d.tokens, (swiglu ? 2 : 1) * ffn, d.h, 1, bpv));
-  // bias-GeLU reads and writes the FFN activation; SwiGLU reads two halves and writes one.
-  f.kernels.push_back(MemoryOp(swiglu ? "swiglu" : "bias-gelu", (swiglu ? 3.0 : 2.0) * bpv * d.tokens * ffn));
+  // bias-GeLU reads and writes the FFN activation; its backward reads the gradient and the
+  // pre-activation, writes a gradient and reads it again for the bias sum (2x). SwiGLU reads two
+  // halves and writes one; its backward reads the gradient and both halves and writes both
+  // halves' gradients (5/3).
+  if (swiglu) {
+    f.kernels.push_back(MemoryOp("swiglu", 3.0 * bpv * d.tokens * ffn, 5.0 / 3.0));
+  } else {
+    f.kernels.push_back(MemoryOp("bias-gelu", 2.0 * bpv * d.tokens * ffn, 2.0));
+  }
   f.kernels.push_back(Gemm("fc2", d.tokens, d.h, ffn, 1, bpv));
   AddTpExit(l, d, &f);
-  f.kernels.push_back(MemoryOp("residual2", (3.0 * bpv + 1) * d.norm_tokens * d.h));
+  f.kernels.push_back(BiasDropoutResidual("residual2", bpv, d.norm_tokens * d.h));
 
   w.backward.kernels = BackwardOf(f.kernels, bpv);
+  // Autograd's own passes: each residual branch point (the layer input and the attention
+  // block's output each feed a norm and a residual add) sums two gradients (read two, write
+  // one); splitting the QKV output into Q, K and V views costs a concatenation of their
+  // gradients in backward.
+  w.backward.kernels.push_back(MemoryOp("residual-grad-sum", 2 * 3.0 * bpv * d.norm_tokens * d.h));
+  if (unfused) w.backward.kernels.push_back(MemoryOp("qkv-split.bwd", 2.0 * bpv * d.tokens * qkv_width));
   w.backward.tp_collectives = BackwardCollectives(f.tp_collectives);
   if (l.recompute == Recompute::kFull) {
     w.recompute = f;
@@ -180,7 +219,7 @@ LayerWork HeadWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) 
   const double vocab = double(m.vocab) / l.tp;
   LayerWork w;
   PassWork& f = w.forward;
-  f.kernels.push_back(MemoryOp("final-norm", 2.0 * bpv * d.norm_tokens * d.h));
+  f.kernels.push_back(Norm("final-norm", bpv, d.norm_tokens * d.h));
   AddTpEntry(l, d, &f);
   f.kernels.push_back(Gemm("logits", d.tokens, vocab, d.h, 1, bpv));
   w.backward.kernels = BackwardOf(f.kernels, bpv);

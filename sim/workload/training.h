@@ -9,7 +9,9 @@ namespace braid::sim {
 
 enum class Recompute { kNone, kSelective, kFull };
 enum class PipelineSchedule { kOneFOneB, kGPipe };  // interleaving is 1F1B with v > 1
-enum class AttentionKernel { kFlash, kUnfused };    // fused FlashAttention vs QK^T/softmax/AV kernels
+// Fused FlashAttention, or Megatron-LM's PyTorch attention block (QK^T / softmax / dropout / AV
+// kernels, a separate QKV bias add, the context permuted back by a copy).
+enum class AttentionKernel { kFlash, kUnfused };
 // When a data-parallel gradient bucket may start reducing.
 enum class GradReduceOverlap {
   kAlways,           // as soon as its gradients are final (PyTorch DDP; Megatron --overlap-grad-reduce)

@@ -530,21 +530,68 @@ double KernelBytes(const std::vector<Kernel>& kernels, const std::string& prefix
   return bytes;
 }
 
+// tp=8 with one micro-batch of 2 sequences (bf16).
+Layout Tp8TwoSequenceLayout() {
+  Layout l;
+  l.tp = 8;
+  l.mb = 2;
+  return l;
+}
+constexpr int kTwoSequenceBatch = 16;
+
 // Megatron-LM's vocabulary-parallel cross-entropy runs as separate fp32 PyTorch passes over each
 // rank's logits: 2 + 4 + 32 bytes per logit forward, 8 + 4 + 2 backward (bf16 logits).
 TEST(HeadWork, CrossEntropyPassesOverTheLocalLogits) {
   const ModelSpec m = LoadModel("gpt3-175b");
-  Layout l;
-  l.tp = 8;
-  l.mb = 2;
+  const Layout l = Tp8TwoSequenceLayout();
   TrainingSpec tr;
-  tr.global_batch = 16;
+  tr.global_batch = kTwoSequenceBatch;
   const LayerWork head = HeadWork(m, l, tr);
   const double logits = 2.0 * m.seq_len * m.vocab / 8;
   const std::vector<Kernel>& fwd = head.forward.kernels;
   const std::vector<Kernel>& bwd = head.backward.kernels;
   EXPECT_DOUBLE_EQ(KernelBytes(fwd, "logits-to-fp32") + KernelBytes(fwd, "cross-entropy"), 38 * logits);
   EXPECT_DOUBLE_EQ(KernelBytes(bwd, "logits-to-fp32") + KernelBytes(bwd, "cross-entropy"), 14 * logits);
+}
+
+// ---- Memory-bound kernels of a layer ------------------------------------------------------------
+
+// Each backward moves what its kernels read and write (tp=8, mb=2, bf16: tokens 4096, b x heads
+// x s x s scores): norms 2.5x (Apex's kernel reads the gradient and input twice), bias + dropout
+// + residual 1x, softmax 1.5x, attention dropout 1x; autograd sums the gradients of the two
+// residual branch points. Megatron-LM's PyTorch attention also adds the QKV bias separately,
+// copies the context back to [s, b, h] and concatenates the Q, K, V gradients; fused attention
+// does none of that.
+TEST(LayerMemoryKernels, BackwardTrafficFollowsEachKernel) {
+  const ModelSpec m = LoadModel("gpt3-175b");
+  const Layout l = Tp8TwoSequenceLayout();
+  TrainingSpec tr;
+  tr.global_batch = kTwoSequenceBatch;
+  tr.attention = AttentionKernel::kUnfused;
+  const double tokens = 2.0 * m.seq_len, h = m.hidden, qkv = 3 * h / 8;
+  const double scores = 2.0 * (m.heads / 8) * m.seq_len * m.seq_len;
+  const LayerWork unfused = TransformerLayerWork(m, l, tr);
+  const std::vector<Kernel>& fwd = unfused.forward.kernels;
+  const std::vector<Kernel>& bwd = unfused.backward.kernels;
+  EXPECT_DOUBLE_EQ(KernelBytes(fwd, "norm1"), 4 * tokens * h);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "norm1"), 10 * tokens * h);
+  EXPECT_DOUBLE_EQ(KernelBytes(fwd, "residual1"), 7 * tokens * h);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "residual1"), 7 * tokens * h);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "scale-mask-softmax"), 6 * scores);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "attention-dropout"), 5 * scores);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "residual-grad-sum"), 2 * 6 * tokens * h);
+  EXPECT_DOUBLE_EQ(KernelBytes(fwd, "qkv-bias"), 4 * tokens * qkv);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "qkv-bias"), 2 * tokens * qkv);
+  EXPECT_DOUBLE_EQ(KernelBytes(fwd, "context-permute"), 4 * tokens * h / 8);
+  EXPECT_EQ(KernelBytes(bwd, "context-permute"), 0);
+  EXPECT_DOUBLE_EQ(KernelBytes(bwd, "qkv-split"), 4 * tokens * qkv);
+
+  tr.attention = AttentionKernel::kFlash;
+  const LayerWork fused = TransformerLayerWork(m, l, tr);
+  for (const char* name : {"qkv-bias", "context-permute", "qkv-split", "scale-mask-softmax"}) {
+    EXPECT_EQ(KernelBytes(fused.forward.kernels, name) + KernelBytes(fused.backward.kernels, name), 0) << name;
+  }
+  EXPECT_DOUBLE_EQ(KernelBytes(fused.backward.kernels, "residual-grad-sum"), 2 * 6 * tokens * h);
 }
 
 // ---- Gradient accumulation ------------------------------------------------------------------

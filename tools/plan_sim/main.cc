@@ -49,7 +49,7 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node; default: the cluster's, or the layout's)");
   cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")->required();
   cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})");
-  cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused")->capture_default_str();
+  cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused (Megatron-LM's PyTorch attention block: separate QKV bias add, scores materialised, softmax and dropout kernels, context copied back to [s, b, h])")->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1) or gpipe")
       ->capture_default_str();
   cmd->add_flag("--fp16", o->fp16, "fp16 with loss scaling instead of bf16 (the optimizer unscales and checks the gradients)");
