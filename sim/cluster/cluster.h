@@ -25,7 +25,11 @@ struct GpuSpec {
   double memory_GiB = 0;       // usable HBM capacity
   int sms = 0;                 // streaming multiprocessors (wave quantisation of GEMM tiles)
   // Achievable fractions of the datasheet (defaults: our H100 measurements, see docs/PERFORMANCE.md
-  // and ../shared/data/h100_baselines.md; overridable per cluster file).
+  // and ../shared/data/h100_baselines.md; overridable per cluster file). Every preset uses them,
+  // the A100's too: the one A100 GEMM measurement found (85.9% of peak at the best shape of a
+  // search, CUDA 12.1, in the ml-engineering book's table, whose H100 figure matches ours) is of
+  // later software than the 2021 runs the A100 preset is checked against (PERFORMANCE.md,
+  // session 26).
   double gemm_efficiency = 0.80;       // large GEMM through cuBLAS: H100 779/989 at 8192^3
   double attention_efficiency = 0.55;  // fused attention (cuDNN / FlashAttention) of peak
   double memory_efficiency = 0.85;     // streaming kernels: H100 copy 2894 of 3350 GB/s
