@@ -12,7 +12,12 @@
 namespace braid::kernels::norm_detail {
 
 __device__ __forceinline__ float ToFloat(float v) { return v; }
-__device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+// bf16 is the top half of an fp32: widening is a 16-bit shift. Written as integer code rather
+// than the cuda_bf16.h conversion (inline PTX), so the compiler can take a pack's elements out
+// of its 32-bit words and re-derive them cheaply (ForgetConversions).
+__device__ __forceinline__ float ToFloat(__nv_bfloat16 v) {
+  return __uint_as_float(static_cast<uint32_t>(__bfloat16_as_ushort(v)) << 16);
+}
 __device__ __forceinline__ float ToFloat(__half v) { return __half2float(v); }
 
 // Round-to-nearest-even narrowing, the same rounding as the host's FloatToBfloat16/FloatToHalf.
@@ -49,6 +54,23 @@ __device__ __forceinline__ Pack<T, kVec> LoadPack(const T* p) {
     for (int i = 0; i < kVec; ++i) r.v[i] = p[i];
   }
   return r;
+}
+
+// Makes the compiler forget what it knows about a 16-bit pack's registers, so that a later pass
+// over the pack converts its elements to fp32 again instead of keeping every converted value
+// live from an earlier pass. A 16-byte pack is 4 registers; its 8 fp32 values would be 8, which
+// is what made rows of more than 3 packs per thread spill under the 64-register cap (ptxas,
+// sm_90). Re-converting costs one or two integer instructions per element. No code is emitted;
+// fp32 packs are left alone (nothing to convert).
+template <typename T, int kVec>
+__device__ __forceinline__ void ForgetConversions(Pack<T, kVec>& pack) {
+  if constexpr (sizeof(T) == 2 && sizeof(T) * kVec == 16) {
+    uint32_t words[4];
+    memcpy(words, &pack, 16);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(words[i]));
+    memcpy(&pack, words, 16);
+  }
 }
 
 template <typename T, int kVec>
