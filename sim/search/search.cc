@@ -4,6 +4,8 @@
 #include <chrono>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "sim/workload/pipeline_split.h"
 
 namespace braid::sim {
@@ -48,26 +50,55 @@ bool Splits(const StepModel& m, const SearchOptions& o, int pp, int v) {
   return !split.empty() && (l.first > 0 || l.last > 0 || SplitShortfall(split) <= 2);
 }
 
-std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
+// Candidate layouts. A (tp, pp, dp) that does not tile the cluster, or a dp that does not divide
+// the batch, is not a layout: it is skipped, and recorded in *skipped with the reason when a
+// pinned key caused it or the batch rules it out, so that a search left empty says why.
+std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o, std::vector<Rejection>* skipped) {
   const ModelSpec& model = m.model();
   const int gpus = m.cluster().total_gpus();
   const int per_node = m.cluster().node.gpus;
   const int batch = m.training().global_batch;
   std::vector<Layout> out;
+  auto skip = [&](int tp, int pp, int dp, const char* rule, std::string why) {
+    Layout l = PinnedSplit(o);
+    l.tp = tp;
+    l.pp = pp;
+    l.dp = dp;
+    skipped->push_back({l, rule, std::move(why)});
+  };
   // TP stays within a node (across nodes its per-layer collectives would run on the NICs).
   for (int tp : Values(o, "tp", o.fixed.tp, Divisors(per_node, per_node))) {
-    if (gpus % tp != 0) continue;
+    if (gpus % tp != 0) {
+      skip(tp, Pinned(o, "pp") ? o.fixed.pp : 1, 0, "gpus", fmt::format("tp={} does not divide the {} GPUs", tp, gpus));
+      continue;
+    }
     std::vector<int> pps;
-    for (int pp : Divisors(gpus / tp, model.layers)) {
-      if (Splits(m, o, pp, 1)) pps.push_back(pp);
+    if (Pinned(o, "dp") && !Pinned(o, "pp")) {
+      // dp pinned: pp is what is left of the GPUs.
+      if ((gpus / tp) % o.fixed.dp == 0) {
+        pps.push_back(gpus / tp / o.fixed.dp);
+      } else {
+        skip(tp, 0, o.fixed.dp, "gpus", fmt::format("tp*dp = {}*{} does not divide the {} GPUs", tp, o.fixed.dp, gpus));
+      }
+    } else {
+      for (int pp : Divisors(gpus / tp, model.layers)) {
+        if (Splits(m, o, pp, 1)) pps.push_back(pp);
+      }
     }
     for (int pp : Values(o, "pp", o.fixed.pp, pps)) {
-      if (gpus % (tp * pp) != 0) continue;
-      const int dp = gpus / (tp * pp);
-      if (Pinned(o, "dp") && dp != o.fixed.dp) continue;
+      const int dp = Pinned(o, "dp") ? o.fixed.dp : gpus / (tp * pp);
+      if (gpus % (tp * pp) != 0 || tp * pp * dp != gpus) {
+        skip(tp, pp, dp, "gpus", fmt::format("tp*pp*dp = {}*{}*{} does not make the {} GPUs", tp, pp,
+                                             Pinned(o, "dp") ? fmt::format("{}", dp) : std::string("?"), gpus));
+        continue;
+      }
+      if (batch % dp != 0) {
+        skip(tp, pp, dp, "batch-divisible", fmt::format("global batch ({}) not divisible by dp ({})", batch, dp));
+        continue;
+      }
       std::vector<int> mbs;
       for (int mb = 1; mb <= 16; mb *= 2) {
-        if (batch % dp == 0 && (batch / dp) % mb == 0) mbs.push_back(mb);
+        if ((batch / dp) % mb == 0) mbs.push_back(mb);
       }
       for (int mb : Values(o, "mb", o.fixed.mb, mbs)) {
         std::vector<int> vs = {1};
@@ -76,6 +107,8 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
         }
         for (int v : Values(o, "v", o.fixed.v, vs)) {
           for (int zero : Values(o, "zero", o.fixed.zero, {0, 1, 2, 3})) {
+            // ZeRO shards over the DP replicas: with one, every stage is the same as zero=0.
+            if (zero > 0 && dp == 1 && !Pinned(o, "zero")) continue;
             // With fused attention, selective recomputation is what the kernel does anyway:
             // the same step as none, so it is enumerated only when unfused or pinned.
             std::vector<int> recomputes = {0, 2};
@@ -108,8 +141,8 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o) {
 SearchResult Search(StepModel& model, const SearchOptions& o) {
   const auto started = std::chrono::steady_clock::now();
   SearchResult result;
-  std::vector<Layout> candidates = Enumerate(model, o);
-  result.enumerated = int(candidates.size());
+  std::vector<Layout> candidates = Enumerate(model, o, &result.rejected);
+  result.enumerated = int(candidates.size() + result.rejected.size());
   std::vector<std::pair<double, Layout>> estimated;
   for (const Layout& l : candidates) {
     std::string rule;

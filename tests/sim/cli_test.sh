@@ -86,6 +86,19 @@ expect_bad "unknown --grad-reduce-overlap" "--grad-reduce-overlap" "\"sometimes\
 expect_bad "unknown --fix key" "--fix" "\"tq\"" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --fix tq=2
 
+# A pinned key that leaves no layout names itself, not an empty list of reasons.
+expect_bad "--fix tp beyond the GPUs" "tp=16 does not divide the 8 GPUs" "no layout" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 8 --global-batch 64 --fix tp=16
+
+expect_bad "--fix dp that does not tile the GPUs" "tp*dp = 8*3 does not divide the 16 GPUs" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 48 --fix tp=8,dp=3
+
+expect_bad "--fix pp against dp" "tp*pp*dp = 1*2*4 does not make the 16 GPUs" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --fix tp=1,pp=2,dp=4
+
+expect_bad "batch that no dp divides" "global batch (7) not divisible by dp (2)" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 7 --fix tp=8,pp=1
+
 expect_bad "unknown --format" "--format xml" "table, json, csv" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --format xml
 
