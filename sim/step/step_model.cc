@@ -14,6 +14,9 @@ namespace braid::sim {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024 * 1024;
+// Pipeline tasks one simulation may run (64x the 1T-parameter, 3072-GPU layout of Table 1): a
+// bound on its memory (about 100 bytes per task) and time.
+constexpr int kMaxSimulatedTasks = 1 << 22;
 // Optimizer step per local parameter, as Megatron-LM runs it (megatron/optimizer): the gradient
 // norm for clipping reads the fp32 gradients (4 B); fused Adam reads fp32 master, gradient, m
 // and v and writes master, m and v (28 B); a separate pass copies the fp32 master weights into
@@ -83,6 +86,13 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
     *rule = "interleave-microbatches";
     return fmt::format("interleaving needs micro-batches per pipeline ({}) divisible by pp ({})",
                        microbatches, l.pp);
+  }
+  // The simulation runs one task per micro-batch, chunk and pass on each stage of a pipeline.
+  if (const double tasks = 2.0 * l.pp * l.v * microbatches; tasks > kMaxSimulatedTasks) {
+    *rule = "simulation-size";
+    return fmt::format("2*pp*v*micro-batches = 2*{}*{}*{} = {:.0f} tasks, more than the {} one "
+                       "simulation handles (use a larger mb, or a smaller global batch)",
+                       l.pp, l.v, microbatches, tasks, kMaxSimulatedTasks);
   }
   if (l.sp && l.tp < 2) {
     *rule = "sp-needs-tp";

@@ -99,6 +99,15 @@ expect_bad "--fix pp against dp" "tp*pp*dp = 1*2*4 does not make the 16 GPUs" --
 expect_bad "batch that no dp divides" "global batch (7) not divisible by dp (2)" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 7 --fix tp=8,pp=1
 
+expect_bad "--global-batch out of range" "--global-batch 2147483647" "[1, 16777216]" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 2147483647 --layout tp=8,pp=1,dp=1
+
+expect_bad "a step too long to simulate" "2*4*2*524288" "use a larger mb" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --gpus 32 --global-batch 524288 --layout tp=8,pp=4,dp=1,v=2
+
+expect_bad "--trace unwritable" "--trace $tmp/none/step.json" "cannot open for writing" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 --trace "$tmp/none/step.json"
+
 expect_bad "unknown --format" "--format xml" "table, json, csv" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --format xml
 

@@ -144,7 +144,7 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
 
   const std::vector<CollectiveSweepRow> rows = SweepCollective(cluster, spec);
   CollectiveReportContext context{&cluster, spec, DataTypeName(type), IsReduction(spec.collective) ? op : ""};
-  Emit(o.out, [&](std::ostream& out) { WriteCollectiveSweep(out, format, context, rows); });
+  Emit("--out", o.out, [&](std::ostream& out) { WriteCollectiveSweep(out, format, context, rows); });
   return 0;
 }
 

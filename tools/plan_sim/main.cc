@@ -28,6 +28,8 @@ namespace {
 
 constexpr int kExitBadInput = 2;
 constexpr int kExitInternal = 1;
+// Sequences per step: 16M, far beyond any published run (Llama 3 405B: 16K at most).
+constexpr int kMaxGlobalBatch = 1 << 24;
 
 struct Options {
   std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration;
@@ -84,7 +86,9 @@ void AddCommon(CLI::App* cmd, Options* o) {
 
 TrainingSpec Training(const Options& o) {
   TrainingSpec t;
-  if (o.global_batch < 1) throw InputError(fmt::format("--global-batch {} must be at least 1", o.global_batch));
+  if (o.global_batch < 1 || o.global_batch > kMaxGlobalBatch) {
+    throw InputError(fmt::format("--global-batch {} must be in [1, {}]", o.global_batch, kMaxGlobalBatch));
+  }
   if (o.grad_reduce_bytes != 2 && o.grad_reduce_bytes != 4) {
     throw InputError(fmt::format("--grad-reduce-bytes {} must be 2 or 4", o.grad_reduce_bytes));
   }
@@ -134,7 +138,7 @@ int Search(const Options& o) {
   const Format format = ParseFormat(o.format);
   SearchResult result = sim::Search(step, so);
   RunContext ctx{"search", &model, &cluster, &training};
-  Emit(o.out, [&](std::ostream& out) {
+  Emit("--out", o.out, [&](std::ostream& out) {
     WriteResults(out, format, ctx, result.best, &result);
     if (o.explain && format == Format::kTable) WriteRejections(out, result, 3);
   });
@@ -168,9 +172,9 @@ int Simulate(const Options& o) {
   const Format format = ParseFormat(o.format);
   StepResult r = step.Simulate(layout, !o.trace.empty());
   RunContext ctx{"simulate", &model, &cluster, &training};
-  Emit(o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
+  Emit("--out", o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
   if (!o.trace.empty()) {
-    Emit(o.trace, [&](std::ostream& out) { out << StepTrace(r, cluster).dump() << "\n"; });
+    Emit("--trace", o.trace, [&](std::ostream& out) { out << StepTrace(r, cluster).dump() << "\n"; });
   }
   return 0;
 }

@@ -9,16 +9,16 @@
 
 namespace braid::sim {
 
-void Emit(const std::string& path, const std::function<void(std::ostream&)>& write) {
+void Emit(const char* option, const std::string& path, const std::function<void(std::ostream&)>& write) {
   if (path == "-") {
     write(std::cout);
     std::cout.flush();
     return;
   }
   std::ofstream file(path, std::ios::trunc);
-  if (!file) throw InputError(fmt::format("--out {}: cannot open for writing", path));
+  if (!file) throw InputError(fmt::format("{} {}: cannot open for writing", option, path));
   write(file);
-  if (!file) throw InputError(fmt::format("--out {}: write failed", path));
+  if (!file) throw InputError(fmt::format("{} {}: write failed", option, path));
 }
 
 }  // namespace braid::sim

@@ -1,4 +1,4 @@
-// Where plan-sim writes a result: a file named by --out, or stdout for "-".
+// Where plan-sim writes a result: a file named by an option (--out, --trace), or stdout for "-".
 #pragma once
 
 #include <functional>
@@ -7,7 +7,8 @@
 
 namespace braid::sim {
 
-// Calls `write` on the file at `path` ("-": stdout); InputError naming --out if it cannot.
-void Emit(const std::string& path, const std::function<void(std::ostream&)>& write);
+// Calls `write` on the file at `path` ("-": stdout); InputError naming `option` and the path if
+// it cannot.
+void Emit(const char* option, const std::string& path, const std::function<void(std::ostream&)>& write);
 
 }  // namespace braid::sim
