@@ -14,16 +14,25 @@ namespace {
 
 constexpr double kMaxGBps = 1e6, kMaxUs = 1e7;
 
+// GpuPreset(name), its error prefixed with where the name was read.
+GpuSpec NamedGpu(const std::string& name, const std::string& where) {
+  try {
+    return GpuPreset(name);
+  } catch (const InputError& e) {
+    throw InputError(where + ": " + e.what());
+  }
+}
+
 void ReadGpu(const nlohmann::json& value, const std::string& origin, GpuSpec* gpu, bool have_base) {
   if (value.is_string()) {
-    *gpu = GpuPreset(value.get<std::string>());
+    *gpu = NamedGpu(value.get<std::string>(), origin + ": field \"gpu\"");
     return;
   }
   JsonFields f(value, origin + ": gpu");
   f.RejectUnknown({"name", "peak_tflops", "hbm_GBps", "memory_GiB", "sms", "gemm_efficiency",
                    "attention_efficiency", "memory_efficiency", "kernel_overhead_us",
                    "reserved_GiB", "preset"});
-  if (f.Has("preset")) *gpu = GpuPreset(f.String("preset"));
+  if (f.Has("preset")) *gpu = NamedGpu(f.String("preset"), origin + ": field \"gpu.preset\"");
   const bool need = !have_base && !f.Has("preset");  // no defaults to fall back on
   if (f.Has("name")) gpu->name = f.String("name");
   gpu->peak_tflops = need ? f.Number("peak_tflops", 1e-3, 1e6)

@@ -5,12 +5,18 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "sim/common/input_error.h"
 
 namespace braid::sim {
+namespace {
+
+// The largest input file read (bytes): far above any model, cluster or calibration file.
+constexpr size_t kMaxJsonFileBytes = 16 << 20;
+
+}  // namespace
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string origin)
     : object_(object), origin_(std::move(origin)) {
@@ -32,6 +38,11 @@ int JsonFields::Int(const std::string& field, int lo, int hi) const {
   if (!v.is_number_integer()) {
     throw InputError(fmt::format("{}: field \"{}\" must be an integer in [{}, {}], found {}", origin_,
                                  field, lo, hi, v.dump()));
+  }
+  // Unsigned JSON integers above 2^63 would wrap negative as long long: print them as written.
+  if (v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(hi)) {
+    throw InputError(fmt::format("{}: field \"{}\" = {} is out of range [{}, {}]", origin_, field,
+                                 v.get<unsigned long long>(), lo, hi));
   }
   long long x = v.get<long long>();
   if (x < lo || x > hi) {
@@ -126,11 +137,28 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& origin)
 }
 
 nlohmann::json ReadJsonFile(const std::string& path) {
-  std::ifstream in(path);
+  // A regular file, or a pipe (--model <(...)); read at most kMaxJsonFileBytes, so that a
+  // directory, a device or /dev/zero gives an error instead of an empty document or a full memory.
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (error) throw InputError(fmt::format("{}: cannot open: {}", path, error.message()));
+  if (!std::filesystem::is_regular_file(status) && !std::filesystem::is_fifo(status)) {
+    throw InputError(fmt::format("{}: not a regular file (a JSON file is expected)", path));
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseJsonText(buffer.str(), path);
+  std::string text(kMaxJsonFileBytes + 1, '\0');
+  in.read(text.data(), std::streamsize(text.size()));
+  text.resize(size_t(in.gcount()));
+  if (text.size() > kMaxJsonFileBytes) {
+    throw InputError(fmt::format("{}: larger than the {} bytes a model, cluster or calibration file may have",
+                                 path, kMaxJsonFileBytes));
+  }
+  return ParseJsonText(text, path);
+}
+
+std::string DumpJson(const nlohmann::json& doc, int indent) {
+  return doc.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace braid::sim

@@ -43,5 +43,8 @@ class JsonFields {
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin);
 // Reads and parses a file; a missing or unreadable file is an InputError naming it.
 nlohmann::json ReadJsonFile(const std::string& path);
+// `doc` as text (indent as nlohmann's dump; -1 = one line). Names taken from file paths may hold
+// bytes that are not UTF-8; they are written as U+FFFD instead of failing the whole output.
+std::string DumpJson(const nlohmann::json& doc, int indent = -1);
 
 }  // namespace braid::sim

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "collectives/tuner.h"
 #include "sim/cluster/fabric.h"
@@ -18,6 +19,7 @@ namespace {
 // Replays stay fast by bounding their size; beyond these, a periodic subset is replayed and the
 // result scaled by the schedule's own alpha-beta step count (see Extrapolate).
 constexpr int kMaxExplicitRanks = 128;        // over all concurrent groups
+constexpr int kMaxReplayedPerNode = 64;       // members of one node in a replay (NVL72: 72)
 constexpr double kMaxOpsPerReplay = 50000;    // bounds slices per chunk
 // At most this many slices per chunk are replayed: beyond a few, slicing only shortens the
 // pipeline fill, which the ring does not have (every rank sends from the first step).
@@ -49,17 +51,12 @@ std::string PatternKey(const CollectiveQuery& q, int gpus_per_node) {
 // members rotated so that every channel enters and leaves a node through a different GPU (and
 // so a different NIC), as NCCL's rings do.
 std::vector<int> ChannelOrder(const std::vector<int>& group, int gpus_per_node, int c, int channels) {
-  std::vector<int> nodes;
+  std::unordered_map<int, size_t> slot;  // node -> its position in `members` (groups span 1M GPUs)
   std::vector<std::vector<int>> members;
   for (int gpu : group) {
-    int node = gpu / gpus_per_node;
-    auto it = std::find(nodes.begin(), nodes.end(), node);
-    if (it == nodes.end()) {
-      nodes.push_back(node);
-      members.push_back({gpu});
-    } else {
-      members[it - nodes.begin()].push_back(gpu);
-    }
+    const auto [it, added] = slot.try_emplace(gpu / gpus_per_node, members.size());
+    if (added) members.emplace_back();
+    members[it->second].push_back(gpu);
   }
   std::vector<int> order;
   for (auto& m : members) {
@@ -71,16 +68,21 @@ std::vector<int> ChannelOrder(const std::vector<int>& group, int gpus_per_node, 
 }
 
 // The members of `group` kept for an explicit replay when it is too large: whole nodes, in order
-// of appearance, up to `max_ranks` (at least two nodes, so inter-node hops are represented).
+// of appearance, up to `max_ranks` (at least two nodes, so inter-node hops are represented). A
+// node with more members than kMaxReplayedPerNode (and than max_ranks) keeps only its first
+// ones: its switch treats every member alike, and the closed-form extrapolation restores n.
 std::vector<int> PeriodicSubset(const std::vector<int>& group, int gpus_per_node, int max_ranks) {
-  std::vector<int> nodes;
+  const int per_node = std::max(max_ranks, kMaxReplayedPerNode);
+  std::unordered_map<int, int> kept;  // node -> members kept
   std::vector<int> subset;
   for (int gpu : group) {
-    int node = gpu / gpus_per_node;
-    if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) {
-      if (nodes.size() >= 2 && int(subset.size()) >= max_ranks) break;
-      nodes.push_back(node);
+    const int node = gpu / gpus_per_node;
+    if (!kept.count(node)) {
+      if (kept.size() >= 2 && int(subset.size()) >= max_ranks) break;
+      kept[node] = 0;
     }
+    if (kept[node] >= per_node) continue;
+    ++kept[node];
     subset.push_back(gpu);
   }
   return subset;

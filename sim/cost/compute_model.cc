@@ -105,7 +105,7 @@ Kernel MemoryOp(std::string name, double bytes, double backward_factor) {
   return k;
 }
 
-std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path) {
+std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, const GpuSpec& gpu) {
   nlohmann::json doc = ReadJsonFile(path);
   JsonFields top(doc, path);
   const nlohmann::json& list = doc.contains("gemm") ? doc["gemm"] : nlohmann::json();
@@ -116,7 +116,7 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path) {
   for (size_t i = 0; i < list.size(); ++i) {
     JsonFields f(list[i], path + ": gemm[" + std::to_string(i) + "]");
     points.push_back({f.Number("m", 1, 1e9), f.Number("n", 1, 1e9), f.Number("k", 1, 1e9),
-                      f.Number("tflops", 1e-6, 1e6)});
+                      f.Number("tflops", 1e-6, gpu.peak_tflops)});  // above peak: not a measurement
   }
   return points;
 }

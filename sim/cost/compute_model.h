@@ -48,8 +48,9 @@ class ComputeModel {
 };
 
 // Reads {"gemm": [{"m":..,"n":..,"k":..,"tflops":..}, ...]} (extra fields ignored), as written by
-// bench/gpu_gemm_bench --calibration_out=FILE. Throws InputError naming the file and field.
-std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path);
+// bench/gpu_gemm_bench --calibration_out=FILE, for `gpu` (a point above its peak is refused).
+// Throws InputError naming the file and field.
+std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, const GpuSpec& gpu);
 
 // Kernel builders (bytes at `bytes_per_value` per element).
 Kernel Gemm(std::string name, double m, double n, double k, double batch, int bytes_per_value);

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/common/json_fields.h"
+
 namespace braid::sim {
 namespace {
 
@@ -66,7 +68,7 @@ void WriteCollectiveSweep(std::ostream& out, Format format, const CollectiveRepo
   switch (format) {
     case Format::kTable: return WriteTable(out, context, rows);
     case Format::kCsv: return WriteCsv(out, context, rows);
-    case Format::kJson: out << Json(context, rows).dump(2) << "\n"; return;
+    case Format::kJson: out << DumpJson(Json(context, rows), 2) << "\n"; return;
   }
 }
 

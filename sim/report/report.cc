@@ -6,6 +6,7 @@
 #include <map>
 
 #include "sim/common/input_error.h"
+#include "sim/common/json_fields.h"
 
 namespace braid::sim {
 
@@ -143,7 +144,7 @@ void WriteResults(std::ostream& out, Format format, const RunContext& c,
                          {"simulated", search->simulated},
                          {"seconds", search->seconds}};
       }
-      out << doc.dump(2) << "\n";
+      out << DumpJson(doc, 2) << "\n";
       return;
     }
   }

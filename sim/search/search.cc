@@ -84,6 +84,12 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o, std::v
       for (int pp : Divisors(gpus / tp, model.layers)) {
         if (Splits(m, o, pp, 1)) pps.push_back(pp);
       }
+      if (pps.empty() && !Pinned(o, "pp")) {  // pinned first/last layers that no split allows
+        Layout l = PinnedSplit(o);
+        std::string why = "no pp splits the layers with the pinned first/last";
+        LayoutStageLayers(model.layers, l, m.training().uneven_pipeline, &why);
+        skip(tp, 1, gpus / tp, "pp-v-split-layers", why);
+      }
     }
     for (int pp : Values(o, "pp", o.fixed.pp, pps)) {
       const int dp = Pinned(o, "dp") ? o.fixed.dp : gpus / (tp * pp);
@@ -159,7 +165,7 @@ SearchResult Search(StepModel& model, const SearchOptions& o) {
   std::vector<Layout> to_simulate;
   for (const auto& [seconds, l] : estimated) {
     const bool promising = seconds <= estimated.front().first * o.simulate_within;
-    const bool needed = int(to_simulate.size()) < 2 * o.top;
+    const bool needed = int64_t(to_simulate.size()) < 2 * int64_t{o.top};
     if (int(to_simulate.size()) >= o.max_simulated || (!promising && !needed)) break;
     to_simulate.push_back(l);
   }

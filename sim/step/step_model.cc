@@ -14,9 +14,9 @@ namespace braid::sim {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024 * 1024;
-// Pipeline tasks one simulation may run (64x the 1T-parameter, 3072-GPU layout of Table 1): a
+// Pipeline tasks one simulation may run (16x the 1T-parameter, 3072-GPU layout of Table 1): a
 // bound on its memory (about 100 bytes per task) and time.
-constexpr int kMaxSimulatedTasks = 1 << 22;
+constexpr int kMaxSimulatedTasks = 1 << 20;
 // Optimizer step per local parameter, as Megatron-LM runs it (megatron/optimizer): the gradient
 // norm for clipping reads the fp32 gradients (4 B); fused Adam reads fp32 master, gradient, m
 // and v and writes master, m and v (28 B); a separate pass copies the fp32 master weights into
@@ -69,7 +69,7 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
     *rule = "pp-v-split-layers";
     return split_why;
   }
-  if (training_.global_batch % (l.dp * l.mb) != 0) {
+  if (training_.global_batch % (int64_t{l.dp} * l.mb) != 0) {
     *rule = "batch-divisible";
     return fmt::format("global batch ({}) not divisible by dp*mb ({}*{})", training_.global_batch,
                        l.dp, l.mb);

@@ -27,7 +27,7 @@ int ParsePositive(const std::string& key, const std::string& value, const std::s
 }  // namespace
 
 int MicroBatches(const TrainingSpec& training, const Layout& layout) {
-  return training.global_batch / (layout.dp * layout.mb);
+  return int(training.global_batch / (int64_t{layout.dp} * layout.mb));
 }
 
 const char* RecomputeName(Recompute r) {
@@ -95,6 +95,7 @@ GradReduceOverlap ParseGradReduceOverlap(const std::string& text, const std::str
 
 void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout* layout,
                      std::vector<std::string>* present) {
+  std::vector<std::string> seen;
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
@@ -107,6 +108,10 @@ void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout*
                                    fmt::join(kLayoutKeys, ", ")));
     }
     std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      throw InputError(fmt::format("{}: key \"{}\" given twice", origin, key));
+    }
+    seen.push_back(key);
     if (key == "tp") layout->tp = ParsePositive(key, value, origin, 1, 1 << 16);
     else if (key == "pp") layout->pp = ParsePositive(key, value, origin, 1, 1 << 16);
     else if (key == "dp") layout->dp = ParsePositive(key, value, origin, 1, 1 << 20);

@@ -2,6 +2,7 @@
 // the GPUs (the parallel dimensions and the memory-saving options a search chooses).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,7 @@ struct Layout {
   // --decoder-first/last-pipeline-num-layers for v = 1.
   int first = 0, last = 0;
 
-  int gpus() const { return tp * pp * dp; }
+  int64_t gpus() const { return int64_t{tp} * pp * dp; }  // 64-bit: each key may be large
 };
 
 // What the training run fixes.

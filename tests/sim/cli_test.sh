@@ -108,6 +108,30 @@ expect_bad "a step too long to simulate" "2*4*2*524288" "use a larger mb" -- \
 expect_bad "--trace unwritable" "--trace $tmp/none/step.json" "cannot open for writing" -- \
   simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 --trace "$tmp/none/step.json"
 
+expect_bad "--gpus 0 given" "--gpus" "0" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 0 --global-batch 64
+
+expect_bad "a layout key given twice" "--layout" "\"tp\" given twice" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1,tp=4
+
+expect_bad "dp*mb beyond 32 bits" "global batch (65536) not divisible by dp*mb (65536*65536)" -- \
+  simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 65536 --layout tp=1,pp=1,dp=65536,mb=65536
+
+expect_bad "a device as the model file" "/dev/zero" "not a regular file" -- \
+  search --model /dev/zero --cluster dgx-a100 --gpus 8 --global-batch 8
+
+expect_bad "topo --format json of a preset" "--format json" "use --format table" -- \
+  topo --cluster dgx-a100 --format json
+
+printf '{"gemm": [{"m": 8192, "n": 8192, "k": 8192, "tflops": 2000}]}' >"$tmp/fast.json"
+expect_bad "calibration above the GPU's peak" "$tmp/fast.json" "gemm[0]" "\"tflops\"" "312" -- \
+  simulate --model llama-2-7b --cluster dgx-a100 --global-batch 8 --layout tp=8,pp=1,dp=1 --calibration "$tmp/fast.json"
+
+if [ -w /dev/full ]; then  # a short result must not be lost in the stream's buffer
+  expect_bad "results that cannot be written" "--out /dev/full" "write failed" -- \
+    simulate --model llama-2-7b --cluster dgx-a100 --global-batch 8 --layout tp=8,pp=1,dp=1 --out /dev/full
+fi
+
 expect_bad "unknown --format" "--format xml" "table, json, csv" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --format xml
 

@@ -135,9 +135,11 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   const Format format = ParseFormat(o.format);
 
   ClusterSpec cluster = LoadCluster(o.cluster);
-  spec.ranks = o.ranks_flag && o.ranks_flag->count() ? o.ranks : cluster.node.gpus;
+  const bool ranks_given = o.ranks_flag && o.ranks_flag->count();
+  spec.ranks = ranks_given ? o.ranks : cluster.node.gpus;
   if (spec.ranks < 2) {
-    throw InputError(fmt::format("--ranks {} must be at least 2 (a collective of one rank moves nothing)",
+    throw InputError(fmt::format("{} {} must be at least 2 (a collective of one rank moves nothing)",
+                                 ranks_given ? "--ranks" : "the default --ranks (one node of the cluster):",
                                  spec.ranks));
   }
   SizeForGpus(&cluster, spec.ranks, "--ranks");

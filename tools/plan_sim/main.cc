@@ -20,6 +20,7 @@
 #include "output.h"
 #include "sim/cluster/cluster.h"
 #include "sim/common/input_error.h"
+#include "sim/common/json_fields.h"
 #include "sim/report/report.h"
 #include "sim/search/search.h"
 
@@ -30,6 +31,9 @@ constexpr int kExitBadInput = 2;
 constexpr int kExitInternal = 1;
 // Sequences per step: 16M, far beyond any published run (Llama 3 405B: 16K at most).
 constexpr int kMaxGlobalBatch = 1 << 24;
+// GPUs of one simulated run: a million, 30x the largest published training job.
+constexpr int kMaxGpus = 1 << 20;
+constexpr int kMaxTop = 100000;  // rows a search may print
 
 struct Options {
   std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration;
@@ -48,7 +52,8 @@ void AddCommon(CLI::App* cmd, Options* o) {
                   fmt::format("Preset ({}), 'this' (hwloc discovery), an hwloc .xml or a .json cluster file",
                               fmt::join(ClusterPresetNames(), ", ")))
       ->required();
-  cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node; default: the cluster's, or the layout's)");
+  cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node; default: the cluster's, or the layout's)")
+      ->check(CLI::Range(1, kMaxGpus));
   cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")->required();
   cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})");
   cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused (Megatron-LM's PyTorch attention block: separate QKV bias add, scores materialised, softmax and dropout kernels, context copied back to [s, b, h])")->capture_default_str();
@@ -128,10 +133,10 @@ int Search(const Options& o) {
   SizeForGpus(&cluster, o.gpus > 0 ? o.gpus : cluster.total_gpus());
   TrainingSpec training = Training(o);
   std::vector<GemmCalibrationPoint> calibration;
-  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration);
+  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);
   StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
   SearchOptions so;
-  if (o.top < 1) throw InputError(fmt::format("--top {} must be at least 1", o.top));
+  if (o.top < 1 || o.top > kMaxTop) throw InputError(fmt::format("--top {} must be in [1, {}]", o.top, kMaxTop));
   so.top = o.top;
   ParseLayoutKeys(o.fix, "--fix", &so.fixed, &so.fixed_keys);
   so.progress = ProgressBar();
@@ -163,23 +168,33 @@ int Simulate(const Options& o) {
       throw InputError(fmt::format("--layout {}: needs {} (keys tp, pp, dp are required)", o.layout, required));
     }
   }
-  const int gpus = o.gpus > 0 ? o.gpus : layout.gpus();
+  if (o.gpus == 0 && layout.gpus() > kMaxGpus) {
+    throw InputError(fmt::format("--layout {}: tp*pp*dp = {} GPUs, more than the {} plan-sim simulates",
+                                 o.layout, layout.gpus(), kMaxGpus));
+  }
+  const int gpus = o.gpus > 0 ? o.gpus : int(layout.gpus());
   SizeForGpus(&cluster, gpus);
   TrainingSpec training = Training(o);
   std::vector<GemmCalibrationPoint> calibration;
-  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration);
+  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);
   StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
   const Format format = ParseFormat(o.format);
+  if (!o.trace.empty()) {
+    if (o.trace == o.out) throw InputError("--trace " + o.trace + ": the same file as --out");
+    CheckWritable("--trace", o.trace);
+  }
+  CheckWritable("--out", o.out);
   StepResult r = step.Simulate(layout, !o.trace.empty());
   RunContext ctx{"simulate", &model, &cluster, &training};
   Emit("--out", o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
   if (!o.trace.empty()) {
-    Emit("--trace", o.trace, [&](std::ostream& out) { out << StepTrace(r, cluster).dump() << "\n"; });
+    Emit("--trace", o.trace, [&](std::ostream& out) { out << DumpJson(StepTrace(r, cluster)) << "\n"; });
   }
   return 0;
 }
 
 int Topo(const std::string& name, const std::string& format) {
+  if (format != "table" && format != "json") throw InputError("--format " + format + " is not one of table, json");
   if (name == "this" || (name.size() > 4 && name.substr(name.size() - 4) == ".xml")) {
     Topology topo;
     Status s = name == "this" ? DiscoverTopology(&topo) : LoadTopologyXml(name, &topo);
@@ -196,6 +211,10 @@ int Topo(const std::string& name, const std::string& format) {
       std::cout << "plan-sim: cannot simulate this topology: " << e.what() << "\n";
     }
     return 0;
+  }
+  if (format == "json") {
+    throw InputError("--format json prints an hwloc topology (--cluster this or an .xml file); " + name +
+                     " is a cluster preset or file: use --format table");
   }
   std::cout << ClusterSummary(LoadCluster(name)) << "\n";
   return 0;
