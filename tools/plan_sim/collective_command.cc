@@ -126,7 +126,10 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   spec.algorithm = ParseAlgorithm(o.algorithm, spec.collective);
   spec.min_bytes = ParseBytes(o.min_bytes, "-b/--minbytes");
   spec.max_bytes = ParseBytes(o.max_bytes, "-e/--maxbytes");
-  if (spec.min_bytes < 1) throw InputError("-b/--minbytes 0: the smallest size must be at least 1 byte");
+  if (spec.min_bytes < size_t(spec.elem_size)) {
+    throw InputError(fmt::format("-b/--minbytes {}: the smallest size must hold one {} element ({} bytes)",
+                                 o.min_bytes, DataTypeName(type), spec.elem_size));
+  }
   if (spec.min_bytes > spec.max_bytes) {
     throw InputError(fmt::format("-b/--minbytes {} is larger than -e/--maxbytes {}", o.min_bytes, o.max_bytes));
   }
