@@ -92,8 +92,9 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o, std::v
       }
     }
     for (int pp : Values(o, "pp", o.fixed.pp, pps)) {
-      const int dp = Pinned(o, "dp") ? o.fixed.dp : gpus / (tp * pp);
-      if (gpus % (tp * pp) != 0 || tp * pp * dp != gpus) {
+      const int64_t tp_pp = int64_t{tp} * pp;  // each may be pinned up to 65536
+      const int dp = Pinned(o, "dp") ? o.fixed.dp : int(gpus / tp_pp);
+      if (gpus % tp_pp != 0 || tp_pp * dp != gpus) {
         skip(tp, pp, dp, "gpus", fmt::format("tp*pp*dp = {}*{}*{} does not make the {} GPUs", tp, pp,
                                              Pinned(o, "dp") ? fmt::format("{}", dp) : std::string("?"), gpus));
         continue;
