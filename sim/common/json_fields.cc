@@ -147,9 +147,11 @@ nlohmann::json ReadJsonFile(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::string text(kMaxJsonFileBytes + 1, '\0');
-  in.read(text.data(), std::streamsize(text.size()));
-  text.resize(size_t(in.gcount()));
+  std::string text;
+  char chunk[1 << 16];
+  while (text.size() <= kMaxJsonFileBytes && in.read(chunk, sizeof chunk).gcount() > 0) {
+    text.append(chunk, size_t(in.gcount()));
+  }
   if (text.size() > kMaxJsonFileBytes) {
     throw InputError(fmt::format("{}: larger than the {} bytes a model, cluster or calibration file may have",
                                  path, kMaxJsonFileBytes));
