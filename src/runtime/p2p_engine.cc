@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "runtime/p2p_tags.h"
 #include "runtime/progress.h"
 
 namespace braid::runtime {
@@ -22,32 +23,14 @@ using transport::Request;
 // windows of 64, docs/PERFORMANCE.md).
 constexpr uint32_t kFlushMessages = 32;
 
-// A blocking Send or Recv of more than this many bytes (within the inline limit) hands the
-// transport its packet in pieces, the payload in place, instead of copying it into and out of a
-// packet. Up to 2 KiB the copies cost less than UCX's gathering and scattering of pieces (a
-// ping-pong's latency, braid / raw UCX, with pieces from 1 KiB: 1.16 against 1.06 at 1 KiB,
-// 1.15 against 1.08 at 2 KiB; above 2 KiB the pieces win: 1.02 against 1.06 at 2.5-3.5 KiB and
-// 1.03 against 1.08 at 4 KiB; docs/PERFORMANCE.md, session 23).
-constexpr size_t kLoneCopyMaxBytes = 2048;
+// A blocking Recv looks for its message in another form (LoneWait) once per this many idle
+// passes: often enough that a packet waits a few microseconds at most, rarely enough that a
+// ping-pong's few idle passes per message never pay for the two probes.
+constexpr unsigned kDiversionProbeEvery = 16;
 
 // Finish's wait loop checks every request of the batch, to see a failure behind a pending one,
 // once per this many passes that made no progress (a few microseconds of spinning).
 constexpr unsigned kFullScanEvery = 32;
-
-// Point-to-point tags: the top bit of the sequence field marks a packet; otherwise sequence and
-// op bits carry the message number (30 bits; numbers only need to differ among messages in
-// flight between one pair).
-constexpr uint32_t kPacketSeq = 1u << (transport::kTagSeqBits - 1);
-constexpr uint32_t kOpMask = (1u << transport::kTagOpBits) - 1;
-
-uint64_t MessageTag(uint32_t comm_id, uint32_t source, uint64_t index) {
-  return transport::MakeTag(comm_id, source, uint32_t(index >> transport::kTagOpBits) & (kPacketSeq - 1),
-                            true, uint32_t(index) & kOpMask);
-}
-
-uint64_t PacketTag(uint32_t comm_id, uint32_t source) {
-  return transport::MakeTag(comm_id, source, kPacketSeq, true, 0);
-}
 
 }  // namespace
 
@@ -136,10 +119,16 @@ void P2pEngine::WaitForPacked(const P2pOp& op, uint64_t index, Inbox& box) {
 }
 
 Status P2pEngine::PostPacket(Outbox& box) {
-  transport::Transport* net = ctx_.transport;
   std::span<const std::byte> packet = box.writer.bytes();
-  BRAID_RETURN_IF_ERROR(net->PostSend((*ctx_.world_ranks)[box.peer], own_packet_tag_, packet.data(), packet.size(),
-                                      MemoryType::kHost, &box.request));
+  uint64_t tag = own_packet_tag_;
+  uint64_t index = 0;
+  if (std::span<const std::byte> payload; OnlyMessage(packet, &index, &payload)) {
+    // A packet of one message leaves as a lone message, the receivers' shortest path.
+    packet = payload;
+    tag = LoneTag(ctx_.comm_id, own_rank_, index);
+  }
+  BRAID_RETURN_IF_ERROR(ctx_.transport->PostSend((*ctx_.world_ranks)[box.peer], tag, packet.data(), packet.size(),
+                                                 MemoryType::kHost, &box.request));
   box.posted = true;
   return Status::Ok();
 }
@@ -147,6 +136,7 @@ Status P2pEngine::PostPacket(Outbox& box) {
 Status P2pEngine::PostPacketRecv(int peer, Inbox& box) {
   if (box.buffer.size() < kMaxPacketBytes) box.buffer.resize(kMaxPacketBytes);
   box.request.accept_shorter = true;
+  box.request.tag_ignore = kPacketStreamIgnore;
   const int world_peer = (*ctx_.world_ranks)[peer];
   BRAID_RETURN_IF_ERROR(ctx_.transport->PostRecv(world_peer, PacketTag(ctx_.comm_id, uint32_t(world_peer)),
                                                  box.buffer.data(), kMaxPacketBytes, MemoryType::kHost,
@@ -155,39 +145,47 @@ Status P2pEngine::PostPacketRecv(int peer, Inbox& box) {
   return Status::Ok();
 }
 
+Status P2pEngine::LargerThanExpected(int peer, const P2pOp& op) const {
+  return Status::InvalidUsage(fmt::format(
+      "message from rank {} truncated: expected {} bytes, got more than {} (send and receive sizes differ)", peer,
+      op.bytes, inline_bytes_));
+}
+
 Status P2pEngine::SizeMismatch(int peer, const P2pOp& op, size_t got) {
   return Status::InvalidUsage(fmt::format("message from rank {} {}: expected {} bytes, got {}", peer,
                                           got > op.bytes ? "truncated" : "too short", op.bytes, got));
 }
 
-Status P2pEngine::Unpack(int peer, Inbox& box, size_t packet_bytes) {
-  std::span<const std::byte> packet(box.buffer.data(), packet_bytes);
-  return ForEachPackedMessage(packet, peer, [&](uint64_t index, std::span<const std::byte> payload) {
-    if (box.next < box.waiting.size()) {
-      const Waiting& w = box.waiting[box.next];
-      if (w.index == index) {
-        ++box.next;
-        --packed_outstanding_;
-        return Deliver(peer, ops_[w.op], payload);
-      }
-      // Packets arrive in message order, so a waiting receive numbered below this message
-      // will never be in one: the peer sent that message tagged, i.e. larger.
-      if (w.index < index) {
-        return Status::InvalidUsage(fmt::format(
-            "message from rank {} truncated: expected {} bytes, got more than {} (send and receive "
-            "sizes differ)", peer, ops_[w.op].bytes, inline_bytes_));
-      }
-    }
-    // A message whose receive was posted, not packed: that receive expects more than the
-    // inline limit, and this message is within it.
-    if (index < recvs_from_[size_t(peer)]) {
-      return Status::InvalidUsage(fmt::format(
-          "message from rank {} too short: expected more than {} bytes, got {} (send and receive "
-          "sizes differ)", peer, inline_bytes_, payload.size()));
-    }
-    box.early.emplace(index, std::vector<std::byte>(payload.begin(), payload.end()));
-    return Status::Ok();
+Status P2pEngine::Accept(int peer, Inbox& box) {
+  const std::span<const std::byte> bytes(box.buffer.data(), box.request.bytes);
+  const uint64_t tag = box.request.sender_tag;
+  if (IsLoneTag(tag)) return Take(peer, box, LoneIndex(tag, box.waiting[box.next].index), bytes);
+  return ForEachPackedMessage(bytes, peer, [&](uint64_t index, std::span<const std::byte> payload) {
+    return Take(peer, box, index, payload);
   });
+}
+
+Status P2pEngine::Take(int peer, Inbox& box, uint64_t index, std::span<const std::byte> payload) {
+  if (box.next < box.waiting.size()) {
+    const Waiting& w = box.waiting[box.next];
+    if (w.index == index) {
+      ++box.next;
+      --packed_outstanding_;
+      return Deliver(peer, ops_[w.op], payload);
+    }
+    // The packet stream arrives in message order, so a waiting receive numbered below this
+    // message will never be in it: the peer sent that message tagged, i.e. larger.
+    if (w.index < index) return LargerThanExpected(peer, ops_[w.op]);
+  }
+  // A message whose receive was posted, not packed: that receive expects more than the
+  // inline limit, and this message is within it.
+  if (index < recvs_from_[size_t(peer)]) {
+    return Status::InvalidUsage(fmt::format(
+        "message from rank {} too short: expected more than {} bytes, got {} (send and receive "
+        "sizes differ)", peer, inline_bytes_, payload.size()));
+  }
+  box.early.emplace(index, std::vector<std::byte>(payload.begin(), payload.end()));
+  return Status::Ok();
 }
 
 Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstanding* oldest) {
@@ -237,7 +235,7 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
     }
     box.posted = false;
     if (s == Request::State::kFailed) return box.request.error;
-    BRAID_RETURN_IF_ERROR(Unpack(peer, box, box.request.bytes));
+    BRAID_RETURN_IF_ERROR(Accept(peer, box));
     *progressed = true;
     if (box.next == box.waiting.size()) continue;
     BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
@@ -298,19 +296,35 @@ Status P2pEngine::RunOneAsBatch(const P2pOp& op) {
 }
 
 // The idle check of a blocking Send or Recv: a ProgressWaiter, made only if the first pass does
-// not finish, and what was waited for, named in its error.
+// not finish, and what was waited for, named in its error. A blocking Recv's check also looks,
+// every kDiversionProbeEvery idle passes, for its message sent in another form than the lone
+// one it posted for: in a packet (the peer sent it in a group), or tagged (the peer sent it
+// larger than the inline limit). It then stops the wait and says which (`diverted`).
 struct P2pEngine::LoneWait {
+  enum class Diverted { kNo, kPacket, kTagged };
   LoneWait(const P2pEngine* e, const Outstanding& w) : engine(e), what(w) {}
   const P2pEngine* engine;
   Outstanding what;
   std::optional<ProgressWaiter> waiter;
+  bool probe = false;  // a Recv of message `index`: look for its other forms
+  uint64_t index = 0;
+  unsigned idle_passes = 0;
+  Diverted diverted = Diverted::kNo;
 
   transport::IdleCheck Check() { return {&LoneWait::Idle, this}; }
   static Status Idle(void* arg) {
     LoneWait& self = *static_cast<LoneWait*>(arg);
     const P2pContext& ctx = self.engine->ctx_;
+    const int world_peer = (*ctx.world_ranks)[self.what.peer];
+    if (self.probe && ++self.idle_passes % kDiversionProbeEvery == 0) {
+      if (ctx.transport->Probe(world_peer, PacketTag(ctx.comm_id, uint32_t(world_peer))))
+        self.diverted = Diverted::kPacket;
+      else if (ctx.transport->Probe(world_peer, MessageTag(ctx.comm_id, uint32_t(world_peer), self.index)))
+        self.diverted = Diverted::kTagged;
+      if (self.diverted != Diverted::kNo) return Status::Aborted("the message came in another form");
+    }
     if (!self.waiter) self.waiter.emplace(ctx.transport, ctx.aborted, ctx.timeout_s);
-    Status idle = self.waiter->Idle((*ctx.world_ranks)[self.what.peer]);
+    Status idle = self.waiter->Idle(world_peer);
     if (idle.ok()) return idle;
     return self.engine->WaitFailure(idle, self.what);
   }
@@ -318,61 +332,33 @@ struct P2pEngine::LoneWait {
 
 Status P2pEngine::SendOne(const P2pOp& op) {
   const uint64_t index = sends_to_[size_t(op.peer)]++;
-  const int world_peer = (*ctx_.world_ranks)[op.peer];
-  LoneWait wait(this, {op.peer, true, kPacketHeaderBytes + PackedSize(op.bytes), true});
-  if (op.bytes <= kLoneCopyMaxBytes) {
-    lone_packet_.Reset();
-    lone_packet_.Add(index, op.buf, op.bytes);
-    const std::span<const std::byte> packet = lone_packet_.bytes();
-    return ctx_.transport->SendNow(world_peer, own_packet_tag_, packet.data(), packet.size(), wait.Check());
-  }
-  static constexpr uint64_t kZeros = 0;
-  const std::array<std::byte, kLoneHeaderBytes> header = LoneHeader(index, op.bytes);
-  const transport::SendPiece pieces[] = {
-      {header.data(), header.size()}, {op.buf, op.bytes}, {&kZeros, PaddingOf(op.bytes)}};
-  const size_t count = PaddingOf(op.bytes) ? 3 : 2;
-  return ctx_.transport->SendNow(world_peer, own_packet_tag_, std::span(pieces, count), wait.Check());
+  LoneWait wait(this, {op.peer, true, op.bytes, false});
+  return ctx_.transport->SendNow((*ctx_.world_ranks)[op.peer], LoneTag(ctx_.comm_id, own_rank_, index), op.buf,
+                                 op.bytes, wait.Check());
 }
 
 Status P2pEngine::RecvOne(const P2pOp& op) {
   Inbox& box = InboxOf(op.peer);
   if (!box.early.empty() || box.posted) return RunOneAsBatch(op);
   const uint64_t index = recvs_from_[size_t(op.peer)]++;
-  if (box.buffer.size() < kMaxPacketBytes) box.buffer.resize(kMaxPacketBytes);
   const int world_peer = (*ctx_.world_ranks)[op.peer];
-  const uint64_t tag = PacketTag(ctx_.comm_id, uint32_t(world_peer));
   LoneWait wait(this, {op.peer, false, op.bytes, false});
-  std::byte* const bounce = box.buffer.data();
+  wait.probe = true;
+  wait.index = index;
+  // The lone message lands in the caller's buffer; nothing else matches its tag.
   size_t received = 0;
-  uint64_t got = 0;
-  std::span<const std::byte> payload;
-  if (op.bytes <= kLoneCopyMaxBytes) {
-    BRAID_RETURN_IF_ERROR(
-        ctx_.transport->RecvNow(world_peer, tag, bounce, kMaxPacketBytes, &received, wait.Check()));
-    if (OnlyMessage({bounce, received}, &got, &payload) && got == index) return Deliver(op.peer, op, payload);
-  } else {
-    // The headers land in the bounce buffer, the payload of a packet of one message straight in
-    // the caller's buffer, and whatever follows where a contiguous receive would have put it.
-    const size_t tail = kLoneHeaderBytes + op.bytes;
-    const transport::RecvPiece pieces[] = {
-        {bounce, kLoneHeaderBytes}, {op.buf, op.bytes}, {bounce + tail, kMaxPacketBytes - tail}};
-    BRAID_RETURN_IF_ERROR(ctx_.transport->RecvNow(world_peer, tag, pieces, &received, wait.Check()));
-    if (OnlyMessage({bounce, received}, &got, &payload) && got == index && payload.size() == op.bytes)
-      return Status::Ok();  // already in place
-    // Not the message expected alone: the packet is made whole in the bounce buffer for the
-    // general path below (the caller's buffer is the receive's until it returns).
-    if (received > kLoneHeaderBytes)
-      std::memcpy(bounce + kLoneHeaderBytes, op.buf, std::min(op.bytes, received - kLoneHeaderBytes));
-    if (OnlyMessage({bounce, received}, &got, &payload) && got == index) return Deliver(op.peer, op, payload);
+  Status got = ctx_.transport->RecvNow(world_peer, LoneTag(ctx_.comm_id, uint32_t(world_peer), index), op.buf,
+                                       op.bytes, &received, wait.Check());
+  if (got.ok()) return received == op.bytes ? Status::Ok() : SizeMismatch(op.peer, op, received);
+  switch (wait.diverted) {
+    case LoneWait::Diverted::kNo: return got;
+    case LoneWait::Diverted::kTagged: return LargerThanExpected(op.peer, op);
+    case LoneWait::Diverted::kPacket: break;
   }
-  // Several messages (the peer sent a group), or not the one expected: the batch path sorts
-  // them out, keeping later messages for their receives or naming a size mismatch.
+  // The batch path takes the packet: it delivers this message, keeps the packet's later ones for
+  // their receives, or names a size mismatch.
   Begin();
   WaitForPacked(op, index, box);
-  if (Status unpacked = Unpack(op.peer, box, received); !unpacked.ok()) {
-    Cancel();
-    return unpacked;
-  }
   return Finish(nullptr);
 }
 

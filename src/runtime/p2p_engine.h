@@ -1,9 +1,11 @@
 // Point-to-point traffic of one communicator: per-peer message numbering, and two paths chosen
 // by size. Messages above the inline limit go as one tagged transport message each (tag =
-// message number). Messages up to it travel packed (p2p_packet.h): the sender copies them into
-// one open packet per peer, which leaves when full, when it holds kFlushMessages, or at the end
-// of the group; the receiver takes each packet into a bounce buffer and hands its messages to
-// the matching receives, keeping those whose Recv has not been called yet.
+// message number). Messages up to it travel on the pair's packet stream (p2p_tags.h): in a
+// group the sender copies them into one open packet per peer (p2p_packet.h), which leaves when
+// full, when it holds kFlushMessages, or at the end of the group; a message sent alone (a
+// blocking Send, or a packet that holds one) leaves as itself, its number in the tag. The
+// receiver takes each arrival into a bounce buffer and hands its messages to the matching
+// receives, keeping those whose Recv has not been called yet.
 //
 // Operations are posted as they are added (a group's first messages are on their way while the
 // caller still adds more), and Finish waits for all of them.
@@ -74,14 +76,13 @@ class P2pEngine {
   void Cancel();
 
   // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
-  // op, with the same messages on the wire, on a shorter path. A packed send goes out as a
-  // packet of one message; a packed receive that gets such a packet copies it out directly.
-  // Above 2 KiB neither side copies the payload: the packet's header and the caller's buffer
-  // are pieces of one transport message (Transport::SendNow / RecvNow).
-  // This path is what a ping-pong's latency measures: the transport's SendNow/RecvNow wait on
-  // the one message in their tightest loop. A 1-byte Send + Recv to self took 2609 instructions
-  // through Begin/Add/Finish and takes 1321 this way (raw UCX: 565; callgrind,
-  // bench/p2p_call_cost, docs/PERFORMANCE.md).
+  // op, with the same messages on the wire, on a shorter path. A small send leaves as a lone
+  // message straight from the caller's buffer; a small receive posts for exactly its lone
+  // message, straight into the caller's buffer, and turns to the batch path if the message
+  // comes in a packet instead (LoneWait). This path is what a ping-pong's latency measures: the
+  // transport's SendNow/RecvNow wait on the one message in their tightest loop. A 1-byte Send +
+  // Recv to self took 2609 instructions through Begin/Add/Finish and 1321 this way with a packet
+  // of one message (raw UCX: 565; callgrind, bench/p2p_call_cost, docs/PERFORMANCE.md).
   Status RunOne(const P2pOp& op) {  // inline: the first layer under Comm::Send / Recv
     if (Packed(op.bytes)) return op.is_send ? SendOne(op) : RecvOne(op);
     return RunOneAsBatch(op);
@@ -126,9 +127,12 @@ class P2pEngine {
   }
   Status PostPacket(Outbox& box);
   Status PostPacketRecv(int peer, Inbox& box);
-  // Hands the messages of a received packet (the first packet_bytes of box.buffer) to waiting
-  // receives or keeps them for later ones.
-  Status Unpack(int peer, Inbox& box, size_t packet_bytes);
+  // Hands what box's packet-stream receive got (a lone message or a packet, told apart by its
+  // tag) to the waiting receives, or keeps its messages for later ones. A receive of box's must
+  // be waiting.
+  Status Accept(int peer, Inbox& box);
+  // Hands message `index` to its waiting receive or keeps it; an error when the sizes differ.
+  Status Take(int peer, Inbox& box, uint64_t index, std::span<const std::byte> payload);
   // Copies a received message into op's buffer; an error naming both sizes if they differ.
   // Inline: a blocking Recv of a small message ends here.
   Status Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload) {
@@ -137,6 +141,8 @@ class P2pEngine {
     return Status::Ok();
   }
   static Status SizeMismatch(int peer, const P2pOp& op, size_t got);
+  // The error of a packed receive whose message was sent above the inline limit.
+  Status LargerThanExpected(int peer, const P2pOp& op) const;
   // Polls the outstanding requests; *all_done when nothing of the batch is outstanding. Tagged
   // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
   // failure behind a pending request: the caller asks for that now and then while idle).
@@ -170,8 +176,6 @@ class P2pEngine {
   std::vector<int> open_outbox_;             // per peer: its open packet in outboxes_, or -1
   std::vector<int> receiving_from_;          // peers with packed receives in this batch
   size_t packed_outstanding_ = 0;            // packed receives of this batch not yet delivered
-
-  PacketWriter lone_packet_;  // RunOne's packet (a batch's live in outboxes_)
 };
 
 }  // namespace braid::runtime

@@ -1,7 +1,8 @@
 // The packet that carries small point-to-point messages: every message of up to the inline
 // limit that one group sends to one peer travels in one transport message, so a window of
 // 64 one-byte sends costs one UCX send and one receive instead of 64 of each (where the
-// per-message cost of the tag API, not bytes, bounds the rate).
+// per-message cost of the tag API, not bytes, bounds the rate). A message sent alone travels
+// without a packet (p2p_tags.h).
 //
 // Layout (host byte order; every rank of a job runs on the same architecture):
 //   u32 message count, u32 reserved (0)
@@ -40,21 +41,6 @@ inline void WriteEntryHeader(std::byte* entry, uint64_t index, size_t bytes) {
   std::memcpy(entry + 12, &reserved, sizeof(reserved));
 }
 
-// A packet of one message, without its payload: the packet header (count 1) and the message's
-// entry header. A blocking Send sends it, the caller's payload and the zero padding
-// (PaddingOf) as the pieces of one transport message, so the payload is not copied into a
-// packet; the bytes on the wire are those of PacketWriter's packet of one message.
-inline constexpr size_t kLoneHeaderBytes = kPacketHeaderBytes + kPacketEntryHeaderBytes;
-inline std::array<std::byte, kLoneHeaderBytes> LoneHeader(uint64_t index, size_t bytes) {
-  std::array<std::byte, kLoneHeaderBytes> header{};
-  const uint32_t count = 1;
-  std::memcpy(header.data(), &count, sizeof(count));
-  WriteEntryHeader(header.data() + kPacketHeaderBytes, index, bytes);
-  return header;
-}
-// Zero bytes after a payload of `bytes` up to its 8-byte boundary.
-constexpr size_t PaddingOf(size_t bytes) { return PackedSize(bytes) - kPacketEntryHeaderBytes - bytes; }
-
 class PacketWriter {
  public:
   // Empties the packet (allocating its buffer on first use). Inline: a blocking Send runs it
@@ -92,9 +78,9 @@ inline void PacketWriter::Add(uint64_t index, const void* data, size_t bytes) {
   std::memcpy(buffer_.get(), &count_, sizeof(count_));
 }
 
-// When `packet` is well formed and holds exactly one message (what a lone Send outside a group
-// sends), sets *index and *payload and returns true; otherwise false (the caller then reads it
-// with PacketReader, which names what is wrong).
+// When `packet` is well formed and holds exactly one message, sets *index and *payload and
+// returns true; otherwise false. A group's packet of one message leaves as a lone message
+// (p2p_tags.h) instead.
 inline bool OnlyMessage(std::span<const std::byte> packet, uint64_t* index,
                         std::span<const std::byte>* payload) {
   if (packet.size() < kPacketHeaderBytes + kPacketEntryHeaderBytes) return false;

@@ -32,6 +32,10 @@ struct Request {
   // Set by the caller before posting a receive: a shorter message is accepted, and on kDone
   // `bytes` holds the length received (a longer one still fails as truncated).
   bool accept_shorter = false;
+  // Set by the caller before posting a receive: tag bits that need not match (0: the exact tag).
+  // On kDone, `sender_tag` holds the tag the message was sent with.
+  uint64_t tag_ignore = 0;
+  uint64_t sender_tag = 0;
   void* handle = nullptr;     // transport-private
 
   bool finished() const {
@@ -74,23 +78,6 @@ constexpr uint64_t MakeTag(uint32_t comm_id, uint32_t source, uint32_t seq, bool
          uint64_t(op_tag & 0xfffffu);
 }
 
-// Pieces of one message (Transport::SendNow / RecvNow).
-struct SendPiece {
-  const void* data;
-  size_t bytes;
-};
-struct RecvPiece {
-  void* data;
-  size_t bytes;
-};
-// The bytes of a message in pieces (SendPiece or RecvPiece).
-template <typename Piece>
-size_t TotalBytes(std::span<const Piece> pieces) {
-  size_t total = 0;
-  for (const Piece& p : pieces) total += p.bytes;
-  return total;
-}
-
 // What a blocking wait calls on each pass that made no progress: OK to go on waiting, or the
 // error that ends the wait (timeout, abort, a dead peer). A function pointer and its argument, so
 // a wait that ends on its first pass constructs nothing.
@@ -116,8 +103,8 @@ class Transport {
   // kPending or already kDone. On error nothing was sent and *req is untouched.
   virtual Status PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
                           Request* req) = 0;
-  // Starts receiving exactly `bytes` from `peer` with `tag` into `buf`. A larger incoming message
-  // fails the request with an error naming the peer and both sizes.
+  // Starts receiving exactly `bytes` from `peer` with `tag` (up to req->tag_ignore) into `buf`.
+  // A larger incoming message fails the request with an error naming the peer and both sizes.
   virtual Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                           Request* req) = 0;
 
@@ -126,25 +113,13 @@ class Transport {
   // `idle` on each pass that finds the message still on its way; an error from it ends the wait,
   // the operation cancelled first (nothing touches the buffers afterwards). The defaults wait on
   // a Request through Progress; UCX polls its own request instead (no callback, no tracking).
-  //
-  // The message may be in pieces (at most kMaxPieces): SendNow sends them, in order, as one
-  // message; RecvNow spreads the message over its pieces in order, accepting up to their total
-  // and setting *received to the length. A packet of one message then travels with its header
-  // in one piece and the caller's payload in another, copied by the transport only (UCX gathers
-  // and scatters them itself; the defaults stage through one buffer).
-  static constexpr size_t kMaxPieces = 4;
-  virtual Status SendNow(int peer, uint64_t tag, std::span<const SendPiece> pieces, const IdleCheck& idle);
-  virtual Status RecvNow(int peer, uint64_t tag, std::span<const RecvPiece> pieces, size_t* received,
+  virtual Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle);
+  // Accepts a message up to `capacity` and sets *received to its length.
+  virtual Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
                          const IdleCheck& idle);
-  // One contiguous buffer.
-  Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) {
-    const SendPiece piece{buf, bytes};
-    return SendNow(peer, tag, std::span<const SendPiece>(&piece, 1), idle);
-  }
-  Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received, const IdleCheck& idle) {
-    const RecvPiece piece{buf, capacity};
-    return RecvNow(peer, tag, std::span<const RecvPiece>(&piece, 1), received, idle);
-  }
+  // Whether a message from `peer` with exactly `tag` has arrived and waits for its receive (a
+  // blocking Recv's idle check looks for a message that came in a form it did not post for).
+  virtual bool Probe(int peer, uint64_t tag) = 0;
 
   // Advances communication; returns true if any request changed state or data moved.
   virtual bool Progress() = 0;
@@ -162,9 +137,6 @@ class Transport {
   // OK while `peer` looks alive; a RemoteError naming the peer once the transport knows it died
   // (endpoint error, closed connection, or its process no longer exists on this host).
   virtual Status PeerHealth(int peer) = 0;
-
- private:
-  std::vector<std::byte> staging_;  // the default SendNow / RecvNow's one buffer for pieces
 };
 
 }  // namespace braid::transport

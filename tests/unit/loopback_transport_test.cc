@@ -45,36 +45,27 @@ TEST(LoopbackTransport, SendRecvBetweenThreads) {
   EXPECT_EQ(src, dst);
 }
 
-// The default SendNow / RecvNow (staged through one buffer) send pieces as one message and
-// spread a message over pieces, like UCX's own.
-TEST(LoopbackTransport, BlockingFormsGatherAndScatterPieces) {
-  auto fabric = LoopbackFabric::Create(2);
+// Probe sees a send that waits unmatched, by its exact tag and sender.
+TEST(LoopbackTransport, ProbeFindsAnUnmatchedSendByItsExactTag) {
+  auto fabric = LoopbackFabric::Create(3);
   auto t0 = fabric->Endpoint(0);
   auto t1 = fabric->Endpoint(1);
+  int v = 5, value = 0;
+  EXPECT_FALSE(t1->Probe(0, 12));
+  Request s;
+  ASSERT_TRUE(t0->PostSend(1, 12, &v, sizeof v, MemoryType::kHost, &s).ok());
+  EXPECT_TRUE(t1->Probe(0, 12));
+  EXPECT_FALSE(t1->Probe(0, 13));
+  EXPECT_FALSE(t1->Probe(2, 12));
   const IdleCheck patient{[](void*) { return Status::Ok(); }, nullptr};
-  std::vector<char> a(10), b(30);
-  std::iota(a.begin(), a.end(), char(1));
-  std::iota(b.begin(), b.end(), char(50));
-  std::vector<char> x(8, 'x'), y(64, 'x');
   size_t received = 0;
-  std::thread receiver([&] {
-    const RecvPiece in[] = {{x.data(), x.size()}, {y.data(), y.size()}};
-    Status st = t1->RecvNow(0, 12, in, &received, patient);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-  });
-  const SendPiece out[] = {{a.data(), a.size()}, {b.data(), b.size()}};
-  Status st = t0->SendNow(1, 12, out, patient);
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  receiver.join();
-  EXPECT_EQ(received, 40u);
-  std::vector<char> sent = a, got = x;
-  sent.insert(sent.end(), b.begin(), b.end());
-  got.insert(got.end(), y.begin(), y.begin() + 32);
-  EXPECT_EQ(got, sent);
-  EXPECT_EQ(y[32], 'x');
+  ASSERT_TRUE(t1->RecvNow(0, 12, &value, sizeof value, &received, patient).ok());
+  EXPECT_EQ(value, 5);
+  EXPECT_EQ(received, sizeof value);
+  EXPECT_FALSE(t1->Probe(0, 12));
 }
 
-TEST(LoopbackTransport, OutOfOrderTagsAndPostingOrder) {
+TEST(LoopbackTransport, OutOfOrderTagsPostingOrderAndIgnoredTagBits) {
   auto fabric = LoopbackFabric::Create(2);
   auto t0 = fabric->Endpoint(0);
   auto t1 = fabric->Endpoint(1);
@@ -94,6 +85,20 @@ TEST(LoopbackTransport, OutOfOrderTagsAndPostingOrder) {
   EXPECT_TRUE(sa.finished() && sb.finished() && sc.finished());
   EXPECT_TRUE(t0->Progress());
   EXPECT_FALSE(t0->Progress());
+
+  // A receive's tag_ignore bits match any value, still in order; the sender's tag comes back.
+  Request sd, se, rd, re;
+  ASSERT_TRUE(t0->PostSend(1, 0x7042, &a, sizeof a, MemoryType::kHost, &sd).ok());
+  rd.tag_ignore = re.tag_ignore = 0xff;
+  ASSERT_TRUE(t1->PostRecv(0, 0x7000, &x, sizeof x, MemoryType::kHost, &rd).ok());
+  ASSERT_TRUE(t1->PostRecv(0, 0x7000, &y, sizeof y, MemoryType::kHost, &re).ok());
+  ASSERT_TRUE(t0->PostSend(1, 0x7007, &b, sizeof b, MemoryType::kHost, &se).ok());
+  EXPECT_EQ(rd.state.load(), State::kDone);
+  EXPECT_EQ(re.state.load(), State::kDone);
+  EXPECT_EQ(x, 1);
+  EXPECT_EQ(rd.sender_tag, 0x7042u);
+  EXPECT_EQ(y, 2);
+  EXPECT_EQ(re.sender_tag, 0x7007u);
 }
 
 TEST(LoopbackTransport, ZeroBytesAndSelf) {

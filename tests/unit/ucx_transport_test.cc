@@ -187,6 +187,36 @@ TEST(UcxTransport, TruncationAndShortMessages) {
   EXPECT_EQ(r.error.message(), "message from rank 0 too short: expected 16 bytes, got 8");
 }
 
+// A receive's tag_ignore bits match any value, in the order sent, whether the message came
+// before the receive (unexpected) or after it; the sender's full tag comes back.
+TEST(UcxTransport, IgnoredTagBitsMatchAnyValueAndTheSendersTagIsReported) {
+  World w(2);
+  int early = 1, late = 2, other = 3;
+  Request s1, s2, s3;
+  ASSERT_TRUE(w[0]->PostSend(1, 0x8001, &other, sizeof other, MemoryType::kHost, &s3).ok());
+  ASSERT_TRUE(w[0]->PostSend(1, 0x7042, &early, sizeof early, MemoryType::kHost, &s1).ok());
+  for (int i = 0; i < 100; ++i) w[1]->Progress();
+  int x = 0, y = 0;
+  Request rx, ry;
+  rx.tag_ignore = ry.tag_ignore = 0xff;
+  ASSERT_TRUE(w[1]->PostRecv(0, 0x7000, &x, sizeof x, MemoryType::kHost, &rx).ok());
+  ASSERT_TRUE(w[1]->PostRecv(0, 0x7000, &y, sizeof y, MemoryType::kHost, &ry).ok());
+  ASSERT_TRUE(w[0]->PostSend(1, 0x7007, &late, sizeof late, MemoryType::kHost, &s2).ok());
+  ASSERT_TRUE(w.PumpUntilFinished({&rx, &ry, &s1, &s2, &s3}));
+  EXPECT_EQ(rx.state.load(), State::kDone);
+  EXPECT_EQ(x, 1);
+  EXPECT_EQ(rx.sender_tag, 0x7042u);
+  EXPECT_EQ(ry.state.load(), State::kDone);
+  EXPECT_EQ(y, 2);
+  EXPECT_EQ(ry.sender_tag, 0x7007u);
+  int z = 0;
+  Request rz;  // the other family still waits for an exact receive
+  ASSERT_TRUE(w[1]->PostRecv(0, 0x8001, &z, sizeof z, MemoryType::kHost, &rz).ok());
+  ASSERT_TRUE(w.PumpUntilFinished({&rz}));
+  EXPECT_EQ(z, 3);
+  EXPECT_EQ(rz.sender_tag, 0x8001u);
+}
+
 TEST(UcxTransport, CancelPendingRecv) {
   World w(2);
   int got = 0, v = 5;

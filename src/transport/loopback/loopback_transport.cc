@@ -55,6 +55,7 @@ void LoopbackFabric::Match(const Pending& send, const Pending& recv) {
   } else {
     if (sent > 0 && send.buf != recv.buf) std::memcpy(recv.buf, send.buf, sent);
     recv.req->bytes = sent;
+    recv.req->sender_tag = send.tag;
   }
   Finish(send.owner, send.req, Status());
   Finish(recv.owner, recv.req, std::move(recv_error));
@@ -82,7 +83,9 @@ Status LoopbackFabric::Post(int me, int peer, uint64_t tag, void* buf, size_t by
   for (auto it = candidates.begin(); it != candidates.end(); ++it) {
     // For a send, a candidate receive must name us as its source; for a receive, a candidate
     // send must come from the peer we receive from.
-    if (it->tag != tag || (is_send ? it->other != me : it->owner != peer)) continue;
+    // The receive's tag_ignore bits need not match.
+    const uint64_t ignore = is_send ? it->req->tag_ignore : req->tag_ignore;
+    if (((it->tag ^ tag) & ~ignore) != 0 || (is_send ? it->other != me : it->owner != peer)) continue;
     Pending other = *it;
     candidates.erase(it);
     if (is_send) {
@@ -110,6 +113,13 @@ void LoopbackFabric::Cancel(int me, Request* req) {
       return;
     }
   }
+}
+
+bool LoopbackFabric::HasSend(int me, int peer, uint64_t tag) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Pending& p : ranks_[size_t(me)]->sends_to_me)
+    if (p.owner == peer && p.tag == tag) return true;
+  return false;
 }
 
 void LoopbackFabric::Forget(int me) {
@@ -198,5 +208,7 @@ void LoopbackTransport::Interrupt() {
 void LoopbackTransport::Cancel(Request* req) { fabric_->Cancel(rank_, req); }
 
 Status LoopbackTransport::PeerHealth(int peer) { return fabric_->Health(peer); }
+
+bool LoopbackTransport::Probe(int peer, uint64_t tag) { return fabric_->HasSend(rank_, peer, tag); }
 
 }  // namespace braid::transport

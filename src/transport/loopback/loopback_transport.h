@@ -1,8 +1,9 @@
 // In-process transport for tests: every rank is a thread of this process, and a LoopbackFabric
-// connects them. Messages are matched per (receiver, source, tag) in posting order and copied
-// straight from the sender's buffer into the receiver's. A send completes only when it is matched
-// (rendezvous semantics), so a schedule that relies on eager buffering deadlocks here instead of
-// passing by luck. KillRank() simulates a peer dying.
+// connects them. Messages are matched per (receiver, source, tag) in posting order (a receive's
+// Request::tag_ignore bits need not match) and copied straight from the sender's buffer into the
+// receiver's. A send completes only when it is matched (rendezvous semantics), so a schedule that
+// relies on eager buffering deadlocks here instead of passing by luck. KillRank() simulates a
+// peer dying.
 #pragma once
 
 #include <condition_variable>
@@ -56,6 +57,8 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
   // Finishes `req` (owned by `owner`) and wakes the owner. Called with mu_ held.
   void Finish(int owner, Request* req, Status error);
   void Cancel(int me, Request* req);
+  // Whether a send from `peer` to `me` tagged exactly `tag` waits unmatched.
+  bool HasSend(int me, int peer, uint64_t tag);
   // Forgets `me`'s unmatched operations without touching their (possibly freed) requests.
   void Forget(int me);
   Status Health(int peer);
@@ -86,6 +89,7 @@ class LoopbackTransport : public Transport {
   void Interrupt() override;
   void Cancel(Request* req) override;
   Status PeerHealth(int peer) override;
+  bool Probe(int peer, uint64_t tag) override;
 
  private:
   std::shared_ptr<LoopbackFabric> fabric_;

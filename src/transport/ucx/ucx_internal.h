@@ -26,7 +26,7 @@ struct UcxTransport::Op {
   // Set by the callback (Defer) while the operation waits in the done queue.
   bool completed;
   ucs_status_t status;
-  size_t received;
+  Received got;
   Op* done_next;
 };
 

@@ -155,18 +155,18 @@ void UcxTransport::SendDone(void* request, ucs_status_t status, void* user_data)
 void UcxTransport::RecvDone(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
                             void* user_data) {
   Op* op = static_cast<Op*>(request);
-  size_t length = info ? info->length : 0;
+  const Received got = info ? Received{info->length, info->sender_tag} : Received{};
   if (op->magic != kOpLive) {
-    static_cast<UcxTransport*>(user_data)->immediate_ = {true, status, length};
+    static_cast<UcxTransport*>(user_data)->immediate_ = {true, status, got};
     return;
   }
-  op->owner->Defer(op, status, length);
+  op->owner->Defer(op, status, got);
 }
 
-void UcxTransport::Defer(Op* op, ucs_status_t status, size_t received) {
+void UcxTransport::Defer(Op* op, ucs_status_t status, const Received& got) {
   op->completed = true;
   op->status = status;
-  op->received = received;
+  op->got = got;
   op->done_next = nullptr;
   if (done_tail_)
     done_tail_->done_next = op;
@@ -181,19 +181,23 @@ void UcxTransport::Complete(Op* op) {
   const int peer = op->peer;
   const bool is_send = op->is_send, cancelled = op->cancelled;
   const ucs_status_t status = op->status;
-  const size_t received = op->received;
+  const Received got = op->got;
   op->magic = 0;
   ucp_request_free(op);
   if (!user) return;
   ++completions_;
-  Finish(user, peer, is_send, cancelled, status, received);
+  Finish(user, peer, is_send, cancelled, status, got);
 }
 
 void UcxTransport::Finish(Request* user, int peer, bool is_send, bool cancelled,
-                          ucs_status_t status, size_t received) {
+                          ucs_status_t status, const Received& got) {
   // The common cases first: a send, an exact receive, a packet shorter than its buffer.
+  const size_t received = got.bytes;
   if (status == UCS_OK && (is_send || received == user->bytes || (user->accept_shorter && received < user->bytes))) {
-    if (!is_send) user->bytes = received;
+    if (!is_send) {
+      user->bytes = received;
+      user->sender_tag = got.tag;
+    }
     user->state.store(Request::State::kDone, std::memory_order_release);
     return;
   }
@@ -275,8 +279,9 @@ Status UcxTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, M
   params.cb.recv = &UcxTransport::RecvDone;
   params.user_data = this;
   params.memory_type = UcsMemoryType(mem);
-  // Full mask: the tag carries the source rank, so matching it matches the peer too.
-  return Track(ucp_tag_recv_nbx(WorkerOf(peer), buf, bytes, tag, ~uint64_t(0), &params), peer, false,
+  // The tag carries the source rank, so matching it matches the peer too (tag_ignore never
+  // covers the source's bits).
+  return Track(ucp_tag_recv_nbx(WorkerOf(peer), buf, bytes, tag, ~req->tag_ignore, &params), peer, false,
                bytes, req);
 }
 
@@ -294,12 +299,12 @@ Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, 
     // message was consumed).
     immediate_.done = false;
     ucp_request_free(ret);
-    Finish(req, peer, is_send, /*cancelled=*/false, immediate_.status, immediate_.length);
+    Finish(req, peer, is_send, /*cancelled=*/false, immediate_.status, immediate_.got);
     return Status::Ok();
   }
   Op* op = static_cast<Op*>(ret);
   *op = Op{kOpLive, this, req, peer, is_send, /*cancelled=*/false, /*linked=*/true, nullptr, pending_,
-           /*completed=*/false, UCS_INPROGRESS, 0, nullptr};
+           /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr};
   if (pending_) pending_->prev = op;
   pending_ = op;
   req->handle = op;
@@ -406,57 +411,36 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
   return "cancelled";
 }
 
-namespace {
-
-// Request parameters for host memory, with the pieces of a message in several as UCX's IOV
-// datatype (which UCX gathers on send and scatters on receive); one piece stays contiguous,
-// UCX's shortest path. Returns what goes in ucp_tag_*_nbx's buffer and count arguments.
-template <typename Piece>
-std::pair<void*, size_t> HostParams(std::span<const Piece> pieces, ucp_dt_iov_t* iov, ucp_request_param_t* params) {
-  params->memory_type = UCS_MEMORY_TYPE_HOST;
-  if (pieces.size() == 1) return {const_cast<void*>(static_cast<const void*>(pieces[0].data)), pieces[0].bytes};
-  for (size_t i = 0; i < pieces.size(); ++i)
-    iov[i] = {const_cast<void*>(static_cast<const void*>(pieces[i].data)), pieces[i].bytes};
-  params->op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
-  params->datatype = ucp_dt_make_iov();
-  return {iov, pieces.size()};
-}
-
-}  // namespace
-
 // SendNow and RecvNow post without a callback and poll UCX's request: a message that arrives
 // costs one progress pass and one status test, not a callback, our Op and a wait on a Request.
-// The IOV array lives on the stack: both wait for the operation to end before returning.
-Status UcxTransport::SendNow(int peer, uint64_t tag, std::span<const SendPiece> pieces, const IdleCheck& idle) {
-  if (pieces.empty() || pieces.size() > kMaxPieces)
-    return Status::Internal(fmt::format("SendNow: {} pieces (1 to {} allowed)", pieces.size(), kMaxPieces));
+Status UcxTransport::SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) {
   BRAID_RETURN_IF_ERROR(ReadyToSend(peer));
   ucp_request_param_t params;
   params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE;
-  ucp_dt_iov_t iov[kMaxPieces];
-  const auto [buffer, count] = HostParams(pieces, iov, &params);
+  params.memory_type = UCS_MEMORY_TYPE_HOST;
   peers_[size_t(peer)]->sent = true;
-  ucs_status_ptr_t request = ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buffer, count, tag, &params);
+  ucs_status_ptr_t request = ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buf, bytes, tag, &params);
   if (request == nullptr) return Status::Ok();  // UCX copied it out (most small sends)
-  if (UCS_PTR_IS_ERR(request))
-    return CompletionError(peer, true, false, UCS_PTR_STATUS(request), TotalBytes(pieces), 0);
-  return WaitPolled(request, peer, /*is_send=*/true, TotalBytes(pieces), nullptr, idle);
+  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, true, false, UCS_PTR_STATUS(request), bytes, 0);
+  return WaitPolled(request, peer, /*is_send=*/true, bytes, nullptr, idle);
 }
 
-Status UcxTransport::RecvNow(int peer, uint64_t tag, std::span<const RecvPiece> pieces, size_t* received,
+Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
                              const IdleCheck& idle) {
-  if (pieces.empty() || pieces.size() > kMaxPieces)
-    return Status::Internal(fmt::format("RecvNow: {} pieces (1 to {} allowed)", pieces.size(), kMaxPieces));
   BRAID_RETURN_IF_ERROR(CheckPeer(peer, "receive from"));
   ucp_request_param_t params;
   // NO_IMM_CMPL: UCX 1.13 does not report the length of a receive that completes inside the call.
   params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
-  ucp_dt_iov_t iov[kMaxPieces];
-  const auto [buffer, count] = HostParams(pieces, iov, &params);
-  ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buffer, count, tag, ~uint64_t(0), &params);
-  if (UCS_PTR_IS_ERR(request))
-    return CompletionError(peer, false, false, UCS_PTR_STATUS(request), TotalBytes(pieces), 0);
-  return WaitPolled(request, peer, /*is_send=*/false, TotalBytes(pieces), received, idle);
+  params.memory_type = UCS_MEMORY_TYPE_HOST;
+  ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buf, capacity, tag, ~uint64_t(0), &params);
+  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, false, false, UCS_PTR_STATUS(request), capacity, 0);
+  return WaitPolled(request, peer, /*is_send=*/false, capacity, received, idle);
+}
+
+bool UcxTransport::Probe(int peer, uint64_t tag) {
+  if (peers_.empty() || unsigned(peer) >= unsigned(size_)) return false;
+  ucp_tag_recv_info_t info;
+  return ucp_tag_probe_nb(WorkerOf(peer), tag, ~uint64_t(0), /*remove=*/0, &info) != nullptr;
 }
 
 Status UcxTransport::WaitPolled(void* request, int peer, bool is_send, size_t bytes, size_t* received,

@@ -82,11 +82,10 @@ class UcxTransport : public Transport {
                   Request* req) override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
-  using Transport::RecvNow;
-  using Transport::SendNow;
-  Status SendNow(int peer, uint64_t tag, std::span<const SendPiece> pieces, const IdleCheck& idle) override;
-  Status RecvNow(int peer, uint64_t tag, std::span<const RecvPiece> pieces, size_t* received,
+  Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) override;
+  Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
                  const IdleCheck& idle) override;
+  bool Probe(int peer, uint64_t tag) override;
   bool Progress() override;
   void WaitForActivity(int timeout_us) override;
   void Interrupt() override;
@@ -99,6 +98,11 @@ class UcxTransport : public Transport {
 
  private:
   struct Op;  // lives in the private area of a UCX request (see ucx_transport.cc)
+  // What a receive got: its length and the tag it was sent with.
+  struct Received {
+    size_t bytes = 0;
+    uint64_t tag = 0;
+  };
   struct Peer {
     UcxTransport* owner = nullptr;
     int rank = -1;
@@ -163,7 +167,7 @@ class UcxTransport : public Transport {
   // next sends wait for that: work done there slowed an 8 KiB bibw window ~2.5x more per
   // instruction than work done while posting (docs/PERFORMANCE.md). So a callback only records
   // the result; the rest runs after UCX's progress pass returns.
-  void Defer(Op* op, ucs_status_t status, size_t received);
+  void Defer(Op* op, ucs_status_t status, const Received& got);
   // Completes the operations callbacks queued, in the order they finished. Runs at the end of
   // Drive() and before anything walks pending_ or frees an Op.
   void DrainCompleted() {
@@ -179,7 +183,7 @@ class UcxTransport : public Transport {
   void Complete(Op* op);
   // Sets the caller's request to kDone or kFailed with an error naming the peer.
   void Finish(Request* user, int peer, bool is_send, bool cancelled, ucs_status_t status,
-              size_t received);
+              const Received& got);
   // The error of an operation that ended with `status` (or, UCS_OK, a receive of `received`
   // bytes where `expected` were due), naming the peer and the cause.
   Status CompletionError(int peer, bool is_send, bool cancelled, ucs_status_t status, size_t expected,
@@ -246,7 +250,7 @@ class UcxTransport : public Transport {
   struct Immediate {
     bool done = false;
     ucs_status_t status = UCS_OK;
-    size_t length = 0;
+    Received got;
   } immediate_;
   uint64_t completions_ = 0;       // requests finished by callbacks
   uint64_t completions_seen_ = 0;  // ... as of the last Progress()
