@@ -6,6 +6,8 @@
 //   fault_worker die-after K BYTES       K all-reduces, then _exit(9) in the middle of the next one
 //   fault_worker stall-after K BYTES     K all-reduces, then SIGSTOP itself (the test kills it)
 //   fault_worker bad-args                invalid calls must return InvalidArgument, then a good one
+//   fault_worker p2p-forms N             ranks 0 and 1: N rounds of small messages, sent in a group
+//                                        and received one by one, then the reverse (checked)
 //
 // Exit codes (kExit*): 0 success, 2 usage, 3 Comm creation failed, 4 a collective failed,
 // 5 a wrong result or an unexpected status, 9 the deliberate death of die-after.
@@ -121,10 +123,43 @@ int BadArgs(braid::Comm& comm) {
   return Loop(comm, 2, 4096);
 }
 
+// Rank 0 sends rank 1 messages of sizes around the inline limit; in even rounds it sends them
+// in a group (packets) while rank 1 receives them one blocking Recv at a time, in odd rounds the
+// reverse. So blocking receives meet packets, and a group's receives meet lone messages.
+int P2pForms(braid::Comm& comm, int rounds) {
+  const size_t kSizes[] = {1, 8, 0, 100, 3000, 4096, 64, 2500, 4097};
+  for (int round = 0; round < rounds; ++round) {
+    const bool sender_groups = round % 2 == 0;
+    const bool grouped = comm.rank() == 0 ? sender_groups : !sender_groups;
+    std::vector<std::vector<char>> bufs;
+    for (size_t n : kSizes) bufs.push_back(std::vector<char>(n, comm.rank() == 0 ? char(round + n) : 'x'));
+    braid::Status s = grouped ? comm.GroupStart() : braid::Status::Ok();
+    for (auto& b : bufs) {
+      if (!s.ok()) break;
+      s = comm.rank() == 0 ? comm.Send(b.data(), b.size(), braid::DataType::kUint8, 1)
+                           : comm.Recv(b.data(), b.size(), braid::DataType::kUint8, 0);
+    }
+    if (s.ok() && grouped) s = comm.GroupEnd();
+    if (!s.ok()) {
+      Fail(comm.rank(), "p2p round " + std::to_string(round), s);
+      return kExitCollective;
+    }
+    for (size_t k = 0; k < bufs.size() && comm.rank() == 1; ++k) {
+      for (char c : bufs[k]) {
+        if (c == char(round + kSizes[k])) continue;
+        std::fprintf(stderr, "rank 1: round %d message %zu: wrong bytes\n", round, k);
+        return kExitWrong;
+      }
+    }
+  }
+  Say("DONE");
+  return kExitOk;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
-               "stall-after K BYTES | bad-args\n");
+               "stall-after K BYTES | bad-args | p2p-forms N\n");
   return kExitUsage;
 }
 
@@ -134,8 +169,8 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string mode = argv[1];
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
-  if (!counted && mode != "bad-args") return Usage();
-  if (counted && argc != 4) return Usage();
+  if (!counted && mode != "bad-args" && mode != "p2p-forms") return Usage();
+  if ((counted && argc != 4) || (mode == "p2p-forms" && argc != 3)) return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
 
@@ -150,6 +185,7 @@ int main(int argc, char** argv) {
 
   if (mode == "allreduce-loop") return Loop(*comm, n, bytes);
   if (mode == "bad-args") return BadArgs(*comm);
+  if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   for (int i = 0; i < n; ++i) {
     if (int rc = OneAllReduce(*comm, bytes, i); rc != kExitOk) return rc;
   }

@@ -241,6 +241,17 @@ TEST_F(ProcessFaultTest, MissingRankTimesOutAtRoot) {
   EXPECT_TRUE(NamesRank(err, 1)) << "the error should say rank 1 is missing\n" << harness_.Report();
 }
 
+// Small messages sent in a group meet blocking receives, and blocking sends meet a group's
+// receives, over UCX between processes: every byte arrives, nothing hangs.
+TEST_F(ProcessFaultTest, GroupedAndBlockingPointToPointMeet) {
+  for (int r = 0; r < 2; ++r) StartRank(r, 2, {"p2p-forms", "100"});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
+  }
+}
+
 // (d) Invalid arguments return InvalidArgument with a message, and the communicator still works.
 TEST_F(ProcessFaultTest, BadArgumentsLeaveCommunicatorUsable) {
   const int kRanks = 2;
