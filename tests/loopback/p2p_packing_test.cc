@@ -85,8 +85,8 @@ TEST_P(P2pPacking, AGroupOfSendsMeetsOneBlockingRecvAtATime) {
   });
 }
 
-// Blocking sends, each a packet of one message (above 2 KiB sent as pieces, the payload not
-// copied), received by blocking receives and by groups of receives.
+// Blocking sends, each a lone message (unwrapped, its number in the tag), received by blocking
+// receives (in place) and by groups of receives (through the bounce buffer).
 TEST_P(P2pPacking, BlockingSendsMeetBlockingAndGroupedReceives) {
   constexpr int kMessages = 48;
   auto comms = MakeLoopbackComms(2, WithInline(GetParam()));
@@ -135,9 +135,9 @@ TEST(P2pPackingErrors, PackedSizesThatDifferFailTheReceiveNamingBoth) {
   });
 }
 
-// Above 2 KiB a blocking Send and Recv move the payload in place (pieces); sizes that differ
-// are still errors naming both, whichever side used pieces.
-TEST(P2pPackingErrors, BlockingSizesThatDifferAboveTwoKiBFailNamingBoth) {
+// A blocking Recv takes a lone message straight into the caller's buffer; sizes that differ
+// are still errors naming both, either way round.
+TEST(P2pPackingErrors, BlockingSizesThatDifferFailNamingBoth) {
   struct Case {
     size_t sent, expected;
     const char* message;

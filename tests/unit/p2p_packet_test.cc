@@ -64,8 +64,9 @@ TEST(P2pPacket, FillsToTheLimitAndResetStartsEmpty) {
   EXPECT_TRUE(got.empty());
 }
 
-// OnlyMessage is the lone receive's shortcut: it must accept exactly a well-formed packet of one
-// message and leave everything else to the checked reader.
+// OnlyMessage picks out a packet of one message (which then leaves as a lone message): it must
+// accept exactly a well-formed packet of one message and leave everything else to the checked
+// reader.
 TEST(P2pPacket, OnlyMessageTakesExactlyOneWellFormedMessage) {
   PacketWriter writer;
   for (size_t n : {0, 1, 8, 13, 1000}) {
