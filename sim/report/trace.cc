@@ -35,7 +35,12 @@ nlohmann::json StepTrace(const StepResult& r, const ClusterSpec& cluster) {
     events.push_back(Name("thread_name", s, 0, "compute stream"));
     events.push_back(Name("thread_name", s, 1, "DP communication stream"));
     events.push_back(Name("thread_name", kGroupsPid, 3 * s, fmt::format("TP group, stage {}", s)));
-    events.push_back(Name("thread_name", kGroupsPid, 3 * s + 1, fmt::format("PP link {} -> {}", s, s + 1)));
+    // Stage s's link carries its activations to the next stage; with interleaving the last
+    // stage's wraps around to the first (its next chunk). Without either there is no link.
+    const bool has_link = s + 1 < l.pp || (l.pp > 1 && l.v > 1);
+    if (has_link) {
+      events.push_back(Name("thread_name", kGroupsPid, 3 * s + 1, fmt::format("PP link {} -> {}", s, (s + 1) % l.pp)));
+    }
     events.push_back(Name("thread_name", kGroupsPid, 3 * s + 2, fmt::format("DP group, stage {}", s)));
     if (s < int(r.pipeline.tasks.size())) {
       for (const TaskTiming& t : r.pipeline.tasks[s]) {

@@ -183,7 +183,18 @@ double StepModel::DpCollectiveSeconds(coll::Collective c, double bytes, const La
   return coster_.Cost(q).seconds;
 }
 
-StepModel::StageCosts StepModel::Costs(const Layout& l) {
+double StepModel::ZeroGatherSeconds(const LayerWork& unit, const Layout& l, int stage) {
+  if (l.zero < 3) return 0;
+  return DpCollectiveSeconds(coll::Collective::kAllGather, unit.parameters * training_.bytes_per_value, l, stage);
+}
+
+double StepModel::ZeroReduceSeconds(const LayerWork& unit, const Layout& l, int stage) {
+  if (l.zero < 2) return 0;
+  return DpCollectiveSeconds(coll::Collective::kReduceScatter, unit.parameters * training_.grad_reduce_bytes, l,
+                             stage);
+}
+
+StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
   StageCosts costs;
   const LayerWork layer = TransformerLayerWork(model_, l, training_);
   const LayerWork emb = EmbeddingWork(model_, l, training_);
@@ -196,7 +207,7 @@ StepModel::StageCosts StepModel::Costs(const Layout& l) {
   // node; compute it once per distinct offset.
   struct LayerCost {
     double forward, backward, forward_tp, backward_tp;
-    double forward_dp, backward_dp;  // of which ZeRO collectives longer than the compute
+    double gather, reduce;  // its ZeRO collectives (zero_overlap.h), seconds
   };
   std::map<int, LayerCost> by_offset;
   for (int s = 0; s < l.pp; ++s) {
@@ -207,56 +218,50 @@ StepModel::StageCosts StepModel::Costs(const Layout& l) {
       lc.forward = PassSeconds(layer.forward, l, s, &lc.forward_tp);
       lc.backward = PassSeconds(layer.recompute, l, s, &lc.backward_tp) +
                     PassSeconds(layer.backward, l, s, &lc.backward_tp);
-      double forward_dp = 0, backward_dp = 0;  // ZeRO collectives beside the layer's compute
-      if (l.zero >= 3) {
-        // Each layer's weights are gathered before its forward and backward (prefetched, so
-        // they overlap the previous layer's compute).
-        const double gather = DpCollectiveSeconds(
-            coll::Collective::kAllGather, layer.parameters * training_.bytes_per_value, l, s);
-        forward_dp = gather;
-        backward_dp = gather;
-      }
-      if (l.zero >= 2) {
-        // ZeRO-2/3 reduce-scatter each layer's gradients during every backward pass.
-        backward_dp = std::max(backward_dp, DpCollectiveSeconds(coll::Collective::kReduceScatter,
-                                                                layer_grad_bytes, l, s));
-      }
-      // The layer takes the longer of its compute and its DP traffic; the excess is exposed
-      // DP communication, not compute.
-      lc.forward_dp = std::max(0.0, forward_dp - lc.forward);
-      lc.backward_dp = std::max(0.0, backward_dp - lc.backward);
-      lc.forward += lc.forward_dp;
-      lc.backward += lc.backward_dp;
+      lc.gather = ZeroGatherSeconds(layer, l, s);
+      lc.reduce = ZeroReduceSeconds(layer, l, s);
       found = by_offset.emplace(offset, lc).first;
     }
     const LayerCost& lc = found->second;
-    const double f_tp = lc.forward_tp, b_tp = lc.backward_tp, f_layer_total = lc.forward;
-    const double b_layer = lc.backward;
     for (int c = 0; c < l.v; ++c) {
       const int vstage = c * l.pp + s;
+      // The model's number of the chunk's first transformer layer.
+      const int first_layer = std::accumulate(split.begin(), split.begin() + vstage, 0);
       const int layers_per_chunk = split[size_t(vstage)];
       ChunkCost cc;
-      double ftp = f_tp * layers_per_chunk, btp = b_tp * layers_per_chunk;
-      cc.forward_dp = lc.forward_dp * layers_per_chunk;
-      cc.backward_dp = lc.backward_dp * layers_per_chunk;
-      cc.forward = f_layer_total * layers_per_chunk;
-      if (vstage == last_vstage) {
-        cc.forward += PassSeconds(head.forward, l, s, &ftp);
-        double hb = PassSeconds(head.backward, l, s, &btp);
-        cc.layer_backward.push_back(hb);
-        cc.layer_grad_bytes.push_back(head.parameters * training_.grad_reduce_bytes);
+      double ftp = lc.forward_tp * layers_per_chunk, btp = lc.backward_tp * layers_per_chunk;
+      // The chunk's units in execution order: forward embedding -> layers -> head, backward the
+      // reverse. Units other than the layers add their own TP time to ftp / btp.
+      std::vector<ZeroUnit> forward, backward;
+      if (vstage == 0) {
+        forward.push_back({"embedding", -1, PassSeconds(emb.forward, l, s, &ftp), ZeroGatherSeconds(emb, l, s), 0});
       }
       for (int i = 0; i < layers_per_chunk; ++i) {
-        cc.layer_backward.push_back(b_layer);
+        forward.push_back({"layer", first_layer + i, lc.forward, lc.gather, 0});
+      }
+      if (vstage == last_vstage) {
+        forward.push_back({"head", -1, PassSeconds(head.forward, l, s, &ftp), ZeroGatherSeconds(head, l, s), 0});
+        backward.push_back({"head", -1, PassSeconds(head.backward, l, s, &btp), ZeroGatherSeconds(head, l, s),
+                            ZeroReduceSeconds(head, l, s)});
+        cc.layer_grad_bytes.push_back(head.parameters * training_.grad_reduce_bytes);
+      }
+      for (int i = layers_per_chunk - 1; i >= 0; --i) {
+        backward.push_back({"layer", first_layer + i, lc.backward, lc.gather, lc.reduce});
         cc.layer_grad_bytes.push_back(layer_grad_bytes);
       }
       if (vstage == 0) {
-        cc.forward += PassSeconds(emb.forward, l, s, &ftp);
-        double eb = PassSeconds(emb.recompute, l, s, &btp) + PassSeconds(emb.backward, l, s, &btp);
-        cc.layer_backward.push_back(eb);
+        const double eb = PassSeconds(emb.recompute, l, s, &btp) + PassSeconds(emb.backward, l, s, &btp);
+        backward.push_back({"embedding", -1, eb, ZeroGatherSeconds(emb, l, s), ZeroReduceSeconds(emb, l, s)});
         cc.layer_grad_bytes.push_back(emb.parameters * training_.grad_reduce_bytes);
       }
-      cc.backward = std::accumulate(cc.layer_backward.begin(), cc.layer_backward.end(), 0.0);
+      for (const ZeroUnit& u : backward) cc.layer_backward.push_back(u.compute);
+      ZeroPass f = ScheduleZeroPass(forward, keep_spans), b = ScheduleZeroPass(backward, keep_spans);
+      cc.forward = f.seconds;
+      cc.forward_dp = f.exposed;
+      cc.forward_spans = std::move(f.spans);
+      cc.backward = b.seconds;
+      cc.backward_dp = b.exposed;
+      cc.backward_spans = std::move(b.spans);
       cc.forward_tp = ftp;
       cc.backward_tp = btp;
       costs.chunks[s].push_back(cc);
@@ -316,7 +321,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   StepResult r;
   r.layout = l;
   r.microbatches = MicroBatches(training_, l);
-  const StageCosts costs = Costs(l);
+  const StageCosts costs = Costs(l, keep_trace);
 
   PipelineInput in;
   in.schedule = training_.schedule;
@@ -376,6 +381,16 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       free_at = start + DpCollectiveSeconds(grad_op, bucket, l, s);
       if (free_at > start) r.dp_spans[s].push_back({fmt::format("grad bucket {}", bucket_index++), start, free_at});
       bucket = 0;
+    }
+    if (keep_trace) {
+      // ZeRO-2/3 collectives beside each task's kernels, at their times within the task.
+      for (const TaskTiming& t : r.pipeline.tasks[s]) {
+        const ChunkCost& cc = costs.chunks[s][size_t(t.task.chunk)];
+        for (const ZeroLinkSpan& z : t.task.forward ? cc.forward_spans : cc.backward_spans) {
+          r.dp_spans[s].push_back({fmt::format("{} mb{}", z.label, t.task.microbatch), t.start + z.start,
+                                   t.start + z.end});
+        }
+      }
     }
     const double optimizer = OptimizerSeconds(l, s);
     double end = std::max(compute_end, free_at) + optimizer;

@@ -11,6 +11,7 @@
 #include "sim/cost/collective_cost.h"
 #include "sim/cost/compute_model.h"
 #include "sim/step/pipeline.h"
+#include "sim/step/zero_overlap.h"
 #include "sim/workload/layer_work.h"
 #include "sim/workload/memory.h"
 #include "sim/workload/model.h"
@@ -82,6 +83,7 @@ class StepModel {
     double forward = 0, backward = 0;               // seconds per micro-batch, incl. TP comm
     double forward_tp = 0, backward_tp = 0;          // of which TP collectives (backward incl. recompute)
     double forward_dp = 0, backward_dp = 0;          // of which ZeRO-2/3 traffic beyond the compute
+    std::vector<ZeroLinkSpan> forward_spans, backward_spans;  // that traffic, for traces
     std::vector<double> layer_backward;             // seconds, in backward order
     std::vector<double> layer_grad_bytes;           // gradient bytes, same order
   };
@@ -92,9 +94,14 @@ class StepModel {
     double model_flops_per_mb = 0;
   };
   std::string Violation(const Layout& layout, std::string* rule) const;
-  StageCosts Costs(const Layout& layout);
+  // `keep_spans`: also record each pass's ZeRO collectives (ChunkCost::*_spans), for traces.
+  StageCosts Costs(const Layout& layout, bool keep_spans = false);
   double PassSeconds(const PassWork& pass, const Layout& layout, int stage, double* tp_seconds);
   double DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& layout, int stage);
+  // A unit's ZeRO-3 parameter all-gather and ZeRO-2/3 gradient reduce-scatter (0 below those
+  // stages), seconds, over the stage's DP groups.
+  double ZeroGatherSeconds(const LayerWork& unit, const Layout& layout, int stage);
+  double ZeroReduceSeconds(const LayerWork& unit, const Layout& layout, int stage);
   double StageParameters(const Layout& layout, int stage) const;
   // The layers of each virtual stage (pipeline_split.h); InputError when there is no split.
   std::vector<int> SplitOf(const Layout& layout) const;

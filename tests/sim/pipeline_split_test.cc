@@ -11,6 +11,7 @@
 #include "sim/step/step_model.h"
 #include "sim/workload/layer_work.h"
 #include "sim/workload/pipeline_split.h"
+#include "tests/sim/test_support.h"
 
 namespace braid::sim {
 namespace {
@@ -60,15 +61,8 @@ TEST(PipelineSplit, ImpossibleSplitsNameTheLayersAndStages) {
   EXPECT_NE(why.find("each needs at least one"), std::string::npos) << why;
 }
 
-Layout Parse(const std::string& keys) {
-  Layout l;
-  std::vector<std::string> pinned;
-  ParseLayoutKeys(keys, "test", &l, &pinned);
-  return l;
-}
-
 std::vector<int> Explicit(int layers, const std::string& keys, std::string* why) {
-  return LayoutStageLayers(layers, Parse(keys), /*uneven=*/false, why);
+  return LayoutStageLayers(layers, ParseLayout(keys), /*uneven=*/false, why);
 }
 
 // first=/last= name the ends; the other virtual stages share the rest evenly, whatever the
@@ -86,7 +80,7 @@ TEST(PipelineSplit, ExplicitFirstAndLastLayerCounts) {
   EXPECT_EQ(v2, (std::vector<int>{6, 9, 9, 6})) << why;
   EXPECT_EQ(StageLayerCount(v2, 2, 0), 15);
   EXPECT_EQ(Explicit(9, "pp=2,first=4,last=5", &why), (std::vector<int>{4, 5})) << why;
-  EXPECT_EQ(LayoutToString(Parse("pp=2,first=4")), "tp=1,pp=2,dp=1,mb=1,v=1,zero=0,recompute=none,sp=off,first=4");
+  EXPECT_EQ(LayoutToString(ParseLayout("pp=2,first=4")), "tp=1,pp=2,dp=1,mb=1,v=1,zero=0,recompute=none,sp=off,first=4");
 }
 
 TEST(PipelineSplit, ExplicitCountsThatDoNotFitNameTheRest) {
@@ -103,18 +97,12 @@ TEST(PipelineSplit, ExplicitCountsThatDoNotFitNameTheRest) {
   EXPECT_NE(why.find("remaining 1 layers"), std::string::npos) << why;
 }
 
-ClusterSpec H100s(int gpus) {
-  ClusterSpec cluster = LoadCluster("dgx-h100");
-  SizeForGpus(&cluster, gpus);
-  return cluster;
-}
-
 TEST(PipelineSplit, StepModelSimulatesTheLlama3Layout) {
   const ModelSpec model = LoadModel("llama-3-405b");
   TrainingSpec t;
   t.global_batch = 256;
-  const ClusterSpec cluster = H100s(8 * 16 * 2);
-  const Layout l = Parse("tp=8,pp=16,dp=2,mb=1,v=1,zero=1,recompute=full,sp=on");
+  const ClusterSpec cluster = PresetWithGpus("dgx-h100", 8 * 16 * 2);
+  const Layout l = ParseLayout("tp=8,pp=16,dp=2,mb=1,v=1,zero=1,recompute=full,sp=on");
   StepModel uneven(model, cluster, t, ComputeModel(cluster.gpu));
   ASSERT_EQ(uneven.Infeasible(l), "");
   const StepResult r = uneven.Simulate(l, /*keep_trace=*/false);
@@ -139,9 +127,9 @@ TEST(PipelineSplit, StageWorkFollowsTheSplit) {
   const ModelSpec model = LoadModel("llama-3-405b");
   TrainingSpec t;
   t.global_batch = 64;
-  const ClusterSpec cluster = H100s(8 * 16);
+  const ClusterSpec cluster = PresetWithGpus("dgx-h100", 8 * 16);
   StepModel m(model, cluster, t, ComputeModel(cluster.gpu));
-  const StepResult r = m.Simulate(Parse("tp=8,pp=16,dp=1,mb=1,v=1,zero=1,recompute=full,sp=on"), true);
+  const StepResult r = m.Simulate(ParseLayout("tp=8,pp=16,dp=1,mb=1,v=1,zero=1,recompute=full,sp=on"), true);
   // Forward tasks of stage 1 (8 layers) take 8/7 of stage 0's minus the embedding's share, and
   // more than stage 0's: the embedding lookup is cheap next to a layer.
   double first = 0, middle = 0;
@@ -154,24 +142,6 @@ TEST(PipelineSplit, StageWorkFollowsTheSplit) {
   ASSERT_GT(first, 0);
   EXPECT_GT(middle, first);
   EXPECT_LT(middle, first * 8.0 / 7.0);
-}
-
-// ZeRO-3 gathers each layer's weights beside its compute; when they take longer, the excess is
-// DP communication in the breakdown and the compute stays what the kernels take.
-TEST(ZeroTraffic, GathersLongerThanComputeAreExposedDataParallelTime) {
-  const ModelSpec model = LoadModel("llama-2-7b");
-  TrainingSpec t;
-  t.global_batch = 64;
-  ClusterSpec cluster = H100s(64);
-  cluster.node.nic_Gbps = 10;  // a slow network, so the per-layer gathers outlast the layers
-  StepModel m(model, cluster, t, ComputeModel(cluster.gpu));
-  const StepResult z1 = m.Simulate(Parse("tp=1,pp=1,dp=64,mb=1,zero=1,recompute=full"), false);
-  const StepResult z3 = m.Simulate(Parse("tp=1,pp=1,dp=64,mb=1,zero=3,recompute=full"), false);
-  EXPECT_NEAR(z3.breakdown.compute, z1.breakdown.compute, 1e-9 * z1.breakdown.compute);
-  EXPECT_GT(z3.breakdown.dp_exposed, z3.breakdown.compute);
-  const Breakdown& b = z3.breakdown;
-  EXPECT_NEAR(b.compute + b.tp_exposed + b.pp_exposed + b.bubble + b.dp_exposed + b.optimizer,
-              z3.step_time_s, 1e-6 * z3.step_time_s);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "sim/cluster/cluster.h"
 #include "sim/common/input_error.h"
+#include "sim/workload/training.h"
 
 namespace braid::sim {
 
@@ -36,6 +37,21 @@ inline testing::AssertionResult ThrowsInputErrorMentioning(const std::function<v
     return testing::AssertionFailure() << "threw a non-InputError: " << e.what();
   }
   return testing::AssertionFailure() << "did not throw";
+}
+
+// A layout from `--layout` keys, e.g. "tp=8,pp=2,zero=1".
+inline Layout ParseLayout(const std::string& keys) {
+  Layout l;
+  std::vector<std::string> pinned;
+  ParseLayoutKeys(keys, "test", &l, &pinned);
+  return l;
+}
+
+// A cluster preset sized to `gpus`, as `--cluster NAME --gpus N` does.
+inline ClusterSpec PresetWithGpus(const std::string& name, int gpus) {
+  ClusterSpec cluster = LoadCluster(name);
+  SizeForGpus(&cluster, gpus);
+  return cluster;
 }
 
 inline testing::AssertionResult WithinRelative(double actual, double expected, double tolerance) {

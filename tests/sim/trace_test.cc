@@ -1,0 +1,75 @@
+// The Chrome trace of a simulated step (sim/report/trace.cc): every span sits on a named track,
+// and the pipeline links are the ones the layout has.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "sim/report/report.h"
+#include "sim/step/step_model.h"
+#include "tests/sim/test_support.h"
+
+namespace braid::sim {
+namespace {
+
+struct TraceTracks {
+  std::map<std::pair<int, int>, std::string> names;  // (pid, tid) -> thread name
+  std::map<std::pair<int, int>, int> spans;          // (pid, tid) -> complete events
+};
+
+TraceTracks Tracks(const std::string& layout) {
+  const ClusterSpec cluster = PresetWithGpus("dgx-a100", 32);
+  TrainingSpec t;
+  t.global_batch = 64;
+  StepModel m(LoadModel("megatron-1.7b"), cluster, t, ComputeModel(cluster.gpu));
+  const nlohmann::json trace = StepTrace(m.Simulate(ParseLayout(layout), true), cluster);
+  TraceTracks tracks;
+  for (const nlohmann::json& e : trace["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "thread_name") {
+      tracks.names[{e["pid"].get<int>(), e["tid"].get<int>()}] = e["args"]["name"].get<std::string>();
+    } else if (e["ph"] == "X") {
+      ++tracks.spans[{e["pid"].get<int>(), e["tid"].get<int>()}];
+    }
+  }
+  return tracks;
+}
+
+std::set<std::string> PipelineLinks(const TraceTracks& tracks) {
+  std::set<std::string> links;
+  for (const auto& [track, name] : tracks.names) {
+    if (name.rfind("PP link", 0) == 0) links.insert(name);
+  }
+  return links;
+}
+
+void ExpectEverySpanOnANamedTrack(const TraceTracks& tracks) {
+  for (const auto& [track, count] : tracks.spans) {
+    EXPECT_TRUE(tracks.names.count(track)) << count << " spans on unnamed track pid " << track.first
+                                           << " tid " << track.second;
+  }
+}
+
+TEST(StepTrace, OneLinkPerPairOfNeighbouringStages) {
+  const TraceTracks tracks = Tracks("tp=1,pp=4,dp=8,mb=1,v=1,recompute=full");
+  EXPECT_EQ(PipelineLinks(tracks), (std::set<std::string>{"PP link 0 -> 1", "PP link 1 -> 2", "PP link 2 -> 3"}));
+  ExpectEverySpanOnANamedTrack(tracks);
+}
+
+// Interleaved, the last stage sends its chunks' activations on to the first stage's next chunk.
+TEST(StepTrace, InterleavingWrapsTheLastLinkToTheFirstStage) {
+  const TraceTracks tracks = Tracks("tp=1,pp=4,dp=8,mb=1,v=2,recompute=full");
+  EXPECT_EQ(PipelineLinks(tracks),
+            (std::set<std::string>{"PP link 0 -> 1", "PP link 1 -> 2", "PP link 2 -> 3", "PP link 3 -> 0"}));
+  ExpectEverySpanOnANamedTrack(tracks);
+}
+
+TEST(StepTrace, NoPipelineNoLinks) {
+  const TraceTracks tracks = Tracks("tp=1,pp=1,dp=32,mb=1,recompute=full");
+  EXPECT_TRUE(PipelineLinks(tracks).empty());
+  ExpectEverySpanOnANamedTrack(tracks);
+}
+
+}  // namespace
+}  // namespace braid::sim
