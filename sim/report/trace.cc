@@ -29,9 +29,11 @@ nlohmann::json StepTrace(const StepResult& r, const ClusterSpec& cluster) {
   events.push_back(Name("process_name", kGroupsPid, -1, "communication groups"));
   for (int s = 0; s < l.pp; ++s) {
     const int gpu = s * l.dp * l.tp;  // TP rank 0 of DP replica 0 (Megatron rank order)
+    // One track set per stage: its other TP ranks and DP replicas run the same timeline
+    // (StepModel simulates one by symmetry), so the name says how many GPUs it stands for.
     events.push_back(Name("process_name", s, -1,
-                          fmt::format("stage {} (GPU {}: node {}, local {})", s, gpu,
-                                      gpu / cluster.node.gpus, gpu % cluster.node.gpus)));
+                          fmt::format("stage {} (GPU {}: node {}, local {}; as every one of the stage's {} GPUs)",
+                                      s, gpu, gpu / cluster.node.gpus, gpu % cluster.node.gpus, l.tp * l.dp)));
     events.push_back(Name("thread_name", s, 0, "compute stream"));
     events.push_back(Name("thread_name", s, 1, "DP communication stream"));
     events.push_back(Name("thread_name", kGroupsPid, 3 * s, fmt::format("TP group, stage {}", s)));

@@ -19,13 +19,18 @@ struct TraceTracks {
   std::map<std::pair<int, int>, int> spans;          // (pid, tid) -> complete events
 };
 
-TraceTracks Tracks(const std::string& layout) {
+// Megatron's 1.7B on four DGX A100 nodes, small enough to simulate in milliseconds.
+nlohmann::json TraceOf(const std::string& layout) {
   const ClusterSpec cluster = PresetWithGpus("dgx-a100", 32);
   TrainingSpec t;
   t.global_batch = 64;
   StepModel m(LoadModel("megatron-1.7b"), cluster, t, ComputeModel(cluster.gpu));
-  const nlohmann::json trace = StepTrace(m.Simulate(ParseLayout(layout), true), cluster);
+  return StepTrace(m.Simulate(ParseLayout(layout), true), cluster);
+}
+
+TraceTracks Tracks(const std::string& layout) {
   TraceTracks tracks;
+  const nlohmann::json trace = TraceOf(layout);
   for (const nlohmann::json& e : trace["traceEvents"]) {
     if (e["ph"] == "M" && e["name"] == "thread_name") {
       tracks.names[{e["pid"].get<int>(), e["tid"].get<int>()}] = e["args"]["name"].get<std::string>();
@@ -63,6 +68,17 @@ TEST(StepTrace, InterleavingWrapsTheLastLinkToTheFirstStage) {
   EXPECT_EQ(PipelineLinks(tracks),
             (std::set<std::string>{"PP link 0 -> 1", "PP link 1 -> 2", "PP link 2 -> 3", "PP link 3 -> 0"}));
   ExpectEverySpanOnANamedTrack(tracks);
+}
+
+// Each stage's tracks stand for all of its TP ranks and DP replicas, and say so.
+TEST(StepTrace, StageTracksNameTheGpusTheyStandFor) {
+  std::set<std::string> stages;
+  const nlohmann::json trace = TraceOf("tp=2,pp=4,dp=4,mb=1,recompute=full");
+  for (const nlohmann::json& e : trace["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "process_name" && e["pid"] < 1000) stages.insert(e["args"]["name"]);
+  }
+  EXPECT_EQ(stages.size(), 4u);
+  EXPECT_TRUE(stages.count("stage 1 (GPU 8: node 1, local 0; as every one of the stage's 8 GPUs)"));
 }
 
 TEST(StepTrace, NoPipelineNoLinks) {
