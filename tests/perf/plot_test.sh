@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `braid-perf plot`: hand-made braid-perf --json results of both kinds (point-to-point suites and
-# a collective, braid and mpi backends) drawn to SVG and PNG; every kind of bad input exits 2
-# with a message naming the problem, a failing gnuplot exits 1 with gnuplot's own message.
+# a collective, braid and mpi backends) drawn to SVG and PNG; every kind of bad input (an output
+# path that cannot be written included) exits 2 with a message naming the problem, a failing
+# gnuplot exits 1 with gnuplot's own message, keeps the older image and shows no image data.
 #
 # usage: plot_test.sh path/to/braid-perf
 set -uo pipefail
@@ -114,9 +115,10 @@ printf '{"suite": "bw", "rows": [{"size": 8, "bandwidth_MBps": 1}], "versus": {"
 printf '{"suite": "bw", "rows": [{"size": 8, "bandwidth_MBps": 1}], "versus": {"backend": "ucx", "rows": [{"size": 8}]}}\n' >"${dir}/versus_nofield.json"
 printf '{"collective": "allreduce", "rows": [{"size": 8, "oop": {"busbw": 1}}], "versus": {"backend": "mpi"}}\n' >"${dir}/versus_collective.json"
 
-# expect_exit <code> <message regex (may span lines)> <command...>
+# expect_exit <code> <message regex (may span lines)> <command...>; the output stays in ${out}.
+out=""
 expect_exit() {
-  local want="$1" pattern="$2" out code
+  local want="$1" pattern="$2" code
   shift 2
   out="$("$@" 2>&1)"
   code=$?
@@ -137,8 +139,28 @@ expect_exit 2 "versus_collective\.json: \"versus\" is not a point-to-point" "${p
 expect_exit 2 "unknown extension '\.pdf'" "${perf}" plot -o "${dir}/x.pdf" "${dir}/braid_bw.json"
 expect_exit 2 "files is required" "${perf}" plot -o "${dir}/x.svg"
 expect_exit 2 "gnuplot is not installed .*gnuplot-nox" env PATH=/nonexistent "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_bw.json"
-# gnuplot itself fails (no such output directory): exit 1 with its message.
-expect_exit 1 "gnuplot failed.*cannot open file" "${perf}" plot -o "${dir}/no/such/dir.svg" "${dir}/braid_bw.json"
+# An output that cannot be written is refused before gnuplot runs (exit 2), and no image data
+# reaches the terminal.
+for ext in svg png; do
+  expect_exit 2 "-o: cannot open '${dir}/no/such/dir\.${ext}' for writing: No such file or directory" \
+    "${perf}" plot -o "${dir}/no/such/dir.${ext}" "${dir}/braid_bw.json"
+  grep -qaE "<svg|<\?xml|PNG" <<<"${out}" && fail "-o ${dir}/no/such/dir.${ext}: image data in the output: ${out}"
+done
+expect_exit 2 "-o: cannot open '${dir}/x\.svg' for writing: it is a directory" \
+  bash -c "mkdir '${dir}/x.svg' && '${perf}' plot -o '${dir}/x.svg' '${dir}/braid_bw.json'"
+rmdir "${dir}/x.svg"
+
+# gnuplot itself fails (a stand-in that prints an image on stdout and an error on stderr): exit 1
+# with its message only, and the image already there is kept.
+mkdir "${dir}/bad-gnuplot"
+printf '#!/bin/sh\necho "<svg>drawn anyway</svg>"\necho "gnuplot: out of ink" >&2\nexit 1\n' >"${dir}/bad-gnuplot/gnuplot"
+chmod +x "${dir}/bad-gnuplot/gnuplot"
+printf 'an older image\n' >"${dir}/kept.svg"
+expect_exit 1 "gnuplot failed \(exit status 1\) writing .*kept\.svg:.*out of ink" \
+  env PATH="${dir}/bad-gnuplot:${PATH}" "${perf}" plot -o "${dir}/kept.svg" "${dir}/braid_bw.json"
+grep -q "drawn anyway" <<<"${out}" && fail "a failing gnuplot's stdout reached the output: ${out}"
+[[ "$(cat "${dir}/kept.svg")" == "an older image" ]] || fail "a failing gnuplot replaced kept.svg"
+[[ -z "$(ls -A "${dir}" | grep '^\.')" ]] || fail "temporary files left beside the output: $(ls -A "${dir}")"
 
 if [[ ${failures} -gt 0 ]]; then
   echo "FAIL: ${failures} check(s) failed"

@@ -136,9 +136,11 @@ std::vector<size_t> SizeSequence(size_t min_bytes, size_t max_bytes, size_t fact
   return sizes;
 }
 
-Results RunBenchmark(const Options& options, Backend& backend,
-                     const std::function<void(const Row&)>& on_row) {
-  Bench bench(options, backend);
+std::optional<Results> RunBenchmark(const Options& options, Backend& backend,
+                                    const std::function<void(const Row&)>& on_row) {
+  std::unique_ptr<Bench> made;
+  if (!AllocatedOnEveryRank([&] { made = std::make_unique<Bench>(options, backend); })) return std::nullopt;
+  Bench& bench = *made;
   Results results;
   double busbw_sum = 0;
   int busbw_count = 0;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "backend.h"
@@ -37,8 +38,9 @@ struct Results {
 std::vector<size_t> SizeSequence(size_t min_bytes, size_t max_bytes, size_t factor);
 
 // Collective over MPI_COMM_WORLD: every rank calls it with the same options. `on_row` is called
-// on every rank as each row completes (rank 0 prints it).
-Results RunBenchmark(const Options& options, Backend& backend,
-                     const std::function<void(const Row&)>& on_row);
+// on every rank as each row completes (rank 0 prints it). nullopt on every rank if the buffers
+// could not be allocated on some rank (after its message; see AllocatedOnEveryRank).
+std::optional<Results> RunBenchmark(const Options& options, Backend& backend,
+                                    const std::function<void(const Row&)>& on_row);
 
 }  // namespace braid::perf

@@ -1,9 +1,14 @@
 #include "buffer.h"
 
+#include <mpi.h>
+
+#include <cstdio>
 #include <cstring>
+#include <limits>
+#include <new>
+#include <stdexcept>
 #include <string>
 
-#include "backend.h"
 #include "device_memory.h"
 
 namespace braid::perf {
@@ -13,12 +18,33 @@ constexpr size_t kAlignment = 4096;  // bytes; page-aligned, as device allocatio
 }  // namespace
 
 Buffer AllocateBuffer(size_t bytes) {
+  if (bytes > std::numeric_limits<size_t>::max() - kAlignment) throw std::bad_alloc();  // rounding would wrap
   size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   auto* p = static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded));
-  if (p == nullptr) FatalError("allocating buffers", std::to_string(rounded) + " bytes: out of memory", 3);
+  if (p == nullptr) throw std::bad_alloc();
   std::memset(p, 0, rounded);  // fault the pages in now, not during the timed loop
   return Buffer(p);
+}
+
+bool AllocatedOnEveryRank(const std::function<void()>& allocate) {
+  std::string failure;
+  try {
+    allocate();
+  } catch (const std::bad_alloc& e) {
+    failure = e.what();
+  } catch (const std::length_error& e) {
+    failure = e.what();
+  }
+  int ok = failure.empty();
+  if (!ok) {
+    int rank = -1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    std::fprintf(stderr, "braid-perf: rank %d: allocating the message buffers failed (%s): out of memory; use a "
+                 "smaller -e/--maxbytes\n", rank, failure.c_str());
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  return ok != 0;
 }
 
 MessageBuffer::MessageBuffer(MemoryKind kind, size_t bytes) : kind_(kind) {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 
 #include "options.h"
@@ -15,9 +16,16 @@ struct FreeDeleter {
 };
 using Buffer = std::unique_ptr<std::byte[], FreeDeleter>;
 
-// At least `bytes` (one page if 0), zero-filled so the pages are resident. Out of memory is fatal
-// (FatalError, exit 3).
+// At least `bytes` (one page if 0), zero-filled so the pages are resident. Throws std::bad_alloc
+// when out of memory (or `bytes` is too large to round to pages): see AllocatedOnEveryRank.
 Buffer AllocateBuffer(size_t bytes);
+
+// Collective over MPI_COMM_WORLD: runs `allocate` (this rank's buffer setup) and returns whether
+// it succeeded on every rank. An allocation that fails (std::bad_alloc, std::length_error) is
+// reported by its rank instead of aborting the process, so that every rank can leave together
+// with exit code 2 (a request too large for this machine). MemoryFits (memory_budget.h) refuses
+// most such runs before; this catches what it cannot foresee.
+bool AllocatedOnEveryRank(const std::function<void()>& allocate);
 
 // `bytes` of message memory of one kind. data() is what the layers under test get; the bench
 // reads and writes it through Write/Read/Fill, which copy when it is device memory.

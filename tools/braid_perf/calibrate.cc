@@ -21,13 +21,18 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bootstrap/host_identity.h"
 #include "calibrate_fit.h"
 #include "calibrate_local.h"
 #include "context.h"
+#include "memory_budget.h"
 #include "options.h"
+#include "p2p_suite.h"
+#include "replace_file.h"
+#include "subprocess.h"
 
 namespace braid::perf {
 namespace {
@@ -58,11 +63,53 @@ bool HaveInfiniBand() {
   return !ec && it != fs::directory_iterator();
 }
 
+// "" if class `c` can be measured on this machine, else why not: `auto` leaves such a class
+// out, and naming it in --classes is refused (its jobs would only fail in MPI_Init).
+std::string ClassUnavailableReason(const LinkClass& c) {
+  if (c.name == "ib" && !HaveInfiniBand())
+    return "this machine has no InfiniBand device (/sys/class/infiniband is missing or empty)";
+  return "";
+}
+
 struct Settings {
   std::string out, mpiexec = "mpiexec", max_bytes = "256M", classes = "auto", name;
   int ranks_per_node = 2;
   int repeat = 3;  // runs per suite; each size keeps its best run (shared machines are noisy)
+  std::string launcher;                     // --mpiexec, resolved to a path
+  std::vector<std::string> launcher_flags;  // after "-n 2": core binding in its syntax
 };
+
+// The launcher variable that says this process is a rank of an MPI job ("" if none): MPICH's
+// Hydra and Slurm's PMI set PMI_RANK/PMI_SIZE, Open MPI OMPI_COMM_WORLD_*, PMIx launchers
+// PMIX_RANK. calibrate starts 2-rank jobs of its own; as a rank of a job it would run one
+// calibration per rank at once, each disturbing the others' timings.
+std::string MpiJobVariable() {
+  for (const char* name : {"PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"})
+    if (std::getenv(name)) return name;
+  return "";
+}
+
+// Whether this process is the first rank of the job it runs in (or in none): only that rank
+// prints the refusal, once.
+bool FirstRankOfJob() {
+  for (const char* name : {"PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"})
+    if (const char* rank = std::getenv(name)) return std::string_view(rank) == "0";
+  return true;
+}
+
+// The launcher's core-binding flags: timings of ranks that the kernel moves between cores (and
+// that share a core with other tenants' threads for a while) swing from run to run. Each
+// launcher spells them its own way; one that says neither who it is gets none (and a note).
+std::vector<std::string> CoreBindingFlags(const std::string& launcher) {
+  std::string version;
+  RunCapturing({launcher, "--version"}, "/dev/null", Capture::kBoth, &version);
+  if (version.find("HYDRA") != std::string::npos) return {"-bind-to", "core"};
+  if (version.find("Open MPI") != std::string::npos || version.find("OpenRTE") != std::string::npos)
+    return {"--bind-to", "core"};
+  std::fprintf(stderr, "braid-perf calibrate: '%s --version' names neither MPICH's Hydra nor Open MPI; its "
+               "jobs run without core binding\n", launcher.c_str());
+  return {};
+}
 
 // Runs `argv` with UCX_TLS set (or unset) and packing off, its stdout discarded; returns the
 // exit status.
@@ -109,7 +156,9 @@ bool IsCollective(const std::string& suite) {
 std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, const std::string& suite,
                                         const std::vector<std::string>& args, const fs::path& dir) {
   const fs::path json = dir / fmt::format("{}-{}.json", c.name, suite);
-  std::vector<std::string> argv = {s.mpiexec, "-n", "2", fs::read_symlink("/proc/self/exe").string(), suite};
+  std::vector<std::string> argv = {s.launcher, "-n", "2"};
+  argv.insert(argv.end(), s.launcher_flags.begin(), s.launcher_flags.end());
+  argv.insert(argv.end(), {fs::read_symlink("/proc/self/exe").string(), suite});
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"--json", json.string()});
   std::fprintf(stderr, "braid-perf calibrate: %s %s%s ...\n", c.name.c_str(), suite.c_str(),
@@ -168,31 +217,36 @@ nlohmann::ordered_json FitToJson(const LinkFit& f) {
   return j;
 }
 
-double MemTotalGiB() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  double kib = 0;
-  while (meminfo >> key >> kib) {
-    if (key == "MemTotal:") return kib / (1 << 20);
-    meminfo.ignore(256, '\n');
-  }
-  return 1;
-}
+double MemTotalGiB() { return double(MeminfoBytes("MemTotal").value_or(size_t(1) << 30)) / double(1 << 30); }
 
+// The classes --classes names: `auto` is every class this machine has. nullopt, after a
+// message, for an unknown name or a class that cannot be measured here.
 std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
   std::vector<LinkClass> chosen;
   if (spec == "auto") {
     for (const LinkClass& c : KnownClasses())
-      if (c.name != "ib" || HaveInfiniBand()) chosen.push_back(c);
+      if (ClassUnavailableReason(c).empty()) chosen.push_back(c);
     return chosen;
   }
   std::stringstream list(spec);
   for (std::string name; std::getline(list, name, ',');) {
     auto it = std::find_if(KnownClasses().begin(), KnownClasses().end(), [&](auto& c) { return c.name == name; });
-    if (it == KnownClasses().end()) return std::nullopt;
+    if (it == KnownClasses().end()) {
+      std::fprintf(stderr, "braid-perf calibrate: --classes '%s': unknown class '%s' (auto, or a list of shm, tcp, "
+                   "ib)\n", spec.c_str(), name.c_str());
+      return std::nullopt;
+    }
+    if (std::string why = ClassUnavailableReason(*it); !why.empty()) {
+      std::fprintf(stderr, "braid-perf calibrate: --classes '%s': class %s cannot be measured here: %s; leave it "
+                   "out, or use auto\n", spec.c_str(), name.c_str(), why.c_str());
+      return std::nullopt;
+    }
     chosen.push_back(*it);
   }
-  return chosen;
+  if (chosen.empty())
+    std::fprintf(stderr, "braid-perf calibrate: --classes '%s' names no class (auto, or a list of shm, tcp, ib)\n",
+                 spec.c_str());
+  return chosen.empty() ? std::nullopt : std::optional(chosen);
 }
 
 // Arguments of one measurement run, with many iterations for the timed collectives so the skew
@@ -246,13 +300,22 @@ int CalibrateMain(int argc, char** argv) {
   app.add_option("--classes", s.classes, "auto (shm, tcp, and ib when present) or a list: shm,tcp,ib")
       ->capture_default_str();
   app.add_option("--repeat", s.repeat, "Runs per suite (each size keeps its best run)")->capture_default_str();
-  app.add_option("--mpiexec", s.mpiexec, "Launcher for the 2-rank measurement jobs")->capture_default_str();
+  app.add_option("--mpiexec", s.mpiexec,
+                 "Launcher for the 2-rank measurement jobs (MPICH's Hydra or Open MPI; ranks bound to cores)")
+      ->capture_default_str();
   app.add_option("--name", s.name, "Cluster name (default: 'calibrated <host>')");
   if (std::optional<int> exit_code = braid::tools::ParseCommandLine(app, argc, argv, "braid-perf calibrate", 2))
     return *exit_code;
+  if (const std::string variable = MpiJobVariable(); !variable.empty()) {
+    if (FirstRankOfJob())
+      std::fprintf(stderr, "braid-perf calibrate: runs inside an MPI job (%s is set); it launches its own 2-rank "
+                   "jobs with --mpiexec, so run it without mpiexec\n", variable.c_str());
+    return 2;
+  }
+  // The point-to-point suites' range: they refuse larger sizes.
   std::optional<size_t> max_bytes = ParseSize(s.max_bytes);
-  if (!max_bytes || *max_bytes < 1024) {
-    std::fprintf(stderr, "braid-perf calibrate: -e/--maxbytes '%s' is invalid (a size >= 1K, e.g. 256M)\n",
+  if (!max_bytes || *max_bytes < 1024 || *max_bytes > kMaxP2pBytes) {
+    std::fprintf(stderr, "braid-perf calibrate: -e/--maxbytes '%s' is invalid (a size in [1K, 1G], e.g. 256M)\n",
                  s.max_bytes.c_str());
     return 2;
   }
@@ -265,16 +328,18 @@ int CalibrateMain(int argc, char** argv) {
     return 2;
   }
   std::optional<std::vector<LinkClass>> classes = SelectClasses(s.classes);
-  if (!classes || classes->empty()) {
-    std::fprintf(stderr, "braid-perf calibrate: --classes '%s' is invalid (auto, or a list of shm, tcp, ib)\n",
-                 s.classes.c_str());
+  if (!classes) return 2;
+  s.launcher = FindInPath(s.mpiexec);
+  if (s.launcher.empty()) {
+    std::fprintf(stderr, "braid-perf calibrate: --mpiexec '%s': no such executable (in PATH or as a path)\n",
+                 s.mpiexec.c_str());
     return 2;
   }
-  std::ofstream out_file;
+  s.launcher_flags = CoreBindingFlags(s.launcher);
+  // Checked now, written only once everything is measured: a failed run keeps the file there.
   if (s.out != "-") {
-    out_file.open(s.out);
-    if (!out_file) {
-      std::fprintf(stderr, "braid-perf calibrate: --out: cannot open '%s' for writing\n", s.out.c_str());
+    if (std::string error = WritableError(s.out); !error.empty()) {
+      std::fprintf(stderr, "braid-perf calibrate: --out: %s\n", error.c_str());
       return 2;
     }
   }
@@ -382,10 +447,8 @@ int CalibrateMain(int argc, char** argv) {
   if (s.out == "-") {
     std::fputs(text.c_str(), stdout);
   } else {
-    out_file << text;
-    out_file.close();
-    if (!out_file) {
-      std::fprintf(stderr, "braid-perf calibrate: writing '%s' failed\n", s.out.c_str());
+    if (std::string error = ReplaceFile(s.out, text); !error.empty()) {
+      std::fprintf(stderr, "braid-perf calibrate: --out: %s\n", error.c_str());
       return 1;
     }
     std::string names;

@@ -46,6 +46,18 @@ std::string SelectDevice(int local_rank) {
                      runtime % 1000 / 10);
 }
 
+int CurrentDevice() {
+  int device = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  return device;
+}
+
+size_t FreeBytes() {
+  size_t free_bytes = 0, total_bytes = 0;
+  Check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  return free_bytes;
+}
+
 void* Allocate(size_t bytes) {
   void* p = nullptr;
   Check(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc");
@@ -93,6 +105,8 @@ std::string UnavailableReason() {
   return "this braid-perf was built without CUDA (configure with the CUDA toolkit, BRAID_CUDA=AUTO or ON)";
 }
 std::string SelectDevice(int) { NoCuda("SelectDevice"); }
+int CurrentDevice() { NoCuda("device::CurrentDevice"); }
+size_t FreeBytes() { NoCuda("device::FreeBytes"); }
 void* Allocate(size_t) { NoCuda("device::Allocate"); }
 void Free(void*) {}
 void* AllocatePinned(size_t) { NoCuda("device::AllocatePinned"); }

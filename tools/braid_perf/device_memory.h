@@ -17,6 +17,11 @@ std::string UnavailableReason();
 // its GPUs) and returns "NVIDIA H100 80GB HBM3 (device 0 of 1, CUDA runtime 13.0)".
 std::string SelectDevice(int local_rank);
 
+// The current device's index (cudaGetDevice) and its free memory in bytes (cudaMemGetInfo), for
+// checking that a run's buffers fit before allocating them.
+int CurrentDevice();
+size_t FreeBytes();
+
 void* Allocate(size_t bytes);  // device memory, zero-filled
 void Free(void* device);
 void* AllocatePinned(size_t bytes);  // page-locked host memory, zero-filled

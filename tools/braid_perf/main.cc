@@ -3,7 +3,8 @@
 // prints. `braid-perf plot` and `braid-perf calibrate` run without mpiexec.
 //
 // Exit codes: 0 success, 1 wrong results found by -c 1, 2 bad command line or unsupported
-// request, 3 a failed braid/UCX/MPI call (the job is aborted).
+// request (buffers too large for this machine's memory included), 3 a failed braid/UCX/MPI call
+// (the job is aborted). --json and --csv files are replaced only by a run that completes.
 #include <mpi.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <string_view>
 
@@ -19,28 +19,30 @@
 #include "bench.h"
 #include "calibrate.h"
 #include "device_memory.h"
+#include "memory_budget.h"
 #include "options.h"
 #include "p2p_backend.h"
 #include "p2p_report.h"
 #include "plot.h"
+#include "replace_file.h"
 #include "report.h"
 
 namespace braid::perf {
 namespace {
 
-// An output document (--json or --csv): rank 0 opens its file before any measurement, so a bad
-// path fails fast on every rank; "-" is stdout.
+// An output document (--json or --csv): rank 0 checks that it can write the file before any
+// measurement, so a bad path fails fast on every rank, and writes it only at the end, whole
+// (ReplaceFile), so that a run that fails keeps the file already there; "-" is stdout.
 class OutputFile {
  public:
   OutputFile(const std::string& flag, const std::string& path) : flag_(flag), path_(path) {}
 
-  // Collective: false (after a message) if rank 0 could not open the file.
+  // Collective: false (after a message) if rank 0 could not write the file.
   bool Open(int rank) {
     int ok = 1;
     if (rank == 0 && !path_.empty() && path_ != "-") {
-      file_.open(path_);
-      if (!file_) {
-        std::fprintf(stderr, "braid-perf: %s: cannot open '%s' for writing\n", flag_.c_str(), path_.c_str());
+      if (std::string error = WritableError(path_); !error.empty()) {
+        std::fprintf(stderr, "braid-perf: %s: %s\n", flag_.c_str(), error.c_str());
         ok = 0;
       }
     }
@@ -57,16 +59,14 @@ class OutputFile {
       std::fflush(stdout);
       return true;
     }
-    file_ << text;
-    file_.close();
-    if (file_) return true;
-    std::fprintf(stderr, "braid-perf: %s: writing '%s' failed\n", flag_.c_str(), path_.c_str());
+    const std::string error = ReplaceFile(path_, text);
+    if (error.empty()) return true;
+    std::fprintf(stderr, "braid-perf: %s: %s\n", flag_.c_str(), error.c_str());
     return false;
   }
 
  private:
   std::string flag_, path_;
-  std::ofstream file_;
 };
 
 std::string AlgoDescription(const Options& o) {
@@ -76,8 +76,10 @@ std::string AlgoDescription(const Options& o) {
   return env && *env ? fmt::format("auto (BRAID_ALGO={})", env) : "auto";
 }
 
-// Returns the exit code: 0, 1 (wrong results) or 2 (an output could not be written).
+// Returns the exit code: 0, 1 (wrong results) or 2 (the buffers do not fit this machine, or an
+// output could not be written).
 int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, OutputFile& csv) {
+  if (!MemoryFits(options)) return 2;
   std::unique_ptr<Backend> backend =
       options.backend == BackendKind::kBraid ? MakeBraidBackend(options) : MakeMpiBackend(options);
   RunInfo info;
@@ -86,9 +88,11 @@ int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, Outpu
   // With --json - or --csv - stdout carries that document alone.
   const bool table = rank == 0 && options.json_path != "-" && options.csv_path != "-";
   if (table) PrintHeader(stdout, options, info);
-  Results results = RunBenchmark(options, *backend, [&](const Row& row) {
+  std::optional<Results> ran = RunBenchmark(options, *backend, [&](const Row& row) {
     if (table) PrintRow(stdout, options, row);
   });
+  if (!ran) return 2;
+  const Results& results = *ran;
   if (table) PrintFooter(stdout, results);
   bool written = true;
   if (rank == 0 && json.wanted()) written &= json.Write(ResultsToJson(options, info, results).dump(2) + "\n");
@@ -110,17 +114,21 @@ std::string SelectDevice(const Options& options) {
   return device::SelectDevice(local_rank);
 }
 
+// Returns the exit code, as RunCollectiveSuite does.
 int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& csv) {
   const std::string device = SelectDevice(options);
+  if (!MemoryFits(options)) return 2;  // after SelectDevice: the GPU's free memory counts too
   std::unique_ptr<P2pBackend> backend = MakeP2p(options.backend, options);
   std::unique_ptr<P2pBackend> versus = options.versus ? MakeP2p(*options.versus, options) : nullptr;
   RunContext context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports(), device);
   if (versus) context.versus = versus->Describe();
   const bool table = rank == 0 && options.json_path != "-" && options.csv_path != "-";
   if (table) PrintP2pHeader(stdout, options, context);
-  P2pResults results = RunP2pBenchmark(options, *backend, versus.get(), [&](const P2pResults& so_far) {
+  std::optional<P2pResults> ran = RunP2pBenchmark(options, *backend, versus.get(), [&](const P2pResults& so_far) {
     if (table) PrintP2pRow(stdout, options, so_far);
   });
+  if (!ran) return 2;
+  const P2pResults& results = *ran;
   if (table) PrintP2pFooter(stdout, results);
   bool written = true;
   if (rank == 0 && json.wanted()) written &= json.Write(P2pResultsToJson(options, context, results).dump(2) + "\n");

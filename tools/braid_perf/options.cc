@@ -38,6 +38,15 @@ struct RawOptions {
   bool min_given = false, max_given = false, iters_given = false, rounds_given = false;
 };
 
+// "" if `bytes` (-b or -e, as `text` on the command line) is a size the point-to-point suites
+// measure, else why not: larger messages are outside their range (kMaxP2pBytes), and asking
+// for them anyway would end in an allocation the machine may not survive.
+std::string P2pSizeError(const char* flag, const std::string& text, size_t bytes) {
+  if (bytes <= kMaxP2pBytes) return "";
+  return fmt::format("{} {} ({} B) is out of range for the point-to-point suites: [0, 1G] ([0, {}] B)", flag,
+                     text, bytes, kMaxP2pBytes);
+}
+
 // Returns an error message, or "" if `raw` is valid.
 std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   o->suite = ParseP2pSuite(raw.collective);
@@ -51,7 +60,7 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
                          P2pSuiteNameList(), CollectiveNameList());
     o->collective = *coll;
   }
-  // OSU's sizes for the point-to-point suites: 1 B .. 4 MiB unless asked (up to 1 GiB and more).
+  // OSU's sizes for the point-to-point suites: 1 B .. 4 MiB unless asked (up to 1 GiB).
   auto min_bytes = ParseSize(o->suite && !raw.min_given ? "1" : raw.min_bytes);
   if (!min_bytes)
     return fmt::format("-b/--minbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
@@ -60,6 +69,11 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   if (!max_bytes)
     return fmt::format("-e/--maxbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
                        raw.max_bytes);
+  if (o->suite) {
+    for (std::string error : {P2pSizeError("-b/--minbytes", raw.min_bytes, *min_bytes),
+                              P2pSizeError("-e/--maxbytes", raw.max_bytes, *max_bytes)})
+      if (!error.empty()) return error;
+  }
   if (*min_bytes > *max_bytes)
     return fmt::format("-b/--minbytes {} ({} B) is larger than -e/--maxbytes {} ({} B)", raw.min_bytes,
                        *min_bytes, raw.max_bytes, *max_bytes);
@@ -200,7 +214,8 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
   auto* min_flag = app.add_option("-b,--minbytes", raw.min_bytes,
                                   "Smallest size in bytes (K/M/G suffixes = 1024^n; p2p default 1)")
                        ->capture_default_str();
-  auto* max_flag = app.add_option("-e,--maxbytes", raw.max_bytes, "Largest size in bytes (p2p default 4M)")
+  auto* max_flag = app.add_option("-e,--maxbytes", raw.max_bytes,
+                                  "Largest size in bytes (p2p: default 4M, at most 1G)")
                        ->capture_default_str();
   app.add_option("-f,--stepfactor", raw.factor, "Multiply the size by this between rows (>= 2)")
       ->capture_default_str();

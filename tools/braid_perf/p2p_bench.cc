@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "bench.h"
@@ -28,8 +29,12 @@ uint8_t PatternByte(int sender, size_t bytes, size_t i) {
 
 class P2pBench {
  public:
+  // Every buffer of the run is allocated here, before any measurement (AllocatedOnEveryRank).
   explicit P2pBench(const Options& options)
-      : o_(options), send_(options.memory, options.max_bytes), recv_(options.memory, options.max_bytes) {
+      : o_(options),
+        send_(options.memory, options.max_bytes),
+        recv_(options.memory, options.max_bytes),
+        checked_(options.check ? options.max_bytes : 0) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
     const int half = nranks_ / 2;
@@ -115,7 +120,7 @@ class P2pBench {
   // The pattern goes in and the result comes out through host memory (copies when the buffers
   // are on the device).
   int64_t CheckedExchange(size_t bytes) {
-    std::vector<std::byte> host(bytes);
+    std::vector<std::byte>& host = checked_;  // max_bytes long, allocated with the buffers
     for (size_t i = 0; i < bytes; ++i) host[i] = std::byte(PatternByte(rank_, bytes, i));
     send_.Write(host.data(), bytes);
     recv_.Fill(std::byte{0xa5}, bytes);
@@ -136,6 +141,7 @@ class P2pBench {
   int rank_ = 0, nranks_ = 2, peer_ = 1;
   bool sender_ = true;
   MessageBuffer send_, recv_;
+  std::vector<std::byte> checked_;  // -c 1: one message in host memory, as sent and as received
 };
 
 }  // namespace
@@ -170,9 +176,11 @@ double Median(std::vector<double> values) {
 
 }  // namespace
 
-P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend, P2pBackend* versus,
-                           const std::function<void(const P2pResults&)>& on_row) {
-  P2pBench bench(options);
+std::optional<P2pResults> RunP2pBenchmark(const Options& options, P2pBackend& backend, P2pBackend* versus,
+                                          const std::function<void(const P2pResults&)>& on_row) {
+  std::unique_ptr<P2pBench> made;
+  if (!AllocatedOnEveryRank([&] { made = std::make_unique<P2pBench>(options); })) return std::nullopt;
+  P2pBench& bench = *made;
   P2pResults results;
   for (size_t bytes : SizeSequence(options.min_bytes, options.max_bytes, options.factor)) {
     std::vector<P2pRow> mine, theirs;

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "options.h"
@@ -47,8 +48,9 @@ double P2pValue(const Options& options, const P2pRow& row);
 
 // Collective over MPI_COMM_WORLD (every rank calls it with the same options). Runs each size
 // options.rounds times on `backend`, and as often on `versus` (may be null) in alternation.
-// `on_row` runs on every rank as each size completes; its last rows are the new ones.
-P2pResults RunP2pBenchmark(const Options& options, P2pBackend& backend, P2pBackend* versus,
+// `on_row` runs on every rank as each size completes; its last rows are the new ones. nullopt
+// on every rank if the buffers could not be allocated on some rank (see AllocatedOnEveryRank).
+std::optional<P2pResults> RunP2pBenchmark(const Options& options, P2pBackend& backend, P2pBackend* versus,
                            const std::function<void(const P2pResults&)>& on_row);
 
 }  // namespace braid::perf

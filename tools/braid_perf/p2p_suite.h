@@ -28,6 +28,10 @@ std::string P2pRankCountError(P2pSuite suite, int nranks);
 // take 1000 for latency so a default run stays short on small machines).
 int P2pDefaultIterations(P2pSuite suite);
 
+// The largest message the suites measure (OSU's range ends at 1 GiB too): their buffers,
+// windows and iteration counts are sized for it, and -b/-e beyond it are refused.
+inline constexpr size_t kMaxP2pBytes = size_t(1) << 30;
+
 // The most bytes one window of a bandwidth suite holds: windows of large messages shrink to it,
 // so that a 1 GiB row takes seconds, not minutes.
 inline constexpr size_t kMaxWindowBytes = size_t(64) << 20;

@@ -1,13 +1,10 @@
 // `braid-perf plot [-o out.svg|out.png] [--title T] [--no-log-y] [--y busbw|algbw|time]
 //  FILE.json[:label] ...`: one line per result file, two for a point-to-point result timed with
 //  --versus (the second backend dashed). Writes a gnuplot script (the data as inline data
-// blocks) to a temporary directory, feeds it to gnuplot on stdin and removes the directory.
+// blocks) to a temporary directory, feeds it to gnuplot on stdin, which draws into that directory,
+// moves the image to -o (ReplaceFile: a failed plot keeps an older image) and removes the
+// directory.
 #include "plot.h"
-
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -15,21 +12,18 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "plot_series.h"
-
-extern char** environ;
+#include "replace_file.h"
+#include "subprocess.h"
 
 namespace braid::perf {
 namespace {
@@ -50,7 +44,7 @@ struct PlotRequest {
   std::vector<std::string> inputs;  // FILE.json or FILE.json:label
 };
 
-// Removes its directory (and the script and log in it) on every way out.
+// Removes its directory (and the script and image in it) on every way out.
 class TempDir {
  public:
   TempDir() {
@@ -68,43 +62,6 @@ class TempDir {
   fs::path path_;
 };
 
-std::string FindInPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec) && access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
-// Runs argv with stdin from `input` and stdout and stderr into `log`; returns the exit status
-// (-1 if it could not start or did not exit normally) and fills *output with what it wrote.
-int RunCapturing(const std::vector<std::string>& argv, const fs::path& input, const fs::path& log,
-                 std::string* output) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, input.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  int spawn_error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawn_error != 0) {
-    *output = fmt::format("cannot run {}: {}", argv[0], std::strerror(spawn_error));
-    return -1;
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  std::ifstream in(log);
-  output->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // Whether -o names an SVG (else a PNG); throws PlotInputError for other extensions.
 bool IsSvgOutput(const std::string& output) {
   std::string ext = fs::path(output).extension().string();
@@ -115,13 +72,13 @@ bool IsSvgOutput(const std::string& output) {
 }
 
 // The gnuplot `set terminal` line: svg, else pngcairo where this gnuplot has it, else png (libgd).
-std::string TerminalLine(bool svg, const std::string& gnuplot, const TempDir& tmp, int height) {
+std::string TerminalLine(bool svg, const std::string& gnuplot, int height) {
   // noenhanced: labels are shown as written ('_' and '^' in file names are not sub/superscripts).
   if (svg)
     return fmt::format("set terminal svg size {},{} dynamic noenhanced font 'Sans,12' background rgb 'white'",
                        kWidth, height);
   std::string terminals;
-  RunCapturing({gnuplot, "-e", "set terminal"}, "/dev/null", tmp / "terminals.txt", &terminals);
+  RunCapturing({gnuplot, "-e", "set terminal"}, "/dev/null", Capture::kBoth, &terminals);
   if (terminals.find("pngcairo") != std::string::npos)
     return fmt::format("set terminal pngcairo size {},{} noenhanced font 'Sans,11' background rgb 'white'",
                        kWidth, height);
@@ -242,11 +199,13 @@ std::string DefaultTitle(const std::vector<Series>& all) {
   return title;
 }
 
-std::string Script(const std::vector<Series>& all, const PlotRequest& r, const std::string& terminal) {
+// Draws into `image`, a temporary file (see Plot).
+std::string Script(const std::vector<Series>& all, const PlotRequest& r, const std::string& terminal,
+                   const fs::path& image) {
   bool has[2] = {false, false};
   for (const Series& s : all) has[s.kind == SeriesKind::kLatency] = true;
   const std::string title = Quote(r.title.empty() ? DefaultTitle(all) : r.title);
-  std::string text = terminal + "\nset output " + Quote(r.output) + "\n" + DataBlocks(all) + SizeAxis(all);
+  std::string text = terminal + "\nset output " + Quote(image.string()) + "\n" + DataBlocks(all) + SizeAxis(all);
   // Fixed side margins (characters) keep the two panels' x axes aligned; the legend sits below
   // the axes, where it cannot hide a line.
   text += "set lmargin 12\nset rmargin 4\nset grid xtics ytics back linetype 1 linecolor rgb '#e0e0e0' linewidth 1\n"
@@ -327,24 +286,37 @@ std::optional<int> ParseRequest(int argc, char** argv, PlotRequest* r) {
   return std::nullopt;
 }
 
+// The image gnuplot drew, or "" if it drew none.
+std::string ReadImage(const fs::path& image) {
+  std::ifstream in(image, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 int Plot(const PlotRequest& r) {
   const bool svg = IsSvgOutput(r.output);
+  // Before anything is drawn, as --json and --csv are checked before a run.
+  if (std::string error = WritableError(r.output); !error.empty()) throw PlotInputError("-o: " + error);
   const std::string gnuplot = FindInPath("gnuplot");
   if (gnuplot.empty())
     throw PlotInputError("gnuplot is not installed (Debian/Ubuntu: apt-get install gnuplot-nox)");
   std::vector<Series> all = LoadAll(r);
   const bool two_panels = std::any_of(all.begin(), all.end(), [&](const Series& s) { return s.kind != all[0].kind; });
   TempDir tmp;
-  const std::string terminal = TerminalLine(svg, gnuplot, tmp, two_panels ? kTwoPanelHeight : kPanelHeight);
-  const fs::path script = tmp / "plot.gp";
-  std::ofstream(script) << Script(all, r, terminal);
+  const std::string terminal = TerminalLine(svg, gnuplot, two_panels ? kTwoPanelHeight : kPanelHeight);
+  const fs::path script = tmp / "plot.gp", image = tmp / "image";
+  std::ofstream(script) << Script(all, r, terminal, image);
   std::string messages;
   // The script on stdin: gnuplot's messages then say "line N" without naming a file that is gone.
-  int status = RunCapturing({gnuplot}, script, tmp / "gnuplot.log", &messages);
-  std::error_code ec;
-  if (status != 0 || fs::file_size(r.output, ec) == 0 || ec) {
+  // Its messages only: its stdout carries an image when it cannot open the output.
+  int status = RunCapturing({gnuplot}, script.string(), Capture::kStderr, &messages);
+  const std::string drawn = ReadImage(image);
+  if (status != 0 || drawn.empty()) {
     std::fprintf(stderr, "braid-perf plot: gnuplot failed (exit status %d) writing %s:\n%s", status,
                  r.output.c_str(), messages.c_str());
+    return 1;
+  }
+  if (std::string error = ReplaceFile(r.output, drawn); !error.empty()) {
+    std::fprintf(stderr, "braid-perf plot: -o: %s\n", error.c_str());
     return 1;
   }
   if (!messages.empty()) std::fprintf(stderr, "braid-perf plot: gnuplot warned:\n%s", messages.c_str());

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# braid-perf's --json and --csv files are replaced only by a run that completes: a run refused
+# because its buffers do not fit this machine's memory, one whose buffers cannot be allocated,
+# and one with a bad option all exit 2 and leave the files there as they were; a complete run
+# replaces them (keeping their permissions) and leaves no temporary file beside them; an output
+# that cannot be written is refused before the run.
+#
+# usage: outputs_kept.sh path/to/braid-perf <launcher: mpiexec -n 2 [flags]...>
+set -uo pipefail
+
+perf="${1:?usage: outputs_kept.sh braid-perf mpiexec -n 2 [flags...]}"
+shift
+launch=("$@")
+dir="$(mktemp -d "${TMPDIR:-/tmp}/braid-outputs-kept.XXXXXX")"
+trap 'rm -rf "${dir}"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+json="${dir}/keep.json"
+csv="${dir}/keep.csv"
+outputs=(--json "${json}" --csv "${csv}")
+
+# expect_kept <code> <message regex> <command...>: the exit code and message, both files as they were.
+expect_kept() {
+  local want="$1" pattern="$2" out code
+  shift 2
+  echo '{"kept": "json"}' >"${json}"
+  echo 'kept,csv' >"${csv}"
+  out="$("$@" 2>&1)"
+  code=$?
+  [[ ${code} -eq ${want} ]] || fail "'${*}' exited ${code}, expected ${want}: ${out}"
+  grep -qE -- "${pattern}" <<<"${out}" || fail "'${*}': output does not match '${pattern}': ${out}"
+  [[ "$(cat "${json}")" == '{"kept": "json"}' ]] || fail "'${*}' changed keep.json: $(head -c 200 "${json}")"
+  [[ "$(cat "${csv}")" == 'kept,csv' ]] || fail "'${*}' changed keep.csv: $(head -c 200 "${csv}")"
+  [[ "$(ls -A "${dir}" | tr '\n' ' ')" == "keep.csv keep.json " ]] || fail "'${*}' left files: $(ls -A "${dir}")"
+}
+
+# Refused by the memory check: 1 PiB per buffer fits no machine.
+expect_kept 2 "allreduce with -e/--maxbytes 1125899906842624 B \(1\.0 PiB\) needs 3\.0 PiB per rank, but host memory" \
+  "${launch[@]}" "${perf}" allreduce -b 8 -e 1048576G "${outputs[@]}"
+# The buffers cannot be allocated (an address-space limit below the 2 GiB they need): every rank
+# reports it and leaves with exit 2 instead of aborting. Not on GPU machines, where the CUDA
+# runtime reserves more address space than the limit leaves.
+if [[ ! -e /dev/nvidia0 ]]; then
+  expect_kept 2 "rank [01]: allocating the message buffers failed \(std::bad_alloc\)|needs .* per rank, but" \
+    bash -c 'ulimit -v 1500000 && exec "$@"' limited "${launch[@]}" "${perf}" bw -b 1G -e 1G -n 1 -w 0 "${outputs[@]}"
+fi
+# A bad option: refused before anything is opened.
+expect_kept 2 "-f/--stepfactor: 1 is invalid" "${launch[@]}" "${perf}" allreduce -f 1 "${outputs[@]}"
+
+# A complete run replaces both files, keeping their permissions.
+chmod 640 "${json}" "${csv}"
+if out="$("${launch[@]}" "${perf}" allreduce -b 8 -e 64 -n 1 -w 0 "${outputs[@]}" 2>&1)"; then
+  grep -q '"wrong_total": 0' "${json}" || fail "keep.json was not replaced by the results: $(head -c 200 "${json}")"
+  grep -q '^size,' "${csv}" || fail "keep.csv was not replaced by the results: $(head -c 200 "${csv}")"
+  [[ "$(stat -c %a "${json}") $(stat -c %a "${csv}")" == "640 640" ]] ||
+    fail "the permissions changed: $(stat -c '%n %a' "${json}" "${csv}")"
+  [[ "$(ls -A "${dir}" | tr '\n' ' ')" == "keep.csv keep.json " ]] || fail "temporary files left: $(ls -A "${dir}")"
+else
+  fail "a complete run exited $?: ${out}"
+fi
+
+# An output that cannot be written: exit 2 before the run.
+out="$("${launch[@]}" "${perf}" allreduce -b 8 -e 64 --json "${dir}/no/such.json" 2>&1)"
+code=$?
+[[ ${code} -eq 2 ]] && grep -qF -- "--json: cannot open '${dir}/no/such.json' for writing: No such file or directory" <<<"${out}" ||
+  fail "--json into a missing directory: exit ${code}: ${out}"
+
+if [[ ${failures} -gt 0 ]]; then
+  echo "FAIL: ${failures} check(s) failed"
+  exit 1
+fi
+echo "OK: --json and --csv were kept by every failed run and replaced by a complete one"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `braid-perf calibrate` refuses what it cannot do before measuring anything, and a run that
+# fails keeps the --out file already there: a class this machine lacks (ib without InfiniBand),
+# a launcher that is not there, a size beyond the point-to-point suites' 1 GiB, a run inside an
+# MPI job (calibrate launches its own); a launcher whose jobs all fail (exit 1). Its jobs bind
+# their ranks to cores in the launcher's own syntax (MPICH's Hydra, Open MPI). Fake launchers
+# stand in for mpiexec, so this takes a second and needs no MPI.
+#
+# usage: calibrate_errors_test.sh path/to/braid-perf
+set -uo pipefail
+
+perf="${1:?usage: calibrate_errors_test.sh path/to/braid-perf}"
+dir="$(mktemp -d "${TMPDIR:-/tmp}/braid-calibrate-errors.XXXXXX")"
+trap 'rm -rf "${dir}"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+keep="${dir}/keep.json"
+sentinel='{"kept": true}'
+
+# expect <code> <message regex> <command...>: the exit code, the message, and keep.json untouched.
+expect() {
+  local want="$1" pattern="$2" out code
+  shift 2
+  printf '%s\n' "${sentinel}" >"${keep}"
+  out="$("$@" 2>&1)"
+  code=$?
+  [[ ${code} -eq ${want} ]] || fail "'${*}' exited ${code}, expected ${want}: ${out}"
+  grep -qE -- "${pattern}" <<<"${out}" || fail "'${*}': message does not match '${pattern}': ${out}"
+  [[ "$(cat "${keep}")" == "${sentinel}" ]] || fail "'${*}' changed ${keep}: '$(cat "${keep}")'"
+  [[ -z "$(ls -A "${dir}" | grep -v -e '^keep.json$' -e '^fake' -e '^jobs')" ]] ||
+    fail "'${*}' left files behind: $(ls -A "${dir}")"
+}
+
+# fake_launcher <name> <its --version line>: answers --version, records every job's arguments in
+# jobs-<name>.txt and fails it.
+fake_launcher() {
+  printf '#!/usr/bin/env bash\nif [[ "$1" == --version ]]; then echo "%s"; exit 0; fi\necho "$*" >>"%s"\nexit 1\n' \
+    "$2" "${dir}/jobs-$1.txt" >"${dir}/fake-$1"
+  chmod +x "${dir}/fake-$1"
+}
+
+run=("${perf}" calibrate --out "${keep}" -e 4K --repeat 1)
+
+# ---- refused up front: exit 2 ---------------------------------------------------------------------
+if [[ -z "$(ls -A /sys/class/infiniband 2>/dev/null)" ]]; then
+  expect 2 "--classes 'ib': class ib cannot be measured here: this machine has no InfiniBand device" \
+    "${run[@]}" --classes ib
+  expect 2 "class ib cannot be measured here" "${run[@]}" --classes shm,ib
+else
+  echo "note: this machine has InfiniBand devices; the --classes ib refusal is not checked"
+fi
+expect 2 "--classes 'shm,udp': unknown class 'udp'" "${run[@]}" --classes shm,udp
+expect 2 "--mpiexec '/nonexistent/mpiexec': no such executable" "${run[@]}" --mpiexec /nonexistent/mpiexec
+expect 2 "-e/--maxbytes '2G' is invalid \(a size in \[1K, 1G\]" "${perf}" calibrate --out "${keep}" -e 2G
+expect 2 "--out: cannot open '${dir}/no/such.json' for writing" "${perf}" calibrate --out "${dir}/no/such.json"
+# Inside an MPI job (the variables MPICH's Hydra, Open MPI and PMIx launchers set): the job's
+# first rank says why, the others only exit.
+expect 2 "runs inside an MPI job \(PMI_RANK is set\).*without mpiexec" env PMI_RANK=0 PMI_SIZE=2 "${run[@]}"
+expect 2 "runs inside an MPI job \(OMPI_COMM_WORLD_SIZE is set\)" \
+  env OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=0 "${run[@]}"
+expect 2 "inside an MPI job \(PMIX_RANK is set\)" env PMIX_RANK=0 "${run[@]}"
+printf '%s\n' "${sentinel}" >"${keep}"
+out="$(env PMI_RANK=1 PMI_SIZE=2 "${run[@]}" 2>&1)"
+code=$?
+[[ ${code} -eq 2 && -z "${out}" ]] || fail "rank 1 of an MPI job: exit ${code} (expected 2, silently): ${out}"
+
+# ---- every job fails: exit 1, keep.json kept; the jobs bound their ranks to cores ---------------
+fake_launcher hydra "HYDRA build details:"
+expect 1 "no link class could be measured" "${run[@]}" --classes shm,tcp --mpiexec "${dir}/fake-hydra"
+grep -q -- "^-n 2 -bind-to core .*braid-perf latency " "${dir}/jobs-hydra.txt" ||
+  fail "Hydra's jobs are not bound to cores: $(cat "${dir}/jobs-hydra.txt")"
+fake_launcher openmpi "mpiexec (Open MPI) 4.1.4"
+expect 1 "no link class could be measured" "${run[@]}" --classes shm --mpiexec "${dir}/fake-openmpi"
+grep -q -- "^-n 2 --bind-to core .*braid-perf latency " "${dir}/jobs-openmpi.txt" ||
+  fail "Open MPI's jobs are not bound to cores: $(cat "${dir}/jobs-openmpi.txt")"
+fake_launcher other "some launcher 1.0"
+expect 1 "names neither MPICH's Hydra nor Open MPI; its jobs run without core binding" \
+  "${run[@]}" --classes shm --mpiexec "${dir}/fake-other"
+grep -q -- "^-n 2 /.*braid-perf latency " "${dir}/jobs-other.txt" ||
+  fail "an unknown launcher got flags it may not know: $(cat "${dir}/jobs-other.txt")"
+
+if [[ ${failures} -gt 0 ]]; then
+  echo "FAIL: ${failures} check(s) failed"
+  exit 1
+fi
+echo "OK: calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores"

@@ -1,0 +1,89 @@
+#include "subprocess.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+extern char** environ;
+
+namespace braid::perf {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsExecutableFile(const fs::path& candidate) {
+  std::error_code ec;
+  return fs::is_regular_file(candidate, ec) && access(candidate.c_str(), X_OK) == 0;
+}
+
+// Reads `fd` to its end (the child closed its side, or exited).
+std::string ReadAll(int fd) {
+  std::string text;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return text;
+    text.append(chunk, size_t(n));
+  }
+}
+
+}  // namespace
+
+std::string FindInPath(const std::string& program) {
+  if (program.find('/') != std::string::npos) return IsExecutableFile(program) ? program : "";
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
+    if (IsExecutableFile(candidate)) return candidate.string();
+  }
+  return "";
+}
+
+int RunCapturing(const std::vector<std::string>& argv, const std::string& input, Capture capture,
+                 std::string* output) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    *output = fmt::format("cannot run {}: pipe: {}", argv[0], std::strerror(errno));
+    return -1;
+  }
+  // The child's end of the pipe becomes its captured stream(s); dup2 leaves O_CLOEXEC behind, so
+  // the pipe's own descriptors close at exec and the parent sees the end when the child exits.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, input.c_str(), O_RDONLY, 0);
+  const bool keep[3] = {false, capture != Capture::kStderr, capture != Capture::kStdout};
+  for (int stream : {1, 2}) {
+    if (keep[stream]) posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], stream);
+    else posix_spawn_file_actions_addopen(&actions, stream, "/dev/null", O_WRONLY, 0);
+  }
+  pid_t pid = 0;
+  const int spawn_error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  if (spawn_error != 0) {
+    close(pipe_fds[0]);
+    *output = fmt::format("cannot run {}: {}", argv[0], std::strerror(spawn_error));
+    return -1;
+  }
+  *output = ReadAll(pipe_fds[0]);
+  close(pipe_fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace braid::perf

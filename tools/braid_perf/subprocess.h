@@ -1,0 +1,24 @@
+// Running helper programs (gnuplot for `braid-perf plot`, the MPI launcher for `braid-perf
+// calibrate`) and reading what they print.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace braid::perf {
+
+// The executable `program` names: a name with a '/' as it is, otherwise the first match in PATH.
+// "" if there is none (or it is not executable).
+std::string FindInPath(const std::string& program);
+
+// Which of a child's output streams RunCapturing keeps; the other goes to /dev/null (gnuplot
+// writes an image to stdout when it cannot open its output: that must never be shown).
+enum class Capture { kStdout, kStderr, kBoth };
+
+// Runs argv (argv[0] a path, as FindInPath gives) with stdin from the file `input`, waits for it
+// and returns its exit status: -1 if it could not start or did not exit normally. *output gets
+// what it wrote to the captured stream(s), or why it could not start.
+int RunCapturing(const std::vector<std::string>& argv, const std::string& input, Capture capture,
+                 std::string* output);
+
+}  // namespace braid::perf
