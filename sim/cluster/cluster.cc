@@ -7,29 +7,42 @@
 #include "braid/topology.h"
 #include "sim/cluster/cluster_internal.h"
 #include "sim/common/input_error.h"
+#include "sim/common/json_fields.h"
 
 namespace braid::sim {
 
-ClusterSpec LoadCluster(const std::string& name_or_path) {
-  ClusterSpec c;
-  if (ClusterPreset(name_or_path, &c)) return c;
+namespace {
+
+bool EndsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+bool IsHwlocSource(const std::string& name_or_path) {
+  return name_or_path == "this" || EndsWith(name_or_path, ".xml");
+}
+
+Topology LoadHwlocTopology(const std::string& name_or_path) {
   Topology topo;
   if (name_or_path == "this") {
     Status s = DiscoverTopology(&topo);
     if (!s.ok()) throw InputError("--cluster this: hwloc discovery failed: " + s.ToString());
-    return ClusterFromTopology(topo, "hwloc");
+    return topo;
   }
-  auto ends_with = [&](const char* suffix) {
-    std::string x = suffix;
-    return name_or_path.size() >= x.size() &&
-           name_or_path.compare(name_or_path.size() - x.size(), x.size(), x) == 0;
-  };
-  if (ends_with(".xml")) {
-    Status s = LoadTopologyXml(name_or_path, &topo);
-    if (!s.ok()) throw InputError("--cluster " + name_or_path + ": " + s.message());
-    return ClusterFromTopology(topo, name_or_path);
+  RequireRegularFile(name_or_path, "an hwloc XML file");
+  Status s = LoadTopologyXml(name_or_path, &topo);
+  if (!s.ok()) throw InputError("--cluster " + name_or_path + ": " + s.message());
+  return topo;
+}
+
+ClusterSpec LoadCluster(const std::string& name_or_path) {
+  ClusterSpec c;
+  if (ClusterPreset(name_or_path, &c)) return c;
+  if (IsHwlocSource(name_or_path)) {
+    return ClusterFromTopology(LoadHwlocTopology(name_or_path), name_or_path == "this" ? "hwloc" : name_or_path);
   }
-  if (ends_with(".json")) return ClusterFromJsonFile(name_or_path);
+  if (EndsWith(name_or_path, ".json")) return ClusterFromJsonFile(name_or_path);
   throw InputError(fmt::format("--cluster: \"{}\" is not a preset ({}), \"this\", an hwloc .xml "
                                "file or a .json cluster file",
                                name_or_path, fmt::join(ClusterPresetNames(), ", ")));
@@ -77,6 +90,8 @@ void SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
   const char* unit = c->host ? "ranks" : "GPUs";
   if (gpus < 1) throw InputError(fmt::format("{} {} must be at least 1", option, gpus));
   if (gpus < c->node.gpus) {
+    // Part of one node: no NIC or inter-node calibration is needed, and the node's shape checks
+    // (PCIe switches, calibrated ranks per node) hold for the whole node, not the part used.
     c->node.gpus = gpus;
     c->nodes = 1;
     return;
@@ -86,7 +101,9 @@ void SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
                                  c->node.gpus, unit, c->name));
   }
   c->nodes = gpus / c->node.gpus;
-  if (c->host) CheckHostCalibrationSpan(*c->host, c->nodes, fmt::format("{} {} ({})", option, gpus, c->source));
+  // The cluster's file was validated with its own node count; NICs and calibration must also
+  // carry this one.
+  ValidateCluster(*c, fmt::format("{} {} ({})", option, gpus, c->source));
 }
 
 void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
@@ -95,7 +112,8 @@ void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
                                  origin, c.node.gpus, c.node.gpus_per_pcie_switch));
   }
   if (c.nodes > 1 && c.node.nics < 1) {
-    throw InputError(fmt::format("{}: {} nodes but node.nics = 0", origin, c.nodes));
+    throw InputError(fmt::format("{}: {} nodes but node.nics = 0 (must be in [1, 1024] when there is more "
+                                 "than one node)", origin, c.nodes));
   }
   if (c.host) {
     if (c.host->ranks_per_node != c.node.gpus) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "sim/cluster/host_calibration.h"
 
 namespace braid {
@@ -85,14 +87,25 @@ GpuSpec GpuPreset(const std::string& name);  // "a100", "h100", ... (InputError 
 // cluster file. Presets and discovered machines have one node until SizeForGpus() is called;
 // JSON files may give "nodes".
 ClusterSpec LoadCluster(const std::string& name_or_path);
+// Whether LoadCluster reads `name_or_path` through hwloc ("this" or an .xml file).
+bool IsHwlocSource(const std::string& name_or_path);
+// The hwloc topology of "this" machine or of an .xml file (a regular file); InputError naming
+// the source otherwise.
+Topology LoadHwlocTopology(const std::string& name_or_path);
 ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source);
 
 // Sets the node count for `gpus` GPUs (which must be a positive multiple of GPUs per node, or
-// fewer than one node). Throws InputError naming the constraint and `option` (the flag that
-// gave the count).
+// fewer than one node) and validates the resized cluster. Throws InputError naming the
+// constraint and `option` (the flag that gave the count).
 void SizeForGpus(ClusterSpec* cluster, int gpus, const std::string& option = "--gpus");
 
+// InputError naming `origin` if the cluster cannot run as described (a node shape its fabric
+// cannot hold, several nodes without NICs, a calibration that does not cover the node count).
+// Called whenever a cluster is read from a file and whenever its node count changes.
 void ValidateCluster(const ClusterSpec& cluster, const std::string& origin);
 std::string ClusterSummary(const ClusterSpec& cluster);
+// The cluster as a JSON cluster file (cluster_file.cc) with every field written out, no "base":
+// LoadCluster on the written file gives the same cluster (but for its source).
+nlohmann::json ClusterToJson(const ClusterSpec& cluster);
 
 }  // namespace braid::sim

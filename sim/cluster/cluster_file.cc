@@ -5,6 +5,8 @@
 // host runtime on CPU ranks.
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/cluster/cluster_internal.h"
 #include "sim/common/input_error.h"
 #include "sim/common/json_fields.h"
@@ -81,7 +83,50 @@ void ReadNetwork(const nlohmann::json& value, const std::string& origin, Network
   net->switch_latency_us = f.Number("switch_latency_us", 0, kMaxUs, net->switch_latency_us);
 }
 
+nlohmann::json GpuToJson(const GpuSpec& g) {
+  return {{"name", g.name},
+          {"peak_tflops", g.peak_tflops},
+          {"hbm_GBps", g.hbm_GBps},
+          {"memory_GiB", g.memory_GiB},
+          {"sms", g.sms},
+          {"gemm_efficiency", g.gemm_efficiency},
+          {"attention_efficiency", g.attention_efficiency},
+          {"memory_efficiency", g.memory_efficiency},
+          {"kernel_overhead_us", g.kernel_overhead_us},
+          {"reserved_GiB", g.reserved_GiB}};
+}
+
+nlohmann::json NodeToJson(const NodeSpec& n) {
+  return {{"gpus", n.gpus},
+          {"fabric", n.fabric == IntraNodeFabric::kPCIe ? "pcie" : "nvswitch"},
+          {"intra_GBps", n.intra_GBps},
+          {"intra_latency_us", n.intra_latency_us},
+          {"intra_efficiency", n.intra_efficiency},
+          {"gpus_per_pcie_switch", n.gpus_per_pcie_switch},
+          {"socket_link_GBps", n.socket_link_GBps},
+          {"nics", n.nics},
+          {"nic_Gbps", n.nic_Gbps},
+          {"nic_latency_us", n.nic_latency_us},
+          {"nic_efficiency", n.nic_efficiency}};
+}
+
+nlohmann::json NetworkToJson(const NetworkSpec& n) {
+  return {{"topology", n.topology == NetworkTopology::kRailOptimized ? "rail" : "fat-tree"},
+          {"nodes_per_leaf", n.nodes_per_leaf},
+          {"oversubscription", n.oversubscription},
+          {"switch_latency_us", n.switch_latency_us}};
+}
+
 }  // namespace
+
+nlohmann::json ClusterToJson(const ClusterSpec& c) {
+  // Field names as ClusterFromJsonFile reads them; doubles are written with enough digits to
+  // read back the same value.
+  nlohmann::json doc = {{"name", c.name}, {"nodes", c.nodes}, {"gpu", GpuToJson(c.gpu)},
+                        {"node", NodeToJson(c.node)}, {"network", NetworkToJson(c.network)}};
+  if (c.host) doc["calibration"] = HostCalibrationToJson(*c.host);
+  return doc;
+}
 
 ClusterSpec ClusterFromJsonFile(const std::string& path) {
   nlohmann::json doc = ReadJsonFile(path);

@@ -12,10 +12,12 @@ bool ClusterPreset(const std::string& name, ClusterSpec* out);
 bool MatchGpuPreset(const std::string& device_name, GpuSpec* out);
 ClusterSpec ClusterFromJsonFile(const std::string& path);
 
-// host_calibration.cc: the "calibration" block of cluster file `file`; a multi-node check (an
+// host_calibration.cc: the "calibration" block of cluster file `file`, and written back (every
+// field that ReadHostCalibration reads; "measured" is not kept); a multi-node check (an
 // InputError naming calibration.inter_node when `nodes` > 1 and no inter-node class was
 // calibrated); the lines `plan-sim topo` prints.
 HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::string& file);
+nlohmann::json HostCalibrationToJson(const HostCalibration& host);
 void CheckHostCalibrationSpan(const HostCalibration& host, int nodes, const std::string& origin);
 std::string HostCalibrationSummary(const HostCalibration& host);
 

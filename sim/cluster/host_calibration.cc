@@ -203,6 +203,47 @@ HostCalibration ReadHostCalibration(const nlohmann::json& value, const std::stri
   return h;
 }
 
+namespace {
+
+nlohmann::json LinkClassToJson(const HostLinkClass& c) {
+  nlohmann::json j = {{"alpha_us", c.alpha_us}, {"GBps", c.GBps}, {"bidir_GBps", c.bidir_GBps}};
+  // ReadLinkClass leaves the small regime at zero when absent; its GBps is positive when present.
+  if (c.small_GBps > 0) {
+    j["small"] = {{"max_bytes", c.small_max_bytes}, {"alpha_us", c.small_alpha_us}, {"GBps", c.small_GBps}};
+  }
+  if (!c.exchange_points.empty()) {
+    j["exchange_us"] = nlohmann::json::array();
+    for (const HostLinkClass::Point& p : c.exchange_points) j["exchange_us"].push_back({p.bytes, p.us});
+  }
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json HostCalibrationToJson(const HostCalibration& h) {
+  nlohmann::json j = {{"runtime", "host"},
+                      {"ranks_per_node", h.ranks_per_node},
+                      {"reduce_GBps", h.reduce_GBps},
+                      {"copy_GBps", h.copy_GBps},
+                      {"call_overhead_us", h.call_overhead_us},
+                      {"reduce_step_us", h.reduce_step_us},
+                      {"intra_node", h.intra_node},
+                      {"links", nlohmann::json::object()}};
+  for (auto [field, value] : {std::pair{"tool", &h.tool}, std::pair{"date", &h.date},
+                              std::pair{"host", &h.host}, std::pair{"command", &h.command}}) {
+    if (!value->empty()) j[field] = *value;
+  }
+  if (!h.inter_node.empty()) j["inter_node"] = h.inter_node;
+  if (!h.memory.empty()) {
+    j["memory"] = nlohmann::json::array();
+    for (const HostMemoryPoint& p : h.memory) {
+      j["memory"].push_back({{"bytes", p.bytes}, {"reduce_GBps", p.reduce_GBps}, {"copy_GBps", p.copy_GBps}});
+    }
+  }
+  for (const auto& [name, link] : h.links) j["links"][name] = LinkClassToJson(link);
+  return j;
+}
+
 void CheckHostCalibrationSpan(const HostCalibration& h, int nodes, const std::string& origin) {
   if (nodes <= 1 || h.Inter()) return;
   throw InputError(fmt::format(

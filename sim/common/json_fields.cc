@@ -1,12 +1,15 @@
 #include "sim/common/json_fields.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "sim/common/input_error.h"
 
@@ -15,6 +18,77 @@ namespace {
 
 // The largest input file read (bytes): far above any model, cluster or calibration file.
 constexpr size_t kMaxJsonFileBytes = 16 << 20;
+
+const char* FileTypeName(std::filesystem::file_type type) {
+  switch (type) {
+    case std::filesystem::file_type::directory: return "a directory";
+    case std::filesystem::file_type::fifo: return "a FIFO";
+    case std::filesystem::file_type::character: return "a character device";
+    case std::filesystem::file_type::block: return "a block device";
+    case std::filesystem::file_type::socket: return "a socket";
+    default: return "not a plain file";
+  }
+}
+
+// nlohmann's parse callback, rejecting a key given twice in one object. The callback sees events
+// without positions, so a stack of the open objects and arrays gives the path of the object that
+// holds the duplicate ("node", "gemm[2]", "calibration.links.shm").
+class DuplicateKeyCheck {
+ public:
+  explicit DuplicateKeyCheck(const std::string& origin) : origin_(origin) {}
+
+  bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, const nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    switch (event) {
+      case Event::object_start: open_.emplace_back(true); break;
+      case Event::array_start: open_.emplace_back(false); break;
+      case Event::key: AddKey(parsed.get<std::string>()); break;
+      case Event::object_end:
+      case Event::array_end:
+        open_.pop_back();
+        ElementDone();
+        break;
+      case Event::value: ElementDone(); break;
+    }
+    return true;  // keep every value: this only checks
+  }
+
+ private:
+  struct Container {
+    explicit Container(bool is_object) : object(is_object) {}
+    bool object;
+    std::set<std::string> keys;  // objects: the keys seen so far
+    std::string key;             // objects: the key of the value being read
+    size_t index = 0;            // arrays: the index of the element being read
+  };
+
+  void AddKey(const std::string& key) {
+    Container& c = open_.back();
+    if (!c.keys.insert(key).second) {
+      throw InputError(fmt::format("{}: duplicate key \"{}\" in {} (each key may appear once)", origin_,
+                                   key, open_.size() == 1 ? "the top-level object" : "\"" + Path() + "\""));
+    }
+    c.key = key;
+  }
+
+  // A value, object or array ended: the next one of an enclosing array has the next index.
+  void ElementDone() {
+    if (!open_.empty() && !open_.back().object) ++open_.back().index;
+  }
+
+  // The path of the innermost open object: the keys and indices that lead to it.
+  std::string Path() const {
+    std::string path;
+    for (size_t i = 0; i + 1 < open_.size(); ++i) {
+      const Container& c = open_[i];
+      path += c.object ? (path.empty() ? "" : ".") + c.key : fmt::format("[{}]", c.index);
+    }
+    return path;
+  }
+
+  const std::string& origin_;
+  std::vector<Container> open_;
+};
 
 }  // namespace
 
@@ -129,33 +203,55 @@ void JsonFields::RejectUnknown(const std::vector<std::string>& known) const {
 
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin) {
   try {
-    return nlohmann::json::parse(text);
+    DuplicateKeyCheck check(origin);
+    // The callback is copied into the parser: it calls the one check through a reference.
+    return nlohmann::json::parse(text, [&check](int depth, nlohmann::json::parse_event_t event,
+                                                nlohmann::json& parsed) { return check(depth, event, parsed); });
   } catch (const nlohmann::json::parse_error& e) {
     // e.what() carries "line L, column C" from nlohmann.
     throw InputError(fmt::format("{}: malformed JSON: {}", origin, e.what()));
   }
 }
 
-nlohmann::json ReadJsonFile(const std::string& path) {
-  // A regular file, or a pipe (--model <(...)); read at most kMaxJsonFileBytes, so that a
-  // directory, a device or /dev/zero gives an error instead of an empty document or a full memory.
+void RequireRegularFile(const std::string& path, const std::string& expected) {
   std::error_code error;
   const std::filesystem::file_status status = std::filesystem::status(path, error);
   if (error) throw InputError(fmt::format("{}: cannot open: {}", path, error.message()));
-  if (!std::filesystem::is_regular_file(status) && !std::filesystem::is_fifo(status)) {
-    throw InputError(fmt::format("{}: not a regular file (a JSON file is expected)", path));
+  if (!std::filesystem::is_regular_file(status)) {
+    throw InputError(fmt::format("{}: not a regular file ({}; {} is expected)", path,
+                                 FileTypeName(status.type()), expected));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+}
+
+nlohmann::json ReadJsonFile(const std::string& path) {
+  std::error_code error;
+  const bool pipe = std::filesystem::is_fifo(std::filesystem::status(path, error));
+  // A pipe is welcome (--model <(jq ... base.json)); any other non-regular file is an error.
+  if (!pipe) RequireRegularFile(path, "a JSON file (or a pipe)");
+  // A pipe is opened without blocking, so that a FIFO nobody writes to reads as empty instead of
+  // waiting forever; then reads block as usual until the writer closes it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (pipe ? O_NONBLOCK : 0));
+  if (fd < 0) throw InputError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  if (pipe) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  // Read at most kMaxJsonFileBytes: a file of gigabytes given by mistake is an error, not a full memory.
   std::string text;
   char chunk[1 << 16];
-  while (text.size() <= kMaxJsonFileBytes && in.read(chunk, sizeof chunk).gcount() > 0) {
-    text.append(chunk, size_t(in.gcount()));
+  ssize_t got = 0;
+  while (text.size() <= kMaxJsonFileBytes && (got = ::read(fd, chunk, sizeof chunk)) != 0) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int why = errno;
+      ::close(fd);
+      throw InputError(fmt::format("{}: cannot read: {}", path, std::strerror(why)));
+    }
+    text.append(chunk, size_t(got));
   }
+  ::close(fd);
   if (text.size() > kMaxJsonFileBytes) {
     throw InputError(fmt::format("{}: larger than the {} bytes a model, cluster or calibration file may have",
                                  path, kMaxJsonFileBytes));
   }
+  if (pipe && text.empty()) throw InputError(fmt::format("{}: a pipe that nothing was written to", path));
   return ParseJsonText(text, path);
 }
 

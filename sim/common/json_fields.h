@@ -39,9 +39,16 @@ class JsonFields {
   std::string origin_;
 };
 
-// Parses `text` (the contents of `origin`); a syntax error names origin, line and column.
+// InputError naming `path` unless it is a regular file (after symlinks). Every input file goes
+// through it before being opened, since opening a FIFO without a writer blocks forever and a
+// device (/dev/zero) never ends. `expected` says what the file should be, e.g. "a JSON file".
+void RequireRegularFile(const std::string& path, const std::string& expected);
+// Parses `text` (the contents of `origin`); a syntax error names origin, line and column, and an
+// object key given twice names origin, the key and the object holding it (nlohmann would keep the
+// last silently, so a typo such as a second "layers" would change the run unseen).
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin);
-// Reads and parses a file; a missing or unreadable file is an InputError naming it.
+// Reads and parses a regular file (RequireRegularFile); a missing or unreadable file is an
+// InputError naming it.
 nlohmann::json ReadJsonFile(const std::string& path);
 // `doc` as text (indent as nlohmann's dump; -1 = one line). Names taken from file paths may hold
 // bytes that are not UTF-8; they are written as U+FFFD instead of failing the whole output.

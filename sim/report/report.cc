@@ -52,6 +52,21 @@ nlohmann::json ResultJson(const StepResult& r) {
 
 namespace {
 
+// The layers of each pipeline stage in short, runs of equal stages as COUNTxLAYERS joined by '+':
+// "7+14x8+7" (Llama 3 405B on 16 stages), "1+31" (--fix first=1), "32" (one stage). Rows whose
+// layouts differ only in first/last differ here. No commas, so a CSV cell needs no quoting.
+std::string StageLayersText(const std::vector<int>& layers) {
+  std::string text;
+  for (size_t i = 0; i < layers.size();) {
+    size_t run = 1;
+    while (i + run < layers.size() && layers[i + run] == layers[i]) ++run;
+    if (!text.empty()) text += '+';
+    text += run == 1 ? fmt::format("{}", layers[i]) : fmt::format("{}x{}", run, layers[i]);
+    i += run;
+  }
+  return text;
+}
+
 std::string Pct(double part, double whole) {
   return fmt::format("{:.1f}%", whole > 0 ? 100 * part / whole : 0);
 }
@@ -84,21 +99,22 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
     fmt::print(out, "# search: {} layouts enumerated, {} rejected, {} simulated, {:.2f} s\n",
                search->enumerated, search->rejected.size(), search->simulated, search->seconds);
   }
+  // Stage layers last: the only column of unbounded width.
   fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9} {:>11} {:>7} {:>6} {:>7} | "
-                  "{:>7} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+                  "{:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {}\n",
              "#", "tp", "pp", "dp", "mb", "v", "zero", "recompute", "sp", "step(s)", "tokens/s",
-             "TFLOP/s", "MFU", "mem GiB", "compute", "tp", "pp", "bubble", "dp", "optim");
+             "TFLOP/s", "MFU", "mem GiB", "compute", "tp", "pp", "bubble", "dp", "optim", "stage layers");
   int rank = 1;
   for (const StepResult& r : results) {
     const Layout& l = r.layout;
     const Breakdown& b = r.breakdown;
     const double t = r.step_time_s;
     fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9.3f} {:>11.0f} {:>7.1f} "
-                    "{:>5.1f}% {:>7.1f} | {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+                    "{:>5.1f}% {:>7.1f} | {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {}\n",
                rank++, l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute),
                l.sp ? "on" : "off", t, r.tokens_per_s, r.tflops_per_gpu, 100 * r.mfu,
                r.memory_gib_per_gpu, Pct(b.compute, t), Pct(b.tp_exposed, t), Pct(b.pp_exposed, t),
-               Pct(b.bubble, t), Pct(b.dp_exposed, t), Pct(b.optimizer, t));
+               Pct(b.bubble, t), Pct(b.dp_exposed, t), Pct(b.optimizer, t), StageLayersText(r.stage_layers));
   }
   if (!results.empty()) fmt::print(out, "# simulated (best): {}\n", results.front().simulated);
 }
@@ -106,16 +122,16 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
 void WriteCsv(std::ostream& out, const std::vector<StepResult>& results) {
   fmt::print(out, "tp,pp,dp,mb,v,zero,recompute,sp,step_time_s,tokens_per_s,tflops_per_gpu,"
                   "model_tflops_per_gpu,mfu,memory_gib_per_gpu,compute_s,tp_exposed_s,pp_exposed_s,"
-                  "bubble_s,dp_exposed_s,optimizer_s\n");
+                  "bubble_s,dp_exposed_s,optimizer_s,stage_layers\n");
   for (const StepResult& r : results) {
     const Layout& l = r.layout;
     const Breakdown& b = r.breakdown;
     fmt::print(out, "{},{},{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},"
-                    "{:.6g},{:.6g},{:.6g},{:.6g}\n",
+                    "{:.6g},{:.6g},{:.6g},{:.6g},{}\n",
                l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off",
                r.step_time_s, r.tokens_per_s, r.tflops_per_gpu, r.model_tflops_per_gpu, r.mfu,
                r.memory_gib_per_gpu, b.compute, b.tp_exposed, b.pp_exposed, b.bubble, b.dp_exposed,
-               b.optimizer);
+               b.optimizer, StageLayersText(r.stage_layers));
   }
 }
 
@@ -157,7 +173,7 @@ void WriteRejections(std::ostream& out, const SearchResult& search, int examples
   for (const auto& [rule, list] : by_rule) {
     fmt::print(out, "#   {}: {} layout(s)\n", rule, list.size());
     for (int i = 0; i < int(list.size()) && i < examples; ++i) {
-      fmt::print(out, "#     {}: {}\n", LayoutToString(list[i]->layout), list[i]->reason);
+      fmt::print(out, "#     {}: {}\n", list[i]->layout, list[i]->reason);
     }
   }
 }

@@ -50,6 +50,17 @@ bool Splits(const StepModel& m, const SearchOptions& o, int pp, int v) {
   return !split.empty() && (l.first > 0 || l.last > 0 || SplitShortfall(split) <= 2);
 }
 
+// What a (tp, pp, dp) skipped by Enumerate was: tp, and pp and dp where known (0: not chosen
+// yet, left out), with the pinned first/last layers.
+std::string KnownKeys(const SearchOptions& o, int tp, int pp, int dp) {
+  std::string text = fmt::format("tp={}", tp);
+  if (pp > 0) text += fmt::format(",pp={}", pp);
+  if (dp > 0) text += fmt::format(",dp={}", dp);
+  if (Pinned(o, "first")) text += fmt::format(",first={}", o.fixed.first);
+  if (Pinned(o, "last")) text += fmt::format(",last={}", o.fixed.last);
+  return text;
+}
+
 // Candidate layouts. A (tp, pp, dp) that does not tile the cluster, or a dp that does not divide
 // the batch, is not a layout: it is skipped, and recorded in *skipped with the reason when a
 // pinned key caused it or the batch rules it out, so that a search left empty says why.
@@ -60,16 +71,13 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o, std::v
   const int batch = m.training().global_batch;
   std::vector<Layout> out;
   auto skip = [&](int tp, int pp, int dp, const char* rule, std::string why) {
-    Layout l = PinnedSplit(o);
-    l.tp = tp;
-    l.pp = pp;
-    l.dp = dp;
-    skipped->push_back({l, rule, std::move(why)});
+    skipped->push_back({KnownKeys(o, tp, pp, dp), rule, std::move(why)});
   };
+  const int pinned_pp = Pinned(o, "pp") ? o.fixed.pp : 0, pinned_dp = Pinned(o, "dp") ? o.fixed.dp : 0;
   // TP stays within a node (across nodes its per-layer collectives would run on the NICs).
   for (int tp : Values(o, "tp", o.fixed.tp, Divisors(per_node, per_node))) {
     if (gpus % tp != 0) {
-      skip(tp, Pinned(o, "pp") ? o.fixed.pp : 1, 0, "gpus", fmt::format("tp={} does not divide the {} GPUs", tp, gpus));
+      skip(tp, pinned_pp, pinned_dp, "gpus", fmt::format("tp={} does not divide the {} GPUs", tp, gpus));
       continue;
     }
     std::vector<int> pps;
@@ -78,7 +86,8 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o, std::v
       if ((gpus / tp) % o.fixed.dp == 0) {
         pps.push_back(gpus / tp / o.fixed.dp);
       } else {
-        skip(tp, 0, o.fixed.dp, "gpus", fmt::format("tp*dp = {}*{} does not divide the {} GPUs", tp, o.fixed.dp, gpus));
+        skip(tp, 0, o.fixed.dp, "gpus", fmt::format("tp*dp = {}*{} = {} does not divide the {} GPUs", tp,
+                                                    o.fixed.dp, int64_t{tp} * o.fixed.dp, gpus));
       }
     } else {
       for (int pp : Divisors(gpus / tp, model.layers)) {
@@ -88,17 +97,21 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o, std::v
         Layout l = PinnedSplit(o);
         std::string why = "no pp splits the layers with the pinned first/last";
         LayoutStageLayers(model.layers, l, m.training().uneven_pipeline, &why);
-        skip(tp, 1, gpus / tp, "pp-v-split-layers", why);
+        skip(tp, 0, 0, "pp-v-split-layers", why);  // neither pp nor dp pinned here
       }
     }
     for (int pp : Values(o, "pp", o.fixed.pp, pps)) {
       const int64_t tp_pp = int64_t{tp} * pp;  // each may be pinned up to 65536
-      const int dp = Pinned(o, "dp") ? o.fixed.dp : int(gpus / tp_pp);
-      if (gpus % tp_pp != 0 || tp_pp * dp != gpus) {
-        skip(tp, pp, dp, "gpus", fmt::format("tp*pp*dp = {}*{}*{} does not make the {} GPUs", tp, pp,
-                                             Pinned(o, "dp") ? fmt::format("{}", dp) : std::string("?"), gpus));
+      if (pinned_dp > 0 && tp_pp * pinned_dp != gpus) {
+        skip(tp, pp, pinned_dp, "gpus", fmt::format("tp*pp*dp = {}*{}*{} = {} does not make the {} GPUs", tp, pp,
+                                                    pinned_dp, tp_pp * pinned_dp, gpus));
         continue;
       }
+      if (gpus % tp_pp != 0) {  // only a pinned pp can be one that does not divide
+        skip(tp, pp, 0, "gpus", fmt::format("tp*pp = {}*{} = {} does not divide the {} GPUs", tp, pp, tp_pp, gpus));
+        continue;
+      }
+      const int dp = int(gpus / tp_pp);
       if (batch % dp != 0) {
         skip(tp, pp, dp, "batch-divisible", fmt::format("global batch ({}) not divisible by dp ({})", batch, dp));
         continue;
@@ -155,7 +168,7 @@ SearchResult Search(StepModel& model, const SearchOptions& o) {
     std::string rule;
     std::string why = model.Infeasible(l, &rule);
     if (!why.empty()) {
-      result.rejected.push_back({l, rule, why});
+      result.rejected.push_back({LayoutToString(l), rule, why});
       continue;
     }
     estimated.push_back({model.EstimateSeconds(l), l});

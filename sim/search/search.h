@@ -23,7 +23,9 @@ struct SearchOptions {
 };
 
 struct Rejection {
-  Layout layout;
+  // The layout (LayoutToString), or for a (tp, pp, dp) skipped before it became one, only the
+  // keys that were pinned or enumerated ("tp=2,dp=16"): never a value nobody chose.
+  std::string layout;
   std::string rule;    // short name of the constraint, e.g. "memory"
   std::string reason;  // full message
 };

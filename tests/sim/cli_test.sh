@@ -19,8 +19,12 @@ fail() {
   failures=$((failures + 1))
 }
 
-# expect_bad NAME PATTERN... -- ARGS...: plan-sim ARGS must exit 2 and its stderr must contain every
-# PATTERN (fixed strings).
+# Seconds one plan-sim run may take: an input that makes it hang (a FIFO) fails the check instead
+# of the whole script.
+limit=120
+
+# expect_bad NAME PATTERN... -- ARGS...: plan-sim ARGS must exit 2, print nothing on stdout (no
+# header of a table that will not come), and its stderr must contain every PATTERN (fixed strings).
 expect_bad() {
   local name=$1
   shift
@@ -30,11 +34,14 @@ expect_bad() {
     shift
   done
   shift
-  "$plan_sim" "$@" >"$tmp/out" 2>"$tmp/err"
+  timeout "$limit" "$plan_sim" "$@" >"$tmp/out" 2>"$tmp/err"
   local rc=$?
   if [ $rc -ne 2 ]; then
     fail "$name: exit $rc, expected 2 (stderr: $(cat "$tmp/err"))"
     return
+  fi
+  if [ -s "$tmp/out" ]; then
+    fail "$name: exit 2 but stdout is not empty: $(head -c 300 "$tmp/out")"
   fi
   local pattern
   for pattern in "${patterns[@]}"; do
@@ -48,7 +55,7 @@ expect_bad() {
 expect_ok() {
   local name=$1
   shift
-  "$plan_sim" "$@" >"$tmp/out" 2>"$tmp/err"
+  timeout "$limit" "$plan_sim" "$@" >"$tmp/out" 2>"$tmp/err"
   local rc=$?
   if [ $rc -ne 0 ]; then
     fail "$name: exit $rc, expected 0 (stderr: $(cat "$tmp/err"))"
@@ -90,11 +97,20 @@ expect_bad "unknown --fix key" "--fix" "\"tq\"" -- \
 expect_bad "--fix tp beyond the GPUs" "tp=16 does not divide the 8 GPUs" "no layout" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 8 --global-batch 64 --fix tp=16
 
-expect_bad "--fix dp that does not tile the GPUs" "tp*dp = 8*3 does not divide the 16 GPUs" -- \
+expect_bad "--fix dp that does not tile the GPUs" "tp=8,dp=3: tp*dp = 8*3 = 24 does not divide the 16 GPUs" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 48 --fix tp=8,dp=3
 
-expect_bad "--fix pp against dp" "tp*pp*dp = 1*2*4 does not make the 16 GPUs" -- \
+expect_bad "--fix pp against dp" "tp=1,pp=2,dp=4: tp*pp*dp = 1*2*4 = 8 does not make the 16 GPUs" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --fix tp=1,pp=2,dp=4
+
+# A rejected (tp, pp, dp) is printed as the keys that were chosen, never with a 0 nobody gave.
+expect_bad "--fix tp*dp beyond the GPUs" "tp=2,dp=16: tp*dp = 2*16 = 32 does not divide the 16 GPUs" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 32 --fix dp=16,tp=2
+expect_bad "--fix tp that does not divide" "tp=3: tp=3 does not divide the 16 GPUs" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 32 --fix tp=3
+expect_bad "--fix pp that does not divide" "tp=2,pp=32: tp*pp = 2*32 = 64 does not divide the 16 GPUs" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 32 --fix pp=32
+if grep -qE '\b(tp|pp|dp)=0\b' "$tmp/err"; then fail "--fix pp=32: a rejection names a 0: $(cat "$tmp/err")"; fi
 
 expect_bad "batch that no dp divides" "global batch (7) not divisible by dp (2)" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 7 --fix tp=8,pp=1
@@ -120,8 +136,72 @@ expect_bad "dp*mb beyond 32 bits" "global batch (65536) not divisible by dp*mb (
 expect_bad "a device as the model file" "/dev/zero" "not a regular file" -- \
   search --model /dev/zero --cluster dgx-a100 --gpus 8 --global-batch 8
 
-expect_bad "topo --format json of a preset" "--format json" "use --format table" -- \
-  topo --cluster dgx-a100 --format json
+expect_bad "topo --format csv" "topo --format csv" "table, json" -- topo --cluster dgx-a100 --format csv
+
+# Options naming a file: an empty name is an error, not "not given".
+for option in --trace --out --calibration; do
+  expect_bad "$option \"\"" "$option" "empty path" -- \
+    simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 "$option" ""
+done
+
+# --trace into the --out file, however named, would overwrite the results.
+ln -s "$tmp/results.txt" "$tmp/results-link.txt"
+for trace in "$tmp/./results.txt" "$tmp/results-link.txt"; do
+  expect_bad "--trace $trace is --out" "the same file as --out" -- \
+    simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 \
+    --out "$tmp/results.txt" --trace "$trace"
+done
+
+# A FIFO nobody writes to as an input file: an error at once, not a wait for a writer that never
+# comes. A JSON input reads it as an empty pipe; hwloc XML must be a regular file.
+mkfifo "$tmp/fifo.json" "$tmp/fifo.xml"
+limit=10
+for input in "--model $tmp/fifo.json" "--cluster $tmp/fifo.json" "--cluster $tmp/fifo.xml" "--calibration $tmp/fifo.json"; do
+  read -r option path <<<"$input"
+  model=llama-2-7b cluster=dgx-h100 calibration=()
+  case $option in
+    --model) model=$path ;;
+    --cluster) cluster=$path ;;
+    --calibration) calibration=(--calibration "$path") ;;
+  esac
+  case $path in
+    *.xml) why="not a regular file" ;;
+    *) why="a pipe that nothing was written to" ;;
+  esac
+  expect_bad "a FIFO as $option" "$path" "$why" -- simulate --model "$model" --cluster "$cluster" \
+    --global-batch 8 --layout tp=8,pp=1,dp=1 "${calibration[@]}"
+done
+limit=120
+# A pipe with a writer is read like a file (process substitution).
+expect_ok "a model through a pipe" simulate --model <(printf '%s' '{"layers": 4, "hidden": 1024, "heads": 16,
+  "kv_heads": 16, "ffn_hidden": 4096, "activation": "gelu", "seq_len": 2048, "vocab": 32000}') \
+  --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1
+
+# A cluster file's node count is validated after --gpus sets it, as when the file gives it.
+printf '{"base": "dgx-h100", "node": {"nics": 0}}' >"$tmp/no-nics.json"
+expect_bad "no NICs on two nodes via --gpus" "--gpus 16" "$tmp/no-nics.json" "node.nics = 0" "[1, 1024]" -- \
+  simulate --model llama-2-7b --cluster "$tmp/no-nics.json" --gpus 16 --global-batch 32 --layout tp=8,pp=1,dp=2
+expect_ok "no NICs on one node" simulate --model llama-2-7b --cluster "$tmp/no-nics.json" --global-batch 32 \
+  --layout tp=8,pp=1,dp=1
+
+# A key given twice in any JSON input is an error naming the file, the key and where it is.
+printf '{"name": "dup", "layers": 32, "hidden": 4096, "heads": 32, "ffn_hidden": 11008, "activation": "swiglu",
+        "seq_len": 4096, "vocab": 32000, "layers": 64}' >"$tmp/dup-model.json"
+expect_bad "duplicate key in a model file" "$tmp/dup-model.json" "duplicate key \"layers\"" -- \
+  simulate --model "$tmp/dup-model.json" --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1
+printf '{"base": "dgx-h100", "node": {"nics": 8, "gpus": 8, "nics": 4}}' >"$tmp/dup-cluster.json"
+expect_bad "duplicate key in a cluster file" "$tmp/dup-cluster.json" "duplicate key \"nics\"" "\"node\"" -- \
+  topo --cluster "$tmp/dup-cluster.json"
+printf '{"gemm": [{"m": 8192, "n": 8192, "k": 8192, "tflops": 500, "k": 4096}]}' >"$tmp/dup-calibration.json"
+expect_bad "duplicate key in a calibration file" "$tmp/dup-calibration.json" "duplicate key \"k\"" "gemm[0]" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 \
+  --calibration "$tmp/dup-calibration.json"
+
+# A search that finds nothing prints nothing on stdout in any format (expect_bad checks).
+for format in table csv json; do
+  expect_bad "failed search --format $format" "no layout" -- \
+    search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 32 --fix tp=3 --format "$format"
+done
 
 printf '{"gemm": [{"m": 8192, "n": 8192, "k": 8192, "tflops": 2000}]}' >"$tmp/fast.json"
 expect_bad "calibration above the GPU's peak" "$tmp/fast.json" "gemm[0]" "\"tflops\"" "312" -- \
@@ -192,9 +272,11 @@ fi
 if expect_ok "search --format csv" "${search_args[@]}" --format csv; then
   header=$(head -n 1 "$tmp/out")
   case "$header" in
-    tp,pp,dp,mb,v,zero,recompute,sp,step_time_s,tokens_per_s,tflops_per_gpu,*) ;;
+    tp,pp,dp,mb,v,zero,recompute,sp,step_time_s,tokens_per_s,tflops_per_gpu,*,stage_layers) ;;
     *) fail "search --format csv: unexpected header '$header'" ;;
   esac
+  columns=$(awk -F, '{print NF}' "$tmp/out" | sort -u)
+  [ "$columns" = 21 ] || fail "search --format csv: rows of $columns columns, expected 21 on each"
   rows=$(($(wc -l <"$tmp/out") - 1))
   if [ "$rows" -lt 1 ] || [ "$rows" -gt 3 ]; then
     fail "search --format csv: $rows rows with --top 3"
@@ -251,6 +333,16 @@ if expect_ok "topo --cluster dgx-a100" topo --cluster dgx-a100; then
 fi
 
 expect_ok "topo --cluster this" topo --cluster this
+
+# topo --format json of a preset or cluster file is a cluster file: read back, it prints the same.
+for cluster in dgx-h100 pcie-a100 "$tmp/calibrated.json"; do
+  if expect_ok "topo --cluster $cluster --format json" topo --cluster "$cluster" --format json; then
+    cp "$tmp/out" "$tmp/printed.json"
+    if expect_ok "topo of the printed $cluster" topo --cluster "$tmp/printed.json" --format json; then
+      cmp -s "$tmp/printed.json" "$tmp/out" || fail "topo --format json of $cluster does not read back the same: $(diff "$tmp/printed.json" "$tmp/out")"
+    fi
+  fi
+done
 
 if expect_ok "topo --cluster calibrated.json" topo --cluster "$tmp/calibrated.json"; then
   grep -qF "intra-node shm" "$tmp/out" || fail "topo does not print the calibrated classes: $(cat "$tmp/out")"
@@ -321,6 +413,15 @@ for r in results:
     assert r["layout"]["pp"] > 1 and sum(split) == 126, (r["layout"], split)
 EOF
 fi
+# The stage split shows in table and csv rows, not only in JSON's stage_layers.
+first_args=(search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 32 --fix tp=8,first=1 --top 2)
+if expect_ok "search --fix first=1 table" "${first_args[@]}"; then
+  grep -qE '\| 1\+31$' "$tmp/out" || fail "table rows lack the stage split 1+31: $(cat "$tmp/out")"
+fi
+if expect_ok "search --fix first=1 csv" "${first_args[@]}" --format csv; then
+  [ "$(tail -n +2 "$tmp/out" | cut -d, -f21 | sort -u)" = "1+31" ] || fail "csv stage_layers is not 1+31: $(cat "$tmp/out")"
+fi
+
 expect_bad "first/last that leave an uneven rest" "the other 14 virtual stages cannot share the remaining 116 layers" \
   -- "${llama_args[@]/v=1/v=1,first=5,last=5}"
 

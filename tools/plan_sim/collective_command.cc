@@ -94,7 +94,8 @@ CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
                   fmt::format("Preset ({}), 'this', an hwloc .xml or a .json cluster file (a "
                               "\"calibration\" block models braid's host runtime)",
                               fmt::join(ClusterPresetNames(), ", ")))
-      ->required();
+      ->required()
+      ->check(NonEmptyPath());
   cmd->add_option("--collective", o->collective,
                   "allreduce, reducescatter, allgather, broadcast, reduce or alltoall")
       ->capture_default_str();
@@ -112,7 +113,7 @@ CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
                   "BRAID_ALGO forces it: ring, tree, chain, recdoubling, pairwise")
       ->capture_default_str();
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
-  cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str();
+  cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str()->check(NonEmptyPath());
   return cmd;
 }
 

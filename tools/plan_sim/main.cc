@@ -3,7 +3,7 @@
 //
 //   plan-sim search   --model M --cluster C --gpus N --global-batch B [--top K] [--fix K=V,...] [--explain]
 //   plan-sim simulate --model M --cluster C --global-batch B --layout tp=8,pp=8,dp=16,... [--trace F]
-//   plan-sim topo     [--cluster C]
+//   plan-sim topo     [--cluster C] [--format table|json]
 //   plan-sim collective --cluster C [--collective allreduce] [--ranks N] [-b 8] [-e 256M] [-f 2]
 //                       [--type float] [--op sum]   (collective_command.cc)
 //
@@ -47,15 +47,18 @@ struct Options {
 
 void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--model", o->model, fmt::format("Preset ({}) or JSON file", fmt::join(ModelPresetNames(), ", ")))
-      ->required();
+      ->required()
+      ->check(NonEmptyPath());
   cmd->add_option("--cluster", o->cluster,
                   fmt::format("Preset ({}), 'this' (hwloc discovery), an hwloc .xml or a .json cluster file",
                               fmt::join(ClusterPresetNames(), ", ")))
-      ->required();
+      ->required()
+      ->check(NonEmptyPath());
   cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node; default: the cluster's, or the layout's)")
       ->check(CLI::Range(1, kMaxGpus));
   cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")->required();
-  cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})");
+  cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})")
+      ->check(NonEmptyPath());
   cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused (Megatron-LM's PyTorch attention block: separate QKV bias add, scores materialised, softmax and dropout kernels, context copied back to [s, b, h])")->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1) or gpipe")
       ->capture_default_str();
@@ -86,7 +89,10 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends and receives overlap compute (default: Megatron-LM's blocking send/receive exchanges between compute steps)");
   cmd->add_flag("--no-pp-scatter-gather", o->no_pp_scatter_gather, "Send whole activations between stages from every TP rank");
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
-  cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str();
+  cmd->add_option("--out", o->out, "Output file, '-' for stdout; nothing is written to it when the command fails "
+                                   "(exit 2), in every format: the reasons go to stderr")
+      ->capture_default_str()
+      ->check(NonEmptyPath());
 }
 
 TrainingSpec Training(const Options& o) {
@@ -142,18 +148,20 @@ int Search(const Options& o) {
   so.progress = ProgressBar();
   const Format format = ParseFormat(o.format);
   SearchResult result = sim::Search(step, so);
-  RunContext ctx{"search", &model, &cluster, &training};
-  Emit("--out", o.out, [&](std::ostream& out) {
-    WriteResults(out, format, ctx, result.best, &result);
-    if (o.explain && format == Format::kTable) WriteRejections(out, result, 3);
-  });
-  if (o.explain && format != Format::kTable) WriteRejections(std::cerr, result, 3);
+  // A failed search writes nothing to --out, whatever the format: a header or an empty result
+  // list there would read as a search that found nothing to print rather than an error.
   if (result.best.empty()) {
     WriteRejections(std::cerr, result, 3);
     throw InputError(fmt::format("no layout of {} fits {} GPUs of {} with global batch {} (see the "
                                  "reasons above)", model.name, cluster.total_gpus(), cluster.name,
                                  training.global_batch));
   }
+  RunContext ctx{"search", &model, &cluster, &training};
+  Emit("--out", o.out, [&](std::ostream& out) {
+    WriteResults(out, format, ctx, result.best, &result);
+    if (o.explain && format == Format::kTable) WriteRejections(out, result, 3);
+  });
+  if (o.explain && format != Format::kTable) WriteRejections(std::cerr, result, 3);
   return 0;
 }
 
@@ -179,11 +187,14 @@ int Simulate(const Options& o) {
   if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);
   StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
   const Format format = ParseFormat(o.format);
-  if (!o.trace.empty()) {
-    if (o.trace == o.out) throw InputError("--trace " + o.trace + ": the same file as --out");
-    CheckWritable("--trace", o.trace);
-  }
   CheckWritable("--out", o.out);
+  if (!o.trace.empty()) {
+    CheckWritable("--trace", o.trace);
+    if (SameOutputFile(o.out, o.trace)) {
+      throw InputError(fmt::format("--trace {}: the same file as --out {} (the trace would overwrite the "
+                                   "results); give two different files", o.trace, o.out));
+    }
+  }
   StepResult r = step.Simulate(layout, !o.trace.empty());
   RunContext ctx{"simulate", &model, &cluster, &training};
   Emit("--out", o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
@@ -193,30 +204,31 @@ int Simulate(const Options& o) {
   return 0;
 }
 
+// `plan-sim topo`: hwloc sources print their topology (json: braid's topology JSON), presets and
+// cluster files the cluster (json: a cluster file that --cluster reads back as the same cluster).
 int Topo(const std::string& name, const std::string& format) {
-  if (format != "table" && format != "json") throw InputError("--format " + format + " is not one of table, json");
-  if (name == "this" || (name.size() > 4 && name.substr(name.size() - 4) == ".xml")) {
-    Topology topo;
-    Status s = name == "this" ? DiscoverTopology(&topo) : LoadTopologyXml(name, &topo);
-    if (!s.ok()) throw InputError("--cluster " + name + ": " + s.ToString());
-    if (format == "json") {
-      std::cout << TopologyToJson(topo);
-      return 0;
-    }
-    std::cout << TopologySummary(topo);
-    // Printing what was found succeeded; say why it cannot be simulated rather than fail.
-    try {
-      std::cout << ClusterSummary(ClusterFromTopology(topo, name)) << "\n";
-    } catch (const InputError& e) {
-      std::cout << "plan-sim: cannot simulate this topology: " << e.what() << "\n";
-    }
+  // csv has no rows here: a cluster is one record of nested fields, not a table.
+  if (format != "table" && format != "json") {
+    throw InputError("topo --format " + format + " is not one of table, json (csv is for search, simulate "
+                     "and collective results)");
+  }
+  if (!IsHwlocSource(name)) {
+    const ClusterSpec cluster = LoadCluster(name);
+    std::cout << (format == "json" ? DumpJson(ClusterToJson(cluster), 2) : ClusterSummary(cluster)) << "\n";
     return 0;
   }
+  const Topology topo = LoadHwlocTopology(name);
   if (format == "json") {
-    throw InputError("--format json prints an hwloc topology (--cluster this or an .xml file); " + name +
-                     " is a cluster preset or file: use --format table");
+    std::cout << TopologyToJson(topo);
+    return 0;
   }
-  std::cout << ClusterSummary(LoadCluster(name)) << "\n";
+  std::cout << TopologySummary(topo);
+  // Printing what was found succeeded; say why it cannot be simulated rather than fail.
+  try {
+    std::cout << ClusterSummary(ClusterFromTopology(topo, name)) << "\n";
+  } catch (const InputError& e) {
+    std::cout << "plan-sim: cannot simulate this topology: " << e.what() << "\n";
+  }
   return 0;
 }
 
@@ -239,11 +251,17 @@ int main(int argc, char** argv) {
                        "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on; optional first=N,last=N: "
                        "layers on the first/last virtual stage (the others share the rest evenly)")
       ->required();
-  simulate->add_option("--trace", o.trace, "Write a Chrome/Perfetto trace (JSON) of the step here");
+  simulate->add_option("--trace", o.trace, "Write a Chrome/Perfetto trace (JSON) of the step here (not the --out file)")
+      ->check(NonEmptyPath());
   CLI::App* topo = app.add_subcommand("topo", "Print the cluster (preset, file, or this machine via hwloc)");
   std::string topo_cluster = "this", topo_format = "table";
-  topo->add_option("--cluster", topo_cluster, "Preset, 'this', .xml or .json")->capture_default_str();
-  topo->add_option("--format", topo_format, "table or json (json: hwloc topology)")->capture_default_str();
+  topo->add_option("--cluster", topo_cluster, "Preset, 'this', .xml or .json")
+      ->capture_default_str()
+      ->check(NonEmptyPath());
+  topo->add_option("--format", topo_format,
+                   "table or json (json: for a preset or .json, a cluster file that --cluster reads back; "
+                   "for 'this' or .xml, the hwloc topology)")
+      ->capture_default_str();
   CollectiveOptions collective_options;
   CLI::App* collective = AddCollectiveCommand(&app, &collective_options);
   try {

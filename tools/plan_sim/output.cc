@@ -1,13 +1,51 @@
 #include "output.h"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <utility>
 
 #include "sim/common/input_error.h"
 
 namespace braid::sim {
+namespace {
+
+// Device and inode of `path` ("-": stdout) when it is a regular file. Other files (terminals,
+// pipes, /dev/null) are not truncated by opening them, so two outputs there lose nothing.
+std::optional<std::pair<dev_t, ino_t>> RegularFileId(const std::string& path) {
+  struct stat st;
+  const int rc = path == "-" ? fstat(STDOUT_FILENO, &st) : stat(path.c_str(), &st);
+  if (rc != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return std::pair{st.st_dev, st.st_ino};
+}
+
+}  // namespace
+
+const CLI::Validator& NonEmptyPath() {
+  static const CLI::Validator validator(
+      [](std::string& path) { return path.empty() ? std::string("an empty path names no file") : std::string(); },
+      "PATH");
+  return validator;
+}
+
+bool SameOutputFile(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  const auto id_a = RegularFileId(a), id_b = RegularFileId(b);
+  if (id_a && id_b) return *id_a == *id_b;
+  if (a == "-" || b == "-") return false;
+  // A file not created yet: compare where the paths lead (symlinked directories, "..", "./").
+  // Absolute first: weakly_canonical leaves a relative path whose first part does not exist as is.
+  std::error_code error_a, error_b;
+  const std::filesystem::path path_a = std::filesystem::weakly_canonical(std::filesystem::absolute(a), error_a);
+  const std::filesystem::path path_b = std::filesystem::weakly_canonical(std::filesystem::absolute(b), error_b);
+  return !error_a && !error_b && path_a == path_b;
+}
 
 void Emit(const char* option, const std::string& path, const std::function<void(std::ostream&)>& write) {
   if (path == "-") {

@@ -1,0 +1,111 @@
+// Cluster files written back (`plan-sim topo --format json`): every preset and a calibrated host
+// cluster read back as the same cluster. And the checks every JSON input goes through: a key
+// given twice, a FIFO or a directory instead of a file, a node count set after the file was read.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/cluster/cluster.h"
+#include "sim/common/json_fields.h"
+#include "tests/sim/test_support.h"
+
+namespace braid::sim {
+namespace {
+
+class ClusterFile : public TempDirTest {
+ protected:
+  // `c` written as a cluster file and loaded again.
+  ClusterSpec RoundTrip(const ClusterSpec& c) {
+    return LoadCluster(Write("written.json", DumpJson(ClusterToJson(c), 2)));
+  }
+};
+
+TEST_F(ClusterFile, PresetsReadBackAsTheSameCluster) {
+  for (const std::string& name : ClusterPresetNames()) {
+    SCOPED_TRACE(name);
+    const ClusterSpec preset = LoadCluster(name);
+    const ClusterSpec loaded = RoundTrip(preset);
+    // ClusterToJson writes every field, so equal documents mean equal clusters; a few fields
+    // compared directly guard against a field both directions forget.
+    EXPECT_EQ(ClusterToJson(loaded), ClusterToJson(preset));
+    EXPECT_EQ(loaded.name, preset.name);
+    EXPECT_EQ(loaded.nodes, preset.nodes);
+    EXPECT_EQ(loaded.gpu.peak_tflops, preset.gpu.peak_tflops);
+    EXPECT_EQ(loaded.gpu.gemm_efficiency, preset.gpu.gemm_efficiency);
+    EXPECT_EQ(loaded.node.fabric, preset.node.fabric);
+    EXPECT_EQ(loaded.node.intra_efficiency, preset.node.intra_efficiency);
+    EXPECT_EQ(loaded.node.nics, preset.node.nics);
+    EXPECT_EQ(loaded.network.topology, preset.network.topology);
+    EXPECT_FALSE(loaded.host.has_value());
+  }
+}
+
+TEST_F(ClusterFile, ChangedFieldsAndNodeCountReadBack) {
+  ClusterSpec c = LoadCluster("pcie-a100");
+  SizeForGpus(&c, 32);
+  c.gpu.kernel_overhead_us = 6.25;
+  c.node.nic_latency_us = 1.0 / 3;  // not exact in decimal: must still read back the same double
+  c.network.topology = NetworkTopology::kRailOptimized;
+  c.network.oversubscription = 2;
+  const ClusterSpec loaded = RoundTrip(c);
+  EXPECT_EQ(ClusterToJson(loaded), ClusterToJson(c));
+  EXPECT_EQ(loaded.nodes, 4);
+  EXPECT_EQ(loaded.node.nic_latency_us, 1.0 / 3);
+  EXPECT_EQ(loaded.network.topology, NetworkTopology::kRailOptimized);
+}
+
+TEST_F(ClusterFile, HostCalibrationReadsBack) {
+  ClusterSpec c = HostTestCluster(2, 2);
+  c.gpu = GpuPreset("h100");
+  c.host->tool = "braid-perf calibrate";
+  c.host->call_overhead_us = 0.2;
+  c.host->memory = {{65536, 14, 20}, {16 << 20, 8, 6}};
+  c.host->links["shm"].exchange_points = {{8, 0.2}, {1048576, 120}};
+  const ClusterSpec loaded = RoundTrip(c);
+  EXPECT_EQ(ClusterToJson(loaded), ClusterToJson(c));
+  ASSERT_TRUE(loaded.host.has_value());
+  EXPECT_EQ(loaded.host->inter_node, "tcp");
+  EXPECT_EQ(loaded.host->memory.size(), 2u);
+  EXPECT_EQ(loaded.host->links.at("shm").exchange_points.size(), 2u);
+  EXPECT_EQ(loaded.host->links.at("tcp").small_GBps, 0.8);
+}
+
+TEST_F(ClusterFile, NodeCountFromGpusIsValidated) {
+  // One node needs no NIC; --gpus 16 makes two, which must be checked as a file's "nodes": 2 is.
+  const std::string path = Write("no-nics.json", R"({"base": "dgx-h100", "node": {"nics": 0}})");
+  ClusterSpec c = LoadCluster(path);
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { SizeForGpus(&c, 16); },
+                                         {"--gpus 16", path, "node.nics = 0", "[1, 1024]"}));
+  ClusterSpec one = LoadCluster(path);
+  SizeForGpus(&one, 8);
+  EXPECT_EQ(one.nodes, 1);
+}
+
+TEST(JsonInput, DuplicateKeyNamesFileKeyAndObject) {
+  EXPECT_TRUE(ThrowsInputErrorMentioning([] { ParseJsonText(R"({"layers": 32, "layers": 64})", "m.json"); },
+                                         {"m.json", "duplicate key \"layers\"", "top-level object"}));
+  EXPECT_TRUE(ThrowsInputErrorMentioning(
+      [] { ParseJsonText(R"({"a": {"b": [1, [2], {"c": 1, "d": 2, "c": 3}]}})", "x.json"); },
+      {"x.json", "duplicate key \"c\"", "\"a.b[2]\""}));
+  // The same key in different objects is no duplicate.
+  const nlohmann::json doc = ParseJsonText(R"({"x": {"k": 1}, "y": [{"k": 2}, {"k": 3}], "k": 4})", "ok.json");
+  EXPECT_EQ(doc["y"][1]["k"], 3);
+}
+
+TEST_F(ClusterFile, InputThatIsNotARegularFile) {
+  const std::string fifo = (dir_ / "fifo.json").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // A FIFO without a writer would block a plain open: JSON inputs read it as an empty pipe.
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ReadJsonFile(fifo); }, {fifo, "a pipe that nothing was written to"}));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(fifo); }, {fifo, "a pipe that nothing was written to"}));
+  const std::string xml = (dir_ / "fifo.xml").string();
+  ASSERT_EQ(mkfifo(xml.c_str(), 0600), 0);
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(xml); }, {xml, "an hwloc XML file is expected"}));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ReadJsonFile(dir_.string()); }, {"a directory"}));
+}
+
+}  // namespace
+}  // namespace braid::sim
