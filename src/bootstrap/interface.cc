@@ -64,9 +64,9 @@ Status PickInterface(const std::string& spec, const std::vector<InterfaceAddress
   }
   std::string have;
   for (const InterfaceAddress& i : up) have += fmt::format("{}{} ({})", have.empty() ? "" : ", ", i.name, i.ipv4);
-  return Status::InvalidArgument(fmt::format(
-      "BRAID_SOCKET_IFNAME='{}' selects none of the up IPv4 interfaces: {}", spec,
-      have.empty() ? "there are none" : have));
+  return Status::InvalidArgument(fmt::format("{}='{}' selects none of the up IPv4 interfaces: {}",
+                                             env::VariableName("SOCKET_IFNAME"), spec,
+                                             have.empty() ? "there are none" : have));
 }
 
 Status AdvertisedAddress(std::string* ipv4) {
@@ -79,7 +79,7 @@ Status AdvertisedAddress(std::string* ipv4) {
     pick = {"lo", "127.0.0.1", true};  // no network at all: only this host can join
   }
   BRAID_INFO(kBoot, "bootstrap root advertises {} ({}{})", pick.ipv4, pick.name,
-             spec ? ", chosen by BRAID_SOCKET_IFNAME=" + *spec : "");
+             spec ? ", chosen by " + env::VariableName("SOCKET_IFNAME") + "=" + *spec : "");
   *ipv4 = pick.ipv4;
   return Status::Ok();
 }

@@ -10,65 +10,80 @@
 namespace braid::env {
 namespace {
 
+struct Entry {
+  std::optional<std::string> value;
+  std::string variable;  // the one that gave it: BRAID_<name>, NCCL_<name>, or BRAID_<name> if unset
+};
 struct Cache {
   std::mutex mutex;
-  std::map<std::string, std::optional<std::string>> values;
+  std::map<std::string, Entry> entries;
 };
 Cache& TheCache() {
   static Cache cache;
   return cache;
 }
 
-}  // namespace
-
-std::optional<std::string> Get(const std::string& name) {
+// The knob's entry, read from the environment the first time; `*first` says whether this was
+// that time, so that the caller logs the knob once, with the value it will use.
+Entry Lookup(const std::string& name, bool* first) {
   Cache& cache = TheCache();
   std::lock_guard<std::mutex> lock(cache.mutex);
-  auto it = cache.values.find(name);
-  if (it != cache.values.end()) return it->second;
-  std::optional<std::string> value;
-  std::string source;
+  auto it = cache.entries.find(name);
+  *first = it == cache.entries.end();
+  if (!*first) return it->second;
+  Entry entry{std::nullopt, "BRAID_" + name};
   for (const char* prefix : {"BRAID_", "NCCL_"}) {
     std::string var = prefix + name;
     if (const char* v = std::getenv(var.c_str())) {
-      value = v;
-      source = var;
+      entry = {v, var};
       break;
     }
   }
-  cache.values.emplace(name, value);
-  if (value) {
-    BRAID_INFO(kEnv, "{}={} (from the environment)", source, *value);
-  } else {
-    BRAID_TRACE(kEnv, "BRAID_{} unset", name);
+  return cache.entries.emplace(name, entry).first->second;
+}
+
+// Parses a knob with `parse` (strtod or strtol), logging its effective value the first time.
+template <typename T, typename Parse>
+T GetNumber(const std::string& name, T fallback, const char* kind, Parse parse) {
+  bool first = false;
+  const Entry e = Lookup(name, &first);
+  if (!e.value) {
+    if (first) BRAID_INFO(kEnv, "{} unset; using {} (default)", e.variable, fallback);
+    return fallback;
   }
-  return value;
+  char* end = nullptr;
+  errno = 0;
+  const T n = parse(e.value->c_str(), &end);
+  if (errno != 0 || end == e.value->c_str() || *end != '\0') {
+    if (first) BRAID_WARN(kEnv, "{}='{}' is not {}; using {}", e.variable, *e.value, kind, fallback);
+    return fallback;
+  }
+  if (first) BRAID_INFO(kEnv, "{}={} (from the environment)", e.variable, *e.value);
+  return n;
+}
+
+}  // namespace
+
+std::optional<std::string> Get(const std::string& name) {
+  bool first = false;
+  const Entry e = Lookup(name, &first);
+  if (first && e.value) BRAID_INFO(kEnv, "{}={} (from the environment)", e.variable, *e.value);
+  if (first && !e.value) BRAID_INFO(kEnv, "{} unset (the default applies)", e.variable);
+  return e.value;
+}
+
+std::string VariableName(const std::string& name) {
+  bool first = false;
+  return Lookup(name, &first).variable;
 }
 
 double GetDouble(const std::string& name, double fallback) {
-  std::optional<std::string> v = Get(name);
-  if (!v) return fallback;
-  char* end = nullptr;
-  errno = 0;
-  double d = std::strtod(v->c_str(), &end);
-  if (errno != 0 || end == v->c_str() || *end != '\0') {
-    BRAID_WARN(kEnv, "BRAID_{}='{}' is not a number; using {}", name, *v, fallback);
-    return fallback;
-  }
-  return d;
+  return GetNumber<double>(name, fallback, "a number", [](const char* s, char** end) { return std::strtod(s, end); });
 }
 
 long GetInt(const std::string& name, long fallback) {
-  std::optional<std::string> v = Get(name);
-  if (!v) return fallback;
-  char* end = nullptr;
-  errno = 0;
-  long n = std::strtol(v->c_str(), &end, 10);
-  if (errno != 0 || end == v->c_str() || *end != '\0') {
-    BRAID_WARN(kEnv, "BRAID_{}='{}' is not an integer; using {}", name, *v, fallback);
-    return fallback;
-  }
-  return n;
+  return GetNumber<long>(name, fallback, "an integer",
+                         [](const char* s, char** end) { return std::strtol(s, end, 10); });
 }
 
 double TimeoutSeconds() {

@@ -70,7 +70,7 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
   if (out->p2p_inline_bytes < 0) {
     long inline_bytes = env::GetInt("P2P_INLINE_BYTES", long(kDefaultInlineBytes));
     if (inline_bytes < 0 || size_t(inline_bytes) > runtime::kMaxInlineBytes) {
-      return Status::InvalidArgument(fmt::format("BRAID_P2P_INLINE_BYTES={} out of range [0, {}]",
+      return Status::InvalidArgument(fmt::format("{}={} out of range [0, {}]", env::VariableName("P2P_INLINE_BYTES"),
                                                  inline_bytes, runtime::kMaxInlineBytes));
     }
     out->p2p_inline_bytes = inline_bytes;
@@ -81,7 +81,7 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
   if (out->slice_bytes == 0) {
     long slice = env::GetInt("SLICE_BYTES", 0);
     if (slice < 0)
-      return Status::InvalidArgument(fmt::format("BRAID_SLICE_BYTES={} must be >= 0 (0 = tuner)", slice));
+      return Status::InvalidArgument(fmt::format("{}={} must be >= 0 (0 = tuner)", env::VariableName("SLICE_BYTES"), slice));
     out->slice_bytes = size_t(slice);
   }
   if (!out->algorithm.empty() && !ParseAlgorithm(out->algorithm)) {

@@ -15,13 +15,15 @@ case "${BRAID_BUILD_DIR}" in
   *) BRAID_BUILD_DIR="${BRAID_ROOT_DIR}/${BRAID_BUILD_DIR}" ;;
 esac
 
-# Debian packages the build, the tests and tools/run need (DESIGN.md: never vendored).
+# Debian packages the build, the tests and tools/run need (never vendored copies). python3 and
+# file: the CLI test scripts check JSON output and image types with them.
 BRAID_DEBIAN_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libucx-dev libhwloc-dev libmpich-dev mpich
   libfmt-dev libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   valgrind
   gnuplot-nox iproute2 nftables
+  python3 file
 )
 
 # Prints a progress line to stderr, so that stdout carries only the job's own output.

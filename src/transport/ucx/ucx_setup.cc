@@ -195,7 +195,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
     if (*mode == "auto" || *mode == "peer" || *mode == "none") {
       error_mode_ = *mode;
     } else {
-      BRAID_WARN(kNet, "BRAID_UCX_ERROR_MODE='{}' unknown (auto|peer|none); using auto", *mode);
+      BRAID_WARN(kNet, "{}='{}' unknown (auto|peer|none); using auto", env::VariableName("UCX_ERROR_MODE"), *mode);
     }
   }
   rank_ = rank;
