@@ -30,7 +30,6 @@ Topology LoadHwlocTopology(const std::string& name_or_path) {
     if (!s.ok()) throw InputError("--cluster this: hwloc discovery failed: " + s.ToString());
     return topo;
   }
-  RequireRegularFile(name_or_path, "an hwloc XML file");
   Status s = LoadTopologyXml(name_or_path, &topo);
   if (!s.ok()) throw InputError("--cluster " + name_or_path + ": " + s.message());
   return topo;

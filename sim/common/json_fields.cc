@@ -90,6 +90,18 @@ class DuplicateKeyCheck {
   std::vector<Container> open_;
 };
 
+// InputError naming `path` unless it is a regular file (after symlinks). `expected` says what
+// the file should be, e.g. "a JSON file".
+void RequireRegularFile(const std::string& path, const std::string& expected) {
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (error) throw InputError(fmt::format("{}: cannot open: {}", path, error.message()));
+  if (!std::filesystem::is_regular_file(status)) {
+    throw InputError(fmt::format("{}: not a regular file ({}; {} is expected)", path,
+                                 FileTypeName(status.type()), expected));
+  }
+}
+
 }  // namespace
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string origin)
@@ -213,15 +225,6 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& origin)
   }
 }
 
-void RequireRegularFile(const std::string& path, const std::string& expected) {
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(path, error);
-  if (error) throw InputError(fmt::format("{}: cannot open: {}", path, error.message()));
-  if (!std::filesystem::is_regular_file(status)) {
-    throw InputError(fmt::format("{}: not a regular file ({}; {} is expected)", path,
-                                 FileTypeName(status.type()), expected));
-  }
-}
 
 nlohmann::json ReadJsonFile(const std::string& path) {
   std::error_code error;

@@ -39,16 +39,13 @@ class JsonFields {
   std::string origin_;
 };
 
-// InputError naming `path` unless it is a regular file (after symlinks). Every input file goes
-// through it before being opened, since opening a FIFO without a writer blocks forever and a
-// device (/dev/zero) never ends. `expected` says what the file should be, e.g. "a JSON file".
-void RequireRegularFile(const std::string& path, const std::string& expected);
 // Parses `text` (the contents of `origin`); a syntax error names origin, line and column, and an
 // object key given twice names origin, the key and the object holding it (nlohmann would keep the
 // last silently, so a typo such as a second "layers" would change the run unseen).
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin);
-// Reads and parses a regular file (RequireRegularFile); a missing or unreadable file is an
-// InputError naming it.
+// Reads and parses a regular file or a pipe (--model <(...)); a missing or unreadable file, a
+// directory or a device (/dev/zero never ends), or a FIFO nobody writes to is an InputError
+// naming it.
 nlohmann::json ReadJsonFile(const std::string& path);
 // `doc` as text (indent as nlohmann's dump; -1 = one line). Names taken from file paths may hold
 // bytes that are not UTF-8; they are written as U+FFFD instead of failing the whole output.

@@ -2,6 +2,7 @@
 // (LoadTopologyXml). Both go through the same hwloc object tree; only the live machine adds NIC
 // link speeds, which hwloc does not record and which sysfs only knows for this host.
 #include <hwloc.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -283,6 +284,14 @@ Status DiscoverTopology(Topology* out) {
 }
 
 Status LoadTopologyXml(const std::string& path, Topology* out) {
+  // hwloc opens the path itself: a FIFO would block it forever and /dev/zero would fill memory.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::InvalidArgument(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument(fmt::format("{}: not a regular file (an hwloc XML file is expected)", path));
+  }
   HwlocTopology topology;
   if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
   // hwloc reports a missing or unreadable file from set_xml and a malformed one from load; both

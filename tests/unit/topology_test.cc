@@ -11,6 +11,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 namespace braid {
 namespace {
@@ -257,6 +258,18 @@ TEST_F(TopologyTest, MalformedXmlIsInvalidArgumentNamingThePath) {
   Status status = LoadTopologyXml(path, &topo);
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_NE(status.message().find(path), std::string::npos) << status.ToString();
+}
+
+// hwloc opens the path itself: a FIFO nobody writes to would block it, /dev/zero would fill memory.
+TEST_F(TopologyTest, XmlThatIsNotARegularFileIsRefusedAtOnce) {
+  const std::string fifo = PathOf("fifo.xml");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero"), dir_.string()}) {
+    Topology topo;
+    Status status = LoadTopologyXml(path, &topo);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
+    EXPECT_NE(status.message().find(path + ": not a regular file"), std::string::npos) << status.ToString();
+  }
 }
 
 TEST_F(TopologyTest, MalformedJsonNamesTheOriginAndTheField) {

@@ -10,9 +10,13 @@
 // Prints "ready" on stdout once forwarding; exits 0 on SIGTERM/SIGINT after printing per-direction
 // counters on stderr. Exit status: 0 clean stop, 1 setup or I/O failure, 2 bad arguments.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -54,14 +58,29 @@ struct Options {
   bool exit_with_parent = false;  // SIGTERM ourselves when the launching process dies
 };
 
+// Whether `path` is a network namespace (a /run/netns bind mount or /proc/PID/ns/net), asked of the
+// kernel (NS_GET_NSTYPE), so that a directory or a plain file is refused before setns.
+bool IsNetworkNamespace(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const int type = ioctl(fd, NS_GET_NSTYPE);
+  close(fd);
+  return type == CLONE_NEWNET;
+}
+
 // Returns "" when `o` is usable, else what is wrong with it.
 std::string Validate(const Options& o) {
   if (o.ns_a == o.ns_b) return "--ns-a and --ns-b must name different namespaces";
-  for (const std::string& ns : {o.ns_a, o.ns_b}) {
-    struct stat st{};
-    if (stat(NetnsPath(ns).c_str(), &st) != 0)
+  std::array<struct stat, 2> ids{};
+  for (int end = 0; end < 2; ++end) {
+    const std::string& ns = end == 0 ? o.ns_a : o.ns_b;
+    if (stat(NetnsPath(ns).c_str(), &ids[size_t(end)]) != 0)
       return "netns '" + ns + "' does not exist (no " + NetnsPath(ns) + "; create it with ip netns add)";
+    if (!IsNetworkNamespace(NetnsPath(ns)))
+      return "netns '" + ns + "': " + NetnsPath(ns) + " is not a network namespace (ip netns add makes one)";
   }
+  if (ids[0].st_dev == ids[1].st_dev && ids[0].st_ino == ids[1].st_ino)
+    return "--ns-a '" + o.ns_a + "' and --ns-b '" + o.ns_b + "' are the same namespace";
   if (o.dev.empty() || o.dev.size() >= IFNAMSIZ || o.dev.find_first_of("/ \t") != std::string::npos)
     return "--dev '" + o.dev + "' is not an interface name (1-15 characters, no '/' or spaces)";
   if (o.addr_a == o.addr_b) return "--addr-a and --addr-b must differ";
@@ -191,17 +210,17 @@ std::optional<int> ParseOptions(int argc, char** argv, Options* o) {
   app.add_option("--addr-a", o->addr_a, "IPv4 address of end A")->check(kIPv4)->capture_default_str();
   app.add_option("--addr-b", o->addr_b, "IPv4 address of end B")->check(kIPv4)->capture_default_str();
   app.add_option("--delay-ms", o->delay_ms, "One-way delay, milliseconds")
-      ->check(CLI::Range(0.0, 60000.0))->capture_default_str();
+      ->check(braid::tools::FiniteRange(0.0, 60000.0))->capture_default_str();
   app.add_option("--rate-mbit", o->rate_mbit, "Rate of IP bytes, 1e6 bits/s; 0 = unlimited")
-      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+      ->check(braid::tools::FiniteRange(0.0, 1e6))->capture_default_str();
   app.add_option("--loss-pct", o->loss_pct, "Random packet loss, percent")
-      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
+      ->check(braid::tools::FiniteRange(0.0, 100.0))->capture_default_str();
   app.add_option("--queue", o->queue, "Packets waiting for serialisation; more are tail-dropped")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
   app.add_option("--mtu", o->mtu, "MTU of both devices, bytes")->check(CLI::Range(576, 65535))->capture_default_str();
   app.add_option("--spin-us", o->spin_us,
                  "Busy-poll this many microseconds before a packet is due (timer wake-ups are late)")
-      ->check(CLI::Range(0.0, 100000.0))->capture_default_str();
+      ->check(braid::tools::FiniteRange(0.0, 100000.0))->capture_default_str();
   app.add_flag("--exit-with-parent", o->exit_with_parent,
                "Stop when the process that started braid-netem dies (a test harness killed hard)");
   app.add_option("--seed", o->seed, "Seed of the loss draws; 0 = random")->capture_default_str();

@@ -1,6 +1,7 @@
 // braid-topo: prints the topology braid sees — this machine through hwloc, or another machine
-// from its hwloc XML export (`lstopo host.xml` there) — as a short text summary or as the JSON
-// that plan-sim reads.
+// from its hwloc XML export (`lstopo host.xml` there) — as a short text summary or as braid's
+// topology JSON (TopologyToJson; TopologyFromJson reads it back). plan-sim takes the XML itself
+// (`--cluster host.xml`), or a cluster file of its own (see `plan-sim topo --help`).
 //
 // Exit status: 0 success, 1 discovery failed on this machine, 2 bad input (flags, XML, output file).
 #include <cerrno>

@@ -4,8 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <optional>
+#include <string>
 
 namespace braid::tools {
 
@@ -22,6 +24,22 @@ inline std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv,
     return bad_input_code;
   }
   return std::nullopt;
+}
+
+// CLI::Range for floating-point options that also refuses NaN and infinities (CLI11's Range
+// compares with < and >, which every comparison with NaN fails, so NaN passes it).
+inline CLI::Validator FiniteRange(double min, double max) {
+  return CLI::Validator(
+      [min, max](std::string& text) {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(value) || value < min || value > max) {
+          return "Value " + text + " is not a number in [" + CLI::detail::to_string(min) + " - " +
+                 CLI::detail::to_string(max) + "]";
+        }
+        return std::string();
+      },
+      "FLOAT in [" + CLI::detail::to_string(min) + " - " + CLI::detail::to_string(max) + "]");
 }
 
 }  // namespace braid::tools
