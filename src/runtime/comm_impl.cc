@@ -198,7 +198,13 @@ Status Comm::Impl::GroupStart() {
 }
 
 Status Comm::Impl::GroupEnd() {
-  if (group_depth_ == 0) return Status::InvalidUsage("GroupEnd without a matching GroupStart");
+  if (group_depth_ == 0) {
+    // GroupStart on a failed communicator returns the failure and opens no group; the GroupEnd of
+    // the usual `GroupStart(); ...; s = GroupEnd();` must return that failure too, not a usage
+    // error that hides it.
+    BRAID_RETURN_IF_ERROR(CheckUsable());
+    return Status::InvalidUsage("GroupEnd without a matching GroupStart");
+  }
   if (--group_depth_ > 0) return Status::Ok();
   running_colls_.swap(group_colls_);
   group_colls_.clear();

@@ -6,6 +6,7 @@
 
 #include "braid/kernels/reduce.h"
 #include "core/log.h"
+#include "runtime/peer_name.h"
 #include "runtime/progress.h"
 
 namespace braid::runtime {
@@ -42,8 +43,8 @@ std::string DescribeOp(const Op& op, const ExecutionContext& ctx, size_t elem_si
   const char* kind = op.type == OpType::kSend ? "send to" : "receive from";
   size_t count = op.type == OpType::kSend ? op.src.count
                  : op.type == OpType::kRecv ? op.dst.count : op.tmp.count;
-  return fmt::format("in {} #{}: waiting to {} rank {} ({} bytes, tag {})", ctx.what, ctx.seq,
-                     kind, op.peer, count * elem_size, op.tag);
+  return fmt::format("in {} #{}: waiting to {} {} ({} bytes, tag {})", ctx.what, ctx.seq, kind,
+                     PeerName(op.peer, *ctx.world_ranks), count * elem_size, op.tag);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "runtime/p2p_tags.h"
+#include "runtime/peer_name.h"
 #include "runtime/progress.h"
 
 namespace braid::runtime {
@@ -284,8 +285,8 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
 }
 
 Status P2pEngine::WaitFailure(const Status& failure, const Outstanding& what) const {
-  return failure.WithContext(fmt::format("waiting to {} rank {} ({} bytes{})",
-                                         what.is_send ? "send to" : "receive from", what.peer, what.bytes,
+  return failure.WithContext(fmt::format("waiting to {} {} ({} bytes{})", what.is_send ? "send to" : "receive from",
+                                         PeerName(what.peer, *ctx_.world_ranks), what.bytes,
                                          what.packet ? ", a packet of small messages" : ""));
 }
 

@@ -151,6 +151,10 @@ TEST(LoopbackComm, AbortFromAnotherThreadUnblocksAPendingCall) {
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
   float v = 1;
   EXPECT_EQ(comms[0]->AllReduce(&v, &v, 1, DataType::kFloat32, RedOp{}).code(), StatusCode::kAborted);
+  // The usual group pattern reports the abort at both ends, not a GroupStart/GroupEnd mismatch.
+  EXPECT_EQ(comms[0]->GroupStart().code(), StatusCode::kAborted);
+  EXPECT_EQ(comms[0]->Send(&v, 1, DataType::kFloat32, 1).code(), StatusCode::kAborted);
+  EXPECT_EQ(comms[0]->GroupEnd().code(), StatusCode::kAborted);
 }
 
 TEST(LoopbackComm, StalledPeerTimesOutNamingIt) {
