@@ -11,11 +11,7 @@ set -uo pipefail
 perf="${1:?usage: outputs_kept.sh braid-perf mpiexec -n 2 [flags...]}"
 shift
 launch=("$@")
-dir="$(mktemp -d "${TMPDIR:-/tmp}/braid-outputs-kept.XXXXXX")"
-trap 'rm -rf "${dir}"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/../common/check_script.sh" braid-outputs-kept
 
 json="${dir}/keep.json"
 csv="${dir}/keep.csv"
@@ -67,8 +63,4 @@ code=$?
 [[ ${code} -eq 2 ]] && grep -qF -- "--json: cannot open '${dir}/no/such.json' for writing: No such file or directory" <<<"${out}" ||
   fail "--json into a missing directory: exit ${code}: ${out}"
 
-if [[ ${failures} -gt 0 ]]; then
-  echo "FAIL: ${failures} check(s) failed"
-  exit 1
-fi
-echo "OK: --json and --csv were kept by every failed run and replaced by a complete one"
+finish_checks "--json and --csv were kept by every failed run and replaced by a complete one"

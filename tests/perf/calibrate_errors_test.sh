@@ -10,11 +10,7 @@
 set -uo pipefail
 
 perf="${1:?usage: calibrate_errors_test.sh path/to/braid-perf}"
-dir="$(mktemp -d "${TMPDIR:-/tmp}/braid-calibrate-errors.XXXXXX")"
-trap 'rm -rf "${dir}"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/../common/check_script.sh" braid-calibrate-errors
 
 keep="${dir}/keep.json"
 sentinel='{"kept": true}'
@@ -81,8 +77,4 @@ expect 1 "names neither MPICH's Hydra nor Open MPI; its jobs run without core bi
 grep -q -- "^-n 2 /.*braid-perf latency " "${dir}/jobs-other.txt" ||
   fail "an unknown launcher got flags it may not know: $(cat "${dir}/jobs-other.txt")"
 
-if [[ ${failures} -gt 0 ]]; then
-  echo "FAIL: ${failures} check(s) failed"
-  exit 1
-fi
-echo "OK: calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores"
+finish_checks "calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores"

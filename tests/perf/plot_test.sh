@@ -8,11 +8,7 @@
 set -uo pipefail
 
 perf="${1:?usage: plot_test.sh path/to/braid-perf}"
-dir="$(mktemp -d "${TMPDIR:-/tmp}/braid-plot-test.XXXXXX")"
-trap 'rm -rf "${dir}"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/../common/check_script.sh" braid-plot-test
 
 # p2p_rows <field> <value at 1 B>: rows of sizes 0, 1, 4, ..., 4M; the value grows with the
 # size (a latency or a bandwidth in MB/s).
@@ -162,8 +158,4 @@ grep -q "drawn anyway" <<<"${out}" && fail "a failing gnuplot's stdout reached t
 [[ "$(cat "${dir}/kept.svg")" == "an older image" ]] || fail "a failing gnuplot replaced kept.svg"
 [[ -z "$(ls -A "${dir}" | grep '^\.')" ]] || fail "temporary files left beside the output: $(ls -A "${dir}")"
 
-if [[ ${failures} -gt 0 ]]; then
-  echo "FAIL: ${failures} check(s) failed"
-  exit 1
-fi
-echo "OK: braid-perf plot drew SVG and PNG and rejected every bad input"
+finish_checks "braid-perf plot drew SVG and PNG and rejected every bad input"
