@@ -47,7 +47,9 @@ Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_r
       rank_(rank),
       comm_id_(comm_id),
       options_(options),
-      p2p_(runtime::P2pContext{world_->transport.get(), &world_ranks_, comm_id_, &aborted_, options_.timeout_s},
+      notices_(world_->transport.get(), &world_ranks_, rank_, comm_id_),
+      p2p_(runtime::P2pContext{world_->transport.get(), &world_ranks_, comm_id_, &aborted_, options_.timeout_s,
+                               &notices_},
            size_t(options_.p2p_inline_bytes)) {
   if (!options_.algorithm.empty()) forced_algorithm_ = ParseAlgorithm(options_.algorithm);
 }
@@ -100,7 +102,10 @@ Status Comm::Impl::CheckUsable() const {
 }
 
 Status Comm::Impl::Fail(Status status) {
-  if (status.code() != StatusCode::kInvalidArgument && fatal_.ok()) fatal_ = status;
+  if (!status.ok() && status.code() != StatusCode::kInvalidArgument && fatal_.ok()) {
+    fatal_ = status;
+    notices_.Announce(status);
+  }
   return status;
 }
 
@@ -186,6 +191,7 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   ctx.nranks = n;
   ctx.aborted = &aborted_;
   ctx.timeout_s = options_.timeout_s;
+  ctx.notices = &notices_;
   ctx.what = coll::CollectiveName(call.collective);
   runtime::ExecutionBuffers buffers{input, call.output, scratch_.data()};
   return executor_.Run(plan->schedule, buffers, ctx);

@@ -16,6 +16,7 @@
 #include "collectives/schedule.h"
 #include "collectives/tuner.h"
 #include "runtime/executor.h"
+#include "runtime/failure_notice.h"
 #include "runtime/p2p_engine.h"
 #include "transport/transport.h"
 
@@ -89,7 +90,8 @@ class Comm::Impl {
   };
   Status RunCollective(const CollectiveCall& call);
   Status PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan);
-  Status Fail(Status status);  // records a fatal error and returns it
+  // Records a fatal error, tells the other members (FailureNotices) and returns it.
+  Status Fail(Status status);
 
   std::shared_ptr<runtime::World> world_;
   std::vector<int> world_ranks_;
@@ -99,6 +101,7 @@ class Comm::Impl {
   uint32_t seq_ = 0;
   std::atomic<bool> aborted_{false};
   Status fatal_;
+  runtime::FailureNotices notices_;  // after world_ranks_ and world_ (it uses both)
   runtime::P2pEngine p2p_;  // after the fields its context points to
 
   int group_depth_ = 0;

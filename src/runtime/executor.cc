@@ -67,7 +67,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
                      static_cast<std::byte*>(buffers.scratch), elem_size};
   transport::Transport* net = ctx.transport;
   const uint32_t me = uint32_t(net->rank());
-  ProgressWaiter waiter(net, ctx.aborted, ctx.timeout_s);
+  ProgressWaiter waiter(net, ctx.aborted, ctx.timeout_s, ctx.notices);
 
   size_t first_unissued = 0;
   size_t completed = 0;

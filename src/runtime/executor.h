@@ -18,6 +18,8 @@
 
 namespace braid::runtime {
 
+class FailureNotices;
+
 struct ExecutionContext {
   transport::Transport* transport = nullptr;
   const std::vector<int>* world_ranks = nullptr;  // communicator rank -> transport (world) rank
@@ -28,6 +30,7 @@ struct ExecutionContext {
   int nranks = 1;
   const std::atomic<bool>* aborted = nullptr;
   double timeout_s = 300;
+  FailureNotices* notices = nullptr;  // the communicator's; checked while waiting
   const char* what = "collective";  // for error messages, e.g. "allreduce"
 };
 

@@ -256,7 +256,7 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
   if (failure.ok() && between) failure = between();
 
   transport::Transport* net = ctx_.transport;
-  ProgressWaiter waiter(net, ctx_.aborted, ctx_.timeout_s);
+  ProgressWaiter waiter(net, ctx_.aborted, ctx_.timeout_s, ctx_.notices);
   unsigned idle_passes = 0;
   while (failure.ok()) {
     bool progressed = net->Progress();
@@ -324,7 +324,7 @@ struct P2pEngine::LoneWait {
         self.diverted = Diverted::kTagged;
       if (self.diverted != Diverted::kNo) return Status::Aborted("the message came in another form");
     }
-    if (!self.waiter) self.waiter.emplace(ctx.transport, ctx.aborted, ctx.timeout_s);
+    if (!self.waiter) self.waiter.emplace(ctx.transport, ctx.aborted, ctx.timeout_s, ctx.notices);
     Status idle = self.waiter->Idle(world_peer);
     if (idle.ok()) return idle;
     return self.engine->WaitFailure(idle, self.what);

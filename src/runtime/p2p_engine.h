@@ -31,6 +31,8 @@
 
 namespace braid::runtime {
 
+class FailureNotices;
+
 struct P2pOp {
   bool is_send;
   void* buf;
@@ -45,6 +47,7 @@ struct P2pContext {
   uint32_t comm_id;
   const std::atomic<bool>* aborted;
   double timeout_s;
+  FailureNotices* notices;  // checked while waiting
 };
 
 class P2pEngine {

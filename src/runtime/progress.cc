@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/env.h"
+#include "runtime/failure_notice.h"
 
 namespace braid::runtime {
 namespace {
@@ -25,16 +26,18 @@ const WaitPolicy& Policy() {
 // event fd misses costs little on short waits and the CPU stays idle on long ones.
 constexpr int kMinSleepUs = 50;
 constexpr int kMaxSleepUs = 1000;
-// How often to ask the transport whether the peer we wait for is still alive (seconds).
+// How often to ask the transport whether the peer we wait for is still alive, and to look for
+// failure notices (seconds).
 constexpr double kHealthCheckPeriodS = 0.1;
 
 }  // namespace
 
 ProgressWaiter::ProgressWaiter(transport::Transport* transport, const std::atomic<bool>* aborted,
-                               double timeout_s)
+                               double timeout_s, FailureNotices* notices)
     : transport_(transport),
       aborted_(aborted),
-      timeout_s_(timeout_s) {}
+      timeout_s_(timeout_s),
+      notices_(notices) {}
 
 void ProgressWaiter::Reset() {
   idle_passes_ = 0;
@@ -67,10 +70,15 @@ Status ProgressWaiter::Idle(int peer_world_rank) {
     return Status::Timeout(fmt::format("no progress for {:.1f} s (BRAID_TIMEOUT={} s)",
                                        idle_us * 1e-6, timeout_s_));
   }
-  if (peer_world_rank >= 0 &&
-      std::chrono::duration<double>(now - last_health_check_).count() > kHealthCheckPeriodS) {
+  if (std::chrono::duration<double>(now - last_health_check_).count() > kHealthCheckPeriodS) {
     last_health_check_ = now;
-    if (Status health = transport_->PeerHealth(peer_world_rank); !health.ok()) return health;
+    // The peer's own death first: it names the cause more directly than a notice about it.
+    if (peer_world_rank >= 0) {
+      if (Status health = transport_->PeerHealth(peer_world_rank); !health.ok()) return health;
+    }
+    if (notices_) {
+      if (Status heard = notices_->Heard(); !heard.ok()) return heard;
+    }
   }
   transport_->WaitForActivity(sleep_us_);
   sleep_us_ = std::min(kMaxSleepUs, sleep_us_ * 2);

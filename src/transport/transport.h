@@ -64,6 +64,7 @@ class RequestPool {
 };
 
 // 64-bit tag layout (see MakeTag): [comm id:16][source world rank:16][sequence:11][p2p:1][op tag:20]
+// Comm id 0 is no communicator's: it carries control messages (runtime/failure_notice.h).
 inline constexpr int kTagOpBits = 20;
 inline constexpr int kTagSeqBits = 11;
 inline constexpr int kTagSourceBits = 16;

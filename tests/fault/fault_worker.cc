@@ -9,6 +9,10 @@
 //   fault_worker p2p-forms N             ranks 0 and 1: N rounds of small messages, sent in a group
 //                                        and received one by one, then the reverse (checked)
 //
+// With FAULT_HOLD_S=T set, a rank whose collective failed prints "FAILED" on stdout after its
+// error line and keeps its communicator, alive and idle, for T seconds before it exits: its
+// partners then cannot learn of the failure from its exit, only from braid itself.
+//
 // Exit codes (kExit*): 0 success, 2 usage, 3 Comm creation failed, 4 a collective failed,
 // 5 a wrong result or an unexpected status, 9 the deliberate death of die-after.
 // Every failure prints one line "rank R: <what>: <Status::ToString()>" to stderr, which the tests
@@ -156,6 +160,14 @@ int P2pForms(braid::Comm& comm, int rounds) {
   return kExitOk;
 }
 
+// FAULT_HOLD_S: see the header comment.
+void HoldAfterFailure() {
+  const char* hold = std::getenv("FAULT_HOLD_S");
+  if (!hold) return;
+  Say("FAILED");
+  std::this_thread::sleep_for(std::chrono::duration<double>(std::strtod(hold, nullptr)));
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
@@ -183,7 +195,11 @@ int main(int argc, char** argv) {
   }
   Say("CREATED rank " + std::to_string(comm->rank()) + " of " + std::to_string(comm->size()));
 
-  if (mode == "allreduce-loop") return Loop(*comm, n, bytes);
+  if (mode == "allreduce-loop") {
+    const int rc = Loop(*comm, n, bytes);
+    if (rc == kExitCollective) HoldAfterFailure();
+    return rc;
+  }
   if (mode == "bad-args") return BadArgs(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   for (int i = 0; i < n; ++i) {

@@ -209,6 +209,59 @@ TEST_F(ProcessFaultTest, StalledPeerTimesOutDespiteUcxKeepalive) {
   harness_.Kill(kStalled);
 }
 
+// (a'') Failure notices. The survivors keep their communicators after the error (FAULT_HOLD_S),
+// so no rank can learn of the death from a neighbour's exit, and BRAID_TIMEOUT is 60 s: a rank
+// whose wait is on a live survivor hears of the death only through that survivor's failure
+// notice. Every survivor must fail with a RemoteError naming the dead rank within 10 s.
+TEST_F(ProcessFaultTest, DeathReachesRanksThatWaitOnLiveRanks) {
+  const int kRanks = 4, kDead = 2;
+  const std::map<std::string, std::string> env = {{"BRAID_TIMEOUT", "60"}, {"FAULT_HOLD_S", "60"}};
+  for (int r = 0; r < kRanks; ++r)
+    StartRank(r, kRanks, {r == kDead ? "die-after" : "allreduce-loop", r == kDead ? "2" : "7", kBytes}, "", env);
+  ASSERT_TRUE(harness_.Wait(kDead, kHealthyS)) << "the dying rank did not die\n" << harness_.Report();
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kDead) continue;
+    ASSERT_TRUE(WaitForOutput(size_t(r), "FAILED", 10.0))
+        << "rank " << r << " still waiting 10 s after rank " << kDead << " died\n" << harness_.Report();
+  }
+  LogOutcome();
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kDead) continue;
+    const std::string err = harness_.Stderr(r);
+    SCOPED_TRACE("rank " + std::to_string(r) + " stderr: " + err);
+    EXPECT_NE(err.find("RemoteError"), std::string::npos);
+    EXPECT_TRUE(NamesRank(err, kDead));
+  }
+}
+
+// (b'') The same for a stalled rank: only rank 0 has a short BRAID_TIMEOUT (3 s), the others
+// 60 s. Rank 0 times out, and its notice must reach the others within seconds, although their
+// own waits may be on live ranks and their own timeouts are far off.
+TEST_F(ProcessFaultTest, TimeoutReachesRanksWithLongerTimeouts) {
+  const int kRanks = 4, kStalled = 1;
+  for (int r = 0; r < kRanks; ++r) {
+    const std::map<std::string, std::string> env = {{"BRAID_TIMEOUT", r == 0 ? "3" : "60"},
+                                                    {"FAULT_HOLD_S", "60"}};
+    StartRank(r, kRanks, {r == kStalled ? "stall-after" : "allreduce-loop", r == kStalled ? "2" : "7", kBytes}, "",
+              env);
+  }
+  ASSERT_TRUE(WaitForOutput(kStalled, "STALLING", kHealthyS)) << harness_.Report();
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kStalled) continue;
+    ASSERT_TRUE(WaitForOutput(size_t(r), "FAILED", kRankTimeoutS + kSlackS))
+        << "rank " << r << " still waiting " << kRankTimeoutS + kSlackS << " s after rank " << kStalled
+        << " stalled\n" << harness_.Report();
+  }
+  LogOutcome();
+  EXPECT_NE(harness_.Stderr(0).find("Timeout"), std::string::npos) << harness_.Report();
+  for (int r = 2; r < kRanks; ++r) {
+    const std::string err = harness_.Stderr(r);
+    SCOPED_TRACE("rank " + std::to_string(r) + " stderr: " + err);
+    EXPECT_NE(err.find("rank 0 reported a failure: Timeout"), std::string::npos);
+  }
+  harness_.Kill(kStalled);
+}
+
 // (c) A non-zero rank whose BRAID_ROOT points at a port nobody listens on fails within the timeout
 // with a message naming that address.
 TEST_F(ProcessFaultTest, WrongRootAddressFailsNamingIt) {

@@ -157,24 +157,36 @@ TEST(LoopbackComm, AbortFromAnotherThreadUnblocksAPendingCall) {
   EXPECT_EQ(comms[0]->GroupEnd().code(), StatusCode::kAborted);
 }
 
+// A stalled rank: the ranks waiting on it time out naming a rank; a rank whose wait was on a rank
+// that timed out first hears that rank's failure notice instead (RemoteError carrying the
+// Timeout). At least one rank times out itself.
 TEST(LoopbackComm, StalledPeerTimesOutNamingIt) {
   auto comms = MakeLoopbackComms(3, Quick(/*timeout_s=*/1.0));
+  std::atomic<int> timeouts{0};
   // Ranks 0 and 1 call; rank 2 stalls (never calls).
   RunRanks(2, [&](int r) {
     std::vector<float> v(1000, 1.f);
     auto start = Clock::now();
     Status s = comms[r]->AllReduce(v.data(), v.data(), v.size(), DataType::kFloat32, RedOp{});
     double took = std::chrono::duration<double>(Clock::now() - start).count();
-    EXPECT_EQ(s.code(), StatusCode::kTimeout) << s.ToString();
+    timeouts += s.code() == StatusCode::kTimeout;
+    const bool notified = s.code() == StatusCode::kRemoteError &&
+                          s.message().find("reported a failure: Timeout") != std::string::npos;
+    EXPECT_TRUE(s.code() == StatusCode::kTimeout || notified) << s.ToString();
     EXPECT_NE(s.message().find("rank"), std::string::npos) << s.ToString();
     EXPECT_LT(took, 5.0);
   });
+  EXPECT_GE(timeouts.load(), 1);
 }
 
+// A rank dies mid-all-reduce. The ranks that wait on it fail with RemoteError naming it; a rank
+// whose wait is on a survivor (alive, but stopped at the failure, as these threads are once they
+// return) learns of it from that survivor's failure notice. So every rank fails at once with a
+// RemoteError that names the dead rank, long before the 30 s BRAID_TIMEOUT.
 TEST(LoopbackComm, DeadPeerIsARemoteErrorOnEveryOtherRank) {
   const int n = 4;
   std::shared_ptr<transport::LoopbackFabric> fabric;
-  auto comms = MakeLoopbackComms(n, Quick(3), &fabric);
+  auto comms = MakeLoopbackComms(n, Quick(30), &fabric);
   std::thread killer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     fabric->KillRank(3);
@@ -182,14 +194,44 @@ TEST(LoopbackComm, DeadPeerIsARemoteErrorOnEveryOtherRank) {
   RunRanks(3, [&](int r) {
     std::vector<float> v(1 << 16, 1.f);
     auto start = Clock::now();
-    Status s;
-    // Rank 3 never calls; keep calling until the failure surfaces.
-    s = comms[r]->AllReduce(v.data(), v.data(), v.size(), DataType::kFloat32, RedOp{});
-    EXPECT_FALSE(s.ok());
-    EXPECT_TRUE(s.code() == StatusCode::kRemoteError || s.code() == StatusCode::kTimeout) << s.ToString();
+    // Rank 3 never calls; the all-reduce waits until the death surfaces.
+    Status s = comms[r]->AllReduce(v.data(), v.data(), v.size(), DataType::kFloat32, RedOp{});
+    EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+    EXPECT_NE(s.message().find("rank 3"), std::string::npos) << s.ToString();
     EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
   });
   killer.join();
+}
+
+// The same through point-to-point waits: rank 1's blocking Recv from rank 0 fails when rank 0
+// dies; rank 2 waits on rank 1 alone, in a blocking Recv or in a group, and learns of the death
+// from rank 1's notice.
+TEST(LoopbackComm, FailureNoticeEndsPointToPointWaitsOnLiveRanks) {
+  for (bool grouped : {false, true}) {
+    SCOPED_TRACE(grouped ? "group" : "blocking Recv");
+    std::shared_ptr<transport::LoopbackFabric> fabric;
+    auto comms = MakeLoopbackComms(3, Quick(30), &fabric);
+    fabric->KillRank(0);
+    RunRanks(3, [&](int r) {
+      if (r == 0) return;
+      std::vector<char> buf(64);
+      auto start = Clock::now();
+      Status s;
+      if (r == 1) {
+        s = comms[1]->Recv(buf.data(), buf.size(), DataType::kUint8, 0);
+      } else if (grouped) {
+        s = comms[2]->GroupStart();
+        if (s.ok()) s = comms[2]->Recv(buf.data(), buf.size(), DataType::kUint8, 1);
+        s = comms[2]->GroupEnd();
+      } else {
+        s = comms[2]->Recv(buf.data(), buf.size(), DataType::kUint8, 1);
+      }
+      EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+      EXPECT_NE(s.message().find("rank 0"), std::string::npos) << s.ToString();
+      if (r == 2) EXPECT_NE(s.message().find("rank 1 reported a failure"), std::string::npos) << s.ToString();
+      EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
+    });
+  }
 }
 
 }  // namespace

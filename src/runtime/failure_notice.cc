@@ -1,0 +1,86 @@
+#include "runtime/failure_notice.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "runtime/peer_name.h"
+
+namespace braid::runtime {
+namespace {
+
+// How long Announce drives the transport for its notices to leave (milliseconds). A small
+// message leaves at once over shared memory or into a socket buffer; this bounds the wait for a
+// peer whose queue is full, which then gets its notice later or not at all (best effort).
+constexpr int kSendGraceMs = 200;
+
+}  // namespace
+
+FailureNotices::FailureNotices(transport::Transport* transport, const std::vector<int>* world_ranks, int rank,
+                               uint32_t comm_id)
+    : transport_(transport), world_ranks_(world_ranks), rank_(rank), comm_id_(comm_id) {
+  const size_t n = world_ranks_->size();
+  if (n < 2) return;
+  inbox_ = std::make_unique<transport::Request[]>(n);
+  inbox_text_.resize(n * kMaxNoticeBytes);
+  for (size_t m = 0; m < n; ++m) {
+    if (int(m) == rank_) continue;
+    const int world = (*world_ranks_)[m];
+    transport::Request& req = inbox_[m];
+    req.accept_shorter = true;
+    Status posted = transport_->PostRecv(world, NoticeTag(comm_id_, uint32_t(world)), &inbox_text_[m * kMaxNoticeBytes],
+                                         kMaxNoticeBytes, transport::MemoryType::kHost, &req);
+    if (!posted.ok()) BRAID_INFO(kNet, "not listening for failure notices from {}: {}", PeerName(int(m), *world_ranks_), posted.ToString());
+  }
+}
+
+FailureNotices::~FailureNotices() {
+  const size_t n = world_ranks_->size();
+  for (size_t m = 0; m < n && inbox_; ++m) transport_->Cancel(&inbox_[m]);
+  for (size_t m = 0; m < n && outbox_; ++m) transport_->Cancel(&outbox_[m]);
+}
+
+Status FailureNotices::Heard() {
+  if (!heard_.ok() || !inbox_) return heard_;
+  const size_t n = world_ranks_->size();
+  for (size_t m = 0; m < n; ++m) {
+    const transport::Request& req = inbox_[m];
+    if (req.state.load(std::memory_order_acquire) != transport::Request::State::kDone) continue;
+    const std::string text(&inbox_text_[m * kMaxNoticeBytes], req.bytes);
+    heard_ = Status::RemoteError(fmt::format("{} reported a failure: {}", PeerName(int(m), *world_ranks_), text));
+    break;
+  }
+  return heard_;
+}
+
+void FailureNotices::Announce(const Status& failure) {
+  if (announced_ || !heard_.ok() || world_ranks_->size() < 2) return;
+  announced_ = true;
+  const size_t n = world_ranks_->size();
+  const std::string text = failure.ToString();
+  outbox_text_.assign(text.begin(), text.begin() + std::ptrdiff_t(std::min(text.size(), kMaxNoticeBytes)));
+  outbox_ = std::make_unique<transport::Request[]>(n);
+  const uint64_t tag = NoticeTag(comm_id_, uint32_t(transport_->rank()));
+  for (size_t m = 0; m < n; ++m) {
+    const int world = (*world_ranks_)[m];
+    if (int(m) == rank_ || !transport_->PeerHealth(world).ok()) continue;
+    // An error means nothing was sent; that member learns of the failure as before.
+    (void)transport_->PostSend(world, tag, outbox_text_.data(), outbox_text_.size(), transport::MemoryType::kHost,
+                               &outbox_[m]);
+  }
+  auto leaving = [&] {
+    for (size_t m = 0; m < n; ++m)
+      if (outbox_[m].state.load(std::memory_order_acquire) == transport::Request::State::kPending) return true;
+    return false;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kSendGraceMs);
+  while (leaving() && std::chrono::steady_clock::now() < deadline) {
+    if (!transport_->Progress()) transport_->WaitForActivity(100);
+  }
+  BRAID_INFO(kNet, "told the other {} ranks of communicator {} that it failed here", n - 1, comm_id_);
+}
+
+}  // namespace braid::runtime

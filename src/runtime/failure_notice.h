@@ -1,0 +1,72 @@
+// Failure notices: how a communicator's failure on one rank reaches every other member.
+//
+// A rank notices a failure only where it waits: on the dead or stalled peer it receives from, or
+// on the message whose size it finds wrong. Its other partners, whose own waits are on this rank
+// (alive, but stopped at the failure), would learn of it only if it exited, or else after
+// BRAID_TIMEOUT as a Timeout naming this live rank, not the cause. So a rank whose communicator
+// fails sends every other member one short message with the failure's text; each member keeps a
+// receive posted for it from every other member, and a waiting rank that finds one has arrived
+// fails with RemoteError("rank R reported a failure: ...") within a health-check period.
+//
+// The notices travel on the transport's control tags (comm id kControlCommId, op bits = the
+// communicator's id), which no collective or point-to-point message uses. A rank that fails
+// because of a notice does not pass it on: the sender told everyone itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "braid/status.h"
+#include "transport/transport.h"
+
+namespace braid::runtime {
+
+// The tag comm id reserved for control messages (communicator ids start at 1).
+inline constexpr uint32_t kControlCommId = 0;
+
+// The tag of the failure notice that world rank `source` sends for communicator `comm_id`.
+inline uint64_t NoticeTag(uint32_t comm_id, uint32_t source) {
+  return transport::MakeTag(kControlCommId, source, 0, false, comm_id);
+}
+
+class FailureNotices {
+ public:
+  // Longest failure text a notice carries (bytes); a longer one is cut.
+  static constexpr size_t kMaxNoticeBytes = 1024;
+
+  // Posts a receive for the notice of every other member (comm rank -> world rank in
+  // `world_ranks`, which must outlive this). A member that cannot be listened to (already
+  // failed) is skipped: its failure reaches us through the transport.
+  FailureNotices(transport::Transport* transport, const std::vector<int>* world_ranks, int rank,
+                 uint32_t comm_id);
+  // Cancels the receives still posted and the notices still leaving.
+  ~FailureNotices();
+  FailureNotices(const FailureNotices&) = delete;
+  FailureNotices& operator=(const FailureNotices&) = delete;
+
+  // OK, or a RemoteError carrying the first notice that has arrived (the same one every call).
+  // O(members): for a wait's periodic check, not for every spin.
+  Status Heard();
+  // Sends `failure` to every other member whose process the transport still believes alive,
+  // once per communicator, and gives the notices up to kSendGraceMs of progress to leave.
+  // Nothing is sent when this rank failed because of a notice.
+  void Announce(const Status& failure);
+
+ private:
+  transport::Transport* transport_;
+  const std::vector<int>* world_ranks_;
+  int rank_;
+  uint32_t comm_id_;
+  // Per comm rank: the receive for that member's notice (own rank: never posted) and its text.
+  std::unique_ptr<transport::Request[]> inbox_;
+  std::vector<char> inbox_text_;
+  // The notices this rank sent (one per member), sharing one text.
+  std::unique_ptr<transport::Request[]> outbox_;
+  std::vector<char> outbox_text_;
+  bool announced_ = false;
+  Status heard_;  // the first notice found
+};
+
+}  // namespace braid::runtime
