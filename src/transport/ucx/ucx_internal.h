@@ -60,6 +60,21 @@ constexpr int kMaxNotedFailures = 4;
 // Transports of at most this many peers are queried for Describe() (ucp_ep_print_info is slow).
 constexpr int kMaxDescribedPeers = 64;
 
+// The UCX errors that mean a peer is gone or cannot be reached, rather than that this rank
+// lacks a resource: they become RemoteError naming the peer.
+inline bool PeerUnreachable(ucs_status_t status) {
+  switch (status) {
+    case UCS_ERR_ENDPOINT_TIMEOUT:
+    case UCS_ERR_UNREACHABLE:
+    case UCS_ERR_CONNECTION_RESET:
+    case UCS_ERR_REJECTED:
+    case UCS_ERR_NOT_CONNECTED:
+      return true;
+    default:
+      return false;
+  }
+}
+
 inline Status UcxError(const char* what, ucs_status_t status) {
   return Status::SystemError(fmt::format("{} failed: {}", what, ucs_status_string(status)));
 }

@@ -276,11 +276,19 @@ Status UcxTransport::CreateEndpoint(int peer) {
   }
   peers_[size_t(peer)]->sent = false;
   ucs_status_t st = ucp_ep_create(WorkerOf(peer), &params, &peers_[size_t(peer)]->ep);
-  if (st != UCS_OK) {
-    peers_[size_t(peer)]->ep = nullptr;
-    return UcxError("ucp_ep_create", st);
+  if (st == UCS_OK) return Status::Ok();
+  peers_[size_t(peer)]->ep = nullptr;
+  // A peer that exited while we connected (during Create, or before a reconnect) is the
+  // peer's failure, not this rank's: RemoteError naming it, as for a death noticed later.
+  if (peer != rank_ && SameHost(peer) && LocalProcessExited(processes_[size_t(peer)].pid))
+    return Status::RemoteError(fmt::format("{} (ucp_ep_create: {})", ExitedMessage(peer), ucs_status_string(st)));
+  if (PeerUnreachable(st)) {
+    const PeerProcess* proc = size_t(peer) < processes_.size() ? &processes_[size_t(peer)] : nullptr;
+    return Status::RemoteError(fmt::format("ucp_ep_create to rank {}{}: {}", peer,
+                                           proc ? fmt::format(" (host {}, pid {})", proc->host, proc->pid) : "",
+                                           ucs_status_string(st)));
   }
-  return Status::Ok();
+  return UcxError("ucp_ep_create", st);
 }
 
 void UcxTransport::CloseEndpoint(int peer, bool force) {
