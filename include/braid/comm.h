@@ -48,6 +48,11 @@ struct CommOptions {
   // peer per group (0 = never, at most 65512). Must be equal on every rank. Negative = take
   // BRAID_P2P_INLINE_BYTES from the environment (default 4096).
   long p2p_inline_bytes = -1;
+  // 1: before each collective, compare its arguments across ranks (one small all-gather per
+  // call); a call that differs on some rank fails on every rank with InvalidArgument naming both
+  // calls, and has no effect. 0: off. Negative = BRAID_CHECK_CALLS (default 0). Must be equal on
+  // every rank.
+  int check_calls = -1;
 };
 
 class BRAID_API Comm {

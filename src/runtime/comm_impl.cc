@@ -9,6 +9,7 @@
 #include "braid/kernels/reduce.h"
 #include "core/env.h"
 #include "core/log.h"
+#include "runtime/call_check.h"
 #include "runtime/progress.h"
 #include "runtime/validate.h"
 
@@ -80,6 +81,15 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
     return Status::InvalidArgument(fmt::format("CommOptions.p2p_inline_bytes={} out of range [0, {}]",
                                                out->p2p_inline_bytes, runtime::kMaxInlineBytes));
   }
+  if (out->check_calls < 0) {
+    const long check = env::GetInt("CHECK_CALLS", 0);
+    if (check != 0 && check != 1)
+      return Status::InvalidArgument(fmt::format("{}={} must be 0 or 1", env::VariableName("CHECK_CALLS"), check));
+    out->check_calls = int(check);
+  } else if (out->check_calls > 1) {
+    return Status::InvalidArgument(fmt::format("CommOptions.check_calls={} must be 0, 1 or negative (BRAID_CHECK_CALLS)",
+                                               out->check_calls));
+  }
   if (out->slice_bytes == 0) {
     long slice = env::GetInt("SLICE_BYTES", 0);
     if (slice < 0)
@@ -148,7 +158,21 @@ Status Comm::Impl::Collective(const CollectiveCall& call) {
   return Fail(RunCollective(call));
 }
 
+Status Comm::Impl::CheckSameCall(const CollectiveCall& call) {
+  const runtime::CallFingerprint mine =
+      runtime::FingerprintOf(calls_checked_++, call.collective, call.count, call.type, call.op.kind, call.root);
+  call_fingerprints_.resize(mine.fields.size() * size_t(size()));
+  const CollectiveCall gather{coll::Collective::kAllGather, mine.fields.data(), call_fingerprints_.data(),
+                              mine.fields.size(), DataType::kInt64, RedOp{}, 0, false};
+  checking_call_ = true;
+  Status gathered = RunCollective(gather);
+  checking_call_ = false;
+  BRAID_RETURN_IF_ERROR(gathered.WithContext("comparing collective calls (BRAID_CHECK_CALLS)"));
+  return runtime::CompareCalls(call_fingerprints_, rank_);
+}
+
 Status Comm::Impl::RunCollective(const CollectiveCall& call) {
+  if (options_.check_calls == 1 && !checking_call_) BRAID_RETURN_IF_ERROR(CheckSameCall(call));
   if (call.count == 0) return Status::Ok();
   const size_t es = DataTypeSize(call.type);
   const int n = size();
@@ -219,7 +243,13 @@ Status Comm::Impl::GroupEnd() {
     return usable;
   }
   auto run_collectives = [this]() {
-    for (const CollectiveCall& call : running_colls_) BRAID_RETURN_IF_ERROR(RunCollective(call));
+    for (const CollectiveCall& call : running_colls_) {
+      Status ran = RunCollective(call);
+      // A call that BRAID_CHECK_CALLS refused had no effect, but the group's point-to-point
+      // traffic, cancelled now, may have reached some ranks and not others: fatal here.
+      if (ran.code() == StatusCode::kInvalidArgument) return Status::InvalidUsage(ran.message());
+      BRAID_RETURN_IF_ERROR(ran);
+    }
     return Status::Ok();
   };
   return Fail(p2p_.Finish(run_collectives));

@@ -89,6 +89,9 @@ class Comm::Impl {
     coll::RankSchedule schedule;
   };
   Status RunCollective(const CollectiveCall& call);
+  // BRAID_CHECK_CALLS: all-gathers the call's fingerprint (runtime/call_check.h) and compares;
+  // InvalidArgument on every rank when some rank's call differs.
+  Status CheckSameCall(const CollectiveCall& call);
   Status PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan);
   // Records a fatal error, tells the other members (FailureNotices) and returns it.
   Status Fail(Status status);
@@ -114,6 +117,9 @@ class Comm::Impl {
   coll::LinkModel link_ = coll::HostRuntimeLinkModel();  // shared with plan-sim
   std::optional<coll::Algorithm> forced_algorithm_;
   std::map<CacheKey, CachedPlan> plan_cache_;
+  uint64_t calls_checked_ = 0;  // collective calls fingerprinted (BRAID_CHECK_CALLS)
+  bool checking_call_ = false;  // the fingerprint all-gather itself is not checked
+  std::vector<int64_t> call_fingerprints_;
 };
 
 }  // namespace braid

@@ -8,6 +8,9 @@
 //   fault_worker bad-args                invalid calls must return InvalidArgument, then a good one
 //   fault_worker p2p-forms N             ranks 0 and 1: N rounds of small messages, sent in a group
 //                                        and received one by one, then the reverse (checked)
+//   fault_worker mismatch                the last rank reduces with max where the others sum; with
+//                                        BRAID_CHECK_CALLS=1 every rank must get InvalidArgument,
+//                                        then all-reduce correctly
 //
 // With FAULT_HOLD_S=T set, a rank whose collective failed prints "FAILED" on stdout after its
 // error line and keeps its communicator, alive and idle, for T seconds before it exits: its
@@ -168,10 +171,19 @@ void HoldAfterFailure() {
   std::this_thread::sleep_for(std::chrono::duration<double>(std::strtod(hold, nullptr)));
 }
 
+int Mismatch(braid::Comm& comm) {
+  std::vector<float> v(256, 1.0f);
+  const bool odd_one = comm.rank() == comm.size() - 1;
+  braid::Status s = comm.AllReduce(v.data(), v.data(), v.size(), braid::DataType::kFloat32,
+                                   braid::RedOp{odd_one ? braid::RedOpKind::kMax : braid::RedOpKind::kSum});
+  if (!ExpectInvalid(comm.rank(), "mismatch", s)) return kExitWrong;
+  return Loop(comm, 2, 4096);
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
-               "stall-after K BYTES | bad-args | p2p-forms N\n");
+               "stall-after K BYTES | bad-args | p2p-forms N | mismatch\n");
   return kExitUsage;
 }
 
@@ -181,7 +193,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string mode = argv[1];
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
-  if (!counted && mode != "bad-args" && mode != "p2p-forms") return Usage();
+  if (!counted && mode != "bad-args" && mode != "p2p-forms" && mode != "mismatch") return Usage();
   if ((counted && argc != 4) || (mode == "p2p-forms" && argc != 3)) return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
@@ -201,6 +213,7 @@ int main(int argc, char** argv) {
     return rc;
   }
   if (mode == "bad-args") return BadArgs(*comm);
+  if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   for (int i = 0; i < n; ++i) {
     if (int rc = OneAllReduce(*comm, bytes, i); rc != kExitOk) return rc;

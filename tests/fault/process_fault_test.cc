@@ -306,6 +306,21 @@ TEST_F(ProcessFaultTest, GroupedAndBlockingPointToPointMeet) {
 }
 
 // (d) Invalid arguments return InvalidArgument with a message, and the communicator still works.
+// (e) BRAID_CHECK_CALLS=1 over real processes and UCX: one rank reduces with max where the others
+// sum. Every rank gets InvalidArgument naming the odd rank's call, and the communicator goes on.
+TEST_F(ProcessFaultTest, CheckedCallsCatchADifferentReductionOp) {
+  const int kRanks = 3;
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"mismatch"}, "", {{"BRAID_CHECK_CALLS", "1"}});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (int r = 0; r < kRanks; ++r) {
+    const std::string out = harness_.Stdout(r);
+    SCOPED_TRACE("rank " + std::to_string(r) + " stdout: " + out);
+    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+    EXPECT_NE(out.find("rank 2 made call #0: allreduce of 256 x float32 (max)"), std::string::npos);
+    EXPECT_NE(out.find("DONE"), std::string::npos);
+  }
+}
+
 TEST_F(ProcessFaultTest, BadArgumentsLeaveCommunicatorUsable) {
   const int kRanks = 2;
   for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"bad-args"});
