@@ -203,6 +203,32 @@ TEST(LoopbackComm, DeadPeerIsARemoteErrorOnEveryOtherRank) {
   killer.join();
 }
 
+// Notices inside a communicator made by Split travel between world ranks: the odd ranks 1, 3, 5,
+// 7 form a child (ranks 0-3) and world rank 7 dies. Whatever the algorithm, some child rank
+// waits only on live members that stopped at the failure, and hears of it through a notice
+// naming the sender by both its ranks.
+TEST(LoopbackComm, FailureNoticeReachesMembersOfASplitCommunicator) {
+  const int n = 8;
+  std::shared_ptr<transport::LoopbackFabric> fabric;
+  auto comms = MakeLoopbackComms(n, Quick(30), &fabric);
+  std::vector<std::unique_ptr<Comm>> children(n);
+  RunRanks(n, [&](int r) { ASSERT_TRUE(comms[r]->Split(r % 2, r, &children[r]).ok()); });
+  fabric->KillRank(7);
+  std::atomic<int> notified{0};
+  RunRanks(6, [&](int r) {
+    if (r % 2 == 0) return;
+    std::vector<float> v(1 << 12, 1.f);
+    auto start = Clock::now();
+    Status s = children[r]->AllReduce(v.data(), v.data(), v.size(), DataType::kFloat32, RedOp{});
+    EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+    EXPECT_NE(s.message().find("rank 7"), std::string::npos) << s.ToString();
+    notified += s.message().find("(world rank") != std::string::npos &&
+                s.message().find("reported a failure") != std::string::npos;
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
+  });
+  EXPECT_GE(notified.load(), 1);
+}
+
 // The same through point-to-point waits: rank 1's blocking Recv from rank 0 fails when rank 0
 // dies; rank 2 waits on rank 1 alone, in a blocking Recv or in a group, and learns of the death
 // from rank 1's notice.
