@@ -54,6 +54,7 @@ void P2pEngine::Begin() {
   failure_ = Status::Ok();
   ops_.clear();
   tagged_.clear();
+  tagged_index_.clear();
   first_tagged_ = 0;
   outboxes_used_ = 0;
   first_outbox_ = 0;
@@ -72,6 +73,7 @@ Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {
   BRAID_RETURN_IF_ERROR(op.is_send ? net->PostSend(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req)
                                    : net->PostRecv(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req));
   tagged_.push_back(ops_.size());
+  tagged_index_.push_back(index);
   ops_.push_back(op);
   return Status::Ok();
 }
@@ -152,6 +154,16 @@ Status P2pEngine::LargerThanExpected(int peer, const P2pOp& op) const {
       op.bytes, inline_bytes_));
 }
 
+Status P2pEngine::SentSmallerThanTagged(const Outstanding& receive) const {
+  if (receive.tagged_index < 0) return Status::Ok();
+  const int world_peer = (*ctx_.world_ranks)[receive.peer];
+  if (!ctx_.transport->Probe(world_peer, LoneTag(ctx_.comm_id, uint32_t(world_peer), uint64_t(receive.tagged_index))))
+    return Status::Ok();
+  return Status::InvalidUsage(fmt::format(
+      "message from rank {} too short: expected {} bytes, got at most {} (send and receive sizes differ)",
+      receive.peer, receive.bytes, inline_bytes_));
+}
+
 Status P2pEngine::SizeMismatch(int peer, const P2pOp& op, size_t got) {
   return Status::InvalidUsage(fmt::format("message from rank {} {}: expected {} bytes, got {}", peer,
                                           got > op.bytes ? "truncated" : "too short", op.bytes, got));
@@ -207,7 +219,7 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
   first_tagged_ = next;
   if (next < tagged_.size()) {
     const P2pOp& op = ops_[tagged_[next]];
-    *oldest = {op.peer, op.is_send, op.bytes, false};
+    *oldest = {op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[next])};
   }
   // Packets on their way out.
   next = outboxes_used_;
@@ -274,6 +286,7 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
       continue;
     }
     failure = waiter.Idle(oldest.peer >= 0 ? (*ctx_.world_ranks)[oldest.peer] : -1);
+    if (failure.ok() && full_scan) failure = SentSmallerThanTagged(oldest);
     if (!failure.ok()) failure = WaitFailure(failure, oldest);
   }
   if (!failure.ok()) {

@@ -12,8 +12,10 @@
 //
 // Both sides pick the path from their own byte count, so a send and receive of different sizes
 // can disagree; the receiver then fails with an error naming the peer and the sizes when it can
-// tell (a packed message where it expected a tagged one, or the reverse) and otherwise times out
-// like any unmatched receive.
+// tell: a tagged message where it expected a packed one, a packet holding a message whose
+// receive was posted tagged, or (probed while idle) a lone message where it waits for a tagged
+// one. A packet whose receive is not yet read (the sender grouped a small message, the receiver
+// expects a large one alone) is not looked into: that receive times out like any unmatched one.
 #pragma once
 
 #include <atomic>
@@ -115,6 +117,7 @@ class P2pEngine {
     bool is_send = false;
     size_t bytes = 0;
     bool packet = false;
+    int64_t tagged_index = -1;  // a tagged receive: its message number
   };
 
   bool Packed(size_t bytes) const { return inline_bytes_ > 0 && bytes <= inline_bytes_; }
@@ -146,6 +149,9 @@ class P2pEngine {
   static Status SizeMismatch(int peer, const P2pOp& op, size_t got);
   // The error of a packed receive whose message was sent above the inline limit.
   Status LargerThanExpected(int peer, const P2pOp& op) const;
+  // Whether the message a tagged receive waits for came as a lone message instead (sent within
+  // the inline limit): then it never matches, and this is the error to return, not a Timeout.
+  Status SentSmallerThanTagged(const Outstanding& receive) const;
   // Polls the outstanding requests; *all_done when nothing of the batch is outstanding. Tagged
   // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
   // failure behind a pending request: the caller asks for that now and then while idle).
@@ -172,6 +178,7 @@ class P2pEngine {
   std::vector<P2pOp> ops_;                   // the ops still to wait for (tagged, waiting)
   transport::RequestPool requests_;          // tagged messages (they stay in place)
   std::vector<size_t> tagged_;               // op position of requests_[k]
+  std::vector<uint64_t> tagged_index_;       // message number of requests_[k]
   size_t first_tagged_ = 0;                  // tagged_[..first_tagged_) finished
   std::vector<std::unique_ptr<Outbox>> outboxes_;
   size_t outboxes_used_ = 0;

@@ -3,6 +3,7 @@
 // any mix of groups and blocking calls on the two sides; mismatched sizes are errors.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -181,6 +182,30 @@ TEST(P2pPackingErrors, ALargeSendMatchedWithASmallReceiveIsAnErrorNotAHang) {
       EXPECT_NE(s.message().find("message from rank 0 truncated: expected 8 bytes, got more than 1024"),
                 std::string::npos) << s.message();
     }
+  });
+}
+
+// The reverse: a blocking Send within the inline limit travels as a lone message, which a receive
+// above the limit (posted tagged) never matches. The receive finds it by probing while idle and
+// fails naming both sides' sizes; the sender (blocked here, as loopback sends wait for their
+// match) hears of it through the receiver's failure notice. Neither waits out the 30 s timeout.
+TEST(P2pPackingErrors, ASmallSendMatchedWithALargeReceiveIsAnErrorNotAHang) {
+  auto comms = MakeLoopbackComms(2, WithInline(1024, /*timeout_s=*/30));
+  RunRanks(2, [&](int r) {
+    Comm& c = *comms[r];
+    std::vector<uint8_t> buf(3000, 1);
+    const auto start = std::chrono::steady_clock::now();
+    if (r == 0) {
+      Status s = c.Send(buf.data(), 100, DataType::kUint8, 1);
+      EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+      EXPECT_NE(s.message().find("rank 1 reported a failure: InvalidUsage"), std::string::npos) << s.ToString();
+    } else {
+      Status s = c.Recv(buf.data(), 3000, DataType::kUint8, 0);
+      EXPECT_EQ(s.code(), StatusCode::kInvalidUsage) << s.ToString();
+      EXPECT_NE(s.message().find("message from rank 0 too short: expected 3000 bytes, got at most 1024"),
+                std::string::npos) << s.ToString();
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
   });
 }
 
