@@ -17,8 +17,6 @@ std::string Range(long long value, long long end) {
   return std::to_string(value) + " out of range [0, " + std::to_string(end) + ")";
 }
 
-bool IsRooted(Collective c) { return c == Collective::kBroadcast || c == Collective::kReduce; }
-
 // Elements in the largest user buffer of this collective (count x nranks for the
 // per-rank-block collectives).
 size_t BufferFactor(Collective c, int nranks) {
@@ -64,6 +62,12 @@ void BuildSingleRank(const ScheduleRequest& r, RankSchedule* out) {
 }
 
 }  // namespace
+
+bool IsReduction(Collective c) {
+  return c == Collective::kAllReduce || c == Collective::kReduceScatter || c == Collective::kReduce;
+}
+
+bool IsRooted(Collective c) { return c == Collective::kBroadcast || c == Collective::kReduce; }
 
 bool Supports(Algorithm algorithm, Collective collective) {
   switch (algorithm) {

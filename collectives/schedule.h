@@ -36,6 +36,10 @@ enum class Algorithm : uint8_t {
 inline constexpr int kNumAlgorithms = 5;
 
 const char* CollectiveName(Collective c);  // "allreduce", "reducescatter", ...
+// Whether the collective combines values with a reduction op (allreduce, reducescatter, reduce).
+bool IsReduction(Collective c);
+// Whether its root argument matters (broadcast, reduce).
+bool IsRooted(Collective c);
 const char* AlgorithmName(Algorithm a);    // "ring", "tree", "chain", "recdoubling", "pairwise"
 // The algorithm AlgorithmName gives `name` (lower case; "recursive_doubling" and "rd" also
 // name recdoubling); nullopt for anything else.

@@ -7,11 +7,6 @@ namespace {
 
 enum Field : size_t { kIndex, kCollective, kSize, kType, kOp, kRoot };
 
-bool Reduces(coll::Collective c) {
-  return c == coll::Collective::kAllReduce || c == coll::Collective::kReduceScatter || c == coll::Collective::kReduce;
-}
-bool Rooted(coll::Collective c) { return c == coll::Collective::kBroadcast || c == coll::Collective::kReduce; }
-
 CallFingerprint At(std::span<const int64_t> all, size_t rank) {
   CallFingerprint f;
   for (size_t i = 0; i < CallFingerprint::kFields; ++i) f.fields[i] = all[rank * CallFingerprint::kFields + i];
@@ -22,14 +17,14 @@ CallFingerprint At(std::span<const int64_t> all, size_t rank) {
 
 CallFingerprint FingerprintOf(uint64_t index, coll::Collective collective, size_t count, DataType type,
                               RedOpKind op, int root) {
-  const bool reduces = Reduces(collective);
+  const bool reduces = coll::IsReduction(collective);
   CallFingerprint f;
   f.fields[kIndex] = int64_t(index);
   f.fields[kCollective] = int64_t(collective);
   f.fields[kSize] = int64_t(reduces ? count : count * DataTypeSize(type));
   f.fields[kType] = reduces ? int64_t(type) : -1;
   f.fields[kOp] = reduces ? int64_t(op) : -1;
-  f.fields[kRoot] = Rooted(collective) ? int64_t(root) : -1;
+  f.fields[kRoot] = coll::IsRooted(collective) ? int64_t(root) : -1;
   return f;
 }
 

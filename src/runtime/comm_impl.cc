@@ -179,10 +179,7 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   const void* input = call.input;
   bool in_place = call.in_place;
   RedOpKind op = call.op.kind;
-  const bool reducing = call.collective == coll::Collective::kAllReduce ||
-                        call.collective == coll::Collective::kReduceScatter ||
-                        call.collective == coll::Collective::kReduce;
-  if (reducing && op == RedOpKind::kPreMulSum) {
+  if (coll::IsReduction(call.collective) && op == RedOpKind::kPreMulSum) {
     // Scale this rank's contribution once up front; the schedule then sums as usual.
     size_t in_count = call.collective == coll::Collective::kReduceScatter ? call.count * size_t(n) : call.count;
     premul_input_.resize(in_count * es);

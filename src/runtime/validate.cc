@@ -39,13 +39,9 @@ Status CheckedBytes(size_t count, size_t elem_size, size_t factor, const char* w
 
 Status ValidateCollective(const CallArgs& a, bool* in_place) {
   const char* what = coll::CollectiveName(a.collective);
-  const bool reducing = a.collective == coll::Collective::kAllReduce ||
-                        a.collective == coll::Collective::kReduceScatter ||
-                        a.collective == coll::Collective::kReduce;
-  if (Status s = CheckTypeAndOp(what, a.type, reducing ? &a.op : nullptr); !s.ok()) return s;
-  const bool rooted = a.collective == coll::Collective::kBroadcast ||
-                      a.collective == coll::Collective::kReduce;
-  if (rooted && (a.root < 0 || a.root >= a.nranks))
+  if (Status s = CheckTypeAndOp(what, a.type, coll::IsReduction(a.collective) ? &a.op : nullptr); !s.ok())
+    return s;
+  if (coll::IsRooted(a.collective) && (a.root < 0 || a.root >= a.nranks))
     return Status::InvalidArgument(
         fmt::format("{}: root {} out of range [0, {})", what, a.root, a.nranks));
 

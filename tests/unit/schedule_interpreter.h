@@ -43,10 +43,6 @@ inline const char* ReduceKindName(ReduceKind k) {
   return "?";
 }
 
-inline bool IsReducing(Collective c) {
-  return c == Collective::kAllReduce || c == Collective::kReduceScatter || c == Collective::kReduce;
-}
-
 struct Cell {
   double value = 0;
   int finalized = 0;  // kFinalize ops applied to this value (through every copy and message)

@@ -45,8 +45,6 @@ std::string Describe(const Case& c) {
          " window=" + std::to_string(c.window) + " seed=" + std::to_string(c.seed);
 }
 
-bool IsRooted(Collective c) { return c == Collective::kBroadcast || c == Collective::kReduce; }
-
 double Reduce(ReduceKind op, double a, double b) {
   switch (op) {
     case ReduceKind::kProd: return a * b;
@@ -135,7 +133,7 @@ std::string RunCase(const Case& c) {
   testing::InterpretResult result = testing::Interpret(schedules, &memory, options);
   if (!result.ok) return result.error;
 
-  const bool reducing = testing::IsReducing(c.collective);
+  const bool reducing = IsReduction(c.collective);
   const int want_finalized = reducing && n > 1 ? 1 : 0;
   std::vector<Cell> first_output;
   for (int r = 0; r < n; ++r) {

@@ -79,11 +79,6 @@ std::optional<coll::Algorithm> ParseAlgorithm(const std::string& text, coll::Col
                                coll::CollectiveName(c), allowed));
 }
 
-bool IsReduction(coll::Collective c) {
-  return c == coll::Collective::kAllReduce || c == coll::Collective::kReduceScatter ||
-         c == coll::Collective::kReduce;
-}
-
 }  // namespace
 
 CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
@@ -123,7 +118,7 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   const DataType type = ParseType(o.type);
   spec.elem_size = int(DataTypeSize(type));
   const std::string op = ParseOp(o.op);
-  spec.average = IsReduction(spec.collective) && op == "avg";
+  spec.average = coll::IsReduction(spec.collective) && op == "avg";
   spec.algorithm = ParseAlgorithm(o.algorithm, spec.collective);
   spec.min_bytes = ParseBytes(o.min_bytes, "-b/--minbytes");
   spec.max_bytes = ParseBytes(o.max_bytes, "-e/--maxbytes");
@@ -149,7 +144,7 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   SizeForGpus(&cluster, spec.ranks, "--ranks");
 
   const std::vector<CollectiveSweepRow> rows = SweepCollective(cluster, spec);
-  CollectiveReportContext context{&cluster, spec, DataTypeName(type), IsReduction(spec.collective) ? op : ""};
+  CollectiveReportContext context{&cluster, spec, DataTypeName(type), coll::IsReduction(spec.collective) ? op : ""};
   Emit("--out", o.out, [&](std::ostream& out) { WriteCollectiveSweep(out, format, context, rows); });
   return 0;
 }
