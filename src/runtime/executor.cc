@@ -183,12 +183,19 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
       waiter.Reset();
       continue;
     }
-    // Nothing moved: wait politely, naming the oldest thing we wait for.
-    const Op* oldest = pending_.empty() ? nullptr : &ops[pending_.front()];
-    int peer = oldest ? (*ctx.world_ranks)[oldest->peer] : -1;
-    failure = waiter.Idle(peer);
+    // Nothing moved: wait politely, watching the health of every peer still owed a message.
+    failure = waiter.Idle([&](std::vector<int>* peers) {
+      for (uint32_t i : pending_) peers->push_back((*ctx.world_ranks)[ops[i].peer]);
+    });
     if (!failure.ok()) {
-      failure = failure.WithContext(oldest ? DescribeOp(*oldest, ctx, elem_size)
+      // Name the request that waited on the failed peer, else the oldest.
+      const Op* waited = pending_.empty() ? nullptr : &ops[pending_.front()];
+      for (uint32_t i : pending_) {
+        if ((*ctx.world_ranks)[ops[i].peer] != waiter.failed_peer()) continue;
+        waited = &ops[i];
+        break;
+      }
+      failure = failure.WithContext(waited ? DescribeOp(*waited, ctx, elem_size)
                                            : fmt::format("in {} #{}", ctx.what, ctx.seq));
       break;
     }

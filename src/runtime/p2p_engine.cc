@@ -258,6 +258,25 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
   return Status::Ok();
 }
 
+std::vector<P2pEngine::Outstanding> P2pEngine::StillOutstanding() const {
+  std::vector<Outstanding> out;
+  auto unfinished = [](const Request& r) { return r.state.load(std::memory_order_acquire) != Request::State::kDone; };
+  for (size_t k = first_tagged_; k < tagged_.size(); ++k) {
+    if (!unfinished(requests_[k])) continue;
+    const P2pOp& op = ops_[tagged_[k]];
+    out.push_back({op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[k])});
+  }
+  for (size_t k = first_outbox_; k < outboxes_used_; ++k) {
+    const Outbox& box = *outboxes_[k];
+    if (unfinished(box.request)) out.push_back({box.peer, true, box.writer.bytes().size(), true});
+  }
+  for (int peer : receiving_from_) {
+    const Inbox& box = *inboxes_[size_t(peer)];
+    if (box.next < box.waiting.size()) out.push_back({peer, false, ops_[box.waiting[box.next].op].bytes, false});
+  }
+  return out;
+}
+
 Status P2pEngine::Finish(const std::function<Status()>& between) {
   Status failure = failure_;
   for (size_t k = 0; k < outboxes_used_ && failure.ok(); ++k) {
@@ -285,9 +304,19 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
       waiter.Reset();
       continue;
     }
-    failure = waiter.Idle(oldest.peer >= 0 ? (*ctx_.world_ranks)[oldest.peer] : -1);
+    // Every peer still owed something is watched, not only the oldest's (progress.h says why).
+    failure = waiter.Idle([&](std::vector<int>* peers) {
+      for (const Outstanding& o : StillOutstanding()) peers->push_back((*ctx_.world_ranks)[o.peer]);
+    });
     if (failure.ok() && full_scan) failure = SentSmallerThanTagged(oldest);
-    if (!failure.ok()) failure = WaitFailure(failure, oldest);
+    if (!failure.ok()) {
+      for (const Outstanding& o : StillOutstanding()) {
+        if ((*ctx_.world_ranks)[o.peer] != waiter.failed_peer()) continue;
+        oldest = o;  // name what waited on the failed peer
+        break;
+      }
+      failure = WaitFailure(failure, oldest);
+    }
   }
   if (!failure.ok()) {
     Cancel();

@@ -156,6 +156,9 @@ class P2pEngine {
   // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
   // failure behind a pending request: the caller asks for that now and then while idle).
   Status Poll(bool full_scan, bool* progressed, bool* all_done, Outstanding* oldest);
+  // Everything of the batch not finished yet: tagged messages, packets going out and packed
+  // receives still waiting, in that order (the health pass of an idle wait; not on a hot path).
+  std::vector<Outstanding> StillOutstanding() const;
   void EndBatch();
   Status RunOneAsBatch(const P2pOp& op);
   Status SendOne(const P2pOp& op);

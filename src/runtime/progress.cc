@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/env.h"
@@ -45,11 +47,13 @@ void ProgressWaiter::Reset() {
   clock_started_ = false;
 }
 
-Status ProgressWaiter::Idle(int peer_world_rank) {
-  if (aborted_ && aborted_->load(std::memory_order_relaxed))
-    return Status::Aborted("communicator aborted");
+ProgressWaiter::Pass ProgressWaiter::Pace() {
+  if (aborted_ && aborted_->load(std::memory_order_relaxed)) {
+    stop_ = Status::Aborted("communicator aborted");
+    return Pass::kStop;
+  }
   // Reading the clock costs ~20 ns; check it every 16 passes while spinning.
-  if ((++idle_passes_ & 15) != 0) return Status::Ok();
+  if ((++idle_passes_ & 15) != 0) return Pass::kGoOn;
   Clock::time_point now = Clock::now();
   if (!clock_started_) {
     // The idle clock starts at the first check after progress, not at the progress itself: a
@@ -57,32 +61,41 @@ Status ProgressWaiter::Idle(int peer_world_rank) {
     clock_started_ = true;
     last_progress_ = now;
     last_health_check_ = now;
-    return Status::Ok();
+    return Pass::kGoOn;
   }
   double idle_us = std::chrono::duration<double, std::micro>(now - last_progress_).count();
   const WaitPolicy& policy = Policy();
-  if (idle_us < policy.spin_us) return Status::Ok();
+  if (idle_us < policy.spin_us) return Pass::kGoOn;
   if (idle_us < policy.spin_us + policy.yield_us) {
     sched_yield();
-    return Status::Ok();
+    return Pass::kGoOn;
   }
   if (idle_us > timeout_s_ * 1e6) {
-    return Status::Timeout(fmt::format("no progress for {:.1f} s (BRAID_TIMEOUT={} s)",
-                                       idle_us * 1e-6, timeout_s_));
+    stop_ = Status::Timeout(fmt::format("no progress for {:.1f} s (BRAID_TIMEOUT={} s)", idle_us * 1e-6, timeout_s_));
+    return Pass::kStop;
   }
-  if (std::chrono::duration<double>(now - last_health_check_).count() > kHealthCheckPeriodS) {
-    last_health_check_ = now;
-    // The peer's own death first: it names the cause more directly than a notice about it.
-    if (peer_world_rank >= 0) {
-      if (Status health = transport_->PeerHealth(peer_world_rank); !health.ok()) return health;
-    }
-    if (notices_) {
-      if (Status heard = notices_->Heard(); !heard.ok()) return heard;
+  if (std::chrono::duration<double>(now - last_health_check_).count() <= kHealthCheckPeriodS) return Pass::kSleep;
+  last_health_check_ = now;
+  return Pass::kCheckHealth;
+}
+
+Status ProgressWaiter::CheckHealth() {
+  // The peers' own deaths first: they name the cause more directly than a notice about one.
+  std::sort(peers_.begin(), peers_.end());
+  peers_.erase(std::unique(peers_.begin(), peers_.end()), peers_.end());
+  for (int peer : peers_) {
+    if (Status health = transport_->PeerHealth(peer); !health.ok()) {
+      failed_peer_ = peer;
+      return health;
     }
   }
+  if (notices_) return notices_->Heard();
+  return Status::Ok();
+}
+
+void ProgressWaiter::Sleep() {
   transport_->WaitForActivity(sleep_us_);
   sleep_us_ = std::min(kMaxSleepUs, sleep_us_ * 2);
-  return Status::Ok();
 }
 
 }  // namespace braid::runtime

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <vector>
 
 #include "braid/status.h"
 #include "transport/transport.h"
@@ -26,13 +27,52 @@ class ProgressWaiter {
   // Progress was made: restart the no-progress clock and go back to spinning.
   void Reset();
   // No progress this pass. Returns non-OK when the caller must stop: Aborted, Timeout (after
-  // timeout_s without progress), or a RemoteError from the transport's
-  // PeerHealth(`peer_world_rank`) check (peer < 0: skip) or from a failure notice. The caller adds what it was waiting
-  // for as context, only then: this runs on every idle pass of a spin, where building that text
-  // each time (a format and an allocation) cost more than the message being waited for.
-  Status Idle(int peer_world_rank);
+  // timeout_s without progress), or a RemoteError from the health pass. The caller adds what it
+  // was waiting for as context, only then: this runs on every idle pass of a spin, where building
+  // that text each time (a format and an allocation) cost more than the message being waited for.
+  //
+  // The health pass runs every 0.1 s of an idle wait: it asks the transport's PeerHealth about
+  // every peer the wait depends on, then looks for failure notices. `list_peers(&world_ranks)`
+  // appends those peers (world ranks; repeats allowed); it is called only on that pass, so it may
+  // walk the wait's requests. Every peer, not only the one the oldest request waits for: over
+  // UCX shared memory a rank that dies halfway through writing into a peer's receive FIFO
+  // blocks everything behind that entry, failure notices included. The peer then learns of the
+  // death only from its own liveness probe of the dead rank, though its oldest request may be a
+  // send to a live rank that is waiting for the same FIFO.
+  template <typename ListPeers>
+  Status Idle(const ListPeers& list_peers) {
+    switch (Pace()) {
+      case Pass::kGoOn: return Status::Ok();
+      case Pass::kStop: return stop_;
+      case Pass::kCheckHealth:
+        peers_.clear();
+        list_peers(&peers_);
+        if (Status health = CheckHealth(); !health.ok()) return health;
+        break;
+      case Pass::kSleep: break;
+    }
+    Sleep();
+    return Status::Ok();
+  }
+  // A wait on one peer (`peer_world_rank` < 0: none).
+  Status Idle(int peer_world_rank) {
+    return Idle([peer_world_rank](std::vector<int>* peers) {
+      if (peer_world_rank >= 0) peers->push_back(peer_world_rank);
+    });
+  }
+  // The world rank whose PeerHealth failed the last Idle, or -1 (the failure was something else).
+  int failed_peer() const { return failed_peer_; }
 
  private:
+  enum class Pass { kGoOn, kStop, kCheckHealth, kSleep };
+  // The pacing of one idle pass: keep spinning or yielding (kGoOn), stop with stop_ (aborted or
+  // timed out), or sleep on the transport, after the health pass when one is due.
+  Pass Pace();
+  // The health pass over peers_, then the failure notices.
+  Status CheckHealth();
+  // Sleeps on the transport's event fd for the next slice.
+  void Sleep();
+
   using Clock = std::chrono::steady_clock;
   transport::Transport* transport_;
   const std::atomic<bool>* aborted_;
@@ -43,6 +83,9 @@ class ProgressWaiter {
   Clock::time_point last_health_check_;
   unsigned idle_passes_ = 0;
   int sleep_us_ = 50;  // next WaitForActivity slice, microseconds
+  Status stop_;        // what Pace's kStop stops with
+  std::vector<int> peers_;  // the health pass's peers (world ranks), kept to reuse its memory
+  int failed_peer_ = -1;
 };
 
 }  // namespace braid::runtime

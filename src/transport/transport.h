@@ -53,6 +53,7 @@ struct Request {
 class RequestPool {
  public:
   Request& operator[](size_t i) { return chunks_[i / kChunk][i % kChunk]; }
+  const Request& operator[](size_t i) const { return chunks_[i / kChunk][i % kChunk]; }
   // Makes indexes [0, n) valid; requests already there keep their place and state.
   void Reserve(size_t n) {
     while (n > chunks_.size() * kChunk) chunks_.push_back(std::make_unique<Request[]>(kChunk));

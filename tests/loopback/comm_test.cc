@@ -262,5 +262,42 @@ TEST(LoopbackComm, FailureNoticeEndsPointToPointWaitsOnLiveRanks) {
   }
 }
 
+// A death that only the liveness probe sees (KillRankUnnoticed: over UCX shared memory, a rank
+// that dies halfway through writing into a peer's receive FIFO leaves that peer's requests, and
+// any notice behind them, waiting). Rank 0's oldest request goes to rank 1, alive but not
+// taking part, so no notice will come; its other request waits on rank 2, which dies. The idle
+// wait must probe every peer it is owed something by, not only the oldest's, and fail naming
+// rank 2 long before the 30 s BRAID_TIMEOUT: in an all-reduce (ring: send to 1, receive from
+// 2) and in a group of a send to 1 and a receive from 2.
+TEST(LoopbackComm, DeathSeenOnlyByAProbeEndsWaitsWhoseOldestRequestIsOnALiveRank) {
+  for (bool grouped : {false, true}) {
+    SCOPED_TRACE(grouped ? "group" : "all-reduce");
+    std::shared_ptr<transport::LoopbackFabric> fabric;
+    CommOptions options = Quick(30);
+    options.algorithm = "ring";
+    auto comms = MakeLoopbackComms(3, options, &fabric);
+    std::thread killer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      fabric->KillRankUnnoticed(2);
+    });
+    std::vector<float> out(1 << 14, 1.f), in(out.size());
+    const size_t bytes = out.size() * sizeof(float);
+    auto start = Clock::now();
+    Status s;
+    if (grouped) {
+      s = comms[0]->GroupStart();
+      if (s.ok()) s = comms[0]->Send(out.data(), bytes, DataType::kUint8, 1);
+      if (s.ok()) s = comms[0]->Recv(in.data(), bytes, DataType::kUint8, 2);
+      s = comms[0]->GroupEnd();
+    } else {
+      s = comms[0]->AllReduce(out.data(), in.data(), out.size(), DataType::kFloat32, RedOp{});
+    }
+    killer.join();
+    EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+    EXPECT_NE(s.message().find("receive from rank 2"), std::string::npos) << s.ToString();
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
+  }
+}
+
 }  // namespace
 }  // namespace braid::testing

@@ -152,6 +152,12 @@ void LoopbackFabric::KillRank(int rank) {
   for (int r = 0; r < size(); ++r) Wake(r);
 }
 
+void LoopbackFabric::KillRankUnnoticed(int rank) {
+  if (rank < 0 || rank >= size()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  ranks_[size_t(rank)]->dead = true;
+}
+
 Status LoopbackFabric::Health(int peer) {
   if (peer < 0 || peer >= size()) {
     return Status::InvalidArgument(fmt::format("peer rank {} out of range [0, {})", peer, size()));

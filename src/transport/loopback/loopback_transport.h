@@ -26,6 +26,11 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
   // From now on, operations involving `rank` fail with RemoteError("rank R (loopback) died"),
   // PeerHealth(rank) reports it, and pending operations to/from it fail (waiters are woken).
   void KillRank(int rank);
+  // A death only a liveness probe sees: PeerHealth(rank) and new operations fail as after
+  // KillRank, but operations already pending to or from `rank` stay pending. Models the UCX
+  // shared-memory lane, where a rank that dies in the middle of writing into a peer's receive
+  // FIFO leaves that peer's requests waiting until its pid probe notices the death.
+  void KillRankUnnoticed(int rank);
 
   int size() const { return int(ranks_.size()); }
 
