@@ -41,18 +41,21 @@ class ProgressWaiter {
   // send to a live rank that is waiting for the same FIFO.
   template <typename ListPeers>
   Status Idle(const ListPeers& list_peers) {
-    switch (Pace()) {
-      case Pass::kGoOn: return Status::Ok();
-      case Pass::kStop: return stop_;
-      case Pass::kCheckHealth:
-        peers_.clear();
-        list_peers(&peers_);
-        if (Status health = CheckHealth(); !health.ok()) return health;
+    Status status;  // one return value for every path (the waiter itself stays trivially destructible)
+    switch (Pace(&status)) {
+      case Pass::kGoOn:
+      case Pass::kStop: return status;
+      case Pass::kCheckHealth: {
+        std::vector<int> peers;
+        list_peers(&peers);
+        status = CheckHealth(&peers);
+        if (!status.ok()) return status;
         break;
+      }
       case Pass::kSleep: break;
     }
     Sleep();
-    return Status::Ok();
+    return status;
   }
   // A wait on one peer (`peer_world_rank` < 0: none).
   Status Idle(int peer_world_rank) {
@@ -65,11 +68,11 @@ class ProgressWaiter {
 
  private:
   enum class Pass { kGoOn, kStop, kCheckHealth, kSleep };
-  // The pacing of one idle pass: keep spinning or yielding (kGoOn), stop with stop_ (aborted or
+  // The pacing of one idle pass: keep spinning or yielding (kGoOn), stop with *stop (aborted or
   // timed out), or sleep on the transport, after the health pass when one is due.
-  Pass Pace();
-  // The health pass over peers_, then the failure notices.
-  Status CheckHealth();
+  Pass Pace(Status* stop);
+  // The health pass over `peers` (world ranks; sorted and deduplicated here), then the notices.
+  Status CheckHealth(std::vector<int>* peers);
   // Sleeps on the transport's event fd for the next slice.
   void Sleep();
 
@@ -83,8 +86,6 @@ class ProgressWaiter {
   Clock::time_point last_health_check_;
   unsigned idle_passes_ = 0;
   int sleep_us_ = 50;  // next WaitForActivity slice, microseconds
-  Status stop_;        // what Pace's kStop stops with
-  std::vector<int> peers_;  // the health pass's peers (world ranks), kept to reuse its memory
   int failed_peer_ = -1;
 };
 
