@@ -235,7 +235,9 @@ TEST(RendezvousTest, StrayConnectionsCannotDisturbRealRanks) {
   EXPECT_EQ(wrong_rank.ReadErrorReply(), "1:rank 7 out of range [0, 3)");
 
   // Ranks 0 and 1 have had ample time to join: a duplicate and a mismatch must now be refused.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // (Nothing shows that rank 1's hello reached the root short of its Rendezvous returning, which
+  // needs rank 2; 1 s covers a thread that a loaded VM does not schedule for a while.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   RawClient duplicate(id);
   duplicate.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 1, 3, "dup"));
   RawClient mismatch(id);

@@ -23,6 +23,10 @@
 namespace braid::kernels {
 namespace {
 
+// Every test draws from this seed: a failure must reproduce run after run (the tolerances hold
+// for any draw; a fixed one keeps CI deterministic).
+constexpr uint64_t kSeed = 20261124;
+
 constexpr DataType kTypes[] = {DataType::kBfloat16, DataType::kFloat16, DataType::kFloat32};
 
 using testing::Array;
@@ -66,14 +70,14 @@ void Check(DataType type, int64_t n, std::mt19937_64& rng, int threads) {
 }
 
 TEST(GeluHost, MatchesFp64) {
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   for (DataType type : kTypes) {
     for (int64_t n : {1, 7, 113, 4224, 20000}) Check(type, n, rng, 0);
   }
 }
 
 TEST(GeluHost, ManyThreadsAndLargeCounts) {
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   Check(DataType::kBfloat16, 1 << 20, rng, 0);
   // Bitwise the same for any worker count (element-wise, no reductions).
   const int64_t n = 600001;
@@ -99,7 +103,7 @@ TEST(GeluHost, KnownValues) {
 }
 
 TEST(GeluHost, InPlace) {
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   for (DataType type : kTypes) {
     const int64_t n = 5000;
     Array x(type, n), dy(type, n), y(type, n), dx(type, n);

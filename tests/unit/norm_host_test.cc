@@ -23,6 +23,10 @@
 namespace braid::kernels {
 namespace {
 
+// Every test draws from this seed: a failure must reproduce run after run (the tolerances hold
+// for any draw; a fixed one keeps CI deterministic).
+constexpr uint64_t kSeed = 20261124;
+
 constexpr DataType kTypes[] = {DataType::kBfloat16, DataType::kFloat16, DataType::kFloat32};
 constexpr NormKind kKinds[] = {NormKind::kLayerNorm, NormKind::kRmsNorm};
 constexpr double kRel = 2e-6;
@@ -166,7 +170,7 @@ void CheckBackward(Problem& p, const std::vector<float>& mean, const std::vector
 }
 
 TEST(NormHost, MatchesFp64ForwardAndBackwardOnOddShapes) {
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   for (NormKind kind : kKinds) {
     for (DataType type : kTypes) {
       for (int64_t cols : {1, 2, 113, 239, 799, 1023, 4224}) {
@@ -184,7 +188,7 @@ TEST(NormHost, MatchesFp64ForwardAndBackwardOnOddShapes) {
 
 TEST(NormHost, LayerNormIsStableForLargeMeans) {
   // x = 1000 + N(0, 1): E[x^2] - mean^2 in fp32 would lose every digit of the variance.
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   Problem p(NormKind::kLayerNorm, DataType::kFloat32, 4, 1023, rng, 1000.0);
   std::vector<float> mean, rstd;
   CheckForward(p, &mean, &rstd);
@@ -193,7 +197,7 @@ TEST(NormHost, LayerNormIsStableForLargeMeans) {
 }
 
 TEST(NormHost, ManyRowsUseThreadsWithSameResults) {
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   for (NormKind kind : kKinds) {
     Problem p(kind, DataType::kBfloat16, 300, 799, rng);
     std::vector<float> mean, rstd;
@@ -215,7 +219,7 @@ TEST(NormHost, ManyRowsUseThreadsWithSameResults) {
 }
 
 TEST(NormHost, InPlaceForwardAndBackward) {
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   for (NormKind kind : kKinds) {
     Problem p(kind, DataType::kFloat16, 5, 239, rng);
     const bool ln = p.ln();
@@ -249,7 +253,7 @@ TEST(NormHost, Fp64BackwardMatchesFiniteDifferences) {
   // these O(1) values (eps = 0.1 keeps rstd and the curvature bounded even when a row is ~0),
   // so a tolerance of 1e-6 * (1 + |derivative|) is loose for a correct formula and tight for a
   // wrong one (a missing term changes derivatives by O(1)).
-  std::mt19937_64 rng(std::random_device{}());
+  std::mt19937_64 rng(kSeed);
   std::normal_distribution<double> normal;
   for (NormKind kind : kKinds) {
     for (int64_t cols : {1, 2, 5, 16}) {

@@ -524,7 +524,9 @@ TEST(UcxTransport, DestroyWithPendingOperationsDoesNotHang) {
     EXPECT_TRUE(s1.finished());
     EXPECT_TRUE(r1.finished());
   }
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));
+  // Destroy waits out its flush (1 s) and completion (2 s) bounds for the send UCX never
+  // finishes; the rest is slack for a loaded 2-core CI machine.
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(8));
 }
 
 }  // namespace
