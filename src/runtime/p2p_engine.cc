@@ -217,10 +217,7 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
     }
   }
   first_tagged_ = next;
-  if (next < tagged_.size()) {
-    const P2pOp& op = ops_[tagged_[next]];
-    *oldest = {op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[next])};
-  }
+  if (next < tagged_.size()) *oldest = TaggedOutstanding(next);
   // Packets on their way out.
   next = outboxes_used_;
   for (size_t k = first_outbox_; k < outboxes_used_; ++k) {
@@ -232,7 +229,7 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
   first_outbox_ = next;
   if (next < outboxes_used_ && oldest->peer < 0) {
     const Outbox& box = *outboxes_[next];
-    *oldest = {box.peer, true, box.writer.bytes().size(), true};
+    *oldest = PacketOutstanding(box);
   }
   // Packets coming in, for the packed receives still waiting.
   for (int peer : receiving_from_) {
@@ -243,7 +240,7 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
     if (!box.posted) BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
     Request::State s = box.request.state.load(std::memory_order_acquire);
     if (s == Request::State::kPending) {
-      if (oldest->peer < 0) *oldest = {peer, false, ops_[box.waiting[box.next].op].bytes, false};
+      if (oldest->peer < 0) *oldest = PackedOutstanding(peer, box);
       continue;
     }
     box.posted = false;
@@ -252,7 +249,7 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
     *progressed = true;
     if (box.next == box.waiting.size()) continue;
     BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
-    if (oldest->peer < 0) *oldest = {peer, false, ops_[box.waiting[box.next].op].bytes, false};
+    if (oldest->peer < 0) *oldest = PackedOutstanding(peer, box);
   }
   *all_done = first_tagged_ == tagged_.size() && first_outbox_ == outboxes_used_ && packed_outstanding_ == 0;
   return Status::Ok();
@@ -262,17 +259,15 @@ std::vector<P2pEngine::Outstanding> P2pEngine::StillOutstanding() const {
   std::vector<Outstanding> out;
   auto unfinished = [](const Request& r) { return r.state.load(std::memory_order_acquire) != Request::State::kDone; };
   for (size_t k = first_tagged_; k < tagged_.size(); ++k) {
-    if (!unfinished(requests_[k])) continue;
-    const P2pOp& op = ops_[tagged_[k]];
-    out.push_back({op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[k])});
+    if (unfinished(requests_[k])) out.push_back(TaggedOutstanding(k));
   }
   for (size_t k = first_outbox_; k < outboxes_used_; ++k) {
     const Outbox& box = *outboxes_[k];
-    if (unfinished(box.request)) out.push_back({box.peer, true, box.writer.bytes().size(), true});
+    if (unfinished(box.request)) out.push_back(PacketOutstanding(box));
   }
   for (int peer : receiving_from_) {
     const Inbox& box = *inboxes_[size_t(peer)];
-    if (box.next < box.waiting.size()) out.push_back({peer, false, ops_[box.waiting[box.next].op].bytes, false});
+    if (box.next < box.waiting.size()) out.push_back(PackedOutstanding(peer, box));
   }
   return out;
 }

@@ -156,6 +156,16 @@ class P2pEngine {
   // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
   // failure behind a pending request: the caller asks for that now and then while idle).
   Status Poll(bool full_scan, bool* progressed, bool* all_done, Outstanding* oldest);
+  // What the wait loop names for tagged message k, a packet going out, and the first packed
+  // receive still waiting for `peer`'s packets.
+  Outstanding TaggedOutstanding(size_t k) const {
+    const P2pOp& op = ops_[tagged_[k]];
+    return {op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[k])};
+  }
+  static Outstanding PacketOutstanding(const Outbox& box) { return {box.peer, true, box.writer.bytes().size(), true}; }
+  Outstanding PackedOutstanding(int peer, const Inbox& box) const {
+    return {peer, false, ops_[box.waiting[box.next].op].bytes, false};
+  }
   // Everything of the batch not finished yet: tagged messages, packets going out and packed
   // receives still waiting, in that order (the health pass of an idle wait; not on a hot path).
   std::vector<Outstanding> StillOutstanding() const;
