@@ -39,6 +39,8 @@ P2pEngine::P2pEngine(const P2pContext& ctx, size_t inline_bytes)
     : ctx_(ctx),
       inline_bytes_(inline_bytes),
       own_rank_(uint32_t(ctx.transport->rank())),
+      self_(int(std::find(ctx.world_ranks->begin(), ctx.world_ranks->end(), int(own_rank_)) -
+                ctx.world_ranks->begin())),
       own_packet_tag_(PacketTag(ctx.comm_id, own_rank_)),
       sends_to_(ctx.world_ranks->size(), 0),
       recvs_from_(ctx.world_ranks->size(), 0),
@@ -60,6 +62,7 @@ void P2pEngine::Begin() {
   first_outbox_ = 0;
   receiving_from_.clear();
   packed_outstanding_ = 0;
+  stray_reads_ = 0;
 }
 
 Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {
@@ -68,6 +71,15 @@ Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {
   Request* req = &requests_[k];
   transport::Transport* net = ctx_.transport;
   const int world_peer = (*ctx_.world_ranks)[op.peer];
+  // Already here: kept by a blocking Send to self (KeepForSelf), or a packed message read by a
+  // stray read (ReadStrayPacket), which Deliver then reports as too short.
+  if (Inbox* box = op.is_send ? nullptr : inboxes_[size_t(op.peer)].get(); box && !box->early.empty()) {
+    if (auto it = box->early.find(index); it != box->early.end()) {
+      Status delivered = Deliver(op.peer, op, it->second);
+      box->early.erase(it);
+      return delivered;
+    }
+  }
   const uint32_t source = op.is_send ? own_rank_ : uint32_t(world_peer);
   const uint64_t tag = MessageTag(ctx_.comm_id, source, index);
   BRAID_RETURN_IF_ERROR(op.is_send ? net->PostSend(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req)
@@ -154,14 +166,33 @@ Status P2pEngine::LargerThanExpected(int peer, const P2pOp& op) const {
       op.bytes, inline_bytes_));
 }
 
-Status P2pEngine::SentSmallerThanTagged(const Outstanding& receive) const {
-  if (receive.tagged_index < 0) return Status::Ok();
+Status P2pEngine::SentInAnotherForm(const Outstanding& receive) {
+  if (receive.recv_index < 0) return Status::Ok();
   const int world_peer = (*ctx_.world_ranks)[receive.peer];
-  if (!ctx_.transport->Probe(world_peer, LoneTag(ctx_.comm_id, uint32_t(world_peer), uint64_t(receive.tagged_index))))
+  const uint64_t index = uint64_t(receive.recv_index);
+  if (!receive.tagged) {
+    if (!ctx_.transport->Probe(world_peer, MessageTag(ctx_.comm_id, uint32_t(world_peer), index)))
+      return Status::Ok();
+    return Status::InvalidUsage(fmt::format(
+        "message from rank {} truncated: expected {} bytes, got more than {} (send and receive sizes differ)",
+        receive.peer, receive.bytes, inline_bytes_));
+  }
+  if (ctx_.transport->Probe(world_peer, LoneTag(ctx_.comm_id, uint32_t(world_peer), index))) {
+    return Status::InvalidUsage(fmt::format(
+        "message from rank {} too short: expected {} bytes, got at most {} (send and receive sizes differ)",
+        receive.peer, receive.bytes, inline_bytes_));
+  }
+  Inbox& box = InboxOf(receive.peer);
+  if (box.posted || !ctx_.transport->Probe(world_peer, PacketTag(ctx_.comm_id, uint32_t(world_peer))))
     return Status::Ok();
-  return Status::InvalidUsage(fmt::format(
-      "message from rank {} too short: expected {} bytes, got at most {} (send and receive sizes differ)",
-      receive.peer, receive.bytes, inline_bytes_));
+  return ReadStrayPacket(receive.peer, box);
+}
+
+Status P2pEngine::ReadStrayPacket(int peer, Inbox& box) {
+  if (std::find(receiving_from_.begin(), receiving_from_.end(), peer) == receiving_from_.end())
+    receiving_from_.push_back(peer);
+  ++stray_reads_;
+  return PostPacketRecv(peer, box);
 }
 
 Status P2pEngine::SizeMismatch(int peer, const P2pOp& op, size_t got) {
@@ -172,7 +203,11 @@ Status P2pEngine::SizeMismatch(int peer, const P2pOp& op, size_t got) {
 Status P2pEngine::Accept(int peer, Inbox& box) {
   const std::span<const std::byte> bytes(box.buffer.data(), box.request.bytes);
   const uint64_t tag = box.request.sender_tag;
-  if (IsLoneTag(tag)) return Take(peer, box, LoneIndex(tag, box.waiting[box.next].index), bytes);
+  if (IsLoneTag(tag)) {
+    // A stray read has no waiting receive; the numbers in flight are near the next one expected.
+    const uint64_t near = box.next < box.waiting.size() ? box.waiting[box.next].index : recvs_from_[size_t(peer)];
+    return Take(peer, box, LoneIndex(tag, near), bytes);
+  }
   return ForEachPackedMessage(bytes, peer, [&](uint64_t index, std::span<const std::byte> payload) {
     return Take(peer, box, index, payload);
   });
@@ -193,6 +228,10 @@ Status P2pEngine::Take(int peer, Inbox& box, uint64_t index, std::span<const std
   // A message whose receive was posted, not packed: that receive expects more than the
   // inline limit, and this message is within it.
   if (index < recvs_from_[size_t(peer)]) {
+    for (size_t k = first_tagged_; k < tagged_.size(); ++k) {  // in this batch: name its size
+      const P2pOp& op = ops_[tagged_[k]];
+      if (!op.is_send && op.peer == peer && tagged_index_[k] == index) return SizeMismatch(peer, op, payload.size());
+    }
     return Status::InvalidUsage(fmt::format(
         "message from rank {} too short: expected more than {} bytes, got {} (send and receive "
         "sizes differ)", peer, inline_bytes_, payload.size()));
@@ -234,16 +273,18 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
   // Packets coming in, for the packed receives still waiting.
   for (int peer : receiving_from_) {
     Inbox& box = *inboxes_[size_t(peer)];
-    if (box.next == box.waiting.size()) continue;
+    const bool stray = box.next == box.waiting.size();  // only a stray read can be posted then
+    if (stray && !box.posted) continue;
     // Add and the repost below keep a packet receive posted while receives wait; never trust the
     // state of one that is not.
     if (!box.posted) BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
     Request::State s = box.request.state.load(std::memory_order_acquire);
     if (s == Request::State::kPending) {
-      if (oldest->peer < 0) *oldest = PackedOutstanding(peer, box);
+      if (oldest->peer < 0 && !stray) *oldest = PackedOutstanding(peer, box);
       continue;
     }
     box.posted = false;
+    if (stray) --stray_reads_;
     if (s == Request::State::kFailed) return box.request.error;
     BRAID_RETURN_IF_ERROR(Accept(peer, box));
     *progressed = true;
@@ -251,7 +292,8 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
     BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
     if (oldest->peer < 0) *oldest = PackedOutstanding(peer, box);
   }
-  *all_done = first_tagged_ == tagged_.size() && first_outbox_ == outboxes_used_ && packed_outstanding_ == 0;
+  *all_done = first_tagged_ == tagged_.size() && first_outbox_ == outboxes_used_ && packed_outstanding_ == 0 &&
+              stray_reads_ == 0;
   return Status::Ok();
 }
 
@@ -303,7 +345,7 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
     failure = waiter.Idle([&](std::vector<int>* peers) {
       for (const Outstanding& o : StillOutstanding()) peers->push_back((*ctx_.world_ranks)[o.peer]);
     });
-    if (failure.ok() && full_scan) failure = SentSmallerThanTagged(oldest);
+    if (failure.ok() && full_scan) failure = SentInAnotherForm(oldest);
     if (!failure.ok()) {
       for (const Outstanding& o : StillOutstanding()) {
         if ((*ctx_.world_ranks)[o.peer] != waiter.failed_peer()) continue;
@@ -327,7 +369,25 @@ Status P2pEngine::WaitFailure(const Status& failure, const Outstanding& what) co
                                          what.packet ? ", a packet of small messages" : ""));
 }
 
+Status P2pEngine::KeepForSelf(const P2pOp& op) {
+  const uint64_t index = sends_to_[size_t(op.peer)]++;
+  const auto* data = static_cast<const std::byte*>(op.buf);
+  InboxOf(op.peer).early.emplace(index, std::vector<std::byte>(data, data + op.bytes));
+  return Status::Ok();
+}
+
+Status P2pEngine::NothingSentToSelfError(const P2pOp& op) const {
+  return Status::InvalidArgument(fmt::format(
+      "recv of {} bytes from self (rank {}) outside a group: no message sent to self is waiting, and none can be "
+      "sent while this call blocks (post the Send and the Recv in one GroupStart/GroupEnd)",
+      op.bytes, self_));
+}
+
 Status P2pEngine::RunOneAsBatch(const P2pOp& op) {
+  if (op.peer == self_) {  // RunOne sends within the inline limit through SendOne, above it here
+    if (op.is_send) return KeepForSelf(op);
+    if (NothingSentToSelf(op)) return NothingSentToSelfError(op);
+  }
   Begin();
   (void)Add(op);  // a failure is kept and returned by Finish
   return Finish(nullptr);
@@ -376,6 +436,7 @@ Status P2pEngine::SendOne(const P2pOp& op) {
 }
 
 Status P2pEngine::RecvOne(const P2pOp& op) {
+  if (NothingSentToSelf(op)) return NothingSentToSelfError(op);
   Inbox& box = InboxOf(op.peer);
   if (!box.early.empty() || box.posted) return RunOneAsBatch(op);
   const uint64_t index = recvs_from_[size_t(op.peer)]++;

@@ -13,9 +13,14 @@
 // Both sides pick the path from their own byte count, so a send and receive of different sizes
 // can disagree; the receiver then fails with an error naming the peer and the sizes when it can
 // tell: a tagged message where it expected a packed one, a packet holding a message whose
-// receive was posted tagged, or (probed while idle) a lone message where it waits for a tagged
-// one. A packet whose receive is not yet read (the sender grouped a small message, the receiver
-// expects a large one alone) is not looked into: that receive times out like any unmatched one.
+// receive was posted tagged, or (probed while idle) a lone message or an unread packet where it
+// waits for a tagged one (the packet is read then: later messages in it are kept for their
+// receives), or a tagged message where it waits for a packed one.
+//
+// Messages to self: a blocking Send above the inline limit is kept as a copy for its Recv (no
+// transport can be relied on to move it before that Recv is posted, and only this thread can
+// post it, after the Send returns); a blocking Recv from self with nothing sent to self waiting
+// fails at once (InvalidArgument) instead of waiting for a message nobody can send.
 #pragma once
 
 #include <atomic>
@@ -117,7 +122,8 @@ class P2pEngine {
     bool is_send = false;
     size_t bytes = 0;
     bool packet = false;
-    int64_t tagged_index = -1;  // a tagged receive: its message number
+    int64_t recv_index = -1;  // a receive: its message number
+    bool tagged = false;      // a receive posted tagged (above the inline limit), not packed
   };
 
   bool Packed(size_t bytes) const { return inline_bytes_ > 0 && bytes <= inline_bytes_; }
@@ -149,9 +155,23 @@ class P2pEngine {
   static Status SizeMismatch(int peer, const P2pOp& op, size_t got);
   // The error of a packed receive whose message was sent above the inline limit.
   Status LargerThanExpected(int peer, const P2pOp& op) const;
-  // Whether the message a tagged receive waits for came as a lone message instead (sent within
-  // the inline limit): then it never matches, and this is the error to return, not a Timeout.
-  Status SentSmallerThanTagged(const Outstanding& receive) const;
+  // Looks for the message `receive` waits for sent in the other form, which it would never
+  // match, and returns the error naming both sizes (not a Timeout). A tagged receive: a lone
+  // message with its number (sent within the inline limit), or a packet from its peer that no
+  // packed receive of the batch is reading, which is then read (ReadStrayPacket). A packed
+  // receive: a tagged message with its number (sent above the limit).
+  Status SentInAnotherForm(const Outstanding& receive);
+  // Posts the packet-stream receive for `peer` outside any packed receive; Poll hands the packet
+  // to Take, which keeps later messages for their receives and names one whose receive was
+  // posted tagged.
+  Status ReadStrayPacket(int peer, Inbox& box);
+  // A blocking Send to self above the inline limit: kept as a copy in self's early arrivals.
+  Status KeepForSelf(const P2pOp& op);
+  // A blocking Recv from self when every message sent to self was received: it would wait for ever.
+  bool NothingSentToSelf(const P2pOp& op) const {
+    return op.peer == self_ && recvs_from_[size_t(self_)] == sends_to_[size_t(self_)];
+  }
+  Status NothingSentToSelfError(const P2pOp& op) const;
   // Polls the outstanding requests; *all_done when nothing of the batch is outstanding. Tagged
   // requests are checked up to the first pending one, or all of them when `full_scan` (to see a
   // failure behind a pending request: the caller asks for that now and then while idle).
@@ -160,11 +180,12 @@ class P2pEngine {
   // receive still waiting for `peer`'s packets.
   Outstanding TaggedOutstanding(size_t k) const {
     const P2pOp& op = ops_[tagged_[k]];
-    return {op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[k])};
+    return {op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[k]), !op.is_send};
   }
   static Outstanding PacketOutstanding(const Outbox& box) { return {box.peer, true, box.writer.bytes().size(), true}; }
   Outstanding PackedOutstanding(int peer, const Inbox& box) const {
-    return {peer, false, ops_[box.waiting[box.next].op].bytes, false};
+    const Waiting& w = box.waiting[box.next];
+    return {peer, false, ops_[w.op].bytes, false, int64_t(w.index), false};
   }
   // Everything of the batch not finished yet: tagged messages, packets going out and packed
   // receives still waiting, in that order (the health pass of an idle wait; not on a hot path).
@@ -180,6 +201,7 @@ class P2pEngine {
   const P2pContext ctx_;
   const size_t inline_bytes_;
   const uint32_t own_rank_;        // this process's world rank
+  const int self_;                 // this process's communicator rank
   const uint64_t own_packet_tag_;  // the tag of the packets this rank sends (computed once)
   std::vector<uint64_t> sends_to_;                // messages sent to each peer (their numbers)
   std::vector<uint64_t> recvs_from_;              // messages received from each peer
@@ -199,6 +221,7 @@ class P2pEngine {
   std::vector<int> open_outbox_;             // per peer: its open packet in outboxes_, or -1
   std::vector<int> receiving_from_;          // peers with packed receives in this batch
   size_t packed_outstanding_ = 0;            // packed receives of this batch not yet delivered
+  size_t stray_reads_ = 0;                   // ReadStrayPacket receives of this batch not yet done
 };
 
 }  // namespace braid::runtime

@@ -6,8 +6,9 @@
 //   fault_worker die-after K BYTES       K all-reduces, then _exit(9) in the middle of the next one
 //   fault_worker stall-after K BYTES     K all-reduces, then SIGSTOP itself (the test kills it)
 //   fault_worker bad-args                invalid calls must return InvalidArgument, then a good one
-//   fault_worker p2p-forms N             ranks 0 and 1: N rounds of small messages, sent in a group
-//                                        and received one by one, then the reverse (checked)
+//   fault_worker p2p-forms N             ranks 0 and 1: N rounds of messages (mostly small, one of
+//                                        4 MiB), sent in a group and received one by one, then the
+//                                        reverse (checked)
 //   fault_worker mismatch                the last rank reduces with max where the others sum; with
 //                                        BRAID_CHECK_CALLS=1 every rank must get InvalidArgument,
 //                                        then all-reduce correctly
@@ -133,8 +134,20 @@ int BadArgs(braid::Comm& comm) {
 // Rank 0 sends rank 1 messages of sizes around the inline limit; in even rounds it sends them
 // in a group (packets) while rank 1 receives them one blocking Recv at a time, in odd rounds the
 // reverse. So blocking receives meet packets, and a group's receives meet lone messages.
+// Sizes around the inline limit (4 KiB), then small ones up to 32 within it, which makes the
+// sender's first packet leave full; then a 4 MiB message (rendezvous over UCX) and small ones
+// after it, whose packet arrives while the receiver still waits for the 4 MiB one alone and is
+// read then (P2pEngine::ReadStrayPacket).
+std::vector<size_t> P2pFormSizes() {
+  std::vector<size_t> sizes = {1, 8, 0, 100, 3000, 4096, 64, 2500, 4097};
+  sizes.insert(sizes.end(), 24, 16);
+  sizes.push_back(size_t(4) << 20);
+  sizes.insert(sizes.end(), {16, 700, 0});
+  return sizes;
+}
+
 int P2pForms(braid::Comm& comm, int rounds) {
-  const size_t kSizes[] = {1, 8, 0, 100, 3000, 4096, 64, 2500, 4097};
+  const std::vector<size_t> kSizes = P2pFormSizes();
   for (int round = 0; round < rounds; ++round) {
     const bool sender_groups = round % 2 == 0;
     const bool grouped = comm.rank() == 0 ? sender_groups : !sender_groups;

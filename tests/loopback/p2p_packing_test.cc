@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,17 @@ CommOptions WithInline(long inline_bytes, double timeout_s = 30) {
   o.timeout_s = timeout_s;
   o.p2p_inline_bytes = inline_bytes;
   return o;
+}
+
+// Two ranks with a 1024-byte inline limit and a 30 s timeout, each running `body`; a mismatch must
+// end both ranks' calls long before that timeout.
+void RunPairWellWithinTheTimeout(const std::function<void(Comm&, int)>& body) {
+  auto comms = MakeLoopbackComms(2, WithInline(1024, /*timeout_s=*/30));
+  RunRanks(2, [&](int r) {
+    const auto start = std::chrono::steady_clock::now();
+    body(*comms[r], r);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  });
 }
 
 // Sizes straddling the limits tested (1024 and 4096, the default), a packet's message count
@@ -190,11 +202,8 @@ TEST(P2pPackingErrors, ALargeSendMatchedWithASmallReceiveIsAnErrorNotAHang) {
 // fails naming both sides' sizes; the sender (blocked here, as loopback sends wait for their
 // match) hears of it through the receiver's failure notice. Neither waits out the 30 s timeout.
 TEST(P2pPackingErrors, ASmallSendMatchedWithALargeReceiveIsAnErrorNotAHang) {
-  auto comms = MakeLoopbackComms(2, WithInline(1024, /*timeout_s=*/30));
-  RunRanks(2, [&](int r) {
-    Comm& c = *comms[r];
+  RunPairWellWithinTheTimeout([](Comm& c, int r) {
     std::vector<uint8_t> buf(3000, 1);
-    const auto start = std::chrono::steady_clock::now();
     if (r == 0) {
       Status s = c.Send(buf.data(), 100, DataType::kUint8, 1);
       EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
@@ -205,7 +214,114 @@ TEST(P2pPackingErrors, ASmallSendMatchedWithALargeReceiveIsAnErrorNotAHang) {
       EXPECT_NE(s.message().find("message from rank 0 too short: expected 3000 bytes, got at most 1024"),
                 std::string::npos) << s.ToString();
     }
-    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  });
+}
+
+// A small message sent in a group travels in a packet with others; a receive above the inline
+// limit waits for a tagged message and never reads packets. While idle it now looks for an
+// unread packet from its peer, reads it, and fails naming both sizes, in a group or alone, long
+// before the 30 s timeout. The sender's packet was read, so it may finish before the receiver's
+// failure notice reaches it.
+TEST(P2pPackingErrors, AGroupedSmallSendMatchedWithALargeReceiveIsAnErrorNotAHang) {
+  for (bool receiver_groups : {false, true}) {
+    RunPairWellWithinTheTimeout([&](Comm& c, int r) {
+      std::vector<uint8_t> buf(3000, 1);
+      if (r == 0) {
+        ASSERT_TRUE(c.GroupStart().ok());
+        ASSERT_TRUE(c.Send(buf.data(), 100, DataType::kUint8, 1).ok());
+        ASSERT_TRUE(c.Send(buf.data(), 200, DataType::kUint8, 1).ok());
+        Status s = c.GroupEnd();
+        EXPECT_TRUE(s.ok() || s.code() == StatusCode::kRemoteError) << s.ToString();
+      } else {
+        Status s = receiver_groups ? c.GroupStart() : Status::Ok();
+        if (s.ok()) s = c.Recv(buf.data(), 3000, DataType::kUint8, 0);
+        if (s.ok() && receiver_groups) s = c.GroupEnd();
+        EXPECT_EQ(s.code(), StatusCode::kInvalidUsage) << s.ToString();
+        EXPECT_NE(s.message().find("message from rank 0 too short: expected 3000 bytes, got 100"), std::string::npos)
+            << s.ToString();
+      }
+    });
+  }
+}
+
+// The reverse in a group: a message above the limit leaves tagged, and a group's receive within
+// it waits for a packet that never holds it. Probed while idle, it fails naming the sizes; the
+// sender (whose loopback send waits for its match) hears of it through the failure notice.
+TEST(P2pPackingErrors, ALargeSendMatchedWithAGroupedSmallReceiveIsAnErrorNotAHang) {
+  RunPairWellWithinTheTimeout([](Comm& c, int r) {
+    std::vector<uint8_t> buf(3000, 1);
+    ASSERT_TRUE(c.GroupStart().ok());
+    ASSERT_TRUE((r == 0 ? c.Send(buf.data(), 3000, DataType::kUint8, 1) : c.Recv(buf.data(), 100, DataType::kUint8, 0)).ok());
+    Status s = c.GroupEnd();
+    if (r == 0) {
+      EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+      EXPECT_NE(s.message().find("rank 1 reported a failure: InvalidUsage"), std::string::npos) << s.ToString();
+    } else {
+      EXPECT_EQ(s.code(), StatusCode::kInvalidUsage) << s.ToString();
+      EXPECT_NE(s.message().find("message from rank 0 truncated: expected 100 bytes, got more than 1024"),
+                std::string::npos) << s.ToString();
+    }
+  });
+}
+
+std::vector<uint8_t> Pattern(size_t bytes, uint8_t seed) {
+  std::vector<uint8_t> v(bytes);
+  for (size_t k = 0; k < bytes; ++k) v[k] = uint8_t(seed + k * 7);
+  return v;
+}
+
+// A blocking Send to self cannot wait for its Recv: only this thread can post that, after the
+// Send returns (over UCX a message above the rendezvous threshold, and over loopback any message,
+// would wait for ever). Above the inline limit braid keeps a copy for the Recv, which then takes
+// it blocking or in a group, in order, at the size sent.
+TEST(P2pSelf, BlockingSendsToSelfAboveTheInlineLimitCompleteAndTheirReceivesGetThem) {
+  for (long inline_bytes : {0L, 1024L}) {
+    auto comms = MakeLoopbackComms(2, WithInline(inline_bytes));
+    RunRanks(2, [&](int r) {
+      Comm& c = *comms[r];
+      const std::vector<uint8_t> first = Pattern(4 << 20, uint8_t(r)), second = Pattern(3000, uint8_t(r + 9));
+      ASSERT_TRUE(c.Send(first.data(), first.size(), DataType::kUint8, r).ok());
+      ASSERT_TRUE(c.Send(second.data(), second.size(), DataType::kUint8, r).ok());
+      std::vector<uint8_t> got_first(first.size()), got_second(second.size());
+      Status s = c.Recv(got_first.data(), got_first.size(), DataType::kUint8, r);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ASSERT_TRUE(c.GroupStart().ok());
+      ASSERT_TRUE(c.Recv(got_second.data(), got_second.size(), DataType::kUint8, r).ok());
+      s = c.GroupEnd();
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      EXPECT_EQ(got_first, first);
+      EXPECT_EQ(got_second, second);
+    });
+  }
+}
+
+// A blocking Recv from self with nothing sent to self can never finish: it fails at once with
+// InvalidArgument, having changed nothing, and the communicator goes on. A kept message received
+// at another size fails naming both.
+TEST(P2pSelf, BlockingReceiveFromSelfWithNothingSentFailsAtOnceAndTheCommunicatorGoesOn) {
+  auto comms = MakeLoopbackComms(2, WithInline(1024));
+  RunRanks(2, [&](int r) {
+    Comm& c = *comms[r];
+    std::vector<uint8_t> buf(3000, 0);
+    Status s = c.Recv(buf.data(), 2000, DataType::kUint8, r);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(), "recv of 2000 bytes from self (rank " + std::to_string(r) +
+                               ") outside a group: no message sent to self is waiting, and none can be sent while "
+                               "this call blocks (post the Send and the Recv in one GroupStart/GroupEnd)");
+    const std::vector<uint8_t> sent = Pattern(2000, uint8_t(r));
+    ASSERT_TRUE(c.Send(sent.data(), sent.size(), DataType::kUint8, r).ok());
+    s = c.Recv(buf.data(), 2000, DataType::kUint8, r);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(std::vector<uint8_t>(buf.begin(), buf.begin() + 2000), sent);
+    float x = 1.0f;
+    s = c.AllReduce(&x, &x, 1, DataType::kFloat32, RedOp{RedOpKind::kSum});
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(x, 2.0f);
+    // Kept at 3000 bytes, received as 100: the sizes differ.
+    ASSERT_TRUE(c.Send(buf.data(), 3000, DataType::kUint8, r).ok());
+    s = c.Recv(buf.data(), 100, DataType::kUint8, r);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidUsage);
+    EXPECT_EQ(s.message(), "message from rank " + std::to_string(r) + " truncated: expected 100 bytes, got 3000");
   });
 }
 
