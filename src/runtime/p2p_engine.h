@@ -13,14 +13,17 @@
 // Both sides pick the path from their own byte count, so a send and receive of different sizes
 // can disagree; the receiver then fails with an error naming the peer and the sizes when it can
 // tell: a tagged message where it expected a packed one, a packet holding a message whose
-// receive was posted tagged, or (probed while idle) a lone message or an unread packet where it
-// waits for a tagged one (the packet is read then: later messages in it are kept for their
-// receives), or a tagged message where it waits for a packed one.
+// receive was posted tagged, or (probed while idle: the oldest receive every 32 idle passes, every
+// receive on the 0.1 s health pass) a lone message or an unread packet where it waits for a tagged
+// one (the packet is read then: later messages in it are kept for their receives), or a tagged
+// message where it waits for a packed one.
 //
 // Messages to self: a blocking Send above the inline limit is kept as a copy for its Recv (no
 // transport can be relied on to move it before that Recv is posted, and only this thread can
-// post it, after the Send returns); a blocking Recv from self with nothing sent to self waiting
-// fails at once (InvalidArgument) instead of waiting for a message nobody can send.
+// post it, after the Send returns); within the limit it leaves as a lone message, which UCX
+// delivers eagerly (the loopback test transport, whose sends all wait for their receive, does
+// not). A blocking Recv from self with nothing sent to self waiting fails at once
+// (InvalidArgument) instead of waiting for a message nobody can send.
 #pragma once
 
 #include <atomic>
@@ -187,8 +190,11 @@ class P2pEngine {
     const Waiting& w = box.waiting[box.next];
     return {peer, false, ops_[w.op].bytes, false, int64_t(w.index), false};
   }
+  // A stray read still waiting for its packet (its size is not known: the buffer's is given).
+  static Outstanding StrayOutstanding(int peer) { return {peer, false, kMaxPacketBytes, true}; }
   // Everything of the batch not finished yet: tagged messages, packets going out and packed
-  // receives still waiting, in that order (the health pass of an idle wait; not on a hot path).
+  // receives still waiting or stray reads, in that order (the health pass of an idle wait; not on a
+  // hot path).
   std::vector<Outstanding> StillOutstanding() const;
   void EndBatch();
   Status RunOneAsBatch(const P2pOp& op);

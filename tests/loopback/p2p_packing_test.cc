@@ -264,6 +264,34 @@ TEST(P2pPackingErrors, ALargeSendMatchedWithAGroupedSmallReceiveIsAnErrorNotAHan
   });
 }
 
+// A mismatch behind a receive that waits on a silent peer: rank 0's oldest receive is from rank
+// 2, which sends nothing, and the next is rank 1's small messages in a packet. The wait looks at
+// every receive on its 0.1 s health pass, so it fails naming rank 1's sizes instead of timing out.
+TEST(P2pPackingErrors, AMismatchBehindAReceiveFromASilentPeerIsFoundOnTheHealthPass) {
+  auto comms = MakeLoopbackComms(3, WithInline(1024, /*timeout_s=*/30));
+  RunRanks(3, [&](int r) {
+    Comm& c = *comms[r];
+    std::vector<uint8_t> a(3000, 1), b(3000, 1);
+    const auto start = std::chrono::steady_clock::now();
+    if (r == 0) {
+      ASSERT_TRUE(c.GroupStart().ok());
+      ASSERT_TRUE(c.Recv(a.data(), 3000, DataType::kUint8, 2).ok());
+      ASSERT_TRUE(c.Recv(b.data(), 3000, DataType::kUint8, 1).ok());
+      Status s = c.GroupEnd();
+      EXPECT_EQ(s.code(), StatusCode::kInvalidUsage) << s.ToString();
+      EXPECT_NE(s.message().find("message from rank 1 too short: expected 3000 bytes, got 100"), std::string::npos)
+          << s.ToString();
+    } else if (r == 1) {
+      ASSERT_TRUE(c.GroupStart().ok());
+      ASSERT_TRUE(c.Send(a.data(), 100, DataType::kUint8, 0).ok());
+      ASSERT_TRUE(c.Send(a.data(), 200, DataType::kUint8, 0).ok());
+      Status s = c.GroupEnd();
+      EXPECT_TRUE(s.ok() || s.code() == StatusCode::kRemoteError) << s.ToString();
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  });
+}
+
 std::vector<uint8_t> Pattern(size_t bytes, uint8_t seed) {
   std::vector<uint8_t> v(bytes);
   for (size_t k = 0; k < bytes; ++k) v[k] = uint8_t(seed + k * 7);
