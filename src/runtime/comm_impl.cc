@@ -214,6 +214,10 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   ctx.timeout_s = options_.timeout_s;
   ctx.notices = &notices_;
   ctx.what = coll::CollectiveName(call.collective);
+  if (serving_group_p2p_) {
+    ctx.side.poll = [](void* self, bool* progressed) { return static_cast<Impl*>(self)->p2p_.Service(progressed); };
+    ctx.side.arg = this;
+  }
   runtime::ExecutionBuffers buffers{input, call.output, scratch_.data()};
   return executor_.Run(plan->schedule, buffers, ctx);
 }
@@ -241,7 +245,9 @@ Status Comm::Impl::GroupEnd() {
   }
   auto run_collectives = [this]() {
     for (const CollectiveCall& call : running_colls_) {
+      serving_group_p2p_ = true;
       Status ran = RunCollective(call);
+      serving_group_p2p_ = false;
       // A call that BRAID_CHECK_CALLS refused had no effect, but the group's point-to-point
       // traffic, cancelled now, may have reached some ranks and not others: fatal here.
       if (ran.code() == StatusCode::kInvalidArgument) return Status::InvalidUsage(ran.message());

@@ -110,6 +110,9 @@ class Comm::Impl {
   int group_depth_ = 0;
   std::vector<CollectiveCall> group_colls_;  // run at GroupEnd; a group's p2p ops are in p2p_
   std::vector<CollectiveCall> running_colls_;  // swapped with group_colls_ to keep both capacities
+  // Set while GroupEnd runs the group's collectives: their wait loops also serve the group's
+  // point-to-point traffic (runtime::SidePoll says why).
+  bool serving_group_p2p_ = false;
 
   runtime::Executor executor_;
   std::vector<std::byte> scratch_;

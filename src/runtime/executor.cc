@@ -162,6 +162,10 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
 
     // Poll phase.
     if (net->Progress()) progressed = true;
+    if (ctx.side.poll) {
+      failure = ctx.side.poll(ctx.side.arg, &progressed);
+      if (!failure.ok()) break;
+    }
     size_t keep = 0;
     for (size_t k = 0; k < pending_.size(); ++k) {
       uint32_t i = pending_[k];

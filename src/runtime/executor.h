@@ -20,6 +20,16 @@ namespace braid::runtime {
 
 class FailureNotices;
 
+// Other work that must go on while a collective waits: a group's point-to-point traffic runs
+// underneath the group's collectives, and its packet receives must be reposted as packets arrive,
+// or a peer whose send waits for one (and only then joins the collective) never gets there.
+// Called on every pass of the wait loop; sets *progressed when it moved something. A failure ends
+// the collective with it.
+struct SidePoll {
+  Status (*poll)(void* arg, bool* progressed) = nullptr;
+  void* arg = nullptr;
+};
+
 struct ExecutionContext {
   transport::Transport* transport = nullptr;
   const std::vector<int>* world_ranks = nullptr;  // communicator rank -> transport (world) rank
@@ -32,6 +42,7 @@ struct ExecutionContext {
   double timeout_s = 300;
   FailureNotices* notices = nullptr;  // the communicator's; checked while waiting
   const char* what = "collective";  // for error messages, e.g. "allreduce"
+  SidePoll side;                     // none outside a group
 };
 
 struct ExecutionBuffers {

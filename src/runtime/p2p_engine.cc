@@ -297,6 +297,12 @@ Status P2pEngine::Poll(bool full_scan, bool* progressed, bool* all_done, Outstan
   return Status::Ok();
 }
 
+Status P2pEngine::Service(bool* progressed) {
+  bool all_done = false;
+  Outstanding oldest;
+  return Poll(/*full_scan=*/false, progressed, &all_done, &oldest);
+}
+
 std::vector<P2pEngine::Outstanding> P2pEngine::StillOutstanding() const {
   std::vector<Outstanding> out;
   auto unfinished = [](const Request& r) { return r.state.load(std::memory_order_acquire) != Request::State::kDone; };

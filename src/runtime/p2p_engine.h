@@ -85,6 +85,10 @@ class P2pEngine {
   // progresses, then waits for every op of the batch. On failure nothing that touches the
   // callers' buffers is left in flight.
   Status Finish(const std::function<Status()>& between);
+  // One pass over the batch's traffic without waiting (completions, packets taken apart, packet
+  // receives reposted): what Finish's own loop does between waits, for the wait loops of the
+  // group's collectives, which run inside Finish (`between`). Sets *progressed as Poll does.
+  Status Service(bool* progressed);
   // Ends the batch without waiting: cancels everything still in flight.
   void Cancel();
 

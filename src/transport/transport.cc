@@ -6,12 +6,16 @@
 namespace braid::transport {
 namespace {
 
-// Waits until `req` is finished; on an error from `idle` cancels it and returns that error.
+// Waits until `req` is finished; on an error from `idle` cancels it and returns that error,
+// unless it completed before the cancel took: then it was delivered after all, and the caller
+// must not act as if it was not (a blocking Recv stopped to take its message in another form
+// would wait for one that is already in its buffer).
 Status WaitFor(Transport* transport, Request* req, const IdleCheck& idle) {
   while (req->state.load(std::memory_order_acquire) == Request::State::kPending) {
     if (transport->Progress()) continue;
     if (Status stop = idle(); !stop.ok()) {
       transport->Cancel(req);
+      if (req->state.load(std::memory_order_acquire) == Request::State::kDone) break;
       return stop;
     }
   }

@@ -9,6 +9,9 @@
 //   fault_worker p2p-forms N             ranks 0 and 1: N rounds of messages (mostly small, one of
 //                                        4 MiB), sent in a group and received one by one, then the
 //                                        reverse (checked)
+//   fault_worker p2p-torture SEED N R    every rank: N seeds from SEED of the randomised traffic of
+//                                        tests/common/p2p_torture.h, R rounds each, on one
+//                                        communicator (every byte checked)
 //   fault_worker mismatch                the last rank reduces with max where the others sum; with
 //                                        BRAID_CHECK_CALLS=1 every rank must get InvalidArgument,
 //                                        then all-reduce correctly
@@ -36,6 +39,7 @@
 #include "braid/comm.h"
 #include "braid/status.h"
 #include "braid/types.h"
+#include "../common/p2p_torture.h"
 
 namespace {
 
@@ -176,6 +180,26 @@ int P2pForms(braid::Comm& comm, int rounds) {
   return kExitOk;
 }
 
+// Over UCX a blocking Send to self completes (small ones leave eagerly), so self messages may be
+// blocking calls too.
+int P2pTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds) {
+  braid::testing::TortureOptions options;
+  options.rounds = rounds;
+  options.blocking_self = true;
+  size_t messages = 0, bytes = 0;
+  for (uint64_t seed = first_seed; seed < first_seed + uint64_t(seeds); ++seed) {
+    braid::testing::TortureRank torture(comm, seed, options);
+    const std::string error = torture.Run();
+    messages += torture.messages_checked();
+    bytes += torture.bytes_checked();
+    if (error.empty()) continue;
+    std::fprintf(stderr, "rank %d: %s\n", comm.rank(), error.c_str());
+    return kExitWrong;
+  }
+  Say("DONE: " + std::to_string(messages) + " messages received, " + std::to_string(bytes) + " bytes checked");
+  return kExitOk;
+}
+
 // FAULT_HOLD_S: see the header comment.
 void HoldAfterFailure() {
   const char* hold = std::getenv("FAULT_HOLD_S");
@@ -196,7 +220,7 @@ int Mismatch(braid::Comm& comm) {
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
-               "stall-after K BYTES | bad-args | p2p-forms N | mismatch\n");
+               "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | mismatch\n");
   return kExitUsage;
 }
 
@@ -206,8 +230,10 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string mode = argv[1];
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
-  if (!counted && mode != "bad-args" && mode != "p2p-forms" && mode != "mismatch") return Usage();
-  if ((counted && argc != 4) || (mode == "p2p-forms" && argc != 3)) return Usage();
+  if (!counted && mode != "bad-args" && mode != "p2p-forms" && mode != "p2p-torture" && mode != "mismatch")
+    return Usage();
+  if ((counted && argc != 4) || (mode == "p2p-forms" && argc != 3) || (mode == "p2p-torture" && argc != 5))
+    return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
 
@@ -228,6 +254,8 @@ int main(int argc, char** argv) {
   if (mode == "bad-args") return BadArgs(*comm);
   if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
+  if (mode == "p2p-torture")
+    return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]));
   for (int i = 0; i < n; ++i) {
     if (int rc = OneAllReduce(*comm, bytes, i); rc != kExitOk) return rc;
   }

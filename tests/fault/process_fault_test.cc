@@ -305,6 +305,19 @@ TEST_F(ProcessFaultTest, GroupedAndBlockingPointToPointMeet) {
   }
 }
 
+// Randomised point-to-point traffic with collectives mixed in (tests/common/p2p_torture.h) between
+// real processes over UCX: each rank groups, nests and orders its calls its own way, blocking sends
+// to self included; every byte is checked.
+TEST_F(ProcessFaultTest, RandomisedPointToPointTrafficArrivesWhole) {
+  const int kRanks = 3;
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"p2p-torture", "1", "6", "10"});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
+  }
+}
+
 // (d) Invalid arguments return InvalidArgument with a message, and the communicator still works.
 // (e) BRAID_CHECK_CALLS=1 over real processes and UCX: one rank reduces with max where the others
 // sum. Every rank gets InvalidArgument naming the odd rank's call, and the communicator goes on.

@@ -302,6 +302,35 @@ std::vector<uint8_t> Pattern(size_t bytes, uint8_t seed) {
 // Send returns (over UCX a message above the rendezvous threshold, and over loopback any message,
 // would wait for ever). Above the inline limit braid keeps a copy for the Recv, which then takes
 // it blocking or in a group, in order, at the size sent.
+// A group's collectives run while its point-to-point traffic goes on underneath: a packet
+// receive must be posted again as soon as a packet arrives, also while a collective waits. Here
+// rank 1's group receives two small messages, then all-reduces; rank 0 sends them blocking (two
+// lone messages, each waiting for its receive on the loopback transport), then all-reduces. Before,
+// the second receive was posted only after the all-reduce, which waited for rank 0, which waited
+// for that receive, until BRAID_TIMEOUT (found by P2pTorture, seed 40).
+TEST(P2pGroups, AGroupsCollectiveDoesNotStopItsReceivesFromBeingPosted) {
+  RunPairWellWithinTheTimeout([](Comm& c, int r) {
+    uint8_t a = uint8_t(r ? 0 : 7), b = uint8_t(r ? 0 : 9);
+    int token = r + 1;
+    Status s;
+    if (r == 0) {
+      s = c.Send(&a, 1, DataType::kUint8, 1);
+      if (s.ok()) s = c.Send(&b, 1, DataType::kUint8, 1);
+      if (s.ok()) s = c.AllReduce(&token, &token, 1, DataType::kInt32, RedOp{RedOpKind::kSum});
+    } else {
+      s = c.GroupStart();
+      if (s.ok()) s = c.Recv(&a, 1, DataType::kUint8, 0);
+      if (s.ok()) s = c.Recv(&b, 1, DataType::kUint8, 0);
+      if (s.ok()) s = c.AllReduce(&token, &token, 1, DataType::kInt32, RedOp{RedOpKind::kSum});
+      if (s.ok()) s = c.GroupEnd();
+      EXPECT_EQ(a, 7);
+      EXPECT_EQ(b, 9);
+    }
+    ASSERT_TRUE(s.ok()) << "rank " << r << ": " << s.ToString();
+    EXPECT_EQ(token, 3);
+  });
+}
+
 TEST(P2pSelf, BlockingSendsToSelfAboveTheInlineLimitCompleteAndTheirReceivesGetThem) {
   for (long inline_bytes : {0L, 1024L}) {
     auto comms = MakeLoopbackComms(2, WithInline(inline_bytes));

@@ -11,6 +11,10 @@
 #                             all-gather on 2 ranks and all-reduce on 3 find 0 wrong elements
 #   netns_test.sh peer-death  rank 1 (in B) is killed while rank 0 (in A) waits in an all-reduce:
 #                             rank 0 exits with an error naming rank 1, long before BRAID_TIMEOUT
+#   netns_test.sh p2p-torture ranks 0 and 2 in A, 1 in B, 1% loss each way: the randomised
+#                             point-to-point traffic of tests/common/p2p_torture.h (groups and
+#                             blocking calls mixed, collectives inside groups, 0 B .. 160 KiB)
+#                             arrives whole, over TCP between the hosts and shared memory in A
 #   netns_test.sh cleanup     this script, stopped by SIGTERM or failing on purpose, leaves no
 #                             namespace, emulator or process behind; killed by SIGKILL, its
 #                             emulator stops and the next run sweeps its namespaces
@@ -387,6 +391,27 @@ check_peer_death() {
   ! grep -q "net:\[" "$work/rank0.err" || fail "rank 0's error shows the host identity, not the hostname"
 }
 
+check_p2p_torture() {
+  local r pids=() status failed=0 rank_env=(UCX_NET_DEVICES="$dev" BRAID_SOCKET_IFNAME="$dev" BRAID_WORLD_SIZE=3
+                                          BRAID_ROOT="$addr_a:29500" BRAID_TIMEOUT=30)
+  local seeds=${TORTURE_SEEDS:-4}  # more for a longer soak
+  link_up 1 0 1
+  for r in 0 1 2; do
+    local ns=$ns_a
+    ((r == 1)) && ns=$ns_b
+    timeout -k 5 $((60 + seeds)) ip netns exec "$ns" env "${rank_env[@]}" BRAID_RANK=$r "$FAULT_WORKER" p2p-torture 1 "$seeds" 10 \
+      >"$work/rank$r.out" 2>&1 &
+    pids+=($!)
+  done
+  for r in 0 1 2; do
+    status=0
+    wait "${pids[$r]}" || status=$?
+    ((status == 0)) || { failed=1; say "rank $r exited with $status: $(tail -n 3 "$work/rank$r.out")"; }
+  done
+  ((failed == 0)) || fail "the randomised point-to-point traffic failed (above)"
+  for r in 0 1 2; do say "rank $r: $(grep DONE "$work/rank$r.out")"; done
+}
+
 # Internal modes of the cleanup check: "hold" sets everything up and waits to be signalled;
 # "fail-after-setup" fails once the link is up.
 hold() {
@@ -452,9 +477,9 @@ check_cleanup() {
 main() {
   local check=${1:-}
   case $check in
-    latency | bandwidth | loss | peer-death | cleanup | hold | fail-after-setup) ;;
+    latency | bandwidth | loss | peer-death | p2p-torture | cleanup | hold | fail-after-setup) ;;
     *)
-      echo "usage: netns_test.sh latency|bandwidth|loss|peer-death|cleanup" >&2
+      echo "usage: netns_test.sh latency|bandwidth|loss|peer-death|p2p-torture|cleanup" >&2
       exit 2
       ;;
   esac
@@ -472,6 +497,7 @@ main() {
     bandwidth) check_bandwidth ;;
     loss) check_loss ;;
     peer-death) check_peer_death ;;
+    p2p-torture) check_p2p_torture ;;
     hold) hold ;;
     fail-after-setup)
       link_up 1 0 0

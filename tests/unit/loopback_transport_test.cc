@@ -101,6 +101,36 @@ TEST(LoopbackTransport, OutOfOrderTagsPostingOrderAndIgnoredTagBits) {
   EXPECT_EQ(re.sender_tag, 0x7007u);
 }
 
+// A blocking receive whose wait is stopped (its idle check fails) after its message arrived, but
+// before the wait looked again, has its message: RecvNow reports it delivered, not the stop. (A
+// blocking Recv stops its wait to take its message in another form; reported as not delivered, the
+// message in its buffer was waited for again, and the next one was taken for it.)
+TEST(LoopbackTransport, AWaitStoppedAfterItsMessageArrivedReportsItDelivered) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  struct Arrival {
+    Transport* sender;
+    int value;
+    Request send;
+  } arrival{t1.get(), 42, {}};
+  // The idle check delivers the message (the loopback matches it inside PostSend), then stops.
+  const IdleCheck deliver_then_stop{[](void* arg) {
+                                      auto& a = *static_cast<Arrival*>(arg);
+                                      EXPECT_TRUE(a.sender->PostSend(0, 9, &a.value, sizeof a.value, MemoryType::kHost,
+                                                                     &a.send).ok());
+                                      return Status::Aborted("stopped by the test");
+                                    },
+                                    &arrival};
+  int value = 0;
+  size_t received = 0;
+  Status got = t0->RecvNow(1, 9, &value, sizeof value, &received, deliver_then_stop);
+  EXPECT_TRUE(got.ok()) << got.ToString();
+  EXPECT_EQ(value, 42);
+  EXPECT_EQ(received, sizeof value);
+  EXPECT_EQ(WaitFor(t1.get(), arrival.send), State::kDone);
+}
+
 TEST(LoopbackTransport, ZeroBytesAndSelf) {
   auto fabric = LoopbackFabric::Create(1);
   auto t = fabric->Endpoint(0);
