@@ -10,8 +10,8 @@
 //                                        4 MiB), sent in a group and received one by one, then the
 //                                        reverse (checked)
 //   fault_worker p2p-torture SEED N R    every rank: N seeds from SEED of the randomised traffic of
-//                                        tests/common/p2p_torture.h, R rounds each, on one
-//                                        communicator (every byte checked)
+//                                        tests/common/p2p_torture.h, R rounds each, on the
+//                                        communicator and on a child of it (every byte checked)
 //   fault_worker mismatch                the last rank reduces with max where the others sum; with
 //                                        BRAID_CHECK_CALLS=1 every rank must get InvalidArgument,
 //                                        then all-reduce correctly
@@ -181,20 +181,29 @@ int P2pForms(braid::Comm& comm, int rounds) {
 }
 
 // Over UCX a blocking Send to self completes (small ones leave eagerly), so self messages may be
-// blocking calls too.
+// blocking calls too. Each seed runs on the communicator, then on a child of it (split by rank
+// parity, ranks in reverse order, so child and world ranks differ), whose traffic shares the
+// transport under its own tags.
 int P2pTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds) {
   braid::testing::TortureOptions options;
   options.rounds = rounds;
   options.blocking_self = true;
+  std::unique_ptr<braid::Comm> child;
+  if (braid::Status s = comm.Split(comm.rank() % 2, -comm.rank(), &child); !s.ok()) {
+    Fail(comm.rank(), "split", s);
+    return kExitCollective;
+  }
   size_t messages = 0, bytes = 0;
   for (uint64_t seed = first_seed; seed < first_seed + uint64_t(seeds); ++seed) {
-    braid::testing::TortureRank torture(comm, seed, options);
-    const std::string error = torture.Run();
-    messages += torture.messages_checked();
-    bytes += torture.bytes_checked();
-    if (error.empty()) continue;
-    std::fprintf(stderr, "rank %d: %s\n", comm.rank(), error.c_str());
-    return kExitWrong;
+    for (braid::Comm* c : {&comm, child.get()}) {
+      braid::testing::TortureRank torture(*c, seed, options);
+      const std::string error = torture.Run();
+      messages += torture.messages_checked();
+      bytes += torture.bytes_checked();
+      if (error.empty()) continue;
+      std::fprintf(stderr, "rank %d%s: %s\n", comm.rank(), c == &comm ? "" : " (child communicator)", error.c_str());
+      return kExitWrong;
+    }
   }
   Say("DONE: " + std::to_string(messages) + " messages received, " + std::to_string(bytes) + " bytes checked");
   return kExitOk;

@@ -1,9 +1,11 @@
-// Randomised point-to-point traffic with collectives mixed in (tests/common/p2p_torture.h): each
-// rank groups, nests and orders its calls its own way, and every byte is checked. Seeds are fixed
+// Randomised point-to-point traffic with collectives mixed in (tests/common/p2p_torture.h), on a
+// communicator and on a child of it: each rank groups, nests and orders its calls its own way,
+// and every byte is checked. Seeds are fixed
 // so a failure reproduces; TORTURE_SEEDS=N runs N seeds per case instead (a longer soak).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,7 +36,15 @@ void Torture(int nranks, long inline_bytes, uint64_t first, int seeds, const Tor
   for (uint64_t seed = first; seed < first + uint64_t(seeds); ++seed) {
     auto comms = MakeLoopbackComms(nranks, comm_options);
     std::vector<std::string> errors(static_cast<size_t>(nranks));
-    RunRanks(nranks, [&](int r) { errors[size_t(r)] = TortureRank(*comms[size_t(r)], seed, traced).Run(); });
+    // The seed runs on the communicator, then on a child of it (split by rank parity, ranks in
+    // reverse order), whose traffic shares the fabric under its own tags.
+    RunRanks(nranks, [&](int r) {
+      std::string& error = errors[size_t(r)];
+      error = TortureRank(*comms[size_t(r)], seed, traced).Run();
+      std::unique_ptr<Comm> child;
+      if (Status s = comms[size_t(r)]->Split(r % 2, -r, &child); error.empty() && !s.ok()) error = "split: " + s.ToString();
+      if (error.empty()) error = TortureRank(*child, seed, traced).Run();
+    });
     bool failed = false;
     for (int r = 0; r < nranks; ++r) {
       EXPECT_EQ(errors[size_t(r)], "") << "rank " << r;
