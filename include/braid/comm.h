@@ -13,7 +13,11 @@
 //   usable. A dead or stalled peer yields RemoteError / Timeout naming that peer within
 //   BRAID_TIMEOUT seconds; Abort() from another thread makes pending calls return Aborted.
 //   After a RemoteError, Timeout or Aborted the communicator is unusable: destroy it.
-// - A Comm is used by one thread at a time, except Abort(), which any thread may call.
+// - A Comm is used by one thread at a time, except Abort(), which any thread may call. Different
+//   communicators may be used from different threads at the same time, including a communicator
+//   and those split from it, which share one transport (one UCX worker per process): calls into
+//   it are then serialised by a fair lock taken only once a Split has happened (Split itself may
+//   also run on several threads at once).
 #pragma once
 
 #include <cstddef>
@@ -109,6 +113,7 @@ class BRAID_API Comm {
   // Collective over this communicator: ranks with the same color form a new communicator ordered
   // by (key, old rank). color < 0 (NCCL_SPLIT_NOCOLOR) yields *out == nullptr. The child shares
   // this communicator's transport; destroy children before or after the parent, either works.
+  // The child may be driven by another thread than this communicator (see the top of this file).
   Status Split(int color, int key, std::unique_ptr<Comm>* out);
 
   // Thread-safe. Makes every pending and future call on this communicator fail with Aborted.

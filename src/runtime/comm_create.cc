@@ -18,8 +18,6 @@
 namespace braid {
 namespace {
 
-constexpr uint32_t kWorldCommId = 1;
-
 // Rendezvous blob: [u32 n][hostname][u32 m][host identity][i32 pid][transport address bytes].
 // The identity (bootstrap/host_identity.h) decides which peers share a host; the hostname is for
 // messages.
@@ -121,7 +119,7 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
   world->transport = std::move(ucx);
   std::vector<int> identity(nranks);
   for (int r = 0; r < nranks; ++r) identity[r] = r;
-  *out = Impl::MakeComm(std::move(world), std::move(identity), rank, kWorldCommId, resolved);
+  *out = Impl::MakeComm(std::move(world), std::move(identity), rank, runtime::CommIds::kWorldId, resolved);
   bootstrap::ReapProcessRoots();
   return Status::Ok();
 }

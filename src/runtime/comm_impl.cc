@@ -263,19 +263,38 @@ Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {
   BRAID_RETURN_IF_ERROR(CheckUsable());
   if (group_depth_ > 0) return Status::InvalidUsage("Split inside a GroupStart/GroupEnd group");
   const int n = size();
-  // Every rank contributes {color, key, proposed communicator id}.
-  std::vector<int32_t> mine = {int32_t(color < 0 ? -1 : color), int32_t(key),
-                               int32_t(world_->next_comm_id)};
+  runtime::CommIds& ids = world_->comm_ids;
   std::vector<int32_t> all(3 * size_t(n));
-  CollectiveCall gather{coll::Collective::kAllGather, mine.data(), all.data(), 3,
-                        DataType::kInt32, RedOp{}, 0, false};
-  BRAID_RETURN_IF_ERROR(Fail(RunCollective(gather)).WithContext("Split"));
-
   uint32_t child_id = 0;
-  for (int r = 0; r < n; ++r) child_id = std::max(child_id, uint32_t(all[3 * r + 2]));
-  if (child_id >= (1u << transport::kTagCommBits))
-    return Fail(Status::Internal("Split: communicator ids exhausted (65536 per process)"));
-  world_->next_comm_id = child_id + 1;
+  // Agree on the child's id (runtime/world.h). One round unless another thread of some member
+  // process splits a communicator at the same time and holds the id agreed on.
+  for (;;) {
+    // Every rank contributes {color, key, proposed communicator id}.
+    const uint32_t proposed = ids.Propose();
+    std::vector<int32_t> contribution = {int32_t(color < 0 ? -1 : color), int32_t(key), int32_t(proposed)};
+    CollectiveCall gather{coll::Collective::kAllGather, contribution.data(), all.data(), 3,
+                          DataType::kInt32, RedOp{}, 0, false};
+    if (Status s = RunCollective(gather); !s.ok()) {
+      ids.Release(proposed);
+      return Fail(s).WithContext("Split");
+    }
+    child_id = 0;
+    for (int r = 0; r < n; ++r) child_id = std::max(child_id, uint32_t(all[3 * r + 2]));
+    if (child_id >= runtime::CommIds::kLimit) {
+      ids.Release(proposed);
+      return Fail(Status::Internal("Split: communicator ids exhausted (65536 per process)"));
+    }
+    const bool mine = ids.Claim(child_id, proposed);
+    int32_t everywhere = mine ? 1 : 0;  // min over the members
+    CollectiveCall agree{coll::Collective::kAllReduce, &everywhere, &everywhere, 1, DataType::kInt32,
+                         RedOp{RedOpKind::kMin}, 0, true};
+    Status agreed = RunCollective(agree);
+    // Kept only by a member of the child; a claim that failed here is another Split's id.
+    if (mine && (!agreed.ok() || everywhere == 0 || color < 0)) ids.Release(child_id);
+    if (!agreed.ok()) return Fail(agreed).WithContext("Split");
+    if (everywhere == 1) break;
+    BRAID_INFO(kInit, "Split: communicator id {} is taken by another Split in a member process; agreeing again", child_id);
+  }
   if (color < 0) return Status::Ok();
 
   std::vector<std::pair<int32_t, int>> members;  // (key, parent rank)
@@ -288,6 +307,8 @@ Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {
     if (members[i].second == rank_) child_rank = int(i);
     child_world.push_back(world_ranks_[members[i].second]);
   }
+  // The child may be driven by another thread than this communicator (transport.h).
+  world_->transport->AllowConcurrentUse();
   *out = MakeComm(world_, std::move(child_world), child_rank, child_id, options_);
   BRAID_INFO(kInit, "Split color {} key {}: rank {} of {} in communicator id {}", color, key,
              child_rank, members.size(), child_id);

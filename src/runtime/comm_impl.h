@@ -1,5 +1,5 @@
 // Comm::Impl: the state behind braid::Comm. Communicators created by Split share the parent's
-// World (transport + comm-id allocator) and address peers through world_ranks_.
+// World (transport + communicator ids; runtime/world.h) and address peers through world_ranks_.
 #pragma once
 
 #include <atomic>
@@ -12,25 +12,15 @@
 #include <vector>
 
 #include "braid/comm.h"
-#include "transport/transport.h"
 #include "collectives/schedule.h"
 #include "collectives/tuner.h"
 #include "runtime/executor.h"
 #include "runtime/failure_notice.h"
 #include "runtime/p2p_engine.h"
+#include "runtime/world.h"
 #include "transport/transport.h"
 
 namespace braid {
-
-namespace runtime {
-// Everything the communicators of one bootstrap share.
-struct World {
-  std::unique_ptr<transport::Transport> transport;
-  // Next communicator id this process has not used (ids are agreed on at Split: the max of the
-  // members' proposals), so two communicators sharing a process never share tag space.
-  uint32_t next_comm_id = 2;
-};
-}  // namespace runtime
 
 class Comm::Impl {
  public:
@@ -47,6 +37,8 @@ class Comm::Impl {
 
   int rank() const { return rank_; }
   int size() const { return int(world_ranks_.size()); }
+  // The id that names this communicator's tag space on the shared transport.
+  uint32_t comm_id() const { return comm_id_; }
   transport::Transport* transport() const { return world_->transport.get(); }
 
   // A validated collective call (see validate.h); runs it or queues it inside a group.

@@ -3,7 +3,8 @@
 // children) share one Transport and address peers by world rank.
 //
 // Threading: a Transport is driven by one thread at a time (the communicator serialises calls),
-// except Interrupt(), which any thread may call.
+// except Interrupt(), which any thread may call, until AllowConcurrentUse(): from then on the
+// communicators sharing it may call it from their own threads at the same time.
 #pragma once
 
 #include <atomic>
@@ -139,6 +140,12 @@ class Transport {
   // OK while `peer` looks alive; a RemoteError naming the peer once the transport knows it died
   // (endpoint error, closed connection, or its process no longer exists on this host).
   virtual Status PeerHealth(int peer) = 0;
+
+  // Called (by Split) before a second communicator starts using this transport, while only the
+  // first one's thread is in it. Afterwards any method may be called from several threads at
+  // once, and a request may be completed by another thread's Progress() (hence its atomic
+  // state). Irreversible.
+  virtual void AllowConcurrentUse() = 0;
 };
 
 }  // namespace braid::transport

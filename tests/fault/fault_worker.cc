@@ -12,6 +12,8 @@
 //   fault_worker p2p-torture SEED N R    every rank: N seeds from SEED of the randomised traffic of
 //                                        tests/common/p2p_torture.h, R rounds each, on the
 //                                        communicator and on a child of it (every byte checked)
+//   fault_worker concurrent-torture SEED N R   the same, but the communicator and a child of it
+//                                        (every rank, reversed) run at once on two threads
 //   fault_worker mismatch                the last rank reduces with max where the others sum; with
 //                                        BRAID_CHECK_CALLS=1 every rank must get InvalidArgument,
 //                                        then all-reduce correctly
@@ -209,6 +211,43 @@ int P2pTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds) {
   return kExitOk;
 }
 
+// Two threads at once, the communicator's and a child's (all ranks in reverse order), each
+// running its own seeds of the torture: the two share this process's UCX worker.
+int ConcurrentTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds) {
+  braid::testing::TortureOptions options;
+  options.rounds = rounds;
+  options.blocking_self = true;
+  std::unique_ptr<braid::Comm> child;
+  if (braid::Status s = comm.Split(0, -comm.rank(), &child); !s.ok()) {
+    Fail(comm.rank(), "split", s);
+    return kExitCollective;
+  }
+  struct Outcome {
+    std::string error;
+    size_t messages = 0, bytes = 0;
+  };
+  auto run = [&](braid::Comm& c, uint64_t seed_offset, Outcome* out) {
+    for (uint64_t seed = first_seed; seed < first_seed + uint64_t(seeds) && out->error.empty(); ++seed) {
+      braid::testing::TortureRank torture(c, seed + seed_offset, options);
+      out->error = torture.Run();
+      out->messages += torture.messages_checked();
+      out->bytes += torture.bytes_checked();
+    }
+  };
+  Outcome parent, side;
+  std::thread thread([&] { run(*child, 1000, &side); });
+  run(comm, 0, &parent);
+  thread.join();
+  for (const Outcome* o : {&parent, &side}) {
+    if (o->error.empty()) continue;
+    std::fprintf(stderr, "rank %d%s: %s\n", comm.rank(), o == &parent ? "" : " (child communicator)", o->error.c_str());
+    return kExitWrong;
+  }
+  Say("DONE: " + std::to_string(parent.messages + side.messages) + " messages received, " +
+      std::to_string(parent.bytes + side.bytes) + " bytes checked on two threads");
+  return kExitOk;
+}
+
 // FAULT_HOLD_S: see the header comment.
 void HoldAfterFailure() {
   const char* hold = std::getenv("FAULT_HOLD_S");
@@ -229,7 +268,8 @@ int Mismatch(braid::Comm& comm) {
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
-               "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | mismatch\n");
+               "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
+               "concurrent-torture SEED N R | mismatch\n");
   return kExitUsage;
 }
 
@@ -239,10 +279,9 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string mode = argv[1];
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
-  if (!counted && mode != "bad-args" && mode != "p2p-forms" && mode != "p2p-torture" && mode != "mismatch")
-    return Usage();
-  if ((counted && argc != 4) || (mode == "p2p-forms" && argc != 3) || (mode == "p2p-torture" && argc != 5))
-    return Usage();
+  const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
+  if (!counted && !torture && mode != "bad-args" && mode != "p2p-forms" && mode != "mismatch") return Usage();
+  if ((counted && argc != 4) || (mode == "p2p-forms" && argc != 3) || (torture && argc != 5)) return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
 
@@ -263,8 +302,10 @@ int main(int argc, char** argv) {
   if (mode == "bad-args") return BadArgs(*comm);
   if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
-  if (mode == "p2p-torture")
-    return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]));
+  if (torture) {
+    auto run = mode == "p2p-torture" ? P2pTorture : ConcurrentTorture;
+    return run(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]));
+  }
   for (int i = 0; i < n; ++i) {
     if (int rc = OneAllReduce(*comm, bytes, i); rc != kExitOk) return rc;
   }

@@ -318,6 +318,18 @@ TEST_F(ProcessFaultTest, RandomisedPointToPointTrafficArrivesWhole) {
   }
 }
 
+// The same traffic on a communicator and on a child of it at once, from two threads per process:
+// split communicators share their process's UCX worker, which takes one thread at a time.
+TEST_F(ProcessFaultTest, CommunicatorsSharingAWorkerRunOnTwoThreadsAtOnce) {
+  const int kRanks = 3;
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"concurrent-torture", "1", "12", "10"});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
+  }
+}
+
 // (d) Invalid arguments return InvalidArgument with a message, and the communicator still works.
 // (e) BRAID_CHECK_CALLS=1 over real processes and UCX: one rank reduces with max where the others
 // sum. Every rank gets InvalidArgument naming the odd rank's call, and the communicator goes on.

@@ -30,7 +30,7 @@ inline std::vector<std::unique_ptr<Comm>> MakeLoopbackComms(
   for (int r = 0; r < nranks; ++r) {
     auto world = std::make_shared<runtime::World>();
     world->transport = fabric->Endpoint(r);
-    comms.push_back(Comm::Impl::MakeComm(world, identity, r, 1, resolved));
+    comms.push_back(Comm::Impl::MakeComm(world, identity, r, runtime::CommIds::kWorldId, resolved));
   }
   if (fabric_out) *fabric_out = fabric;
   return comms;

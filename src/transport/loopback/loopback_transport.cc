@@ -199,9 +199,7 @@ Status LoopbackTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t byt
 bool LoopbackTransport::Progress() {
   // Matching happens when operations are posted; Progress only reports that something finished.
   uint64_t now = fabric_->ranks_[size_t(rank_)]->finished.load(std::memory_order_acquire);
-  bool changed = now != seen_finished_;
-  seen_finished_ = now;
-  return changed;
+  return seen_finished_.exchange(now, std::memory_order_relaxed) != now;
 }
 
 void LoopbackTransport::WaitForActivity(int timeout_us) { fabric_->Wait(rank_, timeout_us); }

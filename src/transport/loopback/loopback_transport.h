@@ -6,6 +6,7 @@
 // peer dying.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -95,11 +96,15 @@ class LoopbackTransport : public Transport {
   void Cancel(Request* req) override;
   Status PeerHealth(int peer) override;
   bool Probe(int peer, uint64_t tag) override;
+  // Nothing to do: the fabric's mutex already serialises what ranks share, and a rank's own
+  // threads share only seen_finished_ (atomic).
+  void AllowConcurrentUse() override {}
 
  private:
   std::shared_ptr<LoopbackFabric> fabric_;
   int rank_;
-  uint64_t seen_finished_ = 0;  // value of the rank's finished counter at the last Progress()
+  // The rank's finished counter at the last Progress() (of any of the rank's threads).
+  std::atomic<uint64_t> seen_finished_{0};
 };
 
 }  // namespace braid::transport

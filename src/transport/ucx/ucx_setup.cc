@@ -255,6 +255,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
 }
 
 std::string UcxTransport::Describe() const {
+  TransportLock::Guard guard(lock_);
   std::string s =
       fmt::format("ucx {}, {} worker, wakeup {}, error mode {}, same-host rendezvous from {}",
                   ucp_get_version_string(), thread_mode_, lanes_[kNetworkLane].wakeup ? "fd" : "polling",

@@ -109,6 +109,9 @@ unsigned UcxTransport::Drive() {
   unsigned events = 0;
   for (Lane& lane : lanes_)
     if (lane.worker && lane.in_use) events += ucp_worker_progress(lane.worker);
+  // What arrived may be another thread's, and that thread may be asleep on the event fd whose
+  // events this pass just consumed.
+  if (events != 0 && sleepers_.load(std::memory_order_relaxed) != 0) Interrupt();
   DrainCompleted();
   if (!newly_failed_.empty()) HandleFailures();
   if (!closing_.empty()) ReapClosed();
@@ -250,6 +253,7 @@ ucs_memory_type_t UcsMemoryType(MemoryType mem) {
 
 Status UcxTransport::PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
                               Request* req) {
+  TransportLock::Guard guard(lock_);
   BRAID_RETURN_IF_ERROR(ReadyToSend(peer));
   // Not zeroed: UCX reads only the fields op_attr_mask names (zeroing all ~80 bytes was a
   // tenth of this function's instructions, once per message of a window).
@@ -272,6 +276,7 @@ Status UcxTransport::Reconnect(int peer) {
 
 Status UcxTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                               Request* req) {
+  TransportLock::Guard guard(lock_);
   BRAID_RETURN_IF_ERROR(CheckPeer(peer, "receive from"));
   ucp_request_param_t params;  // not zeroed, as in PostSend
   params.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
@@ -315,6 +320,7 @@ Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, 
 bool UcxTransport::Progress() {
   // Only completions count: UCX also reports its own traffic (wireup, keepalive) as events, and
   // callers restart their no-progress timeout whenever this returns true.
+  TransportLock::Guard guard(lock_);
   Drive();
   bool changed = completions_ != completions_seen_;
   completions_seen_ = completions_;
@@ -323,6 +329,7 @@ bool UcxTransport::Progress() {
 
 void UcxTransport::WaitForActivity(int timeout_us) {
   if (timeout_us < 0) timeout_us = 0;
+  TransportLock::Guard guard(lock_);
   pollfd fds[1 + kNumLanes];
   fds[0] = {interrupt_fd_, POLLIN, 0};
   nfds_t nfds = 1;
@@ -351,10 +358,15 @@ void UcxTransport::WaitForActivity(int timeout_us) {
     timeout_us = std::min(timeout_us, kFallbackNapUs);
   }
   timespec ts{timeout_us / 1000000, long(timeout_us % 1000000) * 1000};
+  // Counted before the lock goes: a thread whose progress takes our events after that sees us.
+  const bool shared = lock_.enabled();
+  if (shared) sleepers_.fetch_add(1, std::memory_order_relaxed);
+  guard.Unlock();
   if (ppoll(fds, nfds, &ts, nullptr) > 0 && (fds[0].revents & POLLIN)) {
     uint64_t count;
     [[maybe_unused]] ssize_t n = read(interrupt_fd_, &count, sizeof(count));  // re-arm
   }
+  if (shared) sleepers_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void UcxTransport::Interrupt() {
@@ -363,6 +375,7 @@ void UcxTransport::Interrupt() {
 }
 
 void UcxTransport::Cancel(Request* req) {
+  TransportLock::Guard guard(lock_);
   DrainCompleted();
   if (req->finished() || req->state.load(std::memory_order_acquire) == Request::State::kIdle ||
       !req->handle) {
@@ -401,10 +414,10 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
   // for every such request in turn.
   while (!finished() && Clock::now() - start < kCompletionBound) {
     Drive();
-    if (!PeerHealth(peer).ok()) break;
+    if (!Health(peer).ok()) break;
   }
   if (finished()) return nullptr;
-  if (!PeerHealth(peer).ok()) return "cancelled; the peer is dead";
+  if (!Health(peer).ok()) return "cancelled; the peer is dead";
   BRAID_WARN(kNet, "{} rank {} did not stop within {} s of being cancelled; abandoning it",
              is_send ? "send to" : "receive from", peer,
              std::chrono::duration<double>(kCompletionBound).count());
@@ -414,6 +427,7 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
 // SendNow and RecvNow post without a callback and poll UCX's request: a message that arrives
 // costs one progress pass and one status test, not a callback, our Op and a wait on a Request.
 Status UcxTransport::SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) {
+  TransportLock::Guard guard(lock_);
   BRAID_RETURN_IF_ERROR(ReadyToSend(peer));
   ucp_request_param_t params;
   params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE;
@@ -422,11 +436,12 @@ Status UcxTransport::SendNow(int peer, uint64_t tag, const void* buf, size_t byt
   ucs_status_ptr_t request = ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buf, bytes, tag, &params);
   if (request == nullptr) return Status::Ok();  // UCX copied it out (most small sends)
   if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, true, false, UCS_PTR_STATUS(request), bytes, 0);
-  return WaitPolled(request, peer, /*is_send=*/true, bytes, nullptr, idle);
+  return WaitPolled(guard, request, peer, /*is_send=*/true, bytes, nullptr, idle);
 }
 
 Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
                              const IdleCheck& idle) {
+  TransportLock::Guard guard(lock_);
   BRAID_RETURN_IF_ERROR(CheckPeer(peer, "receive from"));
   ucp_request_param_t params;
   // NO_IMM_CMPL: UCX 1.13 does not report the length of a receive that completes inside the call.
@@ -434,17 +449,18 @@ Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity,
   params.memory_type = UCS_MEMORY_TYPE_HOST;
   ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buf, capacity, tag, ~uint64_t(0), &params);
   if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, false, false, UCS_PTR_STATUS(request), capacity, 0);
-  return WaitPolled(request, peer, /*is_send=*/false, capacity, received, idle);
+  return WaitPolled(guard, request, peer, /*is_send=*/false, capacity, received, idle);
 }
 
 bool UcxTransport::Probe(int peer, uint64_t tag) {
   if (peers_.empty() || unsigned(peer) >= unsigned(size_)) return false;
+  TransportLock::Guard guard(lock_);
   ucp_tag_recv_info_t info;
   return ucp_tag_probe_nb(WorkerOf(peer), tag, ~uint64_t(0), /*remove=*/0, &info) != nullptr;
 }
 
-Status UcxTransport::WaitPolled(void* request, int peer, bool is_send, size_t bytes, size_t* received,
-                                const IdleCheck& idle) {
+Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send,
+                                size_t bytes, size_t* received, const IdleCheck& idle) {
   ucp_tag_recv_info_t info{};
   auto test = [&] {
     return is_send ? ucp_request_check_status(request) : ucp_tag_recv_request_test(request, &info);
@@ -454,7 +470,14 @@ Status UcxTransport::WaitPolled(void* request, int peer, bool is_send, size_t by
     Drive();
     if ((status = test()) != UCS_INPROGRESS) break;
     // Drive handled a failure of the peer (and failed its tracked receives; this one is ours).
-    Status stop = peers_[size_t(peer)]->failed ? PeerError(peer, is_send ? "send to" : "receive from") : idle();
+    Status stop;
+    if (peers_[size_t(peer)]->failed) {
+      stop = PeerError(peer, is_send ? "send to" : "receive from");
+    } else {
+      guard.Unlock();
+      stop = idle();
+      guard.Relock();
+    }
     if (stop.ok()) continue;
     // Stopped unfinished (UCX releases the request once it completes; nothing reads it then) or
     // cancelled: the wait's error. Completed while being stopped: delivered after all.
@@ -472,6 +495,11 @@ Status UcxTransport::WaitPolled(void* request, int peer, bool is_send, size_t by
 }
 
 Status UcxTransport::PeerHealth(int peer) {
+  TransportLock::Guard guard(lock_);
+  return Health(peer);
+}
+
+Status UcxTransport::Health(int peer) {
   if (peers_.empty() || peer < 0 || peer >= size_) return CheckPeer(peer, "health of");
   Peer& p = *peers_[size_t(peer)];
   if (!p.failed && peer != rank_ && SameHost(peer) && probe_limiter_.Due(peer) &&

@@ -2,8 +2,14 @@
 // process and one endpoint per world rank (self included).
 //
 // Threading: the worker is created UCS_THREAD_MODE_SERIALIZED: UCX takes no locks and any one
-// thread at a time may drive it (the communicator serialises calls, but not always from the same
-// thread). Interrupt() touches only our own eventfd, so it is safe from any thread.
+// thread at a time may drive it (a communicator serialises its calls, but not always from the
+// same thread). Once communicators split from one another may run on their own threads
+// (AllowConcurrentUse), every method holds lock_ (transport_lock.h) while it is in UCX or our
+// state; a blocking SendNow/RecvNow lets go of it between its polls, and WaitForActivity while it
+// sleeps. A thread's progress may then complete another thread's operation (callbacks only
+// record results, and a request's state is atomic), so it wakes the threads asleep in
+// WaitForActivity whenever UCX reports events. Interrupt() touches only our own eventfd, so it is
+// safe from any thread.
 //
 // Waiting: WaitForActivity arms the workers (ucp_worker_arm) and ppoll()s their event fds together
 // with the Interrupt() eventfd, so an idle rank sleeps in the kernel and wakes as soon as a
@@ -32,6 +38,7 @@
 
 #include <ucp/api/ucp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,6 +48,7 @@
 #include "core/log.h"
 #include "transport/peer_liveness.h"
 #include "transport/transport.h"
+#include "transport/transport_lock.h"
 
 namespace braid::transport {
 
@@ -95,6 +103,7 @@ class UcxTransport : public Transport {
   // operation (the request is failed; UCX may in theory still touch the buffer afterwards).
   void Cancel(Request* req) override;
   Status PeerHealth(int peer) override;
+  void AllowConcurrentUse() override { lock_.Enable(); }
 
  private:
   struct Op;  // lives in the private area of a UCX request (see ucx_transport.cc)
@@ -124,6 +133,8 @@ class UcxTransport : public Transport {
     return PeerError(peer, what);
   }
   Status PeerError(int peer, const char* what) const;
+  // PeerHealth with lock_ held.
+  Status Health(int peer);
   // CheckPeer for a send, reconnecting an endpoint that an earlier Cancel() reset.
   Status ReadyToSend(int peer) {
     BRAID_RETURN_IF_ERROR(CheckPeer(peer, "send to"));
@@ -189,9 +200,10 @@ class UcxTransport : public Transport {
   Status CompletionError(int peer, bool is_send, bool cancelled, ucs_status_t status, size_t expected,
                          size_t received) const;
   // Progresses until `request` (posted without a callback by SendNow/RecvNow) completes, and
-  // frees it; stops it on an error from `idle` or a failure of the peer.
-  Status WaitPolled(void* request, int peer, bool is_send, size_t bytes, size_t* received,
-                    const IdleCheck& idle);
+  // frees it; stops it on an error from `idle` or a failure of the peer. `guard` holds lock_; it
+  // is let go while `idle` runs (other threads' turn; idle may sleep or ask PeerHealth).
+  Status WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send, size_t bytes,
+                    size_t* received, const IdleCheck& idle);
   // Stops an operation a wait gave up on: cancels a receive in UCX; lets a send finish for a
   // moment, then force-closes its endpoint (UCX cannot cancel sends). Waits for finished() at
   // most kCompletionBound, less once the peer is known dead. nullptr once it finished, else why
@@ -227,6 +239,8 @@ class UcxTransport : public Transport {
   void DestroyLane(Lane* lane);
   ucp_worker_h WorkerOf(int peer) const { return lanes_[peers_[size_t(peer)]->lane].worker; }
 
+  mutable TransportLock lock_;     // engaged once AllowConcurrentUse() was called
+  std::atomic<int> sleepers_{0};  // threads in WaitForActivity's ppoll (while lock_ is engaged)
   Lane lanes_[kNumLanes];
   int interrupt_fd_ = -1;
   std::string thread_mode_;
