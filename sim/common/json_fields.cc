@@ -86,6 +86,18 @@ class DuplicateKeyCheck {
     return path;
   }
 
+
+ public:
+  // The path of the value being read, the innermost key or index included ("gpu.sms",
+  // "gemm[2].m"); empty at the top level.
+  std::string CurrentValue() const {
+    std::string path;
+    for (const Container& c : open_)
+      path += c.object ? (path.empty() ? "" : ".") + c.key : fmt::format("[{}]", c.index);
+    return path;
+  }
+
+ private:
   const std::string& origin_;
   std::vector<Container> open_;
 };
@@ -214,14 +226,19 @@ void JsonFields::RejectUnknown(const std::vector<std::string>& known) const {
 }
 
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin) {
+  DuplicateKeyCheck check(origin);
   try {
-    DuplicateKeyCheck check(origin);
     // The callback is copied into the parser: it calls the one check through a reference.
     return nlohmann::json::parse(text, [&check](int depth, nlohmann::json::parse_event_t event,
                                                 nlohmann::json& parsed) { return check(depth, event, parsed); });
   } catch (const nlohmann::json::parse_error& e) {
     // e.what() carries "line L, column C" from nlohmann.
     throw InputError(fmt::format("{}: malformed JSON: {}", origin, e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number beyond a double's range (1e999): nlohmann names the text, the check the field.
+    const std::string field = check.CurrentValue();
+    throw InputError(fmt::format("{}: {}a number beyond the range of a double (+-1.8e308): {}", origin,
+                                 field.empty() ? "" : "field \"" + field + "\": ", e.what()));
   }
 }
 

@@ -27,6 +27,10 @@ struct Kernel {
   double backward_factor = 2;
   // FLOPs by Megatron's counting convention (GEMMs and attention counted in full), for reports.
   double counted_flops = 0;
+  // The share of counted_flops that is model work, for MFU: 0.5 for causal attention's score
+  // products (the masked upper triangle is no model work), 1 otherwise. Counting it in full
+  // let MFU pass 100% for long sequences on a causal kernel.
+  double model_share = 1;
 };
 
 struct GemmCalibrationPoint {

@@ -13,7 +13,8 @@ namespace braid::sim {
 const char* const kFlopConvention =
     "tflops_per_gpu counts the FLOPs executed, recomputation included (Megatron-LM's convention, "
     "Eq. 3 of Narayanan et al. SC'21 under full recomputation; attention counted in full); mfu "
-    "uses model FLOPs (forward + backward, no recomputation) over the GPU's dense bf16 peak";
+    "uses model FLOPs (forward + backward, no recomputation, causal attention's masked half left "
+    "out) over the GPU's dense bf16 peak";
 
 Format ParseFormat(const std::string& text) {
   if (text == "table") return Format::kTable;

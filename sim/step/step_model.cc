@@ -108,7 +108,7 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
   if (mem.total() > cluster_.gpu.memory_GiB * kGiB) {
     *rule = "memory";
     return fmt::format("needs {:.1f} GiB on stage {} (weights {:.1f}, grads {:.1f}, optimizer "
-                       "{:.1f}, activations {:.1f}, reserved {:.1f}) > {:.0f} GiB per GPU",
+                       "{:.1f}, activations {:.1f}, reserved {:.1f}) > {:g} GiB per GPU",
                        mem.total() / kGiB, stage, mem.weights / kGiB, mem.gradients / kGiB,
                        mem.optimizer / kGiB, mem.activations / kGiB, mem.reserved / kGiB,
                        cluster_.gpu.memory_GiB);
@@ -279,14 +279,14 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
       costs.transfer_seconds += PassSeconds({{}, {{coll::Collective::kAllGather, bytes}}}, l, 1, nullptr);
     }
   }
-  auto flops = [&](const LayerWork& w, bool with_recompute) {
-    return CountedFlops(w.forward) + CountedFlops(w.backward) +
-           (with_recompute ? CountedFlops(w.recompute) : 0);
+  // Megatron's count: every pass, recomputation included, attention in full. The model's: forward
+  // and backward once, causal attention's masked half left out.
+  auto counted = [](const LayerWork& w) {
+    return CountedFlops(w.forward) + CountedFlops(w.backward) + CountedFlops(w.recompute);
   };
-  for (bool rec : {true, false}) {
-    double f = model_.layers * flops(layer, rec) + flops(emb, rec) + flops(head, rec);
-    (rec ? costs.counted_flops_per_mb : costs.model_flops_per_mb) = f;
-  }
+  auto model = [](const LayerWork& w) { return ModelFlops(w.forward) + ModelFlops(w.backward); };
+  costs.counted_flops_per_mb = model_.layers * counted(layer) + counted(emb) + counted(head);
+  costs.model_flops_per_mb = model_.layers * model(layer) + model(emb) + model(head);
   return costs;
 }
 
@@ -316,7 +316,9 @@ double StepModel::EstimateSeconds(const Layout& l) {
 
 StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   if (std::string why = Infeasible(l); !why.empty()) {
-    throw InputError("layout " + LayoutToString(l) + ": " + why);
+    // The model's own fields may be what does not fit (heads, ffn_hidden, layers): name its file.
+    const std::string model = model_.file.empty() ? model_.name : model_.name + " (" + model_.file + ")";
+    throw InputError("layout " + LayoutToString(l) + " of model " + model + ": " + why);
   }
   StepResult r;
   r.layout = l;

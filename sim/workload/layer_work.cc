@@ -15,7 +15,9 @@ std::vector<Kernel> BackwardOf(const std::vector<Kernel>& forward, int bpv) {
     switch (k.kind) {
       case KernelKind::kGemm:
         out.push_back(Gemm(k.name + ".dgrad", k.m, k.k, k.n, k.batch, bpv));
+        out.back().model_share = k.model_share;
         out.push_back(Gemm(k.name + ".wgrad", k.k, k.n, k.m, k.batch, bpv));
+        out.back().model_share = k.model_share;
         break;
       case KernelKind::kAttention: {
         Kernel b = k;
@@ -131,6 +133,7 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
     a.kind = KernelKind::kAttention;
     a.counted_flops = 4 * d.b * heads * d.s * d.s * dh;
     a.flops = a.counted_flops / 2;  // causal: only the lower triangle is computed
+    a.model_share = 0.5;
     a.seq = d.s;
     a.bytes = bpv * d.tokens * (2 * heads * dh + kv_width / l.tp);  // Q, O and K, V
     core.push_back(a);
@@ -139,10 +142,13 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
     // and normalises them (its backward reads the output and the gradient, writes one: 1.5x),
     // dropout writes them again with a 1-byte mask (backward: gradient and mask in, one out: 1x).
     const double scores = d.b * heads * d.s * d.s;  // elements of QK^T
+    // Both products run in full; the masked half is no model work (model_share).
     core.push_back(Gemm("qk", d.s, d.s, dh, d.b * heads, bpv));
+    core.back().model_share = 0.5;
     core.push_back(MemoryOp("scale-mask-softmax", 2.0 * bpv * scores, 1.5));
     core.push_back(MemoryOp("attention-dropout", (2.0 * bpv + 1) * scores, 1.0));
     core.push_back(Gemm("av", d.s, dh, d.s, d.b * heads, bpv));
+    core.back().model_share = 0.5;
     // The context comes out as [b, heads, s, dh] and is copied to [s, b, h] for the projection
     // (permute().contiguous()); its backward needs no copy (the batched GEMM reads the permuted
     // gradient as it is).
@@ -249,6 +255,12 @@ LayerWork HeadWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) 
 double CountedFlops(const PassWork& pass) {
   double total = 0;
   for (const Kernel& k : pass.kernels) total += k.counted_flops;
+  return total;
+}
+
+double ModelFlops(const PassWork& pass) {
+  double total = 0;
+  for (const Kernel& k : pass.kernels) total += k.counted_flops * k.model_share;
   return total;
 }
 

@@ -37,5 +37,7 @@ LayerWork HeadWork(const ModelSpec& model, const Layout& layout, const TrainingS
 
 // Sums by Megatron's FLOP convention (see Kernel::counted_flops).
 double CountedFlops(const PassWork& pass);
+// Sums the model's own work (Kernel::model_share of each): what MFU counts.
+double ModelFlops(const PassWork& pass);
 
 }  // namespace braid::sim

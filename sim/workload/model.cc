@@ -62,6 +62,7 @@ ModelSpec FromJson(const std::string& path) {
                    "seq_len", "vocab"});
   ModelSpec m;
   m.name = f.Has("name") ? f.String("name") : std::filesystem::path(path).stem().string();
+  m.file = path;
   m.layers = f.Int("layers", 1, 100000);
   m.hidden = f.Int("hidden", 1, 1 << 20);
   m.heads = f.Int("heads", 1, 1 << 16);

@@ -14,6 +14,7 @@ enum class Activation { kGelu, kSwiglu };
 // swiglu -> Llama: no biases, RMSNorm, rotary positions, untied output embedding.
 struct ModelSpec {
   std::string name;
+  std::string file;  // the JSON file it was read from; empty for a preset
   int layers = 0;
   int hidden = 0;
   int heads = 0;

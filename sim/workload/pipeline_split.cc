@@ -1,6 +1,7 @@
 #include "sim/workload/pipeline_split.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -23,9 +24,13 @@ std::vector<int> VirtualStageLayers(int layers, int pp, int v, bool uneven, std:
   const int last = middle - (shortfall + 1) / 2;
   const int first = middle - shortfall / 2;
   if (last < 1) {
-    *why = fmt::format("layers ({}) over pp*v ({}*{}) virtual stages: {} on each middle one leaves {} "
-                       "for the first and {} for the last (each needs at least one)",
-                       layers, pp, v, middle, first, last);
+    std::vector<int> divisors;
+    for (int d = 1; d <= layers; ++d)
+      if (layers % d == 0) divisors.push_back(d);
+    *why = fmt::format("layers ({}) over pp*v ({}*{}) virtual stages: with {} on each middle stage the "
+                       "first and last would have to give up {} layers between them, more than they "
+                       "hold (each keeps at least one); pp*v values that divide {}: {}, or set "
+                       "first=/last=", layers, pp, v, middle, shortfall, layers, fmt::join(divisors, ", "));
     return {};
   }
   std::vector<int> split(size_t(n), middle);

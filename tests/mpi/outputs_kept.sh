@@ -43,7 +43,7 @@ if [[ ! -e /dev/nvidia0 ]]; then
     bash -c 'ulimit -v 1500000 && exec "$@"' limited "${launch[@]}" "${perf}" bw -b 1G -e 1G -n 1 -w 0 "${outputs[@]}"
 fi
 # A bad option: refused before anything is opened.
-expect_kept 2 "-f/--stepfactor: 1 is invalid" "${launch[@]}" "${perf}" allreduce -f 1 "${outputs[@]}"
+expect_kept 2 "--stepfactor: '1' is not an integer in \\[2, 1073741824\\]" "${launch[@]}" "${perf}" allreduce -f 1 "${outputs[@]}"
 
 # A complete run replaces both files, keeping their permissions.
 chmod 640 "${json}" "${csv}"

@@ -115,8 +115,50 @@ if grep -qE '\b(tp|pp|dp)=0\b' "$tmp/err"; then fail "--fix pp=32: a rejection n
 expect_bad "batch that no dp divides" "global batch (7) not divisible by dp (2)" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 7 --fix tp=8,pp=1
 
-expect_bad "--global-batch out of range" "--global-batch 2147483647" "[1, 16777216]" -- \
+expect_bad "--global-batch out of range" "--global-batch" "'2147483647' is not an integer in [1, 16777216]" -- \
   simulate --model llama-2-7b --cluster dgx-h100 --global-batch 2147483647 --layout tp=8,pp=1,dp=1
+# An empty value is not a 0 nobody typed; a fraction is not an integer.
+expect_bad "--global-batch empty" "--global-batch" "'' is not an integer in [1, 16777216]" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch '' --layout tp=8,pp=1,dp=1
+expect_bad "--top a fraction" "--top" "'1.5' is not an integer in [1, 100000]" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 8 --global-batch 8 --top 1.5
+
+expect_bad "an unknown command" "unknown command 'frob'" "search, simulate, topo, collective" -- frob
+
+# Without --gpus the GPU count is the layout's: the message says so, not "--gpus 12".
+expect_bad "layout GPUs not a multiple of a node" "--layout tp=4,pp=3,dp=1: tp*pp*dp = 12" "8 GPUs per node" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 --layout tp=4,pp=3,dp=1
+if grep -qF -- "--gpus" "$tmp/err"; then fail "layout GPUs: names --gpus, which was not given: $(cat "$tmp/err")"; fi
+
+# A number beyond a double's range is bad input naming the file and the field, not an internal error.
+printf '{"base": "dgx-a100", "gpu": {"peak_tflops": 1e999}}\n' >"$tmp/overflow.json"
+expect_bad "a number beyond a double" "$tmp/overflow.json" "field \"gpu.peak_tflops\"" "1e999" -- \
+  topo --cluster "$tmp/overflow.json"
+
+# The model's own field that does not fit the layout comes with the model's file.
+printf '{"layers": 4, "hidden": 1024, "heads": 16, "ffn_hidden": 4095, "activation": "gelu", "seq_len": 128, "vocab": 1000}\n' \
+  >"$tmp/odd-ffn.json"
+expect_bad "model field against tp" "$tmp/odd-ffn.json" "ffn_hidden (4095) not divisible by tp (8)" -- \
+  simulate --model "$tmp/odd-ffn.json" --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1
+
+# A simulate that fails leaves no output files behind, and one whose trace cannot be written
+# writes no results either.
+expect_bad "a failed simulate creates no files" "GiB per GPU" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
+  --out "$tmp/failed.txt" --trace "$tmp/failed.json"
+for f in "$tmp/failed.txt" "$tmp/failed.json"; do
+  if [ -e "$f" ]; then fail "a failed simulate left $f behind"; fi
+done
+if [ -w /dev/full ]; then
+  expect_bad "trace write fails" "--trace /dev/full: write failed" -- \
+    simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 --layout tp=2,pp=2,dp=2 \
+    --out "$tmp/results.txt" --trace /dev/full
+  if [ -e "$tmp/results.txt" ]; then fail "--trace /dev/full failed but --out was written"; fi
+fi
+
+# The trace and the results on one stream would mix.
+expect_bad "--trace /dev/stdout beside results on stdout" "--trace /dev/stdout" "the same file as --out -" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 --trace /dev/stdout
 
 expect_bad "a step too long to simulate" "2*4*2*524288" "use a larger mb" -- \
   simulate --model llama-2-7b --cluster dgx-h100 --gpus 32 --global-batch 524288 --layout tp=8,pp=4,dp=1,v=2

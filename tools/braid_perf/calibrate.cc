@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -175,15 +177,26 @@ std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, c
     return std::nullopt;
   }
   SuiteResult r;
-  for (const auto& row : doc["rows"]) {
-    double value = suite == "latency"     ? row["latency_us"].get<double>()
-                   : IsCollective(suite) ? row["oop"]["time_us"].get<double>()
-                                         : row["bandwidth_MBps"].get<double>();
-    // An all-gather's or reduce-scatter's size is the whole buffer: each of the 2 ranks sends half.
-    const double per_message = suite == "allgather" || suite == "reducescatter" ? 0.5 : 1.0;
-    r.points.push_back({per_message * row["size"].get<double>(), value});
+  // The file came from another process (the launcher may not be ours): a field that is missing or
+  // of the wrong type is a failed run, reported, not an exception that kills calibrate.
+  try {
+    for (const auto& row : doc.at("rows")) {
+      double value = suite == "latency"     ? row.at("latency_us").get<double>()
+                     : IsCollective(suite) ? row.at("oop").at("time_us").get<double>()
+                                           : row.at("bandwidth_MBps").get<double>();
+      // An all-gather's or reduce-scatter's size is the whole buffer: each of the 2 ranks sends half.
+      const double per_message = suite == "allgather" || suite == "reducescatter" ? 0.5 : 1.0;
+      const double size = row.at("size").get<double>();
+      if (!(std::isfinite(value) && value > 0 && std::isfinite(size) && size >= 0))
+        throw std::invalid_argument(fmt::format("row of size {} has the value {}", size, value));
+      r.points.push_back({per_message * size, value});
+    }
+    r.transports = doc.at("context").at("ranks").at(0).at("transports").get<std::string>();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "braid-perf calibrate: %s: not a braid-perf %s result: %s\n", json.c_str(), suite.c_str(),
+                 e.what());
+    return std::nullopt;
   }
-  r.transports = doc["context"]["ranks"][0]["transports"].get<std::string>();
   return r;
 }
 

@@ -6,13 +6,28 @@
 #include <cctype>
 #include <climits>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <vector>
 
 #include "device_memory.h"
+#include "lib/cli_parse.h"
 
 namespace braid::perf {
 namespace {
+
+// Whether two output paths lead to one file: the same existing file (hard links, symlinks), or
+// the same path once "." / ".." and symlinked directories are resolved.
+bool SamePath(const std::string& a, const std::string& b) {
+  std::error_code error;
+  if (std::filesystem::exists(a, error) && std::filesystem::exists(b, error))
+    return std::filesystem::equivalent(a, b, error);
+  const auto resolved = [](const std::string& p) {
+    std::error_code e;
+    return std::filesystem::weakly_canonical(std::filesystem::absolute(p), e);
+  };
+  return resolved(a) == resolved(b);
+}
 
 constexpr const char* kAlgorithms[] = {"ring", "tree", "chain", "recdoubling", "pairwise"};
 
@@ -155,6 +170,11 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   o->csv_path = raw.csv;
   if (o->json_path == "-" && o->csv_path == "-")
     return "--json - and --csv - both ask for stdout; send one of them to a file";
+  if (!o->json_path.empty() && !o->csv_path.empty() && o->json_path != "-" && o->csv_path != "-" &&
+      SamePath(o->json_path, o->csv_path)) {
+    return fmt::format("--json {} and --csv {} name the same file (the CSV would replace the JSON); "
+                       "give two files", o->json_path, o->csv_path);
+  }
   return "";
 }
 
@@ -218,16 +238,25 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
                                   "Largest size in bytes (p2p: default 4M, at most 1G)")
                        ->capture_default_str();
   app.add_option("-f,--stepfactor", raw.factor, "Multiply the size by this between rows (>= 2)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tools::IntegerIn(2, 1L << 30));  // a larger step leaves one row
   app.add_option("-d,--datatype", raw.type, "Element type: " + TypeNameList())->capture_default_str();
   app.add_option("-o,--op", raw.op, "Reduction: " + OpNameList())->capture_default_str();
-  app.add_option("-r,--root", raw.root, "Root rank of broadcast and reduce")->capture_default_str();
+  app.add_option("-r,--root", raw.root, "Root rank of broadcast and reduce")
+      ->capture_default_str()
+      ->check(tools::IntegerIn(0, INT_MAX));
   auto* iters_flag = app.add_option("-n,--iters", raw.iters,
                                     "Timed iterations per size (p2p: at most this many; default "
                                     "1000 for latency, 100 for the bandwidth suites)")
-                         ->capture_default_str();
-  app.add_option("-w,--warmup_iters", raw.warmup, "Untimed iterations per size")->capture_default_str();
-  app.add_option("-c,--check", raw.check, "1: check every result element, 0: don't")->capture_default_str();
+                         ->capture_default_str()
+                         ->check(tools::IntegerIn(1, INT_MAX));
+  app.add_option("-w,--warmup_iters", raw.warmup, "Untimed iterations per size")
+      ->capture_default_str()
+      ->check(tools::IntegerIn(0, INT_MAX));
+  // An empty value would read as 0 and turn checking off without a word.
+  app.add_option("-c,--check", raw.check, "1: check every result element, 0: don't")
+      ->capture_default_str()
+      ->check(tools::IntegerIn(0, 1));
   app.add_option("--backend", raw.backend,
                  "braid, mpi (the MPI library's own calls) or ucx (UCX's tag API; p2p suites only)")
       ->capture_default_str();
@@ -236,17 +265,20 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
                  "interleaved round by round, and print the ratio per size");
   auto* rounds_flag = app.add_option("--rounds", raw.rounds,
                  fmt::format("p2p suites: rounds per size; each value is the median round (default {} "
-                             "with --versus, else 1)", kDefaultVersusRounds));
+                             "with --versus, else 1)", kDefaultVersusRounds))
+                         ->check(tools::IntegerIn(1, kMaxRounds));
   app.add_option("--ucx-extra-spins", raw.ucx_extra_spins,
                  "p2p, ucx backend: spin this many empty loop iterations (1-1.5 ns each on the dev VM) "
                  "after every blocking receive; with --versus, the count at which the ratio reaches 1 "
-                 "is the other backend's extra work per message (bench/latency_gap.sh)");
+                 "is the other backend's extra work per message (bench/latency_gap.sh)")
+      ->check(tools::IntegerIn(0, kMaxUcxExtraSpins));
   app.add_option("--memory", raw.memory,
                  "p2p suites: message buffers in host or cuda (device) memory; a layer that cannot "
                  "take device pointers is staged through pinned host memory")
       ->capture_default_str();
   app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tools::IntegerIn(1, 1 << 16));
   app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");
   app.add_option("--json", raw.json, "Also write the results as JSON to this file ('-' = stdout only)");
   app.add_option("--csv", raw.csv, "Also write the results as CSV to this file ('-' = stdout only)");

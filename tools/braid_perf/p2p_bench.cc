@@ -191,9 +191,10 @@ std::optional<P2pResults> RunP2pBenchmark(const Options& options, P2pBackend& ba
       if (versus_first) theirs.push_back(bench.Measure(bytes, *versus));
       mine.push_back(bench.Measure(bytes, backend));
       if (versus && !versus_first) theirs.push_back(bench.Measure(bytes, *versus));
+      // A round whose baseline measured nothing (0 bytes of bandwidth) has no ratio.
       if (versus) {
         const double base = P2pValue(options, theirs.back());
-        ratios.push_back(base > 0 ? P2pValue(options, mine.back()) / base : 0.0);
+        if (base > 0) ratios.push_back(P2pValue(options, mine.back()) / base);
       }
     }
     results.rows.push_back(MedianRound(options, mine));
@@ -201,7 +202,7 @@ std::optional<P2pResults> RunP2pBenchmark(const Options& options, P2pBackend& ba
     if (versus) {
       results.versus_rows.push_back(MedianRound(options, theirs));
       if (results.versus_rows.back().wrong > 0) results.wrong_total += results.versus_rows.back().wrong;
-      results.ratios.push_back(Median(ratios));
+      results.ratios.push_back(ratios.empty() ? kNoRatio : Median(ratios));
     }
     on_row(results);
   }

@@ -34,12 +34,15 @@ struct P2pRow {
   int64_t wrong = -1;       // bytes received wrong in the checked exchange (-1: -c 0)
 };
 
+// A ratio with no meaning (0 / 0): printed "n/a", null in JSON, empty in CSV.
+inline constexpr double kNoRatio = -1;
+
 struct P2pResults {
   std::vector<P2pRow> rows;  // per size: the median of the rounds
   // With --versus, per size: the other backend's median round, and the median over rounds of
   // value / the other's value (latency or bandwidth; each round's pair ran back to back).
   std::vector<P2pRow> versus_rows;
-  std::vector<double> ratios;
+  std::vector<double> ratios;  // kNoRatio where the baseline measured nothing (0-byte bandwidth)
   int64_t wrong_total = 0;  // over every round of every backend
 };
 

@@ -87,7 +87,9 @@ void PrintP2pRow(std::FILE* out, const Options& o, const P2pResults& results) {
   std::string line = fmt::format("{:<{}}", row.bytes, kSizeWidth) + RowValues(o, row);
   int64_t wrong = std::max<int64_t>(row.wrong, 0);
   if (o.versus) {
-    line += RowValues(o, results.versus_rows[k]) + fmt::format("{:>{}.3f}", results.ratios[k], kValueWidth);
+    const double ratio = results.ratios[k];
+    line += RowValues(o, results.versus_rows[k]) +
+            (ratio == kNoRatio ? fmt::format("{:>{}}", "n/a", kValueWidth) : fmt::format("{:>{}.3f}", ratio, kValueWidth));
     wrong += std::max<int64_t>(results.versus_rows[k].wrong, 0);
   }
   if (wrong > 0) line += fmt::format("   {} WRONG BYTES", wrong);
@@ -105,7 +107,10 @@ nlohmann::ordered_json P2pResultsToJson(const Options& o, const RunContext& cont
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (size_t k = 0; k < results.rows.size(); ++k) {
     rows.push_back(RowToJson(o, results.rows[k]));
-    if (o.versus) rows.back()["ratio"] = results.ratios[k];
+    if (o.versus) {
+      rows.back()["ratio"] = nullptr;
+      if (results.ratios[k] != kNoRatio) rows.back()["ratio"] = results.ratios[k];
+    }
   }
   nlohmann::ordered_json doc = {{"suite", P2pSuiteName(*o.suite)},
                                 {"backend", BackendName(o.backend)},
@@ -141,7 +146,10 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
     text += latency ? fmt::format("{},{},{},{}", row.bytes, row.latency_us, row.iterations, wrong)
                     : fmt::format("{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
                                   row.iterations, row.window, wrong);
-    if (o.versus) text += fmt::format(",{},{}", P2pValue(o, results.versus_rows[k]), results.ratios[k]);
+    if (o.versus) {
+      text += fmt::format(",{},", P2pValue(o, results.versus_rows[k]));
+      if (results.ratios[k] != kNoRatio) text += fmt::format("{}", results.ratios[k]);
+    }
     text += "\n";
   }
   return text;

@@ -30,6 +30,9 @@ constexpr SuiteField kSuiteFields[] = {
     {"msgrate", "bandwidth_MBps", SeriesKind::kBandwidth, 1e-3},
 };
 
+// The range a row's value or size may take (microseconds, GB/s, bytes).
+constexpr double kMinPlotValue = 1e-9, kMaxPlotValue = 1e18;
+
 [[noreturn]] void Fail(const std::string& path, const std::string& problem) {
   throw PlotInputError(fmt::format("{}: {}", path, problem));
 }
@@ -42,7 +45,7 @@ Json ReadJson(const std::string& path) {
   if (!in) Fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
   try {
     return Json::parse(in);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // a syntax error, or a number beyond a double (1e999)
     // what() is "[json.exception.parse_error.101] parse error at line 1, ...": keep the part after "] ".
     std::string why = e.what();
     size_t bracket = why.find("] ");
@@ -68,7 +71,7 @@ std::string HostOf(const Json& doc) {
 std::string DefaultLabel(const Json& doc, const std::optional<std::string>& backend, const std::string& name) {
   std::string label = backend ? *backend + " " + name : name;
   auto nranks = doc.find("nranks");
-  if (nranks != doc.end() && nranks->is_number_integer()) {
+  if (nranks != doc.end() && nranks->is_number_integer() && nranks->get<long long>() >= 1) {
     long long n = nranks->get<long long>();
     label += fmt::format(" ({} rank{})", n, n == 1 ? "" : "s");
   }
@@ -120,8 +123,13 @@ void ReadRows(const std::string& path, const Json& holder, const std::string& wh
     const std::string at = fmt::format("{}[{}]", where, i);
     if (!row.is_object()) Fail(path, fmt::format("{} is not an object", at));
     std::optional<double> size = RowNumber(path, row, "size", at);
-    if (!size || *size < 0) Fail(path, fmt::format("{} has no valid \"size\"", at));
+    if (!size || !(*size >= 0 && *size <= kMaxPlotValue)) Fail(path, fmt::format("{} has no valid \"size\"", at));
     std::optional<double> value = p2p ? RowNumber(path, row, p2p->field, at) : CollectiveValue(path, row, metric, at);
+    // A time or a bandwidth is positive and within what a log axis and gnuplot can print: a
+    // negative, huge or vanishing value is a damaged file, not a point to draw.
+    if (value && !(*value >= 0 && *value <= kMaxPlotValue && (*value == 0 || *value >= kMinPlotValue))) {
+      Fail(path, fmt::format("{} has the value {}, outside [{}, {}] (or 0)", at, *value, kMinPlotValue, kMaxPlotValue));
+    }
     if (*size == 0) {
       ++zero_sizes;
     } else if (!value) {

@@ -4,8 +4,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -40,6 +43,23 @@ inline CLI::Validator FiniteRange(double min, double max) {
         return std::string();
       },
       "FLOAT in [" + CLI::detail::to_string(min) + " - " + CLI::detail::to_string(max) + "]");
+}
+
+// For integer options: "'VALUE' is not an integer in [min, max]" for anything else (empty, a
+// fraction, hex, text, an overflow). CLI11 alone turns "" into 0, saturates an overflow, and says
+// of text only that it "could not convert" it.
+inline CLI::Validator IntegerIn(long min, long max) {
+  return CLI::Validator(
+      [min, max](std::string& text) {
+        errno = 0;
+        char* end = nullptr;
+        const long value = std::strtol(text.c_str(), &end, 10);
+        const bool integer = !text.empty() && *end == '\0' && errno == 0 &&
+                             !std::isspace(static_cast<unsigned char>(text[0]));
+        if (integer && value >= min && value <= max) return std::string();
+        return "'" + text + "' is not an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+      },
+      "INT in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
 }
 
 }  // namespace braid::tools

@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "braid/topology.h"
+#include "lib/cli_parse.h"
 #include "collective_command.h"
 #include "output.h"
 #include "sim/cluster/cluster.h"
@@ -55,8 +56,10 @@ void AddCommon(CLI::App* cmd, Options* o) {
       ->required()
       ->check(NonEmptyPath());
   cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node; default: the cluster's, or the layout's)")
-      ->check(CLI::Range(1, kMaxGpus));
-  cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")->required();
+      ->check(tools::IntegerIn(1, kMaxGpus));
+  cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")
+      ->required()
+      ->check(tools::IntegerIn(1, kMaxGlobalBatch));
   cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})")
       ->check(NonEmptyPath());
   cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused (Megatron-LM's PyTorch attention block: separate QKV bias add, scores materialised, softmax and dropout kernels, context copied back to [s, b, h])")->capture_default_str();
@@ -181,26 +184,32 @@ int Simulate(const Options& o) {
                                  o.layout, layout.gpus(), kMaxGpus));
   }
   const int gpus = o.gpus > 0 ? o.gpus : int(layout.gpus());
-  SizeForGpus(&cluster, gpus);
+  // Without --gpus the count comes from the layout: name that, not an option never given.
+  SizeForGpus(&cluster, gpus, o.gpus > 0 ? "--gpus" : fmt::format("--layout {}: tp*pp*dp =", o.layout));
   TrainingSpec training = Training(o);
   std::vector<GemmCalibrationPoint> calibration;
   if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);
   StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
   const Format format = ParseFormat(o.format);
-  CheckWritable("--out", o.out);
+  CreatedOutputs created;  // taken away again if anything below fails
+  CheckWritable("--out", o.out, created.list());
   if (!o.trace.empty()) {
-    CheckWritable("--trace", o.trace);
+    CheckWritable("--trace", o.trace, created.list());
     if (SameOutputFile(o.out, o.trace)) {
-      throw InputError(fmt::format("--trace {}: the same file as --out {} (the trace would overwrite the "
+      throw InputError(fmt::format("--trace {}: the same file as --out {} (the trace would overwrite or mix with the "
                                    "results); give two different files", o.trace, o.out));
     }
   }
   StepResult r = step.Simulate(layout, !o.trace.empty());
   RunContext ctx{"simulate", &model, &cluster, &training};
-  Emit("--out", o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
+  // The trace first: if it cannot be written, --out has not been written either (a failed run
+  // writes no results); if the results then cannot be, the trace this run created goes again.
   if (!o.trace.empty()) {
-    Emit("--trace", o.trace, [&](std::ostream& out) { out << DumpJson(StepTrace(r, cluster)) << "\n"; });
+    const std::string trace = DumpJson(StepTrace(r, cluster)) + "\n";
+    Emit("--trace", o.trace, [&](std::ostream& out) { out << trace; });
   }
+  Emit("--out", o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
+  created.Keep();
   return 0;
 }
 
@@ -242,7 +251,7 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App* search = app.add_subcommand("search", "Enumerate layouts, simulate the promising ones, rank by throughput");
   AddCommon(search, &o);
-  search->add_option("--top", o.top, "Layouts to print")->capture_default_str();
+  search->add_option("--top", o.top, "Layouts to print")->capture_default_str()->check(braid::tools::IntegerIn(1, kMaxTop));
   search->add_option("--fix", o.fix, "Pin layout keys: tp,pp,dp,mb,v,zero,recompute,sp,first,last (e.g. tp=8,pp=8)");
   search->add_flag("--explain", o.explain, "Say why layouts were rejected");
   CLI::App* simulate = app.add_subcommand("simulate", "Simulate one layout");
@@ -264,6 +273,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CollectiveOptions collective_options;
   CLI::App* collective = AddCollectiveCommand(&app, &collective_options);
+  // CLI11 reports a word that names no command as "A subcommand is required": name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* command : app.get_subcommands({})) known |= command->get_name() == argv[1];
+    if (!known) {
+      std::fprintf(stderr, "plan-sim: unknown command '%s' (commands: search, simulate, topo, collective)\n"
+                           "Run with --help for the options.\n", argv[1]);
+      return kExitBadInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -16,12 +16,16 @@
 namespace braid::sim {
 namespace {
 
-// Device and inode of `path` ("-": stdout) when it is a regular file. Other files (terminals,
-// pipes, /dev/null) are not truncated by opening them, so two outputs there lose nothing.
-std::optional<std::pair<dev_t, ino_t>> RegularFileId(const std::string& path) {
+// Device and inode of `path` ("-": stdout) when two outputs written there would end up as one:
+// a regular file (the second truncates the first), a pipe or a terminal (they interleave:
+// `--trace /dev/stdout` with results on stdout). Not /dev/null, which keeps nothing to lose.
+std::optional<std::pair<dev_t, ino_t>> OutputFileId(const std::string& path) {
   struct stat st;
   const int rc = path == "-" ? fstat(STDOUT_FILENO, &st) : stat(path.c_str(), &st);
-  if (rc != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if (rc != 0) return std::nullopt;
+  struct stat null_device;
+  if (S_ISCHR(st.st_mode) && stat("/dev/null", &null_device) == 0 && st.st_rdev == null_device.st_rdev)
+    return std::nullopt;
   return std::pair{st.st_dev, st.st_ino};
 }
 
@@ -36,7 +40,7 @@ const CLI::Validator& NonEmptyPath() {
 
 bool SameOutputFile(const std::string& a, const std::string& b) {
   if (a == b) return true;
-  const auto id_a = RegularFileId(a), id_b = RegularFileId(b);
+  const auto id_a = OutputFileId(a), id_b = OutputFileId(b);
   if (id_a && id_b) return *id_a == *id_b;
   if (a == "-" || b == "-") return false;
   // A file not created yet: compare where the paths lead (symlinked directories, "..", "./").
@@ -60,12 +64,20 @@ void Emit(const char* option, const std::string& path, const std::function<void(
   if (!file.flush()) throw InputError(fmt::format("{} {}: write failed", option, path));
 }
 
-void CheckWritable(const char* option, const std::string& path) {
+void CheckWritable(const char* option, const std::string& path, std::vector<std::string>* created) {
   if (path == "-") return;
+  std::error_code error;
+  const bool existed = std::filesystem::exists(std::filesystem::symlink_status(path, error));
   // Append mode: an existing file is not truncated by the check.
   if (!std::ofstream(path, std::ios::app)) {
     throw InputError(fmt::format("{} {}: cannot open for writing", option, path));
   }
+  if (!existed && created) created->push_back(path);
+}
+
+CreatedOutputs::~CreatedOutputs() {
+  std::error_code ignored;
+  for (const std::string& path : paths_) std::filesystem::remove(path, ignored);
 }
 
 }  // namespace braid::sim

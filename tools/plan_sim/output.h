@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class Validator;
@@ -15,9 +16,9 @@ namespace braid::sim {
 // error, not "option not given" (`--trace "$UNSET"` would otherwise drop the trace silently).
 const CLI::Validator& NonEmptyPath();
 // Whether writing output `a` and then output `b` ("-": stdout) would land in one file, the
-// second truncating the first: the same existing regular file by device and inode (hard links,
-// symlinks, stdout redirected to it), or for a path not created yet, the same path once
-// symlinks and ".." are resolved. Call after CheckWritable() has created both, so that a
+// second truncating or interleaving with the first: the same existing file, pipe or terminal by
+// device and inode (hard links, symlinks, /dev/stdout, stdout redirected to it; /dev/null
+// excepted), or for a path not created yet, the same path once symlinks and ".." are resolved. Call after CheckWritable() has created both, so that a
 // symlink to a file not yet there is caught too.
 bool SameOutputFile(const std::string& a, const std::string& b);
 
@@ -25,7 +26,23 @@ bool SameOutputFile(const std::string& a, const std::string& b);
 // it cannot.
 void Emit(const char* option, const std::string& path, const std::function<void(std::ostream&)>& write);
 // InputError naming `option` and `path` if the file cannot be opened for writing, so that a run
-// fails before its work rather than after (creates the file if it does not exist).
-void CheckWritable(const char* option, const std::string& path);
+// fails before its work rather than after. Creates the file if it does not exist, and then
+// records it in `created` (if given) so that a run that fails can take it away again.
+void CheckWritable(const char* option, const std::string& path, std::vector<std::string>* created = nullptr);
+
+// Removes, when it goes out of scope, the files a run created for its outputs, unless Keep()
+// was called: a run that fails leaves no empty or partial output behind.
+class CreatedOutputs {
+ public:
+  CreatedOutputs() = default;
+  CreatedOutputs(const CreatedOutputs&) = delete;
+  CreatedOutputs& operator=(const CreatedOutputs&) = delete;
+  ~CreatedOutputs();
+  std::vector<std::string>* list() { return &paths_; }
+  void Keep() { paths_.clear(); }
+
+ private:
+  std::vector<std::string> paths_;
+};
 
 }  // namespace braid::sim
