@@ -182,69 +182,57 @@ int P2pForms(braid::Comm& comm, int rounds) {
   return kExitOk;
 }
 
-// Over UCX a blocking Send to self completes (small ones leave eagerly), so self messages may be
-// blocking calls too. Each seed runs on the communicator, then on a child of it (split by rank
-// parity, ranks in reverse order, so child and world ranks differ), whose traffic shares the
-// transport under its own tags.
-int P2pTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds) {
-  braid::testing::TortureOptions options;
-  options.rounds = rounds;
-  options.blocking_self = true;
-  std::unique_ptr<braid::Comm> child;
-  if (braid::Status s = comm.Split(comm.rank() % 2, -comm.rank(), &child); !s.ok()) {
-    Fail(comm.rank(), "split", s);
-    return kExitCollective;
-  }
+// The torture's outcome on one communicator.
+struct TortureOutcome {
+  std::string error;
   size_t messages = 0, bytes = 0;
-  for (uint64_t seed = first_seed; seed < first_seed + uint64_t(seeds); ++seed) {
-    for (braid::Comm* c : {&comm, child.get()}) {
-      braid::testing::TortureRank torture(*c, seed, options);
-      const std::string error = torture.Run();
-      messages += torture.messages_checked();
-      bytes += torture.bytes_checked();
-      if (error.empty()) continue;
-      std::fprintf(stderr, "rank %d%s: %s\n", comm.rank(), c == &comm ? "" : " (child communicator)", error.c_str());
-      return kExitWrong;
-    }
-  }
-  Say("DONE: " + std::to_string(messages) + " messages received, " + std::to_string(bytes) + " bytes checked");
-  return kExitOk;
+};
+
+// Runs `seed` on `comm` and adds to `out` (stops recording at its first error).
+void TortureSeed(braid::Comm& comm, uint64_t seed, const braid::testing::TortureOptions& options,
+                 TortureOutcome* out) {
+  if (!out->error.empty()) return;
+  braid::testing::TortureRank torture(comm, seed, options);
+  out->error = torture.Run();
+  out->messages += torture.messages_checked();
+  out->bytes += torture.bytes_checked();
 }
 
-// Two threads at once, the communicator's and a child's (all ranks in reverse order), each
-// running its own seeds of the torture: the two share this process's UCX worker.
-int ConcurrentTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds) {
+// p2p-torture: each seed runs on the communicator, then on a child of it (split by rank parity,
+// ranks in reverse order, so child and world ranks differ), whose traffic shares the transport
+// under its own tags. concurrent-torture: the communicator and a child of every rank (reversed)
+// run their seeds at once on two threads, sharing this process's UCX worker. Over UCX a blocking
+// Send to self completes (small ones leave eagerly), so self messages may be blocking calls too.
+int P2pTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds, bool concurrent) {
   braid::testing::TortureOptions options;
   options.rounds = rounds;
   options.blocking_self = true;
   std::unique_ptr<braid::Comm> child;
-  if (braid::Status s = comm.Split(0, -comm.rank(), &child); !s.ok()) {
+  if (braid::Status s = comm.Split(concurrent ? 0 : comm.rank() % 2, -comm.rank(), &child); !s.ok()) {
     Fail(comm.rank(), "split", s);
     return kExitCollective;
   }
-  struct Outcome {
-    std::string error;
-    size_t messages = 0, bytes = 0;
-  };
-  auto run = [&](braid::Comm& c, uint64_t seed_offset, Outcome* out) {
-    for (uint64_t seed = first_seed; seed < first_seed + uint64_t(seeds) && out->error.empty(); ++seed) {
-      braid::testing::TortureRank torture(c, seed + seed_offset, options);
-      out->error = torture.Run();
-      out->messages += torture.messages_checked();
-      out->bytes += torture.bytes_checked();
+  const uint64_t end = first_seed + uint64_t(seeds);
+  TortureOutcome parent, side;
+  if (concurrent) {
+    std::thread thread([&] {
+      for (uint64_t seed = first_seed; seed < end; ++seed) TortureSeed(*child, seed + 1000, options, &side);
+    });
+    for (uint64_t seed = first_seed; seed < end; ++seed) TortureSeed(comm, seed, options, &parent);
+    thread.join();
+  } else {
+    for (uint64_t seed = first_seed; seed < end && parent.error.empty() && side.error.empty(); ++seed) {
+      TortureSeed(comm, seed, options, &parent);
+      if (parent.error.empty()) TortureSeed(*child, seed, options, &side);
     }
-  };
-  Outcome parent, side;
-  std::thread thread([&] { run(*child, 1000, &side); });
-  run(comm, 0, &parent);
-  thread.join();
-  for (const Outcome* o : {&parent, &side}) {
+  }
+  for (const TortureOutcome* o : {&parent, &side}) {
     if (o->error.empty()) continue;
     std::fprintf(stderr, "rank %d%s: %s\n", comm.rank(), o == &parent ? "" : " (child communicator)", o->error.c_str());
     return kExitWrong;
   }
   Say("DONE: " + std::to_string(parent.messages + side.messages) + " messages received, " +
-      std::to_string(parent.bytes + side.bytes) + " bytes checked on two threads");
+      std::to_string(parent.bytes + side.bytes) + " bytes checked" + (concurrent ? " on two threads" : ""));
   return kExitOk;
 }
 
@@ -303,8 +291,8 @@ int main(int argc, char** argv) {
   if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   if (torture) {
-    auto run = mode == "p2p-torture" ? P2pTorture : ConcurrentTorture;
-    return run(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]));
+    return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]),
+                      mode == "concurrent-torture");
   }
   for (int i = 0; i < n; ++i) {
     if (int rc = OneAllReduce(*comm, bytes, i); rc != kExitOk) return rc;
