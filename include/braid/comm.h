@@ -70,6 +70,13 @@ class BRAID_API Comm {
   static Status Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Comm>* out,
                        const CommOptions& options = {});
 
+  // The options a communicator created with `options` would run with: each field left to the
+  // environment (negative, zero slice or empty algorithm) taken from BRAID_* / NCCL_*, and the
+  // waiters' BRAID_SPIN_US / BRAID_YIELD_US checked. A value that is set but unusable is an
+  // InvalidArgument naming the variable, its value and the allowed range; Create fails with it
+  // before contacting any peer.
+  static Status ResolveOptions(const CommOptions& options, CommOptions* resolved);
+
   // Creates from BRAID_RANK, BRAID_WORLD_SIZE and BRAID_ROOT=host:port (rank 0 listens there).
   // Falls back to PMI_RANK/PMI_SIZE (MPICH's hydra) or OMPI_COMM_WORLD_RANK/SIZE for rank/size.
   static Status CreateFromEnv(std::unique_ptr<Comm>* out, const CommOptions& options = {});

@@ -5,6 +5,8 @@
 #include <map>
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 
 namespace braid::env {
@@ -42,24 +44,27 @@ Entry Lookup(const std::string& name, bool* first) {
   return cache.entries.emplace(name, entry).first->second;
 }
 
-// Parses a knob with `parse` (strtod or strtol), logging its effective value the first time.
+// Parses a knob with `parse` (strtod or strtol) and checks it lies in [lo, hi], logging its
+// effective value the first time. NaN fails the range check, so no knob can be NaN.
 template <typename T, typename Parse>
-T GetNumber(const std::string& name, T fallback, const char* kind, Parse parse) {
+Status GetNumber(const std::string& name, T fallback, T lo, T hi, const char* kind, Parse parse, T* out) {
   bool first = false;
   const Entry e = Lookup(name, &first);
   if (!e.value) {
     if (first) BRAID_INFO(kEnv, "{} unset; using {} (default)", e.variable, fallback);
-    return fallback;
+    *out = fallback;
+    return Status::Ok();
   }
   char* end = nullptr;
   errno = 0;
   const T n = parse(e.value->c_str(), &end);
-  if (errno != 0 || end == e.value->c_str() || *end != '\0') {
-    if (first) BRAID_WARN(kEnv, "{}='{}' is not {}; using {}", e.variable, *e.value, kind, fallback);
-    return fallback;
+  if (errno != 0 || end == e.value->c_str() || *end != '\0' || !(n >= lo && n <= hi)) {
+    return Status::InvalidArgument(
+        fmt::format("{}='{}' is not {} in [{}, {}]", e.variable, *e.value, kind, lo, hi));
   }
   if (first) BRAID_INFO(kEnv, "{}={} (from the environment)", e.variable, *e.value);
-  return n;
+  *out = n;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -77,26 +82,18 @@ std::string VariableName(const std::string& name) {
   return Lookup(name, &first).variable;
 }
 
-double GetDouble(const std::string& name, double fallback) {
-  return GetNumber<double>(name, fallback, "a number", [](const char* s, char** end) { return std::strtod(s, end); });
+Status GetDouble(const std::string& name, double fallback, double lo, double hi, double* out) {
+  return GetNumber<double>(name, fallback, lo, hi, "a number", [](const char* s, char** end) { return std::strtod(s, end); },
+                           out);
 }
 
-long GetInt(const std::string& name, long fallback) {
-  return GetNumber<long>(name, fallback, "an integer",
-                         [](const char* s, char** end) { return std::strtol(s, end, 10); });
+Status GetInt(const std::string& name, long fallback, long lo, long hi, long* out) {
+  return GetNumber<long>(name, fallback, lo, hi, "an integer",
+                         [](const char* s, char** end) { return std::strtol(s, end, 10); }, out);
 }
 
-double TimeoutSeconds() {
-  static const double timeout = [] {
-    double t = GetDouble("TIMEOUT", 300.0);
-    if (t <= 0) {
-      BRAID_WARN(kEnv, "BRAID_TIMEOUT={} must be > 0 seconds; using 300", t);
-      t = 300.0;
-    }
-    BRAID_INFO(kEnv, "operation timeout {} s (BRAID_TIMEOUT)", t);
-    return t;
-  }();
-  return timeout;
+Status TimeoutSeconds(double* out) {
+  return GetDouble("TIMEOUT", kDefaultTimeoutS, kMinTimeoutS, kMaxTimeoutS, out);
 }
 
 }  // namespace braid::env

@@ -76,6 +76,11 @@ Status Comm::Recv(void* buf, size_t count, DataType type, int peer) {
   return impl_->PointToPoint(false, buf, bytes, peer);
 }
 
+Status Comm::ResolveOptions(const CommOptions& options, CommOptions* resolved) {
+  if (!resolved) return Status::InvalidArgument("ResolveOptions: resolved is null");
+  return Impl::ResolveOptions(options, resolved);
+}
+
 Status Comm::GroupStart() { return impl_->GroupStart(); }
 Status Comm::GroupEnd() { return impl_->GroupEnd(); }
 

@@ -84,7 +84,9 @@ Status ReadRankVar(std::initializer_list<const char*> names, int* value, std::st
 
 Status Comm::GetUniqueId(UniqueId* id) {
   if (!id) return Status::InvalidArgument("GetUniqueId: id is null");
-  return bootstrap::StartProcessRoot(env::TimeoutSeconds(), id);
+  double timeout_s = 0;
+  BRAID_RETURN_IF_ERROR(env::TimeoutSeconds(&timeout_s));
+  return bootstrap::StartProcessRoot(timeout_s, id);
 }
 
 Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Comm>* out,

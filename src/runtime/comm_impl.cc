@@ -23,6 +23,8 @@ constexpr size_t kMaxCachedPlans = 256;
 // UCX's per-message overhead up to 4 KiB (bibw 1.09x raw UCX at 4 KiB packed, 0.93x tagged) and
 // more at 8 KiB (0.61x packed); a lone 4 KiB message pays ~5% latency (docs/PERFORMANCE.md).
 constexpr size_t kDefaultInlineBytes = 4096;
+// Upper bound of BRAID_SLICE_BYTES (1 TiB): larger than any buffer, so every useful value fits.
+constexpr long kMaxSliceBytes = 1l << 40;
 
 std::optional<coll::Algorithm> ParseAlgorithm(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -64,38 +66,33 @@ std::unique_ptr<Comm> Comm::Impl::MakeComm(std::shared_ptr<runtime::World> world
 
 Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
   *out = in;
-  if (out->timeout_s < 0) out->timeout_s = env::TimeoutSeconds();
+  if (out->timeout_s < 0) BRAID_RETURN_IF_ERROR(env::TimeoutSeconds(&out->timeout_s));
   if (out->timeout_s == 0)
     return Status::InvalidArgument("CommOptions.timeout_s is 0; must be > 0 seconds (or < 0 for BRAID_TIMEOUT)");
   if (out->algorithm.empty()) {
     if (std::optional<std::string> algo = env::Get("ALGO")) out->algorithm = *algo;
   }
   if (out->p2p_inline_bytes < 0) {
-    long inline_bytes = env::GetInt("P2P_INLINE_BYTES", long(kDefaultInlineBytes));
-    if (inline_bytes < 0 || size_t(inline_bytes) > runtime::kMaxInlineBytes) {
-      return Status::InvalidArgument(fmt::format("{}={} out of range [0, {}]", env::VariableName("P2P_INLINE_BYTES"),
-                                                 inline_bytes, runtime::kMaxInlineBytes));
-    }
-    out->p2p_inline_bytes = inline_bytes;
+    BRAID_RETURN_IF_ERROR(env::GetInt("P2P_INLINE_BYTES", long(kDefaultInlineBytes), 0, long(runtime::kMaxInlineBytes),
+                                      &out->p2p_inline_bytes));
   } else if (size_t(out->p2p_inline_bytes) > runtime::kMaxInlineBytes) {
     return Status::InvalidArgument(fmt::format("CommOptions.p2p_inline_bytes={} out of range [0, {}]",
                                                out->p2p_inline_bytes, runtime::kMaxInlineBytes));
   }
   if (out->check_calls < 0) {
-    const long check = env::GetInt("CHECK_CALLS", 0);
-    if (check != 0 && check != 1)
-      return Status::InvalidArgument(fmt::format("{}={} must be 0 or 1", env::VariableName("CHECK_CALLS"), check));
+    long check = 0;
+    BRAID_RETURN_IF_ERROR(env::GetInt("CHECK_CALLS", 0, 0, 1, &check));
     out->check_calls = int(check);
   } else if (out->check_calls > 1) {
     return Status::InvalidArgument(fmt::format("CommOptions.check_calls={} must be 0, 1 or negative (BRAID_CHECK_CALLS)",
                                                out->check_calls));
   }
   if (out->slice_bytes == 0) {
-    long slice = env::GetInt("SLICE_BYTES", 0);
-    if (slice < 0)
-      return Status::InvalidArgument(fmt::format("{}={} must be >= 0 (0 = tuner)", env::VariableName("SLICE_BYTES"), slice));
+    long slice = 0;  // 0: the tuner chooses
+    BRAID_RETURN_IF_ERROR(env::GetInt("SLICE_BYTES", 0, 0, kMaxSliceBytes, &slice));
     out->slice_bytes = size_t(slice);
   }
+  BRAID_RETURN_IF_ERROR(runtime::LoadWaitPolicy());
   if (!out->algorithm.empty() && !ParseAlgorithm(out->algorithm)) {
     return Status::InvalidArgument(fmt::format(
         "algorithm '{}' (BRAID_ALGO / CommOptions.algorithm) unknown; valid: ring, tree, chain, "

@@ -18,13 +18,26 @@ namespace {
 // yielding lets a peer that shares our core run; sleeping stops burning the core on long waits.
 // Read once from BRAID_SPIN_US / BRAID_YIELD_US so they can be tuned per machine.
 struct WaitPolicy {
-  double spin_us;
-  double yield_us;
+  double spin_us = 20.0;
+  double yield_us = 2000.0;
 };
-const WaitPolicy& Policy() {
-  static const WaitPolicy policy{env::GetDouble("SPIN_US", 20.0), env::GetDouble("YIELD_US", 2000.0)};
-  return policy;
+// Each bound is 1000 s: past it a waiter would never sleep in practice.
+constexpr double kMaxPhaseUs = 1e9;
+struct LoadedPolicy {
+  Status status;
+  WaitPolicy policy;
+};
+const LoadedPolicy& Loaded() {
+  static const LoadedPolicy loaded = [] {
+    LoadedPolicy l;
+    l.status = env::GetDouble("SPIN_US", l.policy.spin_us, 0, kMaxPhaseUs, &l.policy.spin_us);
+    if (l.status.ok()) l.status = env::GetDouble("YIELD_US", l.policy.yield_us, 0, kMaxPhaseUs, &l.policy.yield_us);
+    if (!l.status.ok()) l.policy = WaitPolicy{};  // never used: communicator creation fails first
+    return l;
+  }();
+  return loaded;
 }
+const WaitPolicy& Policy() { return Loaded().policy; }
 // Sleep slices grow from kMinSleepUs to kMaxSleepUs while nothing happens, so a wake-up that the
 // event fd misses costs little on short waits and the CPU stays idle on long ones.
 constexpr int kMinSleepUs = 50;
@@ -34,6 +47,8 @@ constexpr int kMaxSleepUs = 1000;
 constexpr double kHealthCheckPeriodS = 0.1;
 
 }  // namespace
+
+Status LoadWaitPolicy() { return Loaded().status; }
 
 ProgressWaiter::ProgressWaiter(transport::Transport* transport, const std::atomic<bool>* aborted,
                                double timeout_s, FailureNotices* notices)

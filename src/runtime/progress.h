@@ -15,6 +15,11 @@ namespace braid::runtime {
 
 class FailureNotices;
 
+// Reads BRAID_SPIN_US and BRAID_YIELD_US (once per process); InvalidArgument names a value that is
+// not a number of microseconds in [0, 1e9]. Communicator creation calls it, so that a bad value
+// fails there rather than in the middle of a wait.
+Status LoadWaitPolicy();
+
 // One wait loop's state. Call Idle() each time a poll pass made no progress and Reset() when it
 // did; Idle() escalates from spinning (BRAID_SPIN_US, default 20 us) to yielding (BRAID_YIELD_US,
 // default 2 ms) to sleeping on the transport's event fd in slices growing from 50 us to 1 ms.

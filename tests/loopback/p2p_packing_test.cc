@@ -393,7 +393,7 @@ TEST(P2pPackingErrors, InlineLimitOutOfRangeIsRejectedNamingItsSource) {
   s = Comm::Impl::ResolveOptions(WithInline(-1), &out);
   unsetenv("BRAID_P2P_INLINE_BYTES");
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "BRAID_P2P_INLINE_BYTES=-3 out of range [0, 65512]");
+  EXPECT_EQ(s.message(), "BRAID_P2P_INLINE_BYTES='-3' is not an integer in [0, 65512]");
 }
 
 }  // namespace

@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "buffer.h"
 #include "data.h"
+#include "watchdog.h"
 
 namespace braid::perf {
 namespace {
@@ -95,10 +97,17 @@ class Bench {
     } else {
       Prepare(a);  // sane values (no NaN) for the timed runs
     }
-    for (int i = 0; i < options_.warmup; ++i) backend_.Run(a);
+    NoteProgress();
+    for (int i = 0; i < options_.warmup; ++i) {
+      backend_.Run(a);
+      NoteProgress();
+    }
     MPI_Barrier(MPI_COMM_WORLD);
     auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < options_.iters; ++i) backend_.Run(a);
+    for (int i = 0; i < options_.iters; ++i) {
+      backend_.Run(a);
+      NoteProgress();
+    }
     std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - start;
     double local_us = elapsed.count() / options_.iters;
     MPI_Allreduce(&local_us, &m.time_us, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
@@ -144,7 +153,15 @@ std::optional<Results> RunBenchmark(const Options& options, Backend& backend,
   Results results;
   double busbw_sum = 0;
   int busbw_count = 0;
+  int nranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  std::optional<size_t> last_count;
   for (size_t size : SizeSequence(options.min_bytes, options.max_bytes, options.factor)) {
+    // Sizes that round down to the same call (-b 1 -e 7 of float: 1 and 2 B are both count 0)
+    // would measure it twice: one row per distinct call.
+    const size_t count = ShapeFor(options.collective, size, DataTypeSize(options.type), nranks).count;
+    if (last_count == count) continue;
+    last_count = count;
     Row row = bench.Measure(size);
     for (const Measurement* m : {&row.out_of_place, &row.in_place}) {
       if (!m->valid) continue;

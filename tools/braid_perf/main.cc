@@ -4,7 +4,9 @@
 //
 // Exit codes: 0 success, 1 wrong results found by -c 1, 2 bad command line or unsupported
 // request (buffers too large for this machine's memory included), 3 a failed braid/UCX/MPI call
-// (the job is aborted). --json and --csv files are replaced only by a run that completes.
+// (the job is aborted; also a rank that made no progress for longer than BRAID_TIMEOUT allows:
+// watchdog.h). A bad BRAID_* environment value is a bad command line (2). --json and --csv files
+// are replaced only by a run that completes.
 #include <mpi.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include "plot.h"
 #include "replace_file.h"
 #include "report.h"
+#include "watchdog.h"
 
 namespace braid::perf {
 namespace {
@@ -139,6 +142,21 @@ int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& 
   return written ? 0 : 2;
 }
 
+// The operation timeout braid would use (BRAID_TIMEOUT), with every other BRAID_* knob braid
+// reads checked on every rank; nullopt (exit 2) after the first failing rank named its value.
+std::optional<double> ResolvedTimeout(const Options& options, int rank) {
+  CommOptions wanted, resolved;
+  wanted.algorithm = options.algo;
+  const Status s = Comm::ResolveOptions(wanted, &resolved);
+  int nranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  int mine = s.ok() ? nranks : rank, first_failing = nranks;
+  MPI_Allreduce(&mine, &first_failing, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first_failing == nranks) return resolved.timeout_s;
+  if (rank == first_failing) std::fprintf(stderr, "braid-perf: rank %d: %s\n", rank, s.message().c_str());
+  return std::nullopt;
+}
+
 int Main(int argc, char** argv) {
   int rank = 0, nranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -152,8 +170,11 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
+  const std::optional<double> timeout_s = ResolvedTimeout(options, rank);
+  if (!timeout_s) return 2;
   OutputFile json("--json", options.json_path), csv("--csv", options.csv_path);
   if (!json.Open(rank) || !csv.Open(rank)) return 2;
+  Watchdog watchdog(WatchdogLimit(*timeout_s), rank);
   return options.suite ? RunP2pSuite(options, rank, json, csv) : RunCollectiveSuite(options, rank, json, csv);
 }
 
@@ -163,7 +184,9 @@ int Main(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "plot") return braid::perf::PlotMain(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "calibrate") return braid::perf::CalibrateMain(argc - 1, argv + 1);
-  MPI_Init(&argc, &argv);
+  // Funneled: only this thread calls MPI, but the process has others (the watchdog, braid's).
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int code = braid::perf::Main(argc, argv);
   MPI_Finalize();
   return code;

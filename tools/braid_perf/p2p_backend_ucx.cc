@@ -11,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -226,36 +225,12 @@ class UcxP2p final : public P2pBackend {
   void Wait(ucs_status_ptr_t req, const char* what) {
     if (req == nullptr) return;
     if (UCS_PTR_IS_ERR(req)) FatalError(what, ucs_status_string(UCS_PTR_STATUS(req)), 3);
+    // A dead or stalled peer leaves this loop polling: the watchdog (watchdog.h) ends the rank.
     ucs_status_t st;
-    unsigned long polls = 0;
-    std::chrono::steady_clock::time_point since{};
-    while ((st = ucp_request_check_status(req)) == UCS_INPROGRESS) {
-      ucp_worker_progress(worker_);
-      // The clock only on long waits: a message's wait is what this backend times.
-      if ((++polls & kPollsPerClockCheck) == 0) CheckStalled(&since, what);
-    }
+    while ((st = ucp_request_check_status(req)) == UCS_INPROGRESS) ucp_worker_progress(worker_);
     ucp_request_free(req);
     if (st != UCS_OK) FatalError(what, ucs_status_string(st), 3);
   }
-
-  // Raw UCX has no error handling here (no endpoint error mode, as in its benchmarks), so a dead
-  // or stalled peer would leave this rank polling for ever: after BRAID_TIMEOUT seconds without
-  // the completion, as braid's own backend does, give up.
-  static void CheckStalled(std::chrono::steady_clock::time_point* since, const char* what) {
-    const auto now = std::chrono::steady_clock::now();
-    if (*since == std::chrono::steady_clock::time_point{}) {
-      *since = now;
-      return;
-    }
-    // BRAID_TIMEOUT as braid reads it (libbraid keeps its reader private); 300 s by default.
-    const char* text = std::getenv("BRAID_TIMEOUT");
-    const double given = text ? std::strtod(text, nullptr) : 0;
-    const double timeout_s = given > 0 ? given : 300;
-    if (std::chrono::duration<double>(now - *since).count() > timeout_s) {
-      FatalError(what, fmt::format("no completion for {} s (BRAID_TIMEOUT): a peer died or stalled", timeout_s), 3);
-    }
-  }
-  static constexpr unsigned long kPollsPerClockCheck = (1ul << 14) - 1;  // a mask: every 16384 polls
 
   const long extra_spins_;  // --ucx-extra-spins
   int rank_ = 0, nranks_ = 1;

@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "buffer.h"
+#include "watchdog.h"
 
 namespace braid::perf {
 namespace {
@@ -50,6 +51,7 @@ class P2pBench {
     row.window = P2pWindow(*o_.suite, o_.window, bytes);
     row.iterations = Iterations(bytes, row.window);
     if (o_.check) row.wrong = CheckedExchange(bytes);
+    NoteProgress();
     // Untimed warm-up: connection setup, registration caches, page faults of the receiver.
     RunIterations(bytes, row.window, std::min(o_.warmup, row.iterations));
     MPI_Barrier(MPI_COMM_WORLD);
@@ -84,6 +86,7 @@ class P2pBench {
         case P2pSuite::kBw:
         case P2pSuite::kMsgRate: OneWay(bytes, window); break;
       }
+      NoteProgress();
     }
   }
 

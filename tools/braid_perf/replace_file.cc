@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace braid::perf {
 namespace {
@@ -61,10 +60,11 @@ bool IsSpecialFile(const fs::file_status& status) {
 }
 
 std::string WriteInPlace(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  return out ? "" : fmt::format("writing '{}' failed", path);
+  const int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  bool ok = fd >= 0 && WriteAll(fd, text);
+  int error = errno;
+  if (fd >= 0 && close(fd) != 0 && ok) ok = false, error = errno;
+  return ok ? "" : fmt::format("writing '{}' failed: {}", path, std::strerror(error));
 }
 
 }  // namespace

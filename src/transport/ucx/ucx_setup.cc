@@ -195,7 +195,8 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
     if (*mode == "auto" || *mode == "peer" || *mode == "none") {
       error_mode_ = *mode;
     } else {
-      BRAID_WARN(kNet, "{}='{}' unknown (auto|peer|none); using auto", env::VariableName("UCX_ERROR_MODE"), *mode);
+      return Status::InvalidArgument(
+          fmt::format("{}='{}' unknown; valid: auto, peer, none", env::VariableName("UCX_ERROR_MODE"), *mode));
     }
   }
   rank_ = rank;

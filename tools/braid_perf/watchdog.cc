@@ -1,0 +1,46 @@
+#include "watchdog.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+namespace braid::perf {
+
+double WatchdogLimit(double timeout_s) { return timeout_s * 1.1 + 5.0; }
+
+Watchdog::Watchdog(double limit_s, int rank) : limit_s_(limit_s), rank_(rank), thread_([this] { Watch(); }) {}
+
+Watchdog::~Watchdog() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  thread_.join();
+}
+
+void Watchdog::Watch() {
+  using Clock = std::chrono::steady_clock;
+  uint64_t seen = g_progress.load(std::memory_order_relaxed);
+  Clock::time_point since = Clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+    const uint64_t now_seen = g_progress.load(std::memory_order_relaxed);
+    const Clock::time_point now = Clock::now();
+    if (now_seen != seen) {
+      seen = now_seen;
+      since = now;
+      continue;
+    }
+    const double idle_s = std::chrono::duration<double>(now - since).count();
+    if (idle_s <= limit_s_) continue;
+    std::fprintf(stderr,
+                 "braid-perf: rank %d: no iteration finished for %.0f s (limit %.0f s: BRAID_TIMEOUT + 10%% + 5 s): "
+                 "a peer died or stalled; ending this rank\n",
+                 rank_, idle_s, limit_s_);
+    std::fflush(stderr);
+    std::_Exit(3);  // from this thread MPI_Abort is not allowed (MPI_THREAD_SINGLE); the launcher ends the rest
+  }
+}
+
+}  // namespace braid::perf

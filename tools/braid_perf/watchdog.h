@@ -1,0 +1,48 @@
+// Ends a rank that has made no progress for too long. braid's own calls fail with a Timeout that
+// names the peer after BRAID_TIMEOUT seconds without progress, but MPI_Send / MPI_Recv /
+// MPI_Allreduce and the raw UCX tag API have no such bound: a dead or stalled peer would leave
+// the other ranks of an MPI or raw-UCX run waiting for ever.
+//
+// The suites call NoteProgress() after every iteration (warm-up, timed or checked) and between
+// phases; a thread looks once a second, and after `limit_s` without any progress it prints what
+// the rank last finished and exits with 3. The launcher (MPICH's hydra, Open MPI's mpirun) then
+// ends the other ranks. The limit is BRAID_TIMEOUT plus a grace (WatchdogLimit), so that with the
+// braid backend braid's own, more precise Timeout comes first.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+namespace braid::perf {
+
+// Progress count. One writer (the rank's main thread), so an increment is a plain load and store
+// (no locked instruction): free in a timed loop. The watchdog thread only reads it.
+inline std::atomic<uint64_t> g_progress{0};
+inline void NoteProgress() { g_progress.store(g_progress.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+
+// Seconds without progress after which the watchdog ends the rank: BRAID_TIMEOUT + 10% + 5 s.
+double WatchdogLimit(double timeout_s);
+
+class Watchdog {
+ public:
+  // `rank` names this rank in the message; the thread starts at once.
+  Watchdog(double limit_s, int rank);
+  ~Watchdog();  // stops and joins the thread
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void Watch();
+
+  const double limit_s_;
+  const int rank_;
+  std::mutex mutex_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace braid::perf
