@@ -92,6 +92,8 @@ class Bench {
     Measurement m;
     if (in_place && !backend_.SupportsInPlace(options_.collective)) return m;
     const CallArgs a = Args(in_place);
+    // Every collective here moves at most twice its row's bytes in and out of a rank per call.
+    SetIterationBytes(uint64_t(shape_.bytes) * 2);
     if (options_.check) {
       m.wrong = CheckedRun(a);
     } else {

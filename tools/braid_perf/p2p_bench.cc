@@ -50,6 +50,8 @@ class P2pBench {
     row.bytes = bytes;
     row.window = P2pWindow(*o_.suite, o_.window, bytes);
     row.iterations = Iterations(bytes, row.window);
+    // Both directions at most (bibw); the acknowledgements are negligible.
+    SetIterationBytes(uint64_t(bytes) * uint64_t(row.window) * 2);
     if (o_.check) row.wrong = CheckedExchange(bytes);
     NoteProgress();
     // Untimed warm-up: connection setup, registration caches, page faults of the receiver.

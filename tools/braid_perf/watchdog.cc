@@ -33,11 +33,12 @@ void Watchdog::Watch() {
       continue;
     }
     const double idle_s = std::chrono::duration<double>(now - since).count();
-    if (idle_s <= limit_s_) continue;
+    const double transfer_s = double(g_iteration_bytes.load(std::memory_order_relaxed)) / kSlowestLinkBytesPerS;
+    if (idle_s <= limit_s_ + transfer_s) continue;
     std::fprintf(stderr,
-                 "braid-perf: rank %d: no iteration finished for %.0f s (limit %.0f s: BRAID_TIMEOUT + 10%% + 5 s): "
-                 "a peer died or stalled; ending this rank\n",
-                 rank_, idle_s, limit_s_);
+                 "braid-perf: rank %d: no iteration finished for %.0f s (limit %.0f s: BRAID_TIMEOUT + 10%% + 5 s, "
+                 "+ %.0f s for the iteration's bytes at 1 MB/s): a peer died or stalled; ending this rank\n",
+                 rank_, idle_s, limit_s_, transfer_s);
     std::fflush(stderr);
     std::_Exit(3);  // from this thread MPI_Abort is not allowed (MPI_THREAD_SINGLE); the launcher ends the rest
   }

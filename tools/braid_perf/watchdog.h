@@ -4,10 +4,12 @@
 // the other ranks of an MPI or raw-UCX run waiting for ever.
 //
 // The suites call NoteProgress() after every iteration (warm-up, timed or checked) and between
-// phases; a thread looks once a second, and after `limit_s` without any progress it prints what
-// the rank last finished and exits with 3. The launcher (MPICH's hydra, Open MPI's mpirun) then
-// ends the other ranks. The limit is BRAID_TIMEOUT plus a grace (WatchdogLimit), so that with the
-// braid backend braid's own, more precise Timeout comes first.
+// phases; a thread looks once a second, and after the limit without any progress it prints a
+// message and exits with 3. The launcher (MPICH's hydra, Open MPI's mpirun) then ends the other
+// ranks. The limit is BRAID_TIMEOUT plus a grace (WatchdogLimit), so that with the braid backend
+// braid's own, more precise Timeout comes first, plus the time the current iteration's bytes take
+// at kSlowestLinkBytesPerS: an iteration is one call, so a live but slow link moving a large
+// window must not look stalled (braid's own timeout counts progress within a call).
 #pragma once
 
 #include <atomic>
@@ -23,8 +25,15 @@ namespace braid::perf {
 inline std::atomic<uint64_t> g_progress{0};
 inline void NoteProgress() { g_progress.store(g_progress.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
 
-// Seconds without progress after which the watchdog ends the rank: BRAID_TIMEOUT + 10% + 5 s.
+// Seconds without progress after which the watchdog ends the rank: BRAID_TIMEOUT + 10% + 5 s,
+// before the allowance for the iteration's bytes.
 double WatchdogLimit(double timeout_s);
+
+// The slowest rate (bytes/s) at which a link still counts as live: 1 MB/s.
+inline constexpr double kSlowestLinkBytesPerS = 1e6;
+// Bytes this rank moves in one iteration of the current row (set once per row, not per iteration).
+inline std::atomic<uint64_t> g_iteration_bytes{0};
+inline void SetIterationBytes(uint64_t bytes) { g_iteration_bytes.store(bytes, std::memory_order_relaxed); }
 
 class Watchdog {
  public:
