@@ -11,8 +11,6 @@
 namespace braid::kernels {
 namespace {
 
-constexpr int64_t kMaxDim = int64_t{1} << 31;  // m, n, k must be < 2^31 (32-bit tile indices)
-
 std::string Str(int64_t v) { return std::to_string(v); }
 
 const char* OperandName(GemmOperand op) {
@@ -68,9 +66,9 @@ Status ValidateGemm(const GemmArgs& args) {
   // Shape.
   const std::pair<const char*, int64_t> dims[] = {{"m", args.m}, {"n", args.n}, {"k", args.k}};
   for (const auto& [name, value] : dims) {
-    if (value < 1 || value >= kMaxDim) {
-      return Status::InvalidArgument("GemmArgs." + std::string(name) + " = " + Str(value) +
-                                     " is out of range (allowed: 1 <= " + name + " < 2^31)");
+    if (value < 1 || value > kGemmMaxDim) {
+      return Status::InvalidArgument("GemmArgs." + std::string(name) + " = " + Str(value) + " is out of range (allowed: 1 <= " +
+                                     name + " <= " + Str(kGemmMaxDim) + ", 2^31 - 257)");
     }
   }
   // Types and enums.

@@ -314,6 +314,9 @@ TEST(GemmHost, BadArgumentsNameTheField) {
   expect_bad(args, "GemmArgs.m = 0");
   args = good, args.k = int64_t{1} << 31;
   expect_bad(args, "GemmArgs.k = 2147483648");
+  // One below 2^31 would overflow the kernels' int tile arithmetic when rounded up to a tile.
+  args = good, args.n = kGemmMaxDim + 1;
+  expect_bad(args, "GemmArgs.n = 2147483392 is out of range (allowed: 1 <= n <= 2147483391, 2^31 - 257)");
   args = good, args.input_type = kF32;
   expect_bad(args, "GemmArgs.input_type = float32");
   args = good, args.output_type = DataType::kInt8;

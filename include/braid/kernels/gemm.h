@@ -45,8 +45,12 @@ enum class GemmEpilogue : uint8_t {
   kBiasGelu,  // gelu_tanh(... + bias[n]) (+ residual); optionally saves the pre-activation
 };
 
+// Largest m, n or k: the kernels index tiles in int, and rounding a size up to whole tiles (at
+// most 256 wide) must stay below 2^31.
+inline constexpr int64_t kGemmMaxDim = (int64_t{1} << 31) - 257;
+
 struct GemmArgs {
-  int64_t m = 0, n = 0, k = 0;  // each >= 1 (and < 2^31)
+  int64_t m = 0, n = 0, k = 0;  // each in [1, kGemmMaxDim]
   DataType input_type = DataType::kBfloat16;   // A and B: kBfloat16 or kFloat16
   DataType output_type = DataType::kBfloat16;  // D, C, bias, residual, pre_activation
   GemmOperand op_a = GemmOperand::kAsIs;

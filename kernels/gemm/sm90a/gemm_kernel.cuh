@@ -40,7 +40,14 @@ inline constexpr int kGroupM = 8;       // tile-rows per raster group (L2 reuse)
 inline constexpr int kWgmmaK = 16;      // k per wgmma instruction
 inline constexpr int kChunk = 64;       // elements per 128-byte swizzle row
 inline constexpr int kProducerRegisters = 40;
-inline constexpr int kConsumerRegisters = 232;  // (40 + 2 * 232) * 128 <= 65536
+inline constexpr int kConsumerRegisters = 232;
+// setmaxnreg moves registers within what the launch allocated: the consumers may only take what
+// the producer gave back, or setmaxnreg.inc waits for ever. With __launch_bounds__(kThreads, 1)
+// ptxas may give each thread up to 64 K / kThreads registers, in steps of 8 (168 for 384
+// threads); the budget below assumes it uses them all, which `ptxas -v` shows (168 registers).
+inline constexpr int kLaunchRegisters = 65536 / kThreads / 8 * 8;
+static_assert((kProducerRegisters + kConsumers * kConsumerRegisters) * 128 <= kLaunchRegisters * kThreads,
+              "the consumers' setmaxnreg.inc needs more registers than the producer's dec frees");
 
 inline constexpr uint32_t kATileBytes = kBlockM * kBlockK * 2;  // 16 KiB
 inline constexpr uint32_t kBTileBytes = kBlockN * kBlockK * 2;  // 32 KiB
@@ -129,13 +136,12 @@ struct StagedStore {
   template <int kChunk>
   __device__ __forceinline__ void Stage() const {
     const int row = FragmentRow(warp, lane), col = FragmentColumn(lane);
+    const uint32_t base = SmemAddress(staging);
 #pragma unroll
     for (int g = 0; g < kStagingCols / 8; ++g) {
       const int j = kChunk * (kStagingCols / 8) + g;
-      *reinterpret_cast<float2*>(staging + StagedIndex(row, 8 * g + col)) =
-          make_float2(acc[4 * j], acc[4 * j + 1]);
-      *reinterpret_cast<float2*>(staging + StagedIndex(row + 8, 8 * g + col)) =
-          make_float2(acc[4 * j + 2], acc[4 * j + 3]);
+      StoreSharedFloat2(base + 4 * StagedIndex(row, 8 * g + col), acc[4 * j], acc[4 * j + 1]);
+      StoreSharedFloat2(base + 4 * StagedIndex(row + 8, 8 * g + col), acc[4 * j + 2], acc[4 * j + 3]);
     }
   }
 
@@ -245,8 +251,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     GemmSm90aKernel(const __grid_constant__ CUtensorMap map_a,
                     const __grid_constant__ CUtensorMap map_b, const KernelParams p) {
   extern __shared__ uint8_t raw_shared[];
-  SharedStorage& s = *reinterpret_cast<SharedStorage*>(
-      (reinterpret_cast<uintptr_t>(raw_shared) + 1023) & ~uintptr_t{1023});
+  // Rounded up to 1024 bytes by an offset from raw_shared (not by rounding an integer address),
+  // so the compiler still knows `s` is shared memory: the staging block's read-back is then LDS,
+  // not generic loads. The shared-window offset is what TMA and the descriptors need aligned.
+  const uint32_t pad = (1024u - (SmemAddress(raw_shared) & 1023u)) & 1023u;
+  SharedStorage& s = *static_cast<SharedStorage*>(__builtin_assume_aligned(raw_shared + pad, 1024));
   const int warpgroup = threadIdx.x / 128;
   if (threadIdx.x == 0) {
     for (int i = 0; i < kStages; ++i) {

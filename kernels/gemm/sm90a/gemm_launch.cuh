@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -14,6 +15,14 @@
 #include "kernels/gemm/sm90a/gemm_sm90a.h"
 
 namespace braid::kernels::sm90a {
+
+// Devices whose shared-memory attribute is remembered as set; a device past this sets it on every
+// launch (correct, one driver call more).
+inline constexpr int kMaxRememberedDevices = 64;
+
+// The tile arithmetic is in int; ValidateGemm keeps m, n and k at most kGemmMaxDim, one tile of
+// 256 below 2^31, so rounding up to whole tiles cannot overflow.
+static_assert(kBlockM <= 256 && kBlockN <= 256 && kBlockK <= 256, "kGemmMaxDim assumes tiles of at most 256");
 
 // The driver's cuTensorMapEncodeTiled through the runtime (no link against libcuda).
 inline PFN_cuTensorMapEncodeTiled_v12000 TensorMapEncoder() {
@@ -89,9 +98,18 @@ Status LaunchGemm(const GemmArgs& args, int num_sms, cudaStream_t stream) {
   p.skip_epilogue = SkipEpilogueForDiagnosis();
 
   auto* kernel = &GemmSm90aKernel<T, kAMnMajor, kBMnMajor>;
-  // Raising the dynamic shared-memory limit is a per-function attribute; once per process.
-  static const cudaError_t attribute_error = cudaFuncSetAttribute(
-      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSharedBytes));
+  // Raising the dynamic shared-memory limit is an attribute of the function on the current
+  // device: set once per device (a process driving two GPUs needs it on both), remembered in a
+  // flag per device so later launches skip the driver call.
+  static std::atomic<bool> attribute_set[kMaxRememberedDevices] = {};
+  int device = 0;
+  cudaError_t attribute_error = cudaGetDevice(&device);
+  const bool remembered = attribute_error == cudaSuccess && device >= 0 && device < kMaxRememberedDevices;
+  if (attribute_error == cudaSuccess && !(remembered && attribute_set[device].load(std::memory_order_acquire))) {
+    attribute_error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(kSharedBytes));
+    if (attribute_error == cudaSuccess && remembered) attribute_set[device].store(true, std::memory_order_release);
+  }
   if (attribute_error != cudaSuccess) {
     return Status::SystemError(std::string("GemmCuda: cannot give the Hopper kernel ") +
                                std::to_string(kSharedBytes) + " bytes of shared memory: " +

@@ -100,6 +100,13 @@ __device__ __forceinline__ void NamedBarrierSync(int id, int threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 
+// Stores two floats at shared-memory address `address` (8-byte aligned) with one STS.64. Written
+// in PTX because the C++ store through a generic pointer compiled to generic ST.E (the pointer's
+// shared-memory origin was lost) or, once the origin was kept, to a mix of 32- and 64-bit stores.
+__device__ __forceinline__ void StoreSharedFloat2(uint32_t address, float x, float y) {
+  asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(address), "f"(x), "f"(y) : "memory");
+}
+
 // ---- wgmma ordering --------------------------------------------------------------------------------
 
 // Orders earlier register/shared-memory accesses before the wgmma ops that follow.
