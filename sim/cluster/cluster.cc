@@ -79,15 +79,24 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
     ports.insert(nic.pci_bus_id.empty() ? nic.name : nic.pci_bus_id);
     nic_Gbps = std::max(nic_Gbps, nic.speed_Gbps);
   }
+  // No NIC with a known speed (an XML export records none): no NICs, so a run on more than one
+  // node is refused naming the count, rather than one spread over an invented 10 Gb/s link.
   c.node.nics = int(ports.size());
-  c.node.nic_Gbps = nic_Gbps > 0 ? nic_Gbps : 10;
-  c.node.nics = std::max(c.node.nics, 1);
+  c.node.nic_Gbps = nic_Gbps > 0 ? nic_Gbps : 10;  // unused while nics == 0
+  if (topo.gpus.size() > 1024) {
+    throw InputError(fmt::format("{}: {} GPUs in one node, more than the 1024 a node may have", source,
+                                 topo.gpus.size()));
+  }
   return c;
 }
 
 void SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
   const char* unit = c->host ? "ranks" : "GPUs";
   if (gpus < 1) throw InputError(fmt::format("{} {} must be at least 1", option, gpus));
+  if (gpus > kMaxSimulatedGpus) {
+    throw InputError(fmt::format("{} {} {} is more than the {} plan-sim simulates", option, gpus, unit,
+                                 kMaxSimulatedGpus));
+  }
   if (gpus < c->node.gpus) {
     // Part of one node: no NIC or inter-node calibration is needed, and the node's shape checks
     // (PCIe switches, calibrated ranks per node) hold for the whole node, not the part used.
@@ -112,7 +121,8 @@ void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
   }
   if (c.nodes > 1 && c.node.nics < 1) {
     throw InputError(fmt::format("{}: {} nodes but node.nics = 0 (must be in [1, 1024] when there is more "
-                                 "than one node)", origin, c.nodes));
+                                 "than one node; a machine read from hwloc has no NIC of known speed, so describe "
+                                 "its network in a JSON cluster file)", origin, c.nodes));
   }
   if (c.host) {
     if (c.host->ranks_per_node != c.node.gpus) {
@@ -145,8 +155,12 @@ std::string ClusterSummary(const ClusterSpec& c) {
                    c.node.intra_latency_us,
                    nvs ? "" : fmt::format(", {} GPUs per switch, socket link {:.0f} GB/s",
                                           c.node.gpus_per_pcie_switch, c.node.socket_link_GBps));
-  s += fmt::format("  NICs: {} x {:.0f} Gb/s ({:.1f} GB/s) x {:.2f}, {:.1f} us\n", c.node.nics,
-                   c.node.nic_Gbps, c.nic_GBps(), c.node.nic_efficiency, c.node.nic_latency_us);
+  if (c.node.nics == 0) {
+    s += "  NICs: none (of known speed): one node only\n";
+  } else {
+    s += fmt::format("  NICs: {} x {:.0f} Gb/s ({:.1f} GB/s) x {:.2f}, {:.1f} us\n", c.node.nics,
+                     c.node.nic_Gbps, c.nic_GBps(), c.node.nic_efficiency, c.node.nic_latency_us);
+  }
   s += fmt::format("  network: {}, {} nodes per {}, oversubscription {:.1f}:1, {:.1f} us per switch",
                    c.network.topology == NetworkTopology::kFatTree ? "fat tree" : "rail-optimised",
                    c.network.nodes_per_leaf,

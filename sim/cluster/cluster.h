@@ -97,6 +97,9 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
 // Sets the node count for `gpus` GPUs (which must be a positive multiple of GPUs per node, or
 // fewer than one node) and validates the resized cluster. Throws InputError naming the
 // constraint and `option` (the flag that gave the count).
+// The most GPUs (or ranks) one simulation takes: a million, 30x the largest published training job.
+inline constexpr int kMaxSimulatedGpus = 1 << 20;
+
 void SizeForGpus(ClusterSpec* cluster, int gpus, const std::string& option = "--gpus");
 
 // InputError naming `origin` if the cluster cannot run as described (a node shape its fabric

@@ -43,7 +43,7 @@ std::vector<HostLinkClass::Point> ReadPoints(const nlohmann::json& array, const 
     const nlohmann::json& p = array[i];
     const std::string where = fmt::format("{}[{}]", origin, i);
     if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) {
-      throw InputError(fmt::format("{}: expected [bytes, microseconds], got {}", where, p.dump()));
+      throw InputError(fmt::format("{}: expected [bytes, microseconds], got {}", where, ShownValue(p)));
     }
     const HostLinkClass::Point point{p[0].get<double>(), p[1].get<double>()};
     if (!(point.bytes >= 1 && point.bytes <= kMaxBytes) || !(point.us >= 0 && point.us <= kMaxUs)) {

@@ -18,6 +18,9 @@ namespace {
 
 // The largest input file read (bytes): far above any model, cluster or calibration file.
 constexpr size_t kMaxJsonFileBytes = 16 << 20;
+// The deepest nesting of objects and arrays accepted: the files need 4 levels. Deeper documents
+// are refused while parsing, before nlohmann's recursive copy and dump could exhaust the stack.
+constexpr size_t kMaxJsonDepth = 64;
 
 const char* FileTypeName(std::filesystem::file_type type) {
   switch (type) {
@@ -40,8 +43,14 @@ class DuplicateKeyCheck {
   bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, const nlohmann::json& parsed) {
     using Event = nlohmann::json::parse_event_t;
     switch (event) {
-      case Event::object_start: open_.emplace_back(true); break;
-      case Event::array_start: open_.emplace_back(false); break;
+      case Event::object_start:
+      case Event::array_start:
+        if (open_.size() >= kMaxJsonDepth) {
+          throw InputError(fmt::format("{}: objects and arrays nested deeper than {} levels (at \"{}\")", origin_,
+                                       kMaxJsonDepth, CurrentValue().substr(0, 200)));
+        }
+        open_.emplace_back(event == Event::object_start);
+        break;
       case Event::key: AddKey(parsed.get<std::string>()); break;
       case Event::object_end:
       case Event::array_end:
@@ -135,7 +144,7 @@ int JsonFields::Int(const std::string& field, int lo, int hi) const {
   const nlohmann::json& v = Get(field);
   if (!v.is_number_integer()) {
     throw InputError(fmt::format("{}: field \"{}\" must be an integer in [{}, {}], found {}", origin_,
-                                 field, lo, hi, v.dump()));
+                                 field, lo, hi, ShownValue(v)));
   }
   // Unsigned JSON integers above 2^63 would wrap negative as long long: print them as written.
   if (v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(hi)) {
@@ -154,7 +163,7 @@ double JsonFields::Number(const std::string& field, double lo, double hi) const 
   const nlohmann::json& v = Get(field);
   if (!v.is_number()) {
     throw InputError(fmt::format("{}: field \"{}\" must be a number in [{}, {}], found {}", origin_,
-                                 field, lo, hi, v.dump()));
+                                 field, lo, hi, ShownValue(v)));
   }
   double x = v.get<double>();
   if (!std::isfinite(x) || x < lo || x > hi) {
@@ -168,7 +177,7 @@ std::string JsonFields::String(const std::string& field) const {
   const nlohmann::json& v = Get(field);
   if (!v.is_string()) {
     throw InputError(
-        fmt::format("{}: field \"{}\" must be a string, found {}", origin_, field, v.dump()));
+        fmt::format("{}: field \"{}\" must be a string, found {}", origin_, field, ShownValue(v)));
   }
   return v.get<std::string>();
 }
@@ -223,6 +232,12 @@ void JsonFields::RejectUnknown(const std::vector<std::string>& known) const {
                                    fmt::join(known, ", ")));
     }
   }
+}
+
+std::string ShownValue(const nlohmann::json& v) {
+  if (v.is_structured()) return std::string(v.is_object() ? "an object" : "an array");
+  std::string text = v.dump();
+  return text.size() > 64 ? text.substr(0, 61) + "..." : text;
 }
 
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin) {

@@ -41,8 +41,12 @@ class JsonFields {
 
 // Parses `text` (the contents of `origin`); a syntax error names origin, line and column, and an
 // object key given twice names origin, the key and the object holding it (nlohmann would keep the
-// last silently, so a typo such as a second "layers" would change the run unseen).
+// last silently, so a typo such as a second "layers" would change the run unseen), and nesting
+// deeper than 64 levels is refused (deeper values would overflow the stack when copied).
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin);
+// A value as an error message shows it: scalars as written (cut at 64 characters), objects and
+// arrays by their type alone, so a huge value never becomes the message.
+std::string ShownValue(const nlohmann::json& v);
 // Reads and parses a regular file or a pipe (--model <(...)); a missing or unreadable file, a
 // directory or a device (/dev/zero never ends), or a FIFO nobody writes to is an InputError
 // naming it.

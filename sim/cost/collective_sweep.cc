@@ -29,10 +29,18 @@ std::vector<CollectiveSweepRow> SweepCollective(const ClusterSpec& cluster, cons
   std::iota(query.groups[0].begin(), query.groups[0].end(), 0);
   const size_t blocks = size_t(BlocksInSize(spec.collective, spec.ranks));
 
-  std::vector<CollectiveSweepRow> rows;
+  std::vector<size_t> sizes;
   for (size_t requested = spec.min_bytes; requested <= spec.max_bytes; requested *= spec.factor) {
+    sizes.push_back(requested);
+    if (requested > spec.max_bytes / spec.factor) break;  // the next size would overflow or pass max
+  }
+  std::vector<CollectiveSweepRow> rows;
+  for (size_t requested : sizes) {
     CollectiveSweepRow row;
     row.count = CountPerRank(spec.collective, double(requested), spec.elem_size, spec.ranks);
+    // Sizes that round down to the same call (below one element per rank, or between multiples
+    // of the ranks) give one row, as braid-perf measures them, so the rows of both line up.
+    if (!rows.empty() && rows.back().count == row.count) continue;
     row.bytes = row.count * blocks * size_t(spec.elem_size);
     query.bytes = double(row.bytes);
     CollectiveCost cost = coster.Cost(query);
@@ -44,7 +52,6 @@ std::vector<CollectiveSweepRow> SweepCollective(const ClusterSpec& cluster, cons
       row.busbw_GBps = row.algbw_GBps * BusBandwidthFactor(spec.collective, spec.ranks);
     }
     rows.push_back(row);
-    if (requested > spec.max_bytes / spec.factor) break;  // the next size would overflow or pass max
   }
   return rows;
 }

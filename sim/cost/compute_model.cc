@@ -108,10 +108,10 @@ Kernel MemoryOp(std::string name, double bytes, double backward_factor) {
 std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, const GpuSpec& gpu) {
   nlohmann::json doc = ReadJsonFile(path);
   JsonFields top(doc, path);
-  const nlohmann::json& list = doc.contains("gemm") ? doc["gemm"] : nlohmann::json();
-  if (!list.is_array() || list.empty()) {
+  if (!doc.contains("gemm") || !doc["gemm"].is_array() || doc["gemm"].empty()) {
     throw InputError(path + ": field \"gemm\" must be a non-empty array of {m, n, k, tflops}");
   }
+  const nlohmann::json& list = doc["gemm"];
   std::vector<GemmCalibrationPoint> points;
   for (size_t i = 0; i < list.size(); ++i) {
     JsonFields f(list[i], path + ": gemm[" + std::to_string(i) + "]");

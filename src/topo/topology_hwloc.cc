@@ -132,8 +132,13 @@ bool IsGpuPciDevice(hwloc_obj_t pci) {
 void FillFromGpuOsDevice(hwloc_obj_t osdev, TopoGpu* gpu) {
   std::string model = InfoOrEmpty(osdev, "GPUModel");
   if (!model.empty()) gpu->name = model;
-  std::string memory_kib = InfoOrEmpty(osdev, "CUDAGlobalMemorySize");
-  if (!memory_kib.empty()) gpu->memory_GiB = std::strtod(memory_kib.c_str(), nullptr) / kKiBPerGiB;
+  // A value that is not a plain positive size up to 1 PiB (a hand-edited XML: "inf", "-5", "1e300")
+  // stays unknown (0) rather than becoming a GPU that fits any model.
+  constexpr double kMaxGpuMemoryGiB = 1 << 20;
+  const std::string memory_kib = InfoOrEmpty(osdev, "CUDAGlobalMemorySize");
+  char* end = nullptr;
+  const double gib = std::strtod(memory_kib.c_str(), &end) / kKiBPerGiB;
+  if (!memory_kib.empty() && *end == '\0' && gib > 0 && gib <= kMaxGpuMemoryGiB) gpu->memory_GiB = gib;
 }
 
 TopoGpu GpuFromPciDevice(hwloc_topology_t topology, hwloc_obj_t pci) {
@@ -292,15 +297,29 @@ Status LoadTopologyXml(const std::string& path, Topology* out) {
   if (!S_ISREG(st.st_mode)) {
     return Status::InvalidArgument(fmt::format("{}: not a regular file (an hwloc XML file is expected)", path));
   }
+  // A large machine's export is a few MB; a file of gigabytes given by mistake would be read whole.
+  constexpr off_t kMaxXmlBytes = off_t{64} << 20;
+  if (st.st_size > kMaxXmlBytes) {
+    return Status::InvalidArgument(fmt::format("{}: {} bytes, more than the {} MiB an hwloc XML export may have",
+                                               path, st.st_size, kMaxXmlBytes >> 20));
+  }
   HwlocTopology topology;
   if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
   // hwloc reports a missing or unreadable file from set_xml and a malformed one from load; both
   // leave only errno (EINVAL for a parse error, whose details hwloc prints only when asked).
+  // errno is cleared first: hwloc does not always set it, and a stale one named a cause that was
+  // not (a readable file refused "No such file or directory").
+  errno = 0;
   if (hwloc_topology_set_xml(topology.get(), path.c_str()) != 0 || hwloc_topology_load(topology.get()) != 0) {
-    int error = errno;
-    std::string hint = error == EINVAL ? " (not a well-formed hwloc XML export; HWLOC_XML_VERBOSE=1 shows why)" : "";
+    const int error = errno;
+    // The file exists (stat above): no errno, EINVAL or ENOENT all mean hwloc refused its content.
+    if (error == 0 || error == EINVAL || error == ENOENT) {
+      return Status::InvalidArgument(fmt::format(
+          "{}: hwloc cannot load this XML topology: not a well-formed hwloc XML export (HWLOC_XML_VERBOSE=1 "
+          "shows why)", path));
+    }
     return Status::InvalidArgument(
-        fmt::format("{}: hwloc cannot load this XML topology: {}{}", path, std::strerror(error), hint));
+        fmt::format("{}: hwloc cannot load this XML topology: {}", path, std::strerror(error)));
   }
   *out = Topology{};
   out->source = "hwloc-xml:" + path;

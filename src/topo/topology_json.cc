@@ -180,13 +180,22 @@ std::string TopologyToJson(const Topology& topo) {
 }
 
 Status TopologyFromJson(const std::string& text, const std::string& origin, Topology* out) {
+  // A topology needs 3 levels; far deeper nesting is refused while parsing, before nlohmann's
+  // recursive copies could exhaust the stack (a crash on a 200 KB file of brackets).
+  constexpr int kMaxDepth = 64;
+  bool too_deep = false;
   json document;
   try {
-    document = json::parse(text);
+    document = json::parse(text, [&too_deep](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxDepth) too_deep = true;
+      return !too_deep;  // stop keeping values once too deep
+    });
   } catch (const json::exception& e) {
     // e.what() says where: "parse error at line 3, column 5: syntax error ...".
     return Status::InvalidArgument(fmt::format("{}: not valid JSON: {}", origin, e.what()));
   }
+  if (too_deep)
+    return Status::InvalidArgument(fmt::format("{}: objects and arrays nested deeper than {} levels", origin, kMaxDepth));
   Topology topo;
   Status error;
   ReadTopology(document, &topo, &error);

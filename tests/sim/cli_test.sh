@@ -135,6 +135,40 @@ printf '{"base": "dgx-a100", "gpu": {"peak_tflops": 1e999}}\n' >"$tmp/overflow.j
 expect_bad "a number beyond a double" "$tmp/overflow.json" "field \"gpu.peak_tflops\"" "1e999" -- \
   topo --cluster "$tmp/overflow.json"
 
+# 100000 nested arrays (200 KB) crashed plan-sim (SIGSEGV in nlohmann's recursive dump for the
+# message); refused while parsing. A huge value is named by its type, not pasted in the message.
+python3 -c "n = 100000; print('{\"base\": \"dgx-a100\", \"name\": ' + '[' * n + ']' * n + '}')" >"$tmp/deep.json"
+expect_bad "deep nesting" "$tmp/deep.json" "nested deeper than 64 levels" -- topo --cluster "$tmp/deep.json"
+printf '{"base": "dgx-a100", "name": [[1, 2], [3]]}\n' >"$tmp/array-name.json"
+expect_bad "an array where a string goes" "field \"name\" must be a string, found an array" -- \
+  topo --cluster "$tmp/array-name.json"
+
+# A write that fails part-way (here: a 1 KiB file-size limit, EFBIG) keeps the file that was there
+# and names the reason; it used to leave the file cut short and the old content lost.
+echo precious >"$tmp/keep.json"
+(ulimit -f 1; trap '' XFSZ; exec "$plan_sim" search --model megatron-1.7b --cluster dgx-a100 --gpus 32 \
+  --global-batch 512 --top 20 --format json --out "$tmp/keep.json") >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] || fail "failed write: exit $rc, expected 2"
+grep -qF "writing '$tmp/keep.json' failed: File too large" "$tmp/err" || fail "failed write: reason not named: $(cat "$tmp/err")"
+[ "$(cat "$tmp/keep.json")" = precious ] || fail "failed write: the existing --out file was changed"
+ls -A "$tmp" | grep -q '^\.keep.json\.' && fail "failed write: a temporary file was left behind"
+
+# A leading zero read as octal (--global-batch 064 ran with 52); --ranks and -f have ranges too;
+# a cluster file's nodes x GPUs per node is bounded as --gpus is (a million-node file ran for ever).
+expect_bad "leading zero" "'064' is not an integer in [1, 16777216] (no leading zeros" -- \
+  search --model megatron-1.7b --cluster dgx-a100 --gpus 32 --global-batch 064
+expect_bad "collective ranks range" "--ranks: '2147483640' is not an integer in [1, 1048576]" -- \
+  collective --cluster dgx-a100 --ranks 2147483640 -b 8 -e 64
+expect_bad "collective step factor hex" "--stepfactor: '0x10' is not an integer in [2, 1073741824]" -- \
+  collective --cluster dgx-a100 -f 0x10 -b 8 -e 64
+printf '{"base": "dgx-a100", "nodes": 1048576}\n' >"$tmp/million-nodes.json"
+expect_bad "cluster beyond the GPU limit" "nodes x GPUs per node = 8388608 GPUs is more than the 1048576" -- \
+  search --model megatron-1.7b --cluster "$tmp/million-nodes.json" --global-batch 16777216
+# Sizes that round to the same all-to-all call give one row, as braid-perf prints them.
+expect_ok "collective rows once per call" collective --cluster dgx-a100 --collective alltoall -b 4 -e 64 --format csv
+[ "$(grep -vc '^#' "$tmp/out")" -eq 4 ] || fail "collective rows once per call: $(cat "$tmp/out")"
+
 # The model's own field that does not fit the layout comes with the model's file.
 printf '{"layers": 4, "hidden": 1024, "heads": 16, "ffn_hidden": 4095, "activation": "gelu", "seq_len": 128, "vocab": 1000}\n' \
   >"$tmp/odd-ffn.json"
@@ -150,7 +184,7 @@ for f in "$tmp/failed.txt" "$tmp/failed.json"; do
   if [ -e "$f" ]; then fail "a failed simulate left $f behind"; fi
 done
 if [ -w /dev/full ]; then
-  expect_bad "trace write fails" "--trace /dev/full: write failed" -- \
+  expect_bad "trace write fails" "--trace: writing '/dev/full' failed: No space left on device" -- \
     simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 --layout tp=2,pp=2,dp=2 \
     --out "$tmp/results.txt" --trace /dev/full
   if [ -e "$tmp/results.txt" ]; then fail "--trace /dev/full failed but --out was written"; fi
@@ -250,7 +284,7 @@ expect_bad "calibration above the GPU's peak" "$tmp/fast.json" "gemm[0]" "\"tflo
   simulate --model llama-2-7b --cluster dgx-a100 --global-batch 8 --layout tp=8,pp=1,dp=1 --calibration "$tmp/fast.json"
 
 if [ -w /dev/full ]; then  # a short result must not be lost in the stream's buffer
-  expect_bad "results that cannot be written" "--out /dev/full" "write failed" -- \
+  expect_bad "results that cannot be written" "--out: writing '/dev/full' failed: No space left on device" -- \
     simulate --model llama-2-7b --cluster dgx-a100 --global-batch 8 --layout tp=8,pp=1,dp=1 --out /dev/full
 fi
 

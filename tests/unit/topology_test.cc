@@ -298,5 +298,14 @@ TEST_F(TopologyTest, MalformedJsonNamesTheOriginAndTheField) {
   }
 }
 
+// 100000 nested arrays (200 KB) crashed nlohmann's recursive copy; refused while parsing.
+TEST_F(TopologyTest, DeepNestingIsRefusedNotACrash) {
+  const std::string text = R"({"hostname": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  Topology topo;
+  Status status = TopologyFromJson(text, "deep.json", &topo);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "deep.json: objects and arrays nested deeper than 64 levels");
+}
+
 }  // namespace
 }  // namespace braid

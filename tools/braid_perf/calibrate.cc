@@ -33,7 +33,7 @@
 #include "memory_budget.h"
 #include "options.h"
 #include "p2p_suite.h"
-#include "replace_file.h"
+#include "lib/replace_file.h"
 #include "subprocess.h"
 
 namespace braid::perf {
@@ -351,7 +351,7 @@ int CalibrateMain(int argc, char** argv) {
   s.launcher_flags = CoreBindingFlags(s.launcher);
   // Checked now, written only once everything is measured: a failed run keeps the file there.
   if (s.out != "-") {
-    if (std::string error = WritableError(s.out); !error.empty()) {
+    if (std::string error = tools::WritableError(s.out); !error.empty()) {
       std::fprintf(stderr, "braid-perf calibrate: --out: %s\n", error.c_str());
       return 2;
     }
@@ -460,7 +460,7 @@ int CalibrateMain(int argc, char** argv) {
   if (s.out == "-") {
     std::fputs(text.c_str(), stdout);
   } else {
-    if (std::string error = ReplaceFile(s.out, text); !error.empty()) {
+    if (std::string error = tools::ReplaceFile(s.out, text); !error.empty()) {
       std::fprintf(stderr, "braid-perf calibrate: --out: %s\n", error.c_str());
       return 1;
     }

@@ -26,7 +26,7 @@
 #include "p2p_backend.h"
 #include "p2p_report.h"
 #include "plot.h"
-#include "replace_file.h"
+#include "lib/replace_file.h"
 #include "report.h"
 #include "watchdog.h"
 
@@ -44,7 +44,7 @@ class OutputFile {
   bool Open(int rank) {
     int ok = 1;
     if (rank == 0 && !path_.empty() && path_ != "-") {
-      if (std::string error = WritableError(path_); !error.empty()) {
+      if (std::string error = tools::WritableError(path_); !error.empty()) {
         std::fprintf(stderr, "braid-perf: %s: %s\n", flag_.c_str(), error.c_str());
         ok = 0;
       }
@@ -62,7 +62,7 @@ class OutputFile {
       std::fflush(stdout);
       return true;
     }
-    const std::string error = ReplaceFile(path_, text);
+    const std::string error = tools::ReplaceFile(path_, text);
     if (error.empty()) return true;
     std::fprintf(stderr, "braid-perf: %s: %s\n", flag_.c_str(), error.c_str());
     return false;

@@ -22,7 +22,7 @@
 #include <set>
 
 #include "plot_series.h"
-#include "replace_file.h"
+#include "lib/replace_file.h"
 #include "subprocess.h"
 
 namespace braid::perf {
@@ -295,7 +295,7 @@ std::string ReadImage(const fs::path& image) {
 int Plot(const PlotRequest& r) {
   const bool svg = IsSvgOutput(r.output);
   // Before anything is drawn, as --json and --csv are checked before a run.
-  if (std::string error = WritableError(r.output); !error.empty()) throw PlotInputError("-o: " + error);
+  if (std::string error = tools::WritableError(r.output); !error.empty()) throw PlotInputError("-o: " + error);
   const std::string gnuplot = FindInPath("gnuplot");
   if (gnuplot.empty())
     throw PlotInputError("gnuplot is not installed (Debian/Ubuntu: apt-get install gnuplot-nox)");
@@ -315,7 +315,7 @@ int Plot(const PlotRequest& r) {
                  r.output.c_str(), messages.c_str());
     return 1;
   }
-  if (std::string error = ReplaceFile(r.output, drawn); !error.empty()) {
+  if (std::string error = tools::ReplaceFile(r.output, drawn); !error.empty()) {
     std::fprintf(stderr, "braid-perf plot: -o: %s\n", error.c_str());
     return 1;
   }

@@ -7,12 +7,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "lib/cli_parse.h"
+#include "lib/replace_file.h"
 #include "braid/topology.h"
 
 namespace {
@@ -26,15 +26,14 @@ struct Options {
   std::string out_path = "-";
 };
 
-bool WriteOutput(const std::string& out_path, const std::string& text) {
+// "" or why writing failed. A file is replaced whole, so a failed write keeps the old one.
+std::string WriteOutput(const std::string& out_path, const std::string& text) {
   if (out_path == "-") {
     std::fputs(text.c_str(), stdout);
-    return std::fflush(stdout) == 0;
+    return std::fflush(stdout) == 0 ? "" : std::string("writing to stdout failed: ") + std::strerror(errno);
   }
-  std::ofstream file(out_path, std::ios::binary | std::ios::trunc);
-  file << text;
-  file.close();
-  return static_cast<bool>(file);
+  if (out_path.empty()) return "--out: an empty path names no file";
+  return braid::tools::ReplaceFile(out_path, text);
 }
 
 }  // namespace
@@ -60,8 +59,8 @@ int main(int argc, char** argv) {
   }
 
   std::string text = options.format == "json" ? braid::TopologyToJson(topo) : braid::TopologySummary(topo);
-  if (!WriteOutput(options.out_path, text)) {
-    std::fprintf(stderr, "braid-topo: cannot write %s: %s\n", options.out_path.c_str(), std::strerror(errno));
+  if (std::string error = WriteOutput(options.out_path, text); !error.empty()) {
+    std::fprintf(stderr, "braid-topo: %s\n", error.c_str());
     return kExitBadInput;
   }
   return 0;

@@ -46,8 +46,8 @@ inline CLI::Validator FiniteRange(double min, double max) {
 }
 
 // For integer options: "'VALUE' is not an integer in [min, max]" for anything else (empty, a
-// fraction, hex, text, an overflow). CLI11 alone turns "" into 0, saturates an overflow, and says
-// of text only that it "could not convert" it.
+// fraction, hex, text, an overflow, a leading zero). CLI11 alone turns "" into 0, saturates an
+// overflow, says of text only that it "could not convert" it, and reads "064" as octal 52.
 inline CLI::Validator IntegerIn(long min, long max) {
   return CLI::Validator(
       [min, max](std::string& text) {
@@ -56,8 +56,11 @@ inline CLI::Validator IntegerIn(long min, long max) {
         const long value = std::strtol(text.c_str(), &end, 10);
         const bool integer = !text.empty() && *end == '\0' && errno == 0 &&
                              !std::isspace(static_cast<unsigned char>(text[0]));
-        if (integer && value >= min && value <= max) return std::string();
-        return "'" + text + "' is not an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+        const size_t first_digit = text.find_first_not_of("+-");
+        const bool leading_zero = integer && text[first_digit] == '0' && first_digit + 1 < text.size();
+        if (integer && !leading_zero && value >= min && value <= max) return std::string();
+        return "'" + text + "' is not an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]" +
+               (leading_zero ? " (no leading zeros: they would read as octal)" : "");
       },
       "INT in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
 }

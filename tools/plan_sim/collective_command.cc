@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "braid/types.h"
+#include "lib/cli_parse.h"
 #include "output.h"
 #include "sim/cluster/cluster.h"
 #include "sim/common/input_error.h"
@@ -96,10 +97,13 @@ CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
       ->capture_default_str();
   o->ranks_flag = cmd->add_option("--ranks", o->ranks,
                   "Ranks (GPUs), placed node by node: a multiple of the ranks per node, or fewer "
-                  "than one node (default: one node)");
+                  "than one node (default: one node)")
+                      ->check(tools::IntegerIn(1, kMaxSimulatedGpus));
   cmd->add_option("-b,--minbytes", o->min_bytes, "Smallest size (bytes; K, M, G suffixes)")->capture_default_str();
   cmd->add_option("-e,--maxbytes", o->max_bytes, "Largest size (bytes; K, M, G suffixes)")->capture_default_str();
-  cmd->add_option("-f,--stepfactor", o->factor, "Multiply the size by this between rows (>= 2)")->capture_default_str();
+  cmd->add_option("-f,--stepfactor", o->factor, "Multiply the size by this between rows (>= 2)")
+      ->capture_default_str()
+      ->check(tools::IntegerIn(2, 1 << 30));  // a larger step leaves one row
   cmd->add_option("-d,--type,--datatype", o->type, "Element type (float, half, bfloat16, int32, ...)")
       ->capture_default_str();
   cmd->add_option("-o,--op", o->op, fmt::format("Reduction: {}", fmt::join(kOps, ", ")))->capture_default_str();

@@ -32,8 +32,7 @@ constexpr int kExitBadInput = 2;
 constexpr int kExitInternal = 1;
 // Sequences per step: 16M, far beyond any published run (Llama 3 405B: 16K at most).
 constexpr int kMaxGlobalBatch = 1 << 24;
-// GPUs of one simulated run: a million, 30x the largest published training job.
-constexpr int kMaxGpus = 1 << 20;
+constexpr int kMaxGpus = sim::kMaxSimulatedGpus;
 constexpr int kMaxTop = 100000;  // rows a search may print
 
 struct Options {
@@ -139,7 +138,9 @@ std::function<void(int, int)> ProgressBar() {
 int Search(const Options& o) {
   ModelSpec model = LoadModel(o.model);
   ClusterSpec cluster = LoadCluster(o.cluster);
-  SizeForGpus(&cluster, o.gpus > 0 ? o.gpus : cluster.total_gpus());
+  // Without --gpus the whole cluster: a file's nodes x GPUs per node is bounded like --gpus.
+  if (o.gpus > 0) SizeForGpus(&cluster, o.gpus);
+  else SizeForGpus(&cluster, cluster.total_gpus(), fmt::format("{}: nodes x GPUs per node =", cluster.source));
   TrainingSpec training = Training(o);
   std::vector<GemmCalibrationPoint> calibration;
   if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);

@@ -9,8 +9,10 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <utility>
 
+#include "lib/replace_file.h"
 #include "sim/common/input_error.h"
 
 namespace braid::sim {
@@ -57,11 +59,12 @@ void Emit(const char* option, const std::string& path, const std::function<void(
     if (!std::cout.flush()) throw InputError(fmt::format("{} -: writing to stdout failed", option));
     return;
   }
-  std::ofstream file(path, std::ios::trunc);
-  if (!file) throw InputError(fmt::format("{} {}: cannot open for writing", option, path));
-  write(file);
-  // Flushed before the check: a short result sits in the stream's buffer until then.
-  if (!file.flush()) throw InputError(fmt::format("{} {}: write failed", option, path));
+  // Built whole, then replaced in one rename: a write that fails (a full disk) keeps the file that
+  // was there instead of leaving it cut short.
+  std::ostringstream text;
+  write(text);
+  if (std::string error = tools::ReplaceFile(path, text.str()); !error.empty())
+    throw InputError(fmt::format("{}: {}", option, error));
 }
 
 void CheckWritable(const char* option, const std::string& path, std::vector<std::string>* created) {

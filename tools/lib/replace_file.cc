@@ -1,4 +1,4 @@
-#include "replace_file.h"
+#include "lib/replace_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace braid::perf {
+namespace braid::tools {
 namespace {
 
 namespace fs = std::filesystem;
@@ -104,4 +104,4 @@ std::string ReplaceFile(const std::string& path, const std::string& text) {
   return fmt::format("writing '{}' failed: {}", path, std::strerror(error));
 }
 
-}  // namespace braid::perf
+}  // namespace braid::tools

@@ -1,11 +1,11 @@
-// Writing braid-perf's output files (--json, --csv, calibrate --out, plot -o) so that a run that
-// fails never costs the file already there: the new content goes to a temporary file beside the
-// target and is renamed over it only once all of it is written.
+// Writing the tools' output files (braid-perf --json/--csv/-o, plan-sim --out/--trace,
+// braid-topo --out) so that a run that fails never costs the file already there: the new content
+// goes to a temporary file beside the target and is renamed over it only once all of it is written.
 #pragma once
 
 #include <string>
 
-namespace braid::perf {
+namespace braid::tools {
 
 // "" if ReplaceFile can write `path`, else "cannot open '<path>' for writing: <why>": its
 // directory is missing or takes no new files (a probe file is created there and removed), or
@@ -16,9 +16,9 @@ std::string WritableError(const std::string& path);
 // Writes `text` to a temporary file in `path`'s directory (hidden, ".<name>.XXXXXX") and renames
 // it over `path` once it is complete and flushed: a crash or a failed write leaves the old file
 // as it was and no partly written one. The new file keeps the old one's permissions (a new one
-// gets 0666 less the umask, as any file braid-perf creates); a symbolic link is followed, so the
+// gets 0666 less the umask, as any new file); a symbolic link is followed, so the
 // file it points to is the one replaced. A path that exists and is no regular file (/dev/stdout,
 // a FIFO) is written in place. Returns "" or the error ("writing '<path>' failed: <why>").
 std::string ReplaceFile(const std::string& path, const std::string& text);
 
-}  // namespace braid::perf
+}  // namespace braid::tools
