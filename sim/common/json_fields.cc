@@ -179,7 +179,16 @@ std::string JsonFields::String(const std::string& field) const {
     throw InputError(
         fmt::format("{}: field \"{}\" must be a string, found {}", origin_, field, ShownValue(v)));
   }
-  return v.get<std::string>();
+  std::string text = v.get<std::string>();
+  // Strings name things in table headers and CSV: a newline, carriage return or escape sequence
+  // would break or forge those lines.
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      throw InputError(fmt::format("{}: field \"{}\" contains a control character (0x{:02x}); names are "
+                                   "printed in tables and CSV", origin_, field, c));
+    }
+  }
+  return text;
 }
 
 std::string JsonFields::Choice(const std::string& field,

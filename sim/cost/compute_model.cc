@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "sim/common/input_error.h"
 #include "sim/common/json_fields.h"
 
@@ -114,8 +116,18 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
   const nlohmann::json& list = doc["gemm"];
   std::vector<GemmCalibrationPoint> points;
   for (size_t i = 0; i < list.size(); ++i) {
-    JsonFields f(list[i], path + ": gemm[" + std::to_string(i) + "]");
-    points.push_back({f.Number("m", 1, 1e9), f.Number("n", 1, 1e9), f.Number("k", 1, 1e9),
+    const std::string where = path + ": gemm[" + std::to_string(i) + "]";
+    JsonFields f(list[i], where);
+    double dims[3];
+    const char* names[3] = {"m", "n", "k"};
+    for (int d = 0; d < 3; ++d) {
+      dims[d] = f.Number(names[d], 1, 1e9);
+      if (dims[d] != std::floor(dims[d])) {
+        throw InputError(fmt::format("{}: field \"{}\" = {} is not a whole number of rows or columns", where,
+                                     names[d], dims[d]));
+      }
+    }
+    points.push_back({dims[0], dims[1], dims[2],
                       f.Number("tflops", 1e-6, gpu.peak_tflops)});  // above peak: not a measurement
   }
   return points;

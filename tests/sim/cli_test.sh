@@ -169,6 +169,17 @@ expect_bad "cluster beyond the GPU limit" "nodes x GPUs per node = 8388608 GPUs 
 expect_ok "collective rows once per call" collective --cluster dgx-a100 --collective alltoall -b 4 -e 64 --format csv
 [ "$(grep -vc '^#' "$tmp/out")" -eq 4 ] || fail "collective rows once per call: $(cat "$tmp/out")"
 
+# A calibration shape is whole rows and columns.
+printf '{"gemm": [{"m": 1.5, "n": 2, "k": 3, "tflops": 100}]}\n' >"$tmp/fraction-calibration.json"
+expect_bad "fractional calibration shape" "gemm[0]: field \"m\" = 1.5 is not a whole number" -- \
+  simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
+  --calibration "$tmp/fraction-calibration.json"
+
+# A control character in a name would break the table's comment lines (or forge a row).
+printf '{"base": "dgx-a100", "name": "evil\\n1,2,3"}\n' >"$tmp/newline-name.json"
+expect_bad "control character in a name" "field \"name\" contains a control character (0x0a)" -- \
+  topo --cluster "$tmp/newline-name.json"
+
 # The model's own field that does not fit the layout comes with the model's file.
 printf '{"layers": 4, "hidden": 1024, "heads": 16, "ffn_hidden": 4095, "activation": "gelu", "seq_len": 128, "vocab": 1000}\n' \
   >"$tmp/odd-ffn.json"
