@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <set>
 
 #include "braid/topology.h"
@@ -41,9 +42,12 @@ ClusterSpec LoadCluster(const std::string& name_or_path) {
   if (IsHwlocSource(name_or_path)) {
     return ClusterFromTopology(LoadHwlocTopology(name_or_path), name_or_path == "this" ? "hwloc" : name_or_path);
   }
-  if (EndsWith(name_or_path, ".json")) return ClusterFromJsonFile(name_or_path);
+  // A pipe has no name to go by (--cluster <(jq ... base.json) is /dev/fd/63): it is JSON, as for --model.
+  std::error_code error;
+  if (EndsWith(name_or_path, ".json") || std::filesystem::is_fifo(std::filesystem::status(name_or_path, error)))
+    return ClusterFromJsonFile(name_or_path);
   throw InputError(fmt::format("--cluster: \"{}\" is not a preset ({}), \"this\", an hwloc .xml "
-                               "file or a .json cluster file",
+                               "file, a .json cluster file or a pipe",
                                name_or_path, fmt::join(ClusterPresetNames(), ", ")));
 }
 

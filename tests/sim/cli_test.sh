@@ -169,6 +169,10 @@ expect_bad "cluster beyond the GPU limit" "nodes x GPUs per node = 8388608 GPUs 
 expect_ok "collective rows once per call" collective --cluster dgx-a100 --collective alltoall -b 4 -e 64 --format csv
 [ "$(grep -vc '^#' "$tmp/out")" -eq 4 ] || fail "collective rows once per call: $(cat "$tmp/out")"
 
+# A cluster through a pipe (no .json name to go by) is read as JSON, as a model is.
+expect_ok "a cluster through a pipe" topo --cluster <(printf '%s' '{"base": "dgx-a100", "nodes": 2}')
+grep -qF "2 node(s) x 8 GPU(s) = 16 GPUs" "$tmp/out" || fail "a cluster through a pipe: $(cat "$tmp/out")"
+
 # A calibration shape is whole rows and columns.
 printf '{"gemm": [{"m": 1.5, "n": 2, "k": 3, "tflops": 100}]}\n' >"$tmp/fraction-calibration.json"
 expect_bad "fractional calibration shape" "gemm[0]: field \"m\" = 1.5 is not a whole number" -- \
