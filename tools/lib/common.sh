@@ -16,14 +16,15 @@ case "${BRAID_BUILD_DIR}" in
 esac
 
 # Debian packages the build, the tests and tools/run need (never vendored copies). python3 and
-# file: the CLI test scripts check JSON output and image types with them.
+# file: the CLI test scripts check JSON output and image types with them; procps: pgrep finds the
+# ranks of a job that the stalled-peer test stops.
 BRAID_DEBIAN_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libucx-dev libhwloc-dev libmpich-dev mpich
   libfmt-dev libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   valgrind
   gnuplot-nox iproute2 nftables
-  python3 file
+  python3 file procps
 )
 
 # Prints a progress line to stderr, so that stdout carries only the job's own output.
