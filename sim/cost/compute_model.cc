@@ -114,6 +114,7 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
     throw InputError(path + ": field \"gemm\" must be a non-empty array of {m, n, k, tflops}");
   }
   const nlohmann::json& list = doc["gemm"];
+  const ComputeModel shape_model(gpu, {});
   std::vector<GemmCalibrationPoint> points;
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string where = path + ": gemm[" + std::to_string(i) + "]";
@@ -127,8 +128,17 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
                                      names[d], dims[d]));
       }
     }
-    points.push_back({dims[0], dims[1], dims[2],
-                      f.Number("tflops", 1e-6, gpu.peak_tflops)});  // above peak: not a measurement
+    const double tflops = f.Number("tflops", 1e-6, gpu.peak_tflops);  // above peak: not a measurement
+    // The shape model moves a point's efficiency to other shapes by the ratio of its predictions;
+    // a point faster than the model allows at full efficiency there (a 1 x 1 x 1 "measurement"
+    // of 1 TFLOP/s) would make every GEMM run at peak. Such a point is not a measurement.
+    const double ceiling = gpu.peak_tflops * shape_model.GemmShapeEfficiency(dims[0], dims[1], dims[2], 1);
+    if (tflops > ceiling) {
+      throw InputError(fmt::format("{}: {:g} TFLOP/s at {:g} x {:g} x {:g} is more than {:.4g} TFLOP/s, what the "
+                                   "shape model allows there at full efficiency (tile waves, padding, k)",
+                                   where, tflops, dims[0], dims[1], dims[2], ceiling));
+    }
+    points.push_back({dims[0], dims[1], dims[2], tflops});
   }
   return points;
 }

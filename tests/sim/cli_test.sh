@@ -179,6 +179,12 @@ expect_bad "fractional calibration shape" "gemm[0]: field \"m\" = 1.5 is not a w
   simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
   --calibration "$tmp/fraction-calibration.json"
 
+# A point faster than the shape model allows at full efficiency would set every GEMM to peak.
+printf '{"gemm": [{"m": 1, "n": 1, "k": 1, "tflops": 0.001}]}\n' >"$tmp/tiny-calibration.json"
+expect_bad "calibration point beyond the shape model" "gemm[0]: 0.001 TFLOP/s at 1 x 1 x 1 is more than" -- \
+  simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
+  --calibration "$tmp/tiny-calibration.json"
+
 # A control character in a name would break the table's comment lines (or forge a row).
 printf '{"base": "dgx-a100", "name": "evil\\n1,2,3"}\n' >"$tmp/newline-name.json"
 expect_bad "control character in a name" "field \"name\" contains a control character (0x0a)" -- \
