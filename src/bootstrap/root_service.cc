@@ -46,7 +46,8 @@ class RootService::Impl {
 
   RootState gather_;  // all connection and protocol state; touched by the service thread only
   Fd listener_;
-  Fd wake_;  // eventfd: the destructor writes it to wake poll()
+  Fd wake_;  // eventfd: the destructor writes it to wake poll(); closed when the service ends
+  std::mutex wake_mu_;  // guards wake_ between the destructor's write and Run's close
   std::thread thread_;
   std::mutex join_mu_;
   std::atomic<bool> stop_{false};
@@ -130,9 +131,14 @@ Status RootService::Impl::Create(const std::string& bind_host, uint16_t port, do
 
 RootService::Impl::~Impl() {
   stop_.store(true, std::memory_order_release);
-  uint64_t one = 1;
-  ssize_t n = write(wake_.get(), &one, sizeof(one));
-  (void)n;  // the eventfd cannot be full after one write; poll() also rechecks stop_
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    uint64_t one = 1;
+    if (wake_.valid()) {
+      ssize_t n = write(wake_.get(), &one, sizeof(one));
+      (void)n;  // the eventfd cannot be full after one write; poll() also rechecks stop_
+    }
+  }
   Join();
 }
 
@@ -170,6 +176,12 @@ void RootService::Impl::Run() {
   // Stopped or done: close everything now (fds are owned by gather_ and listener_).
   gather_.CloseAll();
   listener_.Reset();
+  {
+    // Nothing waits on it any more: a root whose id was never used (GetUniqueId alone) would
+    // otherwise keep its eventfd until the process ends.
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    wake_.Reset();
+  }
   finished_.store(true, std::memory_order_release);
 }
 

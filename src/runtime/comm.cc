@@ -1,6 +1,9 @@
 // The public braid::Comm methods: argument validation, then Comm::Impl.
 #include "braid/comm.h"
 
+#include <new>
+#include <stdexcept>
+
 #include "runtime/comm_impl.h"
 #include "runtime/validate.h"
 
@@ -16,12 +19,28 @@ std::string Comm::transport_description() const { return impl_->transport()->Des
 
 namespace {
 
+// Memory exhaustion inside a call (scratch for a huge count, millions of queued messages) must
+// not leave the API as std::bad_alloc and abort the caller: the call returns SystemError and the
+// communicator fails with it. No cost on the normal path (zero-cost exceptions).
+template <typename Call>
+Status NoThrow(Comm::Impl* impl, const char* what, const Call& call) {
+  try {
+    return call();
+  } catch (const std::bad_alloc&) {
+    return impl->FailOutOfMemory(what);
+  } catch (const std::length_error&) {  // a container asked for more than it can hold at all
+    return impl->FailOutOfMemory(what);
+  }
+}
+
 Status RunValidated(Comm::Impl* impl, coll::Collective collective, const void* input,
                     void* output, size_t count, DataType type, RedOp op, int root) {
   runtime::CallArgs args{collective, input, output, count, type, op, root, impl->rank(), impl->size()};
   bool in_place = false;
   if (Status s = runtime::ValidateCollective(args, &in_place); !s.ok()) return s;
-  return impl->Collective({collective, input, output, count, type, op, root, in_place});
+  return NoThrow(impl, coll::CollectiveName(collective), [&] {
+    return impl->Collective({collective, input, output, count, type, op, root, in_place});
+  });
 }
 
 }  // namespace
@@ -66,14 +85,14 @@ Status Comm::Send(const void* buf, size_t count, DataType type, int peer) {
   size_t bytes = 0;
   if (Status s = runtime::ValidatePointToPoint("send", buf, count, type, peer, size(), &bytes); !s.ok())
     return s;
-  return impl_->PointToPoint(true, const_cast<void*>(buf), bytes, peer);
+  return NoThrow(impl_.get(), "Send", [&] { return impl_->PointToPoint(true, const_cast<void*>(buf), bytes, peer); });
 }
 
 Status Comm::Recv(void* buf, size_t count, DataType type, int peer) {
   size_t bytes = 0;
   if (Status s = runtime::ValidatePointToPoint("recv", buf, count, type, peer, size(), &bytes); !s.ok())
     return s;
-  return impl_->PointToPoint(false, buf, bytes, peer);
+  return NoThrow(impl_.get(), "Recv", [&] { return impl_->PointToPoint(false, buf, bytes, peer); });
 }
 
 Status Comm::ResolveOptions(const CommOptions& options, CommOptions* resolved) {
@@ -81,12 +100,12 @@ Status Comm::ResolveOptions(const CommOptions& options, CommOptions* resolved) {
   return Impl::ResolveOptions(options, resolved);
 }
 
-Status Comm::GroupStart() { return impl_->GroupStart(); }
-Status Comm::GroupEnd() { return impl_->GroupEnd(); }
+Status Comm::GroupStart() { return NoThrow(impl_.get(), "GroupStart", [&] { return impl_->GroupStart(); }); }
+Status Comm::GroupEnd() { return NoThrow(impl_.get(), "GroupEnd", [&] { return impl_->GroupEnd(); }); }
 
 Status Comm::Split(int color, int key, std::unique_ptr<Comm>* out) {
   if (!out) return Status::InvalidArgument("Split: out is null");
-  return impl_->Split(color, key, out);
+  return NoThrow(impl_.get(), "Split", [&] { return impl_->Split(color, key, out); });
 }
 
 void Comm::Abort() { impl_->Abort(); }

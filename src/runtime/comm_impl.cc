@@ -276,7 +276,18 @@ Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {
       return Fail(s).WithContext("Split");
     }
     child_id = 0;
-    for (int r = 0; r < n; ++r) child_id = std::max(child_id, uint32_t(all[3 * r + 2]));
+    for (int r = 0; r < n; ++r) {
+      // A Split proposes an id in (kWorldId, kLimit], kLimit meaning "none left": anything else
+      // came from a rank that called another collective here (a call mismatch, not our bug).
+      const int64_t theirs = all[3 * r + 2];
+      if (theirs <= int64_t(runtime::CommIds::kWorldId) || theirs > int64_t(runtime::CommIds::kLimit)) {
+        ids.Release(proposed);
+        return Fail(Status::InvalidUsage(fmt::format(
+            "Split: rank {} sent {} where a Split proposes a communicator id: it did not call Split here "
+            "(every rank must call the same collectives in the same order)", r, theirs)));
+      }
+      child_id = std::max(child_id, uint32_t(theirs));
+    }
     if (child_id >= runtime::CommIds::kLimit) {
       ids.Release(proposed);
       return Fail(Status::Internal("Split: communicator ids exhausted (65536 per process)"));

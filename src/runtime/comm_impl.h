@@ -69,6 +69,10 @@ class Comm::Impl {
   Status Split(int color, int key, std::unique_ptr<Comm>* out);
   void Abort();
 
+  // A call ran out of memory (std::bad_alloc): it may have been half set up, so the communicator
+  // fails with SystemError naming the call, as for any fatal error.
+  Status FailOutOfMemory(const char* call) { return Fail(Status::SystemError(std::string(call) + ": out of memory")); }
+
   // Fails fast once the communicator saw a fatal error or was aborted.
   Status CheckUsable() const;
   bool Usable() const { return !aborted_.load(std::memory_order_relaxed) && fatal_.ok(); }

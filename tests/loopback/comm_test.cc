@@ -107,6 +107,39 @@ TEST(LoopbackComm, SplitByParityOrderedByKey) {
   RunRanks(n, [&](int r) { ASSERT_TRUE(comms[r]->Barrier().ok()); });
 }
 
+// Rank 0 splits while the others all-gather 3 floats (the same bytes as Split's exchange): rank 0
+// names the mismatch as a usage error (it was an InternalError, "ids exhausted"), and the others
+// learn of it by their next call.
+TEST(LoopbackComm, SplitMismatchedWithAnotherCollectiveIsAUsageError) {
+  const int n = 3;
+  auto comms = MakeLoopbackComms(n, Quick());
+  RunRanks(n, [&](int r) {
+    if (r == 0) {
+      std::unique_ptr<Comm> child;
+      const Status s = comms[r]->Split(0, 0, &child);
+      EXPECT_EQ(s.code(), StatusCode::kInvalidUsage) << s.ToString();
+      EXPECT_NE(s.message().find("did not call Split here"), std::string::npos) << s.ToString();
+      return;
+    }
+    std::vector<float> mine(3, 1.0f), all(3 * n);
+    (void)comms[r]->AllGather(mine.data(), all.data(), 3, DataType::kFloat32);
+    EXPECT_FALSE(comms[r]->Barrier().ok());
+  });
+}
+
+// A count whose bytes fit size_t but not memory: the scratch allocation fails, and the call returns
+// SystemError instead of letting std::bad_alloc out of the API (which aborted the process).
+TEST(LoopbackComm, AllocationFailureIsASystemErrorNotAnAbort) {
+  const int n = 2;
+  auto comms = MakeLoopbackComms(n, Quick());
+  RunRanks(n, [&](int r) {
+    float x = 1.0f;
+    const Status s = comms[r]->AllReduce(&x, &x, SIZE_MAX / 4, DataType::kFloat32, RedOp{});
+    EXPECT_EQ(s.code(), StatusCode::kSystemError) << s.ToString();
+    EXPECT_NE(s.message().find("out of memory"), std::string::npos) << s.ToString();
+  });
+}
+
 TEST(LoopbackComm, InvalidArgumentsFailFastAndLeaveCommUsable) {
   const int n = 3;
   auto comms = MakeLoopbackComms(n, Quick());

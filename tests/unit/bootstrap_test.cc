@@ -354,6 +354,25 @@ TEST(RendezvousTest, ProcessRootServesOneRendezvous) {
   ReapProcessRoots();
 }
 
+// An id from GetUniqueId that no rank ever uses: once its root times out, nothing of it stays
+// open (each one kept its eventfd for the life of the process).
+TEST(RendezvousTest, UnusedProcessRootsReleaseTheirFdsAfterTheTimeout) {
+  ReapProcessRoots();
+  const int before = CountOpenFds();
+  for (int i = 0; i < 5; ++i) {
+    UniqueId id;
+    ASSERT_TRUE(StartProcessRoot(0.2, &id).ok());
+  }
+  EXPECT_GT(CountOpenFds(), before);  // listening sockets and wake-up fds while they wait
+  int after = 0;
+  for (int tries = 0; tries < 50; ++tries) {  // up to 5 s for the five roots to time out
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if ((after = CountOpenFds()) == before) break;
+  }
+  EXPECT_EQ(after, before);
+  ReapProcessRoots();
+}
+
 TEST(RendezvousTest, WorksOverIPv6WhenAvailable) {
   std::unique_ptr<RootService> root;
   UniqueId id;
