@@ -50,6 +50,17 @@ class ProcessFaultTest : public ::testing::Test {
     return harness_.Start("rank " + std::to_string(rank), argv, env);
   }
 
+  // Runs `size` healthy ranks of fault_worker `args` to the end: every rank exits 0 having
+  // printed DONE (what its mode checked held) within kHealthyS.
+  void RunToCompletion(int size, const std::vector<std::string>& args) {
+    for (int r = 0; r < size; ++r) StartRank(r, size, args);
+    ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+    for (int r = 0; r < size; ++r) {
+      EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+      EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
+    }
+  }
+
   // Polls child `i`'s stdout until it contains `text`; false after `timeout_s` seconds.
   bool WaitForOutput(size_t i, const std::string& text, double timeout_s) {
     auto deadline = ProcessHarness::Clock::now() + std::chrono::milliseconds(int(timeout_s * 1000));
@@ -89,13 +100,7 @@ class ProcessFaultTest : public ::testing::Test {
 
 // The baseline the fault cases rely on: 4 healthy ranks complete and check their all-reduces.
 TEST_F(ProcessFaultTest, HealthyRanksComplete) {
-  const int kRanks = 4;
-  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"allreduce-loop", "5", "65536"});
-  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
-  for (int r = 0; r < kRanks; ++r) {
-    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
-    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
-  }
+  RunToCompletion(4, {"allreduce-loop", "5", "65536"});
 }
 
 // (a) A rank dies (_exit) in the middle of an all-reduce: every survivor fails, names a dead rank
@@ -297,37 +302,20 @@ TEST_F(ProcessFaultTest, MissingRankTimesOutAtRoot) {
 // Small messages sent in a group meet blocking receives, and blocking sends meet a group's
 // receives, over UCX between processes: every byte arrives, nothing hangs.
 TEST_F(ProcessFaultTest, GroupedAndBlockingPointToPointMeet) {
-  for (int r = 0; r < 2; ++r) StartRank(r, 2, {"p2p-forms", "100"});
-  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
-  for (int r = 0; r < 2; ++r) {
-    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
-    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
-  }
+  RunToCompletion(2, {"p2p-forms", "100"});
 }
 
 // Randomised point-to-point traffic with collectives mixed in (tests/common/p2p_torture.h) between
 // real processes over UCX: each rank groups, nests and orders its calls its own way, blocking sends
 // to self included; every byte is checked.
 TEST_F(ProcessFaultTest, RandomisedPointToPointTrafficArrivesWhole) {
-  const int kRanks = 3;
-  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"p2p-torture", "1", "6", "10"});
-  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
-  for (int r = 0; r < kRanks; ++r) {
-    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
-    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
-  }
+  RunToCompletion(3, {"p2p-torture", "1", "6", "10"});
 }
 
 // The same traffic on a communicator and on a child of it at once, from two threads per process:
 // split communicators share their process's UCX worker, which takes one thread at a time.
 TEST_F(ProcessFaultTest, CommunicatorsSharingAWorkerRunOnTwoThreadsAtOnce) {
-  const int kRanks = 3;
-  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"concurrent-torture", "1", "12", "10"});
-  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
-  for (int r = 0; r < kRanks; ++r) {
-    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
-    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
-  }
+  RunToCompletion(3, {"concurrent-torture", "1", "12", "10"});
 }
 
 // (d) Invalid arguments return InvalidArgument with a message, and the communicator still works.
