@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -112,8 +113,21 @@ Status Comm::Impl::Fail(Status status) {
   if (!status.ok() && status.code() != StatusCode::kInvalidArgument && fatal_.ok()) {
     fatal_ = status;
     notices_.Announce(status);
+    SettleCancelledSends();
   }
   return status;
+}
+
+void Comm::Impl::SettleCancelledSends() {
+  // A peer that is waiting in a call sees our notice at its next health check (0.1 s), stops its
+  // own requests (a matched receive of ours finishes, at most kCompletionBound) and answers.
+  constexpr auto kSettleBound = std::chrono::milliseconds(2500);
+  transport::Transport* net = transport();
+  const auto deadline = std::chrono::steady_clock::now() + kSettleBound;
+  auto stopped = [](void* self, int world_peer) { return static_cast<Impl*>(self)->notices_.Stopped(world_peer); };
+  while (net->SettleCancelledSends(comm_id_, stopped, this, std::chrono::steady_clock::now() >= deadline) > 0) {
+    if (!net->Progress()) net->WaitForActivity(1000);
+  }
 }
 
 void Comm::Impl::Abort() {
@@ -238,6 +252,7 @@ Status Comm::Impl::GroupEnd() {
   group_colls_.clear();
   if (Status usable = CheckUsable(); !usable.ok()) {
     p2p_.Cancel();  // nothing of the group may touch the caller's buffers afterwards
+    SettleCancelledSends();
     return usable;
   }
   auto run_collectives = [this]() {

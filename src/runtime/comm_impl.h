@@ -89,8 +89,14 @@ class Comm::Impl {
   // InvalidArgument on every rank when some rank's call differs.
   Status CheckSameCall(const CollectiveCall& call);
   Status PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan);
-  // Records a fatal error, tells the other members (FailureNotices) and returns it.
+  // Records a fatal error, tells the other members (FailureNotices), settles the sends the
+  // failed call left lingering, and returns it.
   Status Fail(Status status);
+  // Waits until the transport can no longer read the buffer of any send of this communicator
+  // that a failed call cancelled: each finished, or its peer died or sent its failure notice
+  // (FailureNotices::Stopped), or kSettleBound passed (then a warning says the buffer may still
+  // be read until the communicator is destroyed).
+  void SettleCancelledSends();
 
   std::shared_ptr<runtime::World> world_;
   std::vector<int> world_ranks_;

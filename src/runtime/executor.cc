@@ -207,7 +207,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
 
   if (!failure.ok()) {
     // Nothing may touch the caller's buffers after we return.
-    for (uint32_t i : pending_) net->Cancel(&requests_[i]);
+    for (uint32_t i : pending_) net->CancelAfterFailure(&requests_[i], ctx.comm_id);
     pending_.clear();
     return failure;
   }

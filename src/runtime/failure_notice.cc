@@ -46,22 +46,37 @@ FailureNotices::~FailureNotices() {
 Status FailureNotices::Heard() {
   if (!heard_.ok() || !inbox_) return heard_;
   const size_t n = world_ranks_->size();
-  for (size_t m = 0; m < n; ++m) {
-    const transport::Request& req = inbox_[m];
-    if (req.state.load(std::memory_order_acquire) != transport::Request::State::kDone) continue;
-    const std::string text(&inbox_text_[m * kMaxNoticeBytes], req.bytes);
-    heard_ = Status::RemoteError(fmt::format("{} reported a failure: {}", PeerName(int(m), *world_ranks_), text));
-    break;
+  // Originals first: a relay names the rank that passed the failure on, not where it happened.
+  for (char kind : {kOriginal, kRelayed}) {
+    for (size_t m = 0; m < n; ++m) {
+      const transport::Request& req = inbox_[m];
+      if (req.state.load(std::memory_order_acquire) != transport::Request::State::kDone || req.bytes == 0) continue;
+      const char* notice = &inbox_text_[m * kMaxNoticeBytes];
+      if (notice[0] != kind) continue;
+      const std::string text(notice + 1, req.bytes - 1);
+      heard_ = Status::RemoteError(fmt::format("{} reported a failure: {}", PeerName(int(m), *world_ranks_), text));
+      return heard_;
+    }
   }
   return heard_;
 }
 
+bool FailureNotices::Stopped(int world_peer) const {
+  if (!inbox_) return false;
+  const auto it = std::find(world_ranks_->begin(), world_ranks_->end(), world_peer);
+  if (it == world_ranks_->end()) return false;
+  const size_t m = size_t(it - world_ranks_->begin());
+  return int(m) != rank_ && inbox_[m].state.load(std::memory_order_acquire) == transport::Request::State::kDone;
+}
+
 void FailureNotices::Announce(const Status& failure) {
-  if (announced_ || !heard_.ok() || world_ranks_->size() < 2) return;
+  if (announced_ || world_ranks_->size() < 2) return;
   announced_ = true;
   const size_t n = world_ranks_->size();
   const std::string text = failure.ToString();
-  outbox_text_.assign(text.begin(), text.begin() + std::ptrdiff_t(std::min(text.size(), kMaxNoticeBytes)));
+  outbox_text_.assign(1, heard_.ok() ? kOriginal : kRelayed);
+  outbox_text_.insert(outbox_text_.end(), text.begin(),
+                      text.begin() + std::ptrdiff_t(std::min(text.size(), kMaxNoticeBytes - 1)));
   outbox_ = std::make_unique<transport::Request[]>(n);
   const uint64_t tag = NoticeTag(comm_id_, uint32_t(transport_->rank()));
   for (size_t m = 0; m < n; ++m) {

@@ -9,8 +9,14 @@
 // fails with RemoteError("rank R reported a failure: ...") within a health-check period.
 //
 // The notices travel on the transport's control tags (comm id kControlCommId, op bits = the
-// communicator's id), which no collective or point-to-point message uses. A rank that fails
-// because of a notice does not pass it on: the sender told everyone itself.
+// communicator's id), which no collective or point-to-point message uses.
+//
+// A rank that fails because of a notice passes it on (marked as relayed; a member that has both
+// shows the original). Its notice is also its word that it has stopped: it is sent after the
+// failed call stopped its own receives, so every ready-to-receive it sent for this communicator
+// arrived before it, and it will post no more. A rank whose failed call had to leave a send with
+// the transport (UCX may still read its buffer, Transport::CancelAfterFailure) waits for that
+// word, or the peer's death, before its call returns (Comm::Impl::SettleCancelledSends).
 #pragma once
 
 #include <cstddef>
@@ -33,8 +39,10 @@ inline uint64_t NoticeTag(uint32_t comm_id, uint32_t source) {
 
 class FailureNotices {
  public:
-  // Longest failure text a notice carries (bytes); a longer one is cut.
+  // Longest notice (bytes): a kind byte (kOriginal / kRelayed), then the failure's text, cut.
   static constexpr size_t kMaxNoticeBytes = 1024;
+  static constexpr char kOriginal = 'O';
+  static constexpr char kRelayed = 'R';
 
   // Posts a receive for the notice of every other member (comm rank -> world rank in
   // `world_ranks`, which must outlive this). A member that cannot be listened to (already
@@ -49,9 +57,11 @@ class FailureNotices {
   // OK, or a RemoteError carrying the first notice that has arrived (the same one every call).
   // O(members): for a wait's periodic check, not for every spin.
   Status Heard();
+  // Whether world rank `world_peer`'s notice (original or relayed) has arrived.
+  bool Stopped(int world_peer) const;
   // Sends `failure` to every other member whose process the transport still believes alive,
   // once per communicator, and gives the notices up to kSendGraceMs of progress to leave.
-  // Nothing is sent when this rank failed because of a notice.
+  // Marked as relayed when this rank failed because of a notice.
   void Announce(const Status& failure);
 
  private:

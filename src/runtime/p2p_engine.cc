@@ -48,7 +48,7 @@ P2pEngine::P2pEngine(const P2pContext& ctx, size_t inline_bytes)
       open_outbox_(ctx.world_ranks->size(), -1) {}
 
 P2pEngine::~P2pEngine() {
-  if (open_) Cancel();
+  if (open_) Cancel(/*after_failure=*/false);
 }
 
 void P2pEngine::Begin() {
@@ -480,14 +480,20 @@ Status P2pEngine::RecvOne(const P2pOp& op) {
   return Finish(nullptr);
 }
 
-void P2pEngine::Cancel() {
+void P2pEngine::Cancel(bool after_failure) {
   transport::Transport* net = ctx_.transport;
-  for (size_t k = 0; k < tagged_.size(); ++k) net->Cancel(&requests_[k]);
+  auto cancel = [&](transport::Request* req) {
+    if (after_failure)
+      net->CancelAfterFailure(req, ctx_.comm_id);
+    else
+      net->Cancel(req);
+  };
+  for (size_t k = 0; k < tagged_.size(); ++k) cancel(&requests_[k]);
   for (size_t k = 0; k < outboxes_used_; ++k)
-    if (outboxes_[k]->posted) net->Cancel(&outboxes_[k]->request);
+    if (outboxes_[k]->posted) cancel(&outboxes_[k]->request);
   for (int peer : receiving_from_) {
     Inbox& box = *inboxes_[size_t(peer)];
-    if (box.posted) net->Cancel(&box.request);
+    if (box.posted) cancel(&box.request);
     box.posted = false;
   }
   EndBatch();

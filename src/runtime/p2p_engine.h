@@ -89,8 +89,10 @@ class P2pEngine {
   // receives reposted): what Finish's own loop does between waits, for the wait loops of the
   // group's collectives, which run inside Finish (`between`). Sets *progressed as Poll does.
   Status Service(bool* progressed);
-  // Ends the batch without waiting: cancels everything still in flight.
-  void Cancel();
+  // Ends the batch without waiting: cancels everything still in flight. `after_failure`: the
+  // call failed, and the communicator settles what the transport left lingering
+  // (Transport::CancelAfterFailure) before returning; false on teardown.
+  void Cancel(bool after_failure = true);
 
   // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
   // op, with the same messages on the wire, on a shorter path. A small send leaves as a lone

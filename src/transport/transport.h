@@ -81,6 +81,9 @@ constexpr uint64_t MakeTag(uint32_t comm_id, uint32_t source, uint32_t seq, bool
          uint64_t(op_tag & 0xfffffu);
 }
 
+// The communicator id in a tag built by MakeTag.
+constexpr uint32_t TagCommId(uint64_t tag) { return uint32_t(tag >> 48); }
+
 // What a blocking wait calls on each pass that made no progress: OK to go on waiting, or the
 // error that ends the wait (timeout, abort, a dead peer). A function pointer and its argument, so
 // a wait that ends on its first pass constructs nothing.
@@ -136,6 +139,23 @@ class Transport {
   // Cancels a pending request; on return it is finished (kDone if it completed meanwhile, else
   // kFailed with an Aborted status). Safe on finished requests.
   virtual void Cancel(Request* req) = 0;
+  // Cancel() for a call of communicator `comm_id` that failed. The request is finished on return
+  // as with Cancel(), but a send the transport cannot take back from a live peer may be left
+  // *lingering*: the transport may still read its buffer (UCX answers a rendezvous that the peer
+  // matches later). SettleCancelledSends must then run before the failed call returns.
+  virtual void CancelAfterFailure(Request* req, uint32_t comm_id) {
+    (void)comm_id;
+    Cancel(req);
+  }
+  // One pass over communicator `comm_id`'s lingering sends: forgets those that finished or whose
+  // peer died; resets the endpoint of, and forgets, those to a peer for which `stopped(arg,
+  // world_peer)` holds (it will post no receive that could match them), or all of them when
+  // `give_up`. Returns how many remain; the caller progresses and calls again until none do.
+  using PeerPredicate = bool (*)(void* arg, int world_peer);
+  virtual size_t SettleCancelledSends(uint32_t comm_id, PeerPredicate stopped, void* arg, bool give_up) {
+    (void)comm_id, (void)stopped, (void)arg, (void)give_up;
+    return 0;
+  }
 
   // OK while `peer` looks alive; a RemoteError naming the peer once the transport knows it died
   // (endpoint error, closed connection, or its process no longer exists on this host).

@@ -17,6 +17,11 @@
 //   fault_worker mismatch                the last rank reduces with max where the others sum; with
 //                                        BRAID_CHECK_CALLS=1 every rank must get InvalidArgument,
 //                                        then all-reduce correctly
+//   fault_worker unmap-after-failure N   N rounds, each on a fresh child communicator: an all-gather
+//                                        of 1 MiB per rank whose counts differ by rank (rank 0 comes
+//                                        0-300 ms late) must fail; its buffers are unmapped at once,
+//                                        then the child destroyed. A send the library still read
+//                                        afterwards is a SIGSEGV. Then all-reduces on the parent.
 //
 // With FAULT_HOLD_S=T set, a rank whose collective failed prints "FAILED" on stdout after its
 // error line and keeps its communicator, alive and idle, for T seconds before it exits: its
@@ -27,8 +32,10 @@
 // Every failure prints one line "rank R: <what>: <Status::ToString()>" to stderr, which the tests
 // match against.
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -253,11 +260,47 @@ int Mismatch(braid::Comm& comm) {
   return Loop(comm, 2, 4096);
 }
 
+// Maps `bytes` of fresh memory that munmap can take away again (a freed std::vector may stay
+// mapped, so a late read would go unnoticed).
+float* MapFloats(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<float*>(p);
+}
+
+int UnmapAfterFailure(braid::Comm& comm, int rounds) {
+  const int rank = comm.rank(), n = comm.size();
+  const size_t count = (size_t(1) << 18) + size_t(rank);  // floats: above the 128 KiB rendezvous size
+  const size_t bytes = (count + size_t(n)) * sizeof(float) * size_t(n);
+  for (int round = 0; round < rounds; ++round) {
+    std::unique_ptr<braid::Comm> child;
+    braid::Status s = comm.Split(0, rank, &child);
+    if (!s.ok()) {
+      Fail(rank, "split " + std::to_string(round), s);
+      return kExitCollective;
+    }
+    float* in = MapFloats(bytes);
+    float* out = MapFloats(bytes);
+    if (!in || !out) return kExitWrong;
+    std::fill(in, in + count, 1.0f);
+    if (rank == 0) std::this_thread::sleep_for(std::chrono::milliseconds(150 * (round % 3)));
+    s = child->AllGather(in, out, count, braid::DataType::kFloat32);
+    munmap(in, bytes);
+    munmap(out, bytes);
+    if (s.ok()) {
+      std::fprintf(stderr, "rank %d: round %d: an all-gather of differing counts succeeded\n", rank, round);
+      return kExitWrong;
+    }
+    child.reset();
+    Say("ROUND " + std::to_string(round) + " failed as it should: " + s.ToString());
+  }
+  return Loop(comm, 2, 4096);
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
-               "concurrent-torture SEED N R | mismatch\n");
+               "concurrent-torture SEED N R | mismatch | unmap-after-failure N\n");
   return kExitUsage;
 }
 
@@ -267,9 +310,10 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string mode = argv[1];
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
+  const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure";
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
-  if (!counted && !torture && mode != "bad-args" && mode != "p2p-forms" && mode != "mismatch") return Usage();
-  if ((counted && argc != 4) || (mode == "p2p-forms" && argc != 3) || (torture && argc != 5)) return Usage();
+  if (!counted && !torture && !rounds && mode != "bad-args" && mode != "mismatch") return Usage();
+  if ((counted && argc != 4) || (rounds && argc != 3) || (torture && argc != 5)) return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
 
@@ -290,6 +334,7 @@ int main(int argc, char** argv) {
   if (mode == "bad-args") return BadArgs(*comm);
   if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
+  if (mode == "unmap-after-failure") return UnmapAfterFailure(*comm, std::atoi(argv[2]));
   if (torture) {
     return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]),
                       mode == "concurrent-torture");

@@ -1,6 +1,7 @@
 // UcxTransport's blocking forms (SendNow / RecvNow): the polled path a blocking Send/Recv takes.
 // Lengths, truncation, an idle check that ends the wait (the receive or send is stopped, and
-// the next message with the same tag still arrives), and a reset endpoint reconnecting.
+// the next message with the same tag still arrives), a reset endpoint reconnecting, and a send
+// that a failed wait left lingering (Transport::CancelAfterFailure) until it is settled.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -112,6 +113,10 @@ TEST(UcxBlocking, IdleErrorStopsTheReceiveWithoutLosingTheNextMessage) {
   EXPECT_EQ(received, sizeof value);
 }
 
+// SettleCancelledSends' peer predicates: the peer sent its failure notice, or not yet.
+bool PeerStopped(void*, int) { return true; }
+bool PeerBusy(void*, int) { return false; }
+
 TEST(UcxBlocking, IdleErrorStopsAnUnmatchedRendezvousSendAndTheEndpointReconnects) {
   Pair p;
   std::vector<char> big(8 << 20);
@@ -120,6 +125,10 @@ TEST(UcxBlocking, IdleErrorStopsAnUnmatchedRendezvousSendAndTheEndpointReconnect
   Status st = p[0]->SendNow(1, 8, big.data(), big.size(), give_up.Check());
   EXPECT_EQ(st.code(), StatusCode::kTimeout) << st.ToString();
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  // The send lingers (rank 1 could still match it) until rank 1 is known to have stopped; then
+  // its endpoint is reset.
+  EXPECT_EQ(p[0]->SettleCancelledSends(TagCommId(8), PeerBusy, nullptr, /*give_up=*/false), 1u);
+  EXPECT_EQ(p[0]->SettleCancelledSends(TagCommId(8), PeerStopped, nullptr, /*give_up=*/false), 0u);
   int v = 9, value = 0;
   size_t received = 0;
   CountingIdle patient{1 << 30};
@@ -129,6 +138,41 @@ TEST(UcxBlocking, IdleErrorStopsAnUnmatchedRendezvousSendAndTheEndpointReconnect
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(value, 9);
   EXPECT_TRUE(p[1]->PeerHealth(0).ok());
+}
+
+// The case that crashed: a failed call's rendezvous send is matched by a receive posted after
+// the call gave up on it. It must be settled only once UCX has read the whole buffer.
+TEST(UcxBlocking, ALingeringSendReachesALateReceiverBeforeItSettles) {
+  Pair p;
+  const uint64_t tag = MakeTag(7, 0, 1, false, 3);
+  std::vector<char> big(4 << 20), in(big.size(), 0);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = char(i * 131 + 7);
+  CountingIdle give_up{100};
+  Status st = p[0]->SendNow(1, tag, big.data(), big.size(), give_up.Check());
+  ASSERT_EQ(st.code(), StatusCode::kTimeout) << st.ToString();
+  EXPECT_EQ(p[0]->SettleCancelledSends(7, PeerBusy, nullptr, false), 1u);
+  EXPECT_EQ(p[0]->SettleCancelledSends(6, PeerStopped, nullptr, false), 0u) << "another communicator's";
+
+  Request late;
+  ASSERT_TRUE(p[1]->PostRecv(0, tag, in.data(), in.size(), MemoryType::kHost, &late).ok());
+  size_t left = 1;
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
+  while ((left > 0 || late.state.load() == Request::State::kPending) && Clock::now() < deadline) {
+    p[1]->Progress();
+    left = p[0]->SettleCancelledSends(7, PeerBusy, nullptr, false);
+  }
+  EXPECT_EQ(left, 0u);
+  ASSERT_EQ(late.state.load(), Request::State::kDone) << late.error.ToString();
+  EXPECT_EQ(in, big);
+}
+
+TEST(UcxBlocking, GivingUpOnALingeringSendLetsItGo) {
+  Pair p;
+  std::vector<char> big(4 << 20);
+  CountingIdle give_up{100};
+  ASSERT_EQ(p[0]->SendNow(1, 8, big.data(), big.size(), give_up.Check()).code(), StatusCode::kTimeout);
+  EXPECT_EQ(p[0]->SettleCancelledSends(0, PeerBusy, nullptr, /*give_up=*/true), 0u);
+  EXPECT_EQ(p[0]->SettleCancelledSends(0, PeerBusy, nullptr, false), 0u);
 }
 
 TEST(UcxBlocking, UnknownPeerIsRejectedBeforeAnythingIsPosted) {

@@ -28,6 +28,12 @@ struct UcxTransport::Op {
   ucs_status_t status;
   Received got;
   Op* done_next;
+  // A send that a failed call of communicator `comm_id` cancelled but UCX may still read
+  // (UcxTransport::Linger); `polled`: posted without a callback by SendNow, so its completion is
+  // found by testing it, not by Defer.
+  bool lingering;
+  bool polled;
+  uint32_t comm_id;
 };
 
 inline UcxTransport::Op* UcxTransport::NextDone(const Op* op) { return op->done_next; }
@@ -51,6 +57,8 @@ constexpr size_t kDefaultLocalRndvThreshBytes = 128 << 10;
 // long Cancel()/the destructor wait for UCX to complete what they asked for.
 constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);
 constexpr auto kCompletionBound = std::chrono::seconds(2);
+// Stop()'s answer for a send it leaves lingering (see UcxTransport::Linger).
+inline constexpr const char* kLingering = "lingering";
 // How long the destructor lets buffered outgoing data drain to live peers.
 constexpr auto kFlushBound = std::chrono::seconds(1);
 // Without a wakeup fd: the longest nap in WaitForActivity (microseconds).

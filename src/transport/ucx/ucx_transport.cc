@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -309,7 +310,7 @@ Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, 
   }
   Op* op = static_cast<Op*>(ret);
   *op = Op{kOpLive, this, req, peer, is_send, /*cancelled=*/false, /*linked=*/true, nullptr, pending_,
-           /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr};
+           /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr, /*lingering=*/false, /*polled=*/false, 0};
   if (pending_) pending_->prev = op;
   pending_ = op;
   req->handle = op;
@@ -374,7 +375,13 @@ void UcxTransport::Interrupt() {
   [[maybe_unused]] ssize_t n = write(interrupt_fd_, &one, sizeof(one));
 }
 
-void UcxTransport::Cancel(Request* req) {
+void UcxTransport::Cancel(Request* req) { CancelRequest(req, /*may_linger=*/false, 0); }
+
+void UcxTransport::CancelAfterFailure(Request* req, uint32_t comm_id) {
+  CancelRequest(req, /*may_linger=*/true, comm_id);
+}
+
+void UcxTransport::CancelRequest(Request* req, bool may_linger, uint32_t comm_id) {
   TransportLock::Guard guard(lock_);
   DrainCompleted();
   if (req->finished() || req->state.load(std::memory_order_acquire) == Request::State::kIdle ||
@@ -383,12 +390,85 @@ void UcxTransport::Cancel(Request* req) {
   }
   Op* op = static_cast<Op*>(req->handle);
   op->cancelled = true;
-  if (const char* why = Stop(op->peer, op->is_send, op, [req] { return req->finished(); }))
+  const char* why = Stop(op->peer, op->is_send, op, [req] { return req->finished(); }, may_linger);
+  if (why == kLingering)
+    Linger(op, comm_id);
+  else if (why)
     Abandon(op, Status::Aborted(why));
 }
 
+void UcxTransport::Linger(Op* op, uint32_t comm_id) {
+  BRAID_INFO(kNet, "cancelling a send to rank {}: kept until that rank stops or dies", op->peer);
+  Request* user = op->user;
+  op->user = nullptr;
+  op->lingering = true;
+  op->comm_id = comm_id;
+  user->error = Status::Aborted("cancelled");
+  user->state.store(Request::State::kFailed, std::memory_order_release);
+}
+
+void UcxTransport::LingerPolled(void* request, int peer, uint32_t comm_id) {
+  BRAID_INFO(kNet, "cancelling a send to rank {}: kept until that rank stops or dies", peer);
+  Op* op = static_cast<Op*>(request);
+  *op = Op{kOpLive, this, nullptr, peer, /*is_send=*/true, /*cancelled=*/true, /*linked=*/true, nullptr,
+           pending_, /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr,
+           /*lingering=*/true, /*polled=*/true, comm_id};
+  if (pending_) pending_->prev = op;
+  pending_ = op;
+}
+
+size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stopped, void* arg, bool give_up) {
+  TransportLock::Guard guard(lock_);
+  Drive();
+  // Decide per peer first: resetting an endpoint and progressing may free Ops of the list.
+  enum class LetGo { kDead, kStopped, kGivenUp };
+  std::vector<std::pair<int, LetGo>> let_go;
+  size_t left = 0;
+  for (Op* op = pending_; op;) {
+    Op* next = op->next;
+    const int peer = op->peer;
+    auto decided = [&] { return std::any_of(let_go.begin(), let_go.end(), [peer](const auto& p) { return p.first == peer; }); };
+    if (op->lingering && op->comm_id == comm_id) {
+      if (op->polled && ucp_request_check_status(op) != UCS_INPROGRESS) {
+        Unlink(op);
+        op->magic = 0;
+        ucp_request_free(op);
+      } else if (decided()) {
+        // let go with the others to this peer below
+      } else if (!Health(peer).ok()) {
+        let_go.emplace_back(peer, LetGo::kDead);
+      } else if (stopped(arg, peer)) {
+        let_go.emplace_back(peer, LetGo::kStopped);
+      } else if (give_up) {
+        let_go.emplace_back(peer, LetGo::kGivenUp);
+      } else {
+        ++left;
+      }
+    }
+    op = next;
+  }
+  for (const auto& [peer, why] : let_go) {
+    if (why == LetGo::kStopped) {
+      // The peer posts nothing that could match these sends. Resetting its endpoint also ends
+      // an eager remainder that waits for room in its queue (it would read our buffer later).
+      CloseEndpoint(peer, /*force=*/true);
+      Drive();
+    } else if (why == LetGo::kGivenUp) {
+      // Left as they are: the failure notice queued behind them still reaches the peer when it
+      // wakes up (a reset endpoint would drop it).
+      BRAID_WARN(kNet, "a send to rank {} that a failed call cancelled may still be read by UCX if rank {} "
+                       "answers it later; keep the call's buffers until the communicator is destroyed", peer, peer);
+    }
+    std::vector<Op*> ops;
+    for (Op* op = pending_; op; op = op->next)
+      if (op->lingering && op->comm_id == comm_id && op->peer == peer) ops.push_back(op);
+    for (Op* op : ops) Abandon(op, Status::Aborted("cancelled"));
+  }
+  return left;
+}
+
 template <typename Finished>
-const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished finished) {
+const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished finished, bool may_linger) {
   Clock::time_point start = Clock::now();
   if (!is_send) {
     // Removes an unmatched receive at once; a matched one (rendezvous under way) finishes soon.
@@ -397,6 +477,7 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
     // UCX cannot cancel a send. Give it a moment to complete; then force-close the endpoint,
     // which fails everything queued on it, and reconnect on the next send to that peer.
     while (!finished() && Clock::now() - start < kSendCancelGrace) Drive();
+    if (!finished() && may_linger && !peers_[size_t(peer)]->error_handling && Health(peer).ok()) return kLingering;
     if (!finished()) {
       BRAID_INFO(kNet, "cancelling a send to rank {}: resetting its endpoint", peer);
       CloseEndpoint(peer, /*force=*/true);
@@ -436,7 +517,7 @@ Status UcxTransport::SendNow(int peer, uint64_t tag, const void* buf, size_t byt
   ucs_status_ptr_t request = ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buf, bytes, tag, &params);
   if (request == nullptr) return Status::Ok();  // UCX copied it out (most small sends)
   if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, true, false, UCS_PTR_STATUS(request), bytes, 0);
-  return WaitPolled(guard, request, peer, /*is_send=*/true, bytes, nullptr, idle);
+  return WaitPolled(guard, request, peer, /*is_send=*/true, tag, bytes, nullptr, idle);
 }
 
 Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
@@ -449,7 +530,7 @@ Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity,
   params.memory_type = UCS_MEMORY_TYPE_HOST;
   ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buf, capacity, tag, ~uint64_t(0), &params);
   if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, false, false, UCS_PTR_STATUS(request), capacity, 0);
-  return WaitPolled(guard, request, peer, /*is_send=*/false, capacity, received, idle);
+  return WaitPolled(guard, request, peer, /*is_send=*/false, tag, capacity, received, idle);
 }
 
 bool UcxTransport::Probe(int peer, uint64_t tag) {
@@ -459,7 +540,7 @@ bool UcxTransport::Probe(int peer, uint64_t tag) {
   return ucp_tag_probe_nb(WorkerOf(peer), tag, ~uint64_t(0), /*remove=*/0, &info) != nullptr;
 }
 
-Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send,
+Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send, uint64_t tag,
                                 size_t bytes, size_t* received, const IdleCheck& idle) {
   ucp_tag_recv_info_t info{};
   auto test = [&] {
@@ -481,7 +562,13 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
     if (stop.ok()) continue;
     // Stopped unfinished (UCX releases the request once it completes; nothing reads it then) or
     // cancelled: the wait's error. Completed while being stopped: delivered after all.
-    if (Stop(peer, is_send, request, [&] { return (status = test()) != UCS_INPROGRESS; }) || status != UCS_OK) {
+    const char* why = Stop(peer, is_send, request, [&] { return (status = test()) != UCS_INPROGRESS; },
+                           /*may_linger=*/true);
+    if (why == kLingering) {
+      LingerPolled(request, peer, TagCommId(tag));
+      return stop;
+    }
+    if (why || status != UCS_OK) {
       ucp_request_free(request);
       return stop;
     }

@@ -102,6 +102,11 @@ class UcxTransport : public Transport {
   // peer (Aborted); the next send reconnects. Waits at most 2 s for UCX, then abandons the
   // operation (the request is failed; UCX may in theory still touch the buffer afterwards).
   void Cancel(Request* req) override;
+  // After a failure, a send to a live same-host peer (shared-memory lane, no error handling)
+  // still pending after ~1 ms is left lingering instead: force-closing its endpoint did not stop
+  // UCX from answering the peer's late ready-to-receive from the (by then freed) buffer.
+  void CancelAfterFailure(Request* req, uint32_t comm_id) override;
+  size_t SettleCancelledSends(uint32_t comm_id, PeerPredicate stopped, void* arg, bool give_up) override;
   Status PeerHealth(int peer) override;
   void AllowConcurrentUse() override { lock_.Enable(); }
 
@@ -202,17 +207,25 @@ class UcxTransport : public Transport {
   // Progresses until `request` (posted without a callback by SendNow/RecvNow) completes, and
   // frees it; stops it on an error from `idle` or a failure of the peer. `guard` holds lock_; it
   // is let go while `idle` runs (other threads' turn; idle may sleep or ask PeerHealth).
-  Status WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send, size_t bytes,
-                    size_t* received, const IdleCheck& idle);
+  Status WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send, uint64_t tag,
+                    size_t bytes, size_t* received, const IdleCheck& idle);
   // Stops an operation a wait gave up on: cancels a receive in UCX; lets a send finish for a
   // moment, then force-closes its endpoint (UCX cannot cancel sends). Waits for finished() at
   // most kCompletionBound, less once the peer is known dead. nullptr once it finished, else why
   // not (the caller abandons it).
+  // With `may_linger`, a send to a live peer without error handling is not force-closed: Stop
+  // returns kLingering for the caller to Linger it.
   template <typename Finished>
-  const char* Stop(int peer, bool is_send, void* request, Finished finished);
+  const char* Stop(int peer, bool is_send, void* request, Finished finished, bool may_linger);
+  void CancelRequest(Request* req, bool may_linger, uint32_t comm_id);
   void Unlink(Op* op);
   // Fails the caller's request now and leaves the UCX request to be freed by its callback.
   void Abandon(Op* op, Status why);
+  // Fails the caller's request now (Aborted) but keeps tracking the unfinished send, marked as
+  // communicator `comm_id`'s, until SettleCancelledSends lets it go.
+  void Linger(Op* op, uint32_t comm_id);
+  // Linger for a request SendNow posted without a callback (it has no Op set up yet).
+  void LingerPolled(void* request, int peer, uint32_t comm_id);
 
   static void InitRequest(void* request);
   static void SendDone(void* request, ucs_status_t status, void* user_data);
