@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -116,6 +118,7 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
   const nlohmann::json& list = doc["gemm"];
   const ComputeModel shape_model(gpu, {});
   std::vector<GemmCalibrationPoint> points;
+  std::map<std::tuple<double, double, double>, size_t> seen;  // shape -> its index in "gemm"
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string where = path + ": gemm[" + std::to_string(i) + "]";
     JsonFields f(list[i], where);
@@ -137,6 +140,14 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
       throw InputError(fmt::format("{}: {:g} TFLOP/s at {:g} x {:g} x {:g} is more than {:.4g} TFLOP/s, what the "
                                    "shape model allows there at full efficiency (tile waves, padding, k)",
                                    where, tflops, dims[0], dims[1], dims[2], ceiling));
+    }
+    // Only the first of two points with one shape would ever be used (the nearest-shape lookup).
+    const auto [earlier, fresh] = seen.emplace(std::make_tuple(dims[0], dims[1], dims[2]), i);
+    if (!fresh) {
+      throw InputError(fmt::format("{}: shape {:g} x {:g} x {:g} is measured again ({:g} TFLOP/s; gemm[{}] has {:g}); "
+                                   "keep one point per shape (e.g. the median of the runs)",
+                                   where, dims[0], dims[1], dims[2], tflops, earlier->second,
+                                   points[earlier->second].tflops));
     }
     points.push_back({dims[0], dims[1], dims[2], tflops});
   }

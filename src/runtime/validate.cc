@@ -34,6 +34,11 @@ Status CheckedBytes(size_t count, size_t elem_size, size_t factor, const char* w
     return Status::InvalidArgument(fmt::format(
         "{}: count {} x {} bytes x {} overflows size_t", what, count, elem_size, factor));
   }
+  if (*bytes > kMaxBufferBytes) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: count {} x {} bytes x {} = {} bytes is more than a process can address (at most 2^57)",
+        what, count, elem_size, factor, *bytes));
+  }
   return Status::Ok();
 }
 

@@ -29,19 +29,25 @@ Status ValidateCollective(const CallArgs& args, bool* in_place);
 Status PointToPointError(const char* what, const void* buf, size_t count, DataType type, int peer,
                          int nranks);
 
+// Larger than any buffer a process can address (x86-64 with 5-level paging: 2^57 bytes of user
+// space): a count this large is a bug (a negative count cast to size_t), refused before UCX or an
+// allocation fails on it with a less telling error.
+inline constexpr size_t kMaxBufferBytes = size_t(1) << 57;
+
 // Validates send/recv arguments; on success sets *bytes to the message size. Inline: it runs
 // on every Send/Recv, and a small one costs only tens of nanoseconds in all.
 inline Status ValidatePointToPoint(const char* what, const void* buf, size_t count, DataType type,
                                    int peer, int nranks, size_t* bytes) {
   const size_t elem_size = DataTypeSize(type);  // 0 for an unknown type
   if (elem_size != 0 && peer >= 0 && peer < nranks && !__builtin_mul_overflow(count, elem_size, bytes) &&
-      (buf != nullptr || count == 0)) {
+      *bytes <= kMaxBufferBytes && (buf != nullptr || count == 0)) {
     return Status::Ok();
   }
   return PointToPointError(what, buf, count, type, peer, nranks);
 }
 
-// count * elem_size * factor in bytes, or InvalidArgument naming `what` on size_t overflow.
+// count * elem_size * factor in bytes, or InvalidArgument naming `what` when that overflows
+// size_t or exceeds kMaxBufferBytes.
 Status CheckedBytes(size_t count, size_t elem_size, size_t factor, const char* what,
                     size_t* bytes);
 

@@ -156,6 +156,13 @@ TEST(LoopbackComm, InvalidArgumentsFailFastAndLeaveCommUsable) {
     EXPECT_EQ(code(c.AllReduce(buf, buf + 1, 4, DataType::kFloat32, RedOp{})), StatusCode::kInvalidArgument);
     EXPECT_EQ(code(c.AllToAll(buf, buf, 1, DataType::kFloat32)), StatusCode::kInvalidArgument);
     EXPECT_EQ(code(c.AllReduce(buf, buf, SIZE_MAX / 2, DataType::kFloat32, RedOp{})), StatusCode::kInvalidArgument);
+    // No overflow, but more than any buffer can hold (a negative count cast to size_t): refused
+    // before UCX or an allocation fails on it.
+    Status huge = c.Send(buf, SIZE_MAX / 4, DataType::kFloat32, (r + 1) % n);
+    EXPECT_EQ(huge.code(), StatusCode::kInvalidArgument) << huge.ToString();
+    EXPECT_NE(huge.message().find("more than a process can address"), std::string::npos) << huge.ToString();
+    EXPECT_EQ(code(c.Recv(buf, size_t(-8), DataType::kUint8, (r + 1) % n)), StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.AllGather(buf, buf, SIZE_MAX / 16, DataType::kFloat32)), StatusCode::kInvalidArgument);
     Status msg = c.Broadcast(buf, buf, 4, DataType::kFloat32, 3);
     EXPECT_NE(msg.message().find("root 3 out of range [0, 3)"), std::string::npos) << msg.ToString();
     // Still usable.

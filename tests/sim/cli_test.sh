@@ -179,6 +179,13 @@ expect_bad "fractional calibration shape" "gemm[0]: field \"m\" = 1.5 is not a w
   simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
   --calibration "$tmp/fraction-calibration.json"
 
+# Two points of one shape: the lookup would use the first only.
+printf '{"gemm": [{"m": 4096, "n": 4096, "k": 4096, "tflops": 200}, {"m": 8192, "n": 4096, "k": 4096, "tflops": 210}, {"m": 4096, "n": 4096, "k": 4096, "tflops": 220}]}\n' \
+  >"$tmp/duplicate-calibration.json"
+expect_bad "calibration shape measured twice" "gemm[2]: shape 4096 x 4096 x 4096 is measured again (220 TFLOP/s; gemm[0] has 200)" -- \
+  simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
+  --calibration "$tmp/duplicate-calibration.json"
+
 # A point faster than the shape model allows at full efficiency would set every GEMM to peak.
 printf '{"gemm": [{"m": 1, "n": 1, "k": 1, "tflops": 0.001}]}\n' >"$tmp/tiny-calibration.json"
 expect_bad "calibration point beyond the shape model" "gemm[0]: 0.001 TFLOP/s at 1 x 1 x 1 is more than" -- \
