@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <string>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -118,7 +119,15 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
   const nlohmann::json& list = doc["gemm"];
   const ComputeModel shape_model(gpu, {});
   std::vector<GemmCalibrationPoint> points;
-  std::map<std::tuple<double, double, double>, size_t> seen;  // shape -> its index in "gemm"
+  // A file may measure one shape in several layouts or input types ("layout", "input", as
+  // gpu_gemm_bench writes them): the shape model has no term for either, so such points become
+  // one, at their mean. The same shape, layout and input twice is a mistake.
+  struct Merged {
+    size_t point;  // index in `points`
+    int count;
+  };
+  std::map<std::tuple<double, double, double>, Merged> by_shape;
+  std::map<std::tuple<double, double, double, std::string, std::string>, size_t> seen;  // -> index in "gemm"
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string where = path + ": gemm[" + std::to_string(i) + "]";
     JsonFields f(list[i], where);
@@ -141,15 +150,20 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
                                    "shape model allows there at full efficiency (tile waves, padding, k)",
                                    where, tflops, dims[0], dims[1], dims[2], ceiling));
     }
-    // Only the first of two points with one shape would ever be used (the nearest-shape lookup).
-    const auto [earlier, fresh] = seen.emplace(std::make_tuple(dims[0], dims[1], dims[2]), i);
+    const std::string layout = f.Has("layout") ? f.String("layout") : "";
+    const std::string input = f.Has("input") ? f.String("input") : "";
+    const auto [earlier, fresh] = seen.emplace(std::make_tuple(dims[0], dims[1], dims[2], layout, input), i);
     if (!fresh) {
-      throw InputError(fmt::format("{}: shape {:g} x {:g} x {:g} is measured again ({:g} TFLOP/s; gemm[{}] has {:g}); "
-                                   "keep one point per shape (e.g. the median of the runs)",
-                                   where, dims[0], dims[1], dims[2], tflops, earlier->second,
-                                   points[earlier->second].tflops));
+      throw InputError(fmt::format("{}: shape {:g} x {:g} x {:g}{} is measured again ({:g} TFLOP/s; gemm[{}] has it "
+                                   "too); keep one point per shape (e.g. the median of the runs)",
+                                   where, dims[0], dims[1], dims[2],
+                                   layout.empty() && input.empty() ? "" : fmt::format(" ({} {})", input, layout),
+                                   tflops, earlier->second));
     }
-    points.push_back({dims[0], dims[1], dims[2], tflops});
+    const auto [merged, first] = by_shape.emplace(std::make_tuple(dims[0], dims[1], dims[2]), Merged{points.size(), 0});
+    if (first) points.push_back({dims[0], dims[1], dims[2], 0});
+    Merged& m = merged->second;
+    points[m.point].tflops += (tflops - points[m.point].tflops) / ++m.count;  // running mean
   }
   return points;
 }

@@ -182,7 +182,7 @@ expect_bad "fractional calibration shape" "gemm[0]: field \"m\" = 1.5 is not a w
 # Two points of one shape: the lookup would use the first only.
 printf '{"gemm": [{"m": 4096, "n": 4096, "k": 4096, "tflops": 200}, {"m": 8192, "n": 4096, "k": 4096, "tflops": 210}, {"m": 4096, "n": 4096, "k": 4096, "tflops": 220}]}\n' \
   >"$tmp/duplicate-calibration.json"
-expect_bad "calibration shape measured twice" "gemm[2]: shape 4096 x 4096 x 4096 is measured again (220 TFLOP/s; gemm[0] has 200)" -- \
+expect_bad "calibration shape measured twice" "gemm[2]: shape 4096 x 4096 x 4096 is measured again (220 TFLOP/s; gemm[0] has it too)" -- \
   simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
   --calibration "$tmp/duplicate-calibration.json"
 
