@@ -127,14 +127,15 @@ TEST(LoopbackComm, SplitMismatchedWithAnotherCollectiveIsAUsageError) {
   });
 }
 
-// A count whose bytes fit size_t but not memory: the scratch allocation fails, and the call returns
-// SystemError instead of letting std::bad_alloc out of the API (which aborted the process).
+// A count whose bytes a process could address but memory cannot hold (2^55 bytes, under the
+// 2^57 that validation refuses): the scratch allocation fails, and the call returns SystemError
+// instead of letting std::bad_alloc out of the API (which aborted the process).
 TEST(LoopbackComm, AllocationFailureIsASystemErrorNotAnAbort) {
   const int n = 2;
   auto comms = MakeLoopbackComms(n, Quick());
   RunRanks(n, [&](int r) {
     float x = 1.0f;
-    const Status s = comms[r]->AllReduce(&x, &x, SIZE_MAX / 4, DataType::kFloat32, RedOp{});
+    const Status s = comms[r]->AllReduce(&x, &x, size_t(1) << 53, DataType::kFloat32, RedOp{});
     EXPECT_EQ(s.code(), StatusCode::kSystemError) << s.ToString();
     EXPECT_NE(s.message().find("out of memory"), std::string::npos) << s.ToString();
   });
