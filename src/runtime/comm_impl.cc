@@ -112,20 +112,35 @@ Status Comm::Impl::CheckUsable() const {
 Status Comm::Impl::Fail(Status status) {
   if (!status.ok() && status.code() != StatusCode::kInvalidArgument && fatal_.ok()) {
     fatal_ = status;
+    // A group's receives still posted could match a peer's send after our notice told the peer
+    // that we stopped (it then lets that send's buffer go).
+    if (group_depth_ > 0) p2p_.Cancel();
     notices_.Announce(status);
     SettleCancelledSends();
   }
   return status;
 }
 
+Status Comm::Impl::FailOutOfMemory(const char* call) {
+  executor_.CancelPending(transport(), comm_id_);
+  if (p2p_.open()) p2p_.Cancel();
+  return Fail(Status::SystemError(std::string(call) + ": out of memory"));
+}
+
 void Comm::Impl::SettleCancelledSends() {
   // A peer that is waiting in a call sees our notice at its next health check (0.1 s), stops its
-  // own requests (a matched receive of ours finishes, at most kCompletionBound) and answers.
-  constexpr auto kSettleBound = std::chrono::milliseconds(2500);
+  // own requests (a matched receive of ours finishes, at most 2 s) and answers. Bounded by
+  // BRAID_TIMEOUT too: who asked for a failure within a second does not wait five here.
+  constexpr double kMaxSettleS = 5.0, kMinSettleS = 0.1;
+  const auto bound = std::chrono::duration<double>(std::clamp(options_.timeout_s, kMinSettleS, kMaxSettleS));
+  const auto deadline = std::chrono::steady_clock::now() + bound;
   transport::Transport* net = transport();
-  const auto deadline = std::chrono::steady_clock::now() + kSettleBound;
   auto stopped = [](void* self, int world_peer) { return static_cast<Impl*>(self)->notices_.Stopped(world_peer); };
-  while (net->SettleCancelledSends(comm_id_, stopped, this, std::chrono::steady_clock::now() >= deadline) > 0) {
+  auto give_up = [&] {
+    // Abort() promises a prompt return.
+    return aborted_.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() >= deadline;
+  };
+  while (net->SettleCancelledSends(comm_id_, stopped, this, give_up()) > 0) {
     if (!net->Progress()) net->WaitForActivity(1000);
   }
 }
@@ -252,8 +267,7 @@ Status Comm::Impl::GroupEnd() {
   group_colls_.clear();
   if (Status usable = CheckUsable(); !usable.ok()) {
     p2p_.Cancel();  // nothing of the group may touch the caller's buffers afterwards
-    SettleCancelledSends();
-    return usable;
+    return Fail(usable);  // aborted in the group: tells the others and settles; else did so already
   }
   auto run_collectives = [this]() {
     for (const CollectiveCall& call : running_colls_) {

@@ -69,9 +69,10 @@ class Comm::Impl {
   Status Split(int color, int key, std::unique_ptr<Comm>* out);
   void Abort();
 
-  // A call ran out of memory (std::bad_alloc): it may have been half set up, so the communicator
-  // fails with SystemError naming the call, as for any fatal error.
-  Status FailOutOfMemory(const char* call) { return Fail(Status::SystemError(std::string(call) + ": out of memory")); }
+  // A call ran out of memory (std::bad_alloc): it may have been half set up, so what it left in
+  // flight is cancelled and the communicator fails with SystemError naming the call, as for any
+  // fatal error.
+  Status FailOutOfMemory(const char* call);
 
   // Fails fast once the communicator saw a fatal error or was aborted.
   Status CheckUsable() const;
@@ -89,13 +90,13 @@ class Comm::Impl {
   // InvalidArgument on every rank when some rank's call differs.
   Status CheckSameCall(const CollectiveCall& call);
   Status PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan);
-  // Records a fatal error, tells the other members (FailureNotices), settles the sends the
-  // failed call left lingering, and returns it.
+  // Records a fatal error, cancels an open group's traffic, tells the other members
+  // (FailureNotices), settles the sends the failed call left lingering, and returns it.
   Status Fail(Status status);
   // Waits until the transport can no longer read the buffer of any send of this communicator
   // that a failed call cancelled: each finished, or its peer died or sent its failure notice
-  // (FailureNotices::Stopped), or kSettleBound passed (then a warning says the buffer may still
-  // be read until the communicator is destroyed).
+  // (FailureNotices::Stopped), or the bound passed (min(BRAID_TIMEOUT, 5 s)), or Abort() was
+  // called; then a warning says the buffer may still be read until the transport is destroyed.
   void SettleCancelledSends();
 
   std::shared_ptr<runtime::World> world_;

@@ -53,6 +53,12 @@ void Executor::EnsureCapacity(size_t ops) {
   requests_.Reserve(ops);
   state_.assign(ops, kUnissued);
   pending_.clear();
+  pending_.reserve(ops);  // nothing throws between posting a request and recording it
+}
+
+void Executor::CancelPending(transport::Transport* net, uint32_t comm_id) {
+  for (uint32_t i : pending_) net->CancelAfterFailure(&requests_[i], comm_id);
+  pending_.clear();
 }
 
 Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers& buffers,
@@ -207,8 +213,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
 
   if (!failure.ok()) {
     // Nothing may touch the caller's buffers after we return.
-    for (uint32_t i : pending_) net->CancelAfterFailure(&requests_[i], ctx.comm_id);
-    pending_.clear();
+    CancelPending(net, ctx.comm_id);
     return failure;
   }
   return Status::Ok();

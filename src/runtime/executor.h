@@ -56,6 +56,8 @@ class Executor {
  public:
   Status Run(const coll::RankSchedule& schedule, const ExecutionBuffers& buffers,
              const ExecutionContext& context);
+  // Cancels (CancelAfterFailure) what a Run that threw (std::bad_alloc) left in flight.
+  void CancelPending(transport::Transport* net, uint32_t comm_id);
 
  private:
   void EnsureCapacity(size_t ops);

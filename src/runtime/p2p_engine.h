@@ -93,6 +93,8 @@ class P2pEngine {
   // call failed, and the communicator settles what the transport left lingering
   // (Transport::CancelAfterFailure) before returning; false on teardown.
   void Cancel(bool after_failure = true);
+  // Between Begin and the end of its batch (a group, or a lone op run as a batch).
+  bool open() const { return open_; }
 
   // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
   // op, with the same messages on the wire, on a shorter path. A small send leaves as a lone

@@ -22,6 +22,12 @@
 //                                        0-300 ms late) must fail; its buffers are unmapped at once,
 //                                        then the child destroyed. A send the library still read
 //                                        afterwards is a SIGSEGV. Then all-reduces on the parent.
+//   fault_worker group-failure           3 ranks. Rank 2 exits. Rank 0 learns it on a child, then
+//                                        in a group sends 1 MiB to rank 1, receives 1 MiB from it,
+//                                        and receives from rank 2 (fails at once). Rank 1 sends
+//                                        1 MiB to rank 0 from a mapping it unmaps as soon as the
+//                                        send returns. Rank 0's still-posted group receive must not
+//                                        match that send after rank 1 returned (a SIGSEGV in rank 1).
 //
 // With FAULT_HOLD_S=T set, a rank whose collective failed prints "FAILED" on stdout after its
 // error line and keeps its communicator, alive and idle, for T seconds before it exits: its
@@ -296,11 +302,45 @@ int UnmapAfterFailure(braid::Comm& comm, int rounds) {
   return Loop(comm, 2, 4096);
 }
 
+int GroupFailure(braid::Comm& world) {
+  const int rank = world.rank();
+  constexpr size_t kBytes = size_t(1) << 20;  // above the 128 KiB rendezvous size
+  std::unique_ptr<braid::Comm> child;
+  if (braid::Status s = world.Split(0, rank, &child); !s.ok()) {
+    Fail(rank, "split", s);
+    return kExitCollective;
+  }
+  if (rank == 2) _exit(kExitOk);
+  if (rank == 0) {
+    char byte = 0;
+    Say("child recv from the exited rank: " + child->Recv(&byte, 1, braid::DataType::kUint8, 2).ToString());
+    std::vector<char> out(kBytes, 1), in(kBytes), lost(kBytes);
+    (void)world.GroupStart();
+    (void)world.Send(out.data(), kBytes, braid::DataType::kUint8, 1);
+    (void)world.Recv(in.data(), kBytes, braid::DataType::kUint8, 1);
+    Say("group recv from the exited rank: " + world.Recv(lost.data(), kBytes, braid::DataType::kUint8, 2).ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the caller's own work
+    Say("group end: " + world.GroupEnd().ToString());
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // rank 1 tears down meanwhile
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    float* buf = MapFloats(kBytes);
+    if (!buf) return kExitWrong;
+    std::fill(buf, buf + kBytes / sizeof(float), 7.0f);
+    Say("send to rank 0: " + world.Send(buf, kBytes, braid::DataType::kUint8, 0).ToString());
+    munmap(buf, kBytes);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    child.reset();
+  }
+  Say("DONE");
+  return kExitOk;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
-               "concurrent-torture SEED N R | mismatch | unmap-after-failure N\n");
+               "concurrent-torture SEED N R | mismatch | unmap-after-failure N | group-failure\n");
   return kExitUsage;
 }
 
@@ -312,7 +352,8 @@ int main(int argc, char** argv) {
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
   const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure";
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
-  if (!counted && !torture && !rounds && mode != "bad-args" && mode != "mismatch") return Usage();
+  const bool plain = mode == "bad-args" || mode == "mismatch" || mode == "group-failure";
+  if (!counted && !torture && !rounds && !plain) return Usage();
   if ((counted && argc != 4) || (rounds && argc != 3) || (torture && argc != 5)) return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
@@ -335,6 +376,7 @@ int main(int argc, char** argv) {
   if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   if (mode == "unmap-after-failure") return UnmapAfterFailure(*comm, std::atoi(argv[2]));
+  if (mode == "group-failure") return GroupFailure(*comm);
   if (torture) {
     return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]),
                       mode == "concurrent-torture");

@@ -350,6 +350,23 @@ TEST_F(ProcessFaultTest, BuffersOfAFailedCallMayBeFreedAtOnce) {
   }
 }
 
+// A failure inside an open group cancels the group's traffic before the failure notice goes
+// out: the notice tells rank 1 that rank 0 will match nothing more, and rank 1 frees its send
+// buffer on the strength of it (rank 1 crashed in 4 runs of 5 while the group's receive stayed
+// posted until GroupEnd).
+TEST_F(ProcessFaultTest, AFailureInAGroupCancelsItBeforeTellingThePeers) {
+  const int kRanks = 3;
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"group-failure"});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (int r = 0; r < 2; ++r) {
+    SCOPED_TRACE("rank " + std::to_string(r) + " stdout: " + harness_.Stdout(r));
+    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
+    EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos);
+  }
+  EXPECT_NE(harness_.Stdout(0).find("group recv from the exited rank: RemoteError"), std::string::npos)
+      << harness_.Report();
+}
+
 TEST_F(ProcessFaultTest, BadArgumentsLeaveCommunicatorUsable) {
   const int kRanks = 2;
   for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"bad-args"});

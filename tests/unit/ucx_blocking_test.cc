@@ -175,6 +175,16 @@ TEST(UcxBlocking, GivingUpOnALingeringSendLetsItGo) {
   EXPECT_EQ(p[0]->SettleCancelledSends(0, PeerBusy, nullptr, false), 0u);
 }
 
+// A send to this rank itself: its receives went with the failed call, so nothing can match the
+// send any more; it is let go at once, without waiting for a notice no one would send.
+TEST(UcxBlocking, ALingeringSendToSelfIsLetGoAtOnce) {
+  Pair p;
+  std::vector<char> big(4 << 20);
+  CountingIdle give_up{100};
+  ASSERT_EQ(p[0]->SendNow(0, 8, big.data(), big.size(), give_up.Check()).code(), StatusCode::kTimeout);
+  EXPECT_EQ(p[0]->SettleCancelledSends(0, PeerBusy, nullptr, false), 0u);
+}
+
 TEST(UcxBlocking, UnknownPeerIsRejectedBeforeAnythingIsPosted) {
   Pair p;
   int v = 0;

@@ -420,50 +420,55 @@ void UcxTransport::LingerPolled(void* request, int peer, uint32_t comm_id) {
 size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stopped, void* arg, bool give_up) {
   TransportLock::Guard guard(lock_);
   Drive();
-  // Decide per peer first: resetting an endpoint and progressing may free Ops of the list.
-  enum class LetGo { kDead, kStopped, kGivenUp };
-  std::vector<std::pair<int, LetGo>> let_go;
+  using Settle = Peer::Settle;
+  auto lingering = [comm_id](const Op* op) { return op->lingering && op->comm_id == comm_id; };
+  // Three passes, because asking for a peer's health may progress UCX, which frees Ops: mark the
+  // peers, judge each, then walk the (by then settled) list once. Nothing here allocates: it runs
+  // on the way out of a call that may have failed for want of memory.
+  for (Op* op = pending_; op; op = op->next)
+    if (lingering(op)) peers_[size_t(op->peer)]->settle = Settle::kWaiting;
+  for (int peer = 0; peer < size_; ++peer) {
+    Peer& p = *peers_[size_t(peer)];
+    if (p.settle != Settle::kWaiting) continue;
+    // Our own receives of the communicator went with the failed call, so sends to ourselves are
+    // as good as answered by a stopped peer.
+    if (!Health(peer).ok())
+      p.settle = Settle::kDead;
+    else if (peer == rank_ || stopped(arg, peer))
+      p.settle = Settle::kStopped;
+    else if (give_up)
+      p.settle = Settle::kGivenUp;
+    if (p.settle == Settle::kStopped) {
+      // The peer posts nothing that could match these sends. Resetting its endpoint also ends an
+      // eager remainder that waits for room in its queue (it would read our buffer later).
+      CloseEndpoint(peer, /*force=*/true);
+    } else if (p.settle == Settle::kGivenUp) {
+      // Left as they are: the failure notice queued behind them still reaches the peer when it
+      // wakes up (a reset endpoint would drop it).
+      BRAID_WARN(kNet, "a send to rank {} that a failed call cancelled may still be read by UCX if rank {} answers "
+                       "it later; keep the call's buffers until every communicator sharing this transport (the "
+                       "world and those split from it) is destroyed", peer, peer);
+    }
+  }
+  Drive();  // completes what the resets failed; the walk below then frees nothing but its own op
   size_t left = 0;
   for (Op* op = pending_; op;) {
     Op* next = op->next;
-    const int peer = op->peer;
-    auto decided = [&] { return std::any_of(let_go.begin(), let_go.end(), [peer](const auto& p) { return p.first == peer; }); };
-    if (op->lingering && op->comm_id == comm_id) {
+    if (lingering(op)) {
+      const Settle verdict = peers_[size_t(op->peer)]->settle;
       if (op->polled && ucp_request_check_status(op) != UCS_INPROGRESS) {
         Unlink(op);
         op->magic = 0;
         ucp_request_free(op);
-      } else if (decided()) {
-        // let go with the others to this peer below
-      } else if (!Health(peer).ok()) {
-        let_go.emplace_back(peer, LetGo::kDead);
-      } else if (stopped(arg, peer)) {
-        let_go.emplace_back(peer, LetGo::kStopped);
-      } else if (give_up) {
-        let_go.emplace_back(peer, LetGo::kGivenUp);
-      } else {
+      } else if (verdict == Settle::kWaiting) {
         ++left;
+      } else {
+        Abandon(op, Status::Aborted("cancelled"));
       }
     }
     op = next;
   }
-  for (const auto& [peer, why] : let_go) {
-    if (why == LetGo::kStopped) {
-      // The peer posts nothing that could match these sends. Resetting its endpoint also ends
-      // an eager remainder that waits for room in its queue (it would read our buffer later).
-      CloseEndpoint(peer, /*force=*/true);
-      Drive();
-    } else if (why == LetGo::kGivenUp) {
-      // Left as they are: the failure notice queued behind them still reaches the peer when it
-      // wakes up (a reset endpoint would drop it).
-      BRAID_WARN(kNet, "a send to rank {} that a failed call cancelled may still be read by UCX if rank {} "
-                       "answers it later; keep the call's buffers until the communicator is destroyed", peer, peer);
-    }
-    std::vector<Op*> ops;
-    for (Op* op = pending_; op; op = op->next)
-      if (op->lingering && op->comm_id == comm_id && op->peer == peer) ops.push_back(op);
-    for (Op* op : ops) Abandon(op, Status::Aborted("cancelled"));
-  }
+  for (auto& p : peers_) p->settle = Settle::kNone;
   return left;
 }
 

@@ -125,6 +125,8 @@ class UcxTransport : public Transport {
     bool error_handling = true;  // endpoint uses UCP_ERR_HANDLING_MODE_PEER
     int lane = 1;                // LaneId carrying this peer's traffic
     bool sent = false;    // carried a send since it was created (worth flushing at shutdown)
+    // SettleCancelledSends' verdict on this peer's lingering sends during one pass.
+    enum class Settle : uint8_t { kNone, kWaiting, kDead, kStopped, kGivenUp } settle = Settle::kNone;
     std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
     std::string failure;  // cause + "; also <cause of another failed peer>"...
   };
