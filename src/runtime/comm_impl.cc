@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <exception>
 
 #include <fmt/format.h>
 
@@ -68,8 +69,10 @@ std::unique_ptr<Comm> Comm::Impl::MakeComm(std::shared_ptr<runtime::World> world
 Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
   *out = in;
   if (out->timeout_s < 0) BRAID_RETURN_IF_ERROR(env::TimeoutSeconds(&out->timeout_s));
-  if (out->timeout_s == 0)
-    return Status::InvalidArgument("CommOptions.timeout_s is 0; must be > 0 seconds (or < 0 for BRAID_TIMEOUT)");
+  if (!(out->timeout_s >= env::kMinTimeoutS && out->timeout_s <= env::kMaxTimeoutS)) {  // NaN too
+    return Status::InvalidArgument(fmt::format("CommOptions.timeout_s={} out of range [{}, {}] seconds (or < 0 for "
+                                               "BRAID_TIMEOUT)", out->timeout_s, env::kMinTimeoutS, env::kMaxTimeoutS));
+  }
   if (out->algorithm.empty()) {
     if (std::optional<std::string> algo = env::Get("ALGO")) out->algorithm = *algo;
   }
@@ -124,7 +127,17 @@ Status Comm::Impl::Fail(Status status) {
 Status Comm::Impl::FailOutOfMemory(const char* call) {
   executor_.CancelPending(transport(), comm_id_);
   if (p2p_.open()) p2p_.Cancel();
-  return Fail(Status::SystemError(std::string(call) + ": out of memory"));
+  Status failure = Status::SystemError(std::string(call) + ": out of memory");
+  try {
+    return Fail(failure);
+  } catch (const std::exception&) {  // memory still short (the notice's text and requests)
+    if (fatal_.ok()) fatal_ = failure;
+    try {
+      SettleCancelledSends();  // allocates only to log a warning
+    } catch (const std::exception&) {
+    }
+    return failure;
+  }
 }
 
 void Comm::Impl::SettleCancelledSends() {

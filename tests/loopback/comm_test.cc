@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <numeric>
 #include <thread>
@@ -171,6 +172,24 @@ TEST(LoopbackComm, InvalidArgumentsFailFastAndLeaveCommUsable) {
     ASSERT_TRUE(c.AllReduce(&v, &sum, 1, DataType::kFloat32, RedOp{}).ok());
     EXPECT_EQ(sum, 3.f);
   });
+}
+
+// A timeout given in CommOptions is checked like BRAID_TIMEOUT: NaN, 0 and values past 1e9 s are
+// errors naming the field (NaN made the wait after a failed call unbounded).
+TEST(LoopbackComm, OptionTimeoutOutOfRangeIsNamed) {
+  CommOptions out;
+  for (double bad : {std::nan(""), 0.0, 1e-9, 2e9}) {
+    CommOptions in;
+    in.timeout_s = bad;
+    const Status s = Comm::ResolveOptions(in, &out);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("CommOptions.timeout_s="), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("out of range [0.001, 1000000000] seconds"), std::string::npos) << s.ToString();
+  }
+  CommOptions in;
+  in.timeout_s = 0.5;
+  EXPECT_TRUE(Comm::ResolveOptions(in, &out).ok());
+  EXPECT_EQ(out.timeout_s, 0.5);
 }
 
 TEST(LoopbackComm, AbortFromAnotherThreadUnblocksAPendingCall) {
