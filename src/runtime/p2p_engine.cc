@@ -82,19 +82,19 @@ Status P2pEngine::AddTagged(const P2pOp& op, uint64_t index) {
   }
   const uint32_t source = op.is_send ? own_rank_ : uint32_t(world_peer);
   const uint64_t tag = MessageTag(ctx_.comm_id, source, index);
-  // Nothing may throw between posting the request and recording it (Cancel finds it by these).
-  auto room_for_one = [](auto& v) {
-    if (v.size() == v.capacity()) v.reserve(2 * v.size() + 16);
-  };
-  room_for_one(tagged_);
-  room_for_one(tagged_index_);
-  room_for_one(ops_);
-  BRAID_RETURN_IF_ERROR(op.is_send ? net->PostSend(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req)
-                                   : net->PostRecv(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req));
+  // Recorded before it is posted: an allocation failure must not leave a posted request that
+  // Cancel cannot find (a recorded one that was never posted is finished or idle to Cancel).
   tagged_.push_back(ops_.size());
   tagged_index_.push_back(index);
   ops_.push_back(op);
-  return Status::Ok();
+  Status posted = op.is_send ? net->PostSend(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req)
+                             : net->PostRecv(world_peer, tag, op.buf, op.bytes, MemoryType::kHost, req);
+  if (!posted.ok()) {
+    tagged_.pop_back();
+    tagged_index_.pop_back();
+    ops_.pop_back();
+  }
+  return posted;
 }
 
 Status P2pEngine::AddPackedSend(const P2pOp& op, uint64_t index) {
