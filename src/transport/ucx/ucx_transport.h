@@ -214,11 +214,12 @@ class UcxTransport : public Transport {
   // Stops an operation a wait gave up on: cancels a receive in UCX; lets a send finish for a
   // moment, then force-closes its endpoint (UCX cannot cancel sends). Waits for finished() at
   // most kCompletionBound, less once the peer is known dead. nullptr once it finished, else why
-  // not (the caller abandons it).
-  // With `may_linger`, a send to a live peer without error handling is not force-closed: Stop
-  // returns kLingering for the caller to Linger it.
+  // not (the caller abandons it). With `may_linger`, a send still pending after the moment to a
+  // live peer without error handling is not force-closed: Stop returns kLingering, and the caller
+  // lingers it instead of abandoning it.
   template <typename Finished>
   const char* Stop(int peer, bool is_send, void* request, Finished finished, bool may_linger);
+  // Cancel (may_linger false) and CancelAfterFailure (true, for communicator `comm_id`).
   void CancelRequest(Request* req, bool may_linger, uint32_t comm_id);
   void Unlink(Op* op);
   // Fails the caller's request now and leaves the UCX request to be freed by its callback.
