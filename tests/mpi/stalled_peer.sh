@@ -4,9 +4,10 @@
 # (tools/braid_perf/watchdog.h) ends the rank after BRAID_TIMEOUT + 10% + 5 s.
 #
 # Starts a 2-rank latency run with an iteration count no run would finish, stops rank 1 with
-# SIGSTOP once both ranks measure, and expects the job to end within a bound with a non-zero
-# exit and the backend's message. Everything it started (the launcher puts each rank in a
-# session of its own, so by parentage) is killed on exit, pass or fail.
+# SIGSTOP once both ranks measure (rank 0 has printed the column header), and expects the job
+# to end within a bound with a non-zero exit and the backend's message. Everything it started
+# (the launcher puts each rank in a session of its own, so by parentage) is killed on exit, pass
+# or fail.
 # Usage: stalled_peer.sh <backend> <message regex> <braid-perf> <mpiexec> <-n flag> [launcher flags...]
 set -u
 backend="$1"
@@ -63,7 +64,19 @@ if [[ -z "${pid}" ]]; then
   cat "${log}"
   exit 1
 fi
-sleep 1  # into the measurement (connection set up, iterations running)
+# Rank 0 prints the column header once every rank has connected; stopping rank 1 before that
+# (still loading or in MPI_Init, as on a loaded CI machine) would test the launcher, not the
+# backend, and MPI_Init has no timeout.
+for _ in $(seq 1 200); do  # up to 40 s for the set-up
+  grep -q '^# Size' "${log}" && break
+  sleep 0.2
+done
+if ! grep -q '^# Size' "${log}"; then
+  echo "stalled_peer: the ${backend} job never reached its measurement" >&2
+  cat "${log}"
+  exit 1
+fi
+sleep 0.5  # into the measurement loop
 started="$(descendants "${job}")"
 kill -STOP "${pid}"
 echo "stalled_peer: stopped rank 1 (pid ${pid}) of the ${backend} run"
