@@ -551,9 +551,13 @@ bool UcxTransport::Probe(int peer, uint64_t tag) {
 
 Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send, uint64_t tag,
                                 size_t bytes, size_t* received, const IdleCheck& idle) {
-  // The status alone while polling (a third of the instructions of ucp_tag_recv_request_test);
-  // a finished receive's length is read once, below.
-  auto test = [request] { return ucp_request_check_status(request); };
+  // A receive's test also reads its length once it finished. (Testing the status alone while
+  // polling and reading the length after was 0.08 worse in braid / UCX latency at 512 B in two
+  // A/B sets of 10 runs, and no better at 1-64 B: PERFORMANCE.md, session 37.)
+  ucp_tag_recv_info_t info{};
+  auto test = [&] {
+    return is_send ? ucp_request_check_status(request) : ucp_tag_recv_request_test(request, &info);
+  };
   ucs_status_t status = test();
   ucp_worker_h worker = WorkerOf(peer);
   while (status == UCS_INPROGRESS) {
@@ -593,8 +597,6 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
       return stop;
     }
   }
-  ucp_tag_recv_info_t info{};
-  if (!is_send) ucp_tag_recv_request_test(request, &info);  // finished: fills in the length
   ucp_request_free(request);
   if (status == UCS_OK) {
     if (received) *received = info.length;

@@ -209,7 +209,7 @@ class UcxTransport : public Transport {
   // Progresses until `request` (posted without a callback by SendNow/RecvNow) completes, and
   // frees it; stops it on an error from `idle` or a failure of the peer. `guard` holds lock_; it
   // is let go while `idle` runs (other threads' turn; idle may sleep or ask PeerHealth). Polls in
-  // short passes (the peer's worker and the request's status) with a full Drive and the idle
+  // short passes (the peer's worker and the request's test) with a full Drive and the idle
   // check between every few, so that a message is seen soon after it lands.
   Status WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send, uint64_t tag,
                     size_t bytes, size_t* received, const IdleCheck& idle);
