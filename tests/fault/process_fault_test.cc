@@ -51,13 +51,17 @@ class ProcessFaultTest : public ::testing::Test {
   }
 
   // Runs `size` healthy ranks of fault_worker `args` to the end: every rank exits 0 having
-  // printed DONE (what its mode checked held) within kHealthyS.
-  void RunToCompletion(int size, const std::vector<std::string>& args) {
+  // printed DONE (what its mode checked held), and each line of `also_printed`, within kHealthyS.
+  void RunToCompletion(int size, const std::vector<std::string>& args,
+                       const std::vector<std::string>& also_printed = {}) {
     for (int r = 0; r < size; ++r) StartRank(r, size, args);
     ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
     for (int r = 0; r < size; ++r) {
+      SCOPED_TRACE("rank " + std::to_string(r));
       EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
       EXPECT_NE(harness_.Stdout(r).find("DONE"), std::string::npos) << harness_.Report();
+      for (const std::string& line : also_printed)
+        EXPECT_NE(harness_.Stdout(r).find(line), std::string::npos) << line << "\n" << harness_.Report();
     }
   }
 
@@ -339,18 +343,11 @@ TEST_F(ProcessFaultTest, CheckedCallsCatchADifferentReductionOp) {
 // call returns, so unmapping the buffers right after it cannot crash (it did in ~1 of 6 runs).
 TEST_F(ProcessFaultTest, BuffersOfAFailedCallMayBeFreedAtOnce) {
   const int kRanks = 3;
-  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"unmap-after-failure", "6"});
-  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
-  for (int r = 0; r < kRanks; ++r) {
-    const std::string out = harness_.Stdout(r);
-    SCOPED_TRACE("rank " + std::to_string(r) + " stdout: " + out);
-    EXPECT_EQ(harness_.child(r).ExitCode(), 0) << harness_.Report();
-    EXPECT_NE(out.find("ROUND 5 failed as it should"), std::string::npos);
-    EXPECT_NE(out.find("DONE"), std::string::npos);
-    // Every lingering send ended because it finished or its peer said it had stopped (ranks that
-    // failed because of a notice pass it on), not at the bound with a warning.
+  RunToCompletion(kRanks, {"unmap-after-failure", "6"}, {"ROUND 5 failed as it should"});
+  // Every lingering send ended because it finished or its peer said it had stopped (ranks that
+  // failed because of a notice pass it on), not at the bound with a warning.
+  for (int r = 0; r < kRanks; ++r)
     EXPECT_EQ(harness_.Stderr(r).find("may still be read"), std::string::npos) << harness_.Stderr(r);
-  }
 }
 
 // A failure inside an open group cancels the group's traffic before the failure notice goes
