@@ -14,6 +14,7 @@
 #include "runtime/call_check.h"
 #include "runtime/progress.h"
 #include "runtime/validate.h"
+#include "transport/ucx/ucx_transport.h"
 
 namespace braid {
 namespace {
@@ -97,6 +98,7 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
     out->slice_bytes = size_t(slice);
   }
   BRAID_RETURN_IF_ERROR(runtime::LoadWaitPolicy());
+  BRAID_RETURN_IF_ERROR(transport::UcxTransport::CheckKnobs());
   if (!out->algorithm.empty() && !ParseAlgorithm(out->algorithm)) {
     return Status::InvalidArgument(fmt::format(
         "algorithm '{}' (BRAID_ALGO / CommOptions.algorithm) unknown; valid: ring, tree, chain, "

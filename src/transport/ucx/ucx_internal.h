@@ -53,6 +53,14 @@ constexpr const char* kDefaultLocalTls = "posix,sysv,self";
 // through that handshake. Above this size eager is not used, so a receiver never buffers large
 // unexpected messages.
 constexpr size_t kDefaultLocalRndvThreshBytes = 128 << 10;
+// Receive FIFO of each shared-memory transport of that lane (elements: one eager message of up
+// to ~8 KiB each, shared by every same-host sender): BRAID_UCX_LOCAL_FIFO_SIZE when set, else
+// UCX's own (64, or UCX_{MM,POSIX,SYSV,XPMEM}_FIFO_SIZE, which also win over the knob). Not
+// raised by default: 256 took 8 KiB bibw from 0.87 to 0.95 of raw UCX, but cost 64 B bibw
+// (1.6 -> 0.9) and gave erratic losses at other sizes, and 128 was no steadier
+// (docs/PERFORMANCE.md, session 38). UCX takes a power of two above 1; past the maximum a FIFO
+// only costs memory (~8.3 KiB of receive buffer per element).
+constexpr long kMaxLocalFifoSize = 1 << 16;
 // How long Cancel() lets a pending send finish by itself before resetting the endpoint, and how
 // long Cancel()/the destructor wait for UCX to complete what they asked for.
 constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);

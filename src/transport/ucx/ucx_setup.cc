@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <utility>
 
 #include "core/env.h"
 #include "core/log.h"
@@ -30,20 +31,16 @@ Status UcxTransport::Create(std::unique_ptr<UcxTransport>* out) {
   return Status::Ok();
 }
 
-Status UcxTransport::InitLane(Lane* lane, const char* tls, const char* rndv_thresh) {
+Status UcxTransport::InitLane(Lane* lane, const std::vector<LaneSetting>& settings) {
   ucp_config_t* config = nullptr;
   ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
   if (st != UCS_OK) return UcxError("ucp_config_read", st);
-  // Only our own context's configuration changes, never the environment; a user's explicit
-  // UCX_TLS wins (tls is null then).
-  if (tls && (st = ucp_config_modify(config, "TLS", tls)) != UCS_OK) {
-    ucp_config_release(config);
-    return UcxError("ucp_config_modify(TLS)", st);
-  }
-  if (rndv_thresh && (st = ucp_config_modify(config, "RNDV_THRESH", rndv_thresh)) != UCS_OK) {
-    ucp_config_release(config);
-    return UcxError(fmt::format("ucp_config_modify(RNDV_THRESH={}, from BRAID_UCX_LOCAL_RNDV_THRESH "
-                                "or the default)", rndv_thresh).c_str(), st);
+  // Only our own context's configuration changes, never the environment.
+  for (const LaneSetting& s : settings) {
+    if ((st = ucp_config_modify(config, s.key, s.value.c_str())) != UCS_OK) {
+      ucp_config_release(config);
+      return UcxError(fmt::format("ucp_config_modify({}={}, from {})", s.key, s.value, s.source).c_str(), st);
+    }
   }
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE |
@@ -93,6 +90,29 @@ void UcxTransport::DestroyLane(Lane* lane) {
   *lane = Lane{};
 }
 
+namespace {
+// BRAID_UCX_LOCAL_FIFO_SIZE (read once), 0 when unset: UCX takes only a power of two above 1.
+Status LocalFifoSize(long* out) {
+  static const std::pair<Status, long> read = [] {
+    const char* knob = "UCX_LOCAL_FIFO_SIZE";
+    long elements = 0;
+    Status st = env::GetInt(knob, 0, 2, kMaxLocalFifoSize, &elements);
+    if (st.ok() && (elements & (elements - 1)) != 0) {
+      st = Status::InvalidArgument(fmt::format("{}='{}' is not a power of two in [2, {}]", env::VariableName(knob),
+                                               env::Get(knob).value_or(""), kMaxLocalFifoSize));
+    }
+    return std::pair{st, elements};
+  }();
+  *out = read.second;
+  return read.first;
+}
+}  // namespace
+
+Status UcxTransport::CheckKnobs() {
+  long fifo = 0;
+  return LocalFifoSize(&fifo);
+}
+
 Status UcxTransport::Init() {
   const bool user_tls = std::getenv("UCX_TLS") != nullptr;
   // Local lane: shared memory without cma. In UCX 1.13 a peer that dies during a CMA transfer
@@ -103,21 +123,35 @@ Status UcxTransport::Init() {
   static const std::string local_rndv =
       env::Get("UCX_LOCAL_RNDV_THRESH").value_or(std::to_string(kDefaultLocalRndvThreshBytes));
   local_rndv_ = user_rndv ? "UCX_RNDV_THRESH" : local_rndv;
-  Status local = InitLane(&lanes_[kLocalLane], user_tls ? nullptr : local_tls.c_str(),
-                          user_rndv ? nullptr : local_rndv.c_str());
+  std::string user_fifo;  // a UCX variable that sets a shared-memory FIFO size wins
+  for (const char* name : {"UCX_MM_FIFO_SIZE", "UCX_POSIX_FIFO_SIZE", "UCX_SYSV_FIFO_SIZE", "UCX_XPMEM_FIFO_SIZE"})
+    if (user_fifo.empty() && std::getenv(name)) user_fifo = name;
+  long fifo = 0;
+  BRAID_RETURN_IF_ERROR(LocalFifoSize(&fifo));
+  local_fifo_ = !user_fifo.empty() ? user_fifo : fifo ? std::to_string(fifo) : "UCX default";
+  // The user's UCX_TLS / UCX_RNDV_THRESH / UCX_*_FIFO_SIZE win over ours.
+  std::vector<LaneSetting> local_settings;
+  if (!user_tls) local_settings.push_back({"TLS", local_tls, "BRAID_UCX_LOCAL_TLS or the default"});
+  if (!user_rndv)
+    local_settings.push_back({"RNDV_THRESH", local_rndv, "BRAID_UCX_LOCAL_RNDV_THRESH or the default"});
+  // MM_ is the table every shared-memory transport (posix, sysv, xpmem) shares in UCX 1.13;
+  // "POSIX_FIFO_SIZE" would be reported by UCX as an unused setting and have no effect.
+  if (user_fifo.empty() && fifo)
+    local_settings.push_back({"MM_FIFO_SIZE", local_fifo_, "BRAID_UCX_LOCAL_FIFO_SIZE"});
+  Status local = InitLane(&lanes_[kLocalLane], local_settings);
   if (!local.ok()) {
     BRAID_WARN(kNet, "no shared-memory UCX lane ({}); same-host peers will use the network lane",
                local.ToString());
     DestroyLane(&lanes_[kLocalLane]);
   }
-  BRAID_RETURN_IF_ERROR(InitLane(&lanes_[kNetworkLane], nullptr, nullptr).WithContext("UCX network lane"));
+  BRAID_RETURN_IF_ERROR(InitLane(&lanes_[kNetworkLane], {}).WithContext("UCX network lane"));
   interrupt_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (interrupt_fd_ < 0) return Status::SystemError(fmt::format("eventfd: {}", strerror(errno)));
   BRAID_INFO(kNet, "UCX {} workers created ({} thread mode; local lane {}, rendezvous from {}, "
-             "wakeup {}; network lane wakeup {}; UCX_TLS {})",
+             "FIFO {}, wakeup {}; network lane wakeup {}; UCX_TLS {})",
              ucp_get_version_string(), thread_mode_,
              lanes_[kLocalLane].worker ? (user_tls ? "UCX_TLS" : local_tls.c_str()) : "absent",
-             local_rndv_,
+             local_rndv_, local_fifo_,
              lanes_[kLocalLane].wakeup ? "fd" : "polling",
              lanes_[kNetworkLane].wakeup ? "fd" : "polling", user_tls ? "from the user" : "unset");
   return Status::Ok();
@@ -258,9 +292,9 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
 std::string UcxTransport::Describe() const {
   TransportLock::Guard guard(lock_);
   std::string s =
-      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}, same-host rendezvous from {}",
+      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}, same-host rendezvous from {}, FIFO {}",
                   ucp_get_version_string(), thread_mode_, lanes_[kNetworkLane].wakeup ? "fd" : "polling",
-                  error_mode_, local_rndv_);
+                  error_mode_, local_rndv_, local_fifo_);
   if (!transports_.empty()) s += "; " + transports_;
   return s;
 }

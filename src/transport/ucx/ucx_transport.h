@@ -67,6 +67,8 @@ class UcxTransport : public Transport {
   // Creates the UCP context (features TAG | WAKEUP, UCX_* environment honoured as read by
   // ucp_config_read) and one worker; no endpoints yet.
   static Status Create(std::unique_ptr<UcxTransport>* out);
+  // InvalidArgument naming a BRAID_UCX_* knob set to a value Create would refuse (read once).
+  static Status CheckKnobs();
   ~UcxTransport() override;
   UcxTransport(const UcxTransport&) = delete;
   UcxTransport& operator=(const UcxTransport&) = delete;
@@ -252,8 +254,15 @@ class UcxTransport : public Transport {
     std::string address;
   };
   enum LaneId : int { kLocalLane = 0, kNetworkLane = 1, kNumLanes = 2 };
-  // tls / rndv_thresh: UCX configuration values for this lane's context, or null for UCX's own.
-  Status InitLane(Lane* lane, const char* tls, const char* rndv_thresh);
+  // One UCX configuration value for a lane's context (ucp_config_modify), and the knob it came
+  // from, which an error names.
+  struct LaneSetting {
+    const char* key;
+    std::string value;
+    const char* source;
+  };
+  // Creates the lane's context and worker with `settings` applied over UCX's configuration.
+  Status InitLane(Lane* lane, const std::vector<LaneSetting>& settings);
   void DestroyLane(Lane* lane);
   ucp_worker_h WorkerOf(int peer) const { return lanes_[peers_[size_t(peer)]->lane].worker; }
 
@@ -263,6 +272,7 @@ class UcxTransport : public Transport {
   int interrupt_fd_ = -1;
   std::string thread_mode_;
   std::string local_rndv_;  // the shared-memory lane's rendezvous threshold, as configured
+  std::string local_fifo_;  // the shared-memory lane's receive FIFO: elements, or where UCX takes it from
   std::string error_mode_ = "auto";  // BRAID_UCX_ERROR_MODE: auto, peer or none
 
   int rank_ = -1;
