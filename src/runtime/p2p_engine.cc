@@ -425,21 +425,23 @@ Status P2pEngine::RunOneAsBatch(const P2pOp& op) {
 // one it posted for: in a packet (the peer sent it in a group), or tagged (the peer sent it
 // larger than the inline limit). It then stops the wait and says which (`diverted`).
 struct P2pEngine::LoneWait {
-  enum class Diverted { kNo, kPacket, kTagged };
-  LoneWait(const P2pEngine* e, const Outstanding& w) : engine(e), what(w) {}
+  enum class Diverted : uint8_t { kNo, kPacket, kTagged };
+  // Only what a wait that ends on its first pass needs is set here: SendOne builds one for every
+  // small Send, on a ping-pong's critical path. Idle works out the rest.
+  LoneWait(const P2pEngine* e, const P2pOp& o) : engine(e), op(&o) {}
   const P2pEngine* engine;
-  Outstanding what;
+  const P2pOp* op;
   std::optional<ProgressWaiter> waiter;
-  bool probe = false;  // a Recv of message `index`: look for its other forms
-  uint64_t index = 0;
+  uint64_t index = 0;  // a Recv's message number
   unsigned idle_passes = 0;
+  bool probe = false;  // a Recv of message `index`: look for its other forms
   Diverted diverted = Diverted::kNo;
 
   transport::IdleCheck Check() { return {&LoneWait::Idle, this}; }
   static Status Idle(void* arg) {
     LoneWait& self = *static_cast<LoneWait*>(arg);
     const P2pContext& ctx = self.engine->ctx_;
-    const int world_peer = (*ctx.world_ranks)[self.what.peer];
+    const int world_peer = (*ctx.world_ranks)[self.op->peer];
     if (self.probe && ++self.idle_passes % kDiversionProbeEvery == 0) {
       if (ctx.transport->Probe(world_peer, PacketTag(ctx.comm_id, uint32_t(world_peer))))
         self.diverted = Diverted::kPacket;
@@ -450,13 +452,13 @@ struct P2pEngine::LoneWait {
     if (!self.waiter) self.waiter.emplace(ctx.transport, ctx.aborted, ctx.timeout_s, ctx.notices);
     Status idle = self.waiter->Idle(world_peer);
     if (idle.ok()) return idle;
-    return self.engine->WaitFailure(idle, self.what);
+    return self.engine->WaitFailure(idle, {self.op->peer, self.op->is_send, self.op->bytes, false});
   }
 };
 
 Status P2pEngine::SendOne(const P2pOp& op) {
   const uint64_t index = sends_to_[size_t(op.peer)]++;
-  LoneWait wait(this, {op.peer, true, op.bytes, false});
+  LoneWait wait(this, op);
   return ctx_.transport->SendNow((*ctx_.world_ranks)[op.peer], LoneTag(ctx_.comm_id, own_rank_, index), op.buf,
                                  op.bytes, wait.Check());
 }
@@ -467,7 +469,7 @@ Status P2pEngine::RecvOne(const P2pOp& op) {
   if (!box.early.empty() || box.posted) return RunOneAsBatch(op);
   const uint64_t index = recvs_from_[size_t(op.peer)]++;
   const int world_peer = (*ctx_.world_ranks)[op.peer];
-  LoneWait wait(this, {op.peer, false, op.bytes, false});
+  LoneWait wait(this, op);
   wait.probe = true;
   wait.index = index;
   // The lone message lands in the caller's buffer; nothing else matches its tag.

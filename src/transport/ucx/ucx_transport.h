@@ -215,6 +215,13 @@ class UcxTransport : public Transport {
   // check between every few, so that a message is seen soon after it lands.
   Status WaitPolled(TransportLock::Guard& guard, void* request, int peer, bool is_send, uint64_t tag,
                     size_t bytes, size_t* received, const IdleCheck& idle);
+  // SendNow off its common case, out of line so that case keeps a small frame: the path with the
+  // lock, the peer checks and reconnection; and the wait for a send UCX did not finish at once
+  // (or its error), `guard` holding lock_ as for WaitPolled (null: the lock is not enabled).
+  [[gnu::noinline]] Status SendNowChecked(int peer, uint64_t tag, const void* buf, size_t bytes,
+                                          const IdleCheck& idle);
+  [[gnu::noinline]] Status SendNowWait(TransportLock::Guard* guard, ucs_status_ptr_t request, int peer,
+                                       uint64_t tag, size_t bytes, const IdleCheck& idle);
   // Stops an operation a wait gave up on: cancels a receive in UCX; lets a send finish for a
   // moment, then force-closes its endpoint (UCX cannot cancel sends). Waits for finished() at
   // most kCompletionBound, less once the peer is known dead. nullptr once it finished, else why
