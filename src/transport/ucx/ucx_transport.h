@@ -138,8 +138,13 @@ class UcxTransport : public Transport {
   // OK when `peer` may be sent to or received from, else an error naming it and `what`.
   // The check is inline: it runs on every post.
   Status CheckPeer(int peer, const char* what) const {
-    if (!peers_.empty() && unsigned(peer) < unsigned(size_) && !peers_[size_t(peer)]->failed) return Status::Ok();
+    if (LivePeer(peer)) return Status::Ok();
     return PeerError(peer, what);
+  }
+  // `peer`'s state when it may be sent to or received from, else null.
+  Peer* LivePeer(int peer) const {
+    if (peers_.empty() || unsigned(peer) >= unsigned(size_) || peers_[size_t(peer)]->failed) return nullptr;
+    return peers_[size_t(peer)].get();
   }
   Status PeerError(int peer, const char* what) const;
   // PeerHealth with lock_ held.
