@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/env.h"
+#include "core/log.h"
 #include "runtime/failure_notice.h"
 
 namespace braid::runtime {
@@ -109,8 +110,10 @@ Status ProgressWaiter::CheckHealth(std::vector<int>* peers) {
       return health;
     }
   }
-  if (notices_) return notices_->Heard();
-  return Status::Ok();
+  if (notices_) BRAID_RETURN_IF_ERROR(notices_->Heard());
+  // Last, as the least specific: a neighbour on this host that died owing this wait nothing (a
+  // notice that arrived names the cause better; this finds what blocks the notices themselves).
+  return transport_->HostPeersHealth(&failed_peer_);
 }
 
 void ProgressWaiter::Sleep() {

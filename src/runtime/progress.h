@@ -37,7 +37,8 @@ class ProgressWaiter {
   // that text each time (a format and an allocation) cost more than the message being waited for.
   //
   // The health pass runs every 0.1 s of an idle wait: it asks the transport's PeerHealth about
-  // every peer the wait depends on, then looks for failure notices. `list_peers(&world_ranks)`
+  // every peer the wait depends on, then looks for failure notices, then asks HostPeersHealth
+  // whether any same-host peer died without leaving (a blocked shared-memory queue). `list_peers(&world_ranks)`
   // appends those peers (world ranks; repeats allowed); it is called only on that pass, so it may
   // walk the wait's requests. Every peer, not only the one the oldest request waits for: over
   // UCX shared memory a rank that dies halfway through writing into a peer's receive FIFO

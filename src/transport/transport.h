@@ -84,6 +84,11 @@ constexpr uint64_t MakeTag(uint32_t comm_id, uint32_t source, uint32_t seq, bool
 // The communicator id in a tag built by MakeTag.
 constexpr uint32_t TagCommId(uint64_t tag) { return uint32_t(tag >> 48); }
 
+// The tag of the farewell a transport of world rank `source` leaves its same-host peers as it is
+// destroyed (see Transport::HostPeersHealth): control comm id 0, op tag 0. The failure notices on
+// comm id 0 use op tags >= 1 (runtime/failure_notice.h).
+constexpr uint64_t FarewellTag(uint32_t source) { return MakeTag(0, source, 0, false, 0); }
+
 // What a blocking wait calls on each pass that made no progress: OK to go on waiting, or the
 // error that ends the wait (timeout, abort, a dead peer). A function pointer and its argument, so
 // a wait that ends on its first pass constructs nothing.
@@ -160,6 +165,17 @@ class Transport {
   // OK while `peer` looks alive; a RemoteError naming the peer once the transport knows it died
   // (endpoint error, closed connection, or its process no longer exists on this host).
   virtual Status PeerHealth(int peer) = 0;
+  // OK unless a peer that shares this rank's shared-memory receive queue exited without leaving
+  // (its transport destroyed, which sends a farewell behind all its other messages); then a
+  // RemoteError naming it, and *failed_peer set to its world rank. A wait owed nothing by that
+  // peer needs this: over UCX shared memory a rank that dies halfway through writing into this
+  // rank's queue blocks every message behind that entry, from every sender on the host, failure
+  // notices included, so nothing else would end the wait before BRAID_TIMEOUT. Each peer is
+  // probed at most every 100 ms. Transports without such a queue have nothing to report.
+  virtual Status HostPeersHealth(int* failed_peer) {
+    (void)failed_peer;
+    return Status::Ok();
+  }
 
   // Called (by Split) before a second communicator starts using this transport, while only the
   // first one's thread is in it. Afterwards any method may be called from several threads at

@@ -28,6 +28,11 @@
 //                                        1 MiB to rank 0 from a mapping it unmaps as soon as the
 //                                        send returns. Rank 0's still-posted group receive must not
 //                                        match that send after rank 1 returned (a SIGSEGV in rank 1).
+//   fault_worker bystander HOW LATE_MS   3 ranks, after a barrier. Rank 0 receives 64 bytes from
+//                                        rank 1, which sends them LATE_MS later (sleeping outside
+//                                        braid until then). Rank 2, which owes neither anything,
+//                                        leaves: HOW = die (_exit, no cleanup) or leave (destroys
+//                                        its communicator, then exits 0). "DONE" when all held.
 //
 // With FAULT_HOLD_S=T set, a rank whose collective failed prints "FAILED" on stdout after its
 // error line and keeps its communicator, alive and idle, for T seconds before it exits: its
@@ -336,11 +341,42 @@ int GroupFailure(braid::Comm& world) {
   return kExitOk;
 }
 
+int Bystander(std::unique_ptr<braid::Comm> world, const std::string& how, int late_ms) {
+  const int rank = world->rank();
+  if (braid::Status s = world->Barrier(); !s.ok()) {
+    Fail(rank, "barrier", s);
+    return kExitCollective;
+  }
+  if (rank == 2) {
+    if (how == "die") _exit(kExitDeliberate);
+    world.reset();
+    Say("DONE");
+    return kExitOk;
+  }
+  std::vector<char> buf(64, char(rank));
+  braid::Status s;
+  if (rank == 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(late_ms));
+    s = world->Send(buf.data(), buf.size(), braid::DataType::kUint8, 0);
+  } else {
+    s = world->Recv(buf.data(), buf.size(), braid::DataType::kUint8, 1);
+  }
+  if (!s.ok()) {
+    Fail(rank, rank == 1 ? "send" : "recv", s);
+    Say("FAILED");
+    return kExitCollective;
+  }
+  if (buf.back() != char(1)) return kExitWrong;
+  Say("DONE");
+  return kExitOk;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
-               "concurrent-torture SEED N R | mismatch | unmap-after-failure N | group-failure\n");
+               "concurrent-torture SEED N R | mismatch | unmap-after-failure N | group-failure | "
+               "bystander die|leave LATE_MS\n");
   return kExitUsage;
 }
 
@@ -353,8 +389,11 @@ int main(int argc, char** argv) {
   const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure";
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
   const bool plain = mode == "bad-args" || mode == "mismatch" || mode == "group-failure";
-  if (!counted && !torture && !rounds && !plain) return Usage();
+  const bool bystander = mode == "bystander";
+  if (!counted && !torture && !rounds && !plain && !bystander) return Usage();
   if ((counted && argc != 4) || (rounds && argc != 3) || (torture && argc != 5)) return Usage();
+  if (bystander && (argc != 4 || (std::string(argv[2]) != "die" && std::string(argv[2]) != "leave")))
+    return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
 
@@ -377,6 +416,7 @@ int main(int argc, char** argv) {
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   if (mode == "unmap-after-failure") return UnmapAfterFailure(*comm, std::atoi(argv[2]));
   if (mode == "group-failure") return GroupFailure(*comm);
+  if (bystander) return Bystander(std::move(comm), argv[2], std::atoi(argv[3]));
   if (torture) {
     return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]),
                       mode == "concurrent-torture");

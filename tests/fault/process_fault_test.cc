@@ -367,6 +367,35 @@ TEST_F(ProcessFaultTest, AFailureInAGroupCancelsItBeforeTellingThePeers) {
       << harness_.Report();
 }
 
+// (a''') A death that owes the waiter nothing. Rank 0 waits for rank 1, which sleeps outside
+// braid for a minute; rank 2 exits without cleanup. Over shared memory a rank that dies halfway
+// through writing into rank 0's receive queue would block rank 1's message and every failure
+// notice behind it, so rank 0 must find the death itself: it fails within 10 s (BRAID_TIMEOUT is
+// 60 s) with a RemoteError naming rank 2. (The test cannot make rank 2 die mid-write on purpose;
+// that it dies while rank 0 waits on someone else is the part braid must handle.)
+TEST_F(ProcessFaultTest, DeathOfARankOwedNothingEndsWaitsOnOthers) {
+  const int kRanks = 3;
+  const std::map<std::string, std::string> env = {{"BRAID_TIMEOUT", "60"}};
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"bystander", "die", "60000"}, "", env);
+  ASSERT_TRUE(harness_.Wait(2, kHealthyS)) << "rank 2 did not exit\n" << harness_.Report();
+  ASSERT_TRUE(harness_.Wait(0, 10.0)) << "rank 0 still waiting 10 s after rank 2 died\n" << harness_.Report();
+  LogOutcome();
+  const std::string err = harness_.Stderr(0);
+  SCOPED_TRACE("rank 0 stderr: " + err);
+  EXPECT_EQ(harness_.child(2).ExitCode(), 9);
+  EXPECT_EQ(harness_.child(0).ExitCode(), 4);
+  EXPECT_NE(err.find("RemoteError"), std::string::npos);
+  EXPECT_NE(err.find("rank 2 (pid"), std::string::npos);
+  EXPECT_NE(err.find("exited without leaving"), std::string::npos);
+  EXPECT_NE(err.find("receive from rank 1"), std::string::npos);
+}
+
+// Its counterpart: a rank that destroyed its communicator before exiting left (its transport
+// said farewell) and is no failure, though rank 0's wait on rank 1 outlasts many health passes.
+TEST_F(ProcessFaultTest, ARankThatLeftFailsNoOne) {
+  RunToCompletion(3, {"bystander", "leave", "1500"});
+}
+
 TEST_F(ProcessFaultTest, BadArgumentsLeaveCommunicatorUsable) {
   const int kRanks = 2;
   for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"bad-args"});

@@ -359,5 +359,60 @@ TEST(LoopbackComm, DeathSeenOnlyByAProbeEndsWaitsWhoseOldestRequestIsOnALiveRank
   }
 }
 
+// A death that owes the waiter nothing. Rank 0 waits for rank 1, alive but not taking part (it
+// will neither send nor fail), and rank 2 dies unnoticed: over UCX shared memory, halfway
+// through writing into rank 0's receive queue, which blocks rank 1's message and every failure
+// notice behind it. Only the health pass's look at every same-host peer (HostPeersHealth) can
+// end the wait: it must fail naming rank 2 long before the 30 s BRAID_TIMEOUT, in a blocking
+// Recv and in a group.
+TEST(LoopbackComm, DeathOfARankOwedNothingEndsWaitsOnOthers) {
+  for (bool grouped : {false, true}) {
+    SCOPED_TRACE(grouped ? "group" : "blocking Recv");
+    std::shared_ptr<transport::LoopbackFabric> fabric;
+    auto comms = MakeLoopbackComms(3, Quick(30), &fabric);
+    std::thread killer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      fabric->KillRankUnnoticed(2);
+    });
+    std::vector<char> buf(64);
+    auto start = Clock::now();
+    Status s;
+    if (grouped) {
+      s = comms[0]->GroupStart();
+      if (s.ok()) s = comms[0]->Recv(buf.data(), buf.size(), DataType::kUint8, 1);
+      s = comms[0]->GroupEnd();
+    } else {
+      s = comms[0]->Recv(buf.data(), buf.size(), DataType::kUint8, 1);
+    }
+    killer.join();
+    EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+    EXPECT_NE(s.message().find("rank 2 (loopback) died"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("receive from rank 1"), std::string::npos) << s.ToString();
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10.0);
+  }
+}
+
+// The same death after the rank left (destroyed its communicator, so its transport said
+// farewell) is no failure: rank 0's receive from rank 1 outlasts several health passes and
+// completes.
+TEST(LoopbackComm, ARankThatLeftBeforeItDiedFailsNoOne) {
+  std::shared_ptr<transport::LoopbackFabric> fabric;
+  auto comms = MakeLoopbackComms(3, Quick(30), &fabric);
+  comms[2].reset();
+  fabric->KillRankUnnoticed(2);
+  RunRanks(2, [&](int r) {
+    std::vector<char> buf(64, char(r));
+    Status s;
+    if (r == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      s = comms[1]->Send(buf.data(), buf.size(), DataType::kUint8, 0);
+    } else {
+      s = comms[0]->Recv(buf.data(), buf.size(), DataType::kUint8, 1);
+      EXPECT_EQ(buf.back(), char(1));
+    }
+    EXPECT_TRUE(s.ok()) << "rank " << r << ": " << s.ToString();
+  });
+}
+
 }  // namespace
 }  // namespace braid::testing

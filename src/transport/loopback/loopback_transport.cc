@@ -124,6 +124,7 @@ bool LoopbackFabric::HasSend(int me, int peer, uint64_t tag) {
 
 void LoopbackFabric::Forget(int me) {
   std::lock_guard<std::mutex> lock(mu_);
+  ranks_[size_t(me)]->left = true;
   for (auto& st : ranks_) {
     for (std::deque<Pending>* queue : {&st->sends_to_me, &st->my_recvs})
       std::erase_if(*queue, [&](const Pending& p) { return p.owner == me; });
@@ -156,6 +157,16 @@ void LoopbackFabric::KillRankUnnoticed(int rank) {
   if (rank < 0 || rank >= size()) return;
   std::lock_guard<std::mutex> lock(mu_);
   ranks_[size_t(rank)]->dead = true;
+  ranks_[size_t(rank)]->died_unnoticed = true;
+}
+
+int LoopbackFabric::DiedWithoutLeaving(int me) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int r = 0; r < size(); ++r) {
+    const RankState& st = *ranks_[size_t(r)];
+    if (r != me && st.died_unnoticed && !st.left) return r;
+  }
+  return -1;
 }
 
 Status LoopbackFabric::Health(int peer) {
@@ -212,6 +223,13 @@ void LoopbackTransport::Interrupt() {
 void LoopbackTransport::Cancel(Request* req) { fabric_->Cancel(rank_, req); }
 
 Status LoopbackTransport::PeerHealth(int peer) { return fabric_->Health(peer); }
+
+Status LoopbackTransport::HostPeersHealth(int* failed_peer) {
+  const int dead = fabric_->DiedWithoutLeaving(rank_);
+  if (dead < 0) return Status::Ok();
+  *failed_peer = dead;
+  return LoopbackFabric::DeadStatus(dead);
+}
 
 bool LoopbackTransport::Probe(int peer, uint64_t tag) { return fabric_->HasSend(rank_, peer, tag); }
 

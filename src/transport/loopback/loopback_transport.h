@@ -30,7 +30,9 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
   // A death only a liveness probe sees: PeerHealth(rank) and new operations fail as after
   // KillRank, but operations already pending to or from `rank` stay pending. Models the UCX
   // shared-memory lane, where a rank that dies in the middle of writing into a peer's receive
-  // FIFO leaves that peer's requests waiting until its pid probe notices the death.
+  // FIFO leaves that peer's requests waiting until its pid probe notices the death. Unless the
+  // rank's transport was destroyed first (it left), HostPeersHealth reports the death to every
+  // other rank, as UCX's does for a shared-memory peer gone without its farewell.
   void KillRankUnnoticed(int rank);
 
   int size() const { return int(ranks_.size()); }
@@ -50,6 +52,8 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
     std::condition_variable cv;
     bool woken = false;  // activity since the last WaitForActivity (under mu_)
     bool dead = false;
+    bool died_unnoticed = false;  // by KillRankUnnoticed
+    bool left = false;            // its transport was destroyed (a clean exit)
     std::deque<Pending> sends_to_me;    // unmatched sends addressed to this rank, in post order
     std::deque<Pending> my_recvs;       // unmatched receives posted by this rank, in post order
     std::atomic<uint64_t> finished{0};  // this rank's requests that finished (for Progress)
@@ -68,6 +72,8 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
   // Forgets `me`'s unmatched operations without touching their (possibly freed) requests.
   void Forget(int me);
   Status Health(int peer);
+  // The first rank other than `me` that died unnoticed without leaving, or -1.
+  int DiedWithoutLeaving(int me);
   void Wait(int me, int timeout_us);
   void Wake(int rank);
   static Status DeadStatus(int rank);
@@ -95,6 +101,7 @@ class LoopbackTransport : public Transport {
   void Interrupt() override;
   void Cancel(Request* req) override;
   Status PeerHealth(int peer) override;
+  Status HostPeersHealth(int* failed_peer) override;
   bool Probe(int peer, uint64_t tag) override;
   // Nothing to do: the fabric's mutex already serialises what ranks share, and a rank's own
   // threads share only seen_finished_ (atomic).

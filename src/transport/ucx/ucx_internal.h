@@ -71,6 +71,10 @@ inline constexpr const char* kLingering = "lingering";
 constexpr auto kFlushBound = std::chrono::seconds(1);
 // Without a wakeup fd: the longest nap in WaitForActivity (microseconds).
 constexpr int kFallbackNapUs = 50;
+// HostPeersHealth's progress passes (at most; it stops at the first that finds nothing) before it
+// looks for a dead peer's farewell. A pass takes up to 16 entries of the shared-memory FIFO
+// (UCX 1.13's UCT_MM_IFACE_FIFO_MAX_POLL), which has 64 unless BRAID_UCX_LOCAL_FIFO_SIZE says more.
+constexpr int kFarewellDrainPasses = 4096;
 // At most this many other failed peers are named in a peer's failure message.
 constexpr int kMaxNotedFailures = 4;
 // Transports of at most this many peers are queried for Describe() (ucp_ep_print_info is slow).

@@ -179,6 +179,9 @@ UcxTransport::~UcxTransport() {
         recvs.push_back(op);
     }
     for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
+    // Tell the shared-memory peers this rank leaves, so that its exit is not taken for a death
+    // that blocked their queues (HostPeersHealth); the flush below lets the farewells out.
+    SayFarewells(sending);
     // Let data of completed sends still queued in UCX leave first (a send "completes" once
     // buffered). A flushing ucp_ep_close waits for the peer to acknowledge, which hangs on dead
     // or busy peers, so flush the endpoints (bounded) and then close them forcibly.

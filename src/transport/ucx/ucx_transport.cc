@@ -659,4 +659,61 @@ Status UcxTransport::Health(int peer) {
   return Status::Ok();
 }
 
+bool UcxTransport::SharesMemory(int peer) const {
+  const Peer& p = *peers_[size_t(peer)];
+  return peer != rank_ && SameHost(peer) && p.lane == kLocalLane && !p.error_handling;
+}
+
+bool UcxTransport::HasLeft(int peer) {
+  Peer& p = *peers_[size_t(peer)];
+  if (p.left) return true;
+  // The farewell is the peer's last message to us: deliver what is queued before it (each pass
+  // takes a bounded number of FIFO entries; messages nobody waits for go to UCX's unexpected
+  // queue, where the probe finds them). A queue blocked by a half-written entry stays blocked.
+  for (int pass = 0; pass < kFarewellDrainPasses && Drive() != 0; ++pass) {
+  }
+  ucp_tag_recv_info_t info;
+  p.left = ucp_tag_probe_nb(WorkerOf(peer), FarewellTag(uint32_t(peer)), ~uint64_t(0), /*remove=*/0, &info) !=
+           nullptr;
+  return p.left;
+}
+
+Status UcxTransport::HostPeersHealth(int* failed_peer) {
+  if (peers_.empty()) return Status::Ok();
+  TransportLock::Guard guard(lock_);
+  for (int q = 0; q < size_; ++q) {
+    if (!SharesMemory(q) || peers_[size_t(q)]->left) continue;
+    Peer& p = *peers_[size_t(q)];
+    // A failed shared-memory peer is one whose process was found gone (that lane has no other
+    // failure); its farewell may still have come first.
+    if (!p.failed && !(probe_limiter_.Due(q) && LocalProcessExited(processes_[size_t(q)].pid))) continue;
+    if (HasLeft(q)) continue;
+    if (!p.failed) {
+      MarkFailed(q, fmt::format("rank {} (pid {} on this host) exited without leaving: a rank that dies while "
+                                "writing into this rank's shared-memory queue blocks every message behind it",
+                                q, processes_[size_t(q)].pid));
+      HandleFailures();
+    }
+    *failed_peer = q;
+    return Status::RemoteError(p.failure);
+  }
+  return Status::Ok();
+}
+
+void UcxTransport::SayFarewells(const std::vector<bool>& sending) {
+  static constexpr char kFarewell = 'F';
+  for (int q = 0; q < size_; ++q) {
+    Peer& p = *peers_[size_t(q)];
+    // An endpoint a Cancel() reset is made again: without a farewell the peer would take this
+    // rank's exit for a death.
+    if (!SharesMemory(q) || sending[size_t(q)] || !ReadyToSend(q).ok()) continue;
+    ucp_request_param_t params{};
+    ucs_status_ptr_t req = ucp_tag_send_nbx(p.ep, &kFarewell, 1, FarewellTag(uint32_t(rank_)), &params);
+    if (UCS_PTR_IS_ERR(req)) continue;
+    // The flush that follows waits for it; UCX frees the request once it completes.
+    if (req != nullptr) ucp_request_free(req);
+    p.sent = true;
+  }
+}
+
 }  // namespace braid::transport

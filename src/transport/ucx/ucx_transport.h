@@ -110,6 +110,10 @@ class UcxTransport : public Transport {
   void CancelAfterFailure(Request* req, uint32_t comm_id) override;
   size_t SettleCancelledSends(uint32_t comm_id, PeerPredicate stopped, void* arg, bool give_up) override;
   Status PeerHealth(int peer) override;
+  // Probes every shared-memory peer's pid; one found dead is a failure unless its farewell
+  // (FarewellTag, sent by the destructor to each shared-memory peer) is among the arrived
+  // messages once UCX has delivered what it can.
+  Status HostPeersHealth(int* failed_peer) override;
   void AllowConcurrentUse() override { lock_.Enable(); }
 
  private:
@@ -127,6 +131,7 @@ class UcxTransport : public Transport {
     bool error_handling = true;  // endpoint uses UCP_ERR_HANDLING_MODE_PEER
     int lane = 1;                // LaneId carrying this peer's traffic
     bool sent = false;    // carried a send since it was created (worth flushing at shutdown)
+    bool left = false;    // its farewell arrived: it destroyed its transport and writes no more
     // SettleCancelledSends' verdict on this peer's lingering sends during one pass.
     enum class Settle : uint8_t { kNone, kWaiting, kDead, kStopped, kGivenUp } settle = Settle::kNone;
     std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
@@ -181,6 +186,14 @@ class UcxTransport : public Transport {
   void MarkFailed(int peer, std::string why);
   void SetFailed(int peer, std::string cause, std::string full);
   bool SameHost(int peer) const;
+  // `peer` writes into this rank's shared-memory receive queue (local lane, no error handling).
+  bool SharesMemory(int peer) const;
+  // Whether `peer`'s farewell has arrived, after progressing until UCX has nothing more to
+  // deliver (a bounded number of passes). Remembered in Peer::left.
+  bool HasLeft(int peer);
+  // The destructor's farewells: one short message to each live shared-memory peer, except
+  // those with a send of ours still in flight (`sending`), whose data could follow it.
+  void SayFarewells(const std::vector<bool>& sending);
   std::string ExitedMessage(int peer) const;
   // One pass of UCX progress plus the work deferred out of UCX callbacks.
   unsigned Drive();
