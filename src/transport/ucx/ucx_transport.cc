@@ -646,13 +646,11 @@ Status UcxTransport::PeerHealth(int peer) {
 Status UcxTransport::Health(int peer) {
   if (peers_.empty() || peer < 0 || peer >= size_) return CheckPeer(peer, "health of");
   Peer& p = *peers_[size_t(peer)];
-  if (!p.failed && peer != rank_ && SameHost(peer) && probe_limiter_.Due(peer) &&
-      LocalProcessExited(processes_[size_t(peer)].pid)) {
+  if (!p.failed && peer != rank_ && SameHost(peer) && ProbedExited(peer)) {
     // What the peer sent before it died may already sit in shared memory: deliver it first, so
     // that an operation it completed is not failed after the fact.
     for (int i = 0; i < 4; ++i) Drive();
-    MarkFailed(peer, fmt::format("rank {} (pid {} on this host) exited", peer,
-                                 processes_[size_t(peer)].pid));
+    MarkFailed(peer, ExitedMessage(peer));
     HandleFailures();
   }
   if (p.failed) return Status::RemoteError(p.failure);
@@ -686,12 +684,11 @@ Status UcxTransport::HostPeersHealth(int* failed_peer) {
     Peer& p = *peers_[size_t(q)];
     // A failed shared-memory peer is one whose process was found gone (that lane has no other
     // failure); its farewell may still have come first.
-    if (!p.failed && !(probe_limiter_.Due(q) && LocalProcessExited(processes_[size_t(q)].pid))) continue;
+    if (!p.failed && !ProbedExited(q)) continue;
     if (HasLeft(q)) continue;
     if (!p.failed) {
-      MarkFailed(q, fmt::format("rank {} (pid {} on this host) exited without leaving: a rank that dies while "
-                                "writing into this rank's shared-memory queue blocks every message behind it",
-                                q, processes_[size_t(q)].pid));
+      MarkFailed(q, ExitedMessage(q) + " without leaving: a rank that dies while writing into this rank's "
+                                       "shared-memory queue blocks every message behind it");
       HandleFailures();
     }
     *failed_peer = q;

@@ -186,6 +186,10 @@ class UcxTransport : public Transport {
   void MarkFailed(int peer, std::string why);
   void SetFailed(int peer, std::string cause, std::string full);
   bool SameHost(int peer) const;
+  // A same-host peer's pid probe, at most every 100 ms per peer (probe_limiter_): its process is gone.
+  bool ProbedExited(int peer) {
+    return probe_limiter_.Due(peer) && LocalProcessExited(processes_[size_t(peer)].pid);
+  }
   // `peer` writes into this rank's shared-memory receive queue (local lane, no error handling).
   bool SharesMemory(int peer) const;
   // Whether `peer`'s farewell has arrived, after progressing until UCX has nothing more to
