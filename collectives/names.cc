@@ -1,4 +1,6 @@
-// Printable names of collectives and algorithms (log lines, tuner reasons, BRAID_ALGO parsing).
+// Printable names of collectives and algorithms (log lines, tuner reasons, BRAID_ALGO parsing), and
+// which algorithm implements which collective. No dependencies: braid-perf compiles it in too, to
+// check --algo against the collective it measures.
 #include "collectives/schedule.h"
 
 namespace braid::coll {
@@ -31,6 +33,22 @@ std::optional<Algorithm> AlgorithmByName(std::string_view name) {
     if (name == AlgorithmName(Algorithm(a))) return Algorithm(a);
   if (name == "recursive_doubling" || name == "rd") return Algorithm::kRecursiveDoubling;
   return std::nullopt;
+}
+
+bool Supports(Algorithm algorithm, Collective collective) {
+  switch (algorithm) {
+    case Algorithm::kRing:
+      return collective == Collective::kAllReduce || collective == Collective::kReduceScatter ||
+             collective == Collective::kAllGather;
+    case Algorithm::kTree:
+      return collective == Collective::kAllReduce || collective == Collective::kBroadcast ||
+             collective == Collective::kReduce;
+    case Algorithm::kChain:
+      return collective == Collective::kBroadcast || collective == Collective::kReduce;
+    case Algorithm::kRecursiveDoubling: return collective == Collective::kAllReduce;
+    case Algorithm::kPairwise: return collective == Collective::kAllToAll;
+  }
+  return false;
 }
 
 }  // namespace braid::coll

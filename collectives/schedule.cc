@@ -69,22 +69,6 @@ bool IsReduction(Collective c) {
 
 bool IsRooted(Collective c) { return c == Collective::kBroadcast || c == Collective::kReduce; }
 
-bool Supports(Algorithm algorithm, Collective collective) {
-  switch (algorithm) {
-    case Algorithm::kRing:
-      return collective == Collective::kAllReduce || collective == Collective::kReduceScatter ||
-             collective == Collective::kAllGather;
-    case Algorithm::kTree:
-      return collective == Collective::kAllReduce || collective == Collective::kBroadcast ||
-             collective == Collective::kReduce;
-    case Algorithm::kChain:
-      return collective == Collective::kBroadcast || collective == Collective::kReduce;
-    case Algorithm::kRecursiveDoubling: return collective == Collective::kAllReduce;
-    case Algorithm::kPairwise: return collective == Collective::kAllToAll;
-  }
-  return false;
-}
-
 bool BuildSchedule(const ScheduleRequest& request, RankSchedule* out, std::string* error) {
   out->ops.clear();
   out->scratch_count = 0;

@@ -3,7 +3,8 @@
 # because its buffers do not fit this machine's memory, one whose buffers cannot be allocated,
 # and one with a bad option all exit 2 and leave the files there as they were; a complete run
 # replaces them (keeping their permissions) and leaves no temporary file beside them; an output
-# that cannot be written is refused before the run.
+# that cannot be written, or two that are one file (even through a dangling symlink), is refused
+# before the run.
 #
 # usage: outputs_kept.sh path/to/braid-perf <launcher: mpiexec -n 2 [flags]...>
 set -uo pipefail
@@ -62,5 +63,15 @@ out="$("${launch[@]}" "${perf}" allreduce -b 8 -e 64 --json "${dir}/no/such.json
 code=$?
 [[ ${code} -eq 2 ]] && grep -qF -- "--json: cannot open '${dir}/no/such.json' for writing: No such file or directory" <<<"${out}" ||
   fail "--json into a missing directory: exit ${code}: ${out}"
+
+# --csv through a dangling symlink to the --json file: one file, refused before the run (writing
+# the JSON creates the link's target, and the CSV would then replace it).
+ln -s results.json "${dir}/link.csv"
+out="$("${launch[@]}" "${perf}" allreduce -b 8 -e 64 --json "${dir}/results.json" --csv "${dir}/link.csv" 2>&1)"
+code=$?
+[[ ${code} -eq 2 ]] && grep -qF -- "name the same file" <<<"${out}" ||
+  fail "--csv through a dangling symlink to the --json file: exit ${code}: ${out}"
+[[ ! -e "${dir}/results.json" ]] || fail "the refused run wrote ${dir}/results.json"
+rm -f "${dir}/link.csv"
 
 finish_checks "--json and --csv were kept by every failed run and replaced by a complete one"

@@ -2,9 +2,10 @@
 # `braid-perf calibrate` refuses what it cannot do before measuring anything, and a run that
 # fails keeps the --out file already there: a class this machine lacks (ib without InfiniBand),
 # a launcher that is not there, a size beyond the point-to-point suites' 1 GiB, a run inside an
-# MPI job (calibrate launches its own); a launcher whose jobs all fail (exit 1). Its jobs bind
-# their ranks to cores in the launcher's own syntax (MPICH's Hydra, Open MPI). Fake launchers
-# stand in for mpiexec, so this takes a second and needs no MPI.
+# MPI job (calibrate launches its own), a class named twice; a launcher whose jobs all fail, or
+# fail for one class only (exit 1, nothing written). Its jobs bind their ranks to cores in the
+# launcher's own syntax (MPICH's Hydra, Open MPI). Fake launchers stand in for mpiexec, so this
+# takes a second; only the one-class failure runs the other class for real, through mpiexec.
 #
 # usage: calibrate_errors_test.sh path/to/braid-perf
 set -uo pipefail
@@ -64,11 +65,12 @@ code=$?
 
 # ---- every job fails: exit 1, keep.json kept; the jobs bound their ranks to cores ---------------
 fake_launcher hydra "HYDRA build details:"
-expect 1 "no link class could be measured" "${run[@]}" --classes shm,tcp --mpiexec "${dir}/fake-hydra"
+expect 1 "class\(es\) shm, tcp could not be measured \(above\); ${keep} not written, left as it was" \
+  "${run[@]}" --classes shm,tcp --mpiexec "${dir}/fake-hydra"
 grep -q -- "^-n 2 -bind-to core .*braid-perf latency " "${dir}/jobs-hydra.txt" ||
   fail "Hydra's jobs are not bound to cores: $(cat "${dir}/jobs-hydra.txt")"
 fake_launcher openmpi "mpiexec (Open MPI) 4.1.4"
-expect 1 "no link class could be measured" "${run[@]}" --classes shm --mpiexec "${dir}/fake-openmpi"
+expect 1 "class\(es\) shm could not be measured" "${run[@]}" --classes shm --mpiexec "${dir}/fake-openmpi"
 grep -q -- "^-n 2 --bind-to core .*braid-perf latency " "${dir}/jobs-openmpi.txt" ||
   fail "Open MPI's jobs are not bound to cores: $(cat "${dir}/jobs-openmpi.txt")"
 fake_launcher other "some launcher 1.0"
@@ -76,5 +78,17 @@ expect 1 "names neither MPICH's Hydra nor Open MPI; its jobs run without core bi
   "${run[@]}" --classes shm --mpiexec "${dir}/fake-other"
 grep -q -- "^-n 2 /.*braid-perf latency " "${dir}/jobs-other.txt" ||
   fail "an unknown launcher got flags it may not know: $(cat "${dir}/jobs-other.txt")"
+
+# ---- one class of two fails: nothing written (a file without it would pass for complete) -------
+expect 2 "--classes 'shm,shm' names shm twice" "${run[@]}" --classes shm,shm
+if real_mpiexec="$(command -v mpiexec)"; then
+  printf '#!/usr/bin/env bash\n[[ "${UCX_TLS:-}" == tcp* ]] && exit 7\nexec "%s" "$@"\n' "${real_mpiexec}" \
+    >"${dir}/fake-tcp-fails"
+  chmod +x "${dir}/fake-tcp-fails"
+  expect 1 "class\(es\) tcp could not be measured \(above\); ${keep} not written" \
+    "${run[@]}" --classes shm,tcp --mpiexec "${dir}/fake-tcp-fails"
+else
+  echo "note: no mpiexec; the partial failure is not checked"
+fi
 
 finish_checks "calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores"

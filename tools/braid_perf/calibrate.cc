@@ -254,6 +254,10 @@ std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
                    "out, or use auto\n", spec.c_str(), name.c_str(), why.c_str());
       return std::nullopt;
     }
+    if (std::any_of(chosen.begin(), chosen.end(), [&](auto& c) { return c.name == name; })) {
+      std::fprintf(stderr, "braid-perf calibrate: --classes '%s' names %s twice\n", spec.c_str(), name.c_str());
+      return std::nullopt;
+    }
     chosen.push_back(*it);
   }
   if (chosen.empty())
@@ -365,7 +369,7 @@ int CalibrateMain(int argc, char** argv) {
   const fs::path dir = dir_template;
   nlohmann::ordered_json links = nlohmann::ordered_json::object(), measured = nlohmann::ordered_json::object();
   std::map<std::string, double> call_overhead_us, reduce_step_us;
-  int failures = 0;
+  std::vector<std::string> failed;  // classes asked for that could not be measured
   const std::vector<std::string> suite_names = {"latency", "bw", "bibw", "sendrecv", "allgather", "reducescatter"};
   for (const LinkClass& c : *classes) {
     std::map<std::string, SuiteResult> suites;
@@ -380,13 +384,15 @@ int CalibrateMain(int argc, char** argv) {
       suites[suite] = BestPerSize(runs, /*lower_is_better=*/suite == "latency" || IsCollective(suite));
     }
     if (suites.size() != suite_names.size()) {
-      ++failures;
+      failed.push_back(c.name);
       continue;
     }
     const std::string& transports = suites["latency"].transports;
     if (transports.find(c.expect) == std::string::npos) {
-      std::fprintf(stderr, "braid-perf calibrate: class %s: UCX selected '%s', not this class; skipped\n",
-                   c.name.c_str(), transports.c_str());
+      // Under auto a class is a guess from what this host has; one named by --classes was asked for.
+      std::fprintf(stderr, "braid-perf calibrate: class %s: UCX selected '%s', not this class; %s\n", c.name.c_str(),
+                   transports.c_str(), s.classes == "auto" ? "skipped" : "failed");
+      if (s.classes != "auto") failed.push_back(c.name);
       continue;
     }
     LinkFit fit = FitLink(suites["latency"].points, suites["bw"].points, suites["bibw"].points,
@@ -416,6 +422,14 @@ int CalibrateMain(int argc, char** argv) {
   }
   std::error_code ignored;
   fs::remove_all(dir, ignored);
+  if (!failed.empty()) {
+    // A cluster file without a class the user asked for would pass for a complete one (and
+    // replace one that was); nothing is written.
+    std::fprintf(stderr, "braid-perf calibrate: class(es) %s could not be measured (above); %s not written%s\n",
+                 fmt::format("{}", fmt::join(failed, ", ")).c_str(), s.out == "-" ? "the cluster file" : s.out.c_str(),
+                 s.out == "-" ? "" : ", left as it was");
+    return 1;
+  }
   if (links.empty()) {
     std::fprintf(stderr, "braid-perf calibrate: no link class could be measured\n");
     return 1;
@@ -468,7 +482,7 @@ int CalibrateMain(int argc, char** argv) {
     for (const auto& item : links.items()) names += (names.empty() ? "" : ", ") + item.key();
     std::fprintf(stderr, "braid-perf calibrate: wrote %s (classes: %s)\n", s.out.c_str(), names.c_str());
   }
-  return failures == 0 ? 0 : 1;
+  return 0;
 }
 
 }  // namespace braid::perf

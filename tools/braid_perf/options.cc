@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "collectives/schedule.h"
 #include "device_memory.h"
 #include "lib/cli_parse.h"
 
@@ -23,13 +24,42 @@ bool SamePath(const std::string& a, const std::string& b) {
   if (std::filesystem::exists(a, error) && std::filesystem::exists(b, error))
     return std::filesystem::equivalent(a, b, error);
   const auto resolved = [](const std::string& p) {
+    namespace fs = std::filesystem;
     std::error_code e;
-    return std::filesystem::weakly_canonical(std::filesystem::absolute(p), e);
+    fs::path path = fs::absolute(p, e);
+    // A dangling symlink is followed by hand: weakly_canonical stops at the first missing target,
+    // but writing through the link creates that target. 40 hops, as the kernel allows.
+    for (int hop = 0; hop < 40 && fs::is_symlink(fs::symlink_status(path, e)); ++hop) {
+      const fs::path target = fs::read_symlink(path, e);
+      path = target.is_absolute() ? target : path.parent_path() / target;
+    }
+    return fs::weakly_canonical(path, e);
   };
   return resolved(a) == resolved(b);
 }
 
-constexpr const char* kAlgorithms[] = {"ring", "tree", "chain", "recdoubling", "pairwise"};
+// Why --algo `name` cannot run the collective `o` asks for ("" if it can). braid itself falls back
+// to its tuner for a collective the forced algorithm lacks (as NCCL_ALGO does); a benchmark row
+// labelled with an algorithm that did not run would mislead, so braid-perf refuses instead.
+std::string AlgorithmProblem(const std::string& name, const Options& o) {
+  const std::optional<coll::Algorithm> algorithm = coll::AlgorithmByName(name);
+  if (!algorithm) {
+    std::string names = "auto";
+    for (int a = 0; a < coll::kNumAlgorithms; ++a) names += fmt::format(", {}", coll::AlgorithmName(coll::Algorithm(a)));
+    return fmt::format("--algo: unknown algorithm '{}' (allowed: {})", name, names);
+  }
+  if (o.backend != BackendKind::kBraid || o.suite) return fmt::format("--algo {} applies to braid's collectives only", name);
+  const std::string_view measured = CollectiveName(o.collective);
+  std::string list;  // the collectives the algorithm implements
+  for (int c = 0; c < coll::kNumCollectives; ++c) {
+    const char* collective = coll::CollectiveName(coll::Collective(c));
+    if (!coll::Supports(*algorithm, coll::Collective(c))) continue;
+    if (measured == collective) return "";
+    list += fmt::format("{}{}", list.empty() ? "" : ", ", collective);
+  }
+  return fmt::format("--algo {} does not implement {} (it implements: {}); use --algo auto or one that does", name,
+                     measured, list);
+}
 
 std::string TypeNameList() {
   std::string list;
@@ -76,22 +106,23 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
     o->collective = *coll;
   }
   // OSU's sizes for the point-to-point suites: 1 B .. 4 MiB unless asked (up to 1 GiB).
-  auto min_bytes = ParseSize(o->suite && !raw.min_given ? "1" : raw.min_bytes);
+  // The point-to-point suites have their own defaults; the messages quote the values used.
+  const std::string min_text = o->suite && !raw.min_given ? "1" : raw.min_bytes;
+  const std::string max_text = o->suite && !raw.max_given ? "4M" : raw.max_bytes;
+  auto min_bytes = ParseSize(min_text);
   if (!min_bytes)
-    return fmt::format("-b/--minbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
-                       raw.min_bytes);
-  auto max_bytes = ParseSize(o->suite && !raw.max_given ? "4M" : raw.max_bytes);
+    return fmt::format("-b/--minbytes: invalid size '{}' (a byte count with optional K, M or G suffix)", min_text);
+  auto max_bytes = ParseSize(max_text);
   if (!max_bytes)
-    return fmt::format("-e/--maxbytes: invalid size '{}' (a byte count with optional K, M or G suffix)",
-                       raw.max_bytes);
+    return fmt::format("-e/--maxbytes: invalid size '{}' (a byte count with optional K, M or G suffix)", max_text);
   if (o->suite) {
-    for (std::string error : {P2pSizeError("-b/--minbytes", raw.min_bytes, *min_bytes),
-                              P2pSizeError("-e/--maxbytes", raw.max_bytes, *max_bytes)})
+    for (std::string error : {P2pSizeError("-b/--minbytes", min_text, *min_bytes),
+                              P2pSizeError("-e/--maxbytes", max_text, *max_bytes)})
       if (!error.empty()) return error;
   }
   if (*min_bytes > *max_bytes)
-    return fmt::format("-b/--minbytes {} ({} B) is larger than -e/--maxbytes {} ({} B)", raw.min_bytes,
-                       *min_bytes, raw.max_bytes, *max_bytes);
+    return fmt::format("-b/--minbytes {} ({} B) is larger than -e/--maxbytes {} ({} B)", min_text, *min_bytes,
+                       max_text, *max_bytes);
   o->min_bytes = *min_bytes;
   o->max_bytes = *max_bytes;
   if (raw.factor < 2)
@@ -158,13 +189,7 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   o->window = static_cast<int>(raw.window);
   o->algo = raw.algo == "auto" ? "" : raw.algo;
   if (!o->algo.empty()) {
-    bool known = false;
-    for (const char* a : kAlgorithms) known = known || o->algo == a;
-    if (!known)
-      return fmt::format("--algo: unknown algorithm '{}' (allowed: auto, ring, tree, chain, recdoubling, pairwise)",
-                         raw.algo);
-    if (o->backend != BackendKind::kBraid || o->suite)
-      return fmt::format("--algo {} applies to braid's collectives only", raw.algo);
+    if (std::string why = AlgorithmProblem(raw.algo, *o); !why.empty()) return why;
   }
   o->json_path = raw.json;
   o->csv_path = raw.csv;

@@ -210,6 +210,7 @@ UcxTransport::~UcxTransport() {
     while (pending_) Abandon(pending_, Status::Aborted("transport destroyed"));
     for (void* req : closing_) ucp_request_free(req);
     closing_.clear();
+    ReceiveFarewells();
   }
   for (Lane& lane : lanes_) DestroyLane(&lane);
   if (interrupt_fd_ >= 0) close(interrupt_fd_);

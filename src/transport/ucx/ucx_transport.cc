@@ -713,4 +713,25 @@ void UcxTransport::SayFarewells(const std::vector<bool>& sending) {
   }
 }
 
+void UcxTransport::ReceiveFarewells() {
+  for (int q = 0; q < size_; ++q) {
+    if (!SharesMemory(q)) continue;
+    ucp_worker_h worker = WorkerOf(q);
+    ucp_tag_recv_info_t info;
+    ucp_tag_message_h message;
+    while ((message = ucp_tag_probe_nb(worker, FarewellTag(uint32_t(q)), ~uint64_t(0), /*remove=*/1, &info))) {
+      // A farewell is 1 byte; a larger message on its tag is truncated and dropped. Not on the
+      // stack: an unfinished request is freed below and UCX could still write after we return.
+      static thread_local char sink[8];
+      ucp_request_param_t params{};
+      ucs_status_ptr_t req = ucp_tag_msg_recv_nbx(worker, sink, sizeof(sink), message, &params);
+      if (!UCS_PTR_IS_PTR(req)) continue;  // completed at once (an eager message), or failed
+      // The data is already here, so this takes a pass or two; bounded all the same.
+      for (int pass = 0; pass < kFarewellDrainPasses && ucp_request_check_status(req) == UCS_INPROGRESS; ++pass)
+        ucp_worker_progress(worker);
+      ucp_request_free(req);
+    }
+  }
+}
+
 }  // namespace braid::transport

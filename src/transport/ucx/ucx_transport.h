@@ -198,6 +198,9 @@ class UcxTransport : public Transport {
   // The destructor's farewells: one short message to each live shared-memory peer, except
   // those with a send of ours still in flight (`sending`), whose data could follow it.
   void SayFarewells(const std::vector<bool>& sending);
+  // The destructor's last step before the workers go: receives the peers' farewells that
+  // arrived (nobody else does), since UCX warns on stdout of every unmatched message it holds.
+  void ReceiveFarewells();
   std::string ExitedMessage(int peer) const;
   // One pass of UCX progress plus the work deferred out of UCX callbacks.
   unsigned Drive();
