@@ -46,9 +46,14 @@ ClusterSpec LoadCluster(const std::string& name_or_path) {
   std::error_code error;
   if (EndsWith(name_or_path, ".json") || std::filesystem::is_fifo(std::filesystem::status(name_or_path, error)))
     return ClusterFromJsonFile(name_or_path);
-  throw InputError(fmt::format("--cluster: \"{}\" is not a preset ({}), \"this\", an hwloc .xml "
-                               "file, a .json cluster file or a pipe",
-                               name_or_path, fmt::join(ClusterPresetNames(), ", ")));
+  // Say what the path is, so a misnamed file is not taken for a misspelt preset.
+  const auto status = std::filesystem::status(name_or_path, error);
+  std::string what = "is not";
+  if (std::filesystem::is_directory(status)) what = "is a directory, not";
+  else if (std::filesystem::exists(status)) what = "has neither a .json (cluster file) nor an .xml (hwloc export) extension; give";
+  throw InputError(fmt::format("--cluster: \"{}\" {} a preset ({}), \"this\", an hwloc .xml file, a .json cluster file "
+                               "or a pipe",
+                               name_or_path, what, fmt::join(ClusterPresetNames(), ", ")));
 }
 
 ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source) {
@@ -62,18 +67,28 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
         "file or use a preset ({})",
         source, c.name, topo.cores, topo.nics.size(), fmt::join(ClusterPresetNames(), ", ")));
   }
-  if (!MatchGpuPreset(topo.gpus[0].name, &c.gpu)) {
+  double board_nvlink_GBps = 0;
+  if (!MatchGpuPreset(topo.gpus[0].name, &c.gpu, &board_nvlink_GBps)) {
     throw InputError(fmt::format("{}: GPU \"{}\" has no preset ({}); describe it in a JSON cluster "
                                  "file",
                                  source, topo.gpus[0].name, fmt::join(GpuPresetNames(), ", ")));
   }
   if (topo.gpus[0].memory_GiB > 0) c.gpu.memory_GiB = topo.gpus[0].memory_GiB;
-  // hwloc shows PCI, not NVLink: without NVML topology we assume the PCIe fabric it can see.
   c.node.gpus = static_cast<int>(topo.gpus.size());
-  c.node.fabric = IntraNodeFabric::kPCIe;
-  c.node.intra_GBps = 32;
-  c.node.intra_efficiency = 0.8;
-  c.node.gpus_per_pcie_switch = c.node.gpus;
+  // hwloc shows PCI, not NVLink. SXM parts only come on NVLink boards (HGX: NVSwitch), so their
+  // name tells what hwloc cannot; a PCIe card is taken to talk over the PCIe hwloc sees.
+  if (board_nvlink_GBps > 0) {
+    c.node.fabric = IntraNodeFabric::kNVSwitch;
+    c.node.intra_GBps = board_nvlink_GBps;
+    c.fabric_basis = fmt::format("assumed for the SXM part \"{}\"; hwloc sees PCI, not NVLink", topo.gpus[0].name);
+  } else {
+    c.node.fabric = IntraNodeFabric::kPCIe;
+    c.node.intra_GBps = 32;
+    c.node.intra_efficiency = 0.8;
+    c.node.gpus_per_pcie_switch = c.node.gpus;
+    c.fabric_basis = fmt::format("assumed for the PCIe card \"{}\"; NVLink bridges, if any, are not seen",
+                                 topo.gpus[0].name);
+  }
   // An InfiniBand/RoCE port appears twice (RDMA device and IP interface, same PCI address):
   // count distinct PCI functions.
   std::set<std::string> ports;
@@ -154,11 +169,12 @@ std::string ClusterSummary(const ClusterSpec& c) {
                    "efficiencies gemm {:.2f} attention {:.2f} memory {:.2f}\n",
                    c.gpu.name, c.gpu.peak_tflops, c.gpu.hbm_GBps, c.gpu.memory_GiB, c.gpu.sms,
                    c.gpu.gemm_efficiency, c.gpu.attention_efficiency, c.gpu.memory_efficiency);
-  s += fmt::format("  intra-node {}: {:.0f} GB/s per GPU per direction x {:.2f}, {:.1f} us{}\n",
+  s += fmt::format("  intra-node {}: {:.0f} GB/s per GPU per direction x {:.2f}, {:.1f} us{}{}\n",
                    nvs ? "NVSwitch" : "PCIe", c.node.intra_GBps, c.node.intra_efficiency,
                    c.node.intra_latency_us,
                    nvs ? "" : fmt::format(", {} GPUs per switch, socket link {:.0f} GB/s",
-                                          c.node.gpus_per_pcie_switch, c.node.socket_link_GBps));
+                                          c.node.gpus_per_pcie_switch, c.node.socket_link_GBps),
+                   c.fabric_basis.empty() ? "" : " (" + c.fabric_basis + ")");
   if (c.node.nics == 0) {
     s += "  NICs: none (of known speed): one node only\n";
   } else {

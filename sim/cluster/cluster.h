@@ -66,6 +66,7 @@ struct NetworkSpec {
 struct ClusterSpec {
   std::string name;
   std::string source;  // "preset", a file path, or "hwloc"
+  std::string fabric_basis;  // for a discovered node: how its intra-node fabric was inferred
   int nodes = 1;
   GpuSpec gpu;
   NodeSpec node;

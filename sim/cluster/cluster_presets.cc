@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 #include "sim/cluster/cluster.h"
 #include "sim/common/input_error.h"
@@ -15,18 +16,25 @@ struct GpuRow {
   const char* name;
   double peak_tflops, hbm_GBps, memory_GiB;
   int sms;
+  // NVLink per GPU per direction on the part's SXM board (HGX: NVSwitch for 8 GPUs), GB/s; 0 for
+  // parts that only come on PCIe cards. NVLink is 12 links x 25 GB/s on A100, 18 x 25 on H100
+  // and H200, 6 x 25 on V100 (datasheets).
+  double nvlink_GBps;
+  // Whether the part's plain name is the SXM one (H100 and H200: the PCIe and NVL cards say so
+  // in their names); other parts name SXM explicitly ("A100-SXM4-80GB").
+  bool sxm_unless_named;
 };
 
 // NVIDIA datasheets (dense, without sparsity): A100 SXM 312 TFLOP/s bf16, 2039 GB/s (80 GB);
 // A100 PCIe 80GB 1935 GB/s; H100 SXM 989 TFLOP/s, 3350 GB/s; H200 989 TFLOP/s, 4800 GB/s, 141 GB;
 // V100 SXM2 125 TFLOP/s fp16, 900 GB/s; L40S 362 TFLOP/s bf16 (dense), 864 GB/s.
 constexpr GpuRow kGpus[] = {
-    {"h200", "H200", 989, 4800, 141, 132},
-    {"h100", "H100 SXM 80GB", 989, 3350, 80, 132},
-    {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108},
-    {"a100", "A100 SXM 80GB", 312, 2039, 80, 108},
-    {"l40s", "L40S", 362, 864, 48, 142},
-    {"v100", "V100 SXM2 32GB", 125, 900, 32, 80},
+    {"h200", "H200", 989, 4800, 141, 132, 450, true},
+    {"h100", "H100 SXM 80GB", 989, 3350, 80, 132, 450, true},
+    {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108, 0, false},
+    {"a100", "A100 SXM 80GB", 312, 2039, 80, 108, 300, false},
+    {"l40s", "L40S", 362, 864, 48, 142, 0, false},
+    {"v100", "V100 SXM2 32GB", 125, 900, 32, 80, 150, false},
 };
 
 std::string Lower(std::string s) {
@@ -34,13 +42,19 @@ std::string Lower(std::string s) {
   return s;
 }
 
+const GpuRow& Row(const std::string& key) {
+  for (const GpuRow& g : kGpus)
+    if (key == g.key) return g;
+  throw std::logic_error("no GPU row " + key);
+}
+
 // An NVSwitch box of eight GPUs with one NIC per GPU.
-ClusterSpec Dgx(const char* name, const char* gpu, double nvlink_GBps, double nic_Gbps) {
+ClusterSpec Dgx(const char* name, const char* gpu, double nic_Gbps) {
   ClusterSpec c;
   c.name = name;
   c.gpu = GpuPreset(gpu);
   c.node.fabric = IntraNodeFabric::kNVSwitch;
-  c.node.intra_GBps = nvlink_GBps;
+  c.node.intra_GBps = Row(gpu).nvlink_GBps;
   c.node.nics = 8;
   c.node.nic_Gbps = nic_Gbps;
   return c;
@@ -91,16 +105,22 @@ GpuSpec GpuPreset(const std::string& name) {
                                name, fmt::join(GpuPresetNames(), ", ")));
 }
 
-// Finds the preset whose key occurs in a discovered device name ("NVIDIA H100 80GB HBM3").
-bool MatchGpuPreset(const std::string& device_name, GpuSpec* out) {
+// Finds the preset whose key occurs in a discovered device name ("NVIDIA H100 80GB HBM3"), and
+// the NVLink of the board such a part sits on (0: a PCIe card, or an NVL card whose bridges join
+// pairs only).
+bool MatchGpuPreset(const std::string& device_name, GpuSpec* out, double* board_nvlink_GBps) {
   const std::string lower = Lower(device_name);
+  const bool pcie = lower.find("pcie") != std::string::npos;
   for (const GpuRow& g : kGpus) {
-    std::string key = g.key;
-    if (key == "a100-pcie") continue;  // "A100" names are matched by the SXM row
-    if (lower.find(key) != std::string::npos) {
-      *out = GpuPreset(key);
-      return true;
-    }
+    const std::string key = g.key;
+    // "A100" names are matched by the SXM row unless they say PCIe ("NVIDIA A100 80GB PCIe").
+    if (key == "a100-pcie" && !(pcie && lower.find("a100") != std::string::npos)) continue;
+    if (key != "a100-pcie" && lower.find(key) == std::string::npos) continue;
+    *out = GpuPreset(key);
+    const bool named_sxm = lower.find("sxm") != std::string::npos;
+    const bool card = pcie || lower.find("nvl") != std::string::npos;
+    *board_nvlink_GBps = named_sxm || (g.sxm_unless_named && !card) ? g.nvlink_GBps : 0;
+    return true;
   }
   return false;
 }
@@ -110,10 +130,10 @@ std::vector<std::string> ClusterPresetNames() { return {"dgx-a100", "dgx-h100", 
 bool ClusterPreset(const std::string& name, ClusterSpec* out) {
   // DGX A100: 8x A100 80GB on NVSwitch (600 GB/s bidirectional = 300 per direction per GPU),
   // 8x 200 Gb/s HDR InfiniBand for compute (SC'21 setup; NVIDIA DGX A100 datasheet).
-  if (name == "dgx-a100") *out = Dgx("dgx-a100", "a100", 300, 200);
+  if (name == "dgx-a100") *out = Dgx("dgx-a100", "a100", 200);
   // DGX H100: 8x H100 SXM on NVSwitch (900 GB/s bidirectional = 450 per direction),
   // 8x 400 Gb/s NDR ConnectX-7 (NVIDIA DGX H100 datasheet).
-  else if (name == "dgx-h100") *out = Dgx("dgx-h100", "h100", 450, 400);
+  else if (name == "dgx-h100") *out = Dgx("dgx-h100", "h100", 400);
   else if (name == "pcie-a100") *out = PcieA100();
   else return false;
   out->source = "preset";

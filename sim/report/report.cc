@@ -97,8 +97,11 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
                                                  : "accumulated by a separate kernel per micro-batch");
   fmt::print(out, "# {}\n", kFlopConvention);
   if (search) {
-    fmt::print(out, "# search: {} layouts enumerated, {} rejected, {} simulated, {:.2f} s\n",
-               search->enumerated, search->rejected.size(), search->simulated, search->seconds);
+    fmt::print(out,
+               "# search: {} layouts enumerated, {} rejected, {} feasible: {} simulated, {} left out as slower by the "
+               "closed-form estimate; {:.2f} s\n",
+               search->enumerated, search->rejected.size(), search->feasible, search->simulated,
+               search->feasible - search->simulated, search->seconds);
   }
   // Stage layers last: the only column of unbounded width.
   fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9} {:>11} {:>7} {:>6} {:>7} | "
@@ -127,8 +130,8 @@ void WriteCsv(std::ostream& out, const std::vector<StepResult>& results) {
   for (const StepResult& r : results) {
     const Layout& l = r.layout;
     const Breakdown& b = r.breakdown;
-    fmt::print(out, "{},{},{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},"
-                    "{:.6g},{:.6g},{:.6g},{:.6g},{}\n",
+    fmt::print(out, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},"
+                    "{},{},{},{},{}\n",
                l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off",
                r.step_time_s, r.tokens_per_s, r.tflops_per_gpu, r.model_tflops_per_gpu, r.mfu,
                r.memory_gib_per_gpu, b.compute, b.tp_exposed, b.pp_exposed, b.bubble, b.dp_exposed,
@@ -158,6 +161,7 @@ void WriteResults(std::ostream& out, Format format, const RunContext& c,
       if (search) {
         doc["search"] = {{"enumerated", search->enumerated},
                          {"rejected", search->rejected.size()},
+                         {"feasible", search->feasible},
                          {"simulated", search->simulated},
                          {"seconds", search->seconds}};
       }

@@ -65,6 +65,10 @@ nlohmann::json StepTrace(const StepResult& r, const ClusterSpec& cluster) {
                               t.start, t.end));
       }
     }
+    if (s < int(r.optimizer_spans.size())) {
+      const CommSpan& o = r.optimizer_spans[size_t(s)];
+      events.push_back(Span(s, 0, o.label, o.start, o.end));
+    }
     if (s < int(r.dp_spans.size())) {
       for (const CommSpan& c : r.dp_spans[s]) {
         events.push_back(Span(s, 1, c.label, c.start, c.end));

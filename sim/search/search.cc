@@ -177,10 +177,11 @@ SearchResult Search(StepModel& model, const SearchOptions& o) {
   std::stable_sort(estimated.begin(), estimated.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Layout> to_simulate;
+  const int cap = std::max(o.max_simulated, o.top);  // a longer table asked for is simulated
   for (const auto& [seconds, l] : estimated) {
     const bool promising = seconds <= estimated.front().first * o.simulate_within;
     const bool needed = int64_t(to_simulate.size()) < 2 * int64_t{o.top};
-    if (int(to_simulate.size()) >= o.max_simulated || (!promising && !needed)) break;
+    if (int(to_simulate.size()) >= cap || (!promising && !needed)) break;
     to_simulate.push_back(l);
   }
   for (size_t i = 0; i < to_simulate.size(); ++i) {

@@ -16,7 +16,8 @@ struct SearchOptions {
   Layout fixed;                         // values of the pinned keys
   std::vector<std::string> fixed_keys;  // which keys of `fixed` are pinned (tp, pp, dp, mb, ...)
   // Candidates whose estimate is within this factor of the best estimate are simulated (at most
-  // max_simulated, at least 2 * top when there are that many).
+  // max(max_simulated, top), at least 2 * top when there are that many); the others are left
+  // out as slower by the closed-form estimate.
   double simulate_within = 1.3;
   int max_simulated = 64;
   std::function<void(int done, int total)> progress;  // during simulation

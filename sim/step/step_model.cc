@@ -56,9 +56,13 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
     *rule = "tp-divides-heads";
     return fmt::format("heads ({}) not divisible by tp ({})", m.heads, l.tp);
   }
-  if (m.kv_heads % l.tp != 0 && l.tp % m.kv_heads != 0) {
-    *rule = "tp-kv-heads";
-    return fmt::format("kv_heads ({}) and tp ({}): neither divides the other", m.kv_heads, l.tp);
+  if (m.kv_heads % l.tp != 0) {
+    // Megatron-core splits the KV groups over the TP ranks (divide() asserts it). Replicating a
+    // group on several ranks, as some inference engines do, would also need the replicas'
+    // gradients reduced; that is not modelled.
+    *rule = "tp-divides-kv-heads";
+    return fmt::format("kv_heads ({}) not divisible by tp ({}): each tensor-parallel rank must hold whole KV groups",
+                       m.kv_heads, l.tp);
   }
   if (m.ffn_hidden % l.tp != 0) {
     *rule = "tp-divides-ffn";
@@ -138,8 +142,11 @@ MemoryBreakdown StepModel::PeakMemory(const Layout& l, int* worst_stage) const {
   // split stage 1 is the fullest of the middle stages (more layers than stage 0, the most in
   // flight of the rest).
   for (int s : {0, std::min(1, l.pp - 1), l.pp - 1}) {
+    double largest_unit = LayerParameters(model_) / l.tp;
+    if (s == 0) largest_unit = std::max(largest_unit, EmbeddingWork(model_, l, training_).parameters);
+    if (s == l.pp - 1) largest_unit = std::max(largest_unit, HeadWork(model_, l, training_).parameters);
     MemoryBreakdown m = StageMemory(model_, l, training_, cluster_.gpu, s, StageLayerCount(split, l.pp, s),
-                                    StageParameters(l, s), s == l.pp - 1);
+                                    StageParameters(l, s), largest_unit, s == l.pp - 1);
     if (m.total() > worst.total()) {
       worst = m;
       if (worst_stage) *worst_stage = s;
@@ -255,7 +262,8 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
         cc.layer_grad_bytes.push_back(emb.parameters * training_.grad_reduce_bytes);
       }
       for (const ZeroUnit& u : backward) cc.layer_backward.push_back(u.compute);
-      ZeroPass f = ScheduleZeroPass(forward, keep_spans), b = ScheduleZeroPass(backward, keep_spans);
+      const bool overlap = OverlapsGradReduce(training_, l);
+      ZeroPass f = ScheduleZeroPass(forward, overlap, keep_spans), b = ScheduleZeroPass(backward, overlap, keep_spans);
       cc.forward = f.seconds;
       cc.forward_dp = f.exposed;
       cc.forward_spans = std::move(f.spans);
@@ -351,7 +359,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
 
   // DP gradient buckets per stage, on the stage's communication stream.
   r.dp_spans.resize(l.pp);
-  double step = 0;
+  double step = 0, critical_work = 0;
   const bool overlap = OverlapsGradReduce(training_, l);
   for (int s = 0; s < l.pp; ++s) {
     const double compute_end = r.pipeline.stage_end[s];
@@ -396,6 +404,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
     }
     const double optimizer = OptimizerSeconds(l, s);
     double end = std::max(compute_end, free_at) + optimizer;
+    if (keep_trace) r.optimizer_spans.push_back({"optimizer step", end - optimizer, end});
     double gather = 0;
     if (l.zero == 1 || l.zero == 2) {
       gather = DpCollectiveSeconds(coll::Collective::kAllGather,
@@ -403,25 +412,38 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       if (gather > 0) r.dp_spans[s].push_back({"param all-gather", end, end + gather});
       end += gather;
     }
-    if (end > step) {
-      step = end;
-      r.critical_stage = s;
-      Breakdown& b = r.breakdown;
-      b.optimizer = optimizer;
-      b.dp_exposed = std::max(0.0, free_at - compute_end) + gather;
-      double tp = 0, zero_dp = 0;
-      for (const TaskTiming& t : r.pipeline.tasks[s]) {
-        const ChunkCost& cc = costs.chunks[s][size_t(t.task.chunk)];
-        tp += t.task.forward ? cc.forward_tp : cc.backward_tp;
-        zero_dp += t.task.forward ? cc.forward_dp : cc.backward_dp;
-      }
-      b.tp_exposed = tp;
-      b.dp_exposed += zero_dp;
-      b.compute = r.pipeline.stage_busy[s] - tp - zero_dp;
-      const double idle = compute_end - r.pipeline.stage_busy[s];
-      b.bubble = std::min(idle, ideal.stage_end[s] - ideal.stage_busy[s]);
-      b.pp_exposed = idle - b.bubble;
+    // This stage's own time, whatever it waited for: kernels, exposed TP and DP, the optimizer.
+    double tp = 0, zero_dp = 0;  // inside the stage's tasks
+    for (const TaskTiming& t : r.pipeline.tasks[s]) {
+      const ChunkCost& cc = costs.chunks[s][size_t(t.task.chunk)];
+      tp += t.task.forward ? cc.forward_tp : cc.backward_tp;
+      zero_dp += t.task.forward ? cc.forward_dp : cc.backward_dp;
     }
+    Breakdown b;
+    b.optimizer = optimizer;
+    b.tp_exposed = tp;
+    b.dp_exposed = std::max(0.0, free_at - compute_end) + gather + zero_dp;
+    b.compute = r.pipeline.stage_busy[s] - tp - zero_dp;
+    const double work = end - (compute_end - r.pipeline.stage_busy[s]);
+    step = std::max(step, end);
+    if (s == 0 || work > critical_work) {
+      critical_work = work;
+      r.critical_stage = s;
+      r.breakdown = b;
+    }
+  }
+  // The critical stage is the busiest one, the pipeline's bottleneck. (The stage that finishes
+  // last is not: with an uneven split it is often a light stage waiting on a heavy one, and its
+  // idle time would read as a bubble that more micro-batches could fill.) Its idle time is the
+  // rest of the step: as much as the transfer-free schedule leaves idle is bubble (fill, drain,
+  // and waiting on other stages), the remainder is exposed pipeline communication.
+  {
+    const int s = r.critical_stage;
+    Breakdown& b = r.breakdown;
+    const double idle = std::max(0.0, step - critical_work);
+    const double ideal_end = *std::max_element(ideal.stage_end.begin(), ideal.stage_end.end());
+    b.bubble = std::min(idle, ideal_end - ideal.stage_busy[s]);
+    b.pp_exposed = idle - b.bubble;
   }
   r.step_time_s = step;
   const double tokens = double(training_.global_batch) * model_.seq_len;
@@ -446,6 +468,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
     r.pipeline.tasks.clear();
     r.pipeline.transfers.clear();
     r.dp_spans.clear();
+    r.optimizer_spans.clear();
   }
   return r;
 }

@@ -19,7 +19,8 @@
 
 namespace braid::sim {
 
-// Where the critical (slowest) stage's step time goes; the parts add up to the step time.
+// Where the critical stage's step time goes (the busiest stage, the bottleneck: see step_model.cc);
+// the parts add up to the step time.
 struct Breakdown {
   double compute = 0;      // kernels (incl. recomputation)
   double tp_exposed = 0;   // tensor-parallel collectives (on the critical path)
@@ -52,6 +53,7 @@ struct StepResult {
   // collective time per task.
   PipelineResult pipeline;
   std::vector<std::vector<CommSpan>> dp_spans;
+  std::vector<CommSpan> optimizer_spans;  // [stage]: its optimizer step, on the compute stream
   std::vector<std::vector<double>> tp_seconds_forward, tp_seconds_backward;  // [stage][chunk]
 };
 

@@ -36,7 +36,7 @@ class Link {
 
 }  // namespace
 
-ZeroPass ScheduleZeroPass(const std::vector<ZeroUnit>& units, bool keep_spans) {
+ZeroPass ScheduleZeroPass(const std::vector<ZeroUnit>& units, bool overlap_reduce, bool keep_spans) {
   ZeroPass pass;
   if (units.empty()) return pass;
   Link link(&pass, keep_spans);
@@ -51,7 +51,8 @@ ZeroPass ScheduleZeroPass(const std::vector<ZeroUnit>& units, bool keep_spans) {
     }
     compute_free = start + units[i].compute;
     computed += units[i].compute;
-    link.Run(compute_free, units[i].reduce, "grad reduce-scatter", units[i]);
+    const double reduced = link.Run(compute_free, units[i].reduce, "grad reduce-scatter", units[i]);
+    if (!overlap_reduce) compute_free = std::max(compute_free, reduced);  // the next unit waits
   }
   pass.seconds = std::max(compute_free, link.free_at());
   pass.exposed = pass.seconds - computed;

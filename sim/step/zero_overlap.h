@@ -37,7 +37,9 @@ struct ZeroPass {
 // Schedules one pass on a compute stream and one data-parallel link. Gathers are prefetched one
 // unit ahead (issued when the unit before starts), as FSDP and DeepSpeed do by default; each
 // reduce-scatter is issued when its unit ends; the link runs collectives in the order issued, one
-// at a time (each saturates the links it uses).
-ZeroPass ScheduleZeroPass(const std::vector<ZeroUnit>& units, bool keep_spans);
+// at a time (each saturates the links it uses). Without `overlap_reduce` (gradient reduction not
+// overlapped, --grad-reduce-overlap) each unit's reduce-scatter blocks the compute stream, as
+// DeepSpeed's reduction does with overlap_comm off.
+ZeroPass ScheduleZeroPass(const std::vector<ZeroUnit>& units, bool overlap_reduce, bool keep_spans);
 
 }  // namespace braid::sim

@@ -53,17 +53,18 @@ double InFlightChunks(const Layout& l, const TrainingSpec& tr, int stage, int mi
 
 MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingSpec& tr,
                             const GpuSpec& gpu, int stage, int stage_layers, double params,
-                            bool last_stage) {
+                            double largest_unit, bool last_stage) {
   MemoryBreakdown mem;
   const double dp = l.dp;
   mem.weights = tr.bytes_per_value * params / (l.zero >= 3 ? dp : 1);
   mem.gradients = tr.grad_reduce_bytes * params / (l.zero >= 2 ? dp : 1);
   if (CopiesGradsToBuckets(tr, l)) mem.gradients *= 2;  // the DDP buckets hold a second copy
   mem.optimizer = OptimizerBytesPerParam(tr) * params / (l.zero >= 1 ? dp : 1);
-  if (l.zero >= 3) {
-    // Gathered weights of the layer being computed and the one prefetched.
-    mem.weights += 2 * tr.bytes_per_value * LayerParameters(m) / l.tp;
-  }
+  // ZeRO-2/3 reduce-scatter each unit's gradients once its backward ran: until then they are
+  // whole, for the unit being reduced and the one whose backward runs beside it.
+  if (l.zero >= 2) mem.gradients += 2 * tr.grad_reduce_bytes * largest_unit;
+  // ZeRO-3 gathers whole weights: the unit being computed and the one prefetched.
+  if (l.zero >= 3) mem.weights += 2 * tr.bytes_per_value * largest_unit;
   const double layers_per_chunk = double(stage_layers) / l.v;
   const double chunks = InFlightChunks(l, tr, stage, MicroBatches(tr, l));
   mem.activations = chunks * layers_per_chunk * LayerActivationBytes(m, l, tr);

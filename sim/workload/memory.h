@@ -23,9 +23,11 @@ double LayerActivationBytes(const ModelSpec& model, const Layout& layout, const 
 double InFlightChunks(const Layout& layout, const TrainingSpec& training, int stage, int microbatches);
 
 // `stage_layers` = the transformer layers of stage `stage` (pipeline_split.h); `parameters` =
-// weights this GPU holds before ZeRO sharding (its stage's share / tp).
+// weights this GPU holds before ZeRO sharding (its stage's share / tp); `largest_unit` = the
+// weights of the stage's largest ZeRO unit on this GPU (a layer, or the embedding or head where
+// the stage has them), which ZeRO-2/3 hold whole while they gather or reduce it.
 MemoryBreakdown StageMemory(const ModelSpec& model, const Layout& layout, const TrainingSpec& training,
                             const GpuSpec& gpu, int stage, int stage_layers, double parameters,
-                            bool last_stage);
+                            double largest_unit, bool last_stage);
 
 }  // namespace braid::sim

@@ -529,6 +529,37 @@ fi
 expect_bad "first/last that leave an uneven rest" "the other 14 virtual stages cannot share the remaining 116 layers" \
   -- "${llama_args[@]/v=1/v=1,first=5,last=5}"
 
+# tp must divide the KV groups (Megatron-core's rule); fractional KV heads per rank were modelled.
+expect_bad "tp beyond the KV groups" "kv_heads (8) not divisible by tp (16)" "whole KV groups" -- \
+  simulate --model llama-2-70b --cluster dgx-h100 --gpus 64 --global-batch 64 --layout tp=16,pp=4,dp=1,recompute=full,sp=on
+
+# --top beyond the 64 layouts simulated by default: the table is as long as asked, and the
+# header accounts for every feasible layout.
+if expect_ok "search --top 100" search --model gpt3-175b --cluster dgx-a100 --gpus 1024 --global-batch 1536 --top 100; then
+  [ "$(grep -cE '^ *[0-9]+ +[0-9]' "$tmp/out")" -eq 100 ] || fail "search --top 100: $(grep -cE '^ *[0-9]+ +[0-9]' "$tmp/out") rows"
+  grep -qE "feasible: [0-9]+ simulated, [0-9]+ left out as slower by the closed-form estimate" "$tmp/out" ||
+    fail "search header does not account for the feasible layouts: $(head -5 "$tmp/out")"
+fi
+
+# An --out that cannot be written is refused before a search or sweep runs (it used to fail after).
+expect_bad "search --out unwritable" "--out $tmp/no/such.txt: cannot open for writing" -- \
+  search --model megatron-1.7b --cluster dgx-a100 --gpus 32 --global-batch 512 --out "$tmp/no/such.txt"
+expect_bad "collective --out unwritable" "--out $tmp/no/such.txt: cannot open for writing" -- \
+  collective --cluster dgx-a100 -b 8 -e 64 --out "$tmp/no/such.txt"
+
+# A --cluster path is read by its extension; one without, or a directory, is named as such.
+cp "$tmp/array-name.json" "$tmp/cluster.txt"
+expect_bad "cluster file without an extension" "\"$tmp/cluster.txt\" has neither a .json (cluster file) nor an .xml" -- \
+  topo --cluster "$tmp/cluster.txt"
+mkdir -p "$tmp/cluster-dir"
+expect_bad "cluster directory" "\"$tmp/cluster-dir\" is a directory" -- topo --cluster "$tmp/cluster-dir"
+
+# CSV numbers keep every digit (6 significant ones cut tokens/s of large runs).
+if expect_ok "csv precision" simulate --model llama-2-7b --cluster dgx-a100 --gpus 1048576 --global-batch 1048576 \
+  --layout tp=8,pp=1,dp=131072 --format csv; then
+  tail -n +2 "$tmp/out" | cut -d, -f10 | grep -qE '^[0-9]{10}' || fail "csv tokens_per_s is rounded: $(cat "$tmp/out")"
+fi
+
 if [ $failures -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1

@@ -129,5 +129,28 @@ TEST(Mfu, StaysBelowOneForLongCausalSequencesAtPeakAttention) {
   EXPECT_GT(r.tflops_per_gpu, r.model_tflops_per_gpu);
 }
 
+// The breakdown describes the busiest stage, the pipeline's bottleneck, and its parts still add
+// up to the step. With 5 + 11 + 11 + 5 layers the light first stage finishes last (it runs the
+// last backward) and is idle most of the step; describing it made the heavy stages' pace read as
+// a bubble that more micro-batches would fill.
+TEST(Breakdown, DescribesTheBusiestStage) {
+  ClusterSpec cluster = LoadCluster("dgx-a100");
+  SizeForGpus(&cluster, 16);
+  TrainingSpec training;
+  training.global_batch = 32;
+  StepModel model(LoadModel("llama-2-7b"), cluster, training, ComputeModel(cluster.gpu));
+  Layout layout;
+  std::vector<std::string> keys;
+  ParseLayoutKeys("tp=2,pp=4,dp=2,first=5,last=5", "test", &layout, &keys);
+  const StepResult r = model.Simulate(layout, true);
+  ASSERT_EQ(r.stage_layers, (std::vector<int>{5, 11, 11, 5}));
+  EXPECT_TRUE(r.critical_stage == 1 || r.critical_stage == 2) << r.critical_stage;
+  const Breakdown& b = r.breakdown;
+  EXPECT_NEAR(b.compute + b.tp_exposed + b.pp_exposed + b.bubble + b.dp_exposed + b.optimizer, r.step_time_s, 1e-9);
+  EXPECT_GT(b.compute, 0.75 * r.step_time_s);  // stage 0 would show ~40% compute and ~58% bubble
+  for (size_t s = 0; s < r.pipeline.stage_busy.size(); ++s)
+    EXPECT_LE(r.pipeline.stage_busy[s], r.pipeline.stage_busy[size_t(r.critical_stage)] + 1e-12) << s;
+}
+
 }  // namespace
 }  // namespace braid::sim

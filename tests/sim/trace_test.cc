@@ -2,6 +2,7 @@
 // and the pipeline links are the ones the layout has.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -85,6 +86,29 @@ TEST(StepTrace, NoPipelineNoLinks) {
   const TraceTracks tracks = Tracks("tp=1,pp=1,dp=32,mb=1,recompute=full");
   EXPECT_TRUE(PipelineLinks(tracks).empty());
   ExpectEverySpanOnANamedTrack(tracks);
+}
+
+// The trace covers the whole step: its last span (the optimizer step, or the ZeRO parameter
+// gather after it) ends at the step time, and every stage's compute stream ends with the optimizer.
+TEST(StepTrace, EndsWithTheOptimizerAtTheStepTime) {
+  for (const char* layout : {"tp=1,pp=4,dp=8,mb=1,recompute=full", "tp=1,pp=1,dp=32,mb=1,zero=1,recompute=full"}) {
+    const nlohmann::json trace = TraceOf(layout);
+    double last_end = 0;
+    std::map<int, std::string> last_on_compute;  // stage -> the span ending last on its compute stream
+    std::map<int, double> compute_end;
+    for (const nlohmann::json& e : trace["traceEvents"]) {
+      if (e["ph"] != "X") continue;
+      const double end = (e["ts"].get<double>() + e["dur"].get<double>()) / 1e6;
+      last_end = std::max(last_end, end);
+      const int pid = e["pid"].get<int>();
+      if (e["tid"] == 0 && pid < 1000 && end >= compute_end[pid]) {
+        compute_end[pid] = end;
+        last_on_compute[pid] = e["name"].get<std::string>();
+      }
+    }
+    EXPECT_NEAR(last_end, trace["otherData"]["step_time_s"].get<double>(), 1e-9) << layout;
+    for (const auto& [stage, name] : last_on_compute) EXPECT_EQ(name, "optimizer step") << layout << " stage " << stage;
+  }
 }
 
 }  // namespace

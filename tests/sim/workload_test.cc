@@ -420,10 +420,49 @@ TEST(ClusterFromTopology, H100BoxWithOneDualListedNic) {
   EXPECT_EQ(c.node.gpus, 4);
   EXPECT_EQ(c.gpu.peak_tflops, 989);
   EXPECT_EQ(c.gpu.name, GpuPreset("h100").name);
-  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kPCIe);
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kNVSwitch);  // the SXM part (see below)
   EXPECT_EQ(c.node.nics, 1);
   EXPECT_EQ(c.node.nic_Gbps, 400);
   EXPECT_NO_THROW(ValidateCluster(c, "hwloc"));
+}
+
+// hwloc sees PCI, not NVLink: the part's name says whether it sits on an NVLink board (SXM) or
+// is a PCIe card (an NVL card's bridges join pairs only, so it counts as one), and the summary
+// says the fabric was inferred.
+TEST(ClusterFromTopology, FabricFollowsThePartName) {
+  struct Case {
+    const char* name;
+    IntraNodeFabric fabric;
+    double intra_GBps;
+    const char* preset;
+  };
+  const Case cases[] = {
+      {"NVIDIA H100 80GB HBM3", IntraNodeFabric::kNVSwitch, 450, "h100"},
+      {"NVIDIA H200", IntraNodeFabric::kNVSwitch, 450, "h200"},
+      {"NVIDIA A100-SXM4-80GB", IntraNodeFabric::kNVSwitch, 300, "a100"},
+      {"Tesla V100-SXM2-32GB", IntraNodeFabric::kNVSwitch, 150, "v100"},
+      {"NVIDIA H100 PCIe", IntraNodeFabric::kPCIe, 32, "h100"},
+      {"NVIDIA H100 NVL", IntraNodeFabric::kPCIe, 32, "h100"},
+      {"NVIDIA A100 80GB PCIe", IntraNodeFabric::kPCIe, 32, "a100-pcie"},
+      {"NVIDIA L40S", IntraNodeFabric::kPCIe, 32, "l40s"},
+  };
+  for (const Case& k : cases) {
+    Topology topo;
+    topo.hostname = "box";
+    for (int i = 0; i < 8; ++i) {
+      TopoGpu g;
+      g.index = i;
+      g.name = k.name;
+      topo.gpus.push_back(g);
+    }
+    const ClusterSpec c = ClusterFromTopology(topo, "hwloc");
+    EXPECT_EQ(c.node.fabric, k.fabric) << k.name;
+    EXPECT_EQ(c.node.intra_GBps, k.intra_GBps) << k.name;
+    EXPECT_EQ(c.gpu.name, GpuPreset(k.preset).name) << k.name;
+    EXPECT_NE(ClusterSummary(c).find(std::string("assumed for the ") +
+                                     (k.fabric == IntraNodeFabric::kPCIe ? "PCIe card" : "SXM part")),
+              std::string::npos) << ClusterSummary(c);
+  }
 }
 
 // ---- Activation memory (Korthikanti et al. 2022, Table 2) ------------------------------------
@@ -658,6 +697,8 @@ TEST(GradBucketCopies, CopyInAndOutOncePerStepOnlyWhenOverlapping) {
 
 // ---- 2021 mixed-precision memory ------------------------------------------------------------
 
+constexpr double kUnit = 2e8;  // the largest ZeRO unit's weights; whole only under ZeRO-2/3
+
 // 16-bit gradients: the optimizer keeps an fp32 copy (12 -> 16 bytes of optimizer state per
 // parameter). Kept pipeline outputs: one b x s x h tensor per in-flight chunk, none for the loss
 // the last stage's last chunk ends in.
@@ -673,22 +714,22 @@ TEST(StageMemory, Fp32GradientCopyAndKeptPipelineOutputs) {
   tr.global_batch = 32;  // 16 micro-batches
   const double params = 1e9;
   tr.grad_reduce_bytes = 4;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false).optimizer, 12 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false).optimizer, 12 * params);
   tr.grad_reduce_bytes = 2;
-  const MemoryBreakdown freed = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false);
+  const MemoryBreakdown freed = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false);
   EXPECT_DOUBLE_EQ(freed.optimizer, 16 * params);
   tr.keep_pipeline_outputs = true;
   const double output = 2.0 * m.seq_len * m.hidden;  // bf16, one sequence
   const double chunks = InFlightChunks(l, tr, 0, 16);
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false).activations,
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false).activations,
                    freed.activations + chunks * output);
-  const double last_kept = StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, true).activations;
+  const double last_kept = StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, kUnit, true).activations;
   l.pp = 1;
-  const double alone_kept = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).activations;
+  const double alone_kept = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).activations;
   tr.keep_pipeline_outputs = false;
-  EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).activations);
+  EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).activations);
   l.pp = 8;
-  EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, true).activations);
+  EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, kUnit, true).activations);
 }
 
 // DDP bucket copies hold a second copy of the gradients for the whole run; the 2021 pipelined
@@ -704,12 +745,38 @@ TEST(StageMemory, DdpBucketCopiesDoubleTheGradientsWhenOverlapping) {
   tr.grad_reduce_bytes = 2;
   tr.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
   const double params = 3.5e9;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).gradients, 2 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).gradients, 2 * params);
   tr.grad_bucket_copies = true;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, true).gradients, 4 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).gradients, 4 * params);
   l.pp = 2;
   l.dp = 32;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, false).gradients, 2 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false).gradients, 2 * params);
+}
+
+// ZeRO-2 holds the gradients of two units whole (the one being reduce-scattered, the one whose
+// backward runs beside it), ZeRO-3 also the weights of two (the one computed, the one prefetched),
+// beside the shards.
+TEST(StageMemory, ZeroHoldsTwoOfTheLargestUnitWhole) {
+  const ModelSpec m = LoadModel("llama-2-7b");
+  const GpuSpec gpu = LoadCluster("dgx-a100").gpu;
+  Layout l;
+  l.dp = 64;
+  TrainingSpec tr;
+  tr.global_batch = 64;
+  const double params = 7e9;
+  MemoryBreakdown plain = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  l.zero = 1;
+  MemoryBreakdown zero1 = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  EXPECT_DOUBLE_EQ(zero1.gradients, plain.gradients);
+  EXPECT_DOUBLE_EQ(zero1.weights, plain.weights);
+  l.zero = 2;
+  MemoryBreakdown zero2 = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  EXPECT_DOUBLE_EQ(zero2.gradients, tr.grad_reduce_bytes * (params / l.dp + 2 * kUnit));
+  EXPECT_DOUBLE_EQ(zero2.weights, plain.weights);
+  l.zero = 3;
+  MemoryBreakdown zero3 = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  EXPECT_DOUBLE_EQ(zero3.gradients, zero2.gradients);
+  EXPECT_DOUBLE_EQ(zero3.weights, tr.bytes_per_value * (params / l.dp + 2 * kUnit));
 }
 
 }  // namespace

@@ -19,23 +19,25 @@ std::vector<ZeroUnit> Layers(int n, double compute, double gather, double reduce
   return units;
 }
 
+constexpr bool kOverlap = true;  // reduce-scatters beside the next unit's kernels
+
 // Gathers shorter than a layer hide behind the layer before, except the first one.
 TEST(ZeroPassSchedule, ForwardExposesOnlyTheFirstGatherWhenLayersAreLonger) {
-  const ZeroPass p = ScheduleZeroPass(Layers(10, 1.0, 0.4, 0), false);
+  const ZeroPass p = ScheduleZeroPass(Layers(10, 1.0, 0.4, 0), kOverlap, false);
   EXPECT_DOUBLE_EQ(p.seconds, 0.4 + 10 * 1.0);
   EXPECT_NEAR(p.exposed, 0.4, 1e-12);
 }
 
 // Gathers longer than a layer set the pace: n gathers back to back, then the last layer.
 TEST(ZeroPassSchedule, ForwardIsLinkBoundWhenGathersAreLonger) {
-  const ZeroPass p = ScheduleZeroPass(Layers(10, 0.5, 1.0, 0), false);
+  const ZeroPass p = ScheduleZeroPass(Layers(10, 0.5, 1.0, 0), kOverlap, false);
   EXPECT_DOUBLE_EQ(p.seconds, 10 * 1.0 + 0.5);
   EXPECT_NEAR(p.exposed, p.seconds - 10 * 0.5, 1e-12);
 }
 
 // A backward's reduce-scatters hide behind the next layer; the last one has nothing after it.
 TEST(ZeroPassSchedule, BackwardExposesTheLastReduceScatter) {
-  const ZeroPass p = ScheduleZeroPass(Layers(10, 1.0, 0, 0.5), false);
+  const ZeroPass p = ScheduleZeroPass(Layers(10, 1.0, 0, 0.5), kOverlap, false);
   EXPECT_DOUBLE_EQ(p.seconds, 10 * 1.0 + 0.5);
   EXPECT_NEAR(p.exposed, 0.5, 1e-12);
 }
@@ -46,25 +48,33 @@ TEST(ZeroPassSchedule, BackwardExposesTheLastReduceScatter) {
 // one before (layer 2 at 2.8, layer 9 at 11.2, ending 12.2), and the last reduce-scatter ends
 // at 12.8.
 TEST(ZeroPassSchedule, GathersAndReduceScattersAddUpOnTheLink) {
-  const ZeroPass p = ScheduleZeroPass(Layers(10, 1.0, 0.6, 0.6), false);
+  const ZeroPass p = ScheduleZeroPass(Layers(10, 1.0, 0.6, 0.6), kOverlap, false);
   EXPECT_NEAR(p.seconds, 12.8, 1e-12);
   EXPECT_GE(p.seconds, 10 * (0.6 + 0.6));  // the link's own work, whatever the overlap
   EXPECT_NEAR(p.exposed, 2.8, 1e-12);
 }
 
+// With gradient reduction not overlapped (--grad-reduce-overlap never), each reduce-scatter holds
+// up the next unit: the pass is every layer plus every reduce-scatter, all exposed.
+TEST(ZeroPassSchedule, ReduceScattersNotOverlappedAllAddToThePass) {
+  const ZeroPass p = ScheduleZeroPass(Layers(10, 1.0, 0, 0.5), !kOverlap, false);
+  EXPECT_DOUBLE_EQ(p.seconds, 10 * (1.0 + 0.5));
+  EXPECT_NEAR(p.exposed, 10 * 0.5, 1e-12);
+}
+
 TEST(ZeroPassSchedule, WithoutTrafficThePassIsItsKernels) {
-  const ZeroPass p = ScheduleZeroPass(Layers(7, 0.25, 0, 0), true);
+  const ZeroPass p = ScheduleZeroPass(Layers(7, 0.25, 0, 0), kOverlap, true);
   EXPECT_DOUBLE_EQ(p.seconds, 7 * 0.25);
   EXPECT_NEAR(p.exposed, 0, 1e-12);
   EXPECT_TRUE(p.spans.empty());
-  EXPECT_DOUBLE_EQ(ScheduleZeroPass({}, true).seconds, 0);
+  EXPECT_DOUBLE_EQ(ScheduleZeroPass({}, kOverlap, true).seconds, 0);
 }
 
 // The spans name each collective and its unit, one at a time on the link, in issue order.
 TEST(ZeroPassSchedule, SpansAreTheLinksCollectivesInOrder) {
   std::vector<ZeroUnit> units = Layers(3, 1.0, 0.3, 0.2);
   units.push_back({"embedding", -1, 0.5, 0.1, 0.1});
-  const ZeroPass p = ScheduleZeroPass(units, true);
+  const ZeroPass p = ScheduleZeroPass(units, kOverlap, true);
   ASSERT_EQ(p.spans.size(), 8u);
   EXPECT_EQ(p.spans[0].label, "param all-gather layer 0");
   EXPECT_EQ(p.spans[1].label, "param all-gather layer 1");

@@ -146,10 +146,13 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
                                  spec.ranks));
   }
   SizeForGpus(&cluster, spec.ranks, "--ranks");
+  CreatedOutputs created;  // checked before the sweep; taken away again on failure
+  CheckWritable("--out", o.out, created.list());
 
   const std::vector<CollectiveSweepRow> rows = SweepCollective(cluster, spec);
   CollectiveReportContext context{&cluster, spec, DataTypeName(type), coll::IsReduction(spec.collective) ? op : ""};
   Emit("--out", o.out, [&](std::ostream& out) { WriteCollectiveSweep(out, format, context, rows); });
+  created.Keep();
   return 0;
 }
 

@@ -151,6 +151,8 @@ int Search(const Options& o) {
   ParseLayoutKeys(o.fix, "--fix", &so.fixed, &so.fixed_keys);
   so.progress = ProgressBar();
   const Format format = ParseFormat(o.format);
+  CreatedOutputs created;  // checked before a search that may take seconds; taken away on failure
+  CheckWritable("--out", o.out, created.list());
   SearchResult result = sim::Search(step, so);
   // A failed search writes nothing to --out, whatever the format: a header or an empty result
   // list there would read as a search that found nothing to print rather than an error.
@@ -166,6 +168,7 @@ int Search(const Options& o) {
     if (o.explain && format == Format::kTable) WriteRejections(out, result, 3);
   });
   if (o.explain && format != Format::kTable) WriteRejections(std::cerr, result, 3);
+  created.Keep();
   return 0;
 }
 
