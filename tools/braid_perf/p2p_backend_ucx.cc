@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "backend.h"
+#include "local_peers.h"
 #include "p2p_backend.h"
-#include "bootstrap/host_identity.h"
 #include "transport/ucx/endpoint_info.h"
 
 namespace braid::perf {
@@ -28,20 +28,12 @@ constexpr const char* kBraidLocalTls = "posix,sysv,self";  // braid's default (u
 
 constexpr const char* kCudaLocalTls = "cuda_copy,cuda_ipc";  // UCX's transports for device memory
 
-constexpr int kIdentityBytes = 512;  // fixed-size records for MPI_Allgather
-
-// True when every rank runs on this host, by braid's own notion of a host (hostname, boot id,
-// network and pid namespaces: src/bootstrap/host_identity.h), so both backends agree.
+// True when every rank runs on this host (LocalPeers: braid's notion of a host, so both backends
+// agree).
 bool AllRanksOnThisHost() {
-  char mine[kIdentityBytes] = {};
-  std::strncpy(mine, bootstrap::LocalHostIdentity().c_str(), kIdentityBytes - 1);
   int nranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-  std::vector<char> all(size_t(nranks) * kIdentityBytes);
-  MPI_Allgather(mine, kIdentityBytes, MPI_CHAR, all.data(), kIdentityBytes, MPI_CHAR, MPI_COMM_WORLD);
-  for (int r = 0; r < nranks; ++r)
-    if (std::strncmp(mine, &all[size_t(r) * kIdentityBytes], kIdentityBytes) != 0) return false;
-  return true;
+  return int(LocalPeers().size()) == nranks - 1;
 }
 
 void CheckUcs(ucs_status_t st, const char* what) {

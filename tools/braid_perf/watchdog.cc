@@ -3,12 +3,16 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
+
+#include "transport/peer_liveness.h"
 
 namespace braid::perf {
 
 double WatchdogLimit(double timeout_s) { return timeout_s * 1.1 + 5.0; }
 
-Watchdog::Watchdog(double limit_s, int rank) : limit_s_(limit_s), rank_(rank), thread_([this] { Watch(); }) {}
+Watchdog::Watchdog(double limit_s, int rank, std::vector<LocalPeer> peers)
+    : limit_s_(limit_s), rank_(rank), peers_(std::move(peers)), thread_([this] { Watch(); }) {}
 
 Watchdog::~Watchdog() {
   {
@@ -33,6 +37,15 @@ void Watchdog::Watch() {
       continue;
     }
     const double idle_s = std::chrono::duration<double>(now - since).count();
+    if (idle_s >= kPeerCheckAfterS) {
+      for (const LocalPeer& p : peers_) {
+        if (!transport::LocalProcessExited(p.pid)) continue;
+        std::fprintf(stderr, "braid-perf: rank %d: rank %d (pid %d on this host) exited; ending this rank\n", rank_,
+                     p.rank, p.pid);
+        std::fflush(stderr);
+        std::_Exit(3);
+      }
+    }
     const double transfer_s = double(g_iteration_bytes.load(std::memory_order_relaxed)) / kSlowestLinkBytesPerS;
     if (idle_s <= limit_s_ + transfer_s) continue;
     std::fprintf(stderr,

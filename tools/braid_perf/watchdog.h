@@ -4,8 +4,8 @@
 // the other ranks of an MPI or raw-UCX run waiting for ever.
 //
 // The suites call NoteProgress() after every iteration (warm-up, timed or checked) and between
-// phases; a thread looks once a second, and after the limit without any progress it prints a
-// message and exits with 3. The launcher (MPICH's hydra, Open MPI's mpirun) then ends the other
+// phases; a thread looks once a second, and after the limit without any progress (or sooner, a
+// same-host peer found exited) it prints a message and exits with 3. The launcher (MPICH's hydra, Open MPI's mpirun) then ends the other
 // ranks. The limit is BRAID_TIMEOUT plus a grace (WatchdogLimit), so that with the braid backend
 // braid's own, more precise Timeout comes first, plus the time the current iteration's bytes take
 // at kSlowestLinkBytesPerS: an iteration is one call, so a live but slow link moving a large
@@ -17,6 +17,9 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
+
+#include "local_peers.h"
 
 namespace braid::perf {
 
@@ -24,6 +27,9 @@ namespace braid::perf {
 // (no locked instruction): free in a timed loop. The watchdog thread only reads it.
 inline std::atomic<uint64_t> g_progress{0};
 inline void NoteProgress() { g_progress.store(g_progress.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+
+// Seconds without progress after which the watchdog starts looking for exited same-host peers.
+inline constexpr double kPeerCheckAfterS = 2;
 
 // Seconds without progress after which the watchdog ends the rank: BRAID_TIMEOUT + 10% + 5 s,
 // before the allowance for the iteration's bytes.
@@ -37,8 +43,10 @@ inline void SetIterationBytes(uint64_t bytes) { g_iteration_bytes.store(bytes, s
 
 class Watchdog {
  public:
-  // `rank` names this rank in the message; the thread starts at once.
-  Watchdog(double limit_s, int rank);
+  // `rank` names this rank in the message; the thread starts at once. Once no progress has been
+  // seen for kPeerCheckAfterS, it also looks whether one of `peers` has exited: an MPI or raw UCX
+  // run has no other way to notice (braid's own calls notice within 0.1 s, before this looks).
+  Watchdog(double limit_s, int rank, std::vector<LocalPeer> peers = {});
   ~Watchdog();  // stops and joins the thread
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -48,6 +56,7 @@ class Watchdog {
 
   const double limit_s_;
   const int rank_;
+  const std::vector<LocalPeer> peers_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
