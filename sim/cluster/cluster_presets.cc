@@ -113,9 +113,11 @@ bool MatchGpuPreset(const std::string& device_name, GpuSpec* out, double* board_
   const bool pcie = lower.find("pcie") != std::string::npos;
   for (const GpuRow& g : kGpus) {
     const std::string key = g.key;
-    // "A100" names are matched by the SXM row unless they say PCIe ("NVIDIA A100 80GB PCIe").
-    if (key == "a100-pcie" && !(pcie && lower.find("a100") != std::string::npos)) continue;
-    if (key != "a100-pcie" && lower.find(key) == std::string::npos) continue;
+    // The PCIe A100 is named "NVIDIA A100 80GB PCIe" (no "a100-pcie" in it); other A100 names
+    // fall through to the SXM row.
+    const bool named = key == "a100-pcie" ? pcie && lower.find("a100") != std::string::npos
+                                          : lower.find(key) != std::string::npos;
+    if (!named) continue;
     *out = GpuPreset(key);
     const bool named_sxm = lower.find("sxm") != std::string::npos;
     const bool card = pcie || lower.find("nvl") != std::string::npos;

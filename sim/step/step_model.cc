@@ -209,6 +209,7 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
   const std::vector<int> split = SplitOf(l);
   const double layer_grad_bytes = layer.parameters * training_.grad_reduce_bytes;
   const int last_vstage = l.pp * l.v - 1;
+  const bool overlap_reduce = OverlapsGradReduce(training_, l);  // ZeRO-2/3 reduce-scatters
   costs.chunks.resize(l.pp);
   // A layer's cost depends on its stage only through where the stage's TP group sits within a
   // node; compute it once per distinct offset.
@@ -262,8 +263,8 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
         cc.layer_grad_bytes.push_back(emb.parameters * training_.grad_reduce_bytes);
       }
       for (const ZeroUnit& u : backward) cc.layer_backward.push_back(u.compute);
-      const bool overlap = OverlapsGradReduce(training_, l);
-      ZeroPass f = ScheduleZeroPass(forward, overlap, keep_spans), b = ScheduleZeroPass(backward, overlap, keep_spans);
+      ZeroPass f = ScheduleZeroPass(forward, overlap_reduce, keep_spans),
+               b = ScheduleZeroPass(backward, overlap_reduce, keep_spans);
       cc.forward = f.seconds;
       cc.forward_dp = f.exposed;
       cc.forward_spans = std::move(f.spans);
