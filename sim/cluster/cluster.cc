@@ -153,18 +153,27 @@ void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
   }
 }
 
+namespace {
+
+// "name (source)", or the name alone when it is the source (a cluster file without a "name").
+std::string ClusterTitle(const ClusterSpec& c) {
+  return c.name == c.source ? c.name : fmt::format("{} ({})", c.name, c.source);
+}
+
+}  // namespace
+
 std::string ClusterSummary(const ClusterSpec& c) {
   if (c.host) {
-    std::string s = fmt::format("cluster {} ({}): {} node(s) x {} rank(s) = {} ranks of braid's host "
+    std::string s = fmt::format("cluster {}: {} node(s) x {} rank(s) = {} ranks of braid's host "
                                 "runtime (CPU), {} NIC(s) per node\n",
-                                c.name, c.source, c.nodes, c.node.gpus, c.total_gpus(), c.node.nics);
+                                ClusterTitle(c), c.nodes, c.node.gpus, c.total_gpus(), c.node.nics);
     s += HostCalibrationSummary(*c.host);
     s.pop_back();  // like the GPU summary: no final newline
     return s;
   }
   const bool nvs = c.node.fabric == IntraNodeFabric::kNVSwitch;
-  std::string s = fmt::format("cluster {} ({}): {} node(s) x {} GPU(s) = {} GPUs\n", c.name,
-                              c.source, c.nodes, c.node.gpus, c.total_gpus());
+  std::string s = fmt::format("cluster {}: {} node(s) x {} GPU(s) = {} GPUs\n", ClusterTitle(c), c.nodes,
+                              c.node.gpus, c.total_gpus());
   s += fmt::format("  GPU {}: {:.0f} TFLOP/s bf16 dense, {:.0f} GB/s HBM, {:.0f} GiB, {} SMs; "
                    "efficiencies gemm {:.2f} attention {:.2f} memory {:.2f}\n",
                    c.gpu.name, c.gpu.peak_tflops, c.gpu.hbm_GBps, c.gpu.memory_GiB, c.gpu.sms,

@@ -203,7 +203,8 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   const double part_bytes = double(channel_count) * query.elem_size / std::max(1, n_sim);
   request.slice_bytes = host ? choice.slice_bytes
                              : std::max<size_t>(choice.slice_bytes, size_t(part_bytes / max_columns) + 1);
-  cost.slice_bytes = request.slice_bytes;
+  // What braid would run; the replay's coarser slices only bound the simulation's work.
+  cost.slice_bytes = choice.slice_bytes;
 
   std::vector<ReplayRank> ranks;
   coll::ScheduleRequest sim_request = request;

@@ -39,7 +39,7 @@ struct CollectiveQuery {
 struct CollectiveCost {
   double seconds = 0;
   coll::Algorithm algorithm = coll::Algorithm::kRing;
-  size_t slice_bytes = 0;
+  size_t slice_bytes = 0;     // the tuner's slice, as braid runs it (a large replay may use coarser ones)
   int channels = 1;           // parallel rings/trees, one per NIC the group can use per node
   int ranks_simulated = 0;    // ranks replayed explicitly (all groups)
   bool extrapolated = false;  // replayed on a periodic subset, scaled by the schedule's steps

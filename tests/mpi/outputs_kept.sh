@@ -50,7 +50,7 @@ expect_kept 2 "--stepfactor: '1' is not an integer in \\[2, 1073741824\\]" "${la
 chmod 640 "${json}" "${csv}"
 if out="$("${launch[@]}" "${perf}" allreduce -b 8 -e 64 -n 1 -w 0 "${outputs[@]}" 2>&1)"; then
   grep -q '"wrong_total": 0' "${json}" || fail "keep.json was not replaced by the results: $(head -c 200 "${json}")"
-  grep -q '^size,' "${csv}" || fail "keep.csv was not replaced by the results: $(head -c 200 "${csv}")"
+  grep -q '^collective,backend,nranks,algo,size,' "${csv}" || fail "keep.csv was not replaced by the results: $(head -c 200 "${csv}")"
   [[ "$(stat -c %a "${json}") $(stat -c %a "${csv}")" == "640 640" ]] ||
     fail "the permissions changed: $(stat -c '%n %a' "${json}" "${csv}")"
   [[ "$(ls -A "${dir}" | tr '\n' ' ')" == "keep.csv keep.json " ]] || fail "temporary files left: $(ls -A "${dir}")"

@@ -91,4 +91,30 @@ else
   echo "note: no mpiexec; the partial failure is not checked"
 fi
 
-finish_checks "calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores"
+# ---- interrupted: the job ends too, the temporary files go, --out is kept, the exit says why -------
+# The fake job records its pid and sleeps; calibrate gets SIGTERM (then SIGHUP) meanwhile.
+# (SIGINT is not tried: a background job of a script ignores it, and calibrate keeps it ignored.)
+printf '#!/usr/bin/env bash\nif [[ "$1" == --version ]]; then echo "HYDRA build details:"; exit 0; fi\n'\
+'echo $$ >"%s"\nexec sleep 60\n' "${dir}/job.pid" >"${dir}/fake-slow"
+chmod +x "${dir}/fake-slow"
+for signal in TERM HUP; do
+  rm -f "${dir}/job.pid"
+  mkdir -p "${dir}/tmp"
+  printf '%s\n' "${sentinel}" >"${keep}"
+  TMPDIR="${dir}/tmp" "${run[@]}" --classes shm --mpiexec "${dir}/fake-slow" 2>/dev/null &
+  calibrate=$!
+  for _ in $(seq 100); do [[ -s "${dir}/job.pid" ]] && break; sleep 0.1; done
+  job="$(cat "${dir}/job.pid" 2>/dev/null)"
+  [[ -n "$(ls -A "${dir}/tmp")" ]] || fail "SIG${signal}: calibrate made no temporary directory under \$TMPDIR"
+  kill -s "${signal}" "${calibrate}"
+  wait "${calibrate}"
+  code=$?
+  want=$((128 + $(kill -l "${signal}")))
+  [[ ${code} -eq ${want} ]] || fail "SIG${signal}: calibrate exited ${code}, expected ${want} (ended by the signal)"
+  [[ -n "${job}" ]] && kill -0 "${job}" 2>/dev/null && fail "SIG${signal}: the job (pid ${job}) still runs"
+  [[ -z "$(ls -A "${dir}/tmp")" ]] || fail "SIG${signal}: left behind under \$TMPDIR: $(ls -A "${dir}/tmp")"
+  [[ "$(cat "${keep}")" == "${sentinel}" ]] || fail "SIG${signal}: ${keep} changed"
+  rm -rf "${dir}/tmp"
+done
+
+finish_checks "calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores, cleaned up when interrupted"

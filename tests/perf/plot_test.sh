@@ -133,7 +133,7 @@ expect_exit 2 "versus_nobackend\.json: \"versus\" has no \"backend\"" "${perf}" 
 expect_exit 2 "versus_nofield\.json: versus\.rows\[0\] has no numeric \"bandwidth_MBps\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/versus_nofield.json"
 expect_exit 2 "versus_collective\.json: \"versus\" is not a point-to-point" "${perf}" plot -o "${dir}/x.svg" "${dir}/versus_collective.json"
 expect_exit 2 "unknown extension '\.pdf'" "${perf}" plot -o "${dir}/x.pdf" "${dir}/braid_bw.json"
-expect_exit 2 "files is required" "${perf}" plot -o "${dir}/x.svg"
+expect_exit 2 "^braid-perf plot: files is required" "${perf}" plot -o "${dir}/x.svg"
 expect_exit 2 "gnuplot is not installed .*gnuplot-nox" env PATH=/nonexistent "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_bw.json"
 # An output that cannot be written is refused before gnuplot runs (exit 2), and no image data
 # reaches the terminal.

@@ -153,8 +153,8 @@ std::string MpiUnsupportedReason(const Options& o, int nranks) {
       return fmt::format("--backend mpi: MPI has no reduction for type {} (use int8, uint8, int32, "
                          "uint32, int64, uint64, float32 or float64)", DataTypeName(o.type));
     if (ToMpiOp(o.op.kind) == MPI_OP_NULL)
-      return fmt::format("--backend mpi: MPI has no reduction op {} (use sum, prod, max or min)",
-                         RedOpName(o.op.kind));
+      return fmt::format("--backend mpi: MPI has no reduction op {}{} (use sum, prod, max or min)",
+                         RedOpName(o.op.kind), o.op.kind == RedOpKind::kPreMulSum ? " (-o mulsum)" : "");
   }
   Shape largest = ShapeFor(o.collective, o.max_bytes, DataTypeSize(o.type), nranks);
   if (largest.count > size_t(INT_MAX))

@@ -30,6 +30,7 @@
 #include "calibrate_fit.h"
 #include "calibrate_local.h"
 #include "context.h"
+#include "interruption.h"
 #include "memory_budget.h"
 #include "options.h"
 #include "p2p_suite.h"
@@ -117,9 +118,10 @@ std::vector<std::string> CoreBindingFlags(const std::string& launcher) {
 // exit status.
 int RunJob(const std::vector<std::string>& argv, const std::optional<std::string>& ucx_tls) {
   std::fflush(nullptr);
+  ChildWatch watch;  // a termination signal reaches the job (interruption.h)
   pid_t pid = fork();
-  if (pid < 0) return -1;
   if (pid == 0) {
+    sigprocmask(SIG_SETMASK, &watch.child_mask(), nullptr);
     if (ucx_tls) setenv("UCX_TLS", ucx_tls->c_str(), 1);
     else unsetenv("UCX_TLS");
     // Collectives send every message tagged, one transport message each; the fit describes
@@ -133,8 +135,9 @@ int RunJob(const std::vector<std::string>& argv, const std::optional<std::string
     std::fprintf(stderr, "braid-perf calibrate: cannot run %s: %s\n", args[0], strerror(errno));
     _exit(127);
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  watch.Started(pid);
+  const int status = watch.Wait();
+  if (status == -1) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -361,12 +364,15 @@ int CalibrateMain(int argc, char** argv) {
     }
   }
 
-  char dir_template[] = "/tmp/braid-calibrate-XXXXXX";
-  if (!mkdtemp(dir_template)) {
-    std::fprintf(stderr, "braid-perf calibrate: cannot create a temporary directory: %s\n", strerror(errno));
+  // The jobs' JSON results; gone on every way out, an interruption included (interruption.h).
+  std::optional<ScratchDir> scratch;
+  try {
+    scratch.emplace("braid-calibrate");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "braid-perf calibrate: %s\n", e.what());
     return 1;
   }
-  const fs::path dir = dir_template;
+  const fs::path dir = scratch->path();
   nlohmann::ordered_json links = nlohmann::ordered_json::object(), measured = nlohmann::ordered_json::object();
   std::map<std::string, double> call_overhead_us, reduce_step_us;
   std::vector<std::string> failed;  // classes asked for that could not be measured
@@ -420,8 +426,7 @@ int CalibrateMain(int argc, char** argv) {
                         {"allgather_us", Points(suites["allgather"].points)},
                         {"reducescatter_us", Points(suites["reducescatter"].points)}};
   }
-  std::error_code ignored;
-  fs::remove_all(dir, ignored);
+  scratch.reset();
   if (!failed.empty()) {
     // A cluster file without a class the user asked for would pass for a complete one (and
     // replace one that was); nothing is written.

@@ -48,7 +48,7 @@ nlohmann::ordered_json RowToJson(const Options& o, const P2pRow& row) {
     j["messages_per_s"] = row.messages_per_s;
   }
   j["iterations"] = row.iterations;
-  j["window"] = row.window;
+  if (o.suite != P2pSuite::kLatency) j["window"] = row.window;
   j["seconds"] = row.seconds;
   j["wrong"] = row.wrong < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.wrong);
   return j;
@@ -69,8 +69,10 @@ const char* SuiteTitle(P2pSuite suite) {
 void PrintP2pHeader(std::FILE* out, const Options& o, const RunContext& context) {
   std::string text = CommentedContext(context, fmt::format("braid-perf {}: OSU-style {}", P2pSuiteName(*o.suite),
                                                            SuiteTitle(*o.suite)));
-  text += fmt::format("# sizes     : {} .. {} B, factor {}; at most {} iterations ({} warm-up), window {}, check {}\n",
-                      o.min_bytes, o.max_bytes, o.factor, o.iters, o.warmup, o.window, o.check ? 1 : 0);
+  // Ping-pong has one message in flight, so a window is only shown for the bandwidth suites.
+  const std::string window = o.suite == P2pSuite::kLatency ? "" : fmt::format(", window {}", o.window);
+  text += fmt::format("# sizes     : {} .. {} B, factor {}; at most {} iterations ({} warm-up){}, check {}\n",
+                      o.min_bytes, o.max_bytes, o.factor, o.iters, o.warmup, window, o.check ? 1 : 0);
   if (o.rounds > 1 || o.versus) {
     text += fmt::format("# rounds    : {} per size{}; each value is the median round{}\n", o.rounds,
                         o.versus ? ", the backends taking turns to go first" : "",
@@ -118,10 +120,10 @@ nlohmann::ordered_json P2pResultsToJson(const Options& o, const RunContext& cont
                                 {"nranks", context.nranks},
                                 {"max_iterations", o.iters},
                                 {"warmup", o.warmup},
-                                {"window", o.window},
                                 {"check", o.check},
                                 {"rounds", o.rounds},
                                 {"rows", rows}};
+  if (o.suite != P2pSuite::kLatency) doc["window"] = o.window;
   if (o.versus) {
     nlohmann::ordered_json versus_rows = nlohmann::ordered_json::array();
     for (const P2pRow& row : results.versus_rows) versus_rows.push_back(RowToJson(o, row));
@@ -137,12 +139,17 @@ nlohmann::ordered_json P2pResultsToJson(const Options& o, const RunContext& cont
 std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P2pResults& results) {
   std::string text = CommentedContext(context, fmt::format("braid-perf {}", P2pSuiteName(*o.suite)));
   const bool latency = o.suite == P2pSuite::kLatency;
+  // The run's identity on every row, so results of several runs can be concatenated and compared.
+  text += "suite,backend,versus,nranks,memory,";
   text += latency ? "size,latency_us,iterations,wrong" : "size,bandwidth_MBps,messages_per_s,iterations,window,wrong";
   if (o.versus) text += latency ? ",versus_latency_us,ratio" : ",versus_bandwidth_MBps,ratio";
   text += "\n";
+  const std::string run = fmt::format("{},{},{},{},{},", P2pSuiteName(*o.suite), BackendName(o.backend),
+                                      o.versus ? BackendName(*o.versus) : "", context.nranks, context.memory);
   for (size_t k = 0; k < results.rows.size(); ++k) {
     const P2pRow& row = results.rows[k];
     std::string wrong = row.wrong < 0 ? "" : std::to_string(row.wrong);
+    text += run;
     text += latency ? fmt::format("{},{},{},{}", row.bytes, row.latency_us, row.iterations, wrong)
                     : fmt::format("{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
                                   row.iterations, row.window, wrong);

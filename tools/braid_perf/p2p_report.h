@@ -19,8 +19,8 @@ void PrintP2pRow(std::FILE* out, const Options& options, const P2pResults& resul
 void PrintP2pFooter(std::FILE* out, const P2pResults& results);
 
 // {"suite", "backend", "nranks", ..., "rows": [{"size", "latency_us" | "bandwidth_MBps"
-// (+ "messages_per_s" for msgrate), "iterations", "window", "wrong" (+ "ratio" with --versus)}],
-// "rounds", with --versus "versus": {"backend", "backend_description", "rows": [...]}, and
+// and "messages_per_s" for the bandwidth suites), "iterations", "window" (not for latency), "wrong"
+// (+ "ratio" with --versus)}], "rounds", "window" (not for latency), with --versus "versus": {"backend", "backend_description", "rows": [...]}, and
 // "context": {...}}
 nlohmann::ordered_json P2pResultsToJson(const Options& options, const RunContext& context,
                                         const P2pResults& results);

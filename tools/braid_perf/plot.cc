@@ -21,7 +21,9 @@
 #include <optional>
 #include <set>
 
+#include "interruption.h"
 #include "plot_series.h"
+#include "lib/cli_parse.h"
 #include "lib/replace_file.h"
 #include "subprocess.h"
 
@@ -42,24 +44,6 @@ struct PlotRequest {
   bool log_y = true;
   CollectiveMetric metric = CollectiveMetric::kBusBw;
   std::vector<std::string> inputs;  // FILE.json or FILE.json:label
-};
-
-// Removes its directory (and the script and image in it) on every way out.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "braid-perf-plot-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a temporary directory");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const char* name) const { return path_ / name; }
-
- private:
-  fs::path path_;
 };
 
 // Whether -o names an SVG (else a PNG); throws PlotInputError for other extensions.
@@ -275,13 +259,8 @@ std::optional<int> ParseRequest(int argc, char** argv, PlotRequest* r) {
       ->capture_default_str();
   app.add_option("files", r->inputs, "braid-perf --json results; FILE.json:label sets the legend entry")
       ->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // CLI11 prints --help to stdout, or the error and a pointer to --help to stderr; a bad
-    // command line is exit code 2 like the rest of braid-perf.
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  // A bad command line is exit code 2, like the rest of braid-perf.
+  if (std::optional<int> exit_code = tools::ParseCommandLine(app, argc, argv, "braid-perf plot", 2)) return exit_code;
   r->metric = y == "time" ? CollectiveMetric::kTime : y == "algbw" ? CollectiveMetric::kAlgBw : CollectiveMetric::kBusBw;
   return std::nullopt;
 }
@@ -301,7 +280,7 @@ int Plot(const PlotRequest& r) {
     throw PlotInputError("gnuplot is not installed (Debian/Ubuntu: apt-get install gnuplot-nox)");
   std::vector<Series> all = LoadAll(r);
   const bool two_panels = std::any_of(all.begin(), all.end(), [&](const Series& s) { return s.kind != all[0].kind; });
-  TempDir tmp;
+  ScratchDir tmp("braid-perf-plot");  // the script and the image; gone on every way out
   const std::string terminal = TerminalLine(svg, gnuplot, two_panels ? kTwoPanelHeight : kPanelHeight);
   const fs::path script = tmp / "plot.gp", image = tmp / "image";
   std::ofstream(script) << Script(all, r, terminal, image);

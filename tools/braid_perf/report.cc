@@ -63,7 +63,12 @@ int RootColumn(const Options& o) { return HasRoot(o.collective) ? o.root : -1; }
 void PrintHeader(std::FILE* out, const Options& o, const RunInfo& info) {
   std::string text = CommentedContext(info.context, fmt::format("braid-perf {}", CollectiveName(o.collective)));
   text += fmt::format("# algo      : {}\n", info.algo);
-  text += fmt::format("# type/op   : {} / {}   root: {}\n", DataTypeName(o.type), RedOpName(o.op.kind), o.root);
+  // Only what the collective uses: an op for reductions, a root for rooted collectives.
+  text += IsReduction(o.collective)
+              ? fmt::format("# type/op   : {} / {}", DataTypeName(o.type), RedOpName(o.op.kind))
+              : fmt::format("# type      : {}", DataTypeName(o.type));
+  if (HasRoot(o.collective)) text += fmt::format("   root: {}", o.root);
+  text += "\n";
   text += fmt::format("# sizes     : {} .. {} B, factor {}; warmup iters {}, iters {}, check {}\n",
                       o.min_bytes, o.max_bytes, o.factor, o.warmup, o.iters, o.check ? 1 : 0);
   text += "#\n";
@@ -129,13 +134,17 @@ std::string CommentedContext(const RunContext& context, const std::string& first
 
 std::string ResultsToCsv(const Options& o, const RunInfo& info, const Results& results) {
   std::string text = CommentedContext(info.context, fmt::format("braid-perf {}", CollectiveName(o.collective)));
-  text += "size,count,type,redop,root,oop_time_us,oop_algbw,oop_busbw,oop_wrong,ip_time_us,ip_algbw,ip_busbw,ip_wrong\n";
+  // The run's identity on every row, so results of several runs can be concatenated and compared.
+  text += "collective,backend,nranks,algo,size,count,type,redop,root,oop_time_us,oop_algbw,oop_busbw,oop_wrong,"
+          "ip_time_us,ip_algbw,ip_busbw,ip_wrong\n";
+  const std::string run = fmt::format("{},{},{},{}", CollectiveName(o.collective), BackendName(o.backend),
+                                      info.context.nranks, info.algo);
   auto variant = [](const Measurement& m) {
     if (!m.valid) return std::string(",,,");
     return fmt::format("{},{},{},{}", m.time_us, m.algbw, m.busbw, m.wrong < 0 ? "" : std::to_string(m.wrong));
   };
   for (const Row& row : results.rows) {
-    text += fmt::format("{},{},{},{},{},{},{}\n", row.bytes, row.count, DataTypeName(o.type), OpColumn(o),
+    text += fmt::format("{},{},{},{},{},{},{},{}\n", run, row.bytes, row.count, DataTypeName(o.type), OpColumn(o),
                         RootColumn(o), variant(row.out_of_place), variant(row.in_place));
   }
   return text;

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "interruption.h"
+
 extern char** environ;
 
 namespace braid::perf {
@@ -70,8 +72,15 @@ int RunCapturing(const std::vector<std::string>& argv, const std::string& input,
     if (keep[stream]) posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], stream);
     else posix_spawn_file_actions_addopen(&actions, stream, "/dev/null", O_WRONLY, 0);
   }
+  ChildWatch watch;  // a termination signal reaches the child (interruption.h)
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setsigmask(&attributes, &watch.child_mask());
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  const int spawn_error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int spawn_error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+  watch.Started(spawn_error == 0 ? pid : -1);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   close(pipe_fds[1]);
   if (spawn_error != 0) {
@@ -81,9 +90,8 @@ int RunCapturing(const std::vector<std::string>& argv, const std::string& input,
   }
   *output = ReadAll(pipe_fds[0]);
   close(pipe_fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const int status = watch.Wait();
+  return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace braid::perf
