@@ -11,32 +11,14 @@
 #include <vector>
 
 #include "transport/ucx/ucx_transport.h"
+#include "ucx_pair.h"
 
 namespace braid::transport {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Two transports in this process, connected to each other (same host: the shared-memory lane).
-struct Pair {
-  std::unique_ptr<UcxTransport> ranks[2];
-  Pair() {
-    std::vector<std::string> addresses;
-    for (auto& t : ranks) {
-      Status st = UcxTransport::Create(&t);
-      EXPECT_TRUE(st.ok()) << st.ToString();
-      addresses.push_back(t->LocalAddress());
-    }
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    std::vector<PeerProcess> peers(2, PeerProcess{host, int(getpid())});
-    for (int r = 0; r < 2; ++r) {
-      Status st = ranks[r]->Connect(r, addresses, peers);
-      EXPECT_TRUE(st.ok()) << st.ToString();
-    }
-  }
-  UcxTransport* operator[](int r) { return ranks[r].get(); }
-};
+using Pair = UcxPair;
 
 // An idle check that lets `passes` idle passes go by, then stops the wait with a Timeout.
 struct CountingIdle {

@@ -166,6 +166,21 @@ std::string UcxTransport::LocalAddress() const {
 
 UcxTransport::~UcxTransport() {
   if (lanes_[kNetworkLane].worker) {
+    // The orderly shutdown allocates (lists, failure messages, log lines). The destructor is
+    // noexcept, so out of memory there would end the process in std::terminate; it ends the
+    // shutdown instead, and what is left fails without farewells.
+    try {
+      Shutdown();
+    } catch (...) {
+      AbandonEverything();
+    }
+  }
+  for (Lane& lane : lanes_) DestroyLane(&lane);
+  if (interrupt_fd_ >= 0) close(interrupt_fd_);
+}
+
+void UcxTransport::Shutdown() {
+  {
     // Whatever the caller left in flight fails: receives are cancelled here, sends when their
     // endpoints are force-closed below.
     DrainCompleted();
@@ -207,13 +222,34 @@ UcxTransport::~UcxTransport() {
       BRAID_WARN(kNet, "UCX shutdown: gave up waiting for {} endpoint close(s){}", closing_.size(),
                  pending_ ? " and in-flight operations" : "");
     }
-    while (pending_) Abandon(pending_, Status::Aborted("transport destroyed"));
+    while (pending_) Abandon(pending_, destroyed_);
     for (void* req : closing_) ucp_request_free(req);
     closing_.clear();
     ReceiveFarewells();
   }
-  for (Lane& lane : lanes_) DestroyLane(&lane);
-  if (interrupt_fd_ >= 0) close(interrupt_fd_);
+}
+
+void UcxTransport::AbandonEverything() noexcept {
+  // Receives are cancelled first, so UCX gets their requests back (an unfinished one would stay
+  // out of its pool); their callbacks only queue them (Defer). A finished operation on that queue
+  // is also on pending_: it is failed with the rest.
+  for (Op* op = pending_; op; op = op->next)
+    if (!op->is_send && !op->completed) ucp_request_cancel(WorkerOf(op->peer), op);
+  done_head_ = done_tail_ = nullptr;
+  while (pending_) {
+    Op* op = pending_;
+    Unlink(op);
+    Request* user = op->user;
+    op->user = nullptr;
+    op->magic = 0;
+    ucp_request_free(op);  // an unfinished one goes back to UCX when the worker is destroyed
+    if (user) {
+      user->error = destroyed_;  // a shared, ready-made status: no allocation
+      user->state.store(Request::State::kFailed, std::memory_order_release);
+    }
+  }
+  for (void* req : closing_) ucp_request_free(req);
+  closing_.clear();
 }
 
 Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses,

@@ -195,6 +195,12 @@ class UcxTransport : public Transport {
   // Whether `peer`'s farewell has arrived, after progressing until UCX has nothing more to
   // deliver (a bounded number of passes). Remembered in Peer::left.
   bool HasLeft(int peer);
+  // The destructor's orderly part: fail what is in flight, say farewell to the shared-memory
+  // peers, flush and close the endpoints (bounded), receive the peers' farewells.
+  void Shutdown();
+  // The destructor's fallback when Shutdown ran out of memory: fails every operation still in
+  // flight with destroyed_ and frees the UCX requests, allocating nothing.
+  void AbandonEverything() noexcept;
   // The destructor's farewells: one short message to each live shared-memory peer, except
   // those with a send of ours still in flight (`sending`), whose data could follow it.
   void SayFarewells(const std::vector<bool>& sending);
@@ -315,6 +321,9 @@ class UcxTransport : public Transport {
   std::string transports_;  // summary for Describe()
   PeerCheckLimiter probe_limiter_;
 
+  // What operations still in flight at destruction fail with; made up front, since the
+  // destructor may run out of memory (AbandonEverything).
+  const Status destroyed_ = Status::Aborted("transport destroyed");
   Op* pending_ = nullptr;          // intrusive list of in-flight operations
   Op* done_head_ = nullptr;        // finished in a callback, not yet completed (Defer)
   Op* done_tail_ = nullptr;
