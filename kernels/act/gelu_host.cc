@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <thread>
-#include <vector>
+#include <array>
 
 #include "braid/kernels/act.h"
 #include "braid/kernels/reduce.h"
 #include "kernels/act/gelu_math.h"
 #include "kernels/act/gelu_validate.h"
+#include "kernels/common/host_workers.h"
 
 namespace braid::kernels {
 
@@ -65,10 +65,10 @@ void Narrow(void* base, int64_t offset, int64_t n, DataType type, const float* i
 
 // out = gelu(x) (dy == nullptr) or dy * gelu'(x), over [0, count) split across workers.
 void Run(const void* x, const void* dy, void* out, int64_t count, DataType type, int threads) {
-  int64_t workers = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-  workers = std::clamp<int64_t>(count / kMinElementsPerWorker, 1, workers);
-  auto work = [&](int64_t begin, int64_t end) {
-    std::vector<float> xf(kBlock), dyf(kBlock);
+  const int workers = HostWorkerCount(threads, count, kMinElementsPerWorker);
+  ForEachWorkerRange(count, workers, 1, [&](int, int64_t begin, int64_t end) {
+    // On the worker's stack (32 KiB): nothing to allocate inside a thread.
+    std::array<float, kBlock> xf, dyf;
     for (int64_t i = begin; i < end; i += kBlock) {
       const int64_t n = std::min(kBlock, end - i);
       // Both inputs are read before `out` is written: out may alias x or dy.
@@ -81,16 +81,7 @@ void Run(const void* x, const void* dy, void* out, int64_t count, DataType type,
       }
       Narrow(out, i, n, type, xf.data());
     }
-  };
-  if (workers == 1) {
-    work(0, count);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int64_t w = 0; w < workers; ++w) {
-    pool.emplace_back(work, count * w / workers, count * (w + 1) / workers);
-  }
-  for (auto& t : pool) t.join();
+  });
 }
 
 }  // namespace
@@ -123,6 +114,7 @@ Status GeluForwardHost(const void* x, void* y, int64_t count, DataType type, int
   if (Status s = ValidateGelu("GeluForwardHost", false, x, nullptr, y, count, type); !s.ok()) {
     return s;
   }
+  if (Status s = CheckHostThreads("GeluForwardHost", threads); !s.ok()) return s;
   Run(x, nullptr, y, count, type, threads);
   return Status::Ok();
 }
@@ -132,6 +124,7 @@ Status GeluBackwardHost(const void* dy, const void* x, void* dx, int64_t count, 
   if (Status s = ValidateGelu("GeluBackwardHost", true, x, dy, dx, count, type); !s.ok()) {
     return s;
   }
+  if (Status s = CheckHostThreads("GeluBackwardHost", threads); !s.ok()) return s;
   Run(x, dy, dx, count, type, threads);
   return Status::Ok();
 }

@@ -37,6 +37,10 @@ std::string TmaObstacle(const GemmArgs& args) {
   if (reinterpret_cast<uintptr_t>(args.b) % 16 != 0) return "B is not 16-byte aligned";
   if (args.lda % 8 != 0) return "lda=" + std::to_string(args.lda) + " is not a multiple of 8";
   if (args.ldb % 8 != 0) return "ldb=" + std::to_string(args.ldb) + " is not a multiple of 8";
+  // A TMA descriptor's row stride must be below 2^40 bytes (2-byte elements).
+  constexpr int64_t kMaxTmaStrideElements = (int64_t{1} << 40) / 2;
+  if (args.lda >= kMaxTmaStrideElements) return "lda=" + std::to_string(args.lda) + " spans 2^40 bytes or more";
+  if (args.ldb >= kMaxTmaStrideElements) return "ldb=" + std::to_string(args.ldb) + " spans 2^40 bytes or more";
   return "";
 }
 
@@ -78,7 +82,7 @@ std::string GemmCudaKernelName(const GemmArgs& args) {
 }
 
 Status GemmCuda(const GemmArgs& args, void* workspace, size_t workspace_bytes, CUstream_st* stream) {
-  if (Status status = ValidateGemm(args); !status.ok()) return status;
+  if (Status status = ValidateGemm(args); !status.ok()) return status.WithContext("GemmCuda");
   (void)workspace;  // GemmCudaWorkspaceBytes is 0 for every current path
   (void)workspace_bytes;
   const DeviceInfo device = CurrentDevice();

@@ -8,7 +8,9 @@
 
 namespace braid::kernels {
 
-Status GemmCuda(const GemmArgs&, void*, size_t, CUstream_st*) {
+Status GemmCuda(const GemmArgs& args, void*, size_t, CUstream_st*) {
+  // Bad arguments are named first, as a CUDA build does.
+  if (Status status = ValidateGemm(args); !status.ok()) return status.WithContext("GemmCuda");
   return Status::Unsupported("GemmCuda: built without CUDA");
 }
 

@@ -17,13 +17,12 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "braid/kernels/gemm.h"
 #include "braid/kernels/reduce.h"
 #include "kernels/act/gelu_math.h"
+#include "kernels/common/host_workers.h"
 
 namespace braid::kernels {
 namespace {
@@ -80,11 +79,15 @@ void PackBPanels(const GemmArgs& args, int64_t first, int64_t last, float* packe
 }
 
 // Packs rows [row0, row0 + kMc) of op(A) into kMc / kMr panels of K x kMr (zero past M).
+// Row panels of the block of rows from row0: fewer than kMc / kMr in the last block (or when M
+// is small, so a matrix-vector product does not pack 64 rows).
+int64_t RowPanels(int64_t m, int64_t row0) { return (std::min(kMc, m - row0) + kMr - 1) / kMr; }
+
 void PackABlock(const GemmArgs& args, int64_t row0, float* packed) {
   const auto* a = static_cast<const uint16_t*>(args.a);
   const bool bf16 = args.input_type == DataType::kBfloat16;
   const int64_t k = args.k;
-  for (int64_t i = 0; i < kMc / kMr; ++i) {
+  for (int64_t i = 0; i < RowPanels(args.m, row0); ++i) {
     float* panel = packed + i * k * kMr;
     for (int r = 0; r < kMr; ++r) {
       const int64_t row = row0 + i * kMr + r;
@@ -143,7 +146,7 @@ void FinishTile(const GemmArgs& args, int64_t row0, int64_t col0, const float (&
 void ComputeRowBlock(const GemmArgs& args, int64_t row0, const float* packed_b, float* a_block) {
   PackABlock(args, row0, a_block);
   const int64_t k = args.k;
-  const int64_t row_panels = (std::min(kMc, args.m - row0) + kMr - 1) / kMr;
+  const int64_t row_panels = RowPanels(args.m, row0);
   const int64_t col_panels = (args.n + kNr - 1) / kNr;
   float tile[kMr][kNr];
   for (int64_t j = 0; j < col_panels; ++j) {  // one B panel (K x kNr) stays cached across i
@@ -154,48 +157,35 @@ void ComputeRowBlock(const GemmArgs& args, int64_t row0, const float* packed_b, 
   }
 }
 
-// Runs fn(item, worker) for item in [0, count) on `workers` threads (the caller is worker 0),
-// handing items out dynamically. If a thread cannot be started the others do its share.
+// Runs fn(item, worker) for item in [0, count) on `workers` workers, handing items out
+// dynamically (results do not depend on who computes an item).
 template <typename Fn>
 void ParallelFor(int workers, int64_t count, const Fn& fn) {
   std::atomic<int64_t> next{0};
-  auto loop = [&](int worker) {
+  ForEachWorker(workers, [&](int worker) {
     for (int64_t item = next.fetch_add(1); item < count; item = next.fetch_add(1)) fn(item, worker);
-  };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) {
-    try {
-      pool.emplace_back(loop, w);
-    } catch (const std::system_error&) {
-      break;  // fewer threads: same results, since results do not depend on who computes them
-    }
-  }
-  loop(0);
-  for (std::thread& t : pool) t.join();
+  });
 }
 
 }  // namespace
 
 Status GemmHost(const GemmArgs& args, int threads) {
   if (Status status = ValidateGemm(args); !status.ok()) return status.WithContext("GemmHost");
-  if (threads < 0) {
-    return Status::InvalidArgument("GemmHost: threads = " + std::to_string(threads) +
-                                   " is negative (allowed: 0 for one per hardware thread, or >= 1)");
-  }
+  if (Status status = CheckHostThreads("GemmHost", threads); !status.ok()) return status;
   const int64_t row_blocks = (args.m + kMc - 1) / kMc;
   const int64_t col_panels = (args.n + kNr - 1) / kNr;
-  int workers = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  workers = static_cast<int>(std::min<int64_t>(workers, row_blocks));
+  const int64_t a_block_rows = RowPanels(args.m, 0) * kMr;
+  int workers = HostWorkerCount(threads, row_blocks, 1);
   if (args.m * args.n * args.k < kMinParallelMacs) workers = 1;
 
   std::vector<float> packed_b;
   std::vector<std::vector<float>> a_blocks(static_cast<size_t>(workers));
   try {
     packed_b.resize(static_cast<size_t>(col_panels * kNr * args.k));
-    for (auto& block : a_blocks) block.resize(static_cast<size_t>(kMc * args.k));
+    for (auto& block : a_blocks) block.resize(static_cast<size_t>(a_block_rows * args.k));
   } catch (const std::bad_alloc&) {
     return Status::SystemError("GemmHost: out of memory for the fp32 panels (" +
-                               std::to_string((col_panels * kNr + workers * kMc) * args.k * 4) + " bytes)");
+                               std::to_string((col_panels * kNr + workers * a_block_rows) * args.k * 4) + " bytes)");
   }
 
   const int64_t pack_items = (col_panels + kPanelChunk - 1) / kPanelChunk;

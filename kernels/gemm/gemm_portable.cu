@@ -5,6 +5,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "kernels/gemm/epilogue.cuh"
@@ -69,41 +72,46 @@ struct SubTileStore {
   }
 };
 
+// One 64 x 64 tile of D per block and pass, tiles numbered row by row (`tiles_n` per row of
+// tiles). A 1-D grid of at most 2^31 - 1 blocks strides over them, so any M and N fit (a 2-D grid
+// would cap the tile rows at 65535, M at ~4.2M).
 template <typename T>
-__global__ void __launch_bounds__(kThreads) GemmPortableKernel(const PortableParams p) {
+__global__ void __launch_bounds__(kThreads) GemmPortableKernel(const PortableParams p, int tiles_n, int64_t tiles) {
   __shared__ float a_slice[kSlice][kTile + 1];  // +1 column: no bank conflicts on the transposed fill
   __shared__ float b_slice[kSlice][kTile + 1];
-  const int row0 = blockIdx.y * kTile;
-  const int col0 = blockIdx.x * kTile;
   const int tx = threadIdx.x % 16;  // column group
   const int ty = threadIdx.x / 16;  // row group
-  float acc[kPerThread][kPerThread] = {};
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {  // the same for every thread of the block
+    const int row0 = static_cast<int>(tile / tiles_n) * kTile;
+    const int col0 = static_cast<int>(tile % tiles_n) * kTile;
+    float acc[kPerThread][kPerThread] = {};
 
-  for (int k0 = 0; k0 < p.k; k0 += kSlice) {
-    // 64 x 16 elements per operand, 4 per thread.
-    for (int i = threadIdx.x; i < kTile * kSlice; i += kThreads) {
-      const int r = i / kSlice, kk = i % kSlice;
-      a_slice[kk][r] = LoadA<T>(p.a, row0 + r, k0 + kk, p.epi.m, p.k);
-      const int kb = i / kTile, c = i % kTile;
-      b_slice[kb][c] = LoadB<T>(p.b, k0 + kb, col0 + c, p.epi.n, p.k);
+    for (int k0 = 0; k0 < p.k; k0 += kSlice) {
+      // 64 x 16 elements per operand, 4 per thread.
+      for (int i = threadIdx.x; i < kTile * kSlice; i += kThreads) {
+        const int r = i / kSlice, kk = i % kSlice;
+        a_slice[kk][r] = LoadA<T>(p.a, row0 + r, k0 + kk, p.epi.m, p.k);
+        const int kb = i / kTile, c = i % kTile;
+        b_slice[kb][c] = LoadB<T>(p.b, k0 + kb, col0 + c, p.epi.n, p.k);
+      }
+      __syncthreads();
+#pragma unroll
+      for (int kk = 0; kk < kSlice; ++kk) {
+        float a_frag[kPerThread], b_frag[kPerThread];
+#pragma unroll
+        for (int i = 0; i < kPerThread; ++i) a_frag[i] = a_slice[kk][ty * kPerThread + i];
+#pragma unroll
+        for (int j = 0; j < kPerThread; ++j) b_frag[j] = b_slice[kk][tx * kPerThread + j];
+#pragma unroll
+        for (int i = 0; i < kPerThread; ++i)
+#pragma unroll
+          for (int j = 0; j < kPerThread; ++j) acc[i][j] = fmaf(a_frag[i], b_frag[j], acc[i][j]);
+      }
+      __syncthreads();
     }
-    __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kSlice; ++kk) {
-      float a_frag[kPerThread], b_frag[kPerThread];
-#pragma unroll
-      for (int i = 0; i < kPerThread; ++i) a_frag[i] = a_slice[kk][ty * kPerThread + i];
-#pragma unroll
-      for (int j = 0; j < kPerThread; ++j) b_frag[j] = b_slice[kk][tx * kPerThread + j];
-#pragma unroll
-      for (int i = 0; i < kPerThread; ++i)
-#pragma unroll
-        for (int j = 0; j < kPerThread; ++j) acc[i][j] = fmaf(a_frag[i], b_frag[j], acc[i][j]);
-    }
-    __syncthreads();
+
+    WithEpilogue(p.epi, SubTileStore{p.epi, row0 + ty * kPerThread, col0 + tx * kPerThread, acc});
   }
-
-  WithEpilogue(p.epi, SubTileStore{p.epi, row0 + ty * kPerThread, col0 + tx * kPerThread, acc});
 }
 
 }  // namespace
@@ -114,17 +122,13 @@ Status LaunchGemmPortable(const GemmArgs& args, cudaStream_t stream) {
   p.b = OperandView{args.b, args.ldb, args.op_b == GemmOperand::kTransposed};
   p.k = static_cast<int>(args.k);
   p.epi = MakeEpilogueParams(args);
-  const int tiles_m = CeilDiv(p.epi.m, kTile);
   const int tiles_n = CeilDiv(p.epi.n, kTile);
-  if (tiles_m > 65535) {
-    return Status::InvalidArgument("GemmCuda (portable kernel): M = " + std::to_string(args.m) +
-                                   " needs more than 65535 tile rows of 64");
-  }
-  const dim3 grid(tiles_n, tiles_m);
+  const int64_t tiles = int64_t{CeilDiv(p.epi.m, kTile)} * tiles_n;
+  const dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles, std::numeric_limits<int32_t>::max())));
   if (args.input_type == DataType::kBfloat16) {
-    GemmPortableKernel<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(p);
+    GemmPortableKernel<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(p, tiles_n, tiles);
   } else {
-    GemmPortableKernel<__half><<<grid, kThreads, 0, stream>>>(p);
+    GemmPortableKernel<__half><<<grid, kThreads, 0, stream>>>(p, tiles_n, tiles);
   }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {

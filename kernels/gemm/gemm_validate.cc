@@ -1,6 +1,8 @@
 // ValidateGemm: every rule include/braid/kernels/gemm.h states, checked before any work, with a
 // message that names the field, its value and what is allowed. GemmCudaWorkspaceBytes lives here
 // too because it is pure host code that CPU-only builds must also provide.
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -100,8 +102,8 @@ Status ValidateGemm(const GemmArgs& args) {
   if (args.b == nullptr) return Status::InvalidArgument("GemmArgs.b is null (B is required)");
   if (args.d == nullptr) return Status::InvalidArgument("GemmArgs.d is null (D is required)");
   if (reads_c && args.c == nullptr) {
-    return Status::InvalidArgument("GemmArgs.c is null but beta = " + std::to_string(args.beta) +
-                                   " (C is required when beta != 0)");
+    return Status::InvalidArgument(fmt::format("GemmArgs.c is null but beta = {} (C is required when beta != 0)",
+                                               args.beta));
   }
   if (has_bias && args.bias == nullptr) {
     return Status::InvalidArgument("GemmArgs.bias is null (required by epilogue kBias and kBiasGelu)");
@@ -151,6 +153,15 @@ Status ValidateGemm(const GemmArgs& args) {
     if (Status s = CheckLeadingDimension(res, n_rows + "residual, M x N)"); !s.ok()) return s;
   }
 
+  // Every array aligned to its element size: the kernels load and store whole elements.
+  const Storage* arrays[] = {&a, &b, &c, &bias, &res, &pre, &d};
+  for (const Storage* array : arrays) {
+    if (array->pointer != nullptr && reinterpret_cast<uintptr_t>(array->pointer) % array->element_bytes != 0) {
+      return Status::InvalidArgument(fmt::format("GemmArgs.{} = {} is not aligned to its element size ({} bytes)",
+                                                 array->name, array->pointer, array->element_bytes));
+    }
+  }
+
   // Aliasing: C may be D exactly (same pointer and leading dimension); nothing else may overlap
   // an output. Checked on the byte spans, which is conservative for interleaved layouts.
   const bool c_is_d = reads_c && args.c == args.d;
@@ -159,15 +170,15 @@ Status ValidateGemm(const GemmArgs& args) {
                                    " while c == d (C may alias D only with the same leading dimension)");
   }
   const Storage* outputs[] = {&d, &pre};
-  const Storage* all[] = {&a, &b, &c, &bias, &res, &pre, &d};
   for (const Storage* out : outputs) {
-    for (const Storage* other : all) {
+    for (const Storage* other : arrays) {
       if (other == out || (other == &d && out == &pre)) continue;  // pre vs d is checked as d vs pre
       if (c_is_d && out == &d && other == &c) continue;
       if (Overlap(SpanOf(*out), SpanOf(*other))) {
-        return Status::InvalidArgument("GemmArgs." + std::string(out->name) + " overlaps GemmArgs." +
-                                       other->name +
-                                       " (allowed: no overlap with an output, except c == d exactly)");
+        return Status::InvalidArgument(
+            fmt::format("GemmArgs.{} = {} overlaps GemmArgs.{} = {} (allowed: no overlap with an output, except "
+                        "c == d exactly)",
+                        out->name, out->pointer, other->name, other->pointer));
       }
     }
   }

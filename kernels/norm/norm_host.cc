@@ -1,16 +1,20 @@
 // CPU references for LayerNorm / RMSNorm (include/braid/kernels/norm.h). Written for clarity:
 // each row is widened to fp32, statistics are summed in double, and rows are split into
-// contiguous ranges over std::thread workers. Results do not depend on the worker count except
+// contiguous ranges over worker threads (kernels/common/host_workers.h), whose buffers are all
+// made before any starts. Results do not depend on the worker count except
 // for dgamma/dbeta, whose per-worker double partial sums are added in worker order (differences
 // are far below fp32 resolution).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
+#include <new>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "braid/kernels/norm.h"
 #include "braid/kernels/reduce.h"
+#include "kernels/common/host_workers.h"
 
 namespace braid::kernels {
 
@@ -45,58 +49,70 @@ void WriteRow(void* base, int64_t offset, int64_t n, DataType type, const float*
   }
 }
 
-int WorkerCount(int requested, int64_t rows, int64_t cols) {
-  int64_t n = requested > 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
-  n = std::min(n, std::max<int64_t>(1, rows * cols / kMinElementsPerWorker));
-  return static_cast<int>(std::min(n, rows));
+int WorkerCount(int threads, int64_t rows, int64_t cols) {
+  return static_cast<int>(std::min<int64_t>(HostWorkerCount(threads, rows * cols, kMinElementsPerWorker), rows));
 }
 
-// Runs fn(worker, row_begin, row_end) on `workers` threads over contiguous row ranges.
-template <typename Fn>
-void ParallelRows(int64_t rows, int workers, Fn fn) {
-  if (workers <= 1) {
-    fn(0, int64_t{0}, rows);
-    return;
+// Row buffers of `count` x `cols` floats, one set per worker, made before any thread starts (a
+// std::bad_alloc inside a worker thread would end the process).
+struct RowScratch {
+  std::vector<float> data;
+  int64_t cols = 0, count = 0;
+  float* Row(int worker, int which) { return data.data() + (int64_t(worker) * count + which) * cols; }
+};
+
+Status MakeScratch(const char* function, int workers, int64_t count, int64_t cols, RowScratch* scratch,
+                   std::vector<double>* column_sums = nullptr) {
+  scratch->cols = cols;
+  scratch->count = count;
+  try {
+    scratch->data.resize(static_cast<size_t>(int64_t(workers) * count * cols));
+    // Per-worker dgamma and dbeta sums (backward), combined in worker order at the end.
+    if (column_sums) column_sums->resize(static_cast<size_t>(int64_t(workers) * 2 * cols));
+  } catch (const std::bad_alloc&) {
+    return Status::SystemError(fmt::format("{}: out of memory for its fp32 row buffers ({} rows of {} columns)",
+                                           function, int64_t(workers) * count, cols));
   }
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<size_t>(workers));
-  for (int w = 0; w < workers; ++w) {
-    const int64_t begin = rows * w / workers, end = rows * (w + 1) / workers;
-    pool.emplace_back([&fn, w, begin, end] { fn(w, begin, end); });
-  }
-  for (auto& t : pool) t.join();
+  return Status::Ok();
 }
 
 }  // namespace
 
 Status NormForwardHost(const NormForwardArgs& a, int threads) {
   if (Status s = ValidateNormForward(a); !s.ok()) return s;
+  if (Status s = CheckHostThreads("NormForwardHost", threads); !s.ok()) return s;
   const bool ln = a.kind == NormKind::kLayerNorm;
   const int64_t cols = a.cols;
-  std::vector<float> gamma(static_cast<size_t>(cols)), beta(static_cast<size_t>(cols), 0.0f);
-  ReadRow(a.gamma, 0, cols, a.type, gamma.data());
-  if (ln) ReadRow(a.beta, 0, cols, a.type, beta.data());
+  const int workers = WorkerCount(threads, a.rows, cols);
+  // gamma, beta (worker-independent: rows 0 and 1 of the first set), then x and y per worker.
+  RowScratch rows;
+  if (Status s = MakeScratch("NormForwardHost", workers + 1, 2, cols, &rows); !s.ok()) return s;
+  float* gamma = rows.Row(workers, 0);
+  float* beta = rows.Row(workers, 1);
+  ReadRow(a.gamma, 0, cols, a.type, gamma);
+  if (ln) ReadRow(a.beta, 0, cols, a.type, beta);
 
-  ParallelRows(a.rows, WorkerCount(threads, a.rows, cols), [&](int, int64_t begin, int64_t end) {
-    std::vector<float> x(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
+  ForEachWorkerRange(a.rows, workers, 1, [&](int w, int64_t begin, int64_t end) {
+    float* x = rows.Row(w, 0);
+    float* y = rows.Row(w, 1);
     for (int64_t r = begin; r < end; ++r) {
-      ReadRow(a.x, r * cols, cols, a.type, x.data());
+      ReadRow(a.x, r * cols, cols, a.type, x);
       float mean = 0.0f, rstd;
       if (ln) {
         double sum = 0.0;
-        for (float v : x) sum += v;
+        for (int64_t j = 0; j < cols; ++j) sum += x[j];
         const double mean_d = sum / static_cast<double>(cols);
         double sq = 0.0;
-        for (float v : x) sq += (v - mean_d) * (v - mean_d);
+        for (int64_t j = 0; j < cols; ++j) sq += (x[j] - mean_d) * (x[j] - mean_d);
         mean = static_cast<float>(mean_d);
         rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(cols) + a.eps));
       } else {
         double sq = 0.0;
-        for (float v : x) sq += static_cast<double>(v) * v;
+        for (int64_t j = 0; j < cols; ++j) sq += static_cast<double>(x[j]) * x[j];
         rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(cols) + a.eps));
       }
-      for (int64_t j = 0; j < cols; ++j) y[j] = (x[j] - mean) * rstd * gamma[j] + beta[j];
-      WriteRow(a.y, r * cols, cols, a.type, y.data());
+      for (int64_t j = 0; j < cols; ++j) y[j] = (x[j] - mean) * rstd * gamma[j] + (ln ? beta[j] : 0.0f);
+      WriteRow(a.y, r * cols, cols, a.type, y);
       if (a.mean != nullptr) a.mean[r] = mean;
       if (a.rstd != nullptr) a.rstd[r] = rstd;
     }
@@ -106,25 +122,28 @@ Status NormForwardHost(const NormForwardArgs& a, int threads) {
 
 Status NormBackwardHost(const NormBackwardArgs& a, int threads) {
   if (Status s = ValidateNormBackward(a); !s.ok()) return s;
+  if (Status s = CheckHostThreads("NormBackwardHost", threads); !s.ok()) return s;
   const bool ln = a.kind == NormKind::kLayerNorm;
   const int64_t cols = a.cols;
-  const size_t ucols = static_cast<size_t>(cols);
-  std::vector<float> gamma(ucols);
-  ReadRow(a.gamma, 0, cols, a.type, gamma.data());
-
   const int workers = WorkerCount(threads, a.rows, cols);
-  // Per-worker column sums, combined in worker order below.
-  std::vector<std::vector<double>> dgamma(static_cast<size_t>(workers), std::vector<double>(ucols));
-  std::vector<std::vector<double>> dbeta(static_cast<size_t>(workers), std::vector<double>(ucols));
+  // Five rows per worker (x, dy, xhat, g, dx) and gamma (row 0 of one more set); per-worker
+  // column sums, combined in worker order below.
+  RowScratch rows;
+  std::vector<double> sums;
+  if (Status s = MakeScratch("NormBackwardHost", workers + 1, 5, cols, &rows, &sums); !s.ok()) return s;
+  float* gamma = rows.Row(workers, 0);
+  ReadRow(a.gamma, 0, cols, a.type, gamma);
+  auto dgamma_of = [&](int w) { return sums.data() + int64_t(w) * 2 * cols; };
+  auto dbeta_of = [&](int w) { return sums.data() + (int64_t(w) * 2 + 1) * cols; };
 
-  ParallelRows(a.rows, workers, [&](int w, int64_t begin, int64_t end) {
-    std::vector<float> x(ucols), dy(ucols), xhat(ucols), g(ucols), dx(ucols);
-    double* dg = dgamma[static_cast<size_t>(w)].data();
-    double* db = dbeta[static_cast<size_t>(w)].data();
+  ForEachWorkerRange(a.rows, workers, 1, [&](int w, int64_t begin, int64_t end) {
+    float *x = rows.Row(w, 0), *dy = rows.Row(w, 1), *xhat = rows.Row(w, 2), *g = rows.Row(w, 3), *dx = rows.Row(w, 4);
+    double* dg = dgamma_of(w);
+    double* db = dbeta_of(w);
     for (int64_t r = begin; r < end; ++r) {
-      // Read both rows before writing dx: dx may alias dy or x.
-      ReadRow(a.x, r * cols, cols, a.type, x.data());
-      ReadRow(a.dy, r * cols, cols, a.type, dy.data());
+      // Read both rows before writing dx: dx may be dy (in place).
+      ReadRow(a.x, r * cols, cols, a.type, x);
+      ReadRow(a.dy, r * cols, cols, a.type, dy);
       const float mean = ln ? a.mean[r] : 0.0f;
       const float rstd = a.rstd[r];
       double sum_g = 0.0, sum_gx = 0.0;
@@ -141,15 +160,15 @@ Status NormBackwardHost(const NormBackwardArgs& a, int threads) {
         dg[j] += static_cast<double>(dy[j]) * xhat[j];
         db[j] += dy[j];
       }
-      WriteRow(a.dx, r * cols, cols, a.type, dx.data());
+      WriteRow(a.dx, r * cols, cols, a.type, dx);
     }
   });
 
-  for (size_t j = 0; j < ucols; ++j) {
+  for (int64_t j = 0; j < cols; ++j) {
     double sg = 0.0, sb = 0.0;
     for (int w = 0; w < workers; ++w) {
-      sg += dgamma[static_cast<size_t>(w)][j];
-      sb += dbeta[static_cast<size_t>(w)][j];
+      sg += dgamma_of(w)[j];
+      sb += dbeta_of(w)[j];
     }
     a.dgamma[j] = static_cast<float>(sg);
     if (ln) a.dbeta[j] = static_cast<float>(sb);

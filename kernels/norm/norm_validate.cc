@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
+#include <string_view>
 
 #include "braid/kernels/norm.h"
 
@@ -71,6 +73,37 @@ Status CheckNoPartialOverlap(const char* op, const char* a_name, const void* a, 
                   a_name, a, b_name, b));
 }
 
+// One array of a call: its name, address and length (bytes); null pointers are left out.
+struct Array {
+  const char* name;
+  const void* p;
+  size_t bytes;
+  bool output;
+};
+
+bool Overlap(const Array& a, const Array& b) {
+  const auto pa = reinterpret_cast<uintptr_t>(a.p), pb = reinterpret_cast<uintptr_t>(b.p);
+  return a.p != nullptr && b.p != nullptr && pa < pb + b.bytes && pb < pa + a.bytes;
+}
+
+// No output overlaps another array, except the one in-place form `alias_output` == `alias_input`
+// (which CheckNoPartialOverlap has already held to the same address).
+Status CheckOutputsApart(const char* op, std::initializer_list<Array> arrays, const char* alias_output,
+                         const char* alias_input) {
+  for (const Array& out : arrays) {
+    if (!out.output) continue;
+    for (const Array& other : arrays) {
+      if (&other == &out || !Overlap(out, other) || (other.output && &other < &out)) continue;
+      const bool in_place = std::string_view(out.name) == alias_output && std::string_view(other.name) == alias_input;
+      if (in_place) continue;
+      return Status::InvalidArgument(fmt::format(
+          "{}: {}={} ({} bytes) overlaps {}={} ({} bytes): an output may only be the same array as {} ({} == {})",
+          op, out.name, out.p, out.bytes, other.name, other.p, other.bytes, alias_input, alias_output, alias_input));
+    }
+  }
+  return Status::Ok();
+}
+
 #define NORM_CHECK(expr)     \
   do {                       \
     Status s_ = (expr);      \
@@ -99,7 +132,16 @@ Status ValidateNormForward(const NormForwardArgs& a) {
   NORM_CHECK(CheckPointer(op, "y", a.y, es, true));
   NORM_CHECK(CheckPointer(op, "rstd", a.rstd, sizeof(float), false));
   const size_t bytes = static_cast<size_t>(a.rows * a.cols) * es;
-  return CheckNoPartialOverlap(op, "y", a.y, "x", a.x, bytes);
+  NORM_CHECK(CheckNoPartialOverlap(op, "y", a.y, "x", a.x, bytes));
+  const size_t row_bytes = static_cast<size_t>(a.cols) * es, stat_bytes = static_cast<size_t>(a.rows) * sizeof(float);
+  return CheckOutputsApart(op,
+                           {{"y", a.y, bytes, true},
+                            {"mean", a.mean, stat_bytes, true},
+                            {"rstd", a.rstd, stat_bytes, true},
+                            {"x", a.x, bytes, false},
+                            {"gamma", a.gamma, row_bytes, false},
+                            {"beta", a.beta, row_bytes, false}},
+                           "y", "x");
 }
 
 Status ValidateNormBackward(const NormBackwardArgs& a) {
@@ -122,7 +164,18 @@ Status ValidateNormBackward(const NormBackwardArgs& a) {
   NORM_CHECK(CheckPointer(op, "dgamma", a.dgamma, sizeof(float), true));
   const size_t bytes = static_cast<size_t>(a.rows * a.cols) * es;
   NORM_CHECK(CheckNoPartialOverlap(op, "dx", a.dx, "dy", a.dy, bytes));
-  return CheckNoPartialOverlap(op, "dx", a.dx, "x", a.x, bytes);
+  const size_t row_bytes = static_cast<size_t>(a.cols) * es, stat_bytes = static_cast<size_t>(a.rows) * sizeof(float);
+  const size_t sum_bytes = static_cast<size_t>(a.cols) * sizeof(float);
+  return CheckOutputsApart(op,
+                           {{"dx", a.dx, bytes, true},
+                            {"dgamma", a.dgamma, sum_bytes, true},
+                            {"dbeta", a.dbeta, sum_bytes, true},
+                            {"dy", a.dy, bytes, false},
+                            {"x", a.x, bytes, false},
+                            {"gamma", a.gamma, row_bytes, false},
+                            {"mean", a.mean, stat_bytes, false},
+                            {"rstd", a.rstd, stat_bytes, false}},
+                           "dx", "dy");
 }
 
 }  // namespace braid::kernels

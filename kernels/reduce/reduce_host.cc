@@ -4,16 +4,15 @@
 // typed pointers so g++ -O3 vectorises them. Exact aliasing (dst == a, dst == b, a == b) is
 // dispatched to loops with one pointer fewer instead of breaking the restrict promise.
 // fp16 / bf16 / fp8 are processed in blocks: widen to fp32 on the stack, combine, round once.
-// Counts of at least kParallelMinCount elements are split across a few std::thread workers.
+// Counts of at least kParallelMinCount elements are split across a few worker threads (kernels/common/host_workers.h).
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <exception>
 #include <limits>
 #include <thread>
 #include <type_traits>
 
 #include "braid/kernels/reduce.h"
+#include "kernels/common/host_workers.h"
 #include "kernels/reduce/batch_convert.h"
 #include "kernels/reduce/combine.h"
 
@@ -246,27 +245,11 @@ unsigned WorkerCount(size_t count) {
 // counts call run once on this thread: no allocation, no synchronisation.
 template <typename Run>
 void RunSplit(size_t count, const Run& run) {
-  unsigned workers = count < kParallelMinCount ? 1 : WorkerCount(count);
-  if (workers <= 1) {
-    run(size_t{0}, count);
-    return;
-  }
-  size_t per = (count / workers + kSplitAlign - 1) / kSplitAlign * kSplitAlign;
-  std::array<std::thread, kMaxWorkers> helpers;
-  unsigned started = 0;
-  for (unsigned w = 1; w < workers; ++w) {
-    size_t begin = std::min(count, w * per);
-    size_t end = w + 1 == workers ? count : std::min(count, begin + per);
-    if (begin == end) continue;
-    try {
-      helpers[started] = std::thread(run, begin, end);
-      ++started;
-    } catch (const std::exception&) {  // std::system_error, std::bad_alloc
-      run(begin, end);                    // no thread: do that share here
-    }
-  }
-  run(size_t{0}, std::min(count, per));
-  for (unsigned i = 0; i < started; ++i) helpers[i].join();
+  const int workers = count < kParallelMinCount ? 1 : static_cast<int>(WorkerCount(count));
+  ForEachWorkerRange(static_cast<int64_t>(count), workers, static_cast<int64_t>(kSplitAlign),
+                     [&run](int, int64_t begin, int64_t end) {
+                       if (begin < end) run(static_cast<size_t>(begin), static_cast<size_t>(end));
+                     });
 }
 
 char* At(void* base, size_t index, size_t size) { return static_cast<char*>(base) + index * size; }

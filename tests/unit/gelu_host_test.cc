@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -100,6 +101,17 @@ TEST(GeluHost, KnownValues) {
   EXPECT_EQ(dx[0], 0.5f);
   EXPECT_EQ(dx[1], 1.0f);
   EXPECT_NEAR(dx[2], 0.0f, 1e-6f);
+
+  // Beyond where x^2 overflows (~1.8e19) and at the infinities: the limits, not 0 * inf = NaN.
+  const float inf = std::numeric_limits<float>::infinity();
+  float big[] = {3e38f, -3e38f, 5.04e19f, inf, -inf}, gy[5], ones[] = {1, 1, 1, 1, 1}, gdx[5];
+  ASSERT_TRUE(GeluForwardHost(big, gy, 5, DataType::kFloat32).ok());
+  ASSERT_TRUE(GeluBackwardHost(ones, big, gdx, 5, DataType::kFloat32).ok());
+  const float want_y[] = {3e38f, -0.0f, 5.04e19f, inf, -0.0f}, want_dx[] = {1, 0, 1, 1, 0};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(gy[i], want_y[i]) << "gelu(" << big[i] << ")";
+    EXPECT_EQ(gdx[i], want_dx[i]) << "gelu'(" << big[i] << ")";
+  }
 }
 
 TEST(GeluHost, InPlace) {

@@ -336,7 +336,14 @@ TEST(GemmHost, BadArgumentsNameTheField) {
   args.bias = pr.a.data(), args.pre_activation = pr.a.data();
   expect_bad(args, "GemmArgs.pre_activation is set");
   args = good, args.a = pr.d.data();
-  expect_bad(args, "GemmArgs.d overlaps GemmArgs.a");
+  expect_bad(args, "overlaps GemmArgs.a = ");
+  // Every pointer aligned to its element size (the kernels move whole elements).
+  args = good, args.a = reinterpret_cast<const char*>(good.a) + 1;
+  expect_bad(args, "GemmArgs.a = ");
+  expect_bad(args, "is not aligned to its element size (2 bytes)");
+  // A value as tiny as beta = 1e-10 is printed as it is, not rounded to 0.000000.
+  args = good, args.beta = 1e-10f;
+  expect_bad(args, "GemmArgs.c is null but beta = 1e-10 ");
   Status threads = GemmHost(good, -1);
   EXPECT_EQ(threads.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(threads.message().find("threads = -1"), std::string::npos) << threads.message();
@@ -346,6 +353,8 @@ TEST(GemmHost, BadArgumentsNameTheField) {
 TEST(GemmHost, CudaEntryPointsReportNoCuda) {
   Problem pr(Make(8, 8, 8, kBf16, kBf16, Op::kAsIs, Op::kTransposed), 1);
   EXPECT_EQ(GemmCuda(pr.args, nullptr, 0, nullptr).code(), StatusCode::kUnsupported);
+  // Bad arguments are named first, as in a CUDA build.
+  EXPECT_EQ(GemmCuda(GemmArgs{}, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(GemmCudaKernelName(pr.args), "none (built without CUDA)");
 }
 #endif

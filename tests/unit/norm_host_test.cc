@@ -343,6 +343,12 @@ TEST(NormHost, BadInputsAreNamed) {
   ExpectInvalid(fwd([&](auto& a) { a.x = reinterpret_cast<char*>(buf.data()) + 2; }), "x=");
   ExpectInvalid(fwd([&](auto& a) { a.y = buf.data() + 1; }), "partially overlap");
   EXPECT_TRUE(fwd([](auto& a) { a.mean = nullptr, a.rstd = nullptr; }).ok());
+  // Outputs apart from every other array (only y == x is allowed).
+  ExpectInvalid(fwd([&](auto& a) { a.rstd = stats.data() + 1; }), "overlaps rstd=");
+  ExpectInvalid(fwd([&](auto& a) { a.mean = buf.data() + 40; }), "overlaps mean=");
+  ExpectInvalid(fwd([&](auto& a) { a.rstd = buf.data() + 16; }), "overlaps gamma=");
+  ExpectInvalid(fwd([&](auto& a) { a.gamma = buf.data() + 36; }), "an output may only be the same array as x (y == x)");
+  EXPECT_TRUE(fwd([&](auto& a) { a.y = buf.data(); }).ok());
 
   const NormBackwardArgs bgood{NormKind::kLayerNorm,
                                2,
@@ -370,6 +376,12 @@ TEST(NormHost, BadInputsAreNamed) {
   ExpectInvalid(bwd([](auto& a) { a.dbeta = nullptr; }), "dbeta is null");
   ExpectInvalid(bwd([](auto& a) { a.kind = NormKind::kRmsNorm; }), "mean=");
   ExpectInvalid(bwd([&](auto& a) { a.dx = buf.data() + 4; }), "partially overlap");
+  // Outputs apart from every other array (only dx == dy is allowed).
+  ExpectInvalid(bwd([&](auto& a) { a.dbeta = a.dgamma; }), "overlaps dbeta=");
+  ExpectInvalid(bwd([&](auto& a) { a.dx = buf.data() + 16; }), "overlaps x=");
+  ExpectInvalid(bwd([&](auto& a) { a.dgamma = buf.data() + 48; }), "overlaps dgamma=");
+  ExpectInvalid(bwd([&](auto& a) { a.dgamma = stats.data() + 1; }), "overlaps mean=");
+  EXPECT_TRUE(bwd([&](auto& a) { a.dx = buf.data(); }).ok());
 
   // The CUDA entry points check arguments the same way, with or without CUDA or a device.
   ExpectInvalid(NormForwardCuda(NormForwardArgs{}, nullptr), "rows=0");

@@ -210,12 +210,16 @@ TEST(ReduceManyEdgeCases, NothingToDoWritesNothing) {
 #if !defined(BRAID_HAVE_CUDA)
 // CPU-only builds keep the GPU entry point, which says why it cannot run (CUDA builds test it
 // in tests/gpu/reduce_gpu_test.cc).
-TEST(ReduceCudaWithoutCuda, ReturnsUnsupported) {
+TEST(ReduceCudaWithoutCuda, ChecksArgumentsThenReturnsUnsupported) {
   float a = 1.f, b = 2.f, out = 0.f;
   const void* srcs[] = {&a, &b};
   Status status = ReduceCuda(&out, srcs, 2, 1, DataType::kFloat32, RedOpKind::kSum, nullptr);
   EXPECT_EQ(status.code(), StatusCode::kUnsupported);
   EXPECT_EQ(status.message(), "ReduceCuda: built without CUDA");
+  // Bad arguments are named first, as a CUDA build does.
+  status = ReduceCuda(&out, srcs, 99, 1, DataType::kFloat32, RedOpKind::kSum, nullptr);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("num_srcs = 99"), std::string::npos) << status.message();
 }
 #endif
 

@@ -20,6 +20,9 @@
 //   t = t + residual[m,n]                                         (if residual != nullptr)
 //   D[m,n] = round(t) to output_type (round-to-nearest-even)
 // C may alias D exactly (same pointer and leading dimension); no other overlap is allowed.
+// Every pointer must be aligned to its element size (2 bytes for A and B, the output type's size
+// for the rest); ValidateGemm refuses others. alpha = 0 still computes A op B, so an Inf or NaN
+// there reaches D (reference BLAS skips the product; cuBLAS does not promise to).
 #pragma once
 
 #include <cstddef>
@@ -87,10 +90,11 @@ BRAID_API size_t GemmCudaWorkspaceBytes(const GemmArgs& args);
 
 // CUDA GEMM on `stream` (device pointers). Asynchronous: no synchronisation, no allocation.
 // Picks the sm_90a TMA + wgmma kernel when the device is a Hopper (sm_90) GPU and A and B are
-// 16-byte aligned with leading dimensions that are multiples of 8 elements (TMA's rule);
-// otherwise a portable kernel that handles any alignment. Returns kUnsupported in builds
-// without CUDA, kInvalidArgument for bad arguments (nothing launched), kSystemError for CUDA
-// errors at launch.
+// 16-byte aligned with leading dimensions that are multiples of 8 elements and rows under
+// 2^40 bytes (TMA's rules); otherwise a portable kernel for any element-aligned arguments. Both
+// take any M, N, K up to kGemmMaxDim. Returns kInvalidArgument for bad arguments (nothing
+// launched; checked first also in builds without CUDA, which then return kUnsupported), and
+// kSystemError for CUDA errors at launch.
 BRAID_API Status GemmCuda(const GemmArgs& args, void* workspace, size_t workspace_bytes,
                           CUstream_st* stream);
 

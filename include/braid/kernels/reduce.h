@@ -9,7 +9,10 @@
 //   fp8 e5m2 rounds overflow to Inf like IEEE types.
 // - NaN propagates through sum/prod/avg/premulsum; min/max return NaN if either input is NaN.
 // - Integer sum/prod wrap modulo 2^bits (unsigned arithmetic), as NCCL does.
-// - Thread-safe; the functions do not allocate. Large counts may be split across threads.
+// - Thread-safe. No heap memory is allocated; counts of 4Mi elements and more are split across
+//   up to 4 threads (one that cannot be started leaves its share to the calling thread).
+// - These are the runtime's inner loops, so they return nothing: an invalid type or op writes
+//   nothing (callers validate first, as the collectives do).
 #pragma once
 
 #include <cstddef>
@@ -31,7 +34,8 @@ BRAID_API void ReduceHost(void* dst, const void* a, const void* b, size_t count,
 BRAID_API void ScaleHost(void* dst, const void* src, size_t count, DataType type, double scalar);
 
 // dst[i] = src[i] / divisor (ncclAvg finalisation). Floating types divide in compute precision;
-// integers use truncating integer division.
+// integers use truncating integer division. A divisor of 0 copies integers unchanged and gives
+// floats src / 0 (+-Inf, or NaN for 0); the collectives never divide by 0 (ranks >= 1).
 BRAID_API void DivideHost(void* dst, const void* src, size_t count, DataType type,
                           uint64_t divisor);
 
