@@ -10,8 +10,11 @@
 // - Calls block until this rank's part is complete (host memory). Every rank must call the same
 //   collectives in the same order with matching count, type, op and root.
 // - Invalid arguments return InvalidArgument before anything is sent; the communicator stays
-//   usable. A dead or stalled peer yields RemoteError / Timeout naming that peer within
-//   BRAID_TIMEOUT seconds; Abort() from another thread makes pending calls return Aborted.
+//   usable. A dead peer yields RemoteError naming it, typically within a second; a stalled one
+//   (alive, making no progress) a Timeout after BRAID_TIMEOUT seconds without progress, plus
+//   the clean-up: at most 2 s for the stalled peer's transfers to stop, and at most
+//   min(BRAID_TIMEOUT, 5 s) for peers to confirm they stopped reading this rank's buffers.
+//   Abort() from another thread makes pending calls return Aborted.
 //   After a RemoteError, Timeout or Aborted the communicator is unusable: destroy it.
 // - A Comm is used by one thread at a time, except Abort(), which any thread may call. Different
 //   communicators may be used from different threads at the same time, including a communicator

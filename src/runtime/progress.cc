@@ -101,12 +101,15 @@ ProgressWaiter::Pass ProgressWaiter::Pace(Status* stop) {
 }
 
 Status ProgressWaiter::CheckHealth(std::vector<int>* peers) {
-  // The peers' own deaths first: they name the cause more directly than a notice about one.
+  // The peers' own deaths first: they name the cause more directly than a notice about one,
+  // unless the dead peer had sent its own notice: it failed, said why and then exited, and its
+  // word names the cause where its exit does not.
   std::sort(peers->begin(), peers->end());
   peers->erase(std::unique(peers->begin(), peers->end()), peers->end());
   for (int peer : *peers) {
     if (Status health = transport_->PeerHealth(peer); !health.ok()) {
       failed_peer_ = peer;
+      if (notices_ && notices_->Stopped(peer)) return notices_->Heard();
       return health;
     }
   }

@@ -163,7 +163,8 @@ class Transport {
   }
 
   // OK while `peer` looks alive; a RemoteError naming the peer once the transport knows it died
-  // (endpoint error, closed connection, or its process no longer exists on this host).
+  // (endpoint error, closed connection, or its process no longer exists on this host) or left
+  // (a same-host peer whose farewell arrived: it destroyed its transport). For waits on `peer`.
   virtual Status PeerHealth(int peer) = 0;
   // OK unless a peer that shares this rank's shared-memory receive queue exited without leaving
   // (its transport destroyed, which sends a farewell behind all its other messages); then a

@@ -350,8 +350,19 @@ int Bystander(std::unique_ptr<braid::Comm> world, const std::string& how, int la
   if (rank == 2) {
     if (how == "die") _exit(kExitDeliberate);
     world.reset();
+    // desert: gone from braid (its transport said farewell) but alive for late_ms.
+    if (how == "desert") std::this_thread::sleep_for(std::chrono::milliseconds(late_ms));
     Say("DONE");
     return kExitOk;
+  }
+  if (how == "desert") {  // an all-reduce that needs rank 2: it cannot complete
+    std::vector<float> sum(64, 1.0f);
+    braid::Status s = world->AllReduce(sum.data(), sum.data(), sum.size(), braid::DataType::kFloat32,
+                                       braid::RedOp{braid::RedOpKind::kSum});
+    if (s.ok()) return kExitWrong;
+    Fail(rank, "allreduce", s);
+    Say("FAILED");
+    return kExitCollective;
   }
   std::vector<char> buf(64, char(rank));
   braid::Status s;
@@ -376,7 +387,7 @@ int Usage() {
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
                "concurrent-torture SEED N R | mismatch | unmap-after-failure N | group-failure | "
-               "bystander die|leave LATE_MS\n");
+               "bystander die|leave|desert LATE_MS\n");
   return kExitUsage;
 }
 
@@ -392,8 +403,8 @@ int main(int argc, char** argv) {
   const bool bystander = mode == "bystander";
   if (!counted && !torture && !rounds && !plain && !bystander) return Usage();
   if ((counted && argc != 4) || (rounds && argc != 3) || (torture && argc != 5)) return Usage();
-  if (bystander && (argc != 4 || (std::string(argv[2]) != "die" && std::string(argv[2]) != "leave")))
-    return Usage();
+  const std::string how = argc > 2 ? argv[2] : "";
+  if (bystander && (argc != 4 || (how != "die" && how != "leave" && how != "desert"))) return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
 

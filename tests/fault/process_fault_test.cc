@@ -396,6 +396,28 @@ TEST_F(ProcessFaultTest, ARankThatLeftFailsNoOne) {
   RunToCompletion(3, {"bystander", "leave", "1500"});
 }
 
+// But a rank that leaves (destroys its communicator, its process alive) while the others start a
+// collective that needs it fails them within a health check or two, naming it: its farewell is
+// its last message, so waiting for it until BRAID_TIMEOUT (60 s here) could only end in a Timeout.
+TEST_F(ProcessFaultTest, ARankThatLeftFailsThoseWaitingOnIt) {
+  const int kRanks = 3;
+  const std::map<std::string, std::string> env = {{"BRAID_TIMEOUT", "60"}};
+  for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"bystander", "desert", "3000"}, "", env);
+  for (int r = 0; r < 2; ++r)
+    ASSERT_TRUE(harness_.Wait(r, 10.0)) << "rank " << r << " still waiting on a rank that left\n" << harness_.Report();
+  ASSERT_TRUE(harness_.Wait(2, kHealthyS)) << harness_.Report();
+  LogOutcome();
+  EXPECT_EQ(harness_.child(2).ExitCode(), 0);
+  for (int r = 0; r < 2; ++r) {
+    const std::string err = harness_.Stderr(r);
+    SCOPED_TRACE("rank " + std::to_string(r) + " stderr: " + err);
+    EXPECT_EQ(harness_.child(r).ExitCode(), 4);
+    EXPECT_NE(err.find("RemoteError"), std::string::npos);
+    EXPECT_NE(err.find("rank 2 (pid"), std::string::npos);
+    EXPECT_NE(err.find("left: it destroyed its communicators"), std::string::npos);
+  }
+}
+
 TEST_F(ProcessFaultTest, BadArgumentsLeaveCommunicatorUsable) {
   const int kRanks = 2;
   for (int r = 0; r < kRanks; ++r) StartRank(r, kRanks, {"bad-args"});

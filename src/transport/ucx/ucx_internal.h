@@ -65,6 +65,9 @@ constexpr long kMaxLocalFifoSize = 1 << 16;
 // long Cancel()/the destructor wait for UCX to complete what they asked for.
 constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);
 constexpr auto kCompletionBound = std::chrono::seconds(2);
+// How long a peer that let a cancelled transfer run out kCompletionBound counts as stalled: the
+// cancellations of one failure follow each other within it.
+constexpr auto kStalledPeerMemory = std::chrono::seconds(10);
 // Stop()'s answer for a send it leaves lingering (see UcxTransport::Linger).
 inline constexpr const char* kLingering = "lingering";
 // How long the destructor lets buffered outgoing data drain to live peers.

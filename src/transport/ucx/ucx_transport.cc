@@ -450,9 +450,10 @@ size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stoppe
     if (p.settle != Settle::kWaiting) continue;
     // Our own receives of the communicator went with the failed call, so sends to ourselves are
     // as good as answered by a stopped peer.
+    // A peer whose farewell arrived has destroyed its transport: it reads nothing more either.
     if (!Health(peer).ok())
       p.settle = Settle::kDead;
-    else if (peer == rank_ || stopped(arg, peer))
+    else if (peer == rank_ || stopped(arg, peer) || (SharesMemory(peer) && HasLeft(peer)))
       p.settle = Settle::kStopped;
     else if (give_up)
       p.settle = Settle::kGivenUp;
@@ -515,16 +516,24 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
   }
   // A transfer matched with a peer that has died never completes (the shared-memory lane has no
   // error handling): stop waiting as soon as the peer is known dead, rather than after the bound
-  // for every such request in turn.
-  while (!finished() && Clock::now() - start < kCompletionBound) {
+  // for every such request in turn. A peer that let another cancelled transfer run out the bound
+  // just now is stalled (stopped, or busy outside UCX): not waited for again.
+  Peer& p = *peers_[size_t(peer)];
+  const bool stalled = p.stop_gave_up != Clock::time_point{} && Clock::now() - p.stop_gave_up < kStalledPeerMemory;
+  while (!stalled && !finished() && Clock::now() - start < kCompletionBound) {
     Drive();
     if (!Health(peer).ok()) break;
   }
+  if (stalled) Drive();  // one pass: what has already ended is delivered, not abandoned
   if (finished()) return nullptr;
   if (!Health(peer).ok()) return "cancelled; the peer is dead";
-  BRAID_WARN(kNet, "{} rank {} did not stop within {} s of being cancelled; abandoning it",
-             is_send ? "send to" : "receive from", peer,
-             std::chrono::duration<double>(kCompletionBound).count());
+  if (!stalled) {
+    p.stop_gave_up = Clock::now();
+    BRAID_WARN(kNet, "{} rank {} did not stop within {} s of being cancelled; abandoning it and, for {} s, "
+               "its other cancelled transfers",
+               is_send ? "send to" : "receive from", peer, std::chrono::duration<double>(kCompletionBound).count(),
+               std::chrono::duration<double>(kStalledPeerMemory).count());
+  }
   return "cancelled";
 }
 
@@ -640,7 +649,14 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
 
 Status UcxTransport::PeerHealth(int peer) {
   TransportLock::Guard guard(lock_);
-  return Health(peer);
+  Status health = Health(peer);
+  if (!health.ok() || !SharesMemory(peer) || !HasLeft(peer)) return health;
+  // Its farewell arrived: it destroyed its transport and will send and receive nothing more, so
+  // a wait on it would only end at BRAID_TIMEOUT. (Asked only of peers a wait is on.)
+  MarkFailed(peer, fmt::format("rank {} (pid {} on this host) left: it destroyed its communicators while this "
+                               "rank still waited on it", peer, processes_[size_t(peer)].pid));
+  HandleFailures();
+  return Status::RemoteError(peers_[size_t(peer)]->failure);
 }
 
 Status UcxTransport::Health(int peer) {

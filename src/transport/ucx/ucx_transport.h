@@ -134,6 +134,9 @@ class UcxTransport : public Transport {
     bool left = false;    // its farewell arrived: it destroyed its transport and writes no more
     // SettleCancelledSends' verdict on this peer's lingering sends during one pass.
     enum class Settle : uint8_t { kNone, kWaiting, kDead, kStopped, kGivenUp } settle = Settle::kNone;
+    // When Stop() last waited the whole kCompletionBound for a cancelled transfer with this peer
+    // in vain (zero: never). Its other transfers are then not waited for again (kStalledPeerMemory).
+    std::chrono::steady_clock::time_point stop_gave_up{};
     std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
     std::string failure;  // cause + "; also <cause of another failed peer>"...
   };
@@ -255,7 +258,9 @@ class UcxTransport : public Transport {
                                        uint64_t tag, size_t bytes, const IdleCheck& idle);
   // Stops an operation a wait gave up on: cancels a receive in UCX; lets a send finish for a
   // moment, then force-closes its endpoint (UCX cannot cancel sends). Waits for finished() at
-  // most kCompletionBound, less once the peer is known dead. nullptr once it finished, else why
+  // most kCompletionBound, less once the peer is known dead, and not at all for a peer that let
+  // another cancelled transfer run out that bound recently (a stalled peer costs one bound per
+  // failure, not one per transfer: a ring's slices are many). nullptr once it finished, else why
   // not (the caller abandons it). With `may_linger`, a send still pending after the moment to a
   // live peer without error handling is not force-closed: Stop returns kLingering, and the caller
   // lingers it instead of abandoning it.
