@@ -202,6 +202,10 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
 
 TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link,
                    std::optional<Algorithm> forced) {
+  return Choose(request, link, forced ? MaskOf(*forced) : kAnyAlgorithm);
+}
+
+TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link, AlgorithmMask allowed) {
   std::vector<Candidate> all;
   for (int a = 0; a < kNumAlgorithms; ++a) {
     Algorithm algo = Algorithm(a);
@@ -213,20 +217,28 @@ TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link,
     return choice;
   }
   const Candidate* best = &all[0];
-  for (const Candidate& c : all)
+  const Candidate* best_allowed = nullptr;
+  for (const Candidate& c : all) {
     if (c.us < best->us) best = &c;
+    if ((allowed & MaskOf(c.algorithm)) && (!best_allowed || c.us < best_allowed->us)) best_allowed = &c;
+  }
   std::string ranking = Ranking(all);
+  const bool restricted = (allowed & kAnyAlgorithm) != kAnyAlgorithm;
+  const bool one = restricted && (allowed & (allowed - 1)) == 0;
+  std::string names;  // the allowed algorithms, for the reason
+  for (int a = 0; a < kNumAlgorithms; ++a)
+    if (allowed & MaskOf(Algorithm(a))) names += std::string(names.empty() ? "" : ",") + AlgorithmName(Algorithm(a));
+  if (restricted && best_allowed) {
+    const std::string how = one ? std::string("forced ") : "allowed " + names + ", chose ";
+    return {best_allowed->algorithm, best_allowed->slice_bytes, best_allowed->us,
+            how + AlgorithmName(best_allowed->algorithm) + ": est " + FormatUs(best_allowed->us) + " (slice " +
+                FormatBytes(best_allowed->slice_bytes) + "); model: " + ranking};
+  }
   std::string prefix;
-  if (forced) {
-    for (const Candidate& c : all) {
-      if (c.algorithm != *forced) continue;
-      choice = {c.algorithm, c.slice_bytes, c.us,
-                std::string("forced ") + AlgorithmName(c.algorithm) + ": est " + FormatUs(c.us) +
-                    " (slice " + FormatBytes(c.slice_bytes) + "); model: " + ranking};
-      return choice;
-    }
-    prefix = std::string("forced ") + AlgorithmName(*forced) + " does not support " +
-             CollectiveName(request.collective) + ", falling back to the model; ";
+  if (restricted) {
+    prefix = (one ? "forced " : "allowed ") + (names.empty() ? std::string("(none)") : names) +
+             (one ? " does" : " do") + " not support " + CollectiveName(request.collective) +
+             ", falling back to the model; ";
   }
   choice = {best->algorithm, best->slice_bytes, best->us, prefix + ranking};
   return choice;

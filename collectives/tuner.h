@@ -38,6 +38,16 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
 TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link,
                    std::optional<Algorithm> forced);
 
+// A set of algorithms, bit a for Algorithm(a).
+using AlgorithmMask = uint32_t;
+inline constexpr AlgorithmMask kAnyAlgorithm = (AlgorithmMask{1} << kNumAlgorithms) - 1;
+constexpr AlgorithmMask MaskOf(Algorithm a) { return AlgorithmMask{1} << int(a); }
+
+// As above, choosing among the `allowed` algorithms (NCCL_ALGO's lists and exclusions): one
+// allowed algorithm is forced as above; several leave the model to pick among those that support
+// the collective; if none does, the model picks among all and the reason says so.
+TunerChoice Choose(const ScheduleRequest& request, const LinkModel& link, AlgorithmMask allowed);
+
 // The model braid's host runtime (src/runtime) tunes with for host memory over UCX shared
 // memory. plan-sim's host-runtime mode chooses with it too, so that it replays exactly the
 // algorithm and slice the runtime would run (see tuner.cc for where the numbers come from).

@@ -47,7 +47,9 @@ struct CommOptions {
   // Negative = take BRAID_TIMEOUT from the environment (default 300).
   double timeout_s = -1;
   // Force an algorithm for every collective that supports it: "ring", "tree", "chain",
-  // "recdoubling" or "pairwise". Empty = BRAID_ALGO (or NCCL_ALGO), else the tuner decides.
+  // "recdoubling" or "pairwise"; or NCCL_ALGO's syntax: "tree,ring" (the tuner chooses among
+  // them), "^ring" (anything but), "allreduce:tree;allgather:ring" (per collective), with NCCL's
+  // own algorithms (NVLS, PAT, ...) skipped. Empty = BRAID_ALGO (or NCCL_ALGO), else the tuner.
   std::string algorithm;
   // Pipelining slice in bytes; 0 = chosen by the tuner. Mostly for tests and experiments.
   size_t slice_bytes = 0;

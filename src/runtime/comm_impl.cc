@@ -29,14 +29,6 @@ constexpr size_t kDefaultInlineBytes = 4096;
 // Upper bound of BRAID_SLICE_BYTES (1 TiB): larger than any buffer, so every useful value fits.
 constexpr long kMaxSliceBytes = 1l << 40;
 
-std::optional<coll::Algorithm> ParseAlgorithm(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  // NCCL_ALGO may be a list ("tree,ring") or per-collective ("allreduce:tree"): take the first name.
-  if (size_t colon = text.find(':'); colon != std::string::npos) text = text.substr(colon + 1);
-  if (size_t comma = text.find_first_of(",;"); comma != std::string::npos) text = text.substr(0, comma);
-  return coll::AlgorithmByName(text);
-}
-
 std::string FormatBytes(size_t bytes) {
   if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0) return fmt::format("{}GiB", bytes >> 30);
   if (bytes >= (1ull << 20) && bytes % (1ull << 20) == 0) return fmt::format("{}MiB", bytes >> 20);
@@ -57,7 +49,8 @@ Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_r
       p2p_(runtime::P2pContext{world_->transport.get(), &world_ranks_, comm_id_, &aborted_, options_.timeout_s,
                                &notices_},
            size_t(options_.p2p_inline_bytes)) {
-  if (!options_.algorithm.empty()) forced_algorithm_ = ParseAlgorithm(options_.algorithm);
+  // Checked by ResolveOptions (the options reach here resolved): no error is left to report.
+  (void)runtime::ParseAlgorithmSetting(options_.algorithm, "CommOptions.algorithm", &allowed_algorithms_);
 }
 
 std::unique_ptr<Comm> Comm::Impl::MakeComm(std::shared_ptr<runtime::World> world,
@@ -74,8 +67,12 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
     return Status::InvalidArgument(fmt::format("CommOptions.timeout_s={} out of range [{}, {}] seconds (or < 0 for "
                                                "BRAID_TIMEOUT)", out->timeout_s, env::kMinTimeoutS, env::kMaxTimeoutS));
   }
+  std::string algorithm_source = "CommOptions.algorithm";
   if (out->algorithm.empty()) {
-    if (std::optional<std::string> algo = env::Get("ALGO")) out->algorithm = *algo;
+    if (std::optional<std::string> algo = env::Get("ALGO")) {
+      out->algorithm = *algo;
+      algorithm_source = env::VariableName("ALGO");  // BRAID_ALGO, or NCCL_ALGO when only that is set
+    }
   }
   if (out->p2p_inline_bytes < 0) {
     BRAID_RETURN_IF_ERROR(env::GetInt("P2P_INLINE_BYTES", long(kDefaultInlineBytes), 0, long(runtime::kMaxInlineBytes),
@@ -99,12 +96,8 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
   }
   BRAID_RETURN_IF_ERROR(runtime::LoadWaitPolicy());
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::CheckKnobs());
-  if (!out->algorithm.empty() && !ParseAlgorithm(out->algorithm)) {
-    return Status::InvalidArgument(fmt::format(
-        "algorithm '{}' (BRAID_ALGO / CommOptions.algorithm) unknown; valid: ring, tree, chain, "
-        "recdoubling, pairwise", out->algorithm));
-  }
-  return Status::Ok();
+  runtime::AllowedAlgorithms allowed;
+  return runtime::ParseAlgorithmSetting(out->algorithm, algorithm_source, &allowed);
 }
 
 Status Comm::Impl::CheckUsable() const {
@@ -174,7 +167,7 @@ Status Comm::Impl::PlanFor(const coll::ScheduleRequest& request, const CachedPla
   }
   if (plan_cache_.size() >= kMaxCachedPlans) plan_cache_.clear();
   CachedPlan fresh;
-  fresh.choice = coll::Choose(request, link_, forced_algorithm_);
+  fresh.choice = coll::Choose(request, link_, allowed_algorithms_[size_t(request.collective)]);
   if (options_.slice_bytes) fresh.choice.slice_bytes = options_.slice_bytes;
   coll::ScheduleRequest built = request;
   built.algorithm = fresh.choice.algorithm;

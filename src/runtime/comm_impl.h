@@ -13,6 +13,7 @@
 
 #include "braid/comm.h"
 #include "collectives/schedule.h"
+#include "runtime/algorithm_setting.h"
 #include "collectives/tuner.h"
 #include "runtime/executor.h"
 #include "runtime/failure_notice.h"
@@ -121,7 +122,8 @@ class Comm::Impl {
   std::vector<std::byte> scratch_;
   std::vector<std::byte> premul_input_;  // scaled copy of the input for kPreMulSum
   coll::LinkModel link_ = coll::HostRuntimeLinkModel();  // shared with plan-sim
-  std::optional<coll::Algorithm> forced_algorithm_;
+  // Per collective, the algorithms the tuner may choose (CommOptions.algorithm / BRAID_ALGO / NCCL_ALGO).
+  runtime::AllowedAlgorithms allowed_algorithms_{};
   std::map<CacheKey, CachedPlan> plan_cache_;
   uint64_t calls_checked_ = 0;  // collective calls fingerprinted (BRAID_CHECK_CALLS)
   bool checking_call_ = false;  // the fingerprint all-gather itself is not checked

@@ -213,5 +213,20 @@ TEST(Tuner, BandwidthTermCountsTheBytesSent) {
   }
 }
 
+// NCCL_ALGO's lists: the model picks among the allowed algorithms; none that fits falls back.
+TEST(Tuner, ChoosesAmongTheAllowedAlgorithms) {
+  LinkModel link;
+  ScheduleRequest q = Request(Collective::kAllReduce, 8, 1 << 20);
+  const AlgorithmMask tree_or_ring = MaskOf(Algorithm::kTree) | MaskOf(Algorithm::kRing);
+  TunerChoice c = Choose(q, link, tree_or_ring);
+  EXPECT_TRUE(c.algorithm == Algorithm::kTree || c.algorithm == Algorithm::kRing) << c.reason;
+  EXPECT_EQ(c.estimated_us, std::min(Choose(q, link, Algorithm::kTree).estimated_us,
+                                     Choose(q, link, Algorithm::kRing).estimated_us));
+  EXPECT_NE(c.reason.find("allowed ring,tree, chose "), std::string::npos) << c.reason;
+  TunerChoice none = Choose(q, link, MaskOf(Algorithm::kPairwise));
+  EXPECT_EQ(none.algorithm, Choose(q, link, std::nullopt).algorithm);
+  EXPECT_NE(none.reason.find("forced pairwise does not support allreduce"), std::string::npos) << none.reason;
+}
+
 }  // namespace
 }  // namespace braid::coll

@@ -75,8 +75,12 @@ class OutputFile {
 std::string AlgoDescription(const Options& o) {
   if (o.backend == BackendKind::kMpi) return "mpi library's choice";
   if (!o.algo.empty()) return o.algo;
-  const char* env = std::getenv("BRAID_ALGO");
-  return env && *env ? fmt::format("auto (BRAID_ALGO={})", env) : "auto";
+  // The variables braid reads, in its order (BRAID_ALGO wins over NCCL_ALGO).
+  for (const char* name : {"BRAID_ALGO", "NCCL_ALGO"}) {
+    const char* env = std::getenv(name);
+    if (env && *env) return fmt::format("auto ({}={})", name, env);
+  }
+  return "auto";
 }
 
 // Returns the exit code: 0, 1 (wrong results) or 2 (the buffers do not fit this machine, or an

@@ -137,8 +137,14 @@ std::string ResultsToCsv(const Options& o, const RunInfo& info, const Results& r
   // The run's identity on every row, so results of several runs can be concatenated and compared.
   text += "collective,backend,nranks,algo,size,count,type,redop,root,oop_time_us,oop_algbw,oop_busbw,oop_wrong,"
           "ip_time_us,ip_algbw,ip_busbw,ip_wrong\n";
+  // The algo field may hold a comma (NCCL_ALGO=tree,ring): quoted, with quotes doubled (RFC 4180).
+  std::string algo = info.algo;
+  if (algo.find_first_of(",\"") != std::string::npos) {
+    for (size_t at = algo.find('"'); at != std::string::npos; at = algo.find('"', at + 2)) algo.insert(at, 1, '"');
+    algo = '"' + algo + '"';
+  }
   const std::string run = fmt::format("{},{},{},{}", CollectiveName(o.collective), BackendName(o.backend),
-                                      info.context.nranks, info.algo);
+                                      info.context.nranks, algo);
   auto variant = [](const Measurement& m) {
     if (!m.valid) return std::string(",,,");
     return fmt::format("{},{},{},{}", m.time_us, m.algbw, m.busbw, m.wrong < 0 ? "" : std::to_string(m.wrong));

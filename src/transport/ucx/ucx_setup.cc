@@ -106,11 +106,26 @@ Status LocalFifoSize(long* out) {
   *out = read.second;
   return read.first;
 }
+
+// BRAID_UCX_ERROR_MODE: auto (unset), peer or none.
+Status ErrorMode(std::string* mode) {
+  std::optional<std::string> value = env::Get("UCX_ERROR_MODE");
+  if (!value) return Status::Ok();
+  if (*value != "auto" && *value != "peer" && *value != "none") {
+    return Status::InvalidArgument(
+        fmt::format("{}='{}' unknown; valid: auto, peer, none", env::VariableName("UCX_ERROR_MODE"), *value));
+  }
+  *mode = *value;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status UcxTransport::CheckKnobs() {
   long fifo = 0;
-  return LocalFifoSize(&fifo);
+  BRAID_RETURN_IF_ERROR(LocalFifoSize(&fifo));
+  std::string mode;
+  return ErrorMode(&mode);
 }
 
 Status UcxTransport::Init() {
@@ -140,9 +155,16 @@ Status UcxTransport::Init() {
     local_settings.push_back({"MM_FIFO_SIZE", local_fifo_, "BRAID_UCX_LOCAL_FIFO_SIZE"});
   Status local = InitLane(&lanes_[kLocalLane], local_settings);
   if (!local.ok()) {
+    DestroyLane(&lanes_[kLocalLane]);
+    // A lane the user configured is not swapped for another behind their back.
+    for (const char* knob : {"UCX_LOCAL_TLS", "UCX_LOCAL_RNDV_THRESH"}) {
+      if (env::Get(knob)) {
+        return Status::InvalidArgument(fmt::format("{}='{}': UCX could not make the shared-memory lane with it: {}",
+                                                   env::VariableName(knob), *env::Get(knob), local.ToString()));
+      }
+    }
     BRAID_WARN(kNet, "no shared-memory UCX lane ({}); same-host peers will use the network lane",
                local.ToString());
-    DestroyLane(&lanes_[kLocalLane]);
   }
   BRAID_RETURN_IF_ERROR(InitLane(&lanes_[kNetworkLane], {}).WithContext("UCX network lane"));
   interrupt_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -265,14 +287,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
     return Status::InvalidArgument(
         fmt::format("UCX connect: {} peer identities for {} addresses", peers.size(), n));
   }
-  if (std::optional<std::string> mode = env::Get("UCX_ERROR_MODE")) {
-    if (*mode == "auto" || *mode == "peer" || *mode == "none") {
-      error_mode_ = *mode;
-    } else {
-      return Status::InvalidArgument(
-          fmt::format("{}='{}' unknown; valid: auto, peer, none", env::VariableName("UCX_ERROR_MODE"), *mode));
-    }
-  }
+  BRAID_RETURN_IF_ERROR(ErrorMode(&error_mode_));
   rank_ = rank;
   size_ = n;
   processes_ = peers;

@@ -1,0 +1,100 @@
+#include "runtime/algorithm_setting.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <vector>
+
+#include "core/log.h"
+
+namespace braid::runtime {
+namespace {
+
+// NCCL's GPU and in-network algorithms: valid in NCCL_ALGO, absent from braid.
+constexpr std::string_view kNcclOnly[] = {"nvls", "nvlstree", "collnetdirect", "collnetchain", "collnet", "pat"};
+
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  for (size_t begin = 0;;) {
+    const size_t end = text.find(separator, begin);
+    parts.push_back(text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin));
+    if (end == std::string_view::npos) return parts;
+    begin = end + 1;
+  }
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<coll::Collective> CollectiveByName(std::string_view name) {
+  for (int c = 0; c < coll::kNumCollectives; ++c)
+    if (name == coll::CollectiveName(coll::Collective(c))) return coll::Collective(c);
+  return std::nullopt;
+}
+
+std::string ValidNames() {
+  std::string names;
+  for (int a = 0; a < coll::kNumAlgorithms; ++a)
+    names += fmt::format("{}{}", a ? ", " : "", coll::AlgorithmName(coll::Algorithm(a)));
+  return names + " (NCCL's nvls, nvlstree, collnetdirect, collnetchain, pat are accepted and skipped)";
+}
+
+}  // namespace
+
+Status ParseAlgorithmSetting(std::string_view text, const std::string& source, AllowedAlgorithms* out) {
+  out->fill(coll::kAnyAlgorithm);
+  std::string lower(Trim(text));
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower.empty()) return Status::Ok();
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument(fmt::format("{}='{}': {}", source, std::string(text), why));
+  };
+  for (std::string_view section : Split(lower, ';')) {
+    section = Trim(section);
+    if (section.empty()) continue;  // "ring;" as a trailing separator
+    std::optional<coll::Collective> only;
+    if (const size_t colon = section.find(':'); colon != std::string_view::npos) {
+      const std::string_view name = Trim(section.substr(0, colon));
+      section = Trim(section.substr(colon + 1));
+      if (name == "sendrecv") continue;  // point-to-point has no algorithm to choose
+      only = CollectiveByName(name);
+      if (!only) {
+        return bad(fmt::format("unknown collective '{}' (valid: allreduce, reducescatter, allgather, broadcast, "
+                               "reduce, alltoall, sendrecv)", name));
+      }
+    }
+    const bool exclude = !section.empty() && section.front() == '^';
+    if (exclude) section.remove_prefix(1);
+    coll::AlgorithmMask named = 0;
+    bool any_name = false;
+    for (std::string_view name : Split(section, ',')) {
+      name = Trim(name);
+      if (name.empty()) return bad("an empty algorithm name");
+      any_name = true;
+      if (std::find(std::begin(kNcclOnly), std::end(kNcclOnly), name) != std::end(kNcclOnly)) continue;
+      const std::optional<coll::Algorithm> algorithm = coll::AlgorithmByName(name);
+      if (!algorithm) return bad(fmt::format("unknown algorithm '{}' (valid: {})", name, ValidNames()));
+      named |= coll::MaskOf(*algorithm);
+    }
+    if (!any_name) return bad("no algorithm named");
+    coll::AlgorithmMask allowed = exclude ? coll::kAnyAlgorithm & ~named : named;
+    if (!exclude && named == 0) {
+      BRAID_INFO(kTune, "{}='{}': braid has none of the algorithms '{}' names; its tuner chooses", source,
+                 std::string(text), std::string(section));
+      allowed = coll::kAnyAlgorithm;
+    }
+    if (only) {
+      (*out)[size_t(*only)] = allowed;
+    } else {
+      out->fill(allowed);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace braid::runtime

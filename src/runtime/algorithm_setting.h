@@ -1,0 +1,28 @@
+// The algorithm setting (CommOptions.algorithm, else BRAID_ALGO or NCCL_ALGO), in NCCL's syntax
+// (2.24+), so that a job exporting NCCL_ALGO for its NCCL communicators can create braid ones:
+//   "ring"                      force ring wherever it implements the collective
+//   "tree,ring"                 the tuner picks among these
+//   "^ring"                     anything but ring
+//   "allreduce:tree;allgather:ring"   per collective; collectives not named are left to the tuner
+// Case does not matter. NCCL's own algorithms braid does not have (NVLS, NVLSTree, CollNetDirect,
+// CollNetChain, CollNet, PAT) are accepted and skipped: a list naming only those leaves the
+// collective to the tuner (said at INFO). Any other name is an error.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "braid/status.h"
+#include "collectives/tuner.h"
+
+namespace braid::runtime {
+
+// Per collective (index: int(coll::Collective)), the algorithms the tuner may choose among.
+using AllowedAlgorithms = std::array<coll::AlgorithmMask, coll::kNumCollectives>;
+
+// Parses `text` into *out (every collective kAnyAlgorithm when text is empty). InvalidArgument
+// naming `source` (e.g. "NCCL_ALGO") and the part it cannot read.
+Status ParseAlgorithmSetting(std::string_view text, const std::string& source, AllowedAlgorithms* out);
+
+}  // namespace braid::runtime

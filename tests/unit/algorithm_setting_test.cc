@@ -1,0 +1,66 @@
+// The algorithm setting in NCCL_ALGO's syntax (src/runtime/algorithm_setting.h): lists,
+// exclusions, per-collective sections, NCCL's own algorithms skipped, everything else named.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "runtime/algorithm_setting.h"
+
+namespace braid::runtime {
+namespace {
+
+using coll::Algorithm;
+using coll::Collective;
+using coll::kAnyAlgorithm;
+using coll::MaskOf;
+
+AllowedAlgorithms Parse(const std::string& text) {
+  AllowedAlgorithms allowed;
+  Status s = ParseAlgorithmSetting(text, "NCCL_ALGO", &allowed);
+  EXPECT_TRUE(s.ok()) << text << ": " << s.ToString();
+  return allowed;
+}
+
+coll::AlgorithmMask For(const AllowedAlgorithms& a, Collective c) { return a[size_t(c)]; }
+
+TEST(AlgorithmSetting, EmptyLeavesEveryCollectiveToTheTuner) {
+  for (coll::AlgorithmMask m : Parse("")) EXPECT_EQ(m, kAnyAlgorithm);
+}
+
+TEST(AlgorithmSetting, ListsAndExclusionsApplyToEveryCollective) {
+  for (coll::AlgorithmMask m : Parse("Ring")) EXPECT_EQ(m, MaskOf(Algorithm::kRing));
+  for (coll::AlgorithmMask m : Parse("tree, ring")) EXPECT_EQ(m, MaskOf(Algorithm::kTree) | MaskOf(Algorithm::kRing));
+  for (coll::AlgorithmMask m : Parse("^ring")) EXPECT_EQ(m, kAnyAlgorithm & ~MaskOf(Algorithm::kRing));
+}
+
+TEST(AlgorithmSetting, SectionsNameTheirCollectiveAndLeaveTheOthers) {
+  const AllowedAlgorithms a = Parse("allreduce:tree;allgather:ring;sendrecv:ring");
+  EXPECT_EQ(For(a, Collective::kAllReduce), MaskOf(Algorithm::kTree));
+  EXPECT_EQ(For(a, Collective::kAllGather), MaskOf(Algorithm::kRing));
+  EXPECT_EQ(For(a, Collective::kBroadcast), kAnyAlgorithm);
+  EXPECT_EQ(For(a, Collective::kReduceScatter), kAnyAlgorithm);
+}
+
+TEST(AlgorithmSetting, NcclsOwnAlgorithmsAreSkipped) {
+  for (coll::AlgorithmMask m : Parse("NVLS")) EXPECT_EQ(m, kAnyAlgorithm);
+  for (coll::AlgorithmMask m : Parse("nvlstree,ring")) EXPECT_EQ(m, MaskOf(Algorithm::kRing));
+  for (coll::AlgorithmMask m : Parse("^CollNetDirect,pat")) EXPECT_EQ(m, kAnyAlgorithm);
+  const AllowedAlgorithms a = Parse("allreduce:nvls;broadcast:chain");
+  EXPECT_EQ(For(a, Collective::kAllReduce), kAnyAlgorithm);
+  EXPECT_EQ(For(a, Collective::kBroadcast), MaskOf(Algorithm::kChain));
+}
+
+TEST(AlgorithmSetting, AnythingElseIsNamedWithItsVariable) {
+  AllowedAlgorithms a;
+  auto expect_bad = [&](const std::string& text, const std::string& needle) {
+    Status s = ParseAlgorithmSetting(text, "NCCL_ALGO", &a);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(s.message().find(needle), std::string::npos) << s.message();
+  };
+  expect_bad("bogus", "NCCL_ALGO='bogus': unknown algorithm 'bogus' (valid: ring, tree, chain");
+  expect_bad("allgathr:ring", "unknown collective 'allgathr'");
+  expect_bad("ring,,tree", "an empty algorithm name");
+}
+
+}  // namespace
+}  // namespace braid::runtime
