@@ -38,7 +38,9 @@ enum class RedOpKind : int {
 inline constexpr int kNumRedOps = 6;
 
 // A reduction operator. `scalar` is used by kPreMulSum only (in double, so every dtype's
-// scalar is represented; it is converted to the element type's compute type on use).
+// scalar is represented; it is converted to the element type's compute type on use). For an
+// integer type it must be a value of that type (an integer in its range), as NCCL takes it in the
+// element type; anything else is InvalidArgument.
 struct RedOp {
   RedOpKind kind = RedOpKind::kSum;
   double scalar = 1.0;

@@ -7,6 +7,9 @@ namespace {
 
 enum Field : size_t { kIndex, kCollective, kSize, kType, kOp, kRoot };
 
+// The collective field of a barrier: past every coll::Collective.
+constexpr int64_t kBarrier = coll::kNumCollectives;
+
 CallFingerprint At(std::span<const int64_t> all, size_t rank) {
   CallFingerprint f;
   for (size_t i = 0; i < CallFingerprint::kFields; ++i) f.fields[i] = all[rank * CallFingerprint::kFields + i];
@@ -28,8 +31,17 @@ CallFingerprint FingerprintOf(uint64_t index, coll::Collective collective, size_
   return f;
 }
 
+CallFingerprint BarrierFingerprint(uint64_t index) {
+  CallFingerprint f;
+  f.fields.fill(-1);
+  f.fields[kIndex] = int64_t(index);
+  f.fields[kCollective] = kBarrier;
+  return f;
+}
+
 std::string DescribeCall(const CallFingerprint& call) {
   const auto& f = call.fields;
+  if (f[kCollective] == kBarrier) return fmt::format("call #{}: barrier", f[kIndex]);
   const auto collective = coll::Collective(f[kCollective]);
   std::string text = fmt::format("call #{}: {} of ", f[kIndex], coll::CollectiveName(collective));
   if (f[kType] >= 0)

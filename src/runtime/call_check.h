@@ -34,7 +34,10 @@ struct CallFingerprint {
 CallFingerprint FingerprintOf(uint64_t index, coll::Collective collective, size_t count, DataType type,
                               RedOpKind op, int root);
 
-// "allreduce of 1024 x float32 (sum)", "broadcast of 4096 bytes from root 2", ...
+// A Barrier (a 1-byte all-reduce inside): it must not pass for an all-reduce another rank made.
+CallFingerprint BarrierFingerprint(uint64_t index);
+
+// "allreduce of 1024 x float32 (sum)", "broadcast of 4096 bytes from root 2", "barrier", ...
 std::string DescribeCall(const CallFingerprint& call);
 
 // Compares every rank's fingerprint (`all`: nranks x kFields, rank-major) with rank `rank`'s:

@@ -34,12 +34,12 @@ Status NoThrow(Comm::Impl* impl, const char* what, const Call& call) {
 }
 
 Status RunValidated(Comm::Impl* impl, coll::Collective collective, const void* input,
-                    void* output, size_t count, DataType type, RedOp op, int root) {
+                    void* output, size_t count, DataType type, RedOp op, int root, bool barrier = false) {
   runtime::CallArgs args{collective, input, output, count, type, op, root, impl->rank(), impl->size()};
   bool in_place = false;
   if (Status s = runtime::ValidateCollective(args, &in_place); !s.ok()) return s;
   return NoThrow(impl, coll::CollectiveName(collective), [&] {
-    return impl->Collective({collective, input, output, count, type, op, root, in_place});
+    return impl->Collective({collective, input, output, count, type, op, root, in_place, barrier});
   });
 }
 
@@ -78,7 +78,8 @@ Status Comm::AllToAll(const void* sendbuf, void* recvbuf, size_t count, DataType
 Status Comm::Barrier() {
   // A one-byte max all-reduce: every rank leaves only after every rank entered.
   uint8_t token = 0;
-  return AllReduce(&token, &token, 1, DataType::kUint8, RedOp{RedOpKind::kMax});
+  return RunValidated(impl_.get(), coll::Collective::kAllReduce, &token, &token, 1, DataType::kUint8,
+                      RedOp{RedOpKind::kMax}, 0, /*barrier=*/true);
 }
 
 Status Comm::Send(const void* buf, size_t count, DataType type, int peer) {

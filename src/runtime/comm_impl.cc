@@ -194,7 +194,9 @@ Status Comm::Impl::Collective(const CollectiveCall& call) {
 
 Status Comm::Impl::CheckSameCall(const CollectiveCall& call) {
   const runtime::CallFingerprint mine =
-      runtime::FingerprintOf(calls_checked_++, call.collective, call.count, call.type, call.op.kind, call.root);
+      call.barrier ? runtime::BarrierFingerprint(calls_checked_++)
+                   : runtime::FingerprintOf(calls_checked_++, call.collective, call.count, call.type, call.op.kind,
+                                            call.root);
   call_fingerprints_.resize(mine.fields.size() * size_t(size()));
   const CollectiveCall gather{coll::Collective::kAllGather, mine.fields.data(), call_fingerprints_.data(),
                               mine.fields.size(), DataType::kInt64, RedOp{}, 0, false};

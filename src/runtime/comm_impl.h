@@ -52,6 +52,7 @@ class Comm::Impl {
     RedOp op;
     int root;
     bool in_place;
+    bool barrier = false;  // Barrier's 1-byte max all-reduce: fingerprinted as a barrier
   };
   Status Collective(const CollectiveCall& call);
   // A validated send or receive of `bytes` (see validate.h). Inline: with the engine's RunOne,

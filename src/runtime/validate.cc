@@ -1,5 +1,6 @@
 #include "runtime/validate.h"
 
+#include <cmath>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -12,6 +13,25 @@ bool Overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
   return a_bytes && b_bytes && pa < pb + b_bytes && pb < pa + a_bytes;
 }
 
+// A premulsum scalar for an integer type must be one of its values: NCCL takes the scalar in the
+// element type, so 2.5 or 300 for uint8 cannot be asked of it, and converting them would change
+// the result silently (ScaleHost converts, as NCCL's host scalar conversion would).
+Status CheckIntegerScalar(const char* what, DataType type, double scalar) {
+  double lo = 0, hi = 0;  // the type's range; 2^63 and 2^64 are exact doubles, the bounds past it
+  switch (type) {
+    case DataType::kInt8: lo = -128, hi = 127; break;
+    case DataType::kUint8: lo = 0, hi = 255; break;
+    case DataType::kInt32: lo = -2147483648.0, hi = 2147483647.0; break;
+    case DataType::kUint32: lo = 0, hi = 4294967295.0; break;
+    case DataType::kInt64: lo = -9223372036854775808.0, hi = std::nextafter(9223372036854775808.0, 0.0); break;
+    case DataType::kUint64: lo = 0, hi = std::nextafter(18446744073709551616.0, 0.0); break;
+    default: return Status::Ok();  // floating types take any scalar
+  }
+  if (scalar >= lo && scalar <= hi && std::trunc(scalar) == scalar) return Status::Ok();
+  return Status::InvalidArgument(fmt::format("{}: premulsum scalar {} does not fit {} (it needs an integer in [{}, {}])",
+                                             what, scalar, DataTypeName(type), lo, hi));
+}
+
 Status CheckTypeAndOp(const char* what, DataType type, const RedOp* op) {
   if (!IsValid(type))
     return Status::InvalidArgument(fmt::format("{}: unknown data type {} (valid 0..{})", what,
@@ -19,6 +39,7 @@ Status CheckTypeAndOp(const char* what, DataType type, const RedOp* op) {
   if (op && !IsValid(op->kind))
     return Status::InvalidArgument(fmt::format("{}: unknown reduction op {} (valid 0..{})", what,
                                                int(op->kind), kNumRedOps - 1));
+  if (op && op->kind == RedOpKind::kPreMulSum) return CheckIntegerScalar(what, type, op->scalar);
   return Status::Ok();
 }
 

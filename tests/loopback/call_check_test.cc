@@ -75,6 +75,17 @@ TEST(CallCheck, DifferentCollectiveOfTheSameSizeFailsOnEveryRank) {
       2, "reduce of 8 x float32 (sum) to root 0");
 }
 
+// A Barrier is a 1-byte max all-reduce inside, but not the same call as one.
+TEST(CallCheck, ABarrierIsNotTheAllReduceItRuns) {
+  ExpectMismatch(
+      [](Comm& c, int r) {
+        if (r == 1) return c.Barrier();
+        uint8_t x = 1, y = 0;
+        return c.AllReduce(&x, &y, 1, DataType::kUint8, RedOp{RedOpKind::kMax});
+      },
+      1, "call #0: barrier");
+}
+
 // Data movement without reduction compares bytes: 4 x float32 against 16 x uint8 is the same call.
 TEST(CallCheck, AgreeingCallsRunIncludingSameBytesOfAnotherType) {
   auto comms = MakeLoopbackComms(kRanks, Checked());

@@ -167,6 +167,16 @@ TEST(LoopbackComm, InvalidArgumentsFailFastAndLeaveCommUsable) {
     EXPECT_EQ(code(c.AllGather(buf, buf, SIZE_MAX / 16, DataType::kFloat32)), StatusCode::kInvalidArgument);
     Status msg = c.Broadcast(buf, buf, 4, DataType::kFloat32, 3);
     EXPECT_NE(msg.message().find("root 3 out of range [0, 3)"), std::string::npos) << msg.ToString();
+    // A premulsum scalar an integer type cannot hold (NCCL takes it in the element type).
+    int32_t ints[4] = {};
+    Status fraction = c.AllReduce(ints, ints, 4, DataType::kInt32, RedOp{RedOpKind::kPreMulSum, 2.5});
+    EXPECT_EQ(fraction.code(), StatusCode::kInvalidArgument) << fraction.ToString();
+    EXPECT_NE(fraction.message().find("premulsum scalar 2.5 does not fit int32 (it needs an integer in [-2147483648, 2147483647])"), std::string::npos)
+        << fraction.ToString();
+    EXPECT_EQ(code(c.AllReduce(ints, ints, 16, DataType::kUint8, RedOp{RedOpKind::kPreMulSum, 300})),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(code(c.AllReduce(ints, ints, 16, DataType::kUint8, RedOp{RedOpKind::kPreMulSum, -1})),
+              StatusCode::kInvalidArgument);
     // Still usable.
     float v = 1, sum = 0;
     ASSERT_TRUE(c.AllReduce(&v, &sum, 1, DataType::kFloat32, RedOp{}).ok());
