@@ -11,6 +11,10 @@
 
 namespace braid::transport {
 
+// From the first transport on, UCX's warnings and errors go to braid's log on stderr instead of
+// UCX's stdout (ucx_log.cc); idempotent.
+void RouteUcxWarningsToBraidLog();
+
 // Our bookkeeping for one in-flight operation, stored in the space UCX reserves in each of its
 // requests (ucp_params_t::request_size), so posting allocates nothing of ours.
 struct UcxTransport::Op {

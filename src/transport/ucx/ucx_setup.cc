@@ -25,6 +25,7 @@ namespace braid::transport {
 using namespace ucx_internal;
 
 Status UcxTransport::Create(std::unique_ptr<UcxTransport>* out) {
+  RouteUcxWarningsToBraidLog();  // before UCX's first words (a lane it cannot make)
   std::unique_ptr<UcxTransport> t(new UcxTransport());
   BRAID_RETURN_IF_ERROR(t->Init());
   *out = std::move(t);

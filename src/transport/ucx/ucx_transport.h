@@ -208,7 +208,7 @@ class UcxTransport : public Transport {
   // those with a send of ours still in flight (`sending`), whose data could follow it.
   void SayFarewells(const std::vector<bool>& sending);
   // The destructor's last step before the workers go: receives the peers' farewells that
-  // arrived (nobody else does), since UCX warns on stdout of every unmatched message it holds.
+  // arrived (nobody else does), since UCX warns of every unmatched message it holds.
   void ReceiveFarewells();
   std::string ExitedMessage(int peer) const;
   // One pass of UCX progress plus the work deferred out of UCX callbacks.
