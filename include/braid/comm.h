@@ -13,7 +13,10 @@
 //   usable. A dead peer yields RemoteError naming it, typically within a second; a stalled one
 //   (alive, making no progress) a Timeout after BRAID_TIMEOUT seconds without progress, plus
 //   the clean-up: at most 2 s for the stalled peer's transfers to stop, and at most
-//   min(BRAID_TIMEOUT, 5 s) for peers to confirm they stopped reading this rank's buffers.
+//   min(BRAID_TIMEOUT, 5 s) for peers to confirm they stopped reading this rank's buffers. A
+//   transfer with a stalled peer that did not stop in those 2 s is abandoned with a warning (and
+//   that peer's other ones at once, for 10 s): a stalled peer that wakes up may still read or write
+//   those buffers, so keep them until the communicators sharing the transport are destroyed.
 //   Abort() from another thread makes pending calls return Aborted.
 //   After a RemoteError, Timeout or Aborted the communicator is unusable: destroy it.
 // - A Comm is used by one thread at a time, except Abort(), which any thread may call. Different

@@ -179,8 +179,9 @@ Status GemmHost(const GemmArgs& args, int threads) {
   if (args.m * args.n * args.k < kMinParallelMacs) workers = 1;
 
   std::vector<float> packed_b;
-  std::vector<std::vector<float>> a_blocks(static_cast<size_t>(workers));
+  std::vector<std::vector<float>> a_blocks;
   try {
+    a_blocks.resize(static_cast<size_t>(workers));
     packed_b.resize(static_cast<size_t>(col_panels * kNr * args.k));
     for (auto& block : a_blocks) block.resize(static_cast<size_t>(a_block_rows * args.k));
   } catch (const std::bad_alloc&) {

@@ -54,16 +54,20 @@ Status ParseAlgorithmSetting(std::string_view text, const std::string& source, A
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument(fmt::format("{}='{}': {}", source, std::string(text), why));
   };
+  // A section naming a collective wins over one that does not, whatever their order
+  // ("allreduce:tree;ring": tree for all-reduce, ring for the rest).
+  std::array<bool, coll::kNumCollectives> named_by_section{};
   for (std::string_view section : Split(lower, ';')) {
     section = Trim(section);
     if (section.empty()) continue;  // "ring;" as a trailing separator
     std::optional<coll::Collective> only;
+    bool sep_collective = false;  // the section named a collective ("name:...")
     if (const size_t colon = section.find(':'); colon != std::string_view::npos) {
+      sep_collective = true;
       const std::string_view name = Trim(section.substr(0, colon));
       section = Trim(section.substr(colon + 1));
-      if (name == "sendrecv") continue;  // point-to-point has no algorithm to choose
       only = CollectiveByName(name);
-      if (!only) {
+      if (!only && name != "sendrecv") {
         return bad(fmt::format("unknown collective '{}' (valid: allreduce, reducescatter, allgather, broadcast, "
                                "reduce, alltoall, sendrecv)", name));
       }
@@ -83,15 +87,19 @@ Status ParseAlgorithmSetting(std::string_view text, const std::string& source, A
     }
     if (!any_name) return bad("no algorithm named");
     coll::AlgorithmMask allowed = exclude ? coll::kAnyAlgorithm & ~named : named;
+    if (exclude && allowed == 0) return bad("it excludes every algorithm braid has");
     if (!exclude && named == 0) {
       BRAID_INFO(kTune, "{}='{}': braid has none of the algorithms '{}' names; its tuner chooses", source,
                  std::string(text), std::string(section));
       allowed = coll::kAnyAlgorithm;
     }
+    if (!only && sep_collective) continue;  // "sendrecv:...": checked; point-to-point has nothing to choose
     if (only) {
       (*out)[size_t(*only)] = allowed;
+      named_by_section[size_t(*only)] = true;
     } else {
-      out->fill(allowed);
+      for (int c = 0; c < coll::kNumCollectives; ++c)
+        if (!named_by_section[size_t(c)]) (*out)[size_t(c)] = allowed;
     }
   }
   return Status::Ok();

@@ -109,7 +109,9 @@ Status ProgressWaiter::CheckHealth(std::vector<int>* peers) {
   for (int peer : *peers) {
     if (Status health = transport_->PeerHealth(peer); !health.ok()) {
       failed_peer_ = peer;
-      if (notices_ && notices_->Stopped(peer)) return notices_->Heard();
+      if (notices_ && notices_->Stopped(peer)) {
+        if (Status notice = notices_->Heard(); !notice.ok()) return notice;
+      }
       return health;
     }
   }

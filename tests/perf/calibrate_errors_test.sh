@@ -111,6 +111,7 @@ for signal in TERM HUP; do
   code=$?
   want=$((128 + $(kill -l "${signal}")))
   [[ ${code} -eq ${want} ]] || fail "SIG${signal}: calibrate exited ${code}, expected ${want} (ended by the signal)"
+  [[ -n "${job}" ]] || fail "SIG${signal}: the fake job never started (no ${dir}/job.pid)"
   [[ -n "${job}" ]] && kill -0 "${job}" 2>/dev/null && fail "SIG${signal}: the job (pid ${job}) still runs"
   [[ -z "$(ls -A "${dir}/tmp")" ]] || fail "SIG${signal}: left behind under \$TMPDIR: $(ls -A "${dir}/tmp")"
   [[ "$(cat "${keep}")" == "${sentinel}" ]] || fail "SIG${signal}: ${keep} changed"

@@ -39,6 +39,12 @@ TEST(AlgorithmSetting, SectionsNameTheirCollectiveAndLeaveTheOthers) {
   EXPECT_EQ(For(a, Collective::kAllGather), MaskOf(Algorithm::kRing));
   EXPECT_EQ(For(a, Collective::kBroadcast), kAnyAlgorithm);
   EXPECT_EQ(For(a, Collective::kReduceScatter), kAnyAlgorithm);
+  // A section naming a collective wins over one that does not, in either order.
+  for (const char* text : {"allreduce:tree;ring", "ring;allreduce:tree"}) {
+    const AllowedAlgorithms b = Parse(text);
+    EXPECT_EQ(For(b, Collective::kAllReduce), MaskOf(Algorithm::kTree)) << text;
+    EXPECT_EQ(For(b, Collective::kAllGather), MaskOf(Algorithm::kRing)) << text;
+  }
 }
 
 TEST(AlgorithmSetting, NcclsOwnAlgorithmsAreSkipped) {
@@ -60,6 +66,8 @@ TEST(AlgorithmSetting, AnythingElseIsNamedWithItsVariable) {
   expect_bad("bogus", "NCCL_ALGO='bogus': unknown algorithm 'bogus' (valid: ring, tree, chain");
   expect_bad("allgathr:ring", "unknown collective 'allgathr'");
   expect_bad("ring,,tree", "an empty algorithm name");
+  expect_bad("^ring,tree,chain,recdoubling,pairwise", "it excludes every algorithm braid has");
+  expect_bad("sendrecv:bogus", "unknown algorithm 'bogus'");
 }
 
 }  // namespace

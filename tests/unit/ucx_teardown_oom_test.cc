@@ -45,5 +45,19 @@ TEST(UcxTeardownOutOfMemory, AReceiveInFlightFailsAndTheProcessGoesOn) {
   EXPECT_EQ(recv.error.code(), StatusCode::kAborted) << recv.error.ToString();
 }
 
+// Rank 1 leaves first: its farewell waits unreceived at rank 0, so UCX warns of it when rank 0's
+// worker goes. That warning reaches braid's log handler (ucx_log.cc), still out of memory: it
+// must not throw through UCX into the destructor.
+TEST(UcxTeardownOutOfMemory, UcxsWarningsWhileOutOfMemoryDoNotEscape) {
+  UcxPair ranks;
+  ranks.ranks[1].reset();
+  for (int i = 0; i < 100; ++i) ranks[0]->Progress();  // the farewell moves to UCX's unexpected queue
+  char buf[64];
+  Request recv;
+  ASSERT_TRUE(ranks[0]->PostRecv(1, /*tag=*/42, buf, sizeof buf, MemoryType::kHost, &recv).ok());
+  DestroyOutOfMemory(ranks.ranks[0]);
+  EXPECT_EQ(recv.state.load(), Request::State::kFailed);
+}
+
 }  // namespace
 }  // namespace braid::transport

@@ -23,6 +23,7 @@ constexpr int kTerminationSignals[3] = {SIGINT, SIGTERM, SIGHUP};
 // allocate, so the scratch directory's path is a fixed buffer, written with the signals held back.
 volatile sig_atomic_t g_pending_signal = 0;
 volatile sig_atomic_t g_child = 0;  // the running child's pid, 0 when none
+volatile sig_atomic_t g_signals_seen = 0;  // termination signals while a child ran
 pid_t g_owner = 0;                  // the process that made the scratch directory
 char g_scratch_path[PATH_MAX] = "";
 
@@ -75,14 +76,23 @@ void RemoveScratchSignalSafe() {
   RaiseDefault(sig);
 }
 
-extern "C" void OnTerminationSignal(int sig) {
+extern "C" void OnTerminationSignal(int sig, siginfo_t* info, void*) {
   if (getpid() != g_owner) RaiseDefault(sig);  // a forked child that has not exec'd yet: not its to clean
+  const int saved_errno = errno;
   const pid_t child = g_child;
   if (child > 0) {
-    // The job goes first; ChildWatch::Wait finishes once it has. A second signal means the job
-    // did not end on the first: it is killed outright.
-    kill(child, g_pending_signal == 0 ? sig : SIGKILL);
+    // The job goes first; ChildWatch::Wait finishes once it has. The first signal is passed on,
+    // unless the terminal sent it (si_code SI_KERNEL) to our process group, the job's too: the
+    // job has it already (a second SIGINT makes Open MPI's mpirun kill its job outright). A
+    // second signal means the job did not end: SIGTERM; a third, SIGKILL.
+    const int seen = g_signals_seen;
+    g_signals_seen = seen + 1;
+    const bool job_has_it = info && info->si_code == SI_KERNEL && getpgid(child) == getpgrp();
+    if (seen == 0 && !job_has_it) kill(child, sig);
+    if (seen == 1) kill(child, SIGTERM);
+    if (seen >= 2) kill(child, SIGKILL);
     if (g_pending_signal == 0) g_pending_signal = sig;
+    errno = saved_errno;
     return;
   }
   DieOfSignal(sig);
@@ -107,9 +117,9 @@ ScratchDir::ScratchDir(const std::string& prefix) {
     sigaction(kTerminationSignals[i], nullptr, &previous_[i]);
     if (previous_[i].sa_handler == SIG_IGN) continue;  // nohup and the like: stays ignored
     struct sigaction action {};
-    action.sa_handler = OnTerminationSignal;
+    action.sa_sigaction = OnTerminationSignal;
     action.sa_mask = set;           // one termination signal at a time
-    action.sa_flags = SA_RESTART;  // reads and waits go on; the code sees the signal when the child ends
+    action.sa_flags = SA_RESTART | SA_SIGINFO;  // reads and waits go on; the code sees the signal when the child ends
     sigaction(kTerminationSignals[i], &action, nullptr);
   }
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
@@ -134,6 +144,7 @@ ChildWatch::ChildWatch() {
 
 ChildWatch::~ChildWatch() {
   if (blocked_) pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);
+  if (pid_ > 0 && g_child == pid_) g_child = 0;  // left without Wait (an exception): not ours to signal
 }
 
 void ChildWatch::Started(pid_t pid) {
@@ -146,13 +157,22 @@ void ChildWatch::Started(pid_t pid) {
 int ChildWatch::Wait() {
   int status = -1;
   if (pid_ > 0) {
+    // Wait for the exit without reaping, so the pid cannot be reused while a signal handler may
+    // still pass a signal to it; forget the child with the signals held back; then reap.
+    siginfo_t info{};
+    while (waitid(P_PID, id_t(pid_), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+    }
+    const sigset_t set = TerminationSet();
+    sigset_t before;
+    pthread_sigmask(SIG_BLOCK, &set, &before);
+    g_child = 0;
     while (waitpid(pid_, &status, 0) < 0) {
       if (errno != EINTR) {
         status = -1;
         break;
       }
     }
-    g_child = 0;
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
   }
   if (const int sig = g_pending_signal) DieOfSignal(sig);
   return status;

@@ -1,6 +1,7 @@
 // What braid-perf's subcommands that run other programs (calibrate's mpiexec jobs, plot's
 // gnuplot) do when SIGINT, SIGTERM or SIGHUP arrives while a ScratchDir exists: pass the signal to
-// the running child, so the job ends too; remove the scratch directory; then die of the same
+// the running child, so the job ends too (unless the terminal sent it to the job as well; a
+// second signal sends SIGTERM, a third SIGKILL); remove the scratch directory; then die of the same
 // signal, so the shell sees an interrupted command (exit status 128 + N). An interrupted run
 // leaves neither temporary files nor an orphaned job behind.
 #pragma once

@@ -75,10 +75,9 @@ class OutputFile {
 std::string AlgoDescription(const Options& o) {
   if (o.backend == BackendKind::kMpi) return "mpi library's choice";
   if (!o.algo.empty()) return o.algo;
-  // The variables braid reads, in its order (BRAID_ALGO wins over NCCL_ALGO).
+  // The variable braid reads: BRAID_ALGO when set (even empty), else NCCL_ALGO.
   for (const char* name : {"BRAID_ALGO", "NCCL_ALGO"}) {
-    const char* env = std::getenv(name);
-    if (env && *env) return fmt::format("auto ({}={})", name, env);
+    if (const char* env = std::getenv(name)) return *env ? fmt::format("auto ({}={})", name, env) : "auto";
   }
   return "auto";
 }

@@ -20,12 +20,24 @@ namespace {
 
 ucs_log_func_rc_t RouteToBraidLog(const char* file, unsigned line, const char*, ucs_log_level_t level,
                                   const ucs_log_component_config_t*, const char* message, va_list ap) {
-  if (level > UCS_LOG_LEVEL_WARN) return UCS_LOG_FUNC_RC_CONTINUE;
+  // What braid's log would not print (BRAID_DEBUG=NONE, NCCL_DEBUG=VERSION, a subsystem list
+  // without NET) is left to UCX: its warnings and errors are never dropped.
+  if (level > UCS_LOG_LEVEL_WARN || !log::Enabled(log::Level::kWarn, log::Subsys::kNet)) return UCS_LOG_FUNC_RC_CONTINUE;
   char text[1024];
   std::vsnprintf(text, sizeof text, message, ap);
   const char* slash = std::strrchr(file, '/');
   const char* name = level == UCS_LOG_LEVEL_WARN ? "WARN" : level == UCS_LOG_LEVEL_ERROR ? "ERROR" : "FATAL";
-  BRAID_WARN(kNet, "UCX {} {}:{} {}", name, slash ? slash + 1 : file, line, text);
+  // Called from UCX's C code, also while a transport is torn down out of memory: nothing may
+  // unwind from here. Without memory for braid's line, the text goes to stderr as it is.
+  try {
+    BRAID_WARN(kNet, "UCX {} {}:{} {}", name, slash ? slash + 1 : file, line, text);
+  } catch (...) {
+    std::fputs("braid: UCX ", stderr);
+    std::fputs(name, stderr);
+    std::fputs(" ", stderr);
+    std::fputs(text, stderr);
+    std::fputs("\n", stderr);
+  }
   return UCS_LOG_FUNC_RC_STOP;
 }
 

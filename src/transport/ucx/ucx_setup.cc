@@ -157,9 +157,11 @@ Status UcxTransport::Init() {
   Status local = InitLane(&lanes_[kLocalLane], local_settings);
   if (!local.ok()) {
     DestroyLane(&lanes_[kLocalLane]);
-    // A lane the user configured is not swapped for another behind their back.
-    for (const char* knob : {"UCX_LOCAL_TLS", "UCX_LOCAL_RNDV_THRESH"}) {
-      if (env::Get(knob)) {
+    // A lane the user configured is not swapped for another behind their back (a knob that UCX_TLS
+    // or UCX_RNDV_THRESH overrode was not applied, and cannot be the cause).
+    const std::pair<const char*, bool> applied[] = {{"UCX_LOCAL_TLS", !user_tls}, {"UCX_LOCAL_RNDV_THRESH", !user_rndv}};
+    for (const auto& [knob, used] : applied) {
+      if (used && env::Get(knob)) {
         return Status::InvalidArgument(fmt::format("{}='{}': UCX could not make the shared-memory lane with it: {}",
                                                    env::VariableName(knob), *env::Get(knob), local.ToString()));
       }
@@ -293,6 +295,7 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
   size_ = n;
   processes_ = peers;
   probe_limiter_.Resize(n);
+  newly_failed_.reserve(size_t(n));  // each peer fails once: EndpointError never allocates here
   const std::string my_host = peers.empty() ? std::string() : peers[size_t(rank)].Locality();
   int same_host = 0;
   addresses_.assign(size_t(n), std::string());  // kept: an endpoint reset by Cancel() reconnects

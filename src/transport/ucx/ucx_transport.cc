@@ -42,12 +42,21 @@ void UcxTransport::EndpointError(void* arg, ucp_ep_h ep, ucs_status_t status) {
   Peer* peer = static_cast<Peer*>(arg);
   if (peer->ep != ep || peer->failed) return;  // an endpoint we already closed or gave up on
   UcxTransport* self = peer->owner;
-  std::string who = fmt::format("rank {}", peer->rank);
-  if (size_t(peer->rank) < self->processes_.size()) {
-    const PeerProcess& proc = self->processes_[size_t(peer->rank)];
-    who += fmt::format(" (host {}, pid {})", proc.host, proc.pid);
+  // A UCX callback: nothing may unwind through UCX's C frames. Out of memory for the message, the
+  // peer is still marked failed (newly_failed_ has room for every peer, reserved at Connect).
+  try {
+    std::string who = fmt::format("rank {}", peer->rank);
+    if (size_t(peer->rank) < self->processes_.size()) {
+      const PeerProcess& proc = self->processes_[size_t(peer->rank)];
+      who += fmt::format(" (host {}, pid {})", proc.host, proc.pid);
+    }
+    self->MarkFailed(peer->rank, fmt::format("{} failed: {}", who, ucs_status_string(status)));
+  } catch (...) {
+    if (!peer->failed) {
+      peer->failed = true;
+      self->newly_failed_.push_back(peer->rank);
+    }
   }
-  self->MarkFailed(peer->rank, fmt::format("{} failed: {}", who, ucs_status_string(status)));
 }
 
 void UcxTransport::MarkFailed(int peer, std::string why) {
@@ -650,11 +659,15 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
 Status UcxTransport::PeerHealth(int peer) {
   TransportLock::Guard guard(lock_);
   Status health = Health(peer);
-  if (!health.ok() || !SharesMemory(peer) || !HasLeft(peer)) return health;
+  if (!health.ok() || !SharesMemory(peer)) return health;
+  // HasLeft progresses UCX, which may finish the very wait that asks (the peer's last message
+  // came with its farewell; a polled request completes without a callback): after any progress
+  // the waiter polls again first, and the next health check (no progress left) decides.
+  if (!HasLeft(peer) || drain_progressed_) return health;
   // Its farewell arrived: it destroyed its transport and will send and receive nothing more, so
-  // a wait on it would only end at BRAID_TIMEOUT. (Asked only of peers a wait is on.)
-  MarkFailed(peer, fmt::format("rank {} (pid {} on this host) left: it destroyed its communicators while this "
-                               "rank still waited on it", peer, processes_[size_t(peer)].pid));
+  // a wait on it would only end at BRAID_TIMEOUT.
+  MarkFailed(peer, fmt::format("rank {} (pid {} on this host) left: it destroyed its communicators",
+                               peer, processes_[size_t(peer)].pid));
   HandleFailures();
   return Status::RemoteError(peers_[size_t(peer)]->failure);
 }
@@ -680,12 +693,12 @@ bool UcxTransport::SharesMemory(int peer) const {
 
 bool UcxTransport::HasLeft(int peer) {
   Peer& p = *peers_[size_t(peer)];
+  drain_progressed_ = false;
   if (p.left) return true;
   // The farewell is the peer's last message to us: deliver what is queued before it (each pass
   // takes a bounded number of FIFO entries; messages nobody waits for go to UCX's unexpected
   // queue, where the probe finds them). A queue blocked by a half-written entry stays blocked.
-  for (int pass = 0; pass < kFarewellDrainPasses && Drive() != 0; ++pass) {
-  }
+  for (int pass = 0; pass < kFarewellDrainPasses && Drive() != 0; ++pass) drain_progressed_ = true;
   ucp_tag_recv_info_t info;
   p.left = ucp_tag_probe_nb(WorkerOf(peer), FarewellTag(uint32_t(peer)), ~uint64_t(0), /*remove=*/0, &info) !=
            nullptr;

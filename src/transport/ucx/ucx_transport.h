@@ -198,6 +198,7 @@ class UcxTransport : public Transport {
   // Whether `peer`'s farewell has arrived, after progressing until UCX has nothing more to
   // deliver (a bounded number of passes). Remembered in Peer::left.
   bool HasLeft(int peer);
+  bool drain_progressed_ = false;  // HasLeft's last drain moved something
   // The destructor's orderly part: fail what is in flight, say farewell to the shared-memory
   // peers, flush and close the endpoints (bounded), receive the peers' farewells.
   void Shutdown();
