@@ -7,8 +7,6 @@
 #include <optional>
 #include <vector>
 
-#include "core/log.h"
-
 namespace braid::runtime {
 namespace {
 
@@ -46,7 +44,8 @@ std::string ValidNames() {
 
 }  // namespace
 
-Status ParseAlgorithmSetting(std::string_view text, const std::string& source, AllowedAlgorithms* out) {
+Status ParseAlgorithmSetting(std::string_view text, const std::string& source, AllowedAlgorithms* out,
+                             std::vector<std::string>* left_to_tuner) {
   out->fill(coll::kAnyAlgorithm);
   std::string lower(Trim(text));
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -89,8 +88,7 @@ Status ParseAlgorithmSetting(std::string_view text, const std::string& source, A
     coll::AlgorithmMask allowed = exclude ? coll::kAnyAlgorithm & ~named : named;
     if (exclude && allowed == 0) return bad("it excludes every algorithm braid has");
     if (!exclude && named == 0) {
-      BRAID_INFO(kTune, "{}='{}': braid has none of the algorithms '{}' names; its tuner chooses", source,
-                 std::string(text), std::string(section));
+      if (left_to_tuner) left_to_tuner->emplace_back(section);
       allowed = coll::kAnyAlgorithm;
     }
     if (!only && sep_collective) continue;  // "sendrecv:...": checked; point-to-point has nothing to choose

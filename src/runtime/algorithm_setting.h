@@ -6,12 +6,14 @@
 //   "allreduce:tree;allgather:ring"   per collective; collectives not named are left to the tuner
 // Case does not matter. NCCL's own algorithms braid does not have (NVLS, NVLSTree, CollNetDirect,
 // CollNetChain, CollNet, PAT) are accepted and skipped: a list naming only those leaves the
-// collective to the tuner (said at INFO). Any other name is an error.
+// collective to the tuner (said at INFO once per communicator). Any other name is
+// an error.
 #pragma once
 
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "braid/status.h"
 #include "collectives/tuner.h"
@@ -22,7 +24,9 @@ namespace braid::runtime {
 using AllowedAlgorithms = std::array<coll::AlgorithmMask, coll::kNumCollectives>;
 
 // Parses `text` into *out (every collective kAnyAlgorithm when text is empty). InvalidArgument
-// naming `source` (e.g. "NCCL_ALGO") and the part it cannot read.
-Status ParseAlgorithmSetting(std::string_view text, const std::string& source, AllowedAlgorithms* out);
+// naming `source` (e.g. "NCCL_ALGO") and the part it cannot read. Quiet: the lists that name only
+// NCCL's own algorithms (left to the tuner) go to *left_to_tuner when it is given.
+Status ParseAlgorithmSetting(std::string_view text, const std::string& source, AllowedAlgorithms* out,
+                             std::vector<std::string>* left_to_tuner = nullptr);
 
 }  // namespace braid::runtime

@@ -49,8 +49,15 @@ Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_r
       p2p_(runtime::P2pContext{world_->transport.get(), &world_ranks_, comm_id_, &aborted_, options_.timeout_s,
                                &notices_},
            size_t(options_.p2p_inline_bytes)) {
-  // Checked by ResolveOptions (the options reach here resolved): no error is left to report.
-  (void)runtime::ParseAlgorithmSetting(options_.algorithm, "CommOptions.algorithm", &allowed_algorithms_);
+  // Checked by ResolveOptions (the options reach here resolved): no error is left to report, only
+  // what is left to the tuner, said here so that it appears once per communicator.
+  std::vector<std::string> left_to_tuner;
+  (void)runtime::ParseAlgorithmSetting(options_.algorithm, "CommOptions.algorithm", &allowed_algorithms_,
+                                       &left_to_tuner);
+  for (const std::string& list : left_to_tuner) {
+    BRAID_INFO(kTune, "algorithm setting '{}': braid has none of the algorithms '{}' names; its tuner chooses",
+               options_.algorithm, list);
+  }
 }
 
 std::unique_ptr<Comm> Comm::Impl::MakeComm(std::shared_ptr<runtime::World> world,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "runtime/algorithm_setting.h"
 
@@ -54,6 +55,16 @@ TEST(AlgorithmSetting, NcclsOwnAlgorithmsAreSkipped) {
   const AllowedAlgorithms a = Parse("allreduce:nvls;broadcast:chain");
   EXPECT_EQ(For(a, Collective::kAllReduce), kAnyAlgorithm);
   EXPECT_EQ(For(a, Collective::kBroadcast), MaskOf(Algorithm::kChain));
+}
+
+TEST(AlgorithmSetting, ListsLeftToTheTunerAreReturnedNotLogged) {
+  AllowedAlgorithms a;
+  std::vector<std::string> left;
+  ASSERT_TRUE(ParseAlgorithmSetting("allreduce:nvls;broadcast:chain;allgather:pat,collnet", "NCCL_ALGO", &a, &left).ok());
+  EXPECT_EQ(left, (std::vector<std::string>{"nvls", "pat,collnet"}));
+  left.clear();
+  ASSERT_TRUE(ParseAlgorithmSetting("^nvls", "NCCL_ALGO", &a, &left).ok());  // an exclusion leaves nothing to report
+  EXPECT_TRUE(left.empty());
 }
 
 TEST(AlgorithmSetting, AnythingElseIsNamedWithItsVariable) {
