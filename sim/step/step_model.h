@@ -98,12 +98,17 @@ class StepModel {
   std::string Violation(const Layout& layout, std::string* rule) const;
   // `keep_spans`: also record each pass's ZeRO collectives (ChunkCost::*_spans), for traces.
   StageCosts Costs(const Layout& layout, bool keep_spans = false);
+  // A pass's kernels and its exposed TP communication (added to *tp_seconds), seconds.
   double PassSeconds(const PassWork& pass, const Layout& layout, int stage, double* tp_seconds);
   double DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& layout, int stage);
   // A unit's ZeRO-3 parameter all-gather and ZeRO-2/3 gradient reduce-scatter (0 below those
   // stages), seconds, over the stage's DP groups.
   double ZeroGatherSeconds(const LayerWork& unit, const Layout& layout, int stage);
   double ZeroReduceSeconds(const LayerWork& unit, const Layout& layout, int stage);
+  // GPT's tied embedding with a pipeline: the first and last stages all-reduce the gradients of
+  // their two copies after the backward, before the optimizer (Megatron-LM's
+  // _allreduce_embedding_grads), seconds; 0 when there is nothing to tie.
+  double TiedEmbeddingSeconds(const Layout& layout);
   double StageParameters(const Layout& layout, int stage) const;
   // The layers of each virtual stage (pipeline_split.h); InputError when there is no split.
   std::vector<int> SplitOf(const Layout& layout) const;

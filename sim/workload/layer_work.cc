@@ -1,5 +1,8 @@
 #include "sim/workload/layer_work.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace braid::sim {
 namespace {
 
@@ -36,19 +39,6 @@ std::vector<Kernel> BackwardOf(const std::vector<Kernel>& forward, int bpv) {
   return out;
 }
 
-// Collectives of the backward pass: all-reduce stays all-reduce; with sequence parallelism each
-// forward all-gather becomes a reduce-scatter and vice versa.
-std::vector<TpCollective> BackwardCollectives(const std::vector<TpCollective>& forward) {
-  std::vector<TpCollective> out;
-  for (const TpCollective& c : forward) {
-    TpCollective b = c;
-    if (c.collective == Collective::kAllGather) b.collective = Collective::kReduceScatter;
-    else if (c.collective == Collective::kReduceScatter) b.collective = Collective::kAllGather;
-    out.push_back(b);
-  }
-  return out;
-}
-
 // A fused LayerNorm/RMSNorm over `elements` values of `bpv` bytes: reads and writes each once.
 // Its backward (Apex's and Megatron-LM's fused kernel) reads the gradient and the input twice,
 // once for the weight gradients' partial sums and once for the input gradient, and writes the
@@ -57,11 +47,14 @@ Kernel Norm(std::string name, int bpv, double elements) {
   return MemoryOp(std::move(name), 2.0 * bpv * elements, 2.5);
 }
 
-// Fused bias + dropout + residual add: reads the branch and the residual, writes the sum and a
-// 1-byte mask. Its backward is dropout's (gradient and mask in, gradient out) plus the bias
-// gradient (one more read): the forward's bytes again.
-Kernel BiasDropoutResidual(std::string name, int bpv, double elements) {
-  return MemoryOp(std::move(name), (3.0 * bpv + 1) * elements, 1.0);
+// The add that closes a residual branch. GPT-style: fused bias + dropout + residual add, which
+// reads the branch and the residual and writes the sum and a 1-byte mask; its backward is
+// dropout's (gradient and mask in, gradient out) plus the bias gradient (one more read): the
+// forward's bytes again. Llama: a plain add (read two, write one) whose backward passes the
+// gradient on unchanged (no kernel).
+Kernel ResidualAdd(std::string name, const ModelSpec& m, int bpv, double elements) {
+  if (m.has_dropout()) return MemoryOp(std::move(name), (3.0 * bpv + 1) * elements, 1.0);
+  return MemoryOp(std::move(name), 3.0 * bpv * elements, 0);
 }
 
 struct Dims {
@@ -91,6 +84,40 @@ void AddTpExit(const Layout& l, const Dims& d, PassWork* pass) {
   if (l.tp == 1) return;
   pass->tp_collectives.push_back(
       {l.sp ? Collective::kReduceScatter : Collective::kAllReduce, d.tokens * d.h * d.bpv});
+}
+
+// Index of the kernel named `name` in `pass` (it must be there).
+int KernelIndex(const PassWork& pass, const std::string& name) {
+  for (size_t i = 0; i < pass.kernels.size(); ++i) {
+    if (pass.kernels[i].name == name) return int(i);
+  }
+  throw std::logic_error("no kernel " + name + " in the pass");
+}
+
+// The backward collectives of a column-parallel linear at a TP entry (QKV, FC1, the logits), as
+// Megatron-LM's LinearWithGradAccumulationAndAsyncCommunication runs them. Its input gradient is
+// partial on each rank: all-reduced, or reduce-scattered with sequence parallelism, which also
+// kept only its 1/t share of the input and all-gathers it again for the weight gradient. With
+// tp_comm_overlap the all-gather runs beside the data-gradient GEMM and the reduction beside the
+// weight-gradient GEMM (`backward` holds both, named "<linear>.dgrad" / ".wgrad").
+void AddColumnParallelBackward(const std::string& linear, const Layout& l, const Dims& d, const TrainingSpec& tr,
+                               PassWork* backward) {
+  if (l.tp == 1) return;
+  const double bytes = d.tokens * d.h * d.bpv;
+  const bool overlap = tr.tp_comm_overlap;
+  if (l.sp) {
+    backward->tp_collectives.push_back(
+        {Collective::kAllGather, bytes, overlap ? KernelIndex(*backward, linear + ".dgrad") : -1});
+  }
+  backward->tp_collectives.push_back({l.sp ? Collective::kReduceScatter : Collective::kAllReduce, bytes,
+                                      overlap ? KernelIndex(*backward, linear + ".wgrad") : -1});
+}
+
+// The backward collective of a TP exit (after the attention projection, FC2, the embedding): with
+// sequence parallelism the output gradient is all-gathered before anything can use it (exposed);
+// without, the forward all-reduce's backward is the identity.
+void AddTpExitBackward(const Layout& l, const Dims& d, PassWork* backward) {
+  if (l.tp > 1 && l.sp) backward->tp_collectives.push_back({Collective::kAllGather, d.tokens * d.h * d.bpv});
 }
 
 // Passes over the weight gradients besides the GEMMs that produce them, one kernel per pass
@@ -146,7 +173,7 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
     core.push_back(Gemm("qk", d.s, d.s, dh, d.b * heads, bpv));
     core.back().model_share = 0.5;
     core.push_back(MemoryOp("scale-mask-softmax", 2.0 * bpv * scores, 1.5));
-    core.push_back(MemoryOp("attention-dropout", (2.0 * bpv + 1) * scores, 1.0));
+    if (m.has_dropout()) core.push_back(MemoryOp("attention-dropout", (2.0 * bpv + 1) * scores, 1.0));
     core.push_back(Gemm("av", d.s, dh, d.s, d.b * heads, bpv));
     core.back().model_share = 0.5;
     // The context comes out as [b, heads, s, dh] and is copied to [s, b, h] for the projection
@@ -167,7 +194,7 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
   f.kernels.insert(f.kernels.end(), core.begin(), core.end());
   f.kernels.push_back(Gemm("proj", d.tokens, d.h, d.h / d.t, 1, bpv));
   AddTpExit(l, d, &f);
-  f.kernels.push_back(BiasDropoutResidual("residual1", bpv, d.norm_tokens * d.h));
+  f.kernels.push_back(ResidualAdd("residual1", m, bpv, d.norm_tokens * d.h));
   f.kernels.push_back(Norm("norm2", bpv, d.norm_tokens * d.h));
   AddTpEntry(l, d, &f);
   f.kernels.push_back(Gemm("fc1", d.tokens, (swiglu ? 2 : 1) * ffn, d.h, 1, bpv));
@@ -182,7 +209,7 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
   }
   f.kernels.push_back(Gemm("fc2", d.tokens, d.h, ffn, 1, bpv));
   AddTpExit(l, d, &f);
-  f.kernels.push_back(BiasDropoutResidual("residual2", bpv, d.norm_tokens * d.h));
+  f.kernels.push_back(ResidualAdd("residual2", m, bpv, d.norm_tokens * d.h));
 
   w.backward.kernels = BackwardOf(f.kernels, bpv);
   // Autograd's own passes: each residual branch point (the layer input and the attention
@@ -191,11 +218,19 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
   // gradients in backward.
   w.backward.kernels.push_back(MemoryOp("residual-grad-sum", 2 * 3.0 * bpv * d.norm_tokens * d.h));
   if (unfused) w.backward.kernels.push_back(MemoryOp("qkv-split.bwd", 2.0 * bpv * d.tokens * qkv_width));
-  w.backward.tp_collectives = BackwardCollectives(f.tp_collectives);
+  // Backward runs FC2, FC1, the projection, then QKV: each TP exit's gradient gathered (sequence
+  // parallelism), each entry's reduced.
+  AddTpExitBackward(l, d, &w.backward);
+  AddColumnParallelBackward("fc1", l, d, tr, &w.backward);
+  AddTpExitBackward(l, d, &w.backward);
+  AddColumnParallelBackward("qkv", l, d, tr, &w.backward);
   if (l.recompute == Recompute::kFull) {
     w.recompute = f;
-  } else if (l.recompute == Recompute::kSelective && tr.attention == AttentionKernel::kUnfused) {
-    w.recompute.kernels = core;  // fused attention already recomputes its scores in backward
+  } else if (l.recompute == Recompute::kSelective) {
+    // Megatron-LM checkpoints the attention core under selective recomputation whatever kernel
+    // computes it (megatron/core/transformer/attention.py, checkpoint_core_attention), so a fused
+    // attention's forward runs twice too, though it keeps no score matrix to save.
+    w.recompute.kernels = core;
   }
   w.parameters = LayerParameters(m) / l.tp;
   AddGradientPasses(l, tr, &w);
@@ -208,13 +243,21 @@ LayerWork EmbeddingWork(const ModelSpec& m, const Layout& l, const TrainingSpec&
   // Row gather from the (vocabulary-parallel) table, plus positions for GPT-style models.
   w.forward.kernels.push_back(MemoryOp("embedding", 2.0 * d.bpv * d.tokens * d.h));
   AddTpExit(l, d, &w.forward);  // partial rows from each vocabulary shard are summed
-  // Backward scatters fp32 gradient rows into the table: read-modify-write.
-  w.backward.kernels.push_back(MemoryOp("embedding.bwd", 8.0 * d.tokens * d.h));
-  w.backward.tp_collectives = BackwardCollectives(
-      l.sp ? std::vector<TpCollective>{{Collective::kReduceScatter, d.tokens * d.h * d.bpv}}
-           : std::vector<TpCollective>{});
-  if (l.recompute == Recompute::kFull) w.recompute = w.forward;
-  w.parameters = double(m.vocab) * m.hidden / l.tp + (m.gpt_style() ? double(m.seq_len) * m.hidden : 0);
+  // Backward (PyTorch's dense embedding backward): a zeroed gradient of the whole local table,
+  // into which the tokens' gradient rows are summed in fp32 (read-modify-write).
+  const double table = double(m.vocab) / l.tp * m.hidden;
+  w.backward.kernels.push_back(MemoryOp("embedding.bwd", d.bpv * table + 8.0 * d.tokens * d.h));
+  // No GEMM produces this gradient, so fused accumulation does not apply: it is added to the
+  // accumulated gradient every micro-batch (read both, write the sum). Unfused, AddGradientPasses
+  // charges every parameter that pass.
+  if (tr.fused_grad_accumulation) {
+    w.backward.kernels.push_back(
+        MemoryOp("embedding.grad-accumulate", table * (d.bpv + 2.0 * tr.grad_reduce_bytes)));
+  }
+  AddTpExitBackward(l, d, &w.backward);
+  // Recomputation covers the transformer layers only (Megatron-LM checkpoints those): the
+  // embedding's output is kept.
+  w.parameters = table + (m.gpt_style() ? double(m.seq_len) * m.hidden : 0);
   AddGradientPasses(l, tr, &w);
   return w;
 }
@@ -242,12 +285,11 @@ LayerWork HeadWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) 
   if (l.tp > 1) {
     for (int i = 0; i < 3; ++i) f.tp_collectives.push_back({Collective::kAllReduce, 4.0 * d.tokens});
   }
-  if (l.tp > 1) {
-    w.backward.tp_collectives.push_back(
-        {l.sp ? Collective::kReduceScatter : Collective::kAllReduce, d.tokens * d.h * d.bpv});
-  }
-  // Untied output weights (Llama); GPT ties them to the embedding (already counted there).
-  w.parameters = m.gpt_style() ? 0 : vocab * m.hidden;
+  AddColumnParallelBackward("logits", l, d, tr, &w.backward);
+  // Untied output weights (Llama). GPT ties them to the embedding: the same tensor when one stage
+  // holds both; with a pipeline the last stage keeps a copy, trained like any weight, whose
+  // gradient is summed with the embedding's after the backward (StepModel::TiedEmbeddingSeconds).
+  w.parameters = (m.gpt_style() && l.pp == 1) ? 0 : vocab * m.hidden;
   AddGradientPasses(l, tr, &w);
   return w;
 }

@@ -16,11 +16,14 @@ namespace braid::sim {
 struct TpCollective {
   coll::Collective collective;
   double bytes;  // NCCL "size" (see CollectiveQuery)
+  // Index in the pass's kernels of the GEMM that runs beside it (TrainingSpec::tp_comm_overlap):
+  // only what outlasts that GEMM is exposed. -1: on the critical path.
+  int hidden_by = -1;
 };
 
 struct PassWork {
   std::vector<Kernel> kernels;
-  std::vector<TpCollective> tp_collectives;  // on the critical path (Megatron does not overlap them)
+  std::vector<TpCollective> tp_collectives;
 };
 
 struct LayerWork {

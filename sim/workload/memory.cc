@@ -23,20 +23,21 @@ double LayerActivationBytes(const ModelSpec& m, const Layout& l, const TrainingS
   const double shard_seq = l.sp ? t : 1;  // sequence parallelism shards the replicated tensors
   if (l.recompute == Recompute::kFull) return bpv * tokens * h / shard_seq;  // the layer input
   // Replicated across TP ranks: norm inputs and outputs (2 x 2 values/element), two 1-byte
-  // dropout masks: KORT's 10 sbh.
-  const double replicated = (4 * bpv + 2) * tokens * h / shard_seq;
+  // dropout masks: KORT's 10 sbh (8 sbh without dropout, as Llama trains).
+  const double masks = m.has_dropout() ? 2 : 0;
+  const double replicated = (4 * bpv + masks) * tokens * h / shard_seq;
   // Sharded over TP: Q, K, V; the attention output; FFN input and output of the activation
   // (SwiGLU keeps both halves of FC1's output).
   const double kv_width = 2.0 * m.kv_heads * m.head_dim();
   const double ffn = double(m.ffn_hidden) / t;
   const bool swiglu = m.activation == Activation::kSwiglu;
   double sharded = bpv * tokens * ((h + kv_width) / t + h / t + (swiglu ? 3 : 2) * ffn);
-  // The s x s score tensors (softmax output, dropout mask and output: KORT's 5as^2b) exist only
-  // for unfused attention without selective recompute; fused attention keeps a per-row
-  // log-sum-exp (fp32).
+  // The s x s score tensors (softmax output, dropout mask and output: KORT's 5as^2b; the softmax
+  // output alone without dropout) exist only for unfused attention without selective
+  // recompute; fused attention keeps a per-row log-sum-exp (fp32).
   const double heads = double(m.heads) / t;
   if (tr.attention == AttentionKernel::kUnfused && l.recompute == Recompute::kNone) {
-    sharded += (2 * bpv + 1) * b * heads * s * s;
+    sharded += (m.has_dropout() ? 2 * bpv + 1 : bpv) * b * heads * s * s;
   } else if (tr.attention == AttentionKernel::kFlash) {
     sharded += 4 * b * heads * s;
   }
@@ -81,8 +82,12 @@ MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingS
     mem.activations += LayerActivationBytes(m, none, tr);
   }
   if (last_stage) {
-    // Logits of one micro-batch, bf16 and fp32 for the loss.
-    mem.activations += (tr.bytes_per_value + 4.0) * l.mb * m.seq_len * (double(m.vocab) / l.tp);
+    // The logits of the micro-batch in flight (16-bit), and the fp32 softmax the loss keeps for
+    // its backward: one micro-batch's under 1F1B, which runs each loss's backward at once; every
+    // micro-batch's under GPipe, which runs all forwards first.
+    const double logits = l.mb * m.seq_len * (double(m.vocab) / l.tp);
+    const double losses_kept = tr.schedule == PipelineSchedule::kGPipe ? MicroBatches(tr, l) : 1;
+    mem.activations += (tr.bytes_per_value + 4.0 * losses_kept) * logits;
   }
   mem.reserved = gpu.reserved_GiB * kGiB;
   return mem;

@@ -10,8 +10,9 @@ namespace braid::sim {
 enum class Activation { kGelu, kSwiglu };
 
 // Architecture family conventions implied by the activation, as in the published models:
-// gelu   -> GPT-2/3 and Megatron: biases, LayerNorm, learned positions, tied input/output embedding;
-// swiglu -> Llama: no biases, RMSNorm, rotary positions, untied output embedding.
+// gelu   -> GPT-2/3 and Megatron: biases, LayerNorm, learned positions, tied input/output embedding,
+//           dropout (0.1: GPT-3, Megatron-LM's default) after attention and each residual branch;
+// swiglu -> Llama: no biases, RMSNorm, rotary positions, untied output embedding, no dropout.
 struct ModelSpec {
   std::string name;
   std::string file;  // the JSON file it was read from; empty for a preset
@@ -26,6 +27,7 @@ struct ModelSpec {
 
   int head_dim() const { return hidden / heads; }
   bool gpt_style() const { return activation == Activation::kGelu; }
+  bool has_dropout() const { return gpt_style(); }  // dropout kernels run and keep 1-byte masks
 };
 
 // Preset names, in a stable order (for --help and errors).

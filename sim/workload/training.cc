@@ -56,6 +56,14 @@ const char* GradReduceOverlapName(GradReduceOverlap o) {
   return "?";
 }
 
+double BucketBytes(const TrainingSpec& training, const Layout& layout) {
+  if (training.bucket_bytes > 0) return training.bucket_bytes;
+  // Megatron-LM sizes its buckets in parameters and grows them with dp, so that each bucket's
+  // reduce-scatter / all-reduce moves enough per rank to run near bandwidth.
+  constexpr double kMinBucketParams = 40e6, kBucketParamsPerReplica = 1e6;
+  return std::max(kMinBucketParams, kBucketParamsPerReplica * layout.dp) * training.grad_reduce_bytes;
+}
+
 bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout) {
   return training.overlap_grad_reduce == GradReduceOverlap::kAlways ||
          (training.overlap_grad_reduce == GradReduceOverlap::kWithoutPipeline && layout.pp == 1);

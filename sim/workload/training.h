@@ -59,7 +59,15 @@ struct TrainingSpec {
   GradReduceOverlap overlap_grad_reduce = GradReduceOverlap::kAlways;
   bool pp_scatter_gather = true;        // pipeline messages split over the TP ranks (SC'21 4.1)
   bool pp_overlap = false;              // sends overlap compute (Megatron: --overlap-p2p-comm)
-  double bucket_bytes = 40e6;           // DP gradient bucket when overlapped, bytes of gradients
+  // DP gradient bucket when overlapped, bytes of gradients; 0: Megatron-LM's default (megatron/core
+  // distributed_data_parallel.py), max(40M, 1M x dp) parameters' gradients (BucketBytes()).
+  double bucket_bytes = 0;
+  // Tensor-parallel communication in the backward pass runs beside the GEMMs that do not need it
+  // (Megatron-LM's asynchronous TP communication, CUDA_DEVICE_MAX_CONNECTIONS=1, since 2022): a
+  // column-parallel linear's input-gradient all-reduce (or, with sequence parallelism, its
+  // reduce-scatter) during its weight-gradient GEMM, and the all-gather of its saved input during
+  // its data-gradient GEMM. False: every TP collective on the critical path (Megatron-LM 2021).
+  bool tp_comm_overlap = true;
   // The overlapped DP reduction copies gradients into bucket buffers of its own (PyTorch DDP's
   // default, gradient_as_bucket_view=False, which Megatron-LM's 2021 runs without a pipeline
   // used): one more copy of the gradients stays allocated, and every reduced gradient is copied
@@ -74,6 +82,8 @@ struct TrainingSpec {
 
 // Micro-batches each pipeline runs per optimiser step (the batch divided over dp * mb).
 int MicroBatches(const TrainingSpec& training, const Layout& layout);
+// The DP gradient bucket `layout` reduces at a time when overlapped, bytes (bucket_bytes or its default).
+double BucketBytes(const TrainingSpec& training, const Layout& layout);
 // Whether `layout`'s DP gradient reduction overlaps its backward pass.
 bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout);
 // Whether `layout` keeps a second, bucketed copy of its gradients (grad_bucket_copies applies to

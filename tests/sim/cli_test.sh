@@ -84,8 +84,8 @@ expect_bad "batch not divisible by dp*mb" "global batch (1000)" "dp*mb (16*3)" -
 expect_bad "layout does not fit in memory" "tp=1,pp=1,dp=8" "GiB" "80 GiB per GPU" -- \
   simulate --model gpt3-175b --cluster dgx-a100 --gpus 8 --global-batch 8 --layout tp=1,pp=1,dp=8
 
-expect_bad "--bucket-mb out of range" "--bucket-mb 0" "[0.001, 1000000]" -- \
-  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --bucket-mb 0
+expect_bad "--bucket-mb out of range" "--bucket-mb 0.0001" "0 (Megatron-LM's default) or in [0.001, 1000000]" -- \
+  search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --bucket-mb 0.0001
 
 expect_bad "unknown --grad-reduce-overlap" "--grad-reduce-overlap" "\"sometimes\"" "always, without-pipeline, never" -- \
   search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --grad-reduce-overlap sometimes

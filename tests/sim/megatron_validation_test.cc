@@ -80,6 +80,7 @@ TrainingSpec PaperSetup(const Row& row) {
   t.grad_bucket_copies = true;  // PyTorch DDP (pp=1 rows), gradient_as_bucket_view=False
   t.bucket_bytes = 25e6;
   t.uneven_pipeline = false;  // ParallelTransformer asserted layers % pp == 0
+  t.tp_comm_overlap = false;   // April 2021 code: copy_to_tensor_model_parallel_region all-reduces in line
   return t;
 }
 

@@ -52,14 +52,76 @@ TEST(GradReduceOverlap, WithoutPipelineOverlapsOnlyWhenThereIsNoPipeline) {
                    Simulate(WithOverlap(GradReduceOverlap::kNever), kPipeline).step_time_s);
 }
 
+size_t GradBuckets(const std::vector<CommSpan>& spans) {
+  size_t n = 0;
+  for (const auto& s : spans) n += s.label.rfind("grad bucket", 0) == 0;
+  return n;
+}
+
 TEST(GradReduceOverlap, BucketsOnlyWhenOverlapping) {
   TrainingSpec t = WithOverlap(GradReduceOverlap::kAlways);
   t.bucket_bytes = 25e6;
   const StepResult bucketed = Simulate(t, kPipeline);
-  for (const auto& spans : bucketed.dp_spans) EXPECT_GT(spans.size(), 10u);
+  for (const auto& spans : bucketed.dp_spans) EXPECT_GT(GradBuckets(spans), 10u);
   t.overlap_grad_reduce = GradReduceOverlap::kNever;
   const StepResult whole = Simulate(t, kPipeline);
-  for (const auto& spans : whole.dp_spans) EXPECT_EQ(spans.size(), 1u);
+  for (const auto& spans : whole.dp_spans) EXPECT_EQ(GradBuckets(spans), 1u);
+}
+
+// Megatron-LM's default bucket holds max(40M, 1M x dp) parameters' gradients.
+TEST(GradReduceOverlap, DefaultBucketGrowsWithDataParallelism) {
+  TrainingSpec t = WithOverlap(GradReduceOverlap::kAlways);
+  Layout l;
+  l.dp = 8;
+  EXPECT_DOUBLE_EQ(BucketBytes(t, l), 40e6 * 4);
+  l.dp = 128;
+  EXPECT_DOUBLE_EQ(BucketBytes(t, l), 128e6 * 4);
+  t.grad_reduce_bytes = 2;
+  EXPECT_DOUBLE_EQ(BucketBytes(t, l), 128e6 * 2);
+  t.bucket_bytes = 25e6;  // a size given is bytes, as PyTorch DDP's bucket_cap_mb
+  EXPECT_DOUBLE_EQ(BucketBytes(t, l), 25e6);
+}
+
+// GPT ties its output layer to the embedding: with a pipeline the last stage keeps a copy, whose
+// gradient the first and last stages all-reduce after the backward. Nothing to tie without a
+// pipeline, or for Llama (untied).
+TEST(TiedEmbedding, FirstAndLastStagesSumTheirCopiesGradients) {
+  const StepResult piped = Simulate(WithOverlap(GradReduceOverlap::kAlways), kPipeline);
+  for (const auto& spans : piped.dp_spans) {
+    int tied = 0;
+    for (const auto& s : spans) tied += s.label == "embedding grad all-reduce";
+    EXPECT_EQ(tied, 1);
+  }
+  // Both ends start it together (the later one's readiness) and end together.
+  auto tied_span = [&](int stage) {
+    for (const auto& s : piped.dp_spans[size_t(stage)])
+      if (s.label == "embedding grad all-reduce") return s;
+    return CommSpan{};
+  };
+  EXPECT_DOUBLE_EQ(tied_span(0).start, tied_span(1).start);
+  EXPECT_GT(tied_span(0).end, tied_span(0).start);
+  const StepResult flat = Simulate(WithOverlap(GradReduceOverlap::kAlways), kNoPipeline);
+  for (const auto& s : flat.dp_spans[0]) EXPECT_NE(s.label, "embedding grad all-reduce");
+}
+
+// Backward TP collectives beside the GEMMs (modern Megatron-LM) expose less TP time and shorten
+// the step; forward ones stay exposed, so some TP time remains.
+TEST(TpCommOverlap, HidesBackwardCollectivesBehindGemms) {
+  ClusterSpec cluster = LoadCluster("dgx-h100");
+  SizeForGpus(&cluster, 8);
+  for (const char* keys : {"tp=8,pp=1,dp=1,mb=1,recompute=selective,sp=on", "tp=8,pp=1,dp=1,mb=1,sp=off"}) {
+    Layout layout;
+    std::vector<std::string> present;
+    ParseLayoutKeys(keys, "test", &layout, &present);
+    TrainingSpec t;
+    t.global_batch = 4;
+    const StepResult overlapped = StepModel(LoadModel("llama-2-7b"), cluster, t, ComputeModel(cluster.gpu)).Simulate(layout);
+    t.tp_comm_overlap = false;
+    const StepResult serial = StepModel(LoadModel("llama-2-7b"), cluster, t, ComputeModel(cluster.gpu)).Simulate(layout);
+    EXPECT_LT(overlapped.breakdown.tp_exposed, 0.8 * serial.breakdown.tp_exposed) << keys;
+    EXPECT_GT(overlapped.breakdown.tp_exposed, 0) << keys;
+    EXPECT_LT(overlapped.step_time_s, serial.step_time_s) << keys;
+  }
 }
 
 TEST(GradReduceOverlap, NamesRoundTripAndBadNameIsNamed) {

@@ -39,10 +39,10 @@ struct Options {
   std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration;
   std::string attention = "flash", schedule = "1f1b", grad_reduce_overlap = "always";
   int gpus = 0, global_batch = 0, top = 10, grad_reduce_bytes = 4;
-  double bucket_mb = 40;
+  double bucket_mb = 0;  // 0: Megatron-LM's default (TrainingSpec::bucket_bytes)
   bool explain = false, fp16 = false, no_overlap_grad_reduce = false, no_fused_grad_accumulation = false,
        keep_pipeline_outputs = false, no_pp_scatter_gather = false, overlap_p2p = false,
-       grad_bucket_copies = false, even_pipeline_stages = false;
+       grad_bucket_copies = false, even_pipeline_stages = false, no_tp_comm_overlap = false;
 };
 
 void AddCommon(CLI::App* cmd, Options* o) {
@@ -86,8 +86,14 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_flag("--even-pipeline-stages", o->even_pipeline_stages,
                 "pp must divide the layers (Megatron-LM 2021); by default the first and last stages may hold "
                 "fewer, as Llama 3 and Megatron-LM's --decoder-first/last-pipeline-num-layers do");
-  cmd->add_option("--bucket-mb", o->bucket_mb, "Data-parallel gradient bucket, MB of gradients (Megatron 40, PyTorch DDP 25)")
+  cmd->add_option("--bucket-mb", o->bucket_mb,
+                  "Data-parallel gradient bucket, MB of gradients (PyTorch DDP 25); 0: Megatron-LM's, the "
+                  "gradients of max(40M, 1M x dp) parameters")
       ->capture_default_str();
+  cmd->add_flag("--no-tp-comm-overlap", o->no_tp_comm_overlap,
+                "Every tensor-parallel collective on the critical path (Megatron-LM 2021); by default the backward "
+                "pass's input-gradient reduction runs beside the weight-gradient GEMM and the sequence-parallel "
+                "input all-gather beside the data-gradient GEMM");
   cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends and receives overlap compute (default: Megatron-LM's blocking send/receive exchanges between compute steps)");
   cmd->add_flag("--no-pp-scatter-gather", o->no_pp_scatter_gather, "Send whole activations between stages from every TP rank");
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
@@ -117,12 +123,14 @@ TrainingSpec Training(const Options& o) {
   t.keep_pipeline_outputs = o.keep_pipeline_outputs;
   t.grad_bucket_copies = o.grad_bucket_copies;
   t.uneven_pipeline = !o.even_pipeline_stages;
-  if (!(o.bucket_mb >= 0.001 && o.bucket_mb <= 1e6)) {
-    throw InputError(fmt::format("--bucket-mb {} must be in [0.001, 1000000]", o.bucket_mb));
+  if (!(o.bucket_mb == 0 || (o.bucket_mb >= 0.001 && o.bucket_mb <= 1e6))) {
+    throw InputError(fmt::format("--bucket-mb {} must be 0 (Megatron-LM's default) or in [0.001, 1000000]",
+                                 o.bucket_mb));
   }
   t.bucket_bytes = o.bucket_mb * 1e6;
   t.pp_scatter_gather = !o.no_pp_scatter_gather;
   t.pp_overlap = o.overlap_p2p;
+  t.tp_comm_overlap = !o.no_tp_comm_overlap;
   return t;
 }
 
