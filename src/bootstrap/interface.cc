@@ -74,6 +74,14 @@ Status AdvertisedAddress(std::string* ipv4) {
   std::optional<std::string> spec = env::Get("SOCKET_IFNAME");
   InterfaceAddress pick;
   if (spec) {
+    // A prefix marker or separators alone ("^", "=", ",") would quietly mean "any interface".
+    std::string names = *spec;
+    if (!names.empty() && names.front() == '^') names.erase(0, 1);
+    if (!names.empty() && names.front() == '=') names.erase(0, 1);
+    if (SplitCommas(names).empty()) {
+      return Status::InvalidArgument(fmt::format("{}='{}' names no interface (e.g. eth0, ^docker,lo or =ib0)",
+                                                 env::VariableName("SOCKET_IFNAME"), *spec));
+    }
     BRAID_RETURN_IF_ERROR(PickInterface(*spec, up, &pick));
   } else if (!PickInterface("", up, &pick).ok()) {
     pick = {"lo", "127.0.0.1", true};  // no network at all: only this host can join

@@ -59,6 +59,11 @@ Status ConnectWithRetry(const sockaddr_storage& addr, socklen_t addr_len,
     }
     last_error = ErrnoString(err);
     fd.Reset();
+    // Refusals, resets and timeouts pass once the root listens; these never do.
+    if (err == EINVAL || err == EAFNOSUPPORT || err == EADDRNOTAVAIL || err == EACCES || err == EPERM) {
+      return Status::SystemError(
+          fmt::format("bootstrap: cannot connect to rendezvous root {}: {}", where, last_error));
+    }
     auto pause = std::min<Clock::duration>(kConnectRetry, deadline - Clock::now());
     if (pause > Clock::duration::zero()) std::this_thread::sleep_for(pause);
   }
@@ -129,7 +134,9 @@ Status ErrorFromRoot(WireCode code, const std::string& where, const std::string&
 Status Rendezvous(const UniqueId& id, int rank, int nranks, const std::string& my_blob,
                   double timeout_s, std::vector<std::string>* all_blobs) {
   if (all_blobs == nullptr) return Status::InvalidArgument("bootstrap: all_blobs is null");
-  if (nranks < 1) return Status::InvalidArgument(fmt::format("nranks {} must be >= 1", nranks));
+  if (nranks < 1 || nranks > kMaxRendezvousRanks) {
+    return Status::InvalidArgument(fmt::format("nranks {} out of range [1, {}]", nranks, kMaxRendezvousRanks));
+  }
   if (rank < 0 || rank >= nranks) {
     return Status::InvalidArgument(fmt::format("rank {} out of range [0, {})", rank, nranks));
   }
@@ -154,14 +161,16 @@ Status Rendezvous(const UniqueId& id, int rank, int nranks, const std::string& m
   Fd fd;
   BRAID_RETURN_IF_ERROR(ConnectWithRetry(addr, addr_len, where, timeout_s, deadline, &fd));
 
-  std::string hello;
-  hello.reserve(kHelloHeaderBytes + my_blob.size());
-  PutU64(&hello, kUniqueIdMagic);
-  PutU64(&hello, root.nonce);
-  PutU32(&hello, static_cast<uint32_t>(rank));
-  PutU32(&hello, static_cast<uint32_t>(nranks));
-  PutU32(&hello, static_cast<uint32_t>(my_blob.size()));
-  hello.append(my_blob);
+  HelloHeader ours;
+  ours.magic = kUniqueIdMagic;
+  ours.nonce = root.nonce;
+  ours.protocol = kBootstrapProtocol;
+  ours.rank = rank;
+  ours.nranks = nranks;
+  // The root answers before this wait ends: it times out a rendezvous by its ranks' waits.
+  ours.timeout_ms = static_cast<uint32_t>(std::clamp(timeout_s * 1e3, 1.0, double(UINT32_MAX)));
+  ours.blob_len = static_cast<uint32_t>(my_blob.size());
+  std::string hello = EncodeHello(ours, my_blob);
   int err = 0;
   IoResult r = SendAll(fd.get(), hello.data(), hello.size(), deadline, &err);
   if (r == IoResult::kTimeout) {

@@ -42,7 +42,8 @@ class RootService::Impl {
   void StartThread() { thread_ = std::thread([this] { Run(); }); }
 
  private:
-  void Run();
+  void Run();    // Serve(), then closes everything, whatever Serve() threw
+  void Serve();  // the poll loop, until the rendezvous is done or the service is stopped
 
   RootState gather_;  // all connection and protocol state; touched by the service thread only
   Fd listener_;
@@ -148,6 +149,29 @@ void RootService::Impl::Join() {
 }
 
 void RootService::Impl::Run() {
+  try {
+    Serve();
+  } catch (const std::exception& e) {
+    // Out of memory or a bug: end the rendezvous (the ranks see the root close) rather than the
+    // process that hosts the root.
+    try {
+      BRAID_WARN(kBoot, "bootstrap root at {}: {}; giving up", gather_.where(), e.what());
+    } catch (const std::exception&) {  // the message itself could not be made
+    }
+  }
+  // Stopped or done: close everything now (fds are owned by gather_ and listener_).
+  gather_.CloseAll();
+  listener_.Reset();
+  {
+    // Nothing waits on it any more: a root whose id was never used (GetUniqueId alone) would
+    // otherwise keep its eventfd until the process ends.
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    wake_.Reset();
+  }
+  finished_.store(true, std::memory_order_release);
+}
+
+void RootService::Impl::Serve() {
   std::vector<pollfd> fds;
   while (!stop_.load(std::memory_order_acquire)) {
     Clock::time_point wake_at = gather_.NextDeadline();
@@ -173,16 +197,6 @@ void RootService::Impl::Run() {
     if (!gather_.gathering()) listener_.Reset();  // late joiners get ECONNREFUSED, not silence
     if (gather_.done()) break;
   }
-  // Stopped or done: close everything now (fds are owned by gather_ and listener_).
-  gather_.CloseAll();
-  listener_.Reset();
-  {
-    // Nothing waits on it any more: a root whose id was never used (GetUniqueId alone) would
-    // otherwise keep its eventfd until the process ends.
-    std::lock_guard<std::mutex> lock(wake_mu_);
-    wake_.Reset();
-  }
-  finished_.store(true, std::memory_order_release);
 }
 
 // ---- RootService ----------------------------------------------------------------------------

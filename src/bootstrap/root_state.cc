@@ -1,9 +1,11 @@
 #include "bootstrap/root_state.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +17,15 @@ namespace {
 
 // A client gets at most this long (or the whole timeout, if shorter) to send its full hello.
 constexpr double kHelloTimeoutSeconds = 10.0;
+// Connections that have not sent their hello yet, at most: past this the oldest is dropped, so
+// that strays holding connections open (scanners, health checks) cannot take every descriptor.
+// A real rank sends its hello as soon as it connects.
+constexpr size_t kMaxPendingConnections = 64;
+// The root answers a waiting rank this much before the rank's own wait ends (at most 1 s, or a
+// tenth of the wait), so that the rank reads which ranks are missing instead of timing out blind.
+constexpr double kAnswerMarginSeconds = 1.0, kAnswerMarginShare = 0.1;
+// One warning per this many seconds about connections the root could not accept or dropped.
+constexpr double kWarningPeriodSeconds = 5.0;
 // After EMFILE/ENFILE the listener stays readable; pause accepting rather than spin.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // Bytes read per recv() call.
@@ -80,6 +91,34 @@ void RootState::HandleEvents(const std::vector<pollfd>& fds, size_t first) {
   }
 }
 
+bool RootState::WarningDue() {
+  const Clock::time_point now = Clock::now();
+  if (now < next_warning_) {
+    ++warnings_suppressed_;
+    return false;
+  }
+  next_warning_ = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kWarningPeriodSeconds));
+  return true;
+}
+
+void RootState::DropOldestPending() {
+  size_t pending = 0;
+  Conn* oldest = nullptr;
+  for (const auto& c : conns_) {
+    if (c->state != ConnState::kHello) continue;
+    ++pending;
+    if (!oldest) oldest = c.get();  // connections are kept in arrival order
+  }
+  if (pending < kMaxPendingConnections || !oldest) return;
+  if (WarningDue()) {
+    BRAID_WARN(kBoot, "bootstrap root at {}: {} connections have not sent a hello; dropped the oldest ({}){}",
+               where_, pending, oldest->peer,
+               warnings_suppressed_ ? fmt::format(" ({} similar warnings suppressed)", warnings_suppressed_) : "");
+    warnings_suppressed_ = 0;
+  }
+  Close(*oldest);
+}
+
 void RootState::AcceptAll(int listener_fd) {
   while (phase_ == Phase::kGathering) {
     sockaddr_storage addr{};
@@ -89,12 +128,18 @@ void RootState::AcceptAll(int listener_fd) {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        BRAID_WARN(kBoot, "bootstrap root at {}: cannot accept a connection: {}; retrying",
-                   where_, ErrnoString(errno));
+        const int err = errno;
+        if (WarningDue()) {
+          BRAID_WARN(kBoot, "bootstrap root at {}: cannot accept a connection: {}; retrying{}", where_,
+                     ErrnoString(err),
+                     warnings_suppressed_ ? fmt::format(" ({} similar warnings suppressed)", warnings_suppressed_) : "");
+          warnings_suppressed_ = 0;
+        }
         accept_paused_until_ = Clock::now() + kAcceptPause;
       }
       return;  // EAGAIN: nothing more pending
     }
+    DropOldestPending();
     auto c = std::make_unique<Conn>();
     c->fd.Reset(fd);
     c->peer = SockaddrString(reinterpret_cast<sockaddr*>(&addr));
@@ -139,9 +184,17 @@ void RootState::ReadHello(Conn& c) {
 }
 
 void RootState::OnHeader(Conn& c) {
-  uint32_t blob_len = GetU32(c.in.data() + 24);
+  const HelloHeader h = DecodeHelloHeader(c.in.data());
+  if (h.protocol != kBootstrapProtocol) {
+    std::string msg = fmt::format("{} speaks bootstrap protocol 0x{:08x}, this root 0x{:08x}: every rank must run "
+                                  "the same braid build", c.peer, h.protocol, kBootstrapProtocol);
+    BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}", where_, msg);
+    Reject(c, WireCode::kInvalidArgument, msg);
+    return;
+  }
+  const uint32_t blob_len = h.blob_len;
   if (blob_len > kMaxBlobBytes) {
-    auto rank = static_cast<int32_t>(GetU32(c.in.data() + 16));
+    const int32_t rank = h.rank;
     std::string msg = fmt::format("rank {} sent a blob of {} bytes; the limit is {} bytes", rank,
                                   blob_len, kMaxBlobBytes);
     BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}: {}", where_, c.peer, msg);
@@ -152,15 +205,17 @@ void RootState::OnHeader(Conn& c) {
 }
 
 void RootState::OnHello(Conn& c) {
-  auto rank = static_cast<int32_t>(GetU32(c.in.data() + 16));
-  auto nranks = static_cast<int32_t>(GetU32(c.in.data() + 20));
+  const HelloHeader h = DecodeHelloHeader(c.in.data());
+  const int32_t rank = h.rank, nranks = h.nranks;
   WireCode code = WireCode::kInvalidArgument;
   std::string msg;
   if (phase_ != Phase::kGathering) {
     code = WireCode::kOther;
     msg = fmt::format("the rendezvous at {} is already over", where_);
-  } else if (nranks < 1) {
-    msg = fmt::format("rank {} says nranks {}; it must be >= 1", rank, nranks);
+  } else if (nranks < 1 || nranks > kMaxRendezvousRanks) {
+    msg = fmt::format("rank {} says nranks {}; it must be in [1, {}]", rank, nranks, kMaxRendezvousRanks);
+  } else if (h.timeout_ms == 0) {
+    msg = fmt::format("rank {} says it waits 0 ms", rank);
   } else if (rank < 0 || rank >= nranks) {
     msg = fmt::format("rank {} out of range [0, {})", rank, nranks);
   } else if (nranks_ >= 0 && nranks != nranks_) {
@@ -172,6 +227,7 @@ void RootState::OnHello(Conn& c) {
   }
   if (!msg.empty()) {
     BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}: {}", where_, c.peer, msg);
+    if (phase_ == Phase::kGathering && refused_.size() < kMaxRememberedRefusals) refused_.push_back(msg);
     Reject(c, code, msg);
     return;
   }
@@ -180,7 +236,17 @@ void RootState::OnHello(Conn& c) {
     first_rank_ = rank;
     blobs_.assign(nranks, std::string());
     joined_.assign(nranks, 0);
+    left_.assign(nranks, 0);
+    first_arrival_ = Clock::now();
   }
+  // Give up before the earliest waiting rank does, so that it hears who is missing.
+  const double wait_s = h.timeout_ms * 1e-3;
+  const Clock::time_point answer_by =
+      DeadlineAfter(wait_s - std::min(kAnswerMarginSeconds, kAnswerMarginShare * wait_s));
+  if (!deadline_from_ranks_) deadline_ = std::min(DeadlineAfter(timeout_s_), answer_by);  // from the first arrival
+  else deadline_ = std::min(deadline_, answer_by);
+  deadline_from_ranks_ = true;
+  left_[rank] = 0;
   blobs_[rank] = c.in.substr(kHelloHeaderBytes);
   joined_[rank] = 1;
   ++joined_count_;
@@ -199,6 +265,7 @@ void RootState::OnJoinedReadable(Conn& c) {
   BRAID_WARN(kBoot, "bootstrap root at {}: rank {} ({}) {} before the rendezvous completed",
              where_, c.rank, c.peer, n > 0 ? "sent unexpected data" : "disconnected");
   joined_[c.rank] = 0;
+  left_[c.rank] = 1;
   std::string().swap(blobs_[c.rank]);
   --joined_count_;
   Close(c);
@@ -258,11 +325,10 @@ void RootState::Complete() {
   }
 }
 
-std::string RootState::MissingRanks() const {
-  if (nranks_ < 0) return "no rank arrived";
-  std::vector<int> missing;
-  for (int r = 0; r < nranks_; ++r)
-    if (!joined_[r]) missing.push_back(r);
+namespace {
+
+// "1-5,7": runs collapsed, the list capped (with thousands of ranks a message must stay short).
+std::string RankList(const std::vector<int>& missing) {
   // Collapse runs ("1-5,7") and cap the list: with thousands of ranks the message must stay short.
   constexpr int kMaxGroups = 32;
   std::string list;
@@ -280,12 +346,39 @@ std::string RootState::MissingRanks() const {
     else list += fmt::format("{}-{}", missing[i], missing[j]);
     i = j + 1;
   }
-  return fmt::format("{} {} never arrived", missing.size() == 1 ? "rank" : "ranks", list);
+  return list;
+}
+
+}  // namespace
+
+std::string RootState::MissingRanks() const {
+  if (nranks_ < 0) return "no rank arrived";
+  std::vector<int> missing, left;
+  for (int r = 0; r < nranks_; ++r) {
+    if (joined_[r]) continue;
+    (left_[r] ? left : missing).push_back(r);
+  }
+  std::string text;
+  if (!missing.empty()) {
+    text = fmt::format("{} {} never arrived", missing.size() == 1 ? "rank" : "ranks", RankList(missing));
+  }
+  if (!left.empty()) {
+    text += fmt::format("{}{} {} joined and disconnected (exited or gave up)", text.empty() ? "" : "; ",
+                        left.size() == 1 ? "rank" : "ranks", RankList(left));
+  }
+  if (!refused_.empty()) {
+    text += fmt::format("; refused meanwhile: {}", fmt::join(refused_, "; "));
+  }
+  return text;
 }
 
 void RootState::TimeOut() {
   std::string missing = MissingRanks();
-  std::string msg = fmt::format("rendezvous timed out after {} s: {}", FormatSeconds(timeout_s_),
+  // Without an arrival the root waited its own timeout; with one, until just before the first
+  // waiting rank's wait ends.
+  const double waited = !deadline_from_ranks_ ? timeout_s_
+                                              : std::chrono::duration<double>(deadline_ - first_arrival_).count();
+  std::string msg = fmt::format("rendezvous timed out after {} s: {}", FormatSeconds(std::round(waited * 10) / 10),
                                 missing);
   BRAID_WARN(kBoot, "bootstrap root at {}: {} ({} of {} ranks joined)", where_, msg,
              joined_count_, nranks_ < 0 ? std::string("?") : std::to_string(nranks_));

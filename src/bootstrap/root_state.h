@@ -64,13 +64,22 @@ class RootState {
   }
   void Complete();
   void TimeOut();
+  // Who is missing: never arrived, joined and left, and the hellos refused meanwhile.
   std::string MissingRanks() const;
+  // Whether a rate-limited warning may be printed now (else it is counted as suppressed).
+  bool WarningDue();
+  // Closes the oldest connection still owing its hello once kMaxPendingConnections are open.
+  void DropOldestPending();
 
   const std::string where_;
   const std::string auth_;  // the hello's first 16 bytes: magic + nonce
   const double timeout_s_;
   const double hello_timeout_s_;  // per connection: a stalled client is dropped after this
-  const Clock::time_point deadline_;
+  // When gathering gives up: the root's own timeout while no rank has arrived, then just before
+  // the earliest waiting rank's wait ends (each hello says how long its rank waits).
+  Clock::time_point deadline_;
+  bool deadline_from_ranks_ = false;
+  Clock::time_point first_arrival_;
   Phase phase_ = Phase::kGathering;
   Clock::time_point accept_paused_until_;
   std::vector<std::unique_ptr<Conn>> conns_;
@@ -79,6 +88,12 @@ class RootState {
   int joined_count_ = 0;
   std::vector<std::string> blobs_;
   std::vector<char> joined_;
+  std::vector<char> left_;  // joined, then disconnected, and not back
+  // Why hellos were refused while gathering (the first few), for the timeout's message.
+  static constexpr size_t kMaxRememberedRefusals = 4;
+  std::vector<std::string> refused_;
+  Clock::time_point next_warning_;
+  int warnings_suppressed_ = 0;
 };
 
 }  // namespace braid::bootstrap

@@ -24,6 +24,32 @@ void PutU64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+std::string EncodeHello(const HelloHeader& h, const std::string& blob) {
+  std::string out;
+  out.reserve(kHelloHeaderBytes + blob.size());
+  PutU64(&out, h.magic);
+  PutU64(&out, h.nonce);
+  PutU32(&out, h.protocol);
+  PutU32(&out, static_cast<uint32_t>(h.rank));
+  PutU32(&out, static_cast<uint32_t>(h.nranks));
+  PutU32(&out, h.timeout_ms);
+  PutU32(&out, h.blob_len);
+  out.append(blob);
+  return out;
+}
+
+HelloHeader DecodeHelloHeader(const char* p) {
+  HelloHeader h;
+  h.magic = GetU64(p);
+  h.nonce = GetU64(p + 8);
+  h.protocol = GetU32(p + 16);
+  h.rank = static_cast<int32_t>(GetU32(p + 20));
+  h.nranks = static_cast<int32_t>(GetU32(p + 24));
+  h.timeout_ms = GetU32(p + 28);
+  h.blob_len = GetU32(p + 32);
+  return h;
+}
+
 uint32_t GetU32(const char* p) {
   uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);

@@ -17,12 +17,18 @@ namespace braid::bootstrap {
 // ---- Wire format (all integers little-endian, fixed width) ---------------------------------
 //
 // Hello, client -> root:
-//   u64 magic (kUniqueIdMagic) | u64 nonce | i32 rank | i32 nranks | u32 blob_len | blob bytes
+//   u64 magic (kUniqueIdMagic) | u64 nonce | u32 protocol (kBootstrapProtocol) | i32 rank |
+//   i32 nranks | u32 timeout_ms (how long the client waits) | u32 blob_len | blob bytes
 // Reply, root -> client, then the root closes the connection:
 //   u64 magic (kReplyMagic) | u32 code (WireCode) | u32 count | payload
 //   code == kOk:  count = nranks; payload = nranks x (u32 len | len bytes), in rank order
 //   otherwise:    count = message length (<= kMaxReplyMessageBytes); payload = message text
-inline constexpr size_t kHelloHeaderBytes = 28;
+inline constexpr size_t kHelloHeaderBytes = 36;
+// "BR" and the version of the hello and of the blobs braid exchanges through it: a build that
+// speaks another is refused by name (its blobs would not decode). Version 1 had no such field.
+inline constexpr uint32_t kBootstrapProtocol = 0x42520002;
+// The most ranks one rendezvous takes (transport::kMaxWorldRanks).
+inline constexpr int kMaxRendezvousRanks = 1 << 16;
 inline constexpr size_t kReplyHeaderBytes = 16;
 inline constexpr uint64_t kReplyMagic = 0x4252414944525059ull;  // "BRAIDRPY"
 inline constexpr size_t kMaxReplyMessageBytes = 4096;
@@ -34,6 +40,16 @@ enum class WireCode : uint32_t {
   kTimeout = 3,          // the root gave up waiting for the missing ranks
   kOther = 4,            // anything else (mapped to RemoteError)
 };
+
+struct HelloHeader {
+  uint64_t magic = 0, nonce = 0;
+  uint32_t protocol = 0;
+  int32_t rank = -1, nranks = 0;
+  uint32_t timeout_ms = 0, blob_len = 0;
+};
+// The hello's bytes (header and blob), and its header read back from kHelloHeaderBytes bytes.
+std::string EncodeHello(const HelloHeader& header, const std::string& blob);
+HelloHeader DecodeHelloHeader(const char* bytes);
 
 void PutU32(std::string* out, uint32_t v);
 void PutU64(std::string* out, uint64_t v);

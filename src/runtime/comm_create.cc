@@ -109,7 +109,7 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
   std::vector<std::string> blobs;
   BRAID_RETURN_IF_ERROR(
       bootstrap::Rendezvous(id, rank, nranks, blob, resolved.timeout_s, &blobs).WithContext(
-          fmt::format("rank {} of {}: bootstrap", rank, nranks)));
+          fmt::format("rank {} of {}", rank, nranks)));  // its messages start with "bootstrap:"
 
   std::vector<std::string> addresses(nranks);
   std::vector<transport::PeerProcess> peers(nranks);

@@ -46,14 +46,16 @@ std::string BlobFor(int rank) {
 }
 
 std::string HelloBytes(uint64_t magic, uint64_t nonce, int rank, int nranks,
-                       const std::string& blob) {
-  std::string h;
-  PutU64(&h, magic);
-  PutU64(&h, nonce);
-  PutU32(&h, static_cast<uint32_t>(rank));
-  PutU32(&h, static_cast<uint32_t>(nranks));
-  PutU32(&h, static_cast<uint32_t>(blob.size()));
-  return h + blob;
+                       const std::string& blob, uint32_t protocol = kBootstrapProtocol) {
+  HelloHeader h;
+  h.magic = magic;
+  h.nonce = nonce;
+  h.protocol = protocol;
+  h.rank = rank;
+  h.nranks = nranks;
+  h.timeout_ms = 30000;
+  h.blob_len = static_cast<uint32_t>(blob.size());
+  return EncodeHello(h, blob);
 }
 
 // A hand-driven TCP client to the root named by `id` (blocking socket, 5 s receive timeout).
@@ -97,6 +99,12 @@ class RawClient {
   }
   Fd fd_;
 };
+
+// A root on 127.0.0.1 (any port) with `timeout_s`, its id and the address in it.
+void StartLoopbackRoot(double timeout_s, std::unique_ptr<RootService>* root, UniqueId* id, RootAddress* addr) {
+  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, timeout_s, root, id).ok());
+  ASSERT_TRUE(DecodeUniqueId(*id, addr).ok());
+}
 
 struct RankResult {
   Status status;
@@ -209,9 +217,8 @@ INSTANTIATE_TEST_SUITE_P(Sizes, RendezvousSizeTest, ::testing::Values(1, 2, 4, 1
 TEST(RendezvousTest, StrayConnectionsCannotDisturbRealRanks) {
   std::unique_ptr<RootService> root;
   UniqueId id;
-  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 20, &root, &id).ok());
   RootAddress addr;
-  ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
+  ASSERT_NO_FATAL_FAILURE(StartLoopbackRoot(20, &root, &id, &addr));
   Clock::time_point start = Clock::now();
 
   std::vector<RankResult> results(3);
@@ -433,17 +440,90 @@ TEST(RendezvousTest, RejectsBadArgumentsLocally) {
 TEST(RendezvousTest, OversizedBlobIsRefusedByTheRoot) {
   std::unique_ptr<RootService> root;
   UniqueId id;
-  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 2, &root, &id).ok());
   RootAddress addr;
-  ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
+  ASSERT_NO_FATAL_FAILURE(StartLoopbackRoot(2, &root, &id, &addr));
   RawClient big(id);
   std::string header = HelloBytes(kUniqueIdMagic, addr.nonce, 0, 1, "");
   std::string len;
   PutU32(&len, static_cast<uint32_t>(kMaxBlobBytes + 1));
-  header.replace(24, 4, len);
+  header.replace(32, 4, len);  // blob_len
   big.Send(header);
   std::string reply = big.ReadErrorReply();
   EXPECT_EQ(reply.rfind("1:rank 0 sent a blob of", 0), 0u) << reply;
+}
+
+// Two ranks of a fresh job rendezvous through the root of `id`.
+void ExpectTwoRanksComplete(const UniqueId& id) {
+  std::vector<RankResult> results(2);
+  std::thread t0 = RunRank(id, 0, 2, "a", 10, &results[0]);
+  std::thread t1 = RunRank(id, 1, 2, "b", 10, &results[1]);
+  t0.join();
+  t1.join();
+  for (const RankResult& r : results) EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+}
+
+// A hello the root cannot serve is refused by name, and the root goes on serving: more ranks than
+// any rendezvous takes (it would have allocated a table that large) or another protocol.
+TEST(RendezvousTest, HugeRankCountsAndOtherProtocolsAreRefused) {
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  RootAddress addr;
+  ASSERT_NO_FATAL_FAILURE(StartLoopbackRoot(20, &root, &id, &addr));
+  RawClient huge(id);
+  huge.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 0, 2147483647, "x"));
+  EXPECT_EQ(huge.ReadErrorReply(), "1:rank 0 says nranks 2147483647; it must be in [1, 65536]");
+  RawClient old(id);
+  old.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 0, 1, "x", 0x42520001));
+  const std::string reply = old.ReadErrorReply();
+  EXPECT_NE(reply.find("speaks bootstrap protocol 0x42520001, this root 0x42520002"), std::string::npos) << reply;
+  ExpectTwoRanksComplete(id);
+}
+
+// The root gives up just before the first waiting rank would, so that rank hears who is missing
+// (here the root's own timeout is 30 s and the ranks wait 2 s); a rank that joined and left is
+// named as such, and so is a hello refused meanwhile.
+TEST(RendezvousTest, RootAnswersBeforeTheRanksWaitEnds) {
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  RootAddress addr;
+  ASSERT_NO_FATAL_FAILURE(StartLoopbackRoot(30, &root, &id, &addr));
+  {
+    RawClient leaver(id);  // rank 3 joins, then its process goes away
+    leaver.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 3, 4, "gone"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  RawClient wrong(id);
+  wrong.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 1, 5, "w"));
+  EXPECT_EQ(wrong.ReadErrorReply().rfind("1:nranks mismatch", 0), 0u);
+  std::vector<RankResult> results(2);
+  std::thread t0 = RunRank(id, 0, 4, "a", 2, &results[0]);
+  std::thread t1 = RunRank(id, 1, 4, "b", 2, &results[1]);
+  t0.join();
+  t1.join();
+  for (const RankResult& r : results) {
+    EXPECT_EQ(r.status.code(), StatusCode::kTimeout) << r.status.ToString();
+    for (const char* part : {"rendezvous timed out after", "rank 2 never arrived",
+                             "rank 3 joined and disconnected", "refused meanwhile: nranks mismatch: rank 1 says 5"}) {
+      EXPECT_NE(r.status.message().find(part), std::string::npos) << part << " in " << r.status.ToString();
+    }
+    EXPECT_LT(r.seconds, 2.0);
+  }
+}
+
+// Connections that never send a hello are capped: past 64 the oldest is dropped, so a flood of
+// them holds a bounded number of the root's descriptors, and real ranks still get through.
+TEST(RendezvousTest, SilentConnectionsAreCapped) {
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 20, &root, &id).ok());
+  const int fds_before = CountOpenFds();
+  constexpr int kSilent = 150;
+  std::vector<std::unique_ptr<RawClient>> silent;
+  for (int i = 0; i < kSilent; ++i) silent.push_back(std::make_unique<RawClient>(id));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the root accepts them all
+  // Our own kSilent sockets, plus at most 64 held by the root (and the few a pass has in hand).
+  EXPECT_LE(CountOpenFds() - fds_before, kSilent + 64 + 2);
+  ExpectTwoRanksComplete(id);
 }
 
 }  // namespace

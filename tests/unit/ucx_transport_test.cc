@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +90,25 @@ TEST(UcxTransport, CreateAndDescribe) {
   std::string d = w[0]->Describe();
   EXPECT_NE(d.find("ucx 1."), std::string::npos) << d;
   EXPECT_NE(d.find("ranks 0"), std::string::npos) << d;
+}
+
+// Too few free file descriptors: UCX 1.13 would fail an assertion inside ucp_init and abort
+// the process; braid refuses first, naming the limit. Run in a child (the limit is per process).
+TEST(UcxTransport, TooFewFileDescriptorsIsAnErrorNotAnAbort) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rlimit tight{8, 8};
+    for (int fd = 8; fd < 1024; ++fd) close(fd);  // inherited test descriptors above the limit
+    if (setrlimit(RLIMIT_NOFILE, &tight) != 0) _exit(3);
+    std::unique_ptr<UcxTransport> t;
+    const Status s = UcxTransport::Create(&t);
+    _exit(s.code() == StatusCode::kSystemError && s.message().find("RLIMIT_NOFILE") != std::string::npos ? 0 : 4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "child ended by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(UcxTransport, PingPongSizes) {

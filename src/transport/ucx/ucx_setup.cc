@@ -7,9 +7,12 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <sched.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,8 +27,38 @@ namespace braid::transport {
 
 using namespace ucx_internal;
 
+namespace {
+
+// File descriptors UCX's initialisation needs free (its async thread's epoll and event fds, the
+// shared-memory lane's, a worker's wakeup fd, sockets): with too few, UCX 1.13 fails an assertion
+// inside ucp_init (thread.c) and aborts the process instead of returning an error.
+constexpr long kUcxDescriptorsNeeded = 16;
+
+Status CheckDescriptorHeadroom() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return Status::Ok();
+  long open_fds = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (const dirent* entry = readdir(dir)) open_fds += entry->d_name[0] != '.';
+    closedir(dir);
+    --open_fds;  // the directory's own
+  } else if (errno == EMFILE || errno == ENFILE) {
+    open_fds = long(limit.rlim_cur);
+  } else {
+    return Status::Ok();  // no /proc: let UCX try
+  }
+  const long free_fds = long(limit.rlim_cur) - open_fds;
+  if (free_fds >= kUcxDescriptorsNeeded) return Status::Ok();
+  return Status::SystemError(fmt::format(
+      "RLIMIT_NOFILE: {} file descriptors allowed and {} open; UCX needs about {} free to start (raise ulimit -n)",
+      limit.rlim_cur, open_fds, kUcxDescriptorsNeeded));
+}
+
+}  // namespace
+
 Status UcxTransport::Create(std::unique_ptr<UcxTransport>* out) {
   RouteUcxWarningsToBraidLog();  // before UCX's first words (a lane it cannot make)
+  BRAID_RETURN_IF_ERROR(CheckDescriptorHeadroom());
   std::unique_ptr<UcxTransport> t(new UcxTransport());
   BRAID_RETURN_IF_ERROR(t->Init());
   *out = std::move(t);
