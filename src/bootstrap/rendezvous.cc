@@ -59,8 +59,9 @@ Status ConnectWithRetry(const sockaddr_storage& addr, socklen_t addr_len,
     }
     last_error = ErrnoString(err);
     fd.Reset();
-    // Refusals, resets and timeouts pass once the root listens; these never do.
-    if (err == EINVAL || err == EAFNOSUPPORT || err == EADDRNOTAVAIL || err == EACCES || err == EPERM) {
+    // Refusals, resets and timeouts pass once the root listens; these never do. (EADDRNOTAVAIL
+    // is left to retry: it also means this host's ephemeral ports are used up for a moment.)
+    if (err == EINVAL || err == EAFNOSUPPORT || err == EACCES || err == EPERM) {
       return Status::SystemError(
           fmt::format("bootstrap: cannot connect to rendezvous root {}: {}", where, last_error));
     }
