@@ -14,12 +14,24 @@
 namespace braid::bootstrap {
 namespace {
 
-std::vector<std::string> SplitCommas(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
+// BRAID_SOCKET_IFNAME / NCCL_SOCKET_IFNAME: "^" excludes, "=" matches whole names (else
+// prefixes), then a comma-separated list.
+struct IfnameSpec {
+  bool exclude = false, exact = false;
+  std::vector<std::string> names;
+};
+
+IfnameSpec ParseIfnameSpec(const std::string& spec) {
+  IfnameSpec out;
+  std::string rest = spec;
+  out.exclude = !rest.empty() && rest.front() == '^';
+  if (out.exclude) rest.erase(0, 1);
+  out.exact = !rest.empty() && rest.front() == '=';
+  if (out.exact) rest.erase(0, 1);
+  std::stringstream stream(rest);
   for (std::string part; std::getline(stream, part, ',');)
-    if (!part.empty()) parts.push_back(part);
-  return parts;
+    if (!part.empty()) out.names.push_back(part);
+  return out;
 }
 
 }  // namespace
@@ -41,17 +53,18 @@ std::vector<InterfaceAddress> UpIPv4Interfaces() {
 }
 
 bool InterfaceSelected(const std::string& spec, const std::string& name, bool loopback) {
-  std::string rest = spec;
-  const bool exclude = !rest.empty() && rest.front() == '^';
-  if (exclude) rest.erase(0, 1);
-  const bool exact = !rest.empty() && rest.front() == '=';
-  if (exact) rest.erase(0, 1);
-  std::vector<std::string> names = SplitCommas(rest);
-  if (names.empty()) return !loopback;  // "" (or a bare "^"): any non-loopback interface
+  const IfnameSpec parsed = ParseIfnameSpec(spec);
+  if (parsed.names.empty()) return !loopback;  // "": any non-loopback interface
   bool listed = false;
-  for (const std::string& n : names)
-    listed = listed || (exact ? name == n : name.compare(0, n.size(), n) == 0);
-  return exclude ? !listed && !loopback : listed;
+  for (const std::string& n : parsed.names)
+    listed = listed || (parsed.exact ? name == n : name.compare(0, n.size(), n) == 0);
+  return parsed.exclude ? !listed && !loopback : listed;
+}
+
+Status CheckIfnameSetting(const std::string& spec) {
+  if (!ParseIfnameSpec(spec).names.empty()) return Status::Ok();
+  return Status::InvalidArgument(fmt::format("{}='{}' names no interface (e.g. eth0, ^docker,lo or =ib0)",
+                                             env::VariableName("SOCKET_IFNAME"), spec));
 }
 
 Status PickInterface(const std::string& spec, const std::vector<InterfaceAddress>& up,
@@ -74,14 +87,7 @@ Status AdvertisedAddress(std::string* ipv4) {
   std::optional<std::string> spec = env::Get("SOCKET_IFNAME");
   InterfaceAddress pick;
   if (spec) {
-    // A prefix marker or separators alone ("^", "=", ",") would quietly mean "any interface".
-    std::string names = *spec;
-    if (!names.empty() && names.front() == '^') names.erase(0, 1);
-    if (!names.empty() && names.front() == '=') names.erase(0, 1);
-    if (SplitCommas(names).empty()) {
-      return Status::InvalidArgument(fmt::format("{}='{}' names no interface (e.g. eth0, ^docker,lo or =ib0)",
-                                                 env::VariableName("SOCKET_IFNAME"), *spec));
-    }
+    BRAID_RETURN_IF_ERROR(CheckIfnameSetting(*spec));
     BRAID_RETURN_IF_ERROR(PickInterface(*spec, up, &pick));
   } else if (!PickInterface("", up, &pick).ok()) {
     pick = {"lo", "127.0.0.1", true};  // no network at all: only this host can join

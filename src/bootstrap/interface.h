@@ -26,6 +26,10 @@ std::vector<InterfaceAddress> UpIPv4Interfaces();
 // Whether interface `name` is selected by `spec` (the syntax above; "" selects all).
 bool InterfaceSelected(const std::string& spec, const std::string& name, bool loopback);
 
+// A user's setting must name at least one interface: "^", "=" or "," alone would read as "any"
+// (InvalidArgument naming the variable and the value).
+Status CheckIfnameSetting(const std::string& spec);
+
 // The first interface of `up` that `spec` selects. InvalidArgument names the spec and every interface
 // there is, so that a typo is easy to see.
 Status PickInterface(const std::string& spec, const std::vector<InterfaceAddress>& up,

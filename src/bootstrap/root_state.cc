@@ -91,17 +91,23 @@ void RootState::HandleEvents(const std::vector<pollfd>& fds, size_t first) {
   }
 }
 
-bool RootState::WarningDue() {
+bool RootState::WarningDue(std::string* suppressed_note) {
   const Clock::time_point now = Clock::now();
   if (now < next_warning_) {
     ++warnings_suppressed_;
     return false;
   }
   next_warning_ = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kWarningPeriodSeconds));
+  *suppressed_note =
+      warnings_suppressed_ ? fmt::format(" ({} similar warnings suppressed)", warnings_suppressed_) : std::string();
+  warnings_suppressed_ = 0;
   return true;
 }
 
 void RootState::DropOldestPending() {
+  // While gathering every joined rank holds a connection: fewer others than the cap need no scan
+  // (which, with tens of thousands of ranks joined, would cost each accept a pass over them).
+  if (conns_.size() - size_t(joined_count_) < kMaxPendingConnections) return;
   size_t pending = 0;
   Conn* oldest = nullptr;
   for (const auto& c : conns_) {
@@ -110,11 +116,9 @@ void RootState::DropOldestPending() {
     if (!oldest) oldest = c.get();  // connections are kept in arrival order
   }
   if (pending < kMaxPendingConnections || !oldest) return;
-  if (WarningDue()) {
+  if (std::string note; WarningDue(&note)) {
     BRAID_WARN(kBoot, "bootstrap root at {}: {} connections have not sent a hello; dropped the oldest ({}){}",
-               where_, pending, oldest->peer,
-               warnings_suppressed_ ? fmt::format(" ({} similar warnings suppressed)", warnings_suppressed_) : "");
-    warnings_suppressed_ = 0;
+               where_, pending, oldest->peer, note);
   }
   Close(*oldest);
 }
@@ -129,11 +133,9 @@ void RootState::AcceptAll(int listener_fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         const int err = errno;
-        if (WarningDue()) {
+        if (std::string note; WarningDue(&note)) {
           BRAID_WARN(kBoot, "bootstrap root at {}: cannot accept a connection: {}; retrying{}", where_,
-                     ErrnoString(err),
-                     warnings_suppressed_ ? fmt::format(" ({} similar warnings suppressed)", warnings_suppressed_) : "");
-          warnings_suppressed_ = 0;
+                     ErrnoString(err), note);
         }
         accept_paused_until_ = Clock::now() + kAcceptPause;
       }

@@ -66,8 +66,9 @@ class RootState {
   void TimeOut();
   // Who is missing: never arrived, joined and left, and the hellos refused meanwhile.
   std::string MissingRanks() const;
-  // Whether a rate-limited warning may be printed now (else it is counted as suppressed).
-  bool WarningDue();
+  // Whether a rate-limited warning may be printed now (else it is counted as suppressed); if so,
+  // *suppressed_note says how many were suppressed since the last one ("" when none).
+  bool WarningDue(std::string* suppressed_note);
   // Closes the oldest connection still owing its hello once kMaxPendingConnections are open.
   void DropOldestPending();
 

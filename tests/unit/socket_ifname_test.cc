@@ -57,6 +57,16 @@ TEST(SocketIfnameTest, NoMatchNamesTheSpecAndTheInterfaces) {
   EXPECT_NE(s.message().find("eth0 (192.168.1.5)"), std::string::npos) << s.ToString();
 }
 
+// A setting that names no interface ("^", "=", ",") is refused, not read as "any interface".
+TEST(SocketIfnameTest, ASettingNamingNoInterfaceIsRefused) {
+  for (const char* spec : {"^", "=", ",", "^=,"}) {
+    const Status s = CheckIfnameSetting(spec);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << spec << ": " << s.ToString();
+    EXPECT_NE(s.message().find(std::string("='") + spec + "' names no interface"), std::string::npos) << s.ToString();
+  }
+  for (const char* spec : {"lo", "^docker", "=eth0", "ib,eth"}) EXPECT_TRUE(CheckIfnameSetting(spec).ok()) << spec;
+}
+
 TEST(SocketIfnameTest, UpInterfacesIncludeLoopback) {
   bool loopback = false;
   for (const InterfaceAddress& i : UpIPv4Interfaces()) loopback = loopback || i.loopback;
