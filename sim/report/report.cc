@@ -87,7 +87,7 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
   fmt::print(out, "# plan-sim {}: model {} ({:.1f}B parameters), {} GPUs of {} ({}), global batch {}\n",
              c.command, c.model->name, TotalParameters(*c.model) / 1e9, c.cluster->total_gpus(),
              c.cluster->gpu.name, c.cluster->name, c.training->global_batch);
-  fmt::print(out, "# training: {}, Adam, attention {}, schedule {}{}, grad reduce in {}-byte values, {}{}, {}, {}\n",
+  fmt::print(out, "# training: {}, Adam, attention {}, schedule {}{}, grad reduce in {}-byte values, {}{}, {}, {}, {}\n",
              c.training->loss_scaling ? "fp16 with loss scaling" : "bf16",
              AttentionKernelName(c.training->attention), PipelineScheduleName(c.training->schedule),
              c.training->uneven_pipeline ? "" : " (even stages)",
@@ -96,7 +96,9 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
              c.training->fused_grad_accumulation ? "accumulated inside the weight-gradient GEMMs"
                                                  : "accumulated by a separate kernel per micro-batch",
              c.training->tp_comm_overlap ? "backward TP communication beside the GEMMs"
-                                         : "every TP collective on the critical path");
+                                         : "every TP collective on the critical path",
+             c.training->overlap_param_gather ? "ZeRO-1 parameter gather under the next step's forward"
+                                              : "ZeRO-1 parameter gather after the optimizer");
   fmt::print(out, "# {}\n", kFlopConvention);
   if (search) {
     fmt::print(out,

@@ -20,6 +20,9 @@ class PipelineSim {
     if (int(in.forward.size()) != p || int(in.backward.size()) != p) {
       throw std::invalid_argument("SimulatePipeline: forward/backward must have pp rows");
     }
+    if (!in.first_forward.empty() && int(in.first_forward.size()) != p) {
+      throw std::invalid_argument("SimulatePipeline: first_forward must be empty or have pp rows");
+    }
     stages_.resize(p);
     result_.tasks.resize(p);
     result_.transfers.resize(p);
@@ -99,7 +102,9 @@ class PipelineSim {
     if (!ready) return;
     st.busy = true;
     ++st.next;
-    const double d = t.forward ? in_.forward[s][t.chunk] : in_.backward[s][t.chunk];
+    const double d = !t.forward                                    ? in_.backward[s][t.chunk]
+                     : t.microbatch == 0 && !in_.first_forward.empty() ? in_.first_forward[s][t.chunk]
+                                                                       : in_.forward[s][t.chunk];
     const double start = sim_.Now();
     st.stream->Submit(d, [this, s, t, vstage, start, d] { Finish(s, t, vstage, start, d); });
   }

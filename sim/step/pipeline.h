@@ -16,6 +16,9 @@ struct PipelineInput {
   int pp = 1, v = 1, microbatches = 1;
   // Seconds per micro-batch for each stage and chunk: [stage][chunk].
   std::vector<std::vector<double>> forward, backward;
+  // Micro-batch 0's forward per stage and chunk when it takes longer than the others (it waits
+  // for ZeRO-1's overlapped parameter all-gather, param_gather.h); empty: the same as forward.
+  std::vector<std::vector<double>> first_forward;
   double transfer_seconds = 0;  // one activation (or its gradient) between adjacent stages
   // Megatron-LM's default: communication and compute take turns. Under 1F1B each stage runs
   // StageProgram: at an exchange it waits until its neighbours have posted the matching

@@ -194,6 +194,24 @@ double StepModel::DpCollectiveSeconds(coll::Collective c, double bytes, const La
   return coster_.Cost(q).seconds;
 }
 
+std::vector<GatherSchedule> StepModel::ParamGathers(const StageCosts& costs, const Layout& l,
+                                                    const PipelineResult& timing) const {
+  std::vector<GatherSchedule> out;
+  for (int s = 0; s < l.pp; ++s) {
+    std::vector<std::vector<GatherBucket>> chunks;
+    for (const ChunkCost& cc : costs.chunks[s]) chunks.push_back(cc.gather_buckets);
+    std::vector<double> first_start(size_t(l.v), 0), forward_starts;  // forwards in execution order
+    for (const TaskTiming& t : timing.tasks[s]) {
+      if (!t.task.forward) continue;
+      forward_starts.push_back(t.start);
+      if (t.task.microbatch == 0) first_start[size_t(t.task.chunk)] = t.start;
+    }
+    out.push_back(ScheduleParamGather(
+        chunks, first_start, l.v > 1 ? InterleavedDispatchTimes(forward_starts, l.pp, l.v, s) : std::vector<double>{}));
+  }
+  return out;
+}
+
 double StepModel::TiedEmbeddingSeconds(const Layout& l) {
   if (!model_.gpt_style() || l.pp == 1) return 0;
   CollectiveQuery q;
@@ -216,7 +234,8 @@ double StepModel::ZeroReduceSeconds(const LayerWork& unit, const Layout& l, int 
                              stage);
 }
 
-StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
+StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
+  const bool keep_spans = purpose == CostsFor::kTrace;
   StageCosts costs;
   const LayerWork layer = TransformerLayerWork(model_, l, training_);
   const LayerWork emb = EmbeddingWork(model_, l, training_);
@@ -225,6 +244,9 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
   const double layer_grad_bytes = layer.parameters * training_.grad_reduce_bytes;
   const int last_vstage = l.pp * l.v - 1;
   const bool overlap_reduce = OverlapsGradReduce(training_, l);  // ZeRO-2/3 reduce-scatters
+  // ZeRO-1 under the next forward (not needed by the closed-form estimate)
+  const bool overlap_gather = purpose != CostsFor::kEstimate && OverlapsParamGather(training_, l);
+  std::map<std::pair<int, double>, double> gather_seconds;  // by (node offset, parameters)
   costs.chunks.resize(l.pp);
   // A layer's cost depends on its stage only through where the stage's TP group sits within a
   // node; compute it once per distinct offset.
@@ -278,6 +300,23 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, bool keep_spans) {
         cc.layer_grad_bytes.push_back(emb.parameters * training_.grad_reduce_bytes);
       }
       for (const ZeroUnit& u : backward) cc.layer_backward.push_back(u.compute);
+      if (overlap_gather) {
+        std::vector<GatherUnit> units;
+        for (const ZeroUnit& u : forward) {
+          const std::string kind = u.kind;
+          const double params = kind == "layer" ? layer.parameters : (kind == "embedding" ? emb : head).parameters;
+          units.push_back({kind == "layer" ? fmt::format("layer {}", u.index) : kind, u.compute, params,
+                           /*one_tensor=*/kind != "layer"});
+        }
+        cc.gather_buckets = BucketUnits(units, BucketBytes(training_, l) / training_.grad_reduce_bytes);
+        for (GatherBucket& b : cc.gather_buckets) {
+          auto [it, added] = gather_seconds.try_emplace({offset, b.parameters}, 0.0);
+          if (added) {
+            it->second = DpCollectiveSeconds(coll::Collective::kAllGather, b.parameters * training_.bytes_per_value, l, s);
+          }
+          b.gather = it->second;
+        }
+      }
       ZeroPass f = ScheduleZeroPass(forward, overlap_reduce, keep_spans),
                b = ScheduleZeroPass(backward, overlap_reduce, keep_spans);
       cc.forward = f.seconds;
@@ -324,7 +363,7 @@ double StepModel::OptimizerSeconds(const Layout& l, int stage) const {
 }
 
 double StepModel::EstimateSeconds(const Layout& l) {
-  StageCosts c = Costs(l);
+  StageCosts c = Costs(l, CostsFor::kEstimate);
   const int m = MicroBatches(training_, l);
   double slowest_stage = 0;  // seconds of one micro-batch through all of a stage's chunks
   for (int s = 0; s < l.pp; ++s) {
@@ -347,7 +386,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   StepResult r;
   r.layout = l;
   r.microbatches = MicroBatches(training_, l);
-  const StageCosts costs = Costs(l, keep_trace);
+  const StageCosts costs = Costs(l, keep_trace ? CostsFor::kTrace : CostsFor::kSimulate);
 
   PipelineInput in;
   in.schedule = training_.schedule;
@@ -368,10 +407,25 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       r.tp_seconds_backward[s].push_back(cc.backward_tp);
     }
   }
+  // ZeRO-1's overlapped gathers lengthen micro-batch 0's forwards, by how much depends on when
+  // those start: simulated once without them to find out, then again with them.
+  const bool overlap_gather = OverlapsParamGather(training_, l);
+  std::vector<GatherSchedule> gathers;
+  if (overlap_gather) {
+    gathers = ParamGathers(costs, l, SimulatePipeline(in));
+    in.first_forward.resize(l.pp);
+    for (int s = 0; s < l.pp; ++s) in.first_forward[s] = gathers[s].first_forward;
+  }
   r.pipeline = SimulatePipeline(in);
   PipelineInput instant = in;
   instant.transfer_seconds = 0;
   const PipelineResult ideal = SimulatePipeline(instant);
+  // The same without the gathers' waits: what they add to a stage's idle time is DP time.
+  PipelineResult ideal_without_gathers;
+  if (overlap_gather) {
+    instant.first_forward.clear();
+    ideal_without_gathers = SimulatePipeline(instant);
+  }
 
   // DP gradient buckets per stage, on the stage's communication stream.
   r.dp_spans.resize(l.pp);
@@ -379,6 +433,10 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   const bool overlap = OverlapsGradReduce(training_, l);
   const double bucket_bytes = BucketBytes(training_, l);
   std::vector<double> reduced_at(size_t(l.pp));  // each stage's end of compute and DP reduction
+  // For traces, the overlapped gathers placed by the tasks simulated last. (The waits were
+  // charged from the first simulation's start times; a span may sit up to the difference later.)
+  std::vector<GatherSchedule> placed;
+  if (keep_trace && overlap_gather) placed = ParamGathers(costs, l, r.pipeline);
   for (int s = 0; s < l.pp; ++s) {
     const double compute_end = r.pipeline.stage_end[s];
     // Gradients of a layer are final when its last micro-batch's backward passes it.
@@ -410,6 +468,9 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       if (free_at > start) r.dp_spans[s].push_back({fmt::format("grad bucket {}", bucket_index++), start, free_at});
       bucket = 0;
     }
+    if (keep_trace && overlap_gather) {
+      for (const ZeroLinkSpan& z : placed[size_t(s)].spans) r.dp_spans[s].push_back({z.label, z.start, z.end});
+    }
     if (keep_trace) {
       // ZeRO-2/3 collectives beside each task's kernels, at their times within the task.
       for (const TaskTiming& t : r.pipeline.tasks[s]) {
@@ -440,7 +501,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
     end += optimizer;
     if (keep_trace) r.optimizer_spans.push_back({"optimizer step", end - optimizer, end});
     double gather = 0;
-    if (l.zero == 1 || l.zero == 2) {
+    if ((l.zero == 1 || l.zero == 2) && !overlap_gather) {
       gather = DpCollectiveSeconds(coll::Collective::kAllGather,
                                    StageParameters(l, s) * training_.bytes_per_value, l, s);
       if (gather > 0) r.dp_spans[s].push_back({"param all-gather", end, end + gather});
@@ -452,6 +513,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
       const ChunkCost& cc = costs.chunks[s][size_t(t.task.chunk)];
       tp += t.task.forward ? cc.forward_tp : cc.backward_tp;
       zero_dp += t.task.forward ? cc.forward_dp : cc.backward_dp;
+      if (overlap_gather && t.task.forward && t.task.microbatch == 0) zero_dp += gathers[s].exposed[t.task.chunk];
     }
     Breakdown b;
     b.optimizer = optimizer;
@@ -470,14 +532,26 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   // last is not: with an uneven split it is often a light stage waiting on a heavy one, and its
   // idle time would read as a bubble that more micro-batches could fill.) Its idle time is the
   // rest of the step: as much as the transfer-free schedule leaves idle is bubble (fill, drain,
-  // and waiting on other stages), the remainder is exposed pipeline communication.
+  // and waiting on other stages), the remainder is exposed pipeline communication. Idle time
+  // that other stages' waits for ZeRO-1's overlapped gathers add to the transfer-free schedule
+  // is DP communication, not bubble.
   {
     const int s = r.critical_stage;
     Breakdown& b = r.breakdown;
     const double idle = std::max(0.0, step - critical_work);
-    const double ideal_end = *std::max_element(ideal.stage_end.begin(), ideal.stage_end.end());
-    b.bubble = std::min(idle, ideal_end - ideal.stage_busy[s]);
-    b.pp_exposed = idle - b.bubble;
+    auto ideal_idle = [s](const PipelineResult& p) {
+      return *std::max_element(p.stage_end.begin(), p.stage_end.end()) - p.stage_busy[s];
+    };
+    double gather_idle = 0;  // other stages' waits for ZeRO-1 gathers, passed down the pipeline
+    double bubble = ideal_idle(ideal);
+    if (overlap_gather) {
+      bubble = ideal_idle(ideal_without_gathers);
+      gather_idle = std::max(0.0, ideal_idle(ideal) - bubble);
+    }
+    b.bubble = std::min(idle, bubble);
+    const double dp = std::min(idle - b.bubble, gather_idle);
+    b.dp_exposed += dp;
+    b.pp_exposed = idle - b.bubble - dp;
   }
   r.step_time_s = step;
   const double tokens = double(training_.global_batch) * model_.seq_len;

@@ -10,6 +10,7 @@
 #include "sim/cluster/cluster.h"
 #include "sim/cost/collective_cost.h"
 #include "sim/cost/compute_model.h"
+#include "sim/step/param_gather.h"
 #include "sim/step/pipeline.h"
 #include "sim/step/zero_overlap.h"
 #include "sim/workload/layer_work.h"
@@ -26,7 +27,8 @@ struct Breakdown {
   double tp_exposed = 0;   // tensor-parallel collectives (on the critical path)
   double pp_exposed = 0;   // waiting on pipeline transfers beyond the schedule's own bubble
   double bubble = 0;       // pipeline fill/drain idle time with instantaneous transfers
-  double dp_exposed = 0;   // gradient reduction (and ZeRO parameter gather) not hidden by compute
+  double dp_exposed = 0;   // gradient reduction (and ZeRO parameter gather) not hidden by compute,
+                           // and idle time other stages' ZeRO-1 gather waits pass down the pipeline
   double optimizer = 0;    // optimizer step
 };
 
@@ -88,6 +90,8 @@ class StepModel {
     std::vector<ZeroLinkSpan> forward_spans, backward_spans;  // that traffic, for traces
     std::vector<double> layer_backward;             // seconds, in backward order
     std::vector<double> layer_grad_bytes;           // gradient bytes, same order
+    // ZeRO-1's parameter buckets, gathered under micro-batch 0's forward (OverlapsParamGather).
+    std::vector<GatherBucket> gather_buckets;
   };
   struct StageCosts {
     std::vector<std::vector<ChunkCost>> chunks;  // [stage][chunk]
@@ -96,11 +100,17 @@ class StepModel {
     double model_flops_per_mb = 0;
   };
   std::string Violation(const Layout& layout, std::string* rule) const;
-  // `keep_spans`: also record each pass's ZeRO collectives (ChunkCost::*_spans), for traces.
-  StageCosts Costs(const Layout& layout, bool keep_spans = false);
+  // kEstimate: what EstimateSeconds needs (no overlapped ZeRO-1 gathers); kSimulate: all of it;
+  // kTrace: also each pass's ZeRO collectives (ChunkCost::*_spans).
+  enum class CostsFor { kEstimate, kSimulate, kTrace };
+  StageCosts Costs(const Layout& layout, CostsFor purpose);
   // A pass's kernels and its exposed TP communication (added to *tp_seconds), seconds.
   double PassSeconds(const PassWork& pass, const Layout& layout, int stage, double* tp_seconds);
   double DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& layout, int stage);
+  // Each stage's overlapped ZeRO-1 parameter gathers (param_gather.h), placed by the task times
+  // of `timing`.
+  std::vector<GatherSchedule> ParamGathers(const StageCosts& costs, const Layout& layout,
+                                           const PipelineResult& timing) const;
   // A unit's ZeRO-3 parameter all-gather and ZeRO-2/3 gradient reduce-scatter (0 below those
   // stages), seconds, over the stage's DP groups.
   double ZeroGatherSeconds(const LayerWork& unit, const Layout& layout, int stage);

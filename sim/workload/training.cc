@@ -69,6 +69,10 @@ bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout) {
          (training.overlap_grad_reduce == GradReduceOverlap::kWithoutPipeline && layout.pp == 1);
 }
 
+bool OverlapsParamGather(const TrainingSpec& training, const Layout& layout) {
+  return training.overlap_param_gather && layout.zero == 1 && layout.dp > 1 && OverlapsGradReduce(training, layout);
+}
+
 bool CopiesGradsToBuckets(const TrainingSpec& training, const Layout& layout) {
   return training.grad_bucket_copies && OverlapsGradReduce(training, layout);
 }

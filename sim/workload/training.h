@@ -68,6 +68,12 @@ struct TrainingSpec {
   // reduce-scatter) during its weight-gradient GEMM, and the all-gather of its saved input during
   // its data-gradient GEMM. False: every TP collective on the critical path (Megatron-LM 2021).
   bool tp_comm_overlap = true;
+  // ZeRO-1's parameter all-gather after the optimizer runs under the next step's first forward
+  // pass (Megatron-LM's distributed optimizer with --overlap-param-gather, which its performance
+  // recipes set): each bucket is waited for just before its first layer's forward (param_gather.h).
+  // Needs the gradient reduction overlapped, as Megatron-LM does. False, and always under ZeRO-2
+  // (DeepSpeed's stage 2 gathers inside its optimizer step): the gather ends the step, exposed.
+  bool overlap_param_gather = true;
   // The overlapped DP reduction copies gradients into bucket buffers of its own (PyTorch DDP's
   // default, gradient_as_bucket_view=False, which Megatron-LM's 2021 runs without a pipeline
   // used): one more copy of the gradients stays allocated, and every reduced gradient is copied
@@ -86,6 +92,9 @@ int MicroBatches(const TrainingSpec& training, const Layout& layout);
 double BucketBytes(const TrainingSpec& training, const Layout& layout);
 // Whether `layout`'s DP gradient reduction overlaps its backward pass.
 bool OverlapsGradReduce(const TrainingSpec& training, const Layout& layout);
+// Whether `layout`'s ZeRO-1 parameter all-gather runs under the next step's forward
+// (TrainingSpec::overlap_param_gather).
+bool OverlapsParamGather(const TrainingSpec& training, const Layout& layout);
 // Whether `layout` keeps a second, bucketed copy of its gradients (grad_bucket_copies applies to
 // the overlapped reduction only; PyTorch DDP builds its buckets even for a single replica).
 bool CopiesGradsToBuckets(const TrainingSpec& training, const Layout& layout);

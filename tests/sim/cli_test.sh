@@ -415,6 +415,29 @@ if expect_ok "simulate --grad-bucket-copies table" "${copies_args[@]}" --grad-bu
   grep -qF "through bucket copies" "$tmp/out" || fail "--grad-bucket-copies not in the header: $(head -2 "$tmp/out")"
 fi
 
+# --no-overlap-param-gather: ZeRO-1's gather goes back after the optimizer, one span per stage in
+# the trace instead of one per bucket, and the header says which.
+gather_args=(simulate --model llama-2-7b --cluster dgx-h100 --gpus 64 --global-batch 128
+             --layout tp=2,pp=1,dp=32,mb=1,zero=1,recompute=none,sp=on)
+if expect_ok "simulate --no-overlap-param-gather" "${gather_args[@]}" --no-overlap-param-gather --trace "$tmp/after.json"; then
+  grep -qF "ZeRO-1 parameter gather after the optimizer" "$tmp/out" ||
+    fail "--no-overlap-param-gather not in the header: $(head -2 "$tmp/out")"
+  if expect_ok "simulate, ZeRO-1 gather overlapped" "${gather_args[@]}" --trace "$tmp/overlapped.json"; then
+    grep -qF "ZeRO-1 parameter gather under the next step's forward" "$tmp/out" ||
+      fail "the overlapped gather not in the header: $(head -2 "$tmp/out")"
+    python3 - "$tmp/after.json" "$tmp/overlapped.json" <<'EOF' || fail "--no-overlap-param-gather: trace spans (above)"
+import json, sys
+def gathers(path):
+    events = json.load(open(path))["traceEvents"]
+    return [e for e in events if e.get("ph") == "X" and e["name"].startswith("param all-gather")]
+after, overlapped = (gathers(p) for p in sys.argv[1:3])
+# One span per GPU track: the whole stage after the optimizer, else one per bucket.
+assert {e["name"] for e in after} == {"param all-gather"}, [e["name"] for e in after]
+assert len({e["name"] for e in overlapped}) > 10, [e["name"] for e in overlapped]
+EOF
+  fi
+fi
+
 # --calibration with a file gpu_gemm_bench wrote on the H100 (tools/gpu_check, 2026-11-24): that
 # run's GEMM (the first Hopper kernel, 0.20-0.57x cuBLAS) is slower than plan-sim's default
 # efficiencies, so the same layout must take longer on it.

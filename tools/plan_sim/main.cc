@@ -42,7 +42,8 @@ struct Options {
   double bucket_mb = 0;  // 0: Megatron-LM's default (TrainingSpec::bucket_bytes)
   bool explain = false, fp16 = false, no_overlap_grad_reduce = false, no_fused_grad_accumulation = false,
        keep_pipeline_outputs = false, no_pp_scatter_gather = false, overlap_p2p = false,
-       grad_bucket_copies = false, even_pipeline_stages = false, no_tp_comm_overlap = false;
+       grad_bucket_copies = false, even_pipeline_stages = false, no_tp_comm_overlap = false,
+       no_overlap_param_gather = false;
 };
 
 void AddCommon(CLI::App* cmd, Options* o) {
@@ -94,6 +95,10 @@ void AddCommon(CLI::App* cmd, Options* o) {
                 "Every tensor-parallel collective on the critical path (Megatron-LM 2021); by default the backward "
                 "pass's input-gradient reduction runs beside the weight-gradient GEMM and the sequence-parallel "
                 "input all-gather beside the data-gradient GEMM");
+  cmd->add_flag("--no-overlap-param-gather", o->no_overlap_param_gather,
+                "Under ZeRO-1 the parameter all-gather ends the step, after the optimizer; by default it runs "
+                "under the next step's first forward, bucket by bucket (Megatron-LM's distributed optimizer "
+                "with --overlap-param-gather). ZeRO-2 always gathers after the optimizer (DeepSpeed)");
   cmd->add_flag("--overlap-p2p", o->overlap_p2p, "Pipeline sends and receives overlap compute (default: Megatron-LM's blocking send/receive exchanges between compute steps)");
   cmd->add_flag("--no-pp-scatter-gather", o->no_pp_scatter_gather, "Send whole activations between stages from every TP rank");
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
@@ -131,6 +136,7 @@ TrainingSpec Training(const Options& o) {
   t.pp_scatter_gather = !o.no_pp_scatter_gather;
   t.pp_overlap = o.overlap_p2p;
   t.tp_comm_overlap = !o.no_tp_comm_overlap;
+  t.overlap_param_gather = !o.no_overlap_param_gather;
   return t;
 }
 

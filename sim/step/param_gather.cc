@@ -1,0 +1,97 @@
+#include "sim/step/param_gather.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace braid::sim {
+namespace {
+
+// The label of a bucket holding `first`..`last` (forward order).
+std::string BucketLabel(const std::string& first, const std::string& last) {
+  return first == last ? first : first + " to " + last;
+}
+
+// One chunk under the pre-hook chain: the gather of bucket i+1 is issued when bucket i's kernels
+// start, which is ScheduleZeroPass's prefetch with no reductions.
+void ScheduleChained(const std::vector<GatherBucket>& buckets, double start, GatherSchedule* out) {
+  std::vector<ZeroUnit> units;
+  for (const GatherBucket& b : buckets) units.push_back({b.label.c_str(), -1, b.compute, b.gather, 0});
+  const ZeroPass pass = ScheduleZeroPass(units, /*overlap_reduce=*/true, /*keep_spans=*/true);
+  out->first_forward.push_back(pass.seconds);
+  out->exposed.push_back(pass.exposed);
+  for (const ZeroLinkSpan& s : pass.spans) out->spans.push_back({s.label, start + s.start, start + s.end});
+}
+
+}  // namespace
+
+std::vector<GatherBucket> BucketUnits(const std::vector<GatherUnit>& units, double bucket_parameters) {
+  std::vector<GatherBucket> buckets;  // backward order while built
+  GatherBucket open;
+  std::string open_last;  // the open bucket's last unit in forward order (the first one taken)
+  bool empty = true;
+  auto close = [&] {
+    open.label = BucketLabel(open.label, open_last);
+    buckets.push_back(open);
+    open = GatherBucket{};
+    empty = true;
+  };
+  for (auto u = units.rbegin(); u != units.rend(); ++u) {
+    const int parts = u->one_tensor || bucket_parameters <= 0
+                          ? 1
+                          : std::max(1, int(std::floor(u->parameters / bucket_parameters)));
+    for (int p = parts; p >= 1; --p) {
+      const std::string label = parts == 1 ? u->label : fmt::format("{} ({}/{})", u->label, p, parts);
+      if (empty) open_last = label;
+      empty = false;
+      open.label = label;  // the bucket's first unit in forward order, so far
+      open.compute += u->compute / parts;
+      open.parameters += u->parameters / parts;
+      if (open.parameters >= bucket_parameters) close();
+    }
+  }
+  if (!empty) close();
+  std::reverse(buckets.begin(), buckets.end());
+  return buckets;
+}
+
+std::vector<double> InterleavedDispatchTimes(const std::vector<double>& forward_starts, int pp, int v, int stage) {
+  std::vector<double> dispatched(size_t(v), 0.0);
+  for (int c = 2; c < v && !forward_starts.empty(); ++c) {
+    const size_t k = size_t((c - 1) * pp - stage);  // >= 1: stage < pp
+    dispatched[size_t(c)] = k < forward_starts.size() ? forward_starts[k] : forward_starts.back();
+  }
+  return dispatched;
+}
+
+GatherSchedule ScheduleParamGather(const std::vector<std::vector<GatherBucket>>& chunks,
+                                   const std::vector<double>& first_start, const std::vector<double>& dispatched) {
+  GatherSchedule out;
+  if (dispatched.empty()) {
+    for (size_t c = 0; c < chunks.size(); ++c) ScheduleChained(chunks[c], first_start[c], &out);
+    return out;
+  }
+  // Every dispatched bucket queues on the stage's data-parallel link in dispatch order, which is
+  // chunk order (dispatch times do not decrease with the chunk).
+  double link_free = 0;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    double t = first_start[c];  // the chunk's first forward, waiting for each bucket in turn
+    double computed = 0;
+    for (const GatherBucket& b : chunks[c]) {
+      double ready = dispatched[c];
+      if (b.gather > 0) {
+        const double start = std::max(link_free, dispatched[c]);
+        link_free = ready = start + b.gather;
+        out.spans.push_back({"param all-gather " + b.label, start, ready});
+      }
+      t = std::max(t, ready) + b.compute;
+      computed += b.compute;
+    }
+    out.first_forward.push_back(t - first_start[c]);
+    out.exposed.push_back(t - first_start[c] - computed);
+  }
+  return out;
+}
+
+}  // namespace braid::sim
