@@ -1,7 +1,6 @@
 #include "sim/step/param_gather.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include <fmt/format.h>
 
@@ -38,18 +37,12 @@ std::vector<GatherBucket> BucketUnits(const std::vector<GatherUnit>& units, doub
     empty = true;
   };
   for (auto u = units.rbegin(); u != units.rend(); ++u) {
-    const int parts = u->one_tensor || bucket_parameters <= 0
-                          ? 1
-                          : std::max(1, int(std::floor(u->parameters / bucket_parameters)));
-    for (int p = parts; p >= 1; --p) {
-      const std::string label = parts == 1 ? u->label : fmt::format("{} ({}/{})", u->label, p, parts);
-      if (empty) open_last = label;
-      empty = false;
-      open.label = label;  // the bucket's first unit in forward order, so far
-      open.compute += u->compute / parts;
-      open.parameters += u->parameters / parts;
-      if (open.parameters >= bucket_parameters) close();
-    }
+    if (empty) open_last = u->label;
+    empty = false;
+    open.label = u->label;  // the bucket's first unit in forward order, so far
+    open.compute += u->compute;
+    open.parameters += u->parameters;
+    if (open.parameters >= bucket_parameters) close();
   }
   if (!empty) close();
   std::reverse(buckets.begin(), buckets.end());
@@ -72,21 +65,23 @@ GatherSchedule ScheduleParamGather(const std::vector<std::vector<GatherBucket>>&
     for (size_t c = 0; c < chunks.size(); ++c) ScheduleChained(chunks[c], first_start[c], &out);
     return out;
   }
-  // Every dispatched bucket queues on the stage's data-parallel link in dispatch order, which is
-  // chunk order (dispatch times do not decrease with the chunk).
+  // Every dispatched bucket queues on the stage's data-parallel link in dispatch order: chunk
+  // order (dispatch times do not decrease with the chunk), each chunk's buckets backward.
   double link_free = 0;
   for (size_t c = 0; c < chunks.size(); ++c) {
+    const std::vector<GatherBucket>& buckets = chunks[c];
+    std::vector<double> ready(buckets.size(), dispatched[c]);
+    for (size_t i = buckets.size(); i-- > 0;) {
+      if (buckets[i].gather <= 0) continue;
+      const double start = std::max(link_free, dispatched[c]);
+      link_free = ready[i] = start + buckets[i].gather;
+      out.spans.push_back({"param all-gather " + buckets[i].label, start, ready[i]});
+    }
     double t = first_start[c];  // the chunk's first forward, waiting for each bucket in turn
     double computed = 0;
-    for (const GatherBucket& b : chunks[c]) {
-      double ready = dispatched[c];
-      if (b.gather > 0) {
-        const double start = std::max(link_free, dispatched[c]);
-        link_free = ready = start + b.gather;
-        out.spans.push_back({"param all-gather " + b.label, start, ready});
-      }
-      t = std::max(t, ready) + b.compute;
-      computed += b.compute;
+    for (size_t i = 0; i < buckets.size(); ++i) {
+      t = std::max(t, ready[i]) + buckets[i].compute;
+      computed += buckets[i].compute;
     }
     out.first_forward.push_back(t - first_start[c]);
     out.exposed.push_back(t - first_start[c] - computed);

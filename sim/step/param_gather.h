@@ -4,8 +4,10 @@
 // After the optimizer step each data-parallel rank holds its updated shard of the stage's
 // parameters; the all-gather that rebuilds the full weights runs on the data-parallel links while
 // the next step's first micro-batch goes forward. Megatron-LM gathers bucket by bucket, and the
-// forward pre-hook of a bucket's first module waits for it. The buckets are the gradient buckets
-// (max(40M, 1M x dp) parameters, formed in backward order), so they are gathered in forward order.
+// forward pre-hook of a bucket's first module waits for it. The buckets are the gradient buckets:
+// on the first pipeline stage's first chunk max(40M, 1M x dp) parameters of whole tensors, formed
+// in backward order; every other stage and chunk is one bucket (Megatron-LM turns bucketing off
+// there).
 // Only micro-batch 0's forward of each chunk can wait: later micro-batches find the weights in
 // place. Dispatch follows Megatron-LM:
 //  - one chunk per stage: the first pre-hook dispatches bucket 0 and waits for it, and waiting for
@@ -14,7 +16,8 @@
 //    start, and stage r those of chunk c >= 2 when it starts its forward number (c-1) x pp - r,
 //    pp forwards before chunk c's first on the first stage and in step with it on the others
 //    (schedules.py's param_sync_func under --align-param-gather, Megatron-LM's default there);
-//    the pre-hooks then only wait.
+//    a chunk's buckets go in backward order (DDP.start_param_sync), so the bucket its forward
+//    needs first arrives last; the pre-hooks then only wait.
 // One step is simulated, so "after the previous step's optimizer" is this step's time 0.
 #pragma once
 
@@ -25,12 +28,12 @@
 
 namespace braid::sim {
 
-// A unit of a chunk's forward pass (a layer, the embedding, the head), in forward order.
+// A tensor of a chunk's forward pass (a layer's linear weights, the embedding table, the output
+// layer), in forward order: a bucket holds it whole.
 struct GatherUnit {
-  std::string label;      // e.g. "layer 12", for trace spans
-  double compute = 0;     // seconds of its forward kernels (and TP collectives)
+  std::string label;      // e.g. "layer 12 fc1", for trace spans
+  double compute = 0;     // seconds of the forward kernels (and TP collectives) that use it
   double parameters = 0;  // elements this GPU holds
-  bool one_tensor = false;  // a single weight (the embedding table, the output layer): never split
 };
 
 // The parameters one all-gather rebuilds, and the forward kernels that need them first.
@@ -42,9 +45,7 @@ struct GatherBucket {
 };
 
 // Megatron-LM's buckets of a chunk: units taken in backward order into a bucket until it holds at
-// least `bucket_parameters`. A bucket holds whole tensors, so a layer of k >= 2 buckets' worth (its
-// QKV, projection and MLP weights) is cut into k equal parts, each needed before its share of the
-// layer's kernels, and a one-tensor unit stays whole. Returned in forward order (gather order).
+// least `bucket_parameters` (infinity: one bucket). Returned in forward order.
 std::vector<GatherBucket> BucketUnits(const std::vector<GatherUnit>& units, double bucket_parameters);
 
 struct GatherSchedule {

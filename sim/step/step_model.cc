@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -14,6 +16,8 @@ namespace braid::sim {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024 * 1024;
+// Rounds of simulating the pipeline with ZeRO-1's gather waits (StepModel::Simulate).
+constexpr int kGatherRounds = 4;
 // Pipeline tasks one simulation may run (16x the 1T-parameter, 3072-GPU layout of Table 1): a
 // bound on its memory (about 100 bytes per task) and time.
 constexpr int kMaxSimulatedTasks = 1 << 20;
@@ -247,6 +251,9 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
   // ZeRO-1 under the next forward (not needed by the closed-form estimate)
   const bool overlap_gather = purpose != CostsFor::kEstimate && OverlapsParamGather(training_, l);
   std::map<std::pair<int, double>, double> gather_seconds;  // by (node offset, parameters)
+  static constexpr const char* kLinearNames[] = {"qkv", "proj", "fc1", "fc2"};
+  std::array<double, 4> linear_share = LayerLinearParameters(model_);
+  for (double& share : linear_share) share /= LayerParameters(model_);
   costs.chunks.resize(l.pp);
   // A layer's cost depends on its stage only through where the stage's TP group sits within a
   // node; compute it once per distinct offset.
@@ -301,14 +308,23 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
       }
       for (const ZeroUnit& u : backward) cc.layer_backward.push_back(u.compute);
       if (overlap_gather) {
+        // A layer's kernels are charged to its four weights in proportion to their size.
         std::vector<GatherUnit> units;
         for (const ZeroUnit& u : forward) {
           const std::string kind = u.kind;
-          const double params = kind == "layer" ? layer.parameters : (kind == "embedding" ? emb : head).parameters;
-          units.push_back({kind == "layer" ? fmt::format("layer {}", u.index) : kind, u.compute, params,
-                           /*one_tensor=*/kind != "layer"});
+          if (kind != "layer") {
+            units.push_back({kind, u.compute, (kind == "embedding" ? emb : head).parameters});
+            continue;
+          }
+          for (size_t w = 0; w < linear_share.size(); ++w) {
+            units.push_back({fmt::format("layer {} {}", u.index, kLinearNames[w]), u.compute * linear_share[w],
+                             layer.parameters * linear_share[w]});
+          }
         }
-        cc.gather_buckets = BucketUnits(units, BucketBytes(training_, l) / training_.grad_reduce_bytes);
+        // Megatron-LM buckets only the first stage's first chunk (training.py, DDP's bucket_size).
+        const double bucket = s == 0 && c == 0 ? BucketBytes(training_, l) / training_.grad_reduce_bytes
+                                               : std::numeric_limits<double>::infinity();
+        cc.gather_buckets = BucketUnits(units, bucket);
         for (GatherBucket& b : cc.gather_buckets) {
           auto [it, added] = gather_seconds.try_emplace({offset, b.parameters}, 0.0);
           if (added) {
@@ -408,15 +424,20 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
     }
   }
   // ZeRO-1's overlapped gathers lengthen micro-batch 0's forwards, by how much depends on when
-  // those start: simulated once without them to find out, then again with them.
+  // those start: simulated first without them.
   const bool overlap_gather = OverlapsParamGather(training_, l);
   std::vector<GatherSchedule> gathers;
-  if (overlap_gather) {
-    gathers = ParamGathers(costs, l, SimulatePipeline(in));
-    in.first_forward.resize(l.pp);
-    for (int s = 0; s < l.pp; ++s) in.first_forward[s] = gathers[s].first_forward;
-  }
   r.pipeline = SimulatePipeline(in);
+  // The waits move the forwards they delay, and so the waits: repeated until they settle (two
+  // or three rounds; at most kGatherRounds).
+  for (int round = 0; overlap_gather && round < kGatherRounds; ++round) {
+    gathers = ParamGathers(costs, l, r.pipeline);
+    std::vector<std::vector<double>> first_forward;
+    for (const GatherSchedule& g : gathers) first_forward.push_back(g.first_forward);
+    if (first_forward == in.first_forward) break;
+    in.first_forward = std::move(first_forward);
+    r.pipeline = SimulatePipeline(in);
+  }
   PipelineInput instant = in;
   instant.transfer_seconds = 0;
   const PipelineResult ideal = SimulatePipeline(instant);
@@ -433,8 +454,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   const bool overlap = OverlapsGradReduce(training_, l);
   const double bucket_bytes = BucketBytes(training_, l);
   std::vector<double> reduced_at(size_t(l.pp));  // each stage's end of compute and DP reduction
-  // For traces, the overlapped gathers placed by the tasks simulated last. (The waits were
-  // charged from the first simulation's start times; a span may sit up to the difference later.)
+  // For traces, the overlapped gathers placed by the tasks simulated last.
   std::vector<GatherSchedule> placed;
   if (keep_trace && overlap_gather) placed = ParamGathers(costs, l, r.pipeline);
   for (int s = 0; s < l.pp; ++s) {

@@ -106,17 +106,23 @@ void ValidateModel(const ModelSpec& m, const std::string& origin) {
   }
 }
 
-double LayerParameters(const ModelSpec& m) {
+std::array<double, 4> LayerLinearParameters(const ModelSpec& m) {
   const double h = m.hidden, f = m.ffn_hidden;
   const double kv = double(m.kv_heads) * m.head_dim();
   const double qkv = h * (h + 2 * kv);
   const double out = h * h;
-  const double mlp = (m.activation == Activation::kSwiglu ? 3 : 2) * h * f;
+  const double fc1 = (m.activation == Activation::kSwiglu ? 2 : 1) * h * f;  // gate and up for swiglu
+  const double fc2 = f * h;
   if (m.gpt_style()) {
     // biases of QKV, out, FC1, FC2 and two LayerNorms (gain + bias): Megatron's 13h for f = 4h.
-    return qkv + out + mlp + (h + 2 * kv) + h + f + h + 4 * h;
+    return {qkv + (h + 2 * kv) + 2 * h, out + h, fc1 + f + 2 * h, fc2 + h};
   }
-  return qkv + out + mlp + 2 * h;  // two RMSNorm gains
+  return {qkv + h, out, fc1 + h, fc2};  // two RMSNorm gains
+}
+
+double LayerParameters(const ModelSpec& m) {
+  const std::array<double, 4> linear = LayerLinearParameters(m);
+  return linear[0] + linear[1] + linear[2] + linear[3];
 }
 
 double EmbeddingParameters(const ModelSpec& m) {

@@ -2,6 +2,8 @@
 // models, and loading from a JSON file with the same field names.
 #pragma once
 
+#include <array>
+
 #include <string>
 #include <vector>
 
@@ -42,6 +44,10 @@ void ValidateModel(const ModelSpec& model, const std::string& origin);
 
 // Weights of one transformer layer / of the embeddings (input + output unless tied), in elements.
 double LayerParameters(const ModelSpec& model);
+// A layer's weights by the linear layer that holds them, in forward order (QKV, attention output,
+// FC1, FC2), each with its biases and the norm applied before it (as Megatron-LM's Transformer
+// Engine layers fuse it): the tensors a data-parallel bucket holds whole. Sums to LayerParameters.
+std::array<double, 4> LayerLinearParameters(const ModelSpec& model);
 double EmbeddingParameters(const ModelSpec& model);
 double TotalParameters(const ModelSpec& model);
 

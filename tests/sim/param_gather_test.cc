@@ -2,6 +2,7 @@
 // LM's buckets, the two dispatch orders in closed form, and what the step model makes of them.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -36,19 +37,23 @@ TEST(ParamGatherBuckets, CloseInBackwardOrderAndComeBackInForwardOrder) {
   EXPECT_DOUBLE_EQ(b[1].compute, 2.0);
 }
 
-// A layer of 2.5 buckets' worth is cut into 2 parts (of 1.25 buckets, as a bucket closes at the
-// threshold); a one-tensor unit (the embedding) stays whole however large.
-TEST(ParamGatherBuckets, LargeLayersAreCutAndOneTensorUnitsAreNot) {
-  std::vector<GatherUnit> units = {{"embedding", 0.1, 500, /*one_tensor=*/true}};
-  for (const GatherUnit& u : Layers(1, 1.0, 250)) units.push_back(u);
-  const std::vector<GatherBucket> b = BucketUnits(units, 100);
-  ASSERT_EQ(b.size(), 3u);
-  EXPECT_EQ(b[0].label, "embedding");
-  EXPECT_DOUBLE_EQ(b[0].parameters, 500);
-  EXPECT_EQ(b[1].label, "layer 0 (1/2)");
-  EXPECT_DOUBLE_EQ(b[1].parameters, 125);
-  EXPECT_DOUBLE_EQ(b[1].compute, 0.5);
-  EXPECT_EQ(b[2].label, "layer 0 (2/2)");
+// Buckets hold whole tensors and close only once past the threshold, so a large tensor joins the
+// open bucket whole: backward, {layer 2, layer 1} closes at 60, then {layer 0, embedding} at 530.
+// An infinite threshold (every stage and chunk but the first one's, in Megatron-LM) makes one.
+TEST(ParamGatherBuckets, WholeTensorsAndNoThresholdMakesOneBucket) {
+  std::vector<GatherUnit> units = {{"embedding", 0.1, 500}};
+  for (const GatherUnit& u : Layers(3, 1.0, 30)) units.push_back(u);
+  const std::vector<GatherBucket> b = BucketUnits(units, 50);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].label, "embedding to layer 0");
+  EXPECT_DOUBLE_EQ(b[0].parameters, 530);
+  EXPECT_DOUBLE_EQ(b[0].compute, 1.1);
+  EXPECT_EQ(b[1].label, "layer 1 to layer 2");
+  const std::vector<GatherBucket> one = BucketUnits(units, std::numeric_limits<double>::infinity());
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].label, "embedding to layer 2");
+  EXPECT_DOUBLE_EQ(one[0].parameters, 590);
+  EXPECT_DOUBLE_EQ(one[0].compute, 3.1);
 }
 
 // One chunk, the pre-hook chain: the first bucket's gather is exposed, and each later one hides
@@ -73,23 +78,25 @@ TEST(ParamGatherSchedule, ChainedIsLinkBoundWhenGathersAreLonger) {
   EXPECT_NEAR(g.exposed[0], 10 * 1.0 + 0.5 - 10 * 0.5, 1e-12);
 }
 
-// Interleaved: chunks 0 and 1 are dispatched whole at the step's start and queue on the link;
-// chunk 2 here when chunk 1's first forward starts (stage 0 of pp = 1). Chunks of 2 buckets (1 s of kernels, 2 s of gather
-// each). By hand: the link runs chunk 0's gathers 0-2-4 and chunk 1's 4-6-8, so chunk 0 (from 0)
-// waits 2 + 1 and ends at 5; chunk 1 (from 9) finds its weights in place; chunk 2, dispatched at
-// 9 on an idle link, gathers 9-11-13, so from 11 it waits 1 for its second bucket. (Dispatched at
-// the start, it would have gathered 8-10-12 and not waited.)
+// Interleaved: chunks 0 and 1 are dispatched whole at the step's start and queue on the link,
+// each chunk's buckets in backward order; chunk 2 here when chunk 1's first forward starts (stage
+// 0 of pp = 1). Chunks of 2 buckets (1 s of kernels, 2 s of gather each). By hand: the link runs
+// chunk 0's second bucket 0-2, its first 2-4, chunk 1's 4-6-8; chunk 0 (from 0) waits 4 for its
+// first bucket and ends at 6; chunk 1 (from 9) finds its weights in place; chunk 2, dispatched at
+// 9 on an idle link, gathers its second bucket 9-11 and its first 11-13, so from 11 it waits 2.
+// (Dispatched at the start, it would have gathered 8-10-12 and waited 1.)
 TEST(ParamGatherSchedule, InterleavedDispatchesTwoChunksAtTheStartAndTheRestOneAhead) {
   const auto chunk = WithGather(BucketUnits(Layers(2, 1.0, 100), 100), 0.02);
   const GatherSchedule g = ScheduleParamGather({chunk, chunk, chunk}, {0.0, 9.0, 11.0}, {0.0, 0.0, 9.0});
   ASSERT_EQ(g.first_forward.size(), 3u);
-  EXPECT_NEAR(g.first_forward[0], 5.0, 1e-12);
-  EXPECT_NEAR(g.exposed[0], 3.0, 1e-12);
+  EXPECT_NEAR(g.first_forward[0], 6.0, 1e-12);
+  EXPECT_NEAR(g.exposed[0], 4.0, 1e-12);
   EXPECT_NEAR(g.first_forward[1], 2.0, 1e-12);
   EXPECT_NEAR(g.exposed[1], 0.0, 1e-12);
-  EXPECT_NEAR(g.first_forward[2], 3.0, 1e-12);
-  EXPECT_NEAR(g.exposed[2], 1.0, 1e-12);
+  EXPECT_NEAR(g.first_forward[2], 4.0, 1e-12);
+  EXPECT_NEAR(g.exposed[2], 2.0, 1e-12);
   ASSERT_EQ(g.spans.size(), 6u);
+  EXPECT_EQ(g.spans[0].label, "param all-gather layer 1");  // backward order
   EXPECT_NEAR(g.spans[2].start, 4.0, 1e-12);  // chunk 1 dispatched at 0, behind chunk 0
   EXPECT_NEAR(g.spans[4].start, 9.0, 1e-12);  // chunk 2 dispatched at chunk 1's first forward
 }
@@ -136,10 +143,15 @@ TEST(ParamGatherStep, ZeroOneGatherHidesUnderTheNextForward) {
     const StepResult after = SimulateLlama(keys, false);
     EXPECT_LT(overlapped.step_time_s, after.step_time_s) << keys;
     EXPECT_LT(overlapped.breakdown.dp_exposed, after.breakdown.dp_exposed) << keys;
-    EXPECT_GT(overlapped.breakdown.dp_exposed, 0) << keys;  // the first bucket waits
+    // Megatron-LM buckets the first stage's first chunk only; every other chunk is one bucket.
     for (size_t s = 0; s < overlapped.dp_spans.size(); ++s) {
-      EXPECT_GT(Spans(overlapped.dp_spans[s], "param all-gather "), 1u) << keys;  // per bucket
-      EXPECT_EQ(Spans(after.dp_spans[s], "param all-gather"), 1u) << keys;       // the whole stage
+      const size_t chunks = overlapped.pipeline.tasks[s].empty() ? 0 : size_t(overlapped.layout.v);
+      if (s == 0) {
+        EXPECT_GT(Spans(overlapped.dp_spans[s], "param all-gather "), chunks) << keys;
+      } else {
+        EXPECT_EQ(Spans(overlapped.dp_spans[s], "param all-gather "), chunks) << keys;
+      }
+      EXPECT_EQ(Spans(after.dp_spans[s], "param all-gather"), 1u) << keys;  // the whole stage
     }
     // Only micro-batch 0's forwards grew.
     for (size_t s = 0; s < overlapped.pipeline.tasks.size(); ++s) {
@@ -151,6 +163,24 @@ TEST(ParamGatherStep, ZeroOneGatherHidesUnderTheNextForward) {
           }
         }
       }
+    }
+  }
+  // Without interleaving a later stage's one bucket is dispatched by its first pre-hook, so its
+  // micro-batch 0 forward is its usual forward plus the whole gather.
+  {
+    const StepResult overlapped = SimulateLlama("tp=2,pp=4,dp=8,mb=1,zero=1,recompute=selective,sp=on", true);
+    const StepResult after = SimulateLlama("tp=2,pp=4,dp=8,mb=1,zero=1,recompute=selective,sp=on", false);
+    auto first_forward = [](const StepResult& r, int s) {
+      for (const TaskTiming& t : r.pipeline.tasks[size_t(s)])
+        if (t.task.forward && t.task.microbatch == 0) return t.end - t.start;
+      return -1.0;
+    };
+    for (int s = 1; s < 4; ++s) {
+      double gather = 0;
+      for (const CommSpan& c : overlapped.dp_spans[size_t(s)])
+        if (c.label.rfind("param all-gather ", 0) == 0) gather += c.end - c.start;
+      EXPECT_GT(gather, 0);
+      EXPECT_NEAR(first_forward(overlapped, s), first_forward(after, s) + gather, 1e-9) << "stage " << s;
     }
   }
   const char* zero2 = "tp=2,pp=1,dp=32,mb=1,zero=2,recompute=selective,sp=on";
