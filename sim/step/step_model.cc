@@ -198,6 +198,62 @@ double StepModel::DpCollectiveSeconds(coll::Collective c, double bytes, const La
   return coster_.Cost(q).seconds;
 }
 
+std::vector<std::pair<double, double>> StepModel::GradReductions(const StageCosts& costs, const PipelineResult& p,
+                                                                 const Layout& l, int s, bool overlap) const {
+  std::vector<std::pair<double, double>> out;  // (issued, bytes)
+  // Adds buckets of the gradients `bytes` (in backward order), each reduced once the one that
+  // closes it is ready (`ready`, same order); a bucket closes at `limit` bytes and at the end.
+  auto add_buckets = [&out](const std::vector<double>& ready, const std::vector<double>& bytes, double limit) {
+    double bucket = 0;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      bucket += bytes[i];
+      if (bucket >= limit || i + 1 == bytes.size()) {
+        out.push_back({ready[i], bucket});
+        bucket = 0;
+      }
+    }
+  };
+  const double unbounded = std::numeric_limits<double>::infinity();
+  const std::vector<ChunkCost>& chunks = costs.chunks[s];
+  if (!overlap) {
+    // Nothing is gained by buckets: Megatron-LM reduces its whole gradient buffer at once (local
+    // DDP, 2021; one bucket per buffer without --overlap-grad-reduce), after the backward.
+    std::vector<double> bytes;
+    for (const ChunkCost& cc : chunks) bytes.insert(bytes.end(), cc.layer_grad_bytes.begin(), cc.layer_grad_bytes.end());
+    add_buckets(std::vector<double>(bytes.size(), p.stage_end[s]), bytes, unbounded);
+    return out;
+  }
+  std::vector<const TaskTiming*> backward;  // the stage's backward tasks in execution order
+  for (const TaskTiming& t : p.tasks[s]) {
+    if (!t.task.forward) backward.push_back(&t);
+  }
+  for (int c = 0; c < l.v; ++c) {
+    size_t last = 0;  // the chunk's last backward (its last micro-batch's)
+    for (size_t i = 0; i < backward.size(); ++i) {
+      if (backward[i]->task.chunk == c && (backward[last]->task.chunk != c || backward[i]->end > backward[last]->end)) last = i;
+    }
+    const ChunkCost& cc = chunks[size_t(c)];
+    std::vector<double> ready(cc.layer_grad_bytes.size());
+    if (l.v == 1 && s == 0) {
+      // A layer's gradients are final when the last micro-batch's backward passes it; the
+      // bucket's hooks issue it then.
+      double at = backward[last]->start;
+      for (size_t i = 0; i < ready.size(); ++i) ready[i] = at += cc.layer_backward[i];
+    } else {
+      // One bucket per chunk off the first stage's first chunk, issued when its last gradient is
+      // final; interleaved, every chunk is issued s backward tasks after its last one, in step
+      // across the pipeline (schedules.py's grad_sync_func under --align-grad-reduce, the
+      // default), or at the end of the backward.
+      const size_t issue = l.v == 1 ? last : std::min(last + size_t(s), backward.size() - 1);
+      std::fill(ready.begin(), ready.end(), backward[issue]->end);
+    }
+    // Megatron-LM buckets only the first stage's first chunk (training.py, DDP's bucket_size).
+    add_buckets(ready, cc.layer_grad_bytes, s == 0 && c == 0 ? BucketBytes(training_, l) : unbounded);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
 std::vector<GatherSchedule> StepModel::ParamGathers(const StageCosts& costs, const Layout& l,
                                                     const PipelineResult& timing) const {
   std::vector<GatherSchedule> out;
@@ -452,41 +508,21 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
   r.dp_spans.resize(l.pp);
   double step = 0, critical_work = 0;
   const bool overlap = OverlapsGradReduce(training_, l);
-  const double bucket_bytes = BucketBytes(training_, l);
   std::vector<double> reduced_at(size_t(l.pp));  // each stage's end of compute and DP reduction
   // For traces, the overlapped gathers placed by the tasks simulated last.
   std::vector<GatherSchedule> placed;
   if (keep_trace && overlap_gather) placed = ParamGathers(costs, l, r.pipeline);
   for (int s = 0; s < l.pp; ++s) {
     const double compute_end = r.pipeline.stage_end[s];
-    // Gradients of a layer are final when its last micro-batch's backward passes it.
-    std::vector<std::pair<double, double>> ready;  // (time, bytes)
-    for (int c = 0; c < l.v; ++c) {
-      const TaskTiming* last = nullptr;
-      for (const TaskTiming& t : r.pipeline.tasks[s]) {
-        if (!t.task.forward && t.task.chunk == c && (!last || t.end > last->end)) last = &t;
-      }
-      double at = last->start;
-      const ChunkCost& cc = costs.chunks[s][c];
-      for (size_t i = 0; i < cc.layer_backward.size(); ++i) {
-        at += cc.layer_backward[i];
-        ready.push_back({overlap ? at : compute_end, cc.layer_grad_bytes[i]});
-      }
-    }
-    std::sort(ready.begin(), ready.end());
-    double free_at = 0, bucket = 0;
+    double free_at = 0;
     int bucket_index = 0;
     const coll::Collective grad_op = l.zero >= 1 ? coll::Collective::kReduceScatter : coll::Collective::kAllReduce;
-    for (size_t i = 0; i < ready.size(); ++i) {
-      bucket += ready[i].second;
-      // Without overlap nothing is gained by buckets: Megatron-LM reduces its whole gradient
-      // buffer at once (local DDP, 2021; one bucket per buffer without --overlap-grad-reduce).
-      const bool flush = (overlap && bucket >= bucket_bytes) || i + 1 == ready.size();
-      if (!flush || l.zero >= 2) continue;  // ZeRO-2/3 reduced per micro-batch already
-      const double start = std::max(free_at, ready[i].first);
-      free_at = start + DpCollectiveSeconds(grad_op, bucket, l, s);
-      if (free_at > start) r.dp_spans[s].push_back({fmt::format("grad bucket {}", bucket_index++), start, free_at});
-      bucket = 0;
+    if (l.zero < 2) {  // ZeRO-2/3 reduced per micro-batch already
+      for (const auto& [issued, bytes] : GradReductions(costs, r.pipeline, l, s, overlap)) {
+        const double start = std::max(free_at, issued);
+        free_at = start + DpCollectiveSeconds(grad_op, bytes, l, s);
+        if (free_at > start) r.dp_spans[s].push_back({fmt::format("grad bucket {}", bucket_index++), start, free_at});
+      }
     }
     if (keep_trace && overlap_gather) {
       for (const ZeroLinkSpan& z : placed[size_t(s)].spans) r.dp_spans[s].push_back({z.label, z.start, z.end});

@@ -107,6 +107,12 @@ class StepModel {
   // A pass's kernels and its exposed TP communication (added to *tp_seconds), seconds.
   double PassSeconds(const PassWork& pass, const Layout& layout, int stage, double* tp_seconds);
   double DpCollectiveSeconds(coll::Collective c, double bytes, const Layout& layout, int stage);
+  // When stage `stage`'s DP gradient reductions are issued and the bytes of each, in issue order:
+  // Megatron-LM's buckets (on the first stage's first chunk; one per chunk elsewhere) and its
+  // dispatch (during the last micro-batch's backward, or per chunk when interleaved), or one
+  // reduction after the backward without `overlap`.
+  std::vector<std::pair<double, double>> GradReductions(const StageCosts& costs, const PipelineResult& timing,
+                                                        const Layout& layout, int stage, bool overlap) const;
   // Each stage's overlapped ZeRO-1 parameter gathers (param_gather.h), placed by the task times
   // of `timing`.
   std::vector<GatherSchedule> ParamGathers(const StageCosts& costs, const Layout& layout,
