@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # braid-perf's --json and --csv files are replaced only by a run that completes: a run refused
 # because its buffers do not fit this machine's memory, one whose buffers cannot be allocated,
-# and one with a bad option all exit 2 and leave the files there as they were; a complete run
+# one with a bad option, and one whose other output cannot be written all exit 2 and leave the
+# files there as they were; a complete run
 # replaces them (keeping their permissions) and leaves no temporary file beside them; an output
 # that cannot be written, or two that are one file (even through a dangling symlink), is refused
 # before the run.
@@ -45,6 +46,16 @@ if [[ ! -e /dev/nvidia0 ]]; then
 fi
 # A bad option: refused before anything is opened.
 expect_kept 2 "--stepfactor: '1' is not an integer in \\[2, 1073741824\\]" "${launch[@]}" "${perf}" allreduce -f 1 "${outputs[@]}"
+
+# An output that fails while being written (a full device): the run exits 2 and the other file is
+# not replaced either (the two are replaced all or none).
+echo '{"kept": "json"}' >"${json}"
+out="$("${launch[@]}" "${perf}" latency -b 8 -e 8 -n 2 --json "${json}" --csv /dev/full 2>&1)"
+code=$?
+[[ ${code} -eq 2 ]] && grep -qF -- "writing '/dev/full' failed: No space left on device; no output file was replaced" <<<"${out}" ||
+  fail "--csv /dev/full: exit ${code}: ${out}"
+[[ "$(cat "${json}")" == '{"kept": "json"}' ]] || fail "--csv /dev/full replaced keep.json: $(head -c 200 "${json}")"
+[[ "$(ls -A "${dir}" | tr '\n' ' ')" == "keep.csv keep.json " ]] || fail "--csv /dev/full left files: $(ls -A "${dir}")"
 
 # A complete run replaces both files, keeping their permissions.
 chmod 640 "${json}" "${csv}"

@@ -24,6 +24,13 @@ for field in '"runtime": "host"' '"call_overhead_us"' '"reduce_step_us"' '"allga
   '"sendrecv_us"' '"exchange_us"'; do
   grep -qF "${field}" "${dir}/cluster.json" || fail "the cluster file lacks ${field}: $(cat "${dir}/cluster.json")"
 done
+# The memory rates (copy becomes the cluster's memory bandwidth) come from a working set past the
+# caches, 256 MiB, however small -e is: at 64 KiB they would be cache rates.
+python3 - "${dir}/cluster.json" <<'EOF' || fail "the memory rates were not measured at 256 MiB (above)"
+import json, sys
+memory = json.load(open(sys.argv[1]))["calibration"]["memory"]
+assert max(w["bytes"] for w in memory) >= 256 << 20, memory
+EOF
 "${plan_sim}" topo --cluster "${dir}/cluster.json" >"${dir}/topo.out" 2>&1 ||
   fail "plan-sim topo rejected the file: $(cat "${dir}/topo.out")"
 grep -q "per collective call, .* per reduction step" "${dir}/topo.out" || fail "plan-sim topo does not show the call overhead: $(cat "${dir}/topo.out")"

@@ -1,4 +1,5 @@
 #include "lib/cli_parse.h"
+#include "lib/command_line.h"
 #include "calibrate.h"
 
 #include <sys/wait.h>
@@ -452,7 +453,7 @@ int CalibrateMain(int argc, char** argv) {
       {"tool", "braid-perf calibrate"},
       {"date", UtcTimestamp()},
       {"host", host},
-      {"command", fmt::format("braid-perf {}", fmt::join(argv, argv + argc, " "))},
+      {"command", "braid-perf " + tools::CommandLine(argc, argv)},
       {"runtime", "host"},
       {"ranks_per_node", s.ranks_per_node},
       {"reduce_GBps", local.reduce_GBps},

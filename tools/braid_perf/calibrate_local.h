@@ -24,7 +24,8 @@ struct LocalRates {
 };
 
 // `ranks` threads run each measurement together (median of a few repetitions, per thread, the
-// slowest thread's); working sets from 64 KiB to `max_working_set_bytes` by factors of 4. Data
+// slowest thread's); working sets from 64 KiB to `max_working_set_bytes`, and at least 256 MiB,
+// by factors of 4. Data
 // moves in slices of the runtime's largest pipelining slice (256 KiB), as the collectives do:
 // the reduce reads a slice-sized received buffer, which stays in cache, plus the input.
 LocalRates MeasureLocalRates(int ranks, size_t max_working_set_bytes);

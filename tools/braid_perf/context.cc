@@ -57,7 +57,8 @@ std::string UtcTimestamp() {
 }
 
 RunContext GatherContext(const std::string& command, const std::string& backend,
-                         const std::string& my_transports, const std::string& my_device) {
+                         const std::string& my_transports, const std::string& my_device,
+                         const std::string& my_versus_transports) {
   RunContext c;
   c.braid_version = BRAID_VERSION;
   c.git_revision = BRAID_GIT_REVISION;
@@ -74,9 +75,10 @@ RunContext GatherContext(const std::string& command, const std::string& backend,
   std::vector<std::string> pids = GatherStrings(std::to_string(getpid()));
   std::vector<std::string> transports = GatherStrings(my_transports);
   std::vector<std::string> devices = GatherStrings(my_device);
+  std::vector<std::string> versus_transports = GatherStrings(my_versus_transports);
   if (!my_device.empty()) c.memory = "cuda";
   for (size_t r = 0; r < hosts.size(); ++r)
-    c.ranks.push_back({int(r), hosts[r], std::stoi(pids[r]), transports[r], devices[r]});
+    c.ranks.push_back({int(r), hosts[r], std::stoi(pids[r]), transports[r], devices[r], versus_transports[r]});
   return c;
 }
 
@@ -94,7 +96,8 @@ std::vector<std::string> ContextLines(const RunContext& c) {
   };
   if (!c.versus.empty()) lines.insert(lines.end() - 2, fmt::format("versus    : {}", c.versus));
   for (const RankContext& r : c.ranks) {
-    lines.push_back(fmt::format("rank {:<4} : pid {} on {}; {}{}", r.rank, r.pid, r.host, r.transports,
+    lines.push_back(fmt::format("rank {:<4} : pid {} on {}; {}{}{}", r.rank, r.pid, r.host, r.transports,
+                                r.versus_transports.empty() ? "" : "; versus: " + r.versus_transports,
                                 r.device.empty() ? "" : "; buffers on " + r.device));
   }
   return lines;
@@ -104,6 +107,7 @@ nlohmann::ordered_json ContextToJson(const RunContext& c) {
   nlohmann::ordered_json ranks = nlohmann::ordered_json::array();
   for (const RankContext& r : c.ranks) {
     ranks.push_back({{"rank", r.rank}, {"host", r.host}, {"pid", r.pid}, {"transports", r.transports}});
+    if (!r.versus_transports.empty()) ranks.back()["versus_transports"] = r.versus_transports;
     if (!r.device.empty()) ranks.back()["device"] = r.device;
   }
   nlohmann::ordered_json json = {{"braid_version", c.braid_version}, {"git_revision", c.git_revision}, {"date", c.date},

@@ -16,6 +16,7 @@ struct RankContext {
   int pid = 0;
   std::string transports;  // what the layer under test selected for this rank's peers
   std::string device;      // --memory cuda: the GPU this rank's buffers are on; else ""
+  std::string versus_transports;  // --versus: what that layer selected for this rank's peers
 };
 
 struct RunContext {
@@ -39,9 +40,11 @@ struct RunContext {
 std::string UtcTimestamp();
 
 // Collective over MPI_COMM_WORLD; every rank passes its own backend's description and
-// transports, and the GPU its buffers are on ("" = host memory, on every rank).
+// transports, the GPU its buffers are on ("" = host memory, on every rank), and with --versus
+// the transports the other layer selected ("" = none).
 RunContext GatherContext(const std::string& command, const std::string& backend,
-                         const std::string& my_transports, const std::string& my_device = "");
+                         const std::string& my_transports, const std::string& my_device = "",
+                         const std::string& my_versus_transports = "");
 
 // "key : value" lines (no '#'), one per field and one per rank.
 std::vector<std::string> ContextLines(const RunContext& context);

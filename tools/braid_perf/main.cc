@@ -54,23 +54,32 @@ class OutputFile {
   }
 
   bool wanted() const { return !path_.empty(); }
-
-  // Rank 0 only. False (after a message) if writing failed.
-  bool Write(const std::string& text) {
-    if (path_ == "-") {
-      std::fputs(text.c_str(), stdout);
-      std::fflush(stdout);
-      return true;
-    }
-    const std::string error = tools::ReplaceFile(path_, text);
-    if (error.empty()) return true;
-    std::fprintf(stderr, "braid-perf: %s: %s\n", flag_.c_str(), error.c_str());
-    return false;
-  }
+  const std::string& path() const { return path_; }
 
  private:
   std::string flag_, path_;
 };
+
+// Rank 0 only: writes a run's outputs (those wanted, with their text). The files are replaced
+// all or none, so a run that fails to write one keeps the others as they were. False (after a
+// message) if writing failed.
+bool WriteOutputs(const std::vector<std::pair<const OutputFile*, std::string>>& outputs) {
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& [output, text] : outputs) {
+    if (!output->wanted()) continue;
+    if (output->path() == "-") {
+      std::fputs(text.c_str(), stdout);
+      std::fflush(stdout);
+    } else {
+      files.push_back({output->path(), text});
+    }
+  }
+  const std::string error = tools::ReplaceFiles(files);
+  if (error.empty()) return true;
+  std::fprintf(stderr, "braid-perf: %s%s\n", error.c_str(),
+               files.size() > 1 ? "; no output file was replaced" : "");
+  return false;
+}
 
 std::string AlgoDescription(const Options& o) {
   if (o.backend == BackendKind::kMpi) return "mpi library's choice";
@@ -100,9 +109,8 @@ int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, Outpu
   if (!ran) return 2;
   const Results& results = *ran;
   if (table) PrintFooter(stdout, results);
-  bool written = true;
-  if (rank == 0 && json.wanted()) written &= json.Write(ResultsToJson(options, info, results).dump(2) + "\n");
-  if (rank == 0 && csv.wanted()) written &= csv.Write(ResultsToCsv(options, info, results));
+  const bool written = rank != 0 || WriteOutputs({{&json, json.wanted() ? ResultsToJson(options, info, results).dump(2) + "\n" : ""},
+                                                   {&csv, csv.wanted() ? ResultsToCsv(options, info, results) : ""}});
   backend.reset();  // destroy the communicator before MPI_Finalize
   if (results.wrong_total > 0) return 1;
   return written ? 0 : 2;
@@ -126,7 +134,8 @@ int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& 
   if (!MemoryFits(options)) return 2;  // after SelectDevice: the GPU's free memory counts too
   std::unique_ptr<P2pBackend> backend = MakeP2p(options.backend, options);
   std::unique_ptr<P2pBackend> versus = options.versus ? MakeP2p(*options.versus, options) : nullptr;
-  RunContext context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports(), device);
+  RunContext context = GatherContext(options.command_line, backend->Describe(), backend->PeerTransports(), device,
+                                     versus ? versus->PeerTransports() : "");
   if (versus) context.versus = versus->Describe();
   const bool table = rank == 0 && options.json_path != "-" && options.csv_path != "-";
   if (table) PrintP2pHeader(stdout, options, context);
@@ -136,9 +145,9 @@ int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& 
   if (!ran) return 2;
   const P2pResults& results = *ran;
   if (table) PrintP2pFooter(stdout, results);
-  bool written = true;
-  if (rank == 0 && json.wanted()) written &= json.Write(P2pResultsToJson(options, context, results).dump(2) + "\n");
-  if (rank == 0 && csv.wanted()) written &= csv.Write(P2pResultsToCsv(options, context, results));
+  const bool written =
+      rank != 0 || WriteOutputs({{&json, json.wanted() ? P2pResultsToJson(options, context, results).dump(2) + "\n" : ""},
+                                 {&csv, csv.wanted() ? P2pResultsToCsv(options, context, results) : ""}});
   versus.reset();
   backend.reset();
   if (results.wrong_total > 0) return 1;
@@ -160,12 +169,42 @@ std::optional<double> ResolvedTimeout(const Options& options, int rank) {
   return std::nullopt;
 }
 
+// Every rank must run the same benchmark: the ranks compare their command lines (the program's
+// path aside), and a rank whose options were refused stops them all. Returns the exit code when
+// they cannot run together: `parsed` (ParseOptions' code on this rank; rank 0 printed why), or 2
+// for a rank started with other options than rank 0's, which rank 0 names.
+std::optional<int> AgreeOnOptions(int argc, char** argv, std::optional<int> parsed, int rank, int nranks) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a over argv[1..], each argument NUL-terminated
+  for (int i = 1; i < argc; ++i) {
+    for (const char* c = argv[i];; ++c) {
+      hash = (hash ^ uint8_t(*c)) * 1099511628211ull;
+      if (*c == 0) break;
+    }
+  }
+  const int code = parsed.value_or(-1);
+  std::vector<uint64_t> hashes(static_cast<size_t>(nranks));
+  std::vector<int> codes(static_cast<size_t>(nranks));
+  MPI_Allgather(&hash, 1, MPI_UINT64_T, hashes.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
+  MPI_Allgather(&code, 1, MPI_INT, codes.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  for (int r = 1; r < nranks; ++r) {
+    if (hashes[size_t(r)] == hashes[0] && codes[size_t(r)] == codes[0]) continue;
+    if (rank == 0) {
+      std::fprintf(stderr, "braid-perf: rank %d was started with other options than rank 0; every rank must run "
+                   "the same benchmark (one command line for all)\n", r);
+    }
+    return 2;
+  }
+  return parsed;
+}
+
 int Main(int argc, char** argv) {
   int rank = 0, nranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   Options options;
-  if (std::optional<int> code = ParseOptions(argc, argv, nranks, rank == 0, &options)) return *code;
+  if (std::optional<int> code =
+          AgreeOnOptions(argc, argv, ParseOptions(argc, argv, nranks, rank == 0, &options), rank, nranks))
+    return *code;
   if (options.backend == BackendKind::kMpi && !options.suite) {
     std::string reason = MpiUnsupportedReason(options, nranks);
     if (!reason.empty()) {

@@ -13,6 +13,7 @@
 #include "collectives/schedule.h"
 #include "device_memory.h"
 #include "lib/cli_parse.h"
+#include "lib/command_line.h"
 
 namespace braid::perf {
 namespace {
@@ -81,6 +82,10 @@ struct RawOptions {
   long long ucx_extra_spins = 0;
   // Whether -b, -e and -n were given: the point-to-point suites have other defaults.
   bool min_given = false, max_given = false, iters_given = false, rounds_given = false;
+  // Flags that apply to some suites only: given where they do nothing, they are refused.
+  bool window_given = false, root_given = false, type_given = false, op_given = false;
+  // Flags given an empty value (e.g. --json ''), which would silently mean "not given".
+  std::vector<std::string> empty_values;
 };
 
 // "" if `bytes` (-b or -e, as `text` on the command line) is a size the point-to-point suites
@@ -94,7 +99,18 @@ std::string P2pSizeError(const char* flag, const std::string& text, size_t bytes
 
 // Returns an error message, or "" if `raw` is valid.
 std::string Convert(const RawOptions& raw, int nranks, Options* o) {
+  if (!raw.empty_values.empty()) return fmt::format("{}: empty value (leave the flag out instead)", raw.empty_values[0]);
   o->suite = ParseP2pSuite(raw.collective);
+  if (o->suite) {
+    for (const auto& [given, flag] : {std::pair{raw.type_given, "-d/--datatype"}, std::pair{raw.op_given, "-o/--op"},
+                                      std::pair{raw.root_given, "-r/--root"}}) {
+      if (given)
+        return fmt::format("{} applies to the collectives only; the point-to-point suites ({}) move bytes", flag,
+                           P2pSuiteNameList());
+    }
+  }
+  if (raw.window_given && (!o->suite || *o->suite == P2pSuite::kLatency))
+    return "--window applies to the windowed point-to-point suites only (bw, bibw, msgrate)";
   if (o->suite) {
     std::string ranks = P2pRankCountError(*o->suite, nranks);
     if (!ranks.empty()) return ranks;
@@ -265,9 +281,10 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
   app.add_option("-f,--stepfactor", raw.factor, "Multiply the size by this between rows (>= 2)")
       ->capture_default_str()
       ->check(tools::IntegerIn(2, 1L << 30));  // a larger step leaves one row
-  app.add_option("-d,--datatype", raw.type, "Element type: " + TypeNameList())->capture_default_str();
-  app.add_option("-o,--op", raw.op, "Reduction: " + OpNameList())->capture_default_str();
-  app.add_option("-r,--root", raw.root, "Root rank of broadcast and reduce")
+  auto* type_flag =
+      app.add_option("-d,--datatype", raw.type, "Element type: " + TypeNameList())->capture_default_str();
+  auto* op_flag = app.add_option("-o,--op", raw.op, "Reduction: " + OpNameList())->capture_default_str();
+  auto* root_flag = app.add_option("-r,--root", raw.root, "Root rank of broadcast and reduce")
       ->capture_default_str()
       ->check(tools::IntegerIn(0, INT_MAX));
   auto* iters_flag = app.add_option("-n,--iters", raw.iters,
@@ -285,7 +302,7 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
   app.add_option("--backend", raw.backend,
                  "braid, mpi (the MPI library's own calls) or ucx (UCX's tag API; p2p suites only)")
       ->capture_default_str();
-  app.add_option("--versus", raw.versus,
+  auto* versus_flag = app.add_option("--versus", raw.versus,
                  "p2p suites: also time this backend (braid, mpi or ucx) in the same processes, "
                  "interleaved round by round, and print the ratio per size");
   auto* rounds_flag = app.add_option("--rounds", raw.rounds,
@@ -301,12 +318,12 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
                  "p2p suites: message buffers in host or cuda (device) memory; a layer that cannot "
                  "take device pointers is staged through pinned host memory")
       ->capture_default_str();
-  app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
+  auto* window_flag = app.add_option("--window", raw.window, "p2p bandwidth suites: messages in flight per iteration")
       ->capture_default_str()
       ->check(tools::IntegerIn(1, 1 << 16));
   app.add_option("--algo", raw.algo, "braid algorithm: auto, ring, tree, chain, recdoubling, pairwise");
-  app.add_option("--json", raw.json, "Also write the results as JSON to this file ('-' = stdout only)");
-  app.add_option("--csv", raw.csv, "Also write the results as CSV to this file ('-' = stdout only)");
+  auto* json_flag = app.add_option("--json", raw.json, "Also write the results as JSON to this file ('-' = stdout only)");
+  auto* csv_flag = app.add_option("--csv", raw.csv, "Also write the results as CSV to this file ('-' = stdout only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -320,7 +337,15 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
   raw.max_given = max_flag->count() > 0;
   raw.iters_given = iters_flag->count() > 0;
   raw.rounds_given = rounds_flag->count() > 0;
-  for (int i = 0; i < argc; ++i) out->command_line += (i ? " " : "") + std::string(argv[i]);
+  raw.window_given = window_flag->count() > 0;
+  raw.root_given = root_flag->count() > 0;
+  raw.type_given = type_flag->count() > 0;
+  raw.op_given = op_flag->count() > 0;
+  for (const auto& [flag, value] : {std::pair{versus_flag, &raw.versus}, std::pair{json_flag, &raw.json},
+                                    std::pair{csv_flag, &raw.csv}}) {
+    if (flag->count() > 0 && value->empty()) raw.empty_values.push_back(flag->get_name());
+  }
+  out->command_line = tools::CommandLine(argc, argv);
   std::string error = Convert(raw, nranks, out);
   if (!error.empty()) {
     if (print) std::fprintf(stderr, "braid-perf: %s\n", error.c_str());

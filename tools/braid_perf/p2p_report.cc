@@ -69,10 +69,19 @@ const char* SuiteTitle(P2pSuite suite) {
 void PrintP2pHeader(std::FILE* out, const Options& o, const RunContext& context) {
   std::string text = CommentedContext(context, fmt::format("braid-perf {}: OSU-style {}", P2pSuiteName(*o.suite),
                                                            SuiteTitle(*o.suite)));
-  // Ping-pong has one message in flight, so a window is only shown for the bandwidth suites.
-  const std::string window = o.suite == P2pSuite::kLatency ? "" : fmt::format(", window {}", o.window);
+  // Ping-pong has one message in flight, so a window is only shown for the bandwidth suites;
+  // sizes whose window would hold more than kMaxWindowBytes run fewer messages in flight (each
+  // row's window and iterations are in the JSON and CSV).
+  const size_t largest = SizeSequence(o.min_bytes, o.max_bytes, o.factor).back();
+  std::string window;
+  if (o.suite != P2pSuite::kLatency) {
+    window = fmt::format(", window {}", o.window);
+    if (size_t(o.window) * largest > kMaxWindowBytes)
+      window += fmt::format(" (fewer from {} B: at most {} MiB in flight)", kMaxWindowBytes / size_t(o.window) + 1,
+                            kMaxWindowBytes >> 20);
+  }
   text += fmt::format("# sizes     : {} .. {} B, factor {}; at most {} iterations ({} warm-up){}, check {}\n",
-                      o.min_bytes, o.max_bytes, o.factor, o.iters, o.warmup, window, o.check ? 1 : 0);
+                      o.min_bytes, largest, o.factor, o.iters, o.warmup, window, o.check ? 1 : 0);
   if (o.rounds > 1 || o.versus) {
     text += fmt::format("# rounds    : {} per size{}; each value is the median round{}\n", o.rounds,
                         o.versus ? ", the backends taking turns to go first" : "",

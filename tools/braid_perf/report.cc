@@ -70,7 +70,8 @@ void PrintHeader(std::FILE* out, const Options& o, const RunInfo& info) {
   if (HasRoot(o.collective)) text += fmt::format("   root: {}", o.root);
   text += "\n";
   text += fmt::format("# sizes     : {} .. {} B, factor {}; warmup iters {}, iters {}, check {}\n",
-                      o.min_bytes, o.max_bytes, o.factor, o.warmup, o.iters, o.check ? 1 : 0);
+                      o.min_bytes, SizeSequence(o.min_bytes, o.max_bytes, o.factor).back(), o.factor, o.warmup,
+                      o.iters, o.check ? 1 : 0);
   text += "#\n";
   const std::string blank_prefix = Prefix("", "", "", "", "");
   text += CommentLine(fmt::format("{}{:^{}}{:^{}}", blank_prefix, "out-of-place", kVariantWidth, "in-place",

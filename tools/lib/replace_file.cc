@@ -86,22 +86,59 @@ std::string WritableError(const std::string& path) {
 }
 
 std::string ReplaceFile(const std::string& path, const std::string& text) {
-  std::error_code ec;
-  if (IsSpecialFile(fs::status(path, ec))) return WriteInPlace(path, text);
-  const fs::path target = Target(path);
-  std::string temp;
-  const int fd = CreateTemp(target, &temp);
-  if (fd < 0) return fmt::format("writing '{}' failed: {}", path, std::strerror(errno));
-  struct stat old {};
-  const mode_t mode = stat(target.c_str(), &old) == 0 ? old.st_mode & 07777 : NewFileMode();
-  // Flushed to the disk before the rename, so that a crash after it cannot leave an empty file.
-  bool ok = fchmod(fd, mode) == 0 && WriteAll(fd, text) && fsync(fd) == 0;
-  int error = errno;
-  if (close(fd) != 0 && ok) ok = false, error = errno;
-  if (ok && rename(temp.c_str(), target.c_str()) != 0) ok = false, error = errno;
-  if (ok) return "";
-  unlink(temp.c_str());
-  return fmt::format("writing '{}' failed: {}", path, std::strerror(error));
+  return ReplaceFiles({{path, text}});
+}
+
+std::string ReplaceFiles(const std::vector<std::pair<std::string, std::string>>& path_and_text) {
+  struct Staged {
+    std::string path, temp;
+    fs::path target;
+  };
+  std::vector<Staged> staged;
+  auto discard = [&staged] {
+    for (const Staged& f : staged) unlink(f.temp.c_str());
+  };
+  std::vector<const std::pair<std::string, std::string>*> in_place;
+  for (const auto& file : path_and_text) {
+    const auto& [path, text] = file;
+    std::error_code ec;
+    if (IsSpecialFile(fs::status(path, ec))) {
+      in_place.push_back(&file);
+      continue;
+    }
+    Staged f{path, "", Target(path)};
+    const int fd = CreateTemp(f.target, &f.temp);
+    if (fd < 0) {
+      const int error = errno;
+      discard();
+      return fmt::format("writing '{}' failed: {}", path, std::strerror(error));
+    }
+    staged.push_back(f);
+    struct stat old {};
+    const mode_t mode = stat(f.target.c_str(), &old) == 0 ? old.st_mode & 07777 : NewFileMode();
+    // Flushed to the disk before the rename, so that a crash after it cannot leave an empty file.
+    bool ok = fchmod(fd, mode) == 0 && WriteAll(fd, text) && fsync(fd) == 0;
+    int error = errno;
+    if (close(fd) != 0 && ok) ok = false, error = errno;
+    if (!ok) {
+      discard();
+      return fmt::format("writing '{}' failed: {}", path, std::strerror(error));
+    }
+  }
+  for (const auto* file : in_place) {
+    if (std::string error = WriteInPlace(file->first, file->second); !error.empty()) {
+      discard();
+      return error;
+    }
+  }
+  for (size_t i = 0; i < staged.size(); ++i) {
+    if (rename(staged[i].temp.c_str(), staged[i].target.c_str()) != 0) {
+      const int error = errno;
+      for (size_t j = i; j < staged.size(); ++j) unlink(staged[j].temp.c_str());
+      return fmt::format("writing '{}' failed: {}", staged[i].path, std::strerror(error));
+    }
+  }
+  return "";
 }
 
 }  // namespace braid::tools

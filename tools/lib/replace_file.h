@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace braid::tools {
 
@@ -20,5 +22,12 @@ std::string WritableError(const std::string& path);
 // file it points to is the one replaced. A path that exists and is no regular file (/dev/stdout,
 // a FIFO) is written in place. Returns "" or the error ("writing '<path>' failed: <why>").
 std::string ReplaceFile(const std::string& path, const std::string& text);
+
+// ReplaceFile for several files that belong together (braid-perf's --json and --csv of one run):
+// all are written to their temporaries first and renamed only if every one was written, so a
+// failure replaces none of them. Files that are no regular files are written in place after the
+// others were staged (they cannot be undone; a failure there still replaces nothing else).
+// Returns "" or the first error.
+std::string ReplaceFiles(const std::vector<std::pair<std::string, std::string>>& path_and_text);
 
 }  // namespace braid::tools
