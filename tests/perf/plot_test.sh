@@ -158,4 +158,20 @@ grep -q "drawn anyway" <<<"${out}" && fail "a failing gnuplot's stdout reached t
 [[ "$(cat "${dir}/kept.svg")" == "an older image" ]] || fail "a failing gnuplot replaced kept.svg"
 [[ -z "$(ls -A "${dir}" | grep '^\.')" ]] || fail "temporary files left beside the output: $(ls -A "${dir}")"
 
+# A gnuplot killed by a signal, and one that exits 0 without drawing: each said as it is.
+mkdir "${dir}/killed-gnuplot" "${dir}/idle-gnuplot"
+printf '#!/bin/sh\nkill -9 $$\n' >"${dir}/killed-gnuplot/gnuplot"
+printf '#!/bin/sh\nexit 0\n' >"${dir}/idle-gnuplot/gnuplot"
+chmod +x "${dir}/killed-gnuplot/gnuplot" "${dir}/idle-gnuplot/gnuplot"
+expect_exit 1 "gnuplot failed \(killed by signal 9 \(Killed\)\) writing .*kept\.svg" \
+  env PATH="${dir}/killed-gnuplot:${PATH}" "${perf}" plot -o "${dir}/kept.svg" "${dir}/braid_bw.json"
+expect_exit 1 "gnuplot drew no image \(exit status 0\) writing .*kept\.svg" \
+  env PATH="${dir}/idle-gnuplot:${PATH}" "${perf}" plot -o "${dir}/kept.svg" "${dir}/braid_bw.json"
+[[ "$(cat "${dir}/kept.svg")" == "an older image" ]] || fail "a killed or idle gnuplot replaced kept.svg"
+rm -r "${dir}/killed-gnuplot" "${dir}/idle-gnuplot"
+
+# No directory for the scratch files: named by TMPDIR.
+expect_exit 1 "no directory for temporary files: TMPDIR='${dir}/none'" \
+  env TMPDIR="${dir}/none" "${perf}" plot -o "${dir}/kept.svg" "${dir}/braid_bw.json"
+
 finish_checks "braid-perf plot drew SVG and PNG and rejected every bad input"

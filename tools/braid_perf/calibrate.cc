@@ -245,6 +245,10 @@ std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
       if (ClassUnavailableReason(c).empty()) chosen.push_back(c);
     return chosen;
   }
+  if (!spec.empty() && spec.back() == ',') {  // getline drops the empty name after it
+    std::fprintf(stderr, "braid-perf calibrate: --classes '%s': empty class name after the last ','\n", spec.c_str());
+    return std::nullopt;
+  }
   std::stringstream list(spec);
   for (std::string name; std::getline(list, name, ',');) {
     auto it = std::find_if(KnownClasses().begin(), KnownClasses().end(), [&](auto& c) { return c.name == name; });

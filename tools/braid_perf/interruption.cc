@@ -102,7 +102,14 @@ extern "C" void OnTerminationSignal(int sig, siginfo_t* info, void*) {
 
 ScratchDir::ScratchDir(const std::string& prefix) {
   if (g_scratch_path[0] != '\0') throw std::logic_error("ScratchDir: one at a time");
-  std::string pattern = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  std::error_code ec;
+  const fs::path temp = fs::temp_directory_path(ec);
+  if (ec) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    throw std::runtime_error(fmt::format("no directory for temporary files: TMPDIR='{}' ({})",
+                                         tmpdir ? tmpdir : "", ec.message()));
+  }
+  std::string pattern = (temp / (prefix + "-XXXXXX")).string();
   if (pattern.size() >= sizeof g_scratch_path)
     throw std::runtime_error(fmt::format("temporary directory path too long: {}", pattern));
   if (mkdtemp(pattern.data()) == nullptr)

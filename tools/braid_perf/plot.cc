@@ -290,8 +290,9 @@ int Plot(const PlotRequest& r) {
   int status = RunCapturing({gnuplot}, script.string(), Capture::kStderr, &messages);
   const std::string drawn = ReadImage(image);
   if (status != 0 || drawn.empty()) {
-    std::fprintf(stderr, "braid-perf plot: gnuplot failed (exit status %d) writing %s:\n%s", status,
-                 r.output.c_str(), messages.c_str());
+    const std::string what = status != 0 ? "gnuplot failed (" + DescribeRunStatus(status) + ")"
+                                         : std::string("gnuplot drew no image (exit status 0)");
+    std::fprintf(stderr, "braid-perf plot: %s writing %s:\n%s", what.c_str(), r.output.c_str(), messages.c_str());
     return 1;
   }
   if (std::string error = tools::ReplaceFile(r.output, drawn); !error.empty()) {

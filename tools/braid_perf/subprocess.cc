@@ -91,7 +91,15 @@ int RunCapturing(const std::vector<std::string>& argv, const std::string& input,
   *output = ReadAll(pipe_fds[0]);
   close(pipe_fds[0]);
   const int status = watch.Wait();
-  return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (status == -1) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+}
+
+std::string DescribeRunStatus(int status) {
+  if (status < 0) return "could not be run";
+  if (status > 128) return fmt::format("killed by signal {} ({})", status - 128, strsignal(status - 128));
+  return fmt::format("exit status {}", status);
 }
 
 }  // namespace braid::perf

@@ -16,9 +16,14 @@ std::string FindInPath(const std::string& program);
 enum class Capture { kStdout, kStderr, kBoth };
 
 // Runs argv (argv[0] a path, as FindInPath gives) with stdin from the file `input`, waits for it
-// and returns its exit status: -1 if it could not start or did not exit normally. *output gets
-// what it wrote to the captured stream(s), or why it could not start.
+// and returns its exit status, 128 + the signal's number if a signal killed it (as a shell
+// reports it), or -1 if it could not start or be waited for. *output gets what it wrote to the
+// captured stream(s), or why it could not start.
 int RunCapturing(const std::vector<std::string>& argv, const std::string& input, Capture capture,
                  std::string* output);
+
+// What RunCapturing's result says, for messages: "exit status 3", "killed by signal 9 (Killed)",
+// "could not be run".
+std::string DescribeRunStatus(int status);
 
 }  // namespace braid::perf
