@@ -123,6 +123,9 @@ expect_exit() {
 }
 
 expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${dir}/missing.json"
+# FILE:label with an empty label: refused for a file that exists; a missing one is named as missing.
+expect_exit 2 "braid_lat\.json:: empty label after ':'" "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_lat.json:"
+expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${dir}/missing.json:"
 expect_exit 2 "text\.json: not JSON" "${perf}" plot -o "${dir}/x.svg" "${dir}/text.json"
 expect_exit 2 "norows\.json: no \"rows\" array" "${perf}" plot -o "${dir}/x.svg" "${dir}/norows.json"
 expect_exit 2 "nokind\.json: neither \"suite\" nor \"collective\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nokind.json"
@@ -145,6 +148,26 @@ done
 expect_exit 2 "-o: cannot open '${dir}/x\.svg' for writing: it is a directory" \
   bash -c "mkdir '${dir}/x.svg' && '${perf}' plot -o '${dir}/x.svg' '${dir}/braid_bw.json'"
 rmdir "${dir}/x.svg"
+
+# A log y axis over less than a decade (0.46-3.5 us) is labelled through its lower part too.
+printf '{"suite": "latency", "backend": "braid", "nranks": 2, "context": {"host": "h"}, "rows": [%s]}\n' \
+  '{"size": 1, "latency_us": 0.46}, {"size": 2, "latency_us": 0.7}, {"size": 4, "latency_us": 1.2}, {"size": 8, "latency_us": 3.5}' \
+  >"${dir}/narrow.json"
+if out="$("${perf}" plot -o "${dir}/narrow.svg" "${dir}/narrow.json" 2>&1)"; then
+  expect_contains "${dir}/narrow.svg" "<text>0.5</text>" "<text>0.8</text>" "<text>1.5</text>" "<text>3</text>"
+else
+  fail "a narrow latency range: ${out}"
+fi
+rm -f "${dir}/narrow.json" "${dir}/narrow.svg"
+
+# Two runs of one suite and backend, no labels given: each legend entry also names its file.
+cp "${dir}/braid_lat.json" "${dir}/braid_lat_again.json"
+if out="$("${perf}" plot -o "${dir}/twice.svg" "${dir}/braid_lat.json" "${dir}/braid_lat_again.json" 2>&1)"; then
+  expect_contains "${dir}/twice.svg" "braid latency (2 ranks) (braid_lat.json)" "braid latency (2 ranks) (braid_lat_again.json)"
+else
+  fail "two runs of one suite: ${out}"
+fi
+rm -f "${dir}/braid_lat_again.json" "${dir}/twice.svg"
 
 # gnuplot itself fails (a stand-in that prints an image on stdout and an error on stderr): exit 1
 # with its message only, and the image already there is kept.

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -129,18 +130,27 @@ double RoundStep(double rough) {
 
 // A log y axis over [lo, hi] (> 0) and 5% of its span more either way, so no point sits on the
 // frame. Over two decades or more gnuplot labels the powers of ten; over less it would label one
-// or none, so the labels are 1-2-5 steps (one to two decades) or evenly spaced round values.
+// or none, so the labels are 1-2-5 steps (one to two decades), finer round mantissas (under a
+// decade: evenly spaced values would leave the axis's lower part unlabelled), or, on a range too
+// narrow for three of those, evenly spaced round values.
 std::string LogYAxis(double lo, double hi) {
   const double decades = std::log10(hi / lo);
   const double pad = std::pow(10.0, std::max(0.05 * decades, 0.02));
   lo /= pad, hi *= pad;
   std::string text = fmt::format("set logscale y 10\nset format y '%g'\nset yrange [{:.6g}:{:.6g}]\n", lo, hi);
   if (decades >= 2) return text + "set ytics autofreq\n";
-  std::vector<double> tics;
-  if (decades >= 1) {
+  auto mantissa_tics = [lo, hi](std::initializer_list<double> mantissas) {
+    std::vector<double> tics;
     for (int e = static_cast<int>(std::floor(std::log10(lo))); e <= std::ceil(std::log10(hi)); ++e)
-      for (double mantissa : {1.0, 2.0, 5.0}) tics.push_back(mantissa * std::pow(10.0, e));
-  } else {
+      for (double mantissa : mantissas) {
+        const double v = mantissa * std::pow(10.0, e);
+        if (v >= lo && v <= hi) tics.push_back(v);
+      }
+    return tics;
+  };
+  std::vector<double> tics = decades >= 1 ? mantissa_tics({1.0, 2.0, 5.0}) : mantissa_tics({1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0});
+  if (tics.size() < 3) {
+    tics.clear();
     const double step = RoundStep((hi - lo) / 5);
     for (double k = std::ceil(lo / step); k * step <= hi; ++k) tics.push_back(k * step);
   }
@@ -210,11 +220,13 @@ std::pair<std::string, std::string> SplitInput(const std::string& arg) {
   std::error_code ec;
   if (fs::exists(arg, ec)) return {arg, ""};
   size_t first = arg.find(':');
-  for (size_t colon = first; colon != std::string::npos; colon = arg.find(':', colon + 1))
-    if (fs::exists(arg.substr(0, colon), ec)) return {arg.substr(0, colon), arg.substr(colon + 1)};
+  for (size_t colon = first; colon != std::string::npos; colon = arg.find(':', colon + 1)) {
+    if (!fs::exists(arg.substr(0, colon), ec)) continue;
+    if (colon + 1 == arg.size()) throw PlotInputError(fmt::format("{}: empty label after ':'", arg));
+    return {arg.substr(0, colon), arg.substr(colon + 1)};
+  }
   if (first == std::string::npos) return {arg, ""};
-  if (first + 1 == arg.size()) throw PlotInputError(fmt::format("{}: empty label after ':'", arg));
-  return {arg.substr(0, first), arg.substr(first + 1)};
+  return {arg.substr(0, first), arg.substr(first + 1)};  // no such file: loading it says so
 }
 
 // Under a log y axis, drops values <= 0 (busbw is 0 on one rank) and says so.
@@ -232,6 +244,7 @@ void DropNonPositive(const std::string& path, Series* s) {
 // the file's own series, and prefixes its --versus series.
 std::vector<Series> LoadAll(const PlotRequest& r) {
   std::vector<Series> all;
+  std::vector<std::string> paths;  // each series' file
   for (const std::string& input : r.inputs) {
     auto [path, label] = SplitInput(input);
     for (Series& s : LoadSeries(path, r.metric)) {
@@ -239,7 +252,15 @@ std::vector<Series> LoadAll(const PlotRequest& r) {
       if (r.log_y) DropNonPositive(path, &s);
       for (const std::string& note : s.notes) std::fprintf(stderr, "braid-perf plot: %s: %s\n", path.c_str(), note.c_str());
       all.push_back(std::move(s));
+      paths.push_back(path);
     }
+  }
+  // Two series with one legend entry (two runs of one suite and backend, no labels given) would
+  // be told apart by colour alone: each such entry also names its file.
+  std::map<std::string, int> uses;
+  for (const Series& s : all) ++uses[s.label];
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (uses[all[i].label] > 1) all[i].label += fmt::format(" ({})", fs::path(paths[i]).filename().string());
   }
   return all;
 }
