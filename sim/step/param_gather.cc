@@ -25,26 +25,36 @@ void ScheduleChained(const std::vector<GatherBucket>& buckets, double start, Gat
 
 }  // namespace
 
-std::vector<GatherBucket> BucketUnits(const std::vector<GatherUnit>& units, double bucket_parameters) {
-  std::vector<GatherBucket> buckets;  // backward order while built
-  GatherBucket open;
-  std::string open_last;  // the open bucket's last unit in forward order (the first one taken)
-  bool empty = true;
-  auto close = [&] {
-    open.label = BucketLabel(open.label, open_last);
-    buckets.push_back(open);
-    open = GatherBucket{};
-    empty = true;
-  };
-  for (auto u = units.rbegin(); u != units.rend(); ++u) {
-    if (empty) open_last = u->label;
-    empty = false;
-    open.label = u->label;  // the bucket's first unit in forward order, so far
-    open.compute += u->compute;
-    open.parameters += u->parameters;
-    if (open.parameters >= bucket_parameters) close();
+std::vector<size_t> BucketEnds(const std::vector<double>& sizes, double limit) {
+  std::vector<size_t> ends;
+  double bucket = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    bucket += sizes[i];
+    if (bucket >= limit || i + 1 == sizes.size()) {
+      ends.push_back(i);
+      bucket = 0;
+    }
   }
-  if (!empty) close();
+  return ends;
+}
+
+std::vector<GatherBucket> BucketUnits(const std::vector<GatherUnit>& units, double bucket_parameters) {
+  std::vector<double> sizes;  // backward order
+  for (auto u = units.rbegin(); u != units.rend(); ++u) sizes.push_back(u->parameters);
+  std::vector<GatherBucket> buckets;
+  size_t first = 0;  // in backward order: the bucket's last unit in forward order
+  for (size_t end : BucketEnds(sizes, bucket_parameters)) {
+    const GatherUnit& forward_first = units[units.size() - 1 - end];
+    const GatherUnit& forward_last = units[units.size() - 1 - first];
+    GatherBucket b;
+    b.label = BucketLabel(forward_first.label, forward_last.label);
+    for (size_t i = first; i <= end; ++i) {
+      b.compute += units[units.size() - 1 - i].compute;
+      b.parameters += units[units.size() - 1 - i].parameters;
+    }
+    buckets.push_back(b);
+    first = end + 1;
+  }
   std::reverse(buckets.begin(), buckets.end());
   return buckets;
 }

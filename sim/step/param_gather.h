@@ -44,6 +44,11 @@ struct GatherBucket {
   double gather = 0;      // seconds of its all-gather (filled in by the caller)
 };
 
+// Megatron-LM's bucket rule over `sizes` in the order buckets are filled (backward order): a
+// bucket closes once it holds at least `limit` (infinity: one bucket), the last one at the end.
+// Returns the index of each bucket's last item, in that order.
+std::vector<size_t> BucketEnds(const std::vector<double>& sizes, double limit);
+
 // Megatron-LM's buckets of a chunk: units taken in backward order into a bucket until it holds at
 // least `bucket_parameters` (infinity: one bucket). Returned in forward order.
 std::vector<GatherBucket> BucketUnits(const std::vector<GatherUnit>& units, double bucket_parameters);

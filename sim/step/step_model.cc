@@ -202,15 +202,12 @@ std::vector<std::pair<double, double>> StepModel::GradReductions(const StageCost
                                                                  const Layout& l, int s, bool overlap) const {
   std::vector<std::pair<double, double>> out;  // (issued, bytes)
   // Adds buckets of the gradients `bytes` (in backward order), each reduced once the one that
-  // closes it is ready (`ready`, same order); a bucket closes at `limit` bytes and at the end.
+  // closes it is ready (`ready`, same order).
   auto add_buckets = [&out](const std::vector<double>& ready, const std::vector<double>& bytes, double limit) {
-    double bucket = 0;
-    for (size_t i = 0; i < bytes.size(); ++i) {
-      bucket += bytes[i];
-      if (bucket >= limit || i + 1 == bytes.size()) {
-        out.push_back({ready[i], bucket});
-        bucket = 0;
-      }
+    size_t first = 0;
+    for (size_t end : BucketEnds(bytes, limit)) {
+      out.push_back({ready[end], std::accumulate(bytes.begin() + first, bytes.begin() + end + 1, 0.0)});
+      first = end + 1;
     }
   };
   const double unbounded = std::numeric_limits<double>::infinity();
@@ -308,8 +305,11 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
   const bool overlap_gather = purpose != CostsFor::kEstimate && OverlapsParamGather(training_, l);
   std::map<std::pair<int, double>, double> gather_seconds;  // by (node offset, parameters)
   static constexpr const char* kLinearNames[] = {"qkv", "proj", "fc1", "fc2"};
-  std::array<double, 4> linear_share = LayerLinearParameters(model_);
-  for (double& share : linear_share) share /= LayerParameters(model_);
+  std::array<double, 4> linear_share{};  // each weight's share of a layer's parameters
+  if (overlap_gather) {
+    linear_share = LayerLinearParameters(model_);
+    for (double& share : linear_share) share /= LayerParameters(model_);
+  }
   costs.chunks.resize(l.pp);
   // A layer's cost depends on its stage only through where the stage's TP group sits within a
   // node; compute it once per distinct offset.

@@ -27,7 +27,8 @@ std::string CpuModel() {
   return "unknown";
 }
 
-// Every rank's string, on rank 0 (empty elsewhere).
+}  // namespace
+
 std::vector<std::string> GatherStrings(const std::string& mine) {
   int rank = 0, nranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -48,8 +49,6 @@ std::vector<std::string> GatherStrings(const std::string& mine) {
     out.emplace_back(&all[size_t(offsets[size_t(r)])], size_t(lengths[size_t(r)]));
   return out;
 }
-
-}  // namespace
 
 std::string UtcTimestamp() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",

@@ -36,6 +36,9 @@ struct RunContext {
   std::vector<RankContext> ranks;  // filled on rank 0 only
 };
 
+// Collective over MPI_COMM_WORLD: every rank's string, on rank 0 (empty elsewhere).
+std::vector<std::string> GatherStrings(const std::string& mine);
+
 // Now, UTC, ISO 8601 ("2026-11-23T08:02:47Z"): the date of every output braid-perf writes.
 std::string UtcTimestamp();
 

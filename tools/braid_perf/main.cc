@@ -20,12 +20,14 @@
 #include "backend.h"
 #include "bench.h"
 #include "calibrate.h"
+#include "context.h"
 #include "device_memory.h"
 #include "memory_budget.h"
 #include "options.h"
 #include "p2p_backend.h"
 #include "p2p_report.h"
 #include "plot.h"
+#include "lib/command_line.h"
 #include "lib/replace_file.h"
 #include "report.h"
 #include "watchdog.h"
@@ -173,28 +175,20 @@ std::optional<double> ResolvedTimeout(const Options& options, int rank) {
 // path aside), and a rank whose options were refused stops them all. Returns the exit code when
 // they cannot run together: `parsed` (ParseOptions' code on this rank; rank 0 printed why), or 2
 // for a rank started with other options than rank 0's, which rank 0 names.
-std::optional<int> AgreeOnOptions(int argc, char** argv, std::optional<int> parsed, int rank, int nranks) {
-  uint64_t hash = 1469598103934665603ull;  // FNV-1a over argv[1..], each argument NUL-terminated
-  for (int i = 1; i < argc; ++i) {
-    for (const char* c = argv[i];; ++c) {
-      hash = (hash ^ uint8_t(*c)) * 1099511628211ull;
-      if (*c == 0) break;
+std::optional<int> AgreeOnOptions(int argc, char** argv, std::optional<int> parsed, int rank) {
+  const std::vector<std::string> lines = GatherStrings(tools::CommandLine(argc - 1, argv + 1));
+  const std::vector<std::string> codes = GatherStrings(std::to_string(parsed.value_or(-1)));
+  int odd = 0;  // rank 0's verdict: the first rank that differs from it, or 0
+  for (size_t r = 1; rank == 0 && r < lines.size() && odd == 0; ++r) {
+    if (lines[r] != lines[0] || codes[r] != codes[0]) {
+      odd = int(r);
+      std::fprintf(stderr, "braid-perf: rank %d was started with other options than rank 0 ('%s' against '%s'); "
+                   "every rank must run the same benchmark (one command line for all)\n", odd, lines[r].c_str(),
+                   lines[0].c_str());
     }
   }
-  const int code = parsed.value_or(-1);
-  std::vector<uint64_t> hashes(static_cast<size_t>(nranks));
-  std::vector<int> codes(static_cast<size_t>(nranks));
-  MPI_Allgather(&hash, 1, MPI_UINT64_T, hashes.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
-  MPI_Allgather(&code, 1, MPI_INT, codes.data(), 1, MPI_INT, MPI_COMM_WORLD);
-  for (int r = 1; r < nranks; ++r) {
-    if (hashes[size_t(r)] == hashes[0] && codes[size_t(r)] == codes[0]) continue;
-    if (rank == 0) {
-      std::fprintf(stderr, "braid-perf: rank %d was started with other options than rank 0; every rank must run "
-                   "the same benchmark (one command line for all)\n", r);
-    }
-    return 2;
-  }
-  return parsed;
+  MPI_Bcast(&odd, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return odd != 0 ? std::optional<int>(2) : parsed;
 }
 
 int Main(int argc, char** argv) {
@@ -203,7 +197,7 @@ int Main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   Options options;
   if (std::optional<int> code =
-          AgreeOnOptions(argc, argv, ParseOptions(argc, argv, nranks, rank == 0, &options), rank, nranks))
+          AgreeOnOptions(argc, argv, ParseOptions(argc, argv, nranks, rank == 0, &options), rank))
     return *code;
   if (options.backend == BackendKind::kMpi && !options.suite) {
     std::string reason = MpiUnsupportedReason(options, nranks);

@@ -42,7 +42,10 @@ inline std::string QuoteArgument(const std::string& arg) {
 
 inline std::string CommandLine(int argc, const char* const* argv) {
   std::string line;
-  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + QuoteArgument(argv[i]);
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0) line += ' ';
+    line += QuoteArgument(argv[i]);
+  }
   return line;
 }
 
