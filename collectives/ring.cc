@@ -18,6 +18,11 @@ namespace {
 // suffice for deadlock freedom under rendezvous (a slot is freed by a send whose receiver
 // never waits for this rank's later slots); four let consecutive steps overlap.
 constexpr int kRingSlots = 4;
+// Reduce-scatter keeps each partial in its landing slot until the next step has sent it on
+// (all-reduce reduces into the output and frees the slot at once), so a slot stays busy for a
+// receive, a reduction and a send instead of a receive and a reduction: twice the slots give it
+// the same number of steps in flight.
+constexpr int kReduceScatterSlots = 2 * kRingSlots;
 
 size_t Mod(long long a, int n) { return size_t(((a % n) + n) % n); }
 
@@ -102,7 +107,7 @@ bool ReduceScatter(const ScheduleRequest& r, size_t slice, RankSchedule* out,
   const RingShape shape = ShapeOf(r);
   const size_t columns = CeilDiv(r.count, slice);
   OpEmitter emit(out);
-  SlotPool slots(0, std::min(slice, r.count), kRingSlots);
+  SlotPool slots(0, std::min(slice, r.count), kReduceScatterSlots);
   out->scratch_count = slots.total_elems();
   auto block = [&](long long b, size_t k) {
     return SliceOf({Mod(b, n) * r.count, r.count}, slice, k);

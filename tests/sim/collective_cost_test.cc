@@ -131,12 +131,12 @@ TEST(CollectiveCost, ReduceScatterAndAllGatherCostHalfAnAllReduce) {
   q.collective = coll::Collective::kAllGather;
   const double ag = coster.Cost(q).seconds;
   EXPECT_NEAR(ag, ar / 2, 0.1 * ar);
-  // The stand-alone reduce-scatter keeps each forwarded partial in one of its 4 scratch slots
-  // until that send completed, which limits how many slices it has in flight: it replays at
-  // 1.85 ms here against 1.36 for the all-gather (1.56 with 8 slots). The all-reduce's own
-  // reduce-scatter phase is not limited that way.
+  // The stand-alone reduce-scatter keeps each forwarded partial in its scratch slot until that
+  // send completed, so it has twice the all-reduce's slots to keep as many slices in flight. It
+  // replays at 1.56 ms here against 1.36 for the all-gather (the reduction of each step's last
+  // slice stays exposed); with the all-reduce's 4 slots it took 1.85 ms.
   EXPECT_GT(rs, ag);
-  EXPECT_LT(rs, 0.7 * ar);
+  EXPECT_LT(rs, 1.2 * ag);
 }
 
 // One GPU on each of 8 nodes, 64 MiB: the replay of a forced ring or tree agrees with the
