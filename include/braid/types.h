@@ -32,7 +32,7 @@ enum class RedOpKind : int {
   kProd = 1,
   kMax = 2,
   kMin = 3,
-  kAvg = 4,        // sum / nranks
+  kAvg = 4,        // sum / nranks: floats scale each input by 1/nranks first (as NCCL), integers divide the sum
   kPreMulSum = 5,  // sum over ranks of (scalar * input)
 };
 inline constexpr int kNumRedOps = 6;

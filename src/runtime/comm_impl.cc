@@ -222,11 +222,19 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   const void* input = call.input;
   bool in_place = call.in_place;
   RedOpKind op = call.op.kind;
+  double premul = call.op.scalar;
+  if (op == RedOpKind::kAvg && IsFloatingPoint(call.type)) {
+    // As NCCL does: a floating-point average scales each input by 1/nranks before the sum, so a
+    // sum that would overflow the type (fp16 gradients under loss scaling) still averages to a
+    // finite value. Integers sum, then divide (the schedule's finalise step).
+    op = RedOpKind::kPreMulSum;
+    premul = 1.0 / n;
+  }
   if (coll::IsReduction(call.collective) && op == RedOpKind::kPreMulSum) {
     // Scale this rank's contribution once up front; the schedule then sums as usual.
     size_t in_count = call.collective == coll::Collective::kReduceScatter ? call.count * size_t(n) : call.count;
     premul_input_.resize(in_count * es);
-    kernels::ScaleHost(premul_input_.data(), call.input, in_count, call.type, call.op.scalar);
+    kernels::ScaleHost(premul_input_.data(), call.input, in_count, call.type, premul);
     input = premul_input_.data();
     in_place = false;
   }

@@ -86,7 +86,7 @@ void RunCase(Comm& comm, const Case& c) {
 
   auto expect = [&](size_t out_index, double want) {
     double got = LoadAsDouble(recv, out_index, c.type);
-    return Matches(c.type, c.op.kind, got, want);
+    return Matches(c.type, c.op.kind, n, got, want);
   };
   size_t wrong = 0, first_wrong = 0;
   auto check = [&](size_t out_index, double want) {
@@ -168,6 +168,41 @@ TEST_P(LoopbackCollectives, MatchReference) {
     for (const Case& c : cases) {
       RunCase(*comms[r], c);
       if (::testing::Test::HasFatalFailure()) return;
+    }
+  });
+}
+
+// A floating-point average whose sum overflows the type (fp16 gradients under loss scaling)
+// still averages to the inputs' value, as NCCL's (which scales each input by 1/nranks first):
+// summing first gave Inf, and fp8 e4m3 saturated at 448 before the division (112 for 300).
+TEST(LoopbackCollectivesAverage, LargeValuesDoNotOverflowTheSum) {
+  constexpr int kRanks = 4;
+  struct Large {
+    DataType type;
+    double value;  // every rank's input; kRanks times it overflows (or saturates) the type
+  };
+  const Large kCases[] = {{DataType::kFloat16, 30000}, {DataType::kBfloat16, 3e38}, {DataType::kFloat32, 3e38},
+                          {DataType::kFloat8e4m3, 288}, {DataType::kFloat8e5m2, 28672}};
+  auto comms = MakeLoopbackComms(kRanks, CommOptions{});
+  RunRanks(kRanks, [&](int r) {
+    for (const Large& c : kCases) {
+      for (Collective coll : {Collective::kAllReduce, Collective::kReduceScatter}) {
+        const size_t count = 5, in_count = coll == Collective::kAllReduce ? count : count * kRanks;
+        std::vector<unsigned char> in(in_count * 8), out(count * 8, kPoison);
+        Fill(in, 0, in_count, c.type, [&](size_t) { return c.value; });
+        const RedOp avg{RedOpKind::kAvg};
+        Status s = coll == Collective::kAllReduce
+                       ? comms[r]->AllReduce(in.data(), out.data(), count, c.type, avg)
+                       : comms[r]->ReduceScatter(in.data(), out.data(), count, c.type, avg);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        const double stored = LoadAsDouble(in.data(), 0, c.type);  // the value as the type holds it
+        for (size_t i = 0; i < count; ++i) {
+          const double got = LoadAsDouble(out.data(), i, c.type);
+          EXPECT_TRUE(Matches(c.type, RedOpKind::kAvg, kRanks, got / stored * 3, 3))  // relative, in the frame of 3
+              << DataTypeName(c.type) << " " << coll::CollectiveName(coll) << " avg of " << stored << " on "
+              << kRanks << " ranks gave " << got;
+        }
+      }
     }
   });
 }

@@ -8,7 +8,8 @@
 // - max/min: integers in [-3, 3] ([0, 6] for unsigned types);
 // - data movement (allgather, broadcast, alltoall, sendrecv): any value, rounded to the type at
 //   fill and at check alike, identifying (source rank, source index).
-// Only avg on floating types is compared with a one-ulp tolerance (its division rounds).
+// Only avg on floating types is compared with a tolerance (nranks ulps at 4: its inputs are scaled
+// by 1/nranks, which rounds, before the sum).
 #pragma once
 
 #include <cstddef>

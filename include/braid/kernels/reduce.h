@@ -23,8 +23,9 @@
 
 namespace braid::kernels {
 
-// dst[i] = op(a[i], b[i]). kAvg and kPreMulSum combine as kSum: averaging is finished by
-// DivideHost, and the premultiplication is applied to the local input by ScaleHost.
+// dst[i] = op(a[i], b[i]). kAvg and kPreMulSum combine as kSum: the collectives finish an integer
+// average by DivideHost, and apply a premultiplication (a floating-point average's 1/nranks
+// included) to the local input by ScaleHost.
 BRAID_API void ReduceHost(void* dst, const void* a, const void* b, size_t count, DataType type,
                           RedOpKind op);
 
