@@ -108,7 +108,7 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
                search->feasible - search->simulated, search->seconds);
   }
   // Stage layers last: the only column of unbounded width.
-  fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9} {:>11} {:>7} {:>6} {:>7} | "
+  fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9} {:>12} {:>7} {:>6} {:>7} | "
                   "{:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {}\n",
              "#", "tp", "pp", "dp", "mb", "v", "zero", "recompute", "sp", "step(s)", "tokens/s",
              "TFLOP/s", "MFU", "mem GiB", "compute", "tp", "pp", "bubble", "dp", "optim", "stage layers");
@@ -117,7 +117,7 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
     const Layout& l = r.layout;
     const Breakdown& b = r.breakdown;
     const double t = r.step_time_s;
-    fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9.3f} {:>11.0f} {:>7.1f} "
+    fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9.5g} {:>12.0f} {:>7.1f} "
                     "{:>5.1f}% {:>7.1f} | {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {}\n",
                rank++, l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute),
                l.sp ? "on" : "off", t, r.tokens_per_s, r.tflops_per_gpu, 100 * r.mfu,

@@ -36,14 +36,24 @@ nlohmann::json StepTrace(const StepResult& r, const ClusterSpec& cluster) {
                                       s, gpu, gpu / cluster.node.gpus, gpu % cluster.node.gpus, l.tp * l.dp)));
     events.push_back(Name("thread_name", s, 0, "compute stream"));
     events.push_back(Name("thread_name", s, 1, "DP communication stream"));
-    events.push_back(Name("thread_name", kGroupsPid, 3 * s, fmt::format("TP group, stage {}", s)));
-    // Stage s's link carries its activations to the next stage; with interleaving the last
-    // stage's wraps around to the first (its next chunk). Without either there is no link.
-    const bool has_link = s + 1 < l.pp || (l.pp > 1 && l.v > 1);
-    if (has_link) {
-      events.push_back(Name("thread_name", kGroupsPid, 3 * s + 1, fmt::format("PP link {} -> {}", s, (s + 1) % l.pp)));
+    // Four group tracks per stage: its TP group, its PP links to the next and to the previous
+    // stage (one direction each: a paired send_forward_recv_backward moves both at once), and its
+    // DP group.
+    const int tracks = 4 * s;
+    events.push_back(Name("thread_name", kGroupsPid, tracks, fmt::format("TP group, stage {}", s)));
+    // Activations go to the next stage and gradients to the previous one; with interleaving the
+    // last stage's activations wrap around to the first (its next chunk) and the first stage's
+    // gradients to the last. Without either there is no link.
+    const bool interleaved = l.pp > 1 && l.v > 1;
+    if (s + 1 < l.pp || interleaved) {
+      events.push_back(Name("thread_name", kGroupsPid, tracks + 1,
+                            fmt::format("PP link {} -> {} (activations)", s, (s + 1) % l.pp)));
     }
-    events.push_back(Name("thread_name", kGroupsPid, 3 * s + 2, fmt::format("DP group, stage {}", s)));
+    if (s > 0 || interleaved) {
+      events.push_back(Name("thread_name", kGroupsPid, tracks + 2,
+                            fmt::format("PP link {} -> {} (gradients)", s, (s + l.pp - 1) % l.pp)));
+    }
+    events.push_back(Name("thread_name", kGroupsPid, tracks + 3, fmt::format("DP group, stage {}", s)));
     if (s < int(r.pipeline.tasks.size())) {
       for (const TaskTiming& t : r.pipeline.tasks[s]) {
         const double tp = t.task.forward ? r.tp_seconds_forward[s][t.task.chunk]
@@ -53,14 +63,13 @@ nlohmann::json StepTrace(const StepResult& r, const ClusterSpec& cluster) {
         events.push_back(Span(s, 0, name, t.start, t.end, {{"tp_collectives_us", tp * kUs}}));
         // TP collectives are interleaved with the task's kernels; the group track shows their
         // total, ending with the task.
-        if (tp > 0) events.push_back(Span(kGroupsPid, 3 * s, name + " TP collectives", t.end - tp, t.end));
+        if (tp > 0) events.push_back(Span(kGroupsPid, tracks, name + " TP collectives", t.end - tp, t.end));
       }
     }
     if (s < int(r.pipeline.transfers.size())) {
       for (const TaskTiming& t : r.pipeline.transfers[s]) {
-        // Forward transfers go to the next stage; backward ones to the previous stage's link.
-        const int link = t.task.forward ? s : (s + l.pp - 1) % l.pp;
-        events.push_back(Span(kGroupsPid, 3 * link + 1,
+        // Stage s sends its forward transfers to the next stage, its backward ones to the previous.
+        events.push_back(Span(kGroupsPid, tracks + (t.task.forward ? 1 : 2),
                               fmt::format("{} mb{}", t.task.forward ? "activation" : "gradient", t.task.microbatch),
                               t.start, t.end));
       }
@@ -72,7 +81,7 @@ nlohmann::json StepTrace(const StepResult& r, const ClusterSpec& cluster) {
     if (s < int(r.dp_spans.size())) {
       for (const CommSpan& c : r.dp_spans[s]) {
         events.push_back(Span(s, 1, c.label, c.start, c.end));
-        events.push_back(Span(kGroupsPid, 3 * s + 2, c.label, c.start, c.end));
+        events.push_back(Span(kGroupsPid, tracks + 3, c.label, c.start, c.end));
       }
     }
   }

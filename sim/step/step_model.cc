@@ -517,7 +517,7 @@ StepResult StepModel::Simulate(const Layout& l, bool keep_trace) {
     double free_at = 0;
     int bucket_index = 0;
     const coll::Collective grad_op = l.zero >= 1 ? coll::Collective::kReduceScatter : coll::Collective::kAllReduce;
-    if (l.zero < 2) {  // ZeRO-2/3 reduced per micro-batch already
+    if (l.zero < 2 && l.dp > 1) {  // ZeRO-2/3 reduced per micro-batch already; one replica reduces nothing
       for (const auto& [issued, bytes] : GradReductions(costs, r.pipeline, l, s, overlap)) {
         const double start = std::max(free_at, issued);
         free_at = start + DpCollectiveSeconds(grad_op, bytes, l, s);

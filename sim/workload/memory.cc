@@ -62,10 +62,12 @@ MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingS
   if (CopiesGradsToBuckets(tr, l)) mem.gradients *= 2;  // the DDP buckets hold a second copy
   mem.optimizer = OptimizerBytesPerParam(tr) * params / (l.zero >= 1 ? dp : 1);
   // ZeRO-2/3 reduce-scatter each unit's gradients once its backward ran: until then they are
-  // whole, for the unit being reduced and the one whose backward runs beside it.
-  if (l.zero >= 2) mem.gradients += 2 * tr.grad_reduce_bytes * largest_unit;
+  // whole, for the unit being reduced and the one whose backward runs beside it. (A single
+  // replica shards nothing, so it holds no such buffers.)
+  const bool sharded = l.dp > 1;
+  if (l.zero >= 2 && sharded) mem.gradients += 2 * tr.grad_reduce_bytes * largest_unit;
   // ZeRO-3 gathers whole weights: the unit being computed and the one prefetched.
-  if (l.zero >= 3) mem.weights += 2 * tr.bytes_per_value * largest_unit;
+  if (l.zero >= 3 && sharded) mem.weights += 2 * tr.bytes_per_value * largest_unit;
   const double layers_per_chunk = double(stage_layers) / l.v;
   const double chunks = InFlightChunks(l, tr, stage, MicroBatches(tr, l));
   mem.activations = chunks * layers_per_chunk * LayerActivationBytes(m, l, tr);

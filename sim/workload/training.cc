@@ -113,7 +113,10 @@ void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout*
     size_t comma = text.find(',', start);
     std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? text.size() + 1 : comma + 1;
-    if (item.empty()) continue;
+    if (item.empty()) {
+      throw InputError(fmt::format("{}: \"{}\" has an empty entry (a doubled, leading or trailing comma?)", origin,
+                                   text));
+    }
     size_t eq = item.find('=');
     if (eq == std::string::npos) {
       throw InputError(fmt::format("{}: \"{}\" is not KEY=VALUE (keys: {})", origin, item,

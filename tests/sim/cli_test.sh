@@ -75,6 +75,13 @@ expect_bad "malformed model JSON" "$tmp/broken.json" "line 4" -- \
 expect_bad "tp does not divide heads" "tp=5" "heads (96)" "tp (5)" -- \
   simulate --model gpt3-175b --cluster dgx-a100 --global-batch 8 --layout tp=5,pp=1,dp=1
 
+expect_bad "empty layout entry" "tp=8,,pp=1,dp=1" "empty entry" -- \
+  simulate --model gpt3-175b --cluster dgx-a100 --global-batch 8 --layout tp=8,,pp=1,dp=1
+expect_bad "trailing comma in --fix" "--fix" "tp=8," "empty entry" -- \
+  search --model gpt3-175b --cluster dgx-a100 --gpus 8 --global-batch 8 --fix tp=8,
+expect_bad "empty --fix" "--fix" "KEY=VALUE" -- \
+  search --model gpt3-175b --cluster dgx-a100 --gpus 8 --global-batch 8 --fix ""
+
 expect_bad "GPUs not a multiple of a node" "--gpus 12" "8 GPUs per node" -- \
   search --model gpt3-175b --cluster dgx-a100 --gpus 12 --global-batch 8
 

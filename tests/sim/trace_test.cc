@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "sim/report/report.h"
 #include "sim/step/step_model.h"
@@ -20,12 +21,14 @@ struct TraceTracks {
   std::map<std::pair<int, int>, int> spans;          // (pid, tid) -> complete events
 };
 
-// Megatron's 1.7B on four DGX A100 nodes, small enough to simulate in milliseconds.
-nlohmann::json TraceOf(const std::string& layout) {
-  const ClusterSpec cluster = PresetWithGpus("dgx-a100", 32);
+// Megatron's 1.7B on four DGX A100 nodes, small enough to simulate in milliseconds (or the model,
+// cluster and batch given).
+nlohmann::json TraceOf(const std::string& layout, const char* model = "megatron-1.7b",
+                       const char* preset = "dgx-a100", int gpus = 32, int global_batch = 64) {
+  const ClusterSpec cluster = PresetWithGpus(preset, gpus);
   TrainingSpec t;
-  t.global_batch = 64;
-  StepModel m(LoadModel("megatron-1.7b"), cluster, t, ComputeModel(cluster.gpu));
+  t.global_batch = global_batch;
+  StepModel m(LoadModel(model), cluster, t, ComputeModel(cluster.gpu));
   return StepTrace(m.Simulate(ParseLayout(layout), true), cluster);
 }
 
@@ -59,7 +62,10 @@ void ExpectEverySpanOnANamedTrack(const TraceTracks& tracks) {
 
 TEST(StepTrace, OneLinkPerPairOfNeighbouringStages) {
   const TraceTracks tracks = Tracks("tp=1,pp=4,dp=8,mb=1,v=1,recompute=full");
-  EXPECT_EQ(PipelineLinks(tracks), (std::set<std::string>{"PP link 0 -> 1", "PP link 1 -> 2", "PP link 2 -> 3"}));
+  EXPECT_EQ(PipelineLinks(tracks),
+            (std::set<std::string>{"PP link 0 -> 1 (activations)", "PP link 1 -> 2 (activations)",
+                                   "PP link 2 -> 3 (activations)", "PP link 1 -> 0 (gradients)",
+                                   "PP link 2 -> 1 (gradients)", "PP link 3 -> 2 (gradients)"}));
   ExpectEverySpanOnANamedTrack(tracks);
 }
 
@@ -67,8 +73,37 @@ TEST(StepTrace, OneLinkPerPairOfNeighbouringStages) {
 TEST(StepTrace, InterleavingWrapsTheLastLinkToTheFirstStage) {
   const TraceTracks tracks = Tracks("tp=1,pp=4,dp=8,mb=1,v=2,recompute=full");
   EXPECT_EQ(PipelineLinks(tracks),
-            (std::set<std::string>{"PP link 0 -> 1", "PP link 1 -> 2", "PP link 2 -> 3", "PP link 3 -> 0"}));
+            (std::set<std::string>{"PP link 0 -> 1 (activations)", "PP link 1 -> 2 (activations)",
+                                   "PP link 2 -> 3 (activations)", "PP link 3 -> 0 (activations)",
+                                   "PP link 0 -> 3 (gradients)", "PP link 1 -> 0 (gradients)",
+                                   "PP link 2 -> 1 (gradients)", "PP link 3 -> 2 (gradients)"}));
   ExpectEverySpanOnANamedTrack(tracks);
+}
+
+// A track is one stream or one direction of a link: its spans never overlap (Perfetto would draw
+// the later one as a child of the earlier). The gradients of a paired send_forward_recv_backward
+// used to share the previous stage's activation track and start with its activations.
+TEST(StepTrace, SpansOnOneTrackDoNotOverlap) {
+  const std::pair<nlohmann::json, std::string> traces[] = {
+      {TraceOf("tp=1,pp=4,dp=8,mb=1,v=2,recompute=full"), "1.7B v=2"},
+      {TraceOf("tp=2,pp=4,dp=4,mb=1,zero=1,recompute=full"), "1.7B zero=1"},
+      {TraceOf("tp=2,pp=4,dp=1,mb=1", "llama-2-7b", "dgx-h100", 8, 16), "llama-2-7b pp=4"}};
+  for (const auto& [trace, layout] : traces) {
+    std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> spans;  // track -> (start, end) in us
+    for (const nlohmann::json& e : trace["traceEvents"]) {
+      if (e["ph"] != "X") continue;
+      const double start = e["ts"].get<double>();
+      spans[{e["pid"].get<int>(), e["tid"].get<int>()}].push_back({start, start + e["dur"].get<double>()});
+    }
+    for (auto& [track, list] : spans) {
+      std::sort(list.begin(), list.end());
+      for (size_t i = 1; i < list.size(); ++i) {
+        EXPECT_GE(list[i].first, list[i - 1].second - 1e-6)
+            << layout << ": pid " << track.first << " tid " << track.second << " span at " << list[i].first
+            << " us starts before the one at " << list[i - 1].first << " us ends";
+      }
+    }
+  }
 }
 
 // Each stage's tracks stand for all of its TP ranks and DP replicas, and say so.

@@ -777,6 +777,15 @@ TEST(StageMemory, ZeroHoldsTwoOfTheLargestUnitWhole) {
   MemoryBreakdown zero3 = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
   EXPECT_DOUBLE_EQ(zero3.gradients, zero2.gradients);
   EXPECT_DOUBLE_EQ(zero3.weights, tr.bytes_per_value * (params / l.dp + 2 * kUnit));
+  // A single replica shards nothing: every ZeRO stage holds what ZeRO-0 holds.
+  l.dp = 1;
+  l.zero = 0;
+  const MemoryBreakdown alone = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  for (int zero = 1; zero <= 3; ++zero) {
+    l.zero = zero;
+    EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true).total(), alone.total())
+        << "zero=" << zero;
+  }
 }
 
 }  // namespace

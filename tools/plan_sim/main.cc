@@ -162,7 +162,7 @@ int Search(const Options& o) {
   SearchOptions so;
   if (o.top < 1 || o.top > kMaxTop) throw InputError(fmt::format("--top {} must be in [1, {}]", o.top, kMaxTop));
   so.top = o.top;
-  ParseLayoutKeys(o.fix, "--fix", &so.fixed, &so.fixed_keys);
+  if (!o.fix.empty()) ParseLayoutKeys(o.fix, "--fix", &so.fixed, &so.fixed_keys);
   so.progress = ProgressBar();
   const Format format = ParseFormat(o.format);
   CreatedOutputs created;  // checked before a search that may take seconds; taken away on failure
@@ -270,7 +270,10 @@ int main(int argc, char** argv) {
   CLI::App* search = app.add_subcommand("search", "Enumerate layouts, simulate the promising ones, rank by throughput");
   AddCommon(search, &o);
   search->add_option("--top", o.top, "Layouts to print")->capture_default_str()->check(braid::tools::IntegerIn(1, kMaxTop));
-  search->add_option("--fix", o.fix, "Pin layout keys: tp,pp,dp,mb,v,zero,recompute,sp,first,last (e.g. tp=8,pp=8)");
+  search->add_option("--fix", o.fix, "Pin layout keys: tp,pp,dp,mb,v,zero,recompute,sp,first,last (e.g. tp=8,pp=8)")
+      ->check(CLI::Validator(
+          [](const std::string& value) { return value.empty() ? std::string("needs KEY=VALUE pairs, not nothing") : ""; },
+          "KEY=VALUE,..."));
   search->add_flag("--explain", o.explain, "Say why layouts were rejected");
   CLI::App* simulate = app.add_subcommand("simulate", "Simulate one layout");
   AddCommon(simulate, &o);
