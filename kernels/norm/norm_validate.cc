@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <string>
 #include <string_view>
 
 #include "braid/kernels/norm.h"
@@ -96,9 +97,14 @@ Status CheckOutputsApart(const char* op, std::initializer_list<Array> arrays, co
       if (&other == &out || !Overlap(out, other) || (other.output && &other < &out)) continue;
       const bool in_place = std::string_view(out.name) == alias_output && std::string_view(other.name) == alias_input;
       if (in_place) continue;
-      return Status::InvalidArgument(fmt::format(
-          "{}: {}={} ({} bytes) overlaps {}={} ({} bytes): an output may only be the same array as {} ({} == {})",
-          op, out.name, out.p, out.bytes, other.name, other.p, other.bytes, alias_input, alias_output, alias_input));
+      // The in-place exception is about an output and an input; two outputs never share memory.
+      const std::string rule =
+          other.output ? "outputs must not overlap each other"
+                       : fmt::format("an output may only be the same array as {} ({} == {})", alias_input,
+                                     alias_output, alias_input);
+      return Status::InvalidArgument(fmt::format("{}: {}={} ({} bytes) overlaps {}={} ({} bytes): {}", op,
+                                                 out.name, out.p, out.bytes, other.name, other.p,
+                                                 other.bytes, rule));
     }
   }
   return Status::Ok();

@@ -21,6 +21,7 @@ namespace {
 constexpr uint32_t kF32AbsMask = 0x7fffffffu;
 constexpr uint32_t kF32Inf = 0x7f800000u;       // exponent all ones, fraction 0
 constexpr uint32_t kF32QuietNaN = 0x7fc00000u;  // canonical quiet NaN
+constexpr uint32_t kF32QuietBit = 0x00400000u;  // top fraction bit: set in a quiet NaN
 constexpr int kF32FracBits = 23;
 constexpr int kF32Bias = 127;
 
@@ -81,7 +82,9 @@ struct MiniFloat {
       special = kF32QuietNaN;
       is_special = em == kMagMask;
     } else {
-      special = kF32Inf | (em << kShift);  // Inf, or NaN keeping its payload and quiet bit
+      // Inf, or NaN keeping its payload, made quiet as IEEE 754 conversions do (and x86 F16C,
+      // which the batch path uses: the bits must agree).
+      special = kF32Inf | (em << kShift) | Select(em > kExpAllOnes, kF32QuietBit, 0u);
       is_special = em >= kExpAllOnes;
     }
     uint32_t mag = Select(is_special, special, normal);

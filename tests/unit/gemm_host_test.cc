@@ -212,7 +212,9 @@ TEST(GemmHost, AllLayoutsAndTypesExact) {
 TEST(GemmHost, ShapesExact) {
   const int64_t shapes[][3] = {{1, 1, 1},      {1, 1023, 799},  {1023, 1, 799}, {799, 1023, 1},
                                {113, 239, 799}, {239, 799, 113}, {799, 113, 239}, {1023, 113, 113},
-                               {113, 1023, 113}, {113, 113, 1023}, {64, 8, 256},  {65, 9, 257}};
+                               {113, 1023, 113}, {113, 113, 1023}, {64, 8, 256},  {65, 9, 257},
+                               // K over GemmHost's K block (1024): sums carried across blocks
+                               {5, 600, 2100}, {70, 17, 1025}};
   int i = 0;
   for (const auto& s : shapes) {
     RunAndCheck(Make(s[0], s[1], s[2], kInputs[i % 2], kOutputs[i % 3], kOps[i % 4 / 2], kOps[i % 2], i % 3 * 4));
@@ -256,19 +258,24 @@ TEST(GemmHost, BiasGeluWithTolerance) {
 
 // Random normal inputs: the sums are inexact, so this also checks that the k order (and hence
 // every bit) does not depend on the thread count; 799 rows are 13 blocks of 64.
+// Many row blocks; and M <= 64 with several K blocks, where the work is split by columns.
 TEST(GemmHost, ThreadCountDoesNotChangeBits) {
-  for (GemmEpilogue epi : {GemmEpilogue::kNone, GemmEpilogue::kBiasGelu}) {
-    Case x = Make(799, 131, 517, kBf16, kF32, Op::kAsIs, Op::kTransposed, 0);
-    x.normal = true, x.epilogue = epi, x.save_pre = epi == GemmEpilogue::kBiasGelu;
-    std::vector<std::vector<unsigned char>> results;
-    for (int threads : {1, 2, 7}) {
-      Problem pr(x, 42, /*expect=*/false);
-      ASSERT_TRUE(GemmHost(pr.args, threads).ok());
-      results.push_back(pr.d.bytes);
-      if (x.save_pre) results.back().insert(results.back().end(), pr.pre.bytes.begin(), pr.pre.bytes.end());
+  const int64_t shapes[][3] = {{799, 131, 517}, {37, 700, 2100}};
+  for (const auto& s : shapes) {
+    for (GemmEpilogue epi : {GemmEpilogue::kNone, GemmEpilogue::kBiasGelu}) {
+      SCOPED_TRACE(testing::Message() << s[0] << "x" << s[1] << "x" << s[2]);
+      Case x = Make(s[0], s[1], s[2], kBf16, kF32, Op::kAsIs, Op::kTransposed, 0);
+      x.normal = true, x.epilogue = epi, x.save_pre = epi == GemmEpilogue::kBiasGelu;
+      std::vector<std::vector<unsigned char>> results;
+      for (int threads : {1, 2, 7}) {
+        Problem pr(x, 42, /*expect=*/false);
+        ASSERT_TRUE(GemmHost(pr.args, threads).ok());
+        results.push_back(pr.d.bytes);
+        if (x.save_pre) results.back().insert(results.back().end(), pr.pre.bytes.begin(), pr.pre.bytes.end());
+      }
+      EXPECT_TRUE(results[0] == results[1]) << "threads 1 vs 2";
+      EXPECT_TRUE(results[0] == results[2]) << "threads 1 vs 7";
     }
-    EXPECT_TRUE(results[0] == results[1]) << "threads 1 vs 2";
-    EXPECT_TRUE(results[0] == results[2]) << "threads 1 vs 7";
   }
 }
 

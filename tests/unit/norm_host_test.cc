@@ -8,6 +8,7 @@
 // magnitude of the terms that are combined ("scale" below), so |cpu - ref| <= 2e-6 * scale is
 // a ~4x margin; the final rounding to the output type adds up to 1 ulp of that type (half an
 // ulp, plus the fp32 error can move a value across a rounding boundary).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -304,6 +305,9 @@ TEST(NormHost, Fp64BackwardMatchesFiniteDifferences) {
   }
 }
 
+// A pointer as the validation messages print it.
+std::string Ptr(const void* p) { return fmt::format("{}", p); }
+
 void ExpectInvalid(const Status& s, const std::string& needle) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
   EXPECT_NE(s.message().find(needle), std::string::npos) << s.message() << " lacks " << needle;
@@ -344,8 +348,12 @@ TEST(NormHost, BadInputsAreNamed) {
   ExpectInvalid(fwd([&](auto& a) { a.y = buf.data() + 1; }), "partially overlap");
   EXPECT_TRUE(fwd([](auto& a) { a.mean = nullptr, a.rstd = nullptr; }).ok());
   // Outputs apart from every other array (only y == x is allowed).
-  ExpectInvalid(fwd([&](auto& a) { a.rstd = stats.data() + 1; }), "overlaps rstd=");
+  // Two outputs: the message names both and does not offer the in-place rule.
+  ExpectInvalid(fwd([&](auto& a) { a.rstd = stats.data() + 1; }),
+                "bytes) overlaps rstd=" + Ptr(stats.data() + 1) + " (8 bytes): outputs must not overlap each other");
+  ExpectInvalid(fwd([&](auto& a) { a.mean = buf.data() + 40; }), "y=" + Ptr(buf.data() + 32));
   ExpectInvalid(fwd([&](auto& a) { a.mean = buf.data() + 40; }), "overlaps mean=");
+  ExpectInvalid(fwd([&](auto& a) { a.mean = buf.data() + 40; }), "outputs must not overlap each other");
   ExpectInvalid(fwd([&](auto& a) { a.rstd = buf.data() + 16; }), "overlaps gamma=");
   ExpectInvalid(fwd([&](auto& a) { a.gamma = buf.data() + 36; }), "an output may only be the same array as x (y == x)");
   EXPECT_TRUE(fwd([&](auto& a) { a.y = buf.data(); }).ok());
@@ -377,7 +385,9 @@ TEST(NormHost, BadInputsAreNamed) {
   ExpectInvalid(bwd([](auto& a) { a.kind = NormKind::kRmsNorm; }), "mean=");
   ExpectInvalid(bwd([&](auto& a) { a.dx = buf.data() + 4; }), "partially overlap");
   // Outputs apart from every other array (only dx == dy is allowed).
-  ExpectInvalid(bwd([&](auto& a) { a.dbeta = a.dgamma; }), "overlaps dbeta=");
+  ExpectInvalid(bwd([&](auto& a) { a.dbeta = a.dgamma; }),
+                "dgamma=" + Ptr(stats.data() + 4) + " (32 bytes) overlaps dbeta=" + Ptr(stats.data() + 4) +
+                    " (32 bytes): outputs must not overlap each other");
   ExpectInvalid(bwd([&](auto& a) { a.dx = buf.data() + 16; }), "overlaps x=");
   ExpectInvalid(bwd([&](auto& a) { a.dgamma = buf.data() + 48; }), "overlaps dgamma=");
   ExpectInvalid(bwd([&](auto& a) { a.dgamma = stats.data() + 1; }), "overlaps mean=");

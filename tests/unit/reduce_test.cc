@@ -16,6 +16,7 @@
 
 #include "braid/kernels/reduce.h"
 #include "braid/types.h"
+#include "kernels/reduce/batch_convert.h"
 #include "tests/common/element_compare.h"
 
 namespace braid::kernels {
@@ -163,6 +164,26 @@ TEST(ReduceConversions, BatchPathsMatchScalarForEveryCode) {
       }
     }
   }
+}
+
+// The scalar fp16 widening and the F16C batch path give the same bits for every code, NaNs
+// included (a signalling NaN comes out quiet from both).
+TEST(ReduceConversions, HalfWideningMatchesF16cForEveryCode) {
+  EXPECT_EQ(std::bit_cast<uint32_t>(HalfToFloat(0x7c01)), 0x7fc02000u);
+  EXPECT_EQ(std::bit_cast<uint32_t>(HalfToFloat(0xfdff)), 0xffffe000u);
+#if defined(__x86_64__) || defined(__i386__)
+  if (!detail::CpuHasF16c()) GTEST_SKIP() << "no F16C on this CPU";
+  std::vector<uint16_t> codes(65536);
+  for (uint32_t c = 0; c < codes.size(); ++c) codes[c] = uint16_t(c);
+  std::vector<float> hw(codes.size());
+  detail::WidenHalfF16c(hw.data(), codes.data(), codes.size());
+  for (uint32_t c = 0; c < codes.size(); ++c) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(HalfToFloat(uint16_t(c))), std::bit_cast<uint32_t>(hw[c]))
+        << "code 0x" << std::hex << c;
+  }
+#else
+  GTEST_SKIP() << "F16C is x86 only";
+#endif
 }
 
 TEST(ReduceConversions, KnownValues) {
