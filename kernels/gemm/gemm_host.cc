@@ -77,48 +77,51 @@ struct Block {
   int64_t ColPanels() const { return (cols + kNr - 1) / kNr; }
 };
 
-// Packs the block's slice of op(A): RowPanels() panels of depth x kMr (zero past M).
-void PackA(const GemmArgs& args, const Block& blk, float* packed) {
-  const auto* a = static_cast<const uint16_t*>(args.a);
-  const bool bf16 = args.input_type == DataType::kBfloat16;
-  for (int64_t i = 0; i < blk.RowPanels(); ++i) {
-    float* panel = packed + i * blk.depth * kMr;
-    for (int r = 0; r < kMr; ++r) {
-      const int64_t row = blk.row0 + i * kMr + r;
-      if (row >= blk.row0 + blk.rows) {
-        for (int64_t p = 0; p < blk.depth; ++p) panel[p * kMr + r] = 0.0f;
-      } else if (args.op_a == GemmOperand::kAsIs) {  // stored M x K: row `row` is contiguous
-        const int64_t base = row * args.lda + blk.p0;
-        for (int64_t p = 0; p < blk.depth; ++p) panel[p * kMr + r] = LoadInput(a, base + p, bf16);
-      } else {  // stored K x M
-        for (int64_t p = 0; p < blk.depth; ++p) {
-          panel[p * kMr + r] = LoadInput(a, (blk.p0 + p) * args.lda + row, bf16);
+// One operand's slice as the packing sees it: `count` rows of op(A) or columns of op(B) from
+// `first`, over p in [p0, p0 + depth), stored with leading dimension `ld`, each row (column)
+// contiguous in K or not.
+struct OperandSlice {
+  const uint16_t* base;
+  int64_t ld;
+  bool contiguous_in_k;  // stored M x K (A as is) or N x K (B transposed)
+  int64_t first, count, p0, depth;
+};
+
+// Packs the slice into panels of depth x kWidth (element (index, p) at p * kWidth + index % kWidth
+// of its panel), zero past `count`.
+template <int kWidth>
+void PackPanels(const OperandSlice& o, bool bf16, float* packed) {
+  const int64_t panels = (o.count + kWidth - 1) / kWidth;
+  for (int64_t i = 0; i < panels; ++i) {
+    float* panel = packed + i * o.depth * kWidth;
+    for (int w = 0; w < kWidth; ++w) {
+      const int64_t index = i * kWidth + w;
+      if (index >= o.count) {
+        for (int64_t p = 0; p < o.depth; ++p) panel[p * kWidth + w] = 0.0f;
+      } else if (o.contiguous_in_k) {
+        const int64_t start = (o.first + index) * o.ld + o.p0;
+        for (int64_t p = 0; p < o.depth; ++p) panel[p * kWidth + w] = LoadInput(o.base, start + p, bf16);
+      } else {
+        for (int64_t p = 0; p < o.depth; ++p) {
+          panel[p * kWidth + w] = LoadInput(o.base, (o.p0 + p) * o.ld + o.first + index, bf16);
         }
       }
     }
   }
 }
 
+// Packs the block's slice of op(A): RowPanels() panels of depth x kMr (zero past M).
+void PackA(const GemmArgs& args, const Block& blk, float* packed) {
+  PackPanels<kMr>({static_cast<const uint16_t*>(args.a), args.lda, args.op_a == GemmOperand::kAsIs, blk.row0,
+                   blk.rows, blk.p0, blk.depth},
+                  args.input_type == DataType::kBfloat16, packed);
+}
+
 // Packs the block's slice of op(B): ColPanels() panels of depth x kNr (zero past N).
 void PackB(const GemmArgs& args, const Block& blk, float* packed) {
-  const auto* b = static_cast<const uint16_t*>(args.b);
-  const bool bf16 = args.input_type == DataType::kBfloat16;
-  for (int64_t j = 0; j < blk.ColPanels(); ++j) {
-    float* panel = packed + j * blk.depth * kNr;
-    for (int c = 0; c < kNr; ++c) {
-      const int64_t col = blk.col0 + j * kNr + c;
-      if (col >= blk.col0 + blk.cols) {
-        for (int64_t p = 0; p < blk.depth; ++p) panel[p * kNr + c] = 0.0f;
-      } else if (args.op_b == GemmOperand::kTransposed) {  // stored N x K: row `col` is contiguous
-        const int64_t base = col * args.ldb + blk.p0;
-        for (int64_t p = 0; p < blk.depth; ++p) panel[p * kNr + c] = LoadInput(b, base + p, bf16);
-      } else {  // stored K x N
-        for (int64_t p = 0; p < blk.depth; ++p) {
-          panel[p * kNr + c] = LoadInput(b, (blk.p0 + p) * args.ldb + col, bf16);
-        }
-      }
-    }
-  }
+  PackPanels<kNr>({static_cast<const uint16_t*>(args.b), args.ldb, args.op_b == GemmOperand::kTransposed,
+                   blk.col0, blk.cols, blk.p0, blk.depth},
+                  args.input_type == DataType::kBfloat16, packed);
 }
 
 // ---- compute --------------------------------------------------------------------------------
