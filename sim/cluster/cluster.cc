@@ -109,7 +109,7 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
   return c;
 }
 
-void SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
+std::string SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
   const char* unit = c->host ? "ranks" : "GPUs";
   if (gpus < 1) throw InputError(fmt::format("{} {} must be at least 1", option, gpus));
   if (gpus > kMaxSimulatedGpus) {
@@ -121,7 +121,7 @@ void SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
     // (PCIe switches, calibrated ranks per node) hold for the whole node, not the part used.
     c->node.gpus = gpus;
     c->nodes = 1;
-    return;
+    return "";
   }
   if (gpus % c->node.gpus != 0) {
     throw InputError(fmt::format("{} {} is not a multiple of the {} {} per node of {}", option, gpus,
@@ -131,6 +131,9 @@ void SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
   // The cluster's file was validated with its own node count; NICs and calibration must also
   // carry this one.
   ValidateCluster(*c, fmt::format("{} {} ({})", option, gpus, c->source));
+  if (c->file_nodes == 0 || c->nodes <= c->file_nodes) return "";
+  return fmt::format("{} gives \"nodes\": {} ({} {}); {} {} simulates {} nodes of the same kind",
+                     c->source, c->file_nodes, c->file_nodes * c->node.gpus, unit, option, gpus, c->nodes);
 }
 
 void ValidateCluster(const ClusterSpec& c, const std::string& origin) {

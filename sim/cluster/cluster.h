@@ -68,6 +68,7 @@ struct ClusterSpec {
   std::string source;  // "preset", a file path, or "hwloc"
   std::string fabric_basis;  // for a discovered node: how its intra-node fabric was inferred
   int nodes = 1;
+  int file_nodes = 0;  // the "nodes" a cluster file gave (0: none given, or not a file)
   GpuSpec gpu;
   NodeSpec node;
   NetworkSpec network;
@@ -97,11 +98,13 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
 
 // Sets the node count for `gpus` GPUs (which must be a positive multiple of GPUs per node, or
 // fewer than one node) and validates the resized cluster. Throws InputError naming the
-// constraint and `option` (the flag that gave the count).
+// constraint and `option` (the flag that gave the count). Returns a note for the user when the
+// cluster grows past the "nodes" its file gave (simulating more nodes of the same kind is
+// allowed, but the file said otherwise), else "".
 // The most GPUs (or ranks) one simulation takes: a million, 30x the largest published training job.
 inline constexpr int kMaxSimulatedGpus = 1 << 20;
 
-void SizeForGpus(ClusterSpec* cluster, int gpus, const std::string& option = "--gpus");
+std::string SizeForGpus(ClusterSpec* cluster, int gpus, const std::string& option = "--gpus");
 
 // InputError naming `origin` if the cluster cannot run as described (a node shape its fabric
 // cannot hold, several nodes without NICs, a calibration that does not cover the node count).

@@ -148,6 +148,7 @@ ClusterSpec ClusterFromJsonFile(const std::string& path) {
   if (f.Has("node")) ReadNode(f.Object("node"), path, &c.node);
   if (f.Has("network")) ReadNetwork(f.Object("network"), path, &c.network);
   c.nodes = f.Int("nodes", 1, 1 << 20, 1);
+  if (f.Has("nodes")) c.file_nodes = c.nodes;
   if (f.Has("calibration")) {
     c.host = ReadHostCalibration(f.Object("calibration"), path);
     // node.gpus and calibration.ranks_per_node are one count: either gives the other (a

@@ -273,7 +273,7 @@ double StepModel::TiedEmbeddingSeconds(const Layout& l) {
   if (!model_.gpt_style() || l.pp == 1) return 0;
   CollectiveQuery q;
   q.collective = coll::Collective::kAllReduce;
-  q.bytes = double(model_.vocab) / l.tp * model_.hidden * training_.grad_reduce_bytes;
+  q.bytes = VocabShard(model_, l.tp) * model_.hidden * training_.grad_reduce_bytes;
   q.elem_size = training_.grad_reduce_bytes;
   // Every TP rank of a replica pairs its two copies at once, each pair over its GPUs' own NICs.
   for (int r = 0; r < l.tp; ++r) q.groups.push_back({Gpu(l, 0, 0, r), Gpu(l, l.pp - 1, 0, r)});

@@ -245,7 +245,7 @@ LayerWork EmbeddingWork(const ModelSpec& m, const Layout& l, const TrainingSpec&
   AddTpExit(l, d, &w.forward);  // partial rows from each vocabulary shard are summed
   // Backward (PyTorch's dense embedding backward): a zeroed gradient of the whole local table,
   // into which the tokens' gradient rows are summed in fp32 (read-modify-write).
-  const double table = double(m.vocab) / l.tp * m.hidden;
+  const double table = VocabShard(m, l.tp) * m.hidden;
   w.backward.kernels.push_back(MemoryOp("embedding.bwd", d.bpv * table + 8.0 * d.tokens * d.h));
   // No GEMM produces this gradient, so fused accumulation does not apply: it is added to the
   // accumulated gradient every micro-batch (read both, write the sum). Unfused, AddGradientPasses
@@ -265,12 +265,13 @@ LayerWork EmbeddingWork(const ModelSpec& m, const Layout& l, const TrainingSpec&
 LayerWork HeadWork(const ModelSpec& m, const Layout& l, const TrainingSpec& tr) {
   const Dims d = DimsOf(m, l, tr);
   const int bpv = tr.bytes_per_value;
-  const double vocab = double(m.vocab) / l.tp;
+  const double vocab = VocabShard(m, l.tp);
   LayerWork w;
   PassWork& f = w.forward;
   f.kernels.push_back(Norm("final-norm", bpv, d.norm_tokens * d.h));
   AddTpEntry(l, d, &f);
   f.kernels.push_back(Gemm("logits", d.tokens, vocab, d.h, 1, bpv));
+  f.kernels.back().model_share = m.vocab / (vocab * l.tp);  // the padding's logits are no model work
   w.backward.kernels = BackwardOf(f.kernels, bpv);
   // Megatron-LM's vocabulary-parallel cross-entropy, in fp32 over the local vocabulary shard, one
   // PyTorch kernel per pass (bytes per logit): logits.float() (bpv + 4), max (4), subtract the

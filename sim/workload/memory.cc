@@ -87,7 +87,7 @@ MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingS
     // The logits of the micro-batch in flight (16-bit), and the fp32 softmax the loss keeps for
     // its backward: one micro-batch's under 1F1B, which runs each loss's backward at once; every
     // micro-batch's under GPipe, which runs all forwards first.
-    const double logits = l.mb * m.seq_len * (double(m.vocab) / l.tp);
+    const double logits = l.mb * m.seq_len * VocabShard(m, l.tp);
     const double losses_kept = tr.schedule == PipelineSchedule::kGPipe ? MicroBatches(tr, l) : 1;
     mem.activations += (tr.bytes_per_value + 4.0 * losses_kept) * logits;
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <filesystem>
 
 #include "sim/common/input_error.h"
@@ -134,6 +135,13 @@ double EmbeddingParameters(const ModelSpec& m) {
 double TotalParameters(const ModelSpec& m) {
   return m.layers * LayerParameters(m) + EmbeddingParameters(m);
 }
+
+int PaddedVocab(const ModelSpec& m, int tp) {
+  const int64_t multiple = int64_t{kVocabPaddingMultiple} * tp;
+  return static_cast<int>((m.vocab + multiple - 1) / multiple * multiple);
+}
+
+double VocabShard(const ModelSpec& m, int tp) { return double(PaddedVocab(m, tp)) / tp; }
 
 const char* ActivationName(Activation a) { return a == Activation::kGelu ? "gelu" : "swiglu"; }
 

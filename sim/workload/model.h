@@ -51,6 +51,15 @@ std::array<double, 4> LayerLinearParameters(const ModelSpec& model);
 double EmbeddingParameters(const ModelSpec& model);
 double TotalParameters(const ModelSpec& model);
 
+// Megatron-LM pads the vocabulary with dummy tokens to a multiple of
+// --make-vocab-size-divisible-by (default 128) x tp, so every TP rank holds an equal shard of
+// the embedding and the logits (megatron/training/vocab_utils.py): Llama 3's 128256 becomes
+// 129024 at tp=8. The padding is real work (logits GEMM, loss, gradients) and real memory.
+inline constexpr int kVocabPaddingMultiple = 128;
+int PaddedVocab(const ModelSpec& model, int tp);
+// The vocabulary entries one TP rank holds: PaddedVocab / tp.
+double VocabShard(const ModelSpec& model, int tp);
+
 const char* ActivationName(Activation a);
 
 }  // namespace braid::sim

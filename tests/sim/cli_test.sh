@@ -180,6 +180,14 @@ expect_ok "collective rows once per call" collective --cluster dgx-a100 --collec
 expect_ok "a cluster through a pipe" topo --cluster <(printf '%s' '{"base": "dgx-a100", "nodes": 2}')
 grep -qF "2 node(s) x 8 GPU(s) = 16 GPUs" "$tmp/out" || fail "a cluster through a pipe: $(cat "$tmp/out")"
 
+# A file's "nodes" may be outgrown by --gpus, with a note saying so.
+printf '{"base": "dgx-a100", "nodes": 2}\n' >"$tmp/two-nodes.json"
+if expect_ok "more GPUs than the file's nodes" simulate --model megatron-1.7b --cluster "$tmp/two-nodes.json" \
+  --gpus 32 --global-batch 64 --layout tp=1,pp=1,dp=32; then
+  grep -qF 'note: '"$tmp/two-nodes.json"' gives "nodes": 2 (16 GPUs); --gpus 32 simulates 4 nodes' "$tmp/err" ||
+    fail "more GPUs than the file's nodes: no note on stderr: $(cat "$tmp/err")"
+fi
+
 # A calibration shape is whole rows and columns.
 printf '{"gemm": [{"m": 1.5, "n": 2, "k": 3, "tflops": 100}]}\n' >"$tmp/fraction-calibration.json"
 expect_bad "fractional calibration shape" "gemm[0]: field \"m\" = 1.5 is not a whole number" -- \

@@ -84,6 +84,25 @@ TEST_F(ClusterFile, NodeCountFromGpusIsValidated) {
   EXPECT_EQ(one.nodes, 1);
 }
 
+// A file that gives "nodes" may be simulated larger, but the user is told; a preset, a file
+// without "nodes" and a smaller count say nothing.
+TEST_F(ClusterFile, GrowingPastTheFilesNodesIsNoted) {
+  const std::string path = Write("four-nodes.json", R"({"base": "dgx-a100", "nodes": 4})");
+  ClusterSpec c = LoadCluster(path);
+  const std::string note = SizeForGpus(&c, 64);
+  EXPECT_EQ(c.nodes, 8);
+  for (const char* part : {path.c_str(), "\"nodes\": 4 (32 GPUs)", "--gpus 64", "8 nodes"}) {
+    EXPECT_NE(note.find(part), std::string::npos) << note;
+  }
+  ClusterSpec same = LoadCluster(path);
+  EXPECT_EQ(SizeForGpus(&same, 32), "");
+  EXPECT_EQ(SizeForGpus(&same, 16), "");
+  ClusterSpec preset = LoadCluster("dgx-a100");
+  EXPECT_EQ(SizeForGpus(&preset, 1024), "");
+  ClusterSpec unsized = LoadCluster(Write("no-count.json", R"({"base": "dgx-h100"})"));
+  EXPECT_EQ(SizeForGpus(&unsized, 64), "");
+}
+
 TEST(JsonInput, DuplicateKeyNamesFileKeyAndObject) {
   EXPECT_TRUE(ThrowsInputErrorMentioning([] { ParseJsonText(R"({"layers": 32, "layers": 64})", "m.json"); },
                                          {"m.json", "duplicate key \"layers\"", "top-level object"}));

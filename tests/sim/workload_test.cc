@@ -524,6 +524,38 @@ TEST_P(ActivationMemory, FullRecompute) {
 
 INSTANTIATE_TEST_SUITE_P(MicroBatch, ActivationMemory, testing::Values(1, 4));
 
+// ---- Vocabulary padding ----------------------------------------------------------------------
+
+// Megatron-LM pads the vocabulary to a multiple of 128 x tp; the logits GEMM, the loss and the
+// output layer's weights see the padded size.
+TEST(PaddedVocab, MultipleOf128TimesTp) {
+  const ModelSpec llama3 = LoadModel("llama-3-8b");  // 128256 = 128 x 1002
+  EXPECT_EQ(PaddedVocab(llama3, 1), 128256);
+  EXPECT_EQ(PaddedVocab(llama3, 2), 128256);
+  EXPECT_EQ(PaddedVocab(llama3, 4), 128512);
+  EXPECT_EQ(PaddedVocab(llama3, 8), 129024);
+  const ModelSpec llama2 = LoadModel("llama-2-7b");  // 32000 = 128 x 250
+  EXPECT_EQ(PaddedVocab(llama2, 2), 32000);
+  EXPECT_EQ(PaddedVocab(llama2, 8), 32768);
+  EXPECT_EQ(PaddedVocab(LoadModel("gpt3-175b"), 8), 51200);  // already padded
+  ModelSpec tiny = llama2;
+  tiny.vocab = 1;
+  EXPECT_EQ(PaddedVocab(tiny, 3), 384);
+
+  Layout l;
+  l.tp = 8;
+  const LayerWork head = HeadWork(llama3, l, TrainingSpec{});
+  double logits_n = 0, model_share = 0;
+  for (const Kernel& k : head.forward.kernels) {
+    if (k.name != "logits") continue;
+    logits_n = k.counted_flops / (2.0 * llama3.seq_len * llama3.hidden);
+    model_share = k.model_share;  // MFU counts the real vocabulary only
+  }
+  EXPECT_DOUBLE_EQ(logits_n, 129024.0 / 8);
+  EXPECT_DOUBLE_EQ(model_share, 128256.0 / 129024);
+  EXPECT_DOUBLE_EQ(head.parameters, 129024.0 / 8 * llama3.hidden);
+}
+
 // ---- FLOP convention (Megatron SC'21 Eq. 3) --------------------------------------------------
 
 // Megatron SC'21 Eq. 3 for one micro-batch of b sequences with full recomputation:

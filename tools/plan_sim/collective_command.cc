@@ -145,7 +145,7 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
                                  ranks_given ? "--ranks" : "the default --ranks (one node of the cluster):",
                                  spec.ranks));
   }
-  SizeForGpus(&cluster, spec.ranks, "--ranks");
+  PrintNote(SizeForGpus(&cluster, spec.ranks, "--ranks"));
   CreatedOutputs created;  // checked before the sweep; taken away again on failure
   CheckWritable("--out", o.out, created.list());
 

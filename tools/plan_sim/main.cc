@@ -153,7 +153,7 @@ int Search(const Options& o) {
   ModelSpec model = LoadModel(o.model);
   ClusterSpec cluster = LoadCluster(o.cluster);
   // Without --gpus the whole cluster: a file's nodes x GPUs per node is bounded like --gpus.
-  if (o.gpus > 0) SizeForGpus(&cluster, o.gpus);
+  if (o.gpus > 0) PrintNote(SizeForGpus(&cluster, o.gpus));
   else SizeForGpus(&cluster, cluster.total_gpus(), fmt::format("{}: nodes x GPUs per node =", cluster.source));
   TrainingSpec training = Training(o);
   std::vector<GemmCalibrationPoint> calibration;
@@ -203,7 +203,7 @@ int Simulate(const Options& o) {
   }
   const int gpus = o.gpus > 0 ? o.gpus : int(layout.gpus());
   // Without --gpus the count comes from the layout: name that, not an option never given.
-  SizeForGpus(&cluster, gpus, o.gpus > 0 ? "--gpus" : fmt::format("--layout {}: tp*pp*dp =", o.layout));
+  PrintNote(SizeForGpus(&cluster, gpus, o.gpus > 0 ? "--gpus" : fmt::format("--layout {}: tp*pp*dp =", o.layout)));
   TrainingSpec training = Training(o);
   std::vector<GemmCalibrationPoint> calibration;
   if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);

@@ -33,6 +33,10 @@ std::optional<std::pair<dev_t, ino_t>> OutputFileId(const std::string& path) {
 
 }  // namespace
 
+void PrintNote(const std::string& note) {
+  if (!note.empty()) std::cerr << "plan-sim: note: " << note << "\n";
+}
+
 const CLI::Validator& NonEmptyPath() {
   static const CLI::Validator validator(
       [](std::string& path) { return path.empty() ? std::string("an empty path names no file") : std::string(); },

@@ -28,6 +28,9 @@ void Emit(const char* option, const std::string& path, const std::function<void(
 // InputError naming `option` and `path` if the file cannot be opened for writing, so that a run
 // fails before its work rather than after. Creates the file if it does not exist, and then
 // records it in `created` (if given) so that a run that fails can take it away again.
+// Prints SizeForGpus's note, if any, to stderr ("plan-sim: note: ...").
+void PrintNote(const std::string& note);
+
 void CheckWritable(const char* option, const std::string& path, std::vector<std::string>* created = nullptr);
 
 // Removes, when it goes out of scope, the files a run created for its outputs, unless Keep()
