@@ -10,57 +10,15 @@
 #include "bootstrap/rendezvous.h"
 #include "bootstrap/unique_id.h"
 #include "braid/comm.h"
+#include "core/build_identity.h"
 #include "core/env.h"
 #include "core/log.h"
 #include "runtime/comm_impl.h"
+#include "runtime/process_blob.h"
 #include "transport/ucx/ucx_transport.h"
 
 namespace braid {
 namespace {
-
-// Rendezvous blob: [u32 n][hostname][u32 m][host identity][i32 pid][transport address bytes].
-// The identity (bootstrap/host_identity.h) decides which peers share a host; the hostname is for
-// messages.
-void AppendSized(std::string* blob, const std::string& text) {
-  uint32_t len = uint32_t(text.size());
-  blob->append(reinterpret_cast<const char*>(&len), sizeof(len));
-  *blob += text;
-}
-
-std::string EncodeProcessBlob(const transport::PeerProcess& self, const std::string& address) {
-  std::string blob;
-  AppendSized(&blob, self.host);
-  AppendSized(&blob, self.host_id);
-  int32_t pid = self.pid;
-  blob.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
-  blob += address;
-  return blob;
-}
-
-// Reads a [u32 n][n bytes] field at *at, advancing it; false if the blob is too short.
-bool TakeSized(const std::string& blob, size_t* at, std::string* out) {
-  uint32_t len = 0;
-  if (blob.size() - *at < sizeof(len)) return false;
-  std::memcpy(&len, blob.data() + *at, sizeof(len));
-  *at += sizeof(len);
-  if (blob.size() - *at < len) return false;
-  *out = blob.substr(*at, len);
-  *at += len;
-  return true;
-}
-
-Status DecodeProcessBlob(const std::string& blob, int rank, transport::PeerProcess* peer,
-                         std::string* address) {
-  size_t at = 0;
-  int32_t pid = 0;
-  if (!TakeSized(blob, &at, &peer->host) || !TakeSized(blob, &at, &peer->host_id) ||
-      blob.size() - at < sizeof(pid))
-    return Status::RemoteError(fmt::format("rank {} sent a truncated bootstrap blob", rank));
-  std::memcpy(&pid, blob.data() + at, sizeof(pid));
-  peer->pid = pid;
-  *address = blob.substr(at + sizeof(pid));
-  return Status::Ok();
-}
 
 // First of the variables that is set, parsed as a non-negative int; -1 if none is set.
 Status ReadRankVar(std::initializer_list<const char*> names, int* value, std::string* from) {
@@ -105,7 +63,7 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
   std::unique_ptr<transport::UcxTransport> ucx;
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::Create(&ucx));
   transport::PeerProcess self{bootstrap::Hostname(), int(getpid()), bootstrap::LocalHostIdentity()};
-  std::string blob = EncodeProcessBlob(self, ucx->LocalAddress());
+  std::string blob = runtime::EncodeProcessBlob(BuildIdentity(), self, ucx->LocalAddress());
   std::vector<std::string> blobs;
   BRAID_RETURN_IF_ERROR(
       bootstrap::Rendezvous(id, rank, nranks, blob, resolved.timeout_s, &blobs).WithContext(
@@ -113,7 +71,10 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
 
   std::vector<std::string> addresses(nranks);
   std::vector<transport::PeerProcess> peers(nranks);
-  for (int r = 0; r < nranks; ++r) BRAID_RETURN_IF_ERROR(DecodeProcessBlob(blobs[r], r, &peers[r], &addresses[r]));
+  for (int r = 0; r < nranks; ++r) {
+    BRAID_RETURN_IF_ERROR(runtime::DecodeProcessBlob(blobs[r], r, BuildIdentity(), &peers[r], &addresses[r])
+                              .WithContext(fmt::format("rank {} of {}", rank, nranks)));
+  }
   BRAID_RETURN_IF_ERROR(ucx->Connect(rank, addresses, peers));
   BRAID_INFO(kInit, "rank {} of {} connected: {}", rank, nranks, ucx->Describe());
 
