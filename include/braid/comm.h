@@ -74,7 +74,9 @@ class BRAID_API Comm {
   static Status GetUniqueId(UniqueId* id);
 
   // Joins the communicator named by `id` as `rank` of `nranks`. Blocks until all ranks joined,
-  // or fails with Timeout naming the root address after the timeout.
+  // or fails with Timeout naming the root address after the timeout. Every rank must run the
+  // same braid build (version and git revision, as NCCL requires one version): otherwise every
+  // rank fails with InvalidUsage naming the ranks and builds.
   static Status Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Comm>* out,
                        const CommOptions& options = {});
 

@@ -5,7 +5,7 @@
 namespace braid {
 
 const std::string& BuildIdentity() {
-  static const std::string identity = std::string("braid ") + BRAID_VERSION + " (git " + BRAID_GIT_REVISION + ")";
+  static const std::string identity = "braid " BRAID_VERSION " (git " BRAID_GIT_REVISION ")";
   return identity;
 }
 
