@@ -43,6 +43,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The largest message whose fixed costs the calibration measures apart from its bytes: 8-64 B
+// messages are each one eager packet on every transport.
+constexpr double kSingleEagerPacketBytes = 64;
+
 // A link class and how to make braid's transport use it: the UCX_TLS value (unset = braid's
 // own choice, its shared-memory lane between same-host ranks) and the substring UCX must report
 // for the endpoint to count as that class.
@@ -294,17 +298,6 @@ std::vector<std::string> SuiteArguments(const Settings& s, const std::string& su
   return args;
 }
 
-// How much longer `longer` takes than `shorter`, median over the sizes both measured, >= 0.
-double MedianExcessUs(const std::vector<SizedValue>& longer, const std::vector<SizedValue>& shorter) {
-  std::vector<double> excess;
-  for (const SizedValue& a : longer)
-    for (const SizedValue& b : shorter)
-      if (a.bytes == b.bytes) excess.push_back(a.value - b.value);
-  if (excess.empty()) return 0;
-  std::sort(excess.begin(), excess.end());
-  return std::max(0.0, excess[excess.size() / 2]);
-}
-
 nlohmann::ordered_json MemoryToJson(const LocalRates& local) {
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const WorkingSetRates& w : local.by_working_set)
@@ -321,7 +314,7 @@ int CalibrateMain(int argc, char** argv) {
   app.add_option("-o,--out", s.out, "Cluster file to write (JSON; '-' = stdout)")->required();
   app.add_option("--ranks-per-node", s.ranks_per_node, "Ranks per node of the cluster described")
       ->capture_default_str();
-  app.add_option("-e,--maxbytes", s.max_bytes, "Largest message measured (K/M/G suffixes)")->capture_default_str();
+  app.add_option("-e,--maxbytes", s.max_bytes, "Largest message measured, 1K-1G (K/M/G suffixes)")->capture_default_str();
   app.add_option("--classes", s.classes, "auto (shm, tcp, and ib when present) or a list: shm,tcp,ib")
       ->capture_default_str();
   app.add_option("--repeat", s.repeat, "Runs per suite (each size keeps its best run)")->capture_default_str();
@@ -342,6 +335,10 @@ int CalibrateMain(int argc, char** argv) {
   if (!max_bytes || *max_bytes < 1024 || *max_bytes > kMaxP2pBytes) {
     std::fprintf(stderr, "braid-perf calibrate: -e/--maxbytes '%s' is invalid (a size in [1K, 1G], e.g. 256M)\n",
                  s.max_bytes.c_str());
+    return 2;
+  }
+  if (s.out.empty()) {
+    std::fprintf(stderr, "braid-perf calibrate: -o/--out: empty path (name the cluster file, or '-' for stdout)\n");
     return 2;
   }
   if (s.repeat < 1 || s.repeat > 99) {
@@ -413,7 +410,11 @@ int CalibrateMain(int argc, char** argv) {
     // its own call costs beyond a lone message of the same size (half a ping-pong round trip;
     // 8-64 B, every one a single eager packet). A size disturbed into being slower than a larger
     // one would make plan-sim predict a smaller collective slower than a bigger one.
-    const double exchange_call_us = MedianExcessUs(suites["sendrecv"].points, suites["latency"].points);
+    // Only 8-64 B: from a few KiB up a two-way exchange is slower than a lone message for its
+    // bandwidth, and a median over every size (8 B-1 MiB, half of them >= 4 KiB) took that for a
+    // call cost: 4.5 us against a whole 8 B exchange of 0.7 us, zeroing the small exchanges.
+    const double exchange_call_us =
+        MedianExcessUs(suites["sendrecv"].points, suites["latency"].points, kSingleEagerPacketBytes);
     std::vector<SizedValue> exchange = NonDecreasingTimes(suites["sendrecv"].points);
     for (SizedValue& p : exchange) p.value = std::max(0.0, p.value - exchange_call_us);
     links[c.name]["exchange_us"] = Points(exchange);

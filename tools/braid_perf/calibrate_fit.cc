@@ -161,4 +161,15 @@ std::vector<SizedValue> NonDecreasingTimes(std::vector<SizedValue> times_us) {
   return times_us;
 }
 
+double MedianExcessUs(const std::vector<SizedValue>& longer, const std::vector<SizedValue>& shorter,
+                      double largest_bytes) {
+  std::vector<double> excess;
+  for (const SizedValue& a : longer)
+    for (const SizedValue& b : shorter)
+      if (a.bytes == b.bytes && a.bytes <= largest_bytes) excess.push_back(a.value - b.value);
+  if (excess.empty()) return 0;
+  std::sort(excess.begin(), excess.end());
+  return std::max(0.0, excess[excess.size() / 2]);
+}
+
 }  // namespace braid::perf

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,5 +59,10 @@ LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<Siz
 // noise only ever adds time, so a small size measured slower than a larger one was disturbed and
 // the larger one's time bounds it. `times_us` must be sorted by bytes.
 std::vector<SizedValue> NonDecreasingTimes(std::vector<SizedValue> times_us);
+
+// How much longer `longer` takes than `shorter` (microseconds), the median over the sizes both
+// measured up to `largest_bytes`, at least 0; 0 when they share no such size.
+double MedianExcessUs(const std::vector<SizedValue>& longer, const std::vector<SizedValue>& shorter,
+                      double largest_bytes = std::numeric_limits<double>::infinity());
 
 }  // namespace braid::perf

@@ -146,7 +146,7 @@ int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& 
   });
   if (!ran) return 2;
   const P2pResults& results = *ran;
-  if (table) PrintP2pFooter(stdout, results);
+  if (table) PrintP2pFooter(stdout, options, results);
   const bool written =
       rank != 0 || WriteOutputs({{&json, json.wanted() ? P2pResultsToJson(options, context, results).dump(2) + "\n" : ""},
                                  {&csv, csv.wanted() ? P2pResultsToCsv(options, context, results) : ""}});

@@ -120,6 +120,13 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
       return fmt::format("unknown suite or collective '{}' (allowed: {}; {})", raw.collective,
                          P2pSuiteNameList(), CollectiveNameList());
     o->collective = *coll;
+    // nccl-tests take -o and -r on every collective and ignore them where they mean nothing; a
+    // flag that changes nothing is refused here, so a result never claims a setting it ran without.
+    if (raw.op_given && !IsReduction(*coll))
+      return fmt::format("-o/--op applies to the reductions only (allreduce, reducescatter, reduce); {} moves data "
+                         "unchanged", raw.collective);
+    if (raw.root_given && !HasRoot(*coll))
+      return fmt::format("-r/--root applies to broadcast and reduce only; {} has no root", raw.collective);
   }
   // OSU's sizes for the point-to-point suites: 1 B .. 4 MiB unless asked (up to 1 GiB).
   // The point-to-point suites have their own defaults; the messages quote the values used.
@@ -136,9 +143,11 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
                               P2pSizeError("-e/--maxbytes", max_text, *max_bytes)})
       if (!error.empty()) return error;
   }
-  if (*min_bytes > *max_bytes)
-    return fmt::format("-b/--minbytes {} ({} B) is larger than -e/--maxbytes {} ({} B)", min_text, *min_bytes,
-                       max_text, *max_bytes);
+  if (*min_bytes > *max_bytes) {
+    const char* defaulted = o->suite && !raw.max_given ? ", the point-to-point default: give -e" : "";
+    return fmt::format("-b/--minbytes {} ({} B) is larger than -e/--maxbytes {} ({} B{})", min_text, *min_bytes,
+                       max_text, *max_bytes, defaulted);
+  }
   o->min_bytes = *min_bytes;
   o->max_bytes = *max_bytes;
   if (raw.factor < 2)

@@ -10,9 +10,19 @@ namespace {
 
 class BraidP2p final : public P2pBackend {
  public:
-  explicit BraidP2p(std::unique_ptr<Comm> comm) : comm_(std::move(comm)) {}
+  explicit BraidP2p(std::unique_ptr<Comm> comm) : comm_(std::move(comm)) {
+    // The limit the communicator resolved (BRAID_P2P_INLINE_BYTES): in a windowed suite, messages
+    // up to it travel packed, one transport message per peer per window, which changes the
+    // bandwidth of small messages many times over; a result must say which way it ran.
+    CommOptions resolved;
+    if (Comm::ResolveOptions(CommOptions{}, &resolved).ok()) inline_bytes_ = resolved.p2p_inline_bytes;
+  }
 
-  std::string Describe() const override { return "braid (Comm::Send/Recv over " + comm_->transport_name() + ")"; }
+  std::string Describe() const override {
+    const std::string packing = inline_bytes_ > 0 ? fmt::format("messages <= {} B packed per peer per window", inline_bytes_)
+                                                  : std::string("no packing");
+    return fmt::format("braid (Comm::Send/Recv over {}; {}, BRAID_P2P_INLINE_BYTES)", comm_->transport_name(), packing);
+  }
   std::string PeerTransports() const override { return comm_->transport_description(); }
 
   void Send(const void* buf, size_t bytes, int peer) override {
@@ -33,6 +43,7 @@ class BraidP2p final : public P2pBackend {
                s.ToString(), 3);
   }
   std::unique_ptr<Comm> comm_;
+  long inline_bytes_ = -1;
 };
 
 }  // namespace

@@ -76,7 +76,7 @@ void PrintP2pHeader(std::FILE* out, const Options& o, const RunContext& context)
   std::string window;
   if (o.suite != P2pSuite::kLatency) {
     window = fmt::format(", window {}", o.window);
-    if (size_t(o.window) * largest > kMaxWindowBytes)
+    if (o.window > 1 && size_t(o.window) * largest > kMaxWindowBytes)
       window += fmt::format(" (fewer from {} B: at most {} MiB in flight)", kMaxWindowBytes / size_t(o.window) + 1,
                             kMaxWindowBytes >> 20);
   }
@@ -108,9 +108,10 @@ void PrintP2pRow(std::FILE* out, const Options& o, const P2pResults& results) {
   std::fflush(out);  // rows appear as they are measured, even through mpiexec's pipes
 }
 
-void PrintP2pFooter(std::FILE* out, const P2pResults& results) {
-  std::fputs(fmt::format("# Wrong bytes: {} {}\n", results.wrong_total, results.wrong_total == 0 ? "OK" : "FAILED").c_str(),
-             out);
+void PrintP2pFooter(std::FILE* out, const Options& o, const P2pResults& results) {
+  const std::string verdict = !o.check ? std::string("not checked (-c 0)")
+                                       : fmt::format("{} {}", results.wrong_total, results.wrong_total == 0 ? "OK" : "FAILED");
+  std::fputs(fmt::format("# Wrong bytes: {}\n", verdict).c_str(), out);
   std::fflush(out);
 }
 
@@ -140,7 +141,8 @@ nlohmann::ordered_json P2pResultsToJson(const Options& o, const RunContext& cont
                      {"backend_description", context.versus},
                      {"rows", versus_rows}};
   }
-  doc["wrong_total"] = results.wrong_total;
+  doc["wrong_total"] = nullptr;  // not checked (-c 0): no count to give
+  if (o.check) doc["wrong_total"] = results.wrong_total;
   doc["context"] = ContextToJson(context);
   return doc;
 }
@@ -151,19 +153,26 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
   // The run's identity on every row, so results of several runs can be concatenated and compared.
   text += "suite,backend,versus,nranks,memory,";
   text += latency ? "size,latency_us,iterations,wrong" : "size,bandwidth_MBps,messages_per_s,iterations,window,wrong";
-  if (o.versus) text += latency ? ",versus_latency_us,ratio" : ",versus_bandwidth_MBps,ratio";
+  // The other backend's row has the same value columns and its own wrong bytes.
+  if (o.versus) {
+    text += latency ? ",versus_latency_us,versus_wrong,ratio"
+                    : ",versus_bandwidth_MBps,versus_messages_per_s,versus_wrong,ratio";
+  }
   text += "\n";
   const std::string run = fmt::format("{},{},{},{},{},", P2pSuiteName(*o.suite), BackendName(o.backend),
                                       o.versus ? BackendName(*o.versus) : "", context.nranks, context.memory);
+  const auto wrong_of = [](const P2pRow& row) { return row.wrong < 0 ? std::string() : std::to_string(row.wrong); };
   for (size_t k = 0; k < results.rows.size(); ++k) {
     const P2pRow& row = results.rows[k];
-    std::string wrong = row.wrong < 0 ? "" : std::to_string(row.wrong);
+    const std::string wrong = wrong_of(row);
     text += run;
     text += latency ? fmt::format("{},{},{},{}", row.bytes, row.latency_us, row.iterations, wrong)
                     : fmt::format("{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
                                   row.iterations, row.window, wrong);
     if (o.versus) {
-      text += fmt::format(",{},", P2pValue(o, results.versus_rows[k]));
+      const P2pRow& other = results.versus_rows[k];
+      text += latency ? fmt::format(",{},{},", other.latency_us, wrong_of(other))
+                      : fmt::format(",{},{},{},", other.bandwidth_MBps, other.messages_per_s, wrong_of(other));
       if (results.ratios[k] != kNoRatio) text += fmt::format("{}", results.ratios[k]);
     }
     text += "\n";

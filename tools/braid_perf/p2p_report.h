@@ -16,7 +16,7 @@ namespace braid::perf {
 void PrintP2pHeader(std::FILE* out, const Options& options, const RunContext& context);
 // The last row of `results` (with --versus: both backends and their ratio).
 void PrintP2pRow(std::FILE* out, const Options& options, const P2pResults& results);
-void PrintP2pFooter(std::FILE* out, const P2pResults& results);
+void PrintP2pFooter(std::FILE* out, const Options& options, const P2pResults& results);
 
 // {"suite", "backend", "nranks", ..., "rows": [{"size", "latency_us" | "bandwidth_MBps"
 // and "messages_per_s" for the bandwidth suites), "iterations", "window" (not for latency), "wrong"

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "collective.h"
 
 namespace braid::perf {
@@ -69,9 +72,19 @@ void PrintHeader(std::FILE* out, const Options& o, const RunInfo& info) {
               : fmt::format("# type      : {}", DataTypeName(o.type));
   if (HasRoot(o.collective)) text += fmt::format("   root: {}", o.root);
   text += "\n";
+  const std::vector<size_t> sizes = SizeSequence(o.min_bytes, o.max_bytes, o.factor);
   text += fmt::format("# sizes     : {} .. {} B, factor {}; warmup iters {}, iters {}, check {}\n",
-                      o.min_bytes, SizeSequence(o.min_bytes, o.max_bytes, o.factor).back(), o.factor, o.warmup,
-                      o.iters, o.check ? 1 : 0);
+                      o.min_bytes, sizes.back(), o.factor, o.warmup, o.iters, o.check ? 1 : 0);
+  // Sizes are rounded down to whole elements per rank, as nccl-tests do; say so when that leaves
+  // a size with nothing to move, since its row's 0 also enters the average bus bandwidth.
+  const size_t empty = size_t(std::count_if(sizes.begin(), sizes.end(), [&](size_t bytes) {
+    return ShapeFor(o.collective, bytes, DataTypeSize(o.type), info.context.nranks).count == 0;
+  }));
+  if (empty > 0) {
+    text += fmt::format("# note      : {} of the {} sizes hold less than one {} element per rank and run empty "
+                        "(rounded down to whole elements, as nccl-tests do)\n",
+                        empty, sizes.size(), DataTypeName(o.type));
+  }
   text += "#\n";
   const std::string blank_prefix = Prefix("", "", "", "", "");
   text += CommentLine(fmt::format("{}{:^{}}{:^{}}", blank_prefix, "out-of-place", kVariantWidth, "in-place",
