@@ -123,7 +123,13 @@ class BRAID_API Comm {
 
   // Groups nest; the outermost GroupEnd executes what was queued: all sends/receives are posted
   // at once and collectives run in call order while they progress. An error from GroupEnd
-  // applies to the whole group.
+  // applies to the whole group. As in NCCL, a call inside a group that returns an error (e.g.
+  // InvalidArgument) fails the group: the calls after it are still checked but not queued, inner
+  // GroupEnds return OK, and the outermost GroupEnd runs none of the group's collectives, cancels
+  // its sends and receives still in flight (those posted before the error may have completed:
+  // they leave as soon as they are called), and returns the first such error with its code,
+  // prefixed "GroupEnd: an operation of the group failed: ". An invalid argument leaves the
+  // communicator usable, provided every rank discarded the matching group.
   Status GroupStart();
   Status GroupEnd();
 
@@ -133,7 +139,11 @@ class BRAID_API Comm {
   // The child may be driven by another thread than this communicator (see the top of this file).
   Status Split(int color, int key, std::unique_ptr<Comm>* out);
 
-  // Thread-safe. Makes every pending and future call on this communicator fail with Aborted.
+  // Thread-safe. Makes every pending and future call on this communicator fail with Aborted, and
+  // tells the other members, whether or not a call is pending: their calls waiting on this rank
+  // fail with RemoteError naming it within about 0.1 s, not after BRAID_TIMEOUT. With no call
+  // pending, Abort itself sends the notices (it may then take up to ~0.2 s to return, and a call
+  // started meanwhile on another thread waits for it); else the pending call does as it fails.
   void Abort();
 
   class Impl;

@@ -19,26 +19,34 @@ std::string Comm::transport_description() const { return impl_->transport()->Des
 
 namespace {
 
-// Memory exhaustion inside a call (scratch for a huge count, millions of queued messages) must
-// not leave the API as std::bad_alloc and abort the caller: the call returns SystemError and the
-// communicator fails with it. No cost on the normal path (zero-cost exceptions).
+// Every call that reaches the communicator runs through here. It holds the communicator against
+// an Abort() from another thread (Comm::Impl::CallScope). Memory exhaustion inside a call (scratch
+// for a huge count, millions of queued messages) must not leave the API as std::bad_alloc and
+// abort the caller: the call returns SystemError and the communicator fails with it. No cost on
+// the normal path (zero-cost exceptions). Inside a group, an error also fails the group
+// (Comm::Impl::NoteGroupError): NCCL's ncclGroupEnd returns it and runs none of the group.
 template <typename Call>
 Status NoThrow(Comm::Impl* impl, const char* what, const Call& call) {
+  Comm::Impl::CallScope scope(*impl);
+  Status status;
   try {
-    return call();
+    status = call();
   } catch (const std::bad_alloc&) {
-    return impl->FailOutOfMemory(what);
+    status = impl->FailOutOfMemory(what);
   } catch (const std::length_error&) {  // a container asked for more than it can hold at all
-    return impl->FailOutOfMemory(what);
+    status = impl->FailOutOfMemory(what);
   }
+  if (!status.ok()) [[unlikely]]
+    impl->NoteGroupError(status);
+  return status;
 }
 
 Status RunValidated(Comm::Impl* impl, coll::Collective collective, const void* input,
                     void* output, size_t count, DataType type, RedOp op, int root, bool barrier = false) {
-  runtime::CallArgs args{collective, input, output, count, type, op, root, impl->rank(), impl->size()};
-  bool in_place = false;
-  if (Status s = runtime::ValidateCollective(args, &in_place); !s.ok()) return s;
   return NoThrow(impl, coll::CollectiveName(collective), [&] {
+    runtime::CallArgs args{collective, input, output, count, type, op, root, impl->rank(), impl->size()};
+    bool in_place = false;
+    if (Status invalid = runtime::ValidateCollective(args, &in_place); !invalid.ok()) return invalid;
     return impl->Collective({collective, input, output, count, type, op, root, in_place, barrier});
   });
 }
@@ -83,17 +91,21 @@ Status Comm::Barrier() {
 }
 
 Status Comm::Send(const void* buf, size_t count, DataType type, int peer) {
-  size_t bytes = 0;
-  if (Status s = runtime::ValidatePointToPoint("send", buf, count, type, peer, size(), &bytes); !s.ok())
-    return s;
-  return NoThrow(impl_.get(), "Send", [&] { return impl_->PointToPoint(true, const_cast<void*>(buf), bytes, peer); });
+  return NoThrow(impl_.get(), "Send", [&] {
+    size_t bytes = 0;
+    if (Status invalid = runtime::ValidatePointToPoint("send", buf, count, type, peer, size(), &bytes); !invalid.ok())
+      return invalid;
+    return impl_->PointToPoint(true, const_cast<void*>(buf), bytes, peer);
+  });
 }
 
 Status Comm::Recv(void* buf, size_t count, DataType type, int peer) {
-  size_t bytes = 0;
-  if (Status s = runtime::ValidatePointToPoint("recv", buf, count, type, peer, size(), &bytes); !s.ok())
-    return s;
-  return NoThrow(impl_.get(), "Recv", [&] { return impl_->PointToPoint(false, buf, bytes, peer); });
+  return NoThrow(impl_.get(), "Recv", [&] {
+    size_t bytes = 0;
+    if (Status invalid = runtime::ValidatePointToPoint("recv", buf, count, type, peer, size(), &bytes); !invalid.ok())
+      return invalid;
+    return impl_->PointToPoint(false, buf, bytes, peer);
+  });
 }
 
 Status Comm::ResolveOptions(const CommOptions& options, CommOptions* resolved) {
@@ -105,8 +117,10 @@ Status Comm::GroupStart() { return NoThrow(impl_.get(), "GroupStart", [&] { retu
 Status Comm::GroupEnd() { return NoThrow(impl_.get(), "GroupEnd", [&] { return impl_->GroupEnd(); }); }
 
 Status Comm::Split(int color, int key, std::unique_ptr<Comm>* out) {
-  if (!out) return Status::InvalidArgument("Split: out is null");
-  return NoThrow(impl_.get(), "Split", [&] { return impl_->Split(color, key, out); });
+  return NoThrow(impl_.get(), "Split", [&] {
+    if (!out) return Status::InvalidArgument("Split: out is null");
+    return impl_->Split(color, key, out);
+  });
 }
 
 void Comm::Abort() { impl_->Abort(); }

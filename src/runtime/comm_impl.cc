@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -163,6 +164,26 @@ void Comm::Impl::SettleCancelledSends() {
 void Comm::Impl::Abort() {
   aborted_.store(true, std::memory_order_relaxed);
   transport()->Interrupt();
+  // The other members must hear of it whether or not a call is pending (else those waiting on
+  // this rank wait for BRAID_TIMEOUT). A pending call fails with Aborted and tells them; between
+  // calls nobody would, so Abort() does, holding the communicator as a call would.
+  uint8_t state = call_state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (state & kHeld) {
+      if (call_state_.compare_exchange_weak(state, state | kAbortSeen, std::memory_order_relaxed)) return;
+    } else if (call_state_.compare_exchange_weak(state, kHeld, std::memory_order_acquire, std::memory_order_relaxed)) {
+      AnnounceAbort();
+      call_state_.store(0, std::memory_order_release);
+      return;
+    }
+  }
+}
+
+void Comm::Impl::AnnounceAbort() noexcept {
+  try {
+    (void)Fail(Status::Aborted("communicator was aborted"));  // no-op once it failed (and told them)
+  } catch (const std::exception&) {  // out of memory for the notice: the members time out instead
+  }
 }
 
 Status Comm::Impl::PlanFor(const coll::ScheduleRequest& request, const CachedPlan** plan) {
@@ -193,7 +214,7 @@ Status Comm::Impl::PlanFor(const coll::ScheduleRequest& request, const CachedPla
 Status Comm::Impl::Collective(const CollectiveCall& call) {
   BRAID_RETURN_IF_ERROR(CheckUsable());
   if (group_depth_ > 0) {
-    group_colls_.push_back(call);
+    if (group_error_.ok()) group_colls_.push_back(call);  // else GroupEnd discards the group
     return Status::Ok();
   }
   return Fail(RunCollective(call));
@@ -290,9 +311,18 @@ Status Comm::Impl::GroupEnd() {
   if (--group_depth_ > 0) return Status::Ok();
   running_colls_.swap(group_colls_);
   group_colls_.clear();
+  const Status group_error = std::exchange(group_error_, Status::Ok());
   if (Status usable = CheckUsable(); !usable.ok()) {
     p2p_.Cancel();  // nothing of the group may touch the caller's buffers afterwards
     return Fail(usable);  // aborted in the group: tells the others and settles; else did so already
+  }
+  if (!group_error.ok()) {
+    // As ncclGroupEnd: a call of the group failed, so none of the group runs. Its collectives
+    // never started; its sends and receives still in flight are cancelled (those posted before
+    // the failed call may have finished already). Nothing failed on the wire: the communicator
+    // stays usable.
+    if (Status discarded = p2p_.Discard(); !discarded.ok()) return Fail(discarded);
+    return group_error.WithContext("GroupEnd: an operation of the group failed");
   }
   auto run_collectives = [this]() {
     for (const CollectiveCall& call : running_colls_) {

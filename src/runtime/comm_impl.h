@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -61,15 +62,37 @@ class Comm::Impl {
     if (!Usable()) return CheckUsable();
     const runtime::P2pOp op{is_send, buf, bytes, peer};
     // In a group the op is posted now and GroupEnd waits; a failure comes back here and again
-    // from GroupEnd.
+    // from GroupEnd. Once a call of the group failed, GroupEnd discards the group: nothing more
+    // of it is posted.
+    if (group_depth_ > 0 && !group_error_.ok()) return Status::Ok();
     Status done = group_depth_ > 0 ? p2p_.Add(op) : p2p_.RunOne(op);
     if (done.ok()) return done;
     return Fail(std::move(done));
   }
   Status GroupStart();
   Status GroupEnd();
+  // A call made while a group is open returned `error`: the first such error is kept (NCCL's
+  // group error), and the outermost GroupEnd discards the group and returns it.
+  void NoteGroupError(const Status& error) {
+    if (group_depth_ > 0 && group_error_.ok()) group_error_ = error;
+  }
   Status Split(int color, int key, std::unique_ptr<Comm>* out);
+  // Thread-safe. With no call in progress, tells the other members at once (failure notices),
+  // as a call that fails with Aborted does; else that call, or the end of it, does.
   void Abort();
+
+  // Held by every API call that reaches the communicator (runtime/comm.cc) against an Abort()
+  // from another thread: Abort() uses the communicator itself only while no call holds it.
+  class CallScope {
+   public:
+    explicit CallScope(Impl& impl) : impl_(impl) { impl_.EnterCall(); }
+    ~CallScope() { impl_.LeaveCall(); }
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+
+   private:
+    Impl& impl_;
+  };
 
   // A call ran out of memory (std::bad_alloc): it may have been half set up, so what it left in
   // flight is cancelled and the communicator fails with SystemError naming the call, as for any
@@ -81,6 +104,26 @@ class Comm::Impl {
   bool Usable() const { return !aborted_.load(std::memory_order_relaxed) && fatal_.ok(); }
 
  private:
+  // call_state_: kHeld while a call (or an Abort() telling the members) uses the communicator;
+  // kAbortSeen added by an Abort() that found a call holding it, for the call's end to announce.
+  static constexpr uint8_t kHeld = 1, kAbortSeen = 2;
+  void EnterCall() {
+    uint8_t free = 0;
+    while (!call_state_.compare_exchange_weak(free, kHeld, std::memory_order_acquire, std::memory_order_relaxed)) {
+      free = 0;
+      std::this_thread::yield();  // an Abort() from another thread is telling the members (< 1 s)
+    }
+  }
+  void LeaveCall() {
+    uint8_t held = kHeld;
+    if (call_state_.compare_exchange_strong(held, 0, std::memory_order_release, std::memory_order_relaxed)) [[likely]]
+      return;
+    AnnounceAbort();  // Abort() came during the call, which may have ended without seeing it
+    call_state_.store(0, std::memory_order_release);
+  }
+  // Fails the communicator with Aborted, which tells the other members, unless it failed already.
+  void AnnounceAbort() noexcept;
+
   // Schedules are pure functions of these fields, so small repeated calls reuse them.
   using CacheKey = std::tuple<int, size_t, int, bool, size_t>;  // coll, count, root, in place, elem
   struct CachedPlan {
@@ -108,11 +151,13 @@ class Comm::Impl {
   CommOptions options_;
   uint32_t seq_ = 0;
   std::atomic<bool> aborted_{false};
+  std::atomic<uint8_t> call_state_{0};  // kHeld, kAbortSeen
   Status fatal_;
   runtime::FailureNotices notices_;  // after world_ranks_ and world_ (it uses both)
   runtime::P2pEngine p2p_;  // after the fields its context points to
 
   int group_depth_ = 0;
+  Status group_error_;  // the first error of a call inside the open group (NoteGroupError)
   std::vector<CollectiveCall> group_colls_;  // run at GroupEnd; a group's p2p ops are in p2p_
   std::vector<CollectiveCall> running_colls_;  // swapped with group_colls_ to keep both capacities
   // Set while GroupEnd runs the group's collectives: their wait loops also serve the group's

@@ -81,6 +81,60 @@ TEST(LoopbackComm, GroupEndWithoutStartIsInvalidUsage) {
   EXPECT_EQ(comms[0]->GroupEnd().code(), StatusCode::kInvalidUsage);
 }
 
+// NCCL's group error: a call inside a group that fails (here InvalidArgument) is remembered, and
+// the outermost GroupEnd returns it and runs none of the group, not the rest of it. The
+// communicator stays usable.
+TEST(LoopbackComm, AnInvalidCallInsideAGroupFailsGroupEndAndDiscardsTheGroup) {
+  const int n = 3;
+  auto comms = MakeLoopbackComms(n, Quick(10));
+  RunRanks(n, [&](int r) {
+    Comm& c = *comms[r];
+    const int next = (r + 1) % n, prev = (r + n - 1) % n;
+    // The error comes first (and inside a nested group): nothing after it may run, so the
+    // buffers stay as they were. Sizes: packed and tagged.
+    std::vector<float> in(1000, float(r + 1)), out(1000, -1.f), big_out(100000, -1.f), big_in(100000, 1.f);
+    ASSERT_TRUE(c.GroupStart().ok());
+    ASSERT_TRUE(c.GroupStart().ok());
+    EXPECT_EQ(c.AllReduce(nullptr, out.data(), 4, DataType::kFloat32, RedOp{}).code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(c.GroupEnd().ok());  // an inner GroupEnd ends nothing: the outermost one reports
+    EXPECT_EQ(c.Send(in.data(), 4, DataType::kFloat32, n + 3).code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(c.AllReduce(in.data(), out.data(), in.size(), DataType::kFloat32, RedOp{}).ok());
+    EXPECT_TRUE(c.Send(in.data(), 10, DataType::kFloat32, next).ok());
+    EXPECT_TRUE(c.Recv(out.data() + 10, 10, DataType::kFloat32, prev).ok());
+    EXPECT_TRUE(c.Send(big_in.data(), big_in.size(), DataType::kFloat32, next).ok());
+    EXPECT_TRUE(c.Recv(big_out.data(), big_out.size(), DataType::kFloat32, prev).ok());
+    Status s = c.GroupEnd();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_EQ(s.message().rfind("GroupEnd: an operation of the group failed: ", 0), 0u) << s.ToString();
+    EXPECT_EQ(out, std::vector<float>(out.size(), -1.f));
+    EXPECT_EQ(big_out, std::vector<float>(big_out.size(), -1.f));
+
+    // Valid sends and receives already on their way when the error comes are cancelled.
+    ASSERT_TRUE(c.GroupStart().ok());
+    EXPECT_TRUE(c.Send(in.data(), 10, DataType::kFloat32, next).ok());
+    EXPECT_TRUE(c.Recv(out.data(), 10, DataType::kFloat32, prev).ok());
+    EXPECT_TRUE(c.Send(big_in.data(), big_in.size(), DataType::kFloat32, next).ok());
+    EXPECT_TRUE(c.Recv(big_out.data(), big_out.size(), DataType::kFloat32, prev).ok());
+    EXPECT_EQ(c.Recv(out.data(), 4, DataType(77), prev).code(), StatusCode::kInvalidArgument);
+    s = c.GroupEnd();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_NE(s.message().find("GroupEnd: an operation of the group failed: "), std::string::npos) << s.ToString();
+
+    // Still usable: a group and a collective give the right results.
+    std::vector<float> got(1000, -1.f);
+    ASSERT_TRUE(c.GroupStart().ok());
+    ASSERT_TRUE(c.Send(in.data(), in.size(), DataType::kFloat32, next).ok());
+    ASSERT_TRUE(c.Recv(got.data(), got.size(), DataType::kFloat32, prev).ok());
+    s = c.GroupEnd();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(got, std::vector<float>(got.size(), float(prev + 1)));
+    float v = float(r + 1), sum = 0;
+    s = c.AllReduce(&v, &sum, 1, DataType::kFloat32, RedOp{});
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(sum, float(n * (n + 1) / 2));
+  });
+}
+
 TEST(LoopbackComm, SplitByParityOrderedByKey) {
   const int n = 7;
   auto comms = MakeLoopbackComms(n, Quick());
@@ -225,6 +279,31 @@ TEST(LoopbackComm, AbortFromAnotherThreadUnblocksAPendingCall) {
   EXPECT_EQ(comms[0]->GroupStart().code(), StatusCode::kAborted);
   EXPECT_EQ(comms[0]->Send(&v, 1, DataType::kFloat32, 1).code(), StatusCode::kAborted);
   EXPECT_EQ(comms[0]->GroupEnd().code(), StatusCode::kAborted);
+}
+
+// Abort() between calls tells the other members as an abort during a call does: the ranks
+// blocked in a call with the aborted rank fail with RemoteError naming it within about a second,
+// not after BRAID_TIMEOUT.
+TEST(LoopbackComm, AbortBetweenCallsTellsThePeersBlockedOnTheRank) {
+  const int n = 3;
+  auto comms = MakeLoopbackComms(n, Quick(20));
+  std::thread aborter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    comms[0]->Abort();  // rank 0 never calls: it is idle
+  });
+  RunRanks(n, [&](int r) {
+    if (r == 0) return;
+    std::vector<float> v(1000, 1.f);
+    auto start = Clock::now();
+    Status s = comms[r]->AllReduce(v.data(), v.data(), v.size(), DataType::kFloat32, RedOp{});
+    EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+    EXPECT_NE(s.message().find("rank 0"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("Aborted"), std::string::npos) << s.ToString();
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 0.3 + 2.0);
+  });
+  aborter.join();
+  float v = 1;
+  EXPECT_EQ(comms[0]->AllReduce(&v, &v, 1, DataType::kFloat32, RedOp{}).code(), StatusCode::kAborted);
 }
 
 // A stalled rank: the ranks waiting on it time out naming a rank; a rank whose wait was on a rank
