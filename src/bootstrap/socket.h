@@ -25,8 +25,9 @@ namespace braid::bootstrap {
 //   otherwise:    count = message length (<= kMaxReplyMessageBytes); payload = message text
 inline constexpr size_t kHelloHeaderBytes = 36;
 // "BR" and the version of the hello and of the blobs braid exchanges through it: a build that
-// speaks another is refused by name (its blobs would not decode). Version 1 had no such field.
-inline constexpr uint32_t kBootstrapProtocol = 0x42520002;
+// speaks another is refused by name (its blobs would not decode). Version 1 had no such field;
+// version 3's blobs start with a magic and the build's identity (runtime/process_blob.h).
+inline constexpr uint32_t kBootstrapProtocol = 0x42520003;
 // The most ranks one rendezvous takes (transport::kMaxWorldRanks).
 inline constexpr int kMaxRendezvousRanks = 1 << 16;
 inline constexpr size_t kReplyHeaderBytes = 16;

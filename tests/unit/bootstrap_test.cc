@@ -475,7 +475,7 @@ TEST(RendezvousTest, HugeRankCountsAndOtherProtocolsAreRefused) {
   RawClient old(id);
   old.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 0, 1, "x", 0x42520001));
   const std::string reply = old.ReadErrorReply();
-  EXPECT_NE(reply.find("speaks bootstrap protocol 0x42520001, this root 0x42520002"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("speaks bootstrap protocol 0x42520001, this root 0x42520003"), std::string::npos) << reply;
   ExpectTwoRanksComplete(id);
 }
 
