@@ -61,18 +61,30 @@ void Fabric::StartHostMessage(int from, int to, double bytes, Simulator::Callbac
   message->on_done = std::move(on_done);
   pair.to_send.push_back(message);
   // The fixed cost runs while earlier messages of the pair still copy (the runtime keeps a
-  // window of them in flight); the copies themselves go in order. Measured from exchanges it
-  // is work of the sender's core (matching, protocol handshakes, fragmenting into shared
-  // memory: both ranks were busy the whole exchange), and one thread runs a rank's messages and
-  // reductions, so it shares that core with them. The fitted one-message time is half a
-  // ping-pong round trip, mostly the receiver waking and the wire, so it only waits.
+  // window of them in flight); the copies themselves go in order. Measured from exchanges, the
+  // smallest exchange's fixed cost (an 8 B message: matching, the call into UCX, the wake-up) is
+  // work of the sender's core, which one thread shares with the rank's other messages and
+  // reductions; what a larger exchange adds to it (an eager message's fragments through the
+  // FIFO, a rendezvous handshake) is a wait that messages in flight overlap. Charged all on the
+  // core, four 64 KiB slices in flight cost four isolated exchanges, and a 2-rank 512 KiB ring
+  // replayed 1.6x the measured time (docs/PERFORMANCE.md, session 47). The fitted one-message
+  // time is half a ping-pong round trip, mostly the receiver waking and the wire: it only waits.
   auto ready = [this, p = &pair, message] {
     message->ready = true;
     PumpSends(p);
   };
-  if (c.exchange_points.empty()) network_->simulator()->After(message->wait, ready);
-  else if (message->wait > 0) RunOnCpu(from, message->wait, ready);
-  else ready();
+  if (c.exchange_points.empty()) {
+    network_->simulator()->After(message->wait, ready);
+    return;
+  }
+  const double cpu = std::min(message->wait, c.FixedSeconds(0));
+  const double wait = message->wait - cpu;
+  auto then_wait = [this, wait, ready] {
+    if (wait > 0) network_->simulator()->After(wait, ready);
+    else ready();
+  };
+  if (cpu > 0) RunOnCpu(from, cpu, then_wait);
+  else then_wait();
 }
 
 void Fabric::PumpSends(HostPair* pair) {

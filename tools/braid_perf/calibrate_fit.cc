@@ -15,6 +15,12 @@ constexpr double kMinSplitGain = 0.005;  // relative error per point a second re
 // and a little above, where the reused buffers are in cache. What memory does to the rates
 // beyond the caches is measured separately (calibrate_local.h) and applied by plan-sim.
 constexpr double kStreamMinBytes = 64 << 10, kStreamMaxBytes = 1 << 20;
+// The smallest exchange whose rate counts as streaming: plan-sim's link rates are taken at a
+// 256 KiB working set (kStreamWorkingSetBytes in sim/cluster/host_calibration.h), and below it an
+// exchange's fixed share (an eager message's trip through the FIFO, the wake-up) is large enough
+// that bytes / time understates the rate at which slices in flight drain; plan-sim charges that
+// share apart, as each message's fixed cost.
+constexpr double kExchangeStreamMinBytes = 256 << 10;
 constexpr size_t kAlphaPoints = 3;  // smallest large-regime sizes that set its alpha
 
 // Sum of absolute relative errors of `fit` over `points` (L1: one noisy size moves the fit
@@ -148,7 +154,8 @@ LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<Siz
   // at 128 KiB-1 MiB) bibw alone made plan-sim predict 512 KiB-8 MiB rings 10-27% slow.
   std::vector<double> exchanged;
   for (const SizedValue& p : exchange_us)
-    if (streaming(p)) exchanged.push_back(p.bytes / p.value / 1e3);  // bytes/us = MB/s, to GB/s
+    if (streaming(p) && p.bytes >= kExchangeStreamMinBytes)
+      exchanged.push_back(p.bytes / p.value / 1e3);  // bytes/us = MB/s, to GB/s
   if (!exchanged.empty()) fit.bidir_GBps = std::max(fit.bidir_GBps, Median(exchanged));
   for (const SizedValue& p : points)
     fit.max_relative_error = std::max(fit.max_relative_error, std::abs(fit.Microseconds(p.bytes) / p.value - 1));

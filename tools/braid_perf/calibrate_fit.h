@@ -49,7 +49,8 @@ AlphaBeta FitAlphaBeta(const std::vector<SizedValue>& latency_us);
 // and alpha_us the median excess of a lone message over that rate at the regime's 3 smallest
 // sizes; otherwise the ping-pong fit's own line, with bidir_GBps = GBps. When `exchange_us`
 // (one message each way at a time, microseconds per exchange of `bytes` per direction) was
-// measured, bidir_GBps is at least the median of bytes / time over its 64 KiB-1 MiB sizes.
+// measured, bidir_GBps is at least the median of bytes / time over its 256 KiB-1 MiB sizes
+// (smaller exchanges carry a fixed share that plan-sim charges apart).
 // max_relative_error is over the ping-pong points.
 LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<SizedValue>& bw_MBps,
                 const std::vector<SizedValue>& bibw_MBps, const std::vector<SizedValue>& exchange_us = {});
