@@ -7,16 +7,19 @@
 // of braid's host runtime, whose core does all of its data movement: UCX copies a message into
 // shared memory on the sender's core and out of it on the receiver's, and the executor reduces
 // and copies on the same thread. So each rank has
-//   - "cpu": one link of capacity C = 2 bidir_GBps of the intra-node class, crossed by its local
-//     work (RunOnCpu) and by its copy of every message it sends or receives, so two opposite
-//     streams get bidir_GBps each (C is raised to the largest class GBps if that is more, so that
-//     a lone message never drains slower than its class's GBps);
-//   - "rank-tx" / "rank-rx": a port per direction and link class at the class's GBps, so a lone
-//     message drains at exactly GBps;
-//   - between nodes also "rank-duplex" (2 bidir_GBps of the inter-node class, both directions)
-//     and the node's NIC per direction at the inter-node GBps, shared by the node's ranks.
-// A message is two flows: the sender's copy [rank-tx, cpu (, rank-duplex, nic-tx)] and the
-// receiver's copy [(nic-rx, rank-duplex,) cpu, rank-rx], which starts once the sender's has;
+//   - "cpu": one link of capacity C = max(2 copy_GBps, 2 bidir_GBps of the intra-node class,
+//     every class's GBps), crossed by its local work (RunOnCpu) and by its copy of every message
+//     it sends or receives: what the core streams of user buffers (a memcpy reads one and writes
+//     one); the duplex port below, not the core, holds two opposite streams to
+//     bidir_GBps each, and what the core has left runs the reductions beside them;
+//   - "rank-tx" / "rank-rx": a port per direction and link class at the larger of the class's
+//     GBps and bidir_GBps: a lone message drains at no less than either measured rate;
+//   - "rank-duplex": a port per link class crossed by both directions, at the larger of
+//     2 bidir_GBps and GBps: two opposite streams get bidir_GBps each, a lone one its GBps;
+//   - between nodes also the node's NIC per direction at the inter-node GBps, shared by the
+//     node's ranks.
+// A message is two flows: the sender's copy [rank-tx, rank-duplex, cpu (, nic-tx)] and the
+// receiver's copy [(nic-rx,) cpu, rank-duplex, rank-rx], which starts once the sender's has;
 // it has arrived when both are done. Two flows, not one over both cores, because UCX's
 // shared-memory FIFO (512 KiB by default, more than a slice) lets one side copy on while the
 // other is busy reducing: one flow would tie every message to the busier core, and in a 2-rank

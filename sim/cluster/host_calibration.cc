@@ -12,7 +12,8 @@
 //     "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
 //                       "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9},
 //                       "exchange_us": [[8, 0.2], [16, 0.2], ..., [1048576, 120]],
-//                       "fit_max_relative_error": 0.1}, ...},   (small, exchange_us, fit_... optional)
+//                       "streaming_GBps": [[1048576, 10.6], ..., [268435456, 5.0]],
+//                       "fit_max_relative_error": 0.1}, ...},   (all but the first three optional)
 //     "measured": {...}                   (raw points: not read)
 //   }
 #include "sim/cluster/host_calibration.h"
@@ -36,25 +37,26 @@ constexpr double kSecondsPerUs = 1e-6;
 // of pure latency) comes out of braid-perf calibrate as 1e9 GB/s.
 constexpr double kMinGBps = 1e-6, kMaxGBps = 1e12, kMaxUs = 1e7, kMaxBytes = 1e15;
 
-// [[bytes, us], ...], bytes ascending.
-std::vector<HostLinkClass::Point> ReadPoints(const nlohmann::json& array, const std::string& origin) {
-  std::vector<HostLinkClass::Point> points;
+// [[bytes, value], ...], bytes ascending; `value` names the second number in messages.
+std::vector<std::pair<double, double>> ReadPairs(const nlohmann::json& array, const std::string& origin,
+                                                 const char* value, double min_value, double max_value) {
+  std::vector<std::pair<double, double>> points;
   for (size_t i = 0; i < array.size(); ++i) {
     const nlohmann::json& p = array[i];
     const std::string where = fmt::format("{}[{}]", origin, i);
     if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) {
-      throw InputError(fmt::format("{}: expected [bytes, microseconds], got {}", where, ShownValue(p)));
+      throw InputError(fmt::format("{}: expected [bytes, {}], got {}", where, value, ShownValue(p)));
     }
-    const HostLinkClass::Point point{p[0].get<double>(), p[1].get<double>()};
-    if (!(point.bytes >= 1 && point.bytes <= kMaxBytes) || !(point.us >= 0 && point.us <= kMaxUs)) {
-      throw InputError(fmt::format("{}: [{}, {}] is out of range (bytes in [1, {:g}], microseconds in "
-                                   "[0, {:g}])", where, point.bytes, point.us, kMaxBytes, kMaxUs));
+    const double bytes = p[0].get<double>(), v = p[1].get<double>();
+    if (!(bytes >= 1 && bytes <= kMaxBytes) || !(v >= min_value && v <= max_value)) {
+      throw InputError(fmt::format("{}: [{}, {}] is out of range (bytes in [1, {:g}], {} in [{:g}, {:g}])",
+                                   where, bytes, v, kMaxBytes, value, min_value, max_value));
     }
-    if (!points.empty() && point.bytes <= points.back().bytes) {
+    if (!points.empty() && bytes <= points.back().first) {
       throw InputError(fmt::format("{}: {} bytes is not above the previous point's {} (points must ascend)",
-                                   where, point.bytes, points.back().bytes));
+                                   where, bytes, points.back().first));
     }
-    points.push_back(point);
+    points.emplace_back(bytes, v);
   }
   return points;
 }
@@ -62,7 +64,8 @@ std::vector<HostLinkClass::Point> ReadPoints(const nlohmann::json& array, const 
 HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& origin) {
   JsonFields f(value, origin);
   // fit_max_relative_error: braid-perf's report on its own fit (diagnostic, not read).
-  f.RejectUnknown({"alpha_us", "GBps", "bidir_GBps", "small", "exchange_us", "fit_max_relative_error"});
+  f.RejectUnknown({"alpha_us", "GBps", "bidir_GBps", "small", "exchange_us", "streaming_GBps",
+                   "fit_max_relative_error"});
   HostLinkClass c;
   c.alpha_us = f.Number("alpha_us", 0, kMaxUs);
   c.GBps = f.Number("GBps", kMinGBps, kMaxGBps);
@@ -74,7 +77,14 @@ HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& orig
     c.small_alpha_us = small.Number("alpha_us", 0, kMaxUs);
     c.small_GBps = small.Number("GBps", kMinGBps, kMaxGBps);
   }
-  if (f.Has("exchange_us")) c.exchange_points = ReadPoints(f.Array("exchange_us"), origin + ".exchange_us");
+  if (f.Has("exchange_us")) {
+    for (auto [bytes, us] : ReadPairs(f.Array("exchange_us"), origin + ".exchange_us", "microseconds", 0, kMaxUs))
+      c.exchange_points.push_back({bytes, us});
+  }
+  if (f.Has("streaming_GBps")) {
+    for (auto [bytes, GBps] : ReadPairs(f.Array("streaming_GBps"), origin + ".streaming_GBps", "GB/s", kMinGBps, kMaxGBps))
+      c.streaming_rates.push_back({bytes, GBps});
+  }
   return c;
 }
 
@@ -95,14 +105,15 @@ std::vector<HostMemoryPoint> ReadMemoryPoints(const nlohmann::json& array, const
   return points;
 }
 
-// `field` of the memory points at `bytes`: linear in log(bytes) between points, clamped.
-double InterpolateMemory(const std::vector<HostMemoryPoint>& points, double bytes,
-                         double HostMemoryPoint::*field) {
+// `field` of `points` (ascending .bytes) at `bytes`: linear in log(bytes) between points,
+// clamped at the ends.
+template <typename PointT>
+double InterpolateLog(const std::vector<PointT>& points, double bytes, double PointT::*field) {
   if (bytes <= points.front().bytes) return points.front().*field;
   if (bytes >= points.back().bytes) return points.back().*field;
   size_t i = 1;
   while (points[i].bytes < bytes) ++i;
-  const HostMemoryPoint &lo = points[i - 1], &hi = points[i];
+  const PointT &lo = points[i - 1], &hi = points[i];
   const double t = std::log(bytes / lo.bytes) / std::log(hi.bytes / lo.bytes);
   return lo.*field + t * (hi.*field - lo.*field);
 }
@@ -123,6 +134,11 @@ std::string DescribeClass(const HostLinkClass& c) {
   if (!c.exchange_points.empty()) {
     s += fmt::format("; fixed costs from exchanges measured at {} sizes, {:.0f} B .. {:.0f} B",
                      c.exchange_points.size(), c.exchange_points.front().bytes, c.exchange_points.back().bytes);
+  }
+  if (!c.streaming_rates.empty()) {
+    s += "; streaming GB/s by working set:";
+    for (const HostLinkClass::RatePoint& p : c.streaming_rates) s += fmt::format(" {:.0f} KiB {:.2f};", p.bytes / 1024, p.GBps);
+    s.pop_back();
   }
   return s;
 }
@@ -150,17 +166,29 @@ double HostLinkClass::FixedSeconds(double bytes) const {
 
 HostCalibration HostCalibration::AtWorkingSet(double bytes) const {
   HostCalibration at = *this;
-  if (memory.empty()) return at;
-  at.reduce_GBps = InterpolateMemory(memory, bytes, &HostMemoryPoint::reduce_GBps);
-  at.copy_GBps = InterpolateMemory(memory, bytes, &HostMemoryPoint::copy_GBps);
-  // A transfer copies the user buffer into shared memory (or a socket) at one end and out at
-  // the other: each end streams one user buffer, where a memcpy streams two. So each byte costs
-  // half of what memcpy's byte costs over its cost at the streaming rates' working set.
+  if (!memory.empty()) {
+    at.reduce_GBps = InterpolateLog(memory, bytes, &HostMemoryPoint::reduce_GBps);
+    at.copy_GBps = InterpolateLog(memory, bytes, &HostMemoryPoint::copy_GBps);
+  }
   // Working sets up to the reference are at least as cached as when the rates were measured.
   if (bytes <= kStreamWorkingSetBytes) return at;
-  const double reference = InterpolateMemory(memory, kStreamWorkingSetBytes, &HostMemoryPoint::copy_GBps);
-  const double extra_s_per_GB = std::max(0.0, 1 / at.copy_GBps - 1 / reference) / 2;
+  // Seconds per GB more than the class's streaming rates at the reference working set: where
+  // its own streams were measured at this working set, what they ran slower than bidir_GBps;
+  // else half of what memcpy lost beyond the reference (a transfer streams one user buffer at
+  // each end, memcpy two). The memcpy estimate is kept only for files without streaming rates:
+  // on this machine's 2-rank shared memory it put the streams of a 4 MiB working set at 8.9 GB/s
+  // per direction where they ran at 5.2-6.2 (docs/PERFORMANCE.md, session 48).
+  const auto rise = [](double rate, double reference) { return std::max(0.0, 1 / rate - 1 / reference); };
+  double memcpy_extra_s_per_GB = 0;
+  if (!memory.empty()) {
+    memcpy_extra_s_per_GB =
+        rise(at.copy_GBps, InterpolateLog(memory, kStreamWorkingSetBytes, &HostMemoryPoint::copy_GBps)) / 2;
+  }
   for (auto& [name, c] : at.links) {
+    const double extra_s_per_GB =
+        c.streaming_rates.empty()
+            ? memcpy_extra_s_per_GB
+            : rise(InterpolateLog(c.streaming_rates, bytes, &HostLinkClass::RatePoint::GBps), c.bidir_GBps);
     c.GBps = 1 / (1 / c.GBps + extra_s_per_GB);
     c.bidir_GBps = 1 / (1 / c.bidir_GBps + extra_s_per_GB);
   }
@@ -215,6 +243,10 @@ nlohmann::json LinkClassToJson(const HostLinkClass& c) {
     j["exchange_us"] = nlohmann::json::array();
     for (const HostLinkClass::Point& p : c.exchange_points) j["exchange_us"].push_back({p.bytes, p.us});
   }
+  if (!c.streaming_rates.empty()) {
+    j["streaming_GBps"] = nlohmann::json::array();
+    for (const HostLinkClass::RatePoint& p : c.streaming_rates) j["streaming_GBps"].push_back({p.bytes, p.GBps});
+  }
   return j;
 }
 
@@ -263,7 +295,8 @@ std::string HostCalibrationSummary(const HostCalibration& h) {
   s += fmt::format("  {:.2f} us per collective call, {:.2f} us per reduction step\n", h.call_overhead_us,
                    h.reduce_step_us);
   if (!h.memory.empty()) {
-    s += fmt::format("  reduce / copy GB/s by working set (link rates slow down with copy beyond {} KiB):",
+    s += fmt::format("  reduce / copy GB/s by working set (beyond {} KiB, links without exchange rates slow down "
+                     "with copy):",
                      int(kStreamWorkingSetBytes) >> 10);
     for (const HostMemoryPoint& p : h.memory)
       s += fmt::format(" {:.0f} KiB {:.1f}/{:.1f};", p.bytes / 1024, p.reduce_GBps, p.copy_GBps);

@@ -32,6 +32,16 @@ struct HostLinkClass {
     double us = 0;
   };
   std::vector<Point> exchange_points;
+  // Optional, ascending bytes: the per-direction rate (GB/s) of a 2-rank in-place all-gather
+  // whose buffer is `bytes` per rank (each rank streams half of it to the other, sliced as the
+  // runtime slices a collective; calibrate measures from 1 MiB up). Where it is below
+  // bidir_GBps, a collective whose buffers are that large streams slower by as much
+  // (HostCalibration::AtWorkingSet).
+  struct RatePoint {
+    double bytes = 0;
+    double GBps = 0;
+  };
+  std::vector<RatePoint> streaming_rates;
 
   // Seconds one message of `bytes` takes alone on an idle link, from the fitted lines.
   double MessageSeconds(double bytes) const;
@@ -79,9 +89,11 @@ struct HostCalibration {
 
   // This calibration as seen by a collective whose buffers are `bytes` per rank: reduce and
   // copy at the memory points' rates there (log-linear between points, clamped at the ends),
-  // and every link class's seconds per byte raised by half of what memcpy's rose from
-  // kStreamWorkingSetBytes to `bytes` (a transfer streams one user buffer at each end, memcpy
-  // two). Unchanged without points.
+  // and, beyond kStreamWorkingSetBytes, every link class's seconds per byte raised by what its
+  // streaming rate there (streaming_rates, log-linear, clamped) takes more than bidir_GBps; a
+  // class without streaming rates takes half of what memcpy's seconds per byte rose from
+  // kStreamWorkingSetBytes (a transfer streams one user buffer at each end, memcpy two). Reduce
+  // and copy are unchanged without memory points, the links without either.
   HostCalibration AtWorkingSet(double bytes) const;
 };
 

@@ -12,10 +12,16 @@ namespace {
 // Index of a link class in the per-rank port keys.
 enum HostClassIndex { kIntraClass = 0, kInterClass = 1 };
 
-// GB/s of every rank's cpu link: two opposite intra-node streams get bidir_GBps each, and a lone
-// message of any class drains at no less than its class's GBps.
+// GB/s of every rank's cpu link, in bytes of user buffer its copies and reductions stream: what
+// the core streams in a memcpy at the working set (which reads one user buffer and writes
+// another: 2 x copy_GBps; a message's copy touches one, its shared-memory side stays in cache),
+// and no less than two opposite intra-node streams at bidir_GBps or a lone message of any class
+// at its GBps. Those streams are held to bidir_GBps by the rank's duplex port, not by the core:
+// with the core at two streams' worth an exchange saturated it and each ring step's reduction
+// lengthened the step, where measured a 2-rank all-reduce ran as fast as its exchanges from
+// 512 KiB to 32 MiB, the reductions hidden (docs/PERFORMANCE.md, session 48).
 double CpuGBps(const HostCalibration& host) {
-  double GBps = 2 * host.Intra().bidir_GBps;
+  double GBps = std::max(2 * host.Intra().bidir_GBps, 2 * host.copy_GBps);
   for (const auto& [name, c] : host.links) GBps = std::max(GBps, c.GBps);
   return GBps;
 }
@@ -37,16 +43,17 @@ Fabric::HostRoute Fabric::HostRouteOf(int from, int to) {
   const int index = same_node ? kIntraClass : kInterClass;
   HostRoute route;
   // A direction carries at most the faster of the one-way and the two-way per-direction rates
-  // (both measured); the rank's cpu link is what two opposite streams share.
+  // (both measured); the rank's duplex port of the class is what two opposite streams share,
+  // and its cpu link what they share with the rank's reductions and copies.
   const double direction_GBps = std::max(c.GBps, c.bidir_GBps);
-  route.send = {Link(Port::kRankTx, from, index, direction_GBps, 0), Cpu(from)};
-  route.receive = {Cpu(to), Link(Port::kRankRx, to, index, direction_GBps, 0)};
+  const double duplex_GBps = std::max(2 * c.bidir_GBps, c.GBps);
+  route.send = {Link(Port::kRankTx, from, index, direction_GBps, 0),
+                Link(Port::kRankDuplex, from, index, duplex_GBps, 0), Cpu(from)};
+  route.receive = {Cpu(to), Link(Port::kRankDuplex, to, index, duplex_GBps, 0),
+                   Link(Port::kRankRx, to, index, direction_GBps, 0)};
   if (!same_node) {
-    const double duplex = std::max(2 * c.bidir_GBps, c.GBps);
-    route.send.push_back(Link(Port::kRankDuplex, from, index, duplex, 0));
     route.send.push_back(Link(Port::kNicTx, NodeOf(from), NicOf(from), c.GBps, 0));
-    route.receive.insert(route.receive.begin(), {Link(Port::kNicRx, NodeOf(to), NicOf(to), c.GBps, 0),
-                                                 Link(Port::kRankDuplex, to, index, duplex, 0)});
+    route.receive.insert(route.receive.begin(), Link(Port::kNicRx, NodeOf(to), NicOf(to), c.GBps, 0));
   }
   return route;
 }

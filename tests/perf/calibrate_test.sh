@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `braid-perf calibrate` end to end, small: 2-rank suites up to 64 KiB over braid's shared-memory
+# `braid-perf calibrate` end to end, small: 2-rank suites up to 2 MiB over braid's shared-memory
 # lane, one run each; the cluster file it writes has the fields plan-sim's host-runtime mode
-# reads (memory points, call and reduction-step overheads, the shm class with its exchanges), `plan-sim topo` and `plan-sim collective`
+# reads (memory points, call and reduction-step overheads, the shm class with its exchanges and
+# its streaming rates at 1 and 2 MiB), `plan-sim topo` and `plan-sim collective`
 # accept it, and the predicted all-reduce time grows with the size.
 #
 # usage: calibrate_test.sh path/to/braid-perf path/to/plan-sim path/to/mpiexec
@@ -18,14 +19,14 @@ fail() {
   exit 1
 }
 
-"${perf}" calibrate -o "${dir}/cluster.json" -e 64K --repeat 1 --classes shm --mpiexec "${mpiexec}" \
+"${perf}" calibrate -o "${dir}/cluster.json" -e 2M --repeat 1 --classes shm --mpiexec "${mpiexec}" \
   2>"${dir}/calibrate.err" || fail "braid-perf calibrate exited $?: $(cat "${dir}/calibrate.err")"
 for field in '"runtime": "host"' '"call_overhead_us"' '"reduce_step_us"' '"allgather_us"' '"memory"' '"reduce_GBps"' '"intra_node": "shm"' \
-  '"sendrecv_us"' '"exchange_us"'; do
+  '"sendrecv_us"' '"exchange_us"' '"streaming_GBps"'; do
   grep -qF "${field}" "${dir}/cluster.json" || fail "the cluster file lacks ${field}: $(cat "${dir}/cluster.json")"
 done
 # The memory rates (copy becomes the cluster's memory bandwidth) come from a working set past the
-# caches, 256 MiB, however small -e is: at 64 KiB they would be cache rates.
+# caches, 256 MiB, however small -e is: at 2 MiB they would be cache rates.
 python3 - "${dir}/cluster.json" <<'EOF' || fail "the memory rates were not measured at 256 MiB (above)"
 import json, sys
 memory = json.load(open(sys.argv[1]))["calibration"]["memory"]
@@ -34,8 +35,10 @@ EOF
 "${plan_sim}" topo --cluster "${dir}/cluster.json" >"${dir}/topo.out" 2>&1 ||
   fail "plan-sim topo rejected the file: $(cat "${dir}/topo.out")"
 grep -q "per collective call, .* per reduction step" "${dir}/topo.out" || fail "plan-sim topo does not show the call overhead: $(cat "${dir}/topo.out")"
-grep -q "fixed costs from exchanges measured at 14 sizes, 8 B .. 65536 B" "${dir}/topo.out" ||
-  fail "plan-sim topo does not show the exchanges 8 B .. 64 KiB: $(cat "${dir}/topo.out")"
+grep -q "fixed costs from exchanges measured at 18 sizes, 8 B .. 1048576 B" "${dir}/topo.out" ||
+  fail "plan-sim topo does not show the exchanges 8 B .. 1 MiB: $(cat "${dir}/topo.out")"
+grep -q "streaming GB/s by working set: 1024 KiB [0-9.]*; 2048 KiB [0-9.]*$" "${dir}/topo.out" ||
+  fail "plan-sim topo does not show the streaming rates at 1 and 2 MiB (and nothing beyond -e): $(cat "${dir}/topo.out")"
 "${plan_sim}" collective --cluster "${dir}/cluster.json" --ranks 2 -b 8 -e 2M -f 64 --format csv \
   >"${dir}/predicted.csv" 2>&1 || fail "plan-sim collective rejected the file: $(cat "${dir}/predicted.csv")"
 # Columns: size,count,type,time_us,...; times must be positive, never shrink with the size (8 B

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/cluster/cluster.h"
 #include "tests/sim/test_support.h"
 
@@ -149,19 +151,58 @@ TEST_F(HostCalibrationFile, ExchangePointsSetTheFixedCost) {
   EXPECT_NE(ClusterSummary(c).find("exchanges measured at 4 sizes"), std::string::npos) << ClusterSummary(c);
 }
 
-TEST_F(HostCalibrationFile, ExchangePointsMustAscendAndBePairs) {
-  const auto file = [&](const char* name, const std::string& points) {
-    return Write(name, ExampleFile(kClasses, R"({"gpus": 2})", "host",
-                                   R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6, "exchange_us": )" + points));
-  };
-  const std::string unordered = file("unordered_points.json", "[[8, 0.5], [8, 0.6]]");
-  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(unordered); },
-                                         {unordered, "calibration.links.shm.exchange_us[1]", "ascend"}));
-  const std::string triple = file("triple.json", "[[8, 0.5, 3]]");
-  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(triple); },
-                                         {triple, "exchange_us[0]", "[bytes, microseconds]"}));
-  const std::string negative = file("negative.json", "[[8, -1]]");
-  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(negative); }, {negative, "exchange_us[0]", "out of range"}));
+// A class's own streaming rates by working set slow it down beyond 256 KiB where they are below
+// its bidir_GBps (log-linear between points, clamped at the ends); a class without them still
+// follows memcpy's rise.
+TEST_F(HostCalibrationFile, StreamingRatesSlowTheirClassAtAWorkingSet) {
+  const char* const shm = R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+              "streaming_GBps": [[1048576, 3.0], [4194304, 2.0], [67108864, 1.6]])";
+  const ClusterSpec c =
+      LoadCluster(Write("rates.json", ExampleFile(std::string(kMemory) + kClasses, R"({"gpus": 2})", "host", shm)));
+  const HostCalibration& h = *c.host;
+  ASSERT_EQ(h.Intra().streaming_rates.size(), 3u);
+  EXPECT_EQ(h.AtWorkingSet(256 << 10).Intra().bidir_GBps, 2.6);  // the reference: unchanged
+  EXPECT_EQ(h.AtWorkingSet(1 << 20).Intra().bidir_GBps, 2.6);    // streamed faster than bidir_GBps
+  const auto slowed = [](double GBps, double streaming_GBps) { return 1 / (1 / GBps + 1 / streaming_GBps - 1 / 2.6); };
+  const HostCalibration at_4m = h.AtWorkingSet(4 << 20);
+  EXPECT_NEAR(at_4m.Intra().bidir_GBps, 2.0, 1e-9);
+  EXPECT_NEAR(at_4m.Intra().GBps, slowed(4.4, 2.0), 1e-9);
+  EXPECT_NEAR(h.AtWorkingSet(16 << 20).Intra().bidir_GBps, 1.8, 1e-9);  // log2 midway
+  EXPECT_NEAR(h.AtWorkingSet(1 << 30).Intra().bidir_GBps, 1.6, 1e-9);   // clamped
+  // tcp has no streaming rates: half of memcpy's rise (kMemory: 25 GB/s at 256 KiB, 10 at 16 MiB).
+  const HostCalibration at_1g = h.AtWorkingSet(1 << 30);
+  EXPECT_NEAR(at_1g.Inter()->GBps, 1 / (1 / 1.2 + (1 / 10.0 - 1 / 25.0) / 2), 1e-9);
+  EXPECT_NE(ClusterSummary(c).find("streaming GB/s by working set: 1024 KiB 3.00; 4096 KiB 2.00; 65536 KiB 1.60"),
+            std::string::npos)
+      << ClusterSummary(c);
+  // Written back as read.
+  const nlohmann::json j = ClusterToJson(c);
+  EXPECT_EQ(j["calibration"]["links"]["shm"]["streaming_GBps"],
+            nlohmann::json::parse("[[1048576, 3.0], [4194304, 2.0], [67108864, 1.6]]"));
+}
+
+// Both point lists of a class: [bytes, value] pairs, ascending, each value in its range.
+TEST_F(HostCalibrationFile, ClassPointsMustAscendAndBePairsInRange) {
+  for (const auto& [field, value] : {std::pair{"exchange_us", "microseconds"}, std::pair{"streaming_GBps", "GB/s"}}) {
+    const auto file = [&](const std::string& name, const std::string& points) {
+      return Write(name + "_" + field + ".json",
+                   ExampleFile(kClasses, R"({"gpus": 2})", "host",
+                               R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6, ")" + std::string(field) + "\": " + points));
+    };
+    const std::string unordered = file("unordered", "[[65536, 1], [8, 1]]");
+    EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(unordered); },
+                                           {unordered, std::string("calibration.links.shm.") + field + "[1]", "ascend"}));
+    const std::string triple = file("triple", "[[8, 0.5, 3]]");
+    EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(triple); },
+                                           {triple, std::string(field) + "[0]", std::string("[bytes, ") + value + "]"}));
+    const std::string negative = file("negative", "[[8, -1]]");
+    EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(negative); },
+                                           {negative, std::string(field) + "[0]", value, "out of range"}));
+  }
+  const std::string zero = Write("zero_rate.json", ExampleFile(kClasses, R"({"gpus": 2})", "host",
+                                                               R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+                                                                  "streaming_GBps": [[1048576, 0]])"));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(zero); }, {zero, "streaming_GBps[0]", "out of range"}));
 }
 
 TEST_F(HostCalibrationFile, RanksPerNodeAndNodeGpusGiveEachOther) {

@@ -171,12 +171,14 @@ TEST(HostReplay, EachReductionPaysItsCalibratedFixedCost) {
 }
 
 TEST(HostReplay, AReductionSharesTheCoreWithATransferMaxMinFairly) {
-  // Rank 1 receive-reduces X bytes from rank 0 while it sends B bytes to rank 2. After the 0.9 us
-  // wait both messages cross rank 1's CPU (C = 5.2 GB/s): 2.6 GB/s each (their ports allow 4.4).
-  // When X has arrived, the reduction (alone X / 9.5 GB/s) shares the core with the send: C/2
-  // each, so it takes 2 X / 9.5 GB/s, and the send still drains at 2.6 GB/s; then the send is
-  // alone and drains at its port's 4.4 GB/s.
-  const ClusterSpec c = HostTestCluster(3, 1);
+  // Rank 1 receive-reduces X bytes from rank 0 while it sends B bytes to rank 2. A core whose
+  // memcpy streams 2.6 GB/s has C = 2 x 2.6 = 5.2 GB/s of user-buffer bytes, as much as the
+  // rank's duplex port. After the 0.9 us wait both messages cross them: 2.6 GB/s each (their
+  // ports allow 4.4). When X has arrived, the reduction (alone X / 9.5 GB/s) shares the core
+  // with the send: C/2 each, so it takes 2 X / 9.5 GB/s, and the send still drains at 2.6 GB/s;
+  // then the send is alone and drains at its port's 4.4 GB/s.
+  ClusterSpec c = HostTestCluster(3, 1);
+  c.host->copy_GBps = 2.6;
   const double X = 4 << 20, B = 64 << 20;
   const double t0 = 0.9 * kUs;
   const double arrived = t0 + X / (2.6 * kGB);
@@ -195,6 +197,25 @@ TEST(HostReplay, AReductionSharesTheCoreWithATransferMaxMinFairly) {
                                  {Recv(1, 0, size_t(B))}});
   EXPECT_TRUE(WithinRelative(without, arrived + (B - X) / (4.4 * kGB), 1e-9));
   EXPECT_TRUE(WithinRelative(replayed - without, 2 * X / (9.5 * kGB) * (1 - 2.6 / 4.4), 1e-6));
+}
+
+TEST(HostReplay, AReductionRunsBesideTransfersOnWhatTheCoreHasLeft) {
+  // As above, on a core whose memcpy streams 6.1 GB/s: C = 12.2 GB/s of user-buffer bytes. The
+  // two messages are held to 2.6 GB/s each by rank 1's duplex port (5.2 GB/s), not by its core;
+  // once X has arrived the send drains at its port's 4.4 GB/s and the reduction takes the
+  // core's other 7.8 GB/s: X / 9.5 GB/s x 12.2 / 7.8. The send is not slowed at all.
+  const ClusterSpec c = HostTestCluster(3, 1);
+  const double X = 4 << 20, B = 64 << 20;
+  const auto replay = [&c, X, B](bool reduce) {
+    const Op receive = reduce ? RecvReduce(0, 0, size_t(X)) : Recv(0, 0, size_t(X));
+    return Replay(c, {0, 1, 2}, {{Send(1, 0, size_t(X))}, {receive, Send(2, 0, size_t(B))}, {Recv(1, 0, size_t(B))}});
+  };
+  const double arrived = 0.9 * kUs + X / (2.6 * kGB);
+  EXPECT_TRUE(WithinRelative(replay(false), arrived + (B - X) / (4.4 * kGB), 1e-9));
+  EXPECT_TRUE(WithinRelative(replay(true), replay(false), 1e-9));
+  // Rank 1's receive-reduce alone, no send beside it: the reduction has the whole core.
+  const double reduced_alone = Replay(c, {0, 1}, {{Send(1, 0, size_t(X))}, {RecvReduce(0, 0, size_t(X))}});
+  EXPECT_TRUE(WithinRelative(reduced_alone, 0.9 * kUs + X / (4.4 * kGB) + X / (9.5 * kGB), 1e-9));
 }
 
 }  // namespace

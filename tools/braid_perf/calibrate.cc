@@ -159,13 +159,34 @@ bool IsCollective(const std::string& suite) {
   return suite == "sendrecv" || suite == "allgather" || suite == "reducescatter";
 }
 
+// What calibrate measures of a class: a braid-perf suite over a range of sizes, under a name.
+// "streaming" is a 2-rank in-place all-gather from 1 MiB to the largest size: both ranks stream
+// half the buffer to each other, sliced as the runtime slices a collective, with nothing
+// reduced or copied locally: how fast the class streams as a collective's buffers outgrow the
+// caches (plan-sim: streaming_GBps). Not one large message each way: that is one rendezvous,
+// not the slices in flight that plan-sim replays; nor the out-of-place all-gather, whose local
+// copy made 64 MiB 60% slower (docs/PERFORMANCE.md, session 48).
+constexpr size_t kStreamingMinBytes = 1 << 20;  // below it a slice's fixed cost is a large share
+
+struct Measurement {
+  std::string name, suite;
+  bool in_place = false;  // collectives: the in-place time, else the out-of-place one
+};
+// The streaming run goes last: the small all-gather right after it measured a call overhead
+// 4-6x the usual (0.44-0.71 us against 0.09-0.13), likely the kernel still reclaiming the
+// previous job's 256 MiB buffers (docs/PERFORMANCE.md, session 48).
+const std::vector<Measurement> kMeasurements = {
+    {"latency", "latency"},     {"bw", "bw"},          {"bibw", "bibw"},
+    {"sendrecv", "sendrecv"},   {"allgather", "allgather"}, {"reducescatter", "reducescatter"},
+    {"streaming", "allgather", true}};
+
 // One 2-rank braid-perf run of `suite` (a point-to-point suite or one of the collectives above)
 // over the class, with `args` after the suite name; nullopt (after a message) on failure.
 // Point-to-point rows give latency_us or bandwidth_MBps, collective rows their out-of-place
-// time_us.
-std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, const std::string& suite,
-                                        const std::vector<std::string>& args, const fs::path& dir) {
-  const fs::path json = dir / fmt::format("{}-{}.json", c.name, suite);
+// (or in-place) time_us.
+std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, const Measurement& m,
+                                        const std::vector<std::string>& args, const fs::path& json) {
+  const std::string& suite = m.suite;
   std::vector<std::string> argv = {s.launcher, "-n", "2"};
   argv.insert(argv.end(), s.launcher_flags.begin(), s.launcher_flags.end());
   argv.insert(argv.end(), {fs::read_symlink("/proc/self/exe").string(), suite});
@@ -190,7 +211,7 @@ std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, c
   try {
     for (const auto& row : doc.at("rows")) {
       double value = suite == "latency"     ? row.at("latency_us").get<double>()
-                     : IsCollective(suite) ? row.at("oop").at("time_us").get<double>()
+                     : IsCollective(suite) ? row.at(m.in_place ? "ip" : "oop").at("time_us").get<double>()
                                            : row.at("bandwidth_MBps").get<double>();
       // An all-gather's or reduce-scatter's size is the whole buffer: each of the 2 ranks sends half.
       const double per_message = suite == "allgather" || suite == "reducescatter" ? 0.5 : 1.0;
@@ -282,14 +303,19 @@ std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
 // after the start barrier does not count. The point-to-point suites cover 1 B .. the largest
 // size; sendrecv 8 B .. 1 MiB (or the largest size, if smaller), where a step's fixed cost
 // matters (beyond, the streaming rates dominate); all-gather and reduce-scatter messages of
-// 8-64 B, where only the fixed costs count.
-std::vector<std::string> SuiteArguments(const Settings& s, const std::string& suite) {
+// 8-64 B, where only the fixed costs count; the streaming all-gather as described above.
+std::vector<std::string> SuiteArguments(const Settings& s, const std::string& measurement) {
   const std::vector<std::string> many = {"-n", "1000", "-w", "100", "-c", "0"};
   std::vector<std::string> args;
-  if (suite == "sendrecv") {
+  if (measurement == "streaming") {
+    const size_t largest = std::max(kStreamingMinBytes, ParseSize(s.max_bytes).value_or(0));
+    return {"-b", std::to_string(kStreamingMinBytes), "-e", std::to_string(largest), "-f", "2",
+            "-n", "40", "-w", "4", "-c", "0"};  // ~2 s to 256 MiB: a short window for the VM's mode changes
+  }
+  if (measurement == "sendrecv") {
     const size_t largest = std::min<size_t>(size_t(1) << 20, ParseSize(s.max_bytes).value_or(0));
     args = {"-b", "8", "-e", std::to_string(largest), "-f", "2"};
-  } else if (IsCollective(suite)) {
+  } else if (IsCollective(measurement)) {
     args = {"-b", "16", "-e", "128", "-f", "2"};  // whole buffers: 8-64 B per message
   } else {
     return {"-b", "1", "-e", s.max_bytes, "-f", "2"};
@@ -378,20 +404,20 @@ int CalibrateMain(int argc, char** argv) {
   nlohmann::ordered_json links = nlohmann::ordered_json::object(), measured = nlohmann::ordered_json::object();
   std::map<std::string, double> call_overhead_us, reduce_step_us;
   std::vector<std::string> failed;  // classes asked for that could not be measured
-  const std::vector<std::string> suite_names = {"latency", "bw", "bibw", "sendrecv", "allgather", "reducescatter"};
   for (const LinkClass& c : *classes) {
     std::map<std::string, SuiteResult> suites;
-    for (const std::string& suite : suite_names) {
+    for (const Measurement& m : kMeasurements) {
       std::vector<SuiteResult> runs;
       for (int i = 0; i < s.repeat; ++i) {
-        std::optional<SuiteResult> r = MeasureSuite(s, c, suite, SuiteArguments(s, suite), dir);
+        std::optional<SuiteResult> r =
+            MeasureSuite(s, c, m, SuiteArguments(s, m.name), dir / fmt::format("{}-{}.json", c.name, m.name));
         if (!r) break;
         runs.push_back(std::move(*r));
       }
       if (int(runs.size()) != s.repeat) break;
-      suites[suite] = BestPerSize(runs, /*lower_is_better=*/suite == "latency" || IsCollective(suite));
+      suites[m.name] = BestPerSize(runs, /*lower_is_better=*/m.suite == "latency" || IsCollective(m.suite));
     }
-    if (suites.size() != suite_names.size()) {
+    if (suites.size() != kMeasurements.size()) {
       failed.push_back(c.name);
       continue;
     }
@@ -418,6 +444,13 @@ int CalibrateMain(int argc, char** argv) {
     std::vector<SizedValue> exchange = NonDecreasingTimes(suites["sendrecv"].points);
     for (SizedValue& p : exchange) p.value = std::max(0.0, p.value - exchange_call_us);
     links[c.name]["exchange_us"] = Points(exchange);
+    // Per-direction rate by working set: each all-gather row is half its buffer per direction
+    // (MeasureSuite's bytes), keyed by the whole buffer.
+    // Only up to -e: with a smaller -e the run still took the 1 MiB row.
+    std::vector<SizedValue> rates;
+    for (const SizedValue& p : suites["streaming"].points)
+      if (2 * p.bytes <= *max_bytes) rates.push_back({2 * p.bytes, p.bytes / p.value / 1e3});  // MB/s, to GB/s
+    if (!rates.empty()) links[c.name]["streaming_GBps"] = Points(rates);
     // A collective call's own cost (arguments, plan, executor), charged once per call: a 2-rank
     // all-gather, one exchange through the executor, less that exchange. A reduction step's
     // fixed cost, charged per reduce op: a 2-rank reduce-scatter, the same exchange with its
@@ -429,6 +462,7 @@ int CalibrateMain(int argc, char** argv) {
                         {"bw_MBps", Points(suites["bw"].points)},
                         {"bibw_MBps", Points(suites["bibw"].points)},
                         {"sendrecv_us", Points(suites["sendrecv"].points)},
+                        {"streaming_allgather_in_place_us", Points(suites["streaming"].points)},
                         {"allgather_us", Points(suites["allgather"].points)},
                         {"reducescatter_us", Points(suites["reducescatter"].points)}};
   }

@@ -110,7 +110,7 @@ int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, Outpu
   });
   if (!ran) return 2;
   const Results& results = *ran;
-  if (table) PrintFooter(stdout, results);
+  if (table) PrintFooter(stdout, options, results);
   const bool written = rank != 0 || WriteOutputs({{&json, json.wanted() ? ResultsToJson(options, info, results).dump(2) + "\n" : ""},
                                                    {&csv, csv.wanted() ? ResultsToCsv(options, info, results) : ""}});
   backend.reset();  // destroy the communicator before MPI_Finalize

@@ -21,7 +21,7 @@ struct RunInfo {
 
 void PrintHeader(std::FILE* out, const Options& options, const RunInfo& info);
 void PrintRow(std::FILE* out, const Options& options, const Row& row);
-void PrintFooter(std::FILE* out, const Results& results);
+void PrintFooter(std::FILE* out, const Options& o, const Results& results);
 
 nlohmann::ordered_json ResultsToJson(const Options& options, const RunInfo& info, const Results& results);
 // '#' context lines, a header row and one row per size.
