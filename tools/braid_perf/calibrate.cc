@@ -173,8 +173,9 @@ struct Measurement {
   bool in_place = false;  // collectives: the in-place time, else the out-of-place one
 };
 // The streaming run goes last: the small all-gather right after it measured a call overhead
-// 4-6x the usual (0.44-0.71 us against 0.09-0.13), likely the kernel still reclaiming the
-// previous job's 256 MiB buffers (docs/PERFORMANCE.md, session 48).
+// 4-6x the usual (0.44-0.71 us against 0.08-0.13) while the latency and exchange jobs before it
+// were normal. Why is not known (an 8 B ping-pong right after a 256 MiB job was not slower);
+// docs/PERFORMANCE.md, session 48.
 const std::vector<Measurement> kMeasurements = {
     {"latency", "latency"},     {"bw", "bw"},          {"bibw", "bibw"},
     {"sendrecv", "sendrecv"},   {"allgather", "allgather"}, {"reducescatter", "reducescatter"},
