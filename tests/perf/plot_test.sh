@@ -168,6 +168,13 @@ else
   fail "two runs of one suite: ${out}"
 fi
 rm -f "${dir}/braid_lat_again.json" "${dir}/twice.svg"
+# The same file twice: the entries are numbered in the order given.
+if out="$("${perf}" plot -o "${dir}/same.svg" "${dir}/braid_lat.json" "${dir}/braid_lat.json" 2>&1)"; then
+  expect_contains "${dir}/same.svg" "braid latency (2 ranks) (braid_lat.json) #1" "braid latency (2 ranks) (braid_lat.json) #2"
+else
+  fail "the same file twice: ${out}"
+fi
+rm -f "${dir}/same.svg"
 
 # gnuplot itself fails (a stand-in that prints an image on stdout and an error on stderr): exit 1
 # with its message only, and the image already there is kept.

@@ -55,9 +55,11 @@ bool FitsShare(const Options& options, size_t need, std::optional<size_t> availa
   if (!available || need <= *available / size_t(sharers)) return true;
   if (first == 0) {
     const std::string what = options.suite ? P2pSuiteName(*options.suite) : CollectiveName(options.collective);
+    // A need that overflowed (Times, Plus) is not 16 EiB but more than any size can say.
+    const std::string needed = need == kNoLimit ? "more than 2^64 B" : Binary(need);
     std::fprintf(stderr, "braid-perf: %s with -e/--maxbytes %zu B (%s) needs %s per rank, but %s is %s for %d "
                  "rank(s), %s each: use a smaller -e/--maxbytes\n", what.c_str(), options.max_bytes,
-                 Binary(options.max_bytes).c_str(), Binary(need).c_str(), memory.c_str(),
+                 Binary(options.max_bytes).c_str(), needed.c_str(), memory.c_str(),
                  Binary(*available).c_str(), sharers, Binary(*available / size_t(sharers)).c_str());
   }
   return false;

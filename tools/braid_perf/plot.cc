@@ -262,6 +262,14 @@ std::vector<Series> LoadAll(const PlotRequest& r) {
   for (size_t i = 0; i < all.size(); ++i) {
     if (uses[all[i].label] > 1) all[i].label += fmt::format(" ({})", fs::path(paths[i]).filename().string());
   }
+  // Still one entry for several (the same file given twice, or two directories' files of one
+  // name): they are numbered in the order given.
+  uses.clear();
+  for (const Series& s : all) ++uses[s.label];
+  std::map<std::string, int> seen;
+  for (Series& s : all) {
+    if (uses[s.label] > 1) s.label += fmt::format(" #{}", ++seen[s.label]);
+  }
   return all;
 }
 
