@@ -81,8 +81,9 @@ constexpr uint64_t MakeTag(uint32_t comm_id, uint32_t source, uint32_t seq, bool
          uint64_t(op_tag & 0xfffffu);
 }
 
-// The communicator id in a tag built by MakeTag.
+// The communicator id and the source world rank in a tag built by MakeTag.
 constexpr uint32_t TagCommId(uint64_t tag) { return uint32_t(tag >> 48); }
+constexpr uint32_t TagSource(uint64_t tag) { return uint32_t(tag >> 32) & 0xffffu; }
 
 // The tag of the farewell a transport of world rank `source` leaves its same-host peers as it is
 // destroyed (see Transport::HostPeersHealth): control comm id 0, op tag 0. The failure notices on

@@ -33,6 +33,16 @@
 //                                        braid until then). Rank 2, which owes neither anything,
 //                                        leaves: HOW = die (_exit, no cleanup) or leave (destroys
 //                                        its communicator, then exits 0). "DONE" when all held.
+//   fault_worker cancelled-transfers     2 ranks. Calls that fail with 4 MiB (rendezvous) transfers
+//                                        in flight: groups discarded by an invalid call, sizes
+//                                        that differ, a group failed by a mismatch; each on its
+//                                        own communicator, then everything destroyed. "DONE"; the
+//                                        test reads stderr for UCX's warnings at teardown.
+//   fault_worker send-after-leave HOW FILE   2 ranks. Rank 1 leaves (HOW = leave: destroys its
+//                                        communicator, stays alive; exit: exits without cleanup)
+//                                        and writes its pid to FILE; rank 0 waits for that (and,
+//                                        for exit, the process to be gone), then sends 8 KiB and
+//                                        prints "SEND: <status>".
 //
 // With FAULT_HOLD_S=T set, a rank whose collective failed prints "FAILED" on stdout after its
 // error line and keeps its communicator, alive and idle, for T seconds before it exits: its
@@ -42,6 +52,7 @@
 // 5 a wrong result or an unexpected status, 9 the deliberate death of die-after.
 // Every failure prints one line "rank R: <what>: <Status::ToString()>" to stderr, which the tests
 // match against.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -50,6 +61,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -382,12 +394,127 @@ int Bystander(std::unique_ptr<braid::Comm> world, const std::string& how, int la
   return kExitOk;
 }
 
+// Sends rank 0 -> 1 `send` bytes that rank 1 receives into `recv` bytes (the sizes may differ);
+// a failure is printed, not fatal to the worker.
+void MismatchedPair(braid::Comm& comm, size_t send, size_t recv, const std::string& what) {
+  std::vector<char> buf(std::max(send, recv), char(comm.rank()));
+  const braid::Status s = comm.rank() == 0 ? comm.Send(buf.data(), send, braid::DataType::kUint8, 1)
+                                           : comm.Recv(buf.data(), recv, braid::DataType::kUint8, 0);
+  Say(what + ": " + s.ToString());
+}
+
+int CancelledTransfers(std::unique_ptr<braid::Comm> world) {
+  const int rank = world->rank(), peer = 1 - rank;
+  if (world->size() != 2) return kExitUsage;
+  constexpr size_t kBig = size_t(4) << 20;  // above the 128 KiB rendezvous size of the shared-memory lane
+  std::vector<char> out(kBig, char(rank)), in(2 * kBig);
+  // A child per case: a failed one stays failed, and a discarded group's numbering is its own.
+  auto child = [&](std::unique_ptr<braid::Comm>* c) {
+    const braid::Status s = world->Split(0, rank, c);
+    if (!s.ok()) Fail(rank, "split", s);
+    return s.ok();
+  };
+  // Groups discarded by an invalid call after their large sends (and receives) were posted: the
+  // sends' rendezvous requests reach the peer after (or while) it cancels its own group.
+  for (int with_recv = 0; with_recv < 2; ++with_recv) {
+    std::unique_ptr<braid::Comm> c;
+    if (!child(&c)) return kExitCollective;
+    (void)c->GroupStart();
+    (void)c->Send(out.data(), kBig, braid::DataType::kUint8, peer);
+    if (with_recv) (void)c->Recv(in.data(), kBig, braid::DataType::kUint8, peer);
+    (void)c->Send(out.data(), kBig, braid::DataType::kUint8, 7);  // no such rank
+    Say("discarded group: " + c->GroupEnd().ToString());
+  }
+  // Sizes that differ (the receiver's failure notice reaches a sender whose call succeeded).
+  for (size_t recv : {kBig / 2, 2 * kBig}) {
+    std::unique_ptr<braid::Comm> c;
+    if (!child(&c)) return kExitCollective;
+    MismatchedPair(*c, kBig, recv, "mismatch " + std::to_string(recv));
+  }
+  // A group that fails on a mismatch (rank 1 expects less) with both ranks' large sends in flight.
+  {
+    std::unique_ptr<braid::Comm> c;
+    if (!child(&c)) return kExitCollective;
+    (void)c->GroupStart();
+    (void)c->Send(out.data(), kBig, braid::DataType::kUint8, peer);
+    (void)c->Recv(in.data(), rank == 1 ? kBig / 2 : kBig, braid::DataType::kUint8, peer);
+    Say("failed group: " + c->GroupEnd().ToString());
+  }
+  // Destroyed here, before the buffers go: a cancelled send's buffer may be read until then.
+  world.reset();
+  Say("DONE");
+  return kExitOk;
+}
+
+// Whether process `pid` is gone: no such process, or a zombie (the test reaps it later) whose
+// other threads are gone too. (The main thread turns zombie while UCX's threads may still hold
+// the process's memory, its shared-memory segments included.)
+bool ProcessGone(int pid) {
+  if (kill(pid, 0) != 0) return true;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::FILE* f = std::fopen((proc + "/stat").c_str(), "r");
+  if (!f) return true;
+  char buf[512] = {};
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  const char* paren = std::strrchr(buf, ')');
+  if (n == 0 || !paren || (paren[2] != 'Z' && paren[2] != 'X')) return false;
+  int threads = 0;
+  if (DIR* dir = opendir((proc + "/task").c_str())) {
+    while (const dirent* entry = readdir(dir)) threads += entry->d_name[0] != '.';
+    closedir(dir);
+  }
+  return threads <= 1;
+}
+
+int SendAfterLeave(std::unique_ptr<braid::Comm> world, const std::string& how, const std::string& file) {
+  const int rank = world->rank();
+  char byte = 1;
+  // One message each way first: the endpoints are connected, as in a job that ran a while.
+  braid::Status s = rank == 0 ? world->Send(&byte, 1, braid::DataType::kUint8, 1)
+                              : world->Recv(&byte, 1, braid::DataType::kUint8, 0);
+  if (s.ok()) s = rank == 1 ? world->Send(&byte, 1, braid::DataType::kUint8, 0)
+                            : world->Recv(&byte, 1, braid::DataType::kUint8, 1);
+  if (!s.ok()) {
+    Fail(rank, "warm-up", s);
+    return kExitCollective;
+  }
+  if (rank == 1) {
+    if (how == "leave") world.reset();
+    const std::string tmp = file + ".tmp";  // renamed: rank 0 never reads half a pid
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) return kExitWrong;
+    std::fprintf(f, "%d\n", int(getpid()));
+    std::fclose(f);
+    std::rename(tmp.c_str(), file.c_str());
+    if (how == "exit") _exit(kExitOk);
+    std::this_thread::sleep_for(std::chrono::seconds(10));  // alive, without braid
+    return kExitOk;
+  }
+  int pid = 0;
+  for (int i = 0; i < 1000 && pid == 0; ++i) {  // 10 s at most
+    if (std::FILE* f = std::fopen(file.c_str(), "r")) {
+      if (std::fscanf(f, "%d", &pid) != 1) pid = 0;
+      std::fclose(f);
+    }
+    if (pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (pid == 0) return kExitWrong;
+  for (int i = 0; i < 1000 && how == "exit" && !ProcessGone(pid); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Above the inline limit: one tagged message, which UCX copies into rank 1's shared memory.
+  std::vector<char> buf(8192, 2);
+  s = world->Send(buf.data(), buf.size(), braid::DataType::kUint8, 1);
+  Say("SEND: " + s.ToString());
+  return kExitOk;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
                "concurrent-torture SEED N R | mismatch | unmap-after-failure N | group-failure | "
-               "bystander die|leave|desert LATE_MS\n");
+               "bystander die|leave|desert LATE_MS | cancelled-transfers | send-after-leave leave|exit FILE\n");
   return kExitUsage;
 }
 
@@ -399,12 +526,15 @@ int main(int argc, char** argv) {
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
   const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure";
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
-  const bool plain = mode == "bad-args" || mode == "mismatch" || mode == "group-failure";
+  const bool plain =
+      mode == "bad-args" || mode == "mismatch" || mode == "group-failure" || mode == "cancelled-transfers";
   const bool bystander = mode == "bystander";
-  if (!counted && !torture && !rounds && !plain && !bystander) return Usage();
+  const bool leaver = mode == "send-after-leave";
+  if (!counted && !torture && !rounds && !plain && !bystander && !leaver) return Usage();
   if ((counted && argc != 4) || (rounds && argc != 3) || (torture && argc != 5)) return Usage();
   const std::string how = argc > 2 ? argv[2] : "";
   if (bystander && (argc != 4 || (how != "die" && how != "leave" && how != "desert"))) return Usage();
+  if (leaver && (argc != 4 || (how != "leave" && how != "exit"))) return Usage();
   const int n = counted ? std::atoi(argv[2]) : 0;
   const size_t bytes = counted ? size_t(std::strtoull(argv[3], nullptr, 10)) : 0;
 
@@ -428,6 +558,8 @@ int main(int argc, char** argv) {
   if (mode == "unmap-after-failure") return UnmapAfterFailure(*comm, std::atoi(argv[2]));
   if (mode == "group-failure") return GroupFailure(*comm);
   if (bystander) return Bystander(std::move(comm), argv[2], std::atoi(argv[3]));
+  if (mode == "cancelled-transfers") return CancelledTransfers(std::move(comm));
+  if (leaver) return SendAfterLeave(std::move(comm), how, argv[3]);
   if (torture) {
     return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]),
                       mode == "concurrent-torture");

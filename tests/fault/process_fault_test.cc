@@ -5,6 +5,7 @@
 // reaped when a test ends, however it ends (ProcessHarness's destructor).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <regex>
@@ -414,10 +415,67 @@ TEST_F(ProcessFaultTest, ARankThatLeftFailsThoseWaitingOnIt) {
     EXPECT_EQ(harness_.child(r).ExitCode(), 4);
     EXPECT_NE(err.find("RemoteError"), std::string::npos);
     // Found by the health check (the farewell), or by UCX when a send to rank 2's departed
-    // shared memory failed first ("send to rank 2 ... failed: Shared memory error").
+    // shared memory failed first (named as such: "send to rank 2 ...: rank 2 (pid P on this host)
+    // left: it destroyed its communicators (UCX: Shared memory error)", see below).
     EXPECT_TRUE(err.find("rank 2 (pid") != std::string::npos || err.find("send to rank 2") != std::string::npos);
     EXPECT_TRUE(err.find("left: it destroyed its communicators") != std::string::npos ||
                 err.find("send to rank 2") != std::string::npos);
+  }
+}
+
+// Calls that fail with large (rendezvous) transfers in flight: groups discarded by an invalid call,
+// sizes that differ, a group failed by a mismatch. The transfers are cancelled; when the ranks
+// then destroy everything, UCX must find nothing to warn about: no request it still holds (a
+// cancelled rendezvous send that the peer never answered: "... was not returned to mpool"), no
+// message nobody received ("unexpected tag-receive descriptor ... was not matched"), no second
+// endpoint to a peer that is gone (UCX errors about its shared memory). Both ranks saw these in
+// every run before the destructor answered the peers' requests and waited for its own.
+TEST_F(ProcessFaultTest, CancelledLargeTransfersLeaveUcxNothingToWarnOfAtTeardown) {
+  const int kRanks = 2;
+  RunToCompletion(kRanks, {"cancelled-transfers"});
+  for (int r = 0; r < kRanks; ++r) {
+    const std::string err = harness_.Stderr(r);
+    SCOPED_TRACE("rank " + std::to_string(r) + " stdout: " + harness_.Stdout(r));
+    EXPECT_FALSE(std::regex_search(err, std::regex("UCX +(WARN|ERROR)"))) << err;
+    // The calls failed as they should, and still took no teardown warning of braid's own.
+    EXPECT_EQ(err.find("gave up waiting"), std::string::npos) << err;
+  }
+  EXPECT_NE(harness_.Stdout(1).find("mismatch 2097152: InvalidUsage"), std::string::npos) << harness_.Report();
+  EXPECT_NE(harness_.Stdout(0).find("discarded group: InvalidArgument"), std::string::npos) << harness_.Report();
+}
+
+// A send to a same-host rank that has left (destroyed its communicator, its process alive) or
+// exited fails in UCX with "Shared memory error" (its segments are gone). The error must name
+// the rank and say that it left or exited, as the health checks do, with UCX's status as the
+// detail.
+TEST_F(ProcessFaultTest, SendToARankThatLeftOrExitedNamesIt) {
+  for (const std::string how : {"leave", "exit"}) {
+    SCOPED_TRACE(how);
+    ProcessHarness harness;
+    const int port = FreePort();
+    ASSERT_GT(port, 0);
+    const std::string file = std::filesystem::temp_directory_path() /
+                             ("braid-left-" + std::to_string(getpid()) + "-" + how);
+    std::filesystem::remove(file);
+    for (int r = 0; r < 2; ++r) {
+      harness.Start("rank " + std::to_string(r), {FaultWorkerPath(), "send-after-leave", how, file},
+                    {{"BRAID_RANK", std::to_string(r)},
+                     {"BRAID_WORLD_SIZE", "2"},
+                     {"BRAID_ROOT", "127.0.0.1:" + std::to_string(port)},
+                     {"BRAID_TIMEOUT", std::to_string(int(kRankTimeoutS))}});
+    }
+    ASSERT_TRUE(harness.Wait(0, kHealthyS)) << harness.Report();
+    harness.KillAll();
+    std::filesystem::remove(file);
+    const std::string out = harness.Stdout(0);
+    SCOPED_TRACE(harness.Report());
+    EXPECT_EQ(harness.child(0).ExitCode(), 0);
+    ASSERT_NE(out.find("SEND: RemoteError"), std::string::npos);
+    EXPECT_EQ(out.find("failed: Shared memory error"), std::string::npos);
+    EXPECT_NE(out.find("rank 1 (pid "), std::string::npos);
+    const char* gone = how == "leave" ? " on this host) left: it destroyed its communicators" : " on this host) exited";
+    EXPECT_NE(out.find(gone), std::string::npos);
+    EXPECT_NE(out.find("(UCX: Shared memory error)"), std::string::npos);
   }
 }
 

@@ -76,6 +76,11 @@ constexpr auto kStalledPeerMemory = std::chrono::seconds(10);
 inline constexpr const char* kLingering = "lingering";
 // How long the destructor lets buffered outgoing data drain to live peers.
 constexpr auto kFlushBound = std::chrono::seconds(1);
+// How long the destructor waits for live shared-memory peers to answer the rendezvous sends UCX
+// still holds (cancelled ones included): ranks that fail together are destroyed together, and
+// each answers the other's requests as it goes (UcxTransport::Shutdown). A peer that is still busy
+// elsewhere costs this once.
+constexpr auto kTeardownSettleBound = std::chrono::seconds(1);
 // Without a wakeup fd: the longest nap in WaitForActivity (microseconds).
 constexpr int kFallbackNapUs = 50;
 // HostPeersHealth's progress passes (at most; it stops at the first that finds nothing) before it

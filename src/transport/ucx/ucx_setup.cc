@@ -238,53 +238,98 @@ UcxTransport::~UcxTransport() {
 }
 
 void UcxTransport::Shutdown() {
-  {
-    // Whatever the caller left in flight fails: receives are cancelled here, sends when their
-    // endpoints are force-closed below.
-    DrainCompleted();
-    std::vector<bool> sending(peers_.size(), false);
-    std::vector<Op*> recvs;  // collected first: a cancelled receive unlinks itself
-    for (Op* op = pending_; op; op = op->next) {
-      op->cancelled = true;
-      if (op->is_send)
-        sending[size_t(op->peer)] = true;
-      else
-        recvs.push_back(op);
-    }
-    for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
-    // Tell the shared-memory peers this rank leaves, so that its exit is not taken for a death
-    // that blocked their queues (HostPeersHealth); the flush below lets the farewells out.
-    SayFarewells(sending);
-    // Let data of completed sends still queued in UCX leave first (a send "completes" once
-    // buffered). A flushing ucp_ep_close waits for the peer to acknowledge, which hangs on dead
-    // or busy peers, so flush the endpoints (bounded) and then close them forcibly.
-    std::vector<void*> flushes;
-    for (size_t p = 0; p < peers_.size(); ++p) {
-      if (!peers_[p]->ep || !peers_[p]->sent || peers_[p]->failed || sending[p]) continue;
-      ucp_request_param_t params{};
-      ucs_status_ptr_t req = ucp_ep_flush_nbx(peers_[p]->ep, &params);
-      if (UCS_PTR_IS_PTR(req)) flushes.push_back(req);
-    }
-    Clock::time_point deadline = Clock::now() + kFlushBound;
-    auto flushing = [&] {
-      for (void* req : flushes)
-        if (ucp_request_check_status(req) == UCS_INPROGRESS) return true;
-      return false;
-    };
-    while (flushing() && Clock::now() < deadline) Drive();
-    for (void* req : flushes) ucp_request_free(req);
-    for (size_t p = 0; p < peers_.size(); ++p) CloseEndpoint(int(p), /*force=*/true);
-    deadline = Clock::now() + kCompletionBound;
-    while ((pending_ || !closing_.empty()) && Clock::now() < deadline) Drive();
-    if (pending_ || !closing_.empty()) {
-      BRAID_WARN(kNet, "UCX shutdown: gave up waiting for {} endpoint close(s){}", closing_.size(),
-                 pending_ ? " and in-flight operations" : "");
-    }
-    while (pending_) Abandon(pending_, destroyed_);
-    for (void* req : closing_) ucp_request_free(req);
-    closing_.clear();
-    ReceiveFarewells();
+  // Whatever the caller left in flight fails: receives are cancelled here (an unmatched one ends
+  // at once, a matched one when its data is in), sends end below.
+  DrainCompleted();
+  std::vector<Op*> recvs;  // collected first: a cancelled receive unlinks itself
+  for (Op* op = pending_; op; op = op->next) {
+    op->cancelled = true;
+    if (!op->is_send) recvs.push_back(op);
   }
+  for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
+  // Let UCX finish what it still holds before the worker goes, or it warns of each request left
+  // ("not returned to mpool") and each message nobody received ("was not matched"). Over the
+  // shared-memory lane a cancelled rendezvous send ends only when its peer answers it: the peer
+  // does so as it is destroyed too (DrainUnexpected, here on both sides), or by matching it. Not
+  // waited for: dead, departed and stalled peers, and those with error handling (below).
+  Clock::time_point deadline = Clock::now() + kTeardownSettleBound;
+  for (;;) {
+    DrainUnexpected();
+    Drive();
+    ReapPolled();
+    ReapDrains(/*all=*/false);
+    if (!AwaitingPeers() || Clock::now() >= deadline) break;
+  }
+  // Peers whose data could still follow a farewell: a send of a caller's, or a lingering one. An
+  // orphan (Abandon) is not waited for by anyone; its peer gets its farewell as before.
+  std::vector<bool> sending(peers_.size(), false);
+  for (Op* op = pending_; op; op = op->next)
+    if (op->is_send && (op->user || op->lingering)) sending[size_t(op->peer)] = true;
+  // Tell the shared-memory peers this rank leaves, so that its exit is not taken for a death
+  // that blocked their queues (HostPeersHealth); the flush below lets the farewells out.
+  SayFarewells(sending);
+  // Let data of completed sends still queued in UCX leave first (a send "completes" once
+  // buffered). A flushing ucp_ep_close waits for the peer to acknowledge, which hangs on dead
+  // or busy peers, so flush the endpoints (bounded) and then close them forcibly.
+  std::vector<void*> flushes;
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    if (!peers_[p]->ep || !peers_[p]->sent || peers_[p]->failed || sending[p]) continue;
+    ucp_request_param_t params{};
+    ucs_status_ptr_t req = ucp_ep_flush_nbx(peers_[p]->ep, &params);
+    if (UCS_PTR_IS_PTR(req)) flushes.push_back(req);
+  }
+  deadline = Clock::now() + kFlushBound;
+  auto flushing = [&] {
+    for (void* req : flushes)
+      if (ucp_request_check_status(req) == UCS_INPROGRESS) return true;
+    return false;
+  };
+  while (flushing() && Clock::now() < deadline) {
+    Drive();
+    DrainUnexpected();
+  }
+  for (void* req : flushes) ucp_request_free(req);
+  // Endpoints with error handling are force-closed: UCX completes what is queued on them
+  // (UCS_ERR_CANCELED). The others UCX cannot force-close (CloseEndpoint lets them go), and a
+  // flushing close gains nothing: an endpoint the peer connected to stays until the worker goes
+  // anyway, and a closed one no longer answers the peer's rendezvous requests (DrainUnexpected).
+  // ucp_worker_destroy releases them.
+  for (size_t p = 0; p < peers_.size(); ++p) CloseEndpoint(int(p), /*force=*/true);
+  // The forced closes complete their endpoints' requests; what the shared-memory peers still owe
+  // was waited for above.
+  auto closing = [&] {
+    if (!closing_.empty()) return true;
+    for (Op* op = pending_; op; op = op->next)
+      if (peers_[size_t(op->peer)]->error_handling) return true;
+    return false;
+  };
+  deadline = Clock::now() + kCompletionBound;
+  for (;;) {
+    DrainUnexpected();
+    Drive();
+    ReapDrains(/*all=*/false);
+    if (!closing() || Clock::now() >= deadline) break;
+  }
+  if (closing()) {
+    BRAID_WARN(kNet, "UCX shutdown: gave up waiting for {} endpoint close(s){}", closing_.size(),
+               pending_ ? " and in-flight operations" : "");
+  }
+  // What is left belongs to peers that died or stalled (or did not answer in time): UCX may still
+  // warn of those requests as the worker goes.
+  DrainCompleted();  // nothing freed below may still wait in the done queue
+  while (pending_) {
+    Op* op = pending_;
+    if (Request* user = op->user) {
+      op->user = nullptr;
+      user->error = destroyed_;
+      user->state.store(Request::State::kFailed, std::memory_order_release);
+    }
+    Release(op);
+  }
+  for (void* req : closing_) ucp_request_free(req);
+  closing_.clear();
+  DrainUnexpected();  // the last messages that arrived (a farewell, a late notice)
+  ReapDrains(/*all=*/true);
 }
 
 void UcxTransport::AbandonEverything() noexcept {
@@ -308,6 +353,8 @@ void UcxTransport::AbandonEverything() noexcept {
   }
   for (void* req : closing_) ucp_request_free(req);
   closing_.clear();
+  for (void* req : drains_) ucp_request_free(req);
+  drains_.clear();
 }
 
 Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses,
@@ -422,7 +469,12 @@ Status UcxTransport::CreateEndpoint(int peer) {
 void UcxTransport::CloseEndpoint(int peer, bool force) {
   ucp_ep_h ep = peers_[size_t(peer)]->ep;
   if (!ep) return;
-  peers_[size_t(peer)]->ep = nullptr;  // from now on EndpointError ignores this ep
+  peers_[size_t(peer)]->ep = nullptr;  // from now on EndpointError ignores this ep; the next send reconnects
+  // UCX refuses to force-close an endpoint without error handling (FORCE needs
+  // UCP_ERR_HANDLING_MODE_PEER: ucp_ep_close_nbx returns UCS_ERR_INVALID_PARAM and leaves it
+  // open). It is only let go: what it still holds (a rendezvous the peer may yet answer) stays
+  // with UCX, and ucp_worker_destroy releases it, completing what is still queued on it.
+  if (force && !peers_[size_t(peer)]->error_handling) return;
   ucp_request_param_t params{};
   params.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   params.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;

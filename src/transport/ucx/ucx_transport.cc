@@ -102,11 +102,54 @@ std::string UcxTransport::ExitedMessage(int peer) const {
   return fmt::format("rank {} (pid {} on this host) exited", peer, processes_[size_t(peer)].pid);
 }
 
+std::string UcxTransport::LeftMessage(int peer) const {
+  return fmt::format("rank {} (pid {} on this host) left: it destroyed its communicators", peer,
+                     processes_[size_t(peer)].pid);
+}
+
+bool UcxTransport::NoteGone(int peer, ucs_status_t status, bool may_progress) {
+  if (status == UCS_OK || status == UCS_ERR_MESSAGE_TRUNCATED || status == UCS_ERR_CANCELED) return false;
+  if (peers_.empty() || unsigned(peer) >= unsigned(size_) || peers_[size_t(peer)]->failed || !SharesMemory(peer))
+    return false;
+  // A send into a same-host peer's shared memory fails (UCS_ERR_SHMEM_SEGMENT, "Shared memory
+  // error") once the peer destroyed its UCX worker or exited: its segments are gone. Say that,
+  // with the words of the health checks, rather than UCX's status alone. The peer's farewell may
+  // still be on its way in: HasLeft progresses to find it, where progress is allowed (not inside
+  // DrainCompleted); otherwise it is looked for among what arrived already.
+  Peer& p = *peers_[size_t(peer)];
+  ucp_tag_recv_info_t info;
+  if (may_progress) {
+    HasLeft(peer);
+  } else if (!p.left) {
+    p.left = ucp_tag_probe_nb(WorkerOf(peer), FarewellTag(uint32_t(peer)), ~uint64_t(0), /*remove=*/0, &info) !=
+             nullptr;
+  }
+  if (p.failed) return true;  // found dead while progressing (HasLeft's Drive)
+  std::string cause;
+  if (LocalProcessExited(processes_[size_t(peer)].pid))
+    cause = ExitedMessage(peer);
+  else if (p.left)
+    cause = LeftMessage(peer);
+  else if (status == UCS_ERR_SHMEM_SEGMENT)
+    cause = fmt::format("rank {} (pid {} on this host) is gone: its shared memory no longer exists (it destroyed its "
+                        "communicators or exited)", peer, processes_[size_t(peer)].pid);
+  else
+    return false;
+  MarkFailed(peer, fmt::format("{} (UCX: {})", cause, ucs_status_string(status)));
+  return true;
+}
+
+Status UcxTransport::OperationError(int peer, bool is_send, bool cancelled, ucs_status_t status, size_t expected,
+                                    size_t received, bool may_progress) {
+  if (!cancelled) NoteGone(peer, status, may_progress);
+  return CompletionError(peer, is_send, cancelled, status, expected, received);
+}
+
 void UcxTransport::HandleFailures() {
   while (!newly_failed_.empty()) {
     int peer = newly_failed_.back();
     newly_failed_.pop_back();
-    CloseEndpoint(peer, /*force=*/true);  // fails the sends queued on it
+    CloseEndpoint(peer, /*force=*/true);  // fails the sends queued on it (error handling only)
     DrainCompleted();                     // so that pending_ holds only unfinished operations
     // Receives are not tied to an endpoint: cancel them (their callbacks run at once, and the
     // drain below reports the peer's failure). Collect first, since completion unlinks.
@@ -116,9 +159,9 @@ void UcxTransport::HandleFailures() {
     for (Op* op : recvs) ucp_request_cancel(WorkerOf(op->peer), op);
     DrainCompleted();
     if (!peers_[size_t(peer)]->error_handling) {
-      // Without error handling UCX does not complete sends whose endpoint was force-closed (a
-      // rendezvous waiting for a dead peer's reply stays pending). The peer is gone, so nothing
-      // will read from these buffers again: fail the sends now.
+      // Without error handling the endpoint cannot be force-closed, and UCX does not complete a
+      // send to a dead peer (a rendezvous waiting for its reply stays pending). The peer is gone,
+      // so nothing will read from these buffers again: fail the sends now (still tracked).
       std::vector<Op*> sends;
       for (Op* op = pending_; op; op = op->next)
         if (op->is_send && op->peer == peer) sends.push_back(op);
@@ -157,15 +200,31 @@ void UcxTransport::Abandon(Op* op, Status why) {
     DrainCompleted();
     return;
   }
-  Unlink(op);
+  // Not freed: a UCX request freed unfinished stays in UCX's pool until its peer answers, and if
+  // none does before ucp_worker_destroy, UCX warns of it ("was not returned to mpool"). Kept on
+  // pending_ without a caller, its callback frees it (Complete), or the destructor, which waits
+  // for it a while first (Shutdown).
   Request* user = op->user;
   op->user = nullptr;
-  op->magic = 0;
-  // Freeing an unfinished UCX request hands it back to UCX once it completes; no callback runs.
-  ucp_request_free(op);
+  op->lingering = false;
   if (user) {
     user->error = std::move(why);
     user->state.store(Request::State::kFailed, std::memory_order_release);
+  }
+}
+
+void UcxTransport::Release(Op* op) {
+  Unlink(op);
+  op->magic = 0;
+  // An unfinished request goes back to UCX once it completes; no callback runs.
+  ucp_request_free(op);
+}
+
+void UcxTransport::ReapPolled() {
+  for (Op* op = pending_; op;) {
+    Op* next = op->next;
+    if (op->polled && !op->user && ucp_request_check_status(op) != UCS_INPROGRESS) Release(op);
+    op = next;
   }
 }
 
@@ -228,7 +287,7 @@ void UcxTransport::Finish(Request* user, int peer, bool is_send, bool cancelled,
     user->state.store(Request::State::kDone, std::memory_order_release);
     return;
   }
-  Status error = CompletionError(peer, is_send, cancelled, status, user->bytes, received);
+  Status error = OperationError(peer, is_send, cancelled, status, user->bytes, received, /*may_progress=*/false);
   const bool failed = !error.ok();
   if (failed) user->error = std::move(error);
   // The caller may reuse `user` as soon as it sees the new state: nothing touches it afterwards.
@@ -322,9 +381,12 @@ Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, 
                                   Request* req) {
   if (UCS_PTR_IS_ERR(ret)) {
     immediate_.done = false;
-    return Status::RemoteError(fmt::format("{} rank {} ({} bytes) failed: {}",
-                                           is_send ? "send to" : "receive from", peer, bytes,
-                                           ucs_status_string(UCS_PTR_STATUS(ret))));
+    const char* dir = is_send ? "send to" : "receive from";
+    if (NoteGone(peer, UCS_PTR_STATUS(ret), /*may_progress=*/true))
+      return Status::RemoteError(
+          fmt::format("{} rank {} ({} bytes): {}", dir, peer, bytes, peers_[size_t(peer)]->failure));
+    return Status::RemoteError(
+        fmt::format("{} rank {} ({} bytes) failed: {}", dir, peer, bytes, ucs_status_string(UCS_PTR_STATUS(ret))));
   }
   StartRequest(req, peer, bytes);
   if (immediate_.done) {
@@ -434,12 +496,12 @@ void UcxTransport::Linger(Op* op, uint32_t comm_id) {
   user->state.store(Request::State::kFailed, std::memory_order_release);
 }
 
-void UcxTransport::LingerPolled(void* request, int peer, uint32_t comm_id) {
-  BRAID_INFO(kNet, "cancelling a send to rank {}: kept until that rank stops or dies", peer);
+void UcxTransport::TrackPolled(void* request, int peer, bool is_send, bool lingering, uint32_t comm_id) {
+  if (lingering) BRAID_INFO(kNet, "cancelling a send to rank {}: kept until that rank stops or dies", peer);
   Op* op = static_cast<Op*>(request);
-  *op = Op{kOpLive, this, nullptr, peer, /*is_send=*/true, /*cancelled=*/true, /*linked=*/true, nullptr,
+  *op = Op{kOpLive, this, nullptr, peer, is_send, /*cancelled=*/true, /*linked=*/true, nullptr,
            pending_, /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr,
-           /*lingering=*/true, /*polled=*/true, comm_id};
+           lingering, /*polled=*/true, comm_id};
   if (pending_) pending_->prev = op;
   pending_ = op;
 }
@@ -468,11 +530,14 @@ size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stoppe
       p.settle = Settle::kGivenUp;
     if (p.settle == Settle::kStopped) {
       // The peer posts nothing that could match these sends. Resetting its endpoint also ends an
-      // eager remainder that waits for room in its queue (it would read our buffer later).
+      // eager remainder that waits for room in its queue (it would read our buffer later). UCX
+      // cannot reset one without error handling, which lingering sends' endpoints are: it is let
+      // go (CloseEndpoint), and the sends stay tracked (Abandon below) until UCX finishes them.
       CloseEndpoint(peer, /*force=*/true);
     } else if (p.settle == Settle::kGivenUp) {
       // Left as they are: the failure notice queued behind them still reaches the peer when it
-      // wakes up (a reset endpoint would drop it).
+      // wakes up (a reset endpoint would drop it). The destructor does not wait for them again.
+      p.settle_gave_up = Clock::now();
       BRAID_WARN(kNet, "a send to rank {} that a failed call cancelled may still be read by UCX if rank {} answers "
                        "it later; keep the call's buffers until every communicator sharing this transport (the "
                        "world and those split from it) is destroyed", peer, peer);
@@ -485,9 +550,7 @@ size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stoppe
     if (lingering(op)) {
       const Settle verdict = peers_[size_t(op->peer)]->settle;
       if (op->polled && ucp_request_check_status(op) != UCS_INPROGRESS) {
-        Unlink(op);
-        op->magic = 0;
-        ucp_request_free(op);
+        Release(op);
       } else if (verdict == Settle::kWaiting) {
         ++left;
       } else {
@@ -514,9 +577,11 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
     if (!finished()) {
       BRAID_INFO(kNet, "cancelling a send to rank {}: resetting its endpoint", peer);
       CloseEndpoint(peer, /*force=*/true);
-      // Without error handling UCX never completes the sends of a force-closed endpoint. Over
-      // the shared-memory lane (no cma) the peer cannot read our buffer itself, so once the
-      // endpoint is gone the send is dead: fail it now instead of after kCompletionBound.
+      // Without error handling UCX cannot force-close the endpoint (CloseEndpoint only lets it
+      // go, so later sends do not queue behind this one) and completes the send only when the
+      // peer answers it. Over the shared-memory lane (no cma) the peer cannot read our buffer
+      // itself: fail the caller's request now instead of after kCompletionBound; the caller
+      // abandons it, and it stays tracked until UCX finishes it (Abandon).
       if (!peers_[size_t(peer)]->error_handling) {
         Drive();
         return finished() ? nullptr : "cancelled";
@@ -574,7 +639,11 @@ Status UcxTransport::SendNowChecked(int peer, uint64_t tag, const void* buf, siz
 
 Status UcxTransport::SendNowWait(TransportLock::Guard* guard, ucs_status_ptr_t request, int peer, uint64_t tag,
                                  size_t bytes, const IdleCheck& idle) {
-  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, true, false, UCS_PTR_STATUS(request), bytes, 0);
+  if (UCS_PTR_IS_ERR(request)) {
+    std::optional<TransportLock::Guard> own;  // NoteGone reads the peer's state
+    if (!guard) own.emplace(lock_);
+    return OperationError(peer, true, false, UCS_PTR_STATUS(request), bytes, 0, /*may_progress=*/true);
+  }
   std::optional<TransportLock::Guard> own;  // SendNow's common case: the lock is off on this thread
   if (!guard) guard = &own.emplace(lock_);
   return WaitPolled(*guard, request, peer, /*is_send=*/true, tag, bytes, nullptr, idle);
@@ -589,7 +658,8 @@ Status UcxTransport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity,
   params.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
   params.memory_type = UCS_MEMORY_TYPE_HOST;
   ucs_status_ptr_t request = ucp_tag_recv_nbx(WorkerOf(peer), buf, capacity, tag, ~uint64_t(0), &params);
-  if (UCS_PTR_IS_ERR(request)) return CompletionError(peer, false, false, UCS_PTR_STATUS(request), capacity, 0);
+  if (UCS_PTR_IS_ERR(request))
+    return OperationError(peer, false, false, UCS_PTR_STATUS(request), capacity, 0, /*may_progress=*/true);
   return WaitPolled(guard, request, peer, /*is_send=*/false, tag, capacity, received, idle);
 }
 
@@ -640,10 +710,14 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
     const char* why = Stop(peer, is_send, request, [&] { return (status = test()) != UCS_INPROGRESS; },
                            /*may_linger=*/true);
     if (why == kLingering) {
-      LingerPolled(request, peer, TagCommId(tag));
+      TrackPolled(request, peer, is_send, /*lingering=*/true, TagCommId(tag));
       return stop;
     }
-    if (why || status != UCS_OK) {
+    if (why) {  // unfinished: tracked until UCX finishes it, as Abandon does
+      TrackPolled(request, peer, is_send, /*lingering=*/false, 0);
+      return stop;
+    }
+    if (status != UCS_OK) {
       ucp_request_free(request);
       return stop;
     }
@@ -653,7 +727,7 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
     if (received) *received = info.length;
     return Status::Ok();
   }
-  return CompletionError(peer, is_send, false, status, bytes, info.length);
+  return OperationError(peer, is_send, false, status, bytes, info.length, /*may_progress=*/true);
 }
 
 Status UcxTransport::PeerHealth(int peer) {
@@ -666,8 +740,7 @@ Status UcxTransport::PeerHealth(int peer) {
   if (!HasLeft(peer) || drain_progressed_) return health;
   // Its farewell arrived: it destroyed its transport and will send and receive nothing more, so
   // a wait on it would only end at BRAID_TIMEOUT.
-  MarkFailed(peer, fmt::format("rank {} (pid {} on this host) left: it destroyed its communicators",
-                               peer, processes_[size_t(peer)].pid));
+  MarkFailed(peer, LeftMessage(peer));
   HandleFailures();
   return Status::RemoteError(peers_[size_t(peer)]->failure);
 }
@@ -732,7 +805,9 @@ void UcxTransport::SayFarewells(const std::vector<bool>& sending) {
     Peer& p = *peers_[size_t(q)];
     // An endpoint a Cancel() reset is made again: without a farewell the peer would take this
     // rank's exit for a death.
-    if (!SharesMemory(q) || sending[size_t(q)] || !ReadyToSend(q).ok()) continue;
+    // Nor is one made to a peer that left: its shared memory is gone, so UCX could only fail
+    // to attach it (and log errors about it), and it reads nothing more anyway.
+    if (!SharesMemory(q) || sending[size_t(q)] || p.left || !ReadyToSend(q).ok()) continue;
     ucp_request_param_t params{};
     ucs_status_ptr_t req = ucp_tag_send_nbx(p.ep, &kFarewell, 1, FarewellTag(uint32_t(rank_)), &params);
     if (UCS_PTR_IS_ERR(req)) continue;
@@ -742,25 +817,56 @@ void UcxTransport::SayFarewells(const std::vector<bool>& sending) {
   }
 }
 
-void UcxTransport::ReceiveFarewells() {
-  for (int q = 0; q < size_; ++q) {
-    if (!SharesMemory(q)) continue;
-    ucp_worker_h worker = WorkerOf(q);
+void UcxTransport::DrainUnexpected() {
+  for (Lane& lane : lanes_) {
+    if (!lane.worker || !lane.in_use) continue;
     ucp_tag_recv_info_t info;
     ucp_tag_message_h message;
-    while ((message = ucp_tag_probe_nb(worker, FarewellTag(uint32_t(q)), ~uint64_t(0), /*remove=*/1, &info))) {
-      // A farewell is 1 byte; a larger message on its tag is truncated and dropped. Not on the
-      // stack: an unfinished request is freed below and UCX could still write after we return.
+    // Only what already arrived: probing makes no progress, so a busy sender cannot keep this going.
+    while ((message = ucp_tag_probe_nb(lane.worker, 0, 0, /*remove=*/1, &info))) {
+      const uint32_t source = TagSource(info.sender_tag);
+      if (info.sender_tag == FarewellTag(source) && source < uint32_t(size_)) peers_[source]->left = true;
+      // Every message lands in these 8 bytes, truncated: a rendezvous request is answered at once
+      // (UCX sends the peer its acknowledgement and fetches nothing), an eager one is dropped. Not
+      // on the stack: a request still unfinished when the worker goes could write to it later.
       static thread_local char sink[8];
       ucp_request_param_t params{};
-      ucs_status_ptr_t req = ucp_tag_msg_recv_nbx(worker, sink, sizeof(sink), message, &params);
+      ucs_status_ptr_t req = ucp_tag_msg_recv_nbx(lane.worker, sink, sizeof(sink), message, &params);
       if (!UCS_PTR_IS_PTR(req)) continue;  // completed at once (an eager message), or failed
-      // The data is already here, so this takes a pass or two; bounded all the same.
-      for (int pass = 0; pass < kFarewellDrainPasses && ucp_request_check_status(req) == UCS_INPROGRESS; ++pass)
-        ucp_worker_progress(worker);
-      ucp_request_free(req);
+      if (ucp_request_check_status(req) != UCS_INPROGRESS)
+        ucp_request_free(req);
+      else
+        drains_.push_back(req);  // an eager message whose other fragments are on their way
     }
   }
+}
+
+void UcxTransport::ReapDrains(bool all) {
+  std::erase_if(drains_, [all](void* req) {
+    if (!all && ucp_request_check_status(req) == UCS_INPROGRESS) return false;
+    ucp_request_free(req);
+    return true;
+  });
+}
+
+bool UcxTransport::AwaitingPeers() {
+  // Peers first, then their health: Health may mark a peer failed, which changes pending_.
+  std::vector<bool> waiting(size_t(size_), false);
+  for (Op* op = pending_; op; op = op->next) waiting[size_t(op->peer)] = true;
+  bool awaiting = !drains_.empty();
+  const Clock::time_point now = Clock::now();
+  for (int peer = 0; peer < size_; ++peer) {
+    if (!waiting[size_t(peer)]) continue;
+    const Peer& p = *peers_[size_t(peer)];
+    // A peer with error handling gets its endpoint force-closed next, which completes the
+    // requests. A stalled one let a cancelled transfer run out its bound just now (Stop's, or
+    // SettleCancelledSends').
+    auto recent = [now](Clock::time_point t) { return t != Clock::time_point{} && now - t < kStalledPeerMemory; };
+    const bool stalled = recent(p.stop_gave_up) || recent(p.settle_gave_up);
+    if (p.error_handling || p.left || stalled || !Health(peer).ok()) continue;
+    awaiting = true;
+  }
+  return awaiting;
 }
 
 }  // namespace braid::transport

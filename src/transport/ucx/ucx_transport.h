@@ -30,10 +30,20 @@
 // =none forces NONE everywhere.
 // Once a peer is failed its endpoint is force-closed (which fails the sends to it), receives
 // from it are cancelled with the failure as their error, and new operations involving it are
-// refused.
+// refused. UCX refuses to force-close an endpoint without error handling (NONE: the shared-memory
+// lane; ucp_ep_close_nbx returns UCS_ERR_INVALID_PARAM), so those stay open, and UCX completes
+// their sends only when the peer answers: a send whose caller was failed (cancelled, abandoned)
+// stays tracked here until UCX finishes it, for the destructor to wait for.
 //
-// Shutdown: the destructor flushes endpoints that carried sends (at most 1 s, so buffered data
-// still leaves), then force-closes all endpoints (a flushing close waits for the peer's answer).
+// Shutdown: the destructor first lets UCX finish what it still holds (at most 1 s, not for peers
+// that died, left or stalled): it receives every message nobody will (a rendezvous request is
+// answered as truncated, which completes the peer's send) while waiting for the peers to do the
+// same for its own cancelled rendezvous sends. Then it flushes endpoints that carried sends (at
+// most 1 s, so buffered data still leaves), force-closes the endpoints with error handling (a
+// flushing close waits for the peer's answer) and leaves the others to ucp_worker_destroy. So UCX
+// finds no request, unexpected message or endpoint operation left to warn about when the worker
+// goes, unless a peer died or stalled with a transfer of ours under way (UCX 1.13 cannot take a
+// rendezvous back from a peer without error handling).
 #pragma once
 
 #include <ucp/api/ucp.h>
@@ -137,6 +147,9 @@ class UcxTransport : public Transport {
     // When Stop() last waited the whole kCompletionBound for a cancelled transfer with this peer
     // in vain (zero: never). Its other transfers are then not waited for again (kStalledPeerMemory).
     std::chrono::steady_clock::time_point stop_gave_up{};
+    // When SettleCancelledSends last gave up on its lingering sends (zero: never): the destructor
+    // does not wait for them either, for kStalledPeerMemory.
+    std::chrono::steady_clock::time_point settle_gave_up{};
     std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
     std::string failure;  // cause + "; also <cause of another failed peer>"...
   };
@@ -208,10 +221,29 @@ class UcxTransport : public Transport {
   // The destructor's farewells: one short message to each live shared-memory peer, except
   // those with a send of ours still in flight (`sending`), whose data could follow it.
   void SayFarewells(const std::vector<bool>& sending);
-  // The destructor's last step before the workers go: receives the peers' farewells that
-  // arrived (nobody else does), since UCX warns of every unmatched message it holds.
-  void ReceiveFarewells();
+  // The destructor's receiver of last resort: receives every message that arrived and nobody
+  // will (UCX warns of each unmatched one it holds when the worker goes) into a small sink, so a
+  // rendezvous request is answered as truncated and the peer's send completes. A farewell marks
+  // its sender as left. Receives that UCX does not finish at once are kept in drains_.
+  void DrainUnexpected();
+  // Frees the finished requests of drains_ (all of them with `all`).
+  void ReapDrains(bool all);
+  // Whether an operation still in flight (pending_ or drains_) can yet be finished by its peer:
+  // one on the shared-memory lane that is alive, has not left and has not stalled. Peers with
+  // error handling are not waited for: force-closing their endpoints completes their requests.
+  bool AwaitingPeers();
   std::string ExitedMessage(int peer) const;
+  std::string LeftMessage(int peer) const;
+  // After UCX failed an operation with `peer` with `status`: if the peer is a same-host peer whose
+  // process exited, whose farewell arrived (it destroyed its communicators), or whose shared
+  // memory is gone (UCS_ERR_SHMEM_SEGMENT), marks it failed with the message that says so (the
+  // same words as PeerHealth's), UCX's status appended, and returns true (also when it was found
+  // failed meanwhile). `may_progress`: UCX may be progressed to find the farewell (not inside
+  // DrainCompleted, where a UCX callback's completion is being delivered).
+  bool NoteGone(int peer, ucs_status_t status, bool may_progress);
+  // CompletionError after NoteGone: the error names the gone peer rather than UCX's status alone.
+  Status OperationError(int peer, bool is_send, bool cancelled, ucs_status_t status, size_t expected,
+                        size_t received, bool may_progress);
   // One pass of UCX progress plus the work deferred out of UCX callbacks.
   unsigned Drive();
   // Closes and fails what involves peers marked failed inside UCX callbacks (newly_failed_).
@@ -270,13 +302,21 @@ class UcxTransport : public Transport {
   // Cancel (may_linger false) and CancelAfterFailure (true, for communicator `comm_id`).
   void CancelRequest(Request* req, bool may_linger, uint32_t comm_id);
   void Unlink(Op* op);
-  // Fails the caller's request now and leaves the UCX request to be freed by its callback.
+  // Fails the caller's request now but keeps tracking the unfinished UCX request (an orphan: no
+  // caller, not lingering) until it completes (Complete frees it) or the destructor gives up on
+  // it: UCX finishes a request freed unfinished only if the peer answers, and warns at
+  // ucp_worker_destroy of each one it still holds, so the destructor waits for them (bounded).
   void Abandon(Op* op, Status why);
+  // Stops tracking `op` and frees its UCX request (finished or not).
+  void Release(Op* op);
+  // Frees the polled operations (SendNow/RecvNow's, no callback) that UCX has finished.
+  void ReapPolled();
   // Fails the caller's request now (Aborted) but keeps tracking the unfinished send, marked as
   // communicator `comm_id`'s, until SettleCancelledSends lets it go.
   void Linger(Op* op, uint32_t comm_id);
-  // Linger for a request SendNow posted without a callback (it has no Op set up yet).
-  void LingerPolled(void* request, int peer, uint32_t comm_id);
+  // Tracks a request SendNow/RecvNow posted without a callback (it has no Op set up yet) that
+  // the wait gave up on: lingering for communicator `comm_id` (a send), or orphaned (Abandon).
+  void TrackPolled(void* request, int peer, bool is_send, bool lingering, uint32_t comm_id);
 
   static void InitRequest(void* request);
   static void SendDone(void* request, ucs_status_t status, void* user_data);
@@ -335,6 +375,7 @@ class UcxTransport : public Transport {
   Op* done_tail_ = nullptr;
   std::vector<int> newly_failed_;  // marked failed inside a UCX callback; handled after
   std::vector<void*> closing_;     // endpoint-close requests not yet complete
+  std::vector<void*> drains_;      // DrainUnexpected's receives not yet complete
   // A callback that runs inside ucp_tag_*_nbx (before our Op exists) reports here.
   struct Immediate {
     bool done = false;
