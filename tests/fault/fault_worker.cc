@@ -38,6 +38,12 @@
 //                                        that differ, a group failed by a mismatch; each on its
 //                                        own communicator, then everything destroyed. "DONE"; the
 //                                        test reads stderr for UCX's warnings at teardown.
+//   fault_worker discard-eager-unmap     2 ranks. Rank 0's group queues 32 eager 64 KiB sends to
+//                                        rank 1 (2 MiB: more than rank 1's shared-memory queue
+//                                        holds) from a mapping, then an invalid call discards the
+//                                        group; rank 0 unmaps the mapping as soon as GroupEnd
+//                                        returns. Rank 1 sleeps 300 ms outside braid, then both
+//                                        all-reduce. A send UCX still read afterwards is a SIGSEGV.
 //   fault_worker send-after-leave HOW FILE   2 ranks. Rank 1 leaves (HOW = leave: destroys its
 //                                        communicator, stays alive; exit: exits without cleanup)
 //                                        and writes its pid to FILE; rank 0 waits for that (and,
@@ -403,6 +409,35 @@ void MismatchedPair(braid::Comm& comm, size_t send, size_t recv, const std::stri
   Say(what + ": " + s.ToString());
 }
 
+int DiscardEagerUnmap(braid::Comm& comm) {
+  const int rank = comm.rank();
+  if (comm.size() != 2) return kExitUsage;
+  constexpr size_t kMessage = 64 << 10;  // eager: below the lane's 128 KiB rendezvous size
+  constexpr int kMessages = 32;
+  if (rank == 0) {
+    const size_t bytes = kMessage * kMessages;
+    void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) return kExitUsage;
+    char* out = static_cast<char*>(mapping);
+    std::memset(out, 1, bytes);
+    (void)comm.GroupStart();
+    for (int i = 0; i < kMessages; ++i) (void)comm.Send(out + i * kMessage, kMessage, braid::DataType::kUint8, 1);
+    (void)comm.Send(out, 1, braid::DataType::kUint8, 7);  // no such rank: the group is discarded
+    Say("discarded group: " + comm.GroupEnd().ToString());
+    munmap(mapping, bytes);
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  float one = 1, sum = 0;
+  const braid::Status s = comm.AllReduce(&one, &sum, 1, braid::DataType::kFloat32, {});
+  if (!s.ok()) {
+    Fail(rank, "allreduce", s);
+    return kExitCollective;
+  }
+  Say("DONE");
+  return sum == 2 ? kExitOk : kExitWrong;
+}
+
 int CancelledTransfers(std::unique_ptr<braid::Comm> world) {
   const int rank = world->rank(), peer = 1 - rank;
   if (world->size() != 2) return kExitUsage;
@@ -514,7 +549,8 @@ int Usage() {
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
                "concurrent-torture SEED N R | mismatch | unmap-after-failure N | group-failure | "
-               "bystander die|leave|desert LATE_MS | cancelled-transfers | send-after-leave leave|exit FILE\n");
+               "bystander die|leave|desert LATE_MS | cancelled-transfers | discard-eager-unmap | "
+               "send-after-leave leave|exit FILE\n");
   return kExitUsage;
 }
 
@@ -527,7 +563,8 @@ int main(int argc, char** argv) {
   const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure";
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
   const bool plain =
-      mode == "bad-args" || mode == "mismatch" || mode == "group-failure" || mode == "cancelled-transfers";
+      mode == "bad-args" || mode == "mismatch" || mode == "group-failure" || mode == "cancelled-transfers" ||
+      mode == "discard-eager-unmap";
   const bool bystander = mode == "bystander";
   const bool leaver = mode == "send-after-leave";
   if (!counted && !torture && !rounds && !plain && !bystander && !leaver) return Usage();
@@ -559,6 +596,7 @@ int main(int argc, char** argv) {
   if (mode == "group-failure") return GroupFailure(*comm);
   if (bystander) return Bystander(std::move(comm), argv[2], std::atoi(argv[3]));
   if (mode == "cancelled-transfers") return CancelledTransfers(std::move(comm));
+  if (mode == "discard-eager-unmap") return DiscardEagerUnmap(*comm);
   if (leaver) return SendAfterLeave(std::move(comm), how, argv[3]);
   if (torture) {
     return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]),

@@ -423,6 +423,15 @@ TEST_F(ProcessFaultTest, ARankThatLeftFailsThoseWaitingOnIt) {
   }
 }
 
+// An eager send that waits for room in the peer's shared-memory queue is copied by UCX from the
+// caller's buffer whenever the peer frees room, matched or not: a discarded group must not return
+// before its eager sends have left, or the caller's unmap makes UCX fault (SIGSEGV in rank 0 in 3
+// runs of 3 before Stop waited for them).
+TEST_F(ProcessFaultTest, ADiscardedGroupReturnsOnlyOnceItsEagerSendsLeftTheCallersBuffer) {
+  RunToCompletion(2, {"discard-eager-unmap"});
+  EXPECT_NE(harness_.Stdout(0).find("discarded group: InvalidArgument"), std::string::npos) << harness_.Report();
+}
+
 // Calls that fail with large (rendezvous) transfers in flight: groups discarded by an invalid call,
 // sizes that differ, a group failed by a mismatch. The transfers are cancelled; when the ranks
 // then destroy everything, UCX must find nothing to warn about: no request it still holds (a

@@ -12,12 +12,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string>
 #include <utility>
 
 #include "core/env.h"
@@ -28,6 +30,26 @@ namespace braid::transport {
 using namespace ucx_internal;
 
 namespace {
+
+// The byte count of a UCX threshold setting ("131072", "128k", "1M"; UCX's memunits): sends
+// below it go eager. "auto", "inf" or anything else unreadable: SIZE_MAX (any send may).
+size_t EagerBelowBytes(const std::string& setting) {
+  size_t digits = 0;
+  while (digits < setting.size() && std::isdigit(static_cast<unsigned char>(setting[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return SIZE_MAX;
+  std::string unit = setting.substr(digits);
+  if (!unit.empty() && (unit.back() == 'b' || unit.back() == 'B')) unit.pop_back();
+  const size_t value = std::stoull(setting.substr(0, digits));
+  if (unit.empty()) return value;
+  if (unit.size() != 1) return SIZE_MAX;
+  switch (std::tolower(static_cast<unsigned char>(unit[0]))) {
+    case 'k': return value << 10;
+    case 'm': return value << 20;
+    case 'g': return value << 30;
+    default: return SIZE_MAX;
+  }
+}
+
 
 // File descriptors UCX's initialisation needs free (its async thread's epoll and event fds, the
 // shared-memory lane's, a worker's wakeup fd, sockets): with too few, UCX 1.13 fails an assertion
@@ -172,6 +194,7 @@ Status UcxTransport::Init() {
   static const std::string local_rndv =
       env::Get("UCX_LOCAL_RNDV_THRESH").value_or(std::to_string(kDefaultLocalRndvThreshBytes));
   local_rndv_ = user_rndv ? "UCX_RNDV_THRESH" : local_rndv;
+  local_eager_below_ = EagerBelowBytes(user_rndv ? std::getenv("UCX_RNDV_THRESH") : local_rndv);
   std::string user_fifo;  // a UCX variable that sets a shared-memory FIFO size wins
   for (const char* name : {"UCX_MM_FIFO_SIZE", "UCX_POSIX_FIFO_SIZE", "UCX_SYSV_FIFO_SIZE", "UCX_XPMEM_FIFO_SIZE"})
     if (user_fifo.empty() && std::getenv(name)) user_fifo = name;

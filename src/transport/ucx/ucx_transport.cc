@@ -479,7 +479,7 @@ void UcxTransport::CancelRequest(Request* req, bool may_linger, uint32_t comm_id
   }
   Op* op = static_cast<Op*>(req->handle);
   op->cancelled = true;
-  const char* why = Stop(op->peer, op->is_send, op, [req] { return req->finished(); }, may_linger);
+  const char* why = Stop(op->peer, op->is_send, req->bytes, op, [req] { return req->finished(); }, may_linger);
   if (why == kLingering)
     Linger(op, comm_id);
   else if (why)
@@ -564,8 +564,13 @@ size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stoppe
 }
 
 template <typename Finished>
-const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished finished, bool may_linger) {
+const char* UcxTransport::Stop(int peer, bool is_send, size_t bytes, void* request, Finished finished,
+                               bool may_linger) {
   Clock::time_point start = Clock::now();
+  Peer& p = *peers_[size_t(peer)];
+  // A peer that let another cancelled transfer run out the bound just now is stalled (stopped,
+  // or busy outside UCX): not waited for again.
+  const bool stalled = p.stop_gave_up != Clock::time_point{} && Clock::now() - p.stop_gave_up < kStalledPeerMemory;
   if (!is_send) {
     // Removes an unmatched receive at once; a matched one (rendezvous under way) finishes soon.
     ucp_request_cancel(WorkerOf(peer), request);
@@ -573,6 +578,21 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
     // UCX cannot cancel a send. Give it a moment to complete; then force-close the endpoint,
     // which fails everything queued on it, and reconnect on the next send to that peer.
     while (!finished() && Clock::now() - start < kSendCancelGrace) Drive();
+    if (!finished() && !p.error_handling && bytes < local_eager_below_ && !stalled) {
+      // An eager send over the shared-memory lane whose fragments wait for room in the peer's
+      // queue: UCX copies each from the caller's buffer as room frees, matched or not, and
+      // nothing takes it back. Returning now let UCX read a buffer the caller had unmapped
+      // (a group discarded with 2 MiB of 64 KiB sends queued: SIGSEGV in ucp_dt_pack, 3 runs of
+      // 3). The peer frees room whenever it progresses, so wait for that, bounded.
+      while (!finished() && Clock::now() - start < kCompletionBound && Health(peer).ok()) Drive();
+      if (!finished() && Health(peer).ok()) {
+        p.stop_gave_up = Clock::now();
+        BRAID_WARN(kNet, "an eager send to rank {} still waits for room in its queue {} s after being cancelled; "
+                   "UCX may read the call's buffer when rank {} makes room: keep it until every communicator "
+                   "sharing this transport is destroyed", peer,
+                   std::chrono::duration<double>(kCompletionBound).count(), peer);
+      }
+    }
     if (!finished() && may_linger && !peers_[size_t(peer)]->error_handling && Health(peer).ok()) return kLingering;
     if (!finished()) {
       BRAID_INFO(kNet, "cancelling a send to rank {}: resetting its endpoint", peer);
@@ -590,10 +610,7 @@ const char* UcxTransport::Stop(int peer, bool is_send, void* request, Finished f
   }
   // A transfer matched with a peer that has died never completes (the shared-memory lane has no
   // error handling): stop waiting as soon as the peer is known dead, rather than after the bound
-  // for every such request in turn. A peer that let another cancelled transfer run out the bound
-  // just now is stalled (stopped, or busy outside UCX): not waited for again.
-  Peer& p = *peers_[size_t(peer)];
-  const bool stalled = p.stop_gave_up != Clock::time_point{} && Clock::now() - p.stop_gave_up < kStalledPeerMemory;
+  // for every such request in turn.
   while (!stalled && !finished() && Clock::now() - start < kCompletionBound) {
     Drive();
     if (!Health(peer).ok()) break;
@@ -707,7 +724,7 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
     if (stop.ok()) continue;
     // Stopped unfinished (UCX releases the request once it completes; nothing reads it then) or
     // cancelled: the wait's error. Completed while being stopped: delivered after all.
-    const char* why = Stop(peer, is_send, request, [&] { return (status = test()) != UCS_INPROGRESS; },
+    const char* why = Stop(peer, is_send, bytes, request, [&] { return (status = test()) != UCS_INPROGRESS; },
                            /*may_linger=*/true);
     if (why == kLingering) {
       TrackPolled(request, peer, is_send, /*lingering=*/true, TagCommId(tag));

@@ -296,9 +296,10 @@ class UcxTransport : public Transport {
   // failure, not one per transfer: a ring's slices are many). nullptr once it finished, else why
   // not (the caller abandons it). With `may_linger`, a send still pending after the moment to a
   // live peer without error handling is not force-closed: Stop returns kLingering, and the caller
-  // lingers it instead of abandoning it.
+  // lingers it instead of abandoning it. An eager send (below local_eager_below_ bytes) to such a
+  // peer is first waited for, bounded as above: UCX copies its fragments as the peer frees room.
   template <typename Finished>
-  const char* Stop(int peer, bool is_send, void* request, Finished finished, bool may_linger);
+  const char* Stop(int peer, bool is_send, size_t bytes, void* request, Finished finished, bool may_linger);
   // Cancel (may_linger false) and CancelAfterFailure (true, for communicator `comm_id`).
   void CancelRequest(Request* req, bool may_linger, uint32_t comm_id);
   void Unlink(Op* op);
@@ -356,6 +357,9 @@ class UcxTransport : public Transport {
   int interrupt_fd_ = -1;
   std::string thread_mode_;
   std::string local_rndv_;  // the shared-memory lane's rendezvous threshold, as configured
+  // Sends below this many bytes may go eager on the shared-memory lane (SIZE_MAX: the threshold
+  // is UCX's automatic one or unreadable, so any may).
+  size_t local_eager_below_ = SIZE_MAX;
   std::string local_fifo_;  // the shared-memory lane's receive FIFO: elements, or where UCX takes it from
   std::string error_mode_ = "auto";  // BRAID_UCX_ERROR_MODE: auto, peer or none
 
