@@ -130,9 +130,10 @@ class BRAID_API Comm {
   // they leave as soon as they are called), and returns the first such error with its code,
   // prefixed "GroupEnd: an operation of the group failed: ". An invalid argument leaves the
   // communicator usable, provided every rank discarded the matching group. Buffers: GroupEnd
-  // returns once its sends up to 128 KiB have left them (bounded: 2 s for a live peer that
-  // makes no progress, with a warning); a larger send that a peer which kept its group still
-  // matches is read from its buffer then, so keep those buffers unless every rank discarded.
+  // returns once its eager sends (below 128 KiB, the shared-memory lane's default rendezvous
+  // size) have left them (bounded: 2 s for a live peer that makes no progress, with a warning);
+  // a larger send that a peer which kept its group still matches is read from its buffer then,
+  // so keep those buffers unless every rank discarded.
   Status GroupStart();
   Status GroupEnd();
 

@@ -15,7 +15,8 @@
 //   - "rank-tx" / "rank-rx": a port per direction and link class at the larger of the class's
 //     GBps and bidir_GBps: a lone message drains at no less than either measured rate;
 //   - "rank-duplex": a port per link class crossed by both directions, at the larger of
-//     2 bidir_GBps and GBps: two opposite streams get bidir_GBps each, a lone one its GBps;
+//     2 bidir_GBps and GBps: two opposite streams get bidir_GBps each (GBps / 2 each when that
+//     is more), a lone one its GBps;
 //   - between nodes also the node's NIC per direction at the inter-node GBps, shared by the
 //     node's ranks.
 // A message is two flows: the sender's copy [rank-tx, rank-duplex, cpu (, nic-tx)] and the

@@ -295,7 +295,7 @@ std::string HostCalibrationSummary(const HostCalibration& h) {
   s += fmt::format("  {:.2f} us per collective call, {:.2f} us per reduction step\n", h.call_overhead_us,
                    h.reduce_step_us);
   if (!h.memory.empty()) {
-    s += fmt::format("  reduce / copy GB/s by working set (beyond {} KiB, links without exchange rates slow down "
+    s += fmt::format("  reduce / copy GB/s by working set (beyond {} KiB, links without streaming rates slow down "
                      "with copy):",
                      int(kStreamWorkingSetBytes) >> 10);
     for (const HostMemoryPoint& p : h.memory)

@@ -193,7 +193,7 @@ std::optional<SuiteResult> MeasureSuite(const Settings& s, const LinkClass& c, c
   argv.insert(argv.end(), {fs::read_symlink("/proc/self/exe").string(), suite});
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"--json", json.string()});
-  std::fprintf(stderr, "braid-perf calibrate: %s %s%s ...\n", c.name.c_str(), suite.c_str(),
+  std::fprintf(stderr, "braid-perf calibrate: %s %s%s ...\n", c.name.c_str(), m.name.c_str(),
                c.ucx_tls ? fmt::format(" (UCX_TLS={})", *c.ucx_tls).c_str() : "");
   int status = RunJob(argv, c.ucx_tls);
   if (status != 0) {

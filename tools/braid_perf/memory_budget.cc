@@ -56,7 +56,7 @@ bool FitsShare(const Options& options, size_t need, std::optional<size_t> availa
   if (first == 0) {
     const std::string what = options.suite ? P2pSuiteName(*options.suite) : CollectiveName(options.collective);
     // A need that overflowed (Times, Plus) is not 16 EiB but more than any size can say.
-    const std::string needed = need == kNoLimit ? "more than 2^64 B" : Binary(need);
+    const std::string needed = need == kNoLimit ? "2^64 B or more" : Binary(need);
     std::fprintf(stderr, "braid-perf: %s with -e/--maxbytes %zu B (%s) needs %s per rank, but %s is %s for %d "
                  "rank(s), %s each: use a smaller -e/--maxbytes\n", what.c_str(), options.max_bytes,
                  Binary(options.max_bytes).c_str(), needed.c_str(), memory.c_str(),

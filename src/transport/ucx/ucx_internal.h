@@ -38,6 +38,9 @@ struct UcxTransport::Op {
   bool lingering;
   bool polled;
   uint32_t comm_id;
+  // A lingering send that UCX may copy from the caller's buffer without the peer matching it (an
+  // eager one: UcxTransport::MayCopyUnmatched): a stopped peer does not end it; it is waited for.
+  bool eager = false;
 };
 
 inline UcxTransport::Op* UcxTransport::NextDone(const Op* op) { return op->done_next; }

@@ -32,22 +32,20 @@ using namespace ucx_internal;
 namespace {
 
 // The byte count of a UCX threshold setting ("131072", "128k", "1M"; UCX's memunits): sends
-// below it go eager. "auto", "inf" or anything else unreadable: SIZE_MAX (any send may).
+// below it go eager. "inf": SIZE_MAX. "auto" or anything unreadable: braid's default lane
+// threshold, which is above UCX's own automatic one on this lane (8-16 KiB), so no eager send is
+// missed; a rendezvous send below it is only waited for needlessly (bounded).
 size_t EagerBelowBytes(const std::string& setting) {
+  std::string lower;
+  for (char c : setting) lower += char(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "inf") return SIZE_MAX;
   size_t digits = 0;
-  while (digits < setting.size() && std::isdigit(static_cast<unsigned char>(setting[digits]))) ++digits;
-  if (digits == 0 || digits > 15) return SIZE_MAX;
-  std::string unit = setting.substr(digits);
-  if (!unit.empty() && (unit.back() == 'b' || unit.back() == 'B')) unit.pop_back();
-  const size_t value = std::stoull(setting.substr(0, digits));
-  if (unit.empty()) return value;
-  if (unit.size() != 1) return SIZE_MAX;
-  switch (std::tolower(static_cast<unsigned char>(unit[0]))) {
-    case 'k': return value << 10;
-    case 'm': return value << 20;
-    case 'g': return value << 30;
-    default: return SIZE_MAX;
-  }
+  while (digits < lower.size() && std::isdigit(static_cast<unsigned char>(lower[digits]))) ++digits;
+  std::string unit = lower.substr(digits);
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  const int shift = unit.empty() ? 0 : unit == "k" ? 10 : unit == "m" ? 20 : unit == "g" ? 30 : -1;
+  if (digits == 0 || digits > 12 || shift < 0) return kDefaultLocalRndvThreshBytes;  // 12 digits << 30 fits
+  return size_t(std::stoull(lower.substr(0, digits))) << shift;
 }
 
 

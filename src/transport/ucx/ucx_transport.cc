@@ -399,7 +399,8 @@ Status UcxTransport::TrackStarted(ucs_status_ptr_t ret, int peer, bool is_send, 
   }
   Op* op = static_cast<Op*>(ret);
   *op = Op{kOpLive, this, req, peer, is_send, /*cancelled=*/false, /*linked=*/true, nullptr, pending_,
-           /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr, /*lingering=*/false, /*polled=*/false, 0};
+           /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr, /*lingering=*/false, /*polled=*/false, 0,
+           /*eager=*/false};
   if (pending_) pending_->prev = op;
   pending_ = op;
   req->handle = op;
@@ -492,16 +493,17 @@ void UcxTransport::Linger(Op* op, uint32_t comm_id) {
   op->user = nullptr;
   op->lingering = true;
   op->comm_id = comm_id;
+  op->eager = MayCopyUnmatched(op->peer, op->is_send, user->bytes);
   user->error = Status::Aborted("cancelled");
   user->state.store(Request::State::kFailed, std::memory_order_release);
 }
 
-void UcxTransport::TrackPolled(void* request, int peer, bool is_send, bool lingering, uint32_t comm_id) {
+void UcxTransport::TrackPolled(void* request, int peer, bool is_send, size_t bytes, bool lingering, uint32_t comm_id) {
   if (lingering) BRAID_INFO(kNet, "cancelling a send to rank {}: kept until that rank stops or dies", peer);
   Op* op = static_cast<Op*>(request);
   *op = Op{kOpLive, this, nullptr, peer, is_send, /*cancelled=*/true, /*linked=*/true, nullptr,
            pending_, /*completed=*/false, UCS_INPROGRESS, Received{}, nullptr,
-           lingering, /*polled=*/true, comm_id};
+           lingering, /*polled=*/true, comm_id, /*eager=*/lingering && MayCopyUnmatched(peer, is_send, bytes)};
   if (pending_) pending_->prev = op;
   pending_ = op;
 }
@@ -544,16 +546,29 @@ size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stoppe
     }
   }
   Drive();  // completes what the resets failed; the walk below then frees nothing but its own op
+  // A stopped peer that is still there frees room in its queue as it progresses.
+  auto frees_room = [this](int peer) { return peer != rank_ && !peers_[size_t(peer)]->left; };
   size_t left = 0;
   for (Op* op = pending_; op;) {
     Op* next = op->next;
     if (lingering(op)) {
       const Settle verdict = peers_[size_t(op->peer)]->settle;
+      // A stopped peer matches nothing more, but UCX still copies an eager send's fragments from
+      // our buffer as the peer frees room: wait for it to finish, up to the give-up bound.
+      const bool copying = verdict == Settle::kStopped && op->eager && frees_room(op->peer);
       if (op->polled && ucp_request_check_status(op) != UCS_INPROGRESS) {
         Release(op);
-      } else if (verdict == Settle::kWaiting) {
+      } else if (verdict == Settle::kWaiting || (copying && !give_up)) {
         ++left;
       } else {
+        Peer& p = *peers_[size_t(op->peer)];
+        if (copying) {  // once per peer: its other sends then take this verdict
+          p.settle = Settle::kGivenUp;
+          p.settle_gave_up = Clock::now();
+          BRAID_WARN(kNet, "a cancelled send to rank {} still waits for room in its queue; UCX may read the call's "
+                     "buffer when rank {} makes room: keep it until every communicator sharing this transport is "
+                     "destroyed", op->peer, op->peer);
+        }
         Abandon(op, Status::Aborted("cancelled"));
       }
     }
@@ -563,14 +578,21 @@ size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stoppe
   return left;
 }
 
+bool UcxTransport::MayCopyUnmatched(int peer, bool is_send, size_t bytes) const {
+  // Over the shared-memory lane (no error handling, so no forced close) below its rendezvous size.
+  return is_send && peer != rank_ && SharesMemory(peer) && !peers_[size_t(peer)]->error_handling &&
+         bytes < local_eager_below_;
+}
+
 template <typename Finished>
 const char* UcxTransport::Stop(int peer, bool is_send, size_t bytes, void* request, Finished finished,
                                bool may_linger) {
   Clock::time_point start = Clock::now();
   Peer& p = *peers_[size_t(peer)];
-  // A peer that let another cancelled transfer run out the bound just now is stalled (stopped,
-  // or busy outside UCX): not waited for again.
-  const bool stalled = p.stop_gave_up != Clock::time_point{} && Clock::now() - p.stop_gave_up < kStalledPeerMemory;
+  // A peer that let another cancelled transfer run out the bound just now (here, or in
+  // SettleCancelledSends) is stalled (stopped, or busy outside UCX): not waited for again.
+  auto recent = [](Clock::time_point t) { return t != Clock::time_point{} && Clock::now() - t < kStalledPeerMemory; };
+  const bool stalled = recent(p.stop_gave_up) || recent(p.settle_gave_up);
   if (!is_send) {
     // Removes an unmatched receive at once; a matched one (rendezvous under way) finishes soon.
     ucp_request_cancel(WorkerOf(peer), request);
@@ -578,19 +600,19 @@ const char* UcxTransport::Stop(int peer, bool is_send, size_t bytes, void* reque
     // UCX cannot cancel a send. Give it a moment to complete; then force-close the endpoint,
     // which fails everything queued on it, and reconnect on the next send to that peer.
     while (!finished() && Clock::now() - start < kSendCancelGrace) Drive();
-    if (!finished() && !p.error_handling && bytes < local_eager_below_ && !stalled) {
-      // An eager send over the shared-memory lane whose fragments wait for room in the peer's
-      // queue: UCX copies each from the caller's buffer as room frees, matched or not, and
-      // nothing takes it back. Returning now let UCX read a buffer the caller had unmapped
-      // (a group discarded with 2 MiB of 64 KiB sends queued: SIGSEGV in ucp_dt_pack, 3 runs of
-      // 3). The peer frees room whenever it progresses, so wait for that, bounded.
+    if (!finished() && !may_linger && MayCopyUnmatched(peer, is_send, bytes) && !stalled) {
+      // An eager send whose fragments wait for room in the peer's queue: UCX copies each from
+      // the caller's buffer as room frees, matched or not, and nothing takes it back. Returning
+      // now let UCX read a buffer the caller had unmapped (a group discarded with 2 MiB of
+      // 64 KiB sends queued: SIGSEGV in ucp_dt_pack, 3 runs of 3). The peer frees room whenever
+      // it progresses, so wait for that, bounded. (After a failure the send lingers instead, and
+      // SettleCancelledSends waits for it, once the failure notice is out.)
       while (!finished() && Clock::now() - start < kCompletionBound && Health(peer).ok()) Drive();
       if (!finished() && Health(peer).ok()) {
         p.stop_gave_up = Clock::now();
-        BRAID_WARN(kNet, "an eager send to rank {} still waits for room in its queue {} s after being cancelled; "
-                   "UCX may read the call's buffer when rank {} makes room: keep it until every communicator "
-                   "sharing this transport is destroyed", peer,
-                   std::chrono::duration<double>(kCompletionBound).count(), peer);
+        BRAID_WARN(kNet, "a cancelled send to rank {} still waits for room in its queue after {} s; UCX may read the "
+                   "call's buffer when rank {} makes room: keep it until every communicator sharing this "
+                   "transport is destroyed", peer, std::chrono::duration<double>(kCompletionBound).count(), peer);
       }
     }
     if (!finished() && may_linger && !peers_[size_t(peer)]->error_handling && Health(peer).ok()) return kLingering;
@@ -727,11 +749,11 @@ Status UcxTransport::WaitPolled(TransportLock::Guard& guard, void* request, int 
     const char* why = Stop(peer, is_send, bytes, request, [&] { return (status = test()) != UCS_INPROGRESS; },
                            /*may_linger=*/true);
     if (why == kLingering) {
-      TrackPolled(request, peer, is_send, /*lingering=*/true, TagCommId(tag));
+      TrackPolled(request, peer, is_send, bytes, /*lingering=*/true, TagCommId(tag));
       return stop;
     }
     if (why) {  // unfinished: tracked until UCX finishes it, as Abandon does
-      TrackPolled(request, peer, is_send, /*lingering=*/false, 0);
+      TrackPolled(request, peer, is_send, bytes, /*lingering=*/false, 0);
       return stop;
     }
     if (status != UCS_OK) {

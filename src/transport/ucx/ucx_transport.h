@@ -147,8 +147,8 @@ class UcxTransport : public Transport {
     // When Stop() last waited the whole kCompletionBound for a cancelled transfer with this peer
     // in vain (zero: never). Its other transfers are then not waited for again (kStalledPeerMemory).
     std::chrono::steady_clock::time_point stop_gave_up{};
-    // When SettleCancelledSends last gave up on its lingering sends (zero: never): the destructor
-    // does not wait for them either, for kStalledPeerMemory.
+    // When SettleCancelledSends last gave up on its lingering sends (zero: never): neither Stop
+    // nor the destructor waits for this peer again, for kStalledPeerMemory.
     std::chrono::steady_clock::time_point settle_gave_up{};
     std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
     std::string failure;  // cause + "; also <cause of another failed peer>"...
@@ -296,8 +296,9 @@ class UcxTransport : public Transport {
   // failure, not one per transfer: a ring's slices are many). nullptr once it finished, else why
   // not (the caller abandons it). With `may_linger`, a send still pending after the moment to a
   // live peer without error handling is not force-closed: Stop returns kLingering, and the caller
-  // lingers it instead of abandoning it. An eager send (below local_eager_below_ bytes) to such a
-  // peer is first waited for, bounded as above: UCX copies its fragments as the peer frees room.
+  // lingers it instead of abandoning it. Without `may_linger`, an eager send to such a peer
+  // (MayCopyUnmatched) is first waited for, bounded as above: UCX copies its fragments as the
+  // peer frees room.
   template <typename Finished>
   const char* Stop(int peer, bool is_send, size_t bytes, void* request, Finished finished, bool may_linger);
   // Cancel (may_linger false) and CancelAfterFailure (true, for communicator `comm_id`).
@@ -317,7 +318,11 @@ class UcxTransport : public Transport {
   void Linger(Op* op, uint32_t comm_id);
   // Tracks a request SendNow/RecvNow posted without a callback (it has no Op set up yet) that
   // the wait gave up on: lingering for communicator `comm_id` (a send), or orphaned (Abandon).
-  void TrackPolled(void* request, int peer, bool is_send, bool lingering, uint32_t comm_id);
+  void TrackPolled(void* request, int peer, bool is_send, size_t bytes, bool lingering, uint32_t comm_id);
+  // Whether UCX may still copy a send of `bytes` to `peer` from the caller's buffer without the
+  // peer matching it: an eager send over the shared-memory lane (below local_eager_below_), whose
+  // fragments leave as the peer frees room in its queue.
+  bool MayCopyUnmatched(int peer, bool is_send, size_t bytes) const;
 
   static void InitRequest(void* request);
   static void SendDone(void* request, ucs_status_t status, void* user_data);
@@ -357,8 +362,8 @@ class UcxTransport : public Transport {
   int interrupt_fd_ = -1;
   std::string thread_mode_;
   std::string local_rndv_;  // the shared-memory lane's rendezvous threshold, as configured
-  // Sends below this many bytes may go eager on the shared-memory lane (SIZE_MAX: the threshold
-  // is UCX's automatic one or unreadable, so any may).
+  // Sends below this many bytes may go eager on the shared-memory lane (the configured threshold;
+  // kDefaultLocalRndvThreshBytes when it is UCX's "auto" or unreadable; SIZE_MAX for "inf").
   size_t local_eager_below_ = SIZE_MAX;
   std::string local_fifo_;  // the shared-memory lane's receive FIFO: elements, or where UCX takes it from
   std::string error_mode_ = "auto";  // BRAID_UCX_ERROR_MODE: auto, peer or none
