@@ -578,6 +578,11 @@ size_t UcxTransport::SettleCancelledSends(uint32_t comm_id, PeerPredicate stoppe
   return left;
 }
 
+bool UcxTransport::Peer::RecentlyStalled(Clock::time_point now) const {
+  auto within = [now](Clock::time_point t) { return t != Clock::time_point{} && now - t < kStalledPeerMemory; };
+  return within(stop_gave_up) || within(settle_gave_up);
+}
+
 bool UcxTransport::MayCopyUnmatched(int peer, bool is_send, size_t bytes) const {
   // Over the shared-memory lane (no error handling, so no forced close) below its rendezvous size.
   return is_send && peer != rank_ && SharesMemory(peer) && !peers_[size_t(peer)]->error_handling &&
@@ -589,10 +594,7 @@ const char* UcxTransport::Stop(int peer, bool is_send, size_t bytes, void* reque
                                bool may_linger) {
   Clock::time_point start = Clock::now();
   Peer& p = *peers_[size_t(peer)];
-  // A peer that let another cancelled transfer run out the bound just now (here, or in
-  // SettleCancelledSends) is stalled (stopped, or busy outside UCX): not waited for again.
-  auto recent = [](Clock::time_point t) { return t != Clock::time_point{} && Clock::now() - t < kStalledPeerMemory; };
-  const bool stalled = recent(p.stop_gave_up) || recent(p.settle_gave_up);
+  const bool stalled = p.RecentlyStalled(start);
   if (!is_send) {
     // Removes an unmatched receive at once; a matched one (rendezvous under way) finishes soon.
     ucp_request_cancel(WorkerOf(peer), request);
@@ -898,11 +900,8 @@ bool UcxTransport::AwaitingPeers() {
     if (!waiting[size_t(peer)]) continue;
     const Peer& p = *peers_[size_t(peer)];
     // A peer with error handling gets its endpoint force-closed next, which completes the
-    // requests. A stalled one let a cancelled transfer run out its bound just now (Stop's, or
-    // SettleCancelledSends').
-    auto recent = [now](Clock::time_point t) { return t != Clock::time_point{} && now - t < kStalledPeerMemory; };
-    const bool stalled = recent(p.stop_gave_up) || recent(p.settle_gave_up);
-    if (p.error_handling || p.left || stalled || !Health(peer).ok()) continue;
+    // requests.
+    if (p.error_handling || p.left || p.RecentlyStalled(now) || !Health(peer).ok()) continue;
     awaiting = true;
   }
   return awaiting;

@@ -150,6 +150,10 @@ class UcxTransport : public Transport {
     // When SettleCancelledSends last gave up on its lingering sends (zero: never): neither Stop
     // nor the destructor waits for this peer again, for kStalledPeerMemory.
     std::chrono::steady_clock::time_point settle_gave_up{};
+    // Whether a cancelled transfer with this peer ran out its bound (Stop's or
+    // SettleCancelledSends') within kStalledPeerMemory before `now`: the peer is stopped or busy
+    // outside UCX, and is not waited for again (ucx_transport.cc).
+    bool RecentlyStalled(std::chrono::steady_clock::time_point now) const;
     std::string cause;    // "rank 2 (host h, pid 123) failed: Endpoint timeout"
     std::string failure;  // cause + "; also <cause of another failed peer>"...
   };
