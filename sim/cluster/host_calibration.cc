@@ -164,6 +164,23 @@ double HostLinkClass::FixedSeconds(double bytes) const {
   return fixed({bytes, lo.us + t * (hi.us - lo.us)});
 }
 
+namespace {
+
+// A class's streaming rate at working set `bytes` (> kStreamWorkingSetBytes) from its measured
+// points. Below the first point the rate runs log-linearly from bidir_GBps at the reference (what
+// the class streams there by definition) to that point, so the slowdown grows with the working
+// set instead of stepping to the first point's at the reference plus one byte.
+double StreamingGBps(const HostLinkClass& c, double bytes) {
+  const HostLinkClass::RatePoint& first = c.streaming_rates.front();
+  if (bytes >= first.bytes || first.bytes <= kStreamWorkingSetBytes) {
+    return InterpolateLog(c.streaming_rates, bytes, &HostLinkClass::RatePoint::GBps);
+  }
+  const std::vector<HostLinkClass::RatePoint> from_reference{{kStreamWorkingSetBytes, c.bidir_GBps}, first};
+  return InterpolateLog(from_reference, bytes, &HostLinkClass::RatePoint::GBps);
+}
+
+}  // namespace
+
 HostCalibration HostCalibration::AtWorkingSet(double bytes) const {
   HostCalibration at = *this;
   if (!memory.empty()) {
@@ -188,7 +205,7 @@ HostCalibration HostCalibration::AtWorkingSet(double bytes) const {
     const double extra_s_per_GB =
         c.streaming_rates.empty()
             ? memcpy_extra_s_per_GB
-            : rise(InterpolateLog(c.streaming_rates, bytes, &HostLinkClass::RatePoint::GBps), c.bidir_GBps);
+            : rise(StreamingGBps(c, bytes), c.bidir_GBps);
     c.GBps = 1 / (1 / c.GBps + extra_s_per_GB);
     c.bidir_GBps = 1 / (1 / c.bidir_GBps + extra_s_per_GB);
   }

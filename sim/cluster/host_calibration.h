@@ -90,7 +90,8 @@ struct HostCalibration {
   // This calibration as seen by a collective whose buffers are `bytes` per rank: reduce and
   // copy at the memory points' rates there (log-linear between points, clamped at the ends),
   // and, beyond kStreamWorkingSetBytes, every link class's seconds per byte raised by what its
-  // streaming rate there (streaming_rates, log-linear, clamped) takes more than bidir_GBps; a
+  // streaming rate there (streaming_rates, log-linear, clamped above the last point; below the
+  // first, log-linear from bidir_GBps at kStreamWorkingSetBytes) takes more than bidir_GBps; a
   // class without streaming rates takes half of what memcpy's seconds per byte rose from
   // kStreamWorkingSetBytes (a transfer streams one user buffer at each end, memcpy two). Reduce
   // and copy are unchanged without memory points, the links without either.

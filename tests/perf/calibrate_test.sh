@@ -3,7 +3,8 @@
 # lane, one run each; the cluster file it writes has the fields plan-sim's host-runtime mode
 # reads (memory points, call and reduction-step overheads, the shm class with its exchanges and
 # its streaming rates at 1 and 2 MiB), `plan-sim topo` and `plan-sim collective`
-# accept it, and the predicted all-reduce time grows with the size.
+# accept it, and the predicted all-reduce time grows with the size; with -e below 1 MiB the
+# streaming job is left out and the file still loads.
 #
 # usage: calibrate_test.sh path/to/braid-perf path/to/plan-sim path/to/mpiexec
 set -uo pipefail
@@ -47,4 +48,14 @@ grep -q "streaming GB/s by working set: 1024 KiB [0-9.]*; 2048 KiB [0-9.]*$" "${
 awk -F, 'NR > 1 { if ($4 <= 0 || $4 < last) bad = 1; if (rows == 0) first = $4; last = $4; rows++ }
   END { exit (bad || rows != 4 || last <= first) }' "${dir}/predicted.csv" ||
   fail "predicted times are not 4 positive values that grow with the size (8 B, 512 B, 32 KiB, 2 MiB): $(cat "${dir}/predicted.csv")"
+# Below the streaming job's 1 MiB start, -e leaves it out (it would measure only sizes the file
+# may not hold), and the file still loads.
+"${perf}" calibrate -o "${dir}/small.json" -e 64K --repeat 1 --classes shm --mpiexec "${mpiexec}" \
+  2>"${dir}/small.err" || fail "braid-perf calibrate -e 64K exited $?: $(cat "${dir}/small.err")"
+grep -q "shm allgather" "${dir}/small.err" || fail "calibrate -e 64K did not report its jobs: $(cat "${dir}/small.err")"
+if grep -q "shm streaming" "${dir}/small.err" || grep -q streaming "${dir}/small.json"; then
+  fail "calibrate -e 64K ran the streaming job or wrote its rates: $(cat "${dir}/small.err" "${dir}/small.json")"
+fi
+"${plan_sim}" topo --cluster "${dir}/small.json" >"${dir}/small-topo.out" 2>&1 ||
+  fail "plan-sim topo rejected the -e 64K file: $(cat "${dir}/small-topo.out")"
 echo "PASS: calibrate wrote a cluster file plan-sim reads; predictions: $(awk -F, 'NR > 1 {printf "%s B %.1f us; ", $1, $4}' "${dir}/predicted.csv")"

@@ -181,6 +181,21 @@ TEST_F(HostCalibrationFile, StreamingRatesSlowTheirClassAtAWorkingSet) {
             nlohmann::json::parse("[[1048576, 3.0], [4194304, 2.0], [67108864, 1.6]]"));
 }
 
+// Between the reference working set (256 KiB, where a class streams at bidir_GBps) and its first
+// measured point the rate is interpolated from bidir_GBps, not clamped to the first point: one
+// byte past 256 KiB is not yet slowed by the 1 MiB point's rate.
+TEST_F(HostCalibrationFile, StreamingRatesRiseFromTheReferenceToTheFirstPoint) {
+  const char* const shm = R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+              "streaming_GBps": [[1048576, 2.0], [4194304, 1.5]])";
+  const ClusterSpec c =
+      LoadCluster(Write("rise.json", ExampleFile(std::string(kMemory) + kClasses, R"({"gpus": 2})", "host", shm)));
+  const HostCalibration& h = *c.host;
+  EXPECT_NEAR(h.AtWorkingSet((256 << 10) + 1).Intra().bidir_GBps, 2.6, 1e-5);
+  EXPECT_NEAR(h.AtWorkingSet(512 << 10).Intra().bidir_GBps, 2.3, 1e-9);  // log2 midway from 2.6 to 2.0
+  EXPECT_NEAR(h.AtWorkingSet(1 << 20).Intra().bidir_GBps, 2.0, 1e-9);
+  EXPECT_NEAR(h.AtWorkingSet(2 << 20).Intra().bidir_GBps, 1.75, 1e-9);
+}
+
 // Both point lists of a class: [bytes, value] pairs, ascending, each value in its range.
 TEST_F(HostCalibrationFile, ClassPointsMustAscendAndBePairsInRange) {
   for (const auto& [field, value] : {std::pair{"exchange_us", "microseconds"}, std::pair{"streaming_GBps", "GB/s"}}) {
