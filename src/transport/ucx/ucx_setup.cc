@@ -374,7 +374,7 @@ void UcxTransport::AbandonEverything() noexcept {
   }
   for (void* req : closing_) ucp_request_free(req);
   closing_.clear();
-  for (void* req : drains_) ucp_request_free(req);
+  for (const Drain& d : drains_) ucp_request_free(d.request);
   drains_.clear();
 }
 

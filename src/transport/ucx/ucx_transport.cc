@@ -877,31 +877,34 @@ void UcxTransport::DrainUnexpected() {
       if (ucp_request_check_status(req) != UCS_INPROGRESS)
         ucp_request_free(req);
       else
-        drains_.push_back(req);  // an eager message whose other fragments are on their way
+        drains_.push_back({req, source});  // an eager message whose other fragments are on their way
     }
   }
 }
 
 void UcxTransport::ReapDrains(bool all) {
-  std::erase_if(drains_, [all](void* req) {
-    if (!all && ucp_request_check_status(req) == UCS_INPROGRESS) return false;
-    ucp_request_free(req);
+  std::erase_if(drains_, [all](const Drain& d) {
+    if (!all && ucp_request_check_status(d.request) == UCS_INPROGRESS) return false;
+    ucp_request_free(d.request);
     return true;
   });
 }
 
 bool UcxTransport::AwaitingPeers() {
   // Peers first, then their health: Health may mark a peer failed, which changes pending_.
-  std::vector<bool> waiting(size_t(size_), false);
+  std::vector<bool> waiting(size_t(size_), false), draining(size_t(size_), false);
   for (Op* op = pending_; op; op = op->next) waiting[size_t(op->peer)] = true;
-  bool awaiting = !drains_.empty();
+  for (const Drain& d : drains_)
+    if (d.source < uint32_t(size_)) draining[d.source] = true;
+  bool awaiting = false;
   const Clock::time_point now = Clock::now();
   for (int peer = 0; peer < size_; ++peer) {
-    if (!waiting[size_t(peer)]) continue;
+    if (!waiting[size_t(peer)] && !draining[size_t(peer)]) continue;
     const Peer& p = *peers_[size_t(peer)];
+    if (p.left || p.RecentlyStalled(now) || !Health(peer).ok()) continue;
     // A peer with error handling gets its endpoint force-closed next, which completes the
-    // requests.
-    if (p.error_handling || p.left || p.RecentlyStalled(now) || !Health(peer).ok()) continue;
+    // requests; the rest of a drained message still has to come from it.
+    if (p.error_handling && !draining[size_t(peer)]) continue;
     awaiting = true;
   }
   return awaiting;

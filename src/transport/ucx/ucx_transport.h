@@ -233,8 +233,9 @@ class UcxTransport : public Transport {
   // Frees the finished requests of drains_ (all of them with `all`).
   void ReapDrains(bool all);
   // Whether an operation still in flight (pending_ or drains_) can yet be finished by its peer:
-  // one on the shared-memory lane that is alive, has not left and has not stalled. Peers with
-  // error handling are not waited for: force-closing their endpoints completes their requests.
+  // a peer that is alive, has not left and has not stalled. For pending_, only peers on the
+  // shared-memory lane: force-closing the endpoints of peers with error handling completes their
+  // requests. A drain waits for the rest of a message, which only its sender can send.
   bool AwaitingPeers();
   std::string ExitedMessage(int peer) const;
   std::string LeftMessage(int peer) const;
@@ -388,7 +389,11 @@ class UcxTransport : public Transport {
   Op* done_tail_ = nullptr;
   std::vector<int> newly_failed_;  // marked failed inside a UCX callback; handled after
   std::vector<void*> closing_;     // endpoint-close requests not yet complete
-  std::vector<void*> drains_;      // DrainUnexpected's receives not yet complete
+  struct Drain {
+    void* request;
+    uint32_t source;  // the sender's rank, from the tag (may be out of range for a stray tag)
+  };
+  std::vector<Drain> drains_;  // DrainUnexpected's receives not yet complete
   // A callback that runs inside ucp_tag_*_nbx (before our Op exists) reports here.
   struct Immediate {
     bool done = false;
