@@ -34,7 +34,9 @@ void ExpectContiguousInWorkerOrder(const Coverage& c, int64_t align) {
   for (size_t i = 0; i < c.owner.size(); ++i) {
     const int w = c.owner[i].load();
     ASSERT_GE(w, last) << "element " << i << " not covered or out of worker order";
-    if (w != last) EXPECT_EQ(i % size_t(align), 0u) << "worker " << w << " starts off alignment";
+    if (w != last) {
+      EXPECT_EQ(i % size_t(align), 0u) << "worker " << w << " starts off alignment";
+    }
     last = w;
   }
 }
