@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -163,6 +164,13 @@ Status ResolveHost(const std::string& host, uint16_t port, sockaddr_storage* add
     auto* in6 = reinterpret_cast<sockaddr_in6*>(addr);
     in6->sin6_port = htons(port);
     inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+    // A link-local address means nothing without its interface ("fe80::1%eth0"): keep the
+    // interface's name, which every host resolves to its own index (indices differ by host).
+    char name[IF_NAMESIZE] = {0};
+    if (in6->sin6_scope_id != 0 && if_indextoname(in6->sin6_scope_id, name) != nullptr) {
+      if (numeric_host) *numeric_host = std::string(text) + "%" + name;
+      return Status::Ok();
+    }
   }
   if (numeric_host) *numeric_host = text;
   return Status::Ok();

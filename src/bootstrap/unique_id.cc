@@ -4,7 +4,9 @@
 //   [16, 18) u16 address family: 4 = IPv4, 6 = IPv6 (our own values: AF_* differ across OSes)
 //   [18, 20) u16 TCP port
 //   [20, 36) address: 4 bytes (IPv4) or 16 bytes (IPv6)
-//   [36, 128) zero
+//   [36, 52) IPv6 scope: the interface name of a link-local address ("eth0" of fe80::1%eth0),
+//            NUL-padded; all zero without one (and in ids of earlier builds)
+//   [52, 128) zero
 #include "bootstrap/unique_id.h"
 
 #include <arpa/inet.h>
@@ -23,6 +25,8 @@ constexpr size_t kNonceOffset = 8;
 constexpr size_t kFamilyOffset = 16;
 constexpr size_t kPortOffset = 18;
 constexpr size_t kAddressOffset = 20;
+constexpr size_t kScopeOffset = 36;
+constexpr size_t kScopeBytes = 16;  // IF_NAMESIZE on Linux, the NUL included
 constexpr uint16_t kFamilyIPv4 = 4;
 constexpr uint16_t kFamilyIPv6 = 6;
 
@@ -61,11 +65,16 @@ UniqueId EncodeUniqueId(const RootAddress& addr) {
     std::memcpy(id.bytes + kAddressOffset, &v4, sizeof(v4));
     return id;
   }
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+  // "fe80::1%eth0": the address and its interface's name (ResolveHost writes scoped addresses so).
+  const size_t percent = host.find('%');
+  const std::string scope = percent == std::string::npos ? "" : host.substr(percent + 1);
+  if (inet_pton(AF_INET6, host.substr(0, percent).c_str(), &v6) == 1 && scope.size() < kScopeBytes) {
     PutU16At(id.bytes + kFamilyOffset, kFamilyIPv6);
     std::memcpy(id.bytes + kAddressOffset, &v6, sizeof(v6));
+    std::memcpy(id.bytes + kScopeOffset, scope.data(), scope.size());
     return id;
   }
+  if (percent != std::string::npos) return id;  // not an address with a scope ResolveHost made
   // Not numeric: resolve it. On failure the family stays 0 and DecodeUniqueId says so.
   sockaddr_storage ss{};
   socklen_t len = 0;
@@ -100,6 +109,13 @@ Status DecodeUniqueId(const UniqueId& id, RootAddress* out) {
   }
   if (port == 0) return Status::InvalidArgument("unique id has port 0: corrupted");
   out->host = text;
+  const char* scope = id.bytes + kScopeOffset;
+  const size_t scope_length = strnlen(scope, kScopeBytes);
+  if (family == kFamilyIPv6 && scope_length > 0) {
+    if (scope_length == kScopeBytes) return Status::InvalidArgument("unique id has an unterminated IPv6 scope: corrupted");
+    out->host.push_back('%');
+    out->host.append(scope, scope_length);
+  }
   out->port = port;
   out->nonce = GetU64(id.bytes + kNonceOffset);
   return Status::Ok();
@@ -150,6 +166,14 @@ Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port)
   std::string numeric;
   Status s = ResolveHost(h, static_cast<uint16_t>(value), &ss, &len, &numeric);
   if (!s.ok()) return Status(s.code(), fmt::format("'{}': {}", text, s.message()));
+  if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) && in6->sin6_scope_id == 0) {
+      return Status::InvalidArgument(fmt::format(
+          "'{}': {} is a link-local address, which needs its interface: write [{}%eth0]:{} (with "
+          "the interface that reaches the other hosts)", text, numeric, numeric, value));
+    }
+  }
   *host = numeric;
   *port = static_cast<uint16_t>(value);
   return Status::Ok();

@@ -14,7 +14,7 @@ inline constexpr uint64_t kUniqueIdMagic = 0x42524149445f4944ull;  // "BRAID_ID"
 
 // The decoded contents of a UniqueId.
 struct RootAddress {
-  std::string host;   // numeric IPv4/IPv6 address of the root listener
+  std::string host;   // numeric IPv4/IPv6 address of the root listener ("fe80::1%eth0" when link-local)
   uint16_t port = 0;  // TCP port
   uint64_t nonce = 0; // random; every joiner must present it
 };

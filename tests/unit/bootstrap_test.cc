@@ -3,7 +3,10 @@
 // loopback TCP in one process.
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,6 +137,16 @@ TEST(UniqueIdTest, RoundTripsIPv4AndIPv6) {
   }
 }
 
+// A link-local IPv6 address keeps its interface's name: without it the address cannot be
+// bound or connected to, and every host resolves the name to its own interface index.
+TEST(UniqueIdTest, RoundTripsALinkLocalAddressWithItsInterface) {
+  for (const char* host : {"fe80::1%eth0", "fe80::1234:5678%enp0s31f6"}) {
+    RootAddress out;
+    ASSERT_TRUE(DecodeUniqueId(EncodeUniqueId(RootAddress{host, 4321, 7}), &out).ok()) << host;
+    EXPECT_EQ(out.host, host);
+  }
+}
+
 TEST(UniqueIdTest, ZeroBytesFailWithMagicMessage) {
   UniqueId id;
   std::memset(id.bytes, 0, sizeof(id.bytes));
@@ -176,6 +189,7 @@ TEST(ParseHostPortTest, RejectsBadTextNamingIt) {
       {"::1:4000", "brackets"},
       {"[::1]4000", "has no ':port'"},
       {"[::1:4000", "no closing ']'"},
+      {"[fe80::1]:4000", "fe80::1 is a link-local address, which needs its interface: write [fe80::1%eth0]:4000"},
   };
   for (const Case& c : cases) {
     std::string host;
@@ -397,6 +411,39 @@ TEST(RendezvousTest, WorksOverIPv6WhenAvailable) {
     ASSERT_TRUE(r.status.ok()) << r.status.ToString();
     EXPECT_EQ(r.blobs, (std::vector<std::string>{"v6-0", "v6-1"}));
   }
+}
+
+// BRAID_ROOT=[fe80::...%eth0]:port: a link-local root address works only with its scope, which
+// must survive ParseHostPort, the unique id and the joiners' connect.
+TEST(RendezvousTest, WorksOverALinkLocalIPv6Address) {
+  std::string link_local;
+  ifaddrs* list = nullptr;
+  ASSERT_EQ(getifaddrs(&list), 0);
+  for (const ifaddrs* ifa = list; ifa && link_local.empty(); ifa = ifa->ifa_next) {
+    if (ifa->ifa_addr == nullptr || ifa->ifa_addr->sa_family != AF_INET6 || (ifa->ifa_flags & IFF_UP) == 0) continue;
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(ifa->ifa_addr);
+    char text[INET6_ADDRSTRLEN] = {0};
+    if (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) && inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text)))
+      link_local = fmt::format("[{}%{}]", text, ifa->ifa_name);
+  }
+  freeifaddrs(list);
+  if (link_local.empty()) GTEST_SKIP() << "no interface with a link-local IPv6 address here";
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(ParseHostPort(link_local + ":4000", &host, &port).ok()) << link_local;
+  EXPECT_NE(host.find('%'), std::string::npos) << host;
+  std::unique_ptr<RootService> root;
+  UniqueId id;
+  ASSERT_TRUE(RootService::Start(host, 0, 5, &root, &id).ok()) << host;
+  RootAddress addr;
+  ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
+  EXPECT_EQ(addr.host, host);
+  std::vector<RankResult> results(2);
+  std::thread t0 = RunRank(id, 0, 2, "ll-0", 5, &results[0]);
+  std::thread t1 = RunRank(id, 1, 2, "ll-1", 5, &results[1]);
+  t0.join();
+  t1.join();
+  for (const RankResult& r : results) ASSERT_TRUE(r.status.ok()) << r.status.ToString();
 }
 
 // The BRAID_ROOT flow: rank 0 listens on a fixed host:port; the others derive the id from the
