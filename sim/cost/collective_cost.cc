@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -67,25 +68,50 @@ std::vector<int> ChannelOrder(const std::vector<int>& group, int gpus_per_node, 
   return order;
 }
 
-// The members of `group` kept for an explicit replay when it is too large: whole nodes, in order
-// of appearance, up to `max_ranks` (at least two nodes, so inter-node hops are represented). A
-// node with more members than kMaxReplayedPerNode (and than max_ranks) keeps only its first
-// ones: its switch treats every member alike, and the closed-form extrapolation restores n.
+// The members of `group` kept for an explicit replay when it is too large: whole nodes spread
+// evenly over the group's nodes in order of appearance (every (N/k)-th of N), as many as fit in
+// `max_ranks` and at least two, so inter-node hops are represented. Spread, not the first k: a
+// group spanning several leaves of the network then still spans them in the replay, and a ring
+// crossing a leaf boundary loads its uplink with the same flows as the full ring does (the first
+// 16 nodes of a 2048-GPU ring all sat under one leaf, so the replay never met an oversubscribed
+// uplink). A node with more members than kMaxReplayedPerNode (and than max_ranks) keeps only its
+// first ones: its switch treats every member alike, and the closed-form extrapolation restores n.
 std::vector<int> PeriodicSubset(const std::vector<int>& group, int gpus_per_node, int max_ranks) {
-  const int per_node = std::max(max_ranks, kMaxReplayedPerNode);
-  std::unordered_map<int, int> kept;  // node -> members kept
-  std::vector<int> subset;
+  const size_t per_node = size_t(std::max(max_ranks, kMaxReplayedPerNode));
+  std::unordered_map<int, size_t> slot;  // node -> its position in `members`
+  std::vector<std::vector<int>> members;
   for (int gpu : group) {
-    const int node = gpu / gpus_per_node;
-    if (!kept.count(node)) {
-      if (kept.size() >= 2 && int(subset.size()) >= max_ranks) break;
-      kept[node] = 0;
-    }
-    if (kept[node] >= per_node) continue;
-    ++kept[node];
-    subset.push_back(gpu);
+    const auto [it, added] = slot.try_emplace(gpu / gpus_per_node, members.size());
+    if (added) members.emplace_back();
+    if (members[it->second].size() < per_node) members[it->second].push_back(gpu);
+  }
+  const size_t nodes = members.size();
+  const size_t per_kept = std::max<size_t>(1, members[0].size());
+  const size_t kept = std::min(nodes, std::max<size_t>(2, (size_t(max_ranks) + per_kept - 1) / per_kept));
+  std::vector<int> subset;
+  for (size_t i = 0; i < kept; ++i) {
+    const std::vector<int>& m = members[i * nodes / kept];
+    subset.insert(subset.end(), m.begin(), m.end());
   }
   return subset;
+}
+
+// How many times fewer of a group's nodes share each leaf's uplink in its replayed subset than in
+// the group: the factor by which the replay's uplinks must narrow so that each replayed node gets
+// the share of its leaf's uplink it would get in the full group. For an all-to-all, whose every
+// node sends across the uplink at once; a ring or tree crosses a leaf boundary with a few flows
+// whatever the group's size, so its replay keeps the real uplinks.
+double UplinkShareLost(const std::vector<int>& group, const std::vector<int>& subset, int gpus_per_node,
+                       int nodes_per_leaf) {
+  const auto nodes_per_used_leaf = [&](const std::vector<int>& members) {
+    std::set<int> nodes, leaves;
+    for (int gpu : members) {
+      nodes.insert(gpu / gpus_per_node);
+      leaves.insert(gpu / gpus_per_node / nodes_per_leaf);
+    }
+    return double(nodes.size()) / double(leaves.size());
+  };
+  return std::max(1.0, nodes_per_used_leaf(group) / nodes_per_used_leaf(subset));
 }
 
 // The tuner's view of a GPU group: its bottleneck link class along channel 0's ring, reductions
@@ -232,6 +258,9 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   // Host runtime: the calibrated rates at this collective's working set (its buffers per rank).
   ClusterSpec at_working_set = cluster_;
   if (host) at_working_set.host = cluster_.host->AtWorkingSet(query.bytes);
+  if (cost.extrapolated && query.collective == coll::Collective::kAllToAll) {
+    at_working_set.network.oversubscription *= UplinkShareLost(query.groups[0], replayed[0], gpn, cluster_.network.nodes_per_leaf);
+  }
   ReplayResult result = ReplaySchedules(at_working_set, ranks);
   stats_.flows += result.flows;
   cost.seconds = result.seconds;

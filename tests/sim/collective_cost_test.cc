@@ -184,5 +184,34 @@ TEST(CollectiveCost, TransfersBetweenNodesRunAtNicSpeed) {
   EXPECT_NEAR(coster.Transfers(pairs, bytes), t, 1e-9);
 }
 
+// A group too large to replay whole (1024 GPUs over 8 leaves of 16 DGX nodes) is replayed on a
+// subset that still spans the leaves: a 64:1 oversubscribed network slows its ring all-reduce
+// and, far more, its all-to-all, whose every node sends across its leaf's uplink at once (the
+// subset used to be the first 16 nodes, one leaf, and ignored the setting). The result must not
+// jump between 15 and 16 nodes per leaf either.
+TEST(CollectiveCost, OversubscribedUplinksSlowLargeGroupsWhateverTheLeafSize) {
+  const auto seconds = [](coll::Collective collective, double oversubscription, int nodes_per_leaf) {
+    ClusterSpec c = Sized("dgx-a100", 1024);
+    c.network.oversubscription = oversubscription;
+    c.network.nodes_per_leaf = nodes_per_leaf;
+    CollectiveCoster coster(c);
+    CollectiveQuery q;
+    q.collective = collective;
+    q.bytes = 64 << 20;
+    q.groups = {Range(0, 1024)};
+    return coster.Cost(q).seconds;
+  };
+  for (coll::Collective collective : {coll::Collective::kAllReduce, coll::Collective::kAllToAll}) {
+    const double full = seconds(collective, 1, 16);
+    const double at_16 = seconds(collective, 64, 16), at_15 = seconds(collective, 64, 15);
+    EXPECT_GT(at_16, 2 * full) << int(collective);
+    EXPECT_NEAR(at_16 / at_15, 1.0, 0.15) << int(collective);
+  }
+  // All-to-all: 7/8 of each GPU's 64 MiB leaves its leaf, 128 GPUs per leaf, through an uplink of
+  // 16 nodes x 8 NICs at 25 GB/s x 0.9 / 64: about 0.17 s, which the replay must not undercut.
+  const double uplink_Bps = 16 * 8 * 25e9 * 0.9 / 64;
+  EXPECT_GT(seconds(coll::Collective::kAllToAll, 64, 16), 0.8 * 128 * (64 << 20) * 7 / 8 / uplink_Bps);
+}
+
 }  // namespace
 }  // namespace braid::sim
