@@ -38,16 +38,19 @@ Layout PinnedSplit(const SearchOptions& o) {
 }
 
 // Whether the search tries pp stages of v chunks: the layers split evenly over them, or (when
-// uneven splits are allowed) with the first and last virtual stages one layer short at most, as
-// Llama 3 ran; with first/last pinned, whether those counts leave an even split of the rest.
-// Layouts given explicitly may use any split (pipeline_split.h).
+// uneven splits are allowed) any uneven split without interleaving, and with interleaving one
+// whose first and last virtual stages are one layer short at most, as Llama 3 ran; with
+// first/last pinned, whether those counts leave an even split of the rest. Without interleaving
+// every uneven pp is tried: the only pipelines a GPU count allows may all be uneven (80 layers on
+// 56 GPUs: pp=7 or 14 or 28, 4 layers short), and the search ranks an unbalanced one by its
+// busiest stage anyway. Layouts given explicitly may use any split (pipeline_split.h).
 bool Splits(const StepModel& m, const SearchOptions& o, int pp, int v) {
   Layout l = PinnedSplit(o);
   l.pp = pp;
   l.v = v;
   std::string why;
   const std::vector<int> split = LayoutStageLayers(m.model().layers, l, m.training().uneven_pipeline, &why);
-  return !split.empty() && (l.first > 0 || l.last > 0 || SplitShortfall(split) <= 2);
+  return !split.empty() && (l.first > 0 || l.last > 0 || v == 1 || SplitShortfall(split) <= 2);
 }
 
 // What a (tp, pp, dp) skipped by Enumerate was: tp, and pp and dp where known (0: not chosen

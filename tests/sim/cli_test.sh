@@ -532,6 +532,18 @@ EOF
 fi
 expect_bad "--even-pipeline-stages" "layers (126) not divisible by pp*v (16*1)" -- "${llama_args[@]}" --even-pipeline-stages
 
+# A search whose only pipelines are uneven beyond Llama 3's one-layer cut: Llama 2 70B's 80
+# layers on 56 GPUs with a batch of 512 need a pp that 7 divides (dp must divide 512), and 80 on
+# 7, 14 or 28 stages leaves the first and last 4 layers short. Those layouts are searched.
+if expect_ok "search with only uneven pipelines" search --model llama-2-70b --cluster dgx-a100 --gpus 56 \
+  --global-batch 512 --top 1 --format json; then
+  python3 - "$tmp/out" <<'EOF' || fail "search with only uneven pipelines: no pp divisible by 7 (above)"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+assert r["layout"]["pp"] % 7 == 0 and sum(r["stage_layers"]) == 80, r
+EOF
+fi
+
 # Explicit first/last layer counts (Megatron-LM's --decoder-first/last-pipeline-num-layers): in a
 # layout, and pinned in a search, whose every layout then carries them and splits the rest evenly.
 if expect_ok "simulate first/last" "${llama_args[@]/v=1/v=1,first=6,last=8}" --format json; then
