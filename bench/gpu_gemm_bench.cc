@@ -309,7 +309,7 @@ bool WriteCalibration(const std::string& path) {
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   nlohmann::json out = {{"device", prop.name}, {"sms", prop.multiProcessorCount}, {"date", date}};
-  // plan-sim's LoadGemmCalibration reads "gemm": [{m, n, k, tflops}] (extra fields ignored):
+  // plan-sim's LoadGemmCalibration reads "gemm": [{m, n, k, tflops}] and knows these other fields:
   // "tflops" is ours, the throughput plan-sim should assume for braid's kernels.
   out["gemm"] = nlohmann::json::array();
   for (const Row& r : g_rows) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "braid/topology.h"
@@ -66,6 +67,19 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
         "{}: hwloc found no GPU on {} ({} cores, {} NICs); describe the machine in a JSON cluster "
         "file or use a preset ({})",
         source, c.name, topo.cores, topo.nics.size(), fmt::join(ClusterPresetNames(), ", ")));
+  }
+  // plan-sim models one kind of GPU per cluster: a node mixing models or memory sizes would be
+  // simulated as its first GPU, with memory or speed the others lack.
+  std::map<std::string, int> kinds;  // "name, memory" -> GPUs of that kind
+  for (const TopoGpu& g : topo.gpus) {
+    ++kinds[g.memory_GiB > 0 ? fmt::format("\"{}\" with {:g} GiB", g.name, g.memory_GiB) : fmt::format("\"{}\"", g.name)];
+  }
+  if (kinds.size() > 1) {
+    std::vector<std::string> listed;
+    for (const auto& [kind, count] : kinds) listed.push_back(fmt::format("{} x {}", count, kind));
+    throw InputError(fmt::format("{}: {} has GPUs of {} kinds ({}); plan-sim simulates one kind per cluster: "
+                                 "describe the GPUs to plan for in a JSON cluster file",
+                                 source, c.name, kinds.size(), fmt::join(listed, ", ")));
   }
   double board_nvlink_GBps = 0;
   if (!MatchGpuPreset(topo.gpus[0].name, &c.gpu, &board_nvlink_GBps)) {

@@ -119,6 +119,13 @@ bool MatchGpuPreset(const std::string& device_name, GpuSpec* out, double* board_
                                           : lower.find(key) != std::string::npos;
     if (!named) continue;
     *out = GpuPreset(key);
+    // The 40 GB A100s ("NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB") carry HBM2 at 1555 GB/s
+    // (datasheet) where the 80 GB parts have HBM2e.
+    if (key.rfind("a100", 0) == 0 && lower.find("40gb") != std::string::npos) {
+      out->name = std::string(g.name).replace(std::string(g.name).find("80GB"), 4, "40GB");
+      out->hbm_GBps = 1555;
+      out->memory_GiB = 40;
+    }
     const bool named_sxm = lower.find("sxm") != std::string::npos;
     const bool card = pcie || lower.find("nvl") != std::string::npos;
     *board_nvlink_GBps = named_sxm || (g.sxm_unless_named && !card) ? g.nvlink_GBps : 0;

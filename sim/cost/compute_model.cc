@@ -113,6 +113,8 @@ Kernel MemoryOp(std::string name, double bytes, double backward_factor) {
 std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, const GpuSpec& gpu) {
   nlohmann::json doc = ReadJsonFile(path);
   JsonFields top(doc, path);
+  // What bench/gpu_gemm_bench --calibration_out writes; anything else is a mistake to name.
+  top.RejectUnknown({"gemm", "device", "sms", "date"});
   if (!doc.contains("gemm") || !doc["gemm"].is_array() || doc["gemm"].empty()) {
     throw InputError(path + ": field \"gemm\" must be a non-empty array of {m, n, k, tflops}");
   }
@@ -131,6 +133,7 @@ std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, c
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string where = path + ": gemm[" + std::to_string(i) + "]";
     JsonFields f(list[i], where);
+    f.RejectUnknown({"m", "n", "k", "tflops", "layout", "input", "tflops_ours", "tflops_cublas"});
     double dims[3];
     const char* names[3] = {"m", "n", "k"};
     for (int d = 0; d < 3; ++d) {

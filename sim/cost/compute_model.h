@@ -51,8 +51,10 @@ class ComputeModel {
   std::vector<GemmCalibrationPoint> calibration_;
 };
 
-// Reads {"gemm": [{"m":..,"n":..,"k":..,"tflops":..}, ...]} (extra fields ignored), as written by
-// bench/gpu_gemm_bench --calibration_out=FILE, for `gpu` (a point above its peak is refused).
+// Reads {"gemm": [{"m":..,"n":..,"k":..,"tflops":..}, ...]}, as written by bench/gpu_gemm_bench
+// --calibration_out=FILE (its other fields: device, sms, date; per point layout, input,
+// tflops_ours, tflops_cublas; any other field is refused), for `gpu` (a point above its peak
+// is refused).
 // Throws InputError naming the file and field.
 std::vector<GemmCalibrationPoint> LoadGemmCalibration(const std::string& path, const GpuSpec& gpu);
 

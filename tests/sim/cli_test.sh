@@ -201,6 +201,16 @@ expect_bad "calibration shape measured twice" "gemm[2]: shape 4096 x 4096 x 4096
   simulate --model megatron-1.7b --cluster dgx-a100 --global-batch 64 --layout tp=1,pp=1,dp=8 \
   --calibration "$tmp/duplicate-calibration.json"
 
+# Fields the benchmark does not write are refused by name, at the top and in a point.
+printf '{"gemm": [{"m": 2048, "n": 2048, "k": 2048, "tflops": 100, "x": 1}]}\n' >"$tmp/extra-calibration.json"
+expect_bad "unknown field in a calibration point" "gemm[0]: unknown field \"x\"" "tflops_cublas" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 \
+  --calibration "$tmp/extra-calibration.json"
+printf '{"gemm": [{"m": 2048, "n": 2048, "k": 2048, "tflops": 100}], "attention": []}\n' >"$tmp/extra-top.json"
+expect_bad "unknown top-level field in a calibration file" "unknown field \"attention\"" -- \
+  simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 \
+  --calibration "$tmp/extra-top.json"
+
 # A point faster than the shape model allows at full efficiency would set every GEMM to peak.
 printf '{"gemm": [{"m": 1, "n": 1, "k": 1, "tflops": 0.001}]}\n' >"$tmp/tiny-calibration.json"
 expect_bad "calibration point beyond the shape model" "gemm[0]: 0.001 TFLOP/s at 1 x 1 x 1 is more than" -- \

@@ -465,6 +465,40 @@ TEST(ClusterFromTopology, FabricFollowsThePartName) {
   }
 }
 
+// The 40 GB A100s have HBM2 at 1555 GB/s, not the 80 GB parts' HBM2e.
+TEST(ClusterFromTopology, FortyGigabyteA100sHaveTheirOwnMemory) {
+  for (const char* name : {"NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"}) {
+    Topology topo;
+    topo.hostname = "box";
+    topo.gpus.resize(2);
+    for (TopoGpu& g : topo.gpus) g.name = name;
+    const ClusterSpec c = ClusterFromTopology(topo, "hwloc");
+    EXPECT_EQ(c.gpu.hbm_GBps, 1555) << name;
+    EXPECT_EQ(c.gpu.memory_GiB, 40) << name;
+    EXPECT_NE(c.gpu.name.find("40GB"), std::string::npos) << c.gpu.name;
+  }
+}
+
+// A node mixing GPU models or memory sizes is refused, naming each kind: simulating it as its
+// first GPU would give the others speed or memory they lack.
+TEST(ClusterFromTopology, MixedGpusAreAnError) {
+  Topology topo;
+  topo.hostname = "mixed";
+  for (int i = 0; i < 8; ++i) {
+    TopoGpu g;
+    g.index = i;
+    g.name = i == 0 ? "NVIDIA H100 80GB HBM3" : "NVIDIA A100-SXM4-80GB";
+    g.memory_GiB = 80;
+    topo.gpus.push_back(g);
+  }
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ClusterFromTopology(topo, "hwloc"); },
+                                         {"mixed", "2 kinds", "1 x \"NVIDIA H100 80GB HBM3\" with 80 GiB",
+                                          "7 x \"NVIDIA A100-SXM4-80GB\" with 80 GiB", "JSON cluster file"}));
+  for (TopoGpu& g : topo.gpus) g.name = "NVIDIA H100 80GB HBM3";
+  topo.gpus[7].memory_GiB = 40;
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ClusterFromTopology(topo, "hwloc"); }, {"with 40 GiB", "with 80 GiB"}));
+}
+
 // ---- Activation memory (Korthikanti et al. 2022, Table 2) ------------------------------------
 
 // GPT-3 175B's shape (s = 2048, h = 12288, a = 96, ffn = 4h, kv = heads), unfused attention,
