@@ -4,8 +4,9 @@
 # one with a bad option, and one whose other output cannot be written all exit 2 and leave the
 # files there as they were; a complete run
 # replaces them (keeping their permissions) and leaves no temporary file beside them; an output
-# that cannot be written, or two that are one file (even through a dangling symlink), is refused
-# before the run.
+# that cannot be written, or two that are one file (even through a dangling symlink, or stdout
+# by another name), is refused before the run; a dangling symlink is written through, and a FIFO
+# without a reader is an error, not a hang.
 #
 # usage: outputs_kept.sh path/to/braid-perf <launcher: mpiexec -n 2 [flags]...>
 set -uo pipefail
@@ -84,5 +85,27 @@ code=$?
   fail "--csv through a dangling symlink to the --json file: exit ${code}: ${out}"
 [[ ! -e "${dir}/results.json" ]] || fail "the refused run wrote ${dir}/results.json"
 rm -f "${dir}/link.csv"
+
+# --json through a dangling symlink: written through it (the link stays, its target appears).
+ln -s through.json "${dir}/dangling.json"
+out="$("${launch[@]}" "${perf}" latency -b 8 -e 8 -n 2 --json "${dir}/dangling.json" 2>&1)" ||
+  fail "--json through a dangling symlink: exit $?: ${out}"
+[[ -L "${dir}/dangling.json" ]] && grep -q '"suite": "latency"' "${dir}/through.json" ||
+  fail "--json through a dangling symlink replaced the link instead of creating its target: $(ls -l "${dir}")"
+rm -f "${dir}/dangling.json" "${dir}/through.json"
+
+# Two documents on stdout, one of them by another name: refused before the run.
+out="$("${launch[@]}" "${perf}" latency -b 8 -e 8 -n 2 --csv - --json /dev/stdout 2>&1)"
+code=$?
+[[ ${code} -eq 2 ]] && grep -qF -- "name the same file" <<<"${out}" ||
+  fail "--csv - with --json /dev/stdout: exit ${code}: ${out}"
+
+# A FIFO that nobody reads: an error when the results are written, not a wait for ever.
+mkfifo "${dir}/fifo"
+out="$(timeout 60 "${launch[@]}" "${perf}" latency -b 8 -e 8 -n 2 --json "${dir}/fifo" 2>&1)"
+code=$?
+[[ ${code} -eq 2 ]] && grep -qF -- "writing '${dir}/fifo' failed: it is a FIFO that no process has open for reading" <<<"${out}" ||
+  fail "--json to a FIFO without a reader: exit ${code}: ${out}"
+rm -f "${dir}/fifo"
 
 finish_checks "--json and --csv were kept by every failed run and replaced by a complete one"

@@ -175,6 +175,17 @@ else
   fail "the same file twice: ${out}"
 fi
 rm -f "${dir}/same.svg"
+# The image over one of its inputs (by name, or through a hard link): refused, the input kept.
+cp "${dir}/braid_lat.json" "${dir}/input.svg"
+ln "${dir}/input.svg" "${dir}/linked.svg"
+for input in input.svg linked.svg; do
+  out="$("${perf}" plot -o "${dir}/input.svg" "${dir}/braid_lat.json" "${dir}/${input}" 2>&1)"
+  code=$?
+  [[ ${code} -eq 2 ]] && grep -qF -- "-o ${dir}/input.svg is the input ${dir}/${input}" <<<"${out}" ||
+    fail "-o naming the input ${input}: exit ${code}: ${out}"
+  cmp -s "${dir}/braid_lat.json" "${dir}/input.svg" || fail "-o naming the input ${input} changed it"
+done
+rm -f "${dir}/input.svg" "${dir}/linked.svg"
 
 # gnuplot itself fails (a stand-in that prints an image on stdout and an error on stderr): exit 1
 # with its message only, and the image already there is kept.

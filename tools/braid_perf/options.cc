@@ -6,7 +6,6 @@
 #include <cctype>
 #include <climits>
 #include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <vector>
 
@@ -14,30 +13,11 @@
 #include "device_memory.h"
 #include "lib/cli_parse.h"
 #include "lib/command_line.h"
+#include "lib/replace_file.h"
 
 namespace braid::perf {
 namespace {
 
-// Whether two output paths lead to one file: the same existing file (hard links, symlinks), or
-// the same path once "." / ".." and symlinked directories are resolved.
-bool SamePath(const std::string& a, const std::string& b) {
-  std::error_code error;
-  if (std::filesystem::exists(a, error) && std::filesystem::exists(b, error))
-    return std::filesystem::equivalent(a, b, error);
-  const auto resolved = [](const std::string& p) {
-    namespace fs = std::filesystem;
-    std::error_code e;
-    fs::path path = fs::absolute(p, e);
-    // A dangling symlink is followed by hand: weakly_canonical stops at the first missing target,
-    // but writing through the link creates that target. 40 hops, as the kernel allows.
-    for (int hop = 0; hop < 40 && fs::is_symlink(fs::symlink_status(path, e)); ++hop) {
-      const fs::path target = fs::read_symlink(path, e);
-      path = target.is_absolute() ? target : path.parent_path() / target;
-    }
-    return fs::weakly_canonical(path, e);
-  };
-  return resolved(a) == resolved(b);
-}
 
 // Why --algo `name` cannot run the collective `o` asks for ("" if it can). braid itself falls back
 // to its tuner for a collective the forced algorithm lacks (as NCCL_ALGO does); a benchmark row
@@ -220,8 +200,7 @@ std::string Convert(const RawOptions& raw, int nranks, Options* o) {
   o->csv_path = raw.csv;
   if (o->json_path == "-" && o->csv_path == "-")
     return "--json - and --csv - both ask for stdout; send one of them to a file";
-  if (!o->json_path.empty() && !o->csv_path.empty() && o->json_path != "-" && o->csv_path != "-" &&
-      SamePath(o->json_path, o->csv_path)) {
+  if (!o->json_path.empty() && !o->csv_path.empty() && tools::SameFile(o->json_path, o->csv_path)) {
     return fmt::format("--json {} and --csv {} name the same file (the CSV would replace the JSON); "
                        "give two files", o->json_path, o->csv_path);
   }

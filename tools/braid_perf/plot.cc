@@ -304,6 +304,11 @@ int Plot(const PlotRequest& r) {
   const bool svg = IsSvgOutput(r.output);
   // Before anything is drawn, as --json and --csv are checked before a run.
   if (std::string error = tools::WritableError(r.output); !error.empty()) throw PlotInputError("-o: " + error);
+  for (const std::string& input : r.inputs) {
+    const std::string path = SplitInput(input).first;
+    if (tools::SameFile(path, r.output))
+      throw PlotInputError(fmt::format("-o {} is the input {}: the image would replace the results", r.output, path));
+  }
   const std::string gnuplot = FindInPath("gnuplot");
   if (gnuplot.empty())
     throw PlotInputError("gnuplot is not installed (Debian/Ubuntu: apt-get install gnuplot-nox)");

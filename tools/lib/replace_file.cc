@@ -17,12 +17,18 @@ namespace {
 namespace fs = std::filesystem;
 
 // The file whose content is replaced: a symbolic link's target (renaming over the link would
-// replace the link itself and leave the file it points to stale).
+// replace the link itself and leave the file it points to stale), followed by hand, since
+// weakly_canonical stops at a dangling link where writing through it creates its target.
 fs::path Target(const std::string& path) {
   std::error_code ec;
-  if (!fs::is_symlink(path, ec)) return path;
-  fs::path target = fs::weakly_canonical(path, ec);
-  return ec ? fs::path(path) : target;
+  fs::path target = path;
+  // 40 hops, as the kernel allows.
+  for (int hop = 0; hop < 40 && fs::is_symlink(fs::symlink_status(target, ec)); ++hop) {
+    const fs::path link = fs::read_symlink(target, ec);
+    if (ec) return path;
+    target = link.is_absolute() ? link : target.parent_path() / link;
+  }
+  return target;
 }
 
 // Creates an empty temporary file beside `target` and returns its descriptor, or -1 with errno
@@ -59,15 +65,39 @@ bool IsSpecialFile(const fs::file_status& status) {
   return fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
 }
 
+// Opens a device or FIFO for writing. A FIFO is opened without blocking: with no reader, open
+// would wait for one for ever (ENXIO instead), then writes block as usual.
+int OpenInPlace(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NONBLOCK);
+  if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+std::string NoReaderText(int error) {
+  return error == ENXIO ? "it is a FIFO that no process has open for reading" : std::strerror(error);
+}
+
 std::string WriteInPlace(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  const int fd = OpenInPlace(path);
   bool ok = fd >= 0 && WriteAll(fd, text);
   int error = errno;
   if (fd >= 0 && close(fd) != 0 && ok) ok = false, error = errno;
-  return ok ? "" : fmt::format("writing '{}' failed: {}", path, std::strerror(error));
+  return ok ? "" : fmt::format("writing '{}' failed: {}", path, NoReaderText(error));
 }
 
 }  // namespace
+
+bool SameFile(const std::string& a, const std::string& b) {
+  const auto identity = [](const std::string& path, struct stat* st) {
+    return path == "-" ? fstat(STDOUT_FILENO, st) == 0 : stat(path.c_str(), st) == 0;
+  };
+  struct stat sa {}, sb {};
+  if (identity(a, &sa) && identity(b, &sb)) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (a == "-" || b == "-") return false;
+  // Not both there yet: the same once "." / ".." and symlinks (dangling ones too) are resolved.
+  std::error_code ec;
+  return fs::weakly_canonical(fs::absolute(Target(a), ec), ec) == fs::weakly_canonical(fs::absolute(Target(b), ec), ec);
+}
 
 std::string WritableError(const std::string& path) {
   auto cannot = [&](const char* why) { return fmt::format("cannot open '{}' for writing: {}", path, why); };
@@ -76,6 +106,8 @@ std::string WritableError(const std::string& path) {
   if (fs::is_directory(status)) return cannot("it is a directory");
   // An existing file that its owner made read-only stays refused, as opening it would be.
   if (fs::exists(status) && access(path.c_str(), W_OK) != 0) return cannot(std::strerror(errno));
+  // Not opened to probe it: closing a FIFO would end its reader's input (a reader that is not
+  // there yet when the output is written is reported then: WriteInPlace).
   if (IsSpecialFile(status)) return "";
   std::string temp;
   const int fd = CreateTemp(Target(path), &temp);

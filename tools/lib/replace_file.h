@@ -20,8 +20,15 @@ std::string WritableError(const std::string& path);
 // as it was and no partly written one. The new file keeps the old one's permissions (a new one
 // gets 0666 less the umask, as any new file); a symbolic link is followed, so the
 // file it points to is the one replaced. A path that exists and is no regular file (/dev/stdout,
-// a FIFO) is written in place. Returns "" or the error ("writing '<path>' failed: <why>").
+// a FIFO) is written in place; a FIFO without a reader is an error, not a wait for one. Returns
+// "" or the error ("writing '<path>' failed: <why>").
 std::string ReplaceFile(const std::string& path, const std::string& text);
+
+// Whether two paths name one file: the same existing file (hard links, symlinks, /dev/stdout
+// for "-", which stands for stdout), or, when one is not there yet, the same path once "." / ".."
+// and symbolic links (a dangling one names the file writing through it would create) are
+// resolved.
+bool SameFile(const std::string& a, const std::string& b);
 
 // ReplaceFile for several files that belong together (braid-perf's --json and --csv of one run):
 // all are written to their temporaries first and renamed only if every one was written, so a
