@@ -51,6 +51,7 @@ fi
 expect 2 "--classes 'shm,udp': unknown class 'udp'" "${run[@]}" --classes shm,udp
 expect 2 "--classes 'shm,': empty class name after the last ','" "${run[@]}" --classes shm,
 expect 2 "--mpiexec '/nonexistent/mpiexec': no such executable" "${run[@]}" --mpiexec /nonexistent/mpiexec
+expect 2 "--name: empty \(leave it out for 'calibrated <host>'\)" "${run[@]}" --name ""
 expect 2 "-e/--maxbytes '2G' is invalid \(a size in \[1K, 1G\]" "${perf}" calibrate --out "${keep}" -e 2G
 expect 2 "--out: cannot open '${dir}/no/such.json' for writing" "${perf}" calibrate --out "${dir}/no/such.json"
 # Inside an MPI job (the variables MPICH's Hydra, Open MPI and PMIx launchers set): the job's

@@ -348,7 +348,7 @@ int CalibrateMain(int argc, char** argv) {
   app.add_option("--mpiexec", s.mpiexec,
                  "Launcher for the 2-rank measurement jobs (MPICH's Hydra or Open MPI; ranks bound to cores)")
       ->capture_default_str();
-  app.add_option("--name", s.name, "Cluster name (default: 'calibrated <host>')");
+  CLI::Option* name = app.add_option("--name", s.name, "Cluster name (default: 'calibrated <host>')");
   if (std::optional<int> exit_code = braid::tools::ParseCommandLine(app, argc, argv, "braid-perf calibrate", 2))
     return *exit_code;
   if (const std::string variable = MpiJobVariable(); !variable.empty()) {
@@ -366,6 +366,10 @@ int CalibrateMain(int argc, char** argv) {
   }
   if (s.out.empty()) {
     std::fprintf(stderr, "braid-perf calibrate: -o/--out: empty path (name the cluster file, or '-' for stdout)\n");
+    return 2;
+  }
+  if (name->count() > 0 && s.name.empty()) {
+    std::fprintf(stderr, "braid-perf calibrate: --name: empty (leave it out for 'calibrated <host>')\n");
     return 2;
   }
   if (s.repeat < 1 || s.repeat > 99) {

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "backend.h"
+#include "braid_revision.h"  // generated at build time (cmake/git_revision.cmake)
 #include "bench.h"
 #include "calibrate.h"
 #include "context.h"
@@ -218,6 +219,11 @@ int Main(int argc, char** argv) {
 }  // namespace braid::perf
 
 int main(int argc, char** argv) {
+  // Before MPI: a version query needs no job (the header of every run says the same).
+  if (argc == 2 && (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "-V")) {
+    std::printf("braid-perf %s (git %s)\n", BRAID_VERSION, BRAID_GIT_REVISION);
+    return 0;
+  }
   if (argc > 1 && std::string_view(argv[1]) == "plot") return braid::perf::PlotMain(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "calibrate") return braid::perf::CalibrateMain(argc - 1, argv + 1);
   // Funneled: only this thread calls MPI, but the process has others (the watchdog, braid's).

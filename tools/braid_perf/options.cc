@@ -251,7 +251,7 @@ const char* BackendName(BackendKind kind) {
 
 std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, Options* out) {
   CLI::App app{"braid-perf: collective (nccl-tests style) and point-to-point (OSU style) benchmarks; "
-               "launch with mpiexec. Also: braid-perf plot, braid-perf calibrate (see their --help).",
+               "launch with mpiexec. Also: braid-perf plot, braid-perf calibrate (see their --help), braid-perf --version.",
                "braid-perf"};
   // A repeated flag overrides the earlier one (scripts append to a default command line).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);

@@ -4,10 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+
+#include "collective.h"
 
 namespace braid::perf {
 namespace {
@@ -118,12 +121,18 @@ void ReadRows(const std::string& path, const Json& holder, const std::string& wh
   if (rows == holder.end() || !rows->is_array()) Fail(path, fmt::format("no \"{}\" array", where));
   if (rows->empty()) Fail(path, fmt::format("\"{}\" is empty: nothing to plot", where));
   int zero_sizes = 0, unmeasured = 0;
+  double last_size = 0;
   for (size_t i = 0; i < rows->size(); ++i) {
     const Json& row = (*rows)[i];
     const std::string at = fmt::format("{}[{}]", where, i);
     if (!row.is_object()) Fail(path, fmt::format("{} is not an object", at));
     std::optional<double> size = RowNumber(path, row, "size", at);
     if (!size || !(*size >= 0 && *size <= kMaxPlotValue)) Fail(path, fmt::format("{} has no valid \"size\"", at));
+    // braid-perf writes whole bytes in ascending order; anything else would draw a zigzag.
+    if (*size != std::floor(*size)) Fail(path, fmt::format("{} has the size {}, not a whole number of bytes", at, *size));
+    if (i > 0 && *size <= last_size)
+      Fail(path, fmt::format("{} has the size {} after {}: sizes must ascend", at, *size, last_size));
+    last_size = *size;
     std::optional<double> value = p2p ? RowNumber(path, row, p2p->field, at) : CollectiveValue(path, row, metric, at);
     // A time or a bandwidth is positive and within what a log axis and gnuplot can print: a
     // negative, huge or vanishing value is a damaged file, not a point to draw.
@@ -161,6 +170,11 @@ std::vector<Series> LoadSeries(const std::string& path, CollectiveMetric metric)
   std::optional<std::string> collective = StringField(doc, "collective");
   if (!suite && !collective)
     Fail(path, "neither \"suite\" nor \"collective\" is set (not a braid-perf --json result?)");
+  if (suite && collective)
+    Fail(path, fmt::format("both \"suite\" (\"{}\") and \"collective\" (\"{}\") are set: a braid-perf result has one",
+                           *suite, *collective));
+  if (collective && !ParseCollective(*collective))
+    Fail(path, fmt::format("unknown collective \"{}\" (known: {})", *collective, CollectiveNameList()));
   series.collective = !suite;
   series.name = suite ? *suite : *collective;
   const SuiteField* p2p = suite ? &FindSuite(path, *suite) : nullptr;
