@@ -110,7 +110,11 @@ bool FirstRankOfJob() {
 // launcher spells them its own way; one that says neither who it is gets none (and a note).
 std::vector<std::string> CoreBindingFlags(const std::string& launcher) {
   std::string version;
-  RunCapturing({launcher, "--version"}, "/dev/null", Capture::kBoth, &version);
+  // A launcher answers --version at once; one that does not is not waited for.
+  if (RunCapturing({launcher, "--version"}, "/dev/null", Capture::kBoth, &version, kHelperProbeLimitS) == kRanOutOfTime) {
+    std::fprintf(stderr, "braid-perf calibrate: '%s --version' did not answer within %.0f s\n", launcher.c_str(),
+                 kHelperProbeLimitS);
+  }
   if (version.find("HYDRA") != std::string::npos) return {"-bind-to", "core"};
   if (version.find("Open MPI") != std::string::npos || version.find("OpenRTE") != std::string::npos)
     return {"--bind-to", "core"};

@@ -57,13 +57,17 @@ bool IsSvgOutput(const std::string& output) {
 }
 
 // The gnuplot `set terminal` line: svg, else pngcairo where this gnuplot has it, else png (libgd).
+// How long gnuplot may take to draw (a few thousand points take well under a second), seconds;
+// one that hangs is killed.
+constexpr double kDrawLimitS = 120;
+
 std::string TerminalLine(bool svg, const std::string& gnuplot, int height) {
   // noenhanced: labels are shown as written ('_' and '^' in file names are not sub/superscripts).
   if (svg)
     return fmt::format("set terminal svg size {},{} dynamic noenhanced font 'Sans,12' background rgb 'white'",
                        kWidth, height);
   std::string terminals;
-  RunCapturing({gnuplot, "-e", "set terminal"}, "/dev/null", Capture::kBoth, &terminals);
+  RunCapturing({gnuplot, "-e", "set terminal"}, "/dev/null", Capture::kBoth, &terminals, kHelperProbeLimitS);
   if (terminals.find("pngcairo") != std::string::npos)
     return fmt::format("set terminal pngcairo size {},{} noenhanced font 'Sans,11' background rgb 'white'",
                        kWidth, height);
@@ -321,7 +325,7 @@ int Plot(const PlotRequest& r) {
   std::string messages;
   // The script on stdin: gnuplot's messages then say "line N" without naming a file that is gone.
   // Its messages only: its stdout carries an image when it cannot open the output.
-  int status = RunCapturing({gnuplot}, script.string(), Capture::kStderr, &messages);
+  int status = RunCapturing({gnuplot}, script.string(), Capture::kStderr, &messages, kDrawLimitS);
   const std::string drawn = ReadImage(image);
   if (status != 0 || drawn.empty()) {
     const std::string what = status != 0 ? "gnuplot failed (" + DescribeRunStatus(status) + ")"

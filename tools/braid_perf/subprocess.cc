@@ -1,13 +1,17 @@
 #include "subprocess.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -27,15 +31,24 @@ bool IsExecutableFile(const fs::path& candidate) {
   return fs::is_regular_file(candidate, ec) && access(candidate.c_str(), X_OK) == 0;
 }
 
-// Reads `fd` to its end (the child closed its side, or exited).
-std::string ReadAll(int fd) {
-  std::string text;
+// Reads `fd` to its end (the child closed its side, or exited) into *text; false if that did not
+// happen within `limit_s` seconds.
+bool ReadAll(int fd, double limit_s, std::string* text) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                        std::chrono::duration<double>(limit_s));
   char chunk[4096];
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = poll(&p, 1, int(std::min<long long>(left, 1000)));
+    if (ready < 0 && errno != EINTR) return true;  // cannot watch it: take what came
+    if (ready <= 0) continue;
     const ssize_t n = read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return text;
-    text.append(chunk, size_t(n));
+    if (n <= 0) return true;
+    text->append(chunk, size_t(n));
   }
 }
 
@@ -53,7 +66,7 @@ std::string FindInPath(const std::string& program) {
 }
 
 int RunCapturing(const std::vector<std::string>& argv, const std::string& input, Capture capture,
-                 std::string* output) {
+                 std::string* output, double limit_s) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -88,15 +101,19 @@ int RunCapturing(const std::vector<std::string>& argv, const std::string& input,
     *output = fmt::format("cannot run {}: {}", argv[0], std::strerror(spawn_error));
     return -1;
   }
-  *output = ReadAll(pipe_fds[0]);
+  output->clear();
+  const bool finished = ReadAll(pipe_fds[0], limit_s, output);
+  if (!finished) kill(pid, SIGKILL);  // still running, hence not reaped: the pid is the child's
   close(pipe_fds[0]);
   const int status = watch.Wait();
+  if (!finished) return kRanOutOfTime;
   if (status == -1) return -1;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
 
 std::string DescribeRunStatus(int status) {
+  if (status == kRanOutOfTime) return "did not finish within its time limit and was killed";
   if (status < 0) return "could not be run";
   if (status > 128) return fmt::format("killed by signal {} ({})", status - 128, strsignal(status - 128));
   return fmt::format("exit status {}", status);
