@@ -55,6 +55,9 @@ struct CommOptions {
   // own algorithms (NVLS, PAT, ...) skipped. Empty = BRAID_ALGO (or NCCL_ALGO), else the tuner.
   std::string algorithm;
   // Pipelining slice in bytes; 0 = chosen by the tuner. Mostly for tests and experiments.
+  // algorithm, slice_bytes, p2p_inline_bytes and check_calls (as resolved from the environment)
+  // must be equal on every rank: Create compares them and fails with InvalidUsage on every rank,
+  // naming each that differs, when they are not.
   size_t slice_bytes = 0;
   // Point-to-point messages of at most this many bytes travel packed, one transport message per
   // peer per group (0 = never, at most 65512). Must be equal on every rank. Negative = take

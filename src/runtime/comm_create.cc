@@ -38,6 +38,13 @@ Status ReadRankVar(std::initializer_list<const char*> names, int* value, std::st
   return Status::Ok();
 }
 
+// The resolved options every rank must share (process_blob.h), one "name=value" line each.
+std::string AgreedSettings(const CommOptions& resolved) {
+  return fmt::format("algorithm={}\nslice_bytes={}\np2p_inline_bytes={}\ncheck_calls={}",
+                     resolved.algorithm.empty() ? "(tuner)" : resolved.algorithm, resolved.slice_bytes,
+                     resolved.p2p_inline_bytes, resolved.check_calls);
+}
+
 }  // namespace
 
 Status Comm::GetUniqueId(UniqueId* id) {
@@ -63,7 +70,8 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
   std::unique_ptr<transport::UcxTransport> ucx;
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::Create(&ucx));
   transport::PeerProcess self{bootstrap::Hostname(), int(getpid()), bootstrap::LocalHostIdentity()};
-  std::string blob = runtime::EncodeProcessBlob(BuildIdentity(), self, ucx->LocalAddress());
+  const std::string settings = AgreedSettings(resolved);
+  std::string blob = runtime::EncodeProcessBlob(BuildIdentity(), settings, self, ucx->LocalAddress());
   std::vector<std::string> blobs;
   BRAID_RETURN_IF_ERROR(
       bootstrap::Rendezvous(id, rank, nranks, blob, resolved.timeout_s, &blobs).WithContext(
@@ -72,7 +80,7 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
   std::vector<std::string> addresses(nranks);
   std::vector<transport::PeerProcess> peers(nranks);
   for (int r = 0; r < nranks; ++r) {
-    BRAID_RETURN_IF_ERROR(runtime::DecodeProcessBlob(blobs[r], r, BuildIdentity(), &peers[r], &addresses[r])
+    BRAID_RETURN_IF_ERROR(runtime::DecodeProcessBlob(blobs[r], r, BuildIdentity(), settings, &peers[r], &addresses[r])
                               .WithContext(fmt::format("rank {} of {}", rank, nranks)));
   }
   BRAID_RETURN_IF_ERROR(ucx->Connect(rank, addresses, peers));

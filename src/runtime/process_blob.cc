@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 
 namespace braid::runtime {
 namespace {
@@ -28,14 +29,46 @@ bool TakeSized(const std::string& blob, size_t* at, std::string* out) {
   return true;
 }
 
+// The "name=value" lines of `settings` that differ from `mine`, as "name: value here, value
+// there" phrases; empty when they agree.
+std::string SettingDifferences(const std::string& mine, const std::string& theirs, int rank) {
+  const auto lines = [](const std::string& text) {
+    std::map<std::string, std::string> out;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = text.substr(start, end - start);
+      const size_t eq = line.find('=');
+      out[line.substr(0, eq)] = eq == std::string::npos ? "" : line.substr(eq + 1);
+      start = end + 1;
+    }
+    return out;
+  };
+  const std::map<std::string, std::string> here = lines(mine), there = lines(theirs);
+  std::string differences;
+  for (const auto& source : {here, there}) {
+    for (const auto& [name, unused] : source) {
+      const auto a = here.find(name), b = there.find(name);
+      const std::string value_here = a == here.end() ? "(not set)" : a->second;
+      const std::string value_there = b == there.end() ? "(not set)" : b->second;
+      const std::string phrase = fmt::format("{} is {} here but {} on rank {}", name, value_here, value_there, rank);
+      if (value_here != value_there && differences.find(phrase) == std::string::npos)
+        differences += (differences.empty() ? "" : "; ") + phrase;
+    }
+  }
+  return differences;
+}
+
 }  // namespace
 
-std::string EncodeProcessBlob(const std::string& build, const transport::PeerProcess& self,
-                              const std::string& address) {
+std::string EncodeProcessBlob(const std::string& build, const std::string& settings,
+                              const transport::PeerProcess& self, const std::string& address) {
   std::string blob(reinterpret_cast<const char*>(&kBlobMagic), sizeof(kBlobMagic));
   AppendSized(&blob, build);
   AppendSized(&blob, self.host);
   AppendSized(&blob, self.host_id);
+  AppendSized(&blob, settings);
   const int32_t pid = self.pid;
   blob.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
   blob += address;
@@ -43,7 +76,7 @@ std::string EncodeProcessBlob(const std::string& build, const transport::PeerPro
 }
 
 Status DecodeProcessBlob(const std::string& blob, int rank, const std::string& my_build,
-                         transport::PeerProcess* peer, std::string* address) {
+                         const std::string& my_settings, transport::PeerProcess* peer, std::string* address) {
   uint64_t magic = 0;
   if (blob.size() >= sizeof(magic)) std::memcpy(&magic, blob.data(), sizeof(magic));
   if (magic != kBlobMagic) {
@@ -63,9 +96,16 @@ Status DecodeProcessBlob(const std::string& blob, int rank, const std::string& m
         rank, where, build, my_build));
   }
   int32_t pid = 0;
+  std::string settings;
   if (!have_build || !TakeSized(blob, &at, &peer->host) || !TakeSized(blob, &at, &peer->host_id) ||
-      blob.size() - at < sizeof(pid)) {
+      !TakeSized(blob, &at, &settings) || blob.size() - at < sizeof(pid)) {
     return Status::RemoteError(fmt::format("rank {} sent a truncated bootstrap blob ({} bytes)", rank, blob.size()));
+  }
+  if (const std::string differences = SettingDifferences(my_settings, settings, rank); !differences.empty()) {
+    return Status::InvalidUsage(fmt::format(
+        "{} (rank {} runs on {}): every rank of a communicator must use the same algorithm, slice and "
+        "packing settings (CommOptions, or BRAID_ALGO / NCCL_ALGO, BRAID_SLICE_BYTES, BRAID_P2P_INLINE_BYTES, "
+        "BRAID_CHECK_CALLS)", differences, rank, peer->host));
   }
   std::memcpy(&pid, blob.data() + at, sizeof(pid));
   peer->pid = pid;

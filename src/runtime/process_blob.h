@@ -11,13 +11,20 @@
 
 namespace braid::runtime {
 
-// [u64 magic][u32 n][build identity][u32 n][hostname][u32 n][host identity][i32 pid][address].
-std::string EncodeProcessBlob(const std::string& build, const transport::PeerProcess& self,
-                              const std::string& address);
+// What must be the same on every rank besides the build: the communicator's settings that decide
+// which messages its ranks exchange ("name=value" lines, as AgreedSettings in comm_create.cc
+// writes them). A rank forcing another algorithm or slice, or packing other point-to-point
+// sizes, would otherwise fail later with a message about a truncated transfer, or, where the
+// sizes happened to match, combine the wrong blocks.
+// [u64 magic][u32 n][build identity][u32 n][hostname][u32 n][host identity][u32 n][settings]
+// [i32 pid][address].
+std::string EncodeProcessBlob(const std::string& build, const std::string& settings,
+                              const transport::PeerProcess& self, const std::string& address);
 
-// Decodes rank `rank`'s blob; `my_build` is this process's BuildIdentity(). InvalidUsage when the
-// builds differ (naming both and the rank's host), RemoteError when the blob is not one.
+// Decodes rank `rank`'s blob; `my_build` is this process's BuildIdentity(), `my_settings` its
+// settings. InvalidUsage when the builds differ (naming both and the rank's host) or a setting
+// differs (naming each such setting's two values), RemoteError when the blob is not one.
 Status DecodeProcessBlob(const std::string& blob, int rank, const std::string& my_build,
-                         transport::PeerProcess* peer, std::string* address);
+                         const std::string& my_settings, transport::PeerProcess* peer, std::string* address);
 
 }  // namespace braid::runtime

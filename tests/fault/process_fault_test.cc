@@ -292,6 +292,20 @@ TEST_F(ProcessFaultTest, MalformedRootIsRejected) {
   EXPECT_NE(harness_.Stderr(i).find("BRAID_ROOT"), std::string::npos) << harness_.Report();
 }
 
+// (c4) Ranks that force different algorithms (BRAID_ALGO on one of them) would exchange different
+// messages: creation fails on both, naming the setting and both values, within the slack.
+TEST_F(ProcessFaultTest, RanksWithDifferentSettingsAreRefusedAtCreation) {
+  const size_t zero = StartRank(0, 2, {"allreduce-loop", "1", "1024"});
+  const size_t one = StartRank(1, 2, {"allreduce-loop", "1", "1024"}, "", {{"BRAID_ALGO", "ring"}});
+  ASSERT_TRUE(harness_.WaitAll(kSlackS)) << harness_.Report();
+  LogOutcome();
+  for (auto [i, phrase] : {std::pair{zero, "algorithm is (tuner) here but ring on rank 1"},
+                           std::pair{one, "algorithm is ring here but (tuner) on rank 0"}}) {
+    EXPECT_EQ(harness_.child(i).ExitCode(), 3) << harness_.Report();
+    EXPECT_NE(harness_.Stderr(i).find(phrase), std::string::npos) << harness_.Report();
+  }
+}
+
 // (c'') The root waits for a rank that never comes: Timeout within BRAID_TIMEOUT + slack, naming
 // what it waited for.
 TEST_F(ProcessFaultTest, MissingRankTimesOutAtRoot) {
