@@ -386,6 +386,19 @@ TEST_F(ClusterFile, MalformedJsonNamesFileAndLine) {
   EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(path); }, {path, "line", "column"}));
 }
 
+// A host as hwloc would describe it: `gpus` GPUs named `name`, in order, nothing else.
+Topology Box(const std::string& host, int gpus, const std::string& name) {
+  Topology topo;
+  topo.hostname = host;
+  for (int i = 0; i < gpus; ++i) {
+    TopoGpu g;
+    g.index = i;
+    g.name = name;
+    topo.gpus.push_back(g);
+  }
+  return topo;
+}
+
 TEST(ClusterFromTopology, NoGpuIsAnError) {
   Topology topo;
   topo.hostname = "cpu-only";
@@ -447,15 +460,7 @@ TEST(ClusterFromTopology, FabricFollowsThePartName) {
       {"NVIDIA L40S", IntraNodeFabric::kPCIe, 32, "l40s"},
   };
   for (const Case& k : cases) {
-    Topology topo;
-    topo.hostname = "box";
-    for (int i = 0; i < 8; ++i) {
-      TopoGpu g;
-      g.index = i;
-      g.name = k.name;
-      topo.gpus.push_back(g);
-    }
-    const ClusterSpec c = ClusterFromTopology(topo, "hwloc");
+    const ClusterSpec c = ClusterFromTopology(Box("box", 8, k.name), "hwloc");
     EXPECT_EQ(c.node.fabric, k.fabric) << k.name;
     EXPECT_EQ(c.node.intra_GBps, k.intra_GBps) << k.name;
     EXPECT_EQ(c.gpu.name, GpuPreset(k.preset).name) << k.name;
@@ -468,11 +473,7 @@ TEST(ClusterFromTopology, FabricFollowsThePartName) {
 // The 40 GB A100s have HBM2 at 1555 GB/s, not the 80 GB parts' HBM2e.
 TEST(ClusterFromTopology, FortyGigabyteA100sHaveTheirOwnMemory) {
   for (const char* name : {"NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"}) {
-    Topology topo;
-    topo.hostname = "box";
-    topo.gpus.resize(2);
-    for (TopoGpu& g : topo.gpus) g.name = name;
-    const ClusterSpec c = ClusterFromTopology(topo, "hwloc");
+    const ClusterSpec c = ClusterFromTopology(Box("box", 2, name), "hwloc");
     EXPECT_EQ(c.gpu.hbm_GBps, 1555) << name;
     EXPECT_EQ(c.gpu.memory_GiB, 40) << name;
     EXPECT_NE(c.gpu.name.find("40GB"), std::string::npos) << c.gpu.name;
@@ -482,15 +483,9 @@ TEST(ClusterFromTopology, FortyGigabyteA100sHaveTheirOwnMemory) {
 // A node mixing GPU models or memory sizes is refused, naming each kind: simulating it as its
 // first GPU would give the others speed or memory they lack.
 TEST(ClusterFromTopology, MixedGpusAreAnError) {
-  Topology topo;
-  topo.hostname = "mixed";
-  for (int i = 0; i < 8; ++i) {
-    TopoGpu g;
-    g.index = i;
-    g.name = i == 0 ? "NVIDIA H100 80GB HBM3" : "NVIDIA A100-SXM4-80GB";
-    g.memory_GiB = 80;
-    topo.gpus.push_back(g);
-  }
+  Topology topo = Box("mixed", 8, "NVIDIA A100-SXM4-80GB");
+  topo.gpus[0].name = "NVIDIA H100 80GB HBM3";
+  for (TopoGpu& g : topo.gpus) g.memory_GiB = 80;
   EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ClusterFromTopology(topo, "hwloc"); },
                                          {"mixed", "2 kinds", "1 x \"NVIDIA H100 80GB HBM3\" with 80 GiB",
                                           "7 x \"NVIDIA A100-SXM4-80GB\" with 80 GiB", "JSON cluster file"}));
