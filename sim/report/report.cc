@@ -102,9 +102,12 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
   fmt::print(out, "# {}\n", kFlopConvention);
   if (search) {
     fmt::print(out,
-               "# search: {} layouts enumerated, {} rejected, {} feasible: {} simulated, {} left out as slower by the "
+               "# search: {} layouts enumerated, {} rejected, {} feasible: {} simulated{}, {} left out as slower by the "
                "closed-form estimate; {:.2f} s\n",
                search->enumerated, search->rejected.size(), search->feasible, search->simulated,
+               search->extrapolated == 0
+                   ? std::string()
+                   : fmt::format(" ({} ranked by two shorter pipelines, the rows shown in full)", search->extrapolated),
                search->feasible - search->simulated, search->seconds);
   }
   // Stage layers last: the only column of unbounded width.
@@ -167,6 +170,7 @@ void WriteResults(std::ostream& out, Format format, const RunContext& c,
                          {"rejected", search->rejected.size()},
                          {"feasible", search->feasible},
                          {"simulated", search->simulated},
+                         {"extrapolated", search->extrapolated},
                          {"seconds", search->seconds}};
       }
       out << DumpJson(doc, 2) << "\n";

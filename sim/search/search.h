@@ -37,6 +37,9 @@ struct SearchResult {
   int enumerated = 0;
   int feasible = 0;
   int simulated = 0;
+  // Of those, ranked by a step time extrapolated from two shorter pipelines (StepModel::
+  // ExtrapolatedSeconds); the `best` returned are always simulated in full.
+  int extrapolated = 0;
   double seconds = 0;  // wall time of the search
 };
 

@@ -4,6 +4,7 @@
 // buckets on its communication stream as their gradients become final, and the optimizer.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,11 +79,22 @@ class StepModel {
   // Simulates one step. Throws InputError if the layout is infeasible. The per-task timings
   // (StepResult::pipeline, dp_spans) are kept only when `keep_trace` (they can be large).
   StepResult Simulate(const Layout& layout, bool keep_trace = false);
+  // For ranking a search's candidates: the step time of a feasible layout whose pipeline has many
+  // micro-batches, extrapolated from two simulations of fewer (m1 = 2 pp and 2 m1): once the
+  // pipeline is full, each further micro-batch adds the same time (the steady 1F1B period), so
+  // the step is linear in their count. For 1T on 3072 H100s (docs/PERFORMANCE.md, session 49) the
+  // line through 2 pp and 4 pp micro-batches met the full simulation at 1024-2048 within 0.003%
+  // (pp=16, v=1 and 4; pp=64, v=2). nullopt when the pipeline is too short for that to save time
+  // (fewer than 4 m1 micro-batches): simulate it.
+  std::optional<double> ExtrapolatedSeconds(const Layout& layout);
 
   const CollectiveCoster& coster() const { return coster_; }
   const ClusterSpec& cluster() const { return cluster_; }
 
  private:
+  // Simulate with `microbatches` per pipeline instead of the batch's (RankingSeconds' shorter
+  // pipelines; the throughput fields then describe that count, not the batch).
+  StepResult SimulateMicroBatches(const Layout& layout, bool keep_trace, int microbatches);
   struct ChunkCost {
     double forward = 0, backward = 0;               // seconds per micro-batch, incl. TP comm
     double forward_tp = 0, backward_tp = 0;          // of which TP collectives (backward incl. recompute)

@@ -204,6 +204,38 @@ TEST(OptimizerStep, BytesPerParameterFollowTheKernelsMegatronRuns) {
   EXPECT_NEAR(base, params * 38 / (2039e9 * 0.85), 1e-3 * base);
 }
 
+// A search ranks long pipelines by a step time extrapolated from two short ones (2 pp and 4 pp
+// micro-batches): it must be what the full simulation gives, for 1F1B and interleaved schedules,
+// ZeRO-1's overlapped gathers, blocking and overlapped pipeline sends, and no pipeline at all.
+// Too short a pipeline to gain is not extrapolated.
+TEST(ExtrapolatedStep, MatchesTheFullSimulation) {
+  ClusterSpec cluster = LoadCluster("dgx-a100");
+  SizeForGpus(&cluster, 16);
+  for (bool pp_overlap : {false, true}) {
+    TrainingSpec t;
+    t.global_batch = 640;  // 160 micro-batches of 1 per pipeline at dp=4
+    t.pp_overlap = pp_overlap;
+    StepModel model(LoadModel("megatron-1.7b"), cluster, t, ComputeModel(cluster.gpu));
+    for (const char* keys : {"tp=1,pp=4,dp=4,mb=1,v=1,zero=1,recompute=full", "tp=1,pp=4,dp=4,mb=1,v=3,zero=1,recompute=full",
+                             "tp=2,pp=4,dp=2,mb=1,v=2,zero=0,recompute=selective", "tp=2,pp=1,dp=8,mb=1,zero=1"}) {
+      Layout layout;
+      std::vector<std::string> present;
+      ParseLayoutKeys(keys, "test", &layout, &present);
+      const std::optional<double> extrapolated = model.ExtrapolatedSeconds(layout);
+      ASSERT_TRUE(extrapolated.has_value()) << keys;
+      const double full = model.Simulate(layout).step_time_s;
+      EXPECT_NEAR(*extrapolated / full, 1.0, 1e-4) << keys << " pp_overlap " << pp_overlap;
+    }
+  }
+  TrainingSpec t;
+  t.global_batch = 112;  // 28 micro-batches at dp=4: fewer than 8 pp = 32
+  StepModel model(LoadModel("megatron-1.7b"), cluster, t, ComputeModel(cluster.gpu));
+  Layout layout;
+  std::vector<std::string> present;
+  ParseLayoutKeys("tp=1,pp=4,dp=4,mb=1,v=1,zero=1,recompute=full", "test", &layout, &present);
+  EXPECT_FALSE(model.ExtrapolatedSeconds(layout).has_value());
+}
+
 }  // namespace
 }  // namespace braid::sim
 
