@@ -83,7 +83,7 @@ class StepModel {
   // micro-batches, extrapolated from two simulations of fewer (m1 = 2 pp and 2 m1): once the
   // pipeline is full, each further micro-batch adds the same time (the steady 1F1B period), so
   // the step is linear in their count. For 1T on 3072 H100s (docs/PERFORMANCE.md, session 49) the
-  // line through 2 pp and 4 pp micro-batches met the full simulation at 1024-2048 within 0.003%
+  // line through 2 pp and 4 pp micro-batches met the full simulation at 1024-2048 within 1e-5
   // (pp=16, v=1 and 4; pp=64, v=2). nullopt when the pipeline is too short for that to save time
   // (fewer than 4 m1 micro-batches): simulate it.
   std::optional<double> ExtrapolatedSeconds(const Layout& layout);
