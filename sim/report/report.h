@@ -31,7 +31,8 @@ void WriteRejections(std::ostream& out, const SearchResult& search, int examples
 
 // Chrome trace event format (chrome://tracing, ui.perfetto.dev): one process per stage GPU of the
 // representative pipeline with its compute and DP-communication streams, and one process for the
-// communication groups (TP group per stage, PP link per stage pair, DP group per stage).
-nlohmann::json StepTrace(const StepResult& result, const ClusterSpec& cluster);
+// communication groups (TP group per stage, PP link per stage pair, DP group per stage). The JSON
+// text, written event by event (a document tree of a million events took ~4 GB).
+std::string StepTrace(const StepResult& result, const ClusterSpec& cluster);
 
 }  // namespace braid::sim

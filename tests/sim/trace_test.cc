@@ -29,7 +29,7 @@ nlohmann::json TraceOf(const std::string& layout, const char* model = "megatron-
   TrainingSpec t;
   t.global_batch = global_batch;
   StepModel m(LoadModel(model), cluster, t, ComputeModel(cluster.gpu));
-  return StepTrace(m.Simulate(ParseLayout(layout), true), cluster);
+  return nlohmann::json::parse(StepTrace(m.Simulate(ParseLayout(layout), true), cluster));
 }
 
 TraceTracks Tracks(const std::string& layout) {

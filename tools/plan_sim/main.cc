@@ -223,7 +223,7 @@ int Simulate(const Options& o) {
   // The trace first: if it cannot be written, --out has not been written either (a failed run
   // writes no results); if the results then cannot be, the trace this run created goes again.
   if (!o.trace.empty()) {
-    const std::string trace = DumpJson(StepTrace(r, cluster)) + "\n";
+    const std::string trace = StepTrace(r, cluster);
     Emit("--trace", o.trace, [&](std::ostream& out) { out << trace; });
   }
   Emit("--out", o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
