@@ -128,15 +128,10 @@ class BRAID_API Comm {
   // at once and collectives run in call order while they progress. An error from GroupEnd
   // applies to the whole group. As in NCCL, a call inside a group that returns an error (e.g.
   // InvalidArgument) fails the group: the calls after it are still checked but not queued, inner
-  // GroupEnds return OK, and the outermost GroupEnd runs none of the group's collectives, cancels
-  // its sends and receives still in flight (those posted before the error may have completed:
-  // they leave as soon as they are called), and returns the first such error with its code,
-  // prefixed "GroupEnd: an operation of the group failed: ". An invalid argument leaves the
-  // communicator usable, provided every rank discarded the matching group. Buffers: GroupEnd
-  // returns once its eager sends (below 128 KiB, the shared-memory lane's default rendezvous
-  // size) have left them (bounded: 2 s for a live peer that makes no progress, with a warning);
-  // a larger send that a peer which kept its group still matches is read from its buffer then,
-  // so keep those buffers unless every rank discarded.
+  // GroupEnds return OK, and the outermost GroupEnd runs none of the group (nothing of it was
+  // posted, so its buffers are the caller's again at once) and returns the first such error with
+  // its code, prefixed "GroupEnd: an operation of the group failed: ". An invalid argument
+  // leaves the communicator usable, provided every rank discarded the matching group.
   Status GroupStart();
   Status GroupEnd();
 

@@ -313,17 +313,26 @@ Status Comm::Impl::GroupEnd() {
   group_colls_.clear();
   const Status group_error = std::exchange(group_error_, Status::Ok());
   if (Status usable = CheckUsable(); !usable.ok()) {
+    group_p2p_.clear();
     p2p_.Cancel();  // nothing of the group may touch the caller's buffers afterwards
     return Fail(usable);  // aborted in the group: tells the others and settles; else did so already
   }
   if (!group_error.ok()) {
     // As ncclGroupEnd: a call of the group failed, so none of the group runs. Its collectives
-    // never started; its sends and receives still in flight are cancelled (those posted before
-    // the failed call may have finished already). Nothing failed on the wire: the communicator
-    // stays usable.
+    // never started and its sends and receives were never posted. Nothing failed on the wire:
+    // the communicator stays usable.
+    group_p2p_.clear();
     if (Status discarded = p2p_.Discard(); !discarded.ok()) return Fail(discarded);
     return group_error.WithContext("GroupEnd: an operation of the group failed");
   }
+  for (const runtime::P2pOp& op : group_p2p_) {
+    if (Status added = p2p_.Add(op); !added.ok()) {
+      group_p2p_.clear();
+      p2p_.Cancel();
+      return Fail(std::move(added));
+    }
+  }
+  group_p2p_.clear();
   auto run_collectives = [this]() {
     for (const CollectiveCall& call : running_colls_) {
       serving_group_p2p_ = true;

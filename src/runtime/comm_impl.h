@@ -61,11 +61,16 @@ class Comm::Impl {
   Status PointToPoint(bool is_send, void* buf, size_t bytes, int peer) {
     if (!Usable()) return CheckUsable();
     const runtime::P2pOp op{is_send, buf, bytes, peer};
-    // In a group the op is posted now and GroupEnd waits; a failure comes back here and again
-    // from GroupEnd. Once a call of the group failed, GroupEnd discards the group: nothing more
-    // of it is posted.
-    if (group_depth_ > 0 && !group_error_.ok()) return Status::Ok();
-    Status done = group_depth_ > 0 ? p2p_.Add(op) : p2p_.RunOne(op);
+    // In a group the op is queued and the outermost GroupEnd posts the group's ops, as NCCL
+    // does: a group discarded because one of its calls failed then posts nothing. (Posting each
+    // op as it was called let the sends before the failed call leave; every rank discarded the
+    // group, so no receive was ever numbered for them, and the next group's receive from that
+    // peer took the stale message as its own: wrong data returned as OK.)
+    if (group_depth_ > 0) {
+      if (group_error_.ok()) group_p2p_.push_back(op);
+      return Status::Ok();
+    }
+    Status done = p2p_.RunOne(op);
     if (done.ok()) return done;
     return Fail(std::move(done));
   }
@@ -158,7 +163,8 @@ class Comm::Impl {
 
   int group_depth_ = 0;
   Status group_error_;  // the first error of a call inside the open group (NoteGroupError)
-  std::vector<CollectiveCall> group_colls_;  // run at GroupEnd; a group's p2p ops are in p2p_
+  std::vector<CollectiveCall> group_colls_;  // run at GroupEnd
+  std::vector<runtime::P2pOp> group_p2p_;    // posted at GroupEnd, in call order
   std::vector<CollectiveCall> running_colls_;  // swapped with group_colls_ to keep both capacities
   // Set while GroupEnd runs the group's collectives: their wait loops also serve the group's
   // point-to-point traffic (runtime::SidePoll says why).

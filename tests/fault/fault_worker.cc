@@ -438,6 +438,49 @@ int DiscardEagerUnmap(braid::Comm& comm) {
   return sum == 2 ? kExitOk : kExitWrong;
 }
 
+// Every rank discards a group whose Send was queued before an invalid call, then exchanges again:
+// the second group's receives must get the second group's data, at a packed, a tagged eager and
+// a rendezvous size. (Sends used to leave as they were called, so the discarded send reached the
+// next receive: the stale data came back as OK, or a size error or a timeout followed.)
+int DiscardedSendsStayHome(braid::Comm& world) {
+  const int rank = world.rank(), n = world.size(), next = (rank + 1) % n, prev = (rank + n - 1) % n;
+  constexpr braid::DataType kInt = braid::DataType::kInt32;
+  for (size_t count : {size_t(10), size_t(2000), size_t(50000)}) {
+    // A child per size: each starts its message numbering afresh.
+    std::unique_ptr<braid::Comm> child;
+    if (const braid::Status s = world.Split(0, rank, &child); !s.ok()) {
+      Fail(rank, "split", s);
+      return kExitCollective;
+    }
+    braid::Comm& comm = *child;
+    std::vector<int32_t> stale(count, 100 + rank), fresh(count, 200 + rank), got(count, -1), unused(count);
+    (void)comm.GroupStart();
+    (void)comm.Send(stale.data(), count, kInt, next);
+    (void)comm.AllReduce(nullptr, got.data(), count, kInt, {});  // no send buffer: the group is discarded
+    (void)comm.Recv(unused.data(), count, kInt, prev);
+    const braid::Status discarded = comm.GroupEnd();
+    if (discarded.code() != braid::StatusCode::kInvalidArgument) {
+      Fail(rank, "discarded group", discarded);
+      return kExitCollective;
+    }
+    (void)comm.GroupStart();
+    (void)comm.Send(fresh.data(), count, kInt, next);
+    (void)comm.Recv(got.data(), count, kInt, prev);
+    if (const braid::Status s = comm.GroupEnd(); !s.ok()) {
+      Fail(rank, "group after the discarded one", s);
+      return kExitCollective;
+    }
+    for (size_t i = 0; i < count; ++i) {
+      if (got[i] != 200 + prev) {
+        Say("WRONG at " + std::to_string(count) + " values: got[" + std::to_string(i) + "] = " + std::to_string(got[i]));
+        return kExitWrong;
+      }
+    }
+  }
+  Say("DONE");
+  return kExitOk;
+}
+
 int CancelledTransfers(std::unique_ptr<braid::Comm> world) {
   const int rank = world->rank(), peer = 1 - rank;
   if (world->size() != 2) return kExitUsage;
@@ -564,7 +607,7 @@ int main(int argc, char** argv) {
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
   const bool plain =
       mode == "bad-args" || mode == "mismatch" || mode == "group-failure" || mode == "cancelled-transfers" ||
-      mode == "discard-eager-unmap";
+      mode == "discard-eager-unmap" || mode == "discarded-sends-stay-home";
   const bool bystander = mode == "bystander";
   const bool leaver = mode == "send-after-leave";
   if (!counted && !torture && !rounds && !plain && !bystander && !leaver) return Usage();
@@ -597,6 +640,7 @@ int main(int argc, char** argv) {
   if (bystander) return Bystander(std::move(comm), argv[2], std::atoi(argv[3]));
   if (mode == "cancelled-transfers") return CancelledTransfers(std::move(comm));
   if (mode == "discard-eager-unmap") return DiscardEagerUnmap(*comm);
+  if (mode == "discarded-sends-stay-home") return DiscardedSendsStayHome(*comm);
   if (leaver) return SendAfterLeave(std::move(comm), how, argv[3]);
   if (torture) {
     return P2pTorture(*comm, std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]),
