@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -216,14 +217,16 @@ std::optional<int> ParseOptions(int argc, char** argv, Options* o) {
   app.add_option("--loss-pct", o->loss_pct, "Random packet loss, percent")
       ->check(braid::tools::FiniteRange(0.0, 100.0))->capture_default_str();
   app.add_option("--queue", o->queue, "Packets waiting for serialisation; more are tail-dropped")
-      ->check(CLI::Range(1, 1000000))->capture_default_str();
-  app.add_option("--mtu", o->mtu, "MTU of both devices, bytes")->check(CLI::Range(576, 65535))->capture_default_str();
+      ->check(braid::tools::IntegerIn(1, 1000000))->capture_default_str();
+  app.add_option("--mtu", o->mtu, "MTU of both devices, bytes")->check(braid::tools::IntegerIn(576, 65535))->capture_default_str();
   app.add_option("--spin-us", o->spin_us,
                  "Busy-poll this many microseconds before a packet is due (timer wake-ups are late)")
       ->check(braid::tools::FiniteRange(0.0, 100000.0))->capture_default_str();
   app.add_flag("--exit-with-parent", o->exit_with_parent,
                "Stop when the process that started braid-netem dies (a test harness killed hard)");
-  app.add_option("--seed", o->seed, "Seed of the loss draws; 0 = random")->capture_default_str();
+  app.add_option("--seed", o->seed, "Seed of the loss draws; 0 = random")
+      ->check(braid::tools::IntegerIn(0, std::numeric_limits<long>::max()))
+      ->capture_default_str();
   if (std::optional<int> exit_code = braid::tools::ParseCommandLine(app, argc, argv, "braid-netem", kExitBadArguments))
     return *exit_code;
   if (std::string why = Validate(*o); !why.empty()) {

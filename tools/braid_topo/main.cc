@@ -32,7 +32,6 @@ std::string WriteOutput(const std::string& out_path, const std::string& text) {
     std::fputs(text.c_str(), stdout);
     return std::fflush(stdout) == 0 ? "" : std::string("writing to stdout failed: ") + std::strerror(errno);
   }
-  if (out_path.empty()) return "--out: an empty path names no file";
   return braid::tools::ReplaceFile(out_path, text);
 }
 
@@ -50,6 +49,17 @@ int main(int argc, char** argv) {
   if (std::optional<int> exit_code = braid::tools::ParseCommandLine(app, argc, argv, "braid-topo", kExitBadInput))
     return *exit_code;
 
+  // Before discovery, as every tool checks its outputs first: a read-only file stays refused.
+  if (options.out_path != "-") {
+    if (options.out_path.empty()) {
+      std::fprintf(stderr, "braid-topo: --out: an empty path names no file\n");
+      return kExitBadInput;
+    }
+    if (std::string error = braid::tools::WritableError(options.out_path); !error.empty()) {
+      std::fprintf(stderr, "braid-topo: --out: %s\n", error.c_str());
+      return kExitBadInput;
+    }
+  }
   braid::Topology topo;
   braid::Status status =
       options.xml_path.empty() ? braid::DiscoverTopology(&topo) : braid::LoadTopologyXml(options.xml_path, &topo);

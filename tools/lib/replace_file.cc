@@ -19,11 +19,15 @@ namespace fs = std::filesystem;
 // The file whose content is replaced: a symbolic link's target (renaming over the link would
 // replace the link itself and leave the file it points to stale), followed by hand, since
 // weakly_canonical stops at a dangling link where writing through it creates its target.
+// Empty (errno ELOOP) for a chain of links that does not end within the kernel's 40 hops.
 fs::path Target(const std::string& path) {
   std::error_code ec;
   fs::path target = path;
-  // 40 hops, as the kernel allows.
-  for (int hop = 0; hop < 40 && fs::is_symlink(fs::symlink_status(target, ec)); ++hop) {
+  for (int hop = 0; fs::is_symlink(fs::symlink_status(target, ec)); ++hop) {
+    if (hop == 40) {
+      errno = ELOOP;
+      return {};
+    }
     const fs::path link = fs::read_symlink(target, ec);
     if (ec) return path;
     target = link.is_absolute() ? link : target.parent_path() / link;
@@ -34,6 +38,7 @@ fs::path Target(const std::string& path) {
 // Creates an empty temporary file beside `target` and returns its descriptor, or -1 with errno
 // set. Beside it, so that the rename stays within one file system (and is atomic).
 int CreateTemp(const fs::path& target, std::string* temp) {
+  if (target.empty()) return -1;  // a loop of links (Target set errno)
   if (target.filename().empty()) {  // "dir/": no file name to write
     errno = EISDIR;
     return -1;
