@@ -7,13 +7,7 @@
 set -uo pipefail
 
 topo="${1:?usage: braid_topo_cli_test.sh braid-topo}"
-dir="$(mktemp -d "${TMPDIR:-/tmp}/braid-topo-cli.XXXXXX")"
-trap 'rm -rf "${dir}"' EXIT
-
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../common/check_script.sh" braid-topo-cli
 
 # expect <code> <message regex> <args...>
 expect() {
@@ -23,6 +17,7 @@ expect() {
   code=$?
   [[ ${code} -eq ${want} ]] || fail "braid-topo $* exited ${code}, expected ${want}: ${out}"
   grep -qE -- "${pattern}" <<<"${out}" || fail "braid-topo $*: output does not match '${pattern}': ${out}"
+  return 0
 }
 
 expect 0 '"hostname"' --format json
@@ -40,4 +35,4 @@ if [[ $(id -u) -ne 0 ]]; then
 else
   echo "note: root writes read-only files; that refusal is not checked"
 fi
-echo "PASS: braid-topo's command line"
+finish_checks "braid-topo's command line"
