@@ -99,7 +99,8 @@ std::string StepTrace(const StepResult& r, const ClusterSpec& cluster) {
   }
   const nlohmann::json other = {{"layout", LayoutToString(l)}, {"step_time_s", r.step_time_s},
                                  {"simulated", r.simulated}};
-  return text + "\n], \"displayTimeUnit\": \"ms\", \"otherData\": " + DumpJson(other) + "}\n";
+  text += "\n], \"displayTimeUnit\": \"ms\", \"otherData\": " + DumpJson(other) + "}\n";
+  return text;
 }
 
 }  // namespace braid::sim

@@ -1,6 +1,7 @@
 // Creating communicators: unique ids, the UCX transport world, and the environment bootstrap.
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 
@@ -40,9 +41,13 @@ Status ReadRankVar(std::initializer_list<const char*> names, int* value, std::st
 
 // The resolved options every rank must share (process_blob.h), one "name=value" line each.
 std::string AgreedSettings(const CommOptions& resolved) {
+  // The algorithm as the setting's parser reads it: case and blanks do not matter.
+  std::string algorithm;
+  for (char c : resolved.algorithm)
+    if (!std::isspace(static_cast<unsigned char>(c))) algorithm += char(std::tolower(static_cast<unsigned char>(c)));
   return fmt::format("algorithm={}\nslice_bytes={}\np2p_inline_bytes={}\ncheck_calls={}",
-                     resolved.algorithm.empty() ? "(tuner)" : resolved.algorithm, resolved.slice_bytes,
-                     resolved.p2p_inline_bytes, resolved.check_calls);
+                     algorithm.empty() ? "(tuner)" : algorithm, resolved.slice_bytes, resolved.p2p_inline_bytes,
+                     resolved.check_calls);
 }
 
 }  // namespace

@@ -44,7 +44,6 @@ P2pEngine::P2pEngine(const P2pContext& ctx, size_t inline_bytes)
       own_packet_tag_(PacketTag(ctx.comm_id, own_rank_)),
       sends_to_(ctx.world_ranks->size(), 0),
       recvs_from_(ctx.world_ranks->size(), 0),
-      discarded_below_(ctx.world_ranks->size(), 0),
       inboxes_(ctx.world_ranks->size()),
       open_outbox_(ctx.world_ranks->size(), -1) {}
 
@@ -233,8 +232,6 @@ Status P2pEngine::Take(int peer, Inbox& box, uint64_t index, std::span<const std
     // message will never be in it: the peer sent that message tagged, i.e. larger.
     if (w.index < index) return LargerThanExpected(peer, ops_[w.op]);
   }
-  // A message whose receive went with a discarded group (Discard).
-  if (index < discarded_below_[size_t(peer)]) return Status::Ok();
   // A message whose receive was posted, not packed: that receive expects more than the
   // inline limit, and this message is within it.
   if (index < recvs_from_[size_t(peer)]) {
@@ -511,21 +508,10 @@ void P2pEngine::Cancel(bool after_failure) {
   EndBatch();
 }
 
-Status P2pEngine::Discard() {
-  // A packet-stream receive takes the peer's next arrival, which may belong to the peer's next
-  // batch (it did not discard this group, or is past it already): what a cancelled one got is
-  // taken apart as usual, its messages of this batch dropped and later ones kept.
-  std::vector<int> posted;
-  for (int peer : receiving_from_)
-    if (inboxes_[size_t(peer)]->posted) posted.push_back(peer);
+void P2pEngine::Discard() {
+  // Nothing of a discarded group was posted (the communicator queues a group's operations until
+  // GroupEnd): the batch only closes.
   Cancel(/*after_failure=*/false);
-  discarded_below_ = recvs_from_;
-  for (int peer : posted) {
-    Inbox& box = *inboxes_[size_t(peer)];
-    if (box.request.state.load(std::memory_order_acquire) == Request::State::kDone)
-      BRAID_RETURN_IF_ERROR(Accept(peer, box));
-  }
-  return Status::Ok();
 }
 
 void P2pEngine::EndBatch() {

@@ -94,11 +94,9 @@ class P2pEngine {
   // (Transport::CancelAfterFailure) before returning; false on teardown.
   void Cancel(bool after_failure = true);
   // Ends a group's batch that the communicator discards (a call of the group failed; nothing
-  // failed on the wire): cancels what is in flight as Cancel(false) does. The packed messages of
-  // the batch's receives that still arrive (a peer's packet may be on its way) are dropped, not
-  // taken for messages sent in the wrong size; a later message that a cancelled packet receive
-  // got already is kept for its receive.
-  Status Discard();
+  // failed on the wire). The communicator posts a group's operations only at GroupEnd, so the
+  // batch holds nothing: it is closed as Cancel(false) closes one.
+  void Discard();
   // Between Begin and the end of its batch (a group, or a lone op run as a batch).
   bool open() const { return open_; }
 
@@ -225,7 +223,6 @@ class P2pEngine {
   const uint64_t own_packet_tag_;  // the tag of the packets this rank sends (computed once)
   std::vector<uint64_t> sends_to_;                // messages sent to each peer (their numbers)
   std::vector<uint64_t> recvs_from_;              // messages received from each peer
-  std::vector<uint64_t> discarded_below_;         // per peer: messages below it went with a Discard
   std::vector<std::unique_ptr<Inbox>> inboxes_;   // per peer, created on first use
 
   // The current batch (containers keep their capacity between batches).

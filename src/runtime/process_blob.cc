@@ -9,7 +9,10 @@
 namespace braid::runtime {
 namespace {
 
-constexpr uint64_t kBlobMagic = 0x424c424449415242ull;  // the bytes "BRAIDBLB" (little-endian)
+// The bytes "BRAIDBL2" (little-endian): the second layout, with the settings field ("BRAIDBLB",
+// the first, had none; a rank of a build with the same identity but that layout is named, not
+// misread).
+constexpr uint64_t kBlobMagic = 0x324c424449415242ull;
 
 void AppendSized(std::string* blob, const std::string& text) {
   const uint32_t len = uint32_t(text.size());
@@ -81,8 +84,8 @@ Status DecodeProcessBlob(const std::string& blob, int rank, const std::string& m
   if (blob.size() >= sizeof(magic)) std::memcpy(&magic, blob.data(), sizeof(magic));
   if (magic != kBlobMagic) {
     return Status::RemoteError(fmt::format(
-        "rank {} sent a bootstrap blob of {} bytes that is not braid's (a braid build from before "
-        "blobs named their build, or not braid at all); this rank runs {}",
+        "rank {} sent a bootstrap blob of {} bytes that is not this layout's (a braid build from before "
+        "it, or not braid at all); this rank runs {}",
         rank, blob.size(), my_build));
   }
   size_t at = sizeof(magic);

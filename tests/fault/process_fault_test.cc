@@ -306,6 +306,15 @@ TEST_F(ProcessFaultTest, RanksWithDifferentSettingsAreRefusedAtCreation) {
   }
 }
 
+// The same settings spelt differently (BRAID_ALGO=Ring and ring, as the setting's parser reads
+// both) are the same: the ranks complete.
+TEST_F(ProcessFaultTest, SettingsSpeltDifferentlyAgree) {
+  StartRank(0, 2, {"allreduce-loop", "2", "1024"}, "", {{"BRAID_ALGO", "ring"}});
+  StartRank(1, 2, {"allreduce-loop", "2", "1024"}, "", {{"BRAID_ALGO", " Ring"}});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(harness_.child(i).ExitCode(), 0) << harness_.Report();
+}
+
 // (c'') The root waits for a rank that never comes: Timeout within BRAID_TIMEOUT + slack, naming
 // what it waited for.
 TEST_F(ProcessFaultTest, MissingRankTimesOutAtRoot) {

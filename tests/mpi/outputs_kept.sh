@@ -86,6 +86,14 @@ code=$?
 [[ ! -e "${dir}/results.json" ]] || fail "the refused run wrote ${dir}/results.json"
 rm -f "${dir}/link.csv"
 
+# Two different loops of symbolic links: each is named as a loop, not taken for one file.
+ln -s lb "${dir}/la"; ln -s la "${dir}/lb"; ln -s ld "${dir}/lc"; ln -s lc "${dir}/ld"
+out="$("${launch[@]}" "${perf}" latency -b 8 -e 8 -n 2 --json "${dir}/la" --csv "${dir}/lc" 2>&1)"
+code=$?
+[[ ${code} -eq 2 ]] && grep -qF -- "Too many levels of symbolic links" <<<"${out}" ||
+  fail "--json and --csv through two loops of links: exit ${code}: ${out}"
+rm -f "${dir}/la" "${dir}/lb" "${dir}/lc" "${dir}/ld"
+
 # --json through a dangling symlink: written through it (the link stays, its target appears).
 ln -s through.json "${dir}/dangling.json"
 out="$("${launch[@]}" "${perf}" latency -b 8 -e 8 -n 2 --json "${dir}/dangling.json" 2>&1)" ||

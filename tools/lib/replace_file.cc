@@ -78,16 +78,19 @@ int OpenInPlace(const std::string& path) {
   return fd;
 }
 
-std::string NoReaderText(int error) {
-  return error == ENXIO ? "it is a FIFO that no process has open for reading" : std::strerror(error);
-}
-
 std::string WriteInPlace(const std::string& path, const std::string& text) {
   const int fd = OpenInPlace(path);
   bool ok = fd >= 0 && WriteAll(fd, text);
   int error = errno;
   if (fd >= 0 && close(fd) != 0 && ok) ok = false, error = errno;
-  return ok ? "" : fmt::format("writing '{}' failed: {}", path, NoReaderText(error));
+  if (ok) return "";
+  // ENXIO: a FIFO without a reader, or a socket (/dev/stdout of a service), which cannot be opened.
+  struct stat st {};
+  const bool fifo = stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
+  const std::string why = error == ENXIO && fifo ? "it is a FIFO that no process has open for reading"
+                          : error == ENXIO        ? std::string(std::strerror(error)) + " (a socket? write to - instead)"
+                                                  : std::strerror(error);
+  return fmt::format("writing '{}' failed: {}", path, why);
 }
 
 }  // namespace
@@ -100,8 +103,13 @@ bool SameFile(const std::string& a, const std::string& b) {
   if (identity(a, &sa) && identity(b, &sb)) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
   if (a == "-" || b == "-") return false;
   // Not both there yet: the same once "." / ".." and symlinks (dangling ones too) are resolved.
-  std::error_code ec;
-  return fs::weakly_canonical(fs::absolute(Target(a), ec), ec) == fs::weakly_canonical(fs::absolute(Target(b), ec), ec);
+  // A loop of links leads to no file (WritableError names it), so it is the same as nothing.
+  const fs::path target_a = Target(a), target_b = Target(b);
+  if (target_a.empty() || target_b.empty()) return false;
+  std::error_code ec_a, ec_b;
+  const fs::path resolved_a = fs::weakly_canonical(fs::absolute(target_a, ec_a), ec_a);
+  const fs::path resolved_b = fs::weakly_canonical(fs::absolute(target_b, ec_b), ec_b);
+  return !ec_a && !ec_b && resolved_a == resolved_b;
 }
 
 std::string WritableError(const std::string& path) {
