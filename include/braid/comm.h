@@ -45,6 +45,9 @@ struct UniqueId {
   char bytes[kUniqueIdBytes];
 };
 
+// algorithm, slice_bytes, p2p_inline_bytes and check_calls (as resolved from the environment)
+// must be equal on every rank: Create compares them and fails with InvalidUsage on every rank,
+// naming each that differs, when they are not.
 struct CommOptions {
   // Seconds to wait for any peer before failing with Timeout (bootstrap and operations).
   // Negative = take BRAID_TIMEOUT from the environment (default 300).
@@ -55,9 +58,6 @@ struct CommOptions {
   // own algorithms (NVLS, PAT, ...) skipped. Empty = BRAID_ALGO (or NCCL_ALGO), else the tuner.
   std::string algorithm;
   // Pipelining slice in bytes; 0 = chosen by the tuner. Mostly for tests and experiments.
-  // algorithm, slice_bytes, p2p_inline_bytes and check_calls (as resolved from the environment)
-  // must be equal on every rank: Create compares them and fails with InvalidUsage on every rank,
-  // naming each that differs, when they are not.
   size_t slice_bytes = 0;
   // Point-to-point messages of at most this many bytes travel packed, one transport message per
   // peer per group (0 = never, at most 65512). Must be equal on every rank. Negative = take

@@ -28,16 +28,15 @@ std::string StepTrace(const StepResult& r, const ClusterSpec& cluster) {
   const Layout& l = r.layout;
   // Written event by event: a tree of a million events held ~4 GB to write a 258 MB trace.
   std::string text = "{\"traceEvents\": [";
-  bool first = true;
   struct Events {
-    std::string* text;
-    bool* first;
-    void push_back(const nlohmann::json& event) const {
-      *text += *first ? "\n" : ",\n";
-      *first = false;
-      *text += DumpJson(event);
+    std::string& text;
+    bool first = true;
+    void push_back(const nlohmann::json& event) {
+      text += first ? "\n" : ",\n";
+      first = false;
+      text += DumpJson(event);
     }
-  } events{&text, &first};
+  } events{text};
   events.push_back(Name("process_name", kGroupsPid, -1, "communication groups"));
   for (int s = 0; s < l.pp; ++s) {
     const int gpu = s * l.dp * l.tp;  // TP rank 0 of DP replica 0 (Megatron rank order)

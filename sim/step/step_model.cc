@@ -463,7 +463,6 @@ std::optional<double> StepModel::ExtrapolatedSeconds(const Layout& l) {
   // Twice the stages: the pipeline is full for most of it. A multiple of pp, as interleaving needs.
   const int m1 = 2 * l.pp;
   if (m < 4 * m1) return std::nullopt;  // two pipelines of 3 m1 micro-batches in all save 25% or more
-  if (std::string why = Infeasible(l); !why.empty()) throw InputError("layout " + LayoutToString(l) + ": " + why);
   const double t1 = SimulateMicroBatches(l, false, m1).step_time_s;
   const double t2 = SimulateMicroBatches(l, false, 2 * m1).step_time_s;
   return t2 + (t2 - t1) / m1 * (m - 2 * m1);

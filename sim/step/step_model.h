@@ -92,7 +92,7 @@ class StepModel {
   const ClusterSpec& cluster() const { return cluster_; }
 
  private:
-  // Simulate with `microbatches` per pipeline instead of the batch's (RankingSeconds' shorter
+  // Simulate with `microbatches` per pipeline instead of the batch's (ExtrapolatedSeconds' shorter
   // pipelines; the throughput fields then describe that count, not the batch).
   StepResult SimulateMicroBatches(const Layout& layout, bool keep_trace, int microbatches);
   struct ChunkCost {

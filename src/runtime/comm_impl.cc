@@ -322,7 +322,7 @@ Status Comm::Impl::GroupEnd() {
     // never started and its sends and receives were never posted. Nothing failed on the wire:
     // the communicator stays usable.
     group_p2p_.clear();
-    p2p_.Discard();
+    p2p_.Cancel(/*after_failure=*/false);  // closes the batch GroupStart opened; it holds nothing
     return group_error.WithContext("GroupEnd: an operation of the group failed");
   }
   for (const runtime::P2pOp& op : group_p2p_) {

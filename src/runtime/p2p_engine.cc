@@ -508,12 +508,6 @@ void P2pEngine::Cancel(bool after_failure) {
   EndBatch();
 }
 
-void P2pEngine::Discard() {
-  // Nothing of a discarded group was posted (the communicator queues a group's operations until
-  // GroupEnd): the batch only closes.
-  Cancel(/*after_failure=*/false);
-}
-
 void P2pEngine::EndBatch() {
   for (size_t k = 0; k < outboxes_used_; ++k) open_outbox_[size_t(outboxes_[k]->peer)] = -1;
   for (int peer : receiving_from_) {

@@ -93,10 +93,6 @@ class P2pEngine {
   // call failed, and the communicator settles what the transport left lingering
   // (Transport::CancelAfterFailure) before returning; false on teardown.
   void Cancel(bool after_failure = true);
-  // Ends a group's batch that the communicator discards (a call of the group failed; nothing
-  // failed on the wire). The communicator posts a group's operations only at GroupEnd, so the
-  // batch holds nothing: it is closed as Cancel(false) closes one.
-  void Discard();
   // Between Begin and the end of its batch (a group, or a lone op run as a batch).
   bool open() const { return open_; }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <sstream>
 
 namespace braid::runtime {
 namespace {
@@ -32,33 +33,26 @@ bool TakeSized(const std::string& blob, size_t* at, std::string* out) {
   return true;
 }
 
-// The "name=value" lines of `settings` that differ from `mine`, as "name: value here, value
-// there" phrases; empty when they agree.
+// "name is A here but B on rank R" for each "name=value" line whose value differs between this
+// rank's settings and rank R's (a name missing on one side reads "(not set)"); empty when equal.
 std::string SettingDifferences(const std::string& mine, const std::string& theirs, int rank) {
   const auto lines = [](const std::string& text) {
     std::map<std::string, std::string> out;
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      const std::string line = text.substr(start, end - start);
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
       const size_t eq = line.find('=');
       out[line.substr(0, eq)] = eq == std::string::npos ? "" : line.substr(eq + 1);
-      start = end + 1;
     }
     return out;
   };
-  const std::map<std::string, std::string> here = lines(mine), there = lines(theirs);
+  std::map<std::string, std::string> here = lines(mine), there = lines(theirs);
+  for (const auto& [name, unused] : here) there.try_emplace(name, "(not set)");
+  for (const auto& [name, unused] : there) here.try_emplace(name, "(not set)");
   std::string differences;
-  for (const auto& source : {here, there}) {
-    for (const auto& [name, unused] : source) {
-      const auto a = here.find(name), b = there.find(name);
-      const std::string value_here = a == here.end() ? "(not set)" : a->second;
-      const std::string value_there = b == there.end() ? "(not set)" : b->second;
-      const std::string phrase = fmt::format("{} is {} here but {} on rank {}", name, value_here, value_there, rank);
-      if (value_here != value_there && differences.find(phrase) == std::string::npos)
-        differences += (differences.empty() ? "" : "; ") + phrase;
-    }
+  for (const auto& [name, value] : here) {
+    if (value == there[name]) continue;
+    differences += fmt::format("{}{} is {} here but {} on rank {}", differences.empty() ? "" : "; ", name, value,
+                               there[name], rank);
   }
   return differences;
 }

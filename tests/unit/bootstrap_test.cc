@@ -124,6 +124,16 @@ std::thread RunRank(const UniqueId& id, int rank, int nranks, std::string blob, 
   });
 }
 
+// Two ranks of a fresh job rendezvous through the root of `id`.
+void ExpectTwoRanksComplete(const UniqueId& id) {
+  std::vector<RankResult> results(2);
+  std::thread t0 = RunRank(id, 0, 2, "a", 10, &results[0]);
+  std::thread t1 = RunRank(id, 1, 2, "b", 10, &results[1]);
+  t0.join();
+  t1.join();
+  for (const RankResult& r : results) EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+}
+
 // ---- UniqueId and ParseHostPort -------------------------------------------------------------
 
 TEST(UniqueIdTest, RoundTripsIPv4AndIPv6) {
@@ -438,12 +448,7 @@ TEST(RendezvousTest, WorksOverALinkLocalIPv6Address) {
   RootAddress addr;
   ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
   EXPECT_EQ(addr.host, host);
-  std::vector<RankResult> results(2);
-  std::thread t0 = RunRank(id, 0, 2, "ll-0", 5, &results[0]);
-  std::thread t1 = RunRank(id, 1, 2, "ll-1", 5, &results[1]);
-  t0.join();
-  t1.join();
-  for (const RankResult& r : results) ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ExpectTwoRanksComplete(id);
 }
 
 // The BRAID_ROOT flow: rank 0 listens on a fixed host:port; the others derive the id from the
@@ -497,16 +502,6 @@ TEST(RendezvousTest, OversizedBlobIsRefusedByTheRoot) {
   big.Send(header);
   std::string reply = big.ReadErrorReply();
   EXPECT_EQ(reply.rfind("1:rank 0 sent a blob of", 0), 0u) << reply;
-}
-
-// Two ranks of a fresh job rendezvous through the root of `id`.
-void ExpectTwoRanksComplete(const UniqueId& id) {
-  std::vector<RankResult> results(2);
-  std::thread t0 = RunRank(id, 0, 2, "a", 10, &results[0]);
-  std::thread t1 = RunRank(id, 1, 2, "b", 10, &results[1]);
-  t0.join();
-  t1.join();
-  for (const RankResult& r : results) EXPECT_TRUE(r.status.ok()) << r.status.ToString();
 }
 
 // A hello the root cannot serve is refused by name, and the root goes on serving: more ranks than

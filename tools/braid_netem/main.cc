@@ -26,8 +26,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
