@@ -41,9 +41,9 @@ class RootService {
 // Starts a root service owned by the process (kept in a registry, joined at exit or by
 // JoinProcessRoots) and returns its id. This is what GetUniqueId() does.
 Status StartProcessRoot(double timeout_s, UniqueId* id);
-// Starts the process-owned root on a fixed port (for BRAID_ROOT on rank 0).
-Status StartProcessRootAt(const std::string& host, uint16_t port, double timeout_s,
-                          UniqueId* id);
+// Starts the process-owned root on `addr`'s fixed port, expecting its nonce (for BRAID_ROOT on
+// rank 0: EnvRootAddress).
+Status StartProcessRootAt(const RootAddress& addr, double timeout_s, UniqueId* id);
 // Joins finished process-owned roots (called after a communicator is created).
 void ReapProcessRoots();
 

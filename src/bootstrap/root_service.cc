@@ -257,12 +257,9 @@ Status StartProcessRoot(double timeout_s, UniqueId* id) {
   return AddProcessRoot("", 0, timeout_s, nullptr, id);
 }
 
-Status StartProcessRootAt(const std::string& host, uint16_t port, double timeout_s,
-                          UniqueId* id) {
+Status StartProcessRootAt(const RootAddress& addr, double timeout_s, UniqueId* id) {
   ReapProcessRoots();
-  // The other ranks build their id with EnvRootAddress(host, port): use the same nonce.
-  uint64_t nonce = EnvRootAddress(host, port).nonce;
-  return AddProcessRoot(host, port, timeout_s, &nonce, id);
+  return AddProcessRoot(addr.host, addr.port, timeout_s, &addr.nonce, id);
 }
 
 void ReapProcessRoots() {

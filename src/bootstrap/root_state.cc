@@ -176,7 +176,9 @@ void RootState::ReadHello(Conn& c) {
     // Reject strangers as soon as their first bytes disagree with magic + nonce.
     size_t check = std::min(c.in.size(), auth_.size());
     if (std::memcmp(c.in.data(), auth_.data(), check) != 0) {
-      BRAID_WARN(kBoot, "bootstrap root: rejected connection from {}: wrong magic/nonce", c.peer);
+      BRAID_WARN(kBoot, "bootstrap root: rejected connection from {}: wrong magic/nonce (not a braid "
+               "rank of this communicator: another job, or a job name that differs; see BRAID_JOB_ID)",
+               c.peer);
       Close(c);
       return;
     }

@@ -24,10 +24,21 @@ struct RootAddress {
 UniqueId EncodeUniqueId(const RootAddress& addr);
 Status DecodeUniqueId(const UniqueId& id, RootAddress* out);
 
+// The job this process belongs to, as its launcher names it: BRAID_JOB_ID, else
+// TORCHELASTIC_RUN_ID (torchrun), PMIX_NAMESPACE (Open MPI, PMIx launchers) or SLURM_JOB_ID with
+// SLURM_STEP_ID; `variable` empty when none is set (MPICH's hydra names no job in the
+// environment).
+struct LaunchJob {
+  std::string variable;  // where the name came from, for messages
+  std::string value;
+};
+LaunchJob LaunchJobFromEnv();
+
 // The root address used by the environment bootstrap (BRAID_ROOT): ranks other than 0 have no
-// unique id to copy, so the nonce is derived from "host:port" itself (an FNV-1a hash). It still
-// rejects strays that do not speak the protocol; it cannot tell two jobs on one port apart.
-RootAddress EnvRootAddress(const std::string& host, uint16_t port);
+// unique id to copy, so the nonce is derived from "host:port" and the job's name (an FNV-1a
+// hash). Strays that do not speak the protocol are rejected, and so are ranks of another job
+// given the same BRAID_ROOT when the launcher names jobs; without a name two such jobs can meet.
+RootAddress EnvRootAddress(const std::string& host, uint16_t port, const LaunchJob& job);
 
 // Parses "host:port" or "[v6addr]:port" (as in BRAID_ROOT / NCCL_COMM_ID); host names are resolved.
 Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port);

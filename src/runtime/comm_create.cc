@@ -118,14 +118,26 @@ Status Comm::CreateFromEnv(std::unique_ptr<Comm>* out, const CommOptions& option
   BRAID_RETURN_IF_ERROR(bootstrap::ParseHostPort(*root, &host, &port).WithContext("BRAID_ROOT"));
   CommOptions resolved;
   BRAID_RETURN_IF_ERROR(Impl::ResolveOptions(options, &resolved));
+  // The job's name (when its launcher gives one) goes into the rendezvous nonce, so ranks of
+  // another job started on the same BRAID_ROOT are refused instead of joining this one.
+  const bootstrap::LaunchJob job = bootstrap::LaunchJobFromEnv();
+  const std::string job_text = job.variable.empty() ? std::string("no job name (set BRAID_JOB_ID to give one)")
+                                                    : job.variable + "=" + job.value;
+  BRAID_INFO(kBoot, "BRAID_ROOT={} rank {} of {}; job: {}", *root, rank, size, job_text);
+  const bootstrap::RootAddress addr = bootstrap::EnvRootAddress(host, port, job);
   UniqueId id;
   if (rank == 0) {
-    BRAID_RETURN_IF_ERROR(bootstrap::StartProcessRootAt(host, port, resolved.timeout_s, &id)
+    BRAID_RETURN_IF_ERROR(bootstrap::StartProcessRootAt(addr, resolved.timeout_s, &id)
                               .WithContext("BRAID_ROOT=" + *root));
   } else {
-    id = bootstrap::EncodeUniqueId(bootstrap::EnvRootAddress(host, port));
+    id = bootstrap::EncodeUniqueId(addr);
   }
-  return Create(id, size, rank, out, resolved);
+  Status created = Create(id, size, rank, out, resolved);
+  // A rank refused by the root (another job's, or one whose job name differs) hears only that
+  // the root closed its connection: say which job this rank took itself for.
+  if (created.code() == StatusCode::kRemoteError && created.message().find("magic/nonce") != std::string::npos)
+    return created.WithContext(fmt::format("this rank's job: {}; every rank must have the same", job_text));
+  return created;
 }
 
 }  // namespace braid

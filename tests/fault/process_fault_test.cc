@@ -315,6 +315,23 @@ TEST_F(ProcessFaultTest, SettingsSpeltDifferentlyAgree) {
   for (size_t i = 0; i < 2; ++i) EXPECT_EQ(harness_.child(i).ExitCode(), 0) << harness_.Report();
 }
 
+// Two jobs given the same BRAID_ROOT: a rank whose job name differs (BRAID_JOB_ID here; a
+// launcher's PMIX_NAMESPACE, TORCHELASTIC_RUN_ID or Slurm step alike) is refused by the root and
+// says which job it took itself for, while the root's own job completes.
+TEST_F(ProcessFaultTest, ARankOfAnotherJobOnTheSameRootIsRefused) {
+  const size_t stranger = StartRank(1, 2, {"allreduce-loop", "1", "1024"}, "", {{"BRAID_JOB_ID", "job-b"}});
+  const size_t zero = StartRank(0, 2, {"allreduce-loop", "2", "1024"}, "", {{"BRAID_JOB_ID", "job-a"}});
+  ASSERT_TRUE(harness_.Wait(stranger, kSlackS)) << "the stranger hung\n" << harness_.Report();
+  const size_t one = StartRank(1, 2, {"allreduce-loop", "2", "1024"}, "", {{"BRAID_JOB_ID", "job-a"}});
+  ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
+  LogOutcome();
+  EXPECT_EQ(harness_.child(stranger).ExitCode(), 3) << harness_.Report();
+  EXPECT_NE(harness_.Stderr(stranger).find("this rank's job: BRAID_JOB_ID=job-b"), std::string::npos)
+      << harness_.Report();
+  EXPECT_EQ(harness_.child(zero).ExitCode(), 0) << harness_.Report();
+  EXPECT_EQ(harness_.child(one).ExitCode(), 0) << harness_.Report();
+}
+
 // (c'') The root waits for a rank that never comes: Timeout within BRAID_TIMEOUT + slack, naming
 // what it waited for.
 TEST_F(ProcessFaultTest, MissingRankTimesOutAtRoot) {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -456,12 +458,13 @@ TEST(RendezvousTest, WorksOverALinkLocalIPv6Address) {
 TEST(RendezvousTest, FixedPortRootServesRanksThatStartedEarlier) {
   uint16_t port = UnusedLoopbackPort();
   std::vector<RankResult> results(3);
-  UniqueId peer_id = EncodeUniqueId(EnvRootAddress("127.0.0.1", port));
+  const RootAddress addr = EnvRootAddress("127.0.0.1", port, LaunchJob{});
+  UniqueId peer_id = EncodeUniqueId(addr);
   std::thread t1 = RunRank(peer_id, 1, 3, BlobFor(1), 5, &results[1]);
   std::thread t2 = RunRank(peer_id, 2, 3, BlobFor(2), 5, &results[2]);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   UniqueId id;
-  ASSERT_TRUE(StartProcessRootAt("127.0.0.1", port, 5, &id).ok());
+  ASSERT_TRUE(StartProcessRootAt(addr, 5, &id).ok());
   EXPECT_EQ(std::memcmp(id.bytes, peer_id.bytes, sizeof(id.bytes)), 0);
   std::thread t0 = RunRank(id, 0, 3, BlobFor(0), 5, &results[0]);
   t0.join();
@@ -471,6 +474,55 @@ TEST(RendezvousTest, FixedPortRootServesRanksThatStartedEarlier) {
     ASSERT_TRUE(results[r].status.ok()) << "rank " << r << ": " << results[r].status.ToString();
     for (int q = 0; q < 3; ++q) EXPECT_EQ(results[r].blobs[q], BlobFor(q));
   }
+  ReapProcessRoots();
+}
+
+// The launcher's job name goes into BRAID_ROOT's nonce: BRAID_JOB_ID first, then torchrun's,
+// PMIx's and Slurm's step; none set gives the address's own nonce.
+TEST(LaunchJobTest, NamesTheJobByItsLaunchersVariableInOrder) {
+  const char* names[] = {"BRAID_JOB_ID", "TORCHELASTIC_RUN_ID", "PMIX_NAMESPACE", "SLURM_JOB_ID", "SLURM_STEP_ID"};
+  std::map<std::string, std::string> saved;
+  for (const char* name : names) {
+    if (const char* value = std::getenv(name)) saved[name] = value;
+    unsetenv(name);
+  }
+  EXPECT_TRUE(LaunchJobFromEnv().variable.empty());
+  setenv("SLURM_JOB_ID", "77", 1);
+  EXPECT_TRUE(LaunchJobFromEnv().variable.empty()) << "a job id without a step names no step";
+  setenv("SLURM_STEP_ID", "3", 1);
+  EXPECT_EQ(LaunchJobFromEnv().value, "77.3");
+  setenv("PMIX_NAMESPACE", "prterun-vm-123@1", 1);
+  EXPECT_EQ(LaunchJobFromEnv().variable, "PMIX_NAMESPACE");
+  setenv("TORCHELASTIC_RUN_ID", "none", 1);
+  EXPECT_EQ(LaunchJobFromEnv().variable, "TORCHELASTIC_RUN_ID");
+  setenv("BRAID_JOB_ID", "train-7", 1);
+  const LaunchJob job = LaunchJobFromEnv();
+  EXPECT_EQ(job.variable, "BRAID_JOB_ID");
+  EXPECT_EQ(job.value, "train-7");
+  for (const char* name : names) unsetenv(name);
+  for (const auto& [name, value] : saved) setenv(name.c_str(), value.c_str(), 1);
+
+  const uint64_t unnamed = EnvRootAddress("10.0.0.1", 4000, LaunchJob{}).nonce;
+  EXPECT_NE(EnvRootAddress("10.0.0.1", 4000, job).nonce, unnamed);
+  EXPECT_NE(EnvRootAddress("10.0.0.1", 4000, {"BRAID_JOB_ID", "train-8"}).nonce,
+            EnvRootAddress("10.0.0.1", 4000, job).nonce);
+  EXPECT_EQ(EnvRootAddress("10.0.0.1", 4000, {"PMIX_NAMESPACE", "train-7"}).nonce,
+            EnvRootAddress("10.0.0.1", 4000, job).nonce)
+      << "the name, not the variable it came from, identifies the job";
+}
+
+// A rank of another job on the same fixed port is refused; the root's own ranks still meet.
+TEST(RendezvousTest, FixedPortRootRefusesARankOfAnotherJob) {
+  uint16_t port = UnusedLoopbackPort();
+  const RootAddress ours = EnvRootAddress("127.0.0.1", port, {"BRAID_JOB_ID", "a"});
+  const RootAddress theirs = EnvRootAddress("127.0.0.1", port, {"BRAID_JOB_ID", "b"});
+  UniqueId id;
+  ASSERT_TRUE(StartProcessRootAt(ours, 5, &id).ok());
+  std::vector<std::string> blobs;
+  Status stranger = Rendezvous(EncodeUniqueId(theirs), 1, 2, "x", 5, &blobs);
+  EXPECT_EQ(stranger.code(), StatusCode::kRemoteError) << stranger.ToString();
+  EXPECT_NE(stranger.message().find("magic/nonce"), std::string::npos) << stranger.ToString();
+  ExpectTwoRanksComplete(id);
   ReapProcessRoots();
 }
 
