@@ -81,12 +81,13 @@ expect 1 "names neither MPICH's Hydra nor Open MPI; its jobs run without core bi
 grep -q -- "^-n 2 /.*braid-perf latency " "${dir}/jobs-other.txt" ||
   fail "an unknown launcher got flags it may not know: $(cat "${dir}/jobs-other.txt")"
 # A launcher that never answers --version: given up on after 10 s, named, and its jobs run
-# without core binding (here they fail: exit 1).
-printf '#!/usr/bin/env bash\nif [[ "$1" == --version ]]; then exec sleep 600; fi\nexit 1\n' >"${dir}/fake-mute"
+# without core binding (here they fail: exit 1). Its probe is a shell waiting on a program of its
+# own, as a wrapper script's would be: both must be gone afterwards, not only the shell.
+printf '#!/usr/bin/env bash\nif [[ "$1" == --version ]]; then sleep 600 & wait; fi\nexit 1\n' >"${dir}/fake-mute"
 chmod +x "${dir}/fake-mute"
 expect 1 "'${dir}/fake-mute --version' did not answer within 10 s" \
   timeout 60 "${run[@]}" --classes shm --mpiexec "${dir}/fake-mute"
-pgrep -f "sleep 600" >/dev/null && fail "the mute launcher's probe was left running"
+pgrep -f "sleep 600" >/dev/null && fail "the mute launcher's probe (or its own child) was left running"
 
 # ---- one class of two fails: nothing written (a file without it would pass for complete) -------
 expect 2 "--classes 'shm,shm' names shm twice" "${run[@]}" --classes shm,shm

@@ -23,6 +23,7 @@ constexpr int kTerminationSignals[3] = {SIGINT, SIGTERM, SIGHUP};
 // allocate, so the scratch directory's path is a fixed buffer, written with the signals held back.
 volatile sig_atomic_t g_pending_signal = 0;
 volatile sig_atomic_t g_child = 0;  // the running child's pid, 0 when none
+volatile sig_atomic_t g_child_leads_group = 0;  // 1: signals go to the child's whole process group
 volatile sig_atomic_t g_signals_seen = 0;  // termination signals while a child ran
 pid_t g_owner = 0;                  // the process that made the scratch directory
 char g_scratch_path[PATH_MAX] = "";
@@ -88,9 +89,10 @@ extern "C" void OnTerminationSignal(int sig, siginfo_t* info, void*) {
     const int seen = g_signals_seen;
     g_signals_seen = seen + 1;
     const bool job_has_it = info && info->si_code == SI_KERNEL && getpgid(child) == getpgrp();
-    if (seen == 0 && !job_has_it) kill(child, sig);
-    if (seen == 1) kill(child, SIGTERM);
-    if (seen >= 2) kill(child, SIGKILL);
+    const pid_t target = g_child_leads_group ? -child : child;
+    if (seen == 0 && !job_has_it) kill(target, sig);
+    if (seen == 1) kill(target, SIGTERM);
+    if (seen >= 2) kill(target, SIGKILL);
     if (g_pending_signal == 0) g_pending_signal = sig;
     errno = saved_errno;
     return;
@@ -154,8 +156,9 @@ ChildWatch::~ChildWatch() {
   if (pid_ > 0 && g_child == pid_) g_child = 0;  // left without Wait (an exception): not ours to signal
 }
 
-void ChildWatch::Started(pid_t pid) {
+void ChildWatch::Started(pid_t pid, bool leads_group) {
   pid_ = pid;
+  g_child_leads_group = leads_group ? 1 : 0;
   if (pid > 0) g_child = pid;
   blocked_ = false;
   pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);

@@ -46,8 +46,9 @@ class ChildWatch {
 
   const sigset_t& child_mask() const { return original_mask_; }
   // Records the child (pid < 0: none was created) and lets the signals through; one that came
-  // meanwhile is passed on now.
-  void Started(pid_t pid);
+  // meanwhile is passed on now. `leads_group`: the child leads a process group of its own, and
+  // signals are passed to the whole group (what it started itself included).
+  void Started(pid_t pid, bool leads_group = false);
   // Waits for the child (retrying interrupted waits) and returns its waitpid status. If a
   // termination signal arrived while it ran, the process ends here, as described above.
   int Wait();

@@ -89,10 +89,14 @@ int RunCapturing(const std::vector<std::string>& argv, const std::string& input,
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   posix_spawnattr_setsigmask(&attributes, &watch.child_mask());
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  // A process group of its own, so that the time limit (and a forwarded signal) also ends what
+  // the helper started itself: a wrapper script's program would otherwise run on, holding the
+  // pipe. Its input is a file and its output the pipe, so it never needs the terminal.
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
   pid_t pid = 0;
   const int spawn_error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
-  watch.Started(spawn_error == 0 ? pid : -1);
+  watch.Started(spawn_error == 0 ? pid : -1, /*leads_group=*/true);
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   close(pipe_fds[1]);
@@ -103,7 +107,7 @@ int RunCapturing(const std::vector<std::string>& argv, const std::string& input,
   }
   output->clear();
   const bool finished = ReadAll(pipe_fds[0], limit_s, output);
-  if (!finished) kill(pid, SIGKILL);  // still running, hence not reaped: the pid is the child's
+  if (!finished) kill(-pid, SIGKILL);  // not reaped yet, so the group is still the child's
   close(pipe_fds[0]);
   const int status = watch.Wait();
   if (!finished) return kRanOutOfTime;

@@ -24,8 +24,8 @@ inline constexpr int kRanOutOfTime = -2;
 // Runs argv (argv[0] a path, as FindInPath gives) with stdin from the file `input`, waits for it
 // and returns its exit status, 128 + the signal's number if a signal killed it (as a shell
 // reports it), -1 if it could not start or be waited for, or kRanOutOfTime if it had not closed
-// its output within `limit_s` seconds (then it is killed: a helper that hangs must not hang the
-// command). *output gets what it wrote to the captured stream(s), or why it could not start.
+// its output within `limit_s` seconds (then it is killed with every process it started, its
+// process group: a helper that hangs must not hang the command). *output gets what it wrote to the captured stream(s), or why it could not start.
 int RunCapturing(const std::vector<std::string>& argv, const std::string& input, Capture capture,
                  std::string* output, double limit_s);
 
