@@ -410,10 +410,7 @@ Status P2pEngine::NothingSentToSelfError(const P2pOp& op) const {
 }
 
 Status P2pEngine::RunOneAsBatch(const P2pOp& op) {
-  if (op.peer == self_) {  // RunOne sends within the inline limit through SendOne, above it here
-    if (op.is_send) return KeepForSelf(op);
-    if (NothingSentToSelf(op)) return NothingSentToSelfError(op);
-  }
+  if (op.peer == self_ && NothingSentToSelf(op)) return NothingSentToSelfError(op);  // RunOne kept self's sends
   Begin();
   (void)Add(op);  // a failure is kept and returned by Finish
   return Finish(nullptr);

@@ -18,12 +18,13 @@
 // one (the packet is read then: later messages in it are kept for their receives), or a tagged
 // message where it waits for a packed one.
 //
-// Messages to self: a blocking Send above the inline limit is kept as a copy for its Recv (no
+// Messages to self: a blocking Send is kept as a copy for its Recv, whatever its size: no
 // transport can be relied on to move it before that Recv is posted, and only this thread can
-// post it, after the Send returns); within the limit it leaves as a lone message, which UCX
-// delivers eagerly (the loopback test transport, whose sends all wait for their receive, does
-// not). A blocking Recv from self with nothing sent to self waiting fails at once
-// (InvalidArgument) instead of waiting for a message nobody can send.
+// post it, after the Send returns. (Small ones used to leave as lone messages, counting on UCX
+// to send them eagerly; with UCX's rendezvous threshold set below the inline limit such a Send
+// waited for its Recv until the timeout, QA session 50.) A blocking Recv from self with nothing
+// sent to self waiting fails at once (InvalidArgument) instead of waiting for a message nobody
+// can send.
 #pragma once
 
 #include <atomic>
@@ -105,6 +106,7 @@ class P2pEngine {
   // Recv to self took 2609 instructions through Begin/Add/Finish and 1321 this way with a packet
   // of one message (raw UCX: 565; callgrind, bench/p2p_call_cost, docs/PERFORMANCE.md).
   Status RunOne(const P2pOp& op) {  // inline: the first layer under Comm::Send / Recv
+    if (op.is_send && op.peer == self_) return KeepForSelf(op);
     if (Packed(op.bytes)) return op.is_send ? SendOne(op) : RecvOne(op);
     return RunOneAsBatch(op);
   }
@@ -176,7 +178,7 @@ class P2pEngine {
   // to Take, which keeps later messages for their receives and names one whose receive was
   // posted tagged.
   Status ReadStrayPacket(int peer, Inbox& box);
-  // A blocking Send to self above the inline limit: kept as a copy in self's early arrivals.
+  // A blocking Send to self: kept as a copy in self's early arrivals.
   Status KeepForSelf(const P2pOp& op);
   // A blocking Recv from self when every message sent to self was received: it would wait for ever.
   bool NothingSentToSelf(const P2pOp& op) const {

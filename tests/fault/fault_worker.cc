@@ -238,7 +238,7 @@ void TortureSeed(braid::Comm& comm, uint64_t seed, const braid::testing::Torture
 // ranks in reverse order, so child and world ranks differ), whose traffic shares the transport
 // under its own tags. concurrent-torture: the communicator and a child of every rank (reversed)
 // run their seeds at once on two threads, sharing this process's UCX worker. Over UCX a blocking
-// Send to self completes (small ones leave eagerly), so self messages may be blocking calls too.
+// Send to self is kept as a copy for its Recv, so self messages may be blocking calls too.
 int P2pTorture(braid::Comm& comm, uint64_t first_seed, int seeds, int rounds, bool concurrent) {
   braid::testing::TortureOptions options;
   options.rounds = rounds;

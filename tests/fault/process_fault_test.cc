@@ -54,8 +54,9 @@ class ProcessFaultTest : public ::testing::Test {
   // Runs `size` healthy ranks of fault_worker `args` to the end: every rank exits 0 having
   // printed DONE (what its mode checked held), and each line of `also_printed`, within kHealthyS.
   void RunToCompletion(int size, const std::vector<std::string>& args,
-                       const std::vector<std::string>& also_printed = {}) {
-    for (int r = 0; r < size; ++r) StartRank(r, size, args);
+                       const std::vector<std::string>& also_printed = {},
+                       const std::map<std::string, std::string>& env = {}) {
+    for (int r = 0; r < size; ++r) StartRank(r, size, args, "", env);
     ASSERT_TRUE(harness_.WaitAll(kHealthyS)) << harness_.Report();
     for (int r = 0; r < size; ++r) {
       SCOPED_TRACE("rank " + std::to_string(r));
@@ -355,6 +356,13 @@ TEST_F(ProcessFaultTest, GroupedAndBlockingPointToPointMeet) {
 // to self included; every byte is checked.
 TEST_F(ProcessFaultTest, RandomisedPointToPointTrafficArrivesWhole) {
   RunToCompletion(3, {"p2p-torture", "1", "6", "10"});
+}
+
+// With the shared-memory lane's rendezvous threshold below the packing limit, blocking sends to
+// self (kept as copies) and packed messages (which then go by rendezvous) still arrive: a 4000-byte
+// Send to self used to wait for its own Recv until the timeout (QA, session 50).
+TEST_F(ProcessFaultTest, PointToPointTrafficArrivesWithRendezvousBelowTheInlineLimit) {
+  RunToCompletion(2, {"p2p-torture", "1", "3", "10"}, {}, {{"BRAID_UCX_LOCAL_RNDV_THRESH", "1024"}});
 }
 
 // The same traffic on a communicator and on a child of it at once, from two threads per process:
