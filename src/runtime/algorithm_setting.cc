@@ -103,4 +103,21 @@ Status ParseAlgorithmSetting(std::string_view text, const std::string& source, A
   return Status::Ok();
 }
 
+std::string CanonicalAlgorithmSetting(const AllowedAlgorithms& allowed) {
+  auto names = [](coll::AlgorithmMask mask) {
+    std::string text;
+    for (int a = 0; a < coll::kNumAlgorithms; ++a)
+      if (mask & coll::MaskOf(coll::Algorithm(a))) text += fmt::format("{}{}", text.empty() ? "" : ",", coll::AlgorithmName(coll::Algorithm(a)));
+    return text;
+  };
+  if (std::all_of(allowed.begin(), allowed.end(), [&](coll::AlgorithmMask m) { return m == allowed[0]; }))
+    return allowed[0] == coll::kAnyAlgorithm ? "(tuner)" : names(allowed[0]);
+  std::string text;
+  for (int c = 0; c < coll::kNumCollectives; ++c) {
+    if (allowed[size_t(c)] == coll::kAnyAlgorithm) continue;
+    text += fmt::format("{}{}:{}", text.empty() ? "" : ";", coll::CollectiveName(coll::Collective(c)), names(allowed[size_t(c)]));
+  }
+  return text;
+}
+
 }  // namespace braid::runtime

@@ -29,4 +29,11 @@ using AllowedAlgorithms = std::array<coll::AlgorithmMask, coll::kNumCollectives>
 Status ParseAlgorithmSetting(std::string_view text, const std::string& source, AllowedAlgorithms* out,
                              std::vector<std::string>* left_to_tuner = nullptr);
 
+// What `allowed` lets the tuner choose, in one canonical text, so that two settings that mean
+// the same ("ring" and "RING;", "nvls" and none, "^ring" and "tree,chain,recdoubling,pairwise")
+// read the same: "(tuner)" when every collective is free; the algorithms by name when every
+// collective has the same ones ("ring,tree"); else "allreduce:tree;allgather:ring" for those that
+// are not free, in collective order.
+std::string CanonicalAlgorithmSetting(const AllowedAlgorithms& allowed);
+
 }  // namespace braid::runtime

@@ -1,7 +1,6 @@
 // Creating communicators: unique ids, the UCX transport world, and the environment bootstrap.
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 
@@ -14,6 +13,7 @@
 #include "core/build_identity.h"
 #include "core/env.h"
 #include "core/log.h"
+#include "runtime/algorithm_setting.h"
 #include "runtime/comm_impl.h"
 #include "runtime/process_blob.h"
 #include "transport/ucx/ucx_transport.h"
@@ -41,12 +41,11 @@ Status ReadRankVar(std::initializer_list<const char*> names, int* value, std::st
 
 // The resolved options every rank must share (process_blob.h), one "name=value" line each.
 std::string AgreedSettings(const CommOptions& resolved) {
-  // The algorithm as the setting's parser reads it: case and blanks do not matter.
-  std::string algorithm;
-  for (char c : resolved.algorithm)
-    if (!std::isspace(static_cast<unsigned char>(c))) algorithm += char(std::tolower(static_cast<unsigned char>(c)));
+  // The algorithm by what it allows, not how it is spelt (ResolveOptions checked that it parses).
+  runtime::AllowedAlgorithms allowed;
+  (void)runtime::ParseAlgorithmSetting(resolved.algorithm, "CommOptions.algorithm", &allowed);
   return fmt::format("algorithm={}\nslice_bytes={}\np2p_inline_bytes={}\ncheck_calls={}",
-                     algorithm.empty() ? "(tuner)" : algorithm, resolved.slice_bytes, resolved.p2p_inline_bytes,
+                     runtime::CanonicalAlgorithmSetting(allowed), resolved.slice_bytes, resolved.p2p_inline_bytes,
                      resolved.check_calls);
 }
 

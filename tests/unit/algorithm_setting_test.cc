@@ -34,6 +34,21 @@ TEST(AlgorithmSetting, ListsAndExclusionsApplyToEveryCollective) {
   for (coll::AlgorithmMask m : Parse("^ring")) EXPECT_EQ(m, kAnyAlgorithm & ~MaskOf(Algorithm::kRing));
 }
 
+// Ranks compare settings by this text at creation: what a setting allows, however it is spelt.
+TEST(AlgorithmSetting, CanonicalTextDependsOnlyOnWhatIsAllowed) {
+  auto canonical = [](const std::string& text) { return CanonicalAlgorithmSetting(Parse(text)); };
+  EXPECT_EQ(canonical(""), "(tuner)");
+  EXPECT_EQ(canonical("nvls"), "(tuner)");
+  EXPECT_EQ(canonical("ring"), "ring");
+  EXPECT_EQ(canonical(" RING; "), "ring");
+  EXPECT_EQ(canonical("tree,ring"), canonical("ring,nvls,tree"));
+  EXPECT_EQ(canonical("^ring"), "tree,chain,recdoubling,pairwise");
+  EXPECT_EQ(canonical("^ring"), canonical("pairwise,recdoubling,chain,tree"));
+  EXPECT_EQ(canonical("allreduce:tree;allgather:ring"), "allreduce:tree;allgather:ring");
+  EXPECT_EQ(canonical("allgather:ring;allreduce:tree"), "allreduce:tree;allgather:ring");
+  EXPECT_NE(canonical("ring"), canonical("allreduce:ring"));
+}
+
 TEST(AlgorithmSetting, SectionsNameTheirCollectiveAndLeaveTheOthers) {
   const AllowedAlgorithms a = Parse("allreduce:tree;allgather:ring;sendrecv:ring");
   EXPECT_EQ(For(a, Collective::kAllReduce), MaskOf(Algorithm::kTree));
