@@ -10,7 +10,12 @@
 // - Calls block until this rank's part is complete (host memory). Every rank must call the same
 //   collectives in the same order with matching count, type, op and root.
 // - Invalid arguments return InvalidArgument before anything is sent; the communicator stays
-//   usable. A dead peer yields RemoteError naming it, typically within a second; a stalled one
+//   usable, provided the matching call failed on every rank (the usual case: the same bad
+//   argument everywhere). A call that fails on some ranks only is, as with NCCL, not seen by the
+//   others: their matching call waits and then pairs with the failed ranks' *next* call, whose
+//   data it may take or combine without an error (QA, session 50). Treat an InvalidArgument on
+//   one rank as fatal to the job (Abort), or set BRAID_CHECK_CALLS=1, which catches collectives
+//   whose arguments then differ (not point-to-point). A dead peer yields RemoteError naming it, typically within a second; a stalled one
 //   (alive, making no progress) a Timeout after BRAID_TIMEOUT seconds without progress, plus
 //   the clean-up: at most 2 s for the stalled peer's transfers to stop, and at most
 //   min(BRAID_TIMEOUT, 5 s) for peers to confirm they stopped reading this rank's buffers. A
@@ -133,7 +138,9 @@ class BRAID_API Comm {
   // GroupEnds return OK, and the outermost GroupEnd runs none of the group (nothing of it was
   // posted, so its buffers are the caller's again at once) and returns the first such error with
   // its code, prefixed "GroupEnd: an operation of the group failed: ". An invalid argument
-  // leaves the communicator usable, provided every rank discarded the matching group.
+  // leaves the communicator usable, provided every rank discarded the matching group; a group
+  // discarded on some ranks only desynchronises the others as described at the top (their
+  // next group's sends and receives pair with the wrong messages).
   Status GroupStart();
   Status GroupEnd();
 
