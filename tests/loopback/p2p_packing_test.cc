@@ -352,6 +352,23 @@ TEST(P2pSelf, BlockingSendsToSelfAboveTheInlineLimitCompleteAndTheirReceivesGetT
   }
 }
 
+// A group's Recv from self with no Send to self in it can only time out; the error says that the
+// wait was on this rank itself, not on "rank 1".
+TEST(P2pSelf, AGroupsUnmatchedReceiveFromSelfTimesOutNamingSelf) {
+  for (long inline_bytes : {0L, 1024L}) {
+    auto comms = MakeLoopbackComms(1, WithInline(inline_bytes, /*timeout_s=*/0.3));
+    std::vector<uint8_t> buf(100);
+    Comm& c = *comms[0];
+    ASSERT_TRUE(c.GroupStart().ok());
+    ASSERT_TRUE(c.Recv(buf.data(), buf.size(), DataType::kUint8, 0).ok());
+    const Status s = c.GroupEnd();
+    EXPECT_EQ(s.code(), StatusCode::kTimeout) << s.ToString();
+    EXPECT_NE(s.message().find("waiting to receive from self (rank 0; only this rank's own Send can end it)"),
+              std::string::npos)
+        << s.ToString();
+  }
+}
+
 // A blocking Recv from self with nothing sent to self can never finish: it fails at once with
 // InvalidArgument, having changed nothing, and the communicator goes on. A kept message received
 // at another size fails naming both.
