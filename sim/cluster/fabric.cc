@@ -42,7 +42,9 @@ void Fabric::StartMessage(int from, int to, double bytes, Simulator::Callback on
   if (cluster_.host) return StartHostMessage(from, to, bytes, std::move(on_done));
   GpuPair& pair = gpu_pairs_[{from, to}];
   if (pair.path.empty()) {
-    pair.path = Path(from, to);
+    double own_latency_us = 0;
+    pair.path = Path(from, to, &own_latency_us);
+    pair.latency_s = own_latency_us * kSecondsPerUs;
     for (LinkId id : pair.path) pair.latency_s += network_->LinkLatency(id);
   }
   auto message = std::make_shared<GpuMessage>();
@@ -67,7 +69,8 @@ void Fabric::PumpGpuPair(GpuPair* pair) {
   }, /*pay_latency=*/false);
 }
 
-std::vector<LinkId> Fabric::Path(int from, int to) {
+std::vector<LinkId> Fabric::Path(int from, int to, double* own_latency_us) {
+  if (own_latency_us) *own_latency_us = 0;
   if (cluster_.host && from != to) {
     HostRoute route = HostRouteOf(from, to);
     route.send.insert(route.send.end(), route.receive.begin(), route.receive.end());
@@ -107,26 +110,27 @@ std::vector<LinkId> Fabric::Path(int from, int to) {
     // Rail-optimised: same-rail NICs meet at their rail switch; other rails go via the spine.
     cross_tier = nic_a != nic_b || group_a != group_b;
   }
-  // The uplink is a shared link only where it can limit anything: when it carries less than
-  // the NICs that feed it can send (a leaf's nodes_per_leaf x nics NICs in a fat tree; its
-  // nodes_per_leaf NICs of one rail in a rail group). Otherwise no max-min share can reach its
-  // capacity, and leaving it out keeps the flows of different nodes in separate components of
-  // the flow network (a 2048-GPU ring all-reduce replay: 4.5 s with it, 0.6 s without).
-  double tier_latency_us = 0;
+  // A leaf's uplink carries what the NICs that feed it can send (a leaf's nodes_per_leaf x nics
+  // NICs in a fat tree; its nodes_per_leaf NICs of one rail in a rail group), divided by the
+  // oversubscription. It is a shared link only where it can limit anything (oversubscription
+  // above 1). Otherwise no max-min share can reach its capacity, and leaving it out keeps the
+  // flows of different nodes in separate components of the flow network (a 2048-GPU ring
+  // all-reduce replay: 4.5 s with it, 0.6 s without); its two switch hops are then this path's
+  // own latency, not a link's (the NIC's receive link is shared with paths inside the leaf, and
+  // a link has one latency: whichever path made it first used to set it for all, QA session 50).
   if (cross_tier) {
-    const double uplink = net.nodes_per_leaf * n.nics * nic_bw / net.oversubscription;
     const double feeding = net.nodes_per_leaf * nic_bw * (net.topology == NetworkTopology::kFatTree ? n.nics : 1);
+    const double uplink = feeding / net.oversubscription;
     if (uplink < feeding) {
       const int tier_a = group_a * n.nics + (net.topology == NetworkTopology::kFatTree ? 0 : nic_a);
       const int tier_b = group_b * n.nics + (net.topology == NetworkTopology::kFatTree ? 0 : nic_b);
       path.push_back(Link(Port::kTierUp, 0, tier_a, uplink, net.switch_latency_us));
       path.push_back(Link(Port::kTierDown, 0, tier_b, uplink, net.switch_latency_us));
-    } else {
-      tier_latency_us = 2 * net.switch_latency_us;
+    } else if (own_latency_us) {
+      *own_latency_us += 2 * net.switch_latency_us;
     }
   }
-  path.push_back(Link(Port::kNicRx, node_b, nic_b, nic_bw,
-                      n.nic_latency_us / 2 + net.switch_latency_us + tier_latency_us));
+  path.push_back(Link(Port::kNicRx, node_b, nic_b, nic_bw, n.nic_latency_us / 2 + net.switch_latency_us));
   return path;
 }
 

@@ -50,7 +50,9 @@ class Fabric {
   Fabric(const ClusterSpec& cluster, FlowNetwork* network);
 
   // GPUs are numbered 0 .. total_gpus()-1, node-major (gpu / gpus_per_node = node).
-  std::vector<LinkId> Path(int from_gpu, int to_gpu);
+  // The links a message crosses; *own_latency_us (when given) gets the latency of hops that are
+  // not links of the flow network (a tier that cannot limit bandwidth), which the path adds.
+  std::vector<LinkId> Path(int from_gpu, int to_gpu, double* own_latency_us = nullptr);
 
   // Sends `bytes` from one GPU (rank) to another; `on_done` runs when the last byte arrived.
   // GPU fabrics: a flow on Path after the path's latency; the messages of one pair drain one at

@@ -68,30 +68,50 @@ std::vector<int> ChannelOrder(const std::vector<int>& group, int gpus_per_node, 
   return order;
 }
 
-// The members of `group` kept for an explicit replay when it is too large: whole nodes spread
-// evenly over the group's nodes in order of appearance (every (N/k)-th of N), as many as fit in
-// `max_ranks` and at least two, so inter-node hops are represented. Spread, not the first k: a
-// group spanning several leaves of the network then still spans them in the replay, and a ring
+// The members of `group` kept for an explicit replay when it is too large: whole nodes, as many
+// as fit in `max_ranks` and at least two, so inter-node hops are represented. They are chosen
+// leaf by leaf (leaf = node / nodes_per_leaf): the kept leaves spread evenly over the group's
+// leaves, and the same number of nodes from each, spread evenly over its nodes. Spread, not the
+// first k: a group spanning several leaves then still spans them in the replay, and a ring
 // crossing a leaf boundary loads its uplink with the same flows as the full ring does (the first
 // 16 nodes of a 2048-GPU ring all sat under one leaf, so the replay never met an oversubscribed
-// uplink). A node with more members than kMaxReplayedPerNode (and than max_ranks) keeps only its
+// uplink). The same number per leaf, not every (N/k)-th node: that kept 2 nodes of some leaves
+// and 1 of others, and the cross-leaf load of a tree then jumped up and down with the group's
+// size (64 MiB on 2 nodes per leaf: 2.7 ms at 136 ranks, 4.7 at 144, 3.2 at 160; QA, session
+// 50). A node with more members than kMaxReplayedPerNode (and than max_ranks) keeps only its
 // first ones: its switch treats every member alike, and the closed-form extrapolation restores n.
-std::vector<int> PeriodicSubset(const std::vector<int>& group, int gpus_per_node, int max_ranks) {
+std::vector<int> PeriodicSubset(const std::vector<int>& group, int gpus_per_node, int nodes_per_leaf, int max_ranks) {
   const size_t per_node = size_t(std::max(max_ranks, kMaxReplayedPerNode));
   std::unordered_map<int, size_t> slot;  // node -> its position in `members`
   std::vector<std::vector<int>> members;
+  std::unordered_map<int, size_t> leaf_slot;  // leaf -> its position in `leaves`
+  std::vector<std::vector<size_t>> leaves;    // each leaf's nodes (positions in `members`)
   for (int gpu : group) {
-    const auto [it, added] = slot.try_emplace(gpu / gpus_per_node, members.size());
-    if (added) members.emplace_back();
+    const int node = gpu / gpus_per_node;
+    const auto [it, added] = slot.try_emplace(node, members.size());
+    if (added) {
+      members.emplace_back();
+      const auto [leaf, new_leaf] = leaf_slot.try_emplace(node / std::max(1, nodes_per_leaf), leaves.size());
+      if (new_leaf) leaves.emplace_back();
+      leaves[leaf->second].push_back(it->second);
+    }
     if (members[it->second].size() < per_node) members[it->second].push_back(gpu);
   }
   const size_t nodes = members.size();
   const size_t per_kept = std::max<size_t>(1, members[0].size());
   const size_t kept = std::min(nodes, std::max<size_t>(2, (size_t(max_ranks) + per_kept - 1) / per_kept));
+  size_t largest_leaf = 0;
+  for (const auto& leaf : leaves) largest_leaf = std::max(largest_leaf, leaf.size());
+  const size_t per_leaf = std::min(largest_leaf, (kept + leaves.size() - 1) / leaves.size());
+  const size_t kept_leaves = std::min(leaves.size(), std::max<size_t>(1, kept / per_leaf));
   std::vector<int> subset;
-  for (size_t i = 0; i < kept; ++i) {
-    const std::vector<int>& m = members[i * nodes / kept];
-    subset.insert(subset.end(), m.begin(), m.end());
+  for (size_t i = 0; i < kept_leaves; ++i) {
+    const std::vector<size_t>& leaf = leaves[i * leaves.size() / kept_leaves];
+    const size_t take = std::min(per_leaf, leaf.size());
+    for (size_t j = 0; j < take; ++j) {
+      const std::vector<int>& m = members[leaf[j * leaf.size() / take]];
+      subset.insert(subset.end(), m.begin(), m.end());
+    }
   }
   return subset;
 }
@@ -133,6 +153,37 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
   link.min_slice_bytes = kMinSliceBytes;
   link.max_slice_bytes = kMaxSliceBytes;
   return link;
+}
+
+// The time of `full` (the whole group, braid's slices) from that of `replayed` (a periodic
+// subset of it, `replayed_seconds` on the fabric), carried by the schedule's own closed form on
+// the bottleneck link class. The latency part and the bandwidth part scale differently with the
+// group (a ring: 2(n-1) step latencies, but 2(n-1)/n of the data), and a replay mixes them in its
+// own proportion (most of a ring's steps inside a node): so the latency part is measured by
+// replaying the subset again with one element per rank (`replay_latency`), each part is scaled by its own ratio of
+// the closed forms, and the two are added. (One ratio of the totals made a 1024-rank ring
+// all-reduce faster at 128 MiB than at 1 MiB: the ratio fell from ~8, latency-bound, towards 1
+// faster than the replay grew; QA, session 50.)
+template <typename ReplayFn>
+double Extrapolated(double replayed_seconds, const coll::ScheduleRequest& full, const coll::ScheduleRequest& replayed,
+                    const coll::LinkModel& link, ReplayFn& replay_latency) {
+  const std::optional<double> full_us = coll::EstimateMicroseconds(full, link);
+  const std::optional<double> part_us = coll::EstimateMicroseconds(replayed, link);
+  if (!full_us || !part_us || *part_us <= 0) return replayed_seconds;
+  coll::ScheduleRequest tiny_full = full, tiny_part = replayed;
+  // One element per rank's block (count is the block itself for reduce-scatter, all-gather and
+  // all-to-all, the whole buffer otherwise).
+  tiny_full.count = size_t(full.nranks / BlocksInSize(full.collective, full.nranks));
+  tiny_part.count = size_t(replayed.nranks / BlocksInSize(replayed.collective, replayed.nranks));
+  const std::optional<double> tiny_full_us = coll::EstimateMicroseconds(tiny_full, link);
+  const std::optional<double> tiny_part_us = coll::EstimateMicroseconds(tiny_part, link);
+  if (!tiny_full_us || !tiny_part_us || *tiny_part_us <= 0 || tiny_part.count >= replayed.count)
+    return replayed_seconds * *full_us / *part_us;
+  const double latency_s = std::min(replay_latency(tiny_part), replayed_seconds);
+  const double latency_ratio = *tiny_full_us / *tiny_part_us;
+  const double bandwidth_part_us = *part_us - *tiny_part_us;
+  const double bandwidth_ratio = bandwidth_part_us > 0 ? (*full_us - *tiny_full_us) / bandwidth_part_us : latency_ratio;
+  return latency_s * latency_ratio + (replayed_seconds - latency_s) * bandwidth_ratio;
 }
 
 }  // namespace
@@ -200,7 +251,7 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   const int budget = std::max(2, kMaxExplicitRanks / groups);
   std::vector<std::vector<int>> replayed;
   for (const auto& g : query.groups) {
-    replayed.push_back(n > budget ? PeriodicSubset(g, gpn, budget) : g);
+    replayed.push_back(n > budget ? PeriodicSubset(g, gpn, cluster_.network.nodes_per_leaf, budget) : g);
   }
   const int n_sim = int(replayed[0].size());
   cost.extrapolated = n_sim < n;
@@ -227,49 +278,61 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   const double ranks_total = double(n_sim) * groups * cost.channels;
   const double max_columns = std::clamp(kMaxOpsPerReplay / (ranks_total * 4.0 * std::max(1, n_sim - 1)), 1.0, kMaxColumns);
   const double part_bytes = double(channel_count) * query.elem_size / std::max(1, n_sim);
-  request.slice_bytes = host ? choice.slice_bytes
-                             : std::max<size_t>(choice.slice_bytes, size_t(part_bytes / max_columns) + 1);
   // What braid would run; the replay's coarser slices only bound the simulation's work.
+  request.slice_bytes = choice.slice_bytes;
   cost.slice_bytes = choice.slice_bytes;
 
-  std::vector<ReplayRank> ranks;
   coll::ScheduleRequest sim_request = request;
   sim_request.nranks = n_sim;
-  for (int gi = 0; gi < groups; ++gi) {
-    for (int c = 0; c < cost.channels; ++c) {
-      std::vector<int> order = ChannelOrder(replayed[gi], gpn, c, cost.channels);
-      for (int r = 0; r < n_sim; ++r) {
-        ReplayRank rank;
-        rank.communicator = gi * cost.channels + c;
-        rank.rank = r;
-        rank.gpu = order[r];
-        rank.elem_size = query.elem_size;
-        rank.finalize_divides = query.average;
-        sim_request.rank = r;
-        std::string error;
-        if (!coll::BuildSchedule(sim_request, &rank.schedule, &error)) {
-          throw std::logic_error("collective replay: " + error);
-        }
-        ranks.push_back(std::move(rank));
-      }
-    }
-  }
-  cost.ranks_simulated = int(ranks.size()) / cost.channels;
+  sim_request.slice_bytes = host ? choice.slice_bytes
+                                 : std::max<size_t>(choice.slice_bytes, size_t(part_bytes / max_columns) + 1);
   // Host runtime: the calibrated rates at this collective's working set (its buffers per rank).
   ClusterSpec at_working_set = cluster_;
   if (host) at_working_set.host = cluster_.host->AtWorkingSet(query.bytes);
   if (cost.extrapolated && query.collective == coll::Collective::kAllToAll) {
     at_working_set.network.oversubscription *= UplinkShareLost(query.groups[0], replayed[0], gpn, cluster_.network.nodes_per_leaf);
   }
-  ReplayResult result = ReplaySchedules(at_working_set, ranks);
-  stats_.flows += result.flows;
-  cost.seconds = result.seconds;
+  // Replays `r` on every replayed group, one schedule per channel; its seconds.
+  auto replay = [&](const coll::ScheduleRequest& r) {
+    std::vector<ReplayRank> ranks;
+    coll::ScheduleRequest rank_request = r;
+    for (int gi = 0; gi < groups; ++gi) {
+      for (int c = 0; c < cost.channels; ++c) {
+        std::vector<int> order = ChannelOrder(replayed[gi], gpn, c, cost.channels);
+        for (int rank_index = 0; rank_index < r.nranks; ++rank_index) {
+          ReplayRank rank;
+          rank.communicator = gi * cost.channels + c;
+          rank.rank = rank_index;
+          rank.gpu = order[rank_index];
+          rank.elem_size = query.elem_size;
+          rank.finalize_divides = query.average;
+          rank_request.rank = rank_index;
+          std::string error;
+          if (!coll::BuildSchedule(rank_request, &rank.schedule, &error)) {
+            throw std::logic_error("collective replay: " + error);
+          }
+          ranks.push_back(std::move(rank));
+        }
+      }
+    }
+    ReplayResult result = ReplaySchedules(at_working_set, ranks);
+    stats_.flows += result.flows;
+    return result.seconds;
+  };
+  cost.ranks_simulated = n_sim * groups;
+  cost.seconds = replay(sim_request);
   if (cost.extrapolated) {
-    // Same algorithm and slices; the schedule's closed-form cost on the bottleneck link class
-    // carries the replayed time from n_sim to n ranks (ring: 2(n-1) steps of count/n).
-    std::optional<double> full = coll::EstimateMicroseconds(request, link);
-    std::optional<double> part = coll::EstimateMicroseconds(sim_request, link);
-    if (full && part && *part > 0) cost.seconds *= *full / *part;
+    // The subset's latency part is the same at every size of this pattern: replayed once.
+    CollectiveQuery pattern = query;
+    pattern.bytes = 0;
+    pattern.algorithm = choice.algorithm;
+    const std::string latency_key = PatternKey(pattern, gpn);
+    auto replay_latency = [&](const coll::ScheduleRequest& tiny) {
+      auto [it, added] = latency_cache_.try_emplace(latency_key, 0.0);
+      if (added) it->second = replay(tiny);
+      return it->second;
+    };
+    cost.seconds = Extrapolated(cost.seconds, request, sim_request, link, replay_latency);
   }
   return cost;
 }

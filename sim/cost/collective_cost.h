@@ -71,6 +71,7 @@ class CollectiveCoster {
   CollectiveCost Replay(const CollectiveQuery& query);
   const ClusterSpec& cluster_;
   std::map<std::string, CollectiveCost> cache_;
+  std::map<std::string, double> latency_cache_;  // a subset's replay with one element per rank
   std::map<std::string, double> transfer_cache_;
   CollectiveCostStats stats_;
 };
