@@ -131,15 +131,17 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
 }
 
 void WriteCsv(std::ostream& out, const std::vector<StepResult>& results) {
-  fmt::print(out, "tp,pp,dp,mb,v,zero,recompute,sp,step_time_s,tokens_per_s,tflops_per_gpu,"
+  // first and last (0: the default split) make each row's layout complete: the stage_layers it
+  // produced cannot be rebuilt from the other columns alone.
+  fmt::print(out, "tp,pp,dp,mb,v,zero,recompute,sp,first,last,step_time_s,tokens_per_s,tflops_per_gpu,"
                   "model_tflops_per_gpu,mfu,memory_gib_per_gpu,compute_s,tp_exposed_s,pp_exposed_s,"
                   "bubble_s,dp_exposed_s,optimizer_s,stage_layers\n");
   for (const StepResult& r : results) {
     const Layout& l = r.layout;
     const Breakdown& b = r.breakdown;
-    fmt::print(out, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},"
+    fmt::print(out, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},"
                     "{},{},{},{},{}\n",
-               l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off",
+               l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute), l.sp ? "on" : "off", l.first, l.last,
                r.step_time_s, r.tokens_per_s, r.tflops_per_gpu, r.model_tflops_per_gpu, r.mfu,
                r.memory_gib_per_gpu, b.compute, b.tp_exposed, b.pp_exposed, b.bubble, b.dp_exposed,
                b.optimizer, StageLayersText(r.stage_layers));

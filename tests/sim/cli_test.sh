@@ -237,10 +237,16 @@ for f in "$tmp/failed.txt" "$tmp/failed.json"; do
   if [ -e "$f" ]; then fail "a failed simulate left $f behind"; fi
 done
 if [ -w /dev/full ]; then
-  expect_bad "trace write fails" "--trace: writing '/dev/full' failed: No space left on device" -- \
+  expect_bad "trace write fails" "writing '/dev/full' failed: No space left on device (neither file was changed)" -- \
     simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 --layout tp=2,pp=2,dp=2 \
     --out "$tmp/results.txt" --trace /dev/full
   if [ -e "$tmp/results.txt" ]; then fail "--trace /dev/full failed but --out was written"; fi
+  # ... and one whose results cannot be written keeps the trace that was there.
+  echo old-trace >"$tmp/kept.json"
+  expect_bad "results write fails" "writing '/dev/full' failed: No space left on device (neither file was changed)" -- \
+    simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 --layout tp=2,pp=2,dp=2 \
+    --out /dev/full --trace "$tmp/kept.json"
+  [ "$(cat "$tmp/kept.json")" = old-trace ] || fail "--out /dev/full failed but the trace was replaced"
 fi
 
 # The trace and the results on one stream would mix.
@@ -401,11 +407,11 @@ fi
 if expect_ok "search --format csv" "${search_args[@]}" --format csv; then
   header=$(head -n 1 "$tmp/out")
   case "$header" in
-    tp,pp,dp,mb,v,zero,recompute,sp,step_time_s,tokens_per_s,tflops_per_gpu,*,stage_layers) ;;
+    tp,pp,dp,mb,v,zero,recompute,sp,first,last,step_time_s,tokens_per_s,tflops_per_gpu,*,stage_layers) ;;
     *) fail "search --format csv: unexpected header '$header'" ;;
   esac
   columns=$(awk -F, '{print NF}' "$tmp/out" | sort -u)
-  [ "$columns" = 21 ] || fail "search --format csv: rows of $columns columns, expected 21 on each"
+  [ "$columns" = 23 ] || fail "search --format csv: rows of $columns columns, expected 23 on each"
   rows=$(($(wc -l <"$tmp/out") - 1))
   if [ "$rows" -lt 1 ] || [ "$rows" -gt 3 ]; then
     fail "search --format csv: $rows rows with --top 3"

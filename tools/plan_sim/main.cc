@@ -220,13 +220,11 @@ int Simulate(const Options& o) {
   }
   StepResult r = step.Simulate(layout, !o.trace.empty());
   RunContext ctx{"simulate", &model, &cluster, &training};
-  // The trace first: if it cannot be written, --out has not been written either (a failed run
-  // writes no results); if the results then cannot be, the trace this run created goes again.
-  if (!o.trace.empty()) {
-    const std::string trace = StepTrace(r, cluster);
-    Emit("--trace", o.trace, [&](std::ostream& out) { out << trace; });
-  }
-  Emit("--out", o.out, [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); });
+  const auto write_results = [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); };
+  // A failed run writes no results and leaves an existing trace as it was (a trace this run
+  // created goes again with `created`).
+  if (o.trace.empty()) Emit("--out", o.out, write_results);
+  else EmitWithTrace(o.trace, StepTrace(r, cluster), o.out, write_results);
   created.Keep();
   return 0;
 }

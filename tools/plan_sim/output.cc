@@ -71,6 +71,18 @@ void Emit(const char* option, const std::string& path, const std::function<void(
     throw InputError(fmt::format("{}: {}", option, error));
 }
 
+void EmitWithTrace(const std::string& trace_path, const std::string& trace, const std::string& out_path,
+                   const std::function<void(std::ostream&)>& write) {
+  if (out_path == "-") {
+    Emit("--trace", trace_path, [&](std::ostream& out) { out << trace; });
+    return Emit("--out", out_path, write);
+  }
+  std::ostringstream results;
+  write(results);
+  if (std::string error = tools::ReplaceFiles({{trace_path, trace}, {out_path, results.str()}}); !error.empty())
+    throw InputError(fmt::format("--trace {} / --out {}: {} (neither file was changed)", trace_path, out_path, error));
+}
+
 void CheckWritable(const char* option, const std::string& path, std::vector<std::string>* created) {
   if (path == "-") return;
   std::error_code error;
