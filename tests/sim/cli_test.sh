@@ -589,7 +589,8 @@ if expect_ok "search --fix first=1 table" "${first_args[@]}"; then
   grep -qE '\| 1\+31$' "$tmp/out" || fail "table rows lack the stage split 1+31: $(cat "$tmp/out")"
 fi
 if expect_ok "search --fix first=1 csv" "${first_args[@]}" --format csv; then
-  [ "$(tail -n +2 "$tmp/out" | cut -d, -f21 | sort -u)" = "1+31" ] || fail "csv stage_layers is not 1+31: $(cat "$tmp/out")"
+  [ "$(tail -n +2 "$tmp/out" | cut -d, -f23 | sort -u)" = "1+31" ] || fail "csv stage_layers is not 1+31: $(cat "$tmp/out")"
+  [ "$(tail -n +2 "$tmp/out" | cut -d, -f9 | sort -u)" = "1" ] || fail "csv first is not 1: $(cat "$tmp/out")"
 fi
 
 expect_bad "first/last that leave an uneven rest" "the other 14 virtual stages cannot share the remaining 116 layers" \
@@ -623,7 +624,7 @@ expect_bad "cluster directory" "\"$tmp/cluster-dir\" is a directory" -- topo --c
 # CSV numbers keep every digit (6 significant ones cut tokens/s of large runs).
 if expect_ok "csv precision" simulate --model llama-2-7b --cluster dgx-a100 --gpus 1048576 --global-batch 1048576 \
   --layout tp=8,pp=1,dp=131072 --format csv; then
-  tail -n +2 "$tmp/out" | cut -d, -f10 | grep -qE '^[0-9]{10}' || fail "csv tokens_per_s is rounded: $(cat "$tmp/out")"
+  tail -n +2 "$tmp/out" | cut -d, -f12 | grep -qE '^[0-9]{10}' || fail "csv tokens_per_s is rounded: $(cat "$tmp/out")"
 fi
 
 if [ $failures -ne 0 ]; then
