@@ -193,7 +193,11 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
   if (!Supports(request.algorithm, request.collective)) return std::nullopt;
   if (request.nranks < 1 || request.elem_size == 0) return std::nullopt;
   if (request.nranks == 1 || request.count == 0) return 0.0;  // local copy at most
-  Costs costs{link.alpha_us, 1e-3 / std::max(link.bandwidth_GBps, 1e-9),
+  // Recursive doubling and pairwise exchange send from every rank at once: the link's rate is
+  // shared by all the senders behind it.
+  const bool every_rank_sends = request.algorithm == Algorithm::kRecursiveDoubling || request.algorithm == Algorithm::kPairwise;
+  const double sharing = every_rank_sends ? std::max(1.0, link.all_ranks_sharing) : 1.0;
+  Costs costs{link.alpha_us, 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
               1e-3 / std::max(link.reduce_GBps, 1e-9)};
   double us = Estimate(request, costs);
   if (!(us < kImpossible)) return std::nullopt;  // cannot be built (tag space)

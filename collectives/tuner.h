@@ -17,6 +17,11 @@ struct LinkModel {
   double reduce_GBps = 10.0;       // local reduction throughput, GB/s of output produced
   size_t min_slice_bytes = 64 << 10;   // smallest pipelining slice considered
   size_t max_slice_bytes = 4 << 20;    // largest
+  // How many schedules' senders share one bottleneck link when every rank sends across it at
+  // once, as recursive doubling and pairwise all-to-all do in their cross-node rounds (a rank of
+  // each of C channels on each of G GPUs of a node, over its NICs: C x G / NICs). A ring or a
+  // tree puts one flow of each channel on a link. 1: nothing shared.
+  double all_ranks_sharing = 1;
 };
 
 struct TunerChoice {
