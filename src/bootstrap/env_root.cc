@@ -1,22 +1,22 @@
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "bootstrap/unique_id.h"
 
 namespace braid::bootstrap {
 
 LaunchJob LaunchJobFromEnv() {
-  auto get = [](const char* name) -> std::string {
+  // In order: BRAID_JOB_ID overrides the launcher's name when ranks come from several launches;
+  // torchrun's rendezvous id ("none", its default, names nothing); Slurm's job (not its step: one
+  // job may start its ranks with several sruns; a heterogeneous job's components have job ids of
+  // their own and share SLURM_HET_JOB_ID); PMIx's namespace (Open MPI's mpirun, one per launch).
+  for (const char* name : {"BRAID_JOB_ID", "TORCHELASTIC_RUN_ID", "SLURM_HET_JOB_ID", "SLURM_JOB_ID", "PMIX_NAMESPACE"}) {
     const char* value = std::getenv(name);
-    return value ? std::string(value) : std::string();
-  };
-  // BRAID_JOB_ID first: it overrides the launcher's name when ranks come from several launches.
-  for (const char* name : {"BRAID_JOB_ID", "TORCHELASTIC_RUN_ID", "PMIX_NAMESPACE"}) {
-    if (std::string value = get(name); !value.empty()) return {name, value};
+    if (!value || !*value) continue;
+    if (std::string_view(name) == "TORCHELASTIC_RUN_ID" && std::string_view(value) == "none") continue;
+    return {name, value};
   }
-  // Slurm: every task of one step shares the job and step ids.
-  std::string job = get("SLURM_JOB_ID"), step = get("SLURM_STEP_ID");
-  if (!job.empty() && !step.empty()) return {"SLURM_JOB_ID.SLURM_STEP_ID", job + "." + step};
   return {};
 }
 

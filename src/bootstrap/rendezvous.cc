@@ -97,7 +97,7 @@ class ReplyReader {
         if (total_ == 0) {
           return Status::RemoteError(fmt::format(
               "bootstrap: rendezvous root {} closed the connection without replying (it was "
-              "stopped, or rejected this rank's magic/nonce; see its log)",
+              "stopped, or is no braid root; see its log)",
               where_));
         }
         return Status::RemoteError(fmt::format(

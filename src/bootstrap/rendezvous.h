@@ -38,6 +38,10 @@ class RootService {
   std::unique_ptr<Impl> impl_;
 };
 
+// In the root's answer to a rank whose id names another communicator (its nonce differs): what
+// CreateFromEnv looks for to add which job the rank took itself for.
+inline constexpr const char kOtherCommunicatorHint[] = "BRAID_JOB_ID or the launcher's job name";
+
 // Starts a root service owned by the process (kept in a registry, joined at exit or by
 // JoinProcessRoots) and returns its id. This is what GetUniqueId() does.
 Status StartProcessRoot(double timeout_s, UniqueId* id);

@@ -173,12 +173,11 @@ void RootState::ReadHello(Conn& c) {
       Close(c);
       return;
     }
-    // Reject strangers as soon as their first bytes disagree with magic + nonce.
-    size_t check = std::min(c.in.size(), auth_.size());
+    // Drop strangers as soon as their first bytes disagree with the magic. A braid rank with
+    // another nonce is answered once its whole hello is in (OnHello), so that it reads why.
+    size_t check = std::min(c.in.size(), sizeof kUniqueIdMagic);
     if (std::memcmp(c.in.data(), auth_.data(), check) != 0) {
-      BRAID_WARN(kBoot, "bootstrap root: rejected connection from {}: wrong magic/nonce (not a braid "
-               "rank of this communicator: another job, or a job name that differs; see BRAID_JOB_ID)",
-               c.peer);
+      BRAID_WARN(kBoot, "bootstrap root: rejected connection from {}: not a braid hello (wrong magic)", c.peer);
       Close(c);
       return;
     }
@@ -213,7 +212,12 @@ void RootState::OnHello(Conn& c) {
   const int32_t rank = h.rank, nranks = h.nranks;
   WireCode code = WireCode::kInvalidArgument;
   std::string msg;
-  if (phase_ != Phase::kGathering) {
+  if (std::memcmp(c.in.data(), auth_.data(), auth_.size()) != 0) {
+    code = WireCode::kInvalidUsage;
+    msg = fmt::format("rank {} is not of the communicator the root at {} serves: its id's nonce differs ({}: a "
+                      "rank of another job given the same address, or one whose job name differs)",
+                      rank, where_, kOtherCommunicatorHint);
+  } else if (phase_ != Phase::kGathering) {
     code = WireCode::kOther;
     msg = fmt::format("the rendezvous at {} is already over", where_);
   } else if (nranks < 1 || nranks > kMaxRendezvousRanks) {

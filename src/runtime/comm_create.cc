@@ -132,9 +132,9 @@ Status Comm::CreateFromEnv(std::unique_ptr<Comm>* out, const CommOptions& option
     id = bootstrap::EncodeUniqueId(addr);
   }
   Status created = Create(id, size, rank, out, resolved);
-  // A rank refused by the root (another job's, or one whose job name differs) hears only that
-  // the root closed its connection: say which job this rank took itself for.
-  if (created.code() == StatusCode::kRemoteError && created.message().find("magic/nonce") != std::string::npos)
+  // A rank the root refused as another communicator's (another job's, or one whose job name
+  // differs): say which job this rank took itself for.
+  if (created.message().find(bootstrap::kOtherCommunicatorHint) != std::string::npos)
     return created.WithContext(fmt::format("this rank's job: {}; every rank must have the same", job_text));
   return created;
 }
