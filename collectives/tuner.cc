@@ -30,6 +30,7 @@
 #include "collectives/tuner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <vector>
@@ -193,10 +194,18 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
   if (!Supports(request.algorithm, request.collective)) return std::nullopt;
   if (request.nranks < 1 || request.elem_size == 0) return std::nullopt;
   if (request.nranks == 1 || request.count == 0) return 0.0;  // local copy at most
-  // Recursive doubling and pairwise exchange send from every rank at once: the link's rate is
-  // shared by all the senders behind it.
-  const bool every_rank_sends = request.algorithm == Algorithm::kRecursiveDoubling || request.algorithm == Algorithm::kPairwise;
-  const double sharing = every_rank_sends ? std::max(1.0, link.all_ranks_sharing) : 1.0;
+  // Recursive doubling and pairwise exchange send from every rank at once: in the rounds whose
+  // partner is on another node the link's rate is shared by all the senders behind it. Every
+  // round is costed alike, so the share is averaged over them (log2(nodes) of log2(n) rounds of
+  // recursive doubling, n - n/nodes of n - 1 for pairwise exchange).
+  double sharing = 1;
+  const double n = request.nranks, nodes = std::clamp<double>(link.nodes, 1, n);
+  if (link.all_ranks_sharing > 1 && nodes > 1 && n > 1) {
+    double crossing = 0;
+    if (request.algorithm == Algorithm::kRecursiveDoubling) crossing = std::log2(nodes) / std::log2(n);
+    if (request.algorithm == Algorithm::kPairwise) crossing = (n - n / nodes) / (n - 1);
+    sharing = 1 + (link.all_ranks_sharing - 1) * std::min(1.0, crossing);
+  }
   Costs costs{link.alpha_us, 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
               1e-3 / std::max(link.reduce_GBps, 1e-9)};
   double us = Estimate(request, costs);

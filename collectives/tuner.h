@@ -19,9 +19,11 @@ struct LinkModel {
   size_t max_slice_bytes = 4 << 20;    // largest
   // How many schedules' senders share one bottleneck link when every rank sends across it at
   // once, as recursive doubling and pairwise all-to-all do in their cross-node rounds (a rank of
-  // each of C channels on each of G GPUs of a node, over its NICs: C x G / NICs). A ring or a
-  // tree puts one flow of each channel on a link. 1: nothing shared.
+  // each of C channels on each of G GPUs of a node, over its NICs: C x G / NICs), and over how
+  // many nodes the ranks sit (evenly): only the rounds whose partner is on another node share.
+  // A ring or a tree puts one flow of each channel on a link. 1: nothing shared.
   double all_ranks_sharing = 1;
+  int nodes = 1;
 };
 
 struct TunerChoice {

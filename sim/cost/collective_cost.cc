@@ -35,12 +35,22 @@ constexpr double kSizeSteps = 8;
 constexpr size_t kMinSliceBytes = 256 << 10;
 constexpr size_t kMaxSliceBytes = 4 << 20;
 
-// A cache key independent of where the groups sit: node offsets relative to the first node, and
-// local GPU indices.
-std::string PatternKey(const CollectiveQuery& q, int gpus_per_node) {
+// A cache key independent of where the groups sit: node offsets relative to the first node, local
+// GPU indices, and (where it matters) the first node's place in its leaf.
+std::string PatternKey(const CollectiveQuery& q, const ClusterSpec& cluster) {
+  const int gpus_per_node = cluster.node.gpus;
   int base_node = q.groups[0][0] / gpus_per_node;
-  std::string key = fmt::format("{}|{}|{}|{}|{}|", int(q.collective), q.bytes, q.elem_size, q.average,
-                                q.algorithm ? int(*q.algorithm) : -1);
+  // Where the first node sits in its leaf, for groups that span nodes under oversubscribed
+  // uplinks: the same relative nodes may share a leaf or straddle two. (Without oversubscription
+  // only the two switch hops of a crossing differ, a few microseconds; keying on the offset
+  // there too made a GPT-3 step simulation 2x slower by missing the cache.)
+  bool spans_nodes = false;
+  for (const auto& g : q.groups)
+    for (int gpu : g) spans_nodes = spans_nodes || gpu / gpus_per_node != base_node;
+  const bool uplinks_limit = cluster.network.oversubscription > 1;
+  const int leaf_offset = spans_nodes && uplinks_limit ? base_node % std::max(1, cluster.network.nodes_per_leaf) : 0;
+  std::string key = fmt::format("{}|{}|{}|{}|{}|{}|", int(q.collective), q.bytes, q.elem_size, q.average,
+                                q.algorithm ? int(*q.algorithm) : -1, leaf_offset);
   for (const auto& g : q.groups) {
     for (int gpu : g) key += fmt::format("{}.{},", gpu / gpus_per_node - base_node, gpu % gpus_per_node);
     key += ';';
@@ -102,8 +112,12 @@ std::vector<int> PeriodicSubset(const std::vector<int>& group, int gpus_per_node
   const size_t kept = std::min(nodes, std::max<size_t>(2, (size_t(max_ranks) + per_kept - 1) / per_kept));
   size_t largest_leaf = 0;
   for (const auto& leaf : leaves) largest_leaf = std::max(largest_leaf, leaf.size());
-  const size_t per_leaf = std::min(largest_leaf, (kept + leaves.size() - 1) / leaves.size());
-  const size_t kept_leaves = std::min(leaves.size(), std::max<size_t>(1, kept / per_leaf));
+  size_t per_leaf = std::min(largest_leaf, (kept + leaves.size() - 1) / leaves.size());
+  size_t kept_leaves = std::min(leaves.size(), std::max<size_t>(1, kept / per_leaf));
+  if (leaves.size() >= 2 && kept_leaves < 2) {  // two leaves at least, or no flow crosses one
+    kept_leaves = 2;
+    per_leaf = std::max<size_t>(1, kept / 2);
+  }
   std::vector<int> subset;
   for (size_t i = 0; i < kept_leaves; ++i) {
     const std::vector<size_t>& leaf = leaves[i * leaves.size() / kept_leaves];
@@ -159,7 +173,10 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
     nodes.insert(gpu / cluster.node.gpus);
     nics.insert(gpu / cluster.node.gpus * cluster.node.nics + fabric.NicOf(gpu));
   }
-  if (nodes.size() > 1) link.all_ranks_sharing = double(ring.size()) * channels / double(nics.size());
+  if (nodes.size() > 1) {
+    link.all_ranks_sharing = double(ring.size()) * channels / double(nics.size());
+    link.nodes = int(nodes.size());
+  }
   link.reduce_GBps = cluster.gpu.hbm_GBps * cluster.gpu.memory_efficiency / 3;
   link.min_slice_bytes = kMinSliceBytes;
   link.max_slice_bytes = kMaxSliceBytes;
@@ -223,7 +240,7 @@ CollectiveCost CollectiveCoster::Cost(const CollectiveQuery& query) {
     grid.bytes = std::exp2(std::round(std::log2(query.bytes) * kSizeSteps) / kSizeSteps);
     grid.bytes = std::max<double>(query.elem_size, std::round(grid.bytes / query.elem_size) * query.elem_size);
   }
-  const std::string key = PatternKey(grid, cluster_.node.gpus);
+  const std::string key = PatternKey(grid, cluster_);
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     ++stats_.cache_hits;
@@ -335,9 +352,9 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   if (cost.extrapolated) {
     // The subset's latency part is the same at every size of this pattern: replayed once.
     CollectiveQuery pattern = query;
-    pattern.bytes = 0;
+    pattern.bytes = host ? query.bytes : 0;  // a host's rates depend on the working set
     pattern.algorithm = choice.algorithm;
-    const std::string latency_key = PatternKey(pattern, gpn);
+    const std::string latency_key = PatternKey(pattern, cluster_);
     auto replay_latency = [&](const coll::ScheduleRequest& tiny) {
       auto [it, added] = latency_cache_.try_emplace(latency_key, 0.0);
       if (added) it->second = replay(tiny);
