@@ -391,9 +391,11 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
 
 Status P2pEngine::WaitFailure(const Status& failure, const Outstanding& what) const {
   // To or from itself: nobody else can end the wait, so say so (a group's Recv from self with
-  // no Send to self in the group waits for ever; QA found "rank 1" in such a message misleading).
-  const std::string peer = what.peer == self_ ? fmt::format("self ({}; only this rank's own Send can end it)",
-                                                            PeerName(what.peer, *ctx_.world_ranks))
+  // no Send to self in the group waits for ever, as does a large Send to self with no Recv; QA
+  // found "rank 1" in such a message misleading).
+  const std::string peer = what.peer == self_ ? fmt::format("self ({}; only this rank's own {} can end it)",
+                                                            PeerName(what.peer, *ctx_.world_ranks),
+                                                            what.is_send ? "Recv" : "Send")
                                               : PeerName(what.peer, *ctx_.world_ranks);
   return failure.WithContext(fmt::format("waiting to {} {} ({} bytes{})", what.is_send ? "send to" : "receive from",
                                          peer, what.bytes, what.packet ? ", a packet of small messages" : ""));

@@ -102,9 +102,10 @@ class P2pEngine {
   // message straight from the caller's buffer; a small receive posts for exactly its lone
   // message, straight into the caller's buffer, and turns to the batch path if the message
   // comes in a packet instead (LoneWait). This path is what a ping-pong's latency measures: the
-  // transport's SendNow/RecvNow wait on the one message in their tightest loop. A 1-byte Send +
-  // Recv to self took 2609 instructions through Begin/Add/Finish and 1321 this way with a packet
-  // of one message (raw UCX: 565; callgrind, bench/p2p_call_cost, docs/PERFORMANCE.md).
+  // transport's SendNow/RecvNow wait on the one message in their tightest loop. (Measured through
+  // self before session 50, when a small Send to self still took this path: a 1-byte Send + Recv
+  // took 2609 instructions through Begin/Add/Finish and 1321 this way with a packet of one
+  // message; raw UCX 565; callgrind, bench/p2p_call_cost, docs/PERFORMANCE.md.)
   Status RunOne(const P2pOp& op) {  // inline: the first layer under Comm::Send / Recv
     if (op.is_send && op.peer == self_) return KeepForSelf(op);
     if (Packed(op.bytes)) return op.is_send ? SendOne(op) : RecvOne(op);

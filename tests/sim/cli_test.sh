@@ -249,6 +249,15 @@ if [ -w /dev/full ]; then
   [ "$(cat "$tmp/kept.json")" = old-trace ] || fail "--out /dev/full failed but the trace was replaced"
 fi
 
+# --trace - writes the trace to stdout (the results to their file).
+if expect_ok "--trace - beside --out FILE" simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 \
+    --layout tp=8,pp=1,dp=1 --trace - --out "$tmp/beside-trace.txt"; then
+  python3 -c 'import json,sys; json.load(open(sys.argv[1]))["traceEvents"]' "$tmp/out" ||
+    fail "--trace -: stdout is not the trace"
+  grep -q "tokens/s" "$tmp/beside-trace.txt" || fail "--trace -: the results file lacks the table"
+  [ -e ./- ] && fail "--trace - wrote a file named '-'"
+fi
+
 # The trace and the results on one stream would mix.
 expect_bad "--trace /dev/stdout beside results on stdout" "--trace /dev/stdout" "the same file as --out -" -- \
   simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 --trace /dev/stdout

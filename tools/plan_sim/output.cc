@@ -73,9 +73,14 @@ void Emit(const char* option, const std::string& path, const std::function<void(
 
 void EmitWithTrace(const std::string& trace_path, const std::string& trace, const std::string& out_path,
                    const std::function<void(std::ostream&)>& write) {
+  // Stdout cannot be taken back, so it is written last.
   if (out_path == "-") {
     Emit("--trace", trace_path, [&](std::ostream& out) { out << trace; });
     return Emit("--out", out_path, write);
+  }
+  if (trace_path == "-") {
+    Emit("--out", out_path, write);
+    return Emit("--trace", trace_path, [&](std::ostream& out) { out << trace; });
   }
   std::ostringstream results;
   write(results);

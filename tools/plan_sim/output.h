@@ -27,8 +27,7 @@ bool SameOutputFile(const std::string& a, const std::string& b);
 void Emit(const char* option, const std::string& path, const std::function<void(std::ostream&)>& write);
 // Emit for a run's --trace (`trace`, already built) and its --out together: a failure writing
 // either keeps both files as they were (staged, then renamed together: tools::ReplaceFiles).
-// With --out -, the trace is replaced first and the results go to stdout after it, the one
-// output that cannot be taken back.
+// Stdout ("-" for either) cannot be taken back, so it is written after the file.
 void EmitWithTrace(const std::string& trace_path, const std::string& trace, const std::string& out_path,
                    const std::function<void(std::ostream&)>& write);
 // InputError naming `option` and `path` if the file cannot be opened for writing, so that a run
