@@ -4,9 +4,12 @@
 // (even ranks below 2e) first fold their input into their odd neighbour and get the result
 // back at the end: log2(p) + 2 steps for those pairs, log2(p) for everybody else.
 //
-// All ranks end bitwise identical: each round combines the same two operands on both sides
-// (a op b == b op a for the commutative ops), every participant divides the same sum for avg,
-// and the extras copy their partner's finished result.
+// All ranks end bitwise identical: each round combines the same two operands on both sides, in
+// the same order (the lower index's first: max and min of +0 and -0 differ in bits with the
+// order), every participant divides the same sum for avg, and the extras copy their partner's
+// finished result. Not NaN payloads: which one a sum of two NaNs keeps follows the operand
+// order of the instruction the compiler emitted, which the two sides' loops need not share (a
+// NaN is a NaN on every rank).
 //
 // Pipelining: the vector moves in slices; column k (slice k) runs all rounds before column
 // k+1, so the running partial lives in one or two scratch slots per column rather than in a
@@ -80,7 +83,9 @@ bool BuildRecursiveDoubling(const ScheduleRequest& r, RankSchedule* out, std::st
       // send is still reading (in place with a single round): then via the slot and a copy.
       const bool direct = last && !(output_is_sent_input && j == 0);
       if (direct && output_is_sent_input) deps.Add(first_send);
-      uint32_t reduced = emit.RecvReduce(partner, tag, cur, direct ? Out(p) : landing, landing, deps);
+      // The lower index's operand first on both sides (see Op::received_first).
+      const bool partner_lower = (index ^ (1 << j)) < index;
+      uint32_t reduced = emit.RecvReduce(partner, tag, cur, direct ? Out(p) : landing, landing, deps, partner_lower);
       slots.Use(slot, reduced, emit);
       if (cur_slot >= 0) slots.Use(cur_slot, reduced, emit);
       produced = reduced;

@@ -60,6 +60,7 @@ enum class OpType : uint8_t {
   kSend,        // send `src` to `peer`
   kRecv,        // receive from `peer` into `dst` (dst.count elements expected exactly)
   kRecvReduce,  // receive from `peer` into `tmp` (a kScratch region), then dst = op(src, tmp)
+                // (op(tmp, src) with received_first)
   kCopy,        // dst = src (the executor skips it when both resolve to the same address)
   kFinalize,    // dst = dst / nranks when the reduction is kAvg; nothing otherwise
   kReduce,      // dst = op(src, tmp), local: folds data an earlier kRecv landed in tmp. A
@@ -81,6 +82,11 @@ struct Op {
   Region dst;        // every op but kSend: destination
   Region tmp;        // kRecvReduce: scratch landing zone for the received data; kReduce: the
                      // received data (scratch)
+  // kRecvReduce: dst = op(tmp, src), the received operand first. Where two ranks combine each
+  // other's data (recursive doubling), both put the lower rank's first, so that they apply
+  // element rules that depend on the order (max and min of +0 and -0) alike and end with the
+  // same bits.
+  bool received_first = false;
   uint8_t num_deps = 0;
   std::array<uint32_t, kMaxDeps> deps{};
 };

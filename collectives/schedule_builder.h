@@ -104,9 +104,9 @@ class OpEmitter {
     op.dst = dst;
     return Emit(op, deps);
   }
-  // dst = reduce(src, received data landing in tmp).
+  // dst = reduce(src, received data landing in tmp); reduce(received, src) with received_first.
   uint32_t RecvReduce(int peer, uint32_t tag, Region src, Region dst, Region tmp,
-                      const DepList& deps) {
+                      const DepList& deps, bool received_first = false) {
     Op op;
     op.type = OpType::kRecvReduce;
     op.peer = peer;
@@ -114,6 +114,7 @@ class OpEmitter {
     op.src = src;
     op.dst = dst;
     op.tmp = tmp;
+    op.received_first = received_first;
     return Emit(op, deps);
   }
   // dst = reduce(src, tmp): tmp holds what an earlier Recv landed.

@@ -146,8 +146,10 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
   auto complete = [&](size_t i) {
     const Op& op = ops[i];
     if (op.type == OpType::kRecvReduce) {
-      kernels::ReduceHost(mem.Address(op.dst), mem.Address(op.src), mem.Address(op.tmp),
-                          op.dst.count, ctx.type, ctx.op);
+      void* local = mem.Address(op.src);
+      void* received = mem.Address(op.tmp);
+      kernels::ReduceHost(mem.Address(op.dst), op.received_first ? received : local,
+                          op.received_first ? local : received, op.dst.count, ctx.type, ctx.op);
     }
     state_[i] = kComplete;
     ++completed;

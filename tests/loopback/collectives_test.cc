@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -205,6 +207,48 @@ TEST(LoopbackCollectivesAverage, LargeValuesDoNotOverflowTheSum) {
       }
     }
   });
+}
+
+// Every rank gets the same bits from AllReduce, whatever the algorithm, also where the element
+// rule depends on its operands' order: max and min of +0 and -0 (recursive doubling's partners
+// combined (own, received) on each side, so the two sides applied the rule in opposite orders;
+// QA, session 50). A sum of NaNs is NaN on every rank; which payload it keeps is the hardware's
+// choice, by the operand order the compiler emitted, and may differ between ranks under
+// recursive doubling (canonicalising NaNs cost 25% of the in-cache sum rate).
+TEST(LoopbackCollectivesBits, EveryRankGetsTheSameBitsFromOrderSensitiveElements) {
+  const uint64_t kNaN1 = 0x7ff8000000000001ull, kNaN2 = 0x7ff8000000000002ull;
+  for (int nranks : {2, 3, 4}) {
+    for (const char* algorithm : {"ring", "tree", "recdoubling"}) {
+      CommOptions options;
+      options.timeout_s = 60;
+      options.algorithm = algorithm;
+      auto comms = MakeLoopbackComms(nranks, options);
+      constexpr size_t kCount = 3;
+      std::vector<std::vector<uint64_t>> zeros(size_t(nranks), std::vector<uint64_t>(2 * kCount));
+      std::vector<std::vector<double>> nans(static_cast<size_t>(nranks), std::vector<double>(kCount));
+      RunRanks(nranks, [&](int r) {
+        double zero_in[kCount], nan_in[kCount];
+        for (size_t i = 0; i < kCount; ++i) {
+          zero_in[i] = (r + int(i)) % 2 ? -0.0 : 0.0;
+          const uint64_t nan_bits = (r + int(i)) % 2 ? kNaN1 : kNaN2;
+          std::memcpy(&nan_in[i], &nan_bits, sizeof nan_bits);
+        }
+        double* zero_out = reinterpret_cast<double*>(zeros[size_t(r)].data());
+        for (int k = 0; k < 2; ++k) {
+          const RedOp op{k == 0 ? RedOpKind::kMax : RedOpKind::kMin};
+          Status s = comms[r]->AllReduce(zero_in, zero_out + k * kCount, kCount, DataType::kFloat64, op);
+          ASSERT_TRUE(s.ok()) << s.ToString();
+        }
+        Status s = comms[r]->AllReduce(nan_in, nans[size_t(r)].data(), kCount, DataType::kFloat64, RedOp{});
+        ASSERT_TRUE(s.ok()) << s.ToString();
+      });
+      for (int r = 0; r < nranks; ++r) {
+        EXPECT_EQ(zeros[size_t(r)], zeros[0]) << algorithm << " on " << nranks << " ranks: rank " << r
+                                              << "'s max / min of signed zeros differ from rank 0's";
+        for (double x : nans[size_t(r)]) EXPECT_TRUE(std::isnan(x)) << algorithm << " rank " << r;
+      }
+    }
+  }
 }
 
 std::string ParamName(const ::testing::TestParamInfo<std::tuple<int, std::string>>& info) {
