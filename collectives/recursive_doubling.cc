@@ -63,7 +63,7 @@ bool BuildRecursiveDoubling(const ScheduleRequest& r, RankSchedule* out, std::st
       DepList deps;
       cur_slot = slots.Acquire(&deps);
       cur = slots.At(cur_slot, p.count);
-      produced = emit.RecvReduce(me - 1, tag0, In(p), cur, cur, deps);
+      produced = emit.RecvReduce(me - 1, tag0, In(p), cur, cur, deps, /*received_first=*/true);  // lower rank first
       slots.Use(cur_slot, produced, emit);
     }
     // In place, the output is the input that round 0 sends: writing it must wait for that send.

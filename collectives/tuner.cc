@@ -196,13 +196,18 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
   if (request.nranks == 1 || request.count == 0) return 0.0;  // local copy at most
   // Recursive doubling and pairwise exchange send from every rank at once: in the rounds whose
   // partner is on another node the link's rate is shared by all the senders behind it. Every
-  // round is costed alike, so the share is averaged over them (log2(nodes) of log2(n) rounds of
-  // recursive doubling, n - n/nodes of n - 1 for pairwise exchange).
+  // round is costed alike, so the share is averaged over them: recursive doubling crosses nodes
+  // in ceil(log2(nodes)) of its floor(log2(n)) rounds plus the fold and unfold of the extras
+  // (counted as crossing); pairwise exchange in n - n/nodes of its n - 1.
   double sharing = 1;
   const double n = request.nranks, nodes = std::clamp<double>(link.nodes, 1, n);
   if (link.all_ranks_sharing > 1 && nodes > 1 && n > 1) {
     double crossing = 0;
-    if (request.algorithm == Algorithm::kRecursiveDoubling) crossing = std::log2(nodes) / std::log2(n);
+    if (request.algorithm == Algorithm::kRecursiveDoubling) {
+      const internal::DoublingShape shape = internal::DoublingShapeFor(request.nranks);
+      const double folds = shape.extras > 0 ? 2 : 0;
+      crossing = (std::ceil(std::log2(nodes)) + folds) / (shape.steps + folds);
+    }
     if (request.algorithm == Algorithm::kPairwise) crossing = (n - n / nodes) / (n - 1);
     sharing = 1 + (link.all_ranks_sharing - 1) * std::min(1.0, crossing);
   }

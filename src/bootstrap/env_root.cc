@@ -7,11 +7,12 @@
 namespace braid::bootstrap {
 
 LaunchJob LaunchJobFromEnv() {
-  // In order: BRAID_JOB_ID overrides the launcher's name when ranks come from several launches;
-  // torchrun's rendezvous id ("none", its default, names nothing); Slurm's job (not its step: one
-  // job may start its ranks with several sruns; a heterogeneous job's components have job ids of
-  // their own and share SLURM_HET_JOB_ID); PMIx's namespace (Open MPI's mpirun, one per launch).
-  for (const char* name : {"BRAID_JOB_ID", "TORCHELASTIC_RUN_ID", "SLURM_HET_JOB_ID", "SLURM_JOB_ID", "PMIX_NAMESPACE"}) {
+  // Only names every rank of one launch is given alike: BRAID_JOB_ID (which also joins ranks of
+  // several launches), torchrun's rendezvous id ("none", its default, names nothing) and the PMIx
+  // namespace (Open MPI's mpirun, srun --mpi=pmix: one per launch). Not Slurm's job id: ranks
+  // started over ssh inside an allocation do not inherit it while those on the launch node do,
+  // and such a job would be refused.
+  for (const char* name : {"BRAID_JOB_ID", "TORCHELASTIC_RUN_ID", "PMIX_NAMESPACE"}) {
     const char* value = std::getenv(name);
     if (!value || !*value) continue;
     if (std::string_view(name) == "TORCHELASTIC_RUN_ID" && std::string_view(value) == "none") continue;

@@ -153,13 +153,22 @@ void RootState::AcceptAll(int listener_fd) {
 }
 
 void RootState::ReadHello(Conn& c) {
-  while (c.state == ConnState::kHello && c.in.size() < c.need) {
-    size_t old = c.in.size();
-    size_t want = std::min(c.need - old, kReadChunkBytes);
-    c.in.resize(old + want);
-    ssize_t n = recv(c.fd.get(), c.in.data() + old, want, 0);
-    int err = errno;
-    c.in.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  char sink[4096];  // a foreign hello's blob lands here and is dropped
+  while (c.state == ConnState::kHello && c.in.size() + c.dropped < c.need) {
+    size_t old = c.in.size() + c.dropped;
+    ssize_t n = 0;
+    int err = 0;
+    if (c.foreign) {
+      n = recv(c.fd.get(), sink, std::min(c.need - old, sizeof sink), 0);
+      err = errno;
+      c.dropped += static_cast<size_t>(std::max<ssize_t>(n, 0));
+    } else {
+      size_t want = std::min(c.need - old, kReadChunkBytes);
+      c.in.resize(old + want);
+      n = recv(c.fd.get(), c.in.data() + old, want, 0);
+      err = errno;
+      c.in.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    }
     if (n < 0 && err == EINTR) continue;
     if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return;
     if (n <= 0) {
@@ -183,7 +192,21 @@ void RootState::ReadHello(Conn& c) {
     }
     if (c.in.size() == kHelloHeaderBytes && c.need == kHelloHeaderBytes) OnHeader(c);
   }
-  if (c.state == ConnState::kHello && c.in.size() == c.need) OnHello(c);
+  if (c.state != ConnState::kHello || c.in.size() + c.dropped != c.need) return;
+  if (c.foreign) return RefuseForeign(c);
+  OnHello(c);
+}
+
+void RootState::RefuseForeign(Conn& c) {
+  const HelloHeader h = DecodeHelloHeader(c.in.data());
+  const int32_t rank = h.rank;
+  // Not remembered among the refusals this job's ranks hear of: it is not one of them.
+  const std::string msg = fmt::format(
+      "{} (rank {} of another communicator) is not of the one the root at {} serves: its id's nonce differs ({}: a "
+      "rank of another job given the same address, or one whose job name differs)",
+      c.peer, rank, where_, kOtherCommunicatorHint);
+  BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}", where_, msg);
+  Reject(c, WireCode::kInvalidUsage, msg);
 }
 
 void RootState::OnHeader(Conn& c) {
@@ -196,6 +219,8 @@ void RootState::OnHeader(Conn& c) {
     return;
   }
   const uint32_t blob_len = h.blob_len;
+  // Another communicator's rank: read its blob without keeping it, then say why (RefuseForeign).
+  c.foreign = std::memcmp(c.in.data(), auth_.data(), auth_.size()) != 0;
   if (blob_len > kMaxBlobBytes) {
     const int32_t rank = h.rank;
     std::string msg = fmt::format("rank {} sent a blob of {} bytes; the limit is {} bytes", rank,
@@ -212,12 +237,7 @@ void RootState::OnHello(Conn& c) {
   const int32_t rank = h.rank, nranks = h.nranks;
   WireCode code = WireCode::kInvalidArgument;
   std::string msg;
-  if (std::memcmp(c.in.data(), auth_.data(), auth_.size()) != 0) {
-    code = WireCode::kInvalidUsage;
-    msg = fmt::format("rank {} is not of the communicator the root at {} serves: its id's nonce differs ({}: a "
-                      "rank of another job given the same address, or one whose job name differs)",
-                      rank, where_, kOtherCommunicatorHint);
-  } else if (phase_ != Phase::kGathering) {
+  if (phase_ != Phase::kGathering) {
     code = WireCode::kOther;
     msg = fmt::format("the rendezvous at {} is already over", where_);
   } else if (nranks < 1 || nranks > kMaxRendezvousRanks) {

@@ -46,6 +46,10 @@ class RootState {
     Clock::time_point deadline;
     std::string in;                         // hello bytes received so far
     size_t need = 0;                        // hello bytes expected (grows once the header is in)
+    // A braid hello for another communicator (its nonce differs): its blob is read and dropped
+    // (`dropped` bytes so far), not kept, and then it is answered that it is not ours.
+    bool foreign = false;
+    size_t dropped = 0;
     int rank = -1;                          // set once joined
     std::shared_ptr<const std::string> out; // reply being written
     size_t out_offset = 0;
@@ -54,6 +58,7 @@ class RootState {
   void ReadHello(Conn& c);
   void OnHeader(Conn& c);
   void OnHello(Conn& c);
+  void RefuseForeign(Conn& c);
   void OnJoinedReadable(Conn& c);
   void WriteReply(Conn& c);
   void Reply(Conn& c, std::shared_ptr<const std::string> reply);

@@ -25,9 +25,8 @@ UniqueId EncodeUniqueId(const RootAddress& addr);
 Status DecodeUniqueId(const UniqueId& id, RootAddress* out);
 
 // The job this process belongs to, as its launcher names it: BRAID_JOB_ID, else
-// TORCHELASTIC_RUN_ID (torchrun; not its default "none"), SLURM_HET_JOB_ID or SLURM_JOB_ID, or
-// PMIX_NAMESPACE (Open MPI's mpirun, PMIx launchers); `variable` empty when none is set (MPICH's
-// hydra names no job in the environment).
+// TORCHELASTIC_RUN_ID (torchrun; not its default "none") or PMIX_NAMESPACE (Open MPI's mpirun,
+// srun --mpi=pmix); `variable` empty when none is set (MPICH's hydra names no job).
 struct LaunchJob {
   std::string variable;  // where the name came from, for messages
   std::string value;

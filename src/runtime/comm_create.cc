@@ -134,7 +134,8 @@ Status Comm::CreateFromEnv(std::unique_ptr<Comm>* out, const CommOptions& option
   Status created = Create(id, size, rank, out, resolved);
   // A rank the root refused as another communicator's (another job's, or one whose job name
   // differs): say which job this rank took itself for.
-  if (created.message().find(bootstrap::kOtherCommunicatorHint) != std::string::npos)
+  if (created.code() == StatusCode::kInvalidUsage &&
+      created.message().find(bootstrap::kOtherCommunicatorHint) != std::string::npos)
     return created.WithContext(fmt::format("this rank's job: {}; every rank must have the same", job_text));
   return created;
 }

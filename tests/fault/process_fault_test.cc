@@ -317,7 +317,7 @@ TEST_F(ProcessFaultTest, SettingsSpeltDifferentlyAgree) {
 }
 
 // Two jobs given the same BRAID_ROOT: a rank whose job name differs (BRAID_JOB_ID here; a
-// launcher's TORCHELASTIC_RUN_ID, Slurm job or PMIX_NAMESPACE alike) is refused by the root and
+// launcher's TORCHELASTIC_RUN_ID or PMIX_NAMESPACE alike) is refused by the root and
 // says which job it took itself for, while the root's own job completes.
 TEST_F(ProcessFaultTest, ARankOfAnotherJobOnTheSameRootIsRefused) {
   const size_t stranger = StartRank(1, 2, {"allreduce-loop", "1", "1024"}, "", {{"BRAID_JOB_ID", "job-b"}});

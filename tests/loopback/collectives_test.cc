@@ -217,7 +217,7 @@ TEST(LoopbackCollectivesAverage, LargeValuesDoNotOverflowTheSum) {
 // recursive doubling (canonicalising NaNs cost 25% of the in-cache sum rate).
 TEST(LoopbackCollectivesBits, EveryRankGetsTheSameBitsFromOrderSensitiveElements) {
   const uint64_t kNaN1 = 0x7ff8000000000001ull, kNaN2 = 0x7ff8000000000002ull;
-  for (int nranks : {2, 3, 4}) {
+  for (int nranks : {2, 3, 4, 5, 7, 9}) {  // extras (n not a power of two) and three rounds
     for (const char* algorithm : {"ring", "tree", "recdoubling"}) {
       CommOptions options;
       options.timeout_s = 60;
