@@ -183,7 +183,7 @@ void RootState::ReadHello(Conn& c) {
       return;
     }
     // Drop strangers as soon as their first bytes disagree with the magic. A braid rank with
-    // another nonce is answered once its whole hello is in (OnHello), so that it reads why.
+    // another nonce is answered once its whole hello is in (RefuseForeign), so that it reads why.
     size_t check = std::min(c.in.size(), sizeof kUniqueIdMagic);
     if (std::memcmp(c.in.data(), auth_.data(), check) != 0) {
       BRAID_WARN(kBoot, "bootstrap root: rejected connection from {}: not a braid hello (wrong magic)", c.peer);
