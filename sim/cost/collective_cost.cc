@@ -188,10 +188,10 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
 // the bottleneck link class. The latency part and the bandwidth part scale differently with the
 // group (a ring: 2(n-1) step latencies, but 2(n-1)/n of the data), and a replay mixes them in its
 // own proportion (most of a ring's steps inside a node): so the latency part is measured by
-// replaying the subset again with one element per rank (`replay_latency`), each part is scaled by its own ratio of
-// the closed forms, and the two are added. (One ratio of the totals made a 1024-rank ring
-// all-reduce faster at 128 MiB than at 1 MiB: the ratio fell from ~8, latency-bound, towards 1
-// faster than the replay grew; QA, session 50.)
+// replaying the subset again with one element per rank (`replay_latency`), each part is scaled
+// by its own ratio of the closed forms, and the two are added. (One ratio of the totals made a
+// 1024-rank ring all-reduce faster at 128 MiB than at 1 MiB: the ratio fell from ~8,
+// latency-bound, towards 1 faster than the replay grew; QA, session 50.)
 template <typename ReplayFn>
 double Extrapolated(double replayed_seconds, const coll::ScheduleRequest& full, const coll::ScheduleRequest& replayed,
                     const coll::LinkModel& link, ReplayFn& replay_latency) {
