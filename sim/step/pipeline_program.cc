@@ -150,6 +150,29 @@ std::vector<PipelineTask> StageOrder(PipelineSchedule schedule, int p, int v, in
   return order;
 }
 
+double PeakHeldBytes(PipelineSchedule schedule, int p, int v, int m, int stage,
+                     const std::vector<double>& held) {
+  if (schedule == PipelineSchedule::kGPipe) {  // every forward before the first backward
+    double all = 0;
+    for (double bytes : held) all += m * bytes;
+    return all;
+  }
+  const OneFOneB o{p, v, m, stage};
+  const int total = o.total(), warmup = o.Warmup();
+  double live = 0;
+  for (int f = 0; f < warmup; ++f) live += held[size_t(o.ForwardChunk(f))];
+  double peak = live;
+  // Steady state: forward warmup + k, then backward k. What is held after that forward changes
+  // by p * (sum of held) - p * (sum of held) = 0 over any pp * v consecutive steps.
+  const int steady = std::min(total - warmup, p * v);
+  for (int k = 0; k < steady; ++k) {
+    live += held[size_t(o.ForwardChunk(warmup + k))];
+    peak = std::max(peak, live);
+    live -= held[size_t(o.BackwardChunk(k))];
+  }
+  return peak;
+}
+
 std::vector<ProgramStep> StageProgram(int p, int v, int m, int stage) {
   const OneFOneB o{p, v, m, stage};
   return v > 1 ? Interleaved(o) : NonInterleaved(o);

@@ -20,6 +20,14 @@ struct PipelineTask {
 // runs all its forwards first, as Megatron-LM does.
 std::vector<PipelineTask> StageOrder(PipelineSchedule schedule, int pp, int v, int microbatches, int stage);
 
+// The most bytes stage `stage` holds at once when each forward of its chunk c keeps
+// held_per_chunk[c] bytes until that chunk's backward (activations, and an output kept for its
+// send), counting the forward in progress: the peak over StageOrder's task order. Chunks of
+// different sizes make the peak depend on which chunks are in flight together, not only on how
+// many. The 1F1B steady state repeats every pp * v tasks, so only that much of it is replayed.
+double PeakHeldBytes(PipelineSchedule schedule, int pp, int v, int microbatches, int stage,
+                     const std::vector<double>& held_per_chunk);
+
 // One step of a stage's program: a task, or an exchange with the neighbouring stages whose
 // operations are posted together and all waited for before the next step (Megatron-LM's
 // batched isend/irecv followed by a wait). A send carries the output of the named task

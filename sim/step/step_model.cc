@@ -106,6 +106,13 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
     *rule = "sp-needs-tp";
     return "sp=on needs tp >= 2";
   }
+  // Sequence parallelism splits [s, b, h] along s over the TP ranks (Megatron-LM asserts the
+  // first dimension divisible by the tensor-parallel size).
+  if (l.sp && model_.seq_len % l.tp != 0) {
+    *rule = "sp-seq-divisible";
+    return fmt::format("sp=on splits the sequence over tp: seq_len ({}) not divisible by tp ({})",
+                       model_.seq_len, l.tp);
+  }
   if (l.zero >= 2 && l.pp > 1) {
     *rule = "zero-with-pp";
     return fmt::format("zero={} shards gradients per micro-batch, which pipeline gradient "
@@ -149,7 +156,7 @@ MemoryBreakdown StepModel::PeakMemory(const Layout& l, int* worst_stage) const {
     double largest_unit = LayerParameters(model_) / l.tp;
     if (s == 0) largest_unit = std::max(largest_unit, EmbeddingWork(model_, l, training_).parameters);
     if (s == l.pp - 1) largest_unit = std::max(largest_unit, HeadWork(model_, l, training_).parameters);
-    MemoryBreakdown m = StageMemory(model_, l, training_, cluster_.gpu, s, StageLayerCount(split, l.pp, s),
+    MemoryBreakdown m = StageMemory(model_, l, training_, cluster_.gpu, s, StageChunkLayers(split, l.pp, s),
                                     StageParameters(l, s), largest_unit, s == l.pp - 1);
     if (m.total() > worst.total()) {
       worst = m;

@@ -169,6 +169,11 @@ LayerWork TransformerLayerWork(const ModelSpec& m, const Layout& l, const Traini
     // and normalises them (its backward reads the output and the gradient, writes one: 1.5x),
     // dropout writes them again with a 1-byte mask (backward: gradient and mask in, one out: 1x).
     const double scores = d.b * heads * d.s * d.s;  // elements of QK^T
+    // Under GQA, K and V are first repeated to every query head (repeat_interleave: groups in,
+    // heads out); the backward sums each group's gradients back (the same bytes: 1x).
+    if (m.kv_heads < m.heads) {
+      core.push_back(MemoryOp("kv-repeat", bpv * d.tokens * (kv_width / l.tp + 2 * heads * dh), 1.0));
+    }
     // Both products run in full; the masked half is no model work (model_share).
     core.push_back(Gemm("qk", d.s, d.s, dh, d.b * heads, bpv));
     core.back().model_share = 0.5;

@@ -1,6 +1,9 @@
 #include "sim/workload/memory.h"
 
 #include <algorithm>
+#include <vector>
+
+#include "sim/step/pipeline_program.h"
 
 namespace braid::sim {
 namespace {
@@ -27,34 +30,30 @@ double LayerActivationBytes(const ModelSpec& m, const Layout& l, const TrainingS
   const double masks = m.has_dropout() ? 2 : 0;
   const double replicated = (4 * bpv + masks) * tokens * h / shard_seq;
   // Sharded over TP: Q, K, V; the attention output; FFN input and output of the activation
-  // (SwiGLU keeps both halves of FC1's output).
-  const double kv_width = 2.0 * m.kv_heads * m.head_dim();
+  // (SwiGLU keeps both halves of FC1's output). Under GQA a fused kernel keeps K and V at their
+  // groups' width; the unfused PyTorch attention first repeats them to every query head
+  // (Megatron-LM's DotProductAttention: repeat_interleave before baddbmm and bmm, which save
+  // the repeated copies).
+  const double kv_heads = tr.attention == AttentionKernel::kUnfused ? m.heads : m.kv_heads;
+  const double kv_width = 2.0 * kv_heads * m.head_dim();
   const double ffn = double(m.ffn_hidden) / t;
   const bool swiglu = m.activation == Activation::kSwiglu;
   double sharded = bpv * tokens * ((h + kv_width) / t + h / t + (swiglu ? 3 : 2) * ffn);
-  // The s x s score tensors (softmax output, dropout mask and output: KORT's 5as^2b; the softmax
-  // output alone without dropout) exist only for unfused attention without selective
-  // recompute; fused attention keeps a per-row log-sum-exp (fp32).
+  // What the attention core keeps beyond its inputs, only without selective recompute (which
+  // runs the core again in backward): unfused, the s x s score tensors (softmax output, dropout
+  // mask and output: KORT's 5as^2b; the softmax output alone without dropout); fused, a per-row
+  // log-sum-exp (fp32).
   const double heads = double(m.heads) / t;
-  if (tr.attention == AttentionKernel::kUnfused && l.recompute == Recompute::kNone) {
-    sharded += (m.has_dropout() ? 2 * bpv + 1 : bpv) * b * heads * s * s;
-  } else if (tr.attention == AttentionKernel::kFlash) {
-    sharded += 4 * b * heads * s;
+  if (l.recompute == Recompute::kNone) {
+    sharded += tr.attention == AttentionKernel::kUnfused ? (m.has_dropout() ? 2 * bpv + 1 : bpv) * b * heads * s * s
+                                                         : 4 * b * heads * s;
   }
   return replicated + sharded;
 }
 
-double InFlightChunks(const Layout& l, const TrainingSpec& tr, int stage, int microbatches) {
-  const int p = l.pp, v = l.v;
-  const double total = double(microbatches) * v;
-  if (tr.schedule == PipelineSchedule::kGPipe) return total;
-  // Warm-up forwards plus the one in progress.
-  return std::min(total, double(WarmupForwards(p, v, microbatches, stage) + 1));
-}
-
 MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingSpec& tr,
-                            const GpuSpec& gpu, int stage, int stage_layers, double params,
-                            double largest_unit, bool last_stage) {
+                            const GpuSpec& gpu, int stage, const std::vector<int>& chunk_layers,
+                            double params, double largest_unit, bool last_stage) {
   MemoryBreakdown mem;
   const double dp = l.dp;
   mem.weights = tr.bytes_per_value * params / (l.zero >= 3 ? dp : 1);
@@ -68,15 +67,18 @@ MemoryBreakdown StageMemory(const ModelSpec& m, const Layout& l, const TrainingS
   if (l.zero >= 2 && sharded) mem.gradients += 2 * tr.grad_reduce_bytes * largest_unit;
   // ZeRO-3 gathers whole weights: the unit being computed and the one prefetched.
   if (l.zero >= 3 && sharded) mem.weights += 2 * tr.bytes_per_value * largest_unit;
-  const double layers_per_chunk = double(stage_layers) / l.v;
-  const double chunks = InFlightChunks(l, tr, stage, MicroBatches(tr, l));
-  mem.activations = chunks * layers_per_chunk * LayerActivationBytes(m, l, tr);
-  if (tr.keep_pipeline_outputs && l.pp > 1) {
-    // Each in-flight chunk's output (b x s x h), except the loss the model's last chunk ends in.
-    const double sending = last_stage ? double(l.v - 1) / l.v : 1.0;
-    const double shard_seq = l.sp ? l.tp : 1;
-    mem.activations += sending * chunks * tr.bytes_per_value * l.mb * m.seq_len * m.hidden / shard_seq;
+  // Each in-flight chunk of a micro-batch holds its layers' activations and, where outputs are
+  // kept (pp > 1), its output (b x s x h) until its backward; the model's last chunk ends in the
+  // loss and sends nothing. The peak follows the schedule's order, chunk by chunk.
+  const double layer = LayerActivationBytes(m, l, tr);
+  const bool kept = tr.keep_pipeline_outputs && l.pp > 1;
+  const double output = tr.bytes_per_value * l.mb * m.seq_len * m.hidden / (l.sp ? l.tp : 1);
+  std::vector<double> held(chunk_layers.size());
+  for (size_t c = 0; c < held.size(); ++c) {
+    const bool sends = !(last_stage && int(c) == l.v - 1);
+    held[c] = chunk_layers[c] * layer + (kept && sends ? output : 0);
   }
+  mem.activations = PeakHeldBytes(tr.schedule, l.pp, l.v, MicroBatches(tr, l), stage, held);
   if (l.recompute == Recompute::kFull) {
     // During a layer's backward its full activations are rebuilt, one layer at a time.
     Layout none = l;

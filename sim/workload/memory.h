@@ -4,6 +4,8 @@
 // output logits, and a reserve for the CUDA context and communication buffers. Bytes.
 #pragma once
 
+#include <vector>
+
 #include "sim/cluster/cluster.h"
 #include "sim/workload/model.h"
 #include "sim/workload/training.h"
@@ -18,16 +20,13 @@ struct MemoryBreakdown {
 // Activation bytes one layer keeps per micro-batch on one GPU until its backward pass.
 double LayerActivationBytes(const ModelSpec& model, const Layout& layout, const TrainingSpec& training);
 
-// Layer-chunk micro-batches stage `stage` holds at its peak under the layout's schedule, in
-// units of one chunk (the stage's layers / v) of one micro-batch.
-double InFlightChunks(const Layout& layout, const TrainingSpec& training, int stage, int microbatches);
-
-// `stage_layers` = the transformer layers of stage `stage` (pipeline_split.h); `parameters` =
+// `chunk_layers` = the transformer layers of each of stage `stage`'s v chunks (StageChunkLayers,
+// pipeline_split.h); `parameters` =
 // weights this GPU holds before ZeRO sharding (its stage's share / tp); `largest_unit` = the
 // weights of the stage's largest ZeRO unit on this GPU (a layer, or the embedding or head where
 // the stage has them), which ZeRO-2/3 hold whole while they gather or reduce it.
 MemoryBreakdown StageMemory(const ModelSpec& model, const Layout& layout, const TrainingSpec& training,
-                            const GpuSpec& gpu, int stage, int stage_layers, double parameters,
-                            double largest_unit, bool last_stage);
+                            const GpuSpec& gpu, int stage, const std::vector<int>& chunk_layers,
+                            double parameters, double largest_unit, bool last_stage);
 
 }  // namespace braid::sim

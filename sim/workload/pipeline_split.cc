@@ -91,9 +91,15 @@ int SplitShortfall(const std::vector<int>& split) {
   return int(split.size()) * most - sum;
 }
 
+std::vector<int> StageChunkLayers(const std::vector<int>& split, int pp, int stage) {
+  std::vector<int> chunks;
+  for (size_t i = size_t(stage); i < split.size(); i += size_t(pp)) chunks.push_back(split[i]);
+  return chunks;
+}
+
 int StageLayerCount(const std::vector<int>& split, int pp, int stage) {
   int layers = 0;
-  for (size_t i = size_t(stage); i < split.size(); i += size_t(pp)) layers += split[i];
+  for (int chunk : StageChunkLayers(split, pp, stage)) layers += chunk;
   return layers;
 }
 

@@ -39,6 +39,9 @@ std::vector<int> LayoutStageLayers(int layers, const Layout& layout, bool uneven
 // Layers the first and last virtual stages lack against the others (0 for an even split).
 int SplitShortfall(const std::vector<int>& virtual_stage_layers);
 
+// Layers of each of stage `stage`'s chunks (virtual stages stage, stage + pp, ...), chunk 0 first.
+std::vector<int> StageChunkLayers(const std::vector<int>& virtual_stage_layers, int pp, int stage);
+
 // Layers stage `stage` holds over its chunks.
 int StageLayerCount(const std::vector<int>& virtual_stage_layers, int pp, int stage);
 

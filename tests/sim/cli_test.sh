@@ -228,6 +228,13 @@ printf '{"layers": 4, "hidden": 1024, "heads": 16, "ffn_hidden": 4095, "activati
 expect_bad "model field against tp" "$tmp/odd-ffn.json" "ffn_hidden (4095) not divisible by tp (8)" -- \
   simulate --model "$tmp/odd-ffn.json" --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1
 
+# Sequence parallelism splits the sequence over the TP ranks (QA, session 51: it was simulated
+# with fractional tokens per rank).
+printf '{"layers": 4, "hidden": 1024, "heads": 16, "ffn_hidden": 4096, "activation": "gelu", "seq_len": 2047, "vocab": 1000}\n' \
+  >"$tmp/odd-seq.json"
+expect_bad "sp with a sequence tp does not divide" "seq_len (2047) not divisible by tp (8)" -- \
+  simulate --model "$tmp/odd-seq.json" --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1,sp=on
+
 # A simulate that fails leaves no output files behind, and one whose trace cannot be written
 # writes no results either.
 expect_bad "a failed simulate creates no files" "GiB per GPU" -- \

@@ -3,6 +3,7 @@
 // every stage runs each task exactly once; transfers add on the critical path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <tuple>
@@ -39,6 +40,31 @@ TEST(PipelineOrder, EveryTaskOnceAndForwardBeforeBackward) {
       }
     }
   }
+}
+
+// The peak of what a stage holds (each forward of chunk c keeps held[c] until its backward) is
+// that of the whole task order, though PeakHeldBytes replays only one period of the steady state.
+TEST(PipelineOrder, PeakHeldBytesIsTheWholeOrdersPeak) {
+  for (auto schedule : {PipelineSchedule::kOneFOneB, PipelineSchedule::kGPipe}) {
+    for (auto [p, v, m] : {std::tuple{4, 1, 8}, {4, 2, 8}, {4, 2, 4}, {4, 3, 12}, {8, 2, 16}, {3, 1, 2},
+                           {4, 2, 32}, {2, 5, 40}}) {
+      std::vector<double> held;
+      for (int c = 0; c < v; ++c) held.push_back(1.0 + 7 * ((c * 5 + 3) % v) + (c == 0 ? 9 : 0));
+      for (int s = 0; s < p; ++s) {
+        double live = 0, peak = 0;
+        for (const PipelineTask& t : StageOrder(schedule, p, v, m, s)) {
+          live += t.forward ? held[size_t(t.chunk)] : -held[size_t(t.chunk)];
+          peak = std::max(peak, live);
+        }
+        EXPECT_DOUBLE_EQ(PeakHeldBytes(schedule, p, v, m, s, held), peak)
+            << PipelineScheduleName(schedule) << " p=" << p << " v=" << v << " m=" << m << " stage " << s;
+      }
+    }
+  }
+  // Interleaved, p = 4, v = 2, 16 micro-batches, stage 0 with an 11-layer chunk 0 and a 3-layer
+  // chunk 1 (QA, session 51): 8 chunk-0 and 3 chunk-1 micro-batches are in flight together at
+  // the peak, 97 layer-micro-batches; the stage's mean chunk (7 layers) x 11 chunks gave 77.
+  EXPECT_DOUBLE_EQ(PeakHeldBytes(PipelineSchedule::kOneFOneB, 4, 2, 16, 0, {11, 3}), 97);
 }
 
 TEST(Pipeline, OneFOneBAndGPipeTakeMPlusPMinusOneSteps) {

@@ -694,6 +694,31 @@ TEST(LayerMemoryKernels, BackwardTrafficFollowsEachKernel) {
   EXPECT_DOUBLE_EQ(KernelBytes(fused.backward.kernels, "residual-grad-sum"), 2 * 6 * tokens * h);
 }
 
+// Under GQA the unfused PyTorch attention repeats K and V to every query head before its
+// products, which save the repeated copies: it keeps what multi-head attention keeps, and pays a
+// copy each way. A fused kernel keeps K and V at their groups' width (QA, session 51).
+TEST(LayerMemoryKernels, UnfusedGqaRepeatsKeysAndValues) {
+  ModelSpec gqa = LoadModel("llama-2-70b");
+  ModelSpec mha = gqa;
+  mha.kv_heads = mha.heads;
+  Layout l;
+  l.tp = 8;
+  TrainingSpec tr;
+  tr.attention = AttentionKernel::kUnfused;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(gqa, l, tr), LayerActivationBytes(mha, l, tr));
+  const double tokens = gqa.seq_len, dh = gqa.head_dim();
+  const double groups = 2 * gqa.kv_heads * dh / 8, repeated = 2 * gqa.heads * dh / 8;
+  const LayerWork w = TransformerLayerWork(gqa, l, tr);
+  EXPECT_DOUBLE_EQ(KernelBytes(w.forward.kernels, "kv-repeat"), 2 * tokens * (groups + repeated));
+  EXPECT_DOUBLE_EQ(KernelBytes(w.backward.kernels, "kv-repeat"), 2 * tokens * (groups + repeated));
+  EXPECT_EQ(KernelBytes(TransformerLayerWork(mha, l, tr).forward.kernels, "kv-repeat"), 0);
+
+  tr.attention = AttentionKernel::kFlash;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(mha, l, tr) - LayerActivationBytes(gqa, l, tr),
+                   2 * tokens * (repeated - groups));
+  EXPECT_EQ(KernelBytes(TransformerLayerWork(gqa, l, tr).forward.kernels, "kv-repeat"), 0);
+}
+
 // ---- Gradient accumulation ------------------------------------------------------------------
 
 double AccumulateBytes(const LayerWork& w) { return KernelBytes(w.backward.kernels, "grad-accumulate"); }
@@ -760,6 +785,11 @@ TEST(GradBucketCopies, CopyInAndOutOncePerStepOnlyWhenOverlapping) {
 
 constexpr double kUnit = 2e8;  // the largest ZeRO unit's weights; whole only under ZeRO-2/3
 
+// Each of a stage's chunks under an even split.
+std::vector<int> Chunks(const ModelSpec& m, const Layout& l) {
+  return std::vector<int>(size_t(l.v), m.layers / l.pp / l.v);
+}
+
 // 16-bit gradients: the optimizer keeps an fp32 copy (12 -> 16 bytes of optimizer state per
 // parameter). Kept pipeline outputs: one b x s x h tensor per in-flight chunk, none for the loss
 // the last stage's last chunk ends in.
@@ -775,22 +805,22 @@ TEST(StageMemory, Fp32GradientCopyAndKeptPipelineOutputs) {
   tr.global_batch = 32;  // 16 micro-batches
   const double params = 1e9;
   tr.grad_reduce_bytes = 4;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false).optimizer, 12 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, false).optimizer, 12 * params);
   tr.grad_reduce_bytes = 2;
-  const MemoryBreakdown freed = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false);
+  const MemoryBreakdown freed = StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, false);
   EXPECT_DOUBLE_EQ(freed.optimizer, 16 * params);
   tr.keep_pipeline_outputs = true;
   const double output = 2.0 * m.seq_len * m.hidden;  // bf16, one sequence
-  const double chunks = InFlightChunks(l, tr, 0, 16);
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false).activations,
+  const double chunks = WarmupForwards(l.pp, l.v, 16, 0) + 1;  // 1F1B: stage 0's warm-up and one more
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, false).activations,
                    freed.activations + chunks * output);
-  const double last_kept = StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, kUnit, true).activations;
+  const double last_kept = StageMemory(m, l, tr, gpu, 7, Chunks(m, l), params, kUnit, true).activations;
   l.pp = 1;
-  const double alone_kept = StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).activations;
+  const double alone_kept = StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true).activations;
   tr.keep_pipeline_outputs = false;
-  EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).activations);
+  EXPECT_DOUBLE_EQ(alone_kept, StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true).activations);
   l.pp = 8;
-  EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, m.layers / l.pp, params, kUnit, true).activations);
+  EXPECT_DOUBLE_EQ(last_kept, StageMemory(m, l, tr, gpu, 7, Chunks(m, l), params, kUnit, true).activations);
 }
 
 // DDP bucket copies hold a second copy of the gradients for the whole run; the 2021 pipelined
@@ -806,12 +836,12 @@ TEST(StageMemory, DdpBucketCopiesDoubleTheGradientsWhenOverlapping) {
   tr.grad_reduce_bytes = 2;
   tr.overlap_grad_reduce = GradReduceOverlap::kWithoutPipeline;
   const double params = 3.5e9;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).gradients, 2 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true).gradients, 2 * params);
   tr.grad_bucket_copies = true;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, true).gradients, 4 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true).gradients, 4 * params);
   l.pp = 2;
   l.dp = 32;
-  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers / l.pp, params, kUnit, false).gradients, 2 * params);
+  EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, false).gradients, 2 * params);
 }
 
 // ZeRO-2 holds the gradients of two units whole (the one being reduce-scattered, the one whose
@@ -825,26 +855,26 @@ TEST(StageMemory, ZeroHoldsTwoOfTheLargestUnitWhole) {
   TrainingSpec tr;
   tr.global_batch = 64;
   const double params = 7e9;
-  MemoryBreakdown plain = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  MemoryBreakdown plain = StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true);
   l.zero = 1;
-  MemoryBreakdown zero1 = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  MemoryBreakdown zero1 = StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true);
   EXPECT_DOUBLE_EQ(zero1.gradients, plain.gradients);
   EXPECT_DOUBLE_EQ(zero1.weights, plain.weights);
   l.zero = 2;
-  MemoryBreakdown zero2 = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  MemoryBreakdown zero2 = StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true);
   EXPECT_DOUBLE_EQ(zero2.gradients, tr.grad_reduce_bytes * (params / l.dp + 2 * kUnit));
   EXPECT_DOUBLE_EQ(zero2.weights, plain.weights);
   l.zero = 3;
-  MemoryBreakdown zero3 = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  MemoryBreakdown zero3 = StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true);
   EXPECT_DOUBLE_EQ(zero3.gradients, zero2.gradients);
   EXPECT_DOUBLE_EQ(zero3.weights, tr.bytes_per_value * (params / l.dp + 2 * kUnit));
   // A single replica shards nothing: every ZeRO stage holds what ZeRO-0 holds.
   l.dp = 1;
   l.zero = 0;
-  const MemoryBreakdown alone = StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true);
+  const MemoryBreakdown alone = StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true);
   for (int zero = 1; zero <= 3; ++zero) {
     l.zero = zero;
-    EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, m.layers, params, kUnit, true).total(), alone.total())
+    EXPECT_DOUBLE_EQ(StageMemory(m, l, tr, gpu, 0, Chunks(m, l), params, kUnit, true).total(), alone.total())
         << "zero=" << zero;
   }
 }
