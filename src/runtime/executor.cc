@@ -1,5 +1,6 @@
 #include "runtime/executor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -49,16 +50,15 @@ std::string DescribeOp(const Op& op, const ExecutionContext& ctx, size_t elem_si
 
 }  // namespace
 
-void Executor::EnsureCapacity(size_t ops) {
+void Executor::EnsureCapacity(size_t ops, int nranks) {
   requests_.Reserve(ops);
   state_.assign(ops, kUnissued);
-  pending_.clear();
-  pending_.reserve(ops);  // nothing throws between posting a request and recording it
+  in_flight_.Reset(nranks);
 }
 
 void Executor::CancelPending(transport::Transport* net, uint32_t comm_id) {
-  for (uint32_t i : pending_) net->CancelAfterFailure(&requests_[i], comm_id);
-  pending_.clear();
+  in_flight_.ForEach([&](uint32_t i) { net->CancelAfterFailure(&requests_[i], comm_id); });
+  in_flight_.Clear();
 }
 
 Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers& buffers,
@@ -66,7 +66,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
   const std::vector<Op>& ops = schedule.ops;
   const size_t n = ops.size();
   if (n == 0) return Status::Ok();
-  EnsureCapacity(n);
+  EnsureCapacity(n, ctx.nranks);
   const size_t elem_size = DataTypeSize(ctx.type);
   const Resolved mem{static_cast<const std::byte*>(buffers.input),
                      static_cast<std::byte*>(buffers.output),
@@ -77,6 +77,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
 
   size_t first_unissued = 0;
   size_t completed = 0;
+  bool health_passed = false;  // the last idle pass was the waiter's health pass
   Status failure;
 
   auto deps_done = [&](const Op& op) {
@@ -98,10 +99,14 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
         uint64_t tag = transport::MakeTag(ctx.comm_id, me, ctx.seq, false, op.tag);
         Request* req = &requests_[i];
         req->state.store(Request::State::kIdle, std::memory_order_relaxed);
-        BRAID_RETURN_IF_ERROR(net->PostSend(peer, tag, mem.Address(op.src), op.src.count * elem_size,
-                                            transport::MemoryType::kHost, req));
+        in_flight_.Add(uint32_t(i), op.peer, true);  // before posting: an allocation may throw
+        if (Status s = net->PostSend(peer, tag, mem.Address(op.src), op.src.count * elem_size,
+                                     transport::MemoryType::kHost, req);
+            !s.ok()) {
+          in_flight_.RemoveLast(op.peer, true);
+          return s;
+        }
         state_[i] = kInFlight;
-        pending_.push_back(uint32_t(i));
         return Status::Ok();
       }
       case OpType::kRecv:
@@ -111,10 +116,14 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
         const coll::Region& landing = op.type == OpType::kRecv ? op.dst : op.tmp;
         Request* req = &requests_[i];
         req->state.store(Request::State::kIdle, std::memory_order_relaxed);
-        BRAID_RETURN_IF_ERROR(net->PostRecv(peer, tag, mem.Address(landing), landing.count * elem_size,
-                                            transport::MemoryType::kHost, req));
+        in_flight_.Add(uint32_t(i), op.peer, false);
+        if (Status s = net->PostRecv(peer, tag, mem.Address(landing), landing.count * elem_size,
+                                     transport::MemoryType::kHost, req);
+            !s.ok()) {
+          in_flight_.RemoveLast(op.peer, false);
+          return s;
+        }
         state_[i] = kInFlight;
-        pending_.push_back(uint32_t(i));
         return Status::Ok();
       }
       case OpType::kCopy: {
@@ -174,39 +183,45 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
       failure = ctx.side.poll(ctx.side.arg, &progressed);
       if (!failure.ok()) break;
     }
-    size_t keep = 0;
-    for (size_t k = 0; k < pending_.size(); ++k) {
-      uint32_t i = pending_[k];
-      Request::State s = requests_[i].state.load(std::memory_order_acquire);
-      if (s == Request::State::kDone) {
-        complete(i);
-        progressed = true;
-      } else if (s == Request::State::kFailed) {
-        failure = requests_[i].error;
-        break;
-      } else {
-        pending_[keep++] = i;
-      }
+    uint32_t failed = 0;
+    if (!in_flight_.Poll(
+            [&](uint32_t i) {
+              switch (requests_[i].state.load(std::memory_order_acquire)) {
+                case Request::State::kDone:
+                  complete(i);
+                  progressed = true;
+                  return InFlight::Test::kDone;
+                case Request::State::kFailed: return InFlight::Test::kFailed;
+                default: return InFlight::Test::kRunning;
+              }
+            },
+            health_passed, &failed)) {
+      failure = requests_[failed].error;
+      break;
     }
-    if (!failure.ok()) break;
-    pending_.resize(keep);
+
+    health_passed = false;
 
     if (progressed) {
       waiter.Reset();
       continue;
     }
-    // Nothing moved: wait politely, watching the health of every peer still owed a message.
+    // Nothing moved: wait politely, watching the health of every peer still owed a message. The
+    // pass after a health pass tests every transfer in flight (InFlight tests the front of each
+    // peer's queue on most passes).
     failure = waiter.Idle([&](std::vector<int>* peers) {
-      for (uint32_t i : pending_) peers->push_back((*ctx.world_ranks)[ops[i].peer]);
+      in_flight_.ForEach([&](uint32_t i) { peers->push_back((*ctx.world_ranks)[ops[i].peer]); });
+      health_passed = true;
     });
     if (!failure.ok()) {
-      // Name the request that waited on the failed peer, else the oldest.
-      const Op* waited = pending_.empty() ? nullptr : &ops[pending_.front()];
-      for (uint32_t i : pending_) {
-        if ((*ctx.world_ranks)[ops[i].peer] != waiter.failed_peer()) continue;
-        waited = &ops[i];
-        break;
-      }
+      // Name the oldest request that waited on the failed peer, else the oldest.
+      const Op *oldest = nullptr, *on_failed = nullptr;
+      in_flight_.ForEach([&](uint32_t i) {
+        const Op* op = &ops[i];
+        if (!oldest || op < oldest) oldest = op;
+        if ((*ctx.world_ranks)[op->peer] == waiter.failed_peer() && (!on_failed || op < on_failed)) on_failed = op;
+      });
+      const Op* waited = on_failed ? on_failed : oldest;
       failure = failure.WithContext(waited ? DescribeOp(*waited, ctx, elem_size)
                                            : fmt::format("in {} #{}", ctx.what, ctx.seq));
       break;

@@ -14,6 +14,7 @@
 #include "braid/status.h"
 #include "braid/types.h"
 #include "collectives/schedule.h"
+#include "runtime/in_flight.h"
 #include "transport/transport.h"
 
 namespace braid::runtime {
@@ -60,11 +61,11 @@ class Executor {
   void CancelPending(transport::Transport* net, uint32_t comm_id);
 
  private:
-  void EnsureCapacity(size_t ops);
+  void EnsureCapacity(size_t ops, int nranks);
 
   transport::RequestPool requests_;
-  std::vector<uint8_t> state_;     // per op: 0 unissued, 1 in flight, 2 complete
-  std::vector<uint32_t> pending_;  // ops in flight
+  std::vector<uint8_t> state_;  // per op: 0 unissued, 1 in flight, 2 complete
+  InFlight in_flight_;          // ops whose transport request is in flight
 };
 
 }  // namespace braid::runtime
