@@ -138,8 +138,8 @@ std::string SizeForGpus(ClusterSpec* c, int gpus, const std::string& option) {
     return "";
   }
   if (gpus % c->node.gpus != 0) {
-    throw InputError(fmt::format("{} {} is not a multiple of the {} {} per node of {}", option, gpus,
-                                 c->node.gpus, unit, c->name));
+    throw InputError(fmt::format("{} {} is not a multiple of the {} {} per node of {} (nor fewer than one node)",
+                                 option, gpus, c->node.gpus, unit, c->name));
   }
   c->nodes = gpus / c->node.gpus;
   // The cluster's file was validated with its own node count; NICs and calibration must also

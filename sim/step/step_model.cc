@@ -123,7 +123,7 @@ std::string StepModel::Violation(const Layout& l, std::string* rule) const {
   if (mem.total() > cluster_.gpu.memory_GiB * kGiB) {
     *rule = "memory";
     return fmt::format("needs {:.1f} GiB on stage {} (weights {:.1f}, grads {:.1f}, optimizer "
-                       "{:.1f}, activations {:.1f}, reserved {:.1f}) > {:g} GiB per GPU",
+                       "{:.1f}, activations {:.1f}, reserved {:.1f}) > {:.1f} GiB per GPU",
                        mem.total() / kGiB, stage, mem.weights / kGiB, mem.gradients / kGiB,
                        mem.optimizer / kGiB, mem.activations / kGiB, mem.reserved / kGiB,
                        cluster_.gpu.memory_GiB);

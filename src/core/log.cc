@@ -51,9 +51,18 @@ unsigned ParseSubsys(const char* spec) {
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
     std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (item == "ALL") mask = ~0u;
-    for (const Name& n : kNames)
-      if (strcasecmp(item.c_str(), n.name) == 0) mask |= unsigned(n.bit);
+    bool known = strcasecmp(item.c_str(), "ALL") == 0;
+    if (known) mask = ~0u;
+    for (const Name& n : kNames) {
+      if (strcasecmp(item.c_str(), n.name) != 0) continue;
+      mask |= unsigned(n.bit);
+      known = true;
+    }
+    // Logging is set up before any communicator exists, so a bad name is a warning, not an error.
+    if (!known) {
+      fprintf(stderr, "braid WARN BRAID_DEBUG_SUBSYS='%s': unknown subsystem '%s' ignored (INIT, COLL, P2P, NET, "
+                      "BOOT, TUNE, ENV, ALL)\n", spec, item.c_str());
+    }
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
@@ -100,7 +109,7 @@ void LoadLocked() {
   if (g_config.file != stderr && g_config.file != c.file) fclose(g_config.file);
   g_config = c;
   g_loaded.store(true, std::memory_order_release);
-  if (c.level >= Level::kInfo) {
+  if (c.level >= Level::kInfo && (c.subsys_mask & unsigned(Subsys::kEnv)) != 0) {
     fprintf(c.file, "braid INFO [ENV] BRAID_DEBUG=%s BRAID_DEBUG_SUBSYS=%s BRAID_DEBUG_FILE=%s\n",
             c.level == Level::kTrace ? "TRACE" : "INFO",
             Getenv2("BRAID_DEBUG_SUBSYS", "NCCL_DEBUG_SUBSYS") ? Getenv2("BRAID_DEBUG_SUBSYS", "NCCL_DEBUG_SUBSYS") : "(all)",

@@ -88,7 +88,7 @@ expect_bad "GPUs not a multiple of a node" "--gpus 12" "8 GPUs per node" -- \
 expect_bad "batch not divisible by dp*mb" "global batch (1000)" "dp*mb (16*3)" -- \
   simulate --model gpt3-175b --cluster dgx-a100 --global-batch 1000 --layout tp=8,pp=8,dp=16,mb=3
 
-expect_bad "layout does not fit in memory" "tp=1,pp=1,dp=8" "GiB" "80 GiB per GPU" -- \
+expect_bad "layout does not fit in memory" "tp=1,pp=1,dp=8" "GiB" "80.0 GiB per GPU" -- \
   simulate --model gpt3-175b --cluster dgx-a100 --gpus 8 --global-batch 8 --layout tp=1,pp=1,dp=8
 
 expect_bad "--bucket-mb out of range" "--bucket-mb 0.0001" "0 (Megatron-LM's default) or in [0.001, 1000000]" -- \
@@ -467,10 +467,10 @@ fi
 gather_args=(simulate --model llama-2-7b --cluster dgx-h100 --gpus 64 --global-batch 128
              --layout tp=2,pp=1,dp=32,mb=1,zero=1,recompute=none,sp=on)
 if expect_ok "simulate --no-overlap-param-gather" "${gather_args[@]}" --no-overlap-param-gather --trace "$tmp/after.json"; then
-  grep -qF "ZeRO-1 parameter gather after the optimizer" "$tmp/out" ||
+  grep -qF "with zero=1, the parameter gather after the optimizer" "$tmp/out" ||
     fail "--no-overlap-param-gather not in the header: $(head -2 "$tmp/out")"
   if expect_ok "simulate, ZeRO-1 gather overlapped" "${gather_args[@]}" --trace "$tmp/overlapped.json"; then
-    grep -qF "ZeRO-1 parameter gather under the next step's forward" "$tmp/out" ||
+    grep -qF "with zero=1, the parameter gather under the next step's forward" "$tmp/out" ||
       fail "the overlapped gather not in the header: $(head -2 "$tmp/out")"
     python3 - "$tmp/after.json" "$tmp/overlapped.json" <<'EOF' || fail "--no-overlap-param-gather: trace spans (above)"
 import json, sys

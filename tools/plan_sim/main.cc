@@ -55,7 +55,7 @@ void AddCommon(CLI::App* cmd, Options* o) {
                               fmt::join(ClusterPresetNames(), ", ")))
       ->required()
       ->check(NonEmptyPath());
-  cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node; default: the cluster's, or the layout's)")
+  cmd->add_option("--gpus", o->gpus, "GPUs to use (a multiple of GPUs per node, or fewer than one node; default: the cluster's, or the layout's)")
       ->check(tools::IntegerIn(1, kMaxGpus));
   cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")
       ->required()
@@ -63,7 +63,7 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})")
       ->check(NonEmptyPath());
   cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused (Megatron-LM's PyTorch attention block: separate QKV bias add, scores materialised, softmax and dropout kernels, context copied back to [s, b, h])")->capture_default_str();
-  cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1) or gpipe")
+  cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1; 'interleaved' is the same) or gpipe")
       ->capture_default_str();
   cmd->add_flag("--fp16", o->fp16, "fp16 with loss scaling instead of bf16 (the optimizer unscales and checks the gradients)");
   cmd->add_option("--grad-reduce-bytes", o->grad_reduce_bytes, "Bytes per gradient value reduced across DP (4 fp32, 2 bf16)")

@@ -150,6 +150,8 @@ Status LocalFifoSize(long* out) {
   static const std::pair<Status, long> read = [] {
     const char* knob = "UCX_LOCAL_FIFO_SIZE";
     long elements = 0;
+    // Unset: UCX's own size (64), logged as "the default applies", not as a 0 outside the range.
+    if (!env::Get(knob)) return std::pair{Status::Ok(), elements};
     Status st = env::GetInt(knob, 0, 2, kMaxLocalFifoSize, &elements);
     if (st.ok() && (elements & (elements - 1)) != 0) {
       st = Status::InvalidArgument(fmt::format("{}='{}' is not a power of two in [2, {}]", env::VariableName(knob),
