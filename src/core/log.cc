@@ -35,15 +35,24 @@ std::string Hostname() {
   return host;
 }
 
-unsigned ParseSubsys(const char* spec) {
+// BRAID_DEBUG_SUBSYS (or NCCL_DEBUG_SUBSYS, named by `variable`): a comma list, any case, blanks
+// around names ignored. NCCL's own names are accepted: TUNING and BOOTSTRAP mean TUNE and BOOT,
+// and those braid has no part for (GRAPH, SHM, ...) select nothing, silently, so one setting can
+// serve a process that runs both libraries. Logging is set up before any communicator exists,
+// so an unknown name is a warning, not an error.
+unsigned ParseSubsys(const char* spec, const char* variable) {
   struct Name {
     const char* name;
-    Subsys bit;
+    unsigned bits;
   };
-  static const Name kNames[] = {{"INIT", Subsys::kInit}, {"COLL", Subsys::kColl},
-                                {"P2P", Subsys::kP2p},   {"NET", Subsys::kNet},
-                                {"BOOT", Subsys::kBoot}, {"TUNE", Subsys::kTune},
-                                {"ENV", Subsys::kEnv}};
+  static const Name kNames[] = {
+      {"INIT", unsigned(Subsys::kInit)}, {"COLL", unsigned(Subsys::kColl)}, {"P2P", unsigned(Subsys::kP2p)},
+      {"NET", unsigned(Subsys::kNet)},   {"BOOT", unsigned(Subsys::kBoot)}, {"BOOTSTRAP", unsigned(Subsys::kBoot)},
+      {"TUNE", unsigned(Subsys::kTune)}, {"TUNING", unsigned(Subsys::kTune)}, {"ENV", unsigned(Subsys::kEnv)},
+      {"ALL", ~0u},
+      // NCCL's, with no braid counterpart.
+      {"GRAPH", 0}, {"SHM", 0}, {"ALLOC", 0}, {"CALL", 0}, {"PROXY", 0}, {"NVLS", 0}, {"REG", 0},
+      {"PROFILE", 0}, {"RAS", 0}};
   bool exclude = spec[0] == '^';
   unsigned mask = 0;
   std::string s(spec + (exclude ? 1 : 0));
@@ -51,17 +60,17 @@ unsigned ParseSubsys(const char* spec) {
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
     std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    bool known = strcasecmp(item.c_str(), "ALL") == 0;
-    if (known) mask = ~0u;
+    const size_t first = item.find_first_not_of(" \t");
+    item = first == std::string::npos ? "" : item.substr(first, item.find_last_not_of(" \t") - first + 1);
+    bool known = item.empty();  // "INIT," names INIT
     for (const Name& n : kNames) {
       if (strcasecmp(item.c_str(), n.name) != 0) continue;
-      mask |= unsigned(n.bit);
+      mask |= n.bits;
       known = true;
     }
-    // Logging is set up before any communicator exists, so a bad name is a warning, not an error.
     if (!known) {
-      fprintf(stderr, "braid WARN BRAID_DEBUG_SUBSYS='%s': unknown subsystem '%s' ignored (INIT, COLL, P2P, NET, "
-                      "BOOT, TUNE, ENV, ALL)\n", spec, item.c_str());
+      fprintf(stderr, "braid WARN %s='%s': unknown subsystem '%s' ignored (INIT, COLL, P2P, NET, BOOT, TUNE, "
+                      "ENV, ALL)\n", variable, spec, item.c_str());
     }
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -93,9 +102,11 @@ void LoadLocked() {
     else if (strcasecmp(level, "INFO") == 0) c.level = Level::kInfo;
     else if (strcasecmp(level, "TRACE") == 0) c.level = Level::kTrace;
     else if (strcasecmp(level, "NONE") == 0 || strcasecmp(level, "VERSION") == 0) c.level = Level::kNone;
-    else fprintf(stderr, "braid WARN BRAID_DEBUG='%s' unknown (WARN|INFO|TRACE|NONE); using WARN\n", level);
+    else fprintf(stderr, "braid WARN %s='%s' unknown (WARN|INFO|TRACE|NONE|VERSION); using WARN\n",
+                 std::getenv("BRAID_DEBUG") ? "BRAID_DEBUG" : "NCCL_DEBUG", level);
   }
-  if (const char* subsys = Getenv2("BRAID_DEBUG_SUBSYS", "NCCL_DEBUG_SUBSYS")) c.subsys_mask = ParseSubsys(subsys);
+  if (const char* subsys = Getenv2("BRAID_DEBUG_SUBSYS", "NCCL_DEBUG_SUBSYS"))
+    c.subsys_mask = ParseSubsys(subsys, std::getenv("BRAID_DEBUG_SUBSYS") ? "BRAID_DEBUG_SUBSYS" : "NCCL_DEBUG_SUBSYS");
   if (const char* file = Getenv2("BRAID_DEBUG_FILE", "NCCL_DEBUG_FILE")) {
     std::string path = ExpandPath(file);
     if (FILE* f = fopen(path.c_str(), "a")) {
@@ -149,7 +160,9 @@ const char* SubsysName(Subsys s) {
 
 bool Enabled(Level level, Subsys subsys) {
   EnsureLoaded();
-  return level <= g_config.level && (g_config.subsys_mask & unsigned(subsys)) != 0;
+  // Warnings ignore the subsystem filter, as NCCL's do: a filter set for INFO lines (or for
+  // NCCL's own subsystems) must not hide a problem.
+  return level <= g_config.level && (level == Level::kWarn || (g_config.subsys_mask & unsigned(subsys)) != 0);
 }
 
 void Write(Level level, Subsys subsys, std::string_view message) {

@@ -203,10 +203,14 @@ Status Comm::Impl::PlanFor(const coll::ScheduleRequest& request, const CachedPla
   std::string error;
   if (!coll::BuildSchedule(built, &fresh.schedule, &error))
     return Status::Internal("building the schedule failed: " + error);
-  BRAID_INFO(kTune, "{} {} x{} ranks: {}, slices of {}, {} ops; {}",
+  // The builders widen a slice that would need more tags than a collective has: say so.
+  size_t largest = 0;
+  for (const coll::Op& op : fresh.schedule.ops)
+    if (op.type == coll::OpType::kSend) largest = std::max(largest, op.src.count * request.elem_size);
+  BRAID_INFO(kTune, "{} {} x{} ranks: {}, slices of {} (largest message {}), {} ops; {}",
              coll::CollectiveName(request.collective), FormatBytes(request.count * request.elem_size),
-             request.nranks, coll::AlgorithmName(fresh.choice.algorithm),
-             FormatBytes(fresh.choice.slice_bytes), fresh.schedule.ops.size(), fresh.choice.reason);
+             request.nranks, coll::AlgorithmName(fresh.choice.algorithm), FormatBytes(fresh.choice.slice_bytes),
+             FormatBytes(largest), fresh.schedule.ops.size(), fresh.choice.reason);
   *plan = &plan_cache_.emplace(key, std::move(fresh)).first->second;
   return Status::Ok();
 }

@@ -99,11 +99,11 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
         uint64_t tag = transport::MakeTag(ctx.comm_id, me, ctx.seq, false, op.tag);
         Request* req = &requests_[i];
         req->state.store(Request::State::kIdle, std::memory_order_relaxed);
-        in_flight_.Add(uint32_t(i), op.peer, true);  // before posting: an allocation may throw
+        in_flight_.Add(uint32_t(i), op.peer, InFlight::Kind::kSend);  // before posting: it may throw
         if (Status s = net->PostSend(peer, tag, mem.Address(op.src), op.src.count * elem_size,
                                      transport::MemoryType::kHost, req);
             !s.ok()) {
-          in_flight_.RemoveLast(op.peer, true);
+          in_flight_.RemoveLast(op.peer, InFlight::Kind::kSend);
           return s;
         }
         state_[i] = kInFlight;
@@ -116,11 +116,12 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
         const coll::Region& landing = op.type == OpType::kRecv ? op.dst : op.tmp;
         Request* req = &requests_[i];
         req->state.store(Request::State::kIdle, std::memory_order_relaxed);
-        in_flight_.Add(uint32_t(i), op.peer, false);
+        const InFlight::Kind kind = op.type == OpType::kRecv ? InFlight::Kind::kRecv : InFlight::Kind::kRecvReduce;
+        in_flight_.Add(uint32_t(i), op.peer, kind);
         if (Status s = net->PostRecv(peer, tag, mem.Address(landing), landing.count * elem_size,
                                      transport::MemoryType::kHost, req);
             !s.ok()) {
-          in_flight_.RemoveLast(op.peer, false);
+          in_flight_.RemoveLast(op.peer, kind);
           return s;
         }
         state_[i] = kInFlight;
@@ -184,6 +185,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
       if (!failure.ok()) break;
     }
     uint32_t failed = 0;
+    const bool transport_progressed = progressed;  // posting or the progress call moved something
     if (!in_flight_.Poll(
             [&](uint32_t i) {
               switch (requests_[i].state.load(std::memory_order_acquire)) {
@@ -195,7 +197,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
                 default: return InFlight::Test::kRunning;
               }
             },
-            health_passed, &failed)) {
+            transport_progressed, health_passed, &failed)) {
       failure = requests_[failed].error;
       break;
     }
@@ -214,7 +216,7 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
       health_passed = true;
     });
     if (!failure.ok()) {
-      // Name the oldest request that waited on the failed peer, else the oldest.
+      // Name the first request (in schedule order) that waited on the failed peer, else the first.
       const Op *oldest = nullptr, *on_failed = nullptr;
       in_flight_.ForEach([&](uint32_t i) {
         const Op* op = &ops[i];

@@ -131,6 +131,8 @@ expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${
 expect_exit 2 "braid_lat\.json:: empty label after ':'" "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_lat.json:"
 expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${dir}/missing.json:"
 expect_exit 2 "text\.json: not JSON" "${perf}" plot -o "${dir}/x.svg" "${dir}/text.json"
+# --y only says what collective results show (QA, session 51: it was ignored in silence).
+expect_exit 2 "--y chooses what collective results show" "${perf}" plot --y algbw -o "${dir}/x.svg" "${dir}/braid_lat.json"
 expect_exit 2 "norows\.json: no \"rows\" array" "${perf}" plot -o "${dir}/x.svg" "${dir}/norows.json"
 expect_exit 2 "nokind\.json: neither \"suite\" nor \"collective\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nokind.json"
 expect_exit 2 "nofield\.json: rows\[0\] has no numeric \"latency_us\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/nofield.json"

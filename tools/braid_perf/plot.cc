@@ -44,6 +44,7 @@ struct PlotRequest {
   std::string title;  // "" = made from the inputs
   bool log_y = true;
   CollectiveMetric metric = CollectiveMetric::kBusBw;
+  bool metric_given = false;  // --y was on the command line
   std::vector<std::string> inputs;  // FILE.json or FILE.json:label
 };
 
@@ -287,14 +288,16 @@ std::optional<int> ParseRequest(int argc, char** argv, PlotRequest* r) {
   app.add_option("--title", r->title, "Plot title (default: the suites and the host)");
   app.add_flag("--no-log-y", [r](int64_t) { r->log_y = false; }, "Linear y axis from 0 (default: log10)");
   std::string y = "busbw";
-  app.add_option("--y", y, "What collective results show: busbw, algbw (GB/s) or time (us per call)")
-      ->check(CLI::IsMember({"busbw", "algbw", "time"}))
-      ->capture_default_str();
+  CLI::Option* y_option =
+      app.add_option("--y", y, "What collective results show: busbw, algbw (GB/s) or time (us per call)")
+          ->check(CLI::IsMember({"busbw", "algbw", "time"}))
+          ->capture_default_str();
   app.add_option("files", r->inputs, "braid-perf --json results; FILE.json:label sets the legend entry")
       ->required();
   // A bad command line is exit code 2, like the rest of braid-perf.
   if (std::optional<int> exit_code = tools::ParseCommandLine(app, argc, argv, "braid-perf plot", 2)) return exit_code;
   r->metric = y == "time" ? CollectiveMetric::kTime : y == "algbw" ? CollectiveMetric::kAlgBw : CollectiveMetric::kBusBw;
+  r->metric_given = y_option->count() > 0;
   return std::nullopt;
 }
 
@@ -317,6 +320,9 @@ int Plot(const PlotRequest& r) {
   if (gnuplot.empty())
     throw PlotInputError("gnuplot is not installed (Debian/Ubuntu: apt-get install gnuplot-nox)");
   std::vector<Series> all = LoadAll(r);
+  // A flag that would do nothing is refused, as braid-perf's run options are.
+  if (r.metric_given && std::none_of(all.begin(), all.end(), [](const Series& s) { return s.collective; }))
+    throw PlotInputError("--y chooses what collective results show, and these files hold point-to-point results only");
   const bool two_panels = std::any_of(all.begin(), all.end(), [&](const Series& s) { return s.kind != all[0].kind; });
   ScratchDir tmp("braid-perf-plot");  // the script and the image; gone on every way out
   const std::string terminal = TerminalLine(svg, gnuplot, two_panels ? kTwoPanelHeight : kPanelHeight);
