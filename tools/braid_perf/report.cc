@@ -81,9 +81,10 @@ void PrintHeader(std::FILE* out, const Options& o, const RunInfo& info) {
     return ShapeFor(o.collective, bytes, DataTypeSize(o.type), info.context.nranks).count == 0;
   }));
   if (empty > 0) {
+    // Sizes that round down to the same call run once (bench.cc): one row for all the empty ones.
     text += fmt::format("# note      : {} of the {} sizes hold less than one {} element per rank and run empty "
-                        "(rounded down to whole elements, as nccl-tests do)\n",
-                        empty, sizes.size(), DataTypeName(o.type));
+                        "(rounded down to whole elements, as nccl-tests do){}\n",
+                        empty, sizes.size(), DataTypeName(o.type), empty > 1 ? ", as one row of 0 elements" : "");
   }
   text += "#\n";
   const std::string blank_prefix = Prefix("", "", "", "", "");
