@@ -204,17 +204,22 @@ Status Executor::Run(const coll::RankSchedule& schedule, const ExecutionBuffers&
 
     health_passed = false;
 
-    if (progressed) {
-      waiter.Reset();
-      continue;
-    }
-    // Nothing moved: wait politely, watching the health of every peer still owed a message. The
-    // pass after a health pass tests every transfer in flight (InFlight tests the front of each
-    // peer's queue on most passes).
-    failure = waiter.Idle([&](std::vector<int>* peers) {
+    // The peers still owed a message, for the health pass.
+    auto list_peers = [&](std::vector<int>* peers) {
       in_flight_.ForEach([&](uint32_t i) { peers->push_back((*ctx.world_ranks)[ops[i].peer]); });
       health_passed = true;
-    });
+    };
+    if (progressed) {
+      waiter.Reset();
+      // A long run of progress still watches for Abort and for dead peers.
+      failure = waiter.Busy(list_peers);
+      if (failure.ok()) continue;
+    } else {
+      // Nothing moved: wait politely, watching the health of every peer still owed a message.
+      // The pass after a health pass tests every transfer in flight (InFlight tests the front of
+      // each peer's queue on most passes).
+      failure = waiter.Idle(list_peers);
+    }
     if (!failure.ok()) {
       // Name the first request (in schedule order) that waited on the failed peer, else the first.
       const Op *oldest = nullptr, *on_failed = nullptr;

@@ -100,6 +100,18 @@ ProgressWaiter::Pass ProgressWaiter::Pace(Status* stop) {
   return Pass::kCheckHealth;
 }
 
+bool ProgressWaiter::BusyHealthDue() {
+  const Clock::time_point now = Clock::now();
+  if (!busy_clock_started_) {
+    busy_clock_started_ = true;
+    last_busy_health_check_ = now;
+    return false;
+  }
+  if (std::chrono::duration<double>(now - last_busy_health_check_).count() <= kHealthCheckPeriodS) return false;
+  last_busy_health_check_ = now;
+  return true;
+}
+
 Status ProgressWaiter::CheckHealth(std::vector<int>* peers) {
   // The peers' own deaths first: they name the cause more directly than a notice about one,
   // unless the dead peer had sent its own notice: it failed, said why and then exited, and its
