@@ -29,6 +29,11 @@ const char* Getenv2(const char* braid_name, const char* nccl_name) {
   return v ? v : std::getenv(nccl_name);
 }
 
+// The name of the variable Getenv2 took its value from, for messages about that value.
+const char* Getenv2Name(const char* braid_name, const char* nccl_name) {
+  return std::getenv(braid_name) ? braid_name : nccl_name;
+}
+
 std::string Hostname() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -103,10 +108,10 @@ void LoadLocked() {
     else if (strcasecmp(level, "TRACE") == 0) c.level = Level::kTrace;
     else if (strcasecmp(level, "NONE") == 0 || strcasecmp(level, "VERSION") == 0) c.level = Level::kNone;
     else fprintf(stderr, "braid WARN %s='%s' unknown (WARN|INFO|TRACE|NONE|VERSION); using WARN\n",
-                 std::getenv("BRAID_DEBUG") ? "BRAID_DEBUG" : "NCCL_DEBUG", level);
+                 Getenv2Name("BRAID_DEBUG", "NCCL_DEBUG"), level);
   }
   if (const char* subsys = Getenv2("BRAID_DEBUG_SUBSYS", "NCCL_DEBUG_SUBSYS"))
-    c.subsys_mask = ParseSubsys(subsys, std::getenv("BRAID_DEBUG_SUBSYS") ? "BRAID_DEBUG_SUBSYS" : "NCCL_DEBUG_SUBSYS");
+    c.subsys_mask = ParseSubsys(subsys, Getenv2Name("BRAID_DEBUG_SUBSYS", "NCCL_DEBUG_SUBSYS"));
   if (const char* file = Getenv2("BRAID_DEBUG_FILE", "NCCL_DEBUG_FILE")) {
     std::string path = ExpandPath(file);
     if (FILE* f = fopen(path.c_str(), "a")) {
