@@ -155,6 +155,9 @@ class BRAID_API Comm {
   // fail with RemoteError naming it within about 0.1 s, not after BRAID_TIMEOUT. With no call
   // pending, Abort itself sends the notices (it may then take up to ~0.2 s to return, and a call
   // started meanwhile on another thread waits for it); else the pending call does as it fails.
+  // The aborted call returns once the library no longer reads its buffers: it waits while the
+  // members drain the small sends it had queued to them (bounded by BRAID_TIMEOUT and 5 s), and
+  // gives up, with a warning naming the member, on one that drains nothing for 1 s.
   void Abort();
 
   class Impl;

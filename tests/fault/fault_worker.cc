@@ -5,6 +5,8 @@
 //   fault_worker allreduce-loop N BYTES  N all-reduces of BYTES (float32 sums, checked); "OK i" each
 //   fault_worker die-after K BYTES       K all-reduces, then _exit(9) in the middle of the next one
 //   fault_worker stall-after K BYTES     K all-reduces, then SIGSTOP itself (the test kills it)
+//   (FAULT_COLLECTIVE=alltoall makes the three modes above run all-to-alls of BYTES per peer,
+//   uint8, checked, instead of all-reduces)
 //   fault_worker bad-args                invalid calls must return InvalidArgument, then a good one
 //   fault_worker p2p-forms N             ranks 0 and 1: N rounds of messages (mostly small, one of
 //                                        4 MiB), sent in a group and received one by one, then the
@@ -22,6 +24,14 @@
 //                                        0-300 ms late) must fail; its buffers are unmapped at once,
 //                                        then the child destroyed. A send the library still read
 //                                        afterwards is a SIGSEGV. Then all-reduces on the parent.
+//   fault_worker abort-unmap N           N rounds, each on a fresh child communicator: an all-to-all
+//                                        of 20,000 bytes per peer (run with BRAID_SLICE_BYTES=1:
+//                                        thousands of eager sends in flight) that rank 0 aborts
+//                                        from a thread 20 ms in. Every rank unmaps its buffers as
+//                                        soon as the call returns and destroys the child; then
+//                                        all-reduces on the parent drive the shared transport. A
+//                                        send UCX still read is a SIGSEGV. "ABORTED i" on rank 0
+//                                        for each round whose call the abort reached.
 //   fault_worker group-failure           3 ranks. Rank 2 exits. Rank 0 learns it on a child, then
 //                                        in a group sends 1 MiB to rank 1, receives 1 MiB from it,
 //                                        and receives from rank 2 (fails at once). Rank 1 sends
@@ -129,9 +139,42 @@ int OneAllReduce(braid::Comm& comm, size_t bytes, int iteration,
   return kExitOk;
 }
 
+// Runs one all-to-all of `bytes` per peer and checks it: rank r sends rank d the byte
+// (31 r + 7 d + i) mod 251 at offset i of d's block.
+int OneAllToAll(braid::Comm& comm, size_t bytes, int iteration, const std::function<void()>& before_call = {}) {
+  const int n = comm.size(), me = comm.rank();
+  auto value = [](int from, int to, size_t i) { return uint8_t((31 * size_t(from) + 7 * size_t(to) + i) % 251); };
+  std::vector<uint8_t> in(bytes * size_t(n)), out(bytes * size_t(n));
+  for (int d = 0; d < n; ++d)
+    for (size_t i = 0; i < bytes; ++i) in[size_t(d) * bytes + i] = value(me, d, i);
+  if (before_call) before_call();
+  braid::Status s = comm.AllToAll(in.data(), out.data(), bytes, braid::DataType::kUint8);
+  if (!s.ok()) {
+    Fail(me, "alltoall " + std::to_string(iteration), s);
+    return kExitCollective;
+  }
+  for (int from = 0; from < n; ++from) {
+    for (size_t i = 0; i < bytes; ++i) {
+      if (out[size_t(from) * bytes + i] != value(from, me, i)) {
+        std::fprintf(stderr, "rank %d: alltoall %d: byte %zu from rank %d is wrong\n", me, iteration, i, from);
+        return kExitWrong;
+      }
+    }
+  }
+  Say("OK " + std::to_string(iteration));
+  return kExitOk;
+}
+
+// The counted modes' collective: an all-reduce, or an all-to-all with FAULT_COLLECTIVE=alltoall.
+int OneCollective(braid::Comm& comm, size_t bytes, int iteration, const std::function<void()>& before_call = {}) {
+  const char* which = std::getenv("FAULT_COLLECTIVE");
+  if (which && std::string(which) == "alltoall") return OneAllToAll(comm, bytes, iteration, before_call);
+  return OneAllReduce(comm, bytes, iteration, before_call);
+}
+
 int Loop(braid::Comm& comm, int n, size_t bytes) {
   for (int i = 0; i < n; ++i) {
-    if (int rc = OneAllReduce(comm, bytes, i); rc != kExitOk) return rc;
+    if (int rc = OneCollective(comm, bytes, i); rc != kExitOk) return rc;
   }
   Say("DONE");
   return kExitOk;
@@ -323,6 +366,41 @@ int UnmapAfterFailure(braid::Comm& comm, int rounds) {
     Say("ROUND " + std::to_string(round) + " failed as it should: " + s.ToString());
   }
   return Loop(comm, 2, 4096);
+}
+
+int AbortUnmap(braid::Comm& comm, int rounds) {
+  const int rank = comm.rank(), n = comm.size();
+  constexpr size_t kPerPeer = 30000;
+  const size_t bytes = kPerPeer * size_t(n);
+  for (int round = 0; round < rounds; ++round) {
+    std::unique_ptr<braid::Comm> child;
+    if (braid::Status s = comm.Split(0, rank, &child); !s.ok()) {
+      Fail(rank, "split " + std::to_string(round), s);
+      return kExitCollective;
+    }
+    auto* in = static_cast<uint8_t*>(static_cast<void*>(MapFloats(bytes)));
+    auto* out = static_cast<uint8_t*>(static_cast<void*>(MapFloats(bytes)));
+    if (!in || !out) return kExitWrong;
+    std::fill(in, in + bytes, uint8_t(rank));
+    if (braid::Status s = child->Barrier(); !s.ok()) {
+      Fail(rank, "barrier " + std::to_string(round), s);
+      return kExitCollective;
+    }
+    std::thread aborter;
+    if (rank == 0) {
+      aborter = std::thread([&child] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        child->Abort();
+      });
+    }
+    braid::Status s = child->AllToAll(in, out, kPerPeer, braid::DataType::kUint8);
+    munmap(in, bytes);
+    munmap(out, bytes);
+    if (aborter.joinable()) aborter.join();
+    if (rank == 0 && s.code() == braid::StatusCode::kAborted) Say("ABORTED " + std::to_string(round));
+    child.reset();
+  }
+  return Loop(comm, 20, 4096);
 }
 
 int GroupFailure(braid::Comm& world) {
@@ -591,7 +669,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
-               "concurrent-torture SEED N R | mismatch | unmap-after-failure N | group-failure | "
+               "concurrent-torture SEED N R | mismatch | unmap-after-failure N | abort-unmap N | group-failure | "
                "bystander die|leave|desert LATE_MS | cancelled-transfers | discard-eager-unmap | "
                "send-after-leave leave|exit FILE\n");
   return kExitUsage;
@@ -603,7 +681,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string mode = argv[1];
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
-  const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure";
+  const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure" || mode == "abort-unmap";
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
   const bool plain =
       mode == "bad-args" || mode == "mismatch" || mode == "group-failure" || mode == "cancelled-transfers" ||
@@ -636,6 +714,7 @@ int main(int argc, char** argv) {
   if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   if (mode == "unmap-after-failure") return UnmapAfterFailure(*comm, std::atoi(argv[2]));
+  if (mode == "abort-unmap") return AbortUnmap(*comm, std::atoi(argv[2]));
   if (mode == "group-failure") return GroupFailure(*comm);
   if (bystander) return Bystander(std::move(comm), argv[2], std::atoi(argv[3]));
   if (mode == "cancelled-transfers") return CancelledTransfers(std::move(comm));
@@ -647,7 +726,7 @@ int main(int argc, char** argv) {
                       mode == "concurrent-torture");
   }
   for (int i = 0; i < n; ++i) {
-    if (int rc = OneAllReduce(*comm, bytes, i); rc != kExitOk) return rc;
+    if (int rc = OneCollective(*comm, bytes, i); rc != kExitOk) return rc;
   }
   if (mode == "stall-after") {
     Say("STALLING");
@@ -658,7 +737,7 @@ int main(int argc, char** argv) {
   // die-after: start the next all-reduce and die while it runs, without any cleanup.
   Say("DYING");
   std::thread killer;
-  OneAllReduce(*comm, bytes, n, [&killer] {
+  OneCollective(*comm, bytes, n, [&killer] {
     killer = std::thread([] {
       std::this_thread::sleep_for(std::chrono::milliseconds(kDieDelayMs));
       _exit(kExitDeliberate);

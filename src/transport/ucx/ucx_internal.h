@@ -69,8 +69,13 @@ constexpr size_t kDefaultLocalRndvThreshBytes = 128 << 10;
 // only costs memory (~8.3 KiB of receive buffer per element).
 constexpr long kMaxLocalFifoSize = 1 << 16;
 // How long Cancel() lets a pending send finish by itself before resetting the endpoint, and how
-// long Cancel()/the destructor wait for UCX to complete what they asked for.
+// long Cancel()/the destructor wait for UCX to complete what they asked for. The grace is one
+// per peer per burst of cancellations (a failed call cancels thousands of slices at once; 1 ms
+// each held a 4-rank all-to-all's survivors 25 s past their timeout): a send cancelled within
+// kCancelBurstGap of the previous one to the same peer shares that one's grace, which restarts
+// whenever a send to that peer finishes (the peer is draining them).
 constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);
+constexpr auto kCancelBurstGap = std::chrono::milliseconds(100);
 constexpr auto kCompletionBound = std::chrono::seconds(2);
 // How long a peer that let a cancelled transfer run out kCompletionBound counts as stalled: the
 // cancellations of one failure follow each other within it.

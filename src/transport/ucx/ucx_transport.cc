@@ -270,6 +270,7 @@ void UcxTransport::Complete(Op* op) {
   const Received got = op->got;
   op->magic = 0;
   ucp_request_free(op);
+  if (is_send && size_t(peer) < peers_.size()) ++peers_[size_t(peer)]->sends_finished;
   if (!user) return;
   ++completions_;
   Finish(user, peer, is_send, cancelled, status, got);
@@ -601,7 +602,20 @@ const char* UcxTransport::Stop(int peer, bool is_send, size_t bytes, void* reque
   } else {
     // UCX cannot cancel a send. Give it a moment to complete; then force-close the endpoint,
     // which fails everything queued on it, and reconnect on the next send to that peer.
-    while (!finished() && Clock::now() - start < kSendCancelGrace) Drive();
+    // The grace is one per burst of cancellations to this peer, and goes on while the peer keeps
+    // finishing sends: a live peer drains a queue of eager sends (each then never reads our
+    // buffer again), a stopped one costs the burst 1 ms, not 1 ms per send.
+    if (start - p.last_send_cancel > kCancelBurstGap) p.send_grace_end = start + kSendCancelGrace;
+    for (uint64_t seen = p.sends_finished; !finished();) {
+      const Clock::time_point now = Clock::now();
+      if (p.sends_finished != seen) {
+        seen = p.sends_finished;
+        p.send_grace_end = now + kSendCancelGrace;
+      }
+      if (now >= p.send_grace_end) break;
+      Drive();
+    }
+    p.last_send_cancel = Clock::now();
     if (!finished() && !may_linger && MayCopyUnmatched(peer, is_send, bytes) && !stalled) {
       // An eager send whose fragments wait for room in the peer's queue: UCX copies each from
       // the caller's buffer as room frees, matched or not, and nothing takes it back. Returning

@@ -150,6 +150,13 @@ class UcxTransport : public Transport {
     // When SettleCancelledSends last gave up on its lingering sends (zero: never): neither Stop
     // nor the destructor waits for this peer again, for kStalledPeerMemory.
     std::chrono::steady_clock::time_point settle_gave_up{};
+    // The grace of the current burst of cancelled sends to this peer ends at send_grace_end; the
+    // last of them was cancelled at last_send_cancel (kCancelBurstGap; zero: never).
+    std::chrono::steady_clock::time_point send_grace_end{};
+    std::chrono::steady_clock::time_point last_send_cancel{};
+    // Sends to this peer that UCX finished, lingering ones included: while it grows, the peer is
+    // draining its queue and the grace goes on (Stop).
+    uint64_t sends_finished = 0;
     // Whether a cancelled transfer with this peer ran out its bound (Stop's or
     // SettleCancelledSends') within kStalledPeerMemory before `now`: the peer is stopped or busy
     // outside UCX, and is not waited for again (ucx_transport.cc).
