@@ -157,7 +157,8 @@ class BRAID_API Comm {
   // started meanwhile on another thread waits for it); else the pending call does as it fails.
   // The aborted call returns once the library no longer reads its buffers: it waits while the
   // members drain the small sends it had queued to them (bounded by BRAID_TIMEOUT and 5 s), and
-  // gives up, with a warning naming the member, on one that drains nothing for 1 s.
+  // after 1 s in which none of those sends finished it gives up, with a warning naming each
+  // member concerned.
   void Abort();
 
   class Impl;

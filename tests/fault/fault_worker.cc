@@ -24,14 +24,13 @@
 //                                        0-300 ms late) must fail; its buffers are unmapped at once,
 //                                        then the child destroyed. A send the library still read
 //                                        afterwards is a SIGSEGV. Then all-reduces on the parent.
-//   fault_worker abort-unmap N           N rounds, each on a fresh child communicator: an all-to-all
-//                                        of 20,000 bytes per peer (run with BRAID_SLICE_BYTES=1:
-//                                        thousands of eager sends in flight) that rank 0 aborts
-//                                        from a thread 20 ms in. Every rank unmaps its buffers as
-//                                        soon as the call returns and destroys the child; then
-//                                        all-reduces on the parent drive the shared transport. A
-//                                        send UCX still read is a SIGSEGV. "ABORTED i" on rank 0
-//                                        for each round whose call the abort reached.
+//   fault_worker abort-unmap             An all-to-all of 30,000 bytes per peer (run with
+//                                        BRAID_SLICE_BYTES=1: thousands of eager sends in flight)
+//                                        that rank 0 aborts from a thread 300 ms in; rank 0 makes
+//                                        its buffers PROT_NONE as soon as the call returns and
+//                                        tears down (then waits 3 s) while the others run 1000
+//                                        all-reduces on a communicator of their own (split before). A send UCX
+//                                        still read is a SIGSEGV. "ALLTOALL: <status>", "DONE".
 //   fault_worker group-failure           3 ranks. Rank 2 exits. Rank 0 learns it on a child, then
 //                                        in a group sends 1 MiB to rank 1, receives 1 MiB from it,
 //                                        and receives from rank 2 (fails at once). Rank 1 sends
@@ -368,39 +367,55 @@ int UnmapAfterFailure(braid::Comm& comm, int rounds) {
   return Loop(comm, 2, 4096);
 }
 
-int AbortUnmap(braid::Comm& comm, int rounds) {
-  const int rank = comm.rank(), n = comm.size();
+int AbortUnmap(std::unique_ptr<braid::Comm> comm) {
+  const int rank = comm->rank(), n = comm->size();
   constexpr size_t kPerPeer = 30000;
   const size_t bytes = kPerPeer * size_t(n);
-  for (int round = 0; round < rounds; ++round) {
-    std::unique_ptr<braid::Comm> child;
-    if (braid::Status s = comm.Split(0, rank, &child); !s.ok()) {
-      Fail(rank, "split " + std::to_string(round), s);
-      return kExitCollective;
-    }
-    auto* in = static_cast<uint8_t*>(static_cast<void*>(MapFloats(bytes)));
-    auto* out = static_cast<uint8_t*>(static_cast<void*>(MapFloats(bytes)));
-    if (!in || !out) return kExitWrong;
-    std::fill(in, in + bytes, uint8_t(rank));
-    if (braid::Status s = child->Barrier(); !s.ok()) {
-      Fail(rank, "barrier " + std::to_string(round), s);
-      return kExitCollective;
-    }
-    std::thread aborter;
-    if (rank == 0) {
-      aborter = std::thread([&child] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        child->Abort();
-      });
-    }
-    braid::Status s = child->AllToAll(in, out, kPerPeer, braid::DataType::kUint8);
-    munmap(in, bytes);
-    munmap(out, bytes);
-    if (aborter.joinable()) aborter.join();
-    if (rank == 0 && s.code() == braid::StatusCode::kAborted) Say("ABORTED " + std::to_string(round));
-    child.reset();
+  // The other ranks keep driving the shared transport afterwards, on a communicator of their own.
+  std::unique_ptr<braid::Comm> others;
+  if (braid::Status s = comm->Split(rank == 0 ? -1 : 0, rank, &others); !s.ok()) {
+    Fail(rank, "split", s);
+    return kExitCollective;
   }
-  return Loop(comm, 20, 4096);
+  auto* in = static_cast<uint8_t*>(static_cast<void*>(MapFloats(bytes)));
+  auto* out = static_cast<uint8_t*>(static_cast<void*>(MapFloats(bytes)));
+  if (!in || !out) return kExitWrong;
+  std::fill(in, in + bytes, uint8_t(rank));
+  if (braid::Status s = comm->Barrier(); !s.ok()) {
+    Fail(rank, "barrier", s);
+    return kExitCollective;
+  }
+  std::thread aborter;
+  if (rank == 0) {
+    aborter = std::thread([&comm] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      comm->Abort();
+    });
+  }
+  braid::Status s = comm->AllToAll(in, out, kPerPeer, braid::DataType::kUint8);
+  if (rank == 0) {
+    mprotect(in, bytes, PROT_NONE);
+    mprotect(out, bytes, PROT_NONE);
+  }
+  if (aborter.joinable()) aborter.join();
+  Say("ALLTOALL: " + s.ToString());
+  if (others) {
+    // Progress that frees room in these ranks' queues while rank 0 tears down (~1-2 s here).
+    for (int i = 0; i < 1000; ++i)
+      if (int rc = OneAllReduce(*others, 4096, i); rc != kExitOk) return rc;
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    comm.reset();
+    // Alive until the others are done: a rank that exits while they run fails them by design
+    // (Transport::HostPeersHealth).
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
+  others.reset();
+  comm.reset();
+  munmap(in, bytes);
+  munmap(out, bytes);
+  Say("DONE");
+  return kExitOk;
 }
 
 int GroupFailure(braid::Comm& world) {
@@ -669,7 +684,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: fault_worker allreduce-loop N BYTES | die-after K BYTES | "
                "stall-after K BYTES | bad-args | p2p-forms N | p2p-torture SEED N R | "
-               "concurrent-torture SEED N R | mismatch | unmap-after-failure N | abort-unmap N | group-failure | "
+               "concurrent-torture SEED N R | mismatch | unmap-after-failure N | abort-unmap | group-failure | "
                "bystander die|leave|desert LATE_MS | cancelled-transfers | discard-eager-unmap | "
                "send-after-leave leave|exit FILE\n");
   return kExitUsage;
@@ -681,11 +696,11 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string mode = argv[1];
   const bool counted = mode == "allreduce-loop" || mode == "die-after" || mode == "stall-after";
-  const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure" || mode == "abort-unmap";
+  const bool rounds = mode == "p2p-forms" || mode == "unmap-after-failure";
   const bool torture = mode == "p2p-torture" || mode == "concurrent-torture";
   const bool plain =
       mode == "bad-args" || mode == "mismatch" || mode == "group-failure" || mode == "cancelled-transfers" ||
-      mode == "discard-eager-unmap" || mode == "discarded-sends-stay-home";
+      mode == "discard-eager-unmap" || mode == "discarded-sends-stay-home" || mode == "abort-unmap";
   const bool bystander = mode == "bystander";
   const bool leaver = mode == "send-after-leave";
   if (!counted && !torture && !rounds && !plain && !bystander && !leaver) return Usage();
@@ -714,7 +729,7 @@ int main(int argc, char** argv) {
   if (mode == "mismatch") return Mismatch(*comm);
   if (mode == "p2p-forms") return P2pForms(*comm, std::atoi(argv[2]));
   if (mode == "unmap-after-failure") return UnmapAfterFailure(*comm, std::atoi(argv[2]));
-  if (mode == "abort-unmap") return AbortUnmap(*comm, std::atoi(argv[2]));
+  if (mode == "abort-unmap") return AbortUnmap(std::move(comm));
   if (mode == "group-failure") return GroupFailure(*comm);
   if (bystander) return Bystander(std::move(comm), argv[2], std::atoi(argv[3]));
   if (mode == "cancelled-transfers") return CancelledTransfers(std::move(comm));

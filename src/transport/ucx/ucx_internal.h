@@ -73,7 +73,7 @@ constexpr long kMaxLocalFifoSize = 1 << 16;
 // per peer per burst of cancellations (a failed call cancels thousands of slices at once; 1 ms
 // each held a 4-rank all-to-all's survivors 25 s past their timeout): a send cancelled within
 // kCancelBurstGap of the previous one to the same peer shares that one's grace, which restarts
-// whenever a send to that peer finishes (the peer is draining them).
+// whenever a send to that peer finishes within it (the peer is draining them).
 constexpr auto kSendCancelGrace = std::chrono::milliseconds(1);
 constexpr auto kCancelBurstGap = std::chrono::milliseconds(100);
 constexpr auto kCompletionBound = std::chrono::seconds(2);

@@ -603,16 +603,20 @@ const char* UcxTransport::Stop(int peer, bool is_send, size_t bytes, void* reque
     // UCX cannot cancel a send. Give it a moment to complete; then force-close the endpoint,
     // which fails everything queued on it, and reconnect on the next send to that peer.
     // The grace is one per burst of cancellations to this peer, and goes on while the peer keeps
-    // finishing sends: a live peer drains a queue of eager sends (each then never reads our
-    // buffer again), a stopped one costs the burst 1 ms, not 1 ms per send.
+    // finishing sends (a live peer drains a queue of eager sends, each then never reads our
+    // buffer again), for one send at most kCompletionBound: the lock is held. A stopped peer
+    // costs the burst 1 ms, not 1 ms per send. One progress pass always: what already ended is
+    // delivered, not reset.
     if (start - p.last_send_cancel > kCancelBurstGap) p.send_grace_end = start + kSendCancelGrace;
-    for (uint64_t seen = p.sends_finished; !finished();) {
+    uint64_t seen = p.sends_finished;
+    Drive();
+    while (!finished()) {
       const Clock::time_point now = Clock::now();
       if (p.sends_finished != seen) {
         seen = p.sends_finished;
         p.send_grace_end = now + kSendCancelGrace;
       }
-      if (now >= p.send_grace_end) break;
+      if (now >= p.send_grace_end || now - start >= kCompletionBound) break;
       Drive();
     }
     p.last_send_cancel = Clock::now();
