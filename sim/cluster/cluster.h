@@ -23,6 +23,7 @@ namespace braid::sim {
 struct GpuSpec {
   std::string name;
   double peak_tflops = 0;      // dense bf16/fp16 tensor-core peak
+  bool bf16 = true;            // bf16 tensor cores (Ampere on); V100 has fp16 only
   double hbm_GBps = 0;         // memory bandwidth (datasheet)
   double memory_GiB = 0;       // usable HBM capacity
   int sms = 0;                 // streaming multiprocessors (wave quantisation of GEMM tiles)

@@ -33,7 +33,7 @@ void ReadGpu(const nlohmann::json& value, const std::string& origin, GpuSpec* gp
   JsonFields f(value, origin + ": gpu");
   f.RejectUnknown({"name", "peak_tflops", "hbm_GBps", "memory_GiB", "sms", "gemm_efficiency",
                    "attention_efficiency", "memory_efficiency", "kernel_overhead_us",
-                   "reserved_GiB", "preset"});
+                   "reserved_GiB", "preset", "bf16"});
   if (f.Has("preset")) *gpu = NamedGpu(f.String("preset"), origin + ": field \"gpu.preset\"");
   const bool need = !have_base && !f.Has("preset");  // no defaults to fall back on
   if (f.Has("name")) gpu->name = f.String("name");
@@ -49,6 +49,7 @@ void ReadGpu(const nlohmann::json& value, const std::string& origin, GpuSpec* gp
   gpu->memory_efficiency = f.Number("memory_efficiency", 0.01, 1, gpu->memory_efficiency);
   gpu->kernel_overhead_us = f.Number("kernel_overhead_us", 0, kMaxUs, gpu->kernel_overhead_us);
   gpu->reserved_GiB = f.Number("reserved_GiB", 0, 1e6, gpu->reserved_GiB);
+  gpu->bf16 = f.Bool("bf16", gpu->bf16);
   if (gpu->name.empty()) gpu->name = "custom";
 }
 
@@ -86,6 +87,7 @@ void ReadNetwork(const nlohmann::json& value, const std::string& origin, Network
 nlohmann::json GpuToJson(const GpuSpec& g) {
   return {{"name", g.name},
           {"peak_tflops", g.peak_tflops},
+          {"bf16", g.bf16},
           {"hbm_GBps", g.hbm_GBps},
           {"memory_GiB", g.memory_GiB},
           {"sms", g.sms},

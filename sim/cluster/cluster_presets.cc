@@ -23,6 +23,7 @@ struct GpuRow {
   // Whether the part's plain name is the SXM one (H100 and H200: the PCIe and NVL cards say so
   // in their names); other parts name SXM explicitly ("A100-SXM4-80GB").
   bool sxm_unless_named;
+  bool bf16 = true;  // bf16 tensor cores: Ampere and later; V100 runs fp16 only
 };
 
 // NVIDIA datasheets (dense, without sparsity): A100 SXM 312 TFLOP/s bf16, 2039 GB/s (80 GB);
@@ -34,7 +35,7 @@ constexpr GpuRow kGpus[] = {
     {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108, 0, false},
     {"a100", "A100 SXM 80GB", 312, 2039, 80, 108, 300, false},
     {"l40s", "L40S", 362, 864, 48, 142, 0, false},
-    {"v100", "V100 SXM2 32GB", 125, 900, 32, 80, 150, false},
+    {"v100", "V100 SXM2 32GB", 125, 900, 32, 80, 150, false, /*bf16=*/false},
 };
 
 std::string Lower(std::string s) {
@@ -97,6 +98,7 @@ GpuSpec GpuPreset(const std::string& name) {
       s.hbm_GBps = g.hbm_GBps;
       s.memory_GiB = g.memory_GiB;
       s.sms = g.sms;
+      s.bf16 = g.bf16;
       return s;
     }
   }

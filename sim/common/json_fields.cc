@@ -214,6 +214,15 @@ std::string JsonFields::Choice(const std::string& field, const std::vector<std::
   return Has(field) ? Choice(field, allowed) : fallback;
 }
 
+bool JsonFields::Bool(const std::string& field, bool fallback) const {
+  if (!Has(field)) return fallback;
+  const nlohmann::json& v = Get(field);
+  if (!v.is_boolean()) {
+    throw InputError(fmt::format("{}: field \"{}\" must be true or false, found {}", origin_, field, ShownValue(v)));
+  }
+  return v.get<bool>();
+}
+
 const nlohmann::json& JsonFields::Object(const std::string& field) const {
   const nlohmann::json& v = Get(field);
   if (!v.is_object()) {

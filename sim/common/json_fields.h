@@ -27,6 +27,7 @@ class JsonFields {
   double Number(const std::string& field, double lo, double hi, double fallback) const;
   std::string Choice(const std::string& field, const std::vector<std::string>& allowed,
                      const std::string& fallback) const;
+  bool Bool(const std::string& field, bool fallback) const;  // true or false, nothing else
   const nlohmann::json& Object(const std::string& field) const;  // required sub-object
   const nlohmann::json& Array(const std::string& field) const;   // required, at least one item
   // Throws if the object has a field not in `known` (catches typos such as "hiden").

@@ -11,10 +11,11 @@
 namespace braid::sim {
 
 const char* const kFlopConvention =
-    "tflops_per_gpu counts the FLOPs executed, recomputation included (Megatron-LM's convention, "
-    "Eq. 3 of Narayanan et al. SC'21 under full recomputation; attention counted in full); mfu "
-    "uses model FLOPs (forward + backward, no recomputation, causal attention's masked half left "
-    "out) over the GPU's dense bf16 peak";
+    "tflops_per_gpu is the rate Megatron-LM reports: every pass's FLOPs, recomputation included, "
+    "attention scores counted in full (Eq. 3 of Narayanan et al. SC'21 under full recomputation), "
+    "so with causal fused attention it counts the masked half that never runs and can pass the "
+    "GPU's peak on long sequences; mfu uses model FLOPs (forward + backward, no recomputation, "
+    "causal attention's masked half left out) over the GPU's dense bf16 peak";
 
 Format ParseFormat(const std::string& text) {
   if (text == "table") return Format::kTable;

@@ -126,7 +126,9 @@ std::vector<Layout> Enumerate(const StepModel& m, const SearchOptions& o, std::v
       }
       for (int mb : Values(o, "mb", o.fixed.mb, mbs)) {
         std::vector<int> vs = {1};
-        for (int v = 2; pp > 1 && v <= 16; ++v) {
+        // Interleaving needs pp >= 3 (the rule "interleave-needs-pp"): v > 1 on a shorter
+        // pipeline is tried only when pinned, rather than enumerated to fill --explain with it.
+        for (int v = 2; pp > 2 && v <= 16; ++v) {
           if (Splits(m, o, pp, v)) vs.push_back(v);
         }
         for (int v : Values(o, "v", o.fixed.v, vs)) {

@@ -34,7 +34,14 @@ constexpr double kUnscaleBytesPerParam = 8;
 StepModel::StepModel(const ModelSpec& model, const ClusterSpec& cluster, const TrainingSpec& training,
                      ComputeModel compute)
     : model_(model), cluster_(cluster), training_(training), compute_(std::move(compute)),
-      coster_(cluster_) {}
+      coster_(cluster_) {
+  // A run in a format the GPU cannot compute in is no run (QA, session 53: V100 in bf16 was
+  // simulated at its fp16 peak without a word).
+  if (!training_.loss_scaling && !cluster_.gpu.bf16) {
+    throw InputError(fmt::format("training in bf16 on the {} GPUs of cluster {}, which have no bf16 tensor cores: "
+                                 "train in fp16 with loss scaling (--fp16)", cluster_.gpu.name, cluster_.name));
+  }
+}
 
 // Megatron's rank order: TP fastest, then DP, then PP; GPUs are numbered node-major.
 int StepModel::Gpu(const Layout& l, int stage, int dp_rank, int tp_rank) const {
@@ -223,7 +230,7 @@ std::vector<std::pair<double, double>> StepModel::GradReductions(const StageCost
     // Nothing is gained by buckets: Megatron-LM reduces its whole gradient buffer at once (local
     // DDP, 2021; one bucket per buffer without --overlap-grad-reduce), after the backward.
     std::vector<double> bytes;
-    for (const ChunkCost& cc : chunks) bytes.insert(bytes.end(), cc.layer_grad_bytes.begin(), cc.layer_grad_bytes.end());
+    for (const ChunkCost& cc : chunks) bytes.insert(bytes.end(), cc.grad_bytes.begin(), cc.grad_bytes.end());
     add_buckets(std::vector<double>(bytes.size(), p.stage_end[s]), bytes, unbounded);
     return out;
   }
@@ -237,12 +244,12 @@ std::vector<std::pair<double, double>> StepModel::GradReductions(const StageCost
       if (backward[i]->task.chunk == c && (backward[last]->task.chunk != c || backward[i]->end > backward[last]->end)) last = i;
     }
     const ChunkCost& cc = chunks[size_t(c)];
-    std::vector<double> ready(cc.layer_grad_bytes.size());
+    std::vector<double> ready(cc.grad_bytes.size());
     if (l.v == 1 && s == 0) {
-      // A layer's gradients are final when the last micro-batch's backward passes it; the
+      // A weight's gradient is final when the last micro-batch's backward passes it; the
       // bucket's hooks issue it then.
       double at = backward[last]->start;
-      for (size_t i = 0; i < ready.size(); ++i) ready[i] = at += cc.layer_backward[i];
+      for (size_t i = 0; i < ready.size(); ++i) ready[i] = at += cc.grad_backward[i];
     } else {
       // One bucket per chunk off the first stage's first chunk, issued when its last gradient is
       // final; interleaved, every chunk is issued s backward tasks after its last one, in step
@@ -252,7 +259,7 @@ std::vector<std::pair<double, double>> StepModel::GradReductions(const StageCost
       std::fill(ready.begin(), ready.end(), backward[issue]->end);
     }
     // Megatron-LM buckets only the first stage's first chunk (training.py, DDP's bucket_size).
-    add_buckets(ready, cc.layer_grad_bytes, s == 0 && c == 0 ? BucketBytes(training_, l) : unbounded);
+    add_buckets(ready, cc.grad_bytes, s == 0 && c == 0 ? BucketBytes(training_, l) : unbounded);
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
@@ -312,11 +319,8 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
   const bool overlap_gather = purpose != CostsFor::kEstimate && OverlapsParamGather(training_, l);
   std::map<std::pair<int, double>, double> gather_seconds;  // by (node offset, parameters)
   static constexpr const char* kLinearNames[] = {"qkv", "proj", "fc1", "fc2"};
-  std::array<double, 4> linear_share{};  // each weight's share of a layer's parameters
-  if (overlap_gather) {
-    linear_share = LayerLinearParameters(model_);
-    for (double& share : linear_share) share /= LayerParameters(model_);
-  }
+  std::array<double, 4> linear_share = LayerLinearParameters(model_);  // each weight's share of a layer's parameters
+  for (double& share : linear_share) share /= LayerParameters(model_);
   costs.chunks.resize(l.pp);
   // A layer's cost depends on its stage only through where the stage's TP group sits within a
   // node; compute it once per distinct offset.
@@ -358,18 +362,30 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
         forward.push_back({"head", -1, PassSeconds(head.forward, l, s, &ftp), ZeroGatherSeconds(head, l, s), 0});
         backward.push_back({"head", -1, PassSeconds(head.backward, l, s, &btp), ZeroGatherSeconds(head, l, s),
                             ZeroReduceSeconds(head, l, s)});
-        cc.layer_grad_bytes.push_back(head.parameters * training_.grad_reduce_bytes);
       }
       for (int i = layers_per_chunk - 1; i >= 0; --i) {
         backward.push_back({"layer", first_layer + i, lc.backward, lc.gather, lc.reduce});
-        cc.layer_grad_bytes.push_back(layer_grad_bytes);
       }
       if (vstage == 0) {
         const double eb = PassSeconds(emb.recompute, l, s, &btp) + PassSeconds(emb.backward, l, s, &btp);
         backward.push_back({"embedding", -1, eb, ZeroGatherSeconds(emb, l, s), ZeroReduceSeconds(emb, l, s)});
-        cc.layer_grad_bytes.push_back(emb.parameters * training_.grad_reduce_bytes);
       }
-      for (const ZeroUnit& u : backward) cc.layer_backward.push_back(u.compute);
+      // The gradients in the units DDP buckets, whole parameters: the head and the embedding
+      // whole, a layer by weight in the order its backward finishes them (fc2, fc1, proj, qkv),
+      // each charged its share of the layer's backward by size. By whole layers, a bucket could
+      // not be smaller than a layer: --bucket-mb below one changed nothing (QA, session 53).
+      for (const ZeroUnit& u : backward) {
+        const std::string kind = u.kind;
+        if (kind != "layer") {
+          cc.grad_backward.push_back(u.compute);
+          cc.grad_bytes.push_back((kind == "embedding" ? emb : head).parameters * training_.grad_reduce_bytes);
+          continue;
+        }
+        for (size_t w = linear_share.size(); w-- > 0;) {
+          cc.grad_backward.push_back(u.compute * linear_share[w]);
+          cc.grad_bytes.push_back(layer_grad_bytes * linear_share[w]);
+        }
+      }
       if (overlap_gather) {
         // A layer's kernels are charged to its four weights in proportion to their size.
         std::vector<GatherUnit> units;

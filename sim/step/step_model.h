@@ -100,8 +100,10 @@ class StepModel {
     double forward_tp = 0, backward_tp = 0;          // of which TP collectives (backward incl. recompute)
     double forward_dp = 0, backward_dp = 0;          // of which ZeRO-2/3 traffic beyond the compute
     std::vector<ZeroLinkSpan> forward_spans, backward_spans;  // that traffic, for traces
-    std::vector<double> layer_backward;             // seconds, in backward order
-    std::vector<double> layer_grad_bytes;           // gradient bytes, same order
+    // The chunk's gradients as DDP buckets them (whole parameters: a layer's four weights, the
+    // embedding, the head), in backward order: the backward seconds that finish each, its bytes.
+    std::vector<double> grad_backward;
+    std::vector<double> grad_bytes;
     // ZeRO-1's parameter buckets, gathered under micro-batch 0's forward (OverlapsParamGather).
     std::vector<GatherBucket> gather_buckets;
   };

@@ -51,11 +51,18 @@ std::vector<int> ExplicitStageLayers(int layers, int pp, int v, int first, int l
                        last > 0 ? fmt::format(" last={}", last) : "");
   };
   const int fixed_stages = int(first > 0) + int(last > 0);
+  // Named first: no pipeline fixes it, and the checks below would name a symptom (QA, session 53:
+  // "needs at least 2 virtual stages" on pp=1, "the remaining -6 layers" on pp=2).
+  const int rest = layers - first - last;
+  if (rest < 0 || (rest == 0 && n > fixed_stages)) {
+    *why = given() + fmt::format(": {} the model's {} layers, none left for the other virtual stages",
+                                 rest < 0 ? "more than" : "all of", layers);
+    return {};
+  }
   if (n < 2) {
     *why = given() + ": first/last need a pipeline of at least 2 virtual stages";
     return {};
   }
-  const int rest = layers - first - last;
   const int others = n - fixed_stages;
   if (others == 0) {
     if (rest != 0) {

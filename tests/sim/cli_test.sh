@@ -165,8 +165,10 @@ ls -A "$tmp" | grep -q '^\.keep.json\.' && fail "failed write: a temporary file 
 # a cluster file's nodes x GPUs per node is bounded as --gpus is (a million-node file ran for ever).
 expect_bad "leading zero" "'064' is not an integer in [1, 16777216] (no leading zeros" -- \
   search --model megatron-1.7b --cluster dgx-a100 --gpus 32 --global-batch 064
-expect_bad "collective ranks range" "--ranks: '2147483640' is not an integer in [1, 1048576]" -- \
+expect_bad "collective ranks range" "--ranks: '2147483640' is not an integer in [2, 1048576]" -- \
   collective --cluster dgx-a100 --ranks 2147483640 -b 8 -e 64
+expect_bad "collective of one rank" "--ranks: '1' is not an integer in [2, 1048576]" -- \
+  collective --cluster dgx-a100 --ranks 1 -b 8 -e 64
 expect_bad "collective step factor hex" "--stepfactor: '0x10' is not an integer in [2, 1073741824]" -- \
   collective --cluster dgx-a100 -f 0x10 -b 8 -e 64
 printf '{"base": "dgx-a100", "nodes": 1048576}\n' >"$tmp/million-nodes.json"
@@ -272,7 +274,7 @@ expect_bad "--trace /dev/stdout beside results on stdout" "--trace /dev/stdout" 
 expect_bad "a step too long to simulate" "2*4*2*524288" "use a larger mb" -- \
   simulate --model llama-2-7b --cluster dgx-h100 --gpus 32 --global-batch 524288 --layout tp=8,pp=4,dp=1,v=2
 
-expect_bad "--trace unwritable" "--trace $tmp/none/step.json" "cannot open for writing" -- \
+expect_bad "--trace unwritable" "--trace: cannot open '$tmp/none/step.json' for writing" -- \
   simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1 --trace "$tmp/none/step.json"
 
 expect_bad "--gpus 0 given" "--gpus" "0" -- \
@@ -625,10 +627,46 @@ if expect_ok "search --top 100" search --model gpt3-175b --cluster dgx-a100 --gp
 fi
 
 # An --out that cannot be written is refused before a search or sweep runs (it used to fail after).
-expect_bad "search --out unwritable" "--out $tmp/no/such.txt: cannot open for writing" -- \
+expect_bad "search --out unwritable" "--out: cannot open '$tmp/no/such.txt' for writing" -- \
   search --model megatron-1.7b --cluster dgx-a100 --gpus 32 --global-batch 512 --out "$tmp/no/such.txt"
-expect_bad "collective --out unwritable" "--out $tmp/no/such.txt: cannot open for writing" -- \
+expect_bad "collective --out unwritable" "--out: cannot open '$tmp/no/such.txt' for writing" -- \
   collective --cluster dgx-a100 -b 8 -e 64 --out "$tmp/no/such.txt"
+
+# Outputs into FIFOs: written in place for a reader that is there (the check before the run used to
+# open and close the FIFO, which ended the reader's input, so nothing arrived), and an error, not a
+# wait for ever, when no process reads (QA, session 53).
+mkfifo "$tmp/out.fifo" "$tmp/trace.fifo"
+small_run=(simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1)
+for fifo_option in --out --trace; do
+  fifo=$tmp/${fifo_option#--}.fifo
+  timeout 60 cat "$fifo" >"$tmp/from-fifo" &
+  reader=$!
+  sleep 0.3  # the reader blocks in open until plan-sim opens the FIFO for writing
+  limit=60
+  if expect_ok "$fifo_option into a FIFO with a reader" "${small_run[@]}" --format json "$fifo_option" "$fifo"; then
+    wait $reader
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/from-fifo" ||
+      fail "$fifo_option FIFO: the reader got no JSON ($(wc -c <"$tmp/from-fifo") bytes)"
+  else
+    kill $reader 2>/dev/null
+    wait $reader 2>/dev/null
+  fi
+  limit=20
+  expect_bad "$fifo_option into a FIFO without a reader" "$fifo" "no process has open for reading" -- \
+    "${small_run[@]}" "$fifo_option" "$fifo"
+  limit=120
+done
+
+# V100 has no bf16: a bf16 run there is refused (it was simulated at the fp16 peak), fp16 runs.
+printf '{"base": "dgx-a100", "gpu": "v100"}' >"$tmp/v100.json"
+v100_run=(simulate --model megatron-1.7b --cluster "$tmp/v100.json" --global-batch 32 --layout tp=2,pp=1,dp=4,recompute=full)
+expect_bad "bf16 on V100" "training in bf16" "V100 SXM2 32GB" "--fp16" -- "${v100_run[@]}"
+expect_ok "fp16 on V100" "${v100_run[@]}" --fp16 --attention unfused
+if expect_ok "topo of a V100 cluster" topo --cluster "$tmp/v100.json"; then
+  grep -q "125 TFLOP/s fp16 dense" "$tmp/out" || fail "V100 topo does not say fp16: $(cat "$tmp/out")"
+fi
+printf '{"base": "dgx-a100", "gpu": {"bf16": "no"}}' >"$tmp/bf16-string.json"
+expect_bad "gpu.bf16 not a boolean" "gpu" "\"bf16\" must be true or false" -- topo --cluster "$tmp/bf16-string.json"
 
 # A --cluster path is read by its extension; one without, or a directory, is named as such.
 cp "$tmp/array-name.json" "$tmp/cluster.txt"

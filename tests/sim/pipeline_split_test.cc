@@ -98,6 +98,15 @@ TEST(PipelineSplit, ExplicitCountsThatDoNotFitNameTheRest) {
   EXPECT_NE(why.find("must hold all 10 layers"), std::string::npos) << why;
   EXPECT_TRUE(Explicit(10, "pp=4,first=9", &why).empty());
   EXPECT_NE(why.find("remaining 1 layers"), std::string::npos) << why;
+  // More than the model holds is said as such, whatever the pipeline (it was "at least 2 virtual
+  // stages" on pp=1 and "the remaining -6 layers" on pp=2; QA, session 53).
+  for (const char* keys : {"pp=1,first=30", "pp=2,first=30", "pp=4,v=2,first=20,last=10"}) {
+    EXPECT_TRUE(Explicit(24, keys, &why).empty()) << keys;
+    EXPECT_NE(why.find("more than the model's 24 layers"), std::string::npos) << why;
+    EXPECT_EQ(why.find("-"), std::string::npos) << why;
+  }
+  EXPECT_TRUE(Explicit(24, "pp=4,first=12,last=12", &why).empty());
+  EXPECT_NE(why.find("all of the model's 24 layers, none left"), std::string::npos) << why;
 }
 
 TEST(PipelineSplit, StepModelSimulatesTheLlama3Layout) {

@@ -93,6 +93,26 @@ TEST(GradReduceOverlap, BucketsOnlyWhenOverlapping) {
   for (const auto& spans : whole.dp_spans) EXPECT_EQ(GradBuckets(spans), 1u);
 }
 
+// DDP buckets whole parameters, not whole layers: a bucket smaller than a layer's gradients holds
+// one or two of its weights (1.7B: a layer's FC1 and FC2 hold 21M parameters each, its QKV 16M and
+// its projection 5M, 42 / 42 / 32 / 11 MB in fp16). Bucketed by layer, every limit below a
+// layer's 127 MB gave the same buckets, one per layer (QA, session 53).
+TEST(GradReduceOverlap, BucketsSmallerThanALayerHoldSingleWeights) {
+  TrainingSpec t = WithOverlap(GradReduceOverlap::kAlways);
+  t.grad_reduce_bytes = 2;
+  t.bucket_bytes = 1e6;  // below every weight: one bucket per weight
+  const size_t per_weight = GradBuckets(Simulate(t, kNoPipeline).dp_spans[0]);
+  t.bucket_bytes = 25e6;  // QKV and the projection share one (32 + 11 MB), FC1 and FC2 one each
+  const size_t ddp_default = GradBuckets(Simulate(t, kNoPipeline).dp_spans[0]);
+  t.bucket_bytes = 500e6;  // about four layers each
+  const size_t large = GradBuckets(Simulate(t, kNoPipeline).dp_spans[0]);
+  const size_t layers = 24;
+  EXPECT_GE(per_weight, 4 * layers);
+  EXPECT_GE(ddp_default, 3 * layers);
+  EXPECT_LT(ddp_default, per_weight);
+  EXPECT_LT(large, layers);
+}
+
 // Interleaved, each chunk's gradients go as one reduction (the first stage's first chunk as
 // buckets, all at once), issued by stage s s backward tasks after the chunk's last backward, so
 // that the stages issue together (schedules.py's grad_sync_func).

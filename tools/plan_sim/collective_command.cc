@@ -98,7 +98,7 @@ CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
   o->ranks_flag = cmd->add_option("--ranks", o->ranks,
                   "Ranks (GPUs), placed node by node: a multiple of the ranks per node, or fewer "
                   "than one node (default: one node)")
-                      ->check(tools::IntegerIn(1, kMaxSimulatedGpus));
+                      ->check(tools::IntegerIn(2, kMaxSimulatedGpus));  // one rank moves nothing
   cmd->add_option("-b,--minbytes", o->min_bytes, "Smallest size (bytes; K, M, G suffixes)")->capture_default_str();
   cmd->add_option("-e,--maxbytes", o->max_bytes, "Largest size (bytes; K, M, G suffixes)")->capture_default_str();
   cmd->add_option("-f,--stepfactor", o->factor, "Multiply the size by this between rows (>= 2)")
@@ -146,13 +146,11 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
                                  spec.ranks));
   }
   PrintNote(SizeForGpus(&cluster, spec.ranks, "--ranks"));
-  CreatedOutputs created;  // checked before the sweep; taken away again on failure
-  CheckWritable("--out", o.out, created.list());
+  CheckWritable("--out", o.out);  // before work that may take seconds
 
   const std::vector<CollectiveSweepRow> rows = SweepCollective(cluster, spec);
   CollectiveReportContext context{&cluster, spec, DataTypeName(type), coll::IsReduction(spec.collective) ? op : ""};
   Emit("--out", o.out, [&](std::ostream& out) { WriteCollectiveSweep(out, format, context, rows); });
-  created.Keep();
   return 0;
 }
 

@@ -165,8 +165,7 @@ int Search(const Options& o) {
   if (!o.fix.empty()) ParseLayoutKeys(o.fix, "--fix", &so.fixed, &so.fixed_keys);
   so.progress = ProgressBar();
   const Format format = ParseFormat(o.format);
-  CreatedOutputs created;  // checked before a search that may take seconds; taken away on failure
-  CheckWritable("--out", o.out, created.list());
+  CheckWritable("--out", o.out);  // before work that may take seconds
   SearchResult result = sim::Search(step, so);
   // A failed search writes nothing to --out, whatever the format: a header or an empty result
   // list there would read as a search that found nothing to print rather than an error.
@@ -182,7 +181,6 @@ int Search(const Options& o) {
     if (o.explain && format == Format::kTable) WriteRejections(out, result, 3);
   });
   if (o.explain && format != Format::kTable) WriteRejections(std::cerr, result, 3);
-  created.Keep();
   return 0;
 }
 
@@ -209,10 +207,9 @@ int Simulate(const Options& o) {
   if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);
   StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
   const Format format = ParseFormat(o.format);
-  CreatedOutputs created;  // taken away again if anything below fails
-  CheckWritable("--out", o.out, created.list());
+  CheckWritable("--out", o.out);  // before work that may take seconds
   if (!o.trace.empty()) {
-    CheckWritable("--trace", o.trace, created.list());
+    CheckWritable("--trace", o.trace);
     if (SameOutputFile(o.out, o.trace)) {
       throw InputError(fmt::format("--trace {}: the same file as --out {} (the trace would overwrite or mix with the "
                                    "results); give two different files", o.trace, o.out));
@@ -221,11 +218,9 @@ int Simulate(const Options& o) {
   StepResult r = step.Simulate(layout, !o.trace.empty());
   RunContext ctx{"simulate", &model, &cluster, &training};
   const auto write_results = [&](std::ostream& out) { WriteResults(out, format, ctx, {r}, nullptr); };
-  // A failed run writes no results and leaves an existing trace as it was (a trace this run
-  // created goes again with `created`).
+  // A failed run writes no results and leaves an existing trace as it was.
   if (o.trace.empty()) Emit("--out", o.out, write_results);
   else EmitWithTrace(o.trace, StepTrace(r, cluster), o.out, write_results);
-  created.Keep();
   return 0;
 }
 

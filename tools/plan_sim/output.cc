@@ -5,12 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <optional>
 #include <sstream>
-#include <utility>
 
 #include "lib/replace_file.h"
 #include "sim/common/input_error.h"
@@ -18,17 +14,11 @@
 namespace braid::sim {
 namespace {
 
-// Device and inode of `path` ("-": stdout) when two outputs written there would end up as one:
-// a regular file (the second truncates the first), a pipe or a terminal (they interleave:
-// `--trace /dev/stdout` with results on stdout). Not /dev/null, which keeps nothing to lose.
-std::optional<std::pair<dev_t, ino_t>> OutputFileId(const std::string& path) {
-  struct stat st;
+// Whether `path` ("-": stdout) is /dev/null, which keeps nothing that two outputs could lose.
+bool IsNullDevice(const std::string& path) {
+  struct stat st, null_device;
   const int rc = path == "-" ? fstat(STDOUT_FILENO, &st) : stat(path.c_str(), &st);
-  if (rc != 0) return std::nullopt;
-  struct stat null_device;
-  if (S_ISCHR(st.st_mode) && stat("/dev/null", &null_device) == 0 && st.st_rdev == null_device.st_rdev)
-    return std::nullopt;
-  return std::pair{st.st_dev, st.st_ino};
+  return rc == 0 && S_ISCHR(st.st_mode) && stat("/dev/null", &null_device) == 0 && st.st_rdev == null_device.st_rdev;
 }
 
 }  // namespace
@@ -45,16 +35,7 @@ const CLI::Validator& NonEmptyPath() {
 }
 
 bool SameOutputFile(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  const auto id_a = OutputFileId(a), id_b = OutputFileId(b);
-  if (id_a && id_b) return *id_a == *id_b;
-  if (a == "-" || b == "-") return false;
-  // A file not created yet: compare where the paths lead (symlinked directories, "..", "./").
-  // Absolute first: weakly_canonical leaves a relative path whose first part does not exist as is.
-  std::error_code error_a, error_b;
-  const std::filesystem::path path_a = std::filesystem::weakly_canonical(std::filesystem::absolute(a), error_a);
-  const std::filesystem::path path_b = std::filesystem::weakly_canonical(std::filesystem::absolute(b), error_b);
-  return !error_a && !error_b && path_a == path_b;
+  return !IsNullDevice(a) && !IsNullDevice(b) && tools::SameFile(a, b);
 }
 
 void Emit(const char* option, const std::string& path, const std::function<void(std::ostream&)>& write) {
@@ -88,20 +69,9 @@ void EmitWithTrace(const std::string& trace_path, const std::string& trace, cons
     throw InputError(fmt::format("--trace {} / --out {}: {} (neither file was changed)", trace_path, out_path, error));
 }
 
-void CheckWritable(const char* option, const std::string& path, std::vector<std::string>* created) {
+void CheckWritable(const char* option, const std::string& path) {
   if (path == "-") return;
-  std::error_code error;
-  const bool existed = std::filesystem::exists(std::filesystem::symlink_status(path, error));
-  // Append mode: an existing file is not truncated by the check.
-  if (!std::ofstream(path, std::ios::app)) {
-    throw InputError(fmt::format("{} {}: cannot open for writing", option, path));
-  }
-  if (!existed && created) created->push_back(path);
-}
-
-CreatedOutputs::~CreatedOutputs() {
-  std::error_code ignored;
-  for (const std::string& path : paths_) std::filesystem::remove(path, ignored);
+  if (std::string error = tools::WritableError(path); !error.empty()) throw InputError(fmt::format("{}: {}", option, error));
 }
 
 }  // namespace braid::sim

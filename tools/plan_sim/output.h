@@ -4,7 +4,6 @@
 #include <functional>
 #include <ostream>
 #include <string>
-#include <vector>
 
 namespace CLI {
 class Validator;
@@ -16,10 +15,8 @@ namespace braid::sim {
 // error, not "option not given" (`--trace "$UNSET"` would otherwise drop the trace silently).
 const CLI::Validator& NonEmptyPath();
 // Whether writing output `a` and then output `b` ("-": stdout) would land in one file, the
-// second truncating or interleaving with the first: the same existing file, pipe or terminal by
-// device and inode (hard links, symlinks, /dev/stdout, stdout redirected to it; /dev/null
-// excepted), or for a path not created yet, the same path once symlinks and ".." are resolved. Call after CheckWritable() has created both, so that a
-// symlink to a file not yet there is caught too.
+// second truncating or interleaving with the first (tools::SameFile: hard links, symlinks, also
+// dangling ones, /dev/stdout for "-"); /dev/null excepted, which keeps nothing to lose.
 bool SameOutputFile(const std::string& a, const std::string& b);
 
 // Calls `write` on the file at `path` ("-": stdout); InputError naming `option` and the path if
@@ -30,27 +27,12 @@ void Emit(const char* option, const std::string& path, const std::function<void(
 // Stdout ("-" for either) cannot be taken back, so it is written after the file.
 void EmitWithTrace(const std::string& trace_path, const std::string& trace, const std::string& out_path,
                    const std::function<void(std::ostream&)>& write);
-// InputError naming `option` and `path` if the file cannot be opened for writing, so that a run
-// fails before its work rather than after. Creates the file if it does not exist, and then
-// records it in `created` (if given) so that a run that fails can take it away again.
 // Prints SizeForGpus's note, if any, to stderr ("plan-sim: note: ...").
 void PrintNote(const std::string& note);
 
-void CheckWritable(const char* option, const std::string& path, std::vector<std::string>* created = nullptr);
-
-// Removes, when it goes out of scope, the files a run created for its outputs, unless Keep()
-// was called: a run that fails leaves no empty or partial output behind.
-class CreatedOutputs {
- public:
-  CreatedOutputs() = default;
-  CreatedOutputs(const CreatedOutputs&) = delete;
-  CreatedOutputs& operator=(const CreatedOutputs&) = delete;
-  ~CreatedOutputs();
-  std::vector<std::string>* list() { return &paths_; }
-  void Keep() { paths_.clear(); }
-
- private:
-  std::vector<std::string> paths_;
-};
+// InputError naming `option` and `path` if Emit could not write the file (tools::WritableError),
+// so that a run fails before its work rather than after. Creates nothing and opens no existing
+// file: opening and closing a FIFO to probe it would end its reader's input (QA, session 53).
+void CheckWritable(const char* option, const std::string& path);
 
 }  // namespace braid::sim
