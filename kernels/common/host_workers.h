@@ -22,7 +22,8 @@ inline constexpr int kMaxHostWorkers = 256;
 // [0, count) in order, each a multiple of `align` elements long except the last (some may be
 // empty). Worker 0 runs on the calling thread, the others on helper threads; when a helper cannot
 // be started, the calling thread runs that worker and every later one itself, after its own.
-// fn must not throw. Allocates nothing.
+// fn must not throw. Allocates nothing itself; starting a helper allocates its std::thread state
+// (a failure there is the case above).
 template <typename Fn>
 void ForEachWorkerRange(int64_t count, int workers, int64_t align, const Fn& fn) {
   workers = std::clamp(workers, 1, kMaxHostWorkers);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -253,6 +254,53 @@ TEST(GemmHost, BiasGeluWithTolerance) {
       x.beta = variant == 3 ? 1.0f : 0.0f;
       RunAndCheck(x);
     }
+  }
+}
+
+// beta = 0 (or -0) does not read C, so a C of NaN changes nothing; alpha = 0 still forms A B, so
+// an Inf in A reaches D as 0 x Inf = NaN (gemm.h). Neither was pinned: C was given only with
+// beta != 0, and "skip the product when alpha = 0" passed every test (QA, session 53).
+TEST(GemmHost, BetaZeroIgnoresCAndAlphaZeroStillMultiplies) {
+  for (DataType out : kOutputs) {
+    Case x = Make(5, 6, 7, kBf16, out, Op::kAsIs, Op::kTransposed);
+    SCOPED_TRACE(x.Name());
+    Problem pr(x, 11);
+    Matrix nan_c(out, x.m, x.n, 0);  // 0xff bytes: NaN in every type
+    for (float beta : {0.0f, -0.0f}) {
+      pr.args.c = nan_c.data(), pr.args.ldc = nan_c.ld, pr.args.beta = beta;
+      ASSERT_TRUE(GemmHost(pr.args, 1).ok());
+      for (int64_t i = 0; i < x.m; ++i)
+        for (int64_t j = 0; j < x.n; ++j)
+          EXPECT_TRUE(SameRounded(pr.d, i, j, pr.want_d[size_t(i * x.n + j)])) << "beta " << beta << " D[" << i << "][" << j << "]";
+    }
+    pr.args.c = nullptr, pr.args.beta = 0.0f, pr.args.alpha = 0.0f;
+    pr.a.Set(0, 0, std::numeric_limits<double>::infinity());
+    ASSERT_TRUE(GemmHost(pr.args, 1).ok());
+    for (int64_t j = 0; j < x.n; ++j) EXPECT_TRUE(std::isnan(pr.d.Get(0, j))) << "D[0][" << j << "] = " << pr.d.Get(0, j);
+    for (int64_t j = 0; j < x.n; ++j) EXPECT_EQ(pr.d.Get(1, j), 0.0) << "D[1][" << j << "]";
+  }
+}
+
+// GeLU reads the fp32 pre-activation, not the one rounded to the output type for saving (gemm.h;
+// the CUDA epilogue does the same). t = -2 - 2^-7 (bf16) or -2 - 2^-10 (fp16) lies half-way
+// between two values of the output type, where gelu' ~ -0.085: GeLU of the rounded t is off by
+// 3.6 (bf16) or 3.7 (fp16) units of D's rounding, beyond the one rounding allowed here. Made
+// exact from small terms: t = a0 b0 + a1 b1 = -2 x 1 + (-delta) x 1, bias 0.
+TEST(GemmHost, GeluReadsTheUnroundedPreActivation) {
+  for (DataType out : {kBf16, kF16}) {
+    const double delta = out == kBf16 ? 0x1p-7 : 0x1p-10;
+    Case x = Make(1, 1, 2, kBf16, out, Op::kAsIs, Op::kTransposed);
+    x.epilogue = GemmEpilogue::kBiasGelu;
+    x.save_pre = true;
+    Problem pr(x, 1, /*expect=*/false);
+    pr.a.Set(0, 0, -2.0), pr.a.Set(0, 1, -delta);
+    pr.b.Set(0, 0, 1.0), pr.b.Set(0, 1, 1.0);
+    pr.bias.Set(0, 0, 0.0);
+    ASSERT_TRUE(GemmHost(pr.args, 1).ok());
+    const double t = -2.0 - delta;
+    const double want = Problem::Gelu64(t);
+    EXPECT_NEAR(pr.d.Get(0, 0), want, UnitRoundoff(out) * std::fabs(want) + 1e-6) << DataTypeName(out);
+    EXPECT_TRUE(SameRounded(pr.pre, 0, 0, t)) << "saved " << pr.pre.Get(0, 0);  // the tie, rounded to even
   }
 }
 

@@ -9,8 +9,10 @@
 //   fp8 e5m2 rounds overflow to Inf like IEEE types.
 // - NaN propagates through sum/prod/avg/premulsum; min/max return NaN if either input is NaN.
 // - Integer sum/prod wrap modulo 2^bits (unsigned arithmetic), as NCCL does.
-// - Thread-safe. No heap memory is allocated; counts of 4Mi elements and more are split across
-//   up to 4 threads (one that cannot be started leaves its share to the calling thread).
+// - Thread-safe. Counts of 4Mi elements and more are split across up to 4 threads, whose start
+//   is the only heap allocation (std::thread keeps its state there); one that cannot be started,
+//   for want of memory or threads, leaves its share to the calling thread. Below that count
+//   nothing is allocated.
 // - These are the runtime's inner loops, so they return nothing: an invalid type or op writes
 //   nothing (callers validate first, as the collectives do).
 #pragma once
