@@ -38,7 +38,7 @@ fake_launcher() {
   chmod +x "${dir}/fake-$1"
 }
 
-run=("${perf}" calibrate --out "${keep}" -e 4K --repeat 1)
+run=("${perf}" calibrate --out "${keep}" -e 64K --repeat 1)
 
 # ---- refused up front: exit 2 ---------------------------------------------------------------------
 if [[ -z "$(ls -A /sys/class/infiniband 2>/dev/null)" ]]; then
@@ -52,7 +52,13 @@ expect 2 "--classes 'shm,udp': unknown class 'udp'" "${run[@]}" --classes shm,ud
 expect 2 "--classes 'shm,': empty class name after the last ','" "${run[@]}" --classes shm,
 expect 2 "--mpiexec '/nonexistent/mpiexec': no such executable" "${run[@]}" --mpiexec /nonexistent/mpiexec
 expect 2 "--name: empty \(leave it out for 'calibrated <host>'\)" "${run[@]}" --name ""
-expect 2 "-e/--maxbytes '2G' is invalid \(a size in \[1K, 1G\]" "${perf}" calibrate --out "${keep}" -e 2G
+expect 2 "-e/--maxbytes '2G' is invalid \(a size in \[64K, 1G\]" "${perf}" calibrate --out "${keep}" -e 2G
+# The memory phase (last, after the link jobs) is refused up front when it cannot fit: 1024 ranks
+# x 2 x 256 MiB is 512 GiB.
+expect 2 "memory measurement needs 512.*--ranks-per-node 1024.*lower --ranks-per-node or -e" \
+  "${run[@]}" --ranks-per-node 1024
+# Below 64 KiB the bandwidth fit would have no windowed rate (it fitted sub-KiB ping-pongs).
+expect 2 "-e/--maxbytes '32K' is invalid \(a size in \[64K, 1G\].*from 64 KiB" "${perf}" calibrate --out "${keep}" -e 32K
 expect 2 "--out: cannot open '${dir}/no/such.json' for writing" "${perf}" calibrate --out "${dir}/no/such.json"
 # Inside an MPI job (the variables MPICH's Hydra, Open MPI and PMIx launchers set): the job's
 # first rank says why, the others only exit.

@@ -51,7 +51,8 @@ std::unique_ptr<Comm> CreateBraidComm(const Options& options);
 std::unique_ptr<Backend> MakeBraidBackend(const Options& options);
 std::unique_ptr<Backend> MakeMpiBackend(const Options& options);
 
-// First line of MPI_Get_library_version, whitespace collapsed: "MPICH Version: 4.0.2".
+// First line of MPI_Get_library_version, whitespace collapsed, with MPICH's device when it names
+// one: "MPICH Version: 4.0.2, device ch4:ucx".
 std::string MpiLibraryVersion();
 
 // Why the MPI backend cannot run these options (a type or reduction MPI lacks, or a count above

@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <cstring>
+#include <string_view>
 
 #include "backend.h"
 
@@ -47,17 +49,33 @@ MPI_Op ToMpiOp(RedOpKind kind) {
 
 }  // namespace
 
+namespace {
+
+// The line of `text` from `begin` (lines end at \n or \r), whitespace runs collapsed to one space.
+std::string CollapsedLine(std::string_view text, size_t begin) {
+  std::string line;
+  for (size_t i = begin; i < text.size() && text[i] != '\n' && text[i] != '\r'; ++i) {
+    const bool space = std::isspace(static_cast<unsigned char>(text[i]));
+    if (!space) line += text[i];
+    else if (!line.empty() && line.back() != ' ') line += ' ';
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
+}  // namespace
+
 std::string MpiLibraryVersion() {
   char text[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   MPI_Get_library_version(text, &len);
-  std::string version;
-  for (int i = 0; i < len && text[i] != '\n' && text[i] != '\r'; ++i) {
-    const bool space = std::isspace(static_cast<unsigned char>(text[i]));
-    if (!space) version += text[i];
-    else if (!version.empty() && version.back() != ' ') version += ' ';
-  }
-  while (!version.empty() && version.back() == ' ') version.pop_back();
+  const std::string_view all(text, size_t(std::max(len, 0)));
+  std::string version = CollapsedLine(all, 0);
+  // MPICH names its device (the transport underneath: ch4:ucx, ch4:ofi, ch3:nemesis) on a later
+  // line; it decides what an MPI baseline measures, so it goes beside the version.
+  constexpr std::string_view kDevice = "MPICH Device:";
+  if (const size_t at = all.find(kDevice); at != std::string_view::npos)
+    version += ", device " + CollapsedLine(all, at + kDevice.size());
   return version;
 }
 

@@ -33,6 +33,7 @@
 #include "context.h"
 #include "interruption.h"
 #include "memory_budget.h"
+#include "mpi_job.h"
 #include "options.h"
 #include "p2p_suite.h"
 #include "lib/replace_file.h"
@@ -86,24 +87,6 @@ struct Settings {
   std::string launcher;                     // --mpiexec, resolved to a path
   std::vector<std::string> launcher_flags;  // after "-n 2": core binding in its syntax
 };
-
-// The launcher variable that says this process is a rank of an MPI job ("" if none): MPICH's
-// Hydra and Slurm's PMI set PMI_RANK/PMI_SIZE, Open MPI OMPI_COMM_WORLD_*, PMIx launchers
-// PMIX_RANK. calibrate starts 2-rank jobs of its own; as a rank of a job it would run one
-// calibration per rank at once, each disturbing the others' timings.
-std::string MpiJobVariable() {
-  for (const char* name : {"PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"})
-    if (std::getenv(name)) return name;
-  return "";
-}
-
-// Whether this process is the first rank of the job it runs in (or in none): only that rank
-// prints the refusal, once.
-bool FirstRankOfJob() {
-  for (const char* name : {"PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"})
-    if (const char* rank = std::getenv(name)) return std::string_view(rank) == "0";
-  return true;
-}
 
 // The launcher's core-binding flags: timings of ranks that the kernel moves between cores (and
 // that share a core with other tenants' threads for a while) swing from run to run. Each
@@ -345,7 +328,7 @@ int CalibrateMain(int argc, char** argv) {
   app.add_option("-o,--out", s.out, "Cluster file to write (JSON; '-' = stdout)")->required();
   app.add_option("--ranks-per-node", s.ranks_per_node, "Ranks per node of the cluster described")
       ->capture_default_str();
-  app.add_option("-e,--maxbytes", s.max_bytes, "Largest message measured, 1K-1G (K/M/G suffixes)")->capture_default_str();
+  app.add_option("-e,--maxbytes", s.max_bytes, "Largest message measured, 64K-1G (K/M/G suffixes)")->capture_default_str();
   app.add_option("--classes", s.classes, "auto (shm, tcp, and ib when present) or a list: shm,tcp,ib")
       ->capture_default_str();
   app.add_option("--repeat", s.repeat, "Runs per suite (each size keeps its best run)")->capture_default_str();
@@ -355,17 +338,22 @@ int CalibrateMain(int argc, char** argv) {
   CLI::Option* name = app.add_option("--name", s.name, "Cluster name (default: 'calibrated <host>')");
   if (std::optional<int> exit_code = braid::tools::ParseCommandLine(app, argc, argv, "braid-perf calibrate", 2))
     return *exit_code;
+  // calibrate starts 2-rank jobs of its own; as a rank of a job it would run one calibration per
+  // rank at once, each disturbing the others' timings.
   if (const std::string variable = MpiJobVariable(); !variable.empty()) {
     if (FirstRankOfJob())
       std::fprintf(stderr, "braid-perf calibrate: runs inside an MPI job (%s is set); it launches its own 2-rank "
                    "jobs with --mpiexec, so run it without mpiexec\n", variable.c_str());
     return 2;
   }
-  // The point-to-point suites' range: they refuse larger sizes.
+  // Up to the point-to-point suites' limit (they refuse larger sizes), from the smallest size
+  // the bandwidth fit reads: below 64 KiB it had no windowed rate and fitted the link's
+  // bandwidth to sub-KiB ping-pong times, with no word (-e 1K: 6.6 GB/s against ~12 measured;
+  // QA, session 53).
   std::optional<size_t> max_bytes = ParseSize(s.max_bytes);
-  if (!max_bytes || *max_bytes < 1024 || *max_bytes > kMaxP2pBytes) {
-    std::fprintf(stderr, "braid-perf calibrate: -e/--maxbytes '%s' is invalid (a size in [1K, 1G], e.g. 256M)\n",
-                 s.max_bytes.c_str());
+  if (!max_bytes || *max_bytes < kMinFitBandwidthBytes || *max_bytes > kMaxP2pBytes) {
+    std::fprintf(stderr, "braid-perf calibrate: -e/--maxbytes '%s' is invalid (a size in [64K, 1G], e.g. 256M: the "
+                 "bandwidth fit reads the windowed suites' sizes from 64 KiB)\n", s.max_bytes.c_str());
     return 2;
   }
   if (s.out.empty()) {
@@ -382,6 +370,15 @@ int CalibrateMain(int argc, char** argv) {
   }
   if (s.ranks_per_node < 1 || s.ranks_per_node > 1024) {
     std::fprintf(stderr, "braid-perf calibrate: --ranks-per-node %d is out of range [1, 1024]\n", s.ranks_per_node);
+    return 2;
+  }
+  // The memory phase runs last, after minutes of link jobs: refused now if it cannot fit.
+  const size_t memory_phase = LocalRatesPeakBytes(s.ranks_per_node, *max_bytes);
+  if (const std::optional<size_t> available = MeminfoBytes("MemAvailable"); available && memory_phase > *available) {
+    std::fprintf(stderr, "braid-perf calibrate: its memory measurement needs %.1f GiB (--ranks-per-node %d x 2 "
+                 "buffers of max(-e, 256 MiB)), more than the %.1f GiB this machine has available; lower "
+                 "--ranks-per-node or -e\n", double(memory_phase) / double(1ull << 30), s.ranks_per_node,
+                 double(*available) / double(1ull << 30));
     return 2;
   }
   std::optional<std::vector<LinkClass>> classes = SelectClasses(s.classes);

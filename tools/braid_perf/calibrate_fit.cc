@@ -11,10 +11,10 @@ constexpr double kMinGBps = 1e-6;
 constexpr int kRobustIterations = 20;
 constexpr double kMinResidual = 1e-3;  // relative; bounds the L1 reweighting
 constexpr double kMinSplitGain = 0.005;  // relative error per point a second regime must save
-// Windowed suites' sizes that set the stream rates: the host runtime's slice sizes (32-256 KiB)
-// and a little above, where the reused buffers are in cache. What memory does to the rates
-// beyond the caches is measured separately (calibrate_local.h) and applied by plan-sim.
-constexpr double kStreamMinBytes = 64 << 10, kStreamMaxBytes = 1 << 20;
+// Windowed suites' sizes that set the stream rates (calibrate_fit.h): the host runtime's slice
+// sizes (32-256 KiB) and a little above, where the reused buffers are in cache. What memory does
+// to the rates beyond the caches is measured separately (calibrate_local.h) and applied by plan-sim.
+constexpr double kStreamMinBytes = kMinFitBandwidthBytes, kStreamMaxBytes = 1 << 20;
 // The smallest exchange whose rate counts as streaming: plan-sim's link rates are taken at a
 // 256 KiB working set (kStreamWorkingSetBytes in sim/cluster/host_calibration.h), and below it an
 // exchange's fixed share (an eager message's trip through the FIFO, the wake-up) is large enough

@@ -18,6 +18,9 @@ struct SizedValue {
   double value = 0;  // microseconds (latency) or MB/s (bandwidth)
 };
 
+// The smallest windowed size the bandwidth fit reads (FitLink): calibrate's -e must reach it.
+inline constexpr size_t kMinFitBandwidthBytes = 64 << 10;
+
 struct AlphaBeta {
   double alpha_us = 0;  // fixed cost per message, microseconds
   double GBps = 0;      // 1e9 bytes/s

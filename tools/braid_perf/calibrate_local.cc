@@ -123,11 +123,21 @@ double MatmulTflops() {
   return 2.0 * n * n * n / seconds / 1e12;
 }
 
+// At least kMemoryWorkingSetBytes: the memory's rate, whatever -e.
+size_t LargestWorkingSet(size_t max_working_set_bytes) {
+  return std::max(max_working_set_bytes, kMemoryWorkingSetBytes);
+}
+
 }  // namespace
+
+size_t LocalRatesPeakBytes(int ranks, size_t max_working_set_bytes) {
+  const size_t largest = LargestWorkingSet(max_working_set_bytes);
+  return size_t(ranks) * (2 * largest + 3 * kPageBytes + std::min(kSliceBytes, largest));  // Arrays(largest)
+}
 
 LocalRates MeasureLocalRates(int ranks, size_t max_working_set_bytes) {
   LocalRates rates;
-  const size_t largest = std::max(max_working_set_bytes, kMemoryWorkingSetBytes);
+  const size_t largest = LargestWorkingSet(max_working_set_bytes);
   for (size_t bytes = kMinWorkingSetBytes;; bytes *= 4) {
     rates.by_working_set.push_back(MeasureWorkingSet(ranks, std::min(bytes, largest)));
     if (bytes >= largest) break;

@@ -30,4 +30,9 @@ struct LocalRates {
 // the reduce reads a slice-sized received buffer, which stays in cache, plus the input.
 LocalRates MeasureLocalRates(int ranks, size_t max_working_set_bytes);
 
+// Host memory MeasureLocalRates holds at its peak (the largest working set's arrays on every
+// rank's thread at once), for a check before any measurement: past MemAvailable, overcommit
+// lets the allocation succeed and the OOM killer ends the run after all the link jobs.
+size_t LocalRatesPeakBytes(int ranks, size_t max_working_set_bytes);
+
 }  // namespace braid::perf

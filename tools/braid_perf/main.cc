@@ -13,7 +13,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -24,6 +26,7 @@
 #include "context.h"
 #include "device_memory.h"
 #include "memory_budget.h"
+#include "mpi_job.h"
 #include "options.h"
 #include "p2p_backend.h"
 #include "p2p_report.h"
@@ -63,22 +66,32 @@ class OutputFile {
   std::string flag_, path_;
 };
 
+// Rank 0: whether everything printed to stdout (`what`) reached it; else a message naming it.
+// stdio keeps a write's failure (a full disk, a closed pipe) until the flush: unchecked, the
+// document was lost with exit 0 (`--json - > /dev/full`; QA, session 53).
+bool StdoutWritten(const char* what) {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return true;
+  std::fprintf(stderr, "braid-perf: writing %s to stdout failed: %s\n", what, std::strerror(errno));
+  return false;
+}
+
 // Rank 0 only: writes a run's outputs (those wanted, with their text). The files are replaced
 // all or none, so a run that fails to write one keeps the others as they were. False (after a
 // message) if writing failed.
 bool WriteOutputs(const std::vector<std::pair<const OutputFile*, std::string>>& outputs) {
   std::vector<std::pair<std::string, std::string>> files;
+  bool written = true;
   for (const auto& [output, text] : outputs) {
     if (!output->wanted()) continue;
     if (output->path() == "-") {
       std::fputs(text.c_str(), stdout);
-      std::fflush(stdout);
+      written = StdoutWritten("the results") && written;
     } else {
       files.push_back({output->path(), text});
     }
   }
   const std::string error = tools::ReplaceFiles(files);
-  if (error.empty()) return true;
+  if (error.empty()) return written;
   std::fprintf(stderr, "braid-perf: %s%s\n", error.c_str(),
                files.size() > 1 ? "; no output file was replaced" : "");
   return false;
@@ -112,11 +125,12 @@ int RunCollectiveSuite(const Options& options, int rank, OutputFile& json, Outpu
   if (!ran) return 2;
   const Results& results = *ran;
   if (table) PrintFooter(stdout, options, results);
+  const bool printed = !table || StdoutWritten("the table");
   const bool written = rank != 0 || WriteOutputs({{&json, json.wanted() ? ResultsToJson(options, info, results).dump(2) + "\n" : ""},
                                                    {&csv, csv.wanted() ? ResultsToCsv(options, info, results) : ""}});
   backend.reset();  // destroy the communicator before MPI_Finalize
   if (results.wrong_total > 0) return 1;
-  return written ? 0 : 2;
+  return written && printed ? 0 : 2;
 }
 
 // --memory cuda: makes this rank's GPU current (ranks on a host spread over its GPUs) before any
@@ -148,13 +162,14 @@ int RunP2pSuite(const Options& options, int rank, OutputFile& json, OutputFile& 
   if (!ran) return 2;
   const P2pResults& results = *ran;
   if (table) PrintP2pFooter(stdout, options, results);
+  const bool printed = !table || StdoutWritten("the table");
   const bool written =
       rank != 0 || WriteOutputs({{&json, json.wanted() ? P2pResultsToJson(options, context, results).dump(2) + "\n" : ""},
                                  {&csv, csv.wanted() ? P2pResultsToCsv(options, context, results) : ""}});
   versus.reset();
   backend.reset();
   if (results.wrong_total > 0) return 1;
-  return written ? 0 : 2;
+  return written && printed ? 0 : 2;
 }
 
 // The operation timeout braid would use (BRAID_TIMEOUT), with every other BRAID_* knob braid
@@ -219,12 +234,14 @@ int Main(int argc, char** argv) {
 }  // namespace braid::perf
 
 int main(int argc, char** argv) {
-  // Before MPI: a version query needs no job (the header of every run says the same).
+  // Before MPI: a version query needs no job (the header of every run says the same). Under
+  // mpiexec only the job's first rank answers, and only it plots (every rank wrote the same file).
+  const bool first_rank = braid::perf::FirstRankOfJob();
   if (argc == 2 && (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "-V")) {
-    std::printf("braid-perf %s (git %s)\n", BRAID_VERSION, BRAID_GIT_REVISION);
+    if (first_rank) std::printf("braid-perf %s (git %s)\n", BRAID_VERSION, BRAID_GIT_REVISION);
     return 0;
   }
-  if (argc > 1 && std::string_view(argv[1]) == "plot") return braid::perf::PlotMain(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "plot") return first_rank ? braid::perf::PlotMain(argc - 1, argv + 1) : 0;
   if (argc > 1 && std::string_view(argv[1]) == "calibrate") return braid::perf::CalibrateMain(argc - 1, argv + 1);
   // Funneled: only this thread calls MPI, but the process has others (the watchdog, braid's).
   int provided = 0;

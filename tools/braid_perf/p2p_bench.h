@@ -5,7 +5,8 @@
 // - bibw: both ranks post a window of receives and of sends at once; bytes both ways / time.
 // - msgrate: ranks i < n/2 run bw to rank i + n/2, all pairs at once; aggregate bytes and
 //   messages per second.
-// Each size runs `warmup` then at most `iters` timed iterations: sizes above 8 KiB run fewer,
+// Each size runs `warmup` untimed iterations (a backend's first size at least
+// kFirstSizeWarmup, as many as it times if fewer), then at most `iters` timed ones: sizes above 8 KiB run fewer,
 // so that each moves about 256 MiB (at least 5 iterations), and windows shrink so that one holds
 // at most 64 MiB: a 1 GiB row then takes seconds, not minutes. The row says what it ran.
 // With --rounds and --versus (options.h) each size runs several rounds, and a row is the
@@ -26,6 +27,7 @@ namespace braid::perf {
 struct P2pRow {
   size_t bytes = 0;
   int iterations = 0;       // timed iterations run at this size
+  int warmup = 0;           // untimed iterations before them
   int window = 1;           // messages in flight per iteration (bandwidth suites)
   double seconds = 0;       // timed loop, max over ranks
   double latency_us = 0;    // latency suite: half the round trip, microseconds
@@ -33,6 +35,10 @@ struct P2pRow {
   double messages_per_s = 0;   // bandwidth suites: messages delivered per second, all pairs
   int64_t wrong = -1;       // bytes received wrong in the checked exchange (-1: -c 0)
 };
+
+// Untimed iterations before a backend's first size, at least (its own first-use costs: a
+// braid bw sweep's first row read 1.4-3x low at 5, whatever size it started at; QA, session 53).
+inline constexpr int kFirstSizeWarmup = 50;
 
 // A ratio with no meaning (0 / 0): printed "n/a", null in JSON, empty in CSV.
 inline constexpr double kNoRatio = -1;

@@ -48,6 +48,7 @@ nlohmann::ordered_json RowToJson(const Options& o, const P2pRow& row) {
     j["messages_per_s"] = row.messages_per_s;
   }
   j["iterations"] = row.iterations;
+  j["warmup"] = row.warmup;
   if (o.suite != P2pSuite::kLatency) j["window"] = row.window;
   j["seconds"] = row.seconds;
   j["wrong"] = row.wrong < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.wrong);
@@ -80,8 +81,12 @@ void PrintP2pHeader(std::FILE* out, const Options& o, const RunContext& context)
       window += fmt::format(" (fewer from {} B: at most {} MiB in flight)", kMaxWindowBytes / size_t(o.window) + 1,
                             kMaxWindowBytes >> 20);
   }
-  text += fmt::format("# sizes     : {} .. {} B, factor {}; at most {} iterations ({} warm-up){}, check {}\n",
-                      o.min_bytes, largest, o.factor, o.iters, o.warmup, window, o.check ? 1 : 0);
+  const std::string warmup =
+      o.warmup > 0 ? fmt::format("{} warm-up, a backend's first size at least {} or its iteration count", o.warmup,
+                                 kFirstSizeWarmup)
+                   : std::string("no warm-up");
+  text += fmt::format("# sizes     : {} .. {} B, factor {}; at most {} iterations ({}){}, check {}\n",
+                      o.min_bytes, largest, o.factor, o.iters, warmup, window, o.check ? 1 : 0);
   if (o.rounds > 1 || o.versus) {
     text += fmt::format("# rounds    : {} per size{}; each value is the median round{}\n", o.rounds,
                         o.versus ? ", the backends taking turns to go first" : "",
