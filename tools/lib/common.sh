@@ -88,7 +88,10 @@ braid_configure() {
     return 0
   fi
   braid_say "configuring ${BRAID_BUILD_DIR} (BRAID_CUDA=${cuda})"
-  cmake -S "${BRAID_ROOT_DIR}" -B "${BRAID_BUILD_DIR}" -G Ninja -DBRAID_CUDA="${cuda}"
+  # A build directory configured before with another generator keeps it (CMake refuses to switch).
+  local generator=(-G Ninja)
+  [[ -f "${BRAID_BUILD_DIR}/CMakeCache.txt" ]] && generator=()
+  cmake -S "${BRAID_ROOT_DIR}" -B "${BRAID_BUILD_DIR}" "${generator[@]}" -DBRAID_CUDA="${cuda}"
 }
 
 braid_build() {
