@@ -106,6 +106,22 @@ TEST(GemmGpu, ShapesExact) {
   ExactCase(Case::Make(4224, 4224, 4224, kF16, kF32, Op::kTransposed, Op::kAsIs), ++seed);
 }
 
+// beta = 0 (and -0) reads no C: given one full of NaN, D must still equal GemmHost's bit for bit,
+// on the Hopper kernel's shape (interior tiles take the check-free path) and the portable one's.
+TEST(GemmGpu, BetaZeroReadsNoC) {
+  BRAID_REQUIRE_GPU();
+  uint64_t seed = 2500;
+  for (float beta : {0.0f, -0.0f}) {
+    for (DataType out : kOutputs) {
+      for (Case x : {Case::Make(392, 520, 264, kBf16, out, Op::kAsIs, Op::kTransposed),
+                     Case::Make(113, 239, 799, kF16, out, Op::kTransposed, Op::kAsIs)}) {
+        x.beta = beta, x.nan_c = true, x.epilogue = GemmEpilogue::kBias;
+        ExactCase(x, ++seed);
+      }
+    }
+  }
+}
+
 // (f) A one element past an aligned address cannot use TMA: the fallback must still be right.
 TEST(GemmGpu, MisalignedOperandsFallBack) {
   BRAID_REQUIRE_GPU();

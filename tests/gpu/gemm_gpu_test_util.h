@@ -33,6 +33,9 @@ struct Case {
   GemmEpilogue epilogue = GemmEpilogue::kNone;
   float alpha = 1.0f, beta = 0.0f;
   bool c_is_d = false, residual = false, save_pre = false;
+  // With beta = 0: C is given anyway, as D's initial contents (the 0xff poison, NaN in every
+  // type), which the kernel must not read (gemm.h: C is read only when beta != 0).
+  bool nan_c = false;
   int64_t pad_in = 0, pad_out = 0;        // extra elements per stored row: A, B / C, D, residual, pre
   int64_t misalign_a = 0, misalign_b = 0;  // A / B start this many elements past an aligned address
   Fill fill = Fill::kSmallInts;
@@ -47,7 +50,7 @@ struct Case {
     return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " " + DataTypeName(in) + "->" +
            DataTypeName(out) + " " + (op_a == GemmOperand::kAsIs ? "n" : "t") + (op_b == GemmOperand::kAsIs ? "n" : "t") +
            " epilogue=" + epi[int(epilogue)] + " alpha=" + std::to_string(alpha) + " beta=" + std::to_string(beta) +
-           (c_is_d ? " c==d" : "") + (residual ? " residual" : "") + (save_pre ? " pre" : "") +
+           (c_is_d ? " c==d" : "") + (nan_c ? " nan-c" : "") + (residual ? " residual" : "") + (save_pre ? " pre" : "") +
            " pad=" + std::to_string(pad_in) + "/" + std::to_string(pad_out) +
            (misalign_a || misalign_b ? " misaligned" : "");
   }
@@ -207,6 +210,7 @@ inline GpuRun::GpuRun(const Case& x, uint64_t seed) : x_(x), seed_(seed) {
   g.a = da_.get(), g.lda = a_.ld, g.b = db_.get(), g.ldb = b_.ld, g.d = dd_.get(), g.ldd = d_init_.ld;
   g.alpha = x.alpha, g.beta = x.beta, g.epilogue = x.epilogue;
   if (x.beta != 0.0f) g.c = x.c_is_d ? dd_.get() : dc_.get(), g.ldc = x.c_is_d ? d_init_.ld : c_.ld;
+  if (x.nan_c && x.beta == 0.0f) g.c = dd_.get(), g.ldc = d_init_.ld;
   g.bias = dbias_.get();
   if (x.residual) g.residual = dres_.get(), g.ld_residual = residual_.ld;
   if (x.save_pre) g.pre_activation = dpre_.get(), g.ld_pre = x.n + PrePad();
@@ -264,6 +268,7 @@ inline bool GpuRun::RunHost() {
   GemmArgs g = dev_args_;
   g.a = a_.bytes.data(), g.b = b_.bytes.data(), g.d = host_d_.bytes.data();
   if (x_.beta != 0.0f) g.c = x_.c_is_d ? host_d_.bytes.data() : c_.bytes.data();
+  if (x_.nan_c && x_.beta == 0.0f) g.c = host_d_.bytes.data();
   g.bias = bias_.empty() ? nullptr : bias_.bytes.data();
   g.residual = residual_.empty() ? nullptr : residual_.bytes.data();
   g.pre_activation = x_.save_pre ? host_pre_.bytes.data() : nullptr;
