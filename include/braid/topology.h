@@ -2,8 +2,13 @@
 // cores, memory, GPUs and NICs, each I/O device with its NUMA node and package.
 //
 // It comes from hwloc (this machine, or an hwloc XML export of another machine, e.g. from
-// `lstopo host.xml`) or from braid's own JSON form, which TopologyToJson writes and people may
-// edit by hand to describe a cluster node that is not at hand.
+// `lstopo host.xml`) or from braid's own JSON form, which TopologyToJson writes and
+// TopologyFromJson reads back (API only: braid-topo reads hwloc XML, and plan-sim's --cluster
+// takes its own cluster files, not this form).
+//
+// GPUs are NVIDIA's display and 3D controllers and AMD's Instinct accelerators (PCI classes
+// 0x1200 and 0x0380); an AMD VGA controller counts only with a compute backend's device under it,
+// so onboard and integrated graphics do not take GPU indexes.
 #pragma once
 
 #include <string>
@@ -20,14 +25,16 @@ struct TopoGpu {
   std::string pci_bus_id;  // "0000:17:00.0"; empty if the GPU is not a PCI device
   int numa_node = -1;      // hwloc logical index of the nearest NUMA node; -1 unknown
   int package = -1;        // hwloc logical index of the nearest package; -1 unknown
-  double memory_GiB = 0;   // device memory; 0 unknown (hwloc knows it only through CUDA)
+  double memory_GiB = 0;   // device memory; 0 unknown (hwloc knows it through CUDA or OpenCL)
 
   bool operator==(const TopoGpu&) const = default;
 };
 
 // One network OS device. An InfiniBand or RoCE port usually appears twice, as its RDMA device
-// ("mlx5_0") and as its IP interface ("ib0", "ens1f0"), with the same pci_bus_id: count ports by
-// pci_bus_id, not by entries.
+// ("mlx5_0") and as its IP interface ("ib0", "ens1f0"), with the same pci_bus_id: count adapters
+// by pci_bus_id, not by entries (a dual-port card whose ports share one PCI function, as mlx4's
+// do, is one adapter with two IP interfaces). From XML, an RDMA device is RoCE ("ethernet") when
+// the IP interface on its PCI function has an Ethernet address, else InfiniBand.
 struct TopoNic {
   std::string name;        // OS name: "eth0", "ib0", "mlx5_0"
   std::string kind = "other";  // "infiniband", "ethernet" or "other"

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -101,11 +102,37 @@ struct Locality {
   int package = -1;
 };
 
+// The NUMA node of the anchor's CPUs' ordinary memory: memory beside it in the same package that
+// hwloc marks as another kind (HBM, MCDRAM, NVM, CXL...) is not the device's node, as nvidia-smi
+// topo -m does not name it either (a package with HBM gave "NUMA ?"; QA, session 53). When no
+// such node's CPUs meet the anchor's (they are outside the allowed set, as in a container pinned
+// to the other socket), the only node the anchor's nodeset meets.
+int NumaNodeOf(hwloc_topology_t topology, hwloc_obj_t anchor) {
+  int found = -1;
+  for (hwloc_obj_t node = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_NUMANODE, nullptr); node != nullptr;
+       node = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_NUMANODE, node)) {
+    const bool ordinary = node->subtype == nullptr || std::strcmp(node->subtype, "DRAM") == 0;
+    if (!ordinary || !hwloc_bitmap_intersects(node->cpuset, anchor->cpuset)) continue;
+    if (found >= 0) return -1;
+    found = static_cast<int>(node->logical_index);
+  }
+  return found >= 0 ? found : OnlyIntersectingIndex(topology, HWLOC_OBJ_NUMANODE, anchor);
+}
+
+// The package that holds the anchor (hwloc places a device under its socket's objects), else
+// the only one whose CPUs meet the anchor's. By ancestry first: a package whose CPUs are all
+// outside the allowed set has an empty cpuset that meets nothing.
+int PackageOf(hwloc_topology_t topology, hwloc_obj_t anchor) {
+  for (hwloc_obj_t obj = anchor; obj != nullptr; obj = obj->parent) {
+    if (obj->type == HWLOC_OBJ_PACKAGE) return static_cast<int>(obj->logical_index);
+  }
+  return OnlyIntersectingIndex(topology, HWLOC_OBJ_PACKAGE, anchor);
+}
+
 Locality LocalityOf(hwloc_topology_t topology, hwloc_obj_t io_obj) {
   hwloc_obj_t anchor = hwloc_get_non_io_ancestor_obj(topology, io_obj);
   if (anchor == nullptr) return {};
-  return {OnlyIntersectingIndex(topology, HWLOC_OBJ_NUMANODE, anchor),
-          OnlyIntersectingIndex(topology, HWLOC_OBJ_PACKAGE, anchor)};
+  return {NumaNodeOf(topology, anchor), PackageOf(topology, anchor)};
 }
 
 std::string PciBusId(hwloc_obj_t pci) {
@@ -118,27 +145,50 @@ bool IsGpuOsDevice(hwloc_obj_t obj) {
   return type == HWLOC_OBJ_OSDEV_GPU || type == HWLOC_OBJ_OSDEV_COPROC;
 }
 
-// NVIDIA or AMD display controllers (VGA 0x0300, 3D 0x0302); a server's BMC VGA (Matrox,
-// ASPEED) is not a GPU worth counting.
-bool IsGpuPciDevice(hwloc_obj_t pci) {
-  const auto& attr = pci->attr->pcidev;
-  bool display = attr.class_id == 0x0300 || attr.class_id == 0x0302;
-  bool vendor = attr.vendor_id == 0x10de || attr.vendor_id == 0x1002;
-  return display && vendor;
+// An OS device of a compute backend (CUDA, OpenCL, Level Zero: co-processors; NVML, ROCm SMI:
+// they name the model), not a display driver's card0 / renderD128.
+bool IsComputeOsDevice(hwloc_obj_t obj) {
+  return obj->attr->osdev.type == HWLOC_OBJ_OSDEV_COPROC ||
+         (IsGpuOsDevice(obj) && !InfoOrEmpty(obj, "GPUModel").empty());
 }
 
-// What an OS device from a GPU backend (CUDA, NVML, RSMI...) knows: the marketing name and,
-// from CUDA, the memory size.
+bool HasComputeOsDevice(hwloc_obj_t pci) {
+  for (hwloc_obj_t child = pci->io_first_child; child != nullptr; child = child->next_sibling) {
+    if (child->type == HWLOC_OBJ_OS_DEVICE && IsComputeOsDevice(child)) return true;
+  }
+  return false;
+}
+
+// Compute GPUs by PCI vendor and class: NVIDIA's display controllers (VGA 0x0300, 3D 0x0302);
+// AMD's Instinct accelerators (processing accelerator 0x1200: MI300; other display controller
+// 0x0380: MI100, MI250X; 3D 0x0302). An AMD VGA controller (a Radeon card, a CPU's integrated
+// graphics, a server's onboard ES1000) counts only when a compute backend lists it; a BMC's VGA
+// (Matrox, ASPEED) never does. (MI300 went uncounted and an ES1000 took GPU index 0; QA, session 53.)
+bool IsGpuPciDevice(hwloc_obj_t pci) {
+  const auto& attr = pci->attr->pcidev;
+  if (attr.vendor_id == 0x10de) return attr.class_id == 0x0300 || attr.class_id == 0x0302;
+  if (attr.vendor_id != 0x1002) return false;
+  if (attr.class_id == 0x1200 || attr.class_id == 0x0380 || attr.class_id == 0x0302) return true;
+  return attr.class_id == 0x0300 && HasComputeOsDevice(pci);
+}
+
+// What an OS device from a GPU backend (CUDA, NVML, RSMI, OpenCL...) knows: the marketing name
+// and, from CUDA or OpenCL, the memory size (KiB in both).
 void FillFromGpuOsDevice(hwloc_obj_t osdev, TopoGpu* gpu) {
   std::string model = InfoOrEmpty(osdev, "GPUModel");
   if (!model.empty()) gpu->name = model;
   // A value that is not a plain positive size up to 1 PiB (a hand-edited XML: "inf", "-5", "1e300")
   // stays unknown (0) rather than becoming a GPU that fits any model.
   constexpr double kMaxGpuMemoryGiB = 1 << 20;
-  const std::string memory_kib = InfoOrEmpty(osdev, "CUDAGlobalMemorySize");
-  char* end = nullptr;
-  const double gib = std::strtod(memory_kib.c_str(), &end) / kKiBPerGiB;
-  if (!memory_kib.empty() && *end == '\0' && gib > 0 && gib <= kMaxGpuMemoryGiB) gpu->memory_GiB = gib;
+  for (const char* field : {"CUDAGlobalMemorySize", "OpenCLGlobalMemorySize"}) {
+    const std::string memory_kib = InfoOrEmpty(osdev, field);
+    char* end = nullptr;
+    const double gib = std::strtod(memory_kib.c_str(), &end) / kKiBPerGiB;
+    if (!memory_kib.empty() && *end == '\0' && gib > 0 && gib <= kMaxGpuMemoryGiB) {
+      gpu->memory_GiB = gib;
+      return;
+    }
+  }
 }
 
 TopoGpu GpuFromPciDevice(hwloc_topology_t topology, hwloc_obj_t pci) {
@@ -149,7 +199,7 @@ TopoGpu GpuFromPciDevice(hwloc_topology_t topology, hwloc_obj_t pci) {
   std::string device = InfoOrEmpty(pci, "PCIDevice");
   if (!device.empty()) {
     gpu.name = vendor.empty() ? device : vendor + " " + device;
-  } else if (pci->name != nullptr) {
+  } else if (pci->name != nullptr && *pci->name != '\0') {
     gpu.name = pci->name;
   } else {
     gpu.name = fmt::format("PCI {:04x}:{:04x}", attr.vendor_id, attr.device_id);
@@ -218,11 +268,21 @@ std::string NetworkInterfaceKind(hwloc_obj_t osdev) {
 }
 
 // An RDMA device's kind on the live machine: "Ethernet" link layer means RoCE. hwloc does not
-// record the link layer, so from XML every RDMA device is taken to be InfiniBand.
-std::string RdmaDeviceKind(const std::string& device, bool live_machine) {
-  if (!live_machine) return "infiniband";
-  auto link_layer = ReadFirstLine("/sys/class/infiniband/" + device + "/ports/1/link_layer");
-  return link_layer && *link_layer == "Ethernet" ? "ethernet" : "infiniband";
+// record the link layer; from XML the network interface on the same PCI function says it (a
+// 6-byte address: RoCE, or Cisco's usNIC; 20 bytes: IP over InfiniBand), else InfiniBand.
+std::string RdmaDeviceKind(hwloc_obj_t osdev, bool live_machine) {
+  if (live_machine) {
+    auto link_layer = ReadFirstLine(std::string("/sys/class/infiniband/") + osdev->name + "/ports/1/link_layer");
+    return link_layer && *link_layer == "Ethernet" ? "ethernet" : "infiniband";
+  }
+  if (osdev->parent != nullptr && osdev->parent->type == HWLOC_OBJ_PCI_DEVICE) {
+    for (hwloc_obj_t sibling = osdev->parent->io_first_child; sibling != nullptr; sibling = sibling->next_sibling) {
+      if (sibling->type == HWLOC_OBJ_OS_DEVICE && sibling->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK &&
+          NetworkInterfaceKind(sibling) == "ethernet")
+        return "ethernet";
+    }
+  }
+  return "infiniband";
 }
 
 std::vector<TopoNic> CollectNics(hwloc_topology_t topology, bool live_machine) {
@@ -234,7 +294,7 @@ std::vector<TopoNic> CollectNics(hwloc_topology_t topology, bool live_machine) {
     if (osdev->name == nullptr || std::strcmp(osdev->name, "lo") == 0) continue;
     TopoNic nic;
     nic.name = osdev->name;
-    nic.kind = type == HWLOC_OBJ_OSDEV_OPENFABRICS ? RdmaDeviceKind(nic.name, live_machine)
+    nic.kind = type == HWLOC_OBJ_OSDEV_OPENFABRICS ? RdmaDeviceKind(osdev, live_machine)
                                                    : NetworkInterfaceKind(osdev);
     if (live_machine) {
       nic.speed_Gbps = type == HWLOC_OBJ_OSDEV_OPENFABRICS ? InfinibandSpeedGbps(nic.name)
@@ -249,6 +309,20 @@ std::vector<TopoNic> CollectNics(hwloc_topology_t topology, bool live_machine) {
     nics.push_back(std::move(nic));
   }
   return nics;
+}
+
+// The format version an hwloc XML file declares (<topology version="3.0">), "" if none is found
+// in its first KiB: an export of a newer hwloc fails to load as if it were malformed.
+std::string XmlFormatVersion(const std::string& path) {
+  std::ifstream in(path);
+  std::string head(1024, '\0');
+  in.read(head.data(), std::streamsize(head.size()));
+  head.resize(size_t(in.gcount()));
+  constexpr std::string_view kTag = "<topology version=\"";
+  const size_t at = head.find(kTag);
+  if (at == std::string::npos) return "";
+  const size_t begin = at + kTag.size(), end = head.find('"', begin);
+  return end == std::string::npos || end - begin > 16 ? "" : head.substr(begin, end - begin);
 }
 
 int CountOf(hwloc_topology_t topology, hwloc_obj_type_t type) {
@@ -314,6 +388,12 @@ Status LoadTopologyXml(const std::string& path, Topology* out) {
     const int error = errno;
     // The file exists (stat above): no errno, EINVAL or ENOENT all mean hwloc refused its content.
     if (error == 0 || error == EINVAL || error == ENOENT) {
+      if (const std::string version = XmlFormatVersion(path); !version.empty() && version[0] > '2') {
+        return Status::InvalidArgument(fmt::format(
+            "{}: hwloc cannot load this XML topology: it is hwloc XML version {}, written by a newer hwloc than this "
+            "one ({}.{}), which reads versions 1 and 2; export it with hwloc 2 (lstopo --of xml)", path, version,
+            HWLOC_API_VERSION >> 16, (HWLOC_API_VERSION >> 8) & 0xff));
+      }
       return Status::InvalidArgument(fmt::format(
           "{}: hwloc cannot load this XML topology: not a well-formed hwloc XML export (HWLOC_XML_VERBOSE=1 "
           "shows why)", path));

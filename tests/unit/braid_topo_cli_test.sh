@@ -35,4 +35,21 @@ if [[ $(id -u) -ne 0 ]]; then
 else
   echo "note: root writes read-only files; that refusal is not checked"
 fi
+# --out naming the --xml input (directly or through a link) would replace the export with its summary.
+cat >"${dir}/in.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE topology SYSTEM "hwloc2.dtd">
+<topology version="2.0">
+  <object type="Machine" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" allowed_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" allowed_nodeset="0x00000001" gp_index="1">
+    <object type="NUMANode" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="2" local_memory="1073741824"/>
+    <object type="PU" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="3"/>
+  </object>
+</topology>
+XML
+ln -s in.xml "${dir}/in-link.xml"
+cp "${dir}/in.xml" "${dir}/in.copy"
+expect 0 "1 PU" --xml "${dir}/in.xml"
+expect 2 "--out ${dir}/in.xml is the --xml input" --xml "${dir}/in.xml" --format json --out "${dir}/in.xml"
+expect 2 "is the --xml input" --xml "${dir}/in-link.xml" --out "${dir}/in.xml"
+cmp -s "${dir}/in.xml" "${dir}/in.copy" || fail "the --xml input was overwritten"
 finish_checks "braid-topo's command line"

@@ -217,6 +217,51 @@ TEST_F(TopologyTest, GpuWithoutBackendIsNamedByItsPciIds) {
   EXPECT_EQ(topo.gpus[0].memory_GiB, 0) << "unknown without CUDA";
 }
 
+// Edits of the two-socket machine (QA, session 53): an AMD Instinct MI300X (PCI class 0x1200,
+// with ROCm SMI's device) on package 0 is a GPU, an AMD onboard ES1000 (VGA without a compute
+// device) is not; package 0 also has HBM, a NUMA node hwloc marks "HBM", which is not the node of
+// its devices; and the InfiniBand port becomes RoCE (its netdev has a 6-byte Ethernet address).
+TEST_F(TopologyTest, AcceleratorsDisplaysHbmAndRoce) {
+  std::string xml = kTwoSocketXml;
+  auto replace = [&xml](const std::string& from, const std::string& to) {
+    const size_t at = xml.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    xml.replace(at, from.size(), to);
+  };
+  replace(R"(nodeset="0x00000003" complete_nodeset="0x00000003" allowed_nodeset="0x00000003")",
+          R"(nodeset="0x00000007" complete_nodeset="0x00000007" allowed_nodeset="0x00000007")");
+  replace(R"(<object type="Package" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="2">)",
+          R"(<object type="Package" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000005" complete_nodeset="0x00000005" gp_index="2">)");
+  replace(R"(gp_index="3" local_memory="17179869184"/>)",
+          R"(gp_index="3" local_memory="17179869184"/>
+      <object type="NUMANode" os_index="2" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000004" complete_nodeset="0x00000004" gp_index="60" subtype="HBM" local_memory="68719476736"/>
+      <object type="Bridge" gp_index="50" bridge_type="0-1" depth="0" bridge_pci="0000:[18-18]">
+        <object type="PCIDev" gp_index="51" pci_busid="0000:18:00.0" pci_type="1200 [1002:74a1] [1002:74a1] 00" pci_link_speed="63.015385">
+          <object type="OSDev" gp_index="52" name="rsmi0" osdev_type="1">
+            <info name="Backend" value="RSMI"/>
+            <info name="GPUModel" value="AMD Instinct MI300X"/>
+          </object>
+        </object>
+      </object>)");
+  replace(R"(<object type="PCIDev" gp_index="41" pci_busid="0000:00:05.0" pci_type="0300 [102b:0522] [102b:0522] 02" pci_link_speed="0.000000"/>)",
+          R"(<object type="PCIDev" gp_index="41" pci_busid="0000:00:05.0" pci_type="0300 [1002:515e] [1002:515e] 02" pci_link_speed="0.000000"/>)");
+  replace(R"(<info name="Address" value="00:00:10:87:fe:80:00:00:00:00:00:00:b8:ce:f6:03:00:33:44:55"/>)",
+          R"(<info name="Address" value="b8:ce:f6:33:44:55"/>)");
+  Topology topo;
+  Status status = LoadTopologyXml(WriteFile("edited.xml", xml), &topo);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_EQ(topo.gpus.size(), 2u) << TopologySummary(topo);
+  EXPECT_EQ(topo.gpus[0].name, "AMD Instinct MI300X");
+  EXPECT_EQ(topo.gpus[0].pci_bus_id, "0000:18:00.0");
+  EXPECT_EQ(topo.gpus[0].package, 0);
+  EXPECT_EQ(topo.gpus[0].numa_node, 0) << "the package's DRAM node, not its HBM";
+  EXPECT_EQ(topo.gpus[1].name, "NVIDIA H100 80GB HBM3");
+  const TopoNic* rdma = FindNic(topo, "mlx5_0");
+  ASSERT_NE(rdma, nullptr);
+  EXPECT_EQ(rdma->kind, "ethernet") << "RoCE: its port's netdev is Ethernet";
+  EXPECT_EQ(rdma->numa_node, 0);
+}
+
 TEST_F(TopologyTest, JsonRoundTripIsExact) {
   Topology hand_written;
   ASSERT_TRUE(LoadTopologyXml(WriteFile("two_socket.xml", kTwoSocketXml), &hand_written).ok());

@@ -59,6 +59,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "braid-topo: --out: %s\n", error.c_str());
       return kExitBadInput;
     }
+    // Writing the result over the export it was read from would lose the export (QA, session 53).
+    if (!options.xml_path.empty() && braid::tools::SameFile(options.out_path, options.xml_path)) {
+      std::fprintf(stderr, "braid-topo: --out %s is the --xml input %s; write to another file\n",
+                   options.out_path.c_str(), options.xml_path.c_str());
+      return kExitBadInput;
+    }
   }
   braid::Topology topo;
   braid::Status status =
