@@ -289,6 +289,31 @@ TEST_F(TopologyTest, MissingFieldsKeepTheirUnknownValues) {
   EXPECT_EQ(topo.nics[0].kind, "other");
 }
 
+// Topologies that cannot be (QA, session 53: each loaded): the error names the field and the value.
+TEST_F(TopologyTest, ImpossibleJsonTopologiesNameTheFieldAndValue) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"numa_nodes": 2, "gpus": [{"numa_node": 7}]})", "gpus[0].numa_node: must be -1 (unknown) or one of the host's 2 NUMA nodes, 0..1 (found 7)"},
+      {R"({"gpus": [{"package": -9}]})", "gpus[0].package: must be -1 (unknown) or an id >= 0"},
+      {R"({"gpus": [{"index": 0}, {"index": 0}]})", "gpus[1].index: must be 0..1, each GPU its own (found 0)"},
+      {R"({"gpus": [{"pci_bus_id": "0000:01:00.0"}, {"pci_bus_id": "0000:01:00.0"}]})", "gpus[1].pci_bus_id: names another GPU's PCI device"},
+      {R"({"gpus": [{"pci_bus_id": "banana"}]})", "gpus[0].pci_bus_id: must be empty or a PCI address"},
+      {R"({"gpus": [{"memory_GiB": 1e300}]})", "gpus[0].memory_GiB: must be in [0, 1048576] GiB"},
+      {R"({"cores": 4, "pus": 2})", "pus: must be at least the 4 cores"},
+      {R"({"nics": [{"name": ""}]})", "nics[0].name: must name the interface"},
+      {R"({"nics": [{"name": "eth0"}, {"name": "eth0"}]})", "nics[1].name: names another NIC (found \"eth0\")"},
+      {R"({"cores": 2147483648})", "cores: out of range (a 32-bit integer) (found 2147483648)"},
+  };
+  for (const auto& [text, message] : cases) {
+    Topology topo;
+    Status status = TopologyFromJson(text, "bad.json", &topo);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(status.message().find(message), std::string::npos) << text << "\n" << status.ToString();
+  }
+  Topology topo;  // indexes not given are positions
+  ASSERT_TRUE(TopologyFromJson(R"({"gpus": [{"name": "a"}, {"name": "b"}]})", "ok.json", &topo).ok());
+  EXPECT_EQ(topo.gpus[1].index, 1);
+}
+
 TEST_F(TopologyTest, MissingXmlFileIsInvalidArgumentNamingThePath) {
   std::string path = PathOf("does_not_exist.xml");
   Topology topo;
