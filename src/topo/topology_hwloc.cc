@@ -349,16 +349,24 @@ void Convert(hwloc_topology_t topology, bool live_machine, Topology* out) {
 }  // namespace
 
 Status DiscoverTopology(Topology* out) {
+  // HWLOC_XMLFILE in the environment makes hwloc read that file instead of this machine: a bad
+  // file is the user's input (named, InvalidArgument), and the result says where it came from
+  // (it was labelled live discovery; QA, session 53).
+  const char* xml_file = std::getenv("HWLOC_XMLFILE");
   HwlocTopology topology;
   if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
   if (hwloc_topology_load(topology.get()) != 0) {
+    if (xml_file != nullptr) {
+      return Status::InvalidArgument(fmt::format("HWLOC_XMLFILE={}: hwloc cannot load this XML topology: {}",
+                                                 xml_file, std::strerror(errno)));
+    }
     return Status::SystemError(fmt::format("hwloc could not discover this machine: {}", std::strerror(errno)));
   }
   *out = Topology{};
-  out->source = "hwloc";
-  // HWLOC_XMLFILE in the environment makes hwloc read that file instead; this host's sysfs then
-  // says nothing about its NICs.
-  Convert(topology.get(), /*live_machine=*/hwloc_topology_is_thissystem(topology.get()) != 0, out);
+  // Read from HWLOC_XMLFILE, this host's sysfs says nothing about the NICs either.
+  const bool live_machine = hwloc_topology_is_thissystem(topology.get()) != 0;
+  out->source = xml_file != nullptr && !live_machine ? fmt::format("hwloc-xml:{} (HWLOC_XMLFILE)", xml_file) : "hwloc";
+  Convert(topology.get(), live_machine, out);
   return Status::Ok();
 }
 

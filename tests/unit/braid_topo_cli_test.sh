@@ -52,4 +52,10 @@ expect 0 "1 PU" --xml "${dir}/in.xml"
 expect 2 "--out ${dir}/in.xml is the --xml input" --xml "${dir}/in.xml" --format json --out "${dir}/in.xml"
 expect 2 "is the --xml input" --xml "${dir}/in-link.xml" --out "${dir}/in.xml"
 cmp -s "${dir}/in.xml" "${dir}/in.copy" || fail "the --xml input was overwritten"
+# HWLOC_XMLFILE makes "this machine" that file: the output says so, and a bad file is exit 2
+# naming the variable (it was labelled live discovery, and an empty file was exit 1).
+out="$(HWLOC_XMLFILE="${dir}/in.xml" "${topo}" 2>&1)"
+grep -qF "(hwloc-xml:${dir}/in.xml (HWLOC_XMLFILE))" <<<"${out}" || fail "HWLOC_XMLFILE not named as the source: ${out}"
+: >"${dir}/empty.xml"
+HWLOC_XMLFILE="${dir}/empty.xml" expect 2 "HWLOC_XMLFILE=${dir}/empty.xml: hwloc cannot load this XML topology"
 finish_checks "braid-topo's command line"
