@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <string_view>
 
 #include "sim/common/input_error.h"
 #include "sim/workload/layer_work.h"
@@ -375,7 +376,7 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
       // each charged its share of the layer's backward by size. By whole layers, a bucket could
       // not be smaller than a layer: --bucket-mb below one changed nothing (QA, session 53).
       for (const ZeroUnit& u : backward) {
-        const std::string kind = u.kind;
+        const std::string_view kind = u.kind;
         if (kind != "layer") {
           cc.grad_backward.push_back(u.compute);
           cc.grad_bytes.push_back((kind == "embedding" ? emb : head).parameters * training_.grad_reduce_bytes);
@@ -390,9 +391,9 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
         // A layer's kernels are charged to its four weights in proportion to their size.
         std::vector<GatherUnit> units;
         for (const ZeroUnit& u : forward) {
-          const std::string kind = u.kind;
+          const std::string_view kind = u.kind;
           if (kind != "layer") {
-            units.push_back({kind, u.compute, (kind == "embedding" ? emb : head).parameters});
+            units.push_back({std::string(kind), u.compute, (kind == "embedding" ? emb : head).parameters});
             continue;
           }
           for (size_t w = 0; w < linear_share.size(); ++w) {

@@ -1,6 +1,5 @@
 // braid::Topology <-> JSON, and the human-readable summary. The JSON field names are those of
 // the structs in braid/topology.h and are stable: people keep these files to describe hosts.
-#include <algorithm>
 #include <cctype>
 #include <limits>
 #include <set>
@@ -36,32 +35,32 @@ class ObjectReader {
  public:
   ObjectReader(const json& object, std::string path, Status* error)
       : object_(object), path_(std::move(path)), error_(error) {
-    if (error_->ok() && !object_.is_object()) Fail(path_.empty() ? "(top level)" : path_, "expected an object");
+    if (error_->ok() && !object_.is_object()) Fail(nullptr, "expected an object");
   }
 
   void Int(const char* key, int* value) {
     const json* field = Find(key);
     if (field == nullptr) return;
-    if (!field->is_number_integer()) return Fail(FieldPath(key), "expected an integer");
+    if (!field->is_number_integer()) return Fail(key, "expected an integer");
     const bool fits = field->is_number_unsigned()
                           ? field->get<unsigned long long>() <= unsigned(std::numeric_limits<int>::max())
                           : field->get<long long>() >= std::numeric_limits<int>::min() &&
                                 field->get<long long>() <= std::numeric_limits<int>::max();
-    if (!fits) return Fail(FieldPath(key), "out of range (a 32-bit integer)");
+    if (!fits) return Fail(key, "out of range (a 32-bit integer)");
     *value = static_cast<int>(field->get<long long>());
   }
 
   void Double(const char* key, double* value) {
     const json* field = Find(key);
     if (field == nullptr) return;
-    if (!field->is_number()) return Fail(FieldPath(key), "expected a number");
+    if (!field->is_number()) return Fail(key, "expected a number");
     *value = field->get<double>();
   }
 
   void String(const char* key, std::string* value) {
     const json* field = Find(key);
     if (field == nullptr) return;
-    if (!field->is_string()) return Fail(FieldPath(key), "expected a string");
+    if (!field->is_string()) return Fail(key, "expected a string");
     *value = field->get<std::string>();
   }
 
@@ -70,7 +69,7 @@ class ObjectReader {
   void Array(const char* key, ReadElement read_element) {
     const json* field = Find(key);
     if (field == nullptr) return;
-    if (!field->is_array()) return Fail(FieldPath(key), "expected an array");
+    if (!field->is_array()) return Fail(key, "expected an array");
     for (size_t i = 0; i < field->size() && error_->ok(); ++i) {
       read_element((*field)[i], fmt::format("{}[{}]", FieldPath(key), i));
     }
@@ -78,14 +77,14 @@ class ObjectReader {
 
   // Rejects a value outside the allowed range, naming the field.
   void Check(bool valid, const char* key, const std::string& requirement) {
-    if (!valid) Fail(FieldPath(key), requirement);
+    if (!valid) Fail(key, requirement);
   }
 
   // Call after reading every known field.
   void RejectUnknownFields() {
     if (!error_->ok()) return;
     for (const auto& [key, value] : object_.items()) {
-      if (!read_.contains(key)) return Fail(FieldPath(key.c_str()), "unknown field");
+      if (!read_.contains(key)) return Fail(key.c_str(), "unknown field");
     }
   }
 
@@ -99,18 +98,19 @@ class ObjectReader {
 
   std::string FieldPath(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
 
-  // The message names the value found, cut to 64 characters.
-  void Fail(const std::string& field, const std::string& problem) {
+  // Names the field `key` (nullptr: the object itself) and the value found, cut to 64 characters.
+  void Fail(const char* key, const std::string& problem) {
     if (!error_->ok()) return;
-    const size_t dot = field.rfind('.');
-    const std::string key = dot == std::string::npos ? field : field.substr(dot + 1);
-    std::string found;
-    if (object_.is_object() && object_.contains(key)) {
-      found = object_[key].dump(-1, ' ', false, json::error_handler_t::replace);
-      if (found.size() > 64) found = found.substr(0, 61) + "...";
-      found = " (found " + found + ")";
+    if (key == nullptr) {
+      *error_ = Status::InvalidArgument(fmt::format("{}: {}", path_.empty() ? "(top level)" : path_, problem));
+      return;
     }
-    *error_ = Status::InvalidArgument(fmt::format("{}: {}{}", field, problem, found));
+    std::string found = "not given";
+    if (const auto it = object_.find(key); it != object_.end()) {
+      found = "found " + it->dump(-1, ' ', false, json::error_handler_t::replace);
+      if (found.size() > 70) found = found.substr(0, 67) + "...";
+    }
+    *error_ = Status::InvalidArgument(fmt::format("{}: {} ({})", FieldPath(key), problem, found));
   }
 
   const json& object_;
@@ -119,22 +119,25 @@ class ObjectReader {
   std::set<std::string> read_;
 };
 
-// The counts an I/O device's locality must fall within (QA, session 53: a GPU on NUMA node 7 of
-// 2, ids of -5, two GPUs with one index or bus id, "pci_bus_id": "banana" all loaded).
-struct Counts {
-  int numa_nodes, packages;
+// What each device read must agree with: the host's counts and the devices read before it
+// (QA, session 53: a GPU on NUMA node 7 of 2, ids of -5, two GPUs with one index or bus id,
+// "pci_bus_id": "banana" and two NICs named eth0 all loaded).
+struct HostContext {
+  int numa_nodes = 0, packages = 0, gpus = 0;
+  std::set<int> gpu_indexes;
+  std::set<std::string> gpu_bus_ids, nic_names;
 };
 
 // A NUMA node or package id: -1 (unknown) or one of the host's (any, when the host's count is
 // not given).
-void CheckLocality(ObjectReader& reader, int numa_node, int package, const Counts& counts) {
+void CheckLocality(ObjectReader& reader, int numa_node, int package, const HostContext& host) {
   auto within = [](int id, int count) { return id == -1 || (id >= 0 && (count <= 0 || id < count)); };
   auto allowed = [](int count, const char* what) {
     return count > 0 ? fmt::format("must be -1 (unknown) or one of the host's {} {}, 0..{}", count, what, count - 1)
                      : fmt::format("must be -1 (unknown) or an id >= 0 (the host's {} are not given)", what);
   };
-  reader.Check(within(numa_node, counts.numa_nodes), "numa_node", allowed(counts.numa_nodes, "NUMA nodes"));
-  reader.Check(within(package, counts.packages), "package", allowed(counts.packages, "packages"));
+  reader.Check(within(numa_node, host.numa_nodes), "numa_node", allowed(host.numa_nodes, "NUMA nodes"));
+  reader.Check(within(package, host.packages), "package", allowed(host.packages, "packages"));
 }
 
 // "dddd:bb:dd.f" in lower-case hex, as discovery writes it (a domain may have up to 8 digits:
@@ -143,8 +146,7 @@ bool IsPciBusId(const std::string& id) {
   if (id.empty()) return true;
   const size_t domain = id.find(':');
   if (domain < 4 || domain > 8 || id.size() != domain + 8) return false;
-  const std::string rest = id.substr(domain);  // ":bb:dd.f"
-  if (rest[0] != ':' || rest[3] != ':' || rest[6] != '.') return false;
+  if (id[domain + 3] != ':' || id[domain + 6] != '.') return false;
   for (size_t i = 0; i < id.size(); ++i) {
     if (i == domain || i == domain + 3 || i == domain + 6) continue;
     const unsigned char c = static_cast<unsigned char>(id[i]);
@@ -153,16 +155,25 @@ bool IsPciBusId(const std::string& id) {
   return true;
 }
 
-void ReadGpu(const json& value, const std::string& path, const Counts& counts, TopoGpu* gpu, Status* error) {
+constexpr const char* kPciBusIdForm = "must be empty or a PCI address dddd:bb:dd.f (lower-case hex)";
+
+// GPU number `position` of the list; an index not given is its position (discovery numbers GPUs
+// 0 .. n-1 in that order).
+void ReadGpu(const json& value, const std::string& path, int position, HostContext& host, TopoGpu* gpu,
+             Status* error) {
   ObjectReader reader(value, path, error);
+  gpu->index = position;
   reader.Int("index", &gpu->index);
+  reader.Check(gpu->index >= 0 && gpu->index < host.gpus && host.gpu_indexes.insert(gpu->index).second, "index",
+               fmt::format("must be 0..{}, each GPU its own", host.gpus - 1));
   reader.String("name", &gpu->name);
   reader.String("pci_bus_id", &gpu->pci_bus_id);
-  reader.Check(IsPciBusId(gpu->pci_bus_id), "pci_bus_id", "must be empty or a PCI address dddd:bb:dd.f (lower-case hex)");
+  reader.Check(IsPciBusId(gpu->pci_bus_id), "pci_bus_id", kPciBusIdForm);
+  reader.Check(gpu->pci_bus_id.empty() || host.gpu_bus_ids.insert(gpu->pci_bus_id).second, "pci_bus_id",
+               "names another GPU's PCI device");
   reader.Int("numa_node", &gpu->numa_node);
   reader.Int("package", &gpu->package);
-  if (value.is_object() && (value.contains("numa_node") || value.contains("package")))
-    CheckLocality(reader, gpu->numa_node, gpu->package, counts);
+  CheckLocality(reader, gpu->numa_node, gpu->package, host);
   reader.Double("memory_GiB", &gpu->memory_GiB);
   // 1 PiB, as hwloc XML is read (a larger value would make a GPU that fits any model).
   reader.Check(gpu->memory_GiB >= 0 && gpu->memory_GiB <= double(1 << 20), "memory_GiB",
@@ -170,10 +181,11 @@ void ReadGpu(const json& value, const std::string& path, const Counts& counts, T
   reader.RejectUnknownFields();
 }
 
-void ReadNic(const json& value, const std::string& path, const Counts& counts, TopoNic* nic, Status* error) {
+void ReadNic(const json& value, const std::string& path, HostContext& host, TopoNic* nic, Status* error) {
   ObjectReader reader(value, path, error);
   reader.String("name", &nic->name);
   reader.Check(!nic->name.empty(), "name", "must name the interface (\"eth0\", \"mlx5_0\")");
+  reader.Check(host.nic_names.insert(nic->name).second, "name", "names another NIC");
   reader.String("kind", &nic->kind);
   reader.Check(nic->kind == "infiniband" || nic->kind == "ethernet" || nic->kind == "other", "kind",
                "must be \"infiniband\", \"ethernet\" or \"other\"");
@@ -181,10 +193,9 @@ void ReadNic(const json& value, const std::string& path, const Counts& counts, T
   reader.Check(nic->speed_Gbps >= 0, "speed_Gbps", "must be >= 0 (0 means unknown)");
   reader.Int("numa_node", &nic->numa_node);
   reader.Int("package", &nic->package);
-  if (value.is_object() && (value.contains("numa_node") || value.contains("package")))
-    CheckLocality(reader, nic->numa_node, nic->package, counts);
+  CheckLocality(reader, nic->numa_node, nic->package, host);
   reader.String("pci_bus_id", &nic->pci_bus_id);
-  reader.Check(IsPciBusId(nic->pci_bus_id), "pci_bus_id", "must be empty or a PCI address dddd:bb:dd.f (lower-case hex)");
+  reader.Check(IsPciBusId(nic->pci_bus_id), "pci_bus_id", kPciBusIdForm);
   reader.RejectUnknownFields();
 }
 
@@ -208,28 +219,15 @@ void ReadTopology(const json& value, Topology* topo, Status* error) {
   reader.Check(topo->memory_GiB >= 0, "memory_GiB", "must be >= 0");
   reader.Check(topo->cores == 0 || topo->pus == 0 || topo->pus >= topo->cores, "pus",
                fmt::format("must be at least the {} cores (each core has a PU)", topo->cores));
-  const Counts counts{topo->numa_nodes, topo->packages};
-  std::set<int> indexes;
-  std::set<std::string> bus_ids, nic_names;
+  HostContext host;
+  host.numa_nodes = topo->numa_nodes, host.packages = topo->packages;
+  if (value.is_object() && value.contains("gpus") && value["gpus"].is_array()) host.gpus = int(value["gpus"].size());
   reader.Array("gpus", [&](const json& element, const std::string& path) {
-    TopoGpu& gpu = topo->gpus.emplace_back();
-    ReadGpu(element, path, counts, &gpu, error);
-    if (!error->ok()) return;
-    // GPU indexes are positions: 0 .. n-1, each once, as discovery numbers them; one not given
-    // is the GPU's position in the list.
-    if (element.is_object() && !element.contains("index")) gpu.index = int(topo->gpus.size()) - 1;
-    ObjectReader gpu_reader(element, path, error);
-    gpu_reader.Check(gpu.index >= 0 && gpu.index < int(value["gpus"].size()) && indexes.insert(gpu.index).second,
-                     "index", fmt::format("must be 0..{}, each GPU its own", int(value["gpus"].size()) - 1));
-    gpu_reader.Check(gpu.pci_bus_id.empty() || bus_ids.insert(gpu.pci_bus_id).second, "pci_bus_id",
-                     "names another GPU's PCI device");
+    const int position = int(topo->gpus.size());
+    ReadGpu(element, path, position, host, &topo->gpus.emplace_back(), error);
   });
   reader.Array("nics", [&](const json& element, const std::string& path) {
-    TopoNic& nic = topo->nics.emplace_back();
-    ReadNic(element, path, counts, &nic, error);
-    if (!error->ok()) return;
-    ObjectReader nic_reader(element, path, error);
-    nic_reader.Check(nic_names.insert(nic.name).second, "name", "names another NIC");
+    ReadNic(element, path, host, &topo->nics.emplace_back(), error);
   });
   reader.RejectUnknownFields();
 }

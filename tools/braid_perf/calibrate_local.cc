@@ -36,10 +36,14 @@ constexpr size_t kOutPageOffsetBytes = kPageBytes / 2;
 // One rank's buffers for one working set: `in` and `out` of `bytes`, and a slice-sized buffer
 // standing for the message just received.
 struct Arrays {
+  // in and out with the pages their alignment may take, and the slice (LocalRatesPeakBytes).
+  static size_t StorageBytes(size_t bytes) { return 2 * bytes + 3 * kPageBytes; }
+  static size_t SliceBytes(size_t bytes) { return std::min(kSliceBytes, bytes); }
+
   explicit Arrays(size_t bytes)
       : floats(bytes / sizeof(float)),
-        slice(std::min(kSliceBytes, bytes) / sizeof(float)),
-        storage((2 * bytes + 3 * kPageBytes) / sizeof(float), 0.0f),
+        slice(SliceBytes(bytes) / sizeof(float)),
+        storage(StorageBytes(bytes) / sizeof(float), 0.0f),
         received(slice, 2.0f) {
     auto page_up = [](uintptr_t a) { return (a + kPageBytes - 1) & ~uintptr_t(kPageBytes - 1); };
     in = reinterpret_cast<float*>(page_up(reinterpret_cast<uintptr_t>(storage.data())));
@@ -132,7 +136,7 @@ size_t LargestWorkingSet(size_t max_working_set_bytes) {
 
 size_t LocalRatesPeakBytes(int ranks, size_t max_working_set_bytes) {
   const size_t largest = LargestWorkingSet(max_working_set_bytes);
-  return size_t(ranks) * (2 * largest + 3 * kPageBytes + std::min(kSliceBytes, largest));  // Arrays(largest)
+  return size_t(ranks) * (Arrays::StorageBytes(largest) + Arrays::SliceBytes(largest));
 }
 
 LocalRates MeasureLocalRates(int ranks, size_t max_working_set_bytes) {
