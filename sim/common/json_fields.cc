@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
 
+#include "core/json_text.h"
 #include "sim/common/input_error.h"
 
 namespace braid::sim {
@@ -18,9 +18,6 @@ namespace {
 
 // The largest input file read (bytes): far above any model, cluster or calibration file.
 constexpr size_t kMaxJsonFileBytes = 16 << 20;
-// The deepest nesting of objects and arrays accepted: the files need 4 levels. Deeper documents
-// are refused while parsing, before nlohmann's recursive copy and dump could exhaust the stack.
-constexpr size_t kMaxJsonDepth = 64;
 
 const char* FileTypeName(std::filesystem::file_type type) {
   switch (type) {
@@ -32,84 +29,6 @@ const char* FileTypeName(std::filesystem::file_type type) {
     default: return "not a plain file";
   }
 }
-
-// nlohmann's parse callback, rejecting a key given twice in one object. The callback sees events
-// without positions, so a stack of the open objects and arrays gives the path of the object that
-// holds the duplicate ("node", "gemm[2]", "calibration.links.shm").
-class DuplicateKeyCheck {
- public:
-  explicit DuplicateKeyCheck(const std::string& origin) : origin_(origin) {}
-
-  bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, const nlohmann::json& parsed) {
-    using Event = nlohmann::json::parse_event_t;
-    switch (event) {
-      case Event::object_start:
-      case Event::array_start:
-        if (open_.size() >= kMaxJsonDepth) {
-          throw InputError(fmt::format("{}: objects and arrays nested deeper than {} levels (at \"{}\")", origin_,
-                                       kMaxJsonDepth, CurrentValue().substr(0, 200)));
-        }
-        open_.emplace_back(event == Event::object_start);
-        break;
-      case Event::key: AddKey(parsed.get<std::string>()); break;
-      case Event::object_end:
-      case Event::array_end:
-        open_.pop_back();
-        ElementDone();
-        break;
-      case Event::value: ElementDone(); break;
-    }
-    return true;  // keep every value: this only checks
-  }
-
- private:
-  struct Container {
-    explicit Container(bool is_object) : object(is_object) {}
-    bool object;
-    std::set<std::string> keys;  // objects: the keys seen so far
-    std::string key;             // objects: the key of the value being read
-    size_t index = 0;            // arrays: the index of the element being read
-  };
-
-  void AddKey(const std::string& key) {
-    Container& c = open_.back();
-    if (!c.keys.insert(key).second) {
-      throw InputError(fmt::format("{}: duplicate key \"{}\" in {} (each key may appear once)", origin_,
-                                   key, open_.size() == 1 ? "the top-level object" : "\"" + Path() + "\""));
-    }
-    c.key = key;
-  }
-
-  // A value, object or array ended: the next one of an enclosing array has the next index.
-  void ElementDone() {
-    if (!open_.empty() && !open_.back().object) ++open_.back().index;
-  }
-
-  // The path of the innermost open object: the keys and indices that lead to it.
-  std::string Path() const {
-    std::string path;
-    for (size_t i = 0; i + 1 < open_.size(); ++i) {
-      const Container& c = open_[i];
-      path += c.object ? (path.empty() ? "" : ".") + c.key : fmt::format("[{}]", c.index);
-    }
-    return path;
-  }
-
-
- public:
-  // The path of the value being read, the innermost key or index included ("gpu.sms",
-  // "gemm[2].m"); empty at the top level.
-  std::string CurrentValue() const {
-    std::string path;
-    for (const Container& c : open_)
-      path += c.object ? (path.empty() ? "" : ".") + c.key : fmt::format("[{}]", c.index);
-    return path;
-  }
-
- private:
-  const std::string& origin_;
-  std::vector<Container> open_;
-};
 
 // InputError naming `path` unless it is a regular file (after symlinks). `expected` says what
 // the file should be, e.g. "a JSON file".
@@ -259,22 +178,10 @@ std::string ShownValue(const nlohmann::json& v) {
 }
 
 nlohmann::json ParseJsonText(const std::string& text, const std::string& origin) {
-  DuplicateKeyCheck check(origin);
-  try {
-    // The callback is copied into the parser: it calls the one check through a reference.
-    return nlohmann::json::parse(text, [&check](int depth, nlohmann::json::parse_event_t event,
-                                                nlohmann::json& parsed) { return check(depth, event, parsed); });
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() carries "line L, column C" from nlohmann.
-    throw InputError(fmt::format("{}: malformed JSON: {}", origin, e.what()));
-  } catch (const nlohmann::json::out_of_range& e) {
-    // A number beyond a double's range (1e999): nlohmann names the text, the check the field.
-    const std::string field = check.CurrentValue();
-    throw InputError(fmt::format("{}: {}a number beyond the range of a double (+-1.8e308): {}", origin,
-                                 field.empty() ? "" : "field \"" + field + "\": ", e.what()));
-  }
+  nlohmann::json document;
+  if (Status parsed = json_text::Parse(text, origin, &document); !parsed.ok()) throw InputError(parsed.message());
+  return document;
 }
-
 
 nlohmann::json ReadJsonFile(const std::string& path) {
   std::error_code error;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "braid/topology.h"
+#include "core/json_text.h"
 
 namespace braid {
 namespace {
@@ -255,22 +256,8 @@ std::string TopologyToJson(const Topology& topo) {
 }
 
 Status TopologyFromJson(const std::string& text, const std::string& origin, Topology* out) {
-  // A topology needs 3 levels; far deeper nesting is refused while parsing, before nlohmann's
-  // recursive copies could exhaust the stack (a crash on a 200 KB file of brackets).
-  constexpr int kMaxDepth = 64;
-  bool too_deep = false;
   json document;
-  try {
-    document = json::parse(text, [&too_deep](int depth, json::parse_event_t, json&) {
-      if (depth > kMaxDepth) too_deep = true;
-      return !too_deep;  // stop keeping values once too deep
-    });
-  } catch (const json::exception& e) {
-    // e.what() says where: "parse error at line 3, column 5: syntax error ...".
-    return Status::InvalidArgument(fmt::format("{}: not valid JSON: {}", origin, e.what()));
-  }
-  if (too_deep)
-    return Status::InvalidArgument(fmt::format("{}: objects and arrays nested deeper than {} levels", origin, kMaxDepth));
+  if (Status parsed = json_text::Parse(text, origin, &document); !parsed.ok()) return parsed;
   Topology topo;
   Status error;
   ReadTopology(document, &topo, &error);

@@ -102,6 +102,7 @@ versus_json "${dir}/versus.json"
 
 # ---- bad input: exit 2 and a message naming the problem ---------------------------------------------
 printf 'not json at all\n' >"${dir}/text.json"
+printf '{"suite": "latency", "rows": [{"size": 8, "latency_us": 1, "size": 16}]}\n' >"${dir}/twokeys.json"
 printf '{"suite": "bw", "backend": "braid", "nranks": 2}\n' >"${dir}/norows.json"
 printf '{"backend": "braid", "rows": [{"size": 8, "bandwidth_MBps": 1}]}\n' >"${dir}/nokind.json"
 printf '{"suite": "latency", "rows": [{"size": 8, "bandwidth_MBps": 1}]}\n' >"${dir}/nofield.json"
@@ -130,7 +131,9 @@ expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${
 # FILE:label with an empty label: refused for a file that exists; a missing one is named as missing.
 expect_exit 2 "braid_lat\.json:: empty label after ':'" "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_lat.json:"
 expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${dir}/missing.json:"
-expect_exit 2 "text\.json: not JSON" "${perf}" plot -o "${dir}/x.svg" "${dir}/text.json"
+expect_exit 2 "text\.json: malformed JSON" "${perf}" plot -o "${dir}/x.svg" "${dir}/text.json"
+# A key given twice was read as its last value (QA, session 53): refused, naming the key and where.
+expect_exit 2 "twokeys\.json: duplicate key \"size\" in \"rows\[0\]\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/twokeys.json"
 # --y only says what collective results show (QA, session 51: it was ignored in silence).
 expect_exit 2 "--y chooses what collective results show" "${perf}" plot --y algbw -o "${dir}/x.svg" "${dir}/braid_lat.json"
 expect_exit 2 "norows\.json: no \"rows\" array" "${perf}" plot -o "${dir}/x.svg" "${dir}/norows.json"

@@ -8,9 +8,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 
 #include "collective.h"
+#include "core/json_text.h"
 
 namespace braid::perf {
 namespace {
@@ -46,15 +48,13 @@ Json ReadJson(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) Fail(path, "is a directory, not a JSON file");
   std::ifstream in(path);
   if (!in) Fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
-  try {
-    return Json::parse(in);
-  } catch (const Json::exception& e) {  // a syntax error, or a number beyond a double (1e999)
-    // what() is "[json.exception.parse_error.101] parse error at line 1, ...": keep the part after "] ".
-    std::string why = e.what();
-    size_t bracket = why.find("] ");
-    if (bracket != std::string::npos) why.erase(0, bracket + 2);
-    Fail(path, fmt::format("not JSON ({})", why));
-  }
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) Fail(path, fmt::format("cannot read: {}", std::strerror(errno)));
+  // A syntax error, a key given twice (a hand-edited result whose second "size" would win
+  // unseen), absurd nesting or a number beyond a double: the message names the file.
+  Json document;
+  if (Status parsed = json_text::Parse(text, path, &document); !parsed.ok()) throw PlotInputError(parsed.message());
+  return document;
 }
 
 std::optional<std::string> StringField(const Json& object, const char* key) {
