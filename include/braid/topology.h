@@ -26,6 +26,12 @@ struct TopoGpu {
   int numa_node = -1;      // hwloc logical index of the nearest NUMA node; -1 unknown
   int package = -1;        // hwloc logical index of the nearest package; -1 unknown
   double memory_GiB = 0;   // device memory; 0 unknown (hwloc knows it through CUDA or OpenCL)
+  // NVLink, from hwloc's "NVLinkBandwidth" distances (its NVML backend; kept in XML exports), in
+  // GB/s per direction summed over the links; 0 when hwloc reports none: no NVLink, or an hwloc
+  // without NVML (Debian's has none), when only the GPU's name can tell.
+  double nvlink_switch_GBps = 0;  // to NVSwitches (HGX/DGX boards)
+  double nvlink_gpu_GBps = 0;     // straight to other GPUs (bridges, meshes), summed over them
+  int nvlink_gpu_peers = 0;       // the GPUs this one has a direct link to
 
   bool operator==(const TopoGpu&) const = default;
 };

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -17,6 +19,58 @@ namespace {
 
 bool EndsWith(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The node's fabric from what hwloc saw of NVLink (its NVML backend's bandwidths), else from the
+// GPU's name: SXM parts only come on NVLink boards (HGX: NVSwitch), so the name tells what an
+// hwloc without NVML cannot (Debian's has none); a PCIe card is taken to talk over PCIe.
+// plan-sim's node is a switch or PCIe: GPUs all on NVSwitches are the switch at their slowest
+// GPU's bandwidth; GPUs all linked to each other directly (a bridged pair, a full mesh) are a
+// switch at each GPU's summed links, which is what rings over every link reach, though one
+// pair's transfer gets only its own links (1/(n-1) of that, n > 2); links between some pairs only
+// (bridged pairs of a larger box, a hybrid cube mesh) fit neither and are named in the basis.
+void SetIntraNodeFabric(const Topology& topo, double board_nvlink_GBps, ClusterSpec* c) {
+  const size_t n = topo.gpus.size();
+  double min_switch = std::numeric_limits<double>::infinity(), min_mesh = min_switch;
+  size_t on_switch = 0, in_mesh = 0, linked = 0;
+  for (const TopoGpu& g : topo.gpus) {
+    if (g.nvlink_switch_GBps > 0) ++on_switch, min_switch = std::min(min_switch, g.nvlink_switch_GBps);
+    if (n > 1 && size_t(g.nvlink_gpu_peers) == n - 1) ++in_mesh, min_mesh = std::min(min_mesh, g.nvlink_gpu_GBps);
+    if (g.nvlink_switch_GBps > 0 || g.nvlink_gpu_peers > 0) ++linked;
+  }
+  constexpr const char* kSeen = "hwloc's NVLink matrix (NVML)";
+  auto nvswitch = [c](double GBps) {
+    c->node.fabric = IntraNodeFabric::kNVSwitch;
+    c->node.intra_GBps = GBps;
+  };
+  if (on_switch == n) {
+    nvswitch(min_switch);
+    c->fabric_basis = fmt::format("{}: every GPU on NVSwitch, the slowest at {:g} GB/s", kSeen, min_switch);
+    return;
+  }
+  if (in_mesh == n && on_switch == 0) {
+    nvswitch(min_mesh);
+    c->fabric_basis = n == 2 ? fmt::format("{}: an NVLink-bridged pair", kSeen)
+                             : fmt::format("{}: a full NVLink mesh of {} GPUs, modelled as a switch at each GPU's {} "
+                                           "links summed; one pair's transfer would get {:g} GB/s",
+                                           kSeen, n, n - 1, min_mesh / double(n - 1));
+    return;
+  }
+  const std::string partial =
+      linked == 0 ? "" : fmt::format("; hwloc shows NVLink on {} of the {} GPUs but not between every pair or to "
+                                     "a switch, which plan-sim's node cannot hold: not modelled", linked, n);
+  if (board_nvlink_GBps > 0) {
+    nvswitch(board_nvlink_GBps);
+    c->fabric_basis = fmt::format("assumed for the SXM part \"{}\"{}", topo.gpus[0].name,
+                                  linked == 0 ? "; hwloc reports no NVLink (no NVML backend)" : partial);
+    return;
+  }
+  c->node.fabric = IntraNodeFabric::kPCIe;
+  c->node.intra_GBps = 32;
+  c->node.intra_efficiency = 0.8;
+  c->node.gpus_per_pcie_switch = c->node.gpus;
+  c->fabric_basis = fmt::format("assumed for the PCIe card \"{}\"{}", topo.gpus[0].name,
+                                linked == 0 ? "; hwloc reports no NVLink bridges" : partial);
 }
 
 }  // namespace
@@ -89,20 +143,7 @@ ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source)
   }
   if (topo.gpus[0].memory_GiB > 0) c.gpu.memory_GiB = topo.gpus[0].memory_GiB;
   c.node.gpus = static_cast<int>(topo.gpus.size());
-  // hwloc shows PCI, not NVLink. SXM parts only come on NVLink boards (HGX: NVSwitch), so their
-  // name tells what hwloc cannot; a PCIe card is taken to talk over the PCIe hwloc sees.
-  if (board_nvlink_GBps > 0) {
-    c.node.fabric = IntraNodeFabric::kNVSwitch;
-    c.node.intra_GBps = board_nvlink_GBps;
-    c.fabric_basis = fmt::format("assumed for the SXM part \"{}\"; hwloc sees PCI, not NVLink", topo.gpus[0].name);
-  } else {
-    c.node.fabric = IntraNodeFabric::kPCIe;
-    c.node.intra_GBps = 32;
-    c.node.intra_efficiency = 0.8;
-    c.node.gpus_per_pcie_switch = c.node.gpus;
-    c.fabric_basis = fmt::format("assumed for the PCIe card \"{}\"; NVLink bridges, if any, are not seen",
-                                 topo.gpus[0].name);
-  }
+  SetIntraNodeFabric(topo, board_nvlink_GBps, &c);
   // An InfiniBand/RoCE port appears twice (RDMA device and IP interface, same PCI address):
   // count distinct PCI functions.
   std::set<std::string> ports;

@@ -256,6 +256,50 @@ std::vector<TopoGpu> CollectGpus(hwloc_topology_t topology) {
   return gpus;
 }
 
+// The GPU (index into `gpus`) that an object of hwloc's NVLink matrix stands for: its PCI
+// device, or an OS device (nvml0) on it; -1 for anything else (an NVSwitch port, a POWER CPU).
+int GpuOfMatrixObject(hwloc_obj_t obj, const std::vector<TopoGpu>& gpus) {
+  if (obj->type == HWLOC_OBJ_OS_DEVICE) obj = obj->parent;
+  if (obj == nullptr || obj->type != HWLOC_OBJ_PCI_DEVICE) return -1;
+  const std::string bus_id = PciBusId(obj);
+  for (size_t i = 0; i < gpus.size(); ++i) {
+    if (gpus[i].pci_bus_id == bus_id) return int(i);
+  }
+  return -1;
+}
+
+// NVLink bandwidths from hwloc's "NVLinkBandwidth" matrix (NVML backend): MB/s per direction
+// between each pair of objects, summed over the pair's links, the diagonal holding an object's
+// own. Its objects are GPUs (as their NVML OS devices), NVSwitch ports (PCI devices) and POWER
+// CPUs (packages: a GPU's link to its CPU is not GPU-to-GPU bandwidth, so it is left out). A
+// GPU seen only through a backend, without its PCI device, cannot be matched and keeps 0.
+void AddNvlinkBandwidths(hwloc_topology_t topology, std::vector<TopoGpu>* gpus) {
+  unsigned count = 1;
+  hwloc_distances_s* matrix = nullptr;
+  if (hwloc_distances_get_by_name(topology, "NVLinkBandwidth", &count, &matrix, 0) != 0 || count == 0) return;
+  if ((matrix->kind & HWLOC_DISTANCES_KIND_MEANS_BANDWIDTH) != 0) {
+    const unsigned n = matrix->nbobjs;
+    constexpr double kMBpsPerGBps = 1000;
+    for (unsigned i = 0; i < n; ++i) {
+      const int gpu = GpuOfMatrixObject(matrix->objs[i], *gpus);
+      if (gpu < 0) continue;
+      TopoGpu& g = (*gpus)[size_t(gpu)];
+      for (unsigned j = 0; j < n; ++j) {
+        const double GBps = double(matrix->values[size_t(i) * n + j]) / kMBpsPerGBps;
+        if (j == i || GBps <= 0) continue;
+        hwloc_obj_t peer = matrix->objs[j];
+        if (GpuOfMatrixObject(peer, *gpus) >= 0) {
+          g.nvlink_gpu_GBps += GBps;
+          ++g.nvlink_gpu_peers;
+        } else if (peer->type == HWLOC_OBJ_PCI_DEVICE) {
+          g.nvlink_switch_GBps += GBps;
+        }
+      }
+    }
+  }
+  hwloc_distances_release(topology, matrix);
+}
+
 // A network interface's kind from its hardware address length: 6 bytes for Ethernet, 20 for
 // IP-over-InfiniBand ("80:00:00:48:fe:80:...").
 std::string NetworkInterfaceKind(hwloc_obj_t osdev) {
@@ -343,6 +387,7 @@ void Convert(hwloc_topology_t topology, bool live_machine, Topology* out) {
   out->cores = cores > 0 ? cores : out->pus;
   out->memory_GiB = static_cast<double>(root->total_memory) / kBytesPerGiB;
   out->gpus = CollectGpus(topology);
+  AddNvlinkBandwidths(topology, &out->gpus);
   out->nics = CollectNics(topology, live_machine);
 }
 

@@ -1,5 +1,6 @@
 // braid::Topology <-> JSON, and the human-readable summary. The JSON field names are those of
 // the structs in braid/topology.h and are stable: people keep these files to describe hosts.
+#include <algorithm>
 #include <cctype>
 #include <limits>
 #include <set>
@@ -20,8 +21,15 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 ordered_json GpuToJson(const TopoGpu& gpu) {
-  return {{"index", gpu.index},         {"name", gpu.name},       {"pci_bus_id", gpu.pci_bus_id},
-          {"numa_node", gpu.numa_node}, {"package", gpu.package}, {"memory_GiB", gpu.memory_GiB}};
+  return {{"index", gpu.index},
+          {"name", gpu.name},
+          {"pci_bus_id", gpu.pci_bus_id},
+          {"numa_node", gpu.numa_node},
+          {"package", gpu.package},
+          {"memory_GiB", gpu.memory_GiB},
+          {"nvlink_switch_GBps", gpu.nvlink_switch_GBps},
+          {"nvlink_gpu_GBps", gpu.nvlink_gpu_GBps},
+          {"nvlink_gpu_peers", gpu.nvlink_gpu_peers}};
 }
 
 ordered_json NicToJson(const TopoNic& nic) {
@@ -179,6 +187,18 @@ void ReadGpu(const json& value, const std::string& path, int position, HostConte
   // 1 PiB, as hwloc XML is read (a larger value would make a GPU that fits any model).
   reader.Check(gpu->memory_GiB >= 0 && gpu->memory_GiB <= double(1 << 20), "memory_GiB",
                "must be in [0, 1048576] GiB (0 means unknown)");
+  // 1e6 GB/s per direction: some 20 times NVLink 5's 18 links (900 GB/s per direction).
+  constexpr double kMaxNvlinkGBps = 1e6;
+  for (auto [key, value] : {std::pair{"nvlink_switch_GBps", &gpu->nvlink_switch_GBps},
+                            std::pair{"nvlink_gpu_GBps", &gpu->nvlink_gpu_GBps}}) {
+    reader.Double(key, value);
+    reader.Check(*value >= 0 && *value <= kMaxNvlinkGBps, key, "must be in [0, 1e6] GB/s (0 means none)");
+  }
+  reader.Int("nvlink_gpu_peers", &gpu->nvlink_gpu_peers);
+  reader.Check(gpu->nvlink_gpu_peers >= 0 && gpu->nvlink_gpu_peers < std::max(host.gpus, 1), "nvlink_gpu_peers",
+               fmt::format("must be 0..{}: the other GPUs of the host", std::max(host.gpus - 1, 0)));
+  reader.Check((gpu->nvlink_gpu_peers > 0) == (gpu->nvlink_gpu_GBps > 0), "nvlink_gpu_peers",
+               fmt::format("must be 0 exactly when nvlink_gpu_GBps is (it is {})", gpu->nvlink_gpu_GBps));
   reader.RejectUnknownFields();
 }
 
@@ -274,10 +294,15 @@ std::string TopologySummary(const Topology& topo) {
                       topo.packages, topo.numa_nodes, topo.cores, topo.pus, topo.memory_GiB);
   if (topo.gpus.empty()) text += "  no GPUs\n";
   for (const TopoGpu& gpu : topo.gpus) {
-    std::string memory = gpu.memory_GiB > 0 ? fmt::format(", {:.1f} GiB", gpu.memory_GiB) : "";
+    std::string details = gpu.memory_GiB > 0 ? fmt::format(", {:.1f} GiB", gpu.memory_GiB) : "";
+    if (gpu.nvlink_switch_GBps > 0) details += fmt::format(", NVLink {:g} GB/s to NVSwitch", gpu.nvlink_switch_GBps);
+    if (gpu.nvlink_gpu_peers > 0) {
+      details += fmt::format(", NVLink {:g} GB/s to {} GPU{}", gpu.nvlink_gpu_GBps, gpu.nvlink_gpu_peers,
+                            gpu.nvlink_gpu_peers == 1 ? "" : "s");
+    }
     text += fmt::format("  GPU {}: {} [{}] {}{}\n", gpu.index, gpu.name,
                         gpu.pci_bus_id.empty() ? "no PCI" : gpu.pci_bus_id,
-                        LocalityText(gpu.numa_node, gpu.package), memory);
+                        LocalityText(gpu.numa_node, gpu.package), details);
   }
   if (topo.nics.empty()) text += "  no NICs\n";
   for (const TopoNic& nic : topo.nics) {

@@ -439,9 +439,9 @@ TEST(ClusterFromTopology, H100BoxWithOneDualListedNic) {
   EXPECT_NO_THROW(ValidateCluster(c, "hwloc"));
 }
 
-// hwloc sees PCI, not NVLink: the part's name says whether it sits on an NVLink board (SXM) or
-// is a PCIe card (an NVL card's bridges join pairs only, so it counts as one), and the summary
-// says the fabric was inferred.
+// Without hwloc's NVLink matrix (no NVML backend, as Debian's hwloc) the part's name says whether
+// it sits on an NVLink board (SXM) or is a PCIe card (an NVL card's bridges join pairs only, so
+// it counts as one), and the summary says the fabric was inferred.
 TEST(ClusterFromTopology, FabricFollowsThePartName) {
   struct Case {
     const char* name;
@@ -468,6 +468,48 @@ TEST(ClusterFromTopology, FabricFollowsThePartName) {
                                      (k.fabric == IntraNodeFabric::kPCIe ? "PCIe card" : "SXM part")),
               std::string::npos) << ClusterSummary(c);
   }
+}
+
+// With hwloc's NVLink matrix the fabric is what it shows, whatever the name says: NVSwitch at the
+// slowest GPU's links, a bridged pair or full mesh as a switch at each GPU's summed links; links
+// between some pairs only are named as not modelled, and the name's assumption stays.
+TEST(ClusterFromTopology, FabricFollowsTheNvlinkHwlocSees) {
+  Topology board = Box("hgx", 8, "NVIDIA H100 PCIe");  // a name that alone would mean PCIe
+  for (TopoGpu& g : board.gpus) g.nvlink_switch_GBps = 450;
+  board.gpus[5].nvlink_switch_GBps = 425;  // a link down
+  ClusterSpec c = ClusterFromTopology(board, "hwloc");
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kNVSwitch);
+  EXPECT_EQ(c.node.intra_GBps, 425);
+  EXPECT_NE(ClusterSummary(c).find("hwloc's NVLink matrix (NVML): every GPU on NVSwitch, the slowest at 425 GB/s"),
+            std::string::npos) << ClusterSummary(c);
+
+  Topology pair = Box("bridged", 2, "NVIDIA A100 80GB PCIe");
+  for (TopoGpu& g : pair.gpus) g.nvlink_gpu_GBps = 300, g.nvlink_gpu_peers = 1;
+  c = ClusterFromTopology(pair, "hwloc");
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kNVSwitch);
+  EXPECT_EQ(c.node.intra_GBps, 300);
+  EXPECT_NE(ClusterSummary(c).find("hwloc's NVLink matrix (NVML): an NVLink-bridged pair"), std::string::npos) << ClusterSummary(c);
+
+  Topology mesh = Box("mesh", 4, "NVIDIA A100 80GB PCIe");
+  for (TopoGpu& g : mesh.gpus) g.nvlink_gpu_GBps = 300, g.nvlink_gpu_peers = 3;
+  c = ClusterFromTopology(mesh, "hwloc");
+  EXPECT_EQ(c.node.intra_GBps, 300);
+  EXPECT_NE(ClusterSummary(c).find("a full NVLink mesh of 4 GPUs, modelled as a switch at each GPU's 3 links summed; "
+                                   "one pair's transfer would get 100 GB/s"),
+            std::string::npos) << ClusterSummary(c);
+
+  Topology pairs = Box("nvl", 8, "NVIDIA H100 NVL");  // bridged pairs in an 8-card box
+  for (TopoGpu& g : pairs.gpus) g.nvlink_gpu_GBps = 300, g.nvlink_gpu_peers = 1;
+  c = ClusterFromTopology(pairs, "hwloc");
+  EXPECT_EQ(c.node.fabric, IntraNodeFabric::kPCIe);
+  EXPECT_NE(ClusterSummary(c).find("hwloc shows NVLink on 8 of the 8 GPUs but not between every pair or to a "
+                                   "switch, which plan-sim's node cannot hold: not modelled"),
+            std::string::npos) << ClusterSummary(c);
+
+  c = ClusterFromTopology(Box("sxm", 8, "NVIDIA H100 80GB HBM3"), "hwloc");
+  EXPECT_NE(ClusterSummary(c).find("assumed for the SXM part \"NVIDIA H100 80GB HBM3\"; hwloc reports no NVLink "
+                                   "(no NVML backend)"),
+            std::string::npos) << ClusterSummary(c);
 }
 
 // The 40 GB A100s have HBM2 at 1555 GB/s, not the 80 GB parts' HBM2e.
