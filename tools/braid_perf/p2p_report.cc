@@ -157,7 +157,9 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
   const bool latency = o.suite == P2pSuite::kLatency;
   // The run's identity on every row, so results of several runs can be concatenated and compared.
   text += "suite,backend,versus,nranks,memory,";
-  text += latency ? "size,latency_us,iterations,wrong" : "size,bandwidth_MBps,messages_per_s,iterations,window,wrong";
+  // warmup: the row's own (a backend's first size warms up longer than -w).
+  text += latency ? "size,latency_us,iterations,warmup,wrong"
+                  : "size,bandwidth_MBps,messages_per_s,iterations,warmup,window,wrong";
   // The other backend's row has the same value columns and its own wrong bytes.
   if (o.versus) {
     text += latency ? ",versus_latency_us,versus_wrong,ratio"
@@ -171,9 +173,9 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
     const P2pRow& row = results.rows[k];
     const std::string wrong = wrong_of(row);
     text += run;
-    text += latency ? fmt::format("{},{},{},{}", row.bytes, row.latency_us, row.iterations, wrong)
-                    : fmt::format("{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
-                                  row.iterations, row.window, wrong);
+    text += latency ? fmt::format("{},{},{},{},{}", row.bytes, row.latency_us, row.iterations, row.warmup, wrong)
+                    : fmt::format("{},{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
+                                  row.iterations, row.warmup, row.window, wrong);
     if (o.versus) {
       const P2pRow& other = results.versus_rows[k];
       text += latency ? fmt::format(",{},{},", other.latency_us, wrong_of(other))
