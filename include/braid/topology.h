@@ -70,8 +70,11 @@ struct Topology {
 // This machine, through hwloc with PCI and OS devices enabled; NIC speeds read from sysfs.
 BRAID_API Status DiscoverTopology(Topology* out);
 
-// An hwloc XML export. InvalidArgument, naming `path`, if it is missing, unreadable or malformed.
+// An hwloc XML export: a regular file, or a pipe (<(ssh node lstopo --of xml -)). InvalidArgument,
+// naming `path`, if it is missing, unreadable, malformed, neither a file nor a pipe, or over 64 MiB.
 BRAID_API Status LoadTopologyXml(const std::string& path, Topology* out);
+// The same from the export's text; `origin` names it in errors and in the source.
+BRAID_API Status LoadTopologyXmlText(const std::string& xml, const std::string& origin, Topology* out);
 
 // Pretty-printed JSON with stable field names (those of the structs above).
 BRAID_API std::string TopologyToJson(const Topology& topo);

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "braid/topology.h"
+#include "core/input_file.h"
 #include "sim/cluster/cluster_internal.h"
 #include "sim/common/input_error.h"
 #include "sim/common/json_fields.h"
@@ -75,33 +76,58 @@ void SetIntraNodeFabric(const Topology& topo, double board_nvlink_GBps, ClusterS
 
 }  // namespace
 
-bool IsHwlocSource(const std::string& name_or_path) {
-  return name_or_path == "this" || EndsWith(name_or_path, ".xml");
-}
+namespace {
 
-Topology LoadHwlocTopology(const std::string& name_or_path) {
+// The hwloc topology of an export's text (read from a pipe) or file.
+Topology HwlocExport(const std::string& path, const std::string* text) {
   Topology topo;
-  if (name_or_path == "this") {
-    Status s = DiscoverTopology(&topo);
-    if (!s.ok()) throw InputError("--cluster this: hwloc discovery failed: " + s.ToString());
-    return topo;
-  }
-  Status s = LoadTopologyXml(name_or_path, &topo);
-  if (!s.ok()) throw InputError("--cluster " + name_or_path + ": " + s.message());
+  const Status s = text != nullptr ? LoadTopologyXmlText(*text, path, &topo) : LoadTopologyXml(path, &topo);
+  if (!s.ok()) throw InputError("--cluster " + path + ": " + s.message());
   return topo;
 }
 
-ClusterSpec LoadCluster(const std::string& name_or_path) {
-  ClusterSpec c;
-  if (ClusterPreset(name_or_path, &c)) return c;
-  if (IsHwlocSource(name_or_path)) {
-    return ClusterFromTopology(LoadHwlocTopology(name_or_path), name_or_path == "this" ? "hwloc" : name_or_path);
+// A pipe's whole text: an hwloc XML export or a JSON cluster file, told apart by its first
+// character ('<' or not); a pipe has no name to go by (--cluster <(...) is /dev/fd/63).
+void ReadPipe(const std::string& path, ClusterSource* source) {
+  constexpr input_file::Kind kPipe{"a pipe", "an hwloc XML export or a cluster file", size_t{64} << 20};
+  std::string text;
+  if (Status read = input_file::Read(path, kPipe, &text); !read.ok()) throw InputError("--cluster " + read.message());
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '<') {
+    source->topology = HwlocExport(path, &text);
+  } else {
+    source->document = std::make_shared<const nlohmann::json>(ParseJsonText(text, path));
   }
-  // A pipe has no name to go by (--cluster <(jq ... base.json) is /dev/fd/63): it is JSON, as for --model.
-  std::error_code error;
-  if (EndsWith(name_or_path, ".json") || std::filesystem::is_fifo(std::filesystem::status(name_or_path, error)))
-    return ClusterFromJsonFile(name_or_path);
+}
+
+}  // namespace
+
+ClusterSource ReadClusterSource(const std::string& name_or_path) {
+  ClusterSource source;
+  source.name = name_or_path;
+  ClusterSpec preset;
+  if (ClusterPreset(name_or_path, &preset)) return source;
+  if (name_or_path == "this") {
+    Topology topo;
+    Status s = DiscoverTopology(&topo);
+    if (!s.ok()) throw InputError("--cluster this: hwloc discovery failed: " + s.ToString());
+    source.topology = std::move(topo);
+    return source;
+  }
+  if (input_file::IsPipe(name_or_path)) {
+    ReadPipe(name_or_path, &source);
+    return source;
+  }
+  if (EndsWith(name_or_path, ".xml")) {
+    source.topology = HwlocExport(name_or_path, nullptr);
+    return source;
+  }
+  if (EndsWith(name_or_path, ".json")) {
+    source.document = std::make_shared<const nlohmann::json>(ReadJsonFile(name_or_path));
+    return source;
+  }
   // Say what the path is, so a misnamed file is not taken for a misspelt preset.
+  std::error_code error;
   const auto status = std::filesystem::status(name_or_path, error);
   std::string what = "is not";
   if (std::filesystem::is_directory(status)) what = "is a directory, not";
@@ -110,6 +136,16 @@ ClusterSpec LoadCluster(const std::string& name_or_path) {
                                "or a pipe",
                                name_or_path, what, fmt::join(ClusterPresetNames(), ", ")));
 }
+
+ClusterSpec ClusterFromSource(const ClusterSource& source) {
+  if (source.topology) return ClusterFromTopology(*source.topology, source.name == "this" ? "hwloc" : source.name);
+  if (source.document) return ClusterFromJson(*source.document, source.name);
+  ClusterSpec preset;
+  ClusterPreset(source.name, &preset);
+  return preset;
+}
+
+ClusterSpec LoadCluster(const std::string& name_or_path) { return ClusterFromSource(ReadClusterSource(name_or_path)); }
 
 ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source) {
   ClusterSpec c;

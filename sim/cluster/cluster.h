@@ -6,17 +6,15 @@
 // latencies in microseconds; compute in TFLOP/s (1e12 FLOP/s, dense bf16/fp16).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "braid/topology.h"
 #include "sim/cluster/host_calibration.h"
-
-namespace braid {
-struct Topology;
-}
 
 namespace braid::sim {
 
@@ -86,15 +84,22 @@ std::vector<std::string> ClusterPresetNames();
 std::vector<std::string> GpuPresetNames();
 GpuSpec GpuPreset(const std::string& name);  // "a100", "h100", ... (InputError if unknown)
 
-// A preset name, "this" (discover this machine with hwloc), an hwloc XML file (*.xml) or a JSON
-// cluster file. Presets and discovered machines have one node until SizeForGpus() is called;
-// JSON files may give "nodes".
+// What --cluster names, read once (a pipe can be read only once): a preset name (neither
+// member set), "this" (this machine through hwloc), an hwloc XML export (an .xml file, or a pipe
+// whose text starts with '<': <(ssh node lstopo --of xml -)) or a JSON cluster file (a .json file
+// or any other pipe: <(jq ... base.json)). InputError naming the source when it is none of these
+// or cannot be read.
+struct ClusterSource {
+  std::string name;                        // as given
+  std::optional<Topology> topology;        // "this" or an hwloc export
+  std::shared_ptr<const nlohmann::json> document;  // a JSON cluster file
+};
+ClusterSource ReadClusterSource(const std::string& name_or_path);
+// The cluster of a source: presets and discovered machines have one node until SizeForGpus() is
+// called; JSON files may give "nodes".
+ClusterSpec ClusterFromSource(const ClusterSource& source);
+// ClusterFromSource(ReadClusterSource(name_or_path)).
 ClusterSpec LoadCluster(const std::string& name_or_path);
-// Whether LoadCluster reads `name_or_path` through hwloc ("this" or an .xml file).
-bool IsHwlocSource(const std::string& name_or_path);
-// The hwloc topology of "this" machine or of an .xml file (a regular file); InputError naming
-// the source otherwise.
-Topology LoadHwlocTopology(const std::string& name_or_path);
 ClusterSpec ClusterFromTopology(const Topology& topo, const std::string& source);
 
 // Sets the node count for `gpus` GPUs (which must be a positive multiple of GPUs per node, or

@@ -122,7 +122,7 @@ nlohmann::json NetworkToJson(const NetworkSpec& n) {
 }  // namespace
 
 nlohmann::json ClusterToJson(const ClusterSpec& c) {
-  // Field names as ClusterFromJsonFile reads them; doubles are written with enough digits to
+  // Field names as ClusterFromJson reads them; doubles are written with enough digits to
   // read back the same value.
   nlohmann::json doc = {{"name", c.name}, {"nodes", c.nodes}, {"gpu", GpuToJson(c.gpu)},
                         {"node", NodeToJson(c.node)}, {"network", NetworkToJson(c.network)}};
@@ -130,8 +130,7 @@ nlohmann::json ClusterToJson(const ClusterSpec& c) {
   return doc;
 }
 
-ClusterSpec ClusterFromJsonFile(const std::string& path) {
-  nlohmann::json doc = ReadJsonFile(path);
+ClusterSpec ClusterFromJson(const nlohmann::json& doc, const std::string& path) {
   JsonFields f(doc, path);
   f.RejectUnknown({"name", "base", "nodes", "gpu", "node", "network", "calibration"});
   ClusterSpec c;

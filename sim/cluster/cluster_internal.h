@@ -12,7 +12,8 @@ bool ClusterPreset(const std::string& name, ClusterSpec* out);
 // The preset of a discovered GPU name, and the per-GPU NVLink GB/s of the board that part sits on
 // (0: a PCIe card).
 bool MatchGpuPreset(const std::string& device_name, GpuSpec* out, double* board_nvlink_GBps);
-ClusterSpec ClusterFromJsonFile(const std::string& path);
+// A JSON cluster file's document; `path` names it in errors.
+ClusterSpec ClusterFromJson(const nlohmann::json& doc, const std::string& path);
 
 // host_calibration.cc: the "calibration" block of cluster file `file`, and written back (every
 // field that ReadHostCalibration reads; "measured" is not kept); a multi-node check (an

@@ -1,15 +1,10 @@
 #include "sim/common/json_fields.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 
+#include "core/input_file.h"
 #include "core/json_text.h"
 #include "sim/common/input_error.h"
 
@@ -18,29 +13,6 @@ namespace {
 
 // The largest input file read (bytes): far above any model, cluster or calibration file.
 constexpr size_t kMaxJsonFileBytes = 16 << 20;
-
-const char* FileTypeName(std::filesystem::file_type type) {
-  switch (type) {
-    case std::filesystem::file_type::directory: return "a directory";
-    case std::filesystem::file_type::fifo: return "a FIFO";
-    case std::filesystem::file_type::character: return "a character device";
-    case std::filesystem::file_type::block: return "a block device";
-    case std::filesystem::file_type::socket: return "a socket";
-    default: return "not a plain file";
-  }
-}
-
-// InputError naming `path` unless it is a regular file (after symlinks). `expected` says what
-// the file should be, e.g. "a JSON file".
-void RequireRegularFile(const std::string& path, const std::string& expected) {
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(path, error);
-  if (error) throw InputError(fmt::format("{}: cannot open: {}", path, error.message()));
-  if (!std::filesystem::is_regular_file(status)) {
-    throw InputError(fmt::format("{}: not a regular file ({}; {} is expected)", path,
-                                 FileTypeName(status.type()), expected));
-  }
-}
 
 }  // namespace
 
@@ -184,34 +156,11 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& origin)
 }
 
 nlohmann::json ReadJsonFile(const std::string& path) {
-  std::error_code error;
-  const bool pipe = std::filesystem::is_fifo(std::filesystem::status(path, error));
   // A pipe is welcome (--model <(jq ... base.json)); any other non-regular file is an error.
-  if (!pipe) RequireRegularFile(path, "a JSON file (or a pipe)");
-  // A pipe is opened without blocking, so that a FIFO nobody writes to reads as empty instead of
-  // waiting forever; then reads block as usual until the writer closes it.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (pipe ? O_NONBLOCK : 0));
-  if (fd < 0) throw InputError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  if (pipe) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  // Read at most kMaxJsonFileBytes: a file of gigabytes given by mistake is an error, not a full memory.
+  constexpr input_file::Kind kJsonFile{"a JSON file (or a pipe)", "a model, cluster or calibration file",
+                                       kMaxJsonFileBytes};
   std::string text;
-  char chunk[1 << 16];
-  ssize_t got = 0;
-  while (text.size() <= kMaxJsonFileBytes && (got = ::read(fd, chunk, sizeof chunk)) != 0) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int why = errno;
-      ::close(fd);
-      throw InputError(fmt::format("{}: cannot read: {}", path, std::strerror(why)));
-    }
-    text.append(chunk, size_t(got));
-  }
-  ::close(fd);
-  if (text.size() > kMaxJsonFileBytes) {
-    throw InputError(fmt::format("{}: larger than the {} bytes a model, cluster or calibration file may have",
-                                 path, kMaxJsonFileBytes));
-  }
-  if (pipe && text.empty()) throw InputError(fmt::format("{}: a pipe that nothing was written to", path));
+  if (Status read = input_file::Read(path, kJsonFile, &text); !read.ok()) throw InputError(read.message());
   return ParseJsonText(text, path);
 }
 

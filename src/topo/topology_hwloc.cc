@@ -2,7 +2,6 @@
 // (LoadTopologyXml). Both go through the same hwloc object tree; only the live machine adds NIC
 // link speeds, which hwloc does not record and which sysfs only knows for this host.
 #include <hwloc.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "braid/topology.h"
+#include "core/input_file.h"
 
 namespace braid {
 namespace {
@@ -355,13 +355,10 @@ std::vector<TopoNic> CollectNics(hwloc_topology_t topology, bool live_machine) {
   return nics;
 }
 
-// The format version an hwloc XML file declares (<topology version="3.0">), "" if none is found
+// The format version an hwloc XML text declares (<topology version="3.0">), "" if none is found
 // in its first KiB: an export of a newer hwloc fails to load as if it were malformed.
-std::string XmlFormatVersion(const std::string& path) {
-  std::ifstream in(path);
-  std::string head(1024, '\0');
-  in.read(head.data(), std::streamsize(head.size()));
-  head.resize(size_t(in.gcount()));
+std::string XmlFormatVersion(const std::string& xml) {
+  const std::string head = xml.substr(0, 1024);
   constexpr std::string_view kTag = "<topology version=\"";
   const size_t at = head.find(kTag);
   if (at == std::string::npos) return "";
@@ -416,46 +413,42 @@ Status DiscoverTopology(Topology* out) {
 }
 
 Status LoadTopologyXml(const std::string& path, Topology* out) {
-  // hwloc opens the path itself: a FIFO would block it forever and /dev/zero would fill memory.
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status::InvalidArgument(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return Status::InvalidArgument(fmt::format("{}: not a regular file (an hwloc XML file is expected)", path));
-  }
-  // A large machine's export is a few MB; a file of gigabytes given by mistake would be read whole.
-  constexpr off_t kMaxXmlBytes = off_t{64} << 20;
-  if (st.st_size > kMaxXmlBytes) {
-    return Status::InvalidArgument(fmt::format("{}: {} bytes, more than the {} MiB an hwloc XML export may have",
-                                               path, st.st_size, kMaxXmlBytes >> 20));
-  }
+  // Read here, not by hwloc from the path: a pipe (<(lstopo --of xml -)) can then be read once and
+  // a FIFO without a writer is refused instead of blocking hwloc, and /dev/zero is refused
+  // instead of filling memory. A large machine's export is a few MB.
+  constexpr input_file::Kind kXmlFile{"an hwloc XML file (or a pipe)", "an hwloc XML export", size_t{64} << 20};
+  std::string xml;
+  if (Status read = input_file::Read(path, kXmlFile, &xml); !read.ok()) return read;
+  return LoadTopologyXmlText(xml, path, out);
+}
+
+Status LoadTopologyXmlText(const std::string& xml, const std::string& origin, Topology* out) {
   HwlocTopology topology;
   if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
-  // hwloc reports a missing or unreadable file from set_xml and a malformed one from load; both
-  // leave only errno (EINVAL for a parse error, whose details hwloc prints only when asked).
-  // errno is cleared first: hwloc does not always set it, and a stale one named a cause that was
-  // not (a readable file refused "No such file or directory").
+  // hwloc reports a malformed text from load, leaving only errno (EINVAL for a parse error, whose
+  // details hwloc prints only when asked). errno is cleared first: hwloc does not always set it.
+  // The length counts the ending NUL, as hwloc_topology_export_xmlbuffer's does (its libxml and
+  // its own parser both take a buffer so written).
   errno = 0;
-  if (hwloc_topology_set_xml(topology.get(), path.c_str()) != 0 || hwloc_topology_load(topology.get()) != 0) {
+  if (hwloc_topology_set_xmlbuffer(topology.get(), xml.c_str(), int(xml.size() + 1)) != 0 ||
+      hwloc_topology_load(topology.get()) != 0) {
     const int error = errno;
-    // The file exists (stat above): no errno, EINVAL or ENOENT all mean hwloc refused its content.
     if (error == 0 || error == EINVAL || error == ENOENT) {
-      if (const std::string version = XmlFormatVersion(path); !version.empty() && version[0] > '2') {
+      if (const std::string version = XmlFormatVersion(xml); !version.empty() && version[0] > '2') {
         return Status::InvalidArgument(fmt::format(
             "{}: hwloc cannot load this XML topology: it is hwloc XML version {}, written by a newer hwloc than this "
-            "one ({}.{}), which reads versions 1 and 2; export it with hwloc 2 (lstopo --of xml)", path, version,
+            "one ({}.{}), which reads versions 1 and 2; export it with hwloc 2 (lstopo --of xml)", origin, version,
             HWLOC_API_VERSION >> 16, (HWLOC_API_VERSION >> 8) & 0xff));
       }
       return Status::InvalidArgument(fmt::format(
           "{}: hwloc cannot load this XML topology: not a well-formed hwloc XML export (HWLOC_XML_VERBOSE=1 "
-          "shows why)", path));
+          "shows why)", origin));
     }
     return Status::InvalidArgument(
-        fmt::format("{}: hwloc cannot load this XML topology: {}", path, std::strerror(error)));
+        fmt::format("{}: hwloc cannot load this XML topology: {}", origin, std::strerror(error)));
   }
   *out = Topology{};
-  out->source = "hwloc-xml:" + path;
+  out->source = "hwloc-xml:" + origin;
   Convert(topology.get(), /*live_machine=*/false, out);
   return Status::Ok();
 }

@@ -122,7 +122,8 @@ TEST_F(ClusterFile, InputThatIsNotARegularFile) {
   EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(fifo); }, {fifo, "a pipe that nothing was written to"}));
   const std::string xml = (dir_ / "fifo.xml").string();
   ASSERT_EQ(mkfifo(xml.c_str(), 0600), 0);
-  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(xml); }, {xml, "an hwloc XML file is expected"}));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster(xml); }, {xml, "a pipe that nothing was written to"}));
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { LoadCluster("/dev/zero.xml"); }, {"/dev/zero.xml", "cannot open"}));
   EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ReadJsonFile(dir_.string()); }, {"a directory"}));
 }
 

@@ -52,6 +52,10 @@ expect 0 "1 PU" --xml "${dir}/in.xml"
 expect 2 "--out ${dir}/in.xml is the --xml input" --xml "${dir}/in.xml" --format json --out "${dir}/in.xml"
 expect 2 "is the --xml input" --xml "${dir}/in-link.xml" --out "${dir}/in.xml"
 cmp -s "${dir}/in.xml" "${dir}/in.copy" || fail "the --xml input was overwritten"
+# An export through a pipe is read (it was refused as not a regular file), and named by its path.
+expect 0 "^host .*\(hwloc-xml:/dev/fd/[0-9]+\)" --xml <(cat "${dir}/in.xml")
+mkfifo "${dir}/nobody.xml"
+expect 2 "${dir}/nobody.xml: a pipe that nothing was written to" --xml "${dir}/nobody.xml"
 # HWLOC_XMLFILE makes "this machine" that file: the output says so, and a bad file is exit 2
 # naming the variable (it was labelled live discovery, and an empty file was exit 1).
 out="$(HWLOC_XMLFILE="${dir}/in.xml" "${topo}" 2>&1)"

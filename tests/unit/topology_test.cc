@@ -330,16 +330,35 @@ TEST_F(TopologyTest, MalformedXmlIsInvalidArgumentNamingThePath) {
   EXPECT_NE(status.message().find(path), std::string::npos) << status.ToString();
 }
 
-// hwloc opens the path itself: a FIFO nobody writes to would block it, /dev/zero would fill memory.
-TEST_F(TopologyTest, XmlThatIsNotARegularFileIsRefusedAtOnce) {
-  const std::string fifo = PathOf("fifo.xml");
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  for (const std::string& path : {fifo, std::string("/dev/zero"), dir_.string()}) {
+// /dev/zero would fill memory and a directory is no export: refused at once. A pipe is read
+// (<(ssh node lstopo --of xml -)); a FIFO that nobody writes to is refused, not waited on.
+TEST_F(TopologyTest, XmlFromAPipeIsReadAndOtherFilesAreRefused) {
+  for (const std::string& path : {std::string("/dev/zero"), dir_.string()}) {
     Topology topo;
     Status status = LoadTopologyXml(path, &topo);
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
     EXPECT_NE(status.message().find(path + ": not a regular file"), std::string::npos) << status.ToString();
   }
+  const std::string fifo = PathOf("fifo.xml");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Topology topo;
+  Status status = LoadTopologyXml(fifo, &topo);
+  EXPECT_EQ(status.message(), fifo + ": a pipe that nothing was written to") << status.ToString();
+
+  // As bash's <(...) hands it over: /dev/fd/N of a pipe that holds the export (a few KB, within
+  // the pipe's buffer, so it is written whole before anyone reads).
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const std::string xml = kTwoSocketXml;
+  ASSERT_EQ(write(fds[1], xml.data(), xml.size()), ssize_t(xml.size()));
+  close(fds[1]);
+  const std::string piped = "/dev/fd/" + std::to_string(fds[0]);
+  status = LoadTopologyXml(piped, &topo);
+  close(fds[0]);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(topo.source, "hwloc-xml:" + piped);
+  EXPECT_EQ(topo.hostname, "fakehost");
+  ASSERT_EQ(topo.gpus.size(), 1u);
 }
 
 TEST_F(TopologyTest, MalformedJsonNamesTheOriginAndTheField) {

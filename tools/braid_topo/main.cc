@@ -40,7 +40,7 @@ std::string WriteOutput(const std::string& out_path, const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"braid-topo: print the machine topology braid sees (hwloc), as text or JSON", "braid-topo"};
   Options options;
-  app.add_option("--xml", options.xml_path, "Read an hwloc XML export (lstopo FILE.xml) instead of this machine")
+  app.add_option("--xml", options.xml_path, "Read an hwloc XML export (lstopo FILE.xml, or a pipe: <(ssh node lstopo --of xml -)) instead of this machine")
       ->check(CLI::ExistingFile);
   app.add_option("--format", options.format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))

@@ -51,7 +51,8 @@ void AddCommon(CLI::App* cmd, Options* o) {
       ->required()
       ->check(NonEmptyPath());
   cmd->add_option("--cluster", o->cluster,
-                  fmt::format("Preset ({}), 'this' (hwloc discovery), an hwloc .xml or a .json cluster file",
+                  fmt::format("Preset ({}), 'this' (hwloc discovery), an hwloc .xml or a .json cluster file, or a pipe "
+                              "holding either (<(ssh node lstopo --of xml -))",
                               fmt::join(ClusterPresetNames(), ", ")))
       ->required()
       ->check(NonEmptyPath());
@@ -232,12 +233,13 @@ int Topo(const std::string& name, const std::string& format) {
     throw InputError("topo --format " + format + " is not one of table, json (csv is for search, simulate "
                      "and collective results)");
   }
-  if (!IsHwlocSource(name)) {
-    const ClusterSpec cluster = LoadCluster(name);
+  const ClusterSource source = ReadClusterSource(name);
+  if (!source.topology) {
+    const ClusterSpec cluster = ClusterFromSource(source);
     std::cout << (format == "json" ? DumpJson(ClusterToJson(cluster), 2) : ClusterSummary(cluster)) << "\n";
     return 0;
   }
-  const Topology topo = LoadHwlocTopology(name);
+  const Topology& topo = *source.topology;
   if (format == "json") {
     std::cout << TopologyToJson(topo);
     return 0;
@@ -245,7 +247,7 @@ int Topo(const std::string& name, const std::string& format) {
   std::cout << TopologySummary(topo);
   // Printing what was found succeeded; say why it cannot be simulated rather than fail.
   try {
-    std::cout << ClusterSummary(ClusterFromTopology(topo, name)) << "\n";
+    std::cout << ClusterSummary(ClusterFromSource(source)) << "\n";
   } catch (const InputError& e) {
     std::cout << "plan-sim: cannot simulate this topology: " << e.what() << "\n";
   }
@@ -278,7 +280,7 @@ int main(int argc, char** argv) {
       ->check(NonEmptyPath());
   CLI::App* topo = app.add_subcommand("topo", "Print the cluster (preset, file, or this machine via hwloc)");
   std::string topo_cluster = "this", topo_format = "table";
-  topo->add_option("--cluster", topo_cluster, "Preset, 'this', .xml or .json")
+  topo->add_option("--cluster", topo_cluster, "Preset, 'this', .xml or .json, or a pipe holding either")
       ->capture_default_str()
       ->check(NonEmptyPath());
   topo->add_option("--format", topo_format,
