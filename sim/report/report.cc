@@ -98,8 +98,8 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
                                                  : "accumulated by a separate kernel per micro-batch",
              c.training->tp_comm_overlap ? "backward TP communication beside the GEMMs"
                                          : "every TP collective on the critical path",
-             c.training->overlap_param_gather ? "with zero=1, the parameter gather under the next step's forward"
-                                              : "with zero=1, the parameter gather after the optimizer");
+             c.training->overlap_param_gather ? "ZeRO-1 layouts gather parameters under the next step's forward"
+                                              : "ZeRO-1 layouts gather parameters after the optimizer");
   fmt::print(out, "# {}\n", kFlopConvention);
   if (search) {
     fmt::print(out,

@@ -501,10 +501,10 @@ fi
 gather_args=(simulate --model llama-2-7b --cluster dgx-h100 --gpus 64 --global-batch 128
              --layout tp=2,pp=1,dp=32,mb=1,zero=1,recompute=none,sp=on)
 if expect_ok "simulate --no-overlap-param-gather" "${gather_args[@]}" --no-overlap-param-gather --trace "$tmp/after.json"; then
-  grep -qF "with zero=1, the parameter gather after the optimizer" "$tmp/out" ||
+  grep -qF "ZeRO-1 layouts gather parameters after the optimizer" "$tmp/out" ||
     fail "--no-overlap-param-gather not in the header: $(head -2 "$tmp/out")"
   if expect_ok "simulate, ZeRO-1 gather overlapped" "${gather_args[@]}" --trace "$tmp/overlapped.json"; then
-    grep -qF "with zero=1, the parameter gather under the next step's forward" "$tmp/out" ||
+    grep -qF "ZeRO-1 layouts gather parameters under the next step's forward" "$tmp/out" ||
       fail "the overlapped gather not in the header: $(head -2 "$tmp/out")"
     python3 - "$tmp/after.json" "$tmp/overlapped.json" <<'EOF' || fail "--no-overlap-param-gather: trace spans (above)"
 import json, sys
