@@ -191,16 +191,36 @@ void FillFromGpuOsDevice(hwloc_obj_t osdev, TopoGpu* gpu) {
   }
 }
 
+// The data-centre GPUs plan-sim has presets for, by PCI device id (vendor 0x10de), named as the
+// PCI ID Repository names them: an hwloc without its CUDA or NVML backend (Debian's) and without
+// PCI names (no libpciaccess plugin) sees only the ids, which no preset matches.
+const char* KnownNvidiaGpuName(unsigned device_id) {
+  switch (device_id) {
+    case 0x2330: return "NVIDIA H100 SXM5 80GB";
+    case 0x2331: return "NVIDIA H100 PCIe";
+    case 0x2335: return "NVIDIA H200 SXM 141GB";
+    case 0x20b0: return "NVIDIA A100 SXM4 40GB";
+    case 0x20b2: return "NVIDIA A100 SXM4 80GB";
+    case 0x20b5: return "NVIDIA A100 PCIe 80GB";
+    case 0x20f1: return "NVIDIA A100 PCIe 40GB";
+    case 0x26b9: return "NVIDIA L40S";
+    default: return nullptr;
+  }
+}
+
 TopoGpu GpuFromPciDevice(hwloc_topology_t topology, hwloc_obj_t pci) {
   TopoGpu gpu;
   gpu.pci_bus_id = PciBusId(pci);
   const auto& attr = pci->attr->pcidev;
   std::string vendor = InfoOrEmpty(pci, "PCIVendor");
   std::string device = InfoOrEmpty(pci, "PCIDevice");
+  const char* known = attr.vendor_id == 0x10de ? KnownNvidiaGpuName(attr.device_id) : nullptr;
   if (!device.empty()) {
     gpu.name = vendor.empty() ? device : vendor + " " + device;
   } else if (pci->name != nullptr && *pci->name != '\0') {
     gpu.name = pci->name;
+  } else if (known != nullptr) {
+    gpu.name = known;
   } else {
     gpu.name = fmt::format("PCI {:04x}:{:04x}", attr.vendor_id, attr.device_id);
   }

@@ -458,6 +458,11 @@ TEST(ClusterFromTopology, FabricFollowsThePartName) {
       {"NVIDIA H100 NVL", IntraNodeFabric::kPCIe, 32, "h100"},
       {"NVIDIA A100 80GB PCIe", IntraNodeFabric::kPCIe, 32, "a100-pcie"},
       {"NVIDIA L40S", IntraNodeFabric::kPCIe, 32, "l40s"},
+      // The names braid's topology gives GPUs known by PCI id alone (no hwloc GPU backend).
+      {"NVIDIA H100 SXM5 80GB", IntraNodeFabric::kNVSwitch, 450, "h100"},
+      {"NVIDIA H200 SXM 141GB", IntraNodeFabric::kNVSwitch, 450, "h200"},
+      {"NVIDIA A100 SXM4 80GB", IntraNodeFabric::kNVSwitch, 300, "a100"},
+      {"NVIDIA A100 PCIe 80GB", IntraNodeFabric::kPCIe, 32, "a100-pcie"},
   };
   for (const Case& k : cases) {
     const ClusterSpec c = ClusterFromTopology(Box("box", 8, k.name), "hwloc");
@@ -514,7 +519,8 @@ TEST(ClusterFromTopology, FabricFollowsTheNvlinkHwlocSees) {
 
 // The 40 GB A100s have HBM2 at 1555 GB/s, not the 80 GB parts' HBM2e.
 TEST(ClusterFromTopology, FortyGigabyteA100sHaveTheirOwnMemory) {
-  for (const char* name : {"NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"}) {
+  for (const char* name : {"NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB", "NVIDIA A100 SXM4 40GB",
+                           "NVIDIA A100 PCIe 40GB"}) {
     const ClusterSpec c = ClusterFromTopology(Box("box", 2, name), "hwloc");
     EXPECT_EQ(c.gpu.hbm_GBps, 1555) << name;
     EXPECT_EQ(c.gpu.memory_GiB, 40) << name;

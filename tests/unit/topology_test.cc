@@ -203,6 +203,8 @@ TEST_F(TopologyTest, HandWrittenXmlFindsGpuAndNicsWithTheirLocality) {
   EXPECT_NE(summary.find("mlx5_0"), std::string::npos) << summary;
 }
 
+// Without a GPU backend (no CUDA or NVML plugin, as Debian's hwloc) and without PCI names, a GPU
+// that plan-sim has a preset for is named from its PCI device id; any other by its ids.
 TEST_F(TopologyTest, GpuWithoutBackendIsNamedByItsPciIds) {
   std::string xml = kTwoSocketXml;
   size_t begin = xml.find("          <object type=\"OSDev\" gp_index=\"32\"");
@@ -213,8 +215,15 @@ TEST_F(TopologyTest, GpuWithoutBackendIsNamedByItsPciIds) {
   Status status = LoadTopologyXml(WriteFile("no_cuda.xml", xml), &topo);
   ASSERT_TRUE(status.ok()) << status.ToString();
   ASSERT_EQ(topo.gpus.size(), 1u);
-  EXPECT_EQ(topo.gpus[0].name, "PCI 10de:2330");
+  EXPECT_EQ(topo.gpus[0].name, "NVIDIA H100 SXM5 80GB") << "10de:2330, the PCI ID Repository's name";
   EXPECT_EQ(topo.gpus[0].memory_GiB, 0) << "unknown without CUDA";
+
+  const std::string known = "[10de:2330]";
+  xml.replace(xml.find(known), known.size(), "[10de:1234]");
+  status = LoadTopologyXml(WriteFile("unknown_id.xml", xml), &topo);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_EQ(topo.gpus.size(), 1u);
+  EXPECT_EQ(topo.gpus[0].name, "PCI 10de:1234");
 }
 
 // Edits of the two-socket machine (QA, session 53): an AMD Instinct MI300X (PCI class 0x1200,
