@@ -58,12 +58,13 @@ void SetIntraNodeFabric(const Topology& topo, double board_nvlink_GBps, ClusterS
     return;
   }
   const std::string partial =
-      linked == 0 ? "" : fmt::format("; hwloc shows NVLink on {} of the {} GPUs but not between every pair or to "
-                                     "a switch, which plan-sim's node cannot hold: not modelled", linked, n);
+      linked == 0 ? "" : fmt::format("; hwloc shows NVLink on {} of the {} GPUs in a shape plan-sim's node (all on "
+                                     "a switch, a pair or a full mesh) cannot hold: not modelled", linked, n);
   if (board_nvlink_GBps > 0) {
     nvswitch(board_nvlink_GBps);
     c->fabric_basis = fmt::format("assumed for the SXM part \"{}\"{}", topo.gpus[0].name,
-                                  linked == 0 ? "; hwloc reports no NVLink (no NVML backend)" : partial);
+                                  linked == 0 ? "; hwloc reports no NVLink between GPUs (an hwloc without NVML reports none)"
+                                              : partial);
     return;
   }
   c->node.fabric = IntraNodeFabric::kPCIe;
@@ -71,7 +72,7 @@ void SetIntraNodeFabric(const Topology& topo, double board_nvlink_GBps, ClusterS
   c->node.intra_efficiency = 0.8;
   c->node.gpus_per_pcie_switch = c->node.gpus;
   c->fabric_basis = fmt::format("assumed for the PCIe card \"{}\"{}", topo.gpus[0].name,
-                                linked == 0 ? "; hwloc reports no NVLink bridges" : partial);
+                                linked == 0 ? "; hwloc reports no NVLink between GPUs" : partial);
 }
 
 }  // namespace
@@ -82,22 +83,37 @@ namespace {
 Topology HwlocExport(const std::string& path, const std::string* text) {
   Topology topo;
   const Status s = text != nullptr ? LoadTopologyXmlText(*text, path, &topo) : LoadTopologyXml(path, &topo);
-  if (!s.ok()) throw InputError("--cluster " + path + ": " + s.message());
+  if (!s.ok()) throw InputError("--cluster: " + s.message());
   return topo;
 }
 
-// A pipe's whole text: an hwloc XML export or a JSON cluster file, told apart by its first
-// character ('<' or not); a pipe has no name to go by (--cluster <(...) is /dev/fd/63).
-void ReadPipe(const std::string& path, ClusterSource* source) {
-  constexpr input_file::Kind kPipe{"a pipe", "an hwloc XML export or a cluster file", size_t{64} << 20};
+// A path that names a file descriptor, whose name says nothing of what it holds: a pipe
+// (--cluster <(...) is /dev/fd/63) or a redirected file (--cluster /dev/stdin < node.xml).
+bool NamesADescriptor(const std::string& path) {
+  return path.rfind("/dev/stdin", 0) == 0 || path.rfind("/dev/fd/", 0) == 0 || path.rfind("/proc/self/fd/", 0) == 0 ||
+         input_file::IsPipe(path);
+}
+
+// The whole text of a descriptor's file: an hwloc XML export or a JSON cluster file, told apart
+// by its first character ('<' or not, after white space and a UTF-8 byte-order mark).
+constexpr input_file::Kind kEither{"an hwloc XML export or a JSON cluster file (or a pipe)", "an hwloc XML export",
+                                   size_t{64} << 20};
+
+void ReadUnnamed(const std::string& path, ClusterSource* source) {
   std::string text;
-  if (Status read = input_file::Read(path, kPipe, &text); !read.ok()) throw InputError("--cluster " + read.message());
-  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (Status read = input_file::Read(path, kEither, &text); !read.ok()) throw InputError("--cluster: " + read.message());
+  size_t first = text.rfind("\xef\xbb\xbf", 0) == 0 ? 3 : 0;
+  first = text.find_first_not_of(" \t\r\n", first);
   if (first != std::string::npos && text[first] == '<') {
     source->topology = HwlocExport(path, &text);
-  } else {
-    source->document = std::make_shared<const nlohmann::json>(ParseJsonText(text, path));
+    return;
   }
+  // The same bound as a cluster file by name (a pipe allowed 64 MiB of JSON; QA, session 54).
+  if (text.size() > kMaxJsonFileBytes) {
+    throw InputError(fmt::format("--cluster: {}: larger than the {} bytes a model, cluster or calibration file may have",
+                                 path, kMaxJsonFileBytes));
+  }
+  source->document = std::make_shared<const nlohmann::json>(ParseJsonText(text, path));
 }
 
 }  // namespace
@@ -114,8 +130,8 @@ ClusterSource ReadClusterSource(const std::string& name_or_path) {
     source.topology = std::move(topo);
     return source;
   }
-  if (input_file::IsPipe(name_or_path)) {
-    ReadPipe(name_or_path, &source);
+  if (NamesADescriptor(name_or_path)) {
+    ReadUnnamed(name_or_path, &source);
     return source;
   }
   if (EndsWith(name_or_path, ".xml")) {
@@ -129,6 +145,11 @@ ClusterSource ReadClusterSource(const std::string& name_or_path) {
   // Say what the path is, so a misnamed file is not taken for a misspelt preset.
   std::error_code error;
   const auto status = std::filesystem::status(name_or_path, error);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status) &&
+      !std::filesystem::is_directory(status)) {
+    std::string text;  // /dev/zero: refused by what it is, as --model refuses it
+    throw InputError("--cluster: " + input_file::Read(name_or_path, kEither, &text).message());
+  }
   std::string what = "is not";
   if (std::filesystem::is_directory(status)) what = "is a directory, not";
   else if (std::filesystem::exists(status)) what = "has neither a .json (cluster file) nor an .xml (hwloc export) extension; give";

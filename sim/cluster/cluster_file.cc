@@ -132,6 +132,14 @@ nlohmann::json ClusterToJson(const ClusterSpec& c) {
 
 ClusterSpec ClusterFromJson(const nlohmann::json& doc, const std::string& path) {
   JsonFields f(doc, path);
+  // braid's topology JSON (braid-topo --format json) has "cores", "pus" and a "gpus" array:
+  // say what it is rather than only that "cores" is unknown (QA, session 54).
+  if (f.Has("pus") && f.Has("gpus") && doc.at("gpus").is_array()) {
+    throw InputError(fmt::format("{}: braid's topology JSON (braid-topo --format json), not a cluster file: give "
+                                 "--cluster the hwloc export itself (lstopo --of xml, or braid-topo --xml's input), "
+                                 "or a cluster file (plan-sim topo --cluster dgx-h100 --format json is one to edit)",
+                                 path));
+  }
   f.RejectUnknown({"name", "base", "nodes", "gpu", "node", "network", "calibration"});
   ClusterSpec c;
   const bool have_base = f.Has("base");

@@ -28,9 +28,12 @@ struct GpuRow {
 
 // NVIDIA datasheets (dense, without sparsity): A100 SXM 312 TFLOP/s bf16, 2039 GB/s (80 GB);
 // A100 PCIe 80GB 1935 GB/s; H100 SXM 989 TFLOP/s, 3350 GB/s; H200 989 TFLOP/s, 4800 GB/s, 141 GB;
-// V100 SXM2 125 TFLOP/s fp16, 900 GB/s; L40S 362 TFLOP/s bf16 (dense), 864 GB/s.
+// H100 PCIe 756 TFLOP/s, 2000 GB/s, 114 SMs; V100 SXM2 125 TFLOP/s fp16, 900 GB/s; L40S 362
+// TFLOP/s bf16 (dense), 864 GB/s. A "-pcie" row matches names that say PCIe, so it precedes its
+// SXM row (an H100 PCIe card was simulated at the SXM part's 989 TFLOP/s and 3350 GB/s).
 constexpr GpuRow kGpus[] = {
     {"h200", "H200", 989, 4800, 141, 132, 450, true},
+    {"h100-pcie", "H100 PCIe 80GB", 756, 2000, 80, 114, 0, false},
     {"h100", "H100 SXM 80GB", 989, 3350, 80, 132, 450, true},
     {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108, 0, false},
     {"a100", "A100 SXM 80GB", 312, 2039, 80, 108, 300, false},
@@ -115,10 +118,12 @@ bool MatchGpuPreset(const std::string& device_name, GpuSpec* out, double* board_
   const bool pcie = lower.find("pcie") != std::string::npos;
   for (const GpuRow& g : kGpus) {
     const std::string key = g.key;
-    // The PCIe A100 is named "NVIDIA A100 80GB PCIe" (no "a100-pcie" in it); other A100 names
-    // fall through to the SXM row.
-    const bool named = key == "a100-pcie" ? pcie && lower.find("a100") != std::string::npos
-                                          : lower.find(key) != std::string::npos;
+    // PCIe parts are named "NVIDIA A100 80GB PCIe", "NVIDIA H100 PCIe" (no "a100-pcie" in them);
+    // other names of the chip fall through to its SXM row.
+    const size_t pcie_suffix = key.find("-pcie");
+    const bool named = pcie_suffix != std::string::npos
+                           ? pcie && lower.find(key.substr(0, pcie_suffix)) != std::string::npos
+                           : lower.find(key) != std::string::npos;
     if (!named) continue;
     *out = GpuPreset(key);
     // The 40 GB A100s ("NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB") carry HBM2 at 1555 GB/s

@@ -9,12 +9,6 @@
 #include "sim/common/input_error.h"
 
 namespace braid::sim {
-namespace {
-
-// The largest input file read (bytes): far above any model, cluster or calibration file.
-constexpr size_t kMaxJsonFileBytes = 16 << 20;
-
-}  // namespace
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string origin)
     : object_(object), origin_(std::move(origin)) {
@@ -137,7 +131,7 @@ void JsonFields::RejectUnknown(const std::vector<std::string>& known) const {
     bool found = false;
     for (const std::string& k : known) found = found || it.key() == k;
     if (!found) {
-      throw InputError(fmt::format("{}: unknown field \"{}\" (known fields: {})", origin_, it.key(),
+      throw InputError(fmt::format("{}: unknown field \"{}\" (known fields: {})", origin_, json_text::ShownKey(it.key()),
                                    fmt::join(known, ", ")));
     }
   }

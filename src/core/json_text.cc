@@ -59,7 +59,7 @@ class Check {
   void AddKey(const std::string& key) {
     Container& c = open_.back();
     if (!c.keys.insert(key).second) {
-      throw Refused(fmt::format("{}: duplicate key \"{}\" in {} (each key may appear once)", origin_, key,
+      throw Refused(fmt::format("{}: duplicate key \"{}\" in {} (each key may appear once)", origin_, ShownKey(key),
                                 open_.size() == 1 ? "the top-level object" : "\"" + PathOf(open_.size() - 1) + "\""));
     }
     c.key = key;
@@ -76,7 +76,7 @@ class Check {
     std::string path;
     for (size_t i = 0; i < levels; ++i) {
       const Container& c = open_[i];
-      path += c.object ? (path.empty() ? "" : ".") + c.key : fmt::format("[{}]", c.index);
+      path += c.object ? (path.empty() ? "" : ".") + ShownKey(c.key) : fmt::format("[{}]", c.index);
     }
     return path;
   }
@@ -86,6 +86,13 @@ class Check {
 };
 
 }  // namespace
+
+std::string ShownKey(const std::string& key) {
+  constexpr size_t kMaxShown = 64;
+  const std::string quoted = nlohmann::json(key).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string escaped = quoted.substr(1, quoted.size() - 2);
+  return escaped.size() <= kMaxShown ? escaped : escaped.substr(0, kMaxShown - 3) + "...";
+}
 
 Status Parse(const std::string& text, const std::string& origin, nlohmann::json* out) {
   Check check(origin);

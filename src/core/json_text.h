@@ -23,4 +23,9 @@ inline constexpr size_t kMaxDepth = 64;
 // than kMaxDepth, or when a number is beyond a double's range (the field is named).
 Status Parse(const std::string& text, const std::string& origin, nlohmann::json* out);
 
+// A key from a user's file as an error message shows it, without quotes: JSON-escaped (no
+// control character reaches the terminal) and cut to 64 characters (a 1 MB key made a 1 MB
+// message; QA, session 54).
+std::string ShownKey(const std::string& key);
+
 }  // namespace braid::json_text

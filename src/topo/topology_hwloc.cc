@@ -288,36 +288,72 @@ int GpuOfMatrixObject(hwloc_obj_t obj, const std::vector<TopoGpu>& gpus) {
   return -1;
 }
 
+// An NVSwitch port in hwloc's NVLink matrix: a PCI device that NVML marks so, or any other
+// NVIDIA device there that is not a GPU (some switch ports carry no ids). Another vendor's device
+// in the matrix (a NIC) is no switch.
+bool IsNvSwitchObject(hwloc_obj_t obj) {
+  if (obj->type != HWLOC_OBJ_PCI_DEVICE) return false;
+  return (obj->subtype != nullptr && std::strcmp(obj->subtype, "NVSwitch") == 0) ||
+         obj->attr->pcidev.vendor_id == 0x10de;
+}
+
+std::string MatrixObjectName(hwloc_obj_t obj) {
+  if (obj->type == HWLOC_OBJ_PCI_DEVICE) return PciBusId(obj);
+  if (obj->name != nullptr) return obj->name;
+  return fmt::format("{} {}", hwloc_obj_type_string(obj->type), obj->logical_index);
+}
+
 // NVLink bandwidths from hwloc's "NVLinkBandwidth" matrix (NVML backend): MB/s per direction
 // between each pair of objects, summed over the pair's links, the diagonal holding an object's
 // own. Its objects are GPUs (as their NVML OS devices), NVSwitch ports (PCI devices) and POWER
-// CPUs (packages: a GPU's link to its CPU is not GPU-to-GPU bandwidth, so it is left out). A
-// GPU seen only through a backend, without its PCI device, cannot be matched and keeps 0.
-void AddNvlinkBandwidths(hwloc_topology_t topology, std::vector<TopoGpu>* gpus) {
+// CPUs (packages: a GPU's link to its CPU is not GPU-to-GPU bandwidth, so it is left out). A GPU
+// listed twice (its PCI device and its NVML device) or a pair listed twice counts once, at the
+// most listed (QA, session 54: 6 peers on a 4-GPU host). A GPU seen only through a backend,
+// without its PCI device, cannot be matched and keeps 0. A value above 1e9 MB/s (1e6 GB/s,
+// some 20 times NVLink 5's 18 links) is refused: TopologyFromJson refuses it too.
+Status AddNvlinkBandwidths(hwloc_topology_t topology, std::vector<TopoGpu>* gpus) {
   unsigned count = 1;
   hwloc_distances_s* matrix = nullptr;
-  if (hwloc_distances_get_by_name(topology, "NVLinkBandwidth", &count, &matrix, 0) != 0 || count == 0) return;
-  if ((matrix->kind & HWLOC_DISTANCES_KIND_MEANS_BANDWIDTH) != 0) {
-    const unsigned n = matrix->nbobjs;
-    constexpr double kMBpsPerGBps = 1000;
-    for (unsigned i = 0; i < n; ++i) {
-      const int gpu = GpuOfMatrixObject(matrix->objs[i], *gpus);
-      if (gpu < 0) continue;
-      TopoGpu& g = (*gpus)[size_t(gpu)];
-      for (unsigned j = 0; j < n; ++j) {
-        const double GBps = double(matrix->values[size_t(i) * n + j]) / kMBpsPerGBps;
-        if (j == i || GBps <= 0) continue;
-        hwloc_obj_t peer = matrix->objs[j];
-        if (GpuOfMatrixObject(peer, *gpus) >= 0) {
-          g.nvlink_gpu_GBps += GBps;
-          ++g.nvlink_gpu_peers;
-        } else if (peer->type == HWLOC_OBJ_PCI_DEVICE) {
-          g.nvlink_switch_GBps += GBps;
-        }
+  if (hwloc_distances_get_by_name(topology, "NVLinkBandwidth", &count, &matrix, 0) != 0 || count == 0)
+    return Status::Ok();
+  constexpr double kMBpsPerGBps = 1000, kMaxMBps = 1e9;
+  std::vector<std::map<int, double>> to_gpu(gpus->size());             // peer GPU -> GB/s
+  std::vector<std::map<hwloc_obj_t, double>> to_switch(gpus->size());  // switch port -> GB/s
+  Status status;
+  const unsigned n = matrix->nbobjs;
+  for (unsigned i = 0; i < n && status.ok() && (matrix->kind & HWLOC_DISTANCES_KIND_MEANS_BANDWIDTH); ++i) {
+    const int gpu = GpuOfMatrixObject(matrix->objs[i], *gpus);
+    if (gpu < 0) continue;
+    for (unsigned j = 0; j < n; ++j) {
+      const hwloc_uint64_t mbps = matrix->values[size_t(i) * n + j];
+      hwloc_obj_t peer = matrix->objs[j];
+      const int peer_gpu = GpuOfMatrixObject(peer, *gpus);
+      if (j == i || peer_gpu == gpu || mbps == 0) continue;
+      if (double(mbps) > kMaxMBps) {
+        status = Status::InvalidArgument(fmt::format(
+            "hwloc's NVLinkBandwidth matrix gives {} MB/s from {} to {}, more than the 1e9 MB/s a GPU's links can have",
+            mbps, MatrixObjectName(matrix->objs[i]), MatrixObjectName(peer)));
+        break;
+      }
+      const double GBps = double(mbps) / kMBpsPerGBps;
+      if (peer_gpu >= 0) {
+        double& most = to_gpu[size_t(gpu)][peer_gpu];
+        most = std::max(most, GBps);
+      } else if (IsNvSwitchObject(peer)) {
+        double& most = to_switch[size_t(gpu)][peer];
+        most = std::max(most, GBps);
       }
     }
   }
   hwloc_distances_release(topology, matrix);
+  if (!status.ok()) return status;
+  for (size_t g = 0; g < gpus->size(); ++g) {
+    TopoGpu& gpu = (*gpus)[g];
+    for (const auto& [peer, GBps] : to_gpu[g]) gpu.nvlink_gpu_GBps += GBps;
+    gpu.nvlink_gpu_peers = int(to_gpu[g].size());
+    for (const auto& [port, GBps] : to_switch[g]) gpu.nvlink_switch_GBps += GBps;
+  }
+  return Status::Ok();
 }
 
 // A network interface's kind from its hardware address length: 6 bytes for Ethernet, 20 for
@@ -390,22 +426,27 @@ int CountOf(hwloc_topology_t topology, hwloc_obj_type_t type) {
   return std::max(0, hwloc_get_nbobjs_by_type(topology, type));
 }
 
-void Convert(hwloc_topology_t topology, bool live_machine, Topology* out) {
+// *out is replaced only when the whole topology was read.
+Status Convert(hwloc_topology_t topology, bool live_machine, const std::string& source, Topology* result) {
+  Topology topo;
+  topo.source = source;
   hwloc_obj_t root = hwloc_get_root_obj(topology);
-  out->hostname = InfoOrEmpty(root, "HostName");
+  topo.hostname = InfoOrEmpty(root, "HostName");
   hwloc_obj_t package = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_PACKAGE, nullptr);
   // hwloc puts CPUModel on the Package, or on the Machine where it found no packages.
-  out->cpu_model = InfoOrEmpty(package != nullptr ? package : root, "CPUModel");
-  out->packages = CountOf(topology, HWLOC_OBJ_PACKAGE);
-  out->numa_nodes = CountOf(topology, HWLOC_OBJ_NUMANODE);
-  out->pus = CountOf(topology, HWLOC_OBJ_PU);
+  topo.cpu_model = InfoOrEmpty(package != nullptr ? package : root, "CPUModel");
+  topo.packages = CountOf(topology, HWLOC_OBJ_PACKAGE);
+  topo.numa_nodes = CountOf(topology, HWLOC_OBJ_NUMANODE);
+  topo.pus = CountOf(topology, HWLOC_OBJ_PU);
   // Some platforms report no cores (hwloc then has PUs only); each PU is then its own core.
   int cores = CountOf(topology, HWLOC_OBJ_CORE);
-  out->cores = cores > 0 ? cores : out->pus;
-  out->memory_GiB = static_cast<double>(root->total_memory) / kBytesPerGiB;
-  out->gpus = CollectGpus(topology);
-  AddNvlinkBandwidths(topology, &out->gpus);
-  out->nics = CollectNics(topology, live_machine);
+  topo.cores = cores > 0 ? cores : topo.pus;
+  topo.memory_GiB = static_cast<double>(root->total_memory) / kBytesPerGiB;
+  topo.gpus = CollectGpus(topology);
+  topo.nics = CollectNics(topology, live_machine);
+  if (Status nvlink = AddNvlinkBandwidths(topology, &topo.gpus); !nvlink.ok()) return nvlink;
+  *result = std::move(topo);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -424,12 +465,11 @@ Status DiscoverTopology(Topology* out) {
     }
     return Status::SystemError(fmt::format("hwloc could not discover this machine: {}", std::strerror(errno)));
   }
-  *out = Topology{};
   // Read from HWLOC_XMLFILE, this host's sysfs says nothing about the NICs either.
   const bool live_machine = hwloc_topology_is_thissystem(topology.get()) != 0;
-  out->source = xml_file != nullptr && !live_machine ? fmt::format("hwloc-xml:{} (HWLOC_XMLFILE)", xml_file) : "hwloc";
-  Convert(topology.get(), live_machine, out);
-  return Status::Ok();
+  const std::string source =
+      xml_file != nullptr && !live_machine ? fmt::format("hwloc-xml:{} (HWLOC_XMLFILE)", xml_file) : "hwloc";
+  return Convert(topology.get(), live_machine, source, out);
 }
 
 Status LoadTopologyXml(const std::string& path, Topology* out) {
@@ -467,10 +507,7 @@ Status LoadTopologyXmlText(const std::string& xml, const std::string& origin, To
     return Status::InvalidArgument(
         fmt::format("{}: hwloc cannot load this XML topology: {}", origin, std::strerror(error)));
   }
-  *out = Topology{};
-  out->source = "hwloc-xml:" + origin;
-  Convert(topology.get(), /*live_machine=*/false, out);
-  return Status::Ok();
+  return Convert(topology.get(), /*live_machine=*/false, "hwloc-xml:" + origin, out).WithContext(origin);
 }
 
 }  // namespace braid

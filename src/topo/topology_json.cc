@@ -105,7 +105,11 @@ class ObjectReader {
     return it == object_.end() ? nullptr : &*it;
   }
 
-  std::string FieldPath(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+  // Keys are shown escaped and cut: an unknown one comes from the user's file.
+  std::string FieldPath(const char* key) const {
+    const std::string shown = json_text::ShownKey(key);
+    return path_.empty() ? shown : path_ + "." + shown;
+  }
 
   // Names the field `key` (nullptr: the object itself) and the value found, cut to 64 characters.
   void Fail(const char* key, const std::string& problem) {

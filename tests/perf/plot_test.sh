@@ -132,6 +132,10 @@ expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${
 expect_exit 2 "braid_lat\.json:: empty label after ':'" "${perf}" plot -o "${dir}/x.svg" "${dir}/braid_lat.json:"
 expect_exit 2 "missing\.json: no such file" "${perf}" plot -o "${dir}/x.svg" "${dir}/missing.json:"
 expect_exit 2 "text\.json: malformed JSON" "${perf}" plot -o "${dir}/x.svg" "${dir}/text.json"
+# /dev/zero was read until memory ran out, a FIFO without a writer waited for ever (QA, session 54).
+expect_exit 2 "/dev/zero: not a regular file \\(a character device" "${perf}" plot -o "${dir}/x.svg" /dev/zero
+mkfifo "${dir}/nobody.json"
+expect_exit 2 "nobody\.json: a pipe that nothing was written to" timeout 20 "${perf}" plot -o "${dir}/x.svg" "${dir}/nobody.json"
 # A key given twice was read as its last value (QA, session 53): refused, naming the key and where.
 expect_exit 2 "twokeys\.json: duplicate key \"size\" in \"rows\[0\]\"" "${perf}" plot -o "${dir}/x.svg" "${dir}/twokeys.json"
 # --y only says what collective results show (QA, session 51: it was ignored in silence).

@@ -361,6 +361,15 @@ if expect_ok "a cluster file through a pipe" topo --cluster <(printf '{"base": "
 fi
 expect_bad "a malformed export through a pipe" "hwloc cannot load this XML topology" -- \
   topo --cluster <(printf '<topology version="2.0">')
+# A redirected file has no name to go by either; /dev/zero is refused by what it is; braid's
+# topology JSON is named as such, not as a cluster file with unknown fields (QA, session 54).
+if expect_ok "an hwloc export on /dev/stdin" topo --cluster /dev/stdin <"$tmp/one-h100.xml"; then
+  grep -q "1 node(s) x 1 GPU(s)" "$tmp/out" || fail "an hwloc export on /dev/stdin: $(cat "$tmp/out")"
+fi
+expect_bad "/dev/zero as --cluster" "/dev/zero: not a regular file (a character device" -- topo --cluster /dev/zero
+printf '{"hostname": "h", "cores": 2, "pus": 2, "gpus": []}' >"$tmp/topology.json"
+expect_bad "braid's topology JSON as --cluster" "braid's topology JSON (braid-topo --format json), not a cluster file" \
+  -- topo --cluster "$tmp/topology.json"
 
 # A cluster file's node count is validated after --gpus sets it, as when the file gives it.
 printf '{"base": "dgx-h100", "node": {"nics": 0}}' >"$tmp/no-nics.json"

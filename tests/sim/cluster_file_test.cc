@@ -114,6 +114,22 @@ TEST(JsonInput, DuplicateKeyNamesFileKeyAndObject) {
   EXPECT_EQ(doc["y"][1]["k"], 3);
 }
 
+// A key from the file is shown escaped and cut: a 1 MB key made a 1 MB message, and an escape
+// sequence in a key reached the terminal (QA, session 54).
+TEST(JsonInput, KeysInMessagesAreEscapedAndCut) {
+  const std::string long_key(100000, 'k');
+  try {
+    ParseJsonText("{\"" + long_key + "\": 1, \"" + long_key + "\": 2}", "long.json");
+    ADD_FAILURE() << "a duplicate key was accepted";
+  } catch (const InputError& e) {
+    EXPECT_LT(std::string(e.what()).size(), 300u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("duplicate key \"" + std::string(61, 'k') + "...\""), std::string::npos) << e.what();
+  }
+  const nlohmann::json doc = ParseJsonText(R"({"\u001b[31mred": 1})", "ctrl.json");
+  EXPECT_TRUE(ThrowsInputErrorMentioning([&] { JsonFields(doc, "ctrl.json").RejectUnknown({"name"}); },
+                                         {"unknown field \"\\u001b[31mred\""}));
+}
+
 TEST_F(ClusterFile, InputThatIsNotARegularFile) {
   const std::string fifo = (dir_ / "fifo.json").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);

@@ -454,7 +454,7 @@ TEST(ClusterFromTopology, FabricFollowsThePartName) {
       {"NVIDIA H200", IntraNodeFabric::kNVSwitch, 450, "h200"},
       {"NVIDIA A100-SXM4-80GB", IntraNodeFabric::kNVSwitch, 300, "a100"},
       {"Tesla V100-SXM2-32GB", IntraNodeFabric::kNVSwitch, 150, "v100"},
-      {"NVIDIA H100 PCIe", IntraNodeFabric::kPCIe, 32, "h100"},
+      {"NVIDIA H100 PCIe", IntraNodeFabric::kPCIe, 32, "h100-pcie"},
       {"NVIDIA H100 NVL", IntraNodeFabric::kPCIe, 32, "h100"},
       {"NVIDIA A100 80GB PCIe", IntraNodeFabric::kPCIe, 32, "a100-pcie"},
       {"NVIDIA L40S", IntraNodeFabric::kPCIe, 32, "l40s"},
@@ -507,13 +507,13 @@ TEST(ClusterFromTopology, FabricFollowsTheNvlinkHwlocSees) {
   for (TopoGpu& g : pairs.gpus) g.nvlink_gpu_GBps = 300, g.nvlink_gpu_peers = 1;
   c = ClusterFromTopology(pairs, "hwloc");
   EXPECT_EQ(c.node.fabric, IntraNodeFabric::kPCIe);
-  EXPECT_NE(ClusterSummary(c).find("hwloc shows NVLink on 8 of the 8 GPUs but not between every pair or to a "
-                                   "switch, which plan-sim's node cannot hold: not modelled"),
+  EXPECT_NE(ClusterSummary(c).find("hwloc shows NVLink on 8 of the 8 GPUs in a shape plan-sim's node (all on a "
+                                   "switch, a pair or a full mesh) cannot hold: not modelled"),
             std::string::npos) << ClusterSummary(c);
 
   c = ClusterFromTopology(Box("sxm", 8, "NVIDIA H100 80GB HBM3"), "hwloc");
   EXPECT_NE(ClusterSummary(c).find("assumed for the SXM part \"NVIDIA H100 80GB HBM3\"; hwloc reports no NVLink "
-                                   "(no NVML backend)"),
+                                   "between GPUs (an hwloc without NVML reports none)"),
             std::string::npos) << ClusterSummary(c);
 }
 

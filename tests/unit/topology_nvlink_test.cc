@@ -20,11 +20,18 @@
 namespace braid {
 namespace {
 
+// What the matrix lists besides the GPUs' nvml devices and the switch ports.
+struct MatrixExtras {
+  bool cpu = false;        // the package (a POWER CPU's NVLink port)
+  bool nic = false;        // a ConnectX NIC's PCI device (0000:40:00.0): no switch
+  bool gpu0_pci = false;   // GPU 0 a second time, as its PCI device
+};
+
 // A one-socket host with `gpus` H100s (PCI 0000:1k:00.0, each with its nvml OS device) and
 // `switches` NVSwitch ports (0000:3s:00.0), and the NVLinkBandwidth matrix whose value from
 // object i to object j is mbps(i, j) (MB/s), objects numbered GPUs first, then switches, then
-// the package when `with_cpu` (a POWER CPU's NVLink port).
-std::string NvlinkHostXml(int gpus, int switches, bool with_cpu, const std::function<uint64_t(int, int)>& mbps) {
+// the extras in the order of MatrixExtras.
+std::string NvlinkHostXml(int gpus, int switches, MatrixExtras extras, const std::function<uint64_t(int, int)>& mbps) {
   std::string devices;
   std::vector<std::string> references;
   for (int k = 0; k < gpus; ++k) {
@@ -44,7 +51,13 @@ std::string NvlinkHostXml(int gpus, int switches, bool with_cpu, const std::func
                            300 + s, 0x30 + s);
     references.push_back(fmt::format("PCIDev:{}", 300 + s));
   }
-  if (with_cpu) references.push_back("Package:2");
+  if (extras.nic) {
+    devices += R"(
+        <object type="PCIDev" gp_index="400" pci_busid="0000:40:00.0" pci_type="0207 [15b3:101b] [15b3:0007] 00" pci_link_speed="31.507692"/>)";
+  }
+  if (extras.cpu) references.push_back("Package:2");
+  if (extras.nic) references.push_back("PCIDev:400");
+  if (extras.gpu0_pci) references.push_back("PCIDev:100");
   const size_t n = references.size();
   std::string indexes;
   for (const std::string& r : references) indexes += r + " ";
@@ -103,7 +116,7 @@ class TopologyNvlinkTest : public ::testing::Test {
 TEST_F(TopologyNvlinkTest, GpusOnNVSwitchesSumTheirLinksToTheSwitches) {
   constexpr int kGpus = 4, kSwitches = 4;
   const int links_to_port[kSwitches] = {5, 4, 4, 5};
-  const Topology topo = Load(NvlinkHostXml(kGpus, kSwitches, false, [&](int i, int j) -> uint64_t {
+  const Topology topo = Load(NvlinkHostXml(kGpus, kSwitches, {}, [&](int i, int j) -> uint64_t {
     if (i == j) return 1000000;
     const bool gpu_i = i < kGpus, gpu_j = j < kGpus;
     if (gpu_i == gpu_j) return 0;  // GPU-GPU and switch-switch: no direct link
@@ -129,7 +142,7 @@ TEST_F(TopologyNvlinkTest, GpusOnNVSwitchesSumTheirLinksToTheSwitches) {
 // A POWER8 box's shape (hwloc's own example): GPUs in linked pairs, each GPU also linked to
 // its CPU; the CPU link is not GPU-to-GPU bandwidth. Then an NVLink-bridged pair of PCIe cards.
 TEST_F(TopologyNvlinkTest, DirectLinksCountPeersAndLeaveTheCpuOut) {
-  const Topology pairs = Load(NvlinkHostXml(4, 0, true, [](int i, int j) -> uint64_t {
+  const Topology pairs = Load(NvlinkHostXml(4, 0, {.cpu = true}, [](int i, int j) -> uint64_t {
     if (i == j) return 1000000;
     if (i == 4 || j == 4) return 40000;  // every GPU to the package
     return i / 2 == j / 2 ? 40000 : 0;   // 0-1 and 2-3
@@ -142,7 +155,7 @@ TEST_F(TopologyNvlinkTest, DirectLinksCountPeersAndLeaveTheCpuOut) {
   }
   EXPECT_NE(TopologySummary(pairs).find("NVLink 40 GB/s to 1 GPU\n"), std::string::npos) << TopologySummary(pairs);
 
-  const Topology mesh = Load(NvlinkHostXml(4, 0, false, [](int i, int j) -> uint64_t { return i == j ? 0 : 100000; }));
+  const Topology mesh = Load(NvlinkHostXml(4, 0, {}, [](int i, int j) -> uint64_t { return i == j ? 0 : 100000; }));
   for (const TopoGpu& g : mesh.gpus) {
     EXPECT_DOUBLE_EQ(g.nvlink_gpu_GBps, 300);
     EXPECT_EQ(g.nvlink_gpu_peers, 3);
@@ -151,13 +164,47 @@ TEST_F(TopologyNvlinkTest, DirectLinksCountPeersAndLeaveTheCpuOut) {
 
 // Without the matrix (an hwloc without NVML, as Debian's) nothing is claimed.
 TEST_F(TopologyNvlinkTest, NoMatrixMeansNoClaim) {
-  std::string xml = NvlinkHostXml(2, 0, false, [](int, int) -> uint64_t { return 0; });
+  std::string xml = NvlinkHostXml(2, 0, {}, [](int, int) -> uint64_t { return 0; });
   const size_t begin = xml.find("\n  <distances2hetero");
   const std::string end_tag = "</distances2hetero>";
   xml.erase(begin, xml.find(end_tag) + end_tag.size() - begin);
   const Topology topo = Load(xml);
   ASSERT_EQ(topo.gpus.size(), 2u);
   for (const TopoGpu& g : topo.gpus) EXPECT_EQ(g.nvlink_switch_GBps + g.nvlink_gpu_GBps + g.nvlink_gpu_peers, 0);
+}
+
+// QA, session 54: GPU 0 listed twice (its nvml device and its PCI device) counted itself as a
+// peer and each link twice (6 peers on a 4-GPU host); a NIC in the matrix became an NVSwitch.
+// Each peer and each switch port now counts once, at the most listed, and only NVIDIA devices
+// are switches. A value no link can have is refused, naming both ends.
+TEST_F(TopologyNvlinkTest, EachPeerCountsOnceAndOnlyNvidiaDevicesAreSwitches) {
+  // Objects: nvml0..nvml3 (0-3), the NIC (4), GPU 0's PCI device (5).
+  const auto gpu_of = [](int i) { return i == 5 ? 0 : i; };
+  const Topology topo = Load(NvlinkHostXml(4, 0, {.nic = true, .gpu0_pci = true}, [&](int i, int j) -> uint64_t {
+    if (i == 4 || j == 4) return 25000;  // the NIC: not NVLink to a switch
+    return gpu_of(i) == gpu_of(j) ? 1000000 : 100000;
+  }));
+  ASSERT_EQ(topo.gpus.size(), 4u);
+  for (const TopoGpu& g : topo.gpus) {
+    EXPECT_EQ(g.nvlink_gpu_peers, 3) << g.pci_bus_id;
+    EXPECT_DOUBLE_EQ(g.nvlink_gpu_GBps, 300) << g.pci_bus_id;
+    EXPECT_EQ(g.nvlink_switch_GBps, 0) << g.pci_bus_id << ": a NIC is no NVSwitch";
+  }
+  Topology back;
+  ASSERT_TRUE(TopologyFromJson(TopologyToJson(topo), "mesh.json", &back).ok());
+
+  const std::string xml = NvlinkHostXml(2, 0, {}, [](int i, int j) -> uint64_t {
+    return i == j ? 0 : uint64_t{18446744073709551615u};
+  });
+  const std::string path = (std::filesystem::temp_directory_path() / fmt::format("braid_nvlink_huge_{}.xml", getpid())).string();
+  std::ofstream(path) << xml;
+  Topology huge;
+  const Status status = LoadTopologyXml(path, &huge);
+  std::filesystem::remove(path);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find(path + ": hwloc's NVLinkBandwidth matrix gives 18446744073709551615 MB/s from nvml0 to "
+                                  "nvml1, more than the 1e9 MB/s"),
+            std::string::npos) << status.ToString();
 }
 
 TEST(TopologyNvlinkJson, ImpossibleLinksNameTheField) {

@@ -3,15 +3,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 
 #include "collective.h"
+#include "core/input_file.h"
 #include "core/json_text.h"
 
 namespace braid::perf {
@@ -45,11 +42,12 @@ constexpr double kMinPlotValue = 1e-9, kMaxPlotValue = 1e18;
 Json ReadJson(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) Fail(path, "no such file");
-  if (std::filesystem::is_directory(path, ec)) Fail(path, "is a directory, not a JSON file");
-  std::ifstream in(path);
-  if (!in) Fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) Fail(path, fmt::format("cannot read: {}", std::strerror(errno)));
+  // A result file or a pipe, 256 MiB at most (a 1 GiB sweep's JSON is a few hundred KB): a FIFO
+  // nobody writes to is an error, not a wait, and /dev/zero is refused, not read until memory
+  // runs out (QA, session 54).
+  constexpr input_file::Kind kResult{"a braid-perf --json result (or a pipe)", "a result file", size_t{256} << 20};
+  std::string text;
+  if (Status read = input_file::Read(path, kResult, &text); !read.ok()) throw PlotInputError(read.message());
   // A syntax error, a key given twice (a hand-edited result whose second "size" would win
   // unseen), absurd nesting or a number beyond a double: the message names the file.
   Json document;

@@ -70,8 +70,10 @@ int main(int argc, char** argv) {
   braid::Status status =
       options.xml_path.empty() ? braid::DiscoverTopology(&topo) : braid::LoadTopologyXml(options.xml_path, &topo);
   if (!status.ok()) {
-    std::fprintf(stderr, "braid-topo: %s\n", status.ToString().c_str());
-    return status.code() == braid::StatusCode::kInvalidArgument ? kExitBadInput : kExitDiscoveryFailed;
+    // Bad input is named by its message alone; a failed discovery keeps its code (a system error).
+    const bool bad_input = status.code() == braid::StatusCode::kInvalidArgument;
+    std::fprintf(stderr, "braid-topo: %s\n", bad_input ? status.message().c_str() : status.ToString().c_str());
+    return bad_input ? kExitBadInput : kExitDiscoveryFailed;
   }
 
   std::string text = options.format == "json" ? braid::TopologyToJson(topo) : braid::TopologySummary(topo);
