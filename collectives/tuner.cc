@@ -21,7 +21,9 @@
 //   ring allgather      (n-1) M t(s)
 //   tree allreduce      (P(M-1) + 2h) t(s) + (R(M-1) + h) r(s)  halves of ceil(count/2);
 //                       P = max over ranks of messages per column in both trees (4 for an
-//                       interior rank), R = max receive-reduces per column, h = max height
+//                       interior rank), or the link's tree_nic_messages if more (a NIC that
+//                       several channels' trees cross), R = max receive-reduces per column,
+//                       h = max height
 //   tree bcast/reduce   (P(M-1) + h) t(s) [+ (P(M-1) + h) r(s)]  P = 2 (1 if n = 2),
 //                       h = 1 + floor(log2(n-1))
 //   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]
@@ -44,7 +46,14 @@ using internal::CeilDiv;
 
 struct Costs {
   double alpha, us_per_byte, reduce_us_per_byte;
+  double tree_nic_messages;  // LinkModel::tree_nic_messages
+  double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   double Message(double bytes) const { return alpha + bytes * us_per_byte; }
+  // One ring step: a mean hop, or the slowest link's transfer if longer (LinkModel says why).
+  double RingMessage(double bytes) const {
+    if (mean_hop_us_per_byte <= 0) return Message(bytes);
+    return std::max(mean_hop_alpha + bytes * mean_hop_us_per_byte, bytes * us_per_byte);
+  }
   double Reduce(double bytes) const { return bytes * reduce_us_per_byte; }
 };
 
@@ -90,37 +99,38 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       const size_t slice = internal::RingSliceElems(r);
       // One reduce-scatter step: transfers and reductions of consecutive slices overlap.
       auto reduce_step = [&](const Pipeline& p) {
-        double t = c.Message(p.bytes), red = c.Reduce(p.bytes);
+        double t = c.RingMessage(p.bytes), red = c.Reduce(p.bytes);
         return (p.columns - 1) * std::max(t, red) + t + red;
       };
       if (r.collective == Collective::kAllReduce) {
         Pipeline p = PipelineOf(CeilDiv(r.count, size_t(n)), slice, es);
-        return n1 * reduce_step(p) + n1 * p.columns * c.Message(p.bytes);
+        return n1 * reduce_step(p) + n1 * p.columns * c.RingMessage(p.bytes);
       }
       Pipeline p = PipelineOf(r.count, slice, es);
       if (r.collective == Collective::kReduceScatter) return n1 * reduce_step(p);
-      return n1 * p.columns * c.Message(p.bytes);
+      return n1 * p.columns * c.RingMessage(p.bytes);
     }
     case Algorithm::kTree: {
       if (r.collective == Collective::kAllReduce) {
         Pipeline p = PipelineOf(CeilDiv(r.count, 2), internal::TreeAllReduceSliceElems(r), es);
-        int messages = 0, reduces = 0;
-        DoubleTreeLoad(n, &messages, &reduces);
+        int rank_messages = 0, reduces = 0;
+        DoubleTreeLoad(n, &rank_messages, &reduces);
+        const double messages = std::max<double>(rank_messages, c.tree_nic_messages);
         double h = std::max(internal::DoubleTreeHeight(n, 0), internal::DoubleTreeHeight(n, 1));
-        return (messages * (p.columns - 1) + 2 * h) * c.Message(p.bytes) +
+        return (messages * (p.columns - 1) + 2 * h) * c.RingMessage(p.bytes) +
                (reduces * (p.columns - 1) + h) * c.Reduce(p.bytes);
       }
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       const double width = n > 2 ? 2 : 1;  // children of the busiest rank
       const double h = internal::RootedTreeHeight(n);
-      double t = (width * (p.columns - 1) + h) * c.Message(p.bytes);
+      double t = (width * (p.columns - 1) + h) * c.RingMessage(p.bytes);
       if (r.collective == Collective::kReduce) t += (width * (p.columns - 1) + h) * c.Reduce(p.bytes);
       return t;
     }
     case Algorithm::kChain: {
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       double steps = p.columns - 1 + n1;
-      double t = steps * c.Message(p.bytes);
+      double t = steps * c.RingMessage(p.bytes);
       if (r.collective == Collective::kReduce) t += steps * c.Reduce(p.bytes);
       return t;
     }
@@ -128,12 +138,12 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       internal::DoublingShape shape = internal::DoublingShapeFor(n);
       Pipeline p = PipelineOf(r.count, internal::RecursiveDoublingSliceElems(r), es);
       double f = shape.extras > 0 ? 1 : 0, L = shape.steps;
-      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.Message(p.bytes) +
+      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.RingMessage(p.bytes) +
              (L + f) * p.columns * c.Reduce(p.bytes);
     }
     case Algorithm::kPairwise: {
       Pipeline p = PipelineOf(r.count, internal::PairwiseSliceElems(r), es);
-      return n1 * p.columns * c.Message(p.bytes);
+      return n1 * p.columns * c.RingMessage(p.bytes);
     }
   }
   return 0;
@@ -160,17 +170,26 @@ struct Candidate {
 
 // Best slice size for one algorithm: powers of two from min to max slice bytes; the smallest
 // of equally fast sizes (they tie once the whole part fits in one slice).
+// The slice is chosen with every message paying the slowest hop's latency: on unlike hops a ring
+// step's latency hides behind the slowest link's transfers, so the step cost stops depending on
+// the slice and the smallest would win by its shorter fill, while each message still costs its
+// sender a fixed overhead that the model does not see (and a replay of 8x more slices took 8x
+// longer to simulate). The algorithms are then compared at their slices on the link as it is.
 Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
   r.algorithm = a;
+  LinkModel alike = link;
+  alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = 0;
   size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
   size_t hi = std::max(link.max_slice_bytes, lo);
   Candidate best{a, lo, -1};
   for (size_t s = lo; s <= hi; s *= 2) {
     r.slice_bytes = s;
-    double us = EstimateMicroseconds(r, link).value_or(kImpossible);
+    double us = EstimateMicroseconds(r, alike).value_or(kImpossible);
     if (best.us < 0 || us < best.us) best = {a, s, us};
     if (s > hi / 2) break;  // next doubling would pass hi (or overflow)
   }
+  r.slice_bytes = best.slice_bytes;
+  if (best.us < kImpossible) best.us = EstimateMicroseconds(r, link).value_or(kImpossible);
   return best;
 }
 
@@ -212,7 +231,8 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
     sharing = 1 + (link.all_ranks_sharing - 1) * std::min(1.0, crossing);
   }
   Costs costs{link.alpha_us, 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
-              1e-3 / std::max(link.reduce_GBps, 1e-9)};
+              1e-3 / std::max(link.reduce_GBps, 1e-9), link.tree_nic_messages, link.mean_hop_alpha_us,
+              link.mean_hop_us_per_byte * sharing};
   double us = Estimate(request, costs);
   if (!(us < kImpossible)) return std::nullopt;  // cannot be built (tag space)
   return us;

@@ -24,6 +24,22 @@ struct LinkModel {
   // A ring or a tree puts one flow of each channel on a link. 1: nothing shared.
   double all_ranks_sharing = 1;
   int nodes = 1;
+  // Groups spanning nodes: the most double-binary-tree messages per column that one NIC passes in
+  // one direction, over every channel's pair of trees. A ring enters and leaves each node once per
+  // channel, through that channel's NIC; a tree's cross-node edges land on whichever GPUs its ranks
+  // are, so several channels' trees can meet on one NIC (64 GPUs on 8 DGX nodes: a tree chosen
+  // over a ring replayed 2x slower; QA, session 54). A tree all-reduce is costed at the larger of
+  // this and its busiest rank's own messages. 0: one node, or not known.
+  double tree_nic_messages = 0;
+  // Rings whose hops differ (NVLink inside a node, a NIC between nodes): the mean over the ring's
+  // hops of their latency (us) and of their time per byte (us/B). alpha_us and bandwidth_GBps are
+  // then the slowest hop's. A ring step costs the larger of a mean hop (the data's dependency
+  // chain goes round the ring through every hop alike) and the slowest link's transfer alone (it
+  // passes every step's message back to back, its latency hidden behind the fast hops): 64 GPUs
+  // on 8 DGX nodes were costed as 126 NIC hops each paying its latency, 1.7x the replayed ring,
+  // and lost to a slower tree (QA, session 54). 0: every hop is alike (alpha_us, bandwidth_GBps).
+  double mean_hop_alpha_us = 0;
+  double mean_hop_us_per_byte = 0;
 };
 
 struct TunerChoice {

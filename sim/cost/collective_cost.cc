@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
 
+#include "collectives/schedule_builder.h"
 #include "collectives/tuner.h"
 #include "sim/cluster/fabric.h"
 #include "sim/cost/schedule_replay.h"
@@ -148,6 +150,33 @@ double UplinkShareLost(const std::vector<int>& group, const std::vector<int>& su
   return std::max(1.0, nodes_per_used_leaf(group) / nodes_per_used_leaf(subset));
 }
 
+// The most double-binary-tree messages per column one NIC passes in one direction, over the
+// trees of all `channels` channels of `group` (in channel 0's order): each cross-node edge sends
+// one message per column up (out of the child's NIC, into the parent's) and one down (the other
+// way), in each of the two trees.
+double TreeNicMessages(const ClusterSpec& cluster, const Fabric& fabric, const std::vector<int>& group, int channels) {
+  const int gpn = cluster.node.gpus, n = int(group.size());
+  // (node, NIC) -> messages out, messages in
+  std::map<std::pair<int, int>, std::pair<int, int>> load;
+  int most = 0;
+  for (int c = 0; c < channels; ++c) {
+    const std::vector<int> order = ChannelOrder(group, gpn, c, channels);
+    for (int tree = 0; tree < 2; ++tree) {
+      for (int r = 0; r < n; ++r) {
+        const int parent = coll::internal::DoubleTreeLinks(n, r, tree).parent;
+        if (parent < 0) continue;
+        const int child_gpu = order[size_t(r)], parent_gpu = order[size_t(parent)];
+        if (child_gpu / gpn == parent_gpu / gpn) continue;
+        auto& child_nic = load[{child_gpu / gpn, fabric.NicOf(child_gpu)}];
+        auto& parent_nic = load[{parent_gpu / gpn, fabric.NicOf(parent_gpu)}];
+        // Up: out of the child, into the parent; down: the other way.
+        most = std::max({most, ++child_nic.first, ++child_nic.second, ++parent_nic.first, ++parent_nic.second});
+      }
+    }
+  }
+  return double(most);
+}
+
 // The tuner's view of a GPU group run on `channels` channels: its bottleneck link class along
 // channel 0's ring, how many senders share a link when every rank sends at once, reductions at
 // memory speed, GPU-sized slices.
@@ -163,6 +192,8 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
     int a = ring[r], b = ring[(r + 1) % n];
     link.bandwidth_GBps = std::min(link.bandwidth_GBps, fabric.PathBandwidthGBps(a, b));
     link.alpha_us = std::max(link.alpha_us, fabric.PathLatencyUs(a, b));
+    link.mean_hop_alpha_us += fabric.PathLatencyUs(a, b) / n;
+    link.mean_hop_us_per_byte += 1e-3 / fabric.PathBandwidthGBps(a, b) / n;
   }
   // A group spanning nodes: every member of a node, in each channel, sends across at once in
   // recursive doubling's and pairwise exchange's cross-node rounds, through the NICs its members
@@ -176,6 +207,7 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
   if (nodes.size() > 1) {
     link.all_ranks_sharing = double(ring.size()) * channels / double(nics.size());
     link.nodes = int(nodes.size());
+    link.tree_nic_messages = TreeNicMessages(cluster, fabric, ring, channels);
   }
   link.reduce_GBps = cluster.gpu.hbm_GBps * cluster.gpu.memory_efficiency / 3;
   link.min_slice_bytes = kMinSliceBytes;

@@ -49,6 +49,38 @@ TEST(Tuner, LargeAllReducePicksRingAt8PlusRanks) {
   }
 }
 
+// Unlike hops (QA, session 54): a ring step costs the larger of a mean hop and the slowest link's
+// transfer alone, so 7 fast hops per slow one no longer pay the slow hop's latency at every step;
+// the slice stays the one chosen as if every hop were the slowest; a tree all-reduce whose trees
+// meet on one NIC pays that NIC's messages.
+TEST(Tuner, UnlikeHopsAndSharedNicsChangeTheEstimates) {
+  LinkModel slowest;  // every hop a NIC's: 8 us, 22.5 GB/s
+  slowest.alpha_us = 8;
+  slowest.bandwidth_GBps = 22.5;
+  LinkModel unlike = slowest;  // 7 of 8 hops NVLink (4 us, 231 GB/s)
+  unlike.mean_hop_alpha_us = (7 * 4.0 + 8) / 8;
+  unlike.mean_hop_us_per_byte = (7 * 1e-3 / 231 + 1e-3 / 22.5) / 8;
+  ScheduleRequest ring = Request(Collective::kAllReduce, 64, size_t(16) << 20);
+  ring.algorithm = Algorithm::kRing;
+  ring.slice_bytes = 256 << 10;
+  // 126 steps of one 256 KiB message each (16 MiB / 64 per part); the reductions are the model's
+  // own (reduce_GBps 10 by default) and the same in both.
+  const double step_slowest = 8 + 262144 / 22.5e3, step_unlike = 262144 / 22.5e3;
+  const double reduce = 63 * 262144 / 10e3;
+  EXPECT_NEAR(*EstimateMicroseconds(ring, slowest), 126 * step_slowest + reduce, 1.0);
+  EXPECT_NEAR(*EstimateMicroseconds(ring, unlike), 126 * step_unlike + reduce, 1.0);
+  EXPECT_EQ(Choose(ring, unlike, Algorithm::kRing).slice_bytes, Choose(ring, slowest, Algorithm::kRing).slice_bytes);
+
+  ScheduleRequest tree = ring;
+  tree.algorithm = Algorithm::kTree;
+  tree.slice_bytes = 1 << 20;
+  LinkModel shared = slowest;
+  shared.tree_nic_messages = 8;  // twice an interior rank's 4 messages per column
+  // 8 columns of 1 MiB per half: 7 more columns pay 8 - 4 more messages each.
+  const double alone = *EstimateMicroseconds(tree, slowest), nic = *EstimateMicroseconds(tree, shared);
+  EXPECT_NEAR(nic - alone, 4 * 7 * (8 + 1048576 / 22.5e3), 1.0);
+}
+
 TEST(Tuner, LargeBroadcastPrefersChainSmallPrefersTree) {
   LinkModel link;
   EXPECT_EQ(Choose(Request(Collective::kBroadcast, 16, 1 << 30), link, std::nullopt).algorithm,
