@@ -64,7 +64,8 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})")
       ->check(NonEmptyPath());
   cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused (Megatron-LM's PyTorch attention block: separate QKV bias add, scores materialised, softmax and dropout kernels, context copied back to [s, b, h])")->capture_default_str();
-  cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1; 'interleaved' is the same) or gpipe")
+  cmd->add_option("--schedule", o->schedule, "Pipeline schedule: 1f1b (interleaved when v > 1; 'interleaved' is the same) or gpipe (every forward, then "
+                  "every backward; with v > 1 chunk by chunk, a looped breadth-first GPipe)")
       ->capture_default_str();
   cmd->add_flag("--fp16", o->fp16, "fp16 with loss scaling instead of bf16 (the optimizer unscales and checks the gradients)");
   cmd->add_option("--grad-reduce-bytes", o->grad_reduce_bytes, "Bytes per gradient value reduced across DP (4 fp32, 2 bf16)")
@@ -273,8 +274,9 @@ int main(int argc, char** argv) {
   CLI::App* simulate = app.add_subcommand("simulate", "Simulate one layout");
   AddCommon(simulate, &o);
   simulate->add_option("--layout", o.layout,
-                       "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on; optional first=N,last=N: "
-                       "layers on the first/last virtual stage (the others share the rest evenly)")
+                       "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on; tp, pp and dp are required, "
+                       "others left out take 1 (mb, v), 0 (zero), none (recompute) or off (sp); optional first=N,last=N: layers on the "
+                       "first/last virtual stage (the others share the rest evenly)")
       ->required();
   simulate->add_option("--trace", o.trace, "Write a Chrome/Perfetto trace (JSON) of the step here (not the --out file)")
       ->check(NonEmptyPath());
