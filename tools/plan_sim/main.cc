@@ -151,15 +151,38 @@ std::function<void(int, int)> ProgressBar() {
   };
 }
 
+// `load()`, with an InputError that does not name its option prefixed "option: " (a file's error
+// names only its path, which for a pipe is /dev/fd/63; QA, session 54).
+template <typename Load>
+auto ForOption(const char* option, Load load) {
+  try {
+    return load();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    if (what.rfind("--", 0) == 0) throw;
+    throw InputError(fmt::format("{}: {}", option, what));
+  }
+}
+
+ModelSpec ModelOf(const Options& o) {
+  return ForOption("--model", [&] { return LoadModel(o.model); });
+}
+ClusterSpec ClusterOf(const Options& o) {
+  return ForOption("--cluster", [&] { return LoadCluster(o.cluster); });
+}
+std::vector<GemmCalibrationPoint> CalibrationOf(const Options& o, const GpuSpec& gpu) {
+  if (o.calibration.empty()) return {};
+  return ForOption("--calibration", [&] { return LoadGemmCalibration(o.calibration, gpu); });
+}
+
 int Search(const Options& o) {
-  ModelSpec model = LoadModel(o.model);
-  ClusterSpec cluster = LoadCluster(o.cluster);
+  ModelSpec model = ModelOf(o);
+  ClusterSpec cluster = ClusterOf(o);
   // Without --gpus the whole cluster: a file's nodes x GPUs per node is bounded like --gpus.
   if (o.gpus > 0) PrintNote(SizeForGpus(&cluster, o.gpus));
   else SizeForGpus(&cluster, cluster.total_gpus(), fmt::format("{}: nodes x GPUs per node =", cluster.source));
   TrainingSpec training = Training(o);
-  std::vector<GemmCalibrationPoint> calibration;
-  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);
+  const std::vector<GemmCalibrationPoint> calibration = CalibrationOf(o, cluster.gpu);
   StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
   SearchOptions so;
   if (o.top < 1 || o.top > kMaxTop) throw InputError(fmt::format("--top {} must be in [1, {}]", o.top, kMaxTop));
@@ -187,8 +210,8 @@ int Search(const Options& o) {
 }
 
 int Simulate(const Options& o) {
-  ModelSpec model = LoadModel(o.model);
-  ClusterSpec cluster = LoadCluster(o.cluster);
+  ModelSpec model = ModelOf(o);
+  ClusterSpec cluster = ClusterOf(o);
   Layout layout;
   std::vector<std::string> keys;
   ParseLayoutKeys(o.layout, "--layout", &layout, &keys);
@@ -205,8 +228,7 @@ int Simulate(const Options& o) {
   // Without --gpus the count comes from the layout: name that, not an option never given.
   PrintNote(SizeForGpus(&cluster, gpus, o.gpus > 0 ? "--gpus" : fmt::format("--layout {}: tp*pp*dp =", o.layout)));
   TrainingSpec training = Training(o);
-  std::vector<GemmCalibrationPoint> calibration;
-  if (!o.calibration.empty()) calibration = LoadGemmCalibration(o.calibration, cluster.gpu);
+  const std::vector<GemmCalibrationPoint> calibration = CalibrationOf(o, cluster.gpu);
   StepModel step(model, cluster, training, ComputeModel(cluster.gpu, calibration));
   const Format format = ParseFormat(o.format);
   CheckWritable("--out", o.out);  // before work that may take seconds
