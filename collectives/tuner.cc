@@ -49,8 +49,11 @@ struct Costs {
   double tree_nic_messages;  // LinkModel::tree_nic_messages
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   double Message(double bytes) const { return alpha + bytes * us_per_byte; }
-  // One ring step: a mean hop, or the slowest link's transfer if longer (LinkModel says why).
-  double RingMessage(double bytes) const {
+  // One step of an all-reduce's ring, double tree or recursive doubling on unlike hops: a mean
+  // hop, or the slowest link's transfer if longer (LinkModel says why). The rooted schedules
+  // and pairwise exchange keep Message: with it the tuner's choices replay closer to the best
+  // (sweeps in docs/PERFORMANCE.md, session 54).
+  double StepMessage(double bytes) const {
     if (mean_hop_us_per_byte <= 0) return Message(bytes);
     return std::max(mean_hop_alpha + bytes * mean_hop_us_per_byte, bytes * us_per_byte);
   }
@@ -99,16 +102,16 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       const size_t slice = internal::RingSliceElems(r);
       // One reduce-scatter step: transfers and reductions of consecutive slices overlap.
       auto reduce_step = [&](const Pipeline& p) {
-        double t = c.RingMessage(p.bytes), red = c.Reduce(p.bytes);
+        double t = c.StepMessage(p.bytes), red = c.Reduce(p.bytes);
         return (p.columns - 1) * std::max(t, red) + t + red;
       };
       if (r.collective == Collective::kAllReduce) {
         Pipeline p = PipelineOf(CeilDiv(r.count, size_t(n)), slice, es);
-        return n1 * reduce_step(p) + n1 * p.columns * c.RingMessage(p.bytes);
+        return n1 * reduce_step(p) + n1 * p.columns * c.StepMessage(p.bytes);
       }
       Pipeline p = PipelineOf(r.count, slice, es);
       if (r.collective == Collective::kReduceScatter) return n1 * reduce_step(p);
-      return n1 * p.columns * c.RingMessage(p.bytes);
+      return n1 * p.columns * c.StepMessage(p.bytes);
     }
     case Algorithm::kTree: {
       if (r.collective == Collective::kAllReduce) {
@@ -117,20 +120,20 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
         DoubleTreeLoad(n, &rank_messages, &reduces);
         const double messages = std::max<double>(rank_messages, c.tree_nic_messages);
         double h = std::max(internal::DoubleTreeHeight(n, 0), internal::DoubleTreeHeight(n, 1));
-        return (messages * (p.columns - 1) + 2 * h) * c.RingMessage(p.bytes) +
+        return (messages * (p.columns - 1) + 2 * h) * c.StepMessage(p.bytes) +
                (reduces * (p.columns - 1) + h) * c.Reduce(p.bytes);
       }
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       const double width = n > 2 ? 2 : 1;  // children of the busiest rank
       const double h = internal::RootedTreeHeight(n);
-      double t = (width * (p.columns - 1) + h) * c.RingMessage(p.bytes);
+      double t = (width * (p.columns - 1) + h) * c.Message(p.bytes);
       if (r.collective == Collective::kReduce) t += (width * (p.columns - 1) + h) * c.Reduce(p.bytes);
       return t;
     }
     case Algorithm::kChain: {
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       double steps = p.columns - 1 + n1;
-      double t = steps * c.RingMessage(p.bytes);
+      double t = steps * c.Message(p.bytes);
       if (r.collective == Collective::kReduce) t += steps * c.Reduce(p.bytes);
       return t;
     }
@@ -138,12 +141,12 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       internal::DoublingShape shape = internal::DoublingShapeFor(n);
       Pipeline p = PipelineOf(r.count, internal::RecursiveDoublingSliceElems(r), es);
       double f = shape.extras > 0 ? 1 : 0, L = shape.steps;
-      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.RingMessage(p.bytes) +
+      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.StepMessage(p.bytes) +
              (L + f) * p.columns * c.Reduce(p.bytes);
     }
     case Algorithm::kPairwise: {
       Pipeline p = PipelineOf(r.count, internal::PairwiseSliceElems(r), es);
-      return n1 * p.columns * c.RingMessage(p.bytes);
+      return n1 * p.columns * c.Message(p.bytes);
     }
   }
   return 0;
@@ -170,7 +173,9 @@ struct Candidate {
 
 // Best slice size for one algorithm: powers of two from min to max slice bytes; the smallest
 // of equally fast sizes (they tie once the whole part fits in one slice).
-// The slice is chosen with every message paying the slowest hop's latency: on unlike hops a ring
+// The slice is chosen with every message paying the slowest hop's latency and no NIC shared by
+// trees (the slices of before those terms; a tree's shared NIC favoured larger slices that
+// replayed 17-36% slower, review, session 54): on unlike hops a ring
 // step's latency hides behind the slowest link's transfers, so the step cost stops depending on
 // the slice and the smallest would win by its shorter fill, while each message still costs its
 // sender a fixed overhead that the model does not see (and a replay of 8x more slices took 8x
@@ -178,7 +183,7 @@ struct Candidate {
 Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
   r.algorithm = a;
   LinkModel alike = link;
-  alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = 0;
+  alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = alike.tree_nic_messages = 0;
   size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
   size_t hi = std::max(link.max_slice_bytes, lo);
   Candidate best{a, lo, -1};

@@ -31,13 +31,15 @@ struct LinkModel {
   // over a ring replayed 2x slower; QA, session 54). A tree all-reduce is costed at the larger of
   // this and its busiest rank's own messages. 0: one node, or not known.
   double tree_nic_messages = 0;
-  // Rings whose hops differ (NVLink inside a node, a NIC between nodes): the mean over the ring's
+  // Groups whose hops differ (NVLink inside a node, a NIC between nodes): the mean over the ring's
   // hops of their latency (us) and of their time per byte (us/B). alpha_us and bandwidth_GBps are
-  // then the slowest hop's. A ring step costs the larger of a mean hop (the data's dependency
-  // chain goes round the ring through every hop alike) and the slowest link's transfer alone (it
-  // passes every step's message back to back, its latency hidden behind the fast hops): 64 GPUs
-  // on 8 DGX nodes were costed as 126 NIC hops each paying its latency, 1.7x the replayed ring,
-  // and lost to a slower tree (QA, session 54). 0: every hop is alike (alpha_us, bandwidth_GBps).
+  // then the slowest hop's. A step of an all-reduce (ring, double tree, recursive doubling) costs
+  // the larger of a mean hop (a ring's dependency chain goes round through every hop alike) and
+  // the slowest link's transfer alone (it passes every step's message back to back, its latency
+  // hidden behind the fast hops): 64 GPUs on 8 DGX nodes were costed as 126 NIC hops each paying
+  // its latency, 1.7x the replayed ring, and lost to a slower tree (QA, session 54). The rooted
+  // schedules and pairwise exchange keep the slowest hop's. Slices are chosen without these
+  // terms. 0: every hop is alike (alpha_us, bandwidth_GBps).
   double mean_hop_alpha_us = 0;
   double mean_hop_us_per_byte = 0;
 };

@@ -9,6 +9,22 @@
 namespace braid::json_text {
 namespace {
 
+// `escaped` (JSON-escaped text) cut to at most `max` characters with "..." where it was cut: where
+// a character starts, not inside a UTF-8 sequence (continuation bytes are 10xxxxxx) nor inside an
+// escape (\n, \u001b), so a message stays valid UTF-8 and unambiguous.
+std::string CutShown(const std::string& escaped, size_t max) {
+  if (escaped.size() <= max) return escaped;
+  size_t cut = max - 3;
+  while (cut > 0 && (static_cast<unsigned char>(escaped[cut]) & 0xC0) == 0x80) --cut;
+  if (const size_t slash = escaped.rfind('\\', cut); slash != std::string::npos && cut - slash < 6) {
+    // An even run of backslashes before it: this one starts an escape.
+    size_t run = 0;
+    while (slash >= run + 1 && escaped[slash - run - 1] == '\\') ++run;
+    if (run % 2 == 0) cut = slash;
+  }
+  return escaped.substr(0, cut) + "...";
+}
+
 // What the check throws out of nlohmann's parse callback: the whole message, origin included.
 struct Refused : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -28,7 +44,7 @@ class Check {
       case Event::array_start:
         if (open_.size() >= kMaxDepth) {
           throw Refused(fmt::format("{}: objects and arrays nested deeper than {} levels (at \"{}\")", origin_,
-                                    kMaxDepth, CurrentValue().substr(0, 200)));
+                                    kMaxDepth, CutShown(CurrentValue(), 200)));
         }
         open_.emplace_back(event == Event::object_start);
         break;
@@ -88,10 +104,8 @@ class Check {
 }  // namespace
 
 std::string ShownKey(const std::string& key) {
-  constexpr size_t kMaxShown = 64;
   const std::string quoted = nlohmann::json(key).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  const std::string escaped = quoted.substr(1, quoted.size() - 2);
-  return escaped.size() <= kMaxShown ? escaped : escaped.substr(0, kMaxShown - 3) + "...";
+  return CutShown(quoted.substr(1, quoted.size() - 2), 64);
 }
 
 Status Parse(const std::string& text, const std::string& origin, nlohmann::json* out) {

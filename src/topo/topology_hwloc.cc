@@ -352,6 +352,12 @@ Status AddNvlinkBandwidths(hwloc_topology_t topology, std::vector<TopoGpu>* gpus
     for (const auto& [peer, GBps] : to_gpu[g]) gpu.nvlink_gpu_GBps += GBps;
     gpu.nvlink_gpu_peers = int(to_gpu[g].size());
     for (const auto& [port, GBps] : to_switch[g]) gpu.nvlink_switch_GBps += GBps;
+    // The sums too: TopologyFromJson reads neither above 1e6 GB/s back.
+    if (std::max(gpu.nvlink_gpu_GBps, gpu.nvlink_switch_GBps) > kMaxMBps / kMBpsPerGBps) {
+      return Status::InvalidArgument(fmt::format(
+          "hwloc's NVLinkBandwidth matrix gives GPU {} ({}) {:g} GB/s to other GPUs and {:g} GB/s to NVSwitches, more "
+          "than the 1e6 GB/s a GPU's links can have", g, gpu.pci_bus_id, gpu.nvlink_gpu_GBps, gpu.nvlink_switch_GBps));
+    }
   }
   return Status::Ok();
 }

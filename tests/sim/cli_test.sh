@@ -367,6 +367,11 @@ if expect_ok "an hwloc export on /dev/stdin" topo --cluster /dev/stdin <"$tmp/on
   grep -q "1 node(s) x 1 GPU(s)" "$tmp/out" || fail "an hwloc export on /dev/stdin: $(cat "$tmp/out")"
 fi
 expect_bad "/dev/zero as --cluster" "/dev/zero: not a regular file (a character device" -- topo --cluster /dev/zero
+# Every command names the option whose pipe failed (collective and topo did not; review, session 54).
+for command in topo collective; do
+  expect_bad "a malformed cluster pipe for $command" "--cluster: /dev/fd/" ": malformed JSON" -- \
+    $command --cluster <(printf '{')
+done
 printf '{"hostname": "h", "cores": 2, "pus": 2, "gpus": []}' >"$tmp/topology.json"
 expect_bad "braid's topology JSON as --cluster" "braid's topology JSON (braid-topo --format json), not a cluster file" \
   -- topo --cluster "$tmp/topology.json"

@@ -125,6 +125,24 @@ TEST(JsonInput, KeysInMessagesAreEscapedAndCut) {
     EXPECT_LT(std::string(e.what()).size(), 300u) << e.what();
     EXPECT_NE(std::string(e.what()).find("duplicate key \"" + std::string(61, 'k') + "...\""), std::string::npos) << e.what();
   }
+  // Cut where a character starts: 40 two-byte UTF-8 characters are cut after 30 of them, 30
+  // six-character escapes after 10 (review, session 54: a byte of a character, or half an escape).
+  std::string accents;
+  for (int i = 0; i < 40; ++i) accents += "\xc3\xa9";
+  try {
+    ParseJsonText("{\"" + accents + "\": 1, \"" + accents + "\": 2}", "utf8.json");
+    ADD_FAILURE() << "a duplicate key was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"" + accents.substr(0, 60) + "...\""), std::string::npos) << e.what();
+  }
+  std::string controls;
+  for (int i = 0; i < 30; ++i) controls += "\\u0001";
+  try {
+    ParseJsonText("{\"" + controls + "\": 1, \"" + controls + "\": 2}", "ctrl.json");
+    ADD_FAILURE() << "a duplicate key was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"" + controls.substr(0, 60) + "...\""), std::string::npos) << e.what();
+  }
   const nlohmann::json doc = ParseJsonText(R"({"\u001b[31mred": 1})", "ctrl.json");
   EXPECT_TRUE(ThrowsInputErrorMentioning([&] { JsonFields(doc, "ctrl.json").RejectUnknown({"name"}); },
                                          {"unknown field \"\\u001b[31mred\""}));

@@ -205,6 +205,14 @@ TEST_F(TopologyNvlinkTest, EachPeerCountsOnceAndOnlyNvidiaDevicesAreSwitches) {
   EXPECT_NE(status.message().find(path + ": hwloc's NVLinkBandwidth matrix gives 18446744073709551615 MB/s from nvml0 to "
                                   "nvml1, more than the 1e9 MB/s"),
             std::string::npos) << status.ToString();
+
+  // Each link within bounds, their sum not: 3 peers at 5e8 MB/s make 1.5e6 GB/s, which
+  // TopologyFromJson would refuse to read back (review, session 54).
+  std::ofstream(path) << NvlinkHostXml(4, 0, {}, [](int i, int j) -> uint64_t { return i == j ? 0 : 500000000; });
+  const Status summed = LoadTopologyXml(path, &huge);
+  std::filesystem::remove(path);
+  EXPECT_NE(summed.message().find("gives GPU 0 (0000:10:00.0) 1.5e+06 GB/s to other GPUs"), std::string::npos)
+      << summed.ToString();
 }
 
 TEST(TopologyNvlinkJson, ImpossibleLinksNameTheField) {

@@ -162,8 +162,8 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
                   : "size,bandwidth_MBps,messages_per_s,iterations,warmup,window,wrong";
   // The other backend's row has the same value columns and its own wrong bytes.
   if (o.versus) {
-    text += latency ? ",versus_latency_us,versus_wrong,ratio"
-                    : ",versus_bandwidth_MBps,versus_messages_per_s,versus_wrong,ratio";
+    text += latency ? ",versus_latency_us,versus_warmup,versus_wrong,ratio"
+                    : ",versus_bandwidth_MBps,versus_messages_per_s,versus_warmup,versus_wrong,ratio";
   }
   text += "\n";
   const std::string run = fmt::format("{},{},{},{},{},", P2pSuiteName(*o.suite), BackendName(o.backend),
@@ -178,8 +178,9 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
                                   row.iterations, row.warmup, row.window, wrong);
     if (o.versus) {
       const P2pRow& other = results.versus_rows[k];
-      text += latency ? fmt::format(",{},{},", other.latency_us, wrong_of(other))
-                      : fmt::format(",{},{},{},", other.bandwidth_MBps, other.messages_per_s, wrong_of(other));
+      text += latency ? fmt::format(",{},{},{},", other.latency_us, other.warmup, wrong_of(other))
+                      : fmt::format(",{},{},{},{},", other.bandwidth_MBps, other.messages_per_s, other.warmup,
+                                    wrong_of(other));
       if (results.ratios[k] != kNoRatio) text += fmt::format("{}", results.ratios[k]);
     }
     text += "\n";

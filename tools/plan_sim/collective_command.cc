@@ -7,6 +7,7 @@
 
 #include "braid/types.h"
 #include "lib/cli_parse.h"
+#include "option_input.h"
 #include "output.h"
 #include "sim/cluster/cluster.h"
 #include "sim/common/input_error.h"
@@ -137,7 +138,7 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   spec.factor = size_t(o.factor);
   const Format format = ParseFormat(o.format);
 
-  ClusterSpec cluster = LoadCluster(o.cluster);
+  ClusterSpec cluster = ForOption("--cluster", [&] { return LoadCluster(o.cluster); });
   const bool ranks_given = o.ranks_flag && o.ranks_flag->count();
   spec.ranks = ranks_given ? o.ranks : cluster.node.gpus;
   if (spec.ranks < 2) {

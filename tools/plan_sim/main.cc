@@ -18,6 +18,7 @@
 #include "braid/topology.h"
 #include "lib/cli_parse.h"
 #include "collective_command.h"
+#include "option_input.h"
 #include "output.h"
 #include "sim/cluster/cluster.h"
 #include "sim/common/input_error.h"
@@ -151,19 +152,6 @@ std::function<void(int, int)> ProgressBar() {
   };
 }
 
-// `load()`, with an InputError that does not name its option prefixed "option: " (a file's error
-// names only its path, which for a pipe is /dev/fd/63; QA, session 54).
-template <typename Load>
-auto ForOption(const char* option, Load load) {
-  try {
-    return load();
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    if (what.rfind("--", 0) == 0) throw;
-    throw InputError(fmt::format("{}: {}", option, what));
-  }
-}
-
 ModelSpec ModelOf(const Options& o) {
   return ForOption("--model", [&] { return LoadModel(o.model); });
 }
@@ -256,9 +244,9 @@ int Topo(const std::string& name, const std::string& format) {
     throw InputError("topo --format " + format + " is not one of table, json (csv is for search, simulate "
                      "and collective results)");
   }
-  const ClusterSource source = ReadClusterSource(name);
+  const ClusterSource source = ForOption("--cluster", [&] { return ReadClusterSource(name); });
   if (!source.topology) {
-    const ClusterSpec cluster = ClusterFromSource(source);
+    const ClusterSpec cluster = ForOption("--cluster", [&] { return ClusterFromSource(source); });
     std::cout << (format == "json" ? DumpJson(ClusterToJson(cluster), 2) : ClusterSummary(cluster)) << "\n";
     return 0;
   }
