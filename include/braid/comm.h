@@ -127,7 +127,13 @@ class BRAID_API Comm {
 
   // Point-to-point. Outside a group each call blocks until complete; inside GroupStart/GroupEnd
   // they are queued and GroupEnd runs them all concurrently, so send+recv pairs never deadlock.
-  // Messages between a pair of ranks match in call order.
+  // Messages between a pair of ranks match in call order. A send and receive that match but
+  // differ in size fail the receiving rank with InvalidUsage naming the peer and both sizes; the
+  // communicator is then unusable, and the sender learns it as RemoteError on a later call.
+  // Sends to self, blocking or in a group, are kept as copies until their Recv, which may come in
+  // the same group or later; a Recv from self that nothing sent to self can match fails at once
+  // with InvalidArgument (blocking: that call; in a group: GroupEnd, running none of the group)
+  // and the communicator goes on.
   Status Send(const void* buf, size_t count, DataType type, int peer);
   Status Recv(void* buf, size_t count, DataType type, int peer);
 

@@ -311,6 +311,19 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   return executor_.Run(plan->schedule, buffers, ctx);
 }
 
+Status Comm::Impl::SelfReceivesMatched() const {
+  uint64_t sends = p2p_.KeptForSelf(), receives = 0;
+  for (const runtime::P2pOp& op : group_p2p_) {
+    if (op.peer != rank_) continue;
+    (op.is_send ? sends : receives) += 1;
+  }
+  if (receives <= sends) return Status::Ok();
+  return Status::InvalidArgument(fmt::format(
+      "GroupEnd: the group receives {} message(s) from self (rank {}) but {} sent to self can match them (kept from "
+      "earlier Sends and this group's); only this rank can send to itself, so the rest would wait for ever: nothing "
+      "of the group ran", receives, rank_, sends));
+}
+
 Status Comm::Impl::GroupStart() {
   BRAID_RETURN_IF_ERROR(CheckUsable());
   if (group_depth_++ == 0) p2p_.Begin();
@@ -342,11 +355,21 @@ Status Comm::Impl::GroupEnd() {
     p2p_.Cancel(/*after_failure=*/false);  // closes the batch GroupStart opened; it holds nothing
     return group_error.WithContext("GroupEnd: an operation of the group failed");
   }
-  for (const runtime::P2pOp& op : group_p2p_) {
-    if (Status added = p2p_.Add(op); !added.ok()) {
-      group_p2p_.clear();
-      p2p_.Cancel();
-      return Fail(std::move(added));
+  if (Status self = SelfReceivesMatched(); !self.ok()) {
+    group_p2p_.clear();
+    p2p_.Cancel(/*after_failure=*/false);  // nothing was posted
+    return self;
+  }
+  // Sends to self first, kept as copies, so that the group's receives from self find them
+  // whatever the call order, and a Recv after the group finds the rest (see KeepForSelf).
+  for (const bool to_self : {true, false}) {
+    for (const runtime::P2pOp& op : group_p2p_) {
+      if ((op.is_send && op.peer == rank_) != to_self) continue;
+      if (Status added = to_self ? p2p_.KeepForSelf(op) : p2p_.Add(op); !added.ok()) {
+        group_p2p_.clear();
+        p2p_.Cancel();
+        return Fail(std::move(added));
+      }
     }
   }
   group_p2p_.clear();

@@ -76,6 +76,9 @@ class Comm::Impl {
   }
   Status GroupStart();
   Status GroupEnd();
+  // InvalidArgument if the open group receives more from self than it and earlier Sends sent to
+  // self: those receives could never complete (a blocking Recv from self says the same).
+  Status SelfReceivesMatched() const;
   // A call made while a group is open returned `error`: the first such error is kept (NCCL's
   // group error), and the outermost GroupEnd discards the group and returns it.
   void NoteGroupError(const Status& error) {

@@ -22,9 +22,11 @@
 // transport can be relied on to move it before that Recv is posted, and only this thread can
 // post it, after the Send returns. (Small ones used to leave as lone messages, counting on UCX
 // to send them eagerly; with UCX's rendezvous threshold set below the inline limit such a Send
-// waited for its Recv until the timeout, QA session 50.) A blocking Recv from self with nothing
-// sent to self waiting fails at once (InvalidArgument) instead of waiting for a message nobody
-// can send.
+// waited for its Recv until the timeout, QA session 50.) So is a group's Send to self (GroupEnd
+// keeps them before posting the rest, so the group's receives from self find them in any call
+// order, and a Recv after the group finds the others; QA session 54). A Recv from self with
+// nothing sent to self waiting fails at once (InvalidArgument; in a group, GroupEnd checks the
+// count first) instead of waiting for a message nobody can send.
 #pragma once
 
 #include <atomic>
@@ -96,6 +98,15 @@ class P2pEngine {
   void Cancel(bool after_failure = true);
   // Between Begin and the end of its batch (a group, or a lone op run as a batch).
   bool open() const { return open_; }
+
+  // A Send to self, kept as a copy for its Recv (numbered as any message to self), whether that
+  // Recv is in the same group or comes later: a group's send to self that waited for a later
+  // Recv through the transport waited for ever once UCX sent it by rendezvous (QA, session 54).
+  Status KeepForSelf(const P2pOp& op);
+  // Messages sent to self and kept, not yet received.
+  uint64_t KeptForSelf() const { return sends_to_[size_t(self_)] - recvs_from_[size_t(self_)]; }
+  // This rank's communicator rank.
+  int self() const { return self_; }
 
   // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
   // op, with the same messages on the wire, on a shorter path. A small send leaves as a lone
@@ -179,8 +190,6 @@ class P2pEngine {
   // to Take, which keeps later messages for their receives and names one whose receive was
   // posted tagged.
   Status ReadStrayPacket(int peer, Inbox& box);
-  // A blocking Send to self: kept as a copy in self's early arrivals.
-  Status KeepForSelf(const P2pOp& op);
   // A blocking Recv from self when every message sent to self was received: it would wait for ever.
   bool NothingSentToSelf(const P2pOp& op) const {
     return op.peer == self_ && recvs_from_[size_t(self_)] == sends_to_[size_t(self_)];
