@@ -302,7 +302,8 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   ctx.aborted = &aborted_;
   ctx.timeout_s = options_.timeout_s;
   ctx.notices = &notices_;
-  ctx.what = coll::CollectiveName(call.collective);
+  // A Barrier runs as a 1-byte all-reduce; its errors name the call the user made (QA, session 54).
+  ctx.what = call.barrier ? "barrier" : coll::CollectiveName(call.collective);
   if (serving_group_p2p_) {
     ctx.side.poll = [](void* self, bool* progressed) { return static_cast<Impl*>(self)->p2p_.Service(progressed); };
     ctx.side.arg = this;

@@ -182,6 +182,15 @@ TEST(LoopbackComm, SplitMismatchedWithAnotherCollectiveIsAUsageError) {
   });
 }
 
+// A Barrier runs as a 1-byte all-reduce; a failure in it names the barrier the caller made, not an
+// all-reduce it never called (QA, session 54).
+TEST(LoopbackComm, ABarriersErrorNamesTheBarrier) {
+  auto comms = MakeLoopbackComms(2, Quick(/*timeout_s=*/0.3));
+  const Status s = comms[0]->Barrier();  // rank 1 never comes
+  EXPECT_EQ(s.code(), StatusCode::kTimeout) << s.ToString();
+  EXPECT_NE(s.message().find("in barrier #0"), std::string::npos) << s.ToString();
+}
+
 // A count whose bytes a process could address but memory cannot hold (2^55 bytes, under the
 // 2^57 that validation refuses): the scratch allocation fails, and the call returns SystemError
 // instead of letting std::bad_alloc out of the API (which aborted the process).
