@@ -87,11 +87,16 @@ Topology HwlocExport(const std::string& path, const std::string* text) {
   return topo;
 }
 
-// A path that names a file descriptor, whose name says nothing of what it holds: a pipe
-// (--cluster <(...) is /dev/fd/63) or a redirected file (--cluster /dev/stdin < node.xml).
-bool NamesADescriptor(const std::string& path) {
-  return path.rfind("/dev/stdin", 0) == 0 || path.rfind("/dev/fd/", 0) == 0 || path.rfind("/proc/self/fd/", 0) == 0 ||
-         input_file::IsPipe(path);
+// A path whose name says nothing of what it holds: a file descriptor's, a pipe (--cluster <(...)
+// is /dev/fd/63) or a redirected file (--cluster /dev/stdin < node.xml); or a device, which the
+// reader then refuses by what it is (/dev/zero), as --model's does.
+bool NamesNoKind(const std::string& path) {
+  if (path.rfind("/dev/stdin", 0) == 0 || path.rfind("/dev/fd/", 0) == 0 || path.rfind("/proc/self/fd/", 0) == 0)
+    return true;
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  return std::filesystem::exists(status) && !std::filesystem::is_regular_file(status) &&
+         !std::filesystem::is_directory(status);
 }
 
 // The whole text of a descriptor's file: an hwloc XML export or a JSON cluster file, told apart
@@ -109,10 +114,7 @@ void ReadUnnamed(const std::string& path, ClusterSource* source) {
     return;
   }
   // The same bound as a cluster file by name (a pipe allowed 64 MiB of JSON; QA, session 54).
-  if (text.size() > kMaxJsonFileBytes) {
-    throw InputError(fmt::format("--cluster: {}: larger than the {} bytes a model, cluster or calibration file may have",
-                                 path, kMaxJsonFileBytes));
-  }
+  if (text.size() > kJsonFile.max_bytes) throw InputError("--cluster: " + input_file::TooLarge(path, kJsonFile).message());
   source->document = std::make_shared<const nlohmann::json>(ParseJsonText(text, path));
 }
 
@@ -130,7 +132,7 @@ ClusterSource ReadClusterSource(const std::string& name_or_path) {
     source.topology = std::move(topo);
     return source;
   }
-  if (NamesADescriptor(name_or_path)) {
+  if (NamesNoKind(name_or_path)) {
     ReadUnnamed(name_or_path, &source);
     return source;
   }
@@ -145,11 +147,6 @@ ClusterSource ReadClusterSource(const std::string& name_or_path) {
   // Say what the path is, so a misnamed file is not taken for a misspelt preset.
   std::error_code error;
   const auto status = std::filesystem::status(name_or_path, error);
-  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status) &&
-      !std::filesystem::is_directory(status)) {
-    std::string text;  // /dev/zero: refused by what it is, as --model refuses it
-    throw InputError("--cluster: " + input_file::Read(name_or_path, kEither, &text).message());
-  }
   std::string what = "is not";
   if (std::filesystem::is_directory(status)) what = "is a directory, not";
   else if (std::filesystem::exists(status)) what = "has neither a .json (cluster file) nor an .xml (hwloc export) extension; give";

@@ -151,8 +151,6 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& origin)
 
 nlohmann::json ReadJsonFile(const std::string& path) {
   // A pipe is welcome (--model <(jq ... base.json)); any other non-regular file is an error.
-  constexpr input_file::Kind kJsonFile{"a JSON file (or a pipe)", "a model, cluster or calibration file",
-                                       kMaxJsonFileBytes};
   std::string text;
   if (Status read = input_file::Read(path, kJsonFile, &text); !read.ok()) throw InputError(read.message());
   return ParseJsonText(text, path);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+
+#include "core/input_file.h"
 #include <string>
 #include <vector>
 
@@ -48,8 +50,10 @@ nlohmann::json ParseJsonText(const std::string& text, const std::string& origin)
 // A value as an error message shows it: scalars as written (cut at 64 characters), objects and
 // arrays by their type alone, so a huge value never becomes the message.
 std::string ShownValue(const nlohmann::json& v);
-// The largest model, cluster or calibration file read (bytes): far above any real one.
-inline constexpr size_t kMaxJsonFileBytes = 16 << 20;
+// Model, cluster and calibration files: a regular file or a pipe, at most 16 MiB (far above any
+// real one).
+inline constexpr input_file::Kind kJsonFile{"a JSON file (or a pipe)", "a model, cluster or calibration file",
+                                            size_t{16} << 20};
 // Reads and parses a regular file or a pipe (--model <(...)); a missing or unreadable file, a
 // directory or a device (/dev/zero never ends), or a FIFO nobody writes to is an InputError
 // naming it.

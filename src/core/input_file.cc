@@ -25,9 +25,9 @@ const char* FileTypeName(std::filesystem::file_type type) {
 
 }  // namespace
 
-bool IsPipe(const std::string& path) {
-  std::error_code error;
-  return std::filesystem::is_fifo(std::filesystem::status(path, error));
+Status TooLarge(const std::string& path, const Kind& kind) {
+  return Status::InvalidArgument(
+      fmt::format("{}: larger than the {} bytes {} may have", path, kind.max_bytes, kind.limit_holder));
 }
 
 Status Read(const std::string& path, const Kind& kind, std::string* text) {
@@ -57,10 +57,7 @@ Status Read(const std::string& path, const Kind& kind, std::string* text) {
     text->append(chunk, size_t(got));
   }
   ::close(fd);
-  if (text->size() > kind.max_bytes) {
-    return Status::InvalidArgument(
-        fmt::format("{}: larger than the {} bytes {} may have", path, kind.max_bytes, kind.limit_holder));
-  }
+  if (text->size() > kind.max_bytes) return TooLarge(path, kind);
   if (pipe && text->empty()) return Status::InvalidArgument(fmt::format("{}: a pipe that nothing was written to", path));
   return Status::Ok();
 }

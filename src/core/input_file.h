@@ -19,8 +19,8 @@ struct Kind {
   size_t max_bytes;
 };
 
-// True when `path` names a pipe (after links): it can be read only once.
-bool IsPipe(const std::string& path);
+// The error for `path` holding more than kind.max_bytes (Read's own).
+Status TooLarge(const std::string& path, const Kind& kind);
 
 // Reads `path` into *text. InvalidArgument naming `path` when it cannot be opened or read, is
 // neither a regular file nor a pipe (a directory; /dev/zero, which never ends), holds more than

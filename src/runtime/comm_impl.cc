@@ -312,12 +312,14 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   return executor_.Run(plan->schedule, buffers, ctx);
 }
 
-Status Comm::Impl::SelfReceivesMatched() const {
-  uint64_t sends = p2p_.KeptForSelf(), receives = 0;
+Status Comm::Impl::SelfReceivesMatched(uint64_t* sends_to_self) const {
+  uint64_t group_sends = 0, receives = 0;
   for (const runtime::P2pOp& op : group_p2p_) {
     if (op.peer != rank_) continue;
-    (op.is_send ? sends : receives) += 1;
+    (op.is_send ? group_sends : receives) += 1;
   }
+  *sends_to_self = group_sends;
+  const uint64_t sends = p2p_.KeptForSelf() + group_sends;
   if (receives <= sends) return Status::Ok();
   return Status::InvalidArgument(fmt::format(
       "GroupEnd: the group receives {} message(s) from self (rank {}) but {} sent to self can match them (kept from "
@@ -356,14 +358,17 @@ Status Comm::Impl::GroupEnd() {
     p2p_.Cancel(/*after_failure=*/false);  // closes the batch GroupStart opened; it holds nothing
     return group_error.WithContext("GroupEnd: an operation of the group failed");
   }
-  if (Status self = SelfReceivesMatched(); !self.ok()) {
+  uint64_t sends_to_self = 0;
+  if (Status self = SelfReceivesMatched(&sends_to_self); !self.ok()) {
     group_p2p_.clear();
     p2p_.Cancel(/*after_failure=*/false);  // nothing was posted
     return self;
   }
   // Sends to self first, kept as copies, so that the group's receives from self find them
-  // whatever the call order, and a Recv after the group finds the rest (see KeepForSelf).
+  // whatever the call order, and a Recv after the group finds the rest (see KeepForSelf). A group
+  // without any (the usual one) takes one pass.
   for (const bool to_self : {true, false}) {
+    if (to_self && sends_to_self == 0) continue;
     for (const runtime::P2pOp& op : group_p2p_) {
       if ((op.is_send && op.peer == rank_) != to_self) continue;
       if (Status added = to_self ? p2p_.KeepForSelf(op) : p2p_.Add(op); !added.ok()) {

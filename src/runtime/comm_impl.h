@@ -77,8 +77,9 @@ class Comm::Impl {
   Status GroupStart();
   Status GroupEnd();
   // InvalidArgument if the open group receives more from self than it and earlier Sends sent to
-  // self: those receives could never complete (a blocking Recv from self says the same).
-  Status SelfReceivesMatched() const;
+  // self: those receives could never complete (a blocking Recv from self says the same). Sets
+  // *sends_to_self to the group's own.
+  Status SelfReceivesMatched(uint64_t* sends_to_self) const;
   // A call made while a group is open returned `error`: the first such error is kept (NCCL's
   // group error), and the outermost GroupEnd discards the group and returns it.
   void NoteGroupError(const Status& error) {

@@ -105,8 +105,6 @@ class P2pEngine {
   Status KeepForSelf(const P2pOp& op);
   // Messages sent to self and kept, not yet received.
   uint64_t KeptForSelf() const { return sends_to_[size_t(self_)] - recvs_from_[size_t(self_)]; }
-  // This rank's communicator rank.
-  int self() const { return self_; }
 
   // One blocking Send or Recv outside a group: what Begin, Add and Finish do for a batch of one
   // op, with the same messages on the wire, on a shorter path. A small send leaves as a lone
