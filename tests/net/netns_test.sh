@@ -432,7 +432,8 @@ hold() {
 # itself and the next run's stale-namespace sweep must do the rest); "fail" lets it fail.
 expect_clean_exit() {
   local mode=$1 how=$2 out="$work/$1-$2.out" i
-  bash "$0" "$mode" >"$out" 2>&1 &
+  # The child's scratch directory lies inside ours: a SIGKILLed child cannot remove its own.
+  TMPDIR="$work" bash "$0" "$mode" >"$out" 2>&1 &
   local child=$! status=0 expected=1
   if [[ $how != fail ]]; then
     for ((i = 0; i < 100; i++)); do
