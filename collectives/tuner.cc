@@ -24,8 +24,13 @@
 //                       interior rank), or the link's tree_nic_messages if more (a NIC that
 //                       several channels' trees cross), R = max receive-reduces per column,
 //                       h = max height
-//   tree bcast/reduce   (P(M-1) + h) t(s) [+ (P(M-1) + h) r(s)]  P = 2 (1 if n = 2),
-//                       h = 1 + floor(log2(n-1))
+//   tree bcast/reduce   (P(M-1) + F) t(s) [+ (P(M-1) + h) r(s)]  P = 2 (1 if n = 2),
+//                       h = 1 + floor(log2(n-1)); F = the most children summed along a
+//                       root-to-leaf path: a rank sends a column to (or receives it from) its
+//                       children at once, so they share its port and each level of the fill
+//                       takes as many messages as the rank has children (F = h counted one,
+//                       and a 4-rank tree of 4 MiB, est. 44 us, replayed in 62 us, slower
+//                       than the 51 us chain it was chosen over, which replayed in 39 us)
 //   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]
 //   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p
 //   pairwise alltoall   (n-1) M t(s)
@@ -47,6 +52,7 @@ using internal::CeilDiv;
 struct Costs {
   double alpha, us_per_byte, reduce_us_per_byte;
   double tree_nic_messages;  // LinkModel::tree_nic_messages
+  double rooted_tree_nic_messages;  // LinkModel::rooted_tree_nic_messages
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   double Message(double bytes) const { return alpha + bytes * us_per_byte; }
   // One step of an all-reduce's ring, double tree or recursive doubling on unlike hops: a mean
@@ -56,6 +62,12 @@ struct Costs {
   double StepMessage(double bytes) const {
     if (mean_hop_us_per_byte <= 0) return Message(bytes);
     return std::max(mean_hop_alpha + bytes * mean_hop_us_per_byte, bytes * us_per_byte);
+  }
+  // A mean hop alone (Message when hops are alike): a rooted tree's rank-to-rank messages, whose
+  // slowest link is costed apart (rooted_tree_nic_messages).
+  double MeanHopMessage(double bytes) const {
+    if (mean_hop_us_per_byte <= 0) return Message(bytes);
+    return mean_hop_alpha + bytes * mean_hop_us_per_byte;
   }
   double Reduce(double bytes) const { return bytes * reduce_us_per_byte; }
 };
@@ -93,6 +105,24 @@ void DoubleTreeLoad(int n, int* messages, int* reduces) {
   }
 }
 
+// F above: the largest sum of children counts over the ranks on a path from the root of the
+// rooted binary tree down to a leaf (its shape does not depend on the root's rank).
+double RootedTreeFill(int n) {
+  std::vector<int> fill(size_t(n), 0);  // by rank, root 0: children counts above that rank
+  std::vector<int> order{0};            // ranks in breadth-first order
+  int most = 0;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const int rank = order[k];
+    const internal::TreeLinks links = internal::RootedTreeLinks(n, rank, 0);
+    for (int c = 0; c < links.num_children; ++c) {
+      fill[size_t(links.children[c])] = fill[size_t(rank)] + links.num_children;
+      most = std::max(most, fill[size_t(links.children[c])]);
+      order.push_back(links.children[c]);
+    }
+  }
+  return double(most);
+}
+
 double Estimate(const ScheduleRequest& r, const Costs& c) {
   const int n = r.nranks;
   const double n1 = double(n - 1);
@@ -126,7 +156,12 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       const double width = n > 2 ? 2 : 1;  // children of the busiest rank
       const double h = internal::RootedTreeHeight(n);
-      double t = (width * (p.columns - 1) + h) * c.Message(p.bytes);
+      // A column: the busiest rank's messages at a mean hop, or the busiest NIC's at its rate. The
+      // fill: the path's messages at a mean hop, plus one crossing of the NIC if there is one.
+      const double column =
+          std::max(width * c.MeanHopMessage(p.bytes), c.rooted_tree_nic_messages * c.Message(p.bytes));
+      const double crossing = c.rooted_tree_nic_messages > 0 ? c.Message(p.bytes) : 0;
+      double t = (p.columns - 1) * column + RootedTreeFill(n) * c.MeanHopMessage(p.bytes) + crossing;
       if (r.collective == Collective::kReduce) t += (width * (p.columns - 1) + h) * c.Reduce(p.bytes);
       return t;
     }
@@ -184,6 +219,7 @@ Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
   r.algorithm = a;
   LinkModel alike = link;
   alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = alike.tree_nic_messages = 0;
+  alike.rooted_tree_nic_messages = 0;
   size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
   size_t hi = std::max(link.max_slice_bytes, lo);
   Candidate best{a, lo, -1};
@@ -236,7 +272,8 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
     sharing = 1 + (link.all_ranks_sharing - 1) * std::min(1.0, crossing);
   }
   Costs costs{link.alpha_us, 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
-              1e-3 / std::max(link.reduce_GBps, 1e-9), link.tree_nic_messages, link.mean_hop_alpha_us,
+              1e-3 / std::max(link.reduce_GBps, 1e-9), link.tree_nic_messages, link.rooted_tree_nic_messages,
+              link.mean_hop_alpha_us,
               link.mean_hop_us_per_byte * sharing};
   double us = Estimate(request, costs);
   if (!(us < kImpossible)) return std::nullopt;  // cannot be built (tag space)

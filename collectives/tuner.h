@@ -31,6 +31,11 @@ struct LinkModel {
   // over a ring replayed 2x slower; QA, session 54). A tree all-reduce is costed at the larger of
   // this and its busiest rank's own messages. 0: one node, or not known.
   double tree_nic_messages = 0;
+  // The same for the binary tree of a broadcast or reduce (rooted at rank 0; one direction). Its
+  // column then costs the larger of the busiest rank's messages (at a mean hop, below) and these
+  // at the slowest link: costing every message of the tree at the NIC's rate made a broadcast
+  // of 256 MiB over 16 GPUs on 2 DGX nodes pick a chain that replayed 1.5x slower than the tree.
+  double rooted_tree_nic_messages = 0;
   // Groups whose hops differ (NVLink inside a node, a NIC between nodes): the mean over the ring's
   // hops of their latency (us) and of their time per byte (us/B). alpha_us and bandwidth_GBps are
   // then the slowest hop's. A step of an all-reduce (ring, double tree, recursive doubling) costs

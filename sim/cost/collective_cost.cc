@@ -150,27 +150,30 @@ double UplinkShareLost(const std::vector<int>& group, const std::vector<int>& su
   return std::max(1.0, nodes_per_used_leaf(group) / nodes_per_used_leaf(subset));
 }
 
-// The most double-binary-tree messages per column one NIC passes in one direction, over the
-// trees of all `channels` channels of `group` (in channel 0's order): each cross-node edge sends
-// one message per column up (out of the child's NIC, into the parent's) and one down (the other
-// way), in each of the two trees.
-double TreeNicMessages(const ClusterSpec& cluster, const Fabric& fabric, const std::vector<int>& group, int channels) {
+// The most tree messages per column that one NIC passes in one direction, over the trees of all
+// `channels` channels of `group` (in channel 0's order). `parent_of(r, t)` is rank r's parent in
+// tree t of `trees` (-1 at a root); each cross-node edge sends one message per column out of one
+// end's NIC and into the other's, and with `both_ways` (an all-reduce: up, then down) also back.
+template <typename ParentOf>
+double TreeNicMessagesOf(const ClusterSpec& cluster, const Fabric& fabric, const std::vector<int>& group,
+                         int channels, int trees, bool both_ways, const ParentOf& parent_of) {
   const int gpn = cluster.node.gpus, n = int(group.size());
   // (node, NIC) -> messages out, messages in
   std::map<std::pair<int, int>, std::pair<int, int>> load;
   int most = 0;
   for (int c = 0; c < channels; ++c) {
     const std::vector<int> order = ChannelOrder(group, gpn, c, channels);
-    for (int tree = 0; tree < 2; ++tree) {
+    for (int tree = 0; tree < trees; ++tree) {
       for (int r = 0; r < n; ++r) {
-        const int parent = coll::internal::DoubleTreeLinks(n, r, tree).parent;
+        const int parent = parent_of(r, tree);
         if (parent < 0) continue;
         const int child_gpu = order[size_t(r)], parent_gpu = order[size_t(parent)];
         if (child_gpu / gpn == parent_gpu / gpn) continue;
         auto& child_nic = load[{child_gpu / gpn, fabric.NicOf(child_gpu)}];
         auto& parent_nic = load[{parent_gpu / gpn, fabric.NicOf(parent_gpu)}];
-        // Up: out of the child, into the parent; down: the other way.
-        most = std::max({most, ++child_nic.first, ++child_nic.second, ++parent_nic.first, ++parent_nic.second});
+        // Down: out of the parent, into the child; up (both ways): the other way.
+        most = std::max({most, ++parent_nic.first, ++child_nic.second});
+        if (both_ways) most = std::max({most, ++child_nic.first, ++parent_nic.second});
       }
     }
   }
@@ -207,7 +210,12 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
   if (nodes.size() > 1) {
     link.all_ranks_sharing = double(ring.size()) * channels / double(nics.size());
     link.nodes = int(nodes.size());
-    link.tree_nic_messages = TreeNicMessages(cluster, fabric, ring, channels);
+    link.tree_nic_messages = TreeNicMessagesOf(cluster, fabric, ring, channels, 2, true, [n](int r, int tree) {
+      return coll::internal::DoubleTreeLinks(n, r, tree).parent;
+    });
+    link.rooted_tree_nic_messages = TreeNicMessagesOf(cluster, fabric, ring, channels, 1, false, [n](int r, int) {
+      return coll::internal::RootedTreeLinks(n, r, 0).parent;
+    });
   }
   link.reduce_GBps = cluster.gpu.hbm_GBps * cluster.gpu.memory_efficiency / 3;
   link.min_slice_bytes = kMinSliceBytes;

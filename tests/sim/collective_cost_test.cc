@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 
 #include "sim/cluster/cluster.h"
 #include "collectives/tuner.h"
@@ -339,6 +340,26 @@ TEST(CollectiveCost, TheTunersChoiceForAFullNodeGroupIsNearTheBestAlgorithm) {
     double best = ranks <= 128 ? seconds(coll::Algorithm::kRing) : 1e30;
     for (coll::Algorithm a : {coll::Algorithm::kTree, coll::Algorithm::kRecursiveDoubling}) best = std::min(best, seconds(a));
     EXPECT_LE(seconds(std::nullopt), 1.1 * best) << ranks << " ranks, " << bytes << " bytes";
+  }
+}
+
+// A rooted tree's rank sends a column to (or receives it from) both children at once, so the
+// fill takes as many messages per level as the rank has children; and across nodes its column
+// is bounded by the busiest NIC's messages, not by costing every message at the NIC's rate.
+// Each case below chose the slower algorithm before (1.2-1.9x; sweep in docs/PERFORMANCE.md,
+// session 55).
+TEST(CollectiveCost, TheTunersBroadcastAndReduceAreNearTheBestAlgorithm) {
+  for (auto [collective, ranks, bytes] :
+       {std::tuple{coll::Collective::kBroadcast, 4, 4.0 * (1 << 20)},
+        std::tuple{coll::Collective::kReduce, 4, 4.0 * (1 << 20)},
+        std::tuple{coll::Collective::kBroadcast, 16, 256.0 * (1 << 20)},
+        std::tuple{coll::Collective::kBroadcast, 24, 256.0 * (1 << 20)}}) {
+    const auto seconds = [&](std::optional<coll::Algorithm> algorithm) {
+      return CollectiveSeconds(collective, ranks, bytes, NetworkTopology::kFatTree, 16, 1, algorithm);
+    };
+    const double best = std::min(seconds(coll::Algorithm::kTree), seconds(coll::Algorithm::kChain));
+    EXPECT_LE(seconds(std::nullopt), 1.1 * best)
+        << coll::CollectiveName(collective) << ", " << ranks << " ranks, " << bytes << " bytes";
   }
 }
 
