@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -100,7 +101,10 @@ class Bench {
       Prepare(a);  // sane values (no NaN) for the timed runs
     }
     NoteProgress();
-    for (int i = 0; i < options_.warmup; ++i) {
+    int warmup = options_.warmup;
+    if (warmup > 0 && !warmed_) warmup = std::max(warmup, std::min(kFirstSizeWarmup, options_.iters));
+    warmed_ = true;
+    for (int i = 0; i < warmup; ++i) {
       backend_.Run(a);
       NoteProgress();
     }
@@ -124,6 +128,7 @@ class Bench {
   const size_t elem_;
   int rank_ = 0;
   int nranks_ = 1;
+  bool warmed_ = false;  // the run's first variant ran its longer warm-up (kFirstSizeWarmup)
   std::unique_ptr<DataPattern> pattern_;
   Buffer send_;
   Buffer recv_;

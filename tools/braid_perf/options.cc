@@ -284,7 +284,9 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
       ->capture_default_str()
       ->check(tools::IntegerIn(0, INT_MAX));
   // An empty value would read as 0 and turn checking off without a word.
-  app.add_option("-c,--check", raw.check, "1: check every result element, 0: don't")
+  app.add_option("-c,--check", raw.check,
+                 "1: check every output element of one untimed call per size (collectives: per variant; "
+                 "point-to-point: one exchange), 0: don't. Timed calls are not checked")
       ->capture_default_str()
       ->check(tools::IntegerIn(0, 1));
   app.add_option("--backend", raw.backend,

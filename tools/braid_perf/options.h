@@ -22,6 +22,12 @@ enum class BackendKind { kBraid, kMpi, kUcx };
 // pointers gets its messages staged through pinned host memory (p2p_staging.h).
 enum class MemoryKind { kHost, kCuda };
 
+// Untimed iterations before a backend's first size (point-to-point) or a run's first size
+// (collectives), at least, when -w is above 0: that size pays the first-use costs on top (a braid
+// bw sweep's first row read 1.4-3x low at 5, whatever size it started at, QA session 53; an
+// 8-byte all-reduce's first row 1.2-380 us against 0.35-0.41 us after 200, QA session 55).
+inline constexpr int kFirstSizeWarmup = 50;
+
 struct Options {
   // Exactly one of the two: a point-to-point suite when `suite` is set, else `collective`.
   std::optional<P2pSuite> suite;
@@ -33,8 +39,8 @@ struct Options {
   RedOp op;                          // kind from -o; scalar kPreMulSumScalar for premulsum
   int root = 0;
   int iters = 20;                    // timed iterations per size (p2p: the most, see p2p_bench.h)
-  int warmup = 5;                    // untimed iterations per size before timing
-  bool check = true;                 // -c 1: validate every output element
+  int warmup = 5;                    // untimed iterations per size before timing (see kFirstSizeWarmup)
+  bool check = true;                 // -c 1: validate one call's (or exchange's) every output element
   BackendKind backend = BackendKind::kBraid;
   // p2p suites: a second backend timed in the same processes. Each size then runs `rounds`
   // rounds, the two backends taking turns to go first, so both see the same machine state (a

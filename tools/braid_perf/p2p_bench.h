@@ -36,10 +36,6 @@ struct P2pRow {
   int64_t wrong = -1;       // bytes received wrong in the checked exchange (-1: -c 0)
 };
 
-// Untimed iterations before a backend's first size, at least (its own first-use costs: a
-// braid bw sweep's first row read 1.4-3x low at 5, whatever size it started at; QA, session 53).
-inline constexpr int kFirstSizeWarmup = 50;
-
 // A ratio with no meaning (0 / 0): printed "n/a", null in JSON, empty in CSV.
 inline constexpr double kNoRatio = -1;
 

@@ -73,8 +73,11 @@ void PrintHeader(std::FILE* out, const Options& o, const RunInfo& info) {
   if (HasRoot(o.collective)) text += fmt::format("   root: {}", o.root);
   text += "\n";
   const std::vector<size_t> sizes = SizeSequence(o.min_bytes, o.max_bytes, o.factor);
-  text += fmt::format("# sizes     : {} .. {} B, factor {}; warmup iters {}, iters {}, check {}\n",
-                      o.min_bytes, sizes.back(), o.factor, o.warmup, o.iters, o.check ? 1 : 0);
+  const std::string first =
+      o.warmup > 0 ? fmt::format(" (the first size's first variant at least {}, or iters if fewer)", kFirstSizeWarmup)
+                   : std::string();
+  text += fmt::format("# sizes     : {} .. {} B, factor {}; warmup iters {}{}, iters {}, check {}\n",
+                      o.min_bytes, sizes.back(), o.factor, o.warmup, first, o.iters, o.check ? 1 : 0);
   // Sizes are rounded down to whole elements per rank, as nccl-tests do; say so when that leaves
   // a size with nothing to move, since its row's 0 also enters the average bus bandwidth.
   const size_t empty = size_t(std::count_if(sizes.begin(), sizes.end(), [&](size_t bytes) {
