@@ -17,6 +17,13 @@
 // copy and the batch path of the Recv, not the lone-message path a Send to a peer takes: the
 // braid-lone counts in docs/PERFORMANCE.md from sessions 8-43 are of the lone path and cannot be
 // reproduced with this mode any more. The group modes are unchanged.
+//
+// braid-peer / ucx-peer count the lone path to a peer: one process holds both ranks of a
+// two-rank communicator (raw UCX: two workers of one context) and one thread sends from rank 0,
+// then receives on rank 1, over the shared-memory lane. The Send completes eagerly (BYTES up to
+// the eager limit), so nothing waits on another thread and the count stays deterministic; the
+// Recv finds the message already in its worker (UCX's unexpected path, in both modes alike),
+// where a ping-pong's Recv is posted first.
 #include <ucp/api/ucp.h>
 
 #include <chrono>
@@ -25,6 +32,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "braid/comm.h"
@@ -61,13 +69,36 @@ double RunBraid(bool group, long pairs, size_t bytes, std::vector<char>& out, st
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// A UCP worker with an endpoint to itself, over the transports braid's same-host lane uses.
-struct UcxSelf {
+// braid-peer: rank 0 sends, rank 1 receives, both driven by this thread.
+double RunBraidPeer(long pairs, size_t bytes, std::vector<char>& out, std::vector<char>& in) {
+  braid::UniqueId id;
+  if (!braid::Comm::GetUniqueId(&id).ok()) Die("could not start a rendezvous root");
+  std::unique_ptr<braid::Comm> sender, receiver;
+  braid::Status receiver_status;
+  std::thread joiner([&] { receiver_status = braid::Comm::Create(id, 2, 1, &receiver); });
+  const braid::Status sender_status = braid::Comm::Create(id, 2, 0, &sender);
+  joiner.join();
+  if (!sender_status.ok() || !receiver_status.ok()) Die("could not create a two-rank communicator");
+  auto check = [](const braid::Status& s) {
+    if (!s.ok()) Die(s.ToString());
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (long i = 0; i < pairs; ++i) {
+    check(sender->Send(out.data(), bytes, braid::DataType::kUint8, 1));
+    check(receiver->Recv(in.data(), bytes, braid::DataType::kUint8, 0));
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A UCP context over the transports braid's same-host lane uses, with a sending worker and an
+// endpoint from it to the receiving worker: the same worker (to itself) or a second one (a peer).
+struct UcxWorkers {
   ucp_context_h context = nullptr;
-  ucp_worker_h worker = nullptr;
+  ucp_worker_h sender = nullptr;
+  ucp_worker_h receiver = nullptr;
   ucp_ep_h ep = nullptr;
 
-  UcxSelf() {
+  explicit UcxWorkers(bool to_peer) {
     ucp_config_t* config = nullptr;
     if (ucp_config_read(nullptr, nullptr, &config) != UCS_OK) Die("ucp_config_read");
     if (!std::getenv("UCX_TLS")) ucp_config_modify(config, "TLS", "posix,sysv,self");
@@ -77,51 +108,84 @@ struct UcxSelf {
     ucs_status_t st = ucp_init(&params, config, &context);
     ucp_config_release(config);
     if (st != UCS_OK) Die("ucp_init");
-    ucp_worker_params_t wparams{};
-    wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
-    wparams.thread_mode = UCS_THREAD_MODE_SINGLE;
-    if (ucp_worker_create(context, &wparams, &worker) != UCS_OK) Die("ucp_worker_create");
+    sender = NewWorker();
+    receiver = to_peer ? NewWorker() : sender;
     ucp_address_t* address = nullptr;
     size_t length = 0;
-    if (ucp_worker_get_address(worker, &address, &length) != UCS_OK) Die("ucp_worker_get_address");
+    if (ucp_worker_get_address(receiver, &address, &length) != UCS_OK) Die("ucp_worker_get_address");
     ucp_ep_params_t eparams{};
     eparams.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
     eparams.address = address;
-    if (ucp_ep_create(worker, &eparams, &ep) != UCS_OK) Die("ucp_ep_create");
-    ucp_worker_release_address(worker, address);
+    if (ucp_ep_create(sender, &eparams, &ep) != UCS_OK) Die("ucp_ep_create");
+    ucp_worker_release_address(receiver, address);
+    if (to_peer) WarmUp();
   }
 
-  // Progresses until `req` (null: done at once) completes, then frees it.
-  void Wait(ucs_status_ptr_t req) {
+  // A message across the endpoint, then a flush of it, progressing both workers: the wire-up
+  // completes here (the loop progresses only the worker it waits on, and a send queued behind an
+  // unfinished wire-up would spin there; braid's Create completes its wire-up likewise).
+  void WarmUp() {
+    char byte = 0;
+    std::vector<ucs_status_ptr_t> pending;
+    Send(&byte, 1, &pending);
+    Recv(&byte, 1, &pending);
+    ucp_request_param_t flush{};
+    pending.push_back(ucp_ep_flush_nbx(ep, &flush));
+    for (ucs_status_ptr_t req : pending) {
+      if (req == nullptr) continue;
+      if (UCS_PTR_IS_ERR(req)) Die(ucs_status_string(UCS_PTR_STATUS(req)));
+      while (ucp_request_check_status(req) == UCS_INPROGRESS) {
+        ucp_worker_progress(sender);
+        ucp_worker_progress(receiver);
+      }
+      ucp_request_free(req);
+    }
+  }
+
+  ucp_worker_h NewWorker() {
+    ucp_worker_params_t wparams{};
+    wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+    wparams.thread_mode = UCS_THREAD_MODE_SINGLE;
+    ucp_worker_h worker = nullptr;
+    if (ucp_worker_create(context, &wparams, &worker) != UCS_OK) Die("ucp_worker_create");
+    return worker;
+  }
+
+  // Progresses `worker` until `req` (null: done at once) completes, then frees it.
+  static void Wait(ucp_worker_h worker, ucs_status_ptr_t req) {
     if (req == nullptr) return;
     if (UCS_PTR_IS_ERR(req)) Die(ucs_status_string(UCS_PTR_STATUS(req)));
     while (ucp_request_check_status(req) == UCS_INPROGRESS) ucp_worker_progress(worker);
     ucp_request_free(req);
   }
-  ucs_status_ptr_t Send(const void* buf, size_t bytes) {
+  void Send(const void* buf, size_t bytes, std::vector<ucs_status_ptr_t>* pending = nullptr) {
     ucp_request_param_t params{};
-    return ucp_tag_send_nbx(ep, buf, bytes, 0, &params);
+    ucs_status_ptr_t req = ucp_tag_send_nbx(ep, buf, bytes, 0, &params);
+    pending ? pending->push_back(req) : Wait(sender, req);
   }
-  ucs_status_ptr_t Recv(void* buf, size_t bytes) {
+  void Recv(void* buf, size_t bytes, std::vector<ucs_status_ptr_t>* pending = nullptr) {
     ucp_request_param_t params{};
-    return ucp_tag_recv_nbx(worker, buf, bytes, 0, ~ucp_tag_t(0), &params);
+    ucs_status_ptr_t req = ucp_tag_recv_nbx(receiver, buf, bytes, 0, ~ucp_tag_t(0), &params);
+    pending ? pending->push_back(req) : Wait(receiver, req);
   }
 };
 
-double RunUcx(bool group, long pairs, size_t bytes, std::vector<char>& out, std::vector<char>& in) {
-  UcxSelf ucx;  // left for the process exit to tear down: only the loop is measured
+// Self modes: one worker sends to itself. ucx-peer: a second worker receives.
+double RunUcx(bool group, bool to_peer, long pairs, size_t bytes, std::vector<char>& out,
+              std::vector<char>& in) {
+  UcxWorkers ucx(to_peer);  // left for the process exit to tear down: only the loop is measured
   std::vector<ucs_status_ptr_t> requests;
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < pairs; i += group ? kWindow : 1) {
     if (!group) {
-      ucx.Wait(ucx.Send(out.data(), bytes));
-      ucx.Wait(ucx.Recv(in.data(), bytes));
+      ucx.Send(out.data(), bytes);
+      ucx.Recv(in.data(), bytes);
       continue;
     }
     requests.clear();
-    for (int k = 0; k < kWindow; ++k) requests.push_back(ucx.Send(out.data() + k * bytes, bytes));
-    for (int k = 0; k < kWindow; ++k) requests.push_back(ucx.Recv(in.data() + k * bytes, bytes));
-    for (ucs_status_ptr_t req : requests) ucx.Wait(req);
+    for (int k = 0; k < kWindow; ++k) ucx.Send(out.data() + k * bytes, bytes, &requests);
+    for (int k = 0; k < kWindow; ++k) ucx.Recv(in.data() + k * bytes, bytes, &requests);
+    for (ucs_status_ptr_t req : requests) UcxWorkers::Wait(ucx.sender, req);
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -129,16 +193,20 @@ double RunUcx(bool group, long pairs, size_t bytes, std::vector<char>& out, std:
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) Die("usage: p2p_call_cost braid-lone|braid-group|ucx-lone|ucx-group PAIRS BYTES");
+  if (argc != 4)
+    Die("usage: p2p_call_cost braid-lone|braid-group|braid-peer|ucx-lone|ucx-group|ucx-peer PAIRS BYTES");
   const std::string mode = argv[1];
   const long pairs = std::atol(argv[2]);
   const long bytes = std::atol(argv[3]);
   if (pairs < 1 || bytes < 0 || bytes > (1 << 20)) Die("PAIRS must be >= 1 and BYTES in [0, 1048576]");
   const bool group = mode.ends_with("-group");
+  const bool to_peer = mode.ends_with("-peer");
   std::vector<char> out(size_t(kWindow) * size_t(bytes) + 1, 1), in(out.size(), 0);
   double seconds = 0;  // the loop only
-  if (mode.starts_with("braid-")) seconds = RunBraid(group, pairs, size_t(bytes), out, in);
-  else if (mode.starts_with("ucx-")) seconds = RunUcx(group, pairs, size_t(bytes), out, in);
+  if (mode == "braid-peer") seconds = RunBraidPeer(pairs, size_t(bytes), out, in);
+  else if (mode == "braid-lone" || mode == "braid-group") seconds = RunBraid(group, pairs, size_t(bytes), out, in);
+  else if (mode == "ucx-lone" || mode == "ucx-group" || mode == "ucx-peer")
+    seconds = RunUcx(group, to_peer, pairs, size_t(bytes), out, in);
   else Die("unknown mode '" + mode + "'");
   if (bytes > 0 && in[0] != 1) Die("the received bytes are wrong");
   std::printf("%s: %ld pairs of %ld B, %.1f ns per pair (wall time of the loop)\n", mode.c_str(), pairs,
