@@ -296,8 +296,9 @@ std::optional<int> ParseOptions(int argc, char** argv, int nranks, bool print, O
                  "p2p suites: also time this backend (braid, mpi or ucx) in the same processes, "
                  "interleaved round by round, and print the ratio per size");
   auto* rounds_flag = app.add_option("--rounds", raw.rounds,
-                 fmt::format("p2p suites: rounds per size; each value is the median round (default {} "
-                             "with --versus, else 1)", kDefaultVersusRounds))
+                 fmt::format("p2p suites: rounds per size; a row is the median round, with --versus the "
+                             "round of the median ratio (default {} with --versus, else 1)",
+                             kDefaultVersusRounds))
                          ->check(tools::IntegerIn(1, kMaxRounds));
   app.add_option("--ucx-extra-spins", raw.ucx_extra_spins,
                  "p2p, ucx backend: spin this many empty loop iterations (1-1.5 ns each on the dev VM) "

@@ -46,7 +46,7 @@ struct Options {
   // rounds, the two backends taking turns to go first, so both see the same machine state (a
   // shared VM's speed changes for seconds at a time; separate runs compare those changes).
   std::optional<BackendKind> versus;
-  int rounds = 1;                    // p2p: rounds per size; each value reported is the median round
+  int rounds = 1;                    // p2p: rounds per size; a row is the median round (--versus: ratio's)
   // p2p, ucx backend: empty loop iterations after every blocking receive. A known extra cost on
   // the critical path of a ping-pong: the N at which ucx's latency meets braid's is braid's own
   // extra work per message, and ucx's latency against N says what one spin costs

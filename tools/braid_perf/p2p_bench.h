@@ -10,7 +10,7 @@
 // so that each moves about 256 MiB (at least 5 iterations), and windows shrink so that one holds
 // at most 64 MiB: a 1 GiB row then takes seconds, not minutes. The row says what it ran.
 // With --rounds and --versus (options.h) each size runs several rounds, and a row is the
-// median round.
+// median round (with --versus: the round of the median ratio, both backends' values from it).
 #pragma once
 
 #include <cstddef>
@@ -40,9 +40,10 @@ struct P2pRow {
 inline constexpr double kNoRatio = -1;
 
 struct P2pResults {
-  std::vector<P2pRow> rows;  // per size: the median of the rounds
-  // With --versus, per size: the other backend's median round, and the median over rounds of
-  // value / the other's value (latency or bandwidth; each round's pair ran back to back).
+  std::vector<P2pRow> rows;  // per size: the median round (with --versus: the median ratio's)
+  // With --versus, per size: the other backend's row of the same round, and that round's ratio,
+  // the median over rounds of value / the other's value (latency or bandwidth; each round's pair
+  // ran back to back).
   std::vector<P2pRow> versus_rows;
   std::vector<double> ratios;  // kNoRatio where the baseline measured nothing (0-byte bandwidth)
   int64_t wrong_total = 0;  // over every round of every backend

@@ -88,9 +88,10 @@ void PrintP2pHeader(std::FILE* out, const Options& o, const RunContext& context)
   text += fmt::format("# sizes     : {} .. {} B, factor {}; at most {} iterations ({}){}, check {}\n",
                       o.min_bytes, largest, o.factor, o.iters, warmup, window, o.check ? 1 : 0);
   if (o.rounds > 1 || o.versus) {
-    text += fmt::format("# rounds    : {} per size{}; each value is the median round{}\n", o.rounds,
+    text += fmt::format("# rounds    : {} per size{}; {}\n", o.rounds,
                         o.versus ? ", the backends taking turns to go first" : "",
-                        o.versus ? ", the ratio the median of the rounds' ratios" : "");
+                        o.versus ? "a row is the round of the median ratio, both values from it"
+                                 : "a row is the median round");
   }
   text += "#\n" + ColumnTitles(o) + "\n";
   std::fputs(text.c_str(), out);
