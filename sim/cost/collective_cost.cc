@@ -338,6 +338,7 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   request.elem_size = query.elem_size;
   coll::TunerChoice choice = coll::Choose(request, link, query.algorithm);
   cost.algorithm = choice.algorithm;
+  cost.tuner_reason = std::make_shared<const std::string>(std::move(choice.reason));
   request.algorithm = choice.algorithm;
   // Bound the replay's size: at most kMaxOpsPerReplay ops over all ranks (about 4 (n-1) ops per
   // slice-column for a ring all-reduce), by enlarging slices. Not on host ranks: their slices

@@ -47,6 +47,7 @@ std::vector<CollectiveSweepRow> SweepCollective(const ClusterSpec& cluster, cons
     row.seconds = cost.seconds;
     row.algorithm = cost.algorithm;
     row.slice_bytes = cost.slice_bytes;
+    if (cost.tuner_reason) row.tuner = *cost.tuner_reason;
     if (row.seconds > 0) {
       row.algbw_GBps = row.bytes / row.seconds / 1e9;
       row.busbw_GBps = row.algbw_GBps * BusBandwidthFactor(spec.collective, spec.ranks);

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "collectives/schedule.h"
@@ -32,6 +33,7 @@ struct CollectiveSweepRow {
   double busbw_GBps = 0;  // algbw x BusBandwidthFactor
   coll::Algorithm algorithm = coll::Algorithm::kRing;
   size_t slice_bytes = 0;
+  std::string tuner;  // the tuner's estimates it chose from (CollectiveCost::tuner_reason)
 };
 
 // nccl-tests' busbw / algbw: 2(n-1)/n all-reduce; (n-1)/n reduce-scatter, all-gather and

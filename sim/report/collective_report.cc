@@ -31,14 +31,18 @@ void WriteTable(std::ostream& out, const CollectiveReportContext& c,
                r.count, c.type, r.seconds * kUsPerSecond, r.algbw_GBps, r.busbw_GBps,
                coll::AlgorithmName(r.algorithm), r.slice_bytes);
   }
+  if (!c.explain) return;
+  fmt::print(out, "# the tuner's estimates per size (each algorithm at its best slice; best first):\n");
+  for (const CollectiveSweepRow& r : rows) fmt::print(out, "# {:>12}: {}\n", r.bytes, r.tuner);
 }
 
 void WriteCsv(std::ostream& out, const CollectiveReportContext& c,
               const std::vector<CollectiveSweepRow>& rows) {
-  out << "size,count,type,time_us,algbw,busbw,algorithm,slice_bytes\n";
+  out << "size,count,type,time_us,algbw,busbw,algorithm,slice_bytes,tuner\n";
   for (const CollectiveSweepRow& r : rows) {
-    fmt::print(out, "{},{},{},{},{},{},{},{}\n", r.bytes, r.count, c.type, r.seconds * kUsPerSecond,
-               r.algbw_GBps, r.busbw_GBps, coll::AlgorithmName(r.algorithm), r.slice_bytes);
+    // The tuner's text has no quotes or newlines, but commas ("allowed ring,tree"): quoted.
+    fmt::print(out, "{},{},{},{},{},{},{},{},\"{}\"\n", r.bytes, r.count, c.type, r.seconds * kUsPerSecond,
+               r.algbw_GBps, r.busbw_GBps, coll::AlgorithmName(r.algorithm), r.slice_bytes, r.tuner);
   }
 }
 
@@ -48,7 +52,7 @@ nlohmann::json Json(const CollectiveReportContext& c, const std::vector<Collecti
     json_rows.push_back({{"size", r.bytes}, {"count", r.count}, {"time_us", r.seconds * kUsPerSecond},
                          {"algbw", r.algbw_GBps}, {"busbw", r.busbw_GBps},
                          {"algorithm", coll::AlgorithmName(r.algorithm)},
-                         {"slice_bytes", r.slice_bytes}});
+                         {"slice_bytes", r.slice_bytes}, {"tuner", r.tuner}});
   }
   return {{"cluster", c.cluster->name},
           {"runtime", RuntimeName(*c.cluster)},

@@ -580,9 +580,11 @@ assert doc["algorithm"] == "auto", doc
 rows = doc["rows"]
 assert [r["size"] for r in rows] == [8 << i for i in range(18)], [r["size"] for r in rows]
 for r in rows:
-    for field in ("count", "time_us", "algbw", "busbw", "algorithm", "slice_bytes"):
+    for field in ("count", "time_us", "algbw", "busbw", "algorithm", "slice_bytes", "tuner"):
         assert field in r, f"row lacks {field}: {r}"
     assert r["time_us"] > 0 and r["busbw"] == r["algbw"], r
+    # The tuner's estimates, best first: the chosen algorithm leads.
+    assert r["tuner"].startswith(r["algorithm"] + " "), r
 times = [r["time_us"] for r in rows]
 assert times == sorted(times), f"times not increasing with size: {times}"
 EOF
@@ -590,6 +592,15 @@ fi
 
 if expect_ok "collective on a GPU preset" collective --cluster dgx-h100 -b 1M -e 1M; then
   grep -qE "ring|tree|recdoubling" "$tmp/out" || fail "collective table lacks an algorithm: $(cat "$tmp/out")"
+fi
+
+# --explain lists, per size, the tuner's estimates under the table, the chosen algorithm first.
+if expect_ok "collective --explain" collective --cluster dgx-a100 --ranks 16 -b 4M -e 256M -f 64 \
+    --collective broadcast --explain; then
+  chosen=$(grep -vE '^#' "$tmp/out" | awk '{print $7}' | tr '\n' ' ')
+  explained=$(grep -E '^# +[0-9]+: ' "$tmp/out" | awk '{print $3}' | tr '\n' ' ')
+  [ -n "$chosen" ] && [ "$chosen" = "$explained" ] && grep -qE '^# +268435456: [a-z]+ [0-9.]+us \(slice [0-9]+[KM]iB\) < ' "$tmp/out" ||
+    fail "collective --explain: rows chose '$chosen', estimates lead with '$explained': $(cat "$tmp/out")"
 fi
 
 # --algorithm forces every row's algorithm, as BRAID_ALGO does.

@@ -112,6 +112,10 @@ CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
                   "auto (the tuner's choice per size, as braid makes it) or one algorithm, as "
                   "BRAID_ALGO forces it: ring, tree, chain, recdoubling, pairwise")
       ->capture_default_str();
+  cmd->add_flag("--explain", o->explain,
+                "Table: list under it, per size, the tuner's estimate of every algorithm at its best slice, "
+                "best first: what it chose from, beside what the replay made of the choice (JSON and CSV "
+                "always carry it as \"tuner\")");
   cmd->add_option("--format", o->format, "table, json or csv")->capture_default_str();
   cmd->add_option("--out", o->out, "Output file, '-' for stdout")->capture_default_str()->check(NonEmptyPath());
   return cmd;
@@ -150,7 +154,8 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   CheckWritable("--out", o.out);  // before work that may take seconds
 
   const std::vector<CollectiveSweepRow> rows = SweepCollective(cluster, spec);
-  CollectiveReportContext context{&cluster, spec, DataTypeName(type), coll::IsReduction(spec.collective) ? op : ""};
+  CollectiveReportContext context{&cluster, spec, DataTypeName(type), coll::IsReduction(spec.collective) ? op : "",
+                                  o.explain};
   Emit("--out", o.out, [&](std::ostream& out) { WriteCollectiveSweep(out, format, context, rows); });
   return 0;
 }

@@ -14,6 +14,7 @@ struct CollectiveOptions {
   int ranks = 0;
   const CLI::Option* ranks_flag = nullptr;  // unset: one node's ranks
   int factor = 2;
+  bool explain = false;  // the table lists the tuner's estimates under it
 };
 
 CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* options);
