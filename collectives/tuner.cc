@@ -30,7 +30,10 @@
 //                       children at once, so they share its port and each level of the fill
 //                       takes as many messages as the rank has children (F = h counted one,
 //                       and a 4-rank tree of 4 MiB, est. 44 us, replayed in 62 us, slower
-//                       than the 51 us chain it was chosen over, which replayed in 39 us)
+//                       than the 51 us chain it was chosen over, which replayed in 39 us);
+//                       on unlike hops t(s) is a mean hop's, each column costs at least the
+//                       busiest NIC's rooted-tree messages at the slowest link, and the fill
+//                       adds one NIC crossing (LinkModel::rooted_tree_nic_messages)
 //   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]
 //   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p
 //   pairwise alltoall   (n-1) M t(s)
