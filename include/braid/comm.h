@@ -70,7 +70,8 @@ struct CommOptions {
   long p2p_inline_bytes = -1;
   // 1: before each collective, compare its arguments across ranks (one small all-gather per
   // call); a call that differs on some rank fails on every rank with InvalidArgument naming both
-  // calls, and has no effect. Inside a GroupStart/GroupEnd group the group's other operations may
+  // calls, and has no effect. Barrier and Split count as calls of their own (not as the
+  // all-reduce and all-gather they run). Inside a GroupStart/GroupEnd group the group's other operations may
   // have run or been cut off midway, so there GroupEnd fails with InvalidUsage (naming both calls)
   // and the communicator is unusable. 0: off. Negative = BRAID_CHECK_CALLS (default 0). Must be equal on
   // every rank.

@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace braid::runtime {
 namespace {
 
 enum Field : size_t { kIndex, kCollective, kSize, kType, kOp, kRoot };
 
-// The collective field of a barrier: past every coll::Collective.
-constexpr int64_t kBarrier = coll::kNumCollectives;
+// The collective field of an internal call: past every coll::Collective.
+constexpr int64_t kFirstInternal = coll::kNumCollectives;
+constexpr const char* kInternalNames[] = {"barrier", "split"};  // by InternalCall
 
 CallFingerprint At(std::span<const int64_t> all, size_t rank) {
   CallFingerprint f;
@@ -31,17 +34,18 @@ CallFingerprint FingerprintOf(uint64_t index, coll::Collective collective, size_
   return f;
 }
 
-CallFingerprint BarrierFingerprint(uint64_t index) {
+CallFingerprint InternalCallFingerprint(uint64_t index, InternalCall call) {
   CallFingerprint f;
   f.fields.fill(-1);
   f.fields[kIndex] = int64_t(index);
-  f.fields[kCollective] = kBarrier;
+  f.fields[kCollective] = kFirstInternal + int64_t(call);
   return f;
 }
 
 std::string DescribeCall(const CallFingerprint& call) {
   const auto& f = call.fields;
-  if (f[kCollective] == kBarrier) return fmt::format("call #{}: barrier", f[kIndex]);
+  if (f[kCollective] >= kFirstInternal && f[kCollective] < kFirstInternal + int64_t(std::size(kInternalNames)))
+    return fmt::format("call #{}: {}", f[kIndex], kInternalNames[f[kCollective] - kFirstInternal]);
   const auto collective = coll::Collective(f[kCollective]);
   std::string text = fmt::format("call #{}: {} of ", f[kIndex], coll::CollectiveName(collective));
   if (f[kType] >= 0)

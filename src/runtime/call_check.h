@@ -34,10 +34,14 @@ struct CallFingerprint {
 CallFingerprint FingerprintOf(uint64_t index, coll::Collective collective, size_t count, DataType type,
                               RedOpKind op, int root);
 
-// A Barrier (a 1-byte all-reduce inside): it must not pass for an all-reduce another rank made.
-CallFingerprint BarrierFingerprint(uint64_t index);
+// Calls that run collectives inside them, fingerprinted as what the user called: a Barrier (a
+// 1-byte all-reduce) must not pass for an all-reduce another rank made, nor a Split (an
+// all-gather of 12 bytes per rank, then a 1-element min all-reduce) for a user's all-gather of
+// 12 bytes, which took the Split's data as its result (QA, session 55).
+enum class InternalCall : uint8_t { kBarrier, kSplit };
+CallFingerprint InternalCallFingerprint(uint64_t index, InternalCall call);
 
-// "allreduce of 1024 x float32 (sum)", "broadcast of 4096 bytes from root 2", "barrier", ...
+// "allreduce of 1024 x float32 (sum)", "broadcast of 4096 bytes from root 2", "barrier", "split"
 std::string DescribeCall(const CallFingerprint& call);
 
 // Compares every rank's fingerprint (`all`: nranks x kFields, rank-major) with rank `rank`'s:

@@ -42,12 +42,13 @@ Status NoThrow(Comm::Impl* impl, const char* what, const Call& call) {
 }
 
 Status RunValidated(Comm::Impl* impl, coll::Collective collective, const void* input,
-                    void* output, size_t count, DataType type, RedOp op, int root, bool barrier = false) {
+                    void* output, size_t count, DataType type, RedOp op, int root,
+                    std::optional<runtime::InternalCall> inside = std::nullopt) {
   return NoThrow(impl, coll::CollectiveName(collective), [&] {
     runtime::CallArgs args{collective, input, output, count, type, op, root, impl->rank(), impl->size()};
     bool in_place = false;
     if (Status invalid = runtime::ValidateCollective(args, &in_place); !invalid.ok()) return invalid;
-    return impl->Collective({collective, input, output, count, type, op, root, in_place, barrier});
+    return impl->Collective({collective, input, output, count, type, op, root, in_place, inside});
   });
 }
 
@@ -87,7 +88,7 @@ Status Comm::Barrier() {
   // A one-byte max all-reduce: every rank leaves only after every rank entered.
   uint8_t token = 0;
   return RunValidated(impl_.get(), coll::Collective::kAllReduce, &token, &token, 1, DataType::kUint8,
-                      RedOp{RedOpKind::kMax}, 0, /*barrier=*/true);
+                      RedOp{RedOpKind::kMax}, 0, runtime::InternalCall::kBarrier);
 }
 
 Status Comm::Send(const void* buf, size_t count, DataType type, int peer) {

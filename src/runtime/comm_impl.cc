@@ -239,12 +239,12 @@ Status Comm::Impl::Collective(const CollectiveCall& call) {
 
 Status Comm::Impl::CheckSameCall(const CollectiveCall& call) {
   const runtime::CallFingerprint mine =
-      call.barrier ? runtime::BarrierFingerprint(calls_checked_++)
+      call.inside ? runtime::InternalCallFingerprint(calls_checked_++, *call.inside)
                    : runtime::FingerprintOf(calls_checked_++, call.collective, call.count, call.type, call.op.kind,
                                             call.root);
   call_fingerprints_.resize(mine.fields.size() * size_t(size()));
   const CollectiveCall gather{coll::Collective::kAllGather, mine.fields.data(), call_fingerprints_.data(),
-                              mine.fields.size(), DataType::kInt64, RedOp{}, 0, false};
+                              mine.fields.size(), DataType::kInt64, RedOp{}, 0, false, std::nullopt};
   checking_call_ = true;
   Status gathered = RunCollective(gather);
   checking_call_ = false;
@@ -302,8 +302,11 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   ctx.aborted = &aborted_;
   ctx.timeout_s = options_.timeout_s;
   ctx.notices = &notices_;
-  // A Barrier runs as a 1-byte all-reduce; its errors name the call the user made (QA, session 54).
-  ctx.what = call.barrier ? "barrier" : coll::CollectiveName(call.collective);
+  // A Barrier runs as a 1-byte all-reduce, a Split as an all-gather and an all-reduce; their
+  // errors name the call the user made (QA, sessions 54 and 55).
+  ctx.what = !call.inside                                        ? coll::CollectiveName(call.collective)
+             : *call.inside == runtime::InternalCall::kBarrier ? "barrier"
+                                                              : "split";
   if (serving_group_p2p_) {
     ctx.side.poll = [](void* self, bool* progressed) { return static_cast<Impl*>(self)->p2p_.Service(progressed); };
     ctx.side.arg = this;
@@ -409,7 +412,7 @@ Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {
     const uint32_t proposed = ids.Propose();
     std::vector<int32_t> contribution = {int32_t(color < 0 ? -1 : color), int32_t(key), int32_t(proposed)};
     CollectiveCall gather{coll::Collective::kAllGather, contribution.data(), all.data(), 3,
-                          DataType::kInt32, RedOp{}, 0, false};
+                          DataType::kInt32, RedOp{}, 0, false, runtime::InternalCall::kSplit};
     if (Status s = RunCollective(gather); !s.ok()) {
       ids.Release(proposed);
       return Fail(s).WithContext("Split");
@@ -434,7 +437,7 @@ Status Comm::Impl::Split(int color, int key, std::unique_ptr<Comm>* out) {
     const bool mine = ids.Claim(child_id, proposed);
     int32_t everywhere = mine ? 1 : 0;  // min over the members
     CollectiveCall agree{coll::Collective::kAllReduce, &everywhere, &everywhere, 1, DataType::kInt32,
-                         RedOp{RedOpKind::kMin}, 0, true};
+                         RedOp{RedOpKind::kMin}, 0, true, runtime::InternalCall::kSplit};
     Status agreed = RunCollective(agree);
     // Kept only by a member of the child; a claim that failed here is another Split's id.
     if (mine && (!agreed.ok() || everywhere == 0 || color < 0)) ids.Release(child_id);

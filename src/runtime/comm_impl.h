@@ -15,6 +15,7 @@
 #include "braid/comm.h"
 #include "collectives/schedule.h"
 #include "runtime/algorithm_setting.h"
+#include "runtime/call_check.h"
 #include "collectives/tuner.h"
 #include "runtime/executor.h"
 #include "runtime/failure_notice.h"
@@ -53,7 +54,9 @@ class Comm::Impl {
     RedOp op;
     int root;
     bool in_place;
-    bool barrier = false;  // Barrier's 1-byte max all-reduce: fingerprinted as a barrier
+    // Set when a Barrier or a Split runs this collective inside it: fingerprinted (BRAID_CHECK_CALLS)
+    // and named in errors as that call.
+    std::optional<runtime::InternalCall> inside;
   };
   Status Collective(const CollectiveCall& call);
   // A validated send or receive of `bytes` (see validate.h). Inline: with the engine's RunOne,

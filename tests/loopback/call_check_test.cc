@@ -86,6 +86,22 @@ TEST(CallCheck, ABarrierIsNotTheAllReduceItRuns) {
       1, "call #0: barrier");
 }
 
+// A Split all-gathers 12 bytes per rank (colour, key, proposed id) and then all-reduces one
+// int32: a user's all-gather of 3 x int32 on the other ranks took the Split's data as its result
+// and returned OK (QA, session 55). Every rank now fails naming the Split.
+TEST(CallCheck, ASplitIsNotTheAllGatherItRuns) {
+  ExpectMismatch(
+      [](Comm& c, int r) {
+        if (r == 2) {
+          std::unique_ptr<Comm> child;
+          return c.Split(0, r, &child);
+        }
+        std::vector<int32_t> in(3, r), out(3 * kRanks, -1);
+        return c.AllGather(in.data(), out.data(), 3, DataType::kInt32);
+      },
+      2, "call #0: split");
+}
+
 // Data movement without reduction compares bytes: 4 x float32 against 16 x uint8 is the same call.
 TEST(CallCheck, AgreeingCallsRunIncludingSameBytesOfAnotherType) {
   auto comms = MakeLoopbackComms(kRanks, Checked());
