@@ -84,8 +84,9 @@ class BRAID_API Comm {
   // creation) and returns its id. Call on one process; pass the id to all ranks.
   static Status GetUniqueId(UniqueId* id);
 
-  // Joins the communicator named by `id` as `rank` of `nranks`. Blocks until all ranks joined,
-  // or fails with Timeout naming the root address after the timeout. Every rank must run the
+  // Joins the communicator named by `id` as `rank` of `nranks`. Blocks until all ranks joined
+  // and every rank connected to every other (so a rank may destroy its communicator as soon as
+  // this returns), or fails with Timeout naming the root address after the timeout. Every rank must run the
   // same braid build (version and git revision, as NCCL requires one version): otherwise every
   // rank fails with InvalidUsage naming the ranks and builds.
   static Status Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Comm>* out,

@@ -11,7 +11,7 @@ enum Field : size_t { kIndex, kCollective, kSize, kType, kOp, kRoot };
 
 // The collective field of an internal call: past every coll::Collective.
 constexpr int64_t kFirstInternal = coll::kNumCollectives;
-constexpr const char* kInternalNames[] = {"barrier", "split"};  // by InternalCall
+constexpr const char* kInternalNames[] = {"barrier", "split", "create"};  // by InternalCall
 
 CallFingerprint At(std::span<const int64_t> all, size_t rank) {
   CallFingerprint f;
@@ -33,6 +33,8 @@ CallFingerprint FingerprintOf(uint64_t index, coll::Collective collective, size_
   f.fields[kRoot] = coll::IsRooted(collective) ? int64_t(root) : -1;
   return f;
 }
+
+const char* InternalCallName(InternalCall call) { return kInternalNames[size_t(call)]; }
 
 CallFingerprint InternalCallFingerprint(uint64_t index, InternalCall call) {
   CallFingerprint f;

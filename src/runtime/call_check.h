@@ -38,8 +38,12 @@ CallFingerprint FingerprintOf(uint64_t index, coll::Collective collective, size_
 // 1-byte all-reduce) must not pass for an all-reduce another rank made, nor a Split (an
 // all-gather of 12 bytes per rank, then a 1-element min all-reduce) for a user's all-gather of
 // 12 bytes, which took the Split's data as its result (QA, session 55).
-enum class InternalCall : uint8_t { kBarrier, kSplit };
+// kCreate: Create's closing barrier (comm_create.cc), which is not compared: it is no call of the
+// user's, and every rank runs it.
+enum class InternalCall : uint8_t { kBarrier, kSplit, kCreate };
 CallFingerprint InternalCallFingerprint(uint64_t index, InternalCall call);
+// "barrier", "split", "create".
+const char* InternalCallName(InternalCall call);
 
 // "allreduce of 1024 x float32 (sum)", "broadcast of 4096 bytes from root 2", "barrier", "split"
 std::string DescribeCall(const CallFingerprint& call);

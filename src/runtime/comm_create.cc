@@ -94,8 +94,12 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
   world->transport = std::move(ucx);
   std::vector<int> identity(nranks);
   for (int r = 0; r < nranks; ++r) identity[r] = r;
-  *out = Impl::MakeComm(std::move(world), std::move(identity), rank, runtime::CommIds::kWorldId, resolved);
+  std::unique_ptr<Comm> comm = Impl::MakeComm(std::move(world), std::move(identity), rank, runtime::CommIds::kWorldId,
+                                              resolved);
   bootstrap::ReapProcessRoots();
+  BRAID_RETURN_IF_ERROR(comm->impl()->ConfirmEveryRankConnected().WithContext(
+      fmt::format("rank {} of {}: waiting for every rank to connect", rank, nranks)));
+  *out = std::move(comm);
   return Status::Ok();
 }
 

@@ -253,7 +253,8 @@ Status Comm::Impl::CheckSameCall(const CollectiveCall& call) {
 }
 
 Status Comm::Impl::RunCollective(const CollectiveCall& call) {
-  if (options_.check_calls == 1 && !checking_call_) BRAID_RETURN_IF_ERROR(CheckSameCall(call));
+  if (options_.check_calls == 1 && !checking_call_ && call.inside != runtime::InternalCall::kCreate)
+    BRAID_RETURN_IF_ERROR(CheckSameCall(call));
   if (call.count == 0) return Status::Ok();
   const size_t es = DataTypeSize(call.type);
   const int n = size();
@@ -304,9 +305,7 @@ Status Comm::Impl::RunCollective(const CollectiveCall& call) {
   ctx.notices = &notices_;
   // A Barrier runs as a 1-byte all-reduce, a Split as an all-gather and an all-reduce; their
   // errors name the call the user made (QA, sessions 54 and 55).
-  ctx.what = !call.inside                                        ? coll::CollectiveName(call.collective)
-             : *call.inside == runtime::InternalCall::kBarrier ? "barrier"
-                                                              : "split";
+  ctx.what = call.inside ? runtime::InternalCallName(*call.inside) : coll::CollectiveName(call.collective);
   if (serving_group_p2p_) {
     ctx.side.poll = [](void* self, bool* progressed) { return static_cast<Impl*>(self)->p2p_.Service(progressed); };
     ctx.side.arg = this;
@@ -328,6 +327,13 @@ Status Comm::Impl::SelfReceivesMatched(uint64_t* sends_to_self) const {
       "GroupEnd: the group receives {} message(s) from self (rank {}) but {} sent to self can match them (kept from "
       "earlier Sends and this group's); only this rank can send to itself, so the rest would wait for ever: nothing "
       "of the group ran", receives, rank_, sends));
+}
+
+Status Comm::Impl::ConfirmEveryRankConnected() {
+  uint8_t token = 0;
+  const CollectiveCall barrier{coll::Collective::kAllReduce, &token, &token, 1, DataType::kUint8,
+                               RedOp{RedOpKind::kMax}, 0, true, runtime::InternalCall::kCreate};
+  return Fail(RunCollective(barrier));
 }
 
 Status Comm::Impl::GroupStart() {
