@@ -140,7 +140,12 @@ class BRAID_API Comm {
   Status Recv(void* buf, size_t count, DataType type, int peer);
 
   // Groups nest; the outermost GroupEnd executes what was queued: all sends/receives are posted
-  // at once and collectives run in call order while they progress. An error from GroupEnd
+  // at once and collectives run in call order while they progress. So a group's operations are
+  // not ordered against one another's data: a Send reads its buffer when posted, before the
+  // group's collectives ran (a Send of a collective's output sends what the buffer held before),
+  // and a collective reading a buffer that a group's Recv writes may see it before or after;
+  // collectives chained through a buffer (A's output as B's input) do see each other's data, as
+  // they run in order. As in NCCL, put dependent operations in separate groups. An error from GroupEnd
   // applies to the whole group. As in NCCL, a call inside a group that returns an error (e.g.
   // InvalidArgument) fails the group: the calls after it are still checked but not queued, inner
   // GroupEnds return OK, and the outermost GroupEnd runs none of the group (nothing of it was
