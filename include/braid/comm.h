@@ -141,8 +141,8 @@ class BRAID_API Comm {
 
   // Groups nest; the outermost GroupEnd executes what was queued: all sends/receives are posted
   // at once and collectives run in call order while they progress. So a group's operations are
-  // not ordered against one another's data: a Send reads its buffer when posted, before the
-  // group's collectives ran (a Send of a collective's output sends what the buffer held before),
+  // not ordered against one another's data: a Send may read its buffer when posted, before the
+  // group's collectives ran (a Send of a collective's output may send what the buffer held),
   // and a collective reading a buffer that a group's Recv writes may see it before or after;
   // collectives chained through a buffer (A's output as B's input) do see each other's data, as
   // they run in order. As in NCCL, put dependent operations in separate groups. An error from GroupEnd
