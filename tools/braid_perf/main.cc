@@ -226,7 +226,7 @@ int Main(int argc, char** argv) {
   if (!timeout_s) return 2;
   OutputFile json("--json", options.json_path), csv("--csv", options.csv_path);
   if (!json.Open(rank) || !csv.Open(rank)) return 2;
-  Watchdog watchdog(WatchdogLimit(*timeout_s), rank, LocalPeers());
+  Watchdog watchdog(WatchdogLimit(*timeout_s), rank, nranks, LocalPeers());
   return options.suite ? RunP2pSuite(options, rank, json, csv) : RunCollectiveSuite(options, rank, json, csv);
 }
 

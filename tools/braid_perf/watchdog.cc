@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <utility>
 
 #include "transport/peer_liveness.h"
@@ -11,8 +12,8 @@ namespace braid::perf {
 
 double WatchdogLimit(double timeout_s) { return timeout_s * 1.1 + 5.0; }
 
-Watchdog::Watchdog(double limit_s, int rank, std::vector<LocalPeer> peers)
-    : limit_s_(limit_s), rank_(rank), peers_(std::move(peers)), thread_([this] { Watch(); }) {}
+Watchdog::Watchdog(double limit_s, int rank, int nranks, std::vector<LocalPeer> peers)
+    : limit_s_(limit_s), rank_(rank), nranks_(nranks), peers_(std::move(peers)), thread_([this] { Watch(); }) {}
 
 Watchdog::~Watchdog() {
   {
@@ -48,10 +49,12 @@ void Watchdog::Watch() {
     }
     const double transfer_s = double(g_iteration_bytes.load(std::memory_order_relaxed)) / kSlowestLinkBytesPerS;
     if (idle_s <= limit_s_ + transfer_s) continue;
+    // MPI and raw UCX do not say whom a call waits on; with two ranks it is the other one.
+    const std::string peer = nranks_ == 2 ? "rank " + std::to_string(1 - rank_) + " (the only peer)" : "a peer";
     std::fprintf(stderr,
                  "braid-perf: rank %d: no iteration finished for %.0f s (limit %.0f s: BRAID_TIMEOUT + 10%% + 5 s, "
-                 "+ %.0f s for the iteration's bytes at 1 MB/s): a peer died or stalled; ending this rank\n",
-                 rank_, idle_s, limit_s_, transfer_s);
+                 "+ %.0f s for the iteration's bytes at 1 MB/s): %s died or stalled; ending this rank\n",
+                 rank_, idle_s, limit_s_, transfer_s, peer.c_str());
     std::fflush(stderr);
     std::_Exit(3);  // from this thread MPI_Abort is not allowed (MPI_THREAD_SINGLE); the launcher ends the rest
   }

@@ -43,10 +43,11 @@ inline void SetIterationBytes(uint64_t bytes) { g_iteration_bytes.store(bytes, s
 
 class Watchdog {
  public:
-  // `rank` names this rank in the message; the thread starts at once. Once no progress has been
-  // seen for kPeerCheckAfterS, it also looks whether one of `peers` has exited: an MPI or raw UCX
-  // run has no other way to notice (braid's own calls notice within 0.1 s, before this looks).
-  Watchdog(double limit_s, int rank, std::vector<LocalPeer> peers = {});
+  // `rank` names this rank in the message (of `nranks`: with 2, the other one is named as the
+  // peer); the thread starts at once. Once no progress has been seen for kPeerCheckAfterS, it also
+  // looks whether one of `peers` has exited: an MPI or raw UCX run has no other way to notice
+  // (braid's own calls notice within 0.1 s, before this looks).
+  Watchdog(double limit_s, int rank, int nranks, std::vector<LocalPeer> peers = {});
   ~Watchdog();  // stops and joins the thread
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -56,6 +57,7 @@ class Watchdog {
 
   const double limit_s_;
   const int rank_;
+  const int nranks_;
   const std::vector<LocalPeer> peers_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
