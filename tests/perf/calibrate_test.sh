@@ -23,7 +23,7 @@ fail() {
 "${perf}" calibrate -o "${dir}/cluster.json" -e 2M --repeat 1 --classes shm --mpiexec "${mpiexec}" \
   2>"${dir}/calibrate.err" || fail "braid-perf calibrate exited $?: $(cat "${dir}/calibrate.err")"
 for field in '"runtime": "host"' '"call_overhead_us"' '"reduce_step_us"' '"allgather_us"' '"memory"' '"reduce_GBps"' '"intra_node": "shm"' \
-  '"sendrecv_us"' '"exchange_us"' '"streaming_GBps"'; do
+  '"sendrecv_us"' '"latency_us"' '"exchange_us"' '"streaming_GBps"'; do
   grep -qF "${field}" "${dir}/cluster.json" || fail "the cluster file lacks ${field}: $(cat "${dir}/cluster.json")"
 done
 # The memory rates (copy becomes the cluster's memory bandwidth) come from a working set past the
