@@ -13,6 +13,7 @@
 
 #include "braid/kernels/reduce.h"
 #include "kernels/reduce/batch_convert.h"
+#include "kernels/reduce/unaligned.h"
 
 namespace braid::kernels {
 
@@ -136,15 +137,18 @@ constexpr std::array<float, 256> MakeFp8Table() {
 constexpr std::array<float, 256> kE4M3Table = MakeFp8Table<E4M3>();
 constexpr std::array<float, 256> kE5M2Table = MakeFp8Table<E5M2>();
 
+using detail::LoadElement;
+using detail::StoreElement;
+
 template <typename Bits16, typename Widen>
 void WidenLoop(float* __restrict dst, const Bits16* __restrict src, size_t count, Widen widen) {
-  for (size_t i = 0; i < count; ++i) dst[i] = widen(src[i]);
+  for (size_t i = 0; i < count; ++i) dst[i] = widen(LoadElement(src + i));
 }
 
 template <typename Bits16, typename Narrow>
 void NarrowLoop(Bits16* __restrict dst, const float* __restrict src, size_t count,
                 Narrow narrow) {
-  for (size_t i = 0; i < count; ++i) dst[i] = static_cast<Bits16>(narrow(src[i]));
+  for (size_t i = 0; i < count; ++i) StoreElement(dst + i, static_cast<Bits16>(narrow(src[i])));
 }
 
 void Fp8Widen(float* __restrict dst, const uint8_t* __restrict src, size_t count,

@@ -2,7 +2,9 @@
 // for every reduce step; the CUDA versions (later) share these declarations' semantics.
 //
 // Conventions for every function here:
-// - `count` is in elements of `type`; pointers may be null only when count == 0.
+// - `count` is in elements of `type`; pointers may be null only when count == 0, and need not be
+//   aligned to the element (a collective's user buffer may start anywhere; such calls run
+//   through aligned blocks and give the same bits).
 // - dst may alias a, b or src exactly (same pointer); partial overlap is not allowed.
 // - fp16, bf16 and fp8 values are widened to fp32, combined, and rounded once to the
 //   element type (round-to-nearest-even). fp8 e4m3 saturates to +-448 (it has no Inf);
