@@ -15,7 +15,9 @@
 //   others: their matching call waits and then pairs with the failed ranks' *next* call, whose
 //   data it may take or combine without an error (QA, session 50). Treat an InvalidArgument on
 //   one rank as fatal to the job (Abort), or set BRAID_CHECK_CALLS=1, which catches collectives
-//   whose arguments then differ (not point-to-point). A dead peer yields RemoteError naming it, typically within a second; a stalled one
+//   whose arguments then differ (not point-to-point). A dead peer yields RemoteError naming it,
+//   typically within a second, as does a live one that destroyed its communicator (a Split
+//   child, say) while this rank waits on it there (session 55; before, a Timeout); a stalled one
 //   (alive, making no progress) a Timeout after BRAID_TIMEOUT seconds without progress, plus
 //   the clean-up: at most 2 s for the stalled peer's transfers to stop, and at most
 //   min(BRAID_TIMEOUT, 5 s) for peers to confirm they stopped reading this rank's buffers. A

@@ -40,6 +40,10 @@ std::string FormatBytes(size_t bytes) {
 
 }  // namespace
 
+Comm::Impl::~Impl() {
+  if (Usable()) notices_.AnnounceLeaving();
+}
+
 Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_ranks, int rank,
                  uint32_t comm_id, const CommOptions& options)
     : world_(std::move(world)),

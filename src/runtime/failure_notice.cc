@@ -70,11 +70,27 @@ bool FailureNotices::Stopped(int world_peer) const {
 }
 
 void FailureNotices::Announce(const Status& failure) {
+  Send(heard_.ok() ? kOriginal : kRelayed, failure.ToString());
+  BRAID_INFO(kNet, "told the other {} ranks of communicator {} that it failed here", world_ranks_->size() - 1, comm_id_);
+}
+
+void FailureNotices::AnnounceLeaving() {
+  Send(kLeft, "destroyed its communicator");
+}
+
+Status FailureNotices::Left(int world_peer) const {
+  if (!Stopped(world_peer)) return Status::Ok();
+  const size_t m = size_t(std::find(world_ranks_->begin(), world_ranks_->end(), world_peer) - world_ranks_->begin());
+  if (inbox_[m].bytes == 0 || inbox_text_[m * kMaxNoticeBytes] != kLeft) return Status::Ok();
+  return Status::RemoteError(
+      fmt::format("{} destroyed its communicator while this rank waits on it", PeerName(int(m), *world_ranks_)));
+}
+
+void FailureNotices::Send(char kind, const std::string& text) {
   if (announced_ || world_ranks_->size() < 2) return;
   announced_ = true;
   const size_t n = world_ranks_->size();
-  const std::string text = failure.ToString();
-  outbox_text_.assign(1, heard_.ok() ? kOriginal : kRelayed);
+  outbox_text_.assign(1, kind);
   outbox_text_.insert(outbox_text_.end(), text.begin(),
                       text.begin() + std::ptrdiff_t(std::min(text.size(), kMaxNoticeBytes - 1)));
   outbox_ = std::make_unique<transport::Request[]>(n);
@@ -95,7 +111,6 @@ void FailureNotices::Announce(const Status& failure) {
   while (leaving() && std::chrono::steady_clock::now() < deadline) {
     if (!transport_->Progress()) transport_->WaitForActivity(100);
   }
-  BRAID_INFO(kNet, "told the other {} ranks of communicator {} that it failed here", n - 1, comm_id_);
 }
 
 }  // namespace braid::runtime

@@ -43,6 +43,7 @@ class FailureNotices {
   static constexpr size_t kMaxNoticeBytes = 1024;
   static constexpr char kOriginal = 'O';
   static constexpr char kRelayed = 'R';
+  static constexpr char kLeft = 'L';  // not a failure: the member destroyed its communicator
 
   // Posts a receive for the notice of every other member (comm rank -> world rank in
   // `world_ranks`, which must outlive this). A member that cannot be listened to (already
@@ -54,15 +55,25 @@ class FailureNotices {
   FailureNotices(const FailureNotices&) = delete;
   FailureNotices& operator=(const FailureNotices&) = delete;
 
-  // OK, or a RemoteError carrying the first notice that has arrived (the same one every call).
-  // O(members): for a wait's periodic check, not for every spin.
+  // OK, or a RemoteError carrying the first failure notice that has arrived (the same one every
+  // call). O(members): for a wait's periodic check, not for every spin.
   Status Heard();
+  // OK, or a RemoteError naming world rank `world_peer` if it said it destroyed its communicator
+  // (AnnounceLeaving): for a wait on that peer, which it will never answer.
+  Status Left(int world_peer) const;
   // Whether world rank `world_peer`'s notice (original or relayed) has arrived.
   bool Stopped(int world_peer) const;
   // Sends `failure` to every other member whose process the transport still believes alive,
   // once per communicator, and gives the notices up to kSendGraceMs of progress to leave.
   // Marked as relayed when this rank failed because of a notice.
   void Announce(const Status& failure);
+  // Tells every other member that this rank destroys its communicator (not failed): a member
+  // whose wait depends on this rank then fails at once, naming it, instead of after BRAID_TIMEOUT
+  // (300 s by default); waits on other members go on. The transport's farewell says as much when
+  // the process's last communicator goes, but a Split child, or a parent whose children live on,
+  // shares the transport with communicators that remain (QA, session 55). Not after a failure or
+  // Announce (the members were told).
+  void AnnounceLeaving();
 
  private:
   transport::Transport* transport_;
@@ -76,6 +87,9 @@ class FailureNotices {
   std::unique_ptr<transport::Request[]> outbox_;
   std::vector<char> outbox_text_;
   bool announced_ = false;
+  // Sends `kind` + `text` to every other member the transport believes alive, once, and gives the
+  // notices up to kSendGraceMs of progress to leave.
+  void Send(char kind, const std::string& text);
   Status heard_;  // the first notice found
 };
 

@@ -126,6 +126,11 @@ Status ProgressWaiter::CheckHealth(std::vector<int>* peers) {
       }
       return health;
     }
+    if (!notices_) continue;
+    if (Status left = notices_->Left(peer); !left.ok()) {
+      failed_peer_ = peer;
+      return left;
+    }
   }
   if (notices_) BRAID_RETURN_IF_ERROR(notices_->Heard());
   // Last, as the least specific: a neighbour on this host that died owing this wait nothing (a

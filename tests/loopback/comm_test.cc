@@ -191,6 +191,34 @@ TEST(LoopbackComm, ABarriersErrorNamesTheBarrier) {
   EXPECT_NE(s.message().find("in barrier #0"), std::string::npos) << s.ToString();
 }
 
+// A rank that destroys a Split child while the other members wait on it in a collective: the
+// transport lives on (the parent holds it), so no farewell tells them; they fail at once,
+// naming the rank, instead of after BRAID_TIMEOUT (QA, session 55: 300 s by default). The
+// parent stays usable. One member waits on the leaver (RemoteError naming it); the other may hear
+// of it relayed by that member.
+TEST(LoopbackComm, ARankThatDestroysAChildFailsThoseWaitingOnItAtOnce) {
+  const int n = 3;
+  auto comms = MakeLoopbackComms(n, Quick(/*timeout_s=*/60));
+  RunRanks(n, [&](int r) {
+    std::unique_ptr<Comm> child;
+    ASSERT_TRUE(comms[r]->Split(0, r, &child).ok());
+    if (r == 0) {
+      child.reset();
+    } else {
+      const auto start = std::chrono::steady_clock::now();
+      int one = 1, sum = 0;
+      const Status s = child->AllReduce(&one, &sum, 1, DataType::kInt32, RedOp{});
+      EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.ToString();
+      EXPECT_NE(s.message().find("rank 0 destroyed its communicator"), std::string::npos) << s.ToString();
+      EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+    }
+    int one = 1, sum = 0;
+    const Status parent = comms[r]->AllReduce(&one, &sum, 1, DataType::kInt32, RedOp{});
+    EXPECT_TRUE(parent.ok()) << parent.ToString();
+    EXPECT_EQ(sum, n);
+  });
+}
+
 // A count whose bytes a process could address but memory cannot hold (2^55 bytes, under the
 // 2^57 that validation refuses): the scratch allocation fails, and the call returns SystemError
 // instead of letting std::bad_alloc out of the API (which aborted the process).
