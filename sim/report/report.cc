@@ -85,8 +85,12 @@ const char* GradReduceOverlapText(GradReduceOverlap o) {
 
 void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepResult>& results,
                 const SearchResult* search) {
-  fmt::print(out, "# plan-sim {}: model {} ({:.1f}B parameters), {} GPUs of {} ({}), global batch {}\n",
-             c.command, c.model->name, TotalParameters(*c.model) / 1e9, c.cluster->total_gpus(),
+  // Billions to one decimal from 1B, else millions: a small JSON model read "0.0B" (QA).
+  const double parameters = TotalParameters(*c.model);
+  const std::string size = parameters >= 1e9 ? fmt::format("{:.1f}B", parameters / 1e9)
+                                             : fmt::format("{:.3g}M", parameters / 1e6);
+  fmt::print(out, "# plan-sim {}: model {} ({} parameters), {} GPUs of {} ({}), global batch {}\n",
+             c.command, c.model->name, size, c.cluster->total_gpus(),
              c.cluster->gpu.name, c.cluster->name, c.training->global_batch);
   fmt::print(out, "# training: {}, Adam, attention {}, schedule {}{}, grad reduce in {}-byte values, {}{}, {}, {}, {}\n",
              c.training->loss_scaling ? "fp16 with loss scaling" : "bf16",
@@ -121,7 +125,7 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
     const Layout& l = r.layout;
     const Breakdown& b = r.breakdown;
     const double t = r.step_time_s;
-    fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>9.5g} {:>12.0f} {:>7.1f} "
+    fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>#9.5g} {:>12.0f} {:>7.1f} "
                     "{:>5.1f}% {:>7.1f} | {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {}\n",
                rank++, l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute),
                l.sp ? "on" : "off", t, r.tokens_per_s, r.tflops_per_gpu, 100 * r.mfu,

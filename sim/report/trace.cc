@@ -67,11 +67,15 @@ std::string StepTrace(const StepResult& r, const ClusterSpec& cluster) {
     events.push_back(Name("thread_name", kGroupsPid, tracks + 3, fmt::format("DP group, stage {}", s)));
     if (s < int(r.pipeline.tasks.size())) {
       for (const TaskTiming& t : r.pipeline.tasks[s]) {
-        const double tp = t.task.forward ? r.tp_seconds_forward[s][t.task.chunk]
-                                         : r.tp_seconds_backward[s][t.task.chunk];
+        const size_t c = size_t(t.task.chunk);
+        const double tp = t.task.forward ? r.tp_seconds_forward[s][c] : r.tp_seconds_backward[s][c];
+        const double dp = !t.task.forward          ? r.dp_seconds_backward[s][c]
+                          : t.task.microbatch == 0 ? r.first_forward_dp_seconds[s][c]
+                                                   : r.dp_seconds_forward[s][c];
         std::string name = fmt::format("{} mb{} chunk{}", t.task.forward ? "F" : "B", t.task.microbatch,
                                        t.task.chunk);
-        events.push_back(Span(s, 0, name, t.start, t.end, {{"tp_collectives_us", tp * kUs}}));
+        // The task's kernels are its duration less both: the breakdown's compute.
+        events.push_back(Span(s, 0, name, t.start, t.end, {{"tp_collectives_us", tp * kUs}, {"dp_waits_us", dp * kUs}}));
         // TP collectives are interleaved with the task's kernels; the group track shows their
         // total, ending with the task.
         if (tp > 0) events.push_back(Span(kGroupsPid, tracks, name + " TP collectives", t.end - tp, t.end));

@@ -509,12 +509,16 @@ StepResult StepModel::SimulateMicroBatches(const Layout& l, bool keep_trace, int
   in.backward.resize(l.pp);
   r.tp_seconds_forward.resize(l.pp);
   r.tp_seconds_backward.resize(l.pp);
+  r.dp_seconds_forward.resize(l.pp);
+  r.dp_seconds_backward.resize(l.pp);
   for (int s = 0; s < l.pp; ++s) {
     for (const ChunkCost& cc : costs.chunks[s]) {
       in.forward[s].push_back(cc.forward);
       in.backward[s].push_back(cc.backward);
       r.tp_seconds_forward[s].push_back(cc.forward_tp);
       r.tp_seconds_backward[s].push_back(cc.backward_tp);
+      r.dp_seconds_forward[s].push_back(cc.forward_dp);
+      r.dp_seconds_backward[s].push_back(cc.backward_dp);
     }
   }
   // ZeRO-1's overlapped gathers lengthen micro-batch 0's forwards, by how much depends on when
@@ -532,6 +536,9 @@ StepResult StepModel::SimulateMicroBatches(const Layout& l, bool keep_trace, int
     in.first_forward = std::move(first_forward);
     r.pipeline = SimulatePipeline(in);
   }
+  r.first_forward_dp_seconds = r.dp_seconds_forward;
+  for (size_t s = 0; s < gathers.size(); ++s)
+    for (size_t c = 0; c < gathers[s].exposed.size(); ++c) r.first_forward_dp_seconds[s][c] += gathers[s].exposed[c];
   PipelineInput instant = in;
   instant.transfer_seconds = 0;
   const PipelineResult ideal = SimulatePipeline(instant);

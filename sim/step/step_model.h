@@ -58,6 +58,11 @@ struct StepResult {
   std::vector<std::vector<CommSpan>> dp_spans;
   std::vector<CommSpan> optimizer_spans;  // [stage]: its optimizer step, on the compute stream
   std::vector<std::vector<double>> tp_seconds_forward, tp_seconds_backward;  // [stage][chunk]
+  // DP time inside each task, [stage][chunk]: ZeRO-2/3's exposed collectives, and in micro-batch
+  // 0's forward (first_forward_dp_seconds) also the wait for ZeRO-1's overlapped parameter
+  // gathers. The breakdown counts them as DP, not compute; the trace's task events say how much
+  // of each is so (a sum of the events read them as compute; QA, session 55).
+  std::vector<std::vector<double>> dp_seconds_forward, dp_seconds_backward, first_forward_dp_seconds;
 };
 
 class StepModel {

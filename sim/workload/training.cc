@@ -134,8 +134,10 @@ void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout*
     else if (key == "v") layout->v = ParsePositive(key, value, origin, 1, 1024);
     else if (key == "zero") layout->zero = ParsePositive(key, value, origin, 0, 3);
     else if (key == "recompute") layout->recompute = ParseRecompute(value, origin);
-    else if (key == "first") layout->first = ParsePositive(key, value, origin, 1, 1 << 16);
-    else if (key == "last") layout->last = ParsePositive(key, value, origin, 1, 1 << 16);
+    // 0: the default split, as the JSON and CSV outputs write it, so that their fields read back
+    // (QA, session 55: first=0 was refused).
+    else if (key == "first") layout->first = ParsePositive(key, value, origin, 0, 1 << 16);
+    else if (key == "last") layout->last = ParsePositive(key, value, origin, 0, 1 << 16);
     else if (key == "sp") {
       if (value != "on" && value != "off") {
         throw InputError(fmt::format("{}: sp={} must be on or off", origin, value));

@@ -658,6 +658,16 @@ for r in results:
     assert r["layout"]["pp"] > 1 and sum(split) == 126, (r["layout"], split)
 EOF
 fi
+# first=0 / last=0, as JSON's layout and the CSV columns write the default split, read back as
+# that split (they were refused: "must be an integer in [1, 65536]"; QA, session 55).
+if expect_ok "simulate first=0,last=0" "${llama_args[@]/v=1/v=1,first=0,last=0}" --format json; then
+  python3 - "$tmp/out" <<'EOF' || fail "first=0,last=0: not the default split (above)"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+assert r["stage_layers"] == [7] + [8] * 14 + [7], r["stage_layers"]
+assert r["layout"]["first"] == 0 and r["layout"]["last"] == 0, r["layout"]
+EOF
+fi
 # The stage split shows in table and csv rows, not only in JSON's stage_layers.
 first_args=(search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 32 --fix tp=8,first=1 --top 2)
 if expect_ok "search --fix first=1 table" "${first_args[@]}"; then

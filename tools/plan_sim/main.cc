@@ -286,7 +286,8 @@ int main(int argc, char** argv) {
   simulate->add_option("--layout", o.layout,
                        "tp=8,pp=8,dp=16,mb=1,v=3,zero=1,recompute=selective,sp=on; tp, pp and dp are required, "
                        "others left out take 1 (mb, v), 0 (zero), none (recompute) or off (sp); optional first=N,last=N: layers on the "
-                       "first/last virtual stage (the others share the rest evenly)")
+                       "first/last virtual stage (the others share the rest evenly; 0, as the outputs write it: "
+                       "the default split)")
       ->required();
   simulate->add_option("--trace", o.trace, "Write a Chrome/Perfetto trace (JSON) of the step here (not the --out file)")
       ->check(NonEmptyPath());
