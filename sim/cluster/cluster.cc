@@ -286,9 +286,9 @@ std::string ClusterSummary(const ClusterSpec& c) {
   const bool nvs = c.node.fabric == IntraNodeFabric::kNVSwitch;
   std::string s = fmt::format("cluster {}: {} node(s) x {} GPU(s) = {} GPUs\n", ClusterTitle(c), c.nodes,
                               c.node.gpus, c.total_gpus());
-  s += fmt::format("  GPU {}: {:.0f} TFLOP/s {} dense, {:.0f} GB/s HBM, {:.0f} GiB, {} SMs; "
+  s += fmt::format("  GPU {}: {:.0f} TFLOP/s {} dense, {:.0f} GB/s HBM, {:.4g} GiB ({:g} reserved), {} SMs; "
                    "efficiencies gemm {:.2f} attention {:.2f} memory {:.2f}\n",
-                   c.gpu.name, c.gpu.peak_tflops, c.gpu.bf16 ? "bf16" : "fp16", c.gpu.hbm_GBps, c.gpu.memory_GiB, c.gpu.sms,
+                   c.gpu.name, c.gpu.peak_tflops, c.gpu.bf16 ? "bf16" : "fp16", c.gpu.hbm_GBps, c.gpu.memory_GiB, c.gpu.reserved_GiB, c.gpu.sms,
                    c.gpu.gemm_efficiency, c.gpu.attention_efficiency, c.gpu.memory_efficiency);
   s += fmt::format("  intra-node {}: {:.0f} GB/s per GPU per direction x {:.2f}, {:.1f} us{}{}\n",
                    nvs ? "NVSwitch" : "PCIe", c.node.intra_GBps, c.node.intra_efficiency,

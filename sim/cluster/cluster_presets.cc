@@ -31,13 +31,18 @@ struct GpuRow {
 // H100 PCIe 756 TFLOP/s, 2000 GB/s, 114 SMs; V100 SXM2 125 TFLOP/s fp16, 900 GB/s; L40S 362
 // TFLOP/s bf16 (dense), 864 GB/s. A "-pcie" row matches names that say PCIe, so it precedes its
 // SXM row (an H100 PCIe card was simulated at the SXM part's 989 TFLOP/s and 3350 GB/s).
+// Memory is what the driver reports as the device's total (nvidia-smi, MiB / 1024), the capacity
+// a layout must fit in (less GpuSpec::reserved_GiB): H100 80GB (SXM and PCIe) 81559 MiB, H200
+// 143771 MiB, A100 80GB 81920 MiB, L40S 46068 MiB (public nvidia-smi outputs). The marketed
+// "80 GB" H100 was taken as 80 GiB, 0.35 GiB more than it has (QA, session 55). V100 32 GiB is
+// the nominal size, not checked.
 constexpr GpuRow kGpus[] = {
-    {"h200", "H200", 989, 4800, 141, 132, 450, true},
-    {"h100-pcie", "H100 PCIe 80GB", 756, 2000, 80, 114, 0, false},
-    {"h100", "H100 SXM 80GB", 989, 3350, 80, 132, 450, true},
+    {"h200", "H200", 989, 4800, 143771.0 / 1024, 132, 450, true},
+    {"h100-pcie", "H100 PCIe 80GB", 756, 2000, 81559.0 / 1024, 114, 0, false},
+    {"h100", "H100 SXM 80GB", 989, 3350, 81559.0 / 1024, 132, 450, true},
     {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108, 0, false},
     {"a100", "A100 SXM 80GB", 312, 2039, 80, 108, 300, false},
-    {"l40s", "L40S", 362, 864, 48, 142, 0, false},
+    {"l40s", "L40S", 362, 864, 46068.0 / 1024, 142, 0, false},
     {"v100", "V100 SXM2 32GB", 125, 900, 32, 80, 150, false, /*bf16=*/false},
 };
 
