@@ -76,7 +76,10 @@ BRAID_API Status ValidateNormBackward(const NormBackwardArgs& args);
 // CPU references on host pointers, `threads` workers (0: one per hardware thread; small inputs
 // use fewer). Per-element math is fp32 as above; row sums (mean, variance, mean(g), mean(g*xhat))
 // and the column sums dgamma/dbeta are accumulated in double and rounded once, so the reference
-// is at least as accurate as any fp32 summation order.
+// is at least as accurate as any fp32 summation order. The per-element x - mean is fp32, with the
+// mean rounded to fp32 (the saved statistic), as in fp32 GPU kernels: a LayerNorm row whose
+// spread is near fp32's resolution of its mean (std / |mean| ~ 1e-7) normalises poorly (e.g.
+// {4096, 4096 + 2^-10, 4096 + 2^-10} -> {-1.06, 1.06, 1.06}, not {-1.41, 0.71, 0.71}; QA).
 BRAID_API Status NormForwardHost(const NormForwardArgs& args, int threads = 0);
 BRAID_API Status NormBackwardHost(const NormBackwardArgs& args, int threads = 0);
 
