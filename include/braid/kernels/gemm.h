@@ -81,7 +81,10 @@ struct GemmArgs {
 BRAID_API Status ValidateGemm(const GemmArgs& args);
 
 // CPU reference: fp32 accumulation in a fixed blocked order, `threads` worker threads (0: one per
-// hardware thread). Host pointers. Deterministic for a given thread count and shape.
+// hardware thread). Host pointers. Deterministic for a given thread count and shape. Each output
+// is one running fp32 sum over k (the K blocks carry it on, no pairwise or split-K summation),
+// so its rounding error grows as K x 2^-24 at worst (bf16 ones, K = 2^25: 2^24, half the sum;
+// QA): judge large-K results against an fp64 reference with that bound.
 BRAID_API Status GemmHost(const GemmArgs& args, int threads = 0);
 
 // Workspace the CUDA GEMM needs for these arguments, in bytes. The current kernels need none
