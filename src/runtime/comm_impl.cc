@@ -41,7 +41,8 @@ std::string FormatBytes(size_t bytes) {
 }  // namespace
 
 Comm::Impl::~Impl() {
-  if (Usable()) notices_.AnnounceLeaving();
+  // The last communicator on the transport leaves it with it, whose farewell tells the peers.
+  if (Usable() && world_.use_count() > 1) notices_.AnnounceLeaving();
 }
 
 Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_ranks, int rank,

@@ -30,7 +30,8 @@ class Comm::Impl {
   // `options` must be resolved (timeout_s >= 0); see ResolveOptions.
   Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_ranks, int rank,
        uint32_t comm_id, const CommOptions& options);
-  // Tells the members it leaves, if usable (FailureNotices::AnnounceLeaving).
+  // Tells the members it leaves, if usable and the transport lives on for other communicators
+  // (FailureNotices::AnnounceLeaving; the transport's farewell covers the last one).
   ~Impl();
 
   // For tests and split: a communicator over an existing transport world.

@@ -61,13 +61,17 @@ Status FailureNotices::Heard() {
   return heard_;
 }
 
-bool FailureNotices::Stopped(int world_peer) const {
-  if (!inbox_) return false;
+int FailureNotices::ArrivedFrom(int world_peer) const {
+  if (!inbox_) return -1;
   const auto it = std::find(world_ranks_->begin(), world_ranks_->end(), world_peer);
-  if (it == world_ranks_->end()) return false;
+  if (it == world_ranks_->end()) return -1;
   const size_t m = size_t(it - world_ranks_->begin());
-  return int(m) != rank_ && inbox_[m].state.load(std::memory_order_acquire) == transport::Request::State::kDone;
+  const bool arrived =
+      int(m) != rank_ && inbox_[m].state.load(std::memory_order_acquire) == transport::Request::State::kDone;
+  return arrived ? int(m) : -1;
 }
+
+bool FailureNotices::Stopped(int world_peer) const { return ArrivedFrom(world_peer) >= 0; }
 
 void FailureNotices::Announce(const Status& failure) {
   Send(heard_.ok() ? kOriginal : kRelayed, failure.ToString());
@@ -79,8 +83,9 @@ void FailureNotices::AnnounceLeaving() {
 }
 
 Status FailureNotices::Left(int world_peer) const {
-  if (!Stopped(world_peer)) return Status::Ok();
-  const size_t m = size_t(std::find(world_ranks_->begin(), world_ranks_->end(), world_peer) - world_ranks_->begin());
+  const int member = ArrivedFrom(world_peer);
+  if (member < 0) return Status::Ok();
+  const size_t m = size_t(member);
   if (inbox_[m].bytes == 0 || inbox_text_[m * kMaxNoticeBytes] != kLeft) return Status::Ok();
   return Status::RemoteError(
       fmt::format("{} destroyed its communicator while this rank waits on it", PeerName(int(m), *world_ranks_)));

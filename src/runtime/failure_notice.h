@@ -87,6 +87,8 @@ class FailureNotices {
   std::unique_ptr<transport::Request[]> outbox_;
   std::vector<char> outbox_text_;
   bool announced_ = false;
+  // The member (comm rank) that world rank `world_peer` is, if its notice arrived; else -1.
+  int ArrivedFrom(int world_peer) const;
   // Sends `kind` + `text` to every other member the transport believes alive, once, and gives the
   // notices up to kSendGraceMs of progress to leave.
   void Send(char kind, const std::string& text);
