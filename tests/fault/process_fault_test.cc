@@ -21,6 +21,10 @@ namespace {
 // start, UCX setup and scheduling on a loaded 2-core CI machine (seconds).
 constexpr double kRankTimeoutS = 3;
 constexpr double kSlackS = 7;
+// A call that failed on a stalled peer with sends to it still queued waits up to
+// min(BRAID_TIMEOUT, 5 s) more for that peer to answer the failure notice (the settle bound,
+// comm.h), so its error comes up to this long after the timeout (seconds).
+constexpr double kSettleS = kRankTimeoutS;
 // Generous bound for work that should take well under a second (creation + a few all-reduces).
 constexpr double kHealthyS = 30;
 // Per-rank all-reduce size in the fault scenarios: large enough (4 MiB) that a rank dying 50 ms
@@ -199,8 +203,8 @@ void ProcessFaultTest::CheckStalledRank(const std::string& bytes, const std::map
       StartRank(r, kRanks, {"allreduce-loop", std::to_string(kGoodIterations + 5), bytes}, "", env);
   }
   ASSERT_TRUE(WaitForOutput(kStalled, "STALLING", kHealthyS)) << harness_.Report();
-  ASSERT_TRUE(harness_.WaitAll(kRankTimeoutS + kSlackS, kStalled))
-      << "ranks still running " << kRankTimeoutS + kSlackS << " s after rank " << kStalled
+  ASSERT_TRUE(harness_.WaitAll(kRankTimeoutS + kSettleS + kSlackS, kStalled))
+      << "ranks still running " << kRankTimeoutS + kSettleS + kSlackS << " s after rank " << kStalled
       << " stalled (hang?)\n" << harness_.Report();
   LogOutcome();
   int timeouts = 0;
