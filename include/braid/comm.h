@@ -64,7 +64,8 @@ struct CommOptions {
   // them), "^ring" (anything but), "allreduce:tree;allgather:ring" (per collective), with NCCL's
   // own algorithms (NVLS, PAT, ...) skipped. Empty = BRAID_ALGO (or NCCL_ALGO), else the tuner.
   std::string algorithm;
-  // Pipelining slice in bytes; 0 = chosen by the tuner. Mostly for tests and experiments.
+  // Pipelining slice in bytes, at most 2^40 (BRAID_SLICE_BYTES's bound); 0 = BRAID_SLICE_BYTES,
+  // else chosen by the tuner. Mostly for tests and experiments.
   size_t slice_bytes = 0;
   // Point-to-point messages of at most this many bytes travel packed, one transport message per
   // peer per group (0 = never, at most 65512). Must be equal on every rank. Negative = take

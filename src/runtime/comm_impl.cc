@@ -107,6 +107,9 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
     long slice = 0;  // 0: the tuner chooses
     BRAID_RETURN_IF_ERROR(env::GetInt("SLICE_BYTES", 0, 0, kMaxSliceBytes, &slice));
     out->slice_bytes = size_t(slice);
+  } else if (out->slice_bytes > size_t(kMaxSliceBytes)) {  // as for BRAID_SLICE_BYTES
+    return Status::InvalidArgument(fmt::format("CommOptions.slice_bytes={} out of range [0, {}]", out->slice_bytes,
+                                               kMaxSliceBytes));
   }
   BRAID_RETURN_IF_ERROR(runtime::LoadWaitPolicy());
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::CheckKnobs());

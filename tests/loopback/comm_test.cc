@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <chrono>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -291,6 +292,19 @@ TEST(LoopbackComm, OptionTimeoutOutOfRangeIsNamed) {
   in.timeout_s = 0.5;
   EXPECT_TRUE(Comm::ResolveOptions(in, &out).ok());
   EXPECT_EQ(out.timeout_s, 0.5);
+}
+
+// So is a slice in CommOptions: past BRAID_SLICE_BYTES's bound (1 TiB) it is an error naming the field.
+TEST(LoopbackComm, SliceBytesOutOfRangeIsRejectedAsTheVariableIs) {
+  CommOptions out;
+  CommOptions in;
+  in.slice_bytes = std::numeric_limits<size_t>::max();
+  Status s = Comm::ResolveOptions(in, &out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "CommOptions.slice_bytes=18446744073709551615 out of range [0, 1099511627776]");
+  in.slice_bytes = size_t{1} << 40;
+  EXPECT_TRUE(Comm::ResolveOptions(in, &out).ok());
+  EXPECT_EQ(out.slice_bytes, size_t{1} << 40);
 }
 
 TEST(LoopbackComm, AbortFromAnotherThreadUnblocksAPendingCall) {
