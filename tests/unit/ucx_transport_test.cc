@@ -92,6 +92,24 @@ TEST(UcxTransport, CreateAndDescribe) {
   EXPECT_NE(d.find("ranks 0"), std::string::npos) << d;
 }
 
+// A peer's address that is cut short (a corrupt or hostile rank) fails Connect naming that rank,
+// and the transport is destroyed cleanly: its peers were half built, and the destructor's
+// farewells walked past them (SIGSEGV on every rank, QA session 56).
+TEST(UcxTransport, MalformedPeerAddressIsAnErrorAndTearsDownCleanly) {
+  for (const std::string& bad : {std::string("\x01\x00"), std::string("\xff\xff\x00\x00" "abc", 7)}) {
+    std::unique_ptr<UcxTransport> self, other;
+    ASSERT_TRUE(UcxTransport::Create(&self).ok());
+    ASSERT_TRUE(UcxTransport::Create(&other).ok());
+    const std::vector<std::string> addresses = {self->LocalAddress(), other->LocalAddress(), bad};
+    const std::vector<PeerProcess> peers(3, PeerProcess{HostName(), int(getpid())});
+    const Status st = self->Connect(0, addresses, peers);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+    EXPECT_EQ(st.message(), "UCX connect: rank 2 sent a malformed address");
+    EXPECT_EQ(self->size(), 0);
+    self.reset();  // must not touch the peers it never finished
+  }
+}
+
 // Too few free file descriptors: UCX 1.13 would fail an assertion inside ucp_init and abort
 // the process; braid refuses first, naming the limit. Run in a child (the limit is per process).
 TEST(UcxTransport, TooFewFileDescriptorsIsAnErrorNotAnAbort) {

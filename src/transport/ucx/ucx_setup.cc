@@ -394,14 +394,16 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
         fmt::format("UCX connect: {} peer identities for {} addresses", peers.size(), n));
   }
   BRAID_RETURN_IF_ERROR(ErrorMode(&error_mode_));
-  rank_ = rank;
-  size_ = n;
   processes_ = peers;
   probe_limiter_.Resize(n);
   newly_failed_.reserve(size_t(n));  // each peer fails once: EndpointError never allocates here
   const std::string my_host = peers.empty() ? std::string() : peers[size_t(rank)].Locality();
   int same_host = 0;
   addresses_.assign(size_t(n), std::string());  // kept: an endpoint reset by Cancel() reconnects
+  // Built aside and kept only whole: the destructor walks size_ peers, so a malformed address
+  // (a corrupt or hostile rank) must leave none, not some (a SIGSEGV on every rank, QA).
+  std::vector<std::unique_ptr<Peer>> built;
+  built.reserve(size_t(n));
   for (int p = 0; p < n; ++p) {
     auto peer = std::make_unique<Peer>();
     peer->owner = this;
@@ -424,8 +426,11 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
     lanes_[peer->lane].in_use = true;
     peer->error_handling = error_mode_ == "peer" || (error_mode_ == "auto" && !use_local_lane);
     addresses_[size_t(p)] = use_local_lane ? local_addr : network_addr;
-    peers_.push_back(std::move(peer));
+    built.push_back(std::move(peer));
   }
+  peers_ = std::move(built);
+  rank_ = rank;
+  size_ = n;
   BRAID_INFO(kNet, "UCX error mode {}: {} peers on the shared-memory lane (pid probes), {} on the "
              "network lane", error_mode_, same_host, n - same_host);
   std::map<std::string, std::vector<int>> by_transport;
