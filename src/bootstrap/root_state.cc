@@ -104,6 +104,10 @@ bool RootState::WarningDue(std::string* suppressed_note) {
   return true;
 }
 
+void RootState::WarnAboutConnection(const std::string& text) {
+  if (std::string note; WarningDue(&note)) BRAID_WARN(kBoot, "{}{}", text, note);
+}
+
 void RootState::DropOldestPending() {
   // While gathering every joined rank holds a connection: fewer others than the cap need no scan
   // (which, with tens of thousands of ranks joined, would cost each accept a pass over them).
@@ -176,8 +180,8 @@ void RootState::ReadHello(Conn& c) {
         BRAID_INFO(kBoot, "bootstrap root at {}: {} closed without sending anything", where_,
                    c.peer);
       } else {
-        BRAID_WARN(kBoot, "bootstrap root: dropped connection from {}: {} after {} of {} hello "
-                   "bytes", c.peer, n == 0 ? "closed" : ErrnoString(err), old, c.need);
+        WarnAboutConnection(fmt::format("bootstrap root: dropped connection from {}: {} after {} of {} hello bytes",
+                                        c.peer, n == 0 ? "closed" : ErrnoString(err), old, c.need));
       }
       Close(c);
       return;
@@ -186,7 +190,8 @@ void RootState::ReadHello(Conn& c) {
     // another nonce is answered once its whole hello is in (RefuseForeign), so that it reads why.
     size_t check = std::min(c.in.size(), sizeof kUniqueIdMagic);
     if (std::memcmp(c.in.data(), auth_.data(), check) != 0) {
-      BRAID_WARN(kBoot, "bootstrap root: rejected connection from {}: not a braid hello (wrong magic)", c.peer);
+      WarnAboutConnection(
+          fmt::format("bootstrap root: rejected connection from {}: not a braid hello (wrong magic)", c.peer));
       Close(c);
       return;
     }
@@ -205,7 +210,7 @@ void RootState::RefuseForeign(Conn& c) {
       "{} (rank {} of another communicator) is not of the one the root at {} serves: its id's nonce differs ({}: a "
       "rank of another job given the same address, or one whose job name differs)",
       c.peer, rank, where_, kOtherCommunicatorHint);
-  BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}", where_, msg);
+  WarnAboutConnection(fmt::format("bootstrap root at {}: rejected {}", where_, msg));
   Reject(c, WireCode::kInvalidUsage, msg);
 }
 
@@ -214,7 +219,7 @@ void RootState::OnHeader(Conn& c) {
   if (h.protocol != kBootstrapProtocol) {
     std::string msg = fmt::format("{} speaks bootstrap protocol 0x{:08x}, this root 0x{:08x}: every rank must run "
                                   "the same braid build", c.peer, h.protocol, kBootstrapProtocol);
-    BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}", where_, msg);
+    WarnAboutConnection(fmt::format("bootstrap root at {}: rejected {}", where_, msg));
     Reject(c, WireCode::kInvalidArgument, msg);
     return;
   }
@@ -225,7 +230,7 @@ void RootState::OnHeader(Conn& c) {
     const int32_t rank = h.rank;
     std::string msg = fmt::format("rank {} sent a blob of {} bytes; the limit is {} bytes", rank,
                                   blob_len, kMaxBlobBytes);
-    BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}: {}", where_, c.peer, msg);
+    WarnAboutConnection(fmt::format("bootstrap root at {}: rejected {}: {}", where_, c.peer, msg));
     Reject(c, WireCode::kInvalidArgument, msg);
     return;
   }
@@ -254,7 +259,7 @@ void RootState::OnHello(Conn& c) {
     msg = fmt::format("rank {} already joined the rendezvous at {}", rank, where_);
   }
   if (!msg.empty()) {
-    BRAID_WARN(kBoot, "bootstrap root at {}: rejected {}: {}", where_, c.peer, msg);
+    WarnAboutConnection(fmt::format("bootstrap root at {}: rejected {}: {}", where_, c.peer, msg));
     if (phase_ == Phase::kGathering && refused_.size() < kMaxRememberedRefusals) refused_.push_back(msg);
     Reject(c, code, msg);
     return;
@@ -422,9 +427,8 @@ void RootState::CheckDeadlines() {
   Clock::time_point now = Clock::now();
   for (auto& c : conns_) {
     if (c->state == ConnState::kHello && now >= c->deadline) {
-      BRAID_WARN(kBoot, "bootstrap root: dropped connection from {}: no complete hello within "
-                 "{} s ({} bytes received)", c->peer, FormatSeconds(hello_timeout_s_),
-                 c->in.size());
+      WarnAboutConnection(fmt::format("bootstrap root: dropped connection from {}: no complete hello within {} s ({} "
+                                      "bytes received)", c->peer, FormatSeconds(hello_timeout_s_), c->in.size()));
       Close(*c);
     } else if (c->state == ConnState::kReplying && now >= c->deadline) {
       BRAID_WARN(kBoot, "bootstrap root at {}: {} did not read its reply within {} s; dropped",

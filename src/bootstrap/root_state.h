@@ -74,6 +74,9 @@ class RootState {
   // Whether a rate-limited warning may be printed now (else it is counted as suppressed); if so,
   // *suppressed_note says how many were suppressed since the last one ("" when none).
   bool WarningDue(std::string* suppressed_note);
+  // A warning about one connection (dropped, refused), rate-limited: a stranger can open
+  // thousands a second (one line each flooded the log with 19,000 lines in 3 s, QA).
+  void WarnAboutConnection(const std::string& text);
   // Closes the oldest connection still owing its hello once kMaxPendingConnections are open.
   void DropOldestPending();
 
