@@ -84,7 +84,9 @@ struct CommOptions {
 class BRAID_API Comm {
  public:
   // Starts a rendezvous root in this process (a background thread that serves one communicator
-  // creation) and returns its id. Call on one process; pass the id to all ranks.
+  // creation) and returns its id. Call on one process; pass the id to all ranks. The root waits
+  // BRAID_TIMEOUT (as set now) for the first rank, then as long as the ranks' own timeouts. A
+  // Create with an id whose root in this process ended fails at once with InvalidUsage.
   static Status GetUniqueId(UniqueId* id);
 
   // Joins the communicator named by `id` as `rank` of `nranks`. Blocks until all ranks joined

@@ -26,6 +26,7 @@ Status ConnectWithRetry(const sockaddr_storage& addr, socklen_t addr_len,
                         const std::string& where, double timeout_s, Clock::time_point deadline,
                         Fd* out) {
   std::string last_error = "no attempt finished";
+  int last_errno = 0;
   int attempts = 0;
   while (Clock::now() < deadline) {
     ++attempts;
@@ -58,6 +59,7 @@ Status ConnectWithRetry(const sockaddr_storage& addr, socklen_t addr_len,
       return Status::Ok();
     }
     last_error = ErrnoString(err);
+    last_errno = err;
     fd.Reset();
     // Refusals, resets and timeouts pass once the root listens; these never do. (EADDRNOTAVAIL
     // is left to retry: it also means this host's ephemeral ports are used up for a moment.)
@@ -68,9 +70,14 @@ Status ConnectWithRetry(const sockaddr_storage& addr, socklen_t addr_len,
     auto pause = std::min<Clock::duration>(kConnectRetry, deadline - Clock::now());
     if (pause > Clock::duration::zero()) std::this_thread::sleep_for(pause);
   }
+  const char* refused_hint = last_errno == ECONNREFUSED
+                                 ? "; nothing listens there: the root has not started, or its rendezvous is over (an id "
+                                   "serves one creation; its root gives up when no rank arrives within its process's "
+                                   "BRAID_TIMEOUT)"
+                                 : "";
   return Status::Timeout(fmt::format(
-      "bootstrap: could not reach rendezvous root {} within {} s (last error: {})", where,
-      FormatSeconds(timeout_s), last_error));
+      "bootstrap: could not reach rendezvous root {} within {} s (last error: {}{})", where,
+      FormatSeconds(timeout_s), last_error, refused_hint));
 }
 
 // Reads the reply with one deadline for all of it; every failure names the root.
@@ -153,6 +160,13 @@ Status Rendezvous(const UniqueId& id, int rank, int nranks, const std::string& m
   RootAddress root;
   BRAID_RETURN_IF_ERROR(DecodeUniqueId(id, &root));
   std::string where = FormatHostPort(root.host, root.port);
+  // An id whose root (in this process) has ended would only be refused until the timeout.
+  if (std::string ended = EndedProcessRoot(root.nonce); !ended.empty()) {
+    return Status::InvalidUsage(fmt::format(
+        "bootstrap: the rendezvous at {} is over: {}. An id serves one communicator's creation (call GetUniqueId "
+        "again for the next), and its root waits for the first rank only as long as BRAID_TIMEOUT said when "
+        "GetUniqueId ran", where, ended));
+  }
   Clock::time_point deadline = DeadlineAfter(timeout_s);
 
   sockaddr_storage addr{};

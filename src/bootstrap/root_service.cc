@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -33,12 +35,17 @@ class RootService::Impl {
                        const uint64_t* fixed_nonce, std::unique_ptr<Impl>* out, UniqueId* id);
   Impl(Fd listener, Fd wake, double timeout_s, uint64_t nonce, std::string where)
       : gather_(std::move(where), nonce, timeout_s),
+        nonce_(nonce),
         listener_(std::move(listener)),
         wake_(std::move(wake)) {}
   ~Impl();
 
   void Join();
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  uint64_t nonce() const { return nonce_; }
+  Clock::time_point started() const { return started_; }
+  // How the rendezvous ended (RootState::outcome); read only once finished().
+  const std::string& outcome() const { return outcome_; }
   void StartThread() { thread_ = std::thread([this] { Run(); }); }
 
  private:
@@ -46,6 +53,9 @@ class RootService::Impl {
   void Serve();  // the poll loop, until the rendezvous is done or the service is stopped
 
   RootState gather_;  // all connection and protocol state; touched by the service thread only
+  const uint64_t nonce_;
+  const Clock::time_point started_ = Clock::now();
+  std::string outcome_;  // written by the service thread before finished_
   Fd listener_;
   Fd wake_;  // eventfd: the destructor writes it to wake poll(); closed when the service ends
   std::mutex wake_mu_;  // guards wake_ between the destructor's write and Run's close
@@ -168,6 +178,7 @@ void RootService::Impl::Run() {
     std::lock_guard<std::mutex> lock(wake_mu_);
     wake_.Reset();
   }
+  outcome_ = gather_.outcome().empty() ? std::string("was stopped") : gather_.outcome();
   finished_.store(true, std::memory_order_release);
 }
 
@@ -223,6 +234,14 @@ namespace {
 struct ProcessRoots {
   std::mutex mu;
   std::vector<std::unique_ptr<RootService::Impl>> roots;
+  // The last roots reaped, for a Create that brings their id again (EndedProcessRoot).
+  struct Ended {
+    uint64_t nonce;
+    Clock::time_point started;
+    std::string outcome;
+  };
+  static constexpr size_t kMaxRemembered = 64;
+  std::deque<Ended> ended;
   ~ProcessRoots() {
     std::lock_guard<std::mutex> lock(mu);
     roots.clear();  // each ~Impl stops and joins its thread
@@ -271,8 +290,34 @@ void ReapProcessRoots() {
                                [](const auto& impl) { return !impl->finished(); });
     std::move(keep, r.roots.end(), std::back_inserter(done));
     r.roots.erase(keep, r.roots.end());
+    for (const auto& impl : done) {
+      r.ended.push_back({impl->nonce(), impl->started(), impl->outcome()});
+      if (r.ended.size() > ProcessRoots::kMaxRemembered) r.ended.pop_front();
+    }
   }
   done.clear();  // joins outside the lock; these threads already finished
+}
+
+std::string EndedProcessRoot(uint64_t nonce) {
+  ProcessRoots& r = Roots();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto describe = [](Clock::time_point started, const std::string& outcome) {
+    return fmt::format("the root this process started for it {} s ago {}",
+                       FormatSeconds(std::round(std::chrono::duration<double>(Clock::now() - started).count() * 10) / 10),
+                       outcome);
+  };
+  // A live root for the same nonce serves it (BRAID_ROOT derives the nonce from host:port and the
+  // job's name, so a second CreateFromEnv of the same job starts a new root with the old nonce).
+  const RootService::Impl* finished = nullptr;
+  for (const auto& impl : r.roots) {
+    if (impl->nonce() != nonce) continue;
+    if (!impl->finished()) return "";
+    finished = impl.get();
+  }
+  if (finished) return describe(finished->started(), finished->outcome());
+  for (auto it = r.ended.rbegin(); it != r.ended.rend(); ++it)
+    if (it->nonce == nonce) return describe(it->started, it->outcome);
+  return "";
 }
 
 }  // namespace braid::bootstrap

@@ -276,8 +276,9 @@ void RootState::OnHello(Conn& c) {
   const double wait_s = h.timeout_ms * 1e-3;
   const Clock::time_point answer_by =
       DeadlineAfter(wait_s - std::min(kAnswerMarginSeconds, kAnswerMarginShare * wait_s));
-  if (!deadline_from_ranks_) deadline_ = std::min(DeadlineAfter(timeout_s_), answer_by);  // from the first arrival
-  else deadline_ = std::min(deadline_, answer_by);
+  // From the first arrival on, the ranks' own waits bound it, not the root process's timeout:
+  // ranks that asked for 10 s were failed at 3 s by a root started under BRAID_TIMEOUT=3 (QA).
+  deadline_ = deadline_from_ranks_ ? std::min(deadline_, answer_by) : answer_by;
   deadline_from_ranks_ = true;
   left_[rank] = 0;
   blobs_[rank] = c.in.substr(kHelloHeaderBytes);
@@ -350,6 +351,7 @@ void RootState::Complete() {
   }
   std::vector<std::string>().swap(blobs_);
   phase_ = Phase::kDraining;
+  outcome_ = fmt::format("served a communicator of {} ranks", nranks_);
   BRAID_INFO(kBoot, "bootstrap root at {}: all {} ranks joined; sending {} bytes to each",
              where_, nranks_, total);
   for (auto& c : conns_) {
@@ -416,6 +418,7 @@ void RootState::TimeOut() {
   BRAID_WARN(kBoot, "bootstrap root at {}: {} ({} of {} ranks joined)", where_, msg,
              joined_count_, nranks_ < 0 ? std::string("?") : std::to_string(nranks_));
   phase_ = Phase::kDraining;
+  outcome_ = msg;
   auto reply = ErrorReply(WireCode::kTimeout, msg);
   for (auto& c : conns_) {
     if (c->state == ConnState::kJoined) Reply(*c, reply);

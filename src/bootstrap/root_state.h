@@ -35,6 +35,9 @@ class RootState {
   // Drops connections past their deadline, completes or times out the rendezvous.
   void CheckDeadlines();
   void CloseAll();
+  // How gathering ended ("served a communicator of 4 ranks", "rendezvous timed out after 3 s:
+  // ..."); empty while gathering, or when the service was stopped first.
+  const std::string& outcome() const { return outcome_; }
 
  private:
   enum class Phase { kGathering, kDraining };
@@ -103,6 +106,7 @@ class RootState {
   std::vector<std::string> refused_;
   Clock::time_point next_warning_;
   int warnings_suppressed_ = 0;
+  std::string outcome_;
 };
 
 }  // namespace braid::bootstrap
