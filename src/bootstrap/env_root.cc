@@ -22,7 +22,11 @@ LaunchJob LaunchJobFromEnv() {
 }
 
 RootAddress EnvRootAddress(const std::string& host, uint16_t port, const LaunchJob& job) {
-  std::string text = host + ":" + std::to_string(port);
+  // Not the host: a rank reaches whichever root listens where it was told, so the host tells no
+  // jobs apart, and spellings of one root must agree (rank 0 binding 0.0.0.0:P, the others given
+  // an interface address; a name that resolves differently per host). With it in, such ranks
+  // were refused as another job's (QA session 56).
+  std::string text = std::to_string(port);
   if (!job.value.empty()) text += "\n" + job.value;
   uint64_t hash = 1469598103934665603ull;  // FNV-1a 64-bit offset basis
   for (unsigned char c : text) {

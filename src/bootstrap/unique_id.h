@@ -34,8 +34,8 @@ struct LaunchJob {
 LaunchJob LaunchJobFromEnv();
 
 // The root address used by the environment bootstrap (BRAID_ROOT): ranks other than 0 have no
-// unique id to copy, so the nonce is derived from "host:port" and the job's name (an FNV-1a
-// hash). Strays that do not speak the protocol are rejected, and so are ranks of another job
+// unique id to copy, so the nonce is derived from the port and the job's name (an FNV-1a hash;
+// not the host, which ranks may spell differently for one root). Strays that do not speak the protocol are rejected, and so are ranks of another job
 // given the same BRAID_ROOT when the launcher names jobs; without a name two such jobs can meet.
 RootAddress EnvRootAddress(const std::string& host, uint16_t port, const LaunchJob& job);
 

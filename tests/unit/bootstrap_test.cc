@@ -561,6 +561,9 @@ TEST(LaunchJobTest, NamesTheJobByItsLaunchersVariableInOrder) {
   EXPECT_EQ(EnvRootAddress("10.0.0.1", 4000, {"PMIX_NAMESPACE", "train-7"}).nonce,
             EnvRootAddress("10.0.0.1", 4000, job).nonce)
       << "the name, not the variable it came from, identifies the job";
+  EXPECT_EQ(EnvRootAddress("0.0.0.0", 4000, job).nonce, EnvRootAddress("10.0.0.1", 4000, job).nonce)
+      << "spellings of one root (rank 0 binding all interfaces, the others given one) agree";
+  EXPECT_NE(EnvRootAddress("10.0.0.1", 4001, job).nonce, EnvRootAddress("10.0.0.1", 4000, job).nonce);
 }
 
 // A rank of another job on the same fixed port is refused; the root's own ranks still meet.
