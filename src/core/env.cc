@@ -1,5 +1,6 @@
 #include "core/env.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <map>
@@ -58,7 +59,9 @@ Status GetNumber(const std::string& name, T fallback, T lo, T hi, const char* ki
   char* end = nullptr;
   errno = 0;
   const T n = parse(e.value->c_str(), &end);
-  if (errno != 0 || end == e.value->c_str() || *end != '\0' || !(n >= lo && n <= hi)) {
+  // strtod/strtol skip leading blanks; the value must be the number alone.
+  const bool blank_first = std::isspace(static_cast<unsigned char>(e.value->c_str()[0]));
+  if (errno != 0 || end == e.value->c_str() || *end != '\0' || blank_first || !(n >= lo && n <= hi)) {
     return Status::InvalidArgument(
         fmt::format("{}='{}' is not {} in [{}, {}]", e.variable, *e.value, kind, lo, hi));
   }

@@ -1,6 +1,7 @@
 // Creating communicators: unique ids, the UCX transport world, and the environment bootstrap.
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 
@@ -22,16 +23,16 @@ namespace braid {
 namespace {
 
 // First of the variables that is set, parsed as a non-negative int; -1 if none is set.
-Status ReadRankVar(std::initializer_list<const char*> names, int* value, std::string* from) {
+Status ReadRankVar(std::initializer_list<const char*> names, long max, int* value, std::string* from) {
   *value = -1;
   for (const char* name : names) {
     const char* v = std::getenv(name);
     if (!v) continue;
     char* end = nullptr;
-    long parsed = std::strtol(v, &end, 10);
-    if (end == v || *end != '\0' || parsed < 0 || parsed > transport::kMaxWorldRanks)
-      return Status::InvalidArgument(fmt::format("{}='{}' is not an integer in [0, {}]", name, v,
-                                                 transport::kMaxWorldRanks));
+    // Digits only: strtol alone also takes leading blanks and a sign.
+    long parsed = std::isdigit(static_cast<unsigned char>(v[0])) ? std::strtol(v, &end, 10) : -1;
+    if (end == v || !end || *end != '\0' || parsed < 0 || parsed > max)
+      return Status::InvalidArgument(fmt::format("{}='{}' is not an integer in [0, {}]", name, v, max));
     *value = int(parsed);
     *from = name;
     return Status::Ok();
@@ -107,13 +108,18 @@ Status Comm::CreateFromEnv(std::unique_ptr<Comm>* out, const CommOptions& option
   if (!out) return Status::InvalidArgument("CreateFromEnv: out is null");
   int rank = -1, size = -1;
   std::string rank_from, size_from;
-  BRAID_RETURN_IF_ERROR(ReadRankVar({"BRAID_RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"}, &rank, &rank_from));
-  BRAID_RETURN_IF_ERROR(ReadRankVar({"BRAID_WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE"}, &size, &size_from));
+  BRAID_RETURN_IF_ERROR(ReadRankVar({"BRAID_RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"}, transport::kMaxWorldRanks - 1,
+                                    &rank, &rank_from));
+  BRAID_RETURN_IF_ERROR(ReadRankVar({"BRAID_WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE"}, transport::kMaxWorldRanks,
+                                    &size, &size_from));
   if (rank < 0) return Status::InvalidArgument("BRAID_RANK is not set (nor PMI_RANK / OMPI_COMM_WORLD_RANK)");
   if (size < 1) return Status::InvalidArgument("BRAID_WORLD_SIZE is not set or 0 (nor PMI_SIZE / OMPI_COMM_WORLD_SIZE)");
   if (rank >= size)
     return Status::InvalidArgument(fmt::format("{}={} out of range [0, {}={})", rank_from, rank, size_from, size));
-  std::optional<std::string> root = env::Get("ROOT");
+  // Read at every call, as BRAID_RANK and BRAID_WORLD_SIZE are (the launch's variables, not
+  // knobs cached per process: a second CreateFromEnv with a new BRAID_ROOT used the first one's).
+  const char* root_text = std::getenv("BRAID_ROOT");
+  const std::optional<std::string> root = root_text ? std::optional<std::string>(root_text) : std::nullopt;
   if (!root)
     return Status::InvalidArgument("BRAID_ROOT is not set: expected host:port where rank 0 listens for the rendezvous");
   std::string host;

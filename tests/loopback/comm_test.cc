@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <chrono>
 #include <limits>
 #include <numeric>
@@ -305,6 +306,36 @@ TEST(LoopbackComm, SliceBytesOutOfRangeIsRejectedAsTheVariableIs) {
   in.slice_bytes = size_t{1} << 40;
   EXPECT_TRUE(Comm::ResolveOptions(in, &out).ok());
   EXPECT_EQ(out.slice_bytes, size_t{1} << 40);
+}
+
+// CreateFromEnv's launch variables: digits only, a rank below the largest world, and BRAID_ROOT
+// read at every call (it was cached from the first, which a second call with a new root used).
+// Each error comes before any connection is tried.
+TEST(LoopbackComm, CreateFromEnvReadsItsLaunchVariablesStrictlyAtEachCall) {
+  struct Case {
+    const char* rank;
+    const char* size;
+    const char* root;
+    std::string message;
+  };
+  const Case cases[] = {
+      {" 1", "2", "127.0.0.1:1", "BRAID_RANK=' 1' is not an integer in [0, 65535]"},
+      {"+1", "2", "127.0.0.1:1", "BRAID_RANK='+1' is not an integer in [0, 65535]"},
+      {"65536", "2", "127.0.0.1:1", "BRAID_RANK='65536' is not an integer in [0, 65535]"},
+      {"0", "65537", "127.0.0.1:1", "BRAID_WORLD_SIZE='65537' is not an integer in [0, 65536]"},
+      {"0", "2", "no-port-here", "BRAID_ROOT: 'no-port-here'"},
+      {"0", "2", "127.0.0.1:99999", "BRAID_ROOT: '127.0.0.1:99999'"},  // not the previous call's
+  };
+  for (const Case& c : cases) {
+    setenv("BRAID_RANK", c.rank, 1);
+    setenv("BRAID_WORLD_SIZE", c.size, 1);
+    setenv("BRAID_ROOT", c.root, 1);
+    std::unique_ptr<Comm> comm;
+    const Status s = Comm::CreateFromEnv(&comm);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << c.rank << " " << c.size << " " << c.root;
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << s.ToString();
+  }
+  for (const char* name : {"BRAID_RANK", "BRAID_WORLD_SIZE", "BRAID_ROOT"}) unsetenv(name);
 }
 
 TEST(LoopbackComm, AbortFromAnotherThreadUnblocksAPendingCall) {

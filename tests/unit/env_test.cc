@@ -60,6 +60,7 @@ TEST(EnvKnobs, UnusableValuesAreErrorsNamingVariableValueAndRange) {
       {"BRAID_ENVTEST_BAD_NAN", "nan", false, "BRAID_ENVTEST_BAD_NAN='nan' is not a number in [0, 1]"},
       {"BRAID_ENVTEST_BAD_INF", "inf", false, "BRAID_ENVTEST_BAD_INF='inf' is not a number in [0, 1]"},
       {"BRAID_ENVTEST_BAD_NEG", "-0.5", false, "BRAID_ENVTEST_BAD_NEG='-0.5' is not a number in [0, 1]"},
+      {"BRAID_ENVTEST_BAD_BLANK", " 5", true, "BRAID_ENVTEST_BAD_BLANK=' 5' is not an integer in [-100, 100]"},
   };
   for (const Case& c : cases) {
     setenv(c.variable, c.value, 1);
