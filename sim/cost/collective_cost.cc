@@ -240,9 +240,12 @@ double Extrapolated(double replayed_seconds, const coll::ScheduleRequest& full, 
   if (!full_us || !part_us || *part_us <= 0) return replayed_seconds;
   coll::ScheduleRequest tiny_full = full, tiny_part = replayed;
   // One element per rank's block (count is the block itself for reduce-scatter, all-gather and
-  // all-to-all, the whole buffer otherwise).
-  tiny_full.count = size_t(full.nranks / BlocksInSize(full.collective, full.nranks));
-  tiny_part.count = size_t(replayed.nranks / BlocksInSize(replayed.collective, replayed.nranks));
+  // all-to-all, the whole buffer otherwise), or the call itself when it is smaller: a buffer of
+  // fewer elements than ranks is all latency. (One per rank regardless made the "latency part"
+  // of a 262144-rank all-reduce of 4096 values larger than the call, and its time negative; QA
+  // session 56.)
+  tiny_full.count = std::min(full.count, size_t(full.nranks / BlocksInSize(full.collective, full.nranks)));
+  tiny_part.count = std::min(replayed.count, size_t(replayed.nranks / BlocksInSize(replayed.collective, replayed.nranks)));
   const std::optional<double> tiny_full_us = coll::EstimateMicroseconds(tiny_full, link);
   const std::optional<double> tiny_part_us = coll::EstimateMicroseconds(tiny_part, link);
   if (!tiny_full_us || !tiny_part_us || *tiny_part_us <= 0 || tiny_part.count >= replayed.count)
@@ -250,7 +253,8 @@ double Extrapolated(double replayed_seconds, const coll::ScheduleRequest& full, 
   const double latency_s = std::min(replay_latency(tiny_part), replayed_seconds);
   const double latency_ratio = *tiny_full_us / *tiny_part_us;
   const double bandwidth_part_us = *part_us - *tiny_part_us;
-  const double bandwidth_ratio = bandwidth_part_us > 0 ? (*full_us - *tiny_full_us) / bandwidth_part_us : latency_ratio;
+  const double bandwidth_ratio =
+      bandwidth_part_us > 0 ? std::max(0.0, *full_us - *tiny_full_us) / bandwidth_part_us : latency_ratio;
   return latency_s * latency_ratio + (replayed_seconds - latency_s) * bandwidth_ratio;
 }
 
@@ -391,13 +395,15 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
   cost.ranks_simulated = n_sim * groups;
   cost.seconds = replay(sim_request);
   if (cost.extrapolated) {
-    // The subset's latency part is the same at every size of this pattern: replayed once.
+    // The subset's latency part is the same at every size of this pattern: replayed once (per
+    // count, for calls of fewer elements than the subset has ranks).
     CollectiveQuery pattern = query;
     pattern.bytes = host ? query.bytes : 0;  // a host's rates depend on the working set
     pattern.algorithm = choice.algorithm;
     const std::string latency_key = PatternKey(pattern, cluster_);
     auto replay_latency = [&](const coll::ScheduleRequest& tiny) {
-      auto [it, added] = latency_cache_.try_emplace(latency_key, 0.0);
+      // The count too: below one element per rank the "latency part" is the call itself.
+      auto [it, added] = latency_cache_.try_emplace(fmt::format("{}|{}", latency_key, tiny.count), 0.0);
       if (added) it->second = replay(tiny);
       return it->second;
     };

@@ -269,6 +269,29 @@ TEST(CollectiveCost, ExtrapolatedTimesGrowWithSize) {
   }
 }
 
+// ... also below one element per rank, where the call is all latency: a 65536-rank tree
+// all-reduce of 16-256 KiB (fewer floats than ranks) cost 36-64 us against 220 us at 4 KiB, and
+// at 131072 ranks a negative time, while its "latency part", costed at one element per rank,
+// was larger than the call (QA, session 56). One coster for every size, as `plan-sim
+// collective` sweeps.
+TEST(CollectiveCost, ExtrapolatedTimesArePositiveBelowOneElementPerRank) {
+  const ClusterSpec cluster = Sized("dgx-a100", 65536);  // the coster keeps a reference
+  CollectiveCoster coster(cluster);
+  double previous = 0;
+  for (double kib : {4.0, 16.0, 64.0, 256.0}) {
+    CollectiveQuery q;
+    q.collective = coll::Collective::kAllReduce;
+    q.bytes = kib * 1024;
+    q.elem_size = 4;  // float32, as the command's default
+    q.algorithm = coll::Algorithm::kTree;
+    q.groups = {Range(0, 65536)};
+    const double seconds = coster.Cost(q).seconds;
+    EXPECT_GE(seconds, previous) << kib << " KiB";
+    previous = seconds;
+  }
+  EXPECT_GT(previous, 0);
+}
+
 // ... and does not jump up and down with the group's size (2 nodes per leaf at 4:1: a tree
 // all-reduce of 64 MiB took 2.7 ms at 136 ranks, 4.7 at 144, 3.2 at 160).
 TEST(CollectiveCost, ExtrapolatedTimesStayEvenAsTheGroupGrows) {
