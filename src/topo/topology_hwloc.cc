@@ -177,14 +177,15 @@ bool IsGpuPciDevice(hwloc_obj_t pci) {
 void FillFromGpuOsDevice(hwloc_obj_t osdev, TopoGpu* gpu) {
   std::string model = InfoOrEmpty(osdev, "GPUModel");
   if (!model.empty()) gpu->name = model;
-  // A value that is not a plain positive size up to 1 PiB (a hand-edited XML: "inf", "-5", "1e300")
-  // stays unknown (0) rather than becoming a GPU that fits any model.
-  constexpr double kMaxGpuMemoryGiB = 1 << 20;
+  // A value that is not a plain size from 1 MiB to 1 PiB (a hand-edited XML: "inf", "-5",
+  // "1e300", "1") stays unknown (0) rather than becoming a GPU that fits any model or none; a
+  // cluster file's memory_GiB has the same lower bound.
+  constexpr double kMinGpuMemoryGiB = 1e-3, kMaxGpuMemoryGiB = 1 << 20;
   for (const char* field : {"CUDAGlobalMemorySize", "OpenCLGlobalMemorySize"}) {
     const std::string memory_kib = InfoOrEmpty(osdev, field);
     char* end = nullptr;
     const double gib = std::strtod(memory_kib.c_str(), &end) / kKiBPerGiB;
-    if (!memory_kib.empty() && *end == '\0' && gib > 0 && gib <= kMaxGpuMemoryGiB) {
+    if (!memory_kib.empty() && *end == '\0' && gib >= kMinGpuMemoryGiB && gib <= kMaxGpuMemoryGiB) {
       gpu->memory_GiB = gib;
       return;
     }
@@ -432,6 +433,13 @@ int CountOf(hwloc_topology_t topology, hwloc_obj_type_t type) {
   return std::max(0, hwloc_get_nbobjs_by_type(topology, type));
 }
 
+// Text from an XML file is printed in summaries and outputs: a control character there (a
+// newline in HostName) forged output lines (QA, session 56). Each becomes '?'.
+void MakePrintable(std::string* text) {
+  for (char& c : *text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+}
+
 // *out is replaced only when the whole topology was read.
 Status Convert(hwloc_topology_t topology, bool live_machine, const std::string& source, Topology* result) {
   Topology topo;
@@ -451,6 +459,10 @@ Status Convert(hwloc_topology_t topology, bool live_machine, const std::string& 
   topo.gpus = CollectGpus(topology);
   topo.nics = CollectNics(topology, live_machine);
   if (Status nvlink = AddNvlinkBandwidths(topology, &topo.gpus); !nvlink.ok()) return nvlink;
+  MakePrintable(&topo.hostname);
+  MakePrintable(&topo.cpu_model);
+  for (TopoGpu& gpu : topo.gpus) MakePrintable(&gpu.name), MakePrintable(&gpu.pci_bus_id);
+  for (TopoNic& nic : topo.nics) MakePrintable(&nic.name), MakePrintable(&nic.pci_bus_id);
   *result = std::move(topo);
   return Status::Ok();
 }

@@ -203,6 +203,26 @@ TEST_F(TopologyTest, HandWrittenXmlFindsGpuAndNicsWithTheirLocality) {
   EXPECT_NE(summary.find("mlx5_0"), std::string::npos) << summary;
 }
 
+// Text and sizes from a hand-edited XML (QA, session 56): a newline in HostName forged a
+// "GPU 9" line in every summary, and a GPU of 1 KiB was taken for one.
+TEST_F(TopologyTest, XmlTextIsMadePrintableAndTinyGpuMemoryIsUnknown) {
+  std::string xml = kTwoSocketXml;
+  const std::string host = "value=\"fakehost\"";
+  ASSERT_NE(xml.find(host), std::string::npos);
+  xml.replace(xml.find(host), host.size(), "value=\"evil&#10;  GPU 9: fake\"");
+  const std::string memory = "value=\"83468288\"";
+  ASSERT_NE(xml.find(memory), std::string::npos);
+  xml.replace(xml.find(memory), memory.size(), "value=\"1\"");
+  Topology topo;
+  Status status = LoadTopologyXml(WriteFile("forged.xml", xml), &topo);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(topo.hostname, "evil?  GPU 9: fake");
+  const std::string summary = TopologySummary(topo);
+  EXPECT_EQ(summary.find("\n  GPU 9"), std::string::npos) << summary;
+  ASSERT_EQ(topo.gpus.size(), 1u);
+  EXPECT_EQ(topo.gpus[0].memory_GiB, 0) << "1 KiB is no GPU's memory: unknown";
+}
+
 // Without a GPU backend (no CUDA or NVML plugin, as Debian's hwloc) and without PCI names, a GPU
 // that plan-sim has a preset for is named from its PCI device id; any other by its ids.
 TEST_F(TopologyTest, GpuWithoutBackendIsNamedByItsPciIds) {
