@@ -256,6 +256,15 @@ if [ -w /dev/full ]; then
     simulate --model llama-2-7b --cluster dgx-h100 --global-batch 64 --layout tp=2,pp=2,dp=2 \
     --out /dev/full --trace "$tmp/kept.json"
   [ "$(cat "$tmp/kept.json")" = old-trace ] || fail "--out /dev/full failed but the trace was replaced"
+  # topo writes as the others do: a stdout it cannot write is an error (it exited 0; QA session 56).
+  timeout "$limit" "$plan_sim" topo --cluster dgx-h100 --format json >/dev/full 2>"$tmp/err"
+  rc=$?
+  [ $rc -eq 2 ] && grep -qF -- "--out -: writing to stdout failed" "$tmp/err" ||
+    fail "topo >/dev/full: exit $rc ($(cat "$tmp/err"))"
+fi
+if expect_ok "topo --out" topo --cluster dgx-h100 --format json --out "$tmp/topo.json"; then
+  expect_ok "topo's --out read back" topo --cluster "$tmp/topo.json" ||
+    fail "topo --out wrote a cluster file --cluster cannot read"
 fi
 
 # --trace - writes the trace to stdout (the results to their file).

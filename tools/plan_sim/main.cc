@@ -3,7 +3,7 @@
 //
 //   plan-sim search   --model M --cluster C --gpus N --global-batch B [--top K] [--fix K=V,...] [--explain]
 //   plan-sim simulate --model M --cluster C --global-batch B --layout tp=8,pp=8,dp=16,... [--trace F]
-//   plan-sim topo     [--cluster C] [--format table|json]
+//   plan-sim topo     [--cluster C] [--format table|json] [--out F]
 //   plan-sim collective --cluster C [--collective allreduce] [--ranks N] [-b 8] [-e 256M] [-f 2]
 //                       [--type float] [--op sum]   (collective_command.cc)
 //
@@ -238,30 +238,30 @@ int Simulate(const Options& o) {
 
 // `plan-sim topo`: hwloc sources print their topology (json: braid's topology JSON), presets and
 // cluster files the cluster (json: a cluster file that --cluster reads back as the same cluster).
-int Topo(const std::string& name, const std::string& format) {
+// Written as the other commands write (Emit): a failed write is an error, not a silent exit 0.
+int Topo(const std::string& name, const std::string& format, const std::string& out) {
   // csv has no rows here: a cluster is one record of nested fields, not a table.
   if (format != "table" && format != "json") {
     throw InputError("topo --format " + format + " is not one of table, json (csv is for search, simulate "
                      "and collective results)");
   }
   const ClusterSource source = ForOption("--cluster", [&] { return ReadClusterSource(name); });
+  std::string text;
   if (!source.topology) {
     const ClusterSpec cluster = ForOption("--cluster", [&] { return ClusterFromSource(source); });
-    std::cout << (format == "json" ? DumpJson(ClusterToJson(cluster), 2) : ClusterSummary(cluster)) << "\n";
-    return 0;
+    text = (format == "json" ? DumpJson(ClusterToJson(cluster), 2) : ClusterSummary(cluster)) + "\n";
+  } else if (format == "json") {
+    text = TopologyToJson(*source.topology);
+  } else {
+    text = TopologySummary(*source.topology);
+    // Printing what was found succeeded; say why it cannot be simulated rather than fail.
+    try {
+      text += ClusterSummary(ClusterFromSource(source)) + "\n";
+    } catch (const InputError& e) {
+      text += std::string("plan-sim: cannot simulate this topology: ") + e.what() + "\n";
+    }
   }
-  const Topology& topo = *source.topology;
-  if (format == "json") {
-    std::cout << TopologyToJson(topo);
-    return 0;
-  }
-  std::cout << TopologySummary(topo);
-  // Printing what was found succeeded; say why it cannot be simulated rather than fail.
-  try {
-    std::cout << ClusterSummary(ClusterFromSource(source)) << "\n";
-  } catch (const InputError& e) {
-    std::cout << "plan-sim: cannot simulate this topology: " << e.what() << "\n";
-  }
+  Emit("--out", out, [&](std::ostream& stream) { stream << text; });
   return 0;
 }
 
@@ -292,7 +292,7 @@ int main(int argc, char** argv) {
   simulate->add_option("--trace", o.trace, "Write a Chrome/Perfetto trace (JSON) of the step here (not the --out file)")
       ->check(NonEmptyPath());
   CLI::App* topo = app.add_subcommand("topo", "Print the cluster (preset, file, or this machine via hwloc)");
-  std::string topo_cluster = "this", topo_format = "table";
+  std::string topo_cluster = "this", topo_format = "table", topo_out = "-";
   topo->add_option("--cluster", topo_cluster, "Preset, 'this', .xml or .json, or a pipe holding either")
       ->capture_default_str()
       ->check(NonEmptyPath());
@@ -300,6 +300,7 @@ int main(int argc, char** argv) {
                    "table or json (json: for a preset or .json, a cluster file that --cluster reads back; "
                    "for 'this' or .xml, the hwloc topology)")
       ->capture_default_str();
+  topo->add_option("--out", topo_out, "Output file, '-' for stdout")->capture_default_str()->check(NonEmptyPath());
   CollectiveOptions collective_options;
   CLI::App* collective = AddCollectiveCommand(&app, &collective_options);
   // CLI11 reports a word that names no command as "A subcommand is required": name it instead.
@@ -326,7 +327,7 @@ int main(int argc, char** argv) {
     if (search->parsed()) return Search(o);
     if (simulate->parsed()) return Simulate(o);
     if (collective->parsed()) return RunCollectiveCommand(collective_options);
-    return Topo(topo_cluster, topo_format);
+    return Topo(topo_cluster, topo_format, topo_out);
   } catch (const InputError& e) {
     std::fprintf(stderr, "plan-sim: error: %s\n", e.what());
     return kExitBadInput;
