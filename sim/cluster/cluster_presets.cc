@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <set>
 #include <stdexcept>
 
 #include "sim/cluster/cluster.h"
@@ -12,7 +14,7 @@ namespace braid::sim {
 namespace {
 
 struct GpuRow {
-  const char* key;  // preset key, matched case-insensitively as a substring of discovered names
+  const char* key;  // preset key: "chip" or "chip-variant", matched against a discovered name's words
   const char* name;
   double peak_tflops, hbm_GBps, memory_GiB;
   int sms;
@@ -24,27 +26,33 @@ struct GpuRow {
   // in their names); other parts name SXM explicitly ("A100-SXM4-80GB").
   bool sxm_unless_named;
   bool bf16 = true;  // bf16 tensor cores: Ampere and later; V100 runs fp16 only
+  int nominal_GB = 0;  // the marketed size ("80GB"), which discovered names may state
 };
 
 // NVIDIA datasheets (dense, without sparsity): A100 SXM 312 TFLOP/s bf16, 2039 GB/s (80 GB);
 // A100 PCIe 80GB 1935 GB/s; H100 SXM 989 TFLOP/s, 3350 GB/s; H200 989 TFLOP/s, 4800 GB/s, 141 GB;
-// H100 PCIe 756 TFLOP/s, 2000 GB/s, 114 SMs; V100 SXM2 125 TFLOP/s fp16, 900 GB/s; L40S 362
+// H100 PCIe 756 TFLOP/s, 2000 GB/s, 114 SMs; H100 NVL 835 TFLOP/s (1,671 with sparsity), 3.9 TB/s,
+// 94 GB, 16896 CUDA cores = 132 SMs; V100 SXM2 125 TFLOP/s fp16, 900 GB/s; L40S 362
 // TFLOP/s bf16 (dense), 864 GB/s. A "-pcie" row matches names that say PCIe, so it precedes its
 // SXM row (an H100 PCIe card was simulated at the SXM part's 989 TFLOP/s and 3350 GB/s).
 // Memory is what the driver reports as the device's total (nvidia-smi, MiB / 1024), the capacity
 // a layout must fit in (less GpuSpec::reserved_GiB): H100 80GB (SXM and PCIe) 81559 MiB, H200
-// 143771 MiB, A100 80GB 81920 MiB, L40S 46068 MiB (public nvidia-smi outputs). The marketed
+// 143771 MiB, H100 NVL 95830 MiB, A100 80GB 81920 MiB, L40S 46068 MiB (public nvidia-smi outputs). The marketed
 // "80 GB" H100 was taken as 80 GiB, 0.35 GiB more than it has (QA, session 55). V100 32 GiB is
 // the nominal size, not checked.
 constexpr GpuRow kGpus[] = {
-    {"h200", "H200", 989, 4800, 143771.0 / 1024, 132, 450, true},
-    {"h100-pcie", "H100 PCIe 80GB", 756, 2000, 81559.0 / 1024, 114, 0, false},
-    {"h100", "H100 SXM 80GB", 989, 3350, 81559.0 / 1024, 132, 450, true},
-    {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108, 0, false},
-    {"a100", "A100 SXM 80GB", 312, 2039, 80, 108, 300, false},
-    {"l40s", "L40S", 362, 864, 46068.0 / 1024, 142, 0, false},
-    {"v100", "V100 SXM2 32GB", 125, 900, 32, 80, 150, false, /*bf16=*/false},
+    {"h200", "H200", 989, 4800, 143771.0 / 1024, 132, 450, true, true, 141},
+    {"h100-pcie", "H100 PCIe 80GB", 756, 2000, 81559.0 / 1024, 114, 0, false, true, 80},
+    {"h100-nvl", "H100 NVL 94GB", 835, 3900, 95830.0 / 1024, 132, 0, false, true, 94},
+    {"h100", "H100 SXM 80GB", 989, 3350, 81559.0 / 1024, 132, 450, true, true, 80},
+    {"a100-pcie", "A100 PCIe 80GB", 312, 1935, 80, 108, 0, false, true, 80},
+    {"a100", "A100 SXM 80GB", 312, 2039, 80, 108, 300, false, true, 80},
+    {"l40s", "L40S", 362, 864, 46068.0 / 1024, 142, 0, false, true, 48},
+    {"v100", "V100 SXM2 32GB", 125, 900, 32, 80, 150, false, /*bf16=*/false, 32},
 };
+
+// The variant words a part's name may carry; a name with one the chip has no row for is no preset.
+constexpr const char* kVariants[] = {"pcie", "nvl"};
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -115,28 +123,52 @@ GpuSpec GpuPreset(const std::string& name) {
                                name, fmt::join(GpuPresetNames(), ", ")));
 }
 
-// Finds the preset whose key occurs in a discovered device name ("NVIDIA H100 80GB HBM3"), and
-// the NVLink of the board such a part sits on (0: a PCIe card, or an NVL card whose bridges join
-// pairs only).
+// Finds the preset a discovered device name ("NVIDIA H100 80GB HBM3", "Tesla V100-SXM2-16GB")
+// names, and the NVLink of the board such a part sits on (0: a PCIe card, or an NVL card whose
+// bridges join pairs only). The chip must be a word of the name ("GH200" is not an H200), with
+// its variant ("PCIe", "NVL") when the name has one, and a stated size must be the row's or a
+// known other size of the part: other parts are no preset rather than a different GPU (QA
+// session 56: GH200 ran as an H200, H100 NVL as the SXM part, V100 PCIe 16GB with 32 GiB).
 bool MatchGpuPreset(const std::string& device_name, GpuSpec* out, double* board_nvlink_GBps) {
   const std::string lower = Lower(device_name);
-  const bool pcie = lower.find("pcie") != std::string::npos;
+  std::set<std::string> words;
+  int stated_GB = 0;
+  for (size_t i = 0; i < lower.size();) {
+    size_t j = i;
+    while (j < lower.size() && std::isalnum(static_cast<unsigned char>(lower[j]))) ++j;
+    if (j > i) {
+      const std::string word = lower.substr(i, j - i);
+      words.insert(word);
+      if (word.size() > 2 && word.compare(word.size() - 2, 2, "gb") == 0 &&
+          std::all_of(word.begin(), word.end() - 2, [](unsigned char c) { return std::isdigit(c); }))
+        stated_GB = std::atoi(word.c_str());
+    }
+    i = j + 1;
+  }
+  const char* variant = nullptr;
+  for (const char* v : kVariants)
+    if (words.count(v)) variant = v;
+  const bool pcie = words.count("pcie") > 0;
   for (const GpuRow& g : kGpus) {
     const std::string key = g.key;
-    // PCIe parts are named "NVIDIA A100 80GB PCIe", "NVIDIA H100 PCIe" (no "a100-pcie" in them);
-    // other names of the chip fall through to its SXM row.
-    const size_t pcie_suffix = key.find("-pcie");
-    const bool named = pcie_suffix != std::string::npos
-                           ? pcie && lower.find(key.substr(0, pcie_suffix)) != std::string::npos
-                           : lower.find(key) != std::string::npos;
-    if (!named) continue;
+    const size_t dash = key.find('-');
+    const std::string chip = key.substr(0, dash);
+    const std::string row_variant = dash == std::string::npos ? "" : key.substr(dash + 1);
+    if (!words.count(chip) || row_variant != (variant ? variant : "")) continue;
     *out = GpuPreset(key);
-    // The 40 GB A100s ("NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB") carry HBM2 at 1555 GB/s
-    // (datasheet) where the 80 GB parts have HBM2e.
-    if (key.rfind("a100", 0) == 0 && lower.find("40gb") != std::string::npos) {
-      out->name = std::string(g.name).replace(std::string(g.name).find("80GB"), 4, "40GB");
-      out->hbm_GBps = 1555;
-      out->memory_GiB = 40;
+    if (stated_GB != 0 && stated_GB != g.nominal_GB) {
+      if (chip == "a100" && stated_GB == 40) {
+        // The 40 GB A100s ("NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB") carry HBM2 at
+        // 1555 GB/s (datasheet) where the 80 GB parts have HBM2e.
+        out->name = std::string(g.name).replace(std::string(g.name).find("80GB"), 4, "40GB");
+        out->hbm_GBps = 1555;
+        out->memory_GiB = 40;
+      } else if (chip == "v100" && stated_GB == 16) {
+        out->name = "V100 SXM2 16GB";  // the same part with half the HBM2
+        out->memory_GiB = 16;
+      } else {
+        return false;
+      }
     }
     const bool named_sxm = lower.find("sxm") != std::string::npos;
     const bool card = pcie || lower.find("nvl") != std::string::npos;

@@ -199,6 +199,7 @@ const char* KnownNvidiaGpuName(unsigned device_id) {
   switch (device_id) {
     case 0x2330: return "NVIDIA H100 SXM5 80GB";
     case 0x2331: return "NVIDIA H100 PCIe";
+    case 0x2321: return "NVIDIA H100 NVL";
     case 0x2335: return "NVIDIA H200 SXM 141GB";
     case 0x20b0: return "NVIDIA A100 SXM4 40GB";
     case 0x20b2: return "NVIDIA A100 SXM4 80GB";

@@ -455,7 +455,7 @@ TEST(ClusterFromTopology, FabricFollowsThePartName) {
       {"NVIDIA A100-SXM4-80GB", IntraNodeFabric::kNVSwitch, 300, "a100"},
       {"Tesla V100-SXM2-32GB", IntraNodeFabric::kNVSwitch, 150, "v100"},
       {"NVIDIA H100 PCIe", IntraNodeFabric::kPCIe, 32, "h100-pcie"},
-      {"NVIDIA H100 NVL", IntraNodeFabric::kPCIe, 32, "h100"},
+      {"NVIDIA H100 NVL", IntraNodeFabric::kPCIe, 32, "h100-nvl"},
       {"NVIDIA A100 80GB PCIe", IntraNodeFabric::kPCIe, 32, "a100-pcie"},
       {"NVIDIA L40S", IntraNodeFabric::kPCIe, 32, "l40s"},
       // The names braid's topology gives GPUs known by PCI id alone (no hwloc GPU backend).
@@ -526,6 +526,23 @@ TEST(ClusterFromTopology, FortyGigabyteA100sHaveTheirOwnMemory) {
     EXPECT_EQ(c.gpu.memory_GiB, 40) << name;
     EXPECT_NE(c.gpu.name.find("40GB"), std::string::npos) << c.gpu.name;
   }
+}
+
+// A part is a preset only by its chip's word, variant and size: a Grace Hopper GH200 is no
+// H200, an H200 NVL no H200 SXM, a V100 PCIe card no V100 SXM2; each is refused for a cluster
+// file instead of simulated as another GPU (QA, session 56). The V100's 16 GB SXM2 part is known.
+TEST(ClusterFromTopology, OtherPartsOfAChipAreNoPreset) {
+  for (const char* name : {"NVIDIA GH200 480GB", "NVIDIA H200 NVL", "Tesla V100-PCIE-16GB", "NVIDIA H100 64GB HBM3"}) {
+    EXPECT_TRUE(ThrowsInputErrorMentioning([&] { ClusterFromTopology(Box("box", 8, name), "hwloc"); },
+                                           {name, "has no preset", "JSON cluster file"}))
+        << name;
+  }
+  const ClusterSpec v100 = ClusterFromTopology(Box("box", 8, "Tesla V100-SXM2-16GB"), "hwloc");
+  EXPECT_EQ(v100.gpu.memory_GiB, 16);
+  EXPECT_EQ(v100.gpu.peak_tflops, 125);
+  const ClusterSpec nvl = ClusterFromTopology(Box("box", 2, "NVIDIA H100 NVL"), "hwloc");
+  EXPECT_EQ(nvl.gpu.peak_tflops, 835);
+  EXPECT_NEAR(nvl.gpu.memory_GiB, 95830.0 / 1024, 1e-9);
 }
 
 // A node mixing GPU models or memory sizes is refused, naming each kind: simulating it as its
