@@ -67,12 +67,31 @@ void SetIntraNodeFabric(const Topology& topo, double board_nvlink_GBps, ClusterS
                                               : partial);
     return;
   }
+  // PCIe cards as the pcie-a100 preset has them: x16 Gen4 links, one switch per CPU socket for
+  // the GPUs of that socket (hwloc's package of each GPU), sockets joined by the CPU link. A
+  // two-socket box was one switch of 8 GPUs, half as fast for an all-to-all (QA, session 56).
+  const ClusterSpec preset = [] {
+    ClusterSpec p;
+    ClusterPreset("pcie-a100", &p);
+    return p;
+  }();
   c->node.fabric = IntraNodeFabric::kPCIe;
-  c->node.intra_GBps = 32;
-  c->node.intra_efficiency = 0.8;
-  c->node.gpus_per_pcie_switch = c->node.gpus;
-  c->fabric_basis = fmt::format("assumed for the PCIe card \"{}\"{}", topo.gpus[0].name,
-                                linked == 0 ? "; hwloc reports no NVLink between GPUs" : partial);
+  c->node.intra_GBps = preset.node.intra_GBps;
+  c->node.intra_efficiency = preset.node.intra_efficiency;
+  c->node.intra_latency_us = preset.node.intra_latency_us;
+  c->node.socket_link_GBps = preset.node.socket_link_GBps;
+  std::map<int, int> per_package;
+  for (const TopoGpu& g : topo.gpus) ++per_package[g.package];
+  const int first = per_package.begin()->second;
+  const bool even = per_package.count(-1) == 0 &&
+                    std::all_of(per_package.begin(), per_package.end(), [first](const auto& p) { return p.second == first; });
+  c->node.gpus_per_pcie_switch = even ? first : c->node.gpus;
+  const std::string switches = !even                  ? "; one PCIe switch for all GPUs (hwloc shows no even split "
+                                                         "of them over CPU packages)"
+                               : per_package.size() > 1 ? fmt::format("; a PCIe switch per CPU package, {} GPUs each", first)
+                                                        : std::string("; one PCIe switch (one CPU package)");
+  c->fabric_basis = fmt::format("assumed for the PCIe card \"{}\"{}{}", topo.gpus[0].name,
+                                linked == 0 ? "; hwloc reports no NVLink between GPUs" : partial, switches);
 }
 
 }  // namespace

@@ -517,6 +517,25 @@ TEST(ClusterFromTopology, FabricFollowsTheNvlinkHwlocSees) {
             std::string::npos) << ClusterSummary(c);
 }
 
+// PCIe cards sit under one switch per CPU package, as hwloc places them: a two-socket box of
+// 8 H100 PCIe is two switches of 4 joined by the socket link, as the pcie-a100 preset (it was one
+// switch of 8, and an all-to-all took 2.3 ms instead of 5.2; QA, session 56).
+TEST(ClusterFromTopology, PcieCardsShareASwitchPerCpuPackage) {
+  Topology two_sockets = Box("box", 8, "NVIDIA H100 PCIe");
+  for (TopoGpu& g : two_sockets.gpus) g.package = g.index / 4;
+  ClusterSpec c = ClusterFromTopology(two_sockets, "hwloc");
+  const ClusterSpec preset = LoadCluster("pcie-a100");
+  EXPECT_EQ(c.node.gpus_per_pcie_switch, 4);
+  EXPECT_EQ(c.node.socket_link_GBps, preset.node.socket_link_GBps);
+  EXPECT_EQ(c.node.intra_latency_us, preset.node.intra_latency_us);
+  EXPECT_NE(ClusterSummary(c).find("a PCIe switch per CPU package, 4 GPUs each"), std::string::npos) << ClusterSummary(c);
+
+  two_sockets.gpus[7].package = 0;  // 5 and 3: no even split
+  c = ClusterFromTopology(two_sockets, "hwloc");
+  EXPECT_EQ(c.node.gpus_per_pcie_switch, 8);
+  EXPECT_NE(ClusterSummary(c).find("one PCIe switch for all GPUs"), std::string::npos) << ClusterSummary(c);
+}
+
 // The 40 GB A100s have HBM2 at 1555 GB/s, not the 80 GB parts' HBM2e.
 TEST(ClusterFromTopology, FortyGigabyteA100sHaveTheirOwnMemory) {
   for (const char* name : {"NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB", "NVIDIA A100 SXM4 40GB",
