@@ -89,11 +89,13 @@ grep -q -- "^-n 2 /.*braid-perf latency " "${dir}/jobs-other.txt" ||
 # A launcher that never answers --version: given up on after 10 s, named, and its jobs run
 # without core binding (here they fail: exit 1). Its probe is a shell waiting on a program of its
 # own, as a wrapper script's would be: both must be gone afterwards, not only the shell.
-printf '#!/usr/bin/env bash\nif [[ "$1" == --version ]]; then sleep 600 & wait; fi\nexit 1\n' >"${dir}/fake-mute"
+# The sleep's length is this script's own (600.PID s), so another suite's sleeps are not taken for it.
+mute_sleep="600.$$"
+printf '#!/usr/bin/env bash\nif [[ "$1" == --version ]]; then sleep %s & wait; fi\nexit 1\n' "${mute_sleep}" >"${dir}/fake-mute"
 chmod +x "${dir}/fake-mute"
 expect 1 "'${dir}/fake-mute --version' did not answer within 10 s" \
   timeout 60 "${run[@]}" --classes shm --mpiexec "${dir}/fake-mute"
-pgrep -f "sleep 600" >/dev/null && fail "the mute launcher's probe (or its own child) was left running"
+pgrep -f "sleep ${mute_sleep}" >/dev/null && fail "the mute launcher's probe (or its own child) was left running"
 
 # ---- one class of two fails: nothing written (a file without it would pass for complete) -------
 expect 2 "--classes 'shm,shm' names shm twice" "${run[@]}" --classes shm,shm
