@@ -474,20 +474,26 @@ Status DiscoverTopology(Topology* out) {
   // HWLOC_XMLFILE in the environment makes hwloc read that file instead of this machine: a bad
   // file is the user's input (named, InvalidArgument), and the result says where it came from
   // (it was labelled live discovery; QA, session 53).
-  const char* xml_file = std::getenv("HWLOC_XMLFILE");
+  // The file is read as --xml reads one: hwloc itself fell back to this machine, silently, when
+  // it could not open it (QA, session 56).
+  if (const char* xml_file = std::getenv("HWLOC_XMLFILE"); xml_file != nullptr && *xml_file != '\0') {
+    Topology from_file;
+    if (Status loaded = LoadTopologyXml(xml_file, &from_file); !loaded.ok())
+      return Status::InvalidArgument(fmt::format("HWLOC_XMLFILE={}: {}", xml_file, loaded.message()));
+    from_file.source += " (HWLOC_XMLFILE)";
+    *out = std::move(from_file);
+    return Status::Ok();
+  }
   HwlocTopology topology;
   if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
-  if (hwloc_topology_load(topology.get()) != 0) {
-    if (xml_file != nullptr) {
-      return Status::InvalidArgument(fmt::format("HWLOC_XMLFILE={}: hwloc cannot load this XML topology: {}",
-                                                 xml_file, std::strerror(errno)));
-    }
+  if (hwloc_topology_load(topology.get()) != 0)
     return Status::SystemError(fmt::format("hwloc could not discover this machine: {}", std::strerror(errno)));
-  }
-  // Read from HWLOC_XMLFILE, this host's sysfs says nothing about the NICs either.
+  // A synthetic topology (HWLOC_SYNTHETIC) is no machine: this host's sysfs says nothing of it.
   const bool live_machine = hwloc_topology_is_thissystem(topology.get()) != 0;
-  const std::string source =
-      xml_file != nullptr && !live_machine ? fmt::format("hwloc-xml:{} (HWLOC_XMLFILE)", xml_file) : "hwloc";
+  const char* synthetic = std::getenv("HWLOC_SYNTHETIC");
+  const std::string source = !live_machine && synthetic != nullptr
+                                 ? fmt::format("hwloc-synthetic:{} (HWLOC_SYNTHETIC)", synthetic)
+                                 : std::string("hwloc");
   return Convert(topology.get(), live_machine, source, out);
 }
 

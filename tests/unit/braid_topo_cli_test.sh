@@ -61,5 +61,7 @@ expect 2 "${dir}/nobody.xml: a pipe that nothing was written to" --xml "${dir}/n
 out="$(HWLOC_XMLFILE="${dir}/in.xml" "${topo}" 2>&1)"
 grep -qF "(hwloc-xml:${dir}/in.xml (HWLOC_XMLFILE))" <<<"${out}" || fail "HWLOC_XMLFILE not named as the source: ${out}"
 : >"${dir}/empty.xml"
-HWLOC_XMLFILE="${dir}/empty.xml" expect 2 "HWLOC_XMLFILE=${dir}/empty.xml: hwloc cannot load this XML topology"
+HWLOC_XMLFILE="${dir}/empty.xml" expect 2 "HWLOC_XMLFILE=${dir}/empty.xml: ${dir}/empty.xml: hwloc cannot load this XML topology"
+# ... and a file that is not there is named too (hwloc fell back to this machine, in silence).
+HWLOC_XMLFILE="${dir}/absent.xml" expect 2 "HWLOC_XMLFILE=${dir}/absent.xml: ${dir}/absent.xml: cannot open"
 finish_checks "braid-topo's command line"
