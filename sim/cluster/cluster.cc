@@ -269,6 +269,13 @@ void ValidateCluster(const ClusterSpec& c, const std::string& origin) {
     throw InputError(fmt::format("{}: node.gpus ({}) must be a multiple of gpus_per_pcie_switch ({})",
                                  origin, c.node.gpus, c.node.gpus_per_pcie_switch));
   }
+  // The cluster's GPUs are limited as --gpus is: a file of 2^20 nodes of 8 loaded, and failed
+  // only when a command then used them all (QA, session 56).
+  if (double(c.nodes) * c.node.gpus > kMaxSimulatedGpus) {
+    throw InputError(fmt::format("{}: nodes x GPUs per node = {} GPUs is more than the {} plan-sim simulates "
+                                 "(nodes {}, node.gpus {})", origin, double(c.nodes) * c.node.gpus, kMaxSimulatedGpus,
+                                 c.nodes, c.node.gpus));
+  }
   if (c.nodes > 1 && c.node.nics < 1) {
     throw InputError(fmt::format("{}: {} nodes but node.nics = 0 (must be in [1, 1024] when there is more "
                                  "than one node; a machine read from hwloc has no NIC of known speed, so describe "

@@ -174,6 +174,9 @@ expect_bad "collective step factor hex" "--stepfactor: '0x10' is not an integer 
 printf '{"base": "dgx-a100", "nodes": 1048576}\n' >"$tmp/million-nodes.json"
 expect_bad "cluster beyond the GPU limit" "nodes x GPUs per node = 8388608 GPUs is more than the 1048576" -- \
   search --model megatron-1.7b --cluster "$tmp/million-nodes.json" --global-batch 16777216
+# ... refused when the file is read, not only when a command would use every GPU (QA, session 56).
+expect_bad "cluster beyond the GPU limit, read" "$tmp/million-nodes.json" "8388608 GPUs is more than the 1048576" -- \
+  topo --cluster "$tmp/million-nodes.json"
 # Sizes that round to the same all-to-all call give one row, as braid-perf prints them.
 expect_ok "collective rows once per call" collective --cluster dgx-a100 --collective alltoall -b 4 -e 64 --format csv
 [ "$(grep -vc '^#' "$tmp/out")" -eq 4 ] || fail "collective rows once per call: $(cat "$tmp/out")"
