@@ -460,6 +460,18 @@ Status Convert(hwloc_topology_t topology, bool live_machine, const std::string& 
   topo.gpus = CollectGpus(topology);
   topo.nics = CollectNics(topology, live_machine);
   if (Status nvlink = AddNvlinkBandwidths(topology, &topo.gpus); !nvlink.ok()) return nvlink;
+  // As the JSON reader requires, so that every topology read here reads back from its JSON (an
+  // edited XML gave two GPUs one bus id; QA, session 56).
+  for (size_t i = 0; i < topo.gpus.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (!topo.gpus[i].pci_bus_id.empty() && topo.gpus[i].pci_bus_id == topo.gpus[j].pci_bus_id) {
+        return Status::InvalidArgument(
+            fmt::format("GPUs {} and {} are one PCI device ({})", j, i, topo.gpus[i].pci_bus_id));
+      }
+    }
+  }
+  // hwloc reads a negative local_memory as a huge unsigned one: 1 EiB and more is unknown (0).
+  if (topo.memory_GiB >= double(1 << 30)) topo.memory_GiB = 0;
   MakePrintable(&topo.hostname);
   MakePrintable(&topo.cpu_model);
   for (TopoGpu& gpu : topo.gpus) MakePrintable(&gpu.name), MakePrintable(&gpu.pci_bus_id);

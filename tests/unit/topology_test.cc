@@ -223,6 +223,28 @@ TEST_F(TopologyTest, XmlTextIsMadePrintableAndTinyGpuMemoryIsUnknown) {
   EXPECT_EQ(topo.gpus[0].memory_GiB, 0) << "1 KiB is no GPU's memory: unknown";
 }
 
+// Two GPUs on one PCI address (an edited XML) are refused as the JSON reader refuses them, so that
+// every topology read here reads back from its JSON (QA, session 56).
+TEST_F(TopologyTest, TwoGpusOnOnePciDeviceAreRefused) {
+  std::string xml = kTwoSocketXml;
+  const std::string gpu_end = "          </object>\n        </object>\n";  // the GPU's OSDev, then its PCIDev
+  const size_t at = xml.find(gpu_end, xml.find("pci_busid=\"0000:80:00.0\""));
+  ASSERT_NE(at, std::string::npos);
+  xml.insert(at + gpu_end.size(),
+             R"(        <object type="PCIDev" gp_index="33" pci_busid="0000:80:00.0" pci_type="0302 [10de:2330] [10de:16c1] a1" pci_link_speed="63.015385">
+          <object type="OSDev" gp_index="34" name="cuda1" osdev_type="5">
+            <info name="Backend" value="CUDA"/>
+            <info name="GPUModel" value="NVIDIA H100 80GB HBM3"/>
+          </object>
+        </object>
+)");
+  Topology topo;
+  const Status status = LoadTopologyXml(WriteFile("same_bus.xml", xml), &topo);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString() << "\n" << TopologySummary(topo);
+  EXPECT_NE(status.message().find("GPUs 0 and 1 are one PCI device (0000:80:00.0)"), std::string::npos)
+      << status.ToString();
+}
+
 // Without a GPU backend (no CUDA or NVML plugin, as Debian's hwloc) and without PCI names, a GPU
 // that plan-sim has a preset for is named from its PCI device id; any other by its ids.
 TEST_F(TopologyTest, GpuWithoutBackendIsNamedByItsPciIds) {
