@@ -136,7 +136,10 @@ class PipelineSim {
   void Transfer(int from, const PipelineTask& t, Landed landed) {
     SerialResource& link = t.forward ? *down_[from] : *up_[from];
     const double start = std::max(sim_.Now(), link.FreeAt());
-    link.Submit(in_.transfer_seconds, [this, from, t, start, landed] {
+    const int boundary = t.forward ? from : (from + in_.pp - 1) % in_.pp;
+    const double seconds = in_.boundary_transfer_seconds.empty() ? in_.transfer_seconds
+                                                                 : in_.boundary_transfer_seconds[size_t(boundary)];
+    link.Submit(seconds, [this, from, t, start, landed] {
       result_.transfers[from].push_back({t, start, sim_.Now()});
       (t.forward ? fwd_ready_ : bwd_ready_)[ReadyIndex(from, t)] = true;
       landed();

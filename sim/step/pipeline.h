@@ -20,6 +20,9 @@ struct PipelineInput {
   // for ZeRO-1's overlapped parameter all-gather, param_gather.h); empty: the same as forward.
   std::vector<std::vector<double>> first_forward;
   double transfer_seconds = 0;  // one activation (or its gradient) between adjacent stages
+  // Per boundary, when they differ: [s] between stage s and s+1 (mod pp; the last is the
+  // interleaved schedule's wrap from stage pp-1 to 0), both directions. Empty: transfer_seconds.
+  std::vector<double> boundary_transfer_seconds;
   // Megatron-LM's default: communication and compute take turns. Under 1F1B each stage runs
   // StageProgram: at an exchange it waits until its neighbours have posted the matching
   // operations (a transfer starts only when both ends are there) and every transfer has landed.

@@ -6,6 +6,7 @@
 #include <array>
 #include <limits>
 #include <map>
+#include <set>
 #include <numeric>
 #include <string_view>
 
@@ -47,6 +48,21 @@ StepModel::StepModel(const ModelSpec& model, const ClusterSpec& cluster, const T
 // Megatron's rank order: TP fastest, then DP, then PP; GPUs are numbered node-major.
 int StepModel::Gpu(const Layout& l, int stage, int dp_rank, int tp_rank) const {
   return stage * l.dp * l.tp + dp_rank * l.tp + tp_rank;
+}
+
+std::vector<int> StepModel::ReplicasSharingNodes(const Layout& l, int stage_a, int stage_b) const {
+  const int gpn = cluster_.node.gpus;
+  std::set<int> nodes;
+  for (int stage : {stage_a, stage_b})
+    for (int r = 0; r < l.tp; ++r) nodes.insert(Gpu(l, stage, 0, r) / gpn);
+  std::vector<int> replicas;
+  for (int d = 0; d < l.dp; ++d) {
+    bool shares = false;
+    for (int stage : {stage_a, stage_b})
+      for (int r = 0; r < l.tp && !shares; ++r) shares = nodes.count(Gpu(l, stage, d, r) / gpn) > 0;
+    if (shares) replicas.push_back(d);
+  }
+  return replicas;
 }
 
 std::string StepModel::Infeasible(const Layout& l, std::string* rule) const {
@@ -290,8 +306,10 @@ double StepModel::TiedEmbeddingSeconds(const Layout& l) {
   q.collective = coll::Collective::kAllReduce;
   q.bytes = VocabShard(model_, l.tp) * model_.hidden * training_.grad_reduce_bytes;
   q.elem_size = training_.grad_reduce_bytes;
-  // Every TP rank of a replica pairs its two copies at once, each pair over its GPUs' own NICs.
-  for (int r = 0; r < l.tp; ++r) q.groups.push_back({Gpu(l, 0, 0, r), Gpu(l, l.pp - 1, 0, r)});
+  // Every TP rank of a replica pairs its two copies at once, each pair over its GPUs' own NICs,
+  // and so do the replicas that share those nodes (one pair was costed where 8 shared 2 NICs).
+  for (int d : ReplicasSharingNodes(l, 0, l.pp - 1))
+    for (int r = 0; r < l.tp; ++r) q.groups.push_back({Gpu(l, 0, d, r), Gpu(l, l.pp - 1, d, r)});
   return coster_.Cost(q).seconds;
 }
 
@@ -427,15 +445,21 @@ StepModel::StageCosts StepModel::Costs(const Layout& l, CostsFor purpose) {
     }
   }
   // Pipeline messages: one micro-batch's activations (b x s x h), split over the TP ranks
-  // (each sends 1/tp, then an all-gather inside the node) when scatter/gather is on.
+  // (each sends 1/tp, then an all-gather inside the node) when scatter/gather is on. Each
+  // boundary on its own GPUs: with tp x dp below a node's GPUs some boundaries stay inside a node
+  // and others cross (all were costed as stage 0 -> 1; QA, session 56). The DP replicas whose GPUs
+  // share those nodes send at the same moment, through the same NICs.
   if (l.pp > 1) {
     const double bytes = double(l.mb) * model_.seq_len * model_.hidden * training_.bytes_per_value;
     const bool split = training_.pp_scatter_gather && l.tp > 1 && !l.sp;
-    std::vector<std::pair<int, int>> pairs;
-    for (int r = 0; r < l.tp; ++r) pairs.push_back({Gpu(l, 0, 0, r), Gpu(l, 1, 0, r)});
-    costs.transfer_seconds = coster_.Transfers(pairs, split || l.sp ? bytes / l.tp : bytes);
-    if (split) {
-      costs.transfer_seconds += PassSeconds({{}, {{coll::Collective::kAllGather, bytes}}}, l, 1, nullptr);
+    for (int s = 0; s < l.pp; ++s) {
+      const int next = (s + 1) % l.pp;
+      std::vector<std::pair<int, int>> pairs;
+      for (int d : ReplicasSharingNodes(l, s, next))
+        for (int r = 0; r < l.tp; ++r) pairs.push_back({Gpu(l, s, d, r), Gpu(l, next, d, r)});
+      double seconds = coster_.Transfers(pairs, split || l.sp ? bytes / l.tp : bytes);
+      if (split) seconds += PassSeconds({{}, {{coll::Collective::kAllGather, bytes}}}, l, next, nullptr);
+      costs.transfer_seconds.push_back(seconds);
     }
   }
   // Megatron's count: every pass, recomputation included, attention in full. The model's: forward
@@ -467,9 +491,11 @@ double StepModel::EstimateSeconds(const Layout& l) {
     for (const ChunkCost& cc : c.chunks[s]) f += cc.forward + cc.backward;
     slowest_stage = std::max(slowest_stage, f);
   }
-  // Megatron's formula: (m + (p - 1) / v) micro-batch times of the slowest stage.
-  const double pipeline = (m + double(l.pp - 1) / l.v) * slowest_stage +
-                          2 * (l.pp - 1) * c.transfer_seconds;
+  // Megatron's formula: (m + (p - 1) / v) micro-batch times of the slowest stage, and a
+  // message each way over every boundary of the fill and drain.
+  double boundaries = 0;
+  for (int s = 0; s + 1 < l.pp; ++s) boundaries += c.transfer_seconds[size_t(s)];
+  const double pipeline = (m + double(l.pp - 1) / l.v) * slowest_stage + 2 * boundaries;
   return pipeline + OptimizerSeconds(l, 0);
 }
 
@@ -503,7 +529,7 @@ StepResult StepModel::SimulateMicroBatches(const Layout& l, bool keep_trace, int
   in.pp = l.pp;
   in.v = l.v;
   in.microbatches = r.microbatches;
-  in.transfer_seconds = costs.transfer_seconds;
+  in.boundary_transfer_seconds = costs.transfer_seconds;
   in.blocking_sends = !training_.pp_overlap;
   in.forward.resize(l.pp);
   in.backward.resize(l.pp);
@@ -541,6 +567,7 @@ StepResult StepModel::SimulateMicroBatches(const Layout& l, bool keep_trace, int
     for (size_t c = 0; c < gathers[s].exposed.size(); ++c) r.first_forward_dp_seconds[s][c] += gathers[s].exposed[c];
   PipelineInput instant = in;
   instant.transfer_seconds = 0;
+  instant.boundary_transfer_seconds.clear();
   const PipelineResult ideal = SimulatePipeline(instant);
   // The same without the gathers' waits: what they add to a stage's idle time is DP time.
   PipelineResult ideal_without_gathers;

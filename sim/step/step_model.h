@@ -114,7 +114,9 @@ class StepModel {
   };
   struct StageCosts {
     std::vector<std::vector<ChunkCost>> chunks;  // [stage][chunk]
-    double transfer_seconds = 0;
+    // One micro-batch's activation (or its gradient) across boundary s: stage s to s+1, the last
+    // from stage pp-1 back to 0 (interleaved schedules). Empty without a pipeline.
+    std::vector<double> transfer_seconds;
     double counted_flops_per_mb = 0;  // whole model, one micro-batch, one TP rank
     double model_flops_per_mb = 0;
   };
@@ -144,6 +146,9 @@ class StepModel {
   // their two copies after the backward, before the optimizer (Megatron-LM's
   // _allreduce_embedding_grads), seconds; 0 when there is nothing to tie.
   double TiedEmbeddingSeconds(const Layout& layout);
+  // The DP replicas (0 among them) whose GPUs of stages `stage_a` and `stage_b` lie on the nodes
+  // of replica 0's: they send between those stages at the same moment, through the same NICs.
+  std::vector<int> ReplicasSharingNodes(const Layout& layout, int stage_a, int stage_b) const;
   double StageParameters(const Layout& layout, int stage) const;
   // The layers of each virtual stage (pipeline_split.h); InputError when there is no split.
   std::vector<int> SplitOf(const Layout& layout) const;

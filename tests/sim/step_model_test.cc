@@ -7,6 +7,7 @@
 
 #include "sim/common/input_error.h"
 #include "sim/step/step_model.h"
+#include "test_support.h"
 
 namespace braid::sim {
 namespace {
@@ -172,6 +173,57 @@ TEST(TiedEmbedding, FirstAndLastStagesSumTheirCopiesGradients) {
   EXPECT_GT(tied_span(0).end, tied_span(0).start);
   const StepResult flat = Simulate(WithOverlap(GradReduceOverlap::kAlways), kNoPipeline);
   for (const auto& s : flat.dp_spans[0]) EXPECT_NE(s.label, "embedding grad all-reduce");
+}
+
+// The mean time of stage `from`'s transfers in the direction given (activations or gradients).
+double MeanTransferSeconds(const StepResult& r, int from, bool forward) {
+  double sum = 0;
+  int n = 0;
+  for (const TaskTiming& t : r.pipeline.transfers[size_t(from)])
+    if (t.task.forward == forward) sum += t.end - t.start, ++n;
+  return n ? sum / n : 0;
+}
+
+// Each pipeline boundary is costed on its own GPUs: tp=4, pp=4 on two DGX H100 nodes keeps the
+// 0 -> 1 and 2 -> 3 boundaries inside a node and crosses between nodes at 1 -> 2, whose transfers
+// take longer (they were all costed as 0 -> 1, NVLink; QA, session 56).
+TEST(PipelineTransfers, EachBoundaryIsCostedOnItsOwnGpus) {
+  ClusterSpec cluster = LoadCluster("dgx-h100");
+  SizeForGpus(&cluster, 16);
+  TrainingSpec t;
+  t.global_batch = 8;
+  StepModel model(LoadModel("llama-2-7b"), cluster, t, ComputeModel(cluster.gpu));
+  const StepResult r = model.Simulate(ParseLayout("tp=4,pp=4,dp=1,mb=1"), /*keep_trace=*/true);
+  const double inside = MeanTransferSeconds(r, 0, true), across = MeanTransferSeconds(r, 1, true);
+  EXPECT_GT(across, 2 * inside) << inside << " s inside a node, " << across << " s across";
+  EXPECT_NEAR(MeanTransferSeconds(r, 2, true), inside, 1e-9 * inside);
+  EXPECT_NEAR(MeanTransferSeconds(r, 2, false), across, 1e-9 * across) << "stage 2's gradients cross back to stage 1";
+}
+
+// The DP replicas whose GPUs share a node send their pipeline messages and tied-embedding
+// reductions at the same moment, through the node's NICs: on the PCIe preset (2 NICs for 8 GPUs,
+// GPUs 0-3 on the first) tp=2, dp=4 puts four GPUs' flows on each NIC, where replica 0's two
+// alone were costed (QA, session 56).
+TEST(PipelineTransfers, ReplicasSharingANodeShareItsNics) {
+  ClusterSpec cluster = LoadCluster("pcie-a100");
+  SizeForGpus(&cluster, 16);
+  TrainingSpec t;
+  t.global_batch = 16;
+  const ModelSpec gpt = LoadModel("megatron-1.7b");
+  StepModel model(gpt, cluster, t, ComputeModel(cluster.gpu));
+  const StepResult r = model.Simulate(ParseLayout("tp=2,pp=2,dp=4,mb=1"), /*keep_trace=*/true);
+  const double nic_Bps = cluster.node.nic_Gbps / 8 * 1e9 * cluster.node.nic_efficiency;
+  // Each GPU sends half of one micro-batch's activation (scatter/gather), four per NIC.
+  const double activation = double(gpt.seq_len) * gpt.hidden * t.bytes_per_value;
+  const double nic_seconds = 4 * (activation / 2) / nic_Bps;
+  EXPECT_GT(MeanTransferSeconds(r, 0, true), nic_seconds);
+  EXPECT_LT(MeanTransferSeconds(r, 0, true), 1.25 * nic_seconds) << "the NIC time and a 2-GPU all-gather";
+  // Each pair exchanges its half of the vocabulary's gradients, four pairs per NIC.
+  double tied = 0;
+  for (const CommSpan& span : r.dp_spans[0])
+    if (span.label == "embedding grad all-reduce") tied = span.end - span.start;
+  const double shard_bytes = VocabShard(gpt, 2) * gpt.hidden * t.grad_reduce_bytes;
+  EXPECT_GT(tied, 0.95 * 4 * shard_bytes / nic_Bps);
 }
 
 // Backward TP collectives beside the GEMMs (modern Megatron-LM) expose less TP time and shorten
