@@ -16,8 +16,8 @@ struct SearchOptions {
   Layout fixed;                         // values of the pinned keys
   std::vector<std::string> fixed_keys;  // which keys of `fixed` are pinned (tp, pp, dp, mb, ...)
   // Candidates whose estimate is within this factor of the best estimate are simulated (at most
-  // max(max_simulated, top), at least 2 * top when there are that many); the others are left
-  // out as slower by the closed-form estimate.
+  // max(max_simulated, top), at least 2 * max(top, 10) when there are that many); the others are
+  // left out as slower by the closed-form estimate.
   double simulate_within = 1.3;
   int max_simulated = 64;
   std::function<void(int done, int total)> progress;  // during simulation

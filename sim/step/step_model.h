@@ -146,6 +146,8 @@ class StepModel {
   // their two copies after the backward, before the optimizer (Megatron-LM's
   // _allreduce_embedding_grads), seconds; 0 when there is nothing to tie.
   double TiedEmbeddingSeconds(const Layout& layout);
+  // What DP communication adds to a step at least (EstimateSeconds' share of it), seconds.
+  double DpFloorSeconds(const Layout& layout, const StageCosts& costs);
   // The DP replicas (0 among them) whose GPUs of stages `stage_a` and `stage_b` lie on the nodes
   // of replica 0's: they send between those stages at the same moment, through the same NICs.
   std::vector<int> ReplicasSharingNodes(const Layout& layout, int stage_a, int stage_b) const;

@@ -173,10 +173,12 @@ TEST(MegatronSc21, PublishedLayoutAgainstUnconstrainedBest) {
     std::printf("%-14s published tp=%d pp=%-2d: %.3f of best (%s)\n", row.preset.c_str(), row.tp,
                 row.pp, ratio, LayoutToString(best.layout).c_str());
   }
-  // Session 17 (PyTorch DDP's bucket copies of the gradients: 3.6B at tp=1 fits only with mb <= 2,
-  // 7.5B at tp=2 needs a pipeline): 7 rows within 5%, worst 0.814 (39.1B, whose published pp=2
-  // cannot interleave). Session 16: 6 rows; session 14: 5 rows, worst 0.793.
-  EXPECT_GE(within, 7);
+  // Session 56 (micro-batches of every divisor up to 64: 145.6B's published tp=8, pp=8 at mb=3,
+  // v=10 is 0.960 of the best): 8 rows within 5%. Session 17 (PyTorch DDP's bucket copies of the
+  // gradients: 3.6B at tp=1 fits only with mb <= 2, 7.5B at tp=2 needs a pipeline): 7 rows,
+  // worst 0.814 (39.1B, whose published pp=2 cannot interleave). Session 16: 6 rows; session 14:
+  // 5 rows, worst 0.793.
+  EXPECT_GE(within, 8);
   EXPECT_GE(worst, 0.81);
 }
 
