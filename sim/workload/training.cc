@@ -113,6 +113,9 @@ void ParseLayoutKeys(const std::string& text, const std::string& origin, Layout*
     size_t comma = text.find(',', start);
     std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    // Blanks around an entry are no part of it ("tp=2, pp=2" named a key " pp"; QA, session 56).
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
     if (item.empty()) {
       throw InputError(fmt::format("{}: \"{}\" has an empty entry (a doubled, leading or trailing comma?)", origin,
                                    text));

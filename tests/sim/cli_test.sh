@@ -177,6 +177,9 @@ expect_bad "cluster beyond the GPU limit" "nodes x GPUs per node = 8388608 GPUs 
 # ... refused when the file is read, not only when a command would use every GPU (QA, session 56).
 expect_bad "cluster beyond the GPU limit, read" "$tmp/million-nodes.json" "8388608 GPUs is more than the 1048576" -- \
   topo --cluster "$tmp/million-nodes.json"
+# Blanks after the commas of --layout / --fix are not part of the keys ("tp=2, pp=2").
+expect_ok "layout with blanks" simulate --model llama-2-7b --cluster dgx-h100 --gpus 8 --global-batch 8 \
+  --layout "tp=2, pp=2, dp=2"
 # Sizes that round to the same all-to-all call give one row, as braid-perf prints them.
 expect_ok "collective rows once per call" collective --cluster dgx-a100 --collective alltoall -b 4 -e 64 --format csv
 [ "$(grep -vc '^#' "$tmp/out")" -eq 4 ] || fail "collective rows once per call: $(cat "$tmp/out")"
