@@ -12,16 +12,19 @@
 namespace braid::sim {
 namespace {
 
+// `model` on `gpus` GPUs of the preset `cluster_name`, one step of `layout_keys`, with its trace.
+StepResult SimulateOn(const std::string& cluster_name, int gpus, const std::string& model_name,
+                      const TrainingSpec& training, const std::string& layout_keys) {
+  ClusterSpec cluster = LoadCluster(cluster_name);
+  SizeForGpus(&cluster, gpus);
+  StepModel model(LoadModel(model_name), cluster, training, ComputeModel(cluster.gpu));
+  return model.Simulate(ParseLayout(layout_keys), /*keep_trace=*/true);
+}
+
 // Megatron 1.7B on two DGX A100 nodes: small enough to simulate in milliseconds, with enough
 // gradient bytes (GBs per GPU) that the DP all-reduce is visible.
 StepResult Simulate(const TrainingSpec& training, const std::string& layout_keys) {
-  ClusterSpec cluster = LoadCluster("dgx-a100");
-  SizeForGpus(&cluster, 16);
-  StepModel model(LoadModel("megatron-1.7b"), cluster, training, ComputeModel(cluster.gpu));
-  Layout layout;
-  std::vector<std::string> keys;
-  ParseLayoutKeys(layout_keys, "test", &layout, &keys);
-  return model.Simulate(layout, /*keep_trace=*/true);
+  return SimulateOn("dgx-a100", 16, "megatron-1.7b", training, layout_keys);
 }
 
 TrainingSpec WithOverlap(GradReduceOverlap overlap) {
@@ -188,12 +191,9 @@ double MeanTransferSeconds(const StepResult& r, int from, bool forward) {
 // 0 -> 1 and 2 -> 3 boundaries inside a node and crosses between nodes at 1 -> 2, whose transfers
 // take longer (they were all costed as 0 -> 1, NVLink; QA, session 56).
 TEST(PipelineTransfers, EachBoundaryIsCostedOnItsOwnGpus) {
-  ClusterSpec cluster = LoadCluster("dgx-h100");
-  SizeForGpus(&cluster, 16);
   TrainingSpec t;
   t.global_batch = 8;
-  StepModel model(LoadModel("llama-2-7b"), cluster, t, ComputeModel(cluster.gpu));
-  const StepResult r = model.Simulate(ParseLayout("tp=4,pp=4,dp=1,mb=1"), /*keep_trace=*/true);
+  const StepResult r = SimulateOn("dgx-h100", 16, "llama-2-7b", t, "tp=4,pp=4,dp=1,mb=1");
   const double inside = MeanTransferSeconds(r, 0, true), across = MeanTransferSeconds(r, 1, true);
   EXPECT_GT(across, 2 * inside) << inside << " s inside a node, " << across << " s across";
   EXPECT_NEAR(MeanTransferSeconds(r, 2, true), inside, 1e-9 * inside);
@@ -350,15 +350,9 @@ TEST(Mfu, StaysBelowOneForLongCausalSequencesAtPeakAttention) {
 // last backward) and is idle most of the step; describing it made the heavy stages' pace read as
 // a bubble that more micro-batches would fill.
 TEST(Breakdown, DescribesTheBusiestStage) {
-  ClusterSpec cluster = LoadCluster("dgx-a100");
-  SizeForGpus(&cluster, 16);
   TrainingSpec training;
   training.global_batch = 32;
-  StepModel model(LoadModel("llama-2-7b"), cluster, training, ComputeModel(cluster.gpu));
-  Layout layout;
-  std::vector<std::string> keys;
-  ParseLayoutKeys("tp=2,pp=4,dp=2,first=5,last=5", "test", &layout, &keys);
-  const StepResult r = model.Simulate(layout, true);
+  const StepResult r = SimulateOn("dgx-a100", 16, "llama-2-7b", training, "tp=2,pp=4,dp=2,first=5,last=5");
   ASSERT_EQ(r.stage_layers, (std::vector<int>{5, 11, 11, 5}));
   EXPECT_TRUE(r.critical_stage == 1 || r.critical_stage == 2) << r.critical_stage;
   const Breakdown& b = r.breakdown;
