@@ -6,8 +6,8 @@
 #include <array>
 #include <limits>
 #include <map>
-#include <set>
 #include <numeric>
+#include <set>
 #include <string_view>
 
 #include "sim/common/input_error.h"
