@@ -64,6 +64,11 @@ Choice Choose(const GemmArgs& args, const DeviceInfo& device) {
   }
   choice.why_portable = TmaObstacle(args);
   if (!choice.why_portable.empty()) return choice;
+  if (!sm90a::TileCountFitsInt(args.m, args.n)) {
+    choice.why_portable = "M x N is more than 2^31 - 1 tiles of " + std::to_string(sm90a::kBlockM) + " x " +
+                          std::to_string(sm90a::kBlockN);
+    return choice;
+  }
   choice.hopper = sm90a::FindGemmSm90aVariant(VariantName(args).c_str());
   if (choice.hopper == nullptr) {
     choice.why_portable = "variant " + VariantName(args) + " not built (BRAID_GEMM_SM90A_VARIANTS)";

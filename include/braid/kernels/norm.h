@@ -4,7 +4,9 @@
 // r * cols); gamma and beta have cols elements. Element types: bf16, fp16 or fp32 (`type` applies
 // to x, y, dy, dx, gamma and beta alike). The per-row statistics mean and rstd are fp32 arrays of
 // `rows` elements. All arithmetic is fp32; each bf16/fp16/fp32 output element is rounded once
-// (round-to-nearest-even).
+// (round-to-nearest-even). Range: the CUDA kernels sum squares in fp32 (as PyTorch's do), so a
+// row with |x| (LayerNorm: |x - mean|) above about 1.8e19 overflows the sum and gives rstd = 0;
+// the host reference sums in double and does not.
 //
 // LayerNorm forward (var is the biased, i.e. population, variance over the row):
 //   mean = sum_j x[j] / cols,  var = sum_j (x[j] - mean)^2 / cols,  rstd = 1 / sqrt(var + eps)

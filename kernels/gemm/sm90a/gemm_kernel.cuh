@@ -23,6 +23,7 @@
 
 #include "kernels/gemm/epilogue.cuh"
 #include "kernels/gemm/sm90a/epilogue_staging.h"
+#include "kernels/gemm/sm90a/gemm_sm90a.h"
 #include "kernels/gemm/sm90a/ptx.cuh"
 #include "kernels/gemm/sm90a/smem_descriptor.h"
 #include "kernels/gemm/sm90a/wgmma.cuh"
@@ -30,9 +31,6 @@
 
 namespace braid::kernels::sm90a {
 
-inline constexpr int kBlockM = 128;  // output rows per tile (two consumers x 64)
-inline constexpr int kBlockN = 256;  // output columns per tile (the widest wgmma)
-inline constexpr int kBlockK = 64;   // k per stage: one 128-byte swizzle row of 16-bit values
 inline constexpr int kStages = 4;
 inline constexpr int kConsumers = 2;
 inline constexpr int kThreads = 128 * (1 + kConsumers);
@@ -45,6 +43,7 @@ inline constexpr int kConsumerRegisters = 232;
 // the producer gave back, or setmaxnreg.inc waits for ever. With __launch_bounds__(kThreads, 1)
 // ptxas may give each thread up to 64 K / kThreads registers, in steps of 8 (168 for 384
 // threads); the budget below assumes it uses them all, which `ptxas -v` shows (168 registers).
+// LaunchGemm checks the compiled kernel's count once per process (LaunchRegistersSuffice).
 inline constexpr int kLaunchRegisters = 65536 / kThreads / 8 * 8;
 static_assert((kProducerRegisters + kConsumers * kConsumerRegisters) * 128 <= kLaunchRegisters * kThreads,
               "the consumers' setmaxnreg.inc needs more registers than the producer's dec frees");

@@ -77,6 +77,25 @@ Status EncodeOperandMap(CUtensorMap* map, const void* base, int64_t rows, int64_
   return Status::Ok();
 }
 
+// The warp-specialised register split (setmaxnreg) needs the registers per thread that ptxas
+// gave the kernel at launch: with fewer, the consumers' setmaxnreg.inc would wait for ever (the
+// kernel's 10 s barrier trap would end it). A compiler that allocates differently makes the
+// launch fail with this message instead.
+inline Status LaunchRegistersSuffice(const void* kernel) {
+  cudaFuncAttributes attributes{};
+  if (const cudaError_t err = cudaFuncGetAttributes(&attributes, kernel); err != cudaSuccess) {
+    return Status::SystemError(std::string("GemmCuda: cannot read the Hopper kernel's attributes: ") +
+                               cudaGetErrorString(err));
+  }
+  constexpr int kNeeded = (kProducerRegisters + kConsumers * kConsumerRegisters) * 128;  // per CTA
+  if (attributes.numRegs * kThreads < kNeeded) {
+    return Status::SystemError("GemmCuda: the Hopper kernel was compiled with " + std::to_string(attributes.numRegs) +
+                               " registers per thread; its setmaxnreg split needs " +
+                               std::to_string((kNeeded + kThreads - 1) / kThreads) + " (check ptxas -v)");
+  }
+  return Status::Ok();
+}
+
 template <typename T, bool kAMnMajor, bool kBMnMajor>
 Status LaunchGemm(const GemmArgs& args, int num_sms, cudaStream_t stream) {
   CUtensorMap map_a, map_b;
@@ -100,12 +119,13 @@ Status LaunchGemm(const GemmArgs& args, int num_sms, cudaStream_t stream) {
   auto* kernel = &GemmSm90aKernel<T, kAMnMajor, kBMnMajor>;
   // Raising the dynamic shared-memory limit is an attribute of the function on the current
   // device: set once per device (a process driving two GPUs needs it on both), remembered in a
-  // flag per device so later launches skip the driver call.
+  // flag per device so later launches skip the driver calls. The register check rides along.
   static std::atomic<bool> attribute_set[kMaxRememberedDevices] = {};
   int device = 0;
   cudaError_t attribute_error = cudaGetDevice(&device);
   const bool remembered = attribute_error == cudaSuccess && device >= 0 && device < kMaxRememberedDevices;
   if (attribute_error == cudaSuccess && !(remembered && attribute_set[device].load(std::memory_order_acquire))) {
+    if (Status registers = LaunchRegistersSuffice(reinterpret_cast<const void*>(kernel)); !registers.ok()) return registers;
     attribute_error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            static_cast<int>(kSharedBytes));
     if (attribute_error == cudaSuccess && remembered) attribute_set[device].store(true, std::memory_order_release);
