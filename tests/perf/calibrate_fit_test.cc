@@ -32,6 +32,18 @@ TEST(CalibrateFit, OneOutlierMovesTheFitLittle) {
   EXPECT_NEAR(fit.GBps, 5.0, 0.1);
 }
 
+// calibrate warns with the size where the fit is worst: a curve its regimes cannot follow (TCP
+// over loopback streams at 2.2 GB/s at 64 KiB-1 MiB and twice that from 2 MiB).
+TEST(CalibrateFit, NamesTheSizeWhereTheFitIsWorst) {
+  AlphaBeta truth{1.0, 5.0};
+  auto points = Curve(1 << 24, [&](double s) { return truth.Microseconds(s); });
+  points[20].value /= 3;  // 1 MiB measured three times as fast as the line through the others
+  LinkFit fit = FitLink(points, {}, {});
+  EXPECT_EQ(fit.worst_bytes, 1 << 20);
+  EXPECT_NEAR(fit.max_relative_error, std::abs(fit.Microseconds(1 << 20) / points[20].value - 1), 1e-12);
+  EXPECT_GT(fit.max_relative_error, 1.5);
+}
+
 TEST(CalibrateFit, FindsTheProtocolSwitch) {
   // Eager up to 8 KiB (0.5 us + 2 GB/s), then rendezvous (3 us + 6 GB/s): a jump at 16 KiB.
   auto us = [](double s) { return s <= 8192 ? 0.5 + s / 2e3 : 3.0 + s / 6e3; };

@@ -157,8 +157,12 @@ LinkFit FitLink(const std::vector<SizedValue>& latency_us, const std::vector<Siz
     if (streaming(p) && p.bytes >= kExchangeStreamMinBytes)
       exchanged.push_back(p.bytes / p.value / 1e3);  // bytes/us = MB/s, to GB/s
   if (!exchanged.empty()) fit.bidir_GBps = std::max(fit.bidir_GBps, Median(exchanged));
-  for (const SizedValue& p : points)
-    fit.max_relative_error = std::max(fit.max_relative_error, std::abs(fit.Microseconds(p.bytes) / p.value - 1));
+  for (const SizedValue& p : points) {
+    const double error = std::abs(fit.Microseconds(p.bytes) / p.value - 1);
+    if (error <= fit.max_relative_error) continue;
+    fit.max_relative_error = error;
+    fit.worst_bytes = p.bytes;
+  }
   return fit;
 }
 

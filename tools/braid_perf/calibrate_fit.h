@@ -34,6 +34,7 @@ struct LinkFit {
   AlphaBeta small;
   double bidir_GBps = 0;
   double max_relative_error = 0;  // of the two-piece fit over the latency points
+  double worst_bytes = 0;         // the latency point where it is largest
   double Microseconds(double bytes) const {
     return has_small && bytes <= small_max_bytes ? small.Microseconds(bytes) : large.Microseconds(bytes);
   }

@@ -70,8 +70,9 @@ class OutputFile {
 // stdio keeps a write's failure (a full disk, a closed pipe) until the flush: unchecked, the
 // document was lost with exit 0 (`--json - > /dev/full`; QA, session 53).
 bool StdoutWritten(const char* what) {
-  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return true;
-  std::fprintf(stderr, "braid-perf: writing %s to stdout failed: %s\n", what, std::strerror(errno));
+  const std::string error = tools::WriteStdout("", what);
+  if (error.empty()) return true;
+  std::fprintf(stderr, "braid-perf: %s\n", error.c_str());
   return false;
 }
 

@@ -26,15 +26,6 @@ struct Options {
   std::string out_path = "-";
 };
 
-// "" or why writing failed. A file is replaced whole, so a failed write keeps the old one.
-std::string WriteOutput(const std::string& out_path, const std::string& text) {
-  if (out_path == "-") {
-    std::fputs(text.c_str(), stdout);
-    return std::fflush(stdout) == 0 ? "" : std::string("writing to stdout failed: ") + std::strerror(errno);
-  }
-  return braid::tools::ReplaceFile(out_path, text);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,7 +68,7 @@ int main(int argc, char** argv) {
   }
 
   std::string text = options.format == "json" ? braid::TopologyToJson(topo) : braid::TopologySummary(topo);
-  if (std::string error = WriteOutput(options.out_path, text); !error.empty()) {
+  if (std::string error = braid::tools::WriteOutput(options.out_path, text); !error.empty()) {
     std::fprintf(stderr, "braid-topo: %s\n", error.c_str());
     return kExitBadInput;
   }

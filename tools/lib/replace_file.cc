@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -128,6 +129,16 @@ std::string WritableError(const std::string& path) {
   close(fd);
   unlink(temp.c_str());
   return "";
+}
+
+std::string WriteStdout(const std::string& text, const std::string& what) {
+  const bool written = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+  if (std::fflush(stdout) == 0 && written && !std::ferror(stdout)) return "";
+  return fmt::format("writing {}{}to stdout failed: {}", what, what.empty() ? "" : " ", std::strerror(errno));
+}
+
+std::string WriteOutput(const std::string& path, const std::string& text) {
+  return path == "-" ? WriteStdout(text) : ReplaceFile(path, text);
 }
 
 std::string ReplaceFile(const std::string& path, const std::string& text) {

@@ -24,6 +24,14 @@ std::string WritableError(const std::string& path);
 // "" or the error ("writing '<path>' failed: <why>").
 std::string ReplaceFile(const std::string& path, const std::string& text);
 
+// Writes `text` to stdout and flushes it. stdio keeps a write's failure (a full disk, a closed
+// pipe) until the flush, so unchecked the output was lost with exit 0 (`> /dev/full`). Returns
+// "" or "writing <what> to stdout failed: <why>" (`what` empty: "writing to stdout failed: ...").
+std::string WriteStdout(const std::string& text, const std::string& what = "");
+
+// WriteStdout for "-", else ReplaceFile.
+std::string WriteOutput(const std::string& path, const std::string& text);
+
 // Whether two paths name one file: the same existing file (hard links, symlinks, /dev/stdout
 // for "-", which stands for stdout), or, when one is not there yet, the same path once "." / ".."
 // and symbolic links (a dangling one names the file writing through it would create) are
