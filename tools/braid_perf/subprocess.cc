@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,12 +19,23 @@
 
 #include "interruption.h"
 
-extern char** environ;
-
 namespace braid::perf {
 namespace {
 
 namespace fs = std::filesystem;
+
+// In a forked child before exec: handled termination signals back to their default action, so
+// that one arriving before exec ends the child instead of running braid-perf's handler in it.
+// Ignored ones stay ignored (nohup), as exec would leave them.
+void ResetTerminationHandlers() {
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction current {};
+    if (sigaction(signal_number, nullptr, &current) == 0 && current.sa_handler != SIG_IGN)
+      sigaction(signal_number, &default_action, nullptr);
+  }
+}
 
 bool IsExecutableFile(const fs::path& candidate) {
   std::error_code ec;
@@ -75,34 +86,58 @@ int RunCapturing(const std::vector<std::string>& argv, const std::string& input,
     *output = fmt::format("cannot run {}: pipe: {}", argv[0], std::strerror(errno));
     return -1;
   }
-  // The child's end of the pipe becomes its captured stream(s); dup2 leaves O_CLOEXEC behind, so
-  // the pipe's own descriptors close at exec and the parent sees the end when the child exits.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, input.c_str(), O_RDONLY, 0);
-  const bool keep[3] = {false, capture != Capture::kStderr, capture != Capture::kStdout};
-  for (int stream : {1, 2}) {
-    if (keep[stream]) posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], stream);
-    else posix_spawn_file_actions_addopen(&actions, stream, "/dev/null", O_WRONLY, 0);
-  }
-  ChildWatch watch;  // a termination signal reaches the child (interruption.h)
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setsigmask(&attributes, &watch.child_mask());
-  // A process group of its own, so that the time limit (and a forwarded signal) also ends what
-  // the helper started itself: a wrapper script's program would otherwise run on, holding the
-  // pipe. Its input is a file and its output the pipe, so it never needs the terminal.
-  posix_spawnattr_setpgroup(&attributes, 0);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-  pid_t pid = 0;
-  const int spawn_error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
-  watch.Started(spawn_error == 0 ? pid : -1, /*leads_group=*/true);
-  posix_spawnattr_destroy(&attributes);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
-  if (spawn_error != 0) {
+  // The exec's failure (errno) comes back through this pipe; it closes at a successful exec.
+  int exec_fds[2];
+  if (pipe2(exec_fds, O_CLOEXEC) != 0) {
+    *output = fmt::format("cannot run {}: pipe: {}", argv[0], std::strerror(errno));
     close(pipe_fds[0]);
-    *output = fmt::format("cannot run {}: {}", argv[0], std::strerror(spawn_error));
+    close(pipe_fds[1]);
+    return -1;
+  }
+  const bool keep[3] = {false, capture != Capture::kStderr, capture != Capture::kStdout};
+  ChildWatch watch;  // a termination signal reaches the child (interruption.h)
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  const int fork_error = errno;
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec. A process group of its own, so that the
+    // time limit (and a forwarded signal) also ends what the helper started itself: a wrapper
+    // script's program would otherwise run on, holding the pipe. Its input is a file and its
+    // output the pipe, so it never needs the terminal. SIGTERM when braid-perf dies, even by
+    // SIGKILL, which no handler sees: a calibration's mpiexec went on measuring (and ended its
+    // ranks only when it was done; QA, session 57); on SIGTERM it ends its ranks.
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);  // braid-perf died before prctl
+    ResetTerminationHandlers();
+    sigprocmask(SIG_SETMASK, &watch.child_mask(), nullptr);
+    const int in = open(input.c_str(), O_RDONLY);
+    const int null_fd = open("/dev/null", O_WRONLY);
+    // dup2 leaves O_CLOEXEC behind: the pipes' own descriptors close at exec, so the parent
+    // sees the output's end when the child exits.
+    bool ready = in >= 0 && null_fd >= 0 && dup2(in, 0) == 0;
+    for (int stream : {1, 2}) ready = ready && dup2(keep[stream] ? pipe_fds[1] : null_fd, stream) == stream;
+    if (ready) execv(args[0], args.data());
+    const int error = errno;
+    [[maybe_unused]] const ssize_t sent = write(exec_fds[1], &error, sizeof error);
+    _exit(127);
+  }
+  if (pid > 0) setpgid(pid, pid);  // as the child does: whichever runs first
+  watch.Started(pid, /*leads_group=*/true);
+  close(pipe_fds[1]);
+  close(exec_fds[1]);
+  int exec_error = pid < 0 ? fork_error : 0;
+  if (pid > 0) {
+    ssize_t n;
+    do n = read(exec_fds[0], &exec_error, sizeof exec_error);
+    while (n < 0 && errno == EINTR);
+    if (n != ssize_t(sizeof exec_error)) exec_error = 0;  // closed by the exec: it runs
+  }
+  close(exec_fds[0]);
+  if (exec_error != 0) {
+    close(pipe_fds[0]);
+    if (pid > 0) watch.Wait();
+    *output = fmt::format("cannot run {}: {}", argv[0], std::strerror(exec_error));
     return -1;
   }
   output->clear();
