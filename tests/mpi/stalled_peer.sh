@@ -8,6 +8,8 @@
 # to end within a bound with a non-zero exit and the backend's message. Everything it started
 # (the launcher puts each rank in a session of its own, so by parentage) is killed on exit, pass
 # or fail.
+# The suite is an 8 B ping-pong, or with STALLED_SUITE (e.g. "bw -b 1M -e 1M --window 64") another;
+# either way the watchdog's allowance for one iteration must not stretch the bound.
 # Usage: stalled_peer.sh <backend> <message regex> <braid-perf> <mpiexec> <-n flag> [launcher flags...]
 set -u
 backend="$1"
@@ -19,10 +21,11 @@ shift 5
 timeout_s=2
 # BRAID_TIMEOUT + the watchdog's grace (2.2 + 5 s), plus the launcher tearing the job down.
 bound_s=25
+read -r -a suite <<<"${STALLED_SUITE:-latency -b 8 -e 8}"
 
 log="$(mktemp)"
-"${mpiexec}" "${np_flag}" 2 "$@" env BRAID_TIMEOUT="${timeout_s}" "${braid_perf}" latency \
-  --backend "${backend}" -b 8 -e 8 -n 2000000000 -w 0 -c 0 >"${log}" 2>&1 &
+"${mpiexec}" "${np_flag}" 2 "$@" env BRAID_TIMEOUT="${timeout_s}" "${braid_perf}" "${suite[@]}" \
+  --backend "${backend}" -n 2000000000 -w 0 -c 0 >"${log}" 2>&1 &
 job=$!
 # Every process below `$1`, deepest last.
 descendants() {
@@ -69,6 +72,7 @@ fi
 # backend, and MPI_Init has no timeout.
 for _ in $(seq 1 200); do  # up to 40 s for the set-up
   grep -q '^# Size' "${log}" && break
+  kill -0 "${job}" 2>/dev/null || break  # ended early (bad arguments)
   sleep 0.2
 done
 if ! grep -q '^# Size' "${log}"; then
@@ -76,7 +80,9 @@ if ! grep -q '^# Size' "${log}"; then
   cat "${log}"
   exit 1
 fi
-sleep 0.5  # into the measurement loop
+# Into the measurement loop; with STALLED_AFTER_S, far enough for the watchdog (which samples
+# once a second) to have timed the row's iterations.
+sleep "${STALLED_AFTER_S:-0.5}"
 started="$(descendants "${job}")"
 kill -STOP "${pid}"
 echo "stalled_peer: stopped rank 1 (pid ${pid}) of the ${backend} run"

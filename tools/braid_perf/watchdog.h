@@ -7,9 +7,9 @@
 // phases; a thread looks once a second, and after the limit without any progress (or sooner, a
 // same-host peer found exited) it prints a message and exits with 3. The launcher (MPICH's hydra, Open MPI's mpirun) then ends the other
 // ranks. The limit is BRAID_TIMEOUT plus a grace (WatchdogLimit), so that with the braid backend
-// braid's own, more precise Timeout comes first, plus the time the current iteration's bytes take
-// at kSlowestLinkBytesPerS: an iteration is one call, so a live but slow link moving a large
-// window must not look stalled (braid's own timeout counts progress within a call).
+// braid's own, more precise Timeout comes first, plus an allowance for one iteration
+// (IterationAllowanceS): an iteration is one call, so a live but slow link moving a large window
+// must not look stalled (braid's own timeout counts progress within a call).
 #pragma once
 
 #include <atomic>
@@ -37,9 +37,23 @@ double WatchdogLimit(double timeout_s);
 
 // The slowest rate (bytes/s) at which a link still counts as live: 1 MB/s.
 inline constexpr double kSlowestLinkBytesPerS = 1e6;
-// Bytes this rank moves in one iteration of the current row (set once per row, not per iteration).
+// How many times its slowest iteration so far an iteration of the row may take.
+inline constexpr double kIterationSlowdown = 10;
+
+// Seconds one iteration of `iteration_bytes` is allowed beyond the limit: the bytes at
+// kSlowestLinkBytesPerS, and once the row has timed iterations (`slowest_iteration_s` >= 0) at
+// most kIterationSlowdown times the slowest. The rate alone let a stalled peer of a 1 GiB row
+// go unnoticed for 36 minutes (QA, session 57).
+double IterationAllowanceS(uint64_t iteration_bytes, double slowest_iteration_s);
+
+// Bytes this rank moves in one iteration of the current row, and the row's number (set once
+// per row, not per iteration; one writer).
 inline std::atomic<uint64_t> g_iteration_bytes{0};
-inline void SetIterationBytes(uint64_t bytes) { g_iteration_bytes.store(bytes, std::memory_order_relaxed); }
+inline std::atomic<uint64_t> g_row{0};
+inline void SetIterationBytes(uint64_t bytes) {
+  g_iteration_bytes.store(bytes, std::memory_order_relaxed);
+  g_row.store(g_row.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
 
 class Watchdog {
  public:
