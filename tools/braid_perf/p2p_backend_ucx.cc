@@ -142,9 +142,10 @@ class UcxP2p final : public P2pBackend {
     if (user_tls) {
       tls_ = std::string(user_tls) + " (UCX_TLS)";
     } else if (local_) {
-      tls_ = local_tls ? local_tls : kBraidLocalTls;
-      if (device_) tls_ = tls_ + "," + kCudaLocalTls;
-      CheckUcs(ucp_config_modify(config, "TLS", tls_.c_str()), "ucp_config_modify(TLS)");
+      std::string tls = local_tls ? local_tls : kBraidLocalTls;
+      if (device_) tls = tls + "," + kCudaLocalTls;
+      CheckUcs(ucp_config_modify(config, "TLS", tls.c_str()), "ucp_config_modify(TLS)");
+      tls_ = local_tls ? tls + " (BRAID_UCX_LOCAL_TLS)" : tls;
     } else {
       tls_ = "UCX default";
     }
@@ -153,7 +154,7 @@ class UcxP2p final : public P2pBackend {
     params.features = UCP_FEATURE_TAG;
     ucs_status_t st = ucp_init(&params, config, &context_);
     ucp_config_release(config);
-    CheckUcs(st, "ucp_init");
+    CheckUcs(st, ("ucp_init with transports " + tls_).c_str());
     ucp_worker_params_t wparams{};
     wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
     wparams.thread_mode = UCS_THREAD_MODE_SINGLE;

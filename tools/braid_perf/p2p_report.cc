@@ -158,13 +158,15 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
   const bool latency = o.suite == P2pSuite::kLatency;
   // The run's identity on every row, so results of several runs can be concatenated and compared.
   text += "suite,backend,versus,nranks,memory,";
-  // warmup: the row's own (a backend's first size warms up longer than -w).
-  text += latency ? "size,latency_us,iterations,warmup,wrong"
-                  : "size,bandwidth_MBps,messages_per_s,iterations,warmup,window,wrong";
-  // The other backend's row has the same value columns and its own wrong bytes.
+  // warmup: the row's own (a backend's first size warms up longer than -w). seconds: the timed
+  // iterations' total, as in the JSON.
+  text += latency ? "size,latency_us,iterations,seconds,warmup,wrong"
+                  : "size,bandwidth_MBps,messages_per_s,iterations,seconds,warmup,window,wrong";
+  // The other backend's row has the same value columns and its own counts and wrong bytes.
   if (o.versus) {
-    text += latency ? ",versus_latency_us,versus_warmup,versus_wrong,ratio"
-                    : ",versus_bandwidth_MBps,versus_messages_per_s,versus_warmup,versus_wrong,ratio";
+    text += latency ? ",versus_latency_us,versus_iterations,versus_seconds,versus_warmup,versus_wrong,ratio"
+                    : ",versus_bandwidth_MBps,versus_messages_per_s,versus_iterations,versus_seconds,versus_warmup,"
+                      "versus_wrong,ratio";
   }
   text += "\n";
   const std::string run = fmt::format("{},{},{},{},{},", P2pSuiteName(*o.suite), BackendName(o.backend),
@@ -174,14 +176,16 @@ std::string P2pResultsToCsv(const Options& o, const RunContext& context, const P
     const P2pRow& row = results.rows[k];
     const std::string wrong = wrong_of(row);
     text += run;
-    text += latency ? fmt::format("{},{},{},{},{}", row.bytes, row.latency_us, row.iterations, row.warmup, wrong)
-                    : fmt::format("{},{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
-                                  row.iterations, row.warmup, row.window, wrong);
+    text += latency ? fmt::format("{},{},{},{},{},{}", row.bytes, row.latency_us, row.iterations, row.seconds,
+                                  row.warmup, wrong)
+                    : fmt::format("{},{},{},{},{},{},{},{}", row.bytes, row.bandwidth_MBps, row.messages_per_s,
+                                  row.iterations, row.seconds, row.warmup, row.window, wrong);
     if (o.versus) {
       const P2pRow& other = results.versus_rows[k];
-      text += latency ? fmt::format(",{},{},{},", other.latency_us, other.warmup, wrong_of(other))
-                      : fmt::format(",{},{},{},{},", other.bandwidth_MBps, other.messages_per_s, other.warmup,
-                                    wrong_of(other));
+      text += latency ? fmt::format(",{},{},{},{},{},", other.latency_us, other.iterations, other.seconds,
+                                    other.warmup, wrong_of(other))
+                      : fmt::format(",{},{},{},{},{},{},", other.bandwidth_MBps, other.messages_per_s,
+                                    other.iterations, other.seconds, other.warmup, wrong_of(other));
       if (results.ratios[k] != kNoRatio) text += fmt::format("{}", results.ratios[k]);
     }
     text += "\n";

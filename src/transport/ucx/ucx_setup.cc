@@ -31,11 +31,9 @@ using namespace ucx_internal;
 
 namespace {
 
-// The byte count of a UCX threshold setting ("131072", "128k", "1M"; UCX's memunits): sends
-// below it go eager. "inf": SIZE_MAX. "auto" or anything unreadable: braid's default lane
-// threshold, which is above UCX's own automatic one on this lane (8-16 KiB), so no eager send is
-// missed; a rendezvous send below it is only waited for needlessly (bounded).
-size_t EagerBelowBytes(const std::string& setting) {
+// The byte count of a UCX threshold setting ("131072", "128k", "1M"; UCX's memunits), SIZE_MAX
+// for "inf", nullopt for "auto" and for anything else (at most 12 digits, so << 30 fits).
+std::optional<size_t> ThresholdBytes(const std::string& setting) {
   std::string lower;
   for (char c : setting) lower += char(std::tolower(static_cast<unsigned char>(c)));
   if (lower == "inf") return SIZE_MAX;
@@ -44,8 +42,24 @@ size_t EagerBelowBytes(const std::string& setting) {
   std::string unit = lower.substr(digits);
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();
   const int shift = unit.empty() ? 0 : unit == "k" ? 10 : unit == "m" ? 20 : unit == "g" ? 30 : -1;
-  if (digits == 0 || digits > 12 || shift < 0) return kDefaultLocalRndvThreshBytes;  // 12 digits << 30 fits
+  if (digits == 0 || digits > 12 || shift < 0) return std::nullopt;
   return size_t(std::stoull(lower.substr(0, digits))) << shift;
+}
+
+// Sends below this go eager. "auto" or a setting braid cannot read (UCX's own, UCX_RNDV_THRESH):
+// braid's default lane threshold, which is above UCX's automatic one on this lane (8-16 KiB), so
+// no eager send is missed; a rendezvous send below it is only waited for needlessly (bounded).
+size_t EagerBelowBytes(const std::string& setting) {
+  return ThresholdBytes(setting).value_or(kDefaultLocalRndvThreshBytes);
+}
+
+// BRAID_UCX_LOCAL_RNDV_THRESH: a byte count with an optional k/m/g unit, "inf" or "auto". UCX
+// reads "-5" as a huge count and would silently make every same-host send eager.
+Status CheckLocalRndvThreshold() {
+  std::optional<std::string> value = env::Get("UCX_LOCAL_RNDV_THRESH");
+  if (!value || ThresholdBytes(*value) || *value == "auto") return Status::Ok();
+  return Status::InvalidArgument(fmt::format("{}='{}' is not a byte count (digits with an optional k, m or g), inf or auto",
+                                             env::VariableName("UCX_LOCAL_RNDV_THRESH"), *value));
 }
 
 
@@ -180,6 +194,7 @@ Status ErrorMode(std::string* mode) {
 Status UcxTransport::CheckKnobs() {
   long fifo = 0;
   BRAID_RETURN_IF_ERROR(LocalFifoSize(&fifo));
+  BRAID_RETURN_IF_ERROR(CheckLocalRndvThreshold());
   std::string mode;
   return ErrorMode(&mode);
 }
