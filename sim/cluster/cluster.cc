@@ -312,7 +312,8 @@ std::string ClusterSummary(const ClusterSpec& c) {
   const bool nvs = c.node.fabric == IntraNodeFabric::kNVSwitch;
   std::string s = fmt::format("cluster {}: {} node(s) x {} GPU(s) = {} GPUs\n", ClusterTitle(c), c.nodes,
                               c.node.gpus, c.total_gpus());
-  s += fmt::format("  GPU {}: {:.0f} TFLOP/s {} dense, {:.0f} GB/s HBM, {:.4g} GiB ({:g} reserved), {} SMs; "
+  // 4 significant digits: a calibrated CPU rank's rate is a fraction of a TFLOP/s.
+  s += fmt::format("  GPU {}: {:.4g} TFLOP/s {} dense, {:.0f} GB/s HBM, {:.4g} GiB ({:g} reserved), {} SMs; "
                    "efficiencies gemm {:.2f} attention {:.2f} memory {:.2f}\n",
                    c.gpu.name, c.gpu.peak_tflops, c.gpu.bf16 ? "bf16" : "fp16", c.gpu.hbm_GBps, c.gpu.memory_GiB, c.gpu.reserved_GiB, c.gpu.sms,
                    c.gpu.gemm_efficiency, c.gpu.attention_efficiency, c.gpu.memory_efficiency);

@@ -125,7 +125,8 @@ void WriteTable(std::ostream& out, const RunContext& c, const std::vector<StepRe
     const Layout& l = r.layout;
     const Breakdown& b = r.breakdown;
     const double t = r.step_time_s;
-    fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>#9.5g} {:>12.0f} {:>7.1f} "
+    // TFLOP/s with 4 significant digits: a calibrated CPU rank's is a fraction of one.
+    fmt::print(out, "{:>3} {:>3} {:>3} {:>4} {:>3} {:>3} {:>4} {:>9} {:>3} {:>#9.5g} {:>12.0f} {:>7.4g} "
                     "{:>5.1f}% {:>7.1f} | {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} | {}\n",
                rank++, l.tp, l.pp, l.dp, l.mb, l.v, l.zero, RecomputeName(l.recompute),
                l.sp ? "on" : "off", t, r.tokens_per_s, r.tflops_per_gpu, 100 * r.mfu,

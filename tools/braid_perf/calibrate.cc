@@ -554,6 +554,7 @@ int CalibrateMain(int argc, char** argv) {
         {"peak_tflops", local.matmul_tflops},
         {"hbm_GBps", local.copy_GBps},
         {"memory_GiB", MemTotalGiB() / s.ranks_per_node},
+        {"reserved_GiB", 0.0},  // a host rank has no CUDA context to reserve memory for
         {"memory_efficiency", 1.0}}},
       {"node", {{"gpus", s.ranks_per_node}, {"nics", 1}}},
       {"calibration", calibration}};

@@ -164,6 +164,11 @@ std::vector<Series> LoadSeries(const std::string& path, CollectiveMetric metric)
   const Json doc = ReadJson(path);
   if (!doc.is_object()) Fail(path, fmt::format("top level is a JSON {}, not a braid-perf result object", doc.type_name()));
   Series series;
+  for (const char* key : {"suite", "collective"}) {
+    auto it = doc.find(key);
+    if (it != doc.end() && !it->is_string() && !it->is_null())
+      Fail(path, fmt::format("\"{}\" is a JSON {}, not a string", key, it->type_name()));
+  }
   std::optional<std::string> suite = StringField(doc, "suite");
   std::optional<std::string> collective = StringField(doc, "collective");
   if (!suite && !collective)
