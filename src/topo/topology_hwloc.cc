@@ -3,12 +3,15 @@
 // link speeds, which hwloc does not record and which sysfs only knows for this host.
 #include <fcntl.h>
 #include <hwloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -484,44 +487,6 @@ Status Convert(hwloc_topology_t topology, bool live_machine, const std::string& 
   return Status::Ok();
 }
 
-// hwloc's own XML parser (Debian's hwloc 2.9 has no libxml) crashes on some malformed exports: an
-// attribute name followed by anything but '=' (`nodeset"0x3"`) is a SIGSEGV in lstopo too. Found
-// by the fuzz tier (session 57). Bad input must be an error, not a dead process, so the import is
-// first tried in a child process; InvalidArgument if hwloc kills it. Bounded: a child stuck on a
-// lock that a thread of this process held at the fork is ended after kImportTrialLimitS.
-constexpr int kImportTrialLimitS = 30;
-
-Status XmlImportSurvives(const std::string& xml, const std::string& origin) {
-  const pid_t child = fork();
-  if (child < 0) return Status::Ok();  // cannot try it apart: the real load runs as before
-  if (child == 0) {
-    const int null_fd = open("/dev/null", O_WRONLY);  // hwloc's complaint is the parent's to make
-    if (null_fd >= 0) dup2(null_fd, STDERR_FILENO);
-    HwlocTopology topology;
-    if (NewHwlocTopology(&topology).ok() &&
-        hwloc_topology_set_xmlbuffer(topology.get(), xml.c_str(), int(xml.size() + 1)) == 0)
-      (void)hwloc_topology_load(topology.get());
-    _exit(0);
-  }
-  int status = 0;
-  for (int waited_ms = 0;; waited_ms += 10) {
-    const pid_t done = waitpid(child, &status, WNOHANG);
-    if (done == child) break;
-    if (done < 0 && errno != EINTR) return Status::Ok();  // reaped elsewhere (SIGCHLD ignored)
-    if (waited_ms >= kImportTrialLimitS * 1000) {
-      kill(child, SIGKILL);
-      waitpid(child, &status, 0);
-      return Status::SystemError(fmt::format("{}: trying the XML import apart did not finish within {} s", origin,
-                                             kImportTrialLimitS));
-    }
-    usleep(10000);
-  }
-  if (!WIFSIGNALED(status)) return Status::Ok();
-  return Status::InvalidArgument(fmt::format(
-      "{}: hwloc cannot load this XML topology: hwloc's parser crashes on it (signal {}; `lstopo --input` does "
-      "too): not a well-formed hwloc XML export", origin, WTERMSIG(status)));
-}
-
 }  // namespace
 
 Status DiscoverTopology(Topology* out) {
@@ -561,8 +526,10 @@ Status LoadTopologyXml(const std::string& path, Topology* out) {
   return LoadTopologyXmlText(xml, path, out);
 }
 
-Status LoadTopologyXmlText(const std::string& xml, const std::string& origin, Topology* out) {
-  if (Status survives = XmlImportSurvives(xml, origin); !survives.ok()) return survives;
+namespace {
+
+// The import itself, in this process.
+Status LoadXmlHere(const std::string& xml, const std::string& origin, Topology* out) {
   HwlocTopology topology;
   if (Status status = NewHwlocTopology(&topology); !status.ok()) return status;
   // hwloc reports a malformed text from load, leaving only errno (EINVAL for a parse error, whose
@@ -588,6 +555,90 @@ Status LoadTopologyXmlText(const std::string& xml, const std::string& origin, To
         fmt::format("{}: hwloc cannot load this XML topology: {}", origin, std::strerror(error)));
   }
   return Convert(topology.get(), /*live_machine=*/false, "hwloc-xml:" + origin, out).WithContext(origin);
+}
+
+// hwloc's own XML parser (Debian's hwloc 2.9 has no libxml) crashes on some malformed exports: an
+// attribute name followed by anything but '=' (`nodeset"0x3"`) is a SIGSEGV in lstopo too. Found
+// by the fuzz tier (session 57). Bad input must be an error, not a dead process, so the import
+// runs in a child process, which sends back "<status code> <message length>\n<message><topology
+// JSON>" (TopologyToJson, read back exactly); InvalidArgument if hwloc kills it. Bounded: a child
+// stuck on a lock that a thread of this process held at the fork is ended after kImportLimitS.
+constexpr int kImportLimitS = 30;
+
+std::string ImportReply(const std::string& xml, const std::string& origin) {
+  Topology topo;
+  const Status status = LoadXmlHere(xml, origin, &topo);
+  return fmt::format("{} {}\n{}{}", int(status.code()), status.message().size(), status.message(),
+                     status.ok() ? TopologyToJson(topo) : std::string());
+}
+
+// Reads `fd` to its end, at most kImportLimitS seconds from `start`; false if that ran out.
+bool ReadReply(int fd, std::chrono::steady_clock::time_point start, std::string* reply) {
+  char chunk[65536];
+  for (;;) {
+    const auto left = std::chrono::seconds(kImportLimitS) - (std::chrono::steady_clock::now() - start);
+    const int left_ms = int(std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
+    if (left_ms <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = poll(&p, 1, left_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;  // the deadline is checked above
+    const ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    reply->append(chunk, size_t(n));
+  }
+}
+
+}  // namespace
+
+Status LoadTopologyXmlText(const std::string& xml, const std::string& origin, Topology* out) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return LoadXmlHere(xml, origin, out);
+  const pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return LoadXmlHere(xml, origin, out);  // cannot run it apart: as before
+  }
+  if (child == 0) {
+    close(fds[0]);
+    const std::string reply = ImportReply(xml, origin);
+    for (size_t sent = 0; sent < reply.size();) {
+      const ssize_t n = write(fds[1], reply.data() + sent, reply.size() - sent);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) _exit(1);
+      sent += size_t(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string reply;
+  const bool finished = ReadReply(fds[0], std::chrono::steady_clock::now(), &reply);
+  close(fds[0]);
+  if (!finished) kill(child, SIGKILL);
+  int wait_status = 0;
+  while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
+  }
+  if (!finished)
+    return Status::SystemError(fmt::format("{}: the XML import did not finish within {} s", origin, kImportLimitS));
+  if (WIFSIGNALED(wait_status)) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: hwloc cannot load this XML topology: hwloc's parser crashes on it (signal {}; `lstopo --input` does "
+        "too): not a well-formed hwloc XML export", origin, WTERMSIG(wait_status)));
+  }
+  int code = -1;
+  size_t message_size = 0;
+  const size_t header_end = reply.find('\n');
+  if (header_end == std::string::npos || std::sscanf(reply.c_str(), "%d %zu", &code, &message_size) != 2 ||
+      reply.size() < header_end + 1 + message_size)
+    return Status::SystemError(fmt::format("{}: the XML import process ended without a result", origin));
+  const std::string message = reply.substr(header_end + 1, message_size);
+  if (code != int(StatusCode::kOk)) return Status(static_cast<StatusCode>(code), message);
+  if (Status parsed = TopologyFromJson(reply.substr(header_end + 1 + message_size), origin, out); !parsed.ok())
+    return Status::Internal(fmt::format("{}: reading back the imported topology: {}", origin, parsed.message()));
+  out->source = "hwloc-xml:" + origin;
+  return Status::Ok();
 }
 
 }  // namespace braid
