@@ -178,6 +178,9 @@ expect_bad "cluster beyond the GPU limit" "nodes x GPUs per node = 8388608 GPUs 
 expect_bad "cluster beyond the GPU limit, read" "$tmp/million-nodes.json" "8388608 GPUs is more than the 1048576" -- \
   topo --cluster "$tmp/million-nodes.json"
 # Blanks after the commas of --layout / --fix are not part of the keys ("tp=2, pp=2").
+expect_ok "--version" --version &&
+  { grep -qE '^plan-sim: braid [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]' "$tmp/out" ||
+      fail "--version printed: $(cat "$tmp/out")"; }
 expect_ok "layout with blanks" simulate --model llama-2-7b --cluster dgx-h100 --gpus 8 --global-batch 8 \
   --layout "tp=2, pp=2, dp=2"
 # Sizes that round to the same all-to-all call give one row, as braid-perf prints them.

@@ -21,6 +21,7 @@ expect() {
 }
 
 expect 0 '"hostname"' --format json
+expect 0 '^braid-topo: braid [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]' --version
 expect 2 "--xml: File does not exist: ${dir}/none.xml" --xml "${dir}/none.xml"
 expect 2 "--out: an empty path names no file" --out ""
 ln -s loop2 "${dir}/loop1"

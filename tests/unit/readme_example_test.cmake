@@ -18,19 +18,8 @@ if(NOT text MATCHES "## Quick start[^#]*```sh\ntools/run\ntools/test\n```")
                       "the two lines tools/run and tools/test")
 endif()
 
-# ---- extract the first ```cpp ... ``` block ----------------------------------------------------
-string(FIND "${text}" "```cpp\n" begin)
-if(begin EQUAL -1)
-  message(FATAL_ERROR "${README} has no ```cpp block")
-endif()
-math(EXPR begin "${begin} + 7")  # skip the opening fence and its newline
-string(SUBSTRING "${text}" ${begin} -1 rest)
-string(FIND "${rest}" "\n```" end)
-if(end EQUAL -1)
-  message(FATAL_ERROR "${README}: the ```cpp block is not closed")
-endif()
-math(EXPR end "${end} + 1")  # keep the last line's newline
-string(SUBSTRING "${rest}" 0 ${end} code)
+include(${CMAKE_CURRENT_LIST_DIR}/readme_cpp_block.cmake)
+braid_readme_cpp_block("${README}" code)
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "lib/cli_parse.h"
+#include "lib/version_flag.h"
 #include "lib/replace_file.h"
 #include "braid/topology.h"
 
@@ -31,6 +32,7 @@ struct Options {
 int main(int argc, char** argv) {
   CLI::App app{"braid-topo: print the machine topology braid sees (hwloc), as text or JSON", "braid-topo"};
   Options options;
+  braid::tools::AddVersionFlag(app, "braid-topo");
   app.add_option("--xml", options.xml_path, "Read an hwloc XML export (lstopo FILE.xml, or a pipe: <(ssh node lstopo --of xml -)) instead of this machine")
       ->check(CLI::ExistingFile);
   app.add_option("--format", options.format, "text or json")

@@ -1,5 +1,6 @@
-// The command-line tools' common CLI11 ending: --help prints the help on stdout (exit 0), a
-// syntax error prints "<program>: <what>" and a hint on stderr (exit `bad_input_code`).
+// The command-line tools' common CLI11 ending: --help prints the help and --version the build on
+// stdout (exit 0), a syntax error prints "<program>: <what>" and a hint on stderr (exit
+// `bad_input_code`).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,9 @@ inline std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv,
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::printf("%s\n", e.what());
     return 0;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "%s: %s\nRun with --help for the options.\n", program, e.what());

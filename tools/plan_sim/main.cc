@@ -17,6 +17,7 @@
 
 #include "braid/topology.h"
 #include "lib/cli_parse.h"
+#include "lib/version_flag.h"
 #include "collective_command.h"
 #include "option_input.h"
 #include "output.h"
@@ -272,6 +273,7 @@ int main(int argc, char** argv) {
   using namespace braid::sim;
   CLI::App app{"plan-sim: simulate data/tensor/pipeline-parallel training steps and pick the layout", "plan-sim"};
   app.require_subcommand(1);
+  braid::tools::AddVersionFlag(app, "plan-sim");
   Options o;
   CLI::App* search = app.add_subcommand("search", "Enumerate layouts, simulate the promising ones, rank by throughput");
   AddCommon(search, &o);
