@@ -79,6 +79,13 @@ struct CommOptions {
   // and the communicator is unusable. 0: off. Negative = BRAID_CHECK_CALLS (default 0). Must be equal on
   // every rank.
   int check_calls = -1;
+  // A cluster file with the "calibration" block `braid-perf calibrate --out` writes: the tuner
+  // then costs algorithms and slices with the latency, bandwidth and reduction rate measured
+  // there (the intra-node link class for a communicator on one host; the inter-node one as the
+  // bottleneck when its ranks span hosts) instead of built-in numbers measured on shared memory.
+  // Must give the same numbers on every rank (Create fails otherwise). `plan-sim --tuner-file`
+  // predicts with the same model. Empty = BRAID_TUNER_FILE; unset too: the built-in model.
+  std::string tuner_file;
 };
 
 class BRAID_API Comm {

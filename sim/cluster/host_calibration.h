@@ -7,8 +7,11 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "collectives/tuner_file.h"
 
 namespace braid::sim {
 
@@ -81,6 +84,10 @@ struct HostCalibration {
   std::vector<HostMemoryPoint> memory;
   std::string intra_node;  // class between ranks of one node (always names one of `links`)
   std::string inter_node;  // class between nodes; may be empty or name a missing class
+  // The model braid's tuner chooses algorithms and slices with: null, its built-in one
+  // (coll::HostRuntimeLinkModel); set by plan-sim --tuner-file, the calibration braid runs with
+  // when given BRAID_TUNER_FILE (collectives/tuner_file.h). Not part of the cluster file.
+  std::shared_ptr<const coll::TunerCalibration> runtime_tuner;
   std::map<std::string, HostLinkClass> links;
 
   const HostLinkClass& Intra() const { return links.at(intra_node); }

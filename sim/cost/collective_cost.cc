@@ -234,6 +234,16 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
   return link;
 }
 
+// The model braid's host runtime tunes with for a group of `members` (ranks, node by node): its
+// built-in one, or the calibration it was given (HostCalibration::runtime_tuner), with each
+// member's host.
+coll::LinkModel HostTunerLink(const ClusterSpec& cluster, const std::vector<int>& members) {
+  if (!cluster.host->runtime_tuner) return coll::HostRuntimeLinkModel();
+  std::vector<int> host_of_member;
+  for (int rank : members) host_of_member.push_back(rank / cluster.node.gpus);
+  return coll::CalibratedLinkModel(*cluster.host->runtime_tuner, host_of_member);
+}
+
 // The time of `full` (the whole group, braid's slices) from that of `replayed` (a periodic
 // subset of it, `replayed_seconds` on the fabric), carried by the schedule's own closed form on
 // the bottleneck link class. The latency part and the bandwidth part scale differently with the
@@ -341,7 +351,7 @@ CollectiveCost CollectiveCoster::Replay(const CollectiveQuery& query) {
 
   // The tuner's choice for the real group: the runtime's own model on host ranks, else the
   // bottleneck link class, per channel.
-  const coll::LinkModel link = host ? coll::HostRuntimeLinkModel()
+  const coll::LinkModel link = host ? HostTunerLink(cluster_, g0)
                                     : GpuTunerLink(cluster_, ChannelOrder(g0, gpn, 0, cost.channels), cost.channels);
 
   const size_t count = CountPerRank(query.collective, query.bytes, query.elem_size, n);

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -17,6 +18,7 @@
 #include "runtime/algorithm_setting.h"
 #include "runtime/comm_impl.h"
 #include "runtime/process_blob.h"
+#include "runtime/tuner_file_cache.h"
 #include "transport/ucx/ucx_transport.h"
 
 namespace braid {
@@ -41,13 +43,14 @@ Status ReadRankVar(std::initializer_list<const char*> names, long max, int* valu
 }
 
 // The resolved options every rank must share (process_blob.h), one "name=value" line each.
-std::string AgreedSettings(const CommOptions& resolved) {
+std::string AgreedSettings(const CommOptions& resolved, const coll::TunerCalibration* tuner) {
   // The algorithm by what it allows, not how it is spelt (ResolveOptions checked that it parses).
   runtime::AllowedAlgorithms allowed;
   (void)runtime::ParseAlgorithmSetting(resolved.algorithm, "CommOptions.algorithm", &allowed);
-  return fmt::format("algorithm={}\nslice_bytes={}\np2p_inline_bytes={}\ncheck_calls={}",
+  // The tuner by its numbers, not its file's name: ranks on different hosts may hold copies.
+  return fmt::format("algorithm={}\nslice_bytes={}\np2p_inline_bytes={}\ncheck_calls={}\ntuner={}",
                      runtime::CanonicalAlgorithmSetting(allowed), resolved.slice_bytes, resolved.p2p_inline_bytes,
-                     resolved.check_calls);
+                     resolved.check_calls, tuner ? coll::DescribeTunerCalibration(*tuner) : "built-in");
 }
 
 }  // namespace
@@ -69,13 +72,15 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
     return Status::InvalidArgument(fmt::format("rank {} out of range [0, {})", rank, nranks));
   CommOptions resolved;
   BRAID_RETURN_IF_ERROR(Impl::ResolveOptions(options, &resolved));
+  std::shared_ptr<const coll::TunerCalibration> tuner;  // ResolveOptions read it: this finds it
+  if (!resolved.tuner_file.empty()) BRAID_RETURN_IF_ERROR(runtime::LoadTunerFile(resolved.tuner_file, "tuner file", &tuner));
   bootstrap::RootAddress root;
   BRAID_RETURN_IF_ERROR(bootstrap::DecodeUniqueId(id, &root));
 
   std::unique_ptr<transport::UcxTransport> ucx;
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::Create(&ucx));
   transport::PeerProcess self{bootstrap::Hostname(), int(getpid()), bootstrap::LocalHostIdentity()};
-  const std::string settings = AgreedSettings(resolved);
+  const std::string settings = AgreedSettings(resolved, tuner.get());
   std::string blob = runtime::EncodeProcessBlob(BuildIdentity(), settings, self, ucx->LocalAddress());
   std::vector<std::string> blobs;
   BRAID_RETURN_IF_ERROR(
@@ -93,6 +98,11 @@ Status Comm::Create(const UniqueId& id, int nranks, int rank, std::unique_ptr<Co
 
   auto world = std::make_shared<runtime::World>();
   world->transport = std::move(ucx);
+  world->tuner = std::move(tuner);
+  std::map<std::string, int> host_numbers;
+  for (const transport::PeerProcess& peer : peers) {
+    world->host_of_rank.push_back(host_numbers.emplace(peer.Locality(), int(host_numbers.size())).first->second);
+  }
   std::vector<int> identity(nranks);
   for (int r = 0; r < nranks; ++r) identity[r] = r;
   std::unique_ptr<Comm> comm = Impl::MakeComm(std::move(world), std::move(identity), rank, runtime::CommIds::kWorldId,

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "runtime/call_check.h"
 #include "runtime/progress.h"
+#include "runtime/tuner_file_cache.h"
 #include "runtime/validate.h"
 #include "transport/ucx/ucx_transport.h"
 
@@ -65,6 +66,15 @@ Comm::Impl::Impl(std::shared_ptr<runtime::World> world, std::vector<int> world_r
     BRAID_INFO(kTune, "algorithm setting '{}': braid has none of the algorithms '{}' names; its tuner chooses",
                options_.algorithm, list);
   }
+  if (world_->tuner) {
+    std::vector<int> hosts;
+    if (!world_->host_of_rank.empty()) {
+      for (int r : world_ranks_) hosts.push_back(world_->host_of_rank[size_t(r)]);
+    }
+    link_ = coll::CalibratedLinkModel(*world_->tuner, hosts);
+    BRAID_INFO(kTune, "tuner calibrated from {}: {} us, {} GB/s per message, reduce {} GB/s ({})", world_->tuner->path,
+               link_.alpha_us, link_.bandwidth_GBps, link_.reduce_GBps, coll::DescribeTunerCalibration(*world_->tuner));
+  }
 }
 
 std::unique_ptr<Comm> Comm::Impl::MakeComm(std::shared_ptr<runtime::World> world,
@@ -110,6 +120,16 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
   } else if (out->slice_bytes > size_t(kMaxSliceBytes)) {  // as for BRAID_SLICE_BYTES
     return Status::InvalidArgument(fmt::format("CommOptions.slice_bytes={} out of range [0, {}]", out->slice_bytes,
                                                kMaxSliceBytes));
+  }
+  if (out->tuner_file.empty()) {
+    out->tuner_file = env::Get("TUNER_FILE").value_or("");
+    if (!out->tuner_file.empty()) {
+      std::shared_ptr<const coll::TunerCalibration> checked;
+      BRAID_RETURN_IF_ERROR(runtime::LoadTunerFile(out->tuner_file, env::VariableName("TUNER_FILE"), &checked));
+    }
+  } else {
+    std::shared_ptr<const coll::TunerCalibration> checked;
+    BRAID_RETURN_IF_ERROR(runtime::LoadTunerFile(out->tuner_file, "CommOptions.tuner_file", &checked));
   }
   BRAID_RETURN_IF_ERROR(runtime::LoadWaitPolicy());
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::CheckKnobs());

@@ -100,9 +100,9 @@ Status DecodeProcessBlob(const std::string& blob, int rank, const std::string& m
   }
   if (const std::string differences = SettingDifferences(my_settings, settings, rank); !differences.empty()) {
     return Status::InvalidUsage(fmt::format(
-        "{} (rank {} runs on {}): every rank of a communicator must use the same algorithm, slice and "
-        "packing settings (CommOptions, or BRAID_ALGO / NCCL_ALGO, BRAID_SLICE_BYTES, BRAID_P2P_INLINE_BYTES, "
-        "BRAID_CHECK_CALLS)", differences, rank, peer->host));
+        "{} (rank {} runs on {}): every rank of a communicator must use the same algorithm, slice, "
+        "packing and tuner settings (CommOptions, or BRAID_ALGO / NCCL_ALGO, BRAID_SLICE_BYTES, "
+        "BRAID_P2P_INLINE_BYTES, BRAID_CHECK_CALLS, BRAID_TUNER_FILE)", differences, rank, peer->host));
   }
   std::memcpy(&pid, blob.data() + at, sizeof(pid));
   peer->pid = pid;

@@ -6,7 +6,9 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
+#include "collectives/tuner_file.h"
 #include "transport/transport.h"
 
 namespace braid::runtime {
@@ -42,6 +44,10 @@ class CommIds {
 struct World {
   std::unique_ptr<transport::Transport> transport;
   CommIds comm_ids;
+  // For the tuner: the host of each world rank (numbered in order of appearance; empty: one
+  // host), and the calibration it costs with (CommOptions.tuner_file; null: the built-in model).
+  std::vector<int> host_of_rank;
+  std::shared_ptr<const coll::TunerCalibration> tuner;
 };
 
 }  // namespace braid::runtime

@@ -469,6 +469,36 @@ expect_bad "collective: two nodes without an inter-node class" "--ranks 4" "cali
 expect_bad "calibration: runtime other than host" "$tmp/gpu-runtime.json" "\"runtime\"" "host" -- \
   collective --cluster "$tmp/gpu-runtime.json"
 
+expect_bad "--tuner-file on a cluster without a host runtime" "--tuner-file $tmp/calibrated.json" \
+  "no \"calibration\" block" -- collective --cluster dgx-a100 --tuner-file "$tmp/calibrated.json"
+
+expect_bad "--tuner-file that is not a calibration" "--tuner-file: $tmp/gpu-runtime.json" "only \"host\"" -- \
+  collective --cluster "$tmp/calibrated.json" --tuner-file "$tmp/gpu-runtime.json"
+
+# --tuner-file: the tuner costs with the file's numbers, as braid does with BRAID_TUNER_FILE. Two
+# hosts joined by a 1 ms, 0.0625 GB/s network: at 32 KiB the built-in model (1 us, 5 GB/s) keeps
+# the ring, the calibrated one a logarithmic algorithm, and predicts less time for it.
+python3 - "$tmp/calibrated.json" "$tmp/two-hosts.json" <<'EOF_PY' || fail "could not write two-hosts.json"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["nodes"] = 2
+doc["calibration"]["inter_node"] = "tcp"
+doc["calibration"]["links"]["tcp"] = {"alpha_us": 1000, "GBps": 0.0625, "bidir_GBps": 0.0625}
+json.dump(doc, open(sys.argv[2], "w"))
+EOF_PY
+tuner_args=(collective --cluster "$tmp/two-hosts.json" --ranks 4 -b 32K -e 32K --format json)
+if expect_ok "collective, built-in tuner" "${tuner_args[@]}" && cp "$tmp/out" "$tmp/built-in.json" &&
+   expect_ok "collective --tuner-file" "${tuner_args[@]}" --tuner-file "$tmp/two-hosts.json"; then
+  python3 - "$tmp/built-in.json" "$tmp/out" <<'EOF_PY' || fail "--tuner-file did not change the tuner's choice (above)"
+import json, sys
+built_in, calibrated = (json.load(open(p))["rows"][0] for p in sys.argv[1:])
+print(built_in["algorithm"], built_in["time_us"], calibrated["algorithm"], calibrated["time_us"])
+assert built_in["algorithm"] == "ring", built_in
+assert calibrated["algorithm"] != "ring", calibrated
+assert calibrated["time_us"] < built_in["time_us"], (built_in, calibrated)
+EOF_PY
+fi
+
 # ---- well-formed output ----
 
 search_args=(search --model llama-2-7b --cluster dgx-h100 --gpus 16 --global-batch 64 --top 3)

@@ -101,11 +101,19 @@ bool WriteOutputs(const std::vector<std::pair<const OutputFile*, std::string>>& 
 std::string AlgoDescription(const Options& o) {
   if (o.backend == BackendKind::kMpi) return "mpi library's choice";
   if (!o.algo.empty()) return o.algo;
-  // The variable braid reads: BRAID_ALGO when set (even empty), else NCCL_ALGO.
-  for (const char* name : {"BRAID_ALGO", "NCCL_ALGO"}) {
-    if (const char* env = std::getenv(name)) return *env ? fmt::format("auto ({}={})", name, env) : "auto";
-  }
-  return "auto";
+  // The variables braid reads: BRAID_X when set (even empty), else NCCL_X.
+  auto setting = [](const char* braid_name, const char* nccl_name) -> std::string {
+    for (const char* name : {braid_name, nccl_name}) {
+      if (const char* env = std::getenv(name)) return *env ? fmt::format("{}={}", name, env) : "";
+    }
+    return "";
+  };
+  const std::string algo = setting("BRAID_ALGO", "NCCL_ALGO");
+  // Which model the tuner costs with (CommOptions.tuner_file): a calibration file, or built in.
+  const std::string tuner = setting("BRAID_TUNER_FILE", "NCCL_TUNER_FILE");
+  std::string notes = algo;
+  if (!tuner.empty()) notes += (notes.empty() ? "tuner " : ", tuner ") + tuner;
+  return notes.empty() ? "auto" : fmt::format("auto ({})", notes);
 }
 
 // Returns the exit code: 0, 1 (wrong results) or 2 (the buffers do not fit this machine, or an

@@ -93,6 +93,7 @@ CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* o) {
                               fmt::join(ClusterPresetNames(), ", ")))
       ->required()
       ->check(NonEmptyPath());
+  AddTunerFileOption(cmd, &o->tuner_file);
   cmd->add_option("--collective", o->collective,
                   "allreduce, reducescatter, allgather, broadcast, reduce or alltoall")
       ->capture_default_str();
@@ -143,6 +144,7 @@ int RunCollectiveCommand(const CollectiveOptions& o) {
   const Format format = ParseFormat(o.format);
 
   ClusterSpec cluster = ForOption("--cluster", [&] { return LoadCluster(o.cluster); });
+  ApplyTunerFile(o.tuner_file, &cluster);
   const bool ranks_given = o.ranks_flag && o.ranks_flag->count();
   spec.ranks = ranks_given ? o.ranks : cluster.node.gpus;
   if (spec.ranks < 2) {

@@ -15,6 +15,7 @@ struct CollectiveOptions {
   const CLI::Option* ranks_flag = nullptr;  // unset: one node's ranks
   int factor = 2;
   bool explain = false;  // the table lists the tuner's estimates under it
+  std::string tuner_file;  // --tuner-file
 };
 
 CLI::App* AddCollectiveCommand(CLI::App* app, CollectiveOptions* options);

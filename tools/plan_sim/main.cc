@@ -38,7 +38,7 @@ constexpr int kMaxGpus = sim::kMaxSimulatedGpus;
 constexpr int kMaxTop = 100000;  // rows a search may print
 
 struct Options {
-  std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration;
+  std::string model, cluster, layout, fix, format = "table", out = "-", trace, calibration, tuner_file;
   std::string attention = "flash", schedule = "1f1b", grad_reduce_overlap = "always";
   int gpus = 0, global_batch = 0, top = 10, grad_reduce_bytes = 4;
   double bucket_mb = 0;  // 0: Megatron-LM's default (TrainingSpec::bucket_bytes)
@@ -63,6 +63,7 @@ void AddCommon(CLI::App* cmd, Options* o) {
   cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")
       ->required()
       ->check(tools::IntegerIn(1, kMaxGlobalBatch));
+  AddTunerFileOption(cmd, &o->tuner_file);
   cmd->add_option("--calibration", o->calibration, "GEMM calibration JSON ({\"gemm\": [{m, n, k, tflops}]})")
       ->check(NonEmptyPath());
   cmd->add_option("--attention", o->attention, "Attention kernels: flash (fused) or unfused (Megatron-LM's PyTorch attention block: separate QKV bias add, scores materialised, softmax and dropout kernels, context copied back to [s, b, h])")->capture_default_str();
@@ -157,7 +158,9 @@ ModelSpec ModelOf(const Options& o) {
   return ForOption("--model", [&] { return LoadModel(o.model); });
 }
 ClusterSpec ClusterOf(const Options& o) {
-  return ForOption("--cluster", [&] { return LoadCluster(o.cluster); });
+  ClusterSpec cluster = ForOption("--cluster", [&] { return LoadCluster(o.cluster); });
+  ApplyTunerFile(o.tuner_file, &cluster);
+  return cluster;
 }
 std::vector<GemmCalibrationPoint> CalibrationOf(const Options& o, const GpuSpec& gpu) {
   if (o.calibration.empty()) return {};

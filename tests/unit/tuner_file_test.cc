@@ -1,0 +1,157 @@
+// The runtime tuner calibrated from a file (collectives/tuner_file.h): what is read from a
+// calibration block and what is refused, the model it gives for groups on one host and across
+// hosts, and that a slow inter-host link moves the tuner's choice where the built-in model's
+// shared-memory numbers would not.
+#include "collectives/tuner_file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace braid::coll {
+namespace {
+
+// Two link classes as braid-perf calibrate writes them: a shared-memory one with a small-message
+// regime, and a 1 ms, 500 Mbit/s (0.0625 GB/s) network between hosts.
+constexpr const char* kTwoHosts = R"({"base": "dgx-a100", "calibration": {
+  "runtime": "host", "reduce_GBps": 9.5, "copy_GBps": 6, "intra_node": "shm", "inter_node": "tcp",
+  "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+                    "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9}},
+            "tcp": {"alpha_us": 1000, "GBps": 0.0625, "bidir_GBps": 0.0625}}}})";
+
+// `text` with the first `from` replaced by `to`.
+std::string With(const std::string& from, const std::string& to) {
+  std::string text = kTwoHosts;
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
+class TunerFileTest : public ::testing::Test {
+ protected:
+  // Writes `text` to a file of this test and returns its path.
+  std::string Write(const std::string& text) {
+    path_ = ::testing::TempDir() + "tuner_file_test_" + std::to_string(getpid()) + ".json";
+    std::ofstream(path_) << text;
+    return path_;
+  }
+  // ReadTunerFile's error for `text`, or "" when it was read.
+  std::string ErrorOf(const std::string& text) {
+    TunerCalibration c;
+    const Status s = ReadTunerFile(Write(text), &c);
+    return s.ok() ? "" : s.message();
+  }
+  void TearDown() override {
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  std::string path_;
+};
+
+TEST_F(TunerFileTest, ReadsTheClassesTheTunerUses) {
+  TunerCalibration c;
+  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  EXPECT_EQ(c.path, path_);
+  EXPECT_DOUBLE_EQ(c.reduce_GBps, 9.5);
+  // The small-message regime's latency, and the two-way rate: a step sends and receives at once.
+  EXPECT_EQ(c.intra_node.name, "shm");
+  EXPECT_DOUBLE_EQ(c.intra_node.alpha_us, 0.45);
+  EXPECT_DOUBLE_EQ(c.intra_node.GBps, 2.6);
+  // Without a small regime, the large-message fit's.
+  ASSERT_TRUE(c.inter_node.has_value());
+  EXPECT_EQ(c.inter_node->name, "tcp");
+  EXPECT_DOUBLE_EQ(c.inter_node->alpha_us, 1000);
+  EXPECT_DOUBLE_EQ(c.inter_node->GBps, 0.0625);
+  EXPECT_EQ(DescribeTunerCalibration(c), "shm 0.45 us 2.6 GB/s; tcp 1000 us 0.0625 GB/s; reduce 9.5 GB/s");
+}
+
+TEST_F(TunerFileTest, AnInterNodeClassThatWasNotMeasuredMeansOneHost) {
+  const std::string text = With("\"tcp\": {", "\"xyz\": {");
+  TunerCalibration c;
+  ASSERT_TRUE(ReadTunerFile(Write(text), &c).ok()) << ErrorOf(text);
+  EXPECT_FALSE(c.inter_node.has_value());
+}
+
+TEST_F(TunerFileTest, RefusalsNameTheFileTheFieldAndTheRange) {
+  TunerCalibration c;
+  EXPECT_NE(ReadTunerFile("/nonexistent/tuner.json", &c).message().find("/nonexistent/tuner.json"), std::string::npos);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{\"base\": \"dgx-a100\"}", "no \"calibration\" object: the tuner reads the cluster file that braid-perf calibrate --out writes"},
+      {"[1, 2]", "no \"calibration\" object"},
+      {"{\"calibration\": {", "line 1"},  // not JSON: the parser's position
+      {With("\"runtime\": \"host\"", "\"runtime\": \"gpu\""), "calibration.runtime = \"gpu\": only \"host\""},
+      {With("\"reduce_GBps\": 9.5", "\"reduce_GBps\": 0"), "calibration.reduce_GBps = 0 is not a number in (1e-06, 1e+12]"},
+      {With("\"reduce_GBps\": 9.5", "\"reduce_gbps\": 9.5"), "calibration.reduce_GBps is missing"},
+      {With("\"intra_node\": \"shm\"", "\"intra_node\": \"nvlink\""), "calibration.intra_node = \"nvlink\" names no class of links"},
+      {With("\"intra_node\": \"shm\"", "\"intra_node\": 3"), "calibration.intra_node = 3 is not a string"},
+      {With("\"alpha_us\": 0.9", "\"alpha_us\": -1"), "calibration.links.shm.alpha_us = -1 is not a number in [0, 1e+07]"},
+      {With("\"bidir_GBps\": 2.6", "\"bidir_GBps\": \"fast\""), "calibration.links.shm.bidir_GBps = \"fast\" is not a number"},
+      {With("\"small\": {", "\"small\": 5, \"x\": {"), "calibration.links.shm.small is 5, not an object"},
+      {With("\"GBps\": 0.0625", "\"GBps\": 0"), "calibration.links.tcp.GBps = 0 is not a number in (1e-06, 1e+12]"},
+      {With(", \"bidir_GBps\": 0.0625", ""), "calibration.links.tcp.bidir_GBps is missing"},
+      {With("\"links\": {", "\"links\": [], \"x\": {"), "calibration.links is an array (an object of link classes)"},
+  };
+  for (const auto& [text, message] : cases) {
+    const std::string error = ErrorOf(text);
+    EXPECT_NE(error.find(path_), std::string::npos) << text << "\n" << error;
+    EXPECT_NE(error.find(message), std::string::npos) << text << "\n" << error;
+  }
+}
+
+ScheduleRequest AllReduce(int nranks, size_t bytes) {
+  ScheduleRequest q;
+  q.collective = Collective::kAllReduce;
+  q.nranks = nranks;
+  q.count = bytes / 4;
+  q.elem_size = 4;
+  return q;
+}
+
+TEST_F(TunerFileTest, OneHostTakesTheIntraNodeClass) {
+  TunerCalibration c;
+  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  for (const std::vector<int>& hosts : {std::vector<int>{}, std::vector<int>{7, 7, 7, 7}}) {
+    const LinkModel link = CalibratedLinkModel(c, hosts);
+    EXPECT_DOUBLE_EQ(link.alpha_us, 0.45);
+    EXPECT_DOUBLE_EQ(link.bandwidth_GBps, 2.6);
+    EXPECT_DOUBLE_EQ(link.reduce_GBps, 9.5);
+    EXPECT_EQ(link.nodes, 1);
+    EXPECT_DOUBLE_EQ(link.mean_hop_alpha_us, 0);
+    EXPECT_EQ(link.max_slice_bytes, HostRuntimeLinkModel().max_slice_bytes);
+  }
+}
+
+TEST_F(TunerFileTest, AcrossHostsTheNetworkIsTheBottleneckAndTheRingsHopsAreAveraged) {
+  TunerCalibration c;
+  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  // Ranks 0, 1 on host 0 and 2, 3 on host 1: the ring 0-1-2-3-0 crosses twice in four hops.
+  const LinkModel link = CalibratedLinkModel(c, {0, 0, 1, 1});
+  EXPECT_DOUBLE_EQ(link.alpha_us, 1000);
+  EXPECT_DOUBLE_EQ(link.bandwidth_GBps, 0.0625);
+  EXPECT_DOUBLE_EQ(link.mean_hop_alpha_us, (0.45 + 1000) / 2);
+  EXPECT_DOUBLE_EQ(link.mean_hop_us_per_byte, (1e-3 / 2.6 + 1e-3 / 0.0625) / 2);
+  EXPECT_EQ(link.nodes, 2);
+  EXPECT_DOUBLE_EQ(link.all_ranks_sharing, 2);
+  // Round-robin placement: every hop crosses.
+  EXPECT_DOUBLE_EQ(CalibratedLinkModel(c, {0, 1, 0, 1}).mean_hop_alpha_us, 1000);
+}
+
+TEST_F(TunerFileTest, ASlowNetworkKeepsLatencyOptimalAlgorithmsToLargerSizes) {
+  TunerCalibration c;
+  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  // 32 KiB over 4 ranks on two hosts: the built-in model (1 us, 5 GB/s) runs a ring, whose six
+  // steps each wait 1 ms on this network; the calibrated model sees that and takes a
+  // logarithmic algorithm.
+  const ScheduleRequest q = AllReduce(4, 32 << 10);
+  const TunerChoice built_in = Choose(q, HostRuntimeLinkModel(), std::nullopt);
+  const TunerChoice calibrated = Choose(q, CalibratedLinkModel(c, {0, 1, 0, 1}), std::nullopt);
+  EXPECT_EQ(built_in.algorithm, Algorithm::kRing) << built_in.reason;
+  EXPECT_NE(calibrated.algorithm, Algorithm::kRing) << calibrated.reason;
+  // On one host the same file's shared-memory class agrees with the built-in model here.
+  EXPECT_EQ(Choose(q, CalibratedLinkModel(c, {0, 0, 0, 0}), std::nullopt).algorithm, Algorithm::kRing);
+}
+
+}  // namespace
+}  // namespace braid::coll
