@@ -57,20 +57,24 @@ struct Costs {
   double tree_nic_messages;  // LinkModel::tree_nic_messages
   double rooted_tree_nic_messages;  // LinkModel::rooted_tree_nic_messages
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
-  double Message(double bytes) const { return alpha + bytes * us_per_byte; }
+  // LinkModel's latency of messages above small_max_bytes (infinite: none are).
+  double small_max_bytes, large_alpha, mean_hop_large_alpha;
+  double Latency(double bytes) const { return bytes > small_max_bytes ? large_alpha : alpha; }
+  double MeanHopLatency(double bytes) const { return bytes > small_max_bytes ? mean_hop_large_alpha : mean_hop_alpha; }
+  double Message(double bytes) const { return Latency(bytes) + bytes * us_per_byte; }
   // One step of an all-reduce's ring, double tree or recursive doubling on unlike hops: a mean
   // hop, or the slowest link's transfer if longer (LinkModel says why). The rooted schedules
   // and pairwise exchange keep Message: with it the tuner's choices replay closer to the best
   // (sweeps in docs/PERFORMANCE.md, session 54).
   double StepMessage(double bytes) const {
     if (mean_hop_us_per_byte <= 0) return Message(bytes);
-    return std::max(mean_hop_alpha + bytes * mean_hop_us_per_byte, bytes * us_per_byte);
+    return std::max(MeanHopLatency(bytes) + bytes * mean_hop_us_per_byte, bytes * us_per_byte);
   }
   // A mean hop alone (Message when hops are alike): a rooted tree's rank-to-rank messages, whose
   // slowest link is costed apart (rooted_tree_nic_messages).
   double MeanHopMessage(double bytes) const {
     if (mean_hop_us_per_byte <= 0) return Message(bytes);
-    return mean_hop_alpha + bytes * mean_hop_us_per_byte;
+    return MeanHopLatency(bytes) + bytes * mean_hop_us_per_byte;
   }
   double Reduce(double bytes) const { return bytes * reduce_us_per_byte; }
 };
@@ -277,7 +281,10 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
   Costs costs{link.alpha_us, 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
               1e-3 / std::max(link.reduce_GBps, 1e-9), link.tree_nic_messages, link.rooted_tree_nic_messages,
               link.mean_hop_alpha_us,
-              link.mean_hop_us_per_byte * sharing};
+              link.mean_hop_us_per_byte * sharing,
+              link.small_message_max_bytes,
+              link.large_message_alpha_us,
+              link.mean_hop_large_alpha_us};
   double us = Estimate(request, costs);
   if (!(us < kImpossible)) return std::nullopt;  // cannot be built (tag space)
   return us;

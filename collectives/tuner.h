@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -47,6 +48,15 @@ struct LinkModel {
   // terms. 0: every hop is alike (alpha_us, bandwidth_GBps).
   double mean_hop_alpha_us = 0;
   double mean_hop_us_per_byte = 0;
+  // Messages above small_message_max_bytes pay large_message_alpha_us (and a mean hop
+  // mean_hop_large_alpha_us) instead: a transport whose larger messages take a rendezvous
+  // handshake (UCX over TCP: ~3 round trips instead of one; braid-perf calibrate's small and large
+  // fits, collectives/tuner_file.h) must not see a 64 KiB message as cheap as a 16 KiB one. Over
+  // a 1 ms link that made recursive doubling's 64 KiB exchange look cheaper than a ring's 16 KiB
+  // steps, and it ran 1.4x slower (docs/PERFORMANCE.md, session 58). Infinite: one latency.
+  double small_message_max_bytes = std::numeric_limits<double>::infinity();
+  double large_message_alpha_us = 0;
+  double mean_hop_large_alpha_us = 0;
 };
 
 struct TunerChoice {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +18,7 @@ namespace {
 
 // The bounds sim/cluster/host_calibration.cc applies to the same fields (a pure-latency small
 // regime is written as 1e9 GB/s, hence the high bandwidth bound).
-constexpr double kMaxUs = 1e7, kMinGBps = 1e-6, kMaxGBps = 1e12;
+constexpr double kMaxUs = 1e7, kMinGBps = 1e-6, kMaxGBps = 1e12, kMaxBytes = 1e15;
 constexpr input_file::Kind kTunerFile{"a cluster file with a calibration block (or a pipe)", "a tuner file",
                                       size_t{16} << 20};
 
@@ -60,9 +61,12 @@ Status ReadLink(const nlohmann::json& links, const std::string& where, const std
   BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "alpha_us", 0, kMaxUs, false, std::nullopt, &large_alpha));
   BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "GBps", kMinGBps, kMaxGBps, true, std::nullopt, &one_way_GBps));
   BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "bidir_GBps", kMinGBps, kMaxGBps, true, std::nullopt, &out->GBps));
-  out->alpha_us = large_alpha;
+  out->alpha_us = out->large_alpha_us = large_alpha;
+  out->small_max_bytes = std::numeric_limits<double>::infinity();
   if (const auto small = link.find("small"); small != link.end()) {
     if (!small->is_object()) return Status::InvalidArgument(fmt::format("{}.small is {}, not an object", at, Shown(*small)));
+    BRAID_RETURN_IF_ERROR(ReadNumber(*small, at + ".small", "max_bytes", 1, kMaxBytes, false, std::nullopt,
+                                     &out->small_max_bytes));
     BRAID_RETURN_IF_ERROR(ReadNumber(*small, at + ".small", "alpha_us", 0, kMaxUs, false, std::nullopt, &out->alpha_us));
   }
   return Status::Ok();
@@ -126,7 +130,11 @@ Status ReadTunerFile(const std::string& path, TunerCalibration* out) {
 }
 
 std::string DescribeTunerCalibration(const TunerCalibration& c) {
-  auto link = [](const CalibratedLink& l) { return fmt::format("{} {:.4g} us {:.4g} GB/s", l.name, l.alpha_us, l.GBps); };
+  auto link = [](const CalibratedLink& l) {
+    if (std::isinf(l.small_max_bytes)) return fmt::format("{} {:.4g} us, {:.4g} GB/s", l.name, l.alpha_us, l.GBps);
+    return fmt::format("{} {:.4g} us to {:.0f} B, {:.4g} us above, {:.4g} GB/s", l.name, l.alpha_us, l.small_max_bytes,
+                       l.large_alpha_us, l.GBps);
+  };
   return fmt::format("{}{}; reduce {:.4g} GB/s", link(c.intra_node), c.inter_node ? "; " + link(*c.inter_node) : "",
                      c.reduce_GBps);
 }
@@ -134,17 +142,19 @@ std::string DescribeTunerCalibration(const TunerCalibration& c) {
 LinkModel CalibratedLinkModel(const TunerCalibration& c, const std::vector<int>& host_of_member) {
   LinkModel link = HostRuntimeLinkModel();
   link.reduce_GBps = c.reduce_GBps;
-  link.alpha_us = c.intra_node.alpha_us;
-  link.bandwidth_GBps = c.intra_node.GBps;
   const std::set<int> hosts(host_of_member.begin(), host_of_member.end());
-  if (hosts.size() <= 1 || !c.inter_node) return link;
-  const CalibratedLink& inter = *c.inter_node;
-  link.alpha_us = std::max(link.alpha_us, inter.alpha_us);
-  link.bandwidth_GBps = std::min(link.bandwidth_GBps, inter.GBps);
+  const bool across = hosts.size() > 1 && c.inter_node;
+  const CalibratedLink& bottleneck = across ? *c.inter_node : c.intra_node;
+  link.alpha_us = bottleneck.alpha_us;
+  link.large_message_alpha_us = bottleneck.large_alpha_us;
+  link.small_message_max_bytes = bottleneck.small_max_bytes;
+  link.bandwidth_GBps = bottleneck.GBps;
+  if (!across) return link;
   const size_t n = host_of_member.size();
   for (size_t i = 0; i < n; ++i) {
-    const CalibratedLink& hop = host_of_member[i] == host_of_member[(i + 1) % n] ? c.intra_node : inter;
+    const CalibratedLink& hop = host_of_member[i] == host_of_member[(i + 1) % n] ? c.intra_node : bottleneck;
     link.mean_hop_alpha_us += hop.alpha_us / double(n);
+    link.mean_hop_large_alpha_us += hop.large_alpha_us / double(n);
     link.mean_hop_us_per_byte += 1e-3 / hop.GBps / double(n);  // 1 GB/s = 1e3 B/us
   }
   link.nodes = int(hosts.size());

@@ -7,10 +7,11 @@
 // Read from the block (sim/cluster/host_calibration.cc documents all of it):
 //   "runtime": "host", "reduce_GBps": R, "intra_node": "shm", "inter_node": "tcp" (optional),
 //   "links": {"shm": {"alpha_us": A, "GBps": G, "bidir_GBps": B,
-//                     "small": {"alpha_us": a, ...} (optional), ...}, "tcp": {...}}
-// A link's latency is the small-message regime's when there is one (the tuner's latency terms
-// matter for small steps), else the large-message fit's; its bandwidth is bidir_GBps (a
-// collective's step sends and receives at once).
+//                     "small": {"max_bytes": m, "alpha_us": a, ...} (optional), ...}, "tcp": {...}}
+// A link's latency is the small-message regime's up to its max_bytes and the large-message fit's
+// above (where a transport's rendezvous handshake adds round trips: LinkModel's
+// small_message_max_bytes); without a small regime the large fit's everywhere. Its bandwidth is
+// bidir_GBps (a collective's step sends and receives at once).
 #pragma once
 
 #include <optional>
@@ -24,7 +25,9 @@ namespace braid::coll {
 
 struct CalibratedLink {
   std::string name;  // the class's name in the file ("shm", "tcp")
-  double alpha_us = 0;
+  double alpha_us = 0;        // messages of up to small_max_bytes
+  double small_max_bytes = 0;  // infinite without a small regime
+  double large_alpha_us = 0;  // larger messages
   double GBps = 0;
 };
 
@@ -40,15 +43,16 @@ struct TunerCalibration {
 // missing or out of range.
 Status ReadTunerFile(const std::string& path, TunerCalibration* out);
 
-// The numbers the tuner uses, in one line ("shm 0.45 us 2.6 GB/s; tcp 40 us 1.1 GB/s; reduce
-// 9.5 GB/s"): what ranks of one communicator must agree on, and what the INFO log shows.
+// The numbers the tuner uses, in one line ("shm 0.45 us to 8192 B, 0.9 us above, 2.6 GB/s; tcp
+// 40 us, 1.1 GB/s; reduce 9.5 GB/s"): what ranks of one communicator must agree on, and what the
+// INFO log shows.
 std::string DescribeTunerCalibration(const TunerCalibration& c);
 
 // The tuner's model for a group whose member i runs on host host_of_member[i] (any numbering;
 // empty: one host). Ranks on one host, or no inter-node class: the intra-node link. Across hosts:
 // the inter-node link as the bottleneck, the mean over the ring's hops (member i to i + 1), and
-// each host's ranks sharing its network link in the rounds where all of them send across.
-// Slices as HostRuntimeLinkModel().
+// each host's ranks sharing its network link in the rounds where all of them send across; the
+// small-message bound is the bottleneck link's. Slices as HostRuntimeLinkModel().
 LinkModel CalibratedLinkModel(const TunerCalibration& c, const std::vector<int>& host_of_member);
 
 }  // namespace braid::coll

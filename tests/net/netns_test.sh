@@ -15,6 +15,13 @@
 #                             point-to-point traffic of tests/common/p2p_torture.h (groups and
 #                             blocking calls mixed, collectives inside groups, 0 B .. 160 KiB)
 #                             arrives whole, over TCP between the hosts and shared memory in A
+#   netns_test.sh bench-tuner a benchmark, not a check (ctest does not run it): all-reduce on
+#                             BRAID_NET_BENCH_RANKS (4; even) ranks, the first half in A, over
+#                             a 1 ms, 500 Mbit/s link
+#                             (BRAID_NET_DELAY_MS, BRAID_NET_RATE_MBIT), with braid's built-in
+#                             tuner and with BRAID_TUNER_FILE from braid-perf calibrate over the
+#                             link, alternating, 3 rounds; prints each size's median time of
+#                             both, their ratio and the algorithms the tuners chose
 #   netns_test.sh cleanup     this script, stopped by SIGTERM, killed by SIGKILL or failing on
 #                             purpose, leaves no namespace, emulator, process or scratch file
 #                             behind (after SIGKILL within seconds: its reaper, below)
@@ -249,12 +256,14 @@ link_up() {
 
 # mpi_run NRANKS LIMIT_S BRAID_PERF_ARGS...: braid-perf on NRANKS ranks over A and B; output in
 # $work/run.out. Returns braid-perf's (mpiexec's) exit status; 124 when LIMIT_S ran out.
+# Placement: round-robin, or host by host with `mpi_placement=(-ppn K)`.
+mpi_placement=()
 mpi_run() {
   local nranks=$1 limit=$2
   shift 2
   UCX_NET_DEVICES=$dev BRAID_SOCKET_IFNAME=$dev BRAID_TIMEOUT=20 timeout -k 5 "$limit" \
     ip netns exec "$ns_a" "$MPIEXEC" -launcher ssh -launcher-exec "$here/netns_launcher.sh" \
-    -iface "$dev" -hosts "$ns_a,$ns_b" -n "$nranks" "$BRAID_PERF" "$@" >"$work/run.out" 2>&1 &
+    -iface "$dev" -hosts "$ns_a,$ns_b" "${mpi_placement[@]}" -n "$nranks" "$BRAID_PERF" "$@" >"$work/run.out" 2>&1 &
   wait $!  # in the background, so that SIGTERM reaches our trap at once
 }
 
@@ -452,6 +461,80 @@ hold() {
   wait "${sleepers[0]}"
 }
 
+# The benchmark of BRAID_TUNER_FILE (usage above). The file is what braid-perf calibrate measures,
+# as on two real hosts with two ranks each: `--classes tcp` between A and B over this link (its
+# 2-rank jobs launched across the namespaces as mpi_run launches braid-perf), and `--classes shm`
+# between two ranks of this machine, joined as one file's intra_node and inter_node classes.
+bench_tuner() {
+  local delay_ms=${BRAID_NET_DELAY_MS:-1} rate=${BRAID_NET_RATE_MBIT:-500} ranks=${BRAID_NET_BENCH_RANKS:-4} round
+  [[ $ranks =~ ^[0-9]+$ ]] && ((ranks >= 2 && ranks % 2 == 0)) ||
+    fail "BRAID_NET_BENCH_RANKS='$ranks': expected an even number of ranks, at least 2"
+  link_up "$delay_ms" "$rate" 0 200
+  cat >"$work/mpiexec-across" <<EOF_SH
+#!/usr/bin/env bash
+exec ip netns exec "$ns_a" "$MPIEXEC" -launcher ssh -launcher-exec "$here/netns_launcher.sh" -iface "$dev" -hosts "$ns_a,$ns_b" "\$@"
+EOF_SH
+  chmod +x "$work/mpiexec-across"
+  UCX_NET_DEVICES=$dev BRAID_SOCKET_IFNAME=$dev BRAID_TIMEOUT=60 timeout -k 5 900 "$BRAID_PERF" calibrate \
+    --mpiexec "$work/mpiexec-across" --classes tcp --ranks-per-node 1 -e 4M --repeat 1 --out "$work/tuner.json" \
+    >"$work/run.out" 2>&1 || run_failed "braid-perf calibrate across the link" $?
+  mv "$work/tuner.json" "$work/tcp.json"
+  timeout -k 5 900 "$BRAID_PERF" calibrate --classes shm -e 4M --repeat 1 --out "$work/shm.json" >"$work/run.out" 2>&1 ||
+    run_failed "braid-perf calibrate --classes shm" $?
+  python3 - "$work/shm.json" "$work/tcp.json" "$work/tuner.json" <<'EOF_PY' || fail "could not join the two calibrations"
+import json, sys
+shm, tcp = (json.load(open(p)) for p in sys.argv[1:3])
+joined = shm
+joined["nodes"] = 2
+joined["calibration"]["inter_node"] = "tcp"
+joined["calibration"]["links"]["tcp"] = tcp["calibration"]["links"]["tcp"]
+json.dump(joined, open(sys.argv[3], "w"), indent=1)
+EOF_PY
+  local link
+  for link in shm tcp; do
+    say "calibrated $link: $(python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["calibration"]["links"][sys.argv[2]]; print(json.dumps({k: l[k] for k in ("alpha_us", "GBps", "bidir_GBps", "small") if k in l}))' "$work/tuner.json" $link)"
+  done
+  mpi_placement=(-ppn $((ranks / 2)))
+  export BRAID_DEBUG=INFO BRAID_DEBUG_SUBSYS=TUNE  # each plan's choice, for the table
+  for round in 1 2 3; do
+    mpi_run "$ranks" 300 allreduce -b 1K -e 4M -f 4 -n 10 -w 2 --json "$work/built-in-$round.json" ||
+      run_failed "braid-perf allreduce (built-in tuner)" $?
+    grep 'INFO \[TUNE\] allreduce' "$work/run.out" >"$work/built-in-$round.choices"
+    BRAID_TUNER_FILE="$work/tuner.json" mpi_run "$ranks" 300 allreduce -b 1K -e 4M -f 4 -n 10 -w 2 \
+      --json "$work/tuned-$round.json" || run_failed "braid-perf allreduce (BRAID_TUNER_FILE)" $?
+    grep -q "tuner BRAID_TUNER_FILE" "$work/run.out" || fail "the tuned run did not take BRAID_TUNER_FILE"
+    grep 'INFO \[TUNE\] allreduce' "$work/run.out" >"$work/tuned-$round.choices"
+    say "round $round done"
+  done
+  unset BRAID_DEBUG BRAID_DEBUG_SUBSYS
+  python3 - "$work" <<'EOF_PY'
+import json, re, statistics, sys
+work = sys.argv[1]
+def units(text):  # "64KiB" -> 65536
+    number, unit = re.fullmatch(r"([0-9.]+)([KMG]?i?B)", text).groups()
+    return int(float(number) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit])
+def choices(kind):  # size -> "algorithm/slice" of rank 0's plans in round 1
+    found = {}
+    for line in open(f"{work}/{kind}-1.choices"):
+        m = re.search(r"allreduce (\S+) x\d+ ranks: (\w+), slices of (\S+)", line)
+        if m:
+            found.setdefault(units(m.group(1)), f"{m.group(2)}/{m.group(3)}")
+    return found
+def times(kind):
+    per_size = {}
+    for r in (1, 2, 3):
+        for row in json.load(open(f"{work}/{kind}-{r}.json"))["rows"]:
+            per_size.setdefault(row["size"], []).append(row["oop"]["time_us"])
+    return {s: statistics.median(t) for s, t in per_size.items()}
+built_in, tuned = times("built-in"), times("tuned")
+built_in_choice, tuned_choice = choices("built-in"), choices("tuned")
+print(f"{'size (B)':>10} {'built-in (us)':>14} {'tuned (us)':>11} {'built-in / tuned':>17}  built-in choice -> tuned choice")
+for size in sorted(built_in):
+    print(f"{size:>10} {built_in[size]:>14.1f} {tuned[size]:>11.1f} {built_in[size] / tuned[size]:>17.2f}  "
+          f"{built_in_choice.get(size, '?')} -> {tuned_choice.get(size, '?')}")
+EOF_PY
+}
+
 # Runs `netns_test.sh MODE` and checks that nothing of it is left afterwards. HOW: "term" or "kill"
 # sends that signal once it holds ("kill": SIGKILL skips its trap, so braid-netem must stop by
 # itself and the reaper must do the rest); "fail" lets it fail.
@@ -508,9 +591,9 @@ main() {
   local check=${1:-}
   [[ $check == reap ]] && { reap_after "$2" "$3"; exit 0; }
   case $check in
-    latency | bandwidth | loss | peer-death | p2p-torture | cleanup | hold | fail-after-setup) ;;
+    latency | bandwidth | loss | peer-death | p2p-torture | cleanup | hold | fail-after-setup | bench-tuner) ;;
     *)
-      echo "usage: netns_test.sh latency|bandwidth|loss|peer-death|p2p-torture|cleanup" >&2
+      echo "usage: netns_test.sh latency|bandwidth|loss|peer-death|p2p-torture|cleanup|bench-tuner" >&2
       exit 2
       ;;
   esac
@@ -530,6 +613,7 @@ main() {
     loss) check_loss ;;
     peer-death) check_peer_death ;;
     p2p-torture) check_p2p_torture ;;
+    bench-tuner) bench_tuner ;;
     hold) hold ;;
     fail-after-setup)
       link_up 1 0 0

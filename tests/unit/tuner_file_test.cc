@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -58,13 +59,18 @@ TEST_F(TunerFileTest, ReadsTheClassesTheTunerUses) {
   // The small-message regime's latency, and the two-way rate: a step sends and receives at once.
   EXPECT_EQ(c.intra_node.name, "shm");
   EXPECT_DOUBLE_EQ(c.intra_node.alpha_us, 0.45);
+  EXPECT_DOUBLE_EQ(c.intra_node.small_max_bytes, 8192);
+  EXPECT_DOUBLE_EQ(c.intra_node.large_alpha_us, 0.9);  // above 8 KiB: the large fit's
   EXPECT_DOUBLE_EQ(c.intra_node.GBps, 2.6);
   // Without a small regime, the large-message fit's.
   ASSERT_TRUE(c.inter_node.has_value());
   EXPECT_EQ(c.inter_node->name, "tcp");
   EXPECT_DOUBLE_EQ(c.inter_node->alpha_us, 1000);
+  EXPECT_DOUBLE_EQ(c.inter_node->large_alpha_us, 1000);
+  EXPECT_TRUE(std::isinf(c.inter_node->small_max_bytes));
   EXPECT_DOUBLE_EQ(c.inter_node->GBps, 0.0625);
-  EXPECT_EQ(DescribeTunerCalibration(c), "shm 0.45 us 2.6 GB/s; tcp 1000 us 0.0625 GB/s; reduce 9.5 GB/s");
+  EXPECT_EQ(DescribeTunerCalibration(c),
+            "shm 0.45 us to 8192 B, 0.9 us above, 2.6 GB/s; tcp 1000 us, 0.0625 GB/s; reduce 9.5 GB/s");
 }
 
 TEST_F(TunerFileTest, AnInterNodeClassThatWasNotMeasuredMeansOneHost) {
@@ -89,6 +95,7 @@ TEST_F(TunerFileTest, RefusalsNameTheFileTheFieldAndTheRange) {
       {With("\"alpha_us\": 0.9", "\"alpha_us\": -1"), "calibration.links.shm.alpha_us = -1 is not a number in [0, 1e+07]"},
       {With("\"bidir_GBps\": 2.6", "\"bidir_GBps\": \"fast\""), "calibration.links.shm.bidir_GBps = \"fast\" is not a number"},
       {With("\"small\": {", "\"small\": 5, \"x\": {"), "calibration.links.shm.small is 5, not an object"},
+      {With("\"max_bytes\": 8192, ", ""), "calibration.links.shm.small.max_bytes is missing"},
       {With("\"GBps\": 0.0625", "\"GBps\": 0"), "calibration.links.tcp.GBps = 0 is not a number in (1e-06, 1e+12]"},
       {With(", \"bidir_GBps\": 0.0625", ""), "calibration.links.tcp.bidir_GBps is missing"},
       {With("\"links\": {", "\"links\": [], \"x\": {"), "calibration.links is an array (an object of link classes)"},
@@ -115,6 +122,8 @@ TEST_F(TunerFileTest, OneHostTakesTheIntraNodeClass) {
   for (const std::vector<int>& hosts : {std::vector<int>{}, std::vector<int>{7, 7, 7, 7}}) {
     const LinkModel link = CalibratedLinkModel(c, hosts);
     EXPECT_DOUBLE_EQ(link.alpha_us, 0.45);
+    EXPECT_DOUBLE_EQ(link.small_message_max_bytes, 8192);
+    EXPECT_DOUBLE_EQ(link.large_message_alpha_us, 0.9);
     EXPECT_DOUBLE_EQ(link.bandwidth_GBps, 2.6);
     EXPECT_DOUBLE_EQ(link.reduce_GBps, 9.5);
     EXPECT_EQ(link.nodes, 1);
@@ -131,6 +140,8 @@ TEST_F(TunerFileTest, AcrossHostsTheNetworkIsTheBottleneckAndTheRingsHopsAreAver
   EXPECT_DOUBLE_EQ(link.alpha_us, 1000);
   EXPECT_DOUBLE_EQ(link.bandwidth_GBps, 0.0625);
   EXPECT_DOUBLE_EQ(link.mean_hop_alpha_us, (0.45 + 1000) / 2);
+  EXPECT_DOUBLE_EQ(link.mean_hop_large_alpha_us, (0.9 + 1000) / 2);
+  EXPECT_TRUE(std::isinf(link.small_message_max_bytes));  // the network's: it has no small regime
   EXPECT_DOUBLE_EQ(link.mean_hop_us_per_byte, (1e-3 / 2.6 + 1e-3 / 0.0625) / 2);
   EXPECT_EQ(link.nodes, 2);
   EXPECT_DOUBLE_EQ(link.all_ranks_sharing, 2);
@@ -151,6 +162,38 @@ TEST_F(TunerFileTest, ASlowNetworkKeepsLatencyOptimalAlgorithmsToLargerSizes) {
   EXPECT_NE(calibrated.algorithm, Algorithm::kRing) << calibrated.reason;
   // On one host the same file's shared-memory class agrees with the built-in model here.
   EXPECT_EQ(Choose(q, CalibratedLinkModel(c, {0, 0, 0, 0}), std::nullopt).algorithm, Algorithm::kRing);
+}
+
+// What braid-perf calibrate measured over a 1 ms, 500 Mbit/s link between two network namespaces
+// (tests/net/netns_test.sh bench-tuner, session 58): eager messages up to 16 KiB pay one delay,
+// larger ones the rendezvous handshake's three.
+constexpr const char* kMeasuredLink = R"({"calibration": {
+  "runtime": "host", "reduce_GBps": 9.5, "intra_node": "shm", "inter_node": "tcp",
+  "links": {"shm": {"alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
+                    "small": {"max_bytes": 8192, "alpha_us": 0.45, "GBps": 1.9}},
+            "tcp": {"alpha_us": 3128, "GBps": 0.0565, "bidir_GBps": 0.0435,
+                    "small": {"max_bytes": 16384, "alpha_us": 1058, "GBps": 0.0605}}}}})";
+
+TEST_F(TunerFileTest, LargerMessagesPayTheirOwnLatency) {
+  TunerCalibration c;
+  ASSERT_TRUE(ReadTunerFile(Write(kMeasuredLink), &c).ok());
+  // Ranks 0, 1 on one host, 2, 3 on the other. At 64 KiB a ring sends 16 KiB steps (eager);
+  // recursive doubling exchanges the whole 64 KiB across (rendezvous). Measured there: the ring
+  // 5.2 ms, recursive doubling 7.2 ms.
+  const LinkModel link = CalibratedLinkModel(c, {0, 0, 1, 1});
+  EXPECT_EQ(link.small_message_max_bytes, 16384);
+  EXPECT_DOUBLE_EQ(link.large_message_alpha_us, 3128);
+  const ScheduleRequest q = AllReduce(4, 64 << 10);
+  const TunerChoice with_both = Choose(q, link, std::nullopt);
+  EXPECT_EQ(with_both.algorithm, Algorithm::kRing) << with_both.reason;
+  // With the small messages' latency for every size, an algorithm of fewer, larger messages looked
+  // cheaper.
+  LinkModel one_latency = link;
+  one_latency.small_message_max_bytes = std::numeric_limits<double>::infinity();
+  const TunerChoice with_one = Choose(q, one_latency, std::nullopt);
+  EXPECT_NE(with_one.algorithm, Algorithm::kRing) << with_one.reason;
+  // Small all-reduces stay latency-bound: two exchanges beat six steps.
+  EXPECT_EQ(Choose(AllReduce(4, 4096), link, std::nullopt).algorithm, Algorithm::kRecursiveDoubling);
 }
 
 }  // namespace
