@@ -29,16 +29,12 @@ std::string Shown(const nlohmann::json& v) {
   return text;
 }
 
-// Field `key` of `object` (at `where`, e.g. "f.json: calibration.links.shm") as a number in
-// [lo, hi] (lo excluded when `lo_open`), or `fallback` when absent and a fallback is given.
+// Required field `key` of `object` (at `where`, e.g. "f.json: calibration.links.shm") as a number
+// in [lo, hi] (lo excluded when `lo_open`).
 Status ReadNumber(const nlohmann::json& object, const std::string& where, const char* key, double lo, double hi,
-                  bool lo_open, std::optional<double> fallback, double* out) {
+                  bool lo_open, double* out) {
   const auto it = object.find(key);
   if (it == object.end()) {
-    if (fallback) {
-      *out = *fallback;
-      return Status::Ok();
-    }
     return Status::InvalidArgument(fmt::format("{}.{} is missing (a number in {}{:g}, {:g}])", where, key,
                                                lo_open ? "(" : "[", lo, hi));
   }
@@ -58,16 +54,15 @@ Status ReadLink(const nlohmann::json& links, const std::string& where, const std
   if (!link.is_object()) return Status::InvalidArgument(fmt::format("{} is {}, not an object", at, Shown(link)));
   out->name = name;
   double large_alpha = 0, one_way_GBps = 0;  // the second is checked, as plan-sim does, not used
-  BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "alpha_us", 0, kMaxUs, false, std::nullopt, &large_alpha));
-  BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "GBps", kMinGBps, kMaxGBps, true, std::nullopt, &one_way_GBps));
-  BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "bidir_GBps", kMinGBps, kMaxGBps, true, std::nullopt, &out->GBps));
+  BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "alpha_us", 0, kMaxUs, false, &large_alpha));
+  BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "GBps", kMinGBps, kMaxGBps, true, &one_way_GBps));
+  BRAID_RETURN_IF_ERROR(ReadNumber(link, at, "bidir_GBps", kMinGBps, kMaxGBps, true, &out->GBps));
   out->alpha_us = out->large_alpha_us = large_alpha;
   out->small_max_bytes = std::numeric_limits<double>::infinity();
   if (const auto small = link.find("small"); small != link.end()) {
     if (!small->is_object()) return Status::InvalidArgument(fmt::format("{}.small is {}, not an object", at, Shown(*small)));
-    BRAID_RETURN_IF_ERROR(ReadNumber(*small, at + ".small", "max_bytes", 1, kMaxBytes, false, std::nullopt,
-                                     &out->small_max_bytes));
-    BRAID_RETURN_IF_ERROR(ReadNumber(*small, at + ".small", "alpha_us", 0, kMaxUs, false, std::nullopt, &out->alpha_us));
+    BRAID_RETURN_IF_ERROR(ReadNumber(*small, at + ".small", "max_bytes", 1, kMaxBytes, false, &out->small_max_bytes));
+    BRAID_RETURN_IF_ERROR(ReadNumber(*small, at + ".small", "alpha_us", 0, kMaxUs, false, &out->alpha_us));
   }
   return Status::Ok();
 }
@@ -107,7 +102,7 @@ Status ReadTunerFile(const std::string& path, TunerCalibration* out) {
   }
   TunerCalibration result;
   result.path = path;
-  BRAID_RETURN_IF_ERROR(ReadNumber(c, where, "reduce_GBps", kMinGBps, kMaxGBps, true, std::nullopt, &result.reduce_GBps));
+  BRAID_RETURN_IF_ERROR(ReadNumber(c, where, "reduce_GBps", kMinGBps, kMaxGBps, true, &result.reduce_GBps));
   BRAID_RETURN_IF_ERROR(ReadString(c, where, "intra_node", false, &intra));
   BRAID_RETURN_IF_ERROR(ReadString(c, where, "inter_node", true, &inter));
   const auto links = c.find("links");

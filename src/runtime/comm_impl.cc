@@ -121,15 +121,14 @@ Status Comm::Impl::ResolveOptions(const CommOptions& in, CommOptions* out) {
     return Status::InvalidArgument(fmt::format("CommOptions.slice_bytes={} out of range [0, {}]", out->slice_bytes,
                                                kMaxSliceBytes));
   }
+  std::string tuner_source = "CommOptions.tuner_file";
   if (out->tuner_file.empty()) {
     out->tuner_file = env::Get("TUNER_FILE").value_or("");
-    if (!out->tuner_file.empty()) {
-      std::shared_ptr<const coll::TunerCalibration> checked;
-      BRAID_RETURN_IF_ERROR(runtime::LoadTunerFile(out->tuner_file, env::VariableName("TUNER_FILE"), &checked));
-    }
-  } else {
+    tuner_source = env::VariableName("TUNER_FILE");
+  }
+  if (!out->tuner_file.empty()) {  // read (and kept) here, so that a bad file fails before any peer is contacted
     std::shared_ptr<const coll::TunerCalibration> checked;
-    BRAID_RETURN_IF_ERROR(runtime::LoadTunerFile(out->tuner_file, "CommOptions.tuner_file", &checked));
+    BRAID_RETURN_IF_ERROR(runtime::LoadTunerFile(out->tuner_file, tuner_source, &checked));
   }
   BRAID_RETURN_IF_ERROR(runtime::LoadWaitPolicy());
   BRAID_RETURN_IF_ERROR(transport::UcxTransport::CheckKnobs());
