@@ -19,11 +19,12 @@
 //   ring allreduce      (n-1) [(M-1) max(t,r) + t + r] + (n-1) M t(s)   chunks of ceil(count/n)
 //   ring reducescatter  (n-1) [(M-1) max(t,r) + t + r]                 chunks of count
 //   ring allgather      (n-1) M t(s)
-//   tree allreduce      (P(M-1) + 2h) t(s) + (R(M-1) + h) r(s)  halves of ceil(count/2);
+//   tree allreduce      P(M-1) t(s) + 2 fill + (R(M-1) + h) r(s)  halves of ceil(count/2);
 //                       P = max over ranks of messages per column in both trees (4 for an
 //                       interior rank), or the link's tree_nic_messages if more (a NIC that
 //                       several channels' trees cross), R = max receive-reduces per column,
-//                       h = max height
+//                       h = max height; fill = h t(s), or on unlike hops a path of h hops of
+//                       which tree_path_slow_hops cross nodes (LinkModel says why)
 //   tree bcast/reduce   (P(M-1) + F) t(s) [+ (P(M-1) + h) r(s)]  P = 2 (1 if n = 2),
 //                       h = 1 + floor(log2(n-1)); F = the most children summed along a
 //                       root-to-leaf path: a rank sends a column to (or receives it from) its
@@ -33,7 +34,9 @@
 //                       than the 51 us chain it was chosen over, which replayed in 39 us);
 //                       on unlike hops t(s) is a mean hop's, each column costs at least the
 //                       busiest NIC's rooted-tree messages at the slowest link, and the fill
-//                       adds one NIC crossing (LinkModel::rooted_tree_nic_messages)
+//                       adds one NIC crossing (LinkModel::rooted_tree_nic_messages), or
+//                       when the tree's paths are known, F t(s) is a path of F message
+//                       slots of which rooted_tree_path_slow_hops cross nodes
 //   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]
 //   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p
 //   pairwise alltoall   (n-1) M t(s)
@@ -56,6 +59,12 @@ struct Costs {
   double alpha, us_per_byte, reduce_us_per_byte;
   double tree_nic_messages;  // LinkModel::tree_nic_messages
   double rooted_tree_nic_messages;  // LinkModel::rooted_tree_nic_messages
+  double tree_path_slow_hops, rooted_tree_path_slow_hops;  // LinkModel's
+  double fast_alpha, fast_us_per_byte;  // LinkModel's fast hop
+  // Recursive doubling on unlike hops whose fast hop is known: the share of its rounds that cross
+  // nodes (those pay Message, with every sender behind a link sharing it; the rest a fast hop).
+  // 0: every round costed alike (StepMessage, the sharing averaged over the rounds).
+  double doubling_crossing_share;
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   // LinkModel's latency of messages above small_max_bytes (infinite: none are).
   double small_max_bytes, large_alpha, mean_hop_large_alpha;
@@ -77,6 +86,17 @@ struct Costs {
     return MeanHopLatency(bytes) + bytes * mean_hop_us_per_byte;
   }
   double Reduce(double bytes) const { return bytes * reduce_us_per_byte; }
+  // A column's fill down a tree path of `hops` messages, `slow_hops` of them between nodes at
+  // the slowest link and the rest a fast hop (LinkModel::tree_path_slow_hops).
+  double PathFill(double hops, double slow_hops, double bytes) const {
+    return slow_hops * Message(bytes) + std::max(0.0, hops - slow_hops) * FastMessage(bytes);
+  }
+  double FastMessage(double bytes) const { return fast_alpha + bytes * fast_us_per_byte; }
+  // One round of recursive doubling, on average over its rounds.
+  double DoublingRound(double bytes) const {
+    if (doubling_crossing_share <= 0) return StepMessage(bytes);
+    return doubling_crossing_share * Message(bytes) + (1 - doubling_crossing_share) * FastMessage(bytes);
+  }
 };
 
 struct Pipeline {
@@ -157,18 +177,24 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
         DoubleTreeLoad(n, &rank_messages, &reduces);
         const double messages = std::max<double>(rank_messages, c.tree_nic_messages);
         double h = std::max(internal::DoubleTreeHeight(n, 0), internal::DoubleTreeHeight(n, 1));
-        return (messages * (p.columns - 1) + 2 * h) * c.StepMessage(p.bytes) +
+        const double fill = c.tree_path_slow_hops > 0 ? c.PathFill(h, c.tree_path_slow_hops, p.bytes)
+                                                      : h * c.StepMessage(p.bytes);
+        return messages * (p.columns - 1) * c.StepMessage(p.bytes) + 2 * fill +
                (reduces * (p.columns - 1) + h) * c.Reduce(p.bytes);
       }
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       const double width = n > 2 ? 2 : 1;  // children of the busiest rank
       const double h = internal::RootedTreeHeight(n);
       // A column: the busiest rank's messages at a mean hop, or the busiest NIC's at its rate. The
-      // fill: the path's messages at a mean hop, plus one crossing of the NIC if there is one.
+      // fill: the path's crossings of nodes at the slowest link and its other messages at a fast
+      // hop; where the path is not known, its messages at a mean hop plus one NIC crossing.
       const double column =
           std::max(width * c.MeanHopMessage(p.bytes), c.rooted_tree_nic_messages * c.Message(p.bytes));
       const double crossing = c.rooted_tree_nic_messages > 0 ? c.Message(p.bytes) : 0;
-      double t = (p.columns - 1) * column + RootedTreeFill(n) * c.MeanHopMessage(p.bytes) + crossing;
+      const double fill = c.rooted_tree_path_slow_hops > 0
+                              ? c.PathFill(RootedTreeFill(n), c.rooted_tree_path_slow_hops, p.bytes)
+                              : RootedTreeFill(n) * c.MeanHopMessage(p.bytes) + crossing;
+      double t = (p.columns - 1) * column + fill;
       if (r.collective == Collective::kReduce) t += (width * (p.columns - 1) + h) * c.Reduce(p.bytes);
       return t;
     }
@@ -183,7 +209,7 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       internal::DoublingShape shape = internal::DoublingShapeFor(n);
       Pipeline p = PipelineOf(r.count, internal::RecursiveDoublingSliceElems(r), es);
       double f = shape.extras > 0 ? 1 : 0, L = shape.steps;
-      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.StepMessage(p.bytes) +
+      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.DoublingRound(p.bytes) +
              (L + f) * p.columns * c.Reduce(p.bytes);
     }
     case Algorithm::kPairwise: {
@@ -226,7 +252,8 @@ Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
   r.algorithm = a;
   LinkModel alike = link;
   alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = alike.tree_nic_messages = 0;
-  alike.rooted_tree_nic_messages = 0;
+  alike.rooted_tree_nic_messages = alike.tree_path_slow_hops = alike.rooted_tree_path_slow_hops = 0;
+  alike.fast_hop_alpha_us = alike.fast_hop_us_per_byte = 0;
   size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
   size_t hi = std::max(link.max_slice_bytes, lo);
   Candidate best{a, lo, -1};
@@ -262,24 +289,30 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
   if (request.nranks < 1 || request.elem_size == 0) return std::nullopt;
   if (request.nranks == 1 || request.count == 0) return 0.0;  // local copy at most
   // Recursive doubling and pairwise exchange send from every rank at once: in the rounds whose
-  // partner is on another node the link's rate is shared by all the senders behind it. Every
-  // round is costed alike, so the share is averaged over them: recursive doubling crosses nodes
-  // in ceil(log2(nodes)) of its floor(log2(n)) rounds plus the fold and unfold of the extras
-  // (counted as crossing); pairwise exchange in n - n/nodes of its n - 1.
-  double sharing = 1;
+  // partner is on another node the link's rate is shared by all the senders behind it. Recursive
+  // doubling crosses nodes in ceil(log2(nodes)) of its floor(log2(n)) rounds plus the fold and
+  // unfold of the extras (counted as crossing); pairwise exchange in n - n/nodes of its n - 1.
+  // Where a hop inside a node is known (LinkModel::fast_hop_*), recursive doubling's crossing
+  // rounds pay the slowest link at the full share and the others a fast hop: averaged over its
+  // rounds at a mean hop, 64 GPUs on 8 DGX A100 nodes (3 of 6 rounds across) were costed as if
+  // 1 in 8 of its hops crossed. Otherwise every round is costed alike, the share averaged.
+  double sharing = 1, crossing = 0;
   const double n = request.nranks, nodes = std::clamp<double>(link.nodes, 1, n);
-  if (link.all_ranks_sharing > 1 && nodes > 1 && n > 1) {
-    double crossing = 0;
+  if (nodes > 1 && n > 1) {
     if (request.algorithm == Algorithm::kRecursiveDoubling) {
       const internal::DoublingShape shape = internal::DoublingShapeFor(request.nranks);
       const double folds = shape.extras > 0 ? 2 : 0;
-      crossing = (std::ceil(std::log2(nodes)) + folds) / (shape.steps + folds);
+      crossing = std::min(1.0, (std::ceil(std::log2(nodes)) + folds) / (shape.steps + folds));
     }
-    if (request.algorithm == Algorithm::kPairwise) crossing = (n - n / nodes) / (n - 1);
-    sharing = 1 + (link.all_ranks_sharing - 1) * std::min(1.0, crossing);
+    if (request.algorithm == Algorithm::kPairwise) crossing = std::min(1.0, (n - n / nodes) / (n - 1));
   }
+  const bool split_rounds = request.algorithm == Algorithm::kRecursiveDoubling && link.fast_hop_us_per_byte > 0;
+  const double all_ranks_sharing = std::max(1.0, link.all_ranks_sharing);
+  sharing = split_rounds ? all_ranks_sharing : 1 + (all_ranks_sharing - 1) * crossing;
   Costs costs{link.alpha_us, 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
               1e-3 / std::max(link.reduce_GBps, 1e-9), link.tree_nic_messages, link.rooted_tree_nic_messages,
+              link.tree_path_slow_hops, link.rooted_tree_path_slow_hops, link.fast_hop_alpha_us,
+              link.fast_hop_us_per_byte, split_rounds ? crossing : 0,
               link.mean_hop_alpha_us,
               link.mean_hop_us_per_byte * sharing,
               link.small_message_max_bytes,

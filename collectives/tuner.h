@@ -37,6 +37,18 @@ struct LinkModel {
   // at the slowest link: costing every message of the tree at the NIC's rate made a broadcast
   // of 256 MiB over 16 GPUs on 2 DGX nodes pick a chain that replayed 1.5x slower than the tree.
   double rooted_tree_nic_messages = 0;
+  // Groups spanning nodes: the most hops between nodes on one path from a root down to a member,
+  // of the double binary trees (tree_path_slow_hops) and of a broadcast's or reduce's rooted tree
+  // (rooted_tree_path_slow_hops), and what a hop inside a node costs (fast_hop_*). A column's fill
+  // goes down (and up) such a path: each hop between nodes costs a message on the slowest link,
+  // each other hop a fast one. At a mean hop each, an 8-rank all-reduce of 16 KiB on two hosts a
+  // 1 ms link apart chose a tree, est. 1.9 ms, whose paths cross the link twice each way (4.7 ms
+  // replayed, 8.2 ms measured), over recursive doubling (6.2 ms measured; docs/PERFORMANCE.md,
+  // session 59). 0: the fill at a mean hop (one node, or not known).
+  double tree_path_slow_hops = 0;
+  double rooted_tree_path_slow_hops = 0;
+  double fast_hop_alpha_us = 0;
+  double fast_hop_us_per_byte = 0;
   // Groups whose hops differ (NVLink inside a node, a NIC between nodes): the mean over the ring's
   // hops of their latency (us) and of their time per byte (us/B). alpha_us and bandwidth_GBps are
   // then the slowest hop's. A step of an all-reduce (ring, double tree, recursive doubling) costs

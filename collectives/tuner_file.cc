@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "collectives/tree_crossings.h"
 #include "core/input_file.h"
 #include "core/json_text.h"
 #include "core/log.h"
@@ -154,6 +155,22 @@ LinkModel CalibratedLinkModel(const TunerCalibration& c, const std::vector<int>&
   }
   link.nodes = int(hosts.size());
   link.all_ranks_sharing = double(n) / double(hosts.size());
+  // The trees' edges between hosts: how many pass one host's link per column, and how many lie
+  // one after another on a path (the rest are hops on the host, at its own link's cost).
+  const int members = int(n);
+  const std::vector<int> one_link(n, 0);
+  TreeLinkLoad both_trees, rooted;
+  for (int tree = 0; tree < 2; ++tree) {
+    both_trees.Add(host_of_member, one_link, DoubleTreeParentOf(members, tree), true);
+    link.tree_path_slow_hops =
+        std::max<double>(link.tree_path_slow_hops, MostCrossingsOnAPath(host_of_member, DoubleTreeParentOf(members, tree)));
+  }
+  rooted.Add(host_of_member, one_link, RootedTreeParentOf(members), false);
+  link.tree_nic_messages = both_trees.Most();
+  link.rooted_tree_nic_messages = rooted.Most();
+  link.rooted_tree_path_slow_hops = MostCrossingsOnAPath(host_of_member, RootedTreeParentOf(members));
+  link.fast_hop_alpha_us = c.intra_node.alpha_us;
+  link.fast_hop_us_per_byte = 1e-3 / c.intra_node.GBps;
   return link;
 }
 

@@ -51,8 +51,10 @@ std::string DescribeTunerCalibration(const TunerCalibration& c);
 // The tuner's model for a group whose member i runs on host host_of_member[i] (any numbering;
 // empty: one host). Ranks on one host, or no inter-node class: the intra-node link. Across hosts:
 // the inter-node link as the bottleneck, the mean over the ring's hops (member i to i + 1), and
-// each host's ranks sharing its network link in the rounds where all of them send across; the
-// small-message bound is the bottleneck link's. Slices as HostRuntimeLinkModel().
+// each host's ranks sharing its network link in the rounds where all of them send across, the
+// trees' messages through one host's link and crossings on one path (collectives/tree_crossings.h)
+// with the intra-node link as the fast hop; the small-message bound is the bottleneck link's.
+// Slices as HostRuntimeLinkModel().
 LinkModel CalibratedLinkModel(const TunerCalibration& c, const std::vector<int>& host_of_member);
 
 }  // namespace braid::coll

@@ -186,14 +186,54 @@ TEST_F(TunerFileTest, LargerMessagesPayTheirOwnLatency) {
   const ScheduleRequest q = AllReduce(4, 64 << 10);
   const TunerChoice with_both = Choose(q, link, std::nullopt);
   EXPECT_EQ(with_both.algorithm, Algorithm::kRing) << with_both.reason;
-  // With the small messages' latency for every size, an algorithm of fewer, larger messages looked
-  // cheaper.
+  // With the small messages' latency for every size, recursive doubling's 64 KiB exchanges would
+  // cost as little as the ring's 16 KiB steps: its estimate falls (by 0.9 ms: the rendezvous it
+  // pays across, at a mean hop), the ring's stays.
   LinkModel one_latency = link;
   one_latency.small_message_max_bytes = std::numeric_limits<double>::infinity();
-  const TunerChoice with_one = Choose(q, one_latency, std::nullopt);
-  EXPECT_NE(with_one.algorithm, Algorithm::kRing) << with_one.reason;
+  ScheduleRequest ring = q, doubling = q;
+  ring.algorithm = Algorithm::kRing;
+  ring.slice_bytes = with_both.slice_bytes;
+  doubling.algorithm = Algorithm::kRecursiveDoubling;
+  doubling.slice_bytes = 64 << 10;
+  EXPECT_DOUBLE_EQ(*EstimateMicroseconds(ring, one_latency), *EstimateMicroseconds(ring, link));
+  EXPECT_GT(*EstimateMicroseconds(doubling, link), *EstimateMicroseconds(doubling, one_latency) + 500);
   // Small all-reduces stay latency-bound: two exchanges beat six steps.
   EXPECT_EQ(Choose(AllReduce(4, 4096), link, std::nullopt).algorithm, Algorithm::kRecursiveDoubling);
+}
+
+// 8 ranks, 4 on each host, over the 1 ms link the 8-rank bench calibrated (session 59). Each of
+// the double binary tree's paths crosses it twice, one after another: 0 -> 4 -> 2 in tree 0,
+// 7 -> 3 -> 5 in tree 1. At 16 KiB the tree was costed at a mean hop per level (est. 1.9 ms) and
+// chosen over recursive doubling, which crosses once; measured 8.2 ms against 6.2 ms.
+TEST_F(TunerFileTest, TreeFillPaysEachCrossingOfItsPath) {
+  TunerCalibration c;
+  ASSERT_TRUE(ReadTunerFile(Write(R"({"calibration": {
+  "runtime": "host", "reduce_GBps": 9.5, "intra_node": "shm", "inter_node": "tcp",
+  "links": {"shm": {"alpha_us": 0.22, "GBps": 9.2, "bidir_GBps": 9.85, "small": {"max_bytes": 64, "alpha_us": 0.146}},
+            "tcp": {"alpha_us": 3045, "GBps": 0.0535, "bidir_GBps": 0.0315,
+                    "small": {"max_bytes": 16384, "alpha_us": 1029}}}}})"),
+                            &c)
+                  .ok());
+  const LinkModel link = CalibratedLinkModel(c, {0, 0, 0, 0, 1, 1, 1, 1});
+  EXPECT_EQ(link.tree_path_slow_hops, 2);
+  // Out of host A per column: 0 -> 4 and 3 -> 5 down, 2 -> 4 and 3 -> 7 up.
+  EXPECT_EQ(link.tree_nic_messages, 4);
+  EXPECT_EQ(link.rooted_tree_path_slow_hops, 2);  // 0 -> 4 -> 2
+  EXPECT_DOUBLE_EQ(link.fast_hop_alpha_us, 0.146);
+  const ScheduleRequest q = AllReduce(8, 16 << 10);
+  const TunerChoice choice = Choose(q, link, std::nullopt);
+  EXPECT_EQ(choice.algorithm, Algorithm::kRecursiveDoubling) << choice.reason;
+  // Each way, the fill is two crossings of 8 KiB (half the data per tree) and one hop on a host.
+  ScheduleRequest tree = q;
+  tree.algorithm = Algorithm::kTree;
+  tree.slice_bytes = 32 << 10;
+  const double crossing_us = 1029 + 8192 / (0.0315 * 1e3), hop_us = 0.146 + 8192 / (9.85 * 1e3);
+  EXPECT_GT(*EstimateMicroseconds(tree, link), 2 * (2 * crossing_us + hop_us));
+  // Ranks on one host have no crossings.
+  const LinkModel one_host = CalibratedLinkModel(c, {0, 0, 0, 0});
+  EXPECT_EQ(one_host.tree_path_slow_hops, 0);
+  EXPECT_EQ(one_host.tree_nic_messages, 0);
 }
 
 }  // namespace

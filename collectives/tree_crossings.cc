@@ -1,0 +1,57 @@
+#include "collectives/tree_crossings.h"
+
+#include <algorithm>
+
+#include "collectives/schedule_builder.h"
+
+namespace braid::coll {
+
+TreeParentOf DoubleTreeParentOf(int n, int tree) {
+  return [n, tree](int r) { return internal::DoubleTreeLinks(n, r, tree).parent; };
+}
+
+TreeParentOf RootedTreeParentOf(int n) {
+  return [n](int r) { return internal::RootedTreeLinks(n, r, 0).parent; };
+}
+
+void TreeLinkLoad::Add(const std::vector<int>& host_of, const std::vector<int>& nic_of, const TreeParentOf& parent_of,
+                       bool both_ways) {
+  const int n = int(host_of.size());
+  for (int r = 0; r < n; ++r) {
+    const int parent = parent_of(r);
+    if (parent < 0 || host_of[size_t(r)] == host_of[size_t(parent)]) continue;
+    auto& child_link = load_[{host_of[size_t(r)], nic_of[size_t(r)]}];
+    auto& parent_link = load_[{host_of[size_t(parent)], nic_of[size_t(parent)]}];
+    // Down: out of the parent, into the child; up (both ways): the other way.
+    most_ = std::max({most_, ++parent_link.first, ++child_link.second});
+    if (both_ways) most_ = std::max({most_, ++child_link.first, ++parent_link.second});
+  }
+}
+
+int MostCrossingsOnAPath(const std::vector<int>& host_of, const TreeParentOf& parent_of) {
+  const int n = int(host_of.size());
+  // crossings[r]: edges between hosts from the root down to r (-1: not yet known). Each member
+  // is resolved once, walking up only to the nearest known ancestor, so groups of a million
+  // members cost O(n) parent lookups.
+  std::vector<int> crossings(size_t(n), -1);
+  std::vector<int> path;
+  int most = 0;
+  for (int r = 0; r < n; ++r) {
+    path.clear();
+    int m = r;
+    while (m >= 0 && crossings[size_t(m)] < 0) {
+      path.push_back(m);
+      m = parent_of(m);
+    }
+    int above = m >= 0 ? crossings[size_t(m)] : 0;
+    for (auto it = path.rbegin(); it != path.rend(); ++it) {
+      const int parent = parent_of(*it);
+      above += parent >= 0 && host_of[size_t(parent)] != host_of[size_t(*it)] ? 1 : 0;
+      crossings[size_t(*it)] = above;
+    }
+    most = std::max(most, crossings[size_t(r)]);
+  }
+  return most;
+}
+
+}  // namespace braid::coll

@@ -1,0 +1,44 @@
+// How braid's trees cross the boundaries between a group's hosts (nodes): the numbers the
+// tuner's tree terms take (LinkModel::tree_nic_messages, tree_path_slow_hops and their rooted
+// twins). braid's host runtime (collectives/tuner_file.cc, one link per host) and plan-sim's GPU
+// model (sim/cost/collective_cost.cc, a node's NICs over several channels) both count them here.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace braid::coll {
+
+// Member r's parent in one tree over members 0..n-1 (-1 at the root).
+using TreeParentOf = std::function<int(int member)>;
+
+// Tree 0 or 1 of the double binary tree of an all-reduce over n members.
+TreeParentOf DoubleTreeParentOf(int n, int tree);
+// The binary tree of a broadcast or reduce over n members rooted at member 0.
+TreeParentOf RootedTreeParentOf(int n);
+
+// Tree messages per column through each of the group's links between hosts, one direction at a
+// time, summed over every tree added.
+class TreeLinkLoad {
+ public:
+  // Adds one tree: member r lies on host host_of[r] and its messages to other hosts leave and
+  // enter it through that host's link nic_of[r] (0 where a host has one). Each edge between
+  // hosts sends one message per column out of the parent's link and into the child's (down),
+  // and with `both_ways` (an all-reduce: up, then down) one back.
+  void Add(const std::vector<int>& host_of, const std::vector<int>& nic_of, const TreeParentOf& parent_of,
+           bool both_ways);
+  // The busiest link's messages per column in one direction (0: no edge crosses hosts).
+  int Most() const { return most_; }
+
+ private:
+  std::map<std::pair<int, int>, std::pair<int, int>> load_;  // (host, nic) -> (out, in)
+  int most_ = 0;
+};
+
+// The most edges between hosts on one path from the tree's root down to a member: a column's
+// fill passes them one after another (0: no edge crosses hosts).
+int MostCrossingsOnAPath(const std::vector<int>& host_of, const TreeParentOf& parent_of);
+
+}  // namespace braid::coll
