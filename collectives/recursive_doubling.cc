@@ -40,7 +40,7 @@ bool BuildRecursiveDoubling(const ScheduleRequest& r, RankSchedule* out, std::st
   const bool extra = me < 2 * e && me % 2 == 0;   // folds into me+1, takes no part in rounds
   const bool folds = me < 2 * e && me % 2 == 1;   // receives an extra's input first
   const int index = me < 2 * e ? me / 2 : me - e;  // index among the p participants
-  auto rank_of = [&](int i) { return i < e ? 2 * i + 1 : i + e; };
+  auto rank_of = [&](int i) { return DoublingRankOf(shape, i); };
 
   OpEmitter emit(out);
   SlotPool slots(0, std::min(slice, r.count), kDoublingSlots);

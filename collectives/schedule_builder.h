@@ -266,6 +266,9 @@ inline DoublingShape DoublingShapeFor(int nranks) {
   s.extras = nranks - s.pow2;
   return s;
 }
+// The rank of participant index i (0 <= i < pow2): extra 2i folds into rank 2i + 1, which takes
+// index i; the ranks from 2 extras on follow.
+inline int DoublingRankOf(const DoublingShape& s, int i) { return i < s.extras ? 2 * i + 1 : i + s.extras; }
 
 // Finishes a build: copies the emitter's error, if any.
 inline bool Finish(const OpEmitter& emitter, std::string* error) {

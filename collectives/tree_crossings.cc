@@ -54,4 +54,30 @@ int MostCrossingsOnAPath(const std::vector<int>& host_of, const TreeParentOf& pa
   return most;
 }
 
+int DoublingCrossingRounds(const std::vector<int>& host_of) {
+  const int n = int(host_of.size());
+  if (n < 2) return 0;
+  const internal::DoublingShape shape = internal::DoublingShapeFor(n);
+  const int e = shape.extras;
+  auto host = [&](int rank) { return host_of[size_t(rank)]; };
+  int rounds = 0;
+  // The fold: extra 2i into 2i + 1 (i < e); the unfold sends the result back the same way.
+  for (int i = 0; i < e; ++i) {
+    if (host(2 * i) != host(2 * i + 1)) {
+      rounds += 2;
+      break;
+    }
+  }
+  // Round j: participant index i with index i ^ 2^j.
+  for (int j = 0; j < shape.steps; ++j) {
+    for (int i = 0; i < shape.pow2; ++i) {
+      if (host(internal::DoublingRankOf(shape, i)) != host(internal::DoublingRankOf(shape, i ^ (1 << j)))) {
+        ++rounds;
+        break;
+      }
+    }
+  }
+  return rounds;
+}
+
 }  // namespace braid::coll

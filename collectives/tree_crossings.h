@@ -1,6 +1,6 @@
-// How braid's trees cross the boundaries between a group's hosts (nodes): the numbers the
-// tuner's tree terms take (LinkModel::tree_nic_messages, tree_path_slow_hops and their rooted
-// twins). braid's host runtime (collectives/tuner_file.cc, one link per host) and plan-sim's GPU
+// How braid's trees and recursive doubling cross the boundaries between a group's hosts (nodes):
+// the numbers the tuner's terms for them take (LinkModel::tree_nic_messages, tree_path_slow_hops,
+// their rooted twins, doubling_crossing_rounds). braid's host runtime (collectives/tuner_file.cc, one link per host) and plan-sim's GPU
 // model (sim/cost/collective_cost.cc, a node's NICs over several channels) both count them here.
 #pragma once
 
@@ -16,7 +16,9 @@ using TreeParentOf = std::function<int(int member)>;
 
 // Tree 0 or 1 of the double binary tree of an all-reduce over n members.
 TreeParentOf DoubleTreeParentOf(int n, int tree);
-// The binary tree of a broadcast or reduce over n members rooted at member 0.
+// The binary tree of a broadcast or reduce over n members rooted at member 0 (the tuner's model
+// of a group is built once, for root 0; other roots relabel the tree and cross as often or,
+// with some placements, once more).
 TreeParentOf RootedTreeParentOf(int n);
 
 // Tree messages per column through each of the group's links between hosts, one direction at a
@@ -40,5 +42,10 @@ class TreeLinkLoad {
 // The most edges between hosts on one path from the tree's root down to a member: a column's
 // fill passes them one after another (0: no edge crosses hosts).
 int MostCrossingsOnAPath(const std::vector<int>& host_of, const TreeParentOf& parent_of);
+
+// The rounds of recursive doubling over members on hosts host_of (collectives/
+// recursive_doubling.cc) in which some member's partner is on another host, the fold and the
+// unfold of the extra ranks counted as one round each.
+int DoublingCrossingRounds(const std::vector<int>& host_of);
 
 }  // namespace braid::coll

@@ -38,7 +38,9 @@
 //                       when the tree's paths are known, F t(s) is a path of F message
 //                       slots of which rooted_tree_path_slow_hops cross nodes
 //   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]
-//   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p
+//   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p;
+//                       t(s) the mean round: on unlike hops with a fast hop known, its rounds
+//                       across nodes at the slowest link (shared) and the rest at a fast hop
 //   pairwise alltoall   (n-1) M t(s)
 #include "collectives/tuner.h"
 
@@ -71,8 +73,9 @@ struct Costs {
   double Latency(double bytes) const { return bytes > small_max_bytes ? large_alpha : alpha; }
   double MeanHopLatency(double bytes) const { return bytes > small_max_bytes ? mean_hop_large_alpha : mean_hop_alpha; }
   double Message(double bytes) const { return Latency(bytes) + bytes * us_per_byte; }
-  // One step of an all-reduce's ring, double tree or recursive doubling on unlike hops: a mean
-  // hop, or the slowest link's transfer if longer (LinkModel says why). The rooted schedules
+  // One step of an all-reduce's ring, a double tree's column, or recursive doubling's round
+  // without a fast hop, on unlike hops: a mean hop, or the slowest link's transfer if longer
+  // (LinkModel says why); tree fills and split rounds use PathFill, DoublingRound. The rooted schedules
   // and pairwise exchange keep Message: with it the tuner's choices replay closer to the best
   // (sweeps in docs/PERFORMANCE.md, session 54).
   double StepMessage(double bytes) const {
@@ -89,7 +92,8 @@ struct Costs {
   // A column's fill down a tree path of `hops` messages, `slow_hops` of them between nodes at
   // the slowest link and the rest a fast hop (LinkModel::tree_path_slow_hops).
   double PathFill(double hops, double slow_hops, double bytes) const {
-    return slow_hops * Message(bytes) + std::max(0.0, hops - slow_hops) * FastMessage(bytes);
+    const double slow = std::min(slow_hops, hops);
+    return slow * Message(bytes) + (hops - slow) * FastMessage(bytes);
   }
   double FastMessage(double bytes) const { return fast_alpha + bytes * fast_us_per_byte; }
   // One round of recursive doubling, on average over its rounds.
@@ -253,7 +257,7 @@ Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
   LinkModel alike = link;
   alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = alike.tree_nic_messages = 0;
   alike.rooted_tree_nic_messages = alike.tree_path_slow_hops = alike.rooted_tree_path_slow_hops = 0;
-  alike.fast_hop_alpha_us = alike.fast_hop_us_per_byte = 0;
+  alike.fast_hop_alpha_us = alike.fast_hop_us_per_byte = alike.doubling_crossing_rounds = 0;
   size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
   size_t hi = std::max(link.max_slice_bytes, lo);
   Candidate best{a, lo, -1};
@@ -290,8 +294,9 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
   if (request.nranks == 1 || request.count == 0) return 0.0;  // local copy at most
   // Recursive doubling and pairwise exchange send from every rank at once: in the rounds whose
   // partner is on another node the link's rate is shared by all the senders behind it. Recursive
-  // doubling crosses nodes in ceil(log2(nodes)) of its floor(log2(n)) rounds plus the fold and
-  // unfold of the extras (counted as crossing); pairwise exchange in n - n/nodes of its n - 1.
+  // doubling crosses nodes in LinkModel::doubling_crossing_rounds of its floor(log2(n)) rounds
+  // plus the fold and unfold of the extras (when not known: ceil(log2(nodes)), the fold and
+  // unfold counted as crossing); pairwise exchange in n - n/nodes of its n - 1.
   // Where a hop inside a node is known (LinkModel::fast_hop_*), recursive doubling's crossing
   // rounds pay the slowest link at the full share and the others a fast hop: averaged over its
   // rounds at a mean hop, 64 GPUs on 8 DGX A100 nodes (3 of 6 rounds across) were costed as if
@@ -302,22 +307,32 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
     if (request.algorithm == Algorithm::kRecursiveDoubling) {
       const internal::DoublingShape shape = internal::DoublingShapeFor(request.nranks);
       const double folds = shape.extras > 0 ? 2 : 0;
-      crossing = std::min(1.0, (std::ceil(std::log2(nodes)) + folds) / (shape.steps + folds));
+      const double rounds =
+          link.doubling_crossing_rounds > 0 ? link.doubling_crossing_rounds : std::ceil(std::log2(nodes)) + folds;
+      crossing = std::min(1.0, rounds / (shape.steps + folds));
     }
     if (request.algorithm == Algorithm::kPairwise) crossing = std::min(1.0, (n - n / nodes) / (n - 1));
   }
-  const bool split_rounds = request.algorithm == Algorithm::kRecursiveDoubling && link.fast_hop_us_per_byte > 0;
+  const bool split_rounds =
+      request.algorithm == Algorithm::kRecursiveDoubling && link.fast_hop_us_per_byte > 0 && crossing > 0;
   const double all_ranks_sharing = std::max(1.0, link.all_ranks_sharing);
   sharing = split_rounds ? all_ranks_sharing : 1 + (all_ranks_sharing - 1) * crossing;
-  Costs costs{link.alpha_us, 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
-              1e-3 / std::max(link.reduce_GBps, 1e-9), link.tree_nic_messages, link.rooted_tree_nic_messages,
-              link.tree_path_slow_hops, link.rooted_tree_path_slow_hops, link.fast_hop_alpha_us,
-              link.fast_hop_us_per_byte, split_rounds ? crossing : 0,
-              link.mean_hop_alpha_us,
-              link.mean_hop_us_per_byte * sharing,
-              link.small_message_max_bytes,
-              link.large_message_alpha_us,
-              link.mean_hop_large_alpha_us};
+  // Designated: fifteen doubles in a row would take a swapped pair silently.
+  const Costs costs{.alpha = link.alpha_us,
+                    .us_per_byte = 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
+                    .reduce_us_per_byte = 1e-3 / std::max(link.reduce_GBps, 1e-9),
+                    .tree_nic_messages = link.tree_nic_messages,
+                    .rooted_tree_nic_messages = link.rooted_tree_nic_messages,
+                    .tree_path_slow_hops = link.tree_path_slow_hops,
+                    .rooted_tree_path_slow_hops = link.rooted_tree_path_slow_hops,
+                    .fast_alpha = link.fast_hop_alpha_us,
+                    .fast_us_per_byte = link.fast_hop_us_per_byte,
+                    .doubling_crossing_share = split_rounds ? crossing : 0,
+                    .mean_hop_alpha = link.mean_hop_alpha_us,
+                    .mean_hop_us_per_byte = link.mean_hop_us_per_byte * sharing,
+                    .small_max_bytes = link.small_message_max_bytes,
+                    .large_alpha = link.large_message_alpha_us,
+                    .mean_hop_large_alpha = link.mean_hop_large_alpha_us};
   double us = Estimate(request, costs);
   if (!(us < kImpossible)) return std::nullopt;  // cannot be built (tag space)
   return us;

@@ -44,20 +44,28 @@ struct LinkModel {
   // each other hop a fast one. At a mean hop each, an 8-rank all-reduce of 16 KiB on two hosts a
   // 1 ms link apart chose a tree, est. 1.9 ms, whose paths cross the link twice each way (4.7 ms
   // replayed, 8.2 ms measured), over recursive doubling (6.2 ms measured; docs/PERFORMANCE.md,
-  // session 59). 0: the fill at a mean hop (one node, or not known).
+  // session 59). 0: the fill at a mean hop (one node, or not known). The rooted tree's is rooted
+  // at member 0, as rooted_tree_nic_messages.
   double tree_path_slow_hops = 0;
   double rooted_tree_path_slow_hops = 0;
+  // A hop inside a node: latency (us) and time per byte (us/B). Set (> 0), it also makes recursive
+  // doubling's rounds unlike: those across nodes (doubling_crossing_rounds) pay a message on the
+  // slowest link with every sender behind it sharing the link, the rest a fast hop.
   double fast_hop_alpha_us = 0;
   double fast_hop_us_per_byte = 0;
+  // Recursive doubling's rounds (the fold and unfold of extra ranks counted one each) in which a
+  // partner is on another node, from the group's placement; 0: not known, taken as
+  // ceil(log2(nodes)) plus the fold and unfold (ranks placed node by node).
+  double doubling_crossing_rounds = 0;
   // Groups whose hops differ (NVLink inside a node, a NIC between nodes): the mean over the ring's
   // hops of their latency (us) and of their time per byte (us/B). alpha_us and bandwidth_GBps are
-  // then the slowest hop's. A step of an all-reduce (ring, double tree, recursive doubling) costs
-  // the larger of a mean hop (a ring's dependency chain goes round through every hop alike) and
-  // the slowest link's transfer alone (it passes every step's message back to back, its latency
-  // hidden behind the fast hops): 64 GPUs on 8 DGX nodes were costed as 126 NIC hops each paying
-  // its latency, 1.7x the replayed ring, and lost to a slower tree (QA, session 54). The rooted
-  // schedules and pairwise exchange keep the slowest hop's. Slices are chosen without these
-  // terms. 0: every hop is alike (alpha_us, bandwidth_GBps).
+  // then the slowest hop's. A ring step, a double tree's column and, without a fast hop,
+  // recursive doubling's round cost the larger of a mean hop (a ring's dependency chain goes
+  // round through every hop alike) and the slowest link's transfer alone (it passes every step's
+  // message back to back, its latency hidden behind the fast hops): 64 GPUs on 8 DGX nodes were
+  // costed as 126 NIC hops each paying its latency, 1.7x the replayed ring, and lost to a slower
+  // tree (QA, session 54). The rooted schedules and pairwise exchange keep the slowest hop's.
+  // Slices are chosen without these terms. 0: every hop is alike (alpha_us, bandwidth_GBps).
   double mean_hop_alpha_us = 0;
   double mean_hop_us_per_byte = 0;
   // Messages above small_message_max_bytes pay large_message_alpha_us (and a mean hop

@@ -156,7 +156,8 @@ LinkModel CalibratedLinkModel(const TunerCalibration& c, const std::vector<int>&
   link.nodes = int(hosts.size());
   link.all_ranks_sharing = double(n) / double(hosts.size());
   // The trees' edges between hosts: how many pass one host's link per column, and how many lie
-  // one after another on a path (the rest are hops on the host, at its own link's cost).
+  // one after another on a path (the rest are hops on the host, at its own link's cost); and
+  // which of recursive doubling's rounds cross.
   const int members = int(n);
   const std::vector<int> one_link(n, 0);
   TreeLinkLoad both_trees, rooted;
@@ -169,6 +170,7 @@ LinkModel CalibratedLinkModel(const TunerCalibration& c, const std::vector<int>&
   link.tree_nic_messages = both_trees.Most();
   link.rooted_tree_nic_messages = rooted.Most();
   link.rooted_tree_path_slow_hops = MostCrossingsOnAPath(host_of_member, RootedTreeParentOf(members));
+  link.doubling_crossing_rounds = DoublingCrossingRounds(host_of_member);
   link.fast_hop_alpha_us = c.intra_node.alpha_us;
   link.fast_hop_us_per_byte = 1e-3 / c.intra_node.GBps;
   return link;

@@ -151,10 +151,11 @@ double UplinkShareLost(const std::vector<int>& group, const std::vector<int>& su
   return std::max(1.0, nodes_per_used_leaf(group) / nodes_per_used_leaf(subset));
 }
 
-// The tuner's tree terms for a group spanning nodes, over the trees of all `channels` channels
-// (in channel 0's order, each channel's as ChannelOrder rotates it): the most messages per column
-// one NIC passes in one direction, the most node crossings on one root-to-member path, and a hop
-// inside a node (the slowest such hop of channel 0's ring, `ring`) as the fast hop.
+// The tuner's tree and recursive-doubling terms for a group spanning nodes, over all `channels`
+// channels (in channel 0's order, each channel's as ChannelOrder rotates it): the most tree
+// messages per column one NIC passes in one direction, the most node crossings on one
+// root-to-member path, recursive doubling's rounds across nodes, and a hop inside a node (the
+// slowest such hop of channel 0's ring, `ring`) as the fast hop.
 void SetTreeCrossings(const ClusterSpec& cluster, const Fabric& fabric, const std::vector<int>& ring, int channels,
                       coll::LinkModel* link) {
   const int gpn = cluster.node.gpus, n = int(ring.size());
@@ -175,6 +176,7 @@ void SetTreeCrossings(const ClusterSpec& cluster, const Fabric& fabric, const st
     rooted.Add(node_of, nic_of, parent_of, false);
     link->rooted_tree_path_slow_hops =
         std::max<double>(link->rooted_tree_path_slow_hops, coll::MostCrossingsOnAPath(node_of, parent_of));
+    link->doubling_crossing_rounds = std::max<double>(link->doubling_crossing_rounds, coll::DoublingCrossingRounds(node_of));
   }
   link->tree_nic_messages = both_trees.Most();
   link->rooted_tree_nic_messages = rooted.Most();
@@ -252,13 +254,14 @@ coll::LinkModel HostTunerLink(const ClusterSpec& cluster, const std::vector<int>
 // the tuner's model of each group (`full_link`, `replayed_link`: how many nodes a recursive
 // doubling crosses, and how many node crossings lie on a tree's path, are the group's own; with
 // the full group's for both, a 1024-GPU tree all-reduce of 8 B was extrapolated 19% short of its
-// full replay, and recursive doubling up to 39%, session 59). The latency part and the bandwidth part scale differently with the
-// group (a ring: 2(n-1) step latencies, but 2(n-1)/n of the data), and a replay mixes them in its
-// own proportion (most of a ring's steps inside a node): so the latency part is measured by
-// replaying the subset again with one element per rank (`replay_latency`), each part is scaled
-// by its own ratio of the closed forms, and the two are added. (One ratio of the totals made a
-// 1024-rank ring all-reduce faster at 128 MiB than at 1 MiB: the ratio fell from ~8,
-// latency-bound, towards 1 faster than the replay grew; QA, session 50.)
+// full replay, and recursive doubling up to 39%, session 59). The latency part and the
+// bandwidth part scale differently with the group (a ring: 2(n-1) step latencies, but 2(n-1)/n
+// of the data), and a replay mixes them in its own proportion (most of a ring's steps inside a
+// node): so the latency part is measured by replaying the subset again with one element per
+// rank (`replay_latency`), each part is scaled by its own ratio of the closed forms, and the two
+// are added. (One ratio of the totals made a 1024-rank ring all-reduce faster at 128 MiB than
+// at 1 MiB: the ratio fell from ~8, latency-bound, towards 1 faster than the replay grew; QA,
+// session 50.)
 template <typename ReplayFn>
 double Extrapolated(double replayed_seconds, const coll::ScheduleRequest& full, const coll::ScheduleRequest& replayed,
                     const coll::LinkModel& full_link, const coll::LinkModel& replayed_link, ReplayFn& replay_latency) {

@@ -46,6 +46,18 @@ TEST(TreeCrossings, LinkLoadCountsEachDirectionOfEachHostsLink) {
   EXPECT_EQ(TreeLinkLoad().Most(), 0);
 }
 
+// Recursive doubling on 8 ranks: partners 1, 2 and 4 apart; on 6 ranks (2 extras) ranks 0 and 2
+// fold into 1 and 3, and the 4 participants 1, 3, 4, 5 pair 1-3, 4-5, then 1-4, 3-5.
+TEST(TreeCrossings, DoublingRoundsAcrossHosts) {
+  EXPECT_EQ(DoublingCrossingRounds(kTwoHostsOfFour), 1);
+  EXPECT_EQ(DoublingCrossingRounds({0, 1, 0, 1, 0, 1, 0, 1}), 1);  // only the round 1 apart
+  EXPECT_EQ(DoublingCrossingRounds({0, 0, 0, 1, 1, 1}), 4);        // 2 -> 3 folds across; 1-3, 1-4
+  EXPECT_EQ(DoublingCrossingRounds({0, 0, 1, 1, 2, 2}), 2);        // the folds stay home; 1-3, 1-4
+  EXPECT_EQ(DoublingCrossingRounds({0, 1, 0, 1, 0, 1}), 4);        // 0 -> 1 folds across; 4-5, 1-4
+  EXPECT_EQ(DoublingCrossingRounds(std::vector<int>(8, 0)), 0);
+  EXPECT_EQ(DoublingCrossingRounds({0}), 0);
+}
+
 // The memoised walk agrees with walking every member up to the root, on random placements.
 TEST(TreeCrossings, MostCrossingsMatchesAWalkFromEveryMember) {
   std::mt19937 random(59);

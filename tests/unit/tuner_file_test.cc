@@ -187,8 +187,8 @@ TEST_F(TunerFileTest, LargerMessagesPayTheirOwnLatency) {
   const TunerChoice with_both = Choose(q, link, std::nullopt);
   EXPECT_EQ(with_both.algorithm, Algorithm::kRing) << with_both.reason;
   // With the small messages' latency for every size, recursive doubling's 64 KiB exchanges would
-  // cost as little as the ring's 16 KiB steps: its estimate falls (by 0.9 ms: the rendezvous it
-  // pays across, at a mean hop), the ring's stays.
+  // cost as little as the ring's 16 KiB steps: its estimate falls (by about 2 ms: the rendezvous
+  // of its round across the link), the ring's stays.
   LinkModel one_latency = link;
   one_latency.small_message_max_bytes = std::numeric_limits<double>::infinity();
   ScheduleRequest ring = q, doubling = q;
@@ -228,8 +228,14 @@ TEST_F(TunerFileTest, TreeFillPaysEachCrossingOfItsPath) {
   ScheduleRequest tree = q;
   tree.algorithm = Algorithm::kTree;
   tree.slice_bytes = 32 << 10;
+  // (The estimate adds the reductions, 8 KiB at 9.5 GB/s per level: a few us.)
   const double crossing_us = 1029 + 8192 / (0.0315 * 1e3), hop_us = 0.146 + 8192 / (9.85 * 1e3);
   EXPECT_GT(*EstimateMicroseconds(tree, link), 2 * (2 * crossing_us + hop_us));
+  EXPECT_LT(*EstimateMicroseconds(tree, link), 2 * (2 * crossing_us + hop_us) + 10);
+  // Recursive doubling crosses in its last round only (partner 4 apart); a broadcast's tree
+  // sends 0 -> 4 out of host 0 and 4 -> 2 out of host 1, one message per column each.
+  EXPECT_EQ(link.doubling_crossing_rounds, 1);
+  EXPECT_EQ(link.rooted_tree_nic_messages, 1);
   // Ranks on one host have no crossings.
   const LinkModel one_host = CalibratedLinkModel(c, {0, 0, 0, 0});
   EXPECT_EQ(one_host.tree_path_slow_hops, 0);
