@@ -17,8 +17,8 @@
 #                             arrives whole, over TCP between the hosts and shared memory in A
 #   netns_test.sh bench-tuner a benchmark, not a check (ctest does not run it): all-reduce on
 #                             BRAID_NET_BENCH_RANKS (4; even) ranks, the first half in A, over
-#                             a 1 ms, 500 Mbit/s link
-#                             (BRAID_NET_DELAY_MS, BRAID_NET_RATE_MBIT), with braid's built-in
+#                             a 1 ms, 500 Mbit/s link (BRAID_NET_DELAY_MS, BRAID_NET_RATE_MBIT;
+#                             8 min at 1 ms and 8 ranks, 17 at 5 ms), with braid's built-in
 #                             tuner and with BRAID_TUNER_FILE from braid-perf calibrate over the
 #                             link, alternating, 3 rounds; prints each size's median time of
 #                             both, their ratio and the algorithms the tuners chose
@@ -469,13 +469,17 @@ bench_tuner() {
   local delay_ms=${BRAID_NET_DELAY_MS:-1} rate=${BRAID_NET_RATE_MBIT:-500} ranks=${BRAID_NET_BENCH_RANKS:-4} round
   [[ $ranks =~ ^[0-9]+$ ]] && ((ranks >= 2 && ranks % 2 == 0)) ||
     fail "BRAID_NET_BENCH_RANKS='$ranks': expected an even number of ranks, at least 2"
+  [[ $delay_ms =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail "BRAID_NET_DELAY_MS='$delay_ms': expected milliseconds (e.g. 1 or 0.5)"
+  # calibrate's latency suites take ~1100 round trips per size: 15 min per started ms of delay.
+  local calibrate_limit_s
+  calibrate_limit_s=$(awk -v d="$delay_ms" 'BEGIN {m = int(d); if (m < d) m++; if (m < 1) m = 1; print 900 * m}')
   link_up "$delay_ms" "$rate" 0 200
   cat >"$work/mpiexec-across" <<EOF_SH
 #!/usr/bin/env bash
 exec ip netns exec "$ns_a" "$MPIEXEC" -launcher ssh -launcher-exec "$here/netns_launcher.sh" -iface "$dev" -hosts "$ns_a,$ns_b" "\$@"
 EOF_SH
   chmod +x "$work/mpiexec-across"
-  UCX_NET_DEVICES=$dev BRAID_SOCKET_IFNAME=$dev BRAID_TIMEOUT=60 timeout -k 5 900 "$BRAID_PERF" calibrate \
+  UCX_NET_DEVICES=$dev BRAID_SOCKET_IFNAME=$dev BRAID_TIMEOUT=60 timeout -k 5 "$calibrate_limit_s" "$BRAID_PERF" calibrate \
     --mpiexec "$work/mpiexec-across" --classes tcp --ranks-per-node 1 -e 4M --repeat 1 --out "$work/tuner.json" \
     >"$work/run.out" 2>&1 || run_failed "braid-perf calibrate across the link" $?
   mv "$work/tuner.json" "$work/tcp.json"
