@@ -45,6 +45,13 @@ class TunerFileTest : public ::testing::Test {
     const Status s = ReadTunerFile(Write(text), &c);
     return s.ok() ? "" : s.message();
   }
+  // What ReadTunerFile reads from `text`; a failure to read it fails the test, naming the error.
+  TunerCalibration Read(const std::string& text) {
+    TunerCalibration c;
+    const Status s = ReadTunerFile(Write(text), &c);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return c;
+  }
   void TearDown() override {
     if (!path_.empty()) std::remove(path_.c_str());
   }
@@ -52,8 +59,7 @@ class TunerFileTest : public ::testing::Test {
 };
 
 TEST_F(TunerFileTest, ReadsTheClassesTheTunerUses) {
-  TunerCalibration c;
-  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  const TunerCalibration c = Read(kTwoHosts);
   EXPECT_EQ(c.path, path_);
   EXPECT_DOUBLE_EQ(c.reduce_GBps, 9.5);
   // The small-message regime's latency, and the two-way rate: a step sends and receives at once.
@@ -75,8 +81,7 @@ TEST_F(TunerFileTest, ReadsTheClassesTheTunerUses) {
 
 TEST_F(TunerFileTest, AnInterNodeClassThatWasNotMeasuredMeansOneHost) {
   const std::string text = With("\"tcp\": {", "\"xyz\": {");
-  TunerCalibration c;
-  ASSERT_TRUE(ReadTunerFile(Write(text), &c).ok()) << ErrorOf(text);
+  const TunerCalibration c = Read(text);
   EXPECT_FALSE(c.inter_node.has_value());
 }
 
@@ -117,8 +122,7 @@ ScheduleRequest AllReduce(int nranks, size_t bytes) {
 }
 
 TEST_F(TunerFileTest, OneHostTakesTheIntraNodeClass) {
-  TunerCalibration c;
-  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  const TunerCalibration c = Read(kTwoHosts);
   for (const std::vector<int>& hosts : {std::vector<int>{}, std::vector<int>{7, 7, 7, 7}}) {
     const LinkModel link = CalibratedLinkModel(c, hosts);
     EXPECT_DOUBLE_EQ(link.alpha_us, 0.45);
@@ -133,8 +137,7 @@ TEST_F(TunerFileTest, OneHostTakesTheIntraNodeClass) {
 }
 
 TEST_F(TunerFileTest, AcrossHostsTheNetworkIsTheBottleneckAndTheRingsHopsAreAveraged) {
-  TunerCalibration c;
-  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  const TunerCalibration c = Read(kTwoHosts);
   // Ranks 0, 1 on host 0 and 2, 3 on host 1: the ring 0-1-2-3-0 crosses twice in four hops.
   const LinkModel link = CalibratedLinkModel(c, {0, 0, 1, 1});
   EXPECT_DOUBLE_EQ(link.alpha_us, 1000);
@@ -150,8 +153,7 @@ TEST_F(TunerFileTest, AcrossHostsTheNetworkIsTheBottleneckAndTheRingsHopsAreAver
 }
 
 TEST_F(TunerFileTest, ASlowNetworkKeepsLatencyOptimalAlgorithmsToLargerSizes) {
-  TunerCalibration c;
-  ASSERT_TRUE(ReadTunerFile(Write(kTwoHosts), &c).ok());
+  const TunerCalibration c = Read(kTwoHosts);
   // 32 KiB over 4 ranks on two hosts: the built-in model (1 us, 5 GB/s) runs a ring, whose six
   // steps each wait 1 ms on this network; the calibrated model sees that and takes a
   // logarithmic algorithm.
@@ -175,8 +177,7 @@ constexpr const char* kMeasuredLink = R"({"calibration": {
                     "small": {"max_bytes": 16384, "alpha_us": 1058, "GBps": 0.0605}}}}})";
 
 TEST_F(TunerFileTest, LargerMessagesPayTheirOwnLatency) {
-  TunerCalibration c;
-  ASSERT_TRUE(ReadTunerFile(Write(kMeasuredLink), &c).ok());
+  const TunerCalibration c = Read(kMeasuredLink);
   // Ranks 0, 1 on one host, 2, 3 on the other. At 64 KiB a ring sends 16 KiB steps (eager);
   // recursive doubling exchanges the whole 64 KiB across (rendezvous). Measured there: the ring
   // 5.2 ms, recursive doubling 7.2 ms.
@@ -207,14 +208,11 @@ TEST_F(TunerFileTest, LargerMessagesPayTheirOwnLatency) {
 // 7 -> 3 -> 5 in tree 1. At 16 KiB the tree was costed at a mean hop per level (est. 1.9 ms) and
 // chosen over recursive doubling, which crosses once; measured 8.2 ms against 6.2 ms.
 TEST_F(TunerFileTest, TreeFillPaysEachCrossingOfItsPath) {
-  TunerCalibration c;
-  ASSERT_TRUE(ReadTunerFile(Write(R"({"calibration": {
+  const TunerCalibration c = Read(R"({"calibration": {
   "runtime": "host", "reduce_GBps": 9.5, "intra_node": "shm", "inter_node": "tcp",
   "links": {"shm": {"alpha_us": 0.22, "GBps": 9.2, "bidir_GBps": 9.85, "small": {"max_bytes": 64, "alpha_us": 0.146}},
             "tcp": {"alpha_us": 3045, "GBps": 0.0535, "bidir_GBps": 0.0315,
-                    "small": {"max_bytes": 16384, "alpha_us": 1029}}}}})"),
-                            &c)
-                  .ok());
+                    "small": {"max_bytes": 16384, "alpha_us": 1029}}}}})");
   const LinkModel link = CalibratedLinkModel(c, {0, 0, 0, 0, 1, 1, 1, 1});
   EXPECT_EQ(link.tree_path_slow_hops, 2);
   // Out of host A per column: 0 -> 4 and 3 -> 5 down, 2 -> 4 and 3 -> 7 up.
