@@ -1,7 +1,9 @@
 // How braid's trees and recursive doubling cross the boundaries between a group's hosts (nodes):
 // the numbers the tuner's terms for them take (LinkModel::tree_nic_messages, tree_path_slow_hops,
-// their rooted twins, doubling_crossing_rounds). braid's host runtime (collectives/tuner_file.cc, one link per host) and plan-sim's GPU
-// model (sim/cost/collective_cost.cc, a node's NICs over several channels) both count them here.
+// their rooted twins, doubling_crossing_rounds). braid's host runtime (collectives/tuner_file.cc,
+// one link per host) counts all of them here; plan-sim's GPU model (sim/cost/collective_cost.cc)
+// the paths and rounds, and the trees' messages on its fabric's own links instead (a PCIe
+// switch's uplink, a leaf's uplink), which TreeLinkLoad's host-and-NIC view does not see.
 #pragma once
 
 #include <functional>

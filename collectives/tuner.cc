@@ -24,7 +24,9 @@
 //                       interior rank), or the link's tree_nic_messages if more (a NIC that
 //                       several channels' trees cross), R = max receive-reduces per column,
 //                       h = max height; fill = h t(s), or on unlike hops a path of h hops of
-//                       which tree_path_slow_hops cross nodes (LinkModel says why)
+//                       which tree_path_slow_hops cross nodes (LinkModel says why), plus
+//                       (F - h) s at a mean hop's rate: F as below, over both trees (a parent's
+//                       children share its port on the way up and down)
 //   tree bcast/reduce   (P(M-1) + F) t(s) [+ (P(M-1) + h) r(s)]  P = 2 (1 if n = 2),
 //                       h = 1 + floor(log2(n-1)); F = the most children summed along a
 //                       root-to-leaf path: a rank sends a column to (or receives it from) its
@@ -37,7 +39,9 @@
 //                       adds one NIC crossing (LinkModel::rooted_tree_nic_messages), or
 //                       when the tree's paths are known, F t(s) is a path of F message
 //                       slots of which rooted_tree_path_slow_hops cross nodes
-//   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]
+//   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]; on unlike hops with a fast
+//                       hop known, the n-1 hops of the fill are nodes-1 crossings at t(s) and
+//                       the rest fast hops
 //   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p;
 //                       t(s) the mean round: on unlike hops with a fast hop known, its rounds
 //                       across nodes at the slowest link (shared) and the rest at a fast hop
@@ -67,6 +71,7 @@ struct Costs {
   // nodes (those pay Message, with every sender behind a link sharing it; the rest a fast hop).
   // 0: every round costed alike (StepMessage, the sharing averaged over the rounds).
   double doubling_crossing_share;
+  double nodes;  // LinkModel::nodes
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   // LinkModel's latency of messages above small_max_bytes (infinite: none are).
   double small_max_bytes, large_alpha, mean_hop_large_alpha;
@@ -88,6 +93,7 @@ struct Costs {
     if (mean_hop_us_per_byte <= 0) return Message(bytes);
     return MeanHopLatency(bytes) + bytes * mean_hop_us_per_byte;
   }
+  double MeanHopUsPerByte() const { return mean_hop_us_per_byte > 0 ? mean_hop_us_per_byte : us_per_byte; }
   double Reduce(double bytes) const { return bytes * reduce_us_per_byte; }
   // A column's fill down a tree path of `hops` messages, `slow_hops` of them between nodes at
   // the slowest link and the rest a fast hop (LinkModel::tree_path_slow_hops).
@@ -136,15 +142,19 @@ void DoubleTreeLoad(int n, int* messages, int* reduces) {
   }
 }
 
-// F above: the largest sum of children counts over the ranks on a path from the root of the
-// rooted binary tree down to a leaf (its shape does not depend on the root's rank).
-double RootedTreeFill(int n) {
-  std::vector<int> fill(size_t(n), 0);  // by rank, root 0: children counts above that rank
-  std::vector<int> order{0};            // ranks in breadth-first order
+// F above: the largest sum of children counts over the ranks on a path from a tree's root down
+// to a leaf (`links_of(rank)`: the rank's links in that tree).
+template <typename LinksOf>
+double ChildrenOnAPath(int n, const LinksOf& links_of) {
+  int root = 0;
+  while (root < n && links_of(root).parent >= 0) ++root;
+  if (root == n) return 0;
+  std::vector<int> fill(size_t(n), 0);  // by rank: children counts above that rank
+  std::vector<int> order{root};         // ranks in breadth-first order
   int most = 0;
   for (size_t k = 0; k < order.size(); ++k) {
     const int rank = order[k];
-    const internal::TreeLinks links = internal::RootedTreeLinks(n, rank, 0);
+    const internal::TreeLinks links = links_of(rank);
     for (int c = 0; c < links.num_children; ++c) {
       fill[size_t(links.children[c])] = fill[size_t(rank)] + links.num_children;
       most = std::max(most, fill[size_t(links.children[c])]);
@@ -152,6 +162,19 @@ double RootedTreeFill(int n) {
     }
   }
   return double(most);
+}
+
+// For the rooted binary tree (its shape does not depend on the root's rank).
+double RootedTreeFill(int n) {
+  return ChildrenOnAPath(n, [n](int rank) { return internal::RootedTreeLinks(n, rank, 0); });
+}
+
+// For the double binary tree: the larger over its two trees.
+double DoubleTreeFill(int n) {
+  double most = 0;
+  for (int which = 0; which < 2; ++which)
+    most = std::max(most, ChildrenOnAPath(n, [n, which](int rank) { return internal::DoubleTreeLinks(n, rank, which); }));
+  return most;
 }
 
 double Estimate(const ScheduleRequest& r, const Costs& c) {
@@ -183,7 +206,12 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
         double h = std::max(internal::DoubleTreeHeight(n, 0), internal::DoubleTreeHeight(n, 1));
         const double fill = c.tree_path_slow_hops > 0 ? c.PathFill(h, c.tree_path_slow_hops, p.bytes)
                                                       : h * c.StepMessage(p.bytes);
-        return messages * (p.columns - 1) * c.StepMessage(p.bytes) + 2 * fill +
+        // A parent takes its children's columns in, and gives its own out, through one port: a
+        // column's way up or down its worst path passes F - h siblings' bytes besides its own, at
+        // a mean hop. Without them, 8 A100 PCIe GPUs chose a tree for 512 KiB, est. 99 us, that
+        // replayed in 141 us, over a 121 us ring (its one column's fill is all of it).
+        const double siblings = (DoubleTreeFill(n) - h) * p.bytes * c.MeanHopUsPerByte();
+        return messages * (p.columns - 1) * c.StepMessage(p.bytes) + 2 * (fill + siblings) +
                (reduces * (p.columns - 1) + h) * c.Reduce(p.bytes);
       }
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
@@ -194,7 +222,7 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       // hop; where the path is not known, its messages at a mean hop plus one NIC crossing.
       const double column =
           std::max(width * c.MeanHopMessage(p.bytes), c.rooted_tree_nic_messages * c.Message(p.bytes));
-      const double crossing = c.rooted_tree_nic_messages > 0 ? c.Message(p.bytes) : 0;
+      const double crossing = c.rooted_tree_nic_messages > 0 && c.nodes > 1 ? c.Message(p.bytes) : 0;
       const double fill = c.rooted_tree_path_slow_hops > 0
                               ? c.PathFill(RootedTreeFill(n), c.rooted_tree_path_slow_hops, p.bytes)
                               : RootedTreeFill(n) * c.MeanHopMessage(p.bytes) + crossing;
@@ -205,7 +233,13 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
     case Algorithm::kChain: {
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       double steps = p.columns - 1 + n1;
-      double t = steps * c.Message(p.bytes);
+      // A column is passed on at the slowest link's rate; the first one's way down the chain
+      // crosses nodes nodes - 1 times, its other hops inside a node: at the slowest link each,
+      // 64 GPUs on 8 DGX A100 nodes were costed as 63 NIC hops, and a reduce of 128 MiB chose a
+      // tree (replayed 1.83 ms) over this chain (1.28 ms; estimated 2.53).
+      double t = c.fast_us_per_byte > 0 && c.nodes > 1
+                     ? (p.columns - 1) * c.Message(p.bytes) + c.PathFill(n1, c.nodes - 1, p.bytes)
+                     : steps * c.Message(p.bytes);
       if (r.collective == Collective::kReduce) t += steps * c.Reduce(p.bytes);
       return t;
     }
@@ -328,6 +362,7 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
                     .fast_alpha = link.fast_hop_alpha_us,
                     .fast_us_per_byte = link.fast_hop_us_per_byte,
                     .doubling_crossing_share = split_rounds ? crossing : 0,
+                    .nodes = nodes,
                     .mean_hop_alpha = link.mean_hop_alpha_us,
                     .mean_hop_us_per_byte = link.mean_hop_us_per_byte * sharing,
                     .small_max_bytes = link.small_message_max_bytes,

@@ -30,7 +30,9 @@ struct LinkModel {
   // channel, through that channel's NIC; a tree's cross-node edges land on whichever GPUs its ranks
   // are, so several channels' trees can meet on one NIC (64 GPUs on 8 DGX nodes: a tree chosen
   // over a ring replayed 2x slower; QA, session 54). A tree all-reduce is costed at the larger of
-  // this and its busiest rank's own messages. 0: one node, or not known.
+  // this and its busiest rank's own messages. plan-sim counts it on every link of its fabric, in
+  // messages at this model's bandwidth_GBps (a link twice as fast counts half), so PCIe switch and
+  // leaf uplinks count too, one node included. 0: one node, or not known.
   double tree_nic_messages = 0;
   // The same for the binary tree of a broadcast or reduce (rooted at rank 0; one direction). Its
   // column then costs the larger of the busiest rank's messages (at a mean hop, below) and these

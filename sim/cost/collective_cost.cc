@@ -151,41 +151,82 @@ double UplinkShareLost(const std::vector<int>& group, const std::vector<int>& su
   return std::max(1.0, nodes_per_used_leaf(group) / nodes_per_used_leaf(subset));
 }
 
-// The tuner's tree and recursive-doubling terms for a group spanning nodes, over all `channels`
-// channels (in channel 0's order, each channel's as ChannelOrder rotates it): the most tree
-// messages per column one NIC passes in one direction, the most node crossings on one
-// root-to-member path, recursive doubling's rounds across nodes, and a hop inside a node (the
-// slowest such hop of channel 0's ring, `ring`) as the fast hop.
-void SetTreeCrossings(const ClusterSpec& cluster, const Fabric& fabric, const std::vector<int>& ring, int channels,
-                      coll::LinkModel* link) {
+// Tree messages per column on each link of the fabric, summed over every tree added: the tuner's
+// column of a tree costs at least the busiest link's (LinkModel::tree_nic_messages), in messages
+// at the group's slowest hop. Counted on the fabric's own paths, not by node and NIC, so a link
+// the ring never shows the tuner is counted too: a PCIe switch's uplink, which every tree edge
+// between the switches of a node crosses (16 A100 PCIe on 2 nodes: a tree of 1 MiB estimated
+// 204 us, chosen over a ring that replayed in 239, replayed in 294; 8 on one node, 512 KiB: 99
+// us estimated, 141 replayed, against a 121 us ring).
+class FabricTreeLoad {
+ public:
+  FabricTreeLoad(Fabric* fabric, const FlowNetwork& network) : fabric_(fabric), network_(network) {}
+
+  // One tree over the GPUs `order` (member r is order[r]): each edge carries a message per column
+  // down, and with `both_ways` (an all-reduce) one back up.
+  void Add(const std::vector<int>& order, const coll::TreeParentOf& parent_of, bool both_ways) {
+    for (size_t r = 0; r < order.size(); ++r) {
+      const int parent = parent_of(int(r));
+      if (parent < 0) continue;
+      AddPath(order[size_t(parent)], order[r]);
+      if (both_ways) AddPath(order[r], order[size_t(parent)]);
+    }
+  }
+
+  // The busiest link's messages per column, as messages at `slowest_GBps` (each link's count
+  // scaled by how much slower it is than that).
+  double Most(double slowest_GBps) const {
+    double most = 0;
+    for (const auto& [link, messages] : messages_)
+      most = std::max(most, messages * slowest_GBps * 1e9 / network_.LinkBandwidth(link));
+    return most;
+  }
+
+ private:
+  void AddPath(int from, int to) {
+    for (LinkId link : fabric_->Path(from, to)) ++messages_[link];
+  }
+  Fabric* fabric_;
+  const FlowNetwork& network_;
+  std::map<LinkId, int> messages_;
+};
+
+// The tuner's tree terms for a group over all `channels` channels (in channel 0's order, each
+// channel's as ChannelOrder rotates it): the busiest link's tree messages per column, both trees
+// of an all-reduce and the rooted tree of a broadcast or reduce (FabricTreeLoad). For a group
+// spanning nodes also the most node crossings on one root-to-member path, recursive doubling's
+// rounds across nodes, and a hop inside a node (the slowest such hop of channel 0's ring, `ring`)
+// as the fast hop.
+void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork& network, const std::vector<int>& ring,
+                  int channels, bool spans_nodes, coll::LinkModel* link) {
   const int gpn = cluster.node.gpus, n = int(ring.size());
-  coll::TreeLinkLoad both_trees, rooted;
-  std::vector<int> node_of(static_cast<size_t>(n)), nic_of(static_cast<size_t>(n));
+  FabricTreeLoad both_trees(fabric, network), rooted(fabric, network);
+  std::vector<int> node_of(static_cast<size_t>(n));
   for (int c = 0; c < channels; ++c) {
     const std::vector<int> order = ChannelOrder(ring, gpn, c, channels);
-    for (int r = 0; r < n; ++r) {
-      node_of[size_t(r)] = order[size_t(r)] / gpn;
-      nic_of[size_t(r)] = fabric.NicOf(order[size_t(r)]);
-    }
+    for (int r = 0; r < n; ++r) node_of[size_t(r)] = order[size_t(r)] / gpn;
     for (int tree = 0; tree < 2; ++tree) {
       const coll::TreeParentOf parent_of = coll::DoubleTreeParentOf(n, tree);
-      both_trees.Add(node_of, nic_of, parent_of, true);
-      link->tree_path_slow_hops = std::max<double>(link->tree_path_slow_hops, coll::MostCrossingsOnAPath(node_of, parent_of));
+      both_trees.Add(order, parent_of, true);
+      if (spans_nodes)
+        link->tree_path_slow_hops = std::max<double>(link->tree_path_slow_hops, coll::MostCrossingsOnAPath(node_of, parent_of));
     }
     const coll::TreeParentOf parent_of = coll::RootedTreeParentOf(n);
-    rooted.Add(node_of, nic_of, parent_of, false);
+    rooted.Add(order, parent_of, false);
+    if (!spans_nodes) continue;
     link->rooted_tree_path_slow_hops =
         std::max<double>(link->rooted_tree_path_slow_hops, coll::MostCrossingsOnAPath(node_of, parent_of));
     link->doubling_crossing_rounds = std::max<double>(link->doubling_crossing_rounds, coll::DoublingCrossingRounds(node_of));
   }
-  link->tree_nic_messages = both_trees.Most();
-  link->rooted_tree_nic_messages = rooted.Most();
+  link->tree_nic_messages = both_trees.Most(link->bandwidth_GBps);
+  link->rooted_tree_nic_messages = rooted.Most(link->bandwidth_GBps);
+  if (!spans_nodes) return;
   double fast_GBps = 1e30;
   for (int r = 0; r < n; ++r) {
     const int a = ring[size_t(r)], b = ring[size_t((r + 1) % n)];
     if (a / gpn != b / gpn) continue;
-    link->fast_hop_alpha_us = std::max(link->fast_hop_alpha_us, fabric.PathLatencyUs(a, b));
-    fast_GBps = std::min(fast_GBps, fabric.PathBandwidthGBps(a, b));
+    link->fast_hop_alpha_us = std::max(link->fast_hop_alpha_us, fabric->PathLatencyUs(a, b));
+    fast_GBps = std::min(fast_GBps, fabric->PathBandwidthGBps(a, b));
   }
   if (fast_GBps < 1e30) link->fast_hop_us_per_byte = 1e-3 / fast_GBps;
 }
@@ -231,8 +272,8 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
   if (nodes.size() > 1) {
     link.all_ranks_sharing = double(ring.size()) * channels / double(nics.size());
     link.nodes = int(nodes.size());
-    SetTreeCrossings(cluster, fabric, ring, channels, &link);
   }
+  if (n > 1) SetTreeLoads(cluster, &fabric, scratch_net, ring, channels, nodes.size() > 1, &link);
   link.reduce_GBps = cluster.gpu.hbm_GBps * cluster.gpu.memory_efficiency / 3;
   link.min_slice_bytes = kMinSliceBytes;
   link.max_slice_bytes = kMaxSliceBytes;

@@ -227,9 +227,12 @@ TEST_F(TunerFileTest, TreeFillPaysEachCrossingOfItsPath) {
   tree.algorithm = Algorithm::kTree;
   tree.slice_bytes = 32 << 10;
   // (The estimate adds the reductions, 8 KiB at 9.5 GB/s per level: a few us.)
+  // Each parent on the worst path also passes its other child's 8 KiB, at a mean hop: two of them
+  // with 8 ranks (the most children summed along a path, 5, less the path's 3 hops).
   const double crossing_us = 1029 + 8192 / (0.0315 * 1e3), hop_us = 0.146 + 8192 / (9.85 * 1e3);
-  EXPECT_GT(*EstimateMicroseconds(tree, link), 2 * (2 * crossing_us + hop_us));
-  EXPECT_LT(*EstimateMicroseconds(tree, link), 2 * (2 * crossing_us + hop_us) + 10);
+  const double siblings_us = 2 * 8192 * link.mean_hop_us_per_byte;
+  EXPECT_GT(*EstimateMicroseconds(tree, link), 2 * (2 * crossing_us + hop_us + siblings_us));
+  EXPECT_LT(*EstimateMicroseconds(tree, link), 2 * (2 * crossing_us + hop_us + siblings_us) + 10);
   // Recursive doubling crosses in its last round only (partner 4 apart); a broadcast's tree
   // sends 0 -> 4 out of host 0 and 4 -> 2 out of host 1, one message per column each.
   EXPECT_EQ(link.doubling_crossing_rounds, 1);
