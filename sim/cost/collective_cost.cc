@@ -160,7 +160,8 @@ double UplinkShareLost(const std::vector<int>& group, const std::vector<int>& su
 // us estimated, 141 replayed, against a 121 us ring).
 class FabricTreeLoad {
  public:
-  FabricTreeLoad(Fabric* fabric, const FlowNetwork& network) : fabric_(fabric), network_(network) {}
+  FabricTreeLoad(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork& network)
+      : cluster_(cluster), fabric_(fabric), network_(network) {}
 
   // One tree over the GPUs `order` (member r is order[r]): each edge carries a message per column
   // down, and with `both_ways` (an all-reduce) one back up.
@@ -168,8 +169,8 @@ class FabricTreeLoad {
     for (size_t r = 0; r < order.size(); ++r) {
       const int parent = parent_of(int(r));
       if (parent < 0) continue;
-      AddPath(order[size_t(parent)], order[r]);
-      if (both_ways) AddPath(order[r], order[size_t(parent)]);
+      AddEdge(order[size_t(parent)], order[r]);
+      if (both_ways) AddEdge(order[r], order[size_t(parent)]);
     }
   }
 
@@ -177,18 +178,47 @@ class FabricTreeLoad {
   // scaled by how much slower it is than that).
   double Most(double slowest_GBps) const {
     double most = 0;
-    for (const auto& [link, messages] : messages_)
-      most = std::max(most, messages * slowest_GBps * 1e9 / network_.LinkBandwidth(link));
+    for (size_t link = 0; link < messages_.size(); ++link) {
+      if (messages_[link] == 0) continue;
+      most = std::max(most, messages_[link] * slowest_GBps * 1e9 / network_.LinkBandwidth(LinkId(link)));
+    }
+    const double port_GBps = cluster_.node.intra_GBps * cluster_.node.intra_efficiency;
+    for (const std::vector<int>* ports : {&sent_, &received_})
+      for (int messages : *ports) most = std::max(most, messages * slowest_GBps / port_GBps);
     return most;
   }
 
  private:
-  void AddPath(int from, int to) {
-    for (LinkId link : fabric_->Path(from, to)) ++messages_[link];
+  // An edge inside a node that passes no shared link, only its two GPUs' ports (several
+  // channels' trees can meet on one), is counted on those ports here rather than walked on the
+  // fabric: walking every edge took a 1M-GPU tuner model from 4 s to 58 s.
+  void AddEdge(int from, int to) {
+    if (!OnlyOwnPorts(from, to)) return AddPath(from, to);
+    const size_t most = size_t(std::max(from, to)) + 1;
+    if (sent_.size() < most) {
+      sent_.resize(most, 0);
+      received_.resize(most, 0);
+    }
+    ++sent_[size_t(from)];
+    ++received_[size_t(to)];
   }
+  bool OnlyOwnPorts(int a, int b) const {
+    const NodeSpec& n = cluster_.node;
+    if (a / n.gpus != b / n.gpus) return false;
+    return n.fabric != IntraNodeFabric::kPCIe ||
+           a % n.gpus / std::max(1, n.gpus_per_pcie_switch) == b % n.gpus / std::max(1, n.gpus_per_pcie_switch);
+  }
+  void AddPath(int from, int to) {
+    for (LinkId link : fabric_->Path(from, to)) {
+      if (size_t(link) >= messages_.size()) messages_.resize(size_t(link) + 1, 0);
+      ++messages_[size_t(link)];
+    }
+  }
+  const ClusterSpec& cluster_;
   Fabric* fabric_;
   const FlowNetwork& network_;
-  std::map<LinkId, int> messages_;
+  std::vector<int> messages_;  // by LinkId (the scratch network's ids are dense)
+  std::vector<int> sent_, received_;  // by GPU: edges counted on its own ports alone
 };
 
 // The tuner's tree terms for a group over all `channels` channels (in channel 0's order, each
@@ -200,7 +230,7 @@ class FabricTreeLoad {
 void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork& network, const std::vector<int>& ring,
                   int channels, bool spans_nodes, coll::LinkModel* link) {
   const int gpn = cluster.node.gpus, n = int(ring.size());
-  FabricTreeLoad both_trees(fabric, network), rooted(fabric, network);
+  FabricTreeLoad both_trees(cluster, fabric, network), rooted(cluster, fabric, network);
   std::vector<int> node_of(static_cast<size_t>(n));
   for (int c = 0; c < channels; ++c) {
     const std::vector<int> order = ChannelOrder(ring, gpn, c, channels);
