@@ -21,7 +21,7 @@
 //   ring allgather      (n-1) M t(s)
 //   tree allreduce      P(M-1) t(s) + 2 fill + (R(M-1) + h) r(s)  halves of ceil(count/2);
 //                       P = max over ranks of messages per column in both trees (4 for an
-//                       interior rank), or the link's tree_nic_messages if more (a NIC that
+//                       interior rank), or the link's tree_nic_messages if more (a link that
 //                       several channels' trees cross), R = max receive-reduces per column,
 //                       h = max height; fill = h t(s), or on unlike hops a path of h hops of
 //                       which tree_path_slow_hops cross nodes (LinkModel says why), plus
@@ -71,7 +71,7 @@ struct Costs {
   // nodes (those pay Message, with every sender behind a link sharing it; the rest a fast hop).
   // 0: every round costed alike (StepMessage, the sharing averaged over the rounds).
   double doubling_crossing_share;
-  double nodes;  // LinkModel::nodes
+  double nodes;  // LinkModel::nodes (a chain's fill crosses nodes - 1 times)
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   // LinkModel's latency of messages above small_max_bytes (infinite: none are).
   double small_max_bytes, large_alpha, mean_hop_large_alpha;
@@ -222,7 +222,7 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       // hop; where the path is not known, its messages at a mean hop plus one NIC crossing.
       const double column =
           std::max(width * c.MeanHopMessage(p.bytes), c.rooted_tree_nic_messages * c.Message(p.bytes));
-      const double crossing = c.rooted_tree_nic_messages > 0 && c.nodes > 1 ? c.Message(p.bytes) : 0;
+      const double crossing = c.rooted_tree_nic_messages > 0 ? c.Message(p.bytes) : 0;
       const double fill = c.rooted_tree_path_slow_hops > 0
                               ? c.PathFill(RootedTreeFill(n), c.rooted_tree_path_slow_hops, p.bytes)
                               : RootedTreeFill(n) * c.MeanHopMessage(p.bytes) + crossing;
@@ -351,7 +351,7 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
       request.algorithm == Algorithm::kRecursiveDoubling && link.fast_hop_us_per_byte > 0 && crossing > 0;
   const double all_ranks_sharing = std::max(1.0, link.all_ranks_sharing);
   sharing = split_rounds ? all_ranks_sharing : 1 + (all_ranks_sharing - 1) * crossing;
-  // Designated: fifteen doubles in a row would take a swapped pair silently.
+  // Designated: sixteen numbers in a row would take a swapped pair silently.
   const Costs costs{.alpha = link.alpha_us,
                     .us_per_byte = 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
                     .reduce_us_per_byte = 1e-3 / std::max(link.reduce_GBps, 1e-9),

@@ -22,7 +22,8 @@ struct LinkModel {
   // once, as recursive doubling and pairwise all-to-all do in their cross-node rounds (a rank of
   // each of C channels on each of G GPUs of a node, over its NICs: C x G / NICs), and over how
   // many nodes the ranks sit (evenly): only the rounds whose partner is on another node share.
-  // A ring or a tree puts one flow of each channel on a link. 1: nothing shared.
+  // A ring or a tree puts one flow of each channel on a link. 1: nothing shared. plan-sim gives
+  // a group on one PCIe node its switch count as `nodes` (a switch's uplink is shared alike).
   double all_ranks_sharing = 1;
   int nodes = 1;
   // Groups spanning nodes: the most double-binary-tree messages per column that one NIC passes in
@@ -32,7 +33,7 @@ struct LinkModel {
   // over a ring replayed 2x slower; QA, session 54). A tree all-reduce is costed at the larger of
   // this and its busiest rank's own messages. plan-sim counts it on every link of its fabric, in
   // messages at this model's bandwidth_GBps (a link twice as fast counts half), so PCIe switch and
-  // leaf uplinks count too, one node included. 0: one node, or not known.
+  // leaf uplinks count too, one node included (0 there from braid's host model). 0: not known.
   double tree_nic_messages = 0;
   // The same for the binary tree of a broadcast or reduce (rooted at rank 0; one direction). Its
   // column then costs the larger of the busiest rank's messages (at a mean hop, below) and these

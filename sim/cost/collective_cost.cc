@@ -153,11 +153,11 @@ double UplinkShareLost(const std::vector<int>& group, const std::vector<int>& su
 
 // Tree messages per column on each link of the fabric, summed over every tree added: the tuner's
 // column of a tree costs at least the busiest link's (LinkModel::tree_nic_messages), in messages
-// at the group's slowest hop. Counted on the fabric's own paths, not by node and NIC, so a link
-// the ring never shows the tuner is counted too: a PCIe switch's uplink, which every tree edge
-// between the switches of a node crosses (16 A100 PCIe on 2 nodes: a tree of 1 MiB estimated
-// 204 us, chosen over a ring that replayed in 239, replayed in 294; 8 on one node, 512 KiB: 99
-// us estimated, 141 replayed, against a 121 us ring).
+// at the group's slowest hop. Counted on the fabric's own paths, not by node and NIC, so links
+// the ring never shows the tuner count too: a GPU port that several channels' trees meet on
+// (16 A100 PCIe on 2 nodes, reduce of 128 MiB: a tree 1.6x slower than the chain was chosen),
+// an oversubscribed leaf uplink (1024 DGX GPUs, 15 nodes per leaf: a tree 1.7x slower than the
+// ring, replayed whole), a PCIe switch's uplink.
 class FabricTreeLoad {
  public:
   FabricTreeLoad(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork& network)
@@ -249,8 +249,11 @@ void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork&
     link->doubling_crossing_rounds = std::max<double>(link->doubling_crossing_rounds, coll::DoublingCrossingRounds(node_of));
   }
   link->tree_nic_messages = both_trees.Most(link->bandwidth_GBps);
-  link->rooted_tree_nic_messages = rooted.Most(link->bandwidth_GBps);
   if (!spans_nodes) return;
+  // On one node the rooted tree's busiest link never passes its busiest rank's two children, and
+  // a count there would add a node crossing to its fill (PCIe, 8 GPUs, 724 KiB: a broadcast chose
+  // a chain 1.24x slower; review, session 60).
+  link->rooted_tree_nic_messages = rooted.Most(link->bandwidth_GBps);
   double fast_GBps = 1e30;
   for (int r = 0; r < n; ++r) {
     const int a = ring[size_t(r)], b = ring[size_t((r + 1) % n)];
