@@ -46,6 +46,14 @@
 //                       t(s) the mean round: on unlike hops with a fast hop known, its rounds
 //                       across nodes at the slowest link (shared) and the rest at a fast hop
 //   pairwise alltoall   (n-1) M t(s)
+//
+// Where latencies overlap (LinkModel::latency_overlaps: a GPU fabric), every t(s) above that a
+// pipelined column after the first, or a parent's message to another child, pays is its bytes
+// alone; the fills keep whole messages, and a ring costs the larger of its ports' work and its
+// first column's way round (2(n-1) hops for an all-reduce) with the other columns behind it.
+// With a fast hop known, a ring's or chain's steady-state message and recursive doubling's
+// rounds inside a node cost at least the bytes of LinkModel::fast_hop_sharing such hops (every
+// channel passes every GPU's port).
 #include "collectives/tuner.h"
 
 #include <algorithm>
@@ -67,6 +75,7 @@ struct Costs {
   double rooted_tree_nic_messages;  // LinkModel::rooted_tree_nic_messages
   double tree_path_slow_hops, rooted_tree_path_slow_hops;  // LinkModel's
   double fast_alpha, fast_us_per_byte;  // LinkModel's fast hop
+  double fast_sharing;                  // LinkModel::fast_hop_sharing
   // Recursive doubling on unlike hops whose fast hop is known: the share of its rounds that cross
   // nodes (those pay Message, with every sender behind a link sharing it; the rest a fast hop).
   // 0: every round costed alike (StepMessage, the sharing averaged over the rounds).
@@ -75,6 +84,17 @@ struct Costs {
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   // LinkModel's latency of messages above small_max_bytes (infinite: none are).
   double small_max_bytes, large_alpha, mean_hop_large_alpha;
+  bool latency_overlaps;  // LinkModel's
+  // What a message holds its port for: itself, or with latencies overlapping (LinkModel says
+  // when) its bytes alone. Pipelined columns after the first, and a parent's messages to its
+  // other children, cost this; a column's way along its path pays the full messages.
+  Costs Port() const {
+    if (!latency_overlaps) return *this;
+    Costs bytes_only = *this;
+    bytes_only.alpha = bytes_only.fast_alpha = bytes_only.mean_hop_alpha = 0;
+    bytes_only.large_alpha = bytes_only.mean_hop_large_alpha = 0;
+    return bytes_only;
+  }
   double Latency(double bytes) const { return bytes > small_max_bytes ? large_alpha : alpha; }
   double MeanHopLatency(double bytes) const { return bytes > small_max_bytes ? mean_hop_large_alpha : mean_hop_alpha; }
   double Message(double bytes) const { return Latency(bytes) + bytes * us_per_byte; }
@@ -102,10 +122,13 @@ struct Costs {
     return slow * Message(bytes) + (hops - slow) * FastMessage(bytes);
   }
   double FastMessage(double bytes) const { return fast_alpha + bytes * fast_us_per_byte; }
+  // A hop inside a node's bytes when every channel sends through its port (0: no fast hop known).
+  double SharedFastBytes(double bytes) const { return fast_sharing * bytes * fast_us_per_byte; }
   // One round of recursive doubling, on average over its rounds.
   double DoublingRound(double bytes) const {
     if (doubling_crossing_share <= 0) return StepMessage(bytes);
-    return doubling_crossing_share * Message(bytes) + (1 - doubling_crossing_share) * FastMessage(bytes);
+    return doubling_crossing_share * Message(bytes) +
+           (1 - doubling_crossing_share) * (fast_alpha + SharedFastBytes(bytes));
   }
 };
 
@@ -184,18 +207,30 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
   switch (r.algorithm) {
     case Algorithm::kRing: {
       const size_t slice = internal::RingSliceElems(r);
+      const Costs port = c.Port();
       // One reduce-scatter step: transfers and reductions of consecutive slices overlap.
+      // A step's message on the port: the slowest link's, or a GPU port's whose every channel
+      // sends through it.
+      auto step_message = [&](double bytes) { return std::max(port.StepMessage(bytes), c.SharedFastBytes(bytes)); };
       auto reduce_step = [&](const Pipeline& p) {
-        double t = c.StepMessage(p.bytes), red = c.Reduce(p.bytes);
+        double t = step_message(p.bytes), red = c.Reduce(p.bytes);
         return (p.columns - 1) * std::max(t, red) + t + red;
+      };
+      // The ports' work, or the first column's way round the ring (`hops` messages, `reduces`
+      // reductions) with the other columns behind it if that is longer, as it can be only when
+      // latencies overlap (otherwise the ports' work counts every hop's latency already).
+      auto ports_or_chain = [&](const Pipeline& p, double ports, double hops, double reduces) {
+        const double step = std::max(step_message(p.bytes), reduces > 0 ? c.Reduce(p.bytes) : 0.0);
+        const double chain = hops * c.MeanHopMessage(p.bytes) + reduces * c.Reduce(p.bytes) + (p.columns - 1) * step;
+        return std::max(ports, chain);
       };
       if (r.collective == Collective::kAllReduce) {
         Pipeline p = PipelineOf(CeilDiv(r.count, size_t(n)), slice, es);
-        return n1 * reduce_step(p) + n1 * p.columns * c.StepMessage(p.bytes);
+        return ports_or_chain(p, n1 * reduce_step(p) + n1 * p.columns * step_message(p.bytes), 2 * n1, n1);
       }
       Pipeline p = PipelineOf(r.count, slice, es);
-      if (r.collective == Collective::kReduceScatter) return n1 * reduce_step(p);
-      return n1 * p.columns * c.StepMessage(p.bytes);
+      if (r.collective == Collective::kReduceScatter) return ports_or_chain(p, n1 * reduce_step(p), n1, n1);
+      return ports_or_chain(p, n1 * p.columns * step_message(p.bytes), n1, 0);
     }
     case Algorithm::kTree: {
       if (r.collective == Collective::kAllReduce) {
@@ -211,7 +246,7 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
         // a mean hop. Without them, 8 A100 PCIe GPUs chose a tree for 512 KiB, est. 99 us, that
         // replayed in 141 us, over a 121 us ring (its one column's fill is all of it).
         const double siblings = (DoubleTreeFill(n) - h) * p.bytes * c.MeanHopUsPerByte();
-        return messages * (p.columns - 1) * c.StepMessage(p.bytes) + 2 * (fill + siblings) +
+        return messages * (p.columns - 1) * c.Port().StepMessage(p.bytes) + 2 * (fill + siblings) +
                (reduces * (p.columns - 1) + h) * c.Reduce(p.bytes);
       }
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
@@ -220,12 +255,18 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       // A column: the busiest rank's messages at a mean hop, or the busiest NIC's at its rate. The
       // fill: the path's crossings of nodes at the slowest link and its other messages at a fast
       // hop; where the path is not known, its messages at a mean hop plus one NIC crossing.
+      const Costs port = c.Port();
       const double column =
-          std::max(width * c.MeanHopMessage(p.bytes), c.rooted_tree_nic_messages * c.Message(p.bytes));
+          std::max(width * port.MeanHopMessage(p.bytes), c.rooted_tree_nic_messages * port.Message(p.bytes));
       const double crossing = c.rooted_tree_nic_messages > 0 ? c.Message(p.bytes) : 0;
-      const double fill = c.rooted_tree_path_slow_hops > 0
-                              ? c.PathFill(RootedTreeFill(n), c.rooted_tree_path_slow_hops, p.bytes)
-                              : RootedTreeFill(n) * c.MeanHopMessage(p.bytes) + crossing;
+      // With latencies overlapping, the path's h hops pay a message each and its ranks' other
+      // children their bytes at a mean hop (as the double tree's siblings); otherwise all F
+      // message slots are whole messages.
+      const double slots = c.latency_overlaps ? h : RootedTreeFill(n);
+      const double siblings = (RootedTreeFill(n) - slots) * port.MeanHopMessage(p.bytes);
+      const double fill = siblings + (c.rooted_tree_path_slow_hops > 0
+                                          ? c.PathFill(slots, c.rooted_tree_path_slow_hops, p.bytes)
+                                          : slots * c.MeanHopMessage(p.bytes) + crossing);
       double t = (p.columns - 1) * column + fill;
       if (r.collective == Collective::kReduce) t += (width * (p.columns - 1) + h) * c.Reduce(p.bytes);
       return t;
@@ -237,9 +278,8 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       // crosses nodes nodes - 1 times, its other hops inside a node: at the slowest link each,
       // 64 GPUs on 8 DGX A100 nodes were costed as 63 NIC hops, and a reduce of 128 MiB chose a
       // tree (replayed 1.83 ms) over this chain (1.28 ms; estimated 2.53).
-      double t = c.fast_us_per_byte > 0 && c.nodes > 1
-                     ? (p.columns - 1) * c.Message(p.bytes) + c.PathFill(n1, c.nodes - 1, p.bytes)
-                     : steps * c.Message(p.bytes);
+      double t = (p.columns - 1) * std::max(c.Port().Message(p.bytes), c.SharedFastBytes(p.bytes)) +
+                 (c.fast_us_per_byte > 0 && c.nodes > 1 ? c.PathFill(n1, c.nodes - 1, p.bytes) : n1 * c.Message(p.bytes));
       if (r.collective == Collective::kReduce) t += steps * c.Reduce(p.bytes);
       return t;
     }
@@ -247,12 +287,13 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       internal::DoublingShape shape = internal::DoublingShapeFor(n);
       Pipeline p = PipelineOf(r.count, internal::RecursiveDoublingSliceElems(r), es);
       double f = shape.extras > 0 ? 1 : 0, L = shape.steps;
-      return ((L + f) * (p.columns - 1) + L + 2 * f) * c.DoublingRound(p.bytes) +
+      return (L + f) * (p.columns - 1) * c.Port().DoublingRound(p.bytes) + (L + 2 * f) * c.DoublingRound(p.bytes) +
              (L + f) * p.columns * c.Reduce(p.bytes);
     }
     case Algorithm::kPairwise: {
       Pipeline p = PipelineOf(r.count, internal::PairwiseSliceElems(r), es);
-      return n1 * p.columns * c.Message(p.bytes);
+      // Its rounds wait on nothing but the port: one latency in all when they overlap.
+      return (n1 * p.columns - 1) * c.Port().Message(p.bytes) + c.Message(p.bytes);
     }
   }
   return 0;
@@ -279,7 +320,7 @@ struct Candidate {
 
 // Best slice size for one algorithm: powers of two from min to max slice bytes; the smallest
 // of equally fast sizes (they tie once the whole part fits in one slice).
-// The slice is chosen with every message paying the slowest hop's latency and no NIC shared by
+// The slice is chosen with every message paying the slowest hop's latency, unhidden, and no NIC shared by
 // trees (the slices of before those terms; a tree's shared NIC favoured larger slices that
 // replayed 17-36% slower, review, session 54): on unlike hops a ring
 // step's latency hides behind the slowest link's transfers, so the step cost stops depending on
@@ -292,6 +333,7 @@ Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
   alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = alike.tree_nic_messages = 0;
   alike.rooted_tree_nic_messages = alike.tree_path_slow_hops = alike.rooted_tree_path_slow_hops = 0;
   alike.fast_hop_alpha_us = alike.fast_hop_us_per_byte = alike.doubling_crossing_rounds = 0;
+  alike.latency_overlaps = false;
   size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
   size_t hi = std::max(link.max_slice_bytes, lo);
   Candidate best{a, lo, -1};
@@ -351,7 +393,7 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
       request.algorithm == Algorithm::kRecursiveDoubling && link.fast_hop_us_per_byte > 0 && crossing > 0;
   const double all_ranks_sharing = std::max(1.0, link.all_ranks_sharing);
   sharing = split_rounds ? all_ranks_sharing : 1 + (all_ranks_sharing - 1) * crossing;
-  // Designated: sixteen numbers in a row would take a swapped pair silently.
+  // Designated: eighteen fields in a row would take a swapped pair silently.
   const Costs costs{.alpha = link.alpha_us,
                     .us_per_byte = 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
                     .reduce_us_per_byte = 1e-3 / std::max(link.reduce_GBps, 1e-9),
@@ -361,13 +403,15 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
                     .rooted_tree_path_slow_hops = link.rooted_tree_path_slow_hops,
                     .fast_alpha = link.fast_hop_alpha_us,
                     .fast_us_per_byte = link.fast_hop_us_per_byte,
+                    .fast_sharing = std::max(1.0, link.fast_hop_sharing),
                     .doubling_crossing_share = split_rounds ? crossing : 0,
                     .nodes = nodes,
                     .mean_hop_alpha = link.mean_hop_alpha_us,
                     .mean_hop_us_per_byte = link.mean_hop_us_per_byte * sharing,
                     .small_max_bytes = link.small_message_max_bytes,
                     .large_alpha = link.large_message_alpha_us,
-                    .mean_hop_large_alpha = link.mean_hop_large_alpha_us};
+                    .mean_hop_large_alpha = link.mean_hop_large_alpha_us,
+                    .latency_overlaps = link.latency_overlaps};
   double us = Estimate(request, costs);
   if (!(us < kImpossible)) return std::nullopt;  // cannot be built (tag space)
   return us;

@@ -56,6 +56,12 @@ struct LinkModel {
   // slowest link with every sender behind it sharing the link, the rest a fast hop.
   double fast_hop_alpha_us = 0;
   double fast_hop_us_per_byte = 0;
+  // How many flows share a GPU's port on a hop inside a node when every channel sends at once:
+  // recursive doubling's rounds, and a ring's or chain's steady state, where every channel's
+  // path passes every GPU (plan-sim: the channels). 1: none shared. The fills are not shared:
+  // the channels' first columns are at different GPUs. Unshared, recursive doubling of 128 KiB
+  // over 16 A100 PCIe GPUs (8 channels) was estimated at 84 us and replayed in 105 us.
+  double fast_hop_sharing = 1;
   // Recursive doubling's rounds (the fold and unfold of extra ranks counted one each) in which a
   // partner is on another node, from the group's placement; 0: not known, taken as
   // ceil(log2(nodes)) plus the fold and unfold (ranks placed node by node).
@@ -80,6 +86,16 @@ struct LinkModel {
   double small_message_max_bytes = std::numeric_limits<double>::infinity();
   double large_message_alpha_us = 0;
   double mean_hop_large_alpha_us = 0;
+  // Whether a sender's messages overlap their latencies: a message holds its port only for its
+  // bytes, and the latency is flight time, paid once by a chain of dependent messages but hidden
+  // behind the port's other messages (a GPU fabric, and plan-sim's replay of one). Then a
+  // pipelined algorithm's steady state costs bytes alone and each schedule costs the larger of
+  // that and its first column's critical path; a parent's messages to its children share one
+  // latency. Charging a latency per column made a 128 MiB reduce over 64 H100s choose a tree
+  // (replayed 1.22x slower) over a chain estimated at 1.63x its replay (docs/PERFORMANCE.md,
+  // session 61). False: each message costs its sender its latency, as braid's host runtime over
+  // UCX measures (the latency there is mostly the sender's and receiver's software).
+  bool latency_overlaps = false;
 };
 
 struct TunerChoice {

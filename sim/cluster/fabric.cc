@@ -37,10 +37,10 @@ LinkId Fabric::Link(Port port, int owner, int index, double GBps, double latency
   return id;
 }
 
-void Fabric::StartMessage(int from, int to, double bytes, Simulator::Callback on_done) {
+void Fabric::StartMessage(int from, int to, double bytes, Simulator::Callback on_done, int connection) {
   if (from == to) return network_->StartFlow({}, bytes, std::move(on_done));  // device-local
   if (cluster_.host) return StartHostMessage(from, to, bytes, std::move(on_done));
-  GpuPair& pair = gpu_pairs_[{from, to}];
+  GpuPair& pair = gpu_pairs_[{from, to, connection}];
   if (pair.path.empty()) {
     double own_latency_us = 0;
     pair.path = Path(from, to, &own_latency_us);

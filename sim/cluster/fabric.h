@@ -55,16 +55,21 @@ class Fabric {
   std::vector<LinkId> Path(int from_gpu, int to_gpu, double* own_latency_us = nullptr);
 
   // Sends `bytes` from one GPU (rank) to another; `on_done` runs when the last byte arrived.
-  // GPU fabrics: a flow on Path after the path's latency; the messages of one pair drain one at
-  // a time in the order they were posted (a connection's messages are ordered: UCX endpoints,
-  // NCCL's per-peer FIFO of steps), while their latencies overlap. Sharing the pair's bandwidth
-  // among all its messages instead delays every slice of a pipeline to the end (a 64 MiB tree
-  // all-reduce over 8 nodes replayed 1.6x slower than its port-serialised estimate, and slower
-  // still with more slices in flight). Host runtime: behind the pair's
+  // GPU fabrics: a flow on Path after the path's latency; the messages of one connection (a pair
+  // of GPUs in one communicator, `connection`) drain one at a time in the order they were posted
+  // (a connection's messages are ordered: UCX endpoints, NCCL's per-peer FIFO of steps), while
+  // their latencies overlap. Sharing the pair's bandwidth among all its messages instead delays
+  // every slice of a pipeline to the end (a 64 MiB tree all-reduce over 8 nodes replayed 1.6x
+  // slower than its port-serialised estimate, and slower still with more slices in flight).
+  // Connections of one pair share its links max-min fairly: NCCL's channels are separate
+  // connections. (One queue per pair let a channel's backlog hold the others' slices back: a
+  // 128 MiB chain broadcast over 16 H100s on 2 nodes, 8 channels, replayed its node-0 hops and
+  // its NIC hop one after the other, 715 us, not overlapped, 451 us; session 61.) Host runtime
+  // (one schedule per collective, `connection` unused): behind the pair's
   // earlier messages, the message waits its fixed cost (HostLinkClass::FixedSeconds), then its
   // two copies drain. Without exchange points a lone message takes exactly MessageSeconds; with
   // them an exchange (one message each way) takes the measured exchange time.
-  void StartMessage(int from_gpu, int to_gpu, double bytes, Simulator::Callback on_done);
+  void StartMessage(int from_gpu, int to_gpu, double bytes, Simulator::Callback on_done, int connection = 0);
 
   // Host runtime only: work on `rank`'s CPU that would take `seconds_alone` on an idle core (a
   // reduction, a memcpy); it shares the core max-min fairly with the rank's messages.
@@ -131,7 +136,7 @@ class Fabric {
 
   const ClusterSpec& cluster_;
   FlowNetwork* network_;
-  std::map<std::pair<int, int>, GpuPair> gpu_pairs_;  // (from, to) -> its messages
+  std::map<std::tuple<int, int, int>, GpuPair> gpu_pairs_;  // (from, to, connection) -> its messages
   std::map<std::tuple<int, int, int>, LinkId> links_;  // (port, owner, index) -> link
   std::map<std::pair<int, int>, HostPair> pairs_;  // host runtime: (from, to) -> its messages
 };

@@ -262,6 +262,7 @@ void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork&
     fast_GBps = std::min(fast_GBps, fabric->PathBandwidthGBps(a, b));
   }
   if (fast_GBps < 1e30) link->fast_hop_us_per_byte = 1e-3 / fast_GBps;
+  link->fast_hop_sharing = channels;  // every channel's ring, chain and rounds pass every GPU
 }
 
 // The tuner's view of a GPU group run on `channels` channels: its bottleneck link class along
@@ -308,6 +309,7 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
   }
   if (n > 1) SetTreeLoads(cluster, &fabric, scratch_net, ring, channels, nodes.size() > 1, &link);
   link.reduce_GBps = cluster.gpu.hbm_GBps * cluster.gpu.memory_efficiency / 3;
+  link.latency_overlaps = true;  // as Fabric::StartMessage replays a GPU pair's messages
   link.min_slice_bytes = kMinSliceBytes;
   link.max_slice_bytes = kMaxSliceBytes;
   return link;

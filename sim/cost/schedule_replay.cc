@@ -152,7 +152,7 @@ class Replay {
       engines_[from]->Submit(2 * bytes / mem_Bps_, done);
       return;
     }
-    fabric_.StartMessage(from, to, bytes, done);
+    fabric_.StartMessage(from, to, bytes, done, ranks_[si].communicator);
   }
 
   void Complete(int i, uint32_t k) {

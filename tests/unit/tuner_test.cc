@@ -82,6 +82,53 @@ TEST(Tuner, UnlikeHopsAndSharedNicsChangeTheEstimates) {
   EXPECT_NEAR(nic - alone, 4 * 7 * (8 + 1048576 / 22.5e3), 1.0);
 }
 
+// On a GPU fabric a message holds its port for its bytes only; its latency is flight time that
+// the port's later messages overlap (LinkModel::latency_overlaps). A pipelined schedule then costs
+// its ports' work or its first column's way through, whichever is longer; without the overlap
+// (braid's host runtime) every message pays both, as before.
+TEST(Tuner, OverlappedLatenciesArePaidOncePerPath) {
+  LinkModel link;
+  link.alpha_us = 10;
+  link.bandwidth_GBps = 25;
+  LinkModel overlapped = link;
+  overlapped.latency_overlaps = true;
+  const double t = 1048576 / 25e3;  // us of one 1 MiB message's bytes
+
+  // Chain broadcast over 8 ranks, 16 columns of 1 MiB: the first column's 7 hops, 15 behind it.
+  ScheduleRequest chain = Request(Collective::kBroadcast, 8, size_t(16) << 20);
+  chain.algorithm = Algorithm::kChain;
+  chain.slice_bytes = 1 << 20;
+  EXPECT_NEAR(*EstimateMicroseconds(chain, link), (15 + 7) * (10 + t), 1e-6);
+  EXPECT_NEAR(*EstimateMicroseconds(chain, overlapped), 7 * (10 + t) + 15 * t, 1e-6);
+
+  // Ring all-gather of 4 MiB blocks (4 columns): the ports' 7 x 4 messages outlast the first
+  // column's way round (7 hops, 3 columns behind it)...
+  ScheduleRequest gather = Request(Collective::kAllGather, 8, size_t(4) << 20);
+  gather.algorithm = Algorithm::kRing;
+  gather.slice_bytes = 1 << 20;
+  EXPECT_NEAR(*EstimateMicroseconds(gather, link), 28 * (10 + t), 1e-6);
+  EXPECT_NEAR(*EstimateMicroseconds(gather, overlapped), 28 * t, 1e-6);
+  // ...which a 1 ms latency reverses: then it is the path, paid once per hop.
+  link.alpha_us = overlapped.alpha_us = 1000;
+  EXPECT_NEAR(*EstimateMicroseconds(gather, link), 28 * (1000 + t), 1e-6);
+  EXPECT_NEAR(*EstimateMicroseconds(gather, overlapped), 7 * (1000 + t) + 3 * t, 1e-6);
+
+  // Pairwise all-to-all's rounds wait on nothing but the port: one latency in all.
+  ScheduleRequest a2a = Request(Collective::kAllToAll, 8, size_t(2) << 20);
+  a2a.algorithm = Algorithm::kPairwise;
+  a2a.slice_bytes = 1 << 20;
+  EXPECT_NEAR(*EstimateMicroseconds(a2a, link), 14 * (1000 + t), 1e-6);
+  EXPECT_NEAR(*EstimateMicroseconds(a2a, overlapped), 1000 + 14 * t, 1e-6);
+
+  // One column has no steady state to hide anything behind: the same either way.
+  for (Algorithm a : {Algorithm::kRing, Algorithm::kTree, Algorithm::kRecursiveDoubling}) {
+    ScheduleRequest one = Request(Collective::kAllReduce, 8, 4096);
+    one.algorithm = a;
+    one.slice_bytes = 1 << 20;
+    EXPECT_DOUBLE_EQ(*EstimateMicroseconds(one, link), *EstimateMicroseconds(one, overlapped)) << AlgorithmName(a);
+  }
+}
+
 TEST(Tuner, LargeBroadcastPrefersChainSmallPrefersTree) {
   LinkModel link;
   EXPECT_EQ(Choose(Request(Collective::kBroadcast, 16, 1 << 30), link, std::nullopt).algorithm,
@@ -91,25 +138,28 @@ TEST(Tuner, LargeBroadcastPrefersChainSmallPrefersTree) {
 }
 
 TEST(Tuner, EstimatesAreMonotonicInSize) {
-  LinkModel link;
-  for (int c = 0; c < kNumCollectives; ++c) {
-    for (int a = 0; a < kNumAlgorithms; ++a) {
-      if (!Supports(Algorithm(a), Collective(c))) continue;
-      for (int n : {1, 2, 3, 5, 8, 16, 33}) {
-        for (size_t slice : {size_t(4096), size_t(1) << 20}) {
-          double last = -1, last_choice = -1;
-          for (size_t bytes = 0; bytes <= (size_t(1) << 31); bytes = bytes * 3 + 4) {
-            ScheduleRequest q = Request(Collective(c), n, bytes);
-            q.algorithm = Algorithm(a);
-            q.slice_bytes = slice;
-            std::optional<double> us = EstimateMicroseconds(q, link);
-            ASSERT_TRUE(us.has_value());
-            EXPECT_GE(*us, last) << CollectiveName(Collective(c)) << "/" << AlgorithmName(Algorithm(a))
-                                 << " n=" << n << " bytes=" << bytes;
-            last = *us;
-            double chosen = Choose(q, link, std::nullopt).estimated_us;
-            EXPECT_GE(chosen, last_choice) << CollectiveName(Collective(c)) << " n=" << n;
-            last_choice = chosen;
+  LinkModel overlapped;
+  overlapped.latency_overlaps = true;
+  for (const LinkModel& link : {LinkModel{}, overlapped}) {
+    for (int c = 0; c < kNumCollectives; ++c) {
+      for (int a = 0; a < kNumAlgorithms; ++a) {
+        if (!Supports(Algorithm(a), Collective(c))) continue;
+        for (int n : {1, 2, 3, 5, 8, 16, 33}) {
+          for (size_t slice : {size_t(4096), size_t(1) << 20}) {
+            double last = -1, last_choice = -1;
+            for (size_t bytes = 0; bytes <= (size_t(1) << 31); bytes = bytes * 3 + 4) {
+              ScheduleRequest q = Request(Collective(c), n, bytes);
+              q.algorithm = Algorithm(a);
+              q.slice_bytes = slice;
+              std::optional<double> us = EstimateMicroseconds(q, link);
+              ASSERT_TRUE(us.has_value());
+              EXPECT_GE(*us, last) << CollectiveName(Collective(c)) << "/" << AlgorithmName(Algorithm(a))
+                                   << " n=" << n << " bytes=" << bytes << " overlapped=" << link.latency_overlaps;
+              last = *us;
+              double chosen = Choose(q, link, std::nullopt).estimated_us;
+              EXPECT_GE(chosen, last_choice) << CollectiveName(Collective(c)) << " n=" << n;
+              last_choice = chosen;
+            }
           }
         }
       }
