@@ -14,6 +14,10 @@ TreeParentOf RootedTreeParentOf(int n) {
   return [n](int r) { return internal::RootedTreeLinks(n, r, 0).parent; };
 }
 
+TreeParentOf ChainParentOf() {
+  return [](int r) { return r - 1; };
+}
+
 void TreeLinkLoad::Add(const std::vector<int>& host_of, const std::vector<int>& nic_of, const TreeParentOf& parent_of,
                        bool both_ways) {
   const int n = int(host_of.size());

@@ -1,6 +1,6 @@
 // How braid's trees and recursive doubling cross the boundaries between a group's hosts (nodes):
 // the numbers the tuner's terms for them take (LinkModel::tree_nic_messages, tree_path_slow_hops,
-// their rooted twins, doubling_crossing_rounds). braid's host runtime (collectives/tuner_file.cc,
+// their rooted and chain twins, doubling_crossing_rounds). braid's host runtime (collectives/tuner_file.cc,
 // one link per host) counts all of them here; plan-sim's GPU model (sim/cost/collective_cost.cc)
 // the paths and rounds, and the trees' messages on its fabric's own links instead (a PCIe
 // switch's uplink, a leaf's uplink), which TreeLinkLoad's host-and-NIC view does not see.
@@ -22,6 +22,9 @@ TreeParentOf DoubleTreeParentOf(int n, int tree);
 // of a group is built once, for root 0; other roots relabel the tree and cross as often or,
 // with some placements, once more).
 TreeParentOf RootedTreeParentOf(int n);
+// The chain of a broadcast or reduce over members 0..n-1 from member 0 (chain.cc), a tree whose
+// members each have one child.
+TreeParentOf ChainParentOf();
 
 // Tree messages per column through each of the group's links between hosts, one direction at a
 // time, summed over every tree added.

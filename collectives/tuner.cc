@@ -74,6 +74,7 @@ struct Costs {
   double tree_nic_messages;  // LinkModel::tree_nic_messages
   double rooted_tree_nic_messages;  // LinkModel::rooted_tree_nic_messages
   double tree_path_slow_hops, rooted_tree_path_slow_hops;  // LinkModel's
+  double chain_path_slow_hops, chain_nic_messages;          // LinkModel's
   double fast_alpha, fast_us_per_byte;  // LinkModel's fast hop
   double fast_sharing;                  // LinkModel::fast_hop_sharing
   // Recursive doubling on unlike hops whose fast hop is known: the share of its rounds that cross
@@ -278,8 +279,11 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
       // crosses nodes nodes - 1 times, its other hops inside a node: at the slowest link each,
       // 64 GPUs on 8 DGX A100 nodes were costed as 63 NIC hops, and a reduce of 128 MiB chose a
       // tree (replayed 1.83 ms) over this chain (1.28 ms; estimated 2.53).
-      double t = (p.columns - 1) * std::max(c.Port().Message(p.bytes), c.SharedFastBytes(p.bytes)) +
-                 (c.fast_us_per_byte > 0 && c.nodes > 1 ? c.PathFill(n1, c.nodes - 1, p.bytes) : n1 * c.Message(p.bytes));
+      // A column after the first passes the busiest link's chain messages, or a GPU port's.
+      const double column = std::max(std::max(1.0, c.chain_nic_messages) * c.Port().Message(p.bytes), c.SharedFastBytes(p.bytes));
+      const double crossings = c.chain_path_slow_hops > 0 ? c.chain_path_slow_hops : c.nodes - 1;
+      double t = (p.columns - 1) * column +
+                 (c.fast_us_per_byte > 0 && c.nodes > 1 ? c.PathFill(n1, crossings, p.bytes) : n1 * c.Message(p.bytes));
       if (r.collective == Collective::kReduce) t += steps * c.Reduce(p.bytes);
       return t;
     }
@@ -332,6 +336,7 @@ Candidate BestSlice(ScheduleRequest r, Algorithm a, const LinkModel& link) {
   LinkModel alike = link;
   alike.mean_hop_alpha_us = alike.mean_hop_us_per_byte = alike.tree_nic_messages = 0;
   alike.rooted_tree_nic_messages = alike.tree_path_slow_hops = alike.rooted_tree_path_slow_hops = 0;
+  alike.chain_path_slow_hops = alike.chain_nic_messages = 0;
   alike.fast_hop_alpha_us = alike.fast_hop_us_per_byte = alike.doubling_crossing_rounds = 0;
   alike.latency_overlaps = false;
   size_t lo = std::max<size_t>(link.min_slice_bytes, 1);
@@ -393,7 +398,7 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
       request.algorithm == Algorithm::kRecursiveDoubling && link.fast_hop_us_per_byte > 0 && crossing > 0;
   const double all_ranks_sharing = std::max(1.0, link.all_ranks_sharing);
   sharing = split_rounds ? all_ranks_sharing : 1 + (all_ranks_sharing - 1) * crossing;
-  // Designated: eighteen fields in a row would take a swapped pair silently.
+  // Designated: twenty fields in a row would take a swapped pair silently.
   const Costs costs{.alpha = link.alpha_us,
                     .us_per_byte = 1e-3 * sharing / std::max(link.bandwidth_GBps, 1e-9),
                     .reduce_us_per_byte = 1e-3 / std::max(link.reduce_GBps, 1e-9),
@@ -401,6 +406,8 @@ std::optional<double> EstimateMicroseconds(const ScheduleRequest& request, const
                     .rooted_tree_nic_messages = link.rooted_tree_nic_messages,
                     .tree_path_slow_hops = link.tree_path_slow_hops,
                     .rooted_tree_path_slow_hops = link.rooted_tree_path_slow_hops,
+                    .chain_path_slow_hops = link.chain_path_slow_hops,
+                    .chain_nic_messages = link.chain_nic_messages,
                     .fast_alpha = link.fast_hop_alpha_us,
                     .fast_us_per_byte = link.fast_hop_us_per_byte,
                     .fast_sharing = std::max(1.0, link.fast_hop_sharing),

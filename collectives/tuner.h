@@ -51,6 +51,12 @@ struct LinkModel {
   // at member 0, as rooted_tree_nic_messages.
   double tree_path_slow_hops = 0;
   double rooted_tree_path_slow_hops = 0;
+  // The same for the chain of a broadcast or reduce from member 0: its node crossings (0: not
+  // known, taken as nodes - 1, members placed node by node) and the most of its messages per
+  // column through one link (0: one). Members placed round-robin over the nodes make every hop
+  // a crossing and put n / nodes of a column's messages through each node's link.
+  double chain_path_slow_hops = 0;
+  double chain_nic_messages = 0;
   // A hop inside a node: latency (us) and time per byte (us/B). Set (> 0), it also makes recursive
   // doubling's rounds unlike: those across nodes (doubling_crossing_rounds) pay a message on the
   // slowest link with every sender behind it sharing the link, the rest a fast hop.

@@ -160,16 +160,19 @@ LinkModel CalibratedLinkModel(const TunerCalibration& c, const std::vector<int>&
   // which of recursive doubling's rounds cross.
   const int members = int(n);
   const std::vector<int> one_link(n, 0);
-  TreeLinkLoad both_trees, rooted;
+  TreeLinkLoad both_trees, rooted, chain;
   for (int tree = 0; tree < 2; ++tree) {
     both_trees.Add(host_of_member, one_link, DoubleTreeParentOf(members, tree), true);
     link.tree_path_slow_hops =
         std::max<double>(link.tree_path_slow_hops, MostCrossingsOnAPath(host_of_member, DoubleTreeParentOf(members, tree)));
   }
   rooted.Add(host_of_member, one_link, RootedTreeParentOf(members), false);
+  chain.Add(host_of_member, one_link, ChainParentOf(), false);
   link.tree_nic_messages = both_trees.Most();
   link.rooted_tree_nic_messages = rooted.Most();
   link.rooted_tree_path_slow_hops = MostCrossingsOnAPath(host_of_member, RootedTreeParentOf(members));
+  link.chain_nic_messages = chain.Most();
+  link.chain_path_slow_hops = MostCrossingsOnAPath(host_of_member, ChainParentOf());
   link.doubling_crossing_rounds = DoublingCrossingRounds(host_of_member);
   link.fast_hop_alpha_us = c.intra_node.alpha_us;
   link.fast_hop_us_per_byte = 1e-3 / c.intra_node.GBps;

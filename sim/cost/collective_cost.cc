@@ -223,14 +223,15 @@ class FabricTreeLoad {
 
 // The tuner's tree terms for a group over all `channels` channels (in channel 0's order, each
 // channel's as ChannelOrder rotates it): the busiest link's tree messages per column, both trees
-// of an all-reduce and the rooted tree of a broadcast or reduce (FabricTreeLoad). For a group
+// of an all-reduce and the rooted tree of a broadcast or reduce (FabricTreeLoad), and for a group
+// spanning nodes the chain's. For a group
 // spanning nodes also the most node crossings on one root-to-member path, recursive doubling's
 // rounds across nodes, and a hop inside a node (the slowest such hop of channel 0's ring, `ring`)
 // as the fast hop.
 void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork& network, const std::vector<int>& ring,
                   int channels, bool spans_nodes, coll::LinkModel* link) {
   const int gpn = cluster.node.gpus, n = int(ring.size());
-  FabricTreeLoad both_trees(cluster, fabric, network), rooted(cluster, fabric, network);
+  FabricTreeLoad both_trees(cluster, fabric, network), rooted(cluster, fabric, network), chain(cluster, fabric, network);
   std::vector<int> node_of(static_cast<size_t>(n));
   for (int c = 0; c < channels; ++c) {
     const std::vector<int> order = ChannelOrder(ring, gpn, c, channels);
@@ -244,6 +245,9 @@ void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork&
     const coll::TreeParentOf parent_of = coll::RootedTreeParentOf(n);
     rooted.Add(order, parent_of, false);
     if (!spans_nodes) continue;
+    chain.Add(order, coll::ChainParentOf(), false);
+    link->chain_path_slow_hops =
+        std::max<double>(link->chain_path_slow_hops, coll::MostCrossingsOnAPath(node_of, coll::ChainParentOf()));
     link->rooted_tree_path_slow_hops =
         std::max<double>(link->rooted_tree_path_slow_hops, coll::MostCrossingsOnAPath(node_of, parent_of));
     link->doubling_crossing_rounds = std::max<double>(link->doubling_crossing_rounds, coll::DoublingCrossingRounds(node_of));
@@ -254,6 +258,7 @@ void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork&
   // a count there would add a node crossing to its fill (PCIe, 8 GPUs, 724 KiB: a broadcast chose
   // a chain 1.24x slower; review, session 60).
   link->rooted_tree_nic_messages = rooted.Most(link->bandwidth_GBps);
+  link->chain_nic_messages = chain.Most(link->bandwidth_GBps);
   double fast_GBps = 1e30;
   for (int r = 0; r < n; ++r) {
     const int a = ring[size_t(r)], b = ring[size_t((r + 1) % n)];

@@ -243,5 +243,26 @@ TEST_F(TunerFileTest, TreeFillPaysEachCrossingOfItsPath) {
   EXPECT_EQ(one_host.tree_nic_messages, 0);
 }
 
+// A chain broadcast crosses between hosts where its members' hosts change: once for 8 ranks
+// placed host by host, at every hop for 8 placed round-robin, where each host's link also passes 4
+// of a column's 7 messages. Its fill had been costed at nodes - 1 = 1 crossing for both.
+TEST_F(TunerFileTest, ChainCrossesHostsWhereItsPlacementDoes) {
+  const TunerCalibration c = Read(kTwoHosts);
+  const LinkModel blocked = CalibratedLinkModel(c, {0, 0, 0, 0, 1, 1, 1, 1});
+  const LinkModel round_robin = CalibratedLinkModel(c, {0, 1, 0, 1, 0, 1, 0, 1});
+  EXPECT_EQ(blocked.chain_path_slow_hops, 1);
+  EXPECT_EQ(blocked.chain_nic_messages, 1);
+  EXPECT_EQ(round_robin.chain_path_slow_hops, 7);
+  EXPECT_EQ(round_robin.chain_nic_messages, 4);
+  ScheduleRequest q = AllReduce(8, 1 << 20);
+  q.collective = Collective::kBroadcast;
+  q.algorithm = Algorithm::kChain;
+  q.slice_bytes = 64 << 10;  // 16 columns
+  const double crossing_us = blocked.alpha_us + 65536 / (blocked.bandwidth_GBps * 1e3);
+  const double hop_us = blocked.fast_hop_alpha_us + 65536 * blocked.fast_hop_us_per_byte;
+  EXPECT_NEAR(*EstimateMicroseconds(q, blocked), 15 * crossing_us + crossing_us + 6 * hop_us, 1e-6);
+  EXPECT_NEAR(*EstimateMicroseconds(q, round_robin), 15 * 4 * crossing_us + 7 * crossing_us, 1e-6);
+}
+
 }  // namespace
 }  // namespace braid::coll
