@@ -23,7 +23,8 @@ TreeParentOf DoubleTreeParentOf(int n, int tree);
 // with some placements, once more).
 TreeParentOf RootedTreeParentOf(int n);
 // The chain of a broadcast or reduce over members 0..n-1 from member 0 (chain.cc), a tree whose
-// members each have one child.
+// members each have one child. Other roots start it elsewhere and, placed node by node, can
+// cross once more (as the rooted tree's note says).
 TreeParentOf ChainParentOf();
 
 // Tree messages per column through each of the group's links between hosts, one direction at a

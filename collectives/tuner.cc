@@ -39,9 +39,11 @@
 //                       adds one NIC crossing (LinkModel::rooted_tree_nic_messages), or
 //                       when the tree's paths are known, F t(s) is a path of F message
 //                       slots of which rooted_tree_path_slow_hops cross nodes
-//   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]; on unlike hops with a fast
-//                       hop known, the n-1 hops of the fill are nodes-1 crossings at t(s) and
-//                       the rest fast hops
+//   chain bcast/reduce  (M-1 + n-1) t(s) [+ (M-1 + n-1) r(s)]; a column after the first
+//                       passes the busiest link's chain messages (LinkModel::
+//                       chain_nic_messages, at least one); on unlike hops with a fast hop
+//                       known, the n-1 hops of the fill are the placement's crossings
+//                       (chain_path_slow_hops, or nodes-1) at t(s) and the rest fast hops
 //   recursive doubling  ((L+f)(M-1) + L+2f) t(s) + (L+f) M r(s)  L = log2(p), f = 1 if n != p;
 //                       t(s) the mean round: on unlike hops with a fast hop known, its rounds
 //                       across nodes at the slowest link (shared) and the rest at a fast hop
@@ -81,7 +83,7 @@ struct Costs {
   // nodes (those pay Message, with every sender behind a link sharing it; the rest a fast hop).
   // 0: every round costed alike (StepMessage, the sharing averaged over the rounds).
   double doubling_crossing_share;
-  double nodes;  // LinkModel::nodes (a chain's fill crosses nodes - 1 times)
+  double nodes;  // LinkModel::nodes (a chain's fill crosses nodes - 1 times if not told otherwise)
   double mean_hop_alpha, mean_hop_us_per_byte;  // LinkModel's; 0 when hops are alike
   // LinkModel's latency of messages above small_max_bytes (infinite: none are).
   double small_max_bytes, large_alpha, mean_hop_large_alpha;
@@ -123,13 +125,16 @@ struct Costs {
     return slow * Message(bytes) + (hops - slow) * FastMessage(bytes);
   }
   double FastMessage(double bytes) const { return fast_alpha + bytes * fast_us_per_byte; }
-  // A hop inside a node's bytes when every channel sends through its port (0: no fast hop known).
-  double SharedFastBytes(double bytes) const { return fast_sharing * bytes * fast_us_per_byte; }
+  // A hop inside a node's bytes when every channel sends through its port (0: no fast hop known,
+  // or one channel: then a hop inside a node is one of the ring's or chain's own hops, already
+  // costed, and braid's host model, whose such hop can be slower than its slowest link's
+  // bandwidth_GBps, keeps its estimates).
+  double SharedFastBytes(double bytes) const { return fast_sharing > 1 ? fast_sharing * bytes * fast_us_per_byte : 0; }
   // One round of recursive doubling, on average over its rounds.
   double DoublingRound(double bytes) const {
     if (doubling_crossing_share <= 0) return StepMessage(bytes);
     return doubling_crossing_share * Message(bytes) +
-           (1 - doubling_crossing_share) * (fast_alpha + SharedFastBytes(bytes));
+           (1 - doubling_crossing_share) * (fast_alpha + fast_sharing * bytes * fast_us_per_byte);
   }
 };
 
@@ -275,11 +280,11 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
     case Algorithm::kChain: {
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       double steps = p.columns - 1 + n1;
-      // A column is passed on at the slowest link's rate; the first one's way down the chain
-      // crosses nodes nodes - 1 times, its other hops inside a node: at the slowest link each,
-      // 64 GPUs on 8 DGX A100 nodes were costed as 63 NIC hops, and a reduce of 128 MiB chose a
-      // tree (replayed 1.83 ms) over this chain (1.28 ms; estimated 2.53).
-      // A column after the first passes the busiest link's chain messages, or a GPU port's.
+      // A column after the first passes the busiest link's chain messages (or a GPU port's
+      // channels' bytes); the first one's way down the chain crosses nodes where the placement
+      // does (nodes - 1 times placed node by node), its other hops inside a node: at the slowest
+      // link each, 64 GPUs on 8 DGX A100 nodes were costed as 63 NIC hops, and a reduce of 128 MiB
+      // chose a tree (replayed 1.83 ms) over this chain (1.28 ms; estimated 2.53).
       const double column = std::max(std::max(1.0, c.chain_nic_messages) * c.Port().Message(p.bytes), c.SharedFastBytes(p.bytes));
       const double crossings = c.chain_path_slow_hops > 0 ? c.chain_path_slow_hops : c.nodes - 1;
       double t = (p.columns - 1) * column +

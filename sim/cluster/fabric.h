@@ -64,7 +64,7 @@ class Fabric {
   // Connections of one pair share its links max-min fairly: NCCL's channels are separate
   // connections. (One queue per pair let a channel's backlog hold the others' slices back: a
   // 128 MiB chain broadcast over 16 H100s on 2 nodes, 8 channels, replayed its node-0 hops and
-  // its NIC hop one after the other, 715 us, not overlapped, 451 us; session 61.) Host runtime
+  // its NIC hop one after the other, 715 us, not overlapped, 493 us; session 61.) Host runtime
   // (one schedule per collective, `connection` unused): behind the pair's
   // earlier messages, the message waits its fixed cost (HostLinkClass::FixedSeconds), then its
   // two copies drain. Without exchange points a lone message takes exactly MessageSeconds; with

@@ -314,7 +314,7 @@ coll::LinkModel GpuTunerLink(const ClusterSpec& cluster, const std::vector<int>&
   }
   if (n > 1) SetTreeLoads(cluster, &fabric, scratch_net, ring, channels, nodes.size() > 1, &link);
   link.reduce_GBps = cluster.gpu.hbm_GBps * cluster.gpu.memory_efficiency / 3;
-  link.latency_overlaps = true;  // as Fabric::StartMessage replays a GPU pair's messages
+  link.latency_overlaps = true;  // as Fabric::StartMessage replays a connection's messages
   link.min_slice_bytes = kMinSliceBytes;
   link.max_slice_bytes = kMaxSliceBytes;
   return link;

@@ -262,6 +262,14 @@ TEST_F(TunerFileTest, ChainCrossesHostsWhereItsPlacementDoes) {
   const double hop_us = blocked.fast_hop_alpha_us + 65536 * blocked.fast_hop_us_per_byte;
   EXPECT_NEAR(*EstimateMicroseconds(q, blocked), 15 * crossing_us + crossing_us + 6 * hop_us, 1e-6);
   EXPECT_NEAR(*EstimateMicroseconds(q, round_robin), 15 * 4 * crossing_us + 7 * crossing_us, 1e-6);
+  // A network faster than the host's shared memory: the chain's columns still pay the network's
+  // message (the channels' sharing of a GPU port, plan-sim's, is no term here).
+  const TunerCalibration fast_net = Read(With("\"alpha_us\": 1000, \"GBps\": 0.0625, \"bidir_GBps\": 0.0625",
+                                                   "\"alpha_us\": 2, \"GBps\": 100, \"bidir_GBps\": 100"));
+  const LinkModel fast = CalibratedLinkModel(fast_net, {0, 0, 0, 0, 1, 1, 1, 1});
+  ASSERT_GT(fast.fast_hop_us_per_byte, 1e-3 / fast.bandwidth_GBps);  // shared memory is the slower
+  const double net_us = 2 + 65536 / 100e3, shm_us = fast.fast_hop_alpha_us + 65536 * fast.fast_hop_us_per_byte;
+  EXPECT_NEAR(*EstimateMicroseconds(q, fast), 15 * net_us + net_us + 6 * shm_us, 1e-6);
 }
 
 }  // namespace

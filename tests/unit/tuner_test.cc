@@ -140,7 +140,24 @@ TEST(Tuner, LargeBroadcastPrefersChainSmallPrefersTree) {
 TEST(Tuner, EstimatesAreMonotonicInSize) {
   LinkModel overlapped;
   overlapped.latency_overlaps = true;
-  for (const LinkModel& link : {LinkModel{}, overlapped}) {
+  // Every term plan-sim sets for a group over 4 DGX A100 nodes (8 channels), placed node by node.
+  LinkModel fabric = overlapped;
+  fabric.alpha_us = 8;
+  fabric.bandwidth_GBps = 22.5;
+  fabric.mean_hop_alpha_us = 4.5;
+  fabric.mean_hop_us_per_byte = (7 * 1e-3 / 231 + 1e-3 / 22.5) / 8;
+  fabric.fast_hop_alpha_us = 4;
+  fabric.fast_hop_us_per_byte = 1e-3 / 231;
+  fabric.fast_hop_sharing = 8;
+  fabric.nodes = 4;
+  fabric.all_ranks_sharing = 8;
+  fabric.tree_nic_messages = 6;
+  fabric.rooted_tree_nic_messages = 2;
+  fabric.tree_path_slow_hops = fabric.rooted_tree_path_slow_hops = 2;
+  fabric.chain_path_slow_hops = 3;
+  fabric.chain_nic_messages = 1.5;
+  fabric.doubling_crossing_rounds = 2;
+  for (const LinkModel& link : {LinkModel{}, overlapped, fabric}) {
     for (int c = 0; c < kNumCollectives; ++c) {
       for (int a = 0; a < kNumAlgorithms; ++a) {
         if (!Supports(Algorithm(a), Collective(c))) continue;

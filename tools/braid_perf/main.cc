@@ -25,6 +25,7 @@
 #include "calibrate.h"
 #include "context.h"
 #include "device_memory.h"
+#include "join_watchdog.h"
 #include "memory_budget.h"
 #include "mpi_job.h"
 #include "options.h"
@@ -239,39 +240,28 @@ int Main(int argc, char** argv) {
   return options.suite ? RunP2pSuite(options, rank, json, csv) : RunCollectiveSuite(options, rank, json, csv);
 }
 
-// The subcommands that need no MPI job: a version query (the header of every run says the same)
-// and plot. Only the job's first rank answers, and only it plots (every rank wrote the same file).
-int RunWithoutMpi(int argc, char** argv, bool version) {
-  if (!FirstRankOfJob()) return 0;
-  if (!version) return PlotMain(argc - 1, argv + 1);
-  std::printf("braid-perf %s (git %s)\n", BRAID_VERSION, BRAID_GIT_REVISION);
-  return 0;
-}
-
 }  // namespace
 }  // namespace braid::perf
 
 int main(int argc, char** argv) {
+  // Before MPI: a version query needs no job (the header of every run says the same). Under
+  // mpiexec only the job's first rank answers, and only it plots (every rank wrote the same file).
+  // They take no job either: a rank's script may run a benchmark after them, which would inherit
+  // it (MPI_Init there made the next braid-perf of the script die; review, session 61).
+  const bool first_rank = braid::perf::FirstRankOfJob();
+  if (argc == 2 && (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "-V")) {
+    if (first_rank) std::printf("braid-perf %s (git %s)\n", BRAID_VERSION, BRAID_GIT_REVISION);
+    return 0;
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "plot") return first_rank ? braid::perf::PlotMain(argc - 1, argv + 1) : 0;
   if (argc > 1 && std::string_view(argv[1]) == "calibrate") return braid::perf::CalibrateMain(argc - 1, argv + 1);
-  const bool version = argc == 2 && (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "-V");
-  const bool plot = argc > 1 && std::string_view(argv[1]) == "plot";
-  // Under a launcher with other ranks every rank joins the job, whatever it runs: one that
-  // answered without MPI_Init left the others blocked in theirs (`mpiexec -n 1 braid-perf latency
-  // : -n 1 braid-perf --version` until killed). Joined, the ranks compare command lines as for a
-  // benchmark, so a job of mixed commands is refused on every rank.
-  if ((version || plot) && !braid::perf::JobMayHaveOtherRanks()) return braid::perf::RunWithoutMpi(argc, argv, version);
   // Funneled: only this thread calls MPI, but the process has others (the watchdog, braid's).
   int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-  int code = 0;
-  if (version || plot) {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    const std::optional<int> refused = braid::perf::AgreeOnOptions(argc, argv, std::nullopt, rank);
-    code = refused ? *refused : braid::perf::RunWithoutMpi(argc, argv, version);
-  } else {
-    code = braid::perf::Main(argc, argv);
+  {
+    braid::perf::JoinWatchdog bounded(braid::perf::JoinLimitSeconds());  // a rank that never joins
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   }
+  int code = braid::perf::Main(argc, argv);
   MPI_Finalize();
   return code;
 }

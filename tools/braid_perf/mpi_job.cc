@@ -17,10 +17,4 @@ bool FirstRankOfJob() {
   return true;
 }
 
-bool JobMayHaveOtherRanks() {
-  for (const char* name : {"PMI_SIZE", "OMPI_COMM_WORLD_SIZE"})
-    if (const char* size = std::getenv(name)) return std::string_view(size) != "1";
-  return std::getenv("PMIX_RANK") != nullptr;  // a PMIx launcher: the size is the job's to say
-}
-
 }  // namespace braid::perf

@@ -16,8 +16,4 @@ std::string MpiJobVariable();
 // speaks for the job, once.
 bool FirstRankOfJob();
 
-// Whether the job this process runs in (if any) may have other ranks: its launcher's size
-// variable (PMI_SIZE, OMPI_COMM_WORLD_SIZE) is above 1, or only PMIX_RANK says there is a job.
-bool JobMayHaveOtherRanks();
-
 }  // namespace braid::perf
