@@ -136,4 +136,20 @@ for signal in TERM HUP; do
   rm -rf "${dir}/tmp"
 done
 
-finish_checks "calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores, cleaned up when interrupted"
+# ---- killed: SIGKILL reaches no handler, so the temporary directory stays; the next run removes it
+rm -f "${dir}/job.pid"
+mkdir -p "${dir}/tmp"
+TMPDIR="${dir}/tmp" "${run[@]}" --classes shm --mpiexec "${dir}/fake-slow" 2>/dev/null &
+calibrate=$!
+for _ in $(seq 100); do [[ -s "${dir}/job.pid" ]] && break; sleep 0.1; done
+kill -s KILL "${calibrate}"
+wait "${calibrate}" 2>/dev/null
+job="$(cat "${dir}/job.pid" 2>/dev/null)"
+[[ -n "${job}" ]] && kill "${job}" 2>/dev/null
+left="$(ls -A "${dir}/tmp")"
+[[ -n "${left}" ]] || fail "SIGKILL: calibrate left nothing under \$TMPDIR, so the clean-up is not checked"
+TMPDIR="${dir}/tmp" "${run[@]}" --classes shm --mpiexec "${dir}/fake-other" >/dev/null 2>&1
+[[ -z "$(ls -A "${dir}/tmp")" ]] || fail "the run after a SIGKILL left behind under \$TMPDIR: $(ls -A "${dir}/tmp")"
+rm -rf "${dir}/tmp"
+
+finish_checks "calibrate refused every bad request (exit 2), kept --out on failure, bound its jobs to cores, cleaned up when interrupted (and after a SIGKILL, at the next run)"

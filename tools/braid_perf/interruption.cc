@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,6 +101,26 @@ extern "C" void OnTerminationSignal(int sig, siginfo_t* info, void*) {
   DieOfSignal(sig);
 }
 
+// Removes `prefix`-PID-XXXXXX directories under `temp` that this user owns and whose process no
+// longer exists (one killed by SIGKILL, which no handler sees). A pid reused since is taken as
+// alive: at worst a directory stays.
+void RemoveAbandoned(const fs::path& temp, const std::string& prefix) {
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(temp, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() + 8 || name.compare(0, prefix.size() + 1, prefix + "-") != 0) continue;
+    const std::string middle = name.substr(prefix.size() + 1, name.size() - prefix.size() - 8);  // PID
+    if (name[name.size() - 7] != '-' || middle.empty() || middle.size() > 9 ||
+        middle.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    struct stat st {};
+    if (lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) continue;
+    const pid_t pid = pid_t(std::stol(middle));
+    if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    fs::remove_all(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 ScratchDir::ScratchDir(const std::string& prefix) {
@@ -111,7 +132,8 @@ ScratchDir::ScratchDir(const std::string& prefix) {
     throw std::runtime_error(fmt::format("no directory for temporary files: TMPDIR='{}' ({})",
                                          tmpdir ? tmpdir : "", ec.message()));
   }
-  std::string pattern = (temp / (prefix + "-XXXXXX")).string();
+  RemoveAbandoned(temp, prefix);
+  std::string pattern = (temp / fmt::format("{}-{}-XXXXXX", prefix, getpid())).string();
   if (pattern.size() >= sizeof g_scratch_path)
     throw std::runtime_error(fmt::format("temporary directory path too long: {}", pattern));
   if (mkdtemp(pattern.data()) == nullptr)

@@ -15,9 +15,10 @@
 namespace braid::perf {
 
 // A private directory under $TMPDIR (else /tmp) for a command's intermediate files, named
-// `prefix`-XXXXXX. Removed when destroyed, and by a termination signal while it exists (its files
-// only: it must stay flat). While one exists the termination signals are handled as above; a
-// signal the process ignored (nohup) stays ignored. One at a time.
+// `prefix`-PID-XXXXXX. Removed when destroyed, and by a termination signal while it exists (its
+// files only: it must stay flat). While one exists the termination signals are handled as above;
+// a signal the process ignored (nohup) stays ignored. One at a time. SIGKILL cannot be handled,
+// so creating one first removes this user's `prefix` directories whose process has exited.
 class ScratchDir {
  public:
   explicit ScratchDir(const std::string& prefix);  // throws std::runtime_error saying why
