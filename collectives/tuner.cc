@@ -53,9 +53,9 @@
 // pipelined column after the first, or a parent's message to another child, pays is its bytes
 // alone; the fills keep whole messages, and a ring costs the larger of its ports' work and its
 // first column's way round (2(n-1) hops for an all-reduce) with the other columns behind it.
-// With a fast hop known, a ring's or chain's steady-state message and recursive doubling's
-// rounds inside a node cost at least the bytes of LinkModel::fast_hop_sharing such hops (every
-// channel passes every GPU's port).
+// With a fast hop known, a ring's steady-state message and recursive doubling's rounds inside a
+// node cost at least the bytes of LinkModel::fast_hop_sharing such hops (every channel passes
+// every GPU's port; a chain's column counts its ports in chain_nic_messages instead).
 #include "collectives/tuner.h"
 
 #include <algorithm>
@@ -126,7 +126,7 @@ struct Costs {
   }
   double FastMessage(double bytes) const { return fast_alpha + bytes * fast_us_per_byte; }
   // A hop inside a node's bytes when every channel sends through its port (0: no fast hop known,
-  // or one channel: then a hop inside a node is one of the ring's or chain's own hops, already
+  // or one channel: then a hop inside a node is one of the ring's own hops, already
   // costed, and braid's host model, whose such hop can be slower than its slowest link's
   // bandwidth_GBps, keeps its estimates).
   double SharedFastBytes(double bytes) const { return fast_sharing > 1 ? fast_sharing * bytes * fast_us_per_byte : 0; }
@@ -280,12 +280,12 @@ double Estimate(const ScheduleRequest& r, const Costs& c) {
     case Algorithm::kChain: {
       Pipeline p = PipelineOf(r.count, internal::RootedSliceElems(r), es);
       double steps = p.columns - 1 + n1;
-      // A column after the first passes the busiest link's chain messages (or a GPU port's
-      // channels' bytes); the first one's way down the chain crosses nodes where the placement
+      // A column after the first passes the busiest link's chain messages (plan-sim counts GPU
+      // ports there too, every channel's chain passing each); the first one's way down the chain crosses nodes where the placement
       // does (nodes - 1 times placed node by node), its other hops inside a node: at the slowest
       // link each, 64 GPUs on 8 DGX A100 nodes were costed as 63 NIC hops, and a reduce of 128 MiB
       // chose a tree (replayed 1.83 ms) over this chain (1.28 ms; estimated 2.53).
-      const double column = std::max(std::max(1.0, c.chain_nic_messages) * c.Port().Message(p.bytes), c.SharedFastBytes(p.bytes));
+      const double column = std::max(1.0, c.chain_nic_messages) * c.Port().Message(p.bytes);
       const double crossings = c.chain_path_slow_hops > 0 ? c.chain_path_slow_hops : c.nodes - 1;
       double t = (p.columns - 1) * column +
                  (c.fast_us_per_byte > 0 && c.nodes > 1 ? c.PathFill(n1, crossings, p.bytes) : n1 * c.Message(p.bytes));

@@ -63,8 +63,8 @@ struct LinkModel {
   double fast_hop_alpha_us = 0;
   double fast_hop_us_per_byte = 0;
   // How many flows share a GPU's port on a hop inside a node when every channel sends at once:
-  // recursive doubling's rounds, and a ring's or chain's steady state, where every channel's
-  // path passes every GPU (plan-sim: the channels). 1: none shared. The fills are not shared:
+  // recursive doubling's rounds, and a ring's steady state, where every channel's path passes
+  // every GPU (plan-sim: the channels; a chain's ports are in chain_nic_messages). 1: none shared. The fills are not shared:
   // the channels' first columns are at different GPUs. Unshared, recursive doubling of 128 KiB
   // over 16 A100 PCIe GPUs (8 channels) was estimated at 84 us and replayed in 105 us.
   double fast_hop_sharing = 1;

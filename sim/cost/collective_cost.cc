@@ -267,7 +267,7 @@ void SetTreeLoads(const ClusterSpec& cluster, Fabric* fabric, const FlowNetwork&
     fast_GBps = std::min(fast_GBps, fabric->PathBandwidthGBps(a, b));
   }
   if (fast_GBps < 1e30) link->fast_hop_us_per_byte = 1e-3 / fast_GBps;
-  link->fast_hop_sharing = channels;  // every channel's ring, chain and rounds pass every GPU
+  link->fast_hop_sharing = channels;  // every channel's ring and rounds pass every GPU
 }
 
 // The tuner's view of a GPU group run on `channels` channels: its bottleneck link class along
