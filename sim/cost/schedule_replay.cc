@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -27,18 +28,29 @@ class Replay {
     // Local work runs at streaming memory bandwidth: a reduce reads two operands and writes one.
     mem_Bps_ = cluster.gpu.hbm_GBps * 1e9 * cluster.gpu.memory_efficiency;
     states_.resize(ranks.size());
+    engine_of_.resize(ranks.size());
     for (size_t i = 0; i < ranks.size(); ++i) {
       const ReplayRank& r = ranks[i];
       RankState& s = states_[i];
       const auto& ops = r.schedule.ops;
+      // Dependents in one array per rank (CSR): first_dependent[k] .. first_dependent[k + 1].
       s.waiting.resize(ops.size());
-      s.dependents.resize(ops.size());
+      s.first_dependent.assign(ops.size() + 1, 0);
       for (size_t k = 0; k < ops.size(); ++k) {
         s.waiting[k] = ops[k].num_deps;
-        for (int d = 0; d < ops[k].num_deps; ++d) s.dependents[ops[k].deps[d]].push_back(uint32_t(k));
+        for (int d = 0; d < ops[k].num_deps; ++d) ++s.first_dependent[ops[k].deps[d] + 1];
       }
-      if (!engines_.count(r.gpu)) engines_[r.gpu] = std::make_unique<SerialResource>(&sim_);
+      for (size_t k = 0; k < ops.size(); ++k) s.first_dependent[k + 1] += s.first_dependent[k];
+      s.dependents.resize(s.first_dependent[ops.size()]);
+      std::vector<uint32_t> filled(s.first_dependent.begin(), s.first_dependent.end() - 1);
+      for (size_t k = 0; k < ops.size(); ++k) {
+        for (int d = 0; d < ops[k].num_deps; ++d) s.dependents[filled[ops[k].deps[d]]++] = uint32_t(k);
+      }
+      std::unique_ptr<SerialResource>& engine = engines_[r.gpu];
+      if (!engine) engine = std::make_unique<SerialResource>(&sim_);
+      engine_of_[i] = engine.get();
     }
+    PairSendsWithReceives();
   }
 
   ReplayResult Run() {
@@ -54,23 +66,67 @@ class Replay {
     ReplayResult result;
     result.seconds = sim_.Run();
     result.flows = flows_;
-    if (!pending_.empty()) {
-      throw std::logic_error(fmt::format("schedule replay: {} unmatched send/receive(s)", pending_.size()));
+    if (unmatched_ > 0) {
+      throw std::logic_error(fmt::format("schedule replay: {} unmatched send/receive(s)", unmatched_));
     }
     return result;
   }
 
  private:
   struct RankState {
-    std::vector<uint16_t> waiting;                 // unfinished dependencies per op
-    std::vector<std::vector<uint32_t>> dependents;  // ops waiting on each op
+    std::vector<uint16_t> waiting;          // unfinished dependencies per op
+    std::vector<uint32_t> first_dependent;  // op k's dependents: dependents[first[k] .. first[k+1])
+    std::vector<uint32_t> dependents;       // ops waiting on each op, op by op
   };
-  // (communicator, sender rank, receiver rank, tag) -> the op issued first (sender or receiver).
-  using MatchKey = std::tuple<int, int, int, uint32_t>;
-  struct Posted {
-    int rank_index;
-    uint32_t op;
+  // A send's or receive's partner op (rank index -1: none).
+  struct Partner {
+    int rank_index = -1;
+    uint32_t op = 0;
   };
+
+  // Pairs each send with its receive once, before the replay (a hash lookup per issued op was a
+  // tenth of a 1T search): both sides sorted by (communicator, sender, receiver, tag), which a
+  // send and its receive share, and walked together. Ops left without a partner never start and
+  // are reported when the replay ends.
+  void PairSendsWithReceives() {
+    struct End {
+      std::tuple<int, int, int, uint32_t> key;
+      int rank_index;
+      uint32_t op;
+      bool operator<(const End& o) const { return std::tie(key, rank_index, op) < std::tie(o.key, o.rank_index, o.op); }
+    };
+    std::vector<End> sends, receives;
+    partner_.resize(ranks_.size());
+    posted_.resize(ranks_.size());
+    for (size_t i = 0; i < ranks_.size(); ++i) {
+      const ReplayRank& r = ranks_[i];
+      const auto& ops = r.schedule.ops;
+      partner_[i].assign(ops.size(), Partner{});
+      posted_[i].assign(ops.size(), 0);
+      for (size_t k = 0; k < ops.size(); ++k) {
+        const coll::Op& op = ops[k];
+        if (op.type == OpType::kSend) {
+          sends.push_back({{r.communicator, r.rank, op.peer, op.tag}, int(i), uint32_t(k)});
+        } else if (op.type == OpType::kRecv || op.type == OpType::kRecvReduce) {
+          receives.push_back({{r.communicator, op.peer, r.rank, op.tag}, int(i), uint32_t(k)});
+        }
+      }
+    }
+    std::sort(sends.begin(), sends.end());
+    std::sort(receives.begin(), receives.end());
+    for (size_t a = 0, b = 0; a < sends.size() && b < receives.size();) {
+      if (sends[a].key < receives[b].key) {
+        ++a;
+      } else if (receives[b].key < sends[a].key) {
+        ++b;
+      } else {
+        partner_[size_t(sends[a].rank_index)][sends[a].op] = {receives[b].rank_index, receives[b].op};
+        partner_[size_t(receives[b].rank_index)][receives[b].op] = {sends[a].rank_index, sends[a].op};
+        ++a;
+        ++b;
+      }
+    }
+  }
 
   // Issues every op of rank i that waits on nothing.
   void IssueReady(size_t i) {
@@ -89,16 +145,15 @@ class Replay {
       case OpType::kSend:
       case OpType::kRecv:
       case OpType::kRecvReduce: {
-        const bool send = op.type == OpType::kSend;
-        MatchKey key{r.communicator, send ? r.rank : op.peer, send ? op.peer : r.rank, op.tag};
-        auto it = pending_.find(key);
-        if (it == pending_.end()) {
-          pending_.emplace(key, Posted{i, k});
+        // The second of a pair to be issued starts the transfer.
+        const Partner other = partner_[size_t(i)][k];
+        if (other.rank_index < 0 || !posted_[size_t(other.rank_index)][other.op]) {
+          posted_[size_t(i)][k] = 1;
+          ++unmatched_;
           return;
         }
-        Posted other = it->second;
-        pending_.erase(it);
-        if (send) StartTransfer(i, k, other.rank_index, other.op);
+        --unmatched_;
+        if (op.type == OpType::kSend) StartTransfer(i, k, other.rank_index, other.op);
         else StartTransfer(other.rank_index, other.op, i, k);
         return;
       }
@@ -131,7 +186,7 @@ class Replay {
       return;
     }
     const double traffic = work == LocalWork::kReduce ? 3 : 2;
-    engines_[ranks_[i].gpu]->Submit(traffic * bytes / mem_Bps_, done);
+    engine_of_[i]->Submit(traffic * bytes / mem_Bps_, done);
   }
 
   void StartTransfer(int si, uint32_t sk, int ri, uint32_t rk) {
@@ -149,7 +204,7 @@ class Replay {
     const int from = ranks_[si].gpu, to = ranks_[ri].gpu;
     if (from == to) {
       // Two ranks on one GPU: the transfer is a device-local copy.
-      engines_[from]->Submit(2 * bytes / mem_Bps_, done);
+      engine_of_[si]->Submit(2 * bytes / mem_Bps_, done);
       return;
     }
     fabric_.StartMessage(from, to, bytes, done, ranks_[si].communicator);
@@ -157,7 +212,8 @@ class Replay {
 
   void Complete(int i, uint32_t k) {
     RankState& s = states_[i];
-    for (uint32_t d : s.dependents[k]) {
+    for (uint32_t j = s.first_dependent[k]; j < s.first_dependent[k + 1]; ++j) {
+      const uint32_t d = s.dependents[j];
       if (--s.waiting[d] == 0) Issue(i, d);
     }
   }
@@ -170,7 +226,10 @@ class Replay {
   double mem_Bps_ = 1;
   std::vector<RankState> states_;
   std::map<int, std::unique_ptr<SerialResource>> engines_;  // per GPU reduction engine
-  std::map<MatchKey, Posted> pending_;
+  std::vector<SerialResource*> engine_of_;                  // per rank: its GPU's engine
+  std::vector<std::vector<Partner>> partner_;  // per rank and op: the other end of a send/receive
+  std::vector<std::vector<uint8_t>> posted_;   // per rank and op: issued, its partner not yet
+  size_t unmatched_ = 0;                       // issued sends/receives whose partner was not
   uint64_t flows_ = 0;
 };
 

@@ -3,10 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <queue>
-#include <unordered_set>
 #include <vector>
+
+#include "sim/engine/event_callback.h"
 
 namespace braid::sim {
 
@@ -14,7 +13,7 @@ using Seconds = double;
 
 class Simulator {
  public:
-  using Callback = std::function<void()>;
+  using Callback = EventCallback;
 
   Seconds Now() const { return now_; }
 
@@ -28,30 +27,39 @@ class Simulator {
 
   uint64_t EventsProcessed() const { return processed_; }
 
- private:
-  // FlowNetwork moves a flow's completion whenever rates change. A cancelled event is dropped
-  // without advancing the clock, so a superseded completion cannot stretch Run()'s end time.
-  friend class FlowNetwork;
-  // Like At(); returns a handle for Cancel().
+  // Like At(); returns a handle for Cancel(). (FlowNetwork moves a flow's completion whenever
+  // rates change.)
   uint64_t Schedule(Seconds when, Callback fn);
-  // `handle` must belong to an event that has not run yet.
-  void Cancel(uint64_t handle) { cancelled_.insert(handle); }
+  // Drops the event of `handle` if it has not run yet: it never runs and does not advance the
+  // clock, so a superseded completion cannot stretch Run()'s end time. The handle of an event
+  // that ran (or was dropped) is stale and changes nothing, even when its storage was reused.
+  void Cancel(uint64_t handle);
 
-  struct Event {
-    Seconds when;
-    uint64_t sequence;  // insertion order: the stable tie-break
-    Callback fn;
+ private:
+
+  // The heap holds small keys; callbacks stay put in slots (moved once in and once out, not at
+  // every heap level, and cancelled without a hash set).
+  // (when, sequence) as one unsigned 128-bit number: the bits of a non-negative double order as
+  // the values do, so one wide compare (no branches on the tie) orders the heap.
+  using Key = unsigned __int128;
+  struct Pending {
+    Key key;
+    uint32_t slot;  // slots_[slot]
   };
   struct Later {
-    bool operator()(const Event& a, const Event& b) const {
-      return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
-    }
+    bool operator()(const Pending& a, const Pending& b) const { return a.key > b.key; }
   };
-  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  struct Slot {
+    Callback fn;
+    uint32_t generation = 0;  // bumped at each reuse; a handle names (slot, generation)
+    bool cancelled = false;
+  };
+  std::vector<Pending> heap_;  // a min-heap by (when, sequence) under Later
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
   Seconds now_ = 0;
   uint64_t next_sequence_ = 0;
   uint64_t processed_ = 0;
-  std::unordered_set<uint64_t> cancelled_;  // sequences of queued events to drop (lookup only)
 };
 
 }  // namespace braid::sim

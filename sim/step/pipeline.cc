@@ -29,6 +29,8 @@ class PipelineSim {
     result_.stage_end.assign(p, 0);
     result_.stage_busy.assign(p, 0);
     for (int s = 0; s < p; ++s) {
+      result_.tasks[s].reserve(size_t(2) * in.v * m);
+      result_.transfers[s].reserve(size_t(2) * in.v * m);
       if (exchanges_) {
         stages_[s].program = StageProgram(p, in.v, m, s);
       } else {

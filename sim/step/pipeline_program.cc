@@ -69,6 +69,7 @@ std::optional<PipelineTask> IfSent(const OneFOneB& o, const PipelineTask& t) {
 std::vector<ProgramStep> Interleaved(const OneFOneB& o) {
   std::vector<ProgramStep> program;
   const int n = o.total(), warmup = o.Warmup(), steady = n - warmup;
+  program.reserve(size_t(2 * warmup + 3 * steady + 2 * (n - steady) + 2));  // tasks and exchanges
   Exchange(&program, {}, {}, !o.First(), false);
   for (int k = 0; k < warmup; ++k) {
     const PipelineTask f = o.Forward(k);
@@ -104,6 +105,7 @@ std::vector<ProgramStep> Interleaved(const OneFOneB& o) {
 std::vector<ProgramStep> NonInterleaved(const OneFOneB& o) {
   std::vector<ProgramStep> program;
   const int warmup = o.Warmup(), steady = o.m - warmup;
+  program.reserve(size_t(6 * o.m + 1));  // at most two exchanges beside each task
   const bool from_prev = !o.First(), from_next = !o.Last();
   for (int i = 0; i < warmup; ++i) {
     Exchange(&program, {}, {}, from_prev, false);

@@ -76,6 +76,97 @@ TEST(Simulator, RejectsNanTime) {
   EXPECT_THROW(sim.At(std::nan(""), [] {}), std::invalid_argument);
 }
 
+TEST(Simulator, CancelledEventsNeitherRunNorMoveTheClock) {
+  Simulator sim;
+  std::vector<int> ran;
+  sim.At(1.0, [&] { ran.push_back(1); });
+  const uint64_t late = sim.Schedule(9.0, [&] { ran.push_back(9); });
+  sim.Cancel(late);
+  EXPECT_EQ(sim.Run(), 1.0);
+  EXPECT_EQ(ran, (std::vector<int>{1}));
+}
+
+// Event storage is reused once an event has run; the old handle must not reach the new event.
+TEST(Simulator, AStaleHandleCancelsNothing) {
+  Simulator sim;
+  std::vector<int> ran;
+  const uint64_t first = sim.Schedule(1.0, [&] { ran.push_back(1); });
+  sim.Run();
+  const uint64_t second = sim.Schedule(2.0, [&] { ran.push_back(2); });
+  sim.Cancel(first);
+  sim.Cancel(first + 12345);  // not a handle this simulator gave out
+  EXPECT_NE(first, second);
+  EXPECT_EQ(sim.Run(), 2.0);
+  EXPECT_EQ(ran, (std::vector<int>{1, 2}));
+}
+
+TEST(Simulator, CancelledAndLiveEventsInterleaveInTimeOrder) {
+  Simulator sim;
+  std::vector<int> ran;
+  std::vector<uint64_t> handles;
+  for (int i = 0; i < 200; ++i) handles.push_back(sim.Schedule(double(200 - i), [&ran, i] { ran.push_back(i); }));
+  for (int i = 0; i < 200; i += 3) sim.Cancel(handles[size_t(i)]);
+  sim.Run();
+  std::vector<int> expected;
+  for (int i = 199; i >= 0; --i)
+    if (i % 3 != 0) expected.push_back(i);
+  EXPECT_EQ(ran, expected);
+}
+
+// ---- EventCallback -------------------------------------------------------------------------
+
+// Counts live copies of itself, so a test sees every construction matched by one destruction.
+struct Tracked {
+  int* live;
+  int* calls;
+  explicit Tracked(int* l, int* c) : live(l), calls(c) { ++*live; }
+  Tracked(const Tracked& o) : live(o.live), calls(o.calls) { ++*live; }
+  Tracked(Tracked&& o) noexcept : live(o.live), calls(o.calls) { ++*live; }
+  ~Tracked() { --*live; }
+  void operator()() const { ++*calls; }
+};
+
+TEST(EventCallback, SmallAndLargeCallablesRunMoveAndDieOnce) {
+  int live = 0, calls = 0;
+  {
+    EventCallback small = Tracked(&live, &calls);
+    struct Large {
+      Tracked t;
+      char padding[EventCallback::kInlineBytes] = {};  // cannot fit inline: goes to the heap
+      void operator()() const { t(); }
+    };
+    EventCallback large = Large{Tracked(&live, &calls)};
+    EXPECT_EQ(live, 2);
+    EventCallback moved_small = std::move(small);
+    EventCallback moved_large = std::move(large);
+    EXPECT_FALSE(small);  // NOLINT(bugprone-use-after-move): a moved-from callback is empty
+    EXPECT_FALSE(large);  // NOLINT(bugprone-use-after-move)
+    EXPECT_EQ(live, 2);
+    moved_small();
+    moved_large();
+    moved_small = std::move(moved_large);  // destroys the small one's callable
+    EXPECT_EQ(live, 1);
+    moved_small();
+    EXPECT_EQ(calls, 3);
+    EXPECT_THROW(moved_large(), std::bad_function_call);  // NOLINT(bugprone-use-after-move)
+  }
+  EXPECT_EQ(live, 0);
+}
+
+TEST(EventCallback, SimulatorReleasesEveryCallable) {
+  int live = 0, calls = 0;
+  {
+    Simulator sim;
+    for (int i = 0; i < 100; ++i) sim.At(i, Tracked(&live, &calls));
+    const uint64_t dropped = sim.Schedule(5, Tracked(&live, &calls));
+    sim.Cancel(dropped);
+    sim.Run();
+    EXPECT_EQ(calls, 100);
+    for (int i = 0; i < 10; ++i) sim.At(i, Tracked(&live, &calls));  // never run
+  }
+  EXPECT_EQ(live, 0);
+}
+
 // ---- SerialResource ------------------------------------------------------------------------
 
 TEST(SerialResource, ServesFifoAndCountsBusyTime) {

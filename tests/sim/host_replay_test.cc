@@ -73,6 +73,30 @@ TEST(HostReplay, LoneLargeMessageTakesAlphaPlusBytesOverBandwidth) {
   EXPECT_TRUE(WithinRelative(Replay(c, {1, 2}, {{Send(1, 0, s)}, {Recv(0, 0, s)}}), 12 * kUs + s / (1.2 * kGB), 1e-9));
 }
 
+// Sends and receives pair by (sender, receiver, tag), whatever order each side posts them in.
+TEST(HostReplay, MessagesPairByTagNotByPostingOrder) {
+  const ClusterSpec c = HostTestCluster(2, 1);
+  const size_t big = 1 << 20, small = 8;
+  // Rank 0 posts the large message first; rank 1 waits for the small one before posting the
+  // large receive. Paired in posting order the large send would meet the small receive.
+  std::vector<Op> receiver = {Recv(0, 1, small), Recv(0, 0, big)};
+  receiver[1].num_deps = 1;
+  receiver[1].deps[0] = 0;
+  const double seconds = Replay(c, {0, 1}, {{Send(1, 0, big), Send(1, 1, small)}, receiver});
+  EXPECT_GT(seconds, big / (4.4 * kGB));
+  EXPECT_LT(seconds, 2 * (kUs + big / (4.4 * kGB)));
+}
+
+TEST(HostReplay, AMessageWithoutItsPartnerIsAnError) {
+  const ClusterSpec c = HostTestCluster(2, 1);
+  try {
+    Replay(c, {0, 1}, {{Send(1, 0, 64), Send(1, 7, 64)}, {Recv(0, 0, 64), Recv(0, 8, 64)}});
+    FAIL() << "replayed a send and a receive that never pair";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("2 unmatched"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HostReplay, SmallMessageUsesTheSmallRegime) {
   const ClusterSpec c = HostTestCluster(2, 1);
   for (size_t s : {size_t(8), size_t(4096), size_t(8192)}) {
