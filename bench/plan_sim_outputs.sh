@@ -12,6 +12,10 @@ if [[ $# -ne 2 ]]; then
 fi
 plan_sim=$1
 out=$2
+if [[ -e "${out}" && -n "$(ls -A "${out}")" ]]; then
+  echo "$0: ${out} is not empty" >&2
+  exit 2
+fi
 mkdir -p "${out}"
 "${plan_sim}" search --model megatron-1t --cluster dgx-h100 --gpus 3072 --global-batch 49152 --top 5 --format csv \
   >"${out}/megatron-1t-search.csv"
@@ -23,8 +27,8 @@ mkdir -p "${out}"
   >"${out}/llama-3-70b-search.csv"
 for collective in allreduce broadcast reduce reducescatter allgather alltoall; do
   "${plan_sim}" collective --cluster dgx-h100 --ranks 128 --collective "${collective}" -b 8 -e 256M -f 4 \
-    >"${out}/dgx-h100-128-${collective}.txt"
+    --format csv >"${out}/dgx-h100-128-${collective}.csv"
   "${plan_sim}" collective --cluster pcie-a100 --ranks 16 --collective "${collective}" -b 8 -e 256M -f 4 \
-    >"${out}/pcie-a100-16-${collective}.txt"
+    --format csv >"${out}/pcie-a100-16-${collective}.csv"
 done
 echo "wrote $(ls "${out}" | wc -l) files to ${out}"

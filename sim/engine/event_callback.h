@@ -32,10 +32,10 @@ class EventCallback {
   }
   EventCallback(EventCallback&& other) noexcept { TakeFrom(other); }
   EventCallback& operator=(EventCallback&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      TakeFrom(other);
-    }
+    // Taken first: `other` may live inside this callback's own callable, which Reset destroys.
+    EventCallback taken(std::move(other));
+    Reset();
+    TakeFrom(taken);
     return *this;
   }
   EventCallback(const EventCallback&) = delete;
@@ -72,9 +72,9 @@ class EventCallback {
   };
   template <typename Fn>
   static constexpr Ops kHeapOps = {
-      [](void* s) { (**static_cast<Fn**>(s))(); },
-      [](void* to, void* from) { ::new (to) Fn*(*static_cast<Fn**>(from)); },
-      [](void* s) { delete *static_cast<Fn**>(s); },
+      [](void* s) { (**std::launder(static_cast<Fn**>(s)))(); },
+      [](void* to, void* from) { ::new (to) Fn*(*std::launder(static_cast<Fn**>(from))); },
+      [](void* s) { delete *std::launder(static_cast<Fn**>(s)); },
   };
 
   void TakeFrom(EventCallback& other) noexcept {

@@ -14,6 +14,7 @@ uint64_t Simulator::Schedule(Seconds when, Callback fn) {
   // A NaN time would compare unordered and corrupt the heap.
   if (std::isnan(when)) throw std::invalid_argument("Simulator::At: when is NaN");
   if (when < now_) when = now_;
+  heap_.reserve(heap_.size() + 1);  // may throw before a slot is taken, not after
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = uint32_t(slots_.size());
@@ -25,7 +26,7 @@ uint64_t Simulator::Schedule(Seconds when, Callback fn) {
   Slot& s = slots_[slot];
   s.fn = std::move(fn);
   s.cancelled = false;
-  when += 0.0;  // -0.0 -> +0.0, whose bits order as the value
+  when += 0.0;  // -0.0 -> +0.0: the bits of -0.0 would order after every other time
   uint64_t bits;
   std::memcpy(&bits, &when, sizeof(bits));
   heap_.push_back(Pending{Key{bits} << 64 | next_sequence_++, slot});

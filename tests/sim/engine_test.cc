@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -74,6 +75,19 @@ TEST(Simulator, EmptyRunReturnsNow) {
 TEST(Simulator, RejectsNanTime) {
   Simulator sim;
   EXPECT_THROW(sim.At(std::nan(""), [] {}), std::invalid_argument);
+}
+
+// The queue orders times by their bits, in which -0.0 would come after +inf.
+TEST(Simulator, NegativeZeroIsTimeZero) {
+  Simulator sim;
+  std::vector<double> seen;
+  sim.At(1.0, [&] { seen.push_back(sim.Now()); });
+  sim.At(-0.0, [&] { seen.push_back(sim.Now()); });
+  sim.At(std::numeric_limits<double>::infinity(), [&] { seen.push_back(sim.Now()); });
+  EXPECT_EQ(sim.Run(), std::numeric_limits<double>::infinity());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], 0.0);
+  EXPECT_EQ(seen[1], 1.0);
 }
 
 TEST(Simulator, CancelledEventsNeitherRunNorMoveTheClock) {
@@ -149,6 +163,28 @@ TEST(EventCallback, SmallAndLargeCallablesRunMoveAndDieOnce) {
     moved_small();
     EXPECT_EQ(calls, 3);
     EXPECT_THROW(moved_large(), std::bad_function_call);  // NOLINT(bugprone-use-after-move)
+  }
+  EXPECT_EQ(live, 0);
+}
+
+// A callback replaced by one its own callable holds (a continuation): the new one is taken
+// before the old callable, and what it holds, are destroyed.
+TEST(EventCallback, AssignedFromInsideItsOwnCallable) {
+  int live = 0, calls = 0;
+  {
+    EventCallback outer;
+    struct Holder {
+      EventCallback* self;
+      std::shared_ptr<EventCallback> next;
+      void operator()() const { *self = std::move(*next); }
+    };
+    auto next = std::make_shared<EventCallback>(Tracked(&live, &calls));
+    outer = Holder{&outer, next};
+    next.reset();
+    outer();  // replaces itself with the Tracked one that only it kept alive
+    EXPECT_EQ(live, 1);
+    outer();
+    EXPECT_EQ(calls, 1);
   }
   EXPECT_EQ(live, 0);
 }

@@ -74,17 +74,25 @@ TEST(HostReplay, LoneLargeMessageTakesAlphaPlusBytesOverBandwidth) {
 }
 
 // Sends and receives pair by (sender, receiver, tag), whatever order each side posts them in.
+// Rank 0 copies 1 MiB, then sends it (tag 0); its small send (tag 1) leaves at once. Rank 1
+// receives the small message, copies 1 MiB, then receives the large one. Paired by tag, the two
+// copies overlap: small + copy + large. Paired in posting order, rank 1's first receive would
+// wait for the large send behind rank 0's copy, and its own copy would follow: two copies.
 TEST(HostReplay, MessagesPairByTagNotByPostingOrder) {
   const ClusterSpec c = HostTestCluster(2, 1);
   const size_t big = 1 << 20, small = 8;
-  // Rank 0 posts the large message first; rank 1 waits for the small one before posting the
-  // large receive. Paired in posting order the large send would meet the small receive.
-  std::vector<Op> receiver = {Recv(0, 1, small), Recv(0, 0, big)};
+  std::vector<Op> sender = {Local(OpType::kCopy, big), Send(1, 0, big), Send(1, 1, small)};
+  sender[1].num_deps = 1;
+  sender[1].deps[0] = 0;
+  std::vector<Op> receiver = {Recv(0, 1, small), Local(OpType::kCopy, big), Recv(0, 0, big)};
   receiver[1].num_deps = 1;
   receiver[1].deps[0] = 0;
-  const double seconds = Replay(c, {0, 1}, {{Send(1, 0, big), Send(1, 1, small)}, receiver});
-  EXPECT_GT(seconds, big / (4.4 * kGB));
-  EXPECT_LT(seconds, 2 * (kUs + big / (4.4 * kGB)));
+  receiver[2].num_deps = 1;
+  receiver[2].deps[0] = 1;
+  const double copy = big / (6.1 * kGB), transfer = 0.9 * kUs + big / (4.4 * kGB);
+  const double seconds = Replay(c, {0, 1}, {sender, receiver});
+  EXPECT_GT(seconds, copy + transfer);
+  EXPECT_LT(seconds, copy + transfer + 10 * kUs) << "a copy did not overlap the other rank's";
 }
 
 TEST(HostReplay, AMessageWithoutItsPartnerIsAnError) {
@@ -93,7 +101,7 @@ TEST(HostReplay, AMessageWithoutItsPartnerIsAnError) {
     Replay(c, {0, 1}, {{Send(1, 0, 64), Send(1, 7, 64)}, {Recv(0, 0, 64), Recv(0, 8, 64)}});
     FAIL() << "replayed a send and a receive that never pair";
   } catch (const std::logic_error& e) {
-    EXPECT_NE(std::string(e.what()).find("2 unmatched"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(": 2 unmatched"), std::string::npos) << e.what();
   }
 }
 
