@@ -22,6 +22,11 @@
 #                             tuner and with BRAID_TUNER_FILE from braid-perf calibrate over the
 #                             link, alternating, 3 rounds; prints each size's median time of
 #                             both, their ratio and the algorithms the tuners chose
+#   netns_test.sh bench-predict a benchmark too: plan-sim's all-reduce, broadcast and reduce
+#                             times on the file calibrated over that link (PLAN_SIM: the binary)
+#                             against braid-perf's, with that file as braid's tuner, 3 rounds,
+#                             BRAID_NET_BENCH_RANKS ranks host by host; prints predicted /
+#                             measured per size
 #   netns_test.sh cleanup     this script, stopped by SIGTERM, killed by SIGKILL or failing on
 #                             purpose, leaves no namespace, emulator, process or scratch file
 #                             behind (after SIGKILL within seconds: its reaper, below)
@@ -449,7 +454,8 @@ check_p2p_torture() {
 # Internal modes of the cleanup check: "hold" sets everything up and waits to be signalled;
 # "fail-after-setup" fails once the link is up.
 hold() {
-  link_up 1 0 0
+  # The link of BRAID_NET_DELAY_MS / BRAID_NET_RATE_MBIT when set (by hand, to reproduce a bench).
+  link_up "${BRAID_NET_DELAY_MS:-1}" "${BRAID_NET_RATE_MBIT:-0}" 0
   local sleepers=()
   ip netns exec "$ns_a" sleep 600 &
   sleepers+=($!)
@@ -461,12 +467,11 @@ hold() {
   wait "${sleepers[0]}"
 }
 
-# The benchmark of BRAID_TUNER_FILE (usage above). The file is what braid-perf calibrate measures,
-# as on two real hosts with two ranks each: `--classes tcp` between A and B over this link (its
-# 2-rank jobs launched across the namespaces as mpi_run launches braid-perf), and `--classes shm`
-# between two ranks of this machine, joined as one file's intra_node and inter_node classes.
-bench_tuner() {
-  local delay_ms=${BRAID_NET_DELAY_MS:-1} rate=${BRAID_NET_RATE_MBIT:-500} ranks=${BRAID_NET_BENCH_RANKS:-4} round
+# calibrate_across_link RANKS: brings the link up (BRAID_NET_DELAY_MS, default 1; BRAID_NET_RATE_MBIT,
+# default 500), runs braid-perf calibrate across it (tcp, one rank per host) and on this machine
+# (shm), and joins the two into $work/tuner.json: a cluster file of 2 hosts of RANKS / 2 ranks.
+calibrate_across_link() {
+  local ranks=$1 delay_ms=${BRAID_NET_DELAY_MS:-1} rate=${BRAID_NET_RATE_MBIT:-500}
   [[ $ranks =~ ^[0-9]+$ ]] && ((ranks >= 2 && ranks % 2 == 0)) ||
     fail "BRAID_NET_BENCH_RANKS='$ranks': expected an even number of ranks, at least 2"
   [[ $delay_ms =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail "BRAID_NET_DELAY_MS='$delay_ms': expected milliseconds (e.g. 1 or 0.5)"
@@ -483,13 +488,16 @@ EOF_SH
     --mpiexec "$work/mpiexec-across" --classes tcp --ranks-per-node 1 -e 4M --repeat 1 --out "$work/tuner.json" \
     >"$work/run.out" 2>&1 || run_failed "braid-perf calibrate across the link" $?
   mv "$work/tuner.json" "$work/tcp.json"
-  timeout -k 5 900 "$BRAID_PERF" calibrate --classes shm -e 4M --repeat 1 --out "$work/shm.json" >"$work/run.out" 2>&1 ||
+  timeout -k 5 900 "$BRAID_PERF" calibrate --classes shm --ranks-per-node $((ranks / 2)) -e 4M --repeat 1 \
+    --out "$work/shm.json" >"$work/run.out" 2>&1 ||
     run_failed "braid-perf calibrate --classes shm" $?
-  python3 - "$work/shm.json" "$work/tcp.json" "$work/tuner.json" <<'EOF_PY' || fail "could not join the two calibrations"
+  python3 - "$work/shm.json" "$work/tcp.json" "$work/tuner.json" $((ranks / 2)) <<'EOF_PY' || fail "could not join the two calibrations"
 import json, sys
 shm, tcp = (json.load(open(p)) for p in sys.argv[1:3])
 joined = shm
 joined["nodes"] = 2
+joined.setdefault("node", {})["gpus"] = int(sys.argv[4])  # the job's ranks per host, as placed
+joined["calibration"]["ranks_per_node"] = int(sys.argv[4])
 joined["calibration"]["inter_node"] = "tcp"
 joined["calibration"]["links"]["tcp"] = tcp["calibration"]["links"]["tcp"]
 json.dump(joined, open(sys.argv[3], "w"), indent=1)
@@ -498,6 +506,15 @@ EOF_PY
   for link in shm tcp; do
     say "calibrated $link: $(python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["calibration"]["links"][sys.argv[2]]; print(json.dumps({k: l[k] for k in ("alpha_us", "GBps", "bidir_GBps", "small") if k in l}))' "$work/tuner.json" $link)"
   done
+}
+
+# The benchmark of BRAID_TUNER_FILE (usage above). The file is what braid-perf calibrate measures,
+# as on two real hosts with two ranks each: `--classes tcp` between A and B over this link (its
+# 2-rank jobs launched across the namespaces as mpi_run launches braid-perf), and `--classes shm`
+# between two ranks of this machine, joined as one file's intra_node and inter_node classes.
+bench_tuner() {
+  local ranks=${BRAID_NET_BENCH_RANKS:-4} round
+  calibrate_across_link "$ranks"
   mpi_placement=(-ppn $((ranks / 2)))
   export BRAID_DEBUG=INFO BRAID_DEBUG_SUBSYS=TUNE  # each plan's choice, for the table
   for round in 1 2 3; do
@@ -536,6 +553,46 @@ print(f"{'size (B)':>10} {'built-in (us)':>14} {'tuned (us)':>11} {'built-in / t
 for size in sorted(built_in):
     print(f"{size:>10} {built_in[size]:>14.1f} {tuned[size]:>11.1f} {built_in[size] / tuned[size]:>17.2f}  "
           f"{built_in_choice.get(size, '?')} -> {tuned_choice.get(size, '?')}")
+EOF_PY
+}
+
+# plan-sim's prediction of braid's all-reduce, broadcast and reduce across the two hosts, from
+# the calibration of this link, against braid-perf's measurement of them with the same file as
+# its tuner (BRAID_TUNER_FILE), so that both choose by one model. Ranks host by host.
+bench_predict() {
+  local ranks=${BRAID_NET_BENCH_RANKS:-4} round collective
+  local collectives=(allreduce broadcast reduce)
+  [[ -x ${PLAN_SIM:-} ]] || fail "bench-predict needs PLAN_SIM, the plan-sim binary"
+  calibrate_across_link "$ranks"
+  mpi_placement=(-ppn $((ranks / 2)))
+  for round in 1 2 3; do
+    for collective in "${collectives[@]}"; do
+      BRAID_TUNER_FILE="$work/tuner.json" mpi_run "$ranks" 300 "$collective" -b 1K -e 4M -f 4 -n 10 -w 2 \
+        --json "$work/$collective-$round.json" || run_failed "braid-perf $collective" $?
+    done
+    say "round $round done"
+  done
+  for collective in "${collectives[@]}"; do
+    "$PLAN_SIM" collective --cluster "$work/tuner.json" --tuner-file "$work/tuner.json" --ranks "$ranks" \
+      --collective "$collective" -b 1K -e 4M -f 4 --format csv >"$work/$collective-predicted.csv" 2>"$work/run.out" ||
+      run_failed "plan-sim collective --collective $collective" $?
+  done
+  python3 - "$work" "$ranks" "${collectives[@]}" <<'EOF_PY'
+import csv, json, statistics, sys
+work, ranks, collectives = sys.argv[1], sys.argv[2], sys.argv[3:]
+print(f"# {ranks} ranks on 2 hosts, float32, out of place; measured: median of 3 runs of braid-perf (-n 10)")
+print(f"{'collective':>10} {'size (B)':>10} {'measured (us)':>14} {'predicted (us)':>15} {'pred / meas':>12}  algorithm (plan-sim)")
+for collective in collectives:
+    measured = {}
+    for r in (1, 2, 3):
+        for row in json.load(open(f"{work}/{collective}-{r}.json"))["rows"]:
+            measured.setdefault(row["size"], []).append(row["oop"]["time_us"])
+    for row in csv.DictReader(open(f"{work}/{collective}-predicted.csv")):
+        size = int(row["size"])
+        if size not in measured:
+            continue
+        m, p = statistics.median(measured[size]), float(row["time_us"])
+        print(f"{collective:>10} {size:>10} {m:>14.1f} {p:>15.1f} {p / m:>12.2f}  {row['algorithm']}")
 EOF_PY
 }
 
@@ -595,9 +652,9 @@ main() {
   local check=${1:-}
   [[ $check == reap ]] && { reap_after "$2" "$3"; exit 0; }
   case $check in
-    latency | bandwidth | loss | peer-death | p2p-torture | cleanup | hold | fail-after-setup | bench-tuner) ;;
+    latency | bandwidth | loss | peer-death | p2p-torture | cleanup | hold | fail-after-setup | bench-tuner | bench-predict) ;;
     *)
-      echo "usage: netns_test.sh latency|bandwidth|loss|peer-death|p2p-torture|cleanup|bench-tuner" >&2
+      echo "usage: netns_test.sh latency|bandwidth|loss|peer-death|p2p-torture|cleanup|bench-tuner|bench-predict" >&2
       exit 2
       ;;
   esac
@@ -618,6 +675,7 @@ main() {
     peer-death) check_peer_death ;;
     p2p-torture) check_p2p_torture ;;
     bench-tuner) bench_tuner ;;
+    bench-predict) bench_predict ;;
     hold) hold ;;
     fail-after-setup)
       link_up 1 0 0
