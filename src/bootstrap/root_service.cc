@@ -34,7 +34,8 @@ class RootService::Impl {
   static Status Create(const std::string& bind_host, uint16_t port, double timeout_s,
                        const uint64_t* fixed_nonce, std::unique_ptr<Impl>* out, UniqueId* id);
   Impl(Fd listener, Fd wake, double timeout_s, uint64_t nonce, std::string where)
-      : gather_(std::move(where), nonce, timeout_s),
+      : gather_(std::move(where), nonce, timeout_s,
+                [this](const std::string& outcome) { Publish(outcome); }),
         nonce_(nonce),
         listener_(std::move(listener)),
         wake_(std::move(wake)) {}
@@ -44,18 +45,29 @@ class RootService::Impl {
   bool finished() const { return finished_.load(std::memory_order_acquire); }
   uint64_t nonce() const { return nonce_; }
   Clock::time_point started() const { return started_; }
-  // How the rendezvous ended (RootState::outcome); read only once finished().
-  const std::string& outcome() const { return outcome_; }
+  // How the rendezvous ended (RootState::outcome, or "was stopped"); empty while it gathers.
+  // Known before any rank has its answer, so a rank that brings the id again right after its
+  // rendezvous is told it is over (it raced the service thread's tidying up; CI session 62).
+  std::string outcome() const {
+    std::lock_guard<std::mutex> lock(outcome_mu_);
+    return outcome_;
+  }
   void StartThread() { thread_ = std::thread([this] { Run(); }); }
 
  private:
   void Run();    // Serve(), then closes everything, whatever Serve() threw
   void Serve();  // the poll loop, until the rendezvous is done or the service is stopped
 
+  void Publish(const std::string& outcome) {
+    std::lock_guard<std::mutex> lock(outcome_mu_);
+    outcome_ = outcome;
+  }
+
+  mutable std::mutex outcome_mu_;  // guards outcome_, written by the service thread
+  std::string outcome_;
   RootState gather_;  // all connection and protocol state; touched by the service thread only
   const uint64_t nonce_;
   const Clock::time_point started_ = Clock::now();
-  std::string outcome_;  // written by the service thread before finished_
   Fd listener_;
   Fd wake_;  // eventfd: the destructor writes it to wake poll(); closed when the service ends
   std::mutex wake_mu_;  // guards wake_ between the destructor's write and Run's close
@@ -178,7 +190,7 @@ void RootService::Impl::Run() {
     std::lock_guard<std::mutex> lock(wake_mu_);
     wake_.Reset();
   }
-  outcome_ = gather_.outcome().empty() ? std::string("was stopped") : gather_.outcome();
+  if (gather_.outcome().empty()) Publish("was stopped");
   finished_.store(true, std::memory_order_release);
 }
 
@@ -306,15 +318,19 @@ std::string EndedProcessRoot(uint64_t nonce) {
                        FormatSeconds(std::round(std::chrono::duration<double>(Clock::now() - started).count() * 10) / 10),
                        outcome);
   };
-  // A live root for the same nonce serves it (BRAID_ROOT derives the nonce from host:port and the
-  // job's name, so a second CreateFromEnv of the same job starts a new root with the old nonce).
-  const RootService::Impl* finished = nullptr;
+  // A root still gathering for the same nonce serves it (BRAID_ROOT derives the nonce from
+  // host:port and the job's name, so a second CreateFromEnv of the same job starts a new root
+  // with the old nonce). One whose gathering ended may still be sending its answers.
+  const RootService::Impl* ended = nullptr;
+  std::string ended_outcome;
   for (const auto& impl : r.roots) {
     if (impl->nonce() != nonce) continue;
-    if (!impl->finished()) return "";
-    finished = impl.get();
+    std::string outcome = impl->outcome();
+    if (outcome.empty()) return "";
+    ended = impl.get();
+    ended_outcome = std::move(outcome);
   }
-  if (finished) return describe(finished->started(), finished->outcome());
+  if (ended) return describe(ended->started(), ended_outcome);
   for (auto it = r.ended.rbegin(); it != r.ended.rend(); ++it)
     if (it->nonce == nonce) return describe(it->started, it->outcome);
   return "";

@@ -50,12 +50,19 @@ std::shared_ptr<const std::string> ErrorReply(WireCode code, const std::string& 
 
 }  // namespace
 
-RootState::RootState(std::string where, uint64_t nonce, double timeout_s)
+RootState::RootState(std::string where, uint64_t nonce, double timeout_s, EndHook on_end)
     : where_(std::move(where)),
       auth_(AuthBytes(nonce)),
       timeout_s_(timeout_s),
       hello_timeout_s_(std::min(kHelloTimeoutSeconds, timeout_s)),
-      deadline_(DeadlineAfter(timeout_s)) {}
+      deadline_(DeadlineAfter(timeout_s)),
+      on_end_(std::move(on_end)) {}
+
+void RootState::EndGathering(std::string outcome) {
+  phase_ = Phase::kDraining;
+  outcome_ = std::move(outcome);
+  if (on_end_) on_end_(outcome_);
+}
 
 Clock::time_point RootState::NextDeadline() const {
   Clock::time_point next = Clock::now() + std::chrono::seconds(1);
@@ -350,8 +357,7 @@ void RootState::Complete() {
     reply->append(b);
   }
   std::vector<std::string>().swap(blobs_);
-  phase_ = Phase::kDraining;
-  outcome_ = fmt::format("served a communicator of {} ranks", nranks_);
+  EndGathering(fmt::format("served a communicator of {} ranks", nranks_));
   BRAID_INFO(kBoot, "bootstrap root at {}: all {} ranks joined; sending {} bytes to each",
              where_, nranks_, total);
   for (auto& c : conns_) {
@@ -417,8 +423,7 @@ void RootState::TimeOut() {
                                 missing);
   BRAID_WARN(kBoot, "bootstrap root at {}: {} ({} of {} ranks joined)", where_, msg,
              joined_count_, nranks_ < 0 ? std::string("?") : std::to_string(nranks_));
-  phase_ = Phase::kDraining;
-  outcome_ = msg;
+  EndGathering(msg);
   auto reply = ErrorReply(WireCode::kTimeout, msg);
   for (auto& c : conns_) {
     if (c->state == ConnState::kJoined) Reply(*c, reply);

@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,10 @@ namespace braid::bootstrap {
 
 class RootState {
  public:
-  RootState(std::string where, uint64_t nonce, double timeout_s);
+  // `on_end` runs on the service thread when gathering ends, with outcome(), before the first
+  // byte of any reply is sent: a rank that has its answer can count on the end being known.
+  using EndHook = std::function<void(const std::string& outcome)>;
+  RootState(std::string where, uint64_t nonce, double timeout_s, EndHook on_end = {});
 
   const std::string& where() const { return where_; }
   // Still waiting for ranks (the listener stays open).
@@ -72,6 +76,8 @@ class RootState {
   }
   void Complete();
   void TimeOut();
+  // Gathering is over: draining starts, `outcome` is kept and on_end_ told.
+  void EndGathering(std::string outcome);
   // Who is missing: never arrived, joined and left, and the hellos refused meanwhile.
   std::string MissingRanks() const;
   // Whether a rate-limited warning may be printed now (else it is counted as suppressed); if so,
@@ -107,6 +113,7 @@ class RootState {
   Clock::time_point next_warning_;
   int warnings_suppressed_ = 0;
   std::string outcome_;
+  EndHook on_end_;
 };
 
 }  // namespace braid::bootstrap

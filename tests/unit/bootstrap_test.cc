@@ -410,6 +410,23 @@ TEST(RendezvousTest, ProcessRootServesOneRendezvous) {
   EXPECT_LT(SecondsSince(start), 1.0);
 }
 
+// The same at once, many times: a rank has its answer before the root's thread has tidied up,
+// and bringing the id again in that moment was a wait for the timeout (CI, session 62).
+TEST(RendezvousTest, AnIdBroughtAgainTheMomentItsRendezvousEndsIsNamedOver) {
+  for (int i = 0; i < 100; ++i) {
+    UniqueId id;
+    ASSERT_TRUE(StartProcessRoot(5, &id).ok());
+    std::vector<std::string> blobs;
+    ASSERT_TRUE(Rendezvous(id, 0, 1, "only", 5, &blobs).ok());
+    const Clock::time_point start = Clock::now();
+    const Status again = Rendezvous(id, 0, 1, "only", 5, &blobs);
+    ASSERT_EQ(again.code(), StatusCode::kInvalidUsage) << "attempt " << i << ": " << again.ToString();
+    ASSERT_NE(again.message().find("served a communicator of 1 ranks"), std::string::npos) << again.ToString();
+    ASSERT_LT(SecondsSince(start), 1.0) << "attempt " << i;
+  }
+  ReapProcessRoots();
+}
+
 // An id whose root gave up waiting for its first rank: a Create in the root's own process says so
 // at once; the root's timeout is the one BRAID_TIMEOUT gave when GetUniqueId ran.
 TEST(RendezvousTest, AnIdWhoseRootTimedOutIsNamedSo) {
