@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "bootstrap/socket.h"
@@ -182,8 +184,11 @@ Status Rendezvous(const UniqueId& id, int rank, int nranks, const std::string& m
   ours.protocol = kBootstrapProtocol;
   ours.rank = rank;
   ours.nranks = nranks;
-  // The root answers before this wait ends: it times out a rendezvous by its ranks' waits.
-  ours.timeout_ms = static_cast<uint32_t>(std::clamp(timeout_s * 1e3, 1.0, double(UINT32_MAX)));
+  // The root answers before this wait ends: it times out a rendezvous by its ranks' waits. What
+  // is left of it, not all of it: connecting may have waited for a root that started late, and
+  // an answer due after our deadline would leave this rank to time out blind.
+  const double left_ms = std::chrono::duration<double, std::milli>(deadline - Clock::now()).count();
+  ours.timeout_ms = static_cast<uint32_t>(std::clamp(std::ceil(left_ms), 1.0, double(UINT32_MAX)));
   ours.blob_len = static_cast<uint32_t>(my_blob.size());
   std::string hello = EncodeHello(ours, my_blob);
   int err = 0;

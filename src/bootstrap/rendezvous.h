@@ -31,6 +31,8 @@ class RootService {
   ~RootService();
   // Blocks until the service thread has finished (served, failed or timed out).
   void Join();
+  // How many ranks have joined so far (hellos read and accepted); for tests and diagnostics.
+  int ranks_joined() const;
 
   class Impl;
  private:

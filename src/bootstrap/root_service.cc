@@ -34,8 +34,7 @@ class RootService::Impl {
   static Status Create(const std::string& bind_host, uint16_t port, double timeout_s,
                        const uint64_t* fixed_nonce, std::unique_ptr<Impl>* out, UniqueId* id);
   Impl(Fd listener, Fd wake, double timeout_s, uint64_t nonce, std::string where)
-      : gather_(std::move(where), nonce, timeout_s,
-                [this](const std::string& outcome) { Publish(outcome); }),
+      : gather_(std::move(where), nonce, timeout_s, [this](const std::string& outcome) { EndGathering(outcome); }),
         nonce_(nonce),
         listener_(std::move(listener)),
         wake_(std::move(wake)) {}
@@ -43,6 +42,7 @@ class RootService::Impl {
 
   void Join();
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  int ranks_joined() const { return ranks_joined_.load(std::memory_order_acquire); }
   uint64_t nonce() const { return nonce_; }
   Clock::time_point started() const { return started_; }
   // How the rendezvous ended (RootState::outcome, or "was stopped"); empty while it gathers.
@@ -62,6 +62,13 @@ class RootService::Impl {
     std::lock_guard<std::mutex> lock(outcome_mu_);
     outcome_ = outcome;
   }
+  // RootState's end hook, before any rank has its answer: the listener closes (late joiners get
+  // ECONNREFUSED, and a root for the same fixed port may bind again as soon as a rank returns),
+  // then the outcome is published.
+  void EndGathering(const std::string& outcome) {
+    listener_.Reset();
+    Publish(outcome);
+  }
 
   mutable std::mutex outcome_mu_;  // guards outcome_, written by the service thread
   std::string outcome_;
@@ -75,6 +82,7 @@ class RootService::Impl {
   std::mutex join_mu_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
+  std::atomic<int> ranks_joined_{0};  // gather_.joined_count(), published by the service thread
 };
 
 Status RootService::Impl::Create(const std::string& bind_host, uint16_t port, double timeout_s,
@@ -214,10 +222,11 @@ void RootService::Impl::Serve() {
     if (stop_.load(std::memory_order_acquire)) break;
     if (rc > 0) {
       gather_.HandleEvents(fds, first_conn);  // before AcceptAll: fds match the connection list
-      if (listening && (fds[1].revents & POLLIN)) gather_.AcceptAll(listener_.get());
+      // (The listener closed if those events ended the gathering.)
+      if (listening && listener_.valid() && (fds[1].revents & POLLIN)) gather_.AcceptAll(listener_.get());
     }
     gather_.CheckDeadlines();
-    if (!gather_.gathering()) listener_.Reset();  // late joiners get ECONNREFUSED, not silence
+    ranks_joined_.store(gather_.joined_count(), std::memory_order_release);
     if (gather_.done()) break;
   }
 }
@@ -237,6 +246,7 @@ Status RootService::Start(const std::string& bind_host, uint16_t port, double ti
 }
 
 void RootService::Join() { impl_->Join(); }
+int RootService::ranks_joined() const { return impl_->ranks_joined(); }
 
 // ---- Process-owned roots --------------------------------------------------------------------
 namespace {

@@ -21,9 +21,10 @@ constexpr double kHelloTimeoutSeconds = 10.0;
 // that strays holding connections open (scanners, health checks) cannot take every descriptor.
 // A real rank sends its hello as soon as it connects.
 constexpr size_t kMaxPendingConnections = 64;
-// The root answers a waiting rank this much before the rank's own wait ends (at most 1 s, or a
-// tenth of the wait), so that the rank reads which ranks are missing instead of timing out blind.
-constexpr double kAnswerMarginSeconds = 1.0, kAnswerMarginShare = 0.1;
+// The root answers a waiting rank this much before the rank's own wait ends (a quarter of the
+// wait, at most 1 s), so that the rank reads which ranks are missing instead of timing out blind.
+// A tenth left 0.2 s at a 2 s wait, which one scheduling hiccup on a loaded machine could eat.
+constexpr double kAnswerMarginSeconds = 1.0, kAnswerMarginShare = 0.25;
 // One warning per this many seconds about connections the root could not accept or dropped.
 constexpr double kWarningPeriodSeconds = 5.0;
 // After EMFILE/ENFILE the listener stays readable; pause accepting rather than spin.

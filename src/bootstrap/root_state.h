@@ -29,6 +29,7 @@ class RootState {
   bool accept_paused() const { return Clock::now() < accept_paused_until_; }
   // Gathering ended and every reply was delivered or abandoned.
   bool done() const { return phase_ != Phase::kGathering && conns_.empty(); }
+  int joined_count() const { return joined_count_; }
   // The earliest time CheckDeadlines has something to do.
   Clock::time_point NextDeadline() const;
 

@@ -38,7 +38,8 @@ std::string FindValgrind() {
 TEST(LeakTest, CreateAllReduceDestroyUnderValgrind) {
   const std::string valgrind = FindValgrind();
   if (valgrind.empty()) GTEST_SKIP() << "valgrind is not installed";
-  const int port = FreePort();
+  const PortReservation reserved;
+  const int port = reserved.port();
   ASSERT_GT(port, 0);
   const std::string log_dir = std::filesystem::temp_directory_path() /
                               ("braid-valgrind-" + std::to_string(getpid()));

@@ -25,6 +25,10 @@ constexpr double kSlackS = 7;
 // min(BRAID_TIMEOUT, 5 s) more for that peer to answer the failure notice (the settle bound,
 // comm.h), so its error comes up to this long after the timeout (seconds).
 constexpr double kSettleS = kRankTimeoutS;
+// And before that settle, up to 2 s to stop its transfers with the stalled peer (kCompletionBound,
+// src/transport/ucx/ucx_internal.h); after it, UCX's teardown (its settle and flush bounds, 1 s
+// each). Seconds a failing rank may take past its timeout besides the settle.
+constexpr double kFailureTailS = 4;
 // Generous bound for work that should take well under a second (creation + a few all-reduces).
 constexpr double kHealthyS = 30;
 // Per-rank all-reduce size in the fault scenarios: large enough (4 MiB) that a rank dying 50 ms
@@ -34,9 +38,8 @@ constexpr const char* kBytes = "4194304";
 class ProcessFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    port_ = FreePort();
-    ASSERT_GT(port_, 0) << "could not find a free TCP port on 127.0.0.1";
-    root_ = "127.0.0.1:" + std::to_string(port_);
+    ASSERT_GT(port_.port(), 0) << "could not find a free TCP port on 127.0.0.1";
+    root_ = "127.0.0.1:" + std::to_string(port_.port());
   }
 
   // Starts rank `rank` of `size` running fault_worker with `args`.
@@ -105,7 +108,7 @@ class ProcessFaultTest : public ::testing::Test {
   }
 
   ProcessHarness harness_;
-  int port_ = -1;
+  PortReservation port_;  // rank 0's root listens there
   std::string root_;
 };
 
@@ -122,7 +125,8 @@ TEST_F(ProcessFaultTest, HealthyRanksComplete) {
 TEST_F(ProcessFaultTest, RanksThatLeaveRightAfterCreateFailNoOnesCreate) {
   constexpr int kRanks = 3, kLaunches = 5;
   for (int launch = 0; launch < kLaunches; ++launch) {
-    const int port = FreePort();
+    const PortReservation reserved;
+    const int port = reserved.port();
     ASSERT_GT(port, 0);
     std::vector<size_t> children;
     for (int r = 0; r < kRanks; ++r)
@@ -203,8 +207,9 @@ void ProcessFaultTest::CheckStalledRank(const std::string& bytes, const std::map
       StartRank(r, kRanks, {"allreduce-loop", std::to_string(kGoodIterations + 5), bytes}, "", env);
   }
   ASSERT_TRUE(WaitForOutput(kStalled, "STALLING", kHealthyS)) << harness_.Report();
-  ASSERT_TRUE(harness_.WaitAll(kRankTimeoutS + kSettleS + kSlackS, kStalled))
-      << "ranks still running " << kRankTimeoutS + kSettleS + kSlackS << " s after rank " << kStalled
+  const double bound_s = kRankTimeoutS + kSettleS + kFailureTailS + kSlackS;
+  ASSERT_TRUE(harness_.WaitAll(bound_s, kStalled))
+      << "ranks still running " << bound_s << " s after rank " << kStalled
       << " stalled (hang?)\n" << harness_.Report();
   LogOutcome();
   int timeouts = 0;
@@ -245,8 +250,9 @@ TEST_F(ProcessFaultTest, StalledPeerTimesOutDespiteUcxKeepalive) {
   StartRank(0, kRanks, {"allreduce-loop", "5", kBytes}, "", env);
   StartRank(kStalled, kRanks, {"stall-after", "1", kBytes}, "", env);
   ASSERT_TRUE(WaitForOutput(kStalled, "STALLING", kHealthyS)) << harness_.Report();
-  ASSERT_TRUE(harness_.Wait(0, kTimeoutS + kSlackS))
-      << "rank 0 still running " << kTimeoutS + kSlackS << " s after rank 1 stalled: the timeout "
+  const double bound_s = kTimeoutS + std::min(kTimeoutS, 5.0) /* settle */ + kFailureTailS + kSlackS;
+  ASSERT_TRUE(harness_.Wait(0, bound_s))
+      << "rank 0 still running " << bound_s << " s after rank 1 stalled: the timeout "
       << "clock is probably being reset by UCX keepalive events (hang)\n" << harness_.Report();
   LogOutcome();
   const std::string err = harness_.Stderr(0);
@@ -295,8 +301,9 @@ TEST_F(ProcessFaultTest, TimeoutReachesRanksWithLongerTimeouts) {
   ASSERT_TRUE(WaitForOutput(kStalled, "STALLING", kHealthyS)) << harness_.Report();
   for (int r = 0; r < kRanks; ++r) {
     if (r == kStalled) continue;
-    ASSERT_TRUE(WaitForOutput(size_t(r), "FAILED", kRankTimeoutS + kSlackS))
-        << "rank " << r << " still waiting " << kRankTimeoutS + kSlackS << " s after rank " << kStalled
+    // Rank 0 tells them once it has stopped its transfers with the stalled rank, before it settles.
+    ASSERT_TRUE(WaitForOutput(size_t(r), "FAILED", kRankTimeoutS + kFailureTailS + kSlackS))
+        << "rank " << r << " still waiting " << kRankTimeoutS + kFailureTailS + kSlackS << " s after rank " << kStalled
         << " stalled\n" << harness_.Report();
   }
   LogOutcome();
@@ -566,7 +573,8 @@ TEST_F(ProcessFaultTest, SendToARankThatLeftOrExitedNamesIt) {
   for (const std::string how : {"leave", "exit"}) {
     SCOPED_TRACE(how);
     ProcessHarness harness;
-    const int port = FreePort();
+    const PortReservation reserved;
+    const int port = reserved.port();
     ASSERT_GT(port, 0);
     const std::string file = std::filesystem::temp_directory_path() /
                              ("braid-left-" + std::to_string(getpid()) + "-" + how);

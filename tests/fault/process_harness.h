@@ -5,12 +5,9 @@
 // no test leaves processes behind, whatever path it leaves by.
 #pragma once
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/common/port_reservation.h"
 
 extern char** environ;
 
@@ -204,22 +203,5 @@ class ProcessHarness {
   std::vector<ChildProcess> children_;
   Clock::time_point start_ = Clock::now();
 };
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed); -1 on
-// failure. Another process could take it before the test uses it; unlikely enough for tests.
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
 
 }  // namespace braid::testing

@@ -95,7 +95,9 @@ printf '#!/usr/bin/env bash\nif [[ "$1" == --version ]]; then sleep %s & wait; f
 chmod +x "${dir}/fake-mute"
 expect 1 "'${dir}/fake-mute --version' did not answer within 10 s" \
   timeout 60 "${run[@]}" --classes shm --mpiexec "${dir}/fake-mute"
-pgrep -f "sleep ${mute_sleep}" >/dev/null && fail "the mute launcher's probe (or its own child) was left running"
+# (SIGKILL reaches the probe's group at once, but a killed process is gone only once scheduled.)
+for _ in $(seq 50); do pgrep -f "sleep ${mute_sleep}" >/dev/null || break; sleep 0.1; done
+pgrep -f "sleep ${mute_sleep}" >/dev/null && fail "the mute launcher's probe (or its own child) was left running 5 s on"
 
 # ---- one class of two fails: nothing written (a file without it would pass for complete) -------
 expect 2 "--classes 'shm,shm' names shm twice" "${run[@]}" --classes shm,shm

@@ -754,9 +754,34 @@ mkfifo "$tmp/out.fifo" "$tmp/trace.fifo"
 small_run=(simulate --model llama-2-7b --cluster dgx-h100 --global-batch 8 --layout tp=8,pp=1,dp=1)
 for fifo_option in --out --trace; do
   fifo=$tmp/${fifo_option#--}.fifo
-  timeout 60 cat "$fifo" >"$tmp/from-fifo" &
+  # The reader opens the FIFO without waiting for a writer and says so; then it reads until the
+  # writer has come and gone. (A `cat` behind a sleep was only hoped to be in open() in time.)
+  rm -f "$tmp/reader-ready"
+  timeout 60 python3 -c '
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+open(sys.argv[2], "w").close()
+out = open(sys.argv[3], "wb")
+poller = select.poll()
+poller.register(fd, select.POLLIN)
+wrote = False
+while True:
+    poller.poll(60000)
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        continue
+    if data:
+        out.write(data)
+        wrote = True
+    elif wrote:
+        break  # the writer closed
+    else:
+        select.select([], [], [], 0.01)  # no writer yet: a FIFO polls as hung up until one comes
+' "$fifo" "$tmp/reader-ready" "$tmp/from-fifo" &
   reader=$!
-  sleep 0.3  # the reader blocks in open until plan-sim opens the FIFO for writing
+  for _ in $(seq 1000); do [[ -e "$tmp/reader-ready" ]] && break; sleep 0.01; done
+  [[ -e "$tmp/reader-ready" ]] || fail "$fifo_option FIFO: the reader did not start within 10 s"
   limit=60
   if expect_ok "$fifo_option into a FIFO with a reader" "${small_run[@]}" --format json "$fifo_option" "$fifo"; then
     wait $reader

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "bootstrap/socket.h"
 #include "bootstrap/unique_id.h"
 #include "core/log.h"
+#include "tests/common/port_reservation.h"
 
 namespace braid::bootstrap {
 namespace {
@@ -126,6 +128,15 @@ std::thread RunRank(const UniqueId& id, int rank, int nranks, std::string blob, 
     out->status = Rendezvous(id, rank, nranks, blob, timeout_s, &out->blobs);
     out->seconds = SecondsSince(start);
   });
+}
+
+// Waits (up to 10 s) until `n` ranks have joined `root`: a handshake, where a sleep would only
+// hope that the rank threads were scheduled.
+void WaitUntilJoined(const RootService& root, int n) {
+  const Clock::time_point start = Clock::now();
+  while (root.ranks_joined() < n && SecondsSince(start) < 10)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(root.ranks_joined(), n) << "ranks that never joined within 10 s";
 }
 
 // Two ranks of a fresh job rendezvous through the root of `id`.
@@ -271,10 +282,8 @@ TEST(RendezvousTest, StrayConnectionsCannotDisturbRealRanks) {
   wrong_rank.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 7, 3, "w"));
   EXPECT_EQ(wrong_rank.ReadErrorReply(), "1:rank 7 out of range [0, 3)");
 
-  // Ranks 0 and 1 have had ample time to join: a duplicate and a mismatch must now be refused.
-  // (Nothing shows that rank 1's hello reached the root short of its Rendezvous returning, which
-  // needs rank 2; 1 s covers a thread that a loaded VM does not schedule for a while.)
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // Once ranks 0 and 1 have joined, a duplicate and a mismatch must be refused.
+  ASSERT_NO_FATAL_FAILURE(WaitUntilJoined(*root, 2));
   RawClient duplicate(id);
   duplicate.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 1, 3, "dup"));
   RawClient mismatch(id);
@@ -319,20 +328,10 @@ TEST(RendezvousTest, StrayConnectionsCannotDisturbRealRanks) {
   EXPECT_EQ(stall.ReadErrorReply(), "closed");
 }
 
-// A loopback port nobody listens on: bind an ephemeral one, then release it.
-uint16_t UnusedLoopbackPort() {
-  Fd probe(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(probe.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  EXPECT_EQ(getsockname(probe.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
-  return ntohs(a.sin_port);
-}
-
 TEST(RendezvousTest, AbsentRootTimesOutNamingTheAddress) {
-  uint16_t port = UnusedLoopbackPort();
+  const braid::testing::PortReservation reserved;  // nothing listens there, and nothing will
+  ASSERT_GT(reserved.port(), 0);
+  const uint16_t port = uint16_t(reserved.port());
   UniqueId id = EncodeUniqueId({"127.0.0.1", port, 42});
   std::vector<std::string> blobs;
   Clock::time_point start = Clock::now();
@@ -345,11 +344,13 @@ TEST(RendezvousTest, AbsentRootTimesOutNamingTheAddress) {
             std::string::npos)
       << s.ToString();
   EXPECT_GE(took, 0.9);
-  EXPECT_LT(took, 2.0);
+  EXPECT_LT(took, 3.0);
 }
 
 // The ranks wait 2 s: the root (whose own timeout, 1 s, bounds only the wait for the first rank)
-// answers 10% before the first rank's wait ends, naming the rank that never came.
+// answers a quarter of it before the first rank's wait ends, naming the rank that never came.
+// (The message proves that the root answered first: a rank that timed out itself says "did
+// not complete within"; the time bound only guards against a hang.)
 TEST(RendezvousTest, MissingRankIsNamedToTheOthers) {
   std::unique_ptr<RootService> root;
   UniqueId id;
@@ -362,10 +363,10 @@ TEST(RendezvousTest, MissingRankIsNamedToTheOthers) {
   root->Join();
   for (const RankResult& r : results) {
     EXPECT_EQ(r.status.code(), StatusCode::kTimeout) << r.status.ToString();
-    EXPECT_NE(r.status.message().find("rendezvous timed out after 1.8 s: rank 2 never arrived"),
-              std::string::npos)
+    // 1.5 s less what connecting took of the rank's 2 s (its hello says what is left).
+    EXPECT_TRUE(std::regex_search(r.status.message(), std::regex(R"(rendezvous timed out after 1\.[0-5] s: rank 2 never arrived)")))
         << r.status.ToString();
-    EXPECT_LT(r.seconds, 2.0);
+    EXPECT_LT(r.seconds, 4.0);
   }
 }
 
@@ -376,7 +377,7 @@ TEST(RendezvousTest, DestroyingTheRootReleasesWaitingRanks) {
   ASSERT_TRUE(RootService::Start("127.0.0.1", 0, 60, root.get(), &id).ok());
   RankResult result;
   std::thread t = RunRank(id, 0, 2, "a", 10, &result);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_NO_FATAL_FAILURE(WaitUntilJoined(**root, 1));
   Clock::time_point start = Clock::now();
   root.reset();
   EXPECT_LT(SecondsSince(start), 1.0);
@@ -432,7 +433,12 @@ TEST(RendezvousTest, AnIdBroughtAgainTheMomentItsRendezvousEndsIsNamedOver) {
 TEST(RendezvousTest, AnIdWhoseRootTimedOutIsNamedSo) {
   UniqueId id;
   ASSERT_TRUE(StartProcessRoot(0.2, &id).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  RootAddress addr;
+  ASSERT_TRUE(DecodeUniqueId(id, &addr).ok());
+  const Clock::time_point start = Clock::now();
+  while (EndedProcessRoot(addr.nonce).empty() && SecondsSince(start) < 10)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(SecondsSince(start), 0.15) << "the root gave up before its timeout";
   std::vector<std::string> blobs;
   const Status late = Rendezvous(id, 0, 2, "zero", 5, &blobs);
   EXPECT_EQ(late.code(), StatusCode::kInvalidUsage) << late.ToString();
@@ -442,13 +448,13 @@ TEST(RendezvousTest, AnIdWhoseRootTimedOutIsNamedSo) {
 }
 
 // Once a rank has arrived, the ranks' own waits bound the rendezvous, not the shorter timeout
-// the root's process had: ranks that wait 10 s meet although the root's own timeout is 1 s.
+// the root's process had: ranks that wait 10 s meet although the root's own timeout is 2 s.
 TEST(RendezvousTest, TheRanksWaitsOutlastTheRootsOwnTimeout) {
   UniqueId id;
-  ASSERT_TRUE(StartProcessRoot(1, &id).ok());
+  ASSERT_TRUE(StartProcessRoot(2, &id).ok());
   std::vector<RankResult> results(2);
   std::thread t0 = RunRank(id, 0, 2, "zero", 10, &results[0]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   std::thread t1 = RunRank(id, 1, 2, "one", 10, &results[1]);
   t0.join();
   t1.join();
@@ -463,7 +469,7 @@ TEST(RendezvousTest, UnusedProcessRootsReleaseTheirFdsAfterTheTimeout) {
   const int before = CountOpenFds();
   for (int i = 0; i < 5; ++i) {
     UniqueId id;
-    ASSERT_TRUE(StartProcessRoot(0.2, &id).ok());
+    ASSERT_TRUE(StartProcessRoot(1, &id).ok());
   }
   EXPECT_GT(CountOpenFds(), before);  // listening sockets and wake-up fds while they wait
   int after = 0;
@@ -525,7 +531,9 @@ TEST(RendezvousTest, WorksOverALinkLocalIPv6Address) {
 // The BRAID_ROOT flow: rank 0 listens on a fixed host:port; the others derive the id from the
 // same text and may start first (their connections are refused until the root is up).
 TEST(RendezvousTest, FixedPortRootServesRanksThatStartedEarlier) {
-  uint16_t port = UnusedLoopbackPort();
+  const braid::testing::PortReservation reserved;
+  ASSERT_GT(reserved.port(), 0);
+  const uint16_t port = uint16_t(reserved.port());
   std::vector<RankResult> results(3);
   const RootAddress addr = EnvRootAddress("127.0.0.1", port, LaunchJob{});
   UniqueId peer_id = EncodeUniqueId(addr);
@@ -583,9 +591,29 @@ TEST(LaunchJobTest, NamesTheJobByItsLaunchersVariableInOrder) {
   EXPECT_NE(EnvRootAddress("10.0.0.1", 4001, job).nonce, EnvRootAddress("10.0.0.1", 4000, job).nonce);
 }
 
+// The same job's root on the same fixed port again, at once, many times (a 1-rank world created
+// in a loop): the listener closes before the rank has its answer, so the next bind never meets
+// the last root still listening.
+TEST(RendezvousTest, AFixedPortRootBindsAgainTheMomentItsRendezvousEnds) {
+  const braid::testing::PortReservation reserved;
+  ASSERT_GT(reserved.port(), 0);
+  const RootAddress addr = EnvRootAddress("127.0.0.1", uint16_t(reserved.port()), LaunchJob{});
+  for (int i = 0; i < 100; ++i) {
+    UniqueId id;
+    const Status started = StartProcessRootAt(addr, 5, &id);
+    ASSERT_TRUE(started.ok()) << "attempt " << i << ": " << started.ToString();
+    std::vector<std::string> blobs;
+    const Status met = Rendezvous(id, 0, 1, "only", 5, &blobs);
+    ASSERT_TRUE(met.ok()) << "attempt " << i << ": " << met.ToString();
+  }
+  ReapProcessRoots();
+}
+
 // A rank of another job on the same fixed port is refused; the root's own ranks still meet.
 TEST(RendezvousTest, FixedPortRootRefusesARankOfAnotherJob) {
-  uint16_t port = UnusedLoopbackPort();
+  const braid::testing::PortReservation reserved;
+  ASSERT_GT(reserved.port(), 0);
+  const uint16_t port = uint16_t(reserved.port());
   const RootAddress ours = EnvRootAddress("127.0.0.1", port, {"BRAID_JOB_ID", "a"});
   const RootAddress theirs = EnvRootAddress("127.0.0.1", port, {"BRAID_JOB_ID", "b"});
   UniqueId id;
@@ -657,7 +685,7 @@ TEST(RendezvousTest, RootAnswersBeforeTheRanksWaitEnds) {
   {
     RawClient leaver(id);  // rank 3 joins, then its process goes away
     leaver.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 3, 4, "gone"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_NO_FATAL_FAILURE(WaitUntilJoined(*root, 1));
   }
   RawClient wrong(id);
   wrong.Send(HelloBytes(kUniqueIdMagic, addr.nonce, 1, 5, "w"));
@@ -673,7 +701,7 @@ TEST(RendezvousTest, RootAnswersBeforeTheRanksWaitEnds) {
                              "rank 3 joined and disconnected", "refused meanwhile: nranks mismatch: rank 1 says 5"}) {
       EXPECT_NE(r.status.message().find(part), std::string::npos) << part << " in " << r.status.ToString();
     }
-    EXPECT_LT(r.seconds, 2.0);
+    EXPECT_LT(r.seconds, 4.0);  // a hang guard: the message shows that the root answered first
   }
 }
 

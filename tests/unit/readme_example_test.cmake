@@ -53,6 +53,7 @@ message(STATUS "1 rank: ${out}")
 # ---- two ranks under mpiexec (PMI_RANK/PMI_SIZE), the id shared through a file ----------------
 if(MPIEXEC AND EXISTS "${MPIEXEC}")
   set(ENV{BRAID_ID_FILE} "${WORK_DIR}/job.id")
+  file(REMOVE "${WORK_DIR}/job.id")  # one left by an earlier run would name its dead root
   execute_process(COMMAND "${MPIEXEC}" -n 2 "${WORK_DIR}/readme_example"
                   WORKING_DIRECTORY "${WORK_DIR}"
                   TIMEOUT 90 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
