@@ -554,6 +554,29 @@ TEST(RendezvousTest, FixedPortRootServesRanksThatStartedEarlier) {
   ReapProcessRoots();
 }
 
+// Ranks that waited for a late root still hear who is missing: each hello says what is left of its
+// rank's wait (it said the whole wait, so the root answered after the ranks had given up blind).
+TEST(RendezvousTest, RanksThatWaitedForTheRootStillHearWhoIsMissing) {
+  const braid::testing::PortReservation reserved;
+  ASSERT_GT(reserved.port(), 0);
+  const RootAddress addr = EnvRootAddress("127.0.0.1", uint16_t(reserved.port()), LaunchJob{});
+  const UniqueId id = EncodeUniqueId(addr);
+  std::vector<RankResult> results(3);
+  std::thread t1 = RunRank(id, 1, 3, BlobFor(1), 4, &results[1]);
+  std::thread t2 = RunRank(id, 2, 3, BlobFor(2), 4, &results[2]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // half their wait: no root yet
+  UniqueId started;
+  ASSERT_TRUE(StartProcessRootAt(addr, 30, &started).ok());  // rank 0 never joins
+  t1.join();
+  t2.join();
+  for (int r : {1, 2}) {
+    EXPECT_EQ(results[r].status.code(), StatusCode::kTimeout) << results[r].status.ToString();
+    EXPECT_NE(results[r].status.message().find("rank 0 never arrived"), std::string::npos)
+        << "rank " << r << " timed out without the root's answer: " << results[r].status.ToString();
+  }
+  ReapProcessRoots();
+}
+
 // The launcher's job name goes into BRAID_ROOT's nonce: BRAID_JOB_ID first, then torchrun's and
 // PMIx's namespace; none set gives the address's own nonce.
 TEST(LaunchJobTest, NamesTheJobByItsLaunchersVariableInOrder) {
