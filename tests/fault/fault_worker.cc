@@ -369,7 +369,9 @@ int UnmapAfterFailure(braid::Comm& comm, int rounds) {
 
 int AbortUnmap(std::unique_ptr<braid::Comm> comm) {
   const int rank = comm->rank(), n = comm->size();
-  constexpr size_t kPerPeer = 30000;
+  // Long enough that the abort 300 ms in always finds it running: alone, on the 2-core VM beside a
+  // build, one took 1.2 s with process start (30000 per peer: 0.55-0.75 s; session 63).
+  constexpr size_t kPerPeer = 45000;
   const size_t bytes = kPerPeer * size_t(n);
   // The other ranks keep driving the shared transport afterwards, on a communicator of their own.
   std::unique_ptr<braid::Comm> others;
