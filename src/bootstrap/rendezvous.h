@@ -31,7 +31,8 @@ class RootService {
   ~RootService();
   // Blocks until the service thread has finished (served, failed or timed out).
   void Join();
-  // How many ranks have joined so far (hellos read and accepted); for tests and diagnostics.
+  // How many ranks are joined now (hellos read and accepted, less those that disconnected
+  // since); for tests and diagnostics.
   int ranks_joined() const;
 
   class Impl;

@@ -62,12 +62,12 @@ class RootService::Impl {
     std::lock_guard<std::mutex> lock(outcome_mu_);
     outcome_ = outcome;
   }
-  // RootState's end hook, before any rank has its answer: the listener closes (late joiners get
-  // ECONNREFUSED, and a root for the same fixed port may bind again as soon as a rank returns),
-  // then the outcome is published.
+  // RootState's end hook, before any rank has its answer: the outcome is published, then the
+  // listener closes (late joiners get ECONNREFUSED, and a root for the same fixed port may bind
+  // again as soon as a rank returns).
   void EndGathering(const std::string& outcome) {
+    Publish(outcome);  // first: a refused connection then always finds the end published
     listener_.Reset();
-    Publish(outcome);
   }
 
   mutable std::mutex outcome_mu_;  // guards outcome_, written by the service thread
@@ -198,7 +198,8 @@ void RootService::Impl::Run() {
     std::lock_guard<std::mutex> lock(wake_mu_);
     wake_.Reset();
   }
-  if (gather_.outcome().empty()) Publish("was stopped");
+  // Stopped before the end, or the hook's Publish threw (out of memory): published now.
+  if (outcome().empty()) Publish(gather_.outcome().empty() ? "was stopped" : gather_.outcome());
   finished_.store(true, std::memory_order_release);
 }
 
@@ -222,7 +223,7 @@ void RootService::Impl::Serve() {
     if (stop_.load(std::memory_order_acquire)) break;
     if (rc > 0) {
       gather_.HandleEvents(fds, first_conn);  // before AcceptAll: fds match the connection list
-      // (The listener closed if those events ended the gathering.)
+      // (Defensive: only CheckDeadlines ends the gathering and closes the listener.)
       if (listening && listener_.valid() && (fds[1].revents & POLLIN)) gather_.AcceptAll(listener_.get());
     }
     gather_.CheckDeadlines();

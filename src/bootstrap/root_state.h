@@ -17,8 +17,8 @@ namespace braid::bootstrap {
 
 class RootState {
  public:
-  // `on_end` runs on the service thread when gathering ends, with outcome(), before the first
-  // byte of any reply is sent: a rank that has its answer can count on the end being known.
+  // `on_end` runs on the service thread when gathering ends, with outcome(), before any rank's
+  // answer (the rendezvous reply) is sent: a rank that has it can count on the end being known.
   using EndHook = std::function<void(const std::string& outcome)>;
   RootState(std::string where, uint64_t nonce, double timeout_s, EndHook on_end = {});
 

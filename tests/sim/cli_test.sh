@@ -761,23 +761,21 @@ for fifo_option in --out --trace; do
 import os, select, sys
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
 open(sys.argv[2], "w").close()
-out = open(sys.argv[3], "wb")
 poller = select.poll()
 poller.register(fd, select.POLLIN)
-wrote = False
-while True:
-    poller.poll(60000)
-    try:
-        data = os.read(fd, 65536)
-    except BlockingIOError:
-        continue
-    if data:
-        out.write(data)
-        wrote = True
-    elif wrote:
-        break  # the writer closed
-    else:
-        select.select([], [], [], 0.01)  # no writer yet: a FIFO polls as hung up until one comes
+with open(sys.argv[3], "wb") as out:
+    while True:
+        events = poller.poll(60000)
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            continue  # a writer is there and has written nothing yet
+        if data:
+            out.write(data)
+        elif any(e & select.POLLHUP for _, e in events):
+            break  # a writer came and went: the end of input, as for cat (a probe that opened
+                   # and closed the FIFO before writing ended it too; QA, session 53)
+        # else: no writer came yet (until one has, a FIFO polls idle)
 ' "$fifo" "$tmp/reader-ready" "$tmp/from-fifo" &
   reader=$!
   for _ in $(seq 1000); do [[ -e "$tmp/reader-ready" ]] && break; sleep 0.01; done
