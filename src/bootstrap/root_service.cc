@@ -223,8 +223,7 @@ void RootService::Impl::Serve() {
     if (stop_.load(std::memory_order_acquire)) break;
     if (rc > 0) {
       gather_.HandleEvents(fds, first_conn);  // before AcceptAll: fds match the connection list
-      // (Defensive: only CheckDeadlines ends the gathering and closes the listener.)
-      if (listening && listener_.valid() && (fds[1].revents & POLLIN)) gather_.AcceptAll(listener_.get());
+      if (listening && (fds[1].revents & POLLIN)) gather_.AcceptAll(listener_.get());
     }
     gather_.CheckDeadlines();
     ranks_joined_.store(gather_.joined_count(), std::memory_order_release);
