@@ -141,16 +141,23 @@ void P2pEngine::WaitForPacked(const P2pOp& op, uint64_t index, Inbox& box) {
 }
 
 Status P2pEngine::PostPacket(Outbox& box) {
-  std::span<const std::byte> packet = box.writer.bytes();
-  uint64_t tag = own_packet_tag_;
-  uint64_t index = 0;
-  if (std::span<const std::byte> payload; OnlyMessage(packet, &index, &payload)) {
-    // A packet of one message leaves as a lone message, the receivers' shortest path.
-    packet = payload;
-    tag = LoneTag(ctx_.comm_id, own_rank_, index);
+  PacketWriter& packet = box.writer;
+  transport::Transport* net = ctx_.transport;
+  const int world_peer = (*ctx_.world_ranks)[box.peer];
+  Status posted;
+  if (packet.count() == 1) {
+    // A packet of one message leaves as a lone message, the receivers' shortest path, straight
+    // from the caller's buffer.
+    const PacketWriter::Message& only = packet.first();
+    posted = net->PostSend(world_peer, LoneTag(ctx_.comm_id, own_rank_, only.index), only.data, only.bytes,
+                           MemoryType::kHost, &box.request);
+  } else if (packet.contiguous()) {
+    posted = net->PostSend(world_peer, own_packet_tag_, packet.staged().data(), packet.size(), MemoryType::kHost,
+                           &box.request);
+  } else {
+    posted = net->PostSendGather(world_peer, own_packet_tag_, packet.Segments(), packet.size(), &box.request);
   }
-  BRAID_RETURN_IF_ERROR(ctx_.transport->PostSend((*ctx_.world_ranks)[box.peer], tag, packet.data(), packet.size(),
-                                                 MemoryType::kHost, &box.request));
+  BRAID_RETURN_IF_ERROR(posted);
   box.posted = true;
   return Status::Ok();
 }

@@ -1,8 +1,9 @@
 // Point-to-point traffic of one communicator: per-peer message numbering, and two paths chosen
 // by size. Messages above the inline limit go as one tagged transport message each (tag =
 // message number). Messages up to it travel on the pair's packet stream (p2p_tags.h): in a
-// group the sender copies them into one open packet per peer (p2p_packet.h), which leaves when
-// full, when it holds kFlushMessages, or at the end of the group; a message sent alone (a
+// group the sender adds them to one open packet per peer (p2p_packet.h: the smaller ones copied,
+// the larger left in place and gathered when the packet is sent), which leaves when full, when it
+// holds kFlushMessages, or at the end of the group; a message sent alone (a
 // blocking Send, or a packet that holds one) leaves as itself, its number in the tag. The
 // receiver takes each arrival into a bounce buffer and hands its messages to the matching
 // receives, keeping those whose Recv has not been called yet.
@@ -203,7 +204,7 @@ class P2pEngine {
     const P2pOp& op = ops_[tagged_[k]];
     return {op.peer, op.is_send, op.bytes, false, op.is_send ? -1 : int64_t(tagged_index_[k]), !op.is_send};
   }
-  static Outstanding PacketOutstanding(const Outbox& box) { return {box.peer, true, box.writer.bytes().size(), true}; }
+  static Outstanding PacketOutstanding(const Outbox& box) { return {box.peer, true, box.writer.size(), true}; }
   Outstanding PackedOutstanding(int peer, const Inbox& box) const {
     const Waiting& w = box.waiting[box.next];
     return {peer, false, ops_[w.op].bytes, false, int64_t(w.index), false};

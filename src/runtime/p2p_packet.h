@@ -17,8 +17,10 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "braid/status.h"
+#include "transport/transport.h"
 
 namespace braid::runtime {
 
@@ -41,56 +43,97 @@ inline void WriteEntryHeader(std::byte* entry, uint64_t index, size_t bytes) {
   std::memcpy(entry + 12, &reserved, sizeof(reserved));
 }
 
+// Messages of at least this many bytes are not copied into their packet: the packet leaves as a
+// list of segments (Transport::PostSendGather) that point at them in the callers' buffers, which
+// stay valid until the batch ends. Smaller ones are copied with the headers, since each segment
+// costs the transport a pass of its own. (A packed 4 KiB message was copied twice on the sending
+// side, into the packet and into UCX's shared-memory queue, and those copies bounded the
+// windowed bandwidth: docs/PERFORMANCE.md, session 64.)
+inline constexpr size_t kGatherMinBytes = 1024;
+
 class PacketWriter {
  public:
-  // Empties the packet (allocating its buffer on first use). Inline: a blocking Send runs it
-  // once per message.
+  // A message as added: its number and the caller's buffer.
+  struct Message {
+    uint64_t index = 0;
+    const void* data = nullptr;
+    size_t bytes = 0;
+  };
+
+  // Empties the packet (allocating its staging buffer on first use).
   void Reset() {
-    if (!buffer_) buffer_ = std::make_unique<std::byte[]>(kMaxPacketBytes);
-    std::memset(buffer_.get(), 0, kPacketHeaderBytes);
+    if (!staging_) staging_ = std::make_unique<std::byte[]>(kMaxPacketBytes);
+    std::memset(staging_.get(), 0, kPacketHeaderBytes);
+    staged_ = kPacketHeaderBytes;
+    run_start_ = 0;
     size_ = kPacketHeaderBytes;
     count_ = 0;
+    gathered_ = false;
+    segments_.clear();
   }
   uint32_t count() const { return count_; }
+  // The packet's length on the wire, in bytes.
+  size_t size() const { return size_; }
   // Whether a message of `bytes` (<= kMaxInlineBytes) still fits.
   bool Fits(size_t bytes) const { return size_ + PackedSize(bytes) <= kMaxPacketBytes; }
+  // Adds message `index`; its buffer must stay valid until the packet has been sent.
   void Add(uint64_t index, const void* data, size_t bytes);
-  // The packet so far; valid until the next Reset/Add.
-  std::span<const std::byte> bytes() const { return {buffer_.get(), size_}; }
+  // The first message added: a packet of one leaves as that message alone (p2p_tags.h).
+  const Message& first() const { return first_; }
+  // Whether every byte of the packet is in the staging buffer (no message was left in place).
+  bool contiguous() const { return !gathered_; }
+  // The packet when contiguous(); valid until the next Reset/Add.
+  std::span<const std::byte> staged() const { return {staging_.get(), staged_}; }
+  // The packet in wire order: pieces of the staging buffer (headers, padding, copied messages)
+  // and the callers' buffers of the messages left in place. Valid until the next Reset/Add; the
+  // staging pieces also see later Adds' updates of the message count.
+  std::span<const transport::SendSegment> Segments() {
+    CloseRun();
+    return segments_;
+  }
 
  private:
-  std::unique_ptr<std::byte[]> buffer_;  // kMaxPacketBytes, allocated once
+  // Ends the staging piece being written (if it holds anything) as a segment.
+  void CloseRun() {
+    if (staged_ > run_start_) segments_.push_back({staging_.get() + run_start_, staged_ - run_start_});
+    run_start_ = staged_;
+  }
+
+  std::unique_ptr<std::byte[]> staging_;  // kMaxPacketBytes, allocated once
+  size_t staged_ = 0;                     // bytes written to staging_
+  size_t run_start_ = 0;                  // where the staging piece being written starts
   size_t size_ = 0;
   uint32_t count_ = 0;
+  Message first_;
+  bool gathered_ = false;                         // a message was left in place
+  std::vector<transport::SendSegment> segments_;  // closed pieces, in order
 };
 
 inline void PacketWriter::Add(uint64_t index, const void* data, size_t bytes) {
-  std::byte* entry = buffer_.get() + size_;
+  if (count_ == 0) first_ = {index, data, bytes};
+  std::byte* entry = staging_.get() + staged_;
   WriteEntryHeader(entry, index, bytes);
-  // Zero the payload's last 8-byte word first, so its padding never carries stale bytes of an
-  // earlier packet (one fixed-size store instead of a memset call per message).
   const size_t padded = PackedSize(bytes) - kPacketEntryHeaderBytes;
   const uint64_t zero = 0;
-  if (padded) std::memcpy(entry + kPacketEntryHeaderBytes + padded - 8, &zero, 8);
-  if (bytes) std::memcpy(entry + kPacketEntryHeaderBytes, data, bytes);
+  if (bytes >= kGatherMinBytes) {
+    staged_ += kPacketEntryHeaderBytes;
+    CloseRun();
+    segments_.push_back({data, bytes});
+    gathered_ = true;
+    // Its padding opens the next staging piece. (Staging holds at most the packet's bytes less
+    // this message's, so the 8-byte store fits.)
+    std::memcpy(staging_.get() + staged_, &zero, 8);
+    staged_ += padded - bytes;
+  } else {
+    // Zero the payload's last 8-byte word first, so its padding never carries stale bytes of an
+    // earlier packet (one fixed-size store instead of a memset call per message).
+    if (padded) std::memcpy(entry + kPacketEntryHeaderBytes + padded - 8, &zero, 8);
+    if (bytes) std::memcpy(entry + kPacketEntryHeaderBytes, data, bytes);
+    staged_ += PackedSize(bytes);
+  }
   size_ += PackedSize(bytes);
   ++count_;
-  std::memcpy(buffer_.get(), &count_, sizeof(count_));
-}
-
-// When `packet` is well formed and holds exactly one message, sets *index and *payload and
-// returns true; otherwise false. A group's packet of one message leaves as a lone message
-// (p2p_tags.h) instead.
-inline bool OnlyMessage(std::span<const std::byte> packet, uint64_t* index,
-                        std::span<const std::byte>* payload) {
-  if (packet.size() < kPacketHeaderBytes + kPacketEntryHeaderBytes) return false;
-  uint32_t count = 0, length = 0;
-  std::memcpy(&count, packet.data(), sizeof(count));
-  std::memcpy(index, packet.data() + kPacketHeaderBytes, sizeof(*index));
-  std::memcpy(&length, packet.data() + kPacketHeaderBytes + 8, sizeof(length));
-  if (count != 1 || packet.size() != kPacketHeaderBytes + PackedSize(length)) return false;
-  *payload = packet.subspan(kPacketHeaderBytes + kPacketEntryHeaderBytes, length);
-  return true;
+  std::memcpy(staging_.get(), &count_, sizeof(count_));
 }
 
 // The message headers of a packet, read one by one with bounds checks.

@@ -45,6 +45,13 @@ struct Request {
   }
 };
 
+// One piece of a gathered send (PostSendGather). Laid out as UCX's ucp_dt_iov_t (checked where
+// UCX is used), so the UCX transport passes an array of them to UCX as it is.
+struct SendSegment {
+  const void* data;
+  size_t bytes;
+};
+
 // Storage for the requests of a wait loop or a batch, reused from call to call so a small
 // operation allocates nothing. Requests are neither movable nor copyable (atomic state), and
 // stay in place as more are added (callbacks write to them while a batch keeps adding): fixed
@@ -115,6 +122,11 @@ class Transport {
   // kPending or already kDone. On error nothing was sent and *req is untouched.
   virtual Status PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
                           Request* req) = 0;
+  // PostSend of one message made of `segments` in order (host memory, `bytes` in all): a packet
+  // of small messages leaves from the callers' buffers instead of being copied together first.
+  // The segment array, like the data, must stay valid and unchanged until *req is finished.
+  virtual Status PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
+                                Request* req) = 0;
   // Starts receiving exactly `bytes` from `peer` with `tag` (up to req->tag_ignore) into `buf`.
   // A larger incoming message fails the request with an error naming the peer and both sizes.
   virtual Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,

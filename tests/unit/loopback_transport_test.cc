@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -139,6 +140,28 @@ TEST(LoopbackTransport, ZeroBytesAndSelf) {
   ASSERT_TRUE(t->PostSend(0, 5, nullptr, 0, MemoryType::kHost, &s).ok());
   EXPECT_EQ(r.state.load(), State::kDone);
   EXPECT_EQ(s.state.load(), State::kDone);
+}
+
+// A gathered send delivers its segments one after the other; segments that do not add up to the
+// size given are the caller's bug, refused before anything is posted.
+TEST(LoopbackTransport, GatheredSendDeliversItsSegmentsInOrder) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  const std::vector<char> a = {'a', 'b', 'c'}, b(5000, 'x'), c = {'z'};
+  const std::vector<SendSegment> segments = {{a.data(), a.size()}, {nullptr, 0}, {b.data(), b.size()}, {c.data(), 1}};
+  const uint64_t tag = MakeTag(1, 0, 0, true, 3);
+  Request bad;
+  const Status refused = t0->PostSendGather(1, tag, segments, 5003, &bad);
+  EXPECT_EQ(refused.code(), StatusCode::kInternalError) << refused.ToString();
+  EXPECT_EQ(bad.state.load(), State::kIdle);
+  std::vector<char> got(5004, '?');
+  Request s, r;
+  ASSERT_TRUE(t0->PostSendGather(1, tag, segments, 5004, &s).ok());
+  ASSERT_TRUE(t1->PostRecv(0, tag, got.data(), got.size(), MemoryType::kHost, &r).ok());
+  EXPECT_EQ(WaitFor(t1.get(), r), State::kDone);
+  EXPECT_EQ(WaitFor(t0.get(), s), State::kDone);
+  EXPECT_EQ(std::string(got.begin(), got.end()), "abc" + std::string(5000, 'x') + "z");
 }
 
 TEST(LoopbackTransport, TruncationFailsReceiverOnly) {

@@ -22,11 +22,34 @@ std::vector<std::byte> Bytes(size_t n, int seed) {
   return v;
 }
 
+// The packet as the wire carries it: its segments one after the other.
+std::vector<std::byte> Flatten(PacketWriter& writer) {
+  std::vector<std::byte> packet;
+  for (const transport::SendSegment& piece : writer.Segments()) {
+    const auto* data = static_cast<const std::byte*>(piece.data);
+    packet.insert(packet.end(), data, data + piece.bytes);
+  }
+  EXPECT_EQ(packet.size(), writer.size());
+  return packet;
+}
+
 Status ReadAll(std::span<const std::byte> packet, std::vector<Message>* out) {
   return ForEachPackedMessage(packet, 3, [&](uint64_t index, std::span<const std::byte> payload) {
     out->push_back({index, {payload.begin(), payload.end()}});
     return Status::Ok();
   });
+}
+
+// The packet reads back as exactly `sent`, in order.
+void ExpectReadsBack(PacketWriter& writer, const std::vector<Message>& sent) {
+  std::vector<Message> got;
+  Status s = ReadAll(Flatten(writer), &got);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(got.size(), sent.size());
+  for (size_t m = 0; m < sent.size(); ++m) {
+    EXPECT_EQ(got[m].index, sent[m].index);
+    EXPECT_EQ(got[m].payload, sent[m].payload) << "message " << m;
+  }
 }
 
 TEST(P2pPacket, RoundTripsMessagesOfEverySmallSizeInOrder) {
@@ -39,14 +62,8 @@ TEST(P2pPacket, RoundTripsMessagesOfEverySmallSizeInOrder) {
     writer.Add(sent.back().index, sent.back().payload.data(), n);
   }
   EXPECT_EQ(writer.count(), sent.size());
-  std::vector<Message> got;
-  Status s = ReadAll(writer.bytes(), &got);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  ASSERT_EQ(got.size(), sent.size());
-  for (size_t m = 0; m < sent.size(); ++m) {
-    EXPECT_EQ(got[m].index, sent[m].index);
-    EXPECT_EQ(got[m].payload, sent[m].payload) << "message " << m;
-  }
+  EXPECT_TRUE(writer.contiguous());  // every message below kGatherMinBytes is copied
+  ExpectReadsBack(writer, sent);
 }
 
 TEST(P2pPacket, FillsToTheLimitAndResetStartsEmpty) {
@@ -55,44 +72,45 @@ TEST(P2pPacket, FillsToTheLimitAndResetStartsEmpty) {
   EXPECT_TRUE(writer.Fits(kMaxInlineBytes));
   std::vector<std::byte> big = Bytes(kMaxInlineBytes, 1);
   writer.Add(0, big.data(), big.size());
-  EXPECT_EQ(writer.bytes().size(), kMaxPacketBytes);
+  EXPECT_EQ(writer.size(), kMaxPacketBytes);
   EXPECT_FALSE(writer.Fits(0));
   writer.Reset();
   EXPECT_EQ(writer.count(), 0u);
   std::vector<Message> got;
-  ASSERT_TRUE(ReadAll(writer.bytes(), &got).ok());
+  ASSERT_TRUE(ReadAll(Flatten(writer), &got).ok());
   EXPECT_TRUE(got.empty());
 }
 
-// OnlyMessage picks out a packet of one message (which then leaves as a lone message): it must
-// accept exactly a well-formed packet of one message and leave everything else to the checked
-// reader.
-TEST(P2pPacket, OnlyMessageTakesExactlyOneWellFormedMessage) {
+// Messages of kGatherMinBytes or more stay in the caller's buffer: the packet's segments point at
+// them (read when the packet is sent, not when it is added), between staged pieces that hold the
+// headers, the padding and the smaller messages, and the whole reads back in order.
+TEST(P2pPacket, LargerMessagesAreLeftInPlaceBetweenStagedPieces) {
   PacketWriter writer;
-  for (size_t n : {0, 1, 8, 13, 1000}) {
-    writer.Reset();
-    const std::vector<std::byte> payload = Bytes(n, 5);
-    writer.Add(77 + n, payload.data(), n);
-    uint64_t index = 0;
-    std::span<const std::byte> got;
-    ASSERT_TRUE(OnlyMessage(writer.bytes(), &index, &got)) << n;
-    EXPECT_EQ(index, 77 + n);
-    EXPECT_EQ(std::vector<std::byte>(got.begin(), got.end()), payload);
-    // One byte short or one too many: not a packet of one message.
-    std::vector<std::byte> packet(writer.bytes().begin(), writer.bytes().end());
-    EXPECT_FALSE(OnlyMessage(std::span(packet).first(packet.size() - 1), &index, &got)) << n;
-    packet.push_back(std::byte{0});
-    EXPECT_FALSE(OnlyMessage(packet, &index, &got)) << n;
+  writer.Reset();
+  std::vector<Message> sent;
+  for (size_t n : {size_t{3}, kGatherMinBytes, kGatherMinBytes - 1, kGatherMinBytes + 5, size_t{0}, size_t{4096},
+                   size_t{4099}}) {
+    sent.push_back({500 + n, Bytes(n, int(n) + 1)});
+    writer.Add(sent.back().index, sent.back().payload.data(), n);
   }
+  EXPECT_EQ(writer.first().index, sent[0].index);
+  EXPECT_EQ(writer.first().data, sent[0].payload.data());
+  EXPECT_FALSE(writer.contiguous());
+  // A change to a large message after Add is what leaves: nothing of it was copied.
+  sent[1].payload[0] = ~sent[1].payload[0];
+  size_t in_place = 0;
+  for (const transport::SendSegment& piece : writer.Segments()) {
+    for (const Message& m : sent) in_place += m.payload.size() >= kGatherMinBytes && piece.data == m.payload.data();
+  }
+  EXPECT_EQ(in_place, 4u);  // 1024, 1029, 4096 and 4099 bytes
+  ExpectReadsBack(writer, sent);
+  // Reset forgets the pieces: the next packet starts staged and contiguous.
   writer.Reset();
-  const std::vector<std::byte> a = Bytes(3, 1);
-  writer.Add(1, a.data(), a.size());
-  writer.Add(2, a.data(), a.size());
-  uint64_t index = 0;
-  std::span<const std::byte> got;
-  EXPECT_FALSE(OnlyMessage(writer.bytes(), &index, &got));  // two messages
-  writer.Reset();
-  EXPECT_FALSE(OnlyMessage(writer.bytes(), &index, &got));  // none
+  const std::vector<std::byte> small = Bytes(5, 9);
+  writer.Add(1, small.data(), small.size());
+  EXPECT_EQ(writer.Segments().size(), 1u);
+  EXPECT_TRUE(writer.contiguous());
+  ExpectReadsBack(writer, {{1, small}});
 }
 
 TEST(P2pPacket, DamagedPacketsAreInternalErrorsNamingTheSender) {
@@ -100,7 +118,7 @@ TEST(P2pPacket, DamagedPacketsAreInternalErrorsNamingTheSender) {
   writer.Reset();
   std::vector<std::byte> payload = Bytes(24, 2);
   writer.Add(5, payload.data(), payload.size());
-  std::vector<std::byte> good(writer.bytes().begin(), writer.bytes().end());
+  std::vector<std::byte> good = Flatten(writer);
   std::vector<Message> got;
 
   Status s = ReadAll(std::span<const std::byte>(good.data(), 4), &got);

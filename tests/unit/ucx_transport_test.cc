@@ -161,6 +161,39 @@ TEST(UcxTransport, PingPongSizes) {
   }
 }
 
+// A gathered send (a packet of small messages whose larger ones stay in the callers' buffers)
+// arrives as the concatenation of its segments: eagerly, in several fragments, and by
+// rendezvous, with the receive posted before or after it.
+TEST(UcxTransport, GatheredSendArrivesAsItsSegmentsInOrder) {
+  World w(2);
+  for (size_t piece : {size_t(1), size_t(1000), size_t(5000), size_t(300) << 10}) {
+    for (bool recv_first : {true, false}) {
+      SCOPED_TRACE(testing::Message() << "pieces of " << piece << " bytes, recv first " << recv_first);
+      const std::vector<char> a = Pattern(24, 1), b = Pattern(piece, 2), c = Pattern(piece + 7, 3);
+      const std::vector<SendSegment> segments = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()}};
+      std::vector<char> expected = a;
+      expected.insert(expected.end(), b.begin(), b.end());
+      expected.insert(expected.end(), c.begin(), c.end());
+      std::vector<char> got(expected.size());
+      const uint64_t tag = MakeTag(1, 0, uint32_t(piece & 0x7ff), true, 9);
+      Request s, r;
+      if (recv_first) {
+        ASSERT_TRUE(w[1]->PostRecv(0, tag, got.data(), got.size(), MemoryType::kHost, &r).ok());
+      }
+      ASSERT_TRUE(w[0]->PostSendGather(1, tag, segments, expected.size(), &s).ok());
+      if (!recv_first) {
+        for (int i = 0; i < 100; ++i) w[1]->Progress();  // let it arrive unexpected
+        ASSERT_TRUE(w[1]->PostRecv(0, tag, got.data(), got.size(), MemoryType::kHost, &r).ok());
+      }
+      ASSERT_TRUE(w.PumpUntilFinished({&s, &r}));
+      ASSERT_EQ(s.state.load(), State::kDone) << s.error.ToString();
+      ASSERT_EQ(r.state.load(), State::kDone) << r.error.ToString();
+      EXPECT_EQ(r.bytes, expected.size());
+      EXPECT_EQ(got, expected);
+    }
+  }
+}
+
 TEST(UcxTransport, FourRanksAllPairsIncludingSelf) {
   constexpr int kN = 4;
   World w(kN);

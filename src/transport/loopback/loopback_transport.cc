@@ -53,7 +53,15 @@ void LoopbackFabric::Match(const Pending& send, const Pending& recv) {
     recv_error = Status::InvalidUsage(fmt::format(
         "message from rank {} too short: expected {} bytes, got {}", send.owner, expected, sent));
   } else {
-    if (sent > 0 && send.buf != recv.buf) std::memcpy(recv.buf, send.buf, sent);
+    if (!send.segments.empty()) {
+      std::byte* to = static_cast<std::byte*>(recv.buf);
+      for (const SendSegment& piece : send.segments) {
+        if (piece.bytes) std::memcpy(to, piece.data, piece.bytes);
+        to += piece.bytes;
+      }
+    } else if (sent > 0 && send.buf != recv.buf) {
+      std::memcpy(recv.buf, send.buf, sent);
+    }
     recv.req->bytes = sent;
     recv.req->sender_tag = send.tag;
   }
@@ -62,11 +70,11 @@ void LoopbackFabric::Match(const Pending& send, const Pending& recv) {
 }
 
 Status LoopbackFabric::Post(int me, int peer, uint64_t tag, void* buf, size_t bytes, bool is_send,
-                            Request* req) {
+                            Request* req, std::span<const SendSegment> segments) {
   if (peer < 0 || peer >= size()) {
     return Status::InvalidArgument(fmt::format("peer rank {} out of range [0, {})", peer, size()));
   }
-  if (bytes > 0 && buf == nullptr)
+  if (bytes > 0 && buf == nullptr && segments.empty())
     return Status::InvalidArgument(fmt::format("null buffer for {} bytes", bytes));
   std::lock_guard<std::mutex> lock(mu_);
   if (ranks_[size_t(me)]->dead) return DeadStatus(me);
@@ -76,7 +84,7 @@ Status LoopbackFabric::Post(int me, int peer, uint64_t tag, void* buf, size_t by
   req->bytes = bytes;
   req->handle = nullptr;
   req->state.store(Request::State::kPending, std::memory_order_relaxed);
-  Pending mine{req, tag, me, peer, buf};
+  Pending mine{req, tag, me, peer, buf, segments};
   // A send waits in the receiver's sends_to_me; a receive waits in the receiver's my_recvs.
   RankState& receiver = *ranks_[size_t(is_send ? peer : me)];
   std::deque<Pending>& candidates = is_send ? receiver.my_recvs : receiver.sends_to_me;
@@ -198,6 +206,15 @@ Status LoopbackTransport::PostSend(int peer, uint64_t tag, const void* buf, size
     return Status::Unsupported("the loopback transport moves host memory only");
   // The fabric only reads a send buffer; the cast lets sends and receives share one queue type.
   return fabric_->Post(rank_, peer, tag, const_cast<void*>(buf), bytes, true, req);
+}
+
+Status LoopbackTransport::PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
+                                         Request* req) {
+  size_t total = 0;
+  for (const SendSegment& piece : segments) total += piece.bytes;
+  if (total != bytes)  // a caller's bug; the copy at the match would overrun the receive
+    return Status::Internal(fmt::format("gathered send of {} bytes whose segments hold {}", bytes, total));
+  return fabric_->Post(rank_, peer, tag, nullptr, bytes, true, req, segments);
 }
 
 Status LoopbackTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,

@@ -47,6 +47,7 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
     int owner;  // the rank that posted it
     int other;  // its peer: the receiver of a send, the source of a receive
     void* buf;  // the send's data (read-only) or the receive's landing buffer
+    std::span<const SendSegment> segments;  // a gathered send's data instead of buf (PostSendGather)
   };
   struct RankState {
     std::condition_variable cv;
@@ -61,7 +62,9 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
 
   explicit LoopbackFabric(int nranks);
 
-  Status Post(int me, int peer, uint64_t tag, void* buf, size_t bytes, bool is_send, Request* req);
+  // `segments`, for a gathered send, replace `buf`.
+  Status Post(int me, int peer, uint64_t tag, void* buf, size_t bytes, bool is_send, Request* req,
+              std::span<const SendSegment> segments = {});
   // Copies a matched send into its receive and finishes both. Called with mu_ held.
   void Match(const Pending& send, const Pending& recv);
   // Finishes `req` (owned by `owner`) and wakes the owner. Called with mu_ held.
@@ -94,6 +97,8 @@ class LoopbackTransport : public Transport {
 
   Status PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
+  Status PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
+                        Request* req) override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
   bool Progress() override;

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -341,6 +342,19 @@ ucs_memory_type_t UcsMemoryType(MemoryType mem) {
 
 Status UcxTransport::PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
                               Request* req) {
+  return StartSend(peer, tag, buf, bytes, /*iov=*/false, bytes, mem, req);
+}
+
+Status UcxTransport::PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
+                                    Request* req) {
+  static_assert(sizeof(SendSegment) == sizeof(ucp_dt_iov_t) && offsetof(SendSegment, data) == offsetof(ucp_dt_iov_t, buffer) &&
+                    offsetof(SendSegment, bytes) == offsetof(ucp_dt_iov_t, length),
+                "SendSegment must be laid out as ucp_dt_iov_t");
+  return StartSend(peer, tag, segments.data(), segments.size(), /*iov=*/true, bytes, MemoryType::kHost, req);
+}
+
+Status UcxTransport::StartSend(int peer, uint64_t tag, const void* buffer, size_t count, bool iov, size_t bytes,
+                               MemoryType mem, Request* req) {
   TransportLock::Guard guard(lock_);
   BRAID_RETURN_IF_ERROR(ReadyToSend(peer));
   // Not zeroed: UCX reads only the fields op_attr_mask names (zeroing all ~80 bytes was a
@@ -348,12 +362,15 @@ Status UcxTransport::PostSend(int peer, uint64_t tag, const void* buf, size_t by
   ucp_request_param_t params;
   params.op_attr_mask =
       UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+  if (iov) {
+    params.op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
+    params.datatype = ucp_dt_make_iov();
+  }
   params.cb.send = &UcxTransport::SendDone;
   params.user_data = this;
   params.memory_type = UcsMemoryType(mem);  // given, so UCX skips detecting it per call
   peers_[size_t(peer)]->sent = true;
-  return Track(ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buf, bytes, tag, &params), peer, true,
-               bytes, req);
+  return Track(ucp_tag_send_nbx(peers_[size_t(peer)]->ep, buffer, count, tag, &params), peer, true, bytes, req);
 }
 
 Status UcxTransport::Reconnect(int peer) {

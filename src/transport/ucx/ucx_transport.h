@@ -100,6 +100,8 @@ class UcxTransport : public Transport {
 
   Status PostSend(int peer, uint64_t tag, const void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
+  Status PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
+                        Request* req) override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
   Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) override;
@@ -188,6 +190,10 @@ class UcxTransport : public Transport {
     return Status::Ok();
   }
   Status Reconnect(int peer);
+  // PostSend and PostSendGather: `count` bytes at `buffer`, or `count` ucp_dt_iov_t entries there
+  // when `iov` (`bytes` in all).
+  Status StartSend(int peer, uint64_t tag, const void* buffer, size_t count, bool iov, size_t bytes, MemoryType mem,
+                   Request* req);
   // Turns what ucp_tag_*_nbx returned into the caller's request state (and our Op). Inline: a
   // send that completed on the spot (UCX copied it out; most small ones) ends here.
   Status Track(ucs_status_ptr_t ret, int peer, bool is_send, size_t bytes, Request* req) {
