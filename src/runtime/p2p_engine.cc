@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <optional>
 
 #include <fmt/format.h>
@@ -516,6 +518,23 @@ void P2pEngine::Cancel(bool after_failure) {
     box.posted = false;
   }
   EndBatch();
+  HandOverCancelledPackets();
+}
+
+void P2pEngine::HandOverCancelledPackets() noexcept {
+  bool handed = false;
+  for (std::unique_ptr<Outbox>& box : outboxes_) {
+    if (!box->posted || box->request.state.load(std::memory_order_acquire) == Request::State::kDone) continue;
+    try {
+      ctx_.transport->KeepUntilDestroyed(std::shared_ptr<Outbox>(std::move(box)));
+    } catch (const std::bad_alloc&) {
+      (void)box.release();  // no memory to hand it over: leaked, never freed while it may be read
+    }
+    handed = true;
+  }
+  if (!handed) return;
+  std::erase(outboxes_, nullptr);
+  outboxes_used_ = first_outbox_ = 0;  // the batch is over; Begin starts from the front again
 }
 
 void P2pEngine::EndBatch() {

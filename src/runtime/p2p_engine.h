@@ -216,6 +216,9 @@ class P2pEngine {
   // hot path).
   std::vector<Outstanding> StillOutstanding() const;
   void EndBatch();
+  // After Cancel: an outbox whose packet send was finished without completing may still be read
+  // by the transport (Transport::KeepUntilDestroyed), which takes it; the engine makes new ones.
+  void HandOverCancelledPackets() noexcept;
   Status RunOneAsBatch(const P2pOp& op);
   Status SendOne(const P2pOp& op);
   Status RecvOne(const P2pOp& op);

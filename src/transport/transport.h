@@ -124,7 +124,9 @@ class Transport {
                           Request* req) = 0;
   // PostSend of one message made of `segments` in order (host memory, `bytes` in all): a packet
   // of small messages leaves from the callers' buffers instead of being copied together first.
-  // The segment array, like the data, must stay valid and unchanged until *req is finished.
+  // The segment array, like the data, must stay valid and unchanged until *req is finished; a
+  // send that a cancel finished without completing may still read both, so whatever holds them
+  // then goes to KeepUntilDestroyed.
   virtual Status PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
                                 Request* req) = 0;
   // Starts receiving exactly `bytes` from `peer` with `tag` (up to req->tag_ignore) into `buf`.
@@ -157,6 +159,13 @@ class Transport {
   // Cancels a pending request; on return it is finished (kDone if it completed meanwhile, else
   // kFailed with an Aborted status). Safe on finished requests.
   virtual void Cancel(Request* req) = 0;
+  // Takes memory that a send finished by Cancel() or CancelAfterFailure() without completing may
+  // still read (a packet's staging buffer and segment array): UCX keeps a send to a stalled peer
+  // that a wait gave up on, and packs its remaining fragments whenever that peer makes room, even
+  // after the communicator that posted it is gone. The memory is freed when the transport is
+  // destroyed, after which nothing reads it. The default frees it at once: for a transport whose
+  // Cancel() always takes a send back (loopback).
+  virtual void KeepUntilDestroyed(std::shared_ptr<void> storage) noexcept { (void)storage; }
   // Cancel() for a call of communicator `comm_id` that failed. The request is finished on return
   // as with Cancel(), but a send the transport cannot take back from a live peer may be left
   // *lingering*: the transport may still read its buffer (UCX answers a rendezvous that the peer

@@ -40,10 +40,22 @@ Status ReadAll(std::span<const std::byte> packet, std::vector<Message>* out) {
   });
 }
 
-// The packet reads back as exactly `sent`, in order.
+// The packet reads back as exactly `sent`, in order, and every padding byte is zero (the reader
+// skips padding, so it would not notice).
 void ExpectReadsBack(PacketWriter& writer, const std::vector<Message>& sent) {
+  const std::vector<std::byte> packet = Flatten(writer);
+  size_t at = kPacketHeaderBytes;
+  for (const Message& m : sent) {
+    at += kPacketEntryHeaderBytes + m.payload.size();
+    for (const size_t end = at + (PackedSize(m.payload.size()) - kPacketEntryHeaderBytes - m.payload.size()); at < end;
+         ++at) {
+      ASSERT_LT(at, packet.size());
+      EXPECT_EQ(packet[at], std::byte{0}) << "padding after message " << m.index;
+    }
+  }
+  EXPECT_EQ(at, packet.size());
   std::vector<Message> got;
-  Status s = ReadAll(Flatten(writer), &got);
+  Status s = ReadAll(packet, &got);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(got.size(), sent.size());
   for (size_t m = 0; m < sent.size(); ++m) {
@@ -86,6 +98,10 @@ TEST(P2pPacket, FillsToTheLimitAndResetStartsEmpty) {
 // headers, the padding and the smaller messages, and the whole reads back in order.
 TEST(P2pPacket, LargerMessagesAreLeftInPlaceBetweenStagedPieces) {
   PacketWriter writer;
+  writer.Reset();
+  // Stale bytes from an earlier packet, so that padding the writer forgets to zero shows.
+  const std::vector<std::byte> stale(kGatherMinBytes - 1, std::byte{0xee});
+  while (writer.Fits(stale.size())) writer.Add(0, stale.data(), stale.size());
   writer.Reset();
   std::vector<Message> sent;
   for (size_t n : {size_t{3}, kGatherMinBytes, kGatherMinBytes - 1, kGatherMinBytes + 5, size_t{0}, size_t{4096},

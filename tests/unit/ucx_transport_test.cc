@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -192,6 +193,46 @@ TEST(UcxTransport, GatheredSendArrivesAsItsSegmentsInOrder) {
       EXPECT_EQ(got, expected);
     }
   }
+}
+
+// A gathered send that a failed call gave up on (its peer alive but not receiving) stays with
+// UCX, which packs its fragments from the segment array when the peer makes room. The engine then
+// hands the array and what it points at to KeepUntilDestroyed: they must outlive the give-up and
+// every later progress, and go only with the transport. (Review of session 64: freed with the
+// communicator, the array was read afterwards, SIGSEGV in ucp_dt_iov_gather.)
+TEST(UcxTransport, StorageOfAnAbandonedGatheredSendLivesUntilTheTransportGoes) {
+  World w(2);
+  constexpr int kPackets = 40;  // more than rank 1's shared-memory queue takes without progress
+  struct Packet {
+    std::vector<char> payload = Pattern(2048, 5);
+    std::vector<SendSegment> segments;
+  };
+  std::vector<std::weak_ptr<Packet>> watched;
+  std::vector<Request> sends(kPackets);
+  {
+    std::vector<std::shared_ptr<Packet>> packets;
+    for (int p = 0; p < kPackets; ++p) {
+      auto packet = std::make_shared<Packet>();
+      for (int m = 0; m < 31; ++m) packet->segments.push_back({packet->payload.data(), packet->payload.size()});
+      ASSERT_TRUE(w[0]->PostSendGather(1, MakeTag(1, 0, uint32_t(p), true, 1), packet->segments,
+                                       31 * packet->payload.size(), &sends[size_t(p)]).ok());
+      packets.push_back(packet);
+      watched.push_back(packet);
+    }
+    int pending = 0;
+    for (const Request& r : sends) pending += !r.finished();
+    ASSERT_GT(pending, 0) << "every packet left at once: nothing is left to abandon";
+    for (Request& r : sends) w[0]->CancelAfterFailure(&r, 1);
+    EXPECT_EQ(w[0]->SettleCancelledSends(1, [](void*, int) { return false; }, nullptr, /*give_up=*/true), 0u);
+    for (size_t p = 0; p < packets.size(); ++p)
+      if (!sends[p].finished() || sends[p].state.load() != State::kDone) w[0]->KeepUntilDestroyed(packets[p]);
+  }  // the caller's references go, as the communicator that posted them would
+  for (int i = 0; i < 20000; ++i) w[1]->Progress(), w[0]->Progress();  // UCX packs what it still holds
+  size_t alive = 0;
+  for (const auto& packet : watched) alive += !packet.expired();
+  EXPECT_GT(alive, 0u);
+  w.Destroy();
+  for (const auto& packet : watched) EXPECT_TRUE(packet.expired());
 }
 
 TEST(UcxTransport, FourRanksAllPairsIncludingSelf) {

@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -351,6 +353,17 @@ Status UcxTransport::PostSendGather(int peer, uint64_t tag, std::span<const Send
                     offsetof(SendSegment, bytes) == offsetof(ucp_dt_iov_t, length),
                 "SendSegment must be laid out as ucp_dt_iov_t");
   return StartSend(peer, tag, segments.data(), segments.size(), /*iov=*/true, bytes, MemoryType::kHost, req);
+}
+
+void UcxTransport::KeepUntilDestroyed(std::shared_ptr<void> storage) noexcept {
+  try {
+    TransportLock::Guard guard(lock_);
+    kept_.push_back(std::move(storage));
+  } catch (...) {
+    // Out of memory: leaked rather than freed while UCX may read it (and if even the leak cannot
+    // be allocated, freed after all).
+    (void)new (std::nothrow) std::shared_ptr<void>(std::move(storage));
+  }
 }
 
 Status UcxTransport::StartSend(int peer, uint64_t tag, const void* buffer, size_t count, bool iov, size_t bytes,

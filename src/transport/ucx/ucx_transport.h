@@ -102,6 +102,7 @@ class UcxTransport : public Transport {
                   Request* req) override;
   Status PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
                         Request* req) override;
+  void KeepUntilDestroyed(std::shared_ptr<void> storage) noexcept override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
   Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) override;
@@ -397,6 +398,8 @@ class UcxTransport : public Transport {
   // What operations still in flight at destruction fail with; made up front, since the
   // destructor may run out of memory (AbandonEverything).
   const Status destroyed_ = Status::Aborted("transport destroyed");
+  // KeepUntilDestroyed's: freed after the destructor destroyed the workers (members go last).
+  std::vector<std::shared_ptr<void>> kept_;
   Op* pending_ = nullptr;          // intrusive list of in-flight operations
   Op* done_head_ = nullptr;        // finished in a callback, not yet completed (Defer)
   Op* done_tail_ = nullptr;
