@@ -20,12 +20,6 @@ namespace {
 using transport::MemoryType;
 using transport::Request;
 
-// A packet leaves once it holds this many messages, so the receiver unpacks the first ones
-// while the sender still adds more (a whole window in one packet would serialise the two).
-// 32: 16 cost more in packet sends than it gained in overlap, 64 was no better (1 B-1 KiB
-// windows of 64, docs/PERFORMANCE.md).
-constexpr uint32_t kFlushMessages = 32;
-
 // A blocking Recv looks for its message in another form (LoneWait) once per this many idle
 // passes: often enough that a packet waits a few microseconds at most, rarely enough that a
 // ping-pong's few idle passes per message never pay for the two probes.
@@ -116,7 +110,7 @@ Status P2pEngine::AddPackedSend(const P2pOp& op, uint64_t index) {
     return AddPackedSend(op, index);
   }
   box.writer.Add(index, op.buf, op.bytes);
-  if (box.writer.count() >= kFlushMessages) {
+  if (box.writer.count() >= kMaxPacketMessages) {
     open = -1;
     return PostPacket(box);
   }
@@ -130,19 +124,32 @@ Status P2pEngine::AddPackedRecv(const P2pOp& op, uint64_t index) {
     box.early.erase(it);
     return delivered;
   }
+  // The packet receive is posted when the batch's receives are known: by the batch's first
+  // packet send, or by Finish.
   WaitForPacked(op, index, box);
-  if (!box.posted) return PostPacketRecv(op.peer, box);
   return Status::Ok();
 }
 
 void P2pEngine::WaitForPacked(const P2pOp& op, uint64_t index, Inbox& box) {
   if (box.waiting.size() == box.next) receiving_from_.push_back(op.peer);
   box.waiting.push_back({index, ops_.size()});
+  box.landable += PacketLanding::InPlace(op.bytes);
   ops_.push_back(op);
   ++packed_outstanding_;
 }
 
+Status P2pEngine::PostWaitingPacketRecvs() {
+  for (int peer : receiving_from_) {
+    Inbox& box = *inboxes_[size_t(peer)];
+    if (!box.posted && box.next < box.waiting.size()) BRAID_RETURN_IF_ERROR(PostPacketRecv(peer, box));
+  }
+  return Status::Ok();
+}
+
 Status P2pEngine::PostPacket(Outbox& box) {
+  // The peer may answer this packet at once (a two-way window): the receives added so far
+  // are posted first, so that its packets land where planned, not in UCX's unexpected queue.
+  BRAID_RETURN_IF_ERROR(PostWaitingPacketRecvs());
   PacketWriter& packet = box.writer;
   transport::Transport* net = ctx_.transport;
   const int world_peer = (*ctx_.world_ranks)[box.peer];
@@ -165,13 +172,23 @@ Status P2pEngine::PostPacket(Outbox& box) {
 }
 
 Status P2pEngine::PostPacketRecv(int peer, Inbox& box) {
-  if (box.buffer.size() < kMaxPacketBytes) box.buffer.resize(kMaxPacketBytes);
+  if (!box.landing) box.landing = std::make_unique<PacketLanding>();
+  PacketLanding& landing = *box.landing;
+  landing.Clear();
+  // A plan only pays when something lands in place (windows of small messages skip it).
+  for (size_t k = box.next; box.landable > 0 && k < box.waiting.size(); ++k) {
+    const P2pOp& op = ops_[box.waiting[k].op];
+    if (!landing.Expect(box.waiting[k].index, op.buf, op.bytes)) break;
+  }
   box.request.accept_shorter = true;
   box.request.tag_ignore = kPacketStreamIgnore;
   const int world_peer = (*ctx_.world_ranks)[peer];
-  BRAID_RETURN_IF_ERROR(ctx_.transport->PostRecv(world_peer, PacketTag(ctx_.comm_id, uint32_t(world_peer)),
-                                                 box.buffer.data(), kMaxPacketBytes, MemoryType::kHost,
-                                                 &box.request));
+  const uint64_t tag = PacketTag(ctx_.comm_id, uint32_t(world_peer));
+  transport::Transport* net = ctx_.transport;
+  BRAID_RETURN_IF_ERROR(landing.Finish()
+                            ? net->PostRecvScatter(world_peer, tag, landing.Segments(), kMaxPacketBytes, &box.request)
+                            : net->PostRecv(world_peer, tag, landing.buffer(), kMaxPacketBytes, MemoryType::kHost,
+                                            &box.request));
   box.posted = true;
   return Status::Ok();
 }
@@ -217,14 +234,15 @@ Status P2pEngine::SizeMismatch(int peer, const P2pOp& op, size_t got) {
 }
 
 Status P2pEngine::Accept(int peer, Inbox& box) {
-  const std::span<const std::byte> bytes(box.buffer.data(), box.request.bytes);
+  PacketLanding& landing = *box.landing;
+  const size_t received = box.request.bytes;
   const uint64_t tag = box.request.sender_tag;
   if (IsLoneTag(tag)) {
     // A stray read has no waiting receive; the numbers in flight are near the next one expected.
     const uint64_t near = box.next < box.waiting.size() ? box.waiting[box.next].index : recvs_from_[size_t(peer)];
-    return Take(peer, box, LoneIndex(tag, near), bytes);
+    return Take(peer, box, LoneIndex(tag, near), landing.Stream(0, received));
   }
-  return ForEachPackedMessage(bytes, peer, [&](uint64_t index, std::span<const std::byte> payload) {
+  return landing.ForEachMessage(received, peer, [&](uint64_t index, std::span<const std::byte> payload) {
     return Take(peer, box, index, payload);
   });
 }
@@ -235,6 +253,7 @@ Status P2pEngine::Take(int peer, Inbox& box, uint64_t index, std::span<const std
     if (w.index == index) {
       ++box.next;
       --packed_outstanding_;
+      box.landable -= PacketLanding::InPlace(ops_[w.op].bytes);
       return Deliver(peer, ops_[w.op], payload);
     }
     // The packet stream arrives in message order, so a waiting receive numbered below this
@@ -343,6 +362,7 @@ Status P2pEngine::Finish(const std::function<Status()>& between) {
     Outbox& box = *outboxes_[k];
     if (!box.posted) failure = PostPacket(box);
   }
+  if (failure.ok()) failure = PostWaitingPacketRecvs();
   // The group's collectives run while the point-to-point traffic progresses underneath.
   if (failure.ok() && between) failure = between();
 
@@ -514,22 +534,32 @@ void P2pEngine::Cancel(bool after_failure) {
     if (outboxes_[k]->posted) cancel(&outboxes_[k]->request);
   for (int peer : receiving_from_) {
     Inbox& box = *inboxes_[size_t(peer)];
-    if (box.posted) cancel(&box.request);
+    if (!box.posted) continue;
+    cancel(&box.request);
     box.posted = false;
+    // A receive under way that the transport abandoned may still write where it was planned to
+    // land: the landing (buffer and segment array) goes with it. (The callers' buffers are theirs,
+    // as for any abandoned receive.)
+    if (box.request.state.load(std::memory_order_acquire) != Request::State::kDone) HandOver(box.landing);
   }
   EndBatch();
   HandOverCancelledPackets();
+}
+
+template <typename T>
+void P2pEngine::HandOver(std::unique_ptr<T>& owned) noexcept {
+  try {
+    ctx_.transport->KeepUntilDestroyed(std::shared_ptr<T>(std::move(owned)));
+  } catch (const std::bad_alloc&) {
+    (void)owned.release();  // no memory to hand it over: leaked, never freed while it may be used
+  }
 }
 
 void P2pEngine::HandOverCancelledPackets() noexcept {
   bool handed = false;
   for (std::unique_ptr<Outbox>& box : outboxes_) {
     if (!box->posted || box->request.state.load(std::memory_order_acquire) == Request::State::kDone) continue;
-    try {
-      ctx_.transport->KeepUntilDestroyed(std::shared_ptr<Outbox>(std::move(box)));
-    } catch (const std::bad_alloc&) {
-      (void)box.release();  // no memory to hand it over: leaked, never freed while it may be read
-    }
+    HandOver(box);
     handed = true;
   }
   if (!handed) return;
@@ -543,6 +573,7 @@ void P2pEngine::EndBatch() {
     Inbox& box = *inboxes_[size_t(peer)];
     box.waiting.clear();
     box.next = 0;
+    box.landable = 0;
   }
   open_ = false;
 }

@@ -5,8 +5,11 @@
 // the larger left in place and gathered when the packet is sent), which leaves when full, when it
 // holds kFlushMessages, or at the end of the group; a message sent alone (a
 // blocking Send, or a packet that holds one) leaves as itself, its number in the tag. The
-// receiver takes each arrival into a bounce buffer and hands its messages to the matching
-// receives, keeping those whose Recv has not been called yet.
+// receiver posts one receive per peer for its packet stream, planned from the receives waiting
+// (p2p_landing.h: messages of 1 KiB or more land straight in their callers' buffers, the rest in
+// a landing buffer), hands each arrival's messages to the matching receives, and keeps those
+// whose Recv has not been called yet. It posts that receive once the batch's receives are known:
+// before the batch's first packet leaves (the peer may answer it at once), or in Finish.
 //
 // Operations are posted as they are added (a group's first messages are on their way while the
 // caller still adds more), and Finish waits for all of them.
@@ -40,6 +43,7 @@
 #include <vector>
 
 #include "braid/status.h"
+#include "runtime/p2p_landing.h"
 #include "runtime/p2p_packet.h"
 #include "transport/transport.h"
 
@@ -85,9 +89,9 @@ class P2pEngine {
     if (!added.ok()) failure_ = added;
     return added;
   }
-  // Posts the open packets, runs `between` (the group's collectives) while the traffic
-  // progresses, then waits for every op of the batch. On failure nothing that touches the
-  // callers' buffers is left in flight.
+  // Posts the open packets and the packet receives, runs `between` (the group's collectives)
+  // while the traffic progresses, then waits for every op of the batch. On failure nothing that
+  // touches the callers' buffers is left in flight.
   Status Finish(const std::function<Status()>& between);
   // One pass over the batch's traffic without waiting (completions, packets taken apart, packet
   // receives reposted): what Finish's own loop does between waits, for the wait loops of the
@@ -134,12 +138,13 @@ class P2pEngine {
     size_t op;  // position in ops_
   };
   struct Inbox {  // packets from one peer
-    std::vector<std::byte> buffer;  // kMaxPacketBytes once a packet receive was posted
+    std::unique_ptr<PacketLanding> landing;  // where a packet lands; made on the first receive
     transport::Request request;
     bool posted = false;
     std::map<uint64_t, std::vector<std::byte>> early;  // arrived before their Recv
     std::vector<Waiting> waiting;                      // ascending index
     size_t next = 0;                                   // first of `waiting` not yet delivered
+    size_t landable = 0;  // of those not yet delivered, how many would land in place
   };
   struct Outstanding {  // something the wait loop waits for, named in a timeout
     int peer = -1;
@@ -162,18 +167,21 @@ class P2pEngine {
     return *box;
   }
   Status PostPacket(Outbox& box);
+  // Posts box's packet-stream receive, planned for the receives waiting (p2p_landing.h).
   Status PostPacketRecv(int peer, Inbox& box);
+  // PostPacketRecv for each peer with receives waiting and no packet receive posted.
+  Status PostWaitingPacketRecvs();
   // Hands what box's packet-stream receive got (a lone message or a packet, told apart by its
   // tag) to the waiting receives, or keeps its messages for later ones. A receive of box's must
   // be waiting.
   Status Accept(int peer, Inbox& box);
   // Hands message `index` to its waiting receive or keeps it; an error when the sizes differ.
   Status Take(int peer, Inbox& box, uint64_t index, std::span<const std::byte> payload);
-  // Copies a received message into op's buffer; an error naming both sizes if they differ.
-  // Inline: a blocking Recv of a small message ends here.
+  // Copies a received message into op's buffer (unless it landed there); an error naming both
+  // sizes if they differ. Inline: a blocking Recv of a small message ends here.
   Status Deliver(int peer, const P2pOp& op, std::span<const std::byte> payload) {
     if (payload.size() != op.bytes) return SizeMismatch(peer, op, payload.size());
-    if (op.bytes) std::memcpy(op.buf, payload.data(), op.bytes);
+    if (op.bytes && payload.data() != op.buf) std::memcpy(op.buf, payload.data(), op.bytes);
     return Status::Ok();
   }
   static Status SizeMismatch(int peer, const P2pOp& op, size_t got);
@@ -219,6 +227,9 @@ class P2pEngine {
   // After Cancel: an outbox whose packet send was finished without completing may still be read
   // by the transport (Transport::KeepUntilDestroyed), which takes it; the engine makes new ones.
   void HandOverCancelledPackets() noexcept;
+  // Gives `owned` to the transport to keep until it is destroyed (leaked if even that fails).
+  template <typename T>
+  void HandOver(std::unique_ptr<T>& owned) noexcept;
   Status RunOneAsBatch(const P2pOp& op);
   Status SendOne(const P2pOp& op);
   Status RecvOne(const P2pOp& op);

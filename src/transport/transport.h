@@ -52,6 +52,12 @@ struct SendSegment {
   size_t bytes;
 };
 
+// One piece of a scattered receive (PostRecvScatter), laid out as SendSegment.
+struct RecvSegment {
+  void* data;
+  size_t bytes;
+};
+
 // Storage for the requests of a wait loop or a batch, reused from call to call so a small
 // operation allocates nothing. Requests are neither movable nor copyable (atomic state), and
 // stay in place as more are added (callbacks write to them while a batch keeps adding): fixed
@@ -133,6 +139,13 @@ class Transport {
   // A larger incoming message fails the request with an error naming the peer and both sizes.
   virtual Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                           Request* req) = 0;
+  // PostRecv into `segments` in order (host memory, `bytes` in all): the message's first bytes
+  // fill the first segment, and so on, so a packet's larger messages land in the callers' buffers
+  // and only its headers in the engine's. The segment array must stay valid and unchanged until
+  // *req is finished, and after a cancel that finished it without completing (a transfer under
+  // way may still write), as the data must.
+  virtual Status PostRecvScatter(int peer, uint64_t tag, std::span<const RecvSegment> segments, size_t bytes,
+                                 Request* req) = 0;
 
   // Blocking forms for one host-memory message outside any batch (a blocking Send or Recv: what
   // a ping-pong's latency measures). They post and wait in the transport's tightest loop, calling

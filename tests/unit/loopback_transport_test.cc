@@ -164,6 +164,39 @@ TEST(LoopbackTransport, GatheredSendDeliversItsSegmentsInOrder) {
   EXPECT_EQ(std::string(got.begin(), got.end()), "abc" + std::string(5000, 'x') + "z");
 }
 
+// A scattered receive fills its segments in order, from a plain or a gathered send whose pieces
+// do not line up with them; segments that do not add up to the size given are refused.
+TEST(LoopbackTransport, ScatteredReceiveFillsItsSegmentsInOrder) {
+  auto fabric = LoopbackFabric::Create(2);
+  auto t0 = fabric->Endpoint(0);
+  auto t1 = fabric->Endpoint(1);
+  std::vector<char> message(3000);
+  for (size_t i = 0; i < message.size(); ++i) message[i] = char('a' + i % 23);
+  const std::vector<SendSegment> sent = {{message.data(), 7}, {message.data() + 7, 2000}, {message.data() + 2007, 993}};
+  for (bool gathered : {false, true}) {
+    SCOPED_TRACE(gathered ? "gathered send" : "plain send");
+    std::vector<char> a(24, '?'), b(1500, '?'), c(2000, '?');
+    const std::vector<RecvSegment> segments = {{a.data(), a.size()}, {nullptr, 0}, {b.data(), b.size()}, {c.data(), c.size()}};
+    const uint64_t tag = MakeTag(1, 0, 0, true, 4);
+    Request bad;
+    const Status refused = t1->PostRecvScatter(0, tag, segments, 3525, &bad);
+    EXPECT_EQ(refused.code(), StatusCode::kInternalError) << refused.ToString();
+    EXPECT_EQ(bad.state.load(), State::kIdle);
+    Request s, r;
+    r.accept_shorter = true;
+    ASSERT_TRUE(t1->PostRecvScatter(0, tag, segments, 3524, &r).ok());
+    ASSERT_TRUE((gathered ? t0->PostSendGather(1, tag, sent, message.size(), &s)
+                          : t0->PostSend(1, tag, message.data(), message.size(), MemoryType::kHost, &s))
+                    .ok());
+    EXPECT_EQ(WaitFor(t1.get(), r), State::kDone);
+    EXPECT_EQ(r.bytes, message.size());
+    const std::string got =
+        std::string(a.begin(), a.end()) + std::string(b.begin(), b.end()) + std::string(c.begin(), c.begin() + 1476);
+    EXPECT_EQ(got, std::string(message.begin(), message.end()));
+    EXPECT_EQ(std::vector<char>(c.begin() + 1476, c.end()), std::vector<char>(524, '?'));
+  }
+}
+
 TEST(LoopbackTransport, TruncationFailsReceiverOnly) {
   auto fabric = LoopbackFabric::Create(2);
   auto t0 = fabric->Endpoint(0);

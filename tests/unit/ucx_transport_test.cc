@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -191,6 +192,49 @@ TEST(UcxTransport, GatheredSendArrivesAsItsSegmentsInOrder) {
       ASSERT_EQ(r.state.load(), State::kDone) << r.error.ToString();
       EXPECT_EQ(r.bytes, expected.size());
       EXPECT_EQ(got, expected);
+    }
+  }
+}
+
+// A scattered receive (a planned packet: headers into the engine's buffer, larger messages into
+// the callers') fills its segments in order, from a plain or a gathered send, eagerly, in several
+// fragments and by rendezvous, with the receive posted before or after the message arrives; a
+// shorter message leaves the last segments as they were.
+TEST(UcxTransport, ScatteredReceiveFillsItsSegmentsInOrder) {
+  World w(2);
+  for (size_t piece : {size_t(1), size_t(1000), size_t(5000), size_t(300) << 10}) {
+    for (bool recv_first : {true, false}) {
+      for (bool gathered : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "pieces of " << piece << " bytes, recv first " << recv_first
+                                        << ", gathered " << gathered);
+        const std::vector<char> message = Pattern(24 + 2 * piece + 3, int(piece % 7) + 1);
+        const std::vector<SendSegment> sent = {{message.data(), 10}, {message.data() + 10, message.size() - 10}};
+        std::vector<char> a(24, '?'), b(piece, '?'), c(piece + 3, '?'), d(64, '?');
+        const std::vector<RecvSegment> segments = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()},
+                                                   {d.data(), d.size()}};
+        const uint64_t tag = MakeTag(1, 0, uint32_t(piece & 0x7ff), true, 10 + gathered);
+        Request s, r;
+        r.accept_shorter = true;
+        const size_t capacity = message.size() + d.size();
+        if (recv_first) {
+          ASSERT_TRUE(w[1]->PostRecvScatter(0, tag, segments, capacity, &r).ok());
+        }
+        ASSERT_TRUE((gathered ? w[0]->PostSendGather(1, tag, sent, message.size(), &s)
+                              : w[0]->PostSend(1, tag, message.data(), message.size(), MemoryType::kHost, &s))
+                        .ok());
+        if (!recv_first) {
+          for (int i = 0; i < 100; ++i) w[1]->Progress();  // let it arrive unexpected
+          ASSERT_TRUE(w[1]->PostRecvScatter(0, tag, segments, capacity, &r).ok());
+        }
+        ASSERT_TRUE(w.PumpUntilFinished({&s, &r}));
+        ASSERT_EQ(s.state.load(), State::kDone) << s.error.ToString();
+        ASSERT_EQ(r.state.load(), State::kDone) << r.error.ToString();
+        EXPECT_EQ(r.bytes, message.size());
+        const std::string got = std::string(a.begin(), a.end()) + std::string(b.begin(), b.end()) +
+                                std::string(c.begin(), c.end());
+        EXPECT_EQ(got, std::string(message.begin(), message.end()));
+        EXPECT_EQ(d, std::vector<char>(64, '?'));
+      }
     }
   }
 }

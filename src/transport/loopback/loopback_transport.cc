@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "core/log.h"
+
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -42,6 +45,35 @@ void LoopbackFabric::Finish(int owner, Request* req, Status error) {
   Wake(owner);
 }
 
+namespace {
+
+// Copies a message made of `from` pieces into `to` pieces, both in order, stopping when either ends.
+void CopySpans(std::span<const SendSegment> from, std::span<const RecvSegment> to) {
+  size_t i = 0, read = 0, j = 0, written = 0;
+  while (i < from.size() && j < to.size()) {
+    const size_t n = std::min(from[i].bytes - read, to[j].bytes - written);
+    if (n) std::memcpy(static_cast<std::byte*>(to[j].data) + written, static_cast<const std::byte*>(from[i].data) + read, n);
+    read += n;
+    written += n;
+    if (read == from[i].bytes) ++i, read = 0;
+    if (written == to[j].bytes) ++j, written = 0;
+  }
+}
+
+}  // namespace
+
+void LoopbackFabric::CopyPieces(const Pending& send, const Pending& recv) {
+  const size_t sent = send.req->bytes;
+  if (send.segments.empty() && recv.scatter.empty()) {
+    if (sent > 0 && send.buf != recv.buf) std::memcpy(recv.buf, send.buf, sent);
+    return;
+  }
+  const SendSegment whole_send{send.buf, sent};
+  const RecvSegment whole_recv{recv.buf, sent};
+  CopySpans(send.segments.empty() ? std::span<const SendSegment>(&whole_send, 1) : send.segments,
+                               recv.scatter.empty() ? std::span<const RecvSegment>(&whole_recv, 1) : recv.scatter);
+}
+
 void LoopbackFabric::Match(const Pending& send, const Pending& recv) {
   size_t sent = send.req->bytes;
   size_t expected = recv.req->bytes;
@@ -53,15 +85,7 @@ void LoopbackFabric::Match(const Pending& send, const Pending& recv) {
     recv_error = Status::InvalidUsage(fmt::format(
         "message from rank {} too short: expected {} bytes, got {}", send.owner, expected, sent));
   } else {
-    if (!send.segments.empty()) {
-      std::byte* to = static_cast<std::byte*>(recv.buf);
-      for (const SendSegment& piece : send.segments) {
-        if (piece.bytes) std::memcpy(to, piece.data, piece.bytes);
-        to += piece.bytes;
-      }
-    } else if (sent > 0 && send.buf != recv.buf) {
-      std::memcpy(recv.buf, send.buf, sent);
-    }
+    CopyPieces(send, recv);
     recv.req->bytes = sent;
     recv.req->sender_tag = send.tag;
   }
@@ -70,11 +94,12 @@ void LoopbackFabric::Match(const Pending& send, const Pending& recv) {
 }
 
 Status LoopbackFabric::Post(int me, int peer, uint64_t tag, void* buf, size_t bytes, bool is_send,
-                            Request* req, std::span<const SendSegment> segments) {
+                            Request* req, std::span<const SendSegment> segments,
+                            std::span<const RecvSegment> scatter) {
   if (peer < 0 || peer >= size()) {
     return Status::InvalidArgument(fmt::format("peer rank {} out of range [0, {})", peer, size()));
   }
-  if (bytes > 0 && buf == nullptr && segments.empty())
+  if (bytes > 0 && buf == nullptr && segments.empty() && scatter.empty())
     return Status::InvalidArgument(fmt::format("null buffer for {} bytes", bytes));
   std::lock_guard<std::mutex> lock(mu_);
   if (ranks_[size_t(me)]->dead) return DeadStatus(me);
@@ -84,7 +109,7 @@ Status LoopbackFabric::Post(int me, int peer, uint64_t tag, void* buf, size_t by
   req->bytes = bytes;
   req->handle = nullptr;
   req->state.store(Request::State::kPending, std::memory_order_relaxed);
-  Pending mine{req, tag, me, peer, buf, segments};
+  Pending mine{req, tag, me, peer, buf, segments, scatter};
   // A send waits in the receiver's sends_to_me; a receive waits in the receiver's my_recvs.
   RankState& receiver = *ranks_[size_t(is_send ? peer : me)];
   std::deque<Pending>& candidates = is_send ? receiver.my_recvs : receiver.sends_to_me;
@@ -208,12 +233,23 @@ Status LoopbackTransport::PostSend(int peer, uint64_t tag, const void* buf, size
   return fabric_->Post(rank_, peer, tag, const_cast<void*>(buf), bytes, true, req);
 }
 
+namespace {
+
+// Segments that do not add up to the size given are a caller's bug: the copy at the match would
+// overrun the other side, so the post is refused.
+template <typename Segment>
+Status CheckSegments(const char* what, std::span<const Segment> segments, size_t bytes) {
+  size_t total = 0;
+  for (const Segment& piece : segments) total += piece.bytes;
+  if (total == bytes) return Status::Ok();
+  return Status::Internal(fmt::format("{} of {} bytes whose segments hold {}", what, bytes, total));
+}
+
+}  // namespace
+
 Status LoopbackTransport::PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
                                          Request* req) {
-  size_t total = 0;
-  for (const SendSegment& piece : segments) total += piece.bytes;
-  if (total != bytes)  // a caller's bug; the copy at the match would overrun the receive
-    return Status::Internal(fmt::format("gathered send of {} bytes whose segments hold {}", bytes, total));
+  BRAID_RETURN_IF_ERROR(CheckSegments("gathered send", segments, bytes));
   return fabric_->Post(rank_, peer, tag, nullptr, bytes, true, req, segments);
 }
 
@@ -222,6 +258,12 @@ Status LoopbackTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t byt
   if (mem != MemoryType::kHost)
     return Status::Unsupported("the loopback transport moves host memory only");
   return fabric_->Post(rank_, peer, tag, buf, bytes, false, req);
+}
+
+Status LoopbackTransport::PostRecvScatter(int peer, uint64_t tag, std::span<const RecvSegment> segments, size_t bytes,
+                                          Request* req) {
+  BRAID_RETURN_IF_ERROR(CheckSegments("scattered receive", segments, bytes));
+  return fabric_->Post(rank_, peer, tag, nullptr, bytes, false, req, {}, segments);
 }
 
 bool LoopbackTransport::Progress() {

@@ -48,6 +48,7 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
     int other;  // its peer: the receiver of a send, the source of a receive
     void* buf;  // the send's data (read-only) or the receive's landing buffer
     std::span<const SendSegment> segments;  // a gathered send's data instead of buf (PostSendGather)
+    std::span<const RecvSegment> scatter;   // a scattered receive's pieces instead of buf (PostRecvScatter)
   };
   struct RankState {
     std::condition_variable cv;
@@ -62,9 +63,11 @@ class LoopbackFabric : public std::enable_shared_from_this<LoopbackFabric> {
 
   explicit LoopbackFabric(int nranks);
 
-  // `segments`, for a gathered send, replace `buf`.
+  // `segments`, for a gathered send, and `scatter`, for a scattered receive, replace `buf`.
   Status Post(int me, int peer, uint64_t tag, void* buf, size_t bytes, bool is_send, Request* req,
-              std::span<const SendSegment> segments = {});
+              std::span<const SendSegment> segments = {}, std::span<const RecvSegment> scatter = {});
+  // Copies a matched send's bytes (buf or segments) into its receive (buf or scatter).
+  static void CopyPieces(const Pending& send, const Pending& recv);
   // Copies a matched send into its receive and finishes both. Called with mu_ held.
   void Match(const Pending& send, const Pending& recv);
   // Finishes `req` (owned by `owner`) and wakes the owner. Called with mu_ held.
@@ -101,6 +104,8 @@ class LoopbackTransport : public Transport {
                         Request* req) override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
+  Status PostRecvScatter(int peer, uint64_t tag, std::span<const RecvSegment> segments, size_t bytes,
+                         Request* req) override;
   bool Progress() override;
   void WaitForActivity(int timeout_us) override;
   void Interrupt() override;

@@ -394,17 +394,36 @@ Status UcxTransport::Reconnect(int peer) {
 
 Status UcxTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                               Request* req) {
+  return StartRecv(peer, tag, buf, bytes, /*iov=*/false, bytes, mem, req);
+}
+
+Status UcxTransport::PostRecvScatter(int peer, uint64_t tag, std::span<const RecvSegment> segments, size_t bytes,
+                                     Request* req) {
+  static_assert(sizeof(RecvSegment) == sizeof(ucp_dt_iov_t) && offsetof(RecvSegment, data) == offsetof(ucp_dt_iov_t, buffer) &&
+                    offsetof(RecvSegment, bytes) == offsetof(ucp_dt_iov_t, length),
+                "RecvSegment must be laid out as ucp_dt_iov_t");
+  // UCX reads the array as ucp_dt_iov_t; the cast drops nothing it writes through.
+  return StartRecv(peer, tag, const_cast<RecvSegment*>(segments.data()), segments.size(), /*iov=*/true, bytes,
+                   MemoryType::kHost, req);
+}
+
+Status UcxTransport::StartRecv(int peer, uint64_t tag, void* buffer, size_t count, bool iov, size_t bytes,
+                               MemoryType mem, Request* req) {
   TransportLock::Guard guard(lock_);
   BRAID_RETURN_IF_ERROR(CheckPeer(peer, "receive from"));
-  ucp_request_param_t params;  // not zeroed, as in PostSend
+  ucp_request_param_t params;  // not zeroed, as in StartSend
   params.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
                         UCP_OP_ATTR_FIELD_MEMORY_TYPE | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+  if (iov) {
+    params.op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
+    params.datatype = ucp_dt_make_iov();
+  }
   params.cb.recv = &UcxTransport::RecvDone;
   params.user_data = this;
   params.memory_type = UcsMemoryType(mem);
   // The tag carries the source rank, so matching it matches the peer too (tag_ignore never
   // covers the source's bits).
-  return Track(ucp_tag_recv_nbx(WorkerOf(peer), buf, bytes, tag, ~req->tag_ignore, &params), peer, false,
+  return Track(ucp_tag_recv_nbx(WorkerOf(peer), buffer, count, tag, ~req->tag_ignore, &params), peer, false,
                bytes, req);
 }
 

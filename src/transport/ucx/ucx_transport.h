@@ -105,6 +105,8 @@ class UcxTransport : public Transport {
   void KeepUntilDestroyed(std::shared_ptr<void> storage) noexcept override;
   Status PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, MemoryType mem,
                   Request* req) override;
+  Status PostRecvScatter(int peer, uint64_t tag, std::span<const RecvSegment> segments, size_t bytes,
+                         Request* req) override;
   Status SendNow(int peer, uint64_t tag, const void* buf, size_t bytes, const IdleCheck& idle) override;
   Status RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, size_t* received,
                  const IdleCheck& idle) override;
@@ -194,6 +196,9 @@ class UcxTransport : public Transport {
   // PostSend and PostSendGather: `count` bytes at `buffer`, or `count` ucp_dt_iov_t entries there
   // when `iov` (`bytes` in all).
   Status StartSend(int peer, uint64_t tag, const void* buffer, size_t count, bool iov, size_t bytes, MemoryType mem,
+                   Request* req);
+  // PostRecv and PostRecvScatter, as StartSend.
+  Status StartRecv(int peer, uint64_t tag, void* buffer, size_t count, bool iov, size_t bytes, MemoryType mem,
                    Request* req);
   // Turns what ucp_tag_*_nbx returned into the caller's request state (and our Op). Inline: a
   // send that completed on the spot (UCX copied it out; most small ones) ends here.
