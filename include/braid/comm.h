@@ -156,6 +156,8 @@ class BRAID_API Comm {
   // not ordered against one another's data: a Send may read its buffer when posted, before the
   // group's collectives ran (a Send of a collective's output may send what the buffer held),
   // and a collective reading a buffer that a group's Recv writes may see it before or after;
+  // a Send and a Recv of one group sharing a buffer may send what was received (as in MPI and
+  // NCCL, such a group is erroneous);
   // collectives chained through a buffer (A's output as B's input) do see each other's data, as
   // they run in order. As in NCCL, put dependent operations in separate groups. An error from GroupEnd
   // applies to the whole group. As in NCCL, a call inside a group that returns an error (e.g.

@@ -149,6 +149,8 @@ Status P2pEngine::PostWaitingPacketRecvs() {
 Status P2pEngine::PostPacket(Outbox& box) {
   // The peer may answer this packet at once (a two-way window): the receives added so far
   // are posted first, so that its packets land where planned, not in UCX's unexpected queue.
+  // (A group that sends a buffer and receives into it may then send what it received: see
+  // include/braid/comm.h. Posted after the send, the loopback transport's exchange raced too.)
   BRAID_RETURN_IF_ERROR(PostWaitingPacketRecvs());
   PacketWriter& packet = box.writer;
   transport::Transport* net = ctx_.transport;

@@ -8,6 +8,7 @@ void PacketLanding::Clear() {
   if (!buffer_) buffer_ = std::make_unique<std::byte[]>(kMaxPacketBytes);
   kind_ = Kind::kPlain;
   planned_.clear();
+  copied_.clear();
   segments_.clear();
   segment_starts_.clear();
   piece_start_ = 0;
@@ -15,10 +16,21 @@ void PacketLanding::Clear() {
   stream_ = kPacketHeaderBytes;
 }
 
+bool PacketLanding::OverlapsCopied(const void* buf, size_t bytes) const {
+  const auto* begin = static_cast<const std::byte*>(buf);
+  for (size_t k : copied_) {
+    const auto* other = static_cast<const std::byte*>(planned_[k].buf);
+    if (begin < other + planned_[k].bytes && other < begin + bytes) return true;
+  }
+  return false;
+}
+
 bool PacketLanding::Expect(uint64_t index, void* buf, size_t bytes) {
   if (planned_.size() == kMaxPacketMessages || stream_ + PackedSize(bytes) > kMaxPacketBytes) return false;
   const bool in_place = InPlace(bytes);
+  if (in_place && OverlapsCopied(buf, bytes)) return false;
   planned_.push_back({index, buf, bytes, at_, in_place});
+  if (!in_place && bytes) copied_.push_back(planned_.size() - 1);
   at_ += kPacketEntryHeaderBytes;
   stream_ += kPacketEntryHeaderBytes;
   size_t padded = PackedSize(bytes) - kPacketEntryHeaderBytes;

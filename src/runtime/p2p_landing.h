@@ -42,7 +42,10 @@ class PacketLanding {
   // Starts a new plan, plain until Expect adds to it (allocating the buffer on first use).
   void Clear();
   // Plans message `index` of `bytes` (into `buf`) as the next one to arrive. False, and nothing
-  // changed, when no packet could hold it after those planned (count or bytes): stop there.
+  // changed, when no packet could hold it after those planned (count or bytes), or when it would
+  // land in place over the buffer of an earlier planned message that is copied (a copy made after
+  // the packet arrived would overwrite it: receives into one buffer must end with the last
+  // message): stop there, the rest land in the buffer and are copied in order.
   bool Expect(uint64_t index, void* buf, size_t bytes);
   // Ends the plan: whether anything lands in place (post Segments() scattered), or not (post
   // the whole buffer, buffer()).
@@ -71,10 +74,13 @@ class PacketLanding {
   };
   // Ends the landing buffer's piece being planned (if it holds anything) as a segment.
   void ClosePiece();
+  // Whether [buf, buf + bytes) overlaps the buffer of a planned message that is copied.
+  bool OverlapsCopied(const void* buf, size_t bytes) const;
 
   std::unique_ptr<std::byte[]> buffer_;  // kMaxPacketBytes, allocated once
   Kind kind_ = Kind::kPlain;
   std::vector<Planned> planned_;
+  std::vector<size_t> copied_;  // positions in planned_ of the messages copied out of the buffer
   std::vector<transport::RecvSegment> segments_;
   std::vector<size_t> segment_starts_;  // where in the stream each segment starts
   size_t piece_start_ = 0;  // where in buffer_ the piece being planned starts
