@@ -24,11 +24,13 @@ namespace {
 
 // Bounds the plan cache; a workload cycling through more shapes than this rebuilds plans.
 constexpr size_t kMaxCachedPlans = 256;
-// Point-to-point messages up to this size travel packed (runtime/p2p_packet.h). Packing copies
-// each message twice more than a tagged send; on the shared-memory lane that costs less than
-// UCX's per-message overhead up to 4 KiB (bibw 1.09x raw UCX at 4 KiB packed, 0.93x tagged) and
-// more at 8 KiB (0.61x packed); a lone 4 KiB message pays ~5% latency (docs/PERFORMANCE.md).
-constexpr size_t kDefaultInlineBytes = 4096;
+// Point-to-point messages up to this size travel packed (runtime/p2p_packet.h). Since packets
+// leave from the callers' buffers and land in them (sessions 64-65), a packed message of 1 KiB
+// or more is copied no more often than a tagged one, and packing saves UCX's per-message cost:
+// at 8 KiB, bw 0.95 -> 1.01 and bibw 0.87-0.91 -> 0.90-1.00 of raw UCX against a 4 KiB limit;
+// 16 KiB messages were already above raw UCX tagged (docs/PERFORMANCE.md, session 65). Before
+// that, packing copied each message twice more and 4 KiB was the best limit (session 20).
+constexpr size_t kDefaultInlineBytes = 8192;
 // Upper bound of BRAID_SLICE_BYTES (1 TiB): larger than any buffer, so every useful value fits.
 constexpr long kMaxSliceBytes = 1l << 40;
 

@@ -1,10 +1,20 @@
 // The blocking forms every transport has: post, then wait through Progress.
 #include "transport/transport.h"
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 
 namespace braid::transport {
 namespace {
+
+template <typename Segment>
+Status CheckPieces(const char* what, std::span<const Segment> segments, size_t bytes) {
+  size_t total = 0;
+  for (const Segment& piece : segments) total += piece.bytes;
+  if (total == bytes) return Status::Ok();
+  return Status::Internal(fmt::format("{} of {} bytes whose segments hold {}", what, bytes, total));
+}
 
 // Waits until `req` is finished; on an error from `idle` cancels it and returns that error,
 // unless it completed before the cancel took: then it was delivered after all, and the caller
@@ -39,6 +49,14 @@ Status Transport::RecvNow(int peer, uint64_t tag, void* buf, size_t capacity, si
   BRAID_RETURN_IF_ERROR(WaitFor(this, &req, idle));
   *received = req.bytes;
   return Status::Ok();
+}
+
+Status CheckSegments(const char* what, std::span<const SendSegment> segments, size_t bytes) {
+  return CheckPieces(what, segments, bytes);
+}
+
+Status CheckSegments(const char* what, std::span<const RecvSegment> segments, size_t bytes) {
+  return CheckPieces(what, segments, bytes);
 }
 
 }  // namespace braid::transport

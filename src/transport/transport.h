@@ -58,6 +58,11 @@ struct RecvSegment {
   size_t bytes;
 };
 
+// OK when `segments` hold `bytes` in all; else an Internal error naming `what` (a caller's bug:
+// the transport would read or write past a segment). Every transport checks before posting.
+Status CheckSegments(const char* what, std::span<const SendSegment> segments, size_t bytes);
+Status CheckSegments(const char* what, std::span<const RecvSegment> segments, size_t bytes);
+
 // Storage for the requests of a wait loop or a batch, reused from call to call so a small
 // operation allocates nothing. Requests are neither movable nor copyable (atomic state), and
 // stay in place as more are added (callbacks write to them while a batch keeps adding): fixed

@@ -57,7 +57,7 @@ inline const char* TortureKindName(TortureOp::Kind kind) {
   return kNames[int(kind)];
 }
 
-// Message sizes: empty, small, around the two inline limits tested (1024 and the default 4096),
+// Message sizes: empty, small, around the inline limits tested (1024, 4096, the default 8192),
 // past them, up to the rendezvous range, and now and then a few MiB.
 inline size_t TortureMessageSize(std::mt19937_64& rng, size_t max_bytes) {
   auto in = [&](size_t lo, size_t hi) { return std::min(max_bytes, lo + rng() % (hi - lo + 1)); };
@@ -67,7 +67,7 @@ inline size_t TortureMessageSize(std::mt19937_64& rng, size_t max_bytes) {
     case 1: return in(9, 200);
     case 2: return in(201, 1019);
     case 3: return in(1020, 1030);
-    case 4: return in(4090, 4100);
+    case 4: return rng() % 2 ? in(4090, 4100) : in(8186, 8198);
     case 5: return in(4101, 9000);
     case 6: return in(9001, 65536);
     default: return in(65537, max_bytes);

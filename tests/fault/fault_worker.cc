@@ -218,13 +218,13 @@ int BadArgs(braid::Comm& comm) {
 // Rank 0 sends rank 1 messages of sizes around the inline limit; in even rounds it sends them
 // in a group (packets) while rank 1 receives them one blocking Recv at a time, in odd rounds the
 // reverse. So blocking receives meet packets, and a group's receives meet lone messages.
-// Sizes around the inline limit (4 KiB), then small ones up to 32 within it, which makes the
-// sender's first packet leave full; then a 4 MiB message (rendezvous over UCX) and small ones
+// Sizes around the inline limits (4 KiB, and the default 8 KiB), then small ones up to 32 within
+// it, which makes the sender's first packet leave full; then a 4 MiB message (rendezvous over UCX) and small ones
 // after it, whose packet arrives while the receiver still waits for the 4 MiB one alone and is
 // read then (P2pEngine::ReadStrayPacket).
 std::vector<size_t> P2pFormSizes() {
-  std::vector<size_t> sizes = {1, 8, 0, 100, 3000, 4096, 64, 2500, 4097};
-  sizes.insert(sizes.end(), 24, 16);
+  std::vector<size_t> sizes = {1, 8, 0, 100, 3000, 4096, 64, 2500, 4097, 8192, 8193};
+  sizes.insert(sizes.end(), 22, 16);
   sizes.push_back(size_t(4) << 20);
   sizes.insert(sizes.end(), {16, 700, 0});
   return sizes;

@@ -32,11 +32,11 @@ void RunPairWellWithinTheTimeout(const std::function<void(Comm&, int)>& body) {
   });
 }
 
-// Sizes straddling the limits tested (1024 and 4096, the default), a packet's message count
-// (32 per packet) and its 64 KiB.
+// Sizes straddling the limits tested (1024, 4096 and 8192, the default), a packet's message
+// count (32 per packet) and its 64 KiB.
 size_t SizeOf(int i) {
-  static const size_t kSizes[] = {0, 1, 5, 8, 1023, 1024, 1025, 3000, 64, 4095, 4096, 4097};
-  return kSizes[i % 12];
+  static const size_t kSizes[] = {0, 1, 5, 8, 1023, 1024, 1025, 3000, 64, 4095, 4096, 4097, 8191, 8192, 8193};
+  return kSizes[i % 15];
 }
 
 uint8_t ByteOf(int sender, int i, size_t k) { return uint8_t(sender * 37 + i * 11 + k); }
@@ -128,7 +128,7 @@ TEST_P(P2pPacking, BlockingSendsMeetBlockingAndGroupedReceives) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(InlineLimits, P2pPacking, ::testing::Values(0L, 64L, 1024L, 4096L),
+INSTANTIATE_TEST_SUITE_P(InlineLimits, P2pPacking, ::testing::Values(0L, 64L, 1024L, 4096L, 8192L),
                          [](const ::testing::TestParamInfo<long>& info) {
                            return "inline" + std::to_string(info.param);
                          });

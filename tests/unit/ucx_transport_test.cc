@@ -202,6 +202,18 @@ TEST(UcxTransport, GatheredSendArrivesAsItsSegmentsInOrder) {
 // shorter message leaves the last segments as they were.
 TEST(UcxTransport, ScatteredReceiveFillsItsSegmentsInOrder) {
   World w(2);
+  {  // segments that do not add up to the size given are refused, nothing posted
+    std::vector<char> a(8), b(8);
+    const std::vector<RecvSegment> segments = {{a.data(), a.size()}, {b.data(), b.size()}};
+    const std::vector<SendSegment> pieces = {{a.data(), a.size()}, {b.data(), b.size()}};
+    Request bad_recv, bad_send;
+    EXPECT_EQ(w[1]->PostRecvScatter(0, MakeTag(1, 0, 0, true, 12), segments, 17, &bad_recv).code(),
+              StatusCode::kInternalError);
+    EXPECT_EQ(w[0]->PostSendGather(1, MakeTag(1, 0, 0, true, 12), pieces, 15, &bad_send).code(),
+              StatusCode::kInternalError);
+    EXPECT_EQ(bad_recv.state.load(), State::kIdle);
+    EXPECT_EQ(bad_send.state.load(), State::kIdle);
+  }
   for (size_t piece : {size_t(1), size_t(1000), size_t(5000), size_t(300) << 10}) {
     for (bool recv_first : {true, false}) {
       for (bool gathered : {false, true}) {

@@ -233,19 +233,6 @@ Status LoopbackTransport::PostSend(int peer, uint64_t tag, const void* buf, size
   return fabric_->Post(rank_, peer, tag, const_cast<void*>(buf), bytes, true, req);
 }
 
-namespace {
-
-// Segments that do not add up to the size given are a caller's bug: the copy at the match would
-// overrun the other side, so the post is refused.
-template <typename Segment>
-Status CheckSegments(const char* what, std::span<const Segment> segments, size_t bytes) {
-  size_t total = 0;
-  for (const Segment& piece : segments) total += piece.bytes;
-  if (total == bytes) return Status::Ok();
-  return Status::Internal(fmt::format("{} of {} bytes whose segments hold {}", what, bytes, total));
-}
-
-}  // namespace
 
 Status LoopbackTransport::PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
                                          Request* req) {

@@ -352,6 +352,7 @@ Status UcxTransport::PostSendGather(int peer, uint64_t tag, std::span<const Send
   static_assert(sizeof(SendSegment) == sizeof(ucp_dt_iov_t) && offsetof(SendSegment, data) == offsetof(ucp_dt_iov_t, buffer) &&
                     offsetof(SendSegment, bytes) == offsetof(ucp_dt_iov_t, length),
                 "SendSegment must be laid out as ucp_dt_iov_t");
+  BRAID_RETURN_IF_ERROR(CheckSegments("gathered send", segments, bytes));
   return StartSend(peer, tag, segments.data(), segments.size(), /*iov=*/true, bytes, MemoryType::kHost, req);
 }
 
@@ -402,6 +403,7 @@ Status UcxTransport::PostRecvScatter(int peer, uint64_t tag, std::span<const Rec
   static_assert(sizeof(RecvSegment) == sizeof(ucp_dt_iov_t) && offsetof(RecvSegment, data) == offsetof(ucp_dt_iov_t, buffer) &&
                     offsetof(RecvSegment, bytes) == offsetof(ucp_dt_iov_t, length),
                 "RecvSegment must be laid out as ucp_dt_iov_t");
+  BRAID_RETURN_IF_ERROR(CheckSegments("scattered receive", segments, bytes));
   // UCX reads the array as ucp_dt_iov_t; the cast drops nothing it writes through.
   return StartRecv(peer, tag, const_cast<RecvSegment*>(segments.data()), segments.size(), /*iov=*/true, bytes,
                    MemoryType::kHost, req);
