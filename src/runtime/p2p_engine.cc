@@ -173,12 +173,13 @@ Status P2pEngine::PostPacket(Outbox& box) {
   return Status::Ok();
 }
 
-Status P2pEngine::PostPacketRecv(int peer, Inbox& box) {
+Status P2pEngine::PostPacketRecv(int peer, Inbox& box, bool packet_next) {
   if (!box.landing) box.landing = std::make_unique<PacketLanding>();
   PacketLanding& landing = *box.landing;
   landing.Clear();
   // A plan only pays when something lands in place (windows of small messages skip it).
-  for (size_t k = box.next; box.landable > 0 && k < box.waiting.size(); ++k) {
+  const bool plan = box.landable > 0 && !(packet_next && box.waiting.size() - box.next == 1);
+  for (size_t k = box.next; plan && k < box.waiting.size(); ++k) {
     const P2pOp& op = ops_[box.waiting[k].op];
     if (!landing.Expect(box.waiting[k].index, op.buf, op.bytes)) break;
   }
@@ -520,7 +521,8 @@ Status P2pEngine::RecvOne(const P2pOp& op) {
   // their receives, or names a size mismatch.
   Begin();
   WaitForPacked(op, index, box);
-  return Finish(nullptr);
+  if (Status posted = PostPacketRecv(op.peer, box, /*packet_next=*/true); !posted.ok()) failure_ = posted;
+  return Finish(nullptr);  // returns a failure kept above
 }
 
 void P2pEngine::Cancel(bool after_failure) {

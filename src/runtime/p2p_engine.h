@@ -168,7 +168,9 @@ class P2pEngine {
   }
   Status PostPacket(Outbox& box);
   // Posts box's packet-stream receive, planned for the receives waiting (p2p_landing.h).
-  Status PostPacketRecv(int peer, Inbox& box);
+  // `packet_next`: a packet is known to come first (a blocking Recv found one), so one receive
+  // waiting plans nothing: its lone plan would only read the packet back through a copy.
+  Status PostPacketRecv(int peer, Inbox& box, bool packet_next = false);
   // PostPacketRecv for each peer with receives waiting and no packet receive posted.
   Status PostWaitingPacketRecvs();
   // Hands what box's packet-stream receive got (a lone message or a packet, told apart by its
