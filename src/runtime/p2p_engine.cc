@@ -544,7 +544,7 @@ void P2pEngine::Cancel(bool after_failure) {
     // A receive under way that the transport abandoned may still write where it was planned to
     // land: the landing (buffer and segment array) goes with it. (The callers' buffers are theirs,
     // as for any abandoned receive.)
-    if (box.request.state.load(std::memory_order_acquire) != Request::State::kDone) HandOver(box.landing);
+    if (box.request.abandoned) HandOver(box.landing);
   }
   EndBatch();
   HandOverCancelledPackets();
@@ -562,7 +562,7 @@ void P2pEngine::HandOver(std::unique_ptr<T>& owned) noexcept {
 void P2pEngine::HandOverCancelledPackets() noexcept {
   bool handed = false;
   for (std::unique_ptr<Outbox>& box : outboxes_) {
-    if (!box->posted || box->request.state.load(std::memory_order_acquire) == Request::State::kDone) continue;
+    if (!box->posted || !box->request.abandoned) continue;
     HandOver(box);
     handed = true;
   }

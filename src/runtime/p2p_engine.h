@@ -226,8 +226,8 @@ class P2pEngine {
   // hot path).
   std::vector<Outstanding> StillOutstanding() const;
   void EndBatch();
-  // After Cancel: an outbox whose packet send was finished without completing may still be read
-  // by the transport (Transport::KeepUntilDestroyed), which takes it; the engine makes new ones.
+  // After Cancel: an outbox whose packet send the transport abandoned (Request::abandoned) may
+  // still be read by it (Transport::KeepUntilDestroyed), which takes it; the engine makes new ones.
   void HandOverCancelledPackets() noexcept;
   // Gives `owned` to the transport to keep until it is destroyed (leaked if even that fails).
   template <typename T>

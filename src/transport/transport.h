@@ -37,6 +37,10 @@ struct Request {
   // On kDone, `sender_tag` holds the tag the message was sent with.
   uint64_t tag_ignore = 0;
   uint64_t sender_tag = 0;
+  // Set by the transport when a cancel finished the request while the transport may still read
+  // or write its buffers (a transfer it could not take back: see KeepUntilDestroyed); cleared
+  // when it is posted.
+  bool abandoned = false;
   void* handle = nullptr;     // transport-private
 
   bool finished() const {
@@ -177,8 +181,9 @@ class Transport {
   // Cancels a pending request; on return it is finished (kDone if it completed meanwhile, else
   // kFailed with an Aborted status). Safe on finished requests.
   virtual void Cancel(Request* req) = 0;
-  // Takes memory that a send finished by Cancel() or CancelAfterFailure() without completing may
-  // still read (a packet's staging buffer and segment array): UCX keeps a send to a stalled peer
+  // Takes memory that a request finished by Cancel() or CancelAfterFailure() without completing
+  // (Request::abandoned) may still read or write (a packet's staging buffer and segment array, a
+  // packet receive's landing): UCX keeps a send to a stalled peer
   // that a wait gave up on, and packs its remaining fragments whenever that peer makes room, even
   // after the communicator that posted it is gone. The memory is freed when the transport is
   // destroyed, after which nothing reads it. The default frees it at once: for a transport whose

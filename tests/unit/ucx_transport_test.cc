@@ -280,8 +280,15 @@ TEST(UcxTransport, StorageOfAnAbandonedGatheredSendLivesUntilTheTransportGoes) {
     ASSERT_GT(pending, 0) << "every packet left at once: nothing is left to abandon";
     for (Request& r : sends) w[0]->CancelAfterFailure(&r, 1);
     EXPECT_EQ(w[0]->SettleCancelledSends(1, [](void*, int) { return false; }, nullptr, /*give_up=*/true), 0u);
-    for (size_t p = 0; p < packets.size(); ++p)
-      if (!sends[p].finished() || sends[p].state.load() != State::kDone) w[0]->KeepUntilDestroyed(packets[p]);
+    size_t abandoned = 0;
+    for (size_t p = 0; p < packets.size(); ++p) {
+      // What the engine hands over: the sends the transport says it may still read.
+      if (!sends[p].abandoned) continue;
+      EXPECT_NE(sends[p].state.load(), State::kDone);
+      w[0]->KeepUntilDestroyed(packets[p]);
+      ++abandoned;
+    }
+    EXPECT_GT(abandoned, 0u);
   }  // the caller's references go, as the communicator that posted them would
   for (int i = 0; i < 20000; ++i) w[1]->Progress(), w[0]->Progress();  // UCX packs what it still holds
   size_t alive = 0;
@@ -394,6 +401,7 @@ TEST(UcxTransport, CancelPendingRecv) {
   ASSERT_EQ(r.state.load(), State::kFailed);
   EXPECT_EQ(r.error.code(), StatusCode::kAborted);
   EXPECT_EQ(r.error.message(), "cancelled");
+  EXPECT_FALSE(r.abandoned) << "UCX took the unmatched receive back: nothing of it is kept";
   w[1]->Cancel(&r);  // finished: no-op
   // The cancelled receive does not swallow a later message with the same tag.
   Request s, r2;

@@ -107,6 +107,7 @@ Status LoopbackFabric::Post(int me, int peer, uint64_t tag, void* buf, size_t by
   req->error = Status();
   req->peer = peer;
   req->bytes = bytes;
+  req->abandoned = false;  // the loopback transport always takes a cancelled request back
   req->handle = nullptr;
   req->state.store(Request::State::kPending, std::memory_order_relaxed);
   Pending mine{req, tag, me, peer, buf, segments, scatter};

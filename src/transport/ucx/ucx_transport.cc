@@ -212,6 +212,7 @@ void UcxTransport::Abandon(Op* op, Status why) {
   op->lingering = false;
   if (user) {
     user->error = std::move(why);
+    user->abandoned = true;
     user->state.store(Request::State::kFailed, std::memory_order_release);
   }
 }
@@ -547,6 +548,7 @@ void UcxTransport::Linger(Op* op, uint32_t comm_id) {
   op->comm_id = comm_id;
   op->eager = MayCopyUnmatched(op->peer, op->is_send, user->bytes);
   user->error = Status::Aborted("cancelled");
+  user->abandoned = true;  // UCX still holds the send; it may complete or be reset later
   user->state.store(Request::State::kFailed, std::memory_order_release);
 }
 

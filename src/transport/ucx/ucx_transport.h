@@ -213,6 +213,7 @@ class UcxTransport : public Transport {
     if (!req->error.ok()) req->error = Status();
     req->peer = peer;
     req->bytes = bytes;
+    req->abandoned = false;
     req->handle = nullptr;
   }
   // Track for an error or a UCX request: completed inside the call, or pending.
