@@ -338,6 +338,15 @@ namespace {
 // rounds of its wait's bookkeeping (WaitPolled).
 constexpr int kShortPasses = 4;
 
+// Segment arrays go to UCX as they are, as its iov datatype.
+template <typename Segment>
+constexpr bool LaidOutAsIov() {
+  return sizeof(Segment) == sizeof(ucp_dt_iov_t) && offsetof(Segment, data) == offsetof(ucp_dt_iov_t, buffer) &&
+         offsetof(Segment, bytes) == offsetof(ucp_dt_iov_t, length);
+}
+static_assert(LaidOutAsIov<SendSegment>() && LaidOutAsIov<RecvSegment>(),
+              "SendSegment and RecvSegment must be laid out as ucp_dt_iov_t");
+
 ucs_memory_type_t UcsMemoryType(MemoryType mem) {
   return mem == MemoryType::kCuda ? UCS_MEMORY_TYPE_CUDA : UCS_MEMORY_TYPE_HOST;
 }
@@ -350,9 +359,6 @@ Status UcxTransport::PostSend(int peer, uint64_t tag, const void* buf, size_t by
 
 Status UcxTransport::PostSendGather(int peer, uint64_t tag, std::span<const SendSegment> segments, size_t bytes,
                                     Request* req) {
-  static_assert(sizeof(SendSegment) == sizeof(ucp_dt_iov_t) && offsetof(SendSegment, data) == offsetof(ucp_dt_iov_t, buffer) &&
-                    offsetof(SendSegment, bytes) == offsetof(ucp_dt_iov_t, length),
-                "SendSegment must be laid out as ucp_dt_iov_t");
   BRAID_RETURN_IF_ERROR(CheckSegments("gathered send", segments, bytes));
   return StartSend(peer, tag, segments.data(), segments.size(), /*iov=*/true, bytes, MemoryType::kHost, req);
 }
@@ -401,9 +407,6 @@ Status UcxTransport::PostRecv(int peer, uint64_t tag, void* buf, size_t bytes, M
 
 Status UcxTransport::PostRecvScatter(int peer, uint64_t tag, std::span<const RecvSegment> segments, size_t bytes,
                                      Request* req) {
-  static_assert(sizeof(RecvSegment) == sizeof(ucp_dt_iov_t) && offsetof(RecvSegment, data) == offsetof(ucp_dt_iov_t, buffer) &&
-                    offsetof(RecvSegment, bytes) == offsetof(ucp_dt_iov_t, length),
-                "RecvSegment must be laid out as ucp_dt_iov_t");
   BRAID_RETURN_IF_ERROR(CheckSegments("scattered receive", segments, bytes));
   // UCX reads the array as ucp_dt_iov_t; the cast drops nothing it writes through.
   return StartRecv(peer, tag, const_cast<RecvSegment*>(segments.data()), segments.size(), /*iov=*/true, bytes,
