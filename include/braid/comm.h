@@ -68,7 +68,7 @@ struct CommOptions {
   // else chosen by the tuner. Mostly for tests and experiments.
   size_t slice_bytes = 0;
   // Point-to-point messages of at most this many bytes travel packed, one transport message per
-  // peer per group (0 = never, at most 65512). Must be equal on every rank. Negative = take
+  // peer per group (0 = never, at most 65256). Must be equal on every rank. Negative = take
   // BRAID_P2P_INLINE_BYTES from the environment (default 8192).
   long p2p_inline_bytes = -1;
   // 1: before each collective, compare its arguments across ranks (one small all-gather per

@@ -26,8 +26,10 @@ namespace braid::runtime {
 
 inline constexpr size_t kPacketHeaderBytes = 8;
 inline constexpr size_t kPacketEntryHeaderBytes = 16;
-// Largest packet a sender builds (and the receive buffer of a peer's packet), in bytes.
-inline constexpr size_t kMaxPacketBytes = 64 << 10;
+// Largest packet a sender builds (and the receive buffer of a peer's packet), in bytes: 64 KiB
+// less 256, so that a full packet and UCX's eager header (8-24 bytes) cross the shared-memory
+// lane as one fragment of its default segment (65472 bytes, transport/ucx/ucx_lane_settings.h).
+inline constexpr size_t kMaxPacketBytes = (64 << 10) - 256;
 // The inline limit may not exceed this (one message plus its headers fits a packet).
 inline constexpr size_t kMaxInlineBytes = kMaxPacketBytes - kPacketHeaderBytes - kPacketEntryHeaderBytes;
 

@@ -445,13 +445,13 @@ TEST(P2pPackingErrors, InlineLimitOutOfRangeIsRejectedNamingItsSource) {
   CommOptions in = WithInline(70000);
   Status s = Comm::Impl::ResolveOptions(in, &out);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "CommOptions.p2p_inline_bytes=70000 out of range [0, 65512]");
+  EXPECT_EQ(s.message(), "CommOptions.p2p_inline_bytes=70000 out of range [0, 65256]");
 
   ASSERT_EQ(setenv("BRAID_P2P_INLINE_BYTES", "-3", 1), 0);
   s = Comm::Impl::ResolveOptions(WithInline(-1), &out);
   unsetenv("BRAID_P2P_INLINE_BYTES");
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "BRAID_P2P_INLINE_BYTES='-3' is not an integer in [0, 65512]");
+  EXPECT_EQ(s.message(), "BRAID_P2P_INLINE_BYTES='-3' is not an integer in [0, 65256]");
 }
 
 }  // namespace

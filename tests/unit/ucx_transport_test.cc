@@ -131,9 +131,12 @@ TEST(UcxTransport, TooFewFileDescriptorsIsAnErrorNotAnAbort) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+// Sizes around the shared-memory lane's segment (65472 bytes: one eager fragment carries 65464
+// of payload behind UCP's 8-byte header) and past it, eager and rendezvous, arrive whole.
 TEST(UcxTransport, PingPongSizes) {
   World w(2);
-  for (size_t bytes : {size_t(0), size_t(8), size_t(64) << 10, size_t(8) << 20}) {
+  for (size_t bytes : {size_t(0), size_t(8), size_t(65463), size_t(65464), size_t(65465), size_t(64) << 10,
+                       size_t(65472) * 2, size_t(8) << 20}) {
     for (bool recv_first : {true, false}) {
       SCOPED_TRACE(testing::Message() << bytes << " bytes, recv first " << recv_first);
       std::vector<char> ping = Pattern(bytes, 1), pong = Pattern(bytes, 2);
@@ -258,7 +261,9 @@ TEST(UcxTransport, ScatteredReceiveFillsItsSegmentsInOrder) {
 // communicator, the array was read afterwards, SIGSEGV in ucp_dt_iov_gather.)
 TEST(UcxTransport, StorageOfAnAbandonedGatheredSendLivesUntilTheTransportGoes) {
   World w(2);
-  constexpr int kPackets = 40;  // more than rank 1's shared-memory queue takes without progress
+  // More than rank 1's shared-memory queue takes without progress: its FIFO holds 64 fragments,
+  // and each packet (62 KiB) crosses as one.
+  constexpr int kPackets = 96;
   struct Packet {
     std::vector<char> payload = Pattern(2048, 5);
     std::vector<SendSegment> segments;

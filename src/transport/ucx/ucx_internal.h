@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "transport/ucx/ucx_lane_settings.h"
 #include "transport/ucx/ucx_transport.h"
 
 namespace braid::transport {
@@ -51,23 +52,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kOpLive = 0x4272644f;
 
-// Transports of the shared-memory lane unless BRAID_UCX_LOCAL_TLS or UCX_TLS say otherwise.
-constexpr const char* kDefaultLocalTls = "posix,sysv,self";
-// Eager/rendezvous switch of the shared-memory lane (bytes) unless BRAID_UCX_LOCAL_RNDV_THRESH
-// or UCX_RNDV_THRESH say otherwise. Without cma the lane has no zero-copy transport, so a
-// rendezvous moves the same copies as eager plus a handshake; UCX's automatic threshold still
-// switched between 8 and 16 KiB here, which sent braid's 64 KiB packets (runtime/p2p_packet.h)
-// through that handshake. Above this size eager is not used, so a receiver never buffers large
-// unexpected messages.
-constexpr size_t kDefaultLocalRndvThreshBytes = 128 << 10;
-// Receive FIFO of each shared-memory transport of that lane (elements: one eager message of up
-// to ~8 KiB each, shared by every same-host sender): BRAID_UCX_LOCAL_FIFO_SIZE when set, else
-// UCX's own (64, or UCX_{MM,POSIX,SYSV,XPMEM}_FIFO_SIZE, which also win over the knob). Not
-// raised by default: 256 took 8 KiB bibw from 0.87 to 0.95 of raw UCX, but cost 64 B bibw
-// (1.6 -> 0.9) and gave erratic losses at other sizes, and 128 was no steadier
-// (docs/PERFORMANCE.md, session 38). UCX takes a power of two above 1; past the maximum a FIFO
-// only costs memory (~8.3 KiB of receive buffer per element).
-constexpr long kMaxLocalFifoSize = 1 << 16;
 // How long Cancel() lets a pending send finish by itself before resetting the endpoint, and how
 // long Cancel()/the destructor wait for UCX to complete what they asked for. The grace is one
 // per peer per burst of cancellations (a failed call cancels thousands of slices at once; 1 ms

@@ -31,38 +31,6 @@ using namespace ucx_internal;
 
 namespace {
 
-// The byte count of a UCX threshold setting ("131072", "128k", "1M"; UCX's memunits), SIZE_MAX
-// for "inf", nullopt for "auto" and for anything else (at most 12 digits, so << 30 fits).
-std::optional<size_t> ThresholdBytes(const std::string& setting) {
-  std::string lower;
-  for (char c : setting) lower += char(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "inf") return SIZE_MAX;
-  size_t digits = 0;
-  while (digits < lower.size() && std::isdigit(static_cast<unsigned char>(lower[digits]))) ++digits;
-  std::string unit = lower.substr(digits);
-  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
-  const int shift = unit.empty() ? 0 : unit == "k" ? 10 : unit == "m" ? 20 : unit == "g" ? 30 : -1;
-  if (digits == 0 || digits > 12 || shift < 0) return std::nullopt;
-  return size_t(std::stoull(lower.substr(0, digits))) << shift;
-}
-
-// Sends below this go eager. "auto" or a setting braid cannot read (UCX's own, UCX_RNDV_THRESH):
-// braid's default lane threshold, which is above UCX's automatic one on this lane (8-16 KiB), so
-// no eager send is missed; a rendezvous send below it is only waited for needlessly (bounded).
-size_t EagerBelowBytes(const std::string& setting) {
-  return ThresholdBytes(setting).value_or(kDefaultLocalRndvThreshBytes);
-}
-
-// BRAID_UCX_LOCAL_RNDV_THRESH: a byte count with an optional k/m/g unit, "inf" or "auto". UCX
-// reads "-5" as a huge count and would silently make every same-host send eager.
-Status CheckLocalRndvThreshold() {
-  std::optional<std::string> value = env::Get("UCX_LOCAL_RNDV_THRESH");
-  if (!value || ThresholdBytes(*value) || *value == "auto") return Status::Ok();
-  return Status::InvalidArgument(fmt::format("{}='{}' is not a byte count (digits with an optional k, m or g), inf or auto",
-                                             env::VariableName("UCX_LOCAL_RNDV_THRESH"), *value));
-}
-
-
 // File descriptors UCX's initialisation needs free (its async thread's epoll and event fds, the
 // shared-memory lane's, a worker's wakeup fd, sockets): with too few, UCX 1.13 fails an assertion
 // inside ucp_init (thread.c) and aborts the process instead of returning an error.
@@ -159,24 +127,6 @@ void UcxTransport::DestroyLane(Lane* lane) {
 }
 
 namespace {
-// BRAID_UCX_LOCAL_FIFO_SIZE (read once), 0 when unset: UCX takes only a power of two above 1.
-Status LocalFifoSize(long* out) {
-  static const std::pair<Status, long> read = [] {
-    const char* knob = "UCX_LOCAL_FIFO_SIZE";
-    long elements = 0;
-    // Unset: UCX's own size (64), logged as "the default applies", not as a 0 outside the range.
-    if (!env::Get(knob)) return std::pair{Status::Ok(), elements};
-    Status st = env::GetInt(knob, 0, 2, kMaxLocalFifoSize, &elements);
-    if (st.ok() && (elements & (elements - 1)) != 0) {
-      st = Status::InvalidArgument(fmt::format("{}='{}' is not a power of two in [2, {}]", env::VariableName(knob),
-                                               env::Get(knob).value_or(""), kMaxLocalFifoSize));
-    }
-    return std::pair{st, elements};
-  }();
-  *out = read.second;
-  return read.first;
-}
-
 // BRAID_UCX_ERROR_MODE: auto (unset), peer or none.
 Status ErrorMode(std::string* mode) {
   std::optional<std::string> value = env::Get("UCX_ERROR_MODE");
@@ -192,45 +142,27 @@ Status ErrorMode(std::string* mode) {
 }  // namespace
 
 Status UcxTransport::CheckKnobs() {
-  long fifo = 0;
-  BRAID_RETURN_IF_ERROR(LocalFifoSize(&fifo));
-  BRAID_RETURN_IF_ERROR(CheckLocalRndvThreshold());
+  LocalLaneSettings local;
+  BRAID_RETURN_IF_ERROR(ResolveLocalLane(&local));
   std::string mode;
   return ErrorMode(&mode);
 }
 
 Status UcxTransport::Init() {
-  const bool user_tls = std::getenv("UCX_TLS") != nullptr;
-  // Local lane: shared memory without cma. In UCX 1.13 a peer that dies during a CMA transfer
-  // aborts the process when the endpoint has no error handling (see the header).
-  static const std::string local_tls =
-      env::Get("UCX_LOCAL_TLS").value_or(std::string(kDefaultLocalTls));
-  const bool user_rndv = std::getenv("UCX_RNDV_THRESH") != nullptr;
-  static const std::string local_rndv =
-      env::Get("UCX_LOCAL_RNDV_THRESH").value_or(std::to_string(kDefaultLocalRndvThreshBytes));
-  local_rndv_ = user_rndv ? "UCX_RNDV_THRESH" : local_rndv;
-  local_eager_below_ = EagerBelowBytes(user_rndv ? std::getenv("UCX_RNDV_THRESH") : local_rndv);
-  std::string user_fifo;  // a UCX variable that sets a shared-memory FIFO size wins
-  for (const char* name : {"UCX_MM_FIFO_SIZE", "UCX_POSIX_FIFO_SIZE", "UCX_SYSV_FIFO_SIZE", "UCX_XPMEM_FIFO_SIZE"})
-    if (user_fifo.empty() && std::getenv(name)) user_fifo = name;
-  long fifo = 0;
-  BRAID_RETURN_IF_ERROR(LocalFifoSize(&fifo));
-  local_fifo_ = !user_fifo.empty() ? user_fifo : fifo ? std::to_string(fifo) : "UCX default";
-  // The user's UCX_TLS / UCX_RNDV_THRESH / UCX_*_FIFO_SIZE win over ours.
-  std::vector<LaneSetting> local_settings;
-  if (!user_tls) local_settings.push_back({"TLS", local_tls, "BRAID_UCX_LOCAL_TLS or the default"});
-  if (!user_rndv)
-    local_settings.push_back({"RNDV_THRESH", local_rndv, "BRAID_UCX_LOCAL_RNDV_THRESH or the default"});
-  // MM_ is the table every shared-memory transport (posix, sysv, xpmem) shares in UCX 1.13;
-  // "POSIX_FIFO_SIZE" would be reported by UCX as an unused setting and have no effect.
-  if (user_fifo.empty() && fifo)
-    local_settings.push_back({"MM_FIFO_SIZE", local_fifo_, "BRAID_UCX_LOCAL_FIFO_SIZE"});
-  Status local = InitLane(&lanes_[kLocalLane], local_settings);
+  LocalLaneSettings local_lane;
+  BRAID_RETURN_IF_ERROR(ResolveLocalLane(&local_lane));
+  local_rndv_ = local_lane.rndv;
+  local_eager_below_ = local_lane.eager_below;
+  local_fifo_ = local_lane.fifo;
+  local_segment_ = local_lane.segment;
+  Status local = InitLane(&lanes_[kLocalLane], local_lane.settings);
   if (!local.ok()) {
     DestroyLane(&lanes_[kLocalLane]);
-    // A lane the user configured is not swapped for another behind their back (a knob that UCX_TLS
-    // or UCX_RNDV_THRESH overrode was not applied, and cannot be the cause).
-    const std::pair<const char*, bool> applied[] = {{"UCX_LOCAL_TLS", !user_tls}, {"UCX_LOCAL_RNDV_THRESH", !user_rndv}};
+    // A lane the user configured is not swapped for another behind their back (a knob that UCX_TLS,
+    // UCX_RNDV_THRESH or UCX_*_SEG_SIZE overrode was not applied, and cannot be the cause).
+    const std::pair<const char*, bool> applied[] = {{"UCX_LOCAL_TLS", !local_lane.user_tls},
+                                                    {"UCX_LOCAL_RNDV_THRESH", !local_lane.user_rndv},
+                                                    {"UCX_LOCAL_SEG_SIZE", !local_lane.user_segment}};
     for (const auto& [knob, used] : applied) {
       if (used && env::Get(knob)) {
         return Status::InvalidArgument(fmt::format("{}='{}': UCX could not make the shared-memory lane with it: {}",
@@ -244,12 +176,10 @@ Status UcxTransport::Init() {
   interrupt_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (interrupt_fd_ < 0) return Status::SystemError(fmt::format("eventfd: {}", strerror(errno)));
   BRAID_INFO(kNet, "UCX {} workers created ({} thread mode; local lane {}, rendezvous from {}, "
-             "FIFO {}, wakeup {}; network lane wakeup {}; UCX_TLS {})",
-             ucp_get_version_string(), thread_mode_,
-             lanes_[kLocalLane].worker ? (user_tls ? "UCX_TLS" : local_tls.c_str()) : "absent",
-             local_rndv_, local_fifo_,
-             lanes_[kLocalLane].wakeup ? "fd" : "polling",
-             lanes_[kNetworkLane].wakeup ? "fd" : "polling", user_tls ? "from the user" : "unset");
+             "FIFO {}, segment {}, wakeup {}; network lane wakeup {}; UCX_TLS {})",
+             ucp_get_version_string(), thread_mode_, lanes_[kLocalLane].worker ? local_lane.tls.c_str() : "absent",
+             local_rndv_, local_fifo_, local_segment_, lanes_[kLocalLane].wakeup ? "fd" : "polling",
+             lanes_[kNetworkLane].wakeup ? "fd" : "polling", local_lane.user_tls ? "from the user" : "unset");
   return Status::Ok();
 }
 
@@ -474,9 +404,9 @@ Status UcxTransport::Connect(int rank, const std::vector<std::string>& addresses
 std::string UcxTransport::Describe() const {
   TransportLock::Guard guard(lock_);
   std::string s =
-      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}, same-host rendezvous from {}, FIFO {}",
+      fmt::format("ucx {}, {} worker, wakeup {}, error mode {}, same-host rendezvous from {}, FIFO {}, segment {}",
                   ucp_get_version_string(), thread_mode_, lanes_[kNetworkLane].wakeup ? "fd" : "polling",
-                  error_mode_, local_rndv_, local_fifo_);
+                  error_mode_, local_rndv_, local_fifo_, local_segment_);
   if (!transports_.empty()) s += "; " + transports_;
   return s;
 }

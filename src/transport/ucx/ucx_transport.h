@@ -62,6 +62,10 @@
 
 namespace braid::transport {
 
+namespace ucx_internal {
+struct LaneSetting;  // ucx_lane_settings.h
+}  // namespace ucx_internal
+
 // Who a rank is, for liveness checks and error messages.
 struct PeerProcess {
   std::string host;          // hostname as the bootstrap reported it, for messages
@@ -369,15 +373,8 @@ class UcxTransport : public Transport {
     std::string address;
   };
   enum LaneId : int { kLocalLane = 0, kNetworkLane = 1, kNumLanes = 2 };
-  // One UCX configuration value for a lane's context (ucp_config_modify), and the knob it came
-  // from, which an error names.
-  struct LaneSetting {
-    const char* key;
-    std::string value;
-    const char* source;
-  };
   // Creates the lane's context and worker with `settings` applied over UCX's configuration.
-  Status InitLane(Lane* lane, const std::vector<LaneSetting>& settings);
+  Status InitLane(Lane* lane, const std::vector<ucx_internal::LaneSetting>& settings);
   void DestroyLane(Lane* lane);
   ucp_worker_h WorkerOf(int peer) const { return lanes_[peers_[size_t(peer)]->lane].worker; }
 
@@ -391,6 +388,7 @@ class UcxTransport : public Transport {
   // kDefaultLocalRndvThreshBytes when it is UCX's "auto" or unreadable; SIZE_MAX for "inf").
   size_t local_eager_below_ = SIZE_MAX;
   std::string local_fifo_;  // the shared-memory lane's receive FIFO: elements, or where UCX takes it from
+  std::string local_segment_;  // its segment (bytes per eager fragment), or the UCX variable that set it
   std::string error_mode_ = "auto";  // BRAID_UCX_ERROR_MODE: auto, peer or none
 
   int rank_ = -1;
