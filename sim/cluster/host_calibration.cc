@@ -65,7 +65,7 @@ HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& orig
   JsonFields f(value, origin);
   // fit_max_relative_error: braid-perf's report on its own fit (diagnostic, not read).
   f.RejectUnknown({"alpha_us", "GBps", "bidir_GBps", "small", "exchange_us", "streaming_GBps",
-                   "fit_max_relative_error"});
+                   "streaming_reduce_GBps", "fit_max_relative_error"});
   HostLinkClass c;
   c.alpha_us = f.Number("alpha_us", 0, kMaxUs);
   c.GBps = f.Number("GBps", kMinGBps, kMaxGBps);
@@ -84,6 +84,11 @@ HostLinkClass ReadLinkClass(const nlohmann::json& value, const std::string& orig
   if (f.Has("streaming_GBps")) {
     for (auto [bytes, GBps] : ReadPairs(f.Array("streaming_GBps"), origin + ".streaming_GBps", "GB/s", kMinGBps, kMaxGBps))
       c.streaming_rates.push_back({bytes, GBps});
+  }
+  if (f.Has("streaming_reduce_GBps")) {
+    for (auto [bytes, GBps] :
+         ReadPairs(f.Array("streaming_reduce_GBps"), origin + ".streaming_reduce_GBps", "GB/s", kMinGBps, kMaxGBps))
+      c.streaming_reduce_rates.push_back({bytes, GBps});
   }
   return c;
 }
@@ -140,6 +145,12 @@ std::string DescribeClass(const HostLinkClass& c) {
     for (const HostLinkClass::RatePoint& p : c.streaming_rates) s += fmt::format(" {:.0f} KiB {:.2f};", p.bytes / 1024, p.GBps);
     s.pop_back();
   }
+  if (!c.streaming_reduce_rates.empty()) {
+    s += "; streaming reduce-scatter GB/s by working set:";
+    for (const HostLinkClass::RatePoint& p : c.streaming_reduce_rates)
+      s += fmt::format(" {:.0f} KiB {:.2f};", p.bytes / 1024, p.GBps);
+    s.pop_back();
+  }
   return s;
 }
 
@@ -179,6 +190,43 @@ double StreamingGBps(const HostLinkClass& c, double bytes) {
   return InterpolateLog(from_reference, bytes, &HostLinkClass::RatePoint::GBps);
 }
 
+// AtWorkingSet's slowdown of every link class of `at` beyond kStreamWorkingSetBytes (its
+// reduce_GBps and copy_GBps already at `bytes`).
+void SlowStreams(HostCalibration* at, double bytes) {
+  // Seconds per GB more than the class's streaming rates at the reference working set: where
+  // its own streams were measured at this working set, what they ran slower than bidir_GBps;
+  // else half of what memcpy lost beyond the reference (a transfer streams one user buffer at
+  // each end, memcpy two). The memcpy estimate is kept only for files without streaming rates:
+  // on this machine's 2-rank shared memory it put the streams of a 4 MiB working set at 8.9 GB/s
+  // per direction where they ran at 5.2-6.2 (docs/PERFORMANCE.md, session 48).
+  const auto rise = [](double rate, double reference) { return std::max(0.0, 1 / rate - 1 / reference); };
+  double memcpy_extra_s_per_GB = 0;
+  if (!at->memory.empty()) {
+    memcpy_extra_s_per_GB =
+        rise(at->copy_GBps, InterpolateLog(at->memory, kStreamWorkingSetBytes, &HostMemoryPoint::copy_GBps)) / 2;
+  }
+  for (auto& [name, c] : at->links) {
+    const double extra_s_per_GB =
+        c.streaming_rates.empty()
+            ? memcpy_extra_s_per_GB
+            : rise(StreamingGBps(c, bytes), c.bidir_GBps);
+    c.GBps = 1 / (1 / c.GBps + extra_s_per_GB);
+    c.bidir_GBps = 1 / (1 / c.bidir_GBps + extra_s_per_GB);
+  }
+}
+
+// HostCalibration::core_GBps of `at` (already at working set `bytes`), 0 without the rates. A
+// reduce-scatter that ran no slower than its reduction alone says nothing of the core (a
+// disturbed measurement): 0, the memcpy rule.
+double CoreGBps(const HostCalibration& at, double bytes) {
+  const HostLinkClass& intra = at.Intra();
+  if (intra.streaming_reduce_rates.empty()) return 0;
+  const double step_s_per_GB = 1 / InterpolateLog(intra.streaming_reduce_rates, bytes, &HostLinkClass::RatePoint::GBps);
+  const double copies_s_per_GB = step_s_per_GB - 1 / at.reduce_GBps;
+  if (copies_s_per_GB <= 0) return 0;
+  return std::max(2 / copies_s_per_GB, 2 * intra.bidir_GBps);
+}
+
 }  // namespace
 
 HostCalibration HostCalibration::AtWorkingSet(double bytes) const {
@@ -188,29 +236,11 @@ HostCalibration HostCalibration::AtWorkingSet(double bytes) const {
     at.copy_GBps = InterpolateLog(memory, bytes, &HostMemoryPoint::copy_GBps);
   }
   // Working sets up to the reference are at least as cached as when the rates were measured.
-  if (bytes <= kStreamWorkingSetBytes) return at;
-  // Seconds per GB more than the class's streaming rates at the reference working set: where
-  // its own streams were measured at this working set, what they ran slower than bidir_GBps;
-  // else half of what memcpy lost beyond the reference (a transfer streams one user buffer at
-  // each end, memcpy two). The memcpy estimate is kept only for files without streaming rates:
-  // on this machine's 2-rank shared memory it put the streams of a 4 MiB working set at 8.9 GB/s
-  // per direction where they ran at 5.2-6.2 (docs/PERFORMANCE.md, session 48).
-  const auto rise = [](double rate, double reference) { return std::max(0.0, 1 / rate - 1 / reference); };
-  double memcpy_extra_s_per_GB = 0;
-  if (!memory.empty()) {
-    memcpy_extra_s_per_GB =
-        rise(at.copy_GBps, InterpolateLog(memory, kStreamWorkingSetBytes, &HostMemoryPoint::copy_GBps)) / 2;
-  }
-  for (auto& [name, c] : at.links) {
-    const double extra_s_per_GB =
-        c.streaming_rates.empty()
-            ? memcpy_extra_s_per_GB
-            : rise(StreamingGBps(c, bytes), c.bidir_GBps);
-    c.GBps = 1 / (1 / c.GBps + extra_s_per_GB);
-    c.bidir_GBps = 1 / (1 / c.bidir_GBps + extra_s_per_GB);
-  }
+  if (bytes > kStreamWorkingSetBytes) SlowStreams(&at, bytes);
+  at.core_GBps = CoreGBps(at, bytes);
   return at;
 }
+
 
 const HostLinkClass* HostCalibration::Inter() const {
   auto it = links.find(inter_node);
@@ -263,6 +293,11 @@ nlohmann::json LinkClassToJson(const HostLinkClass& c) {
   if (!c.streaming_rates.empty()) {
     j["streaming_GBps"] = nlohmann::json::array();
     for (const HostLinkClass::RatePoint& p : c.streaming_rates) j["streaming_GBps"].push_back({p.bytes, p.GBps});
+  }
+  if (!c.streaming_reduce_rates.empty()) {
+    j["streaming_reduce_GBps"] = nlohmann::json::array();
+    for (const HostLinkClass::RatePoint& p : c.streaming_reduce_rates)
+      j["streaming_reduce_GBps"].push_back({p.bytes, p.GBps});
   }
   return j;
 }

@@ -45,6 +45,11 @@ struct HostLinkClass {
     double GBps = 0;
   };
   std::vector<RatePoint> streaming_rates;
+  // Optional, ascending bytes: the same for a 2-rank in-place reduce-scatter (the same exchanges,
+  // each received half reduced into the rank's own; bytes received per second). How far it runs
+  // below its exchanges and its reduction side by side says how busy the exchanges keep the
+  // rank's core (HostCalibration::AtWorkingSet: core_GBps).
+  std::vector<RatePoint> streaming_reduce_rates;
 
   // Seconds one message of `bytes` takes alone on an idle link, from the fitted lines.
   double MessageSeconds(double bytes) const;
@@ -88,6 +93,14 @@ struct HostCalibration {
   // (coll::HostRuntimeLinkModel); set by plan-sim --tuner-file, the calibration braid runs with
   // when given BRAID_TUNER_FILE (collectives/tuner_file.h). Not part of the cluster file.
   std::shared_ptr<const coll::TunerCalibration> runtime_tuner;
+  // Set by AtWorkingSet where the intra-node class has streaming reduce-scatter rates: how many
+  // bytes of user buffer per second the rank's core moves through its copies in and out of
+  // shared memory and its reductions together (the cpu link, sim/cluster/host_fabric.cc). A
+  // ring step there exchanges x bytes each way and reduces x, at x / streaming reduce rate: if
+  // that is the core's 2x bytes of copies at core_GBps plus the reduction at reduce_GBps, then
+  // core_GBps = 2 / (1 / reduce rate - 1 / reduce_GBps), and at least the two opposite streams
+  // of 2 x bidir_GBps. 0: not measured, the memcpy rule applies. Not part of the cluster file.
+  double core_GBps = 0;
   std::map<std::string, HostLinkClass> links;
 
   const HostLinkClass& Intra() const { return links.at(intra_node); }
@@ -101,7 +114,8 @@ struct HostCalibration {
   // first, log-linear from bidir_GBps at kStreamWorkingSetBytes) takes more than bidir_GBps; a
   // class without streaming rates takes half of what memcpy's seconds per byte rose from
   // kStreamWorkingSetBytes (a transfer streams one user buffer at each end, memcpy two). Reduce
-  // and copy are unchanged without memory points, the links without either.
+  // and copy are unchanged without memory points, the links without either. Sets core_GBps
+  // (above) at every working set, from the streaming reduce-scatter rates clamped at their ends.
   HostCalibration AtWorkingSet(double bytes) const;
 };
 

@@ -19,9 +19,13 @@ enum HostClassIndex { kIntraClass = 0, kInterClass = 1 };
 // at its GBps. Those streams are held to bidir_GBps by the rank's duplex port, not by the core:
 // with the core at two streams' worth an exchange saturated it and each ring step's reduction
 // lengthened the step, where measured a 2-rank all-reduce ran as fast as its exchanges from
-// 512 KiB to 32 MiB, the reductions hidden (docs/PERFORMANCE.md, session 48).
+// 512 KiB to 32 MiB, the reductions hidden (docs/PERFORMANCE.md, session 48). That held while
+// the exchanges waited on UCX's 8 KiB fragments. With 64 KiB ones they keep the core busy at
+// 1-8 MiB and each reduction lengthens its step (session 66), which the memcpy rule cannot
+// see: where calibrate measured a streaming reduce-scatter, the core streams core_GBps
+// (HostCalibration::AtWorkingSet) instead.
 double CpuGBps(const HostCalibration& host) {
-  double GBps = std::max(2 * host.Intra().bidir_GBps, 2 * host.copy_GBps);
+  double GBps = host.core_GBps > 0 ? host.core_GBps : std::max(2 * host.Intra().bidir_GBps, 2 * host.copy_GBps);
   for (const auto& [name, c] : host.links) GBps = std::max(GBps, c.GBps);
   return GBps;
 }

@@ -2,7 +2,7 @@
 # `braid-perf calibrate` end to end, small: 2-rank suites up to 2 MiB over braid's shared-memory
 # lane, one run each; the cluster file it writes has the fields plan-sim's host-runtime mode
 # reads (memory points, call and reduction-step overheads, the shm class with its exchanges and
-# its streaming rates at 1 and 2 MiB), `plan-sim topo` and `plan-sim collective`
+# its streaming all-gather and reduce-scatter rates at 1 and 2 MiB), `plan-sim topo` and `plan-sim collective`
 # accept it, and the predicted all-reduce time grows with the size; with -e below 1 MiB the
 # streaming job is left out and the file still loads.
 #
@@ -23,7 +23,7 @@ fail() {
 "${perf}" calibrate -o "${dir}/cluster.json" -e 2M --repeat 1 --classes shm --mpiexec "${mpiexec}" \
   2>"${dir}/calibrate.err" || fail "braid-perf calibrate exited $?: $(cat "${dir}/calibrate.err")"
 for field in '"runtime": "host"' '"call_overhead_us"' '"reduce_step_us"' '"allgather_us"' '"memory"' '"reduce_GBps"' '"intra_node": "shm"' \
-  '"sendrecv_us"' '"latency_us"' '"exchange_us"' '"streaming_GBps"'; do
+  '"sendrecv_us"' '"latency_us"' '"exchange_us"' '"streaming_GBps"' '"streaming_reduce_GBps"'; do
   grep -qF "${field}" "${dir}/cluster.json" || fail "the cluster file lacks ${field}: $(cat "${dir}/cluster.json")"
 done
 # The memory rates (copy becomes the cluster's memory bandwidth) come from a working set past the
@@ -38,8 +38,8 @@ EOF
 grep -q "per collective call, .* per reduction step" "${dir}/topo.out" || fail "plan-sim topo does not show the call overhead: $(cat "${dir}/topo.out")"
 grep -q "fixed costs from exchanges measured at 18 sizes, 8 B .. 1048576 B" "${dir}/topo.out" ||
   fail "plan-sim topo does not show the exchanges 8 B .. 1 MiB: $(cat "${dir}/topo.out")"
-grep -q "streaming GB/s by working set: 1024 KiB [0-9.]*; 2048 KiB [0-9.]*$" "${dir}/topo.out" ||
-  fail "plan-sim topo does not show the streaming rates at 1 and 2 MiB (and nothing beyond -e): $(cat "${dir}/topo.out")"
+grep -q "streaming GB/s by working set: 1024 KiB [0-9.]*; 2048 KiB [0-9.]*; streaming reduce-scatter GB/s by working set: 1024 KiB [0-9.]*; 2048 KiB [0-9.]*$" "${dir}/topo.out" ||
+  fail "plan-sim topo does not show the streaming all-gather and reduce-scatter rates at 1 and 2 MiB (and nothing beyond -e): $(cat "${dir}/topo.out")"
 "${plan_sim}" collective --cluster "${dir}/cluster.json" --ranks 2 -b 8 -e 2M -f 64 --format csv \
   >"${dir}/predicted.csv" 2>&1 || fail "plan-sim collective rejected the file: $(cat "${dir}/predicted.csv")"
 # Columns: size,count,type,time_us,...; times must be positive, never shrink with the size (8 B

@@ -85,6 +85,13 @@ const char* const kMemory = R"("call_overhead_us": 0.25, "reduce_step_us": 0.05,
     "memory": [{"bytes": 262144, "reduce_GBps": 20, "copy_GBps": 25},
                {"bytes": 16777216, "reduce_GBps": 8, "copy_GBps": 10}],)";
 
+// The example with kMemory and both classes, the shm class's numbers followed by `points` (its
+// point lists).
+std::string WithShmPoints(const std::string& points) {
+  return ExampleFile(std::string(kMemory) + kClasses, R"({"gpus": 2})", "host",
+                     std::string(R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6, )") + points);
+}
+
 TEST_F(HostCalibrationFile, MemoryPointsSetTheRatesAtAWorkingSet) {
   const ClusterSpec c = LoadCluster(Write("memory.json", ExampleFile(std::string(kMemory) + kClasses)));
   const HostCalibration& h = *c.host;
@@ -155,10 +162,8 @@ TEST_F(HostCalibrationFile, ExchangePointsSetTheFixedCost) {
 // its bidir_GBps (log-linear between points, clamped at the ends); a class without them still
 // follows memcpy's rise.
 TEST_F(HostCalibrationFile, StreamingRatesSlowTheirClassAtAWorkingSet) {
-  const char* const shm = R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
-              "streaming_GBps": [[1048576, 3.0], [4194304, 2.0], [67108864, 1.6]])";
-  const ClusterSpec c =
-      LoadCluster(Write("rates.json", ExampleFile(std::string(kMemory) + kClasses, R"({"gpus": 2})", "host", shm)));
+  const char* const shm = R"("streaming_GBps": [[1048576, 3.0], [4194304, 2.0], [67108864, 1.6]])";
+  const ClusterSpec c = LoadCluster(Write("rates.json", WithShmPoints(shm)));
   const HostCalibration& h = *c.host;
   ASSERT_EQ(h.Intra().streaming_rates.size(), 3u);
   EXPECT_EQ(h.AtWorkingSet(256 << 10).Intra().bidir_GBps, 2.6);  // the reference: unchanged
@@ -181,14 +186,42 @@ TEST_F(HostCalibrationFile, StreamingRatesSlowTheirClassAtAWorkingSet) {
             nlohmann::json::parse("[[1048576, 3.0], [4194304, 2.0], [67108864, 1.6]]"));
 }
 
+// Streaming reduce-scatter rates set the core's rate at a working set: a step of x bytes each way
+// plus its reduction at the measured rate is the core's 2x bytes of copies at core_GBps and the
+// reduction at reduce_GBps, so core_GBps = 2 / (1 / rate - 1 / reduce_GBps), at least 2 x
+// bidir_GBps. Without the rates, or with a rate above the reduction's own, it stays 0.
+TEST_F(HostCalibrationFile, StreamingReduceRatesSetTheCoreRate) {
+  const char* const shm = R"("streaming_reduce_GBps": [[1048576, 1.6], [16777216, 4.0]])";
+  const ClusterSpec c = LoadCluster(Write("core.json", WithShmPoints(shm)));
+  const HostCalibration& h = *c.host;
+  ASSERT_EQ(h.Intra().streaming_reduce_rates.size(), 2u);
+  EXPECT_EQ(h.core_GBps, 0);  // only AtWorkingSet sets it
+  // 256 KiB (the first point's rate, clamped): 2 / (1 / 1.6 - 1 / 20) = 3.48, below 2 x 2.6.
+  EXPECT_NEAR(h.AtWorkingSet(256 << 10).core_GBps, 5.2, 1e-9);
+  // 16 MiB: 2 / (1 / 4 - 1 / 8) = 16, above 2 x bidir_GBps there (slowed by memcpy's rise).
+  const HostCalibration at_16m = h.AtWorkingSet(16 << 20);
+  EXPECT_NEAR(at_16m.core_GBps, 16, 1e-9);
+  EXPECT_LT(2 * at_16m.Intra().bidir_GBps, 16);
+  EXPECT_NE(ClusterSummary(c).find("streaming reduce-scatter GB/s by working set: 1024 KiB 1.60; 16384 KiB 4.00"),
+            std::string::npos)
+      << ClusterSummary(c);
+  const nlohmann::json j = ClusterToJson(c);
+  EXPECT_EQ(j["calibration"]["links"]["shm"]["streaming_reduce_GBps"],
+            nlohmann::json::parse("[[1048576, 1.6], [16777216, 4.0]]"));
+
+  const ClusterSpec without = LoadCluster(Write("no-core.json", ExampleFile(std::string(kMemory) + kClasses, R"({"gpus": 2})")));
+  EXPECT_EQ(without.host->AtWorkingSet(16 << 20).core_GBps, 0);
+  const char* const faster = R"("streaming_reduce_GBps": [[1048576, 30]])";
+  const ClusterSpec disturbed = LoadCluster(Write("fast-core.json", WithShmPoints(faster)));
+  EXPECT_EQ(disturbed.host->AtWorkingSet(256 << 10).core_GBps, 0);  // faster than its reduction (20 GB/s)
+}
+
 // Between the reference working set (256 KiB, where a class streams at bidir_GBps) and its first
 // measured point the rate is interpolated from bidir_GBps, not clamped to the first point: one
 // byte past 256 KiB is not yet slowed by the 1 MiB point's rate.
 TEST_F(HostCalibrationFile, StreamingRatesRiseFromTheReferenceToTheFirstPoint) {
-  const char* const shm = R"("alpha_us": 0.9, "GBps": 4.4, "bidir_GBps": 2.6,
-              "streaming_GBps": [[1048576, 2.0], [4194304, 1.5]])";
-  const ClusterSpec c =
-      LoadCluster(Write("rise.json", ExampleFile(std::string(kMemory) + kClasses, R"({"gpus": 2})", "host", shm)));
+  const char* const shm = R"("streaming_GBps": [[1048576, 2.0], [4194304, 1.5]])";
+  const ClusterSpec c = LoadCluster(Write("rise.json", WithShmPoints(shm)));
   const HostCalibration& h = *c.host;
   EXPECT_NEAR(h.AtWorkingSet((256 << 10) + 1).Intra().bidir_GBps, 2.6, 1e-5);
   EXPECT_NEAR(h.AtWorkingSet(512 << 10).Intra().bidir_GBps, 2.3, 1e-9);  // log2 midway from 2.6 to 2.0

@@ -250,5 +250,22 @@ TEST(HostReplay, AReductionRunsBesideTransfersOnWhatTheCoreHasLeft) {
   EXPECT_TRUE(WithinRelative(reduced_alone, 0.9 * kUs + X / (4.4 * kGB) + X / (9.5 * kGB), 1e-9));
 }
 
+TEST(HostReplay, AMeasuredCoreRateOverridesTheMemcpyRule) {
+  // The setting of the test above (memcpy 6.1 GB/s, where the reduction hides beside the send),
+  // with core_GBps = 5.2: what AtWorkingSet sets where calibrate's streaming reduce-scatter showed
+  // the exchanges filling the core. The reduction now shares the core as when memcpy streamed
+  // 2.6 GB/s (AReductionSharesTheCoreWithATransferMaxMinFairly), and slows the send.
+  ClusterSpec measured = HostTestCluster(3, 1);
+  measured.host->core_GBps = 5.2;
+  ClusterSpec memcpy_bound = HostTestCluster(3, 1);
+  memcpy_bound.host->copy_GBps = 2.6;
+  const double X = 4 << 20, B = 64 << 20;
+  const std::vector<std::vector<Op>> ops = {{Send(1, 0, size_t(X))},
+                                            {RecvReduce(0, 0, size_t(X)), Send(2, 0, size_t(B))},
+                                            {Recv(1, 0, size_t(B))}};
+  EXPECT_TRUE(WithinRelative(Replay(measured, {0, 1, 2}, ops), Replay(memcpy_bound, {0, 1, 2}, ops), 1e-9));
+  EXPECT_GT(Replay(measured, {0, 1, 2}, ops), Replay(HostTestCluster(3, 1), {0, 1, 2}, ops) * 1.001);
+}
+
 }  // namespace
 }  // namespace braid::sim

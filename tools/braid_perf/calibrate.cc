@@ -164,20 +164,28 @@ bool IsCollective(const std::string& suite) {
 // caches (plan-sim: streaming_GBps). Not one large message each way: that is one rendezvous,
 // not the slices in flight that plan-sim replays; nor the out-of-place all-gather, whose local
 // copy made 64 MiB 60% slower (docs/PERFORMANCE.md, session 48).
+// "streaming_reduce" is the same with a 2-rank in-place reduce-scatter: the same exchanges, each
+// received half reduced into the rank's own. What it takes beyond the all-gather says how much of
+// a reduction the exchanges leave the rank's core to do beside them (plan-sim:
+// streaming_reduce_GBps): none while the exchanges wait on the transport, all of it once they
+// keep the core busy (docs/PERFORMANCE.md, session 66).
 constexpr size_t kStreamingMinBytes = 1 << 20;  // below it a slice's fixed cost is a large share
+bool IsStreaming(const std::string& measurement) {
+  return measurement == "streaming" || measurement == "streaming_reduce";
+}
 
 struct Measurement {
   std::string name, suite;
   bool in_place = false;  // collectives: the in-place time, else the out-of-place one
 };
-// The streaming run goes last: the small all-gather right after it measured a call overhead
+// The streaming runs go last: the small all-gather right after one measured a call overhead
 // 4-6x the usual (0.44-0.71 us against 0.08-0.13) while the latency and exchange jobs before it
 // were normal. Why is not known (an 8 B ping-pong right after a 256 MiB job was not slower);
 // docs/PERFORMANCE.md, session 48.
 const std::vector<Measurement> kMeasurements = {
     {"latency", "latency"},     {"bw", "bw"},          {"bibw", "bibw"},
     {"sendrecv", "sendrecv"},   {"allgather", "allgather"}, {"reducescatter", "reducescatter"},
-    {"streaming", "allgather", true}};
+    {"streaming", "allgather", true},   {"streaming_reduce", "reducescatter", true}};
 
 // One 2-rank braid-perf run of `suite` (a point-to-point suite or one of the collectives above)
 // over the class, with `args` after the suite name; nullopt (after a message) on failure.
@@ -302,11 +310,12 @@ std::optional<std::vector<LinkClass>> SelectClasses(const std::string& spec) {
 // after the start barrier does not count. The point-to-point suites cover 1 B .. the largest
 // size; sendrecv 8 B .. 1 MiB (or the largest size, if smaller), where a step's fixed cost
 // matters (beyond, the streaming rates dominate); all-gather and reduce-scatter messages of
-// 8-64 B, where only the fixed costs count; the streaming all-gather as described above.
+// 8-64 B, where only the fixed costs count; the streaming all-gather and reduce-scatter as described
+// above.
 std::vector<std::string> SuiteArguments(const Settings& s, const std::string& measurement) {
   const std::vector<std::string> many = {"-n", "1000", "-w", "100", "-c", "0"};
   std::vector<std::string> args;
-  if (measurement == "streaming") {
+  if (IsStreaming(measurement)) {
     const size_t largest = ParseSize(s.max_bytes).value_or(0);  // at least kStreamingMinBytes: not run below
     return {"-b", std::to_string(kStreamingMinBytes), "-e", std::to_string(largest), "-f", "2",
             "-n", "40", "-w", "4", "-c", "0"};  // ~2 s to 256 MiB: a short window for the VM's mode changes
@@ -435,7 +444,7 @@ int CalibrateMain(int argc, char** argv) {
     // the cluster file leaves out.
     size_t wanted = 0;
     for (const Measurement& m : kMeasurements) {
-      if (m.name == "streaming" && *max_bytes < kStreamingMinBytes) continue;
+      if (IsStreaming(m.name) && *max_bytes < kStreamingMinBytes) continue;
       ++wanted;
       std::vector<SuiteResult> runs;
       for (int i = 0; i < s.repeat; ++i) {
@@ -486,10 +495,15 @@ int CalibrateMain(int argc, char** argv) {
     links[c.name]["exchange_us"] = Points(exchange);
     // Per-direction rate by working set: each all-gather row is half its buffer per direction
     // (MeasureSuite's bytes), keyed by the whole buffer. None when -e is below the job's start.
-    std::vector<SizedValue> rates;
-    for (const SizedValue& p : suites["streaming"].points)
-      rates.push_back({2 * p.bytes, p.bytes / p.value / 1e3});  // MB/s, to GB/s
+    const auto rates_of = [&](const char* measurement) {
+      std::vector<SizedValue> rates;
+      for (const SizedValue& p : suites[measurement].points)
+        rates.push_back({2 * p.bytes, p.bytes / p.value / 1e3});  // MB/s, to GB/s
+      return rates;
+    };
+    const std::vector<SizedValue> rates = rates_of("streaming"), reduce_rates = rates_of("streaming_reduce");
     if (!rates.empty()) links[c.name]["streaming_GBps"] = Points(rates);
+    if (!reduce_rates.empty()) links[c.name]["streaming_reduce_GBps"] = Points(reduce_rates);
     // A collective call's own cost (arguments, plan, executor), charged once per call: a 2-rank
     // all-gather, one exchange through the executor, less that exchange. A reduction step's
     // fixed cost, charged per reduce op: a 2-rank reduce-scatter, the same exchange with its
@@ -507,6 +521,8 @@ int CalibrateMain(int argc, char** argv) {
                         {"allgather_us", Points(suites["allgather"].points)},
                         {"reducescatter_us", Points(suites["reducescatter"].points)}};
     if (!rates.empty()) measured[c.name]["streaming_allgather_in_place_us"] = Points(suites["streaming"].points);
+    if (!reduce_rates.empty())
+      measured[c.name]["streaming_reducescatter_in_place_us"] = Points(suites["streaming_reduce"].points);
   }
   scratch.reset();
   if (!failed.empty()) {
