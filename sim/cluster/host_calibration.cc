@@ -215,16 +215,19 @@ void SlowStreams(HostCalibration* at, double bytes) {
   }
 }
 
-// HostCalibration::core_GBps of `at` (already at working set `bytes`), 0 without the rates. A
-// reduce-scatter that ran no slower than its reduction alone says nothing of the core (a
-// disturbed measurement): 0, the memcpy rule.
+// HostCalibration::core_GBps of `at` (already at working set `bytes`), 0 without the rates.
+// Bounded by the two rules it refines: at least both directions at bidir_GBps (the exchanges
+// alone reach that), at most the memcpy rule (a core whose reduce-scatter runs as fast as its
+// reduction alone, or faster, a disturbed measurement, hides every reduction; the formula's
+// pole there would otherwise make the core limitless).
 double CoreGBps(const HostCalibration& at, double bytes) {
   const HostLinkClass& intra = at.Intra();
   if (intra.streaming_reduce_rates.empty()) return 0;
+  const double low = 2 * intra.bidir_GBps, high = std::max(low, 2 * at.copy_GBps);
   const double step_s_per_GB = 1 / InterpolateLog(intra.streaming_reduce_rates, bytes, &HostLinkClass::RatePoint::GBps);
   const double copies_s_per_GB = step_s_per_GB - 1 / at.reduce_GBps;
-  if (copies_s_per_GB <= 0) return 0;
-  return std::max(2 / copies_s_per_GB, 2 * intra.bidir_GBps);
+  if (copies_s_per_GB <= 0) return high;
+  return std::clamp(2 / copies_s_per_GB, low, high);
 }
 
 }  // namespace

@@ -98,8 +98,9 @@ struct HostCalibration {
   // shared memory and its reductions together (the cpu link, sim/cluster/host_fabric.cc). A
   // ring step there exchanges x bytes each way and reduces x, at x / streaming reduce rate: if
   // that is the core's 2x bytes of copies at core_GBps plus the reduction at reduce_GBps, then
-  // core_GBps = 2 / (1 / reduce rate - 1 / reduce_GBps), and at least the two opposite streams
-  // of 2 x bidir_GBps. 0: not measured, the memcpy rule applies. Not part of the cluster file.
+  // core_GBps = 2 / (1 / reduce rate - 1 / reduce_GBps), at least the two opposite streams of
+  // 2 x bidir_GBps and at most the memcpy rule's 2 x copy_GBps. 0: not measured, the memcpy rule
+  // applies. Not part of the cluster file.
   double core_GBps = 0;
   std::map<std::string, HostLinkClass> links;
 

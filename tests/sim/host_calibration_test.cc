@@ -189,7 +189,8 @@ TEST_F(HostCalibrationFile, StreamingRatesSlowTheirClassAtAWorkingSet) {
 // Streaming reduce-scatter rates set the core's rate at a working set: a step of x bytes each way
 // plus its reduction at the measured rate is the core's 2x bytes of copies at core_GBps and the
 // reduction at reduce_GBps, so core_GBps = 2 / (1 / rate - 1 / reduce_GBps), at least 2 x
-// bidir_GBps. Without the rates, or with a rate above the reduction's own, it stays 0.
+// bidir_GBps and at most the memcpy rule's 2 x copy_GBps. Without the rates it stays 0; a rate
+// above the reduction's own (a disturbed measurement) gives the memcpy rule.
 TEST_F(HostCalibrationFile, StreamingReduceRatesSetTheCoreRate) {
   const char* const shm = R"("streaming_reduce_GBps": [[1048576, 1.6], [16777216, 4.0]])";
   const ClusterSpec c = LoadCluster(Write("core.json", WithShmPoints(shm)));
@@ -213,7 +214,10 @@ TEST_F(HostCalibrationFile, StreamingReduceRatesSetTheCoreRate) {
   EXPECT_EQ(without.host->AtWorkingSet(16 << 20).core_GBps, 0);
   const char* const faster = R"("streaming_reduce_GBps": [[1048576, 30]])";
   const ClusterSpec disturbed = LoadCluster(Write("fast-core.json", WithShmPoints(faster)));
-  EXPECT_EQ(disturbed.host->AtWorkingSet(256 << 10).core_GBps, 0);  // faster than its reduction (20 GB/s)
+  EXPECT_EQ(disturbed.host->AtWorkingSet(256 << 10).core_GBps, 50);  // faster than its reduction (20 GB/s): 2 x 25
+  // Just below the reduction's rate the formula's pole is capped by the same rule.
+  const ClusterSpec near = LoadCluster(Write("near-core.json", WithShmPoints(R"("streaming_reduce_GBps": [[1048576, 19.9]])")));
+  EXPECT_EQ(near.host->AtWorkingSet(256 << 10).core_GBps, 50);
 }
 
 // Between the reference working set (256 KiB, where a class streams at bidir_GBps) and its first

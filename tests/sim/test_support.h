@@ -96,9 +96,11 @@ inline ClusterSpec HostTestCluster(int ranks_per_node, int nodes) {
   h.intra_node = "shm";
   h.inter_node = "tcp";
   h.links["shm"] = {.alpha_us = 0.9, .GBps = 4.4, .bidir_GBps = 2.6,
-                    .small_max_bytes = 8192, .small_alpha_us = 0.45, .small_GBps = 1.9, .exchange_points = {}, .streaming_rates = {}};
+                    .small_max_bytes = 8192, .small_alpha_us = 0.45, .small_GBps = 1.9, .exchange_points = {}, .streaming_rates = {},
+                    .streaming_reduce_rates = {}};
   h.links["tcp"] = {.alpha_us = 12.0, .GBps = 1.2, .bidir_GBps = 0.9,
-                    .small_max_bytes = 65536, .small_alpha_us = 9.0, .small_GBps = 0.8, .exchange_points = {}, .streaming_rates = {}};
+                    .small_max_bytes = 65536, .small_alpha_us = 9.0, .small_GBps = 0.8, .exchange_points = {}, .streaming_rates = {},
+                    .streaming_reduce_rates = {}};
   c.host = h;
   return c;
 }

@@ -41,28 +41,6 @@ std::string UserSharedMemoryVariable(const char* setting) {
   return "";
 }
 
-// Whether a transport list in UCX_TLS's syntax ("posix,sysv,self", "^tcp", "tcp,sm") lets the lane
-// use a shared-memory transport: only those read the MM_ settings, and UCX warns of a setting
-// that no transport took ("invalid configurations: MM_SEG_SIZE=...").
-bool UsesSharedMemory(const std::string& tls) {
-  std::vector<std::string> names;
-  std::string name;
-  for (char c : tls + ",") {
-    if (c != ',') {
-      if (!std::isspace(static_cast<unsigned char>(c))) name += char(std::tolower(static_cast<unsigned char>(c)));
-      continue;
-    }
-    if (!name.empty()) names.push_back(name);
-    name.clear();
-  }
-  const bool excluding = !names.empty() && names[0][0] == '^';
-  if (excluding) names[0].erase(0, 1);
-  auto named = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
-  if (!excluding) return names.empty() || named("all") || named("sm") || named("shm") || named("mm") ||
-                         named("posix") || named("sysv") || named("xpmem");
-  return !(named("sm") || named("shm") || named("mm") || (named("posix") && named("sysv") && named("xpmem")));
-}
-
 // BRAID_UCX_LOCAL_RNDV_THRESH: a byte count with an optional k/m/g unit, "inf" or "auto". UCX
 // reads "-5" as a huge count and would silently make every same-host send eager.
 Status CheckRndvKnob() {
@@ -102,16 +80,35 @@ Status SegmentKnob(long* out) {
   return read.first;
 }
 
-// A segment the user gave UCX itself must also fit the FIFO element's 16-bit length.
-Status CheckUserSegment(const std::string& variable) {
-  if (variable.empty()) return Status::Ok();
-  const std::string value = std::getenv(variable.c_str());
-  const std::optional<size_t> bytes = UcxBytes(value);
-  if (!bytes || *bytes <= kMaxLocalSegBytes) return Status::Ok();  // "auto" and typos: UCX's to judge
-  return Status::InvalidArgument(fmt::format(
-      "{}='{}' is above {} bytes: UCX keeps a shared-memory fragment's length in 16 bits, so a message "
-      "that fills a larger segment would arrive truncated",
-      variable, value, kMaxLocalSegBytes));
+// A segment the user gave UCX itself must also fit the FIFO element's 16-bit length. Every one
+// of UCX's variables for it is checked (UCX reads UCX_MM_SEG_SIZE, then lets each transport's own
+// override it), and a value braid cannot read as a byte count is refused too: UCX takes "auto"
+// as no limit at all, and reads " 128k" or "+131072" where braid does not.
+Status CheckUserSegments() {
+  for (const char* transport : {"MM", "POSIX", "SYSV", "XPMEM"}) {
+    const std::string variable = fmt::format("UCX_{}_SEG_SIZE", transport);
+    const char* value = std::getenv(variable.c_str());
+    if (!value) continue;
+    const std::optional<size_t> bytes = UcxBytes(value);
+    if (bytes && *bytes <= kMaxLocalSegBytes) continue;
+    return Status::InvalidArgument(fmt::format(
+        "{}='{}' {} {} bytes: UCX keeps a shared-memory fragment's length in 16 bits, so a message "
+        "that fills a larger segment would arrive truncated",
+        variable, value, bytes ? "is above" : "is not a byte count (digits with an optional k) of at most",
+        kMaxLocalSegBytes));
+  }
+  return Status::Ok();
+}
+
+// The FIFO's elements as UCX will size it: the knob's, else a UCX variable's when braid can read
+// it, else UCX's default.
+size_t FifoElements(long knob, const std::string& user_variable) {
+  if (!user_variable.empty()) {
+    if (std::optional<size_t> n = UcxBytes(std::getenv(user_variable.c_str())); n && *n > 0 && *n <= size_t(kMaxLocalFifoSize))
+      return *n;
+    return kUcxDefaultFifoSize;
+  }
+  return knob > 0 ? size_t(knob) : kUcxDefaultFifoSize;
 }
 
 }  // namespace
@@ -125,7 +122,7 @@ Status ResolveLocalLane(LocalLaneSettings* out) {
   const std::string user_fifo = UserSharedMemoryVariable("FIFO_SIZE");
   const std::string user_segment = UserSharedMemoryVariable("SEG_SIZE");
   const std::string user_grow = UserSharedMemoryVariable("RX_BUFS_GROW");
-  BRAID_RETURN_IF_ERROR(CheckUserSegment(user_segment));
+  BRAID_RETURN_IF_ERROR(CheckUserSegments());
 
   // The knobs as read once per process; the user's UCX_* variables, read each time, win.
   static const std::string knob_tls = env::Get("UCX_LOCAL_TLS").value_or(std::string(kDefaultLocalTls));
@@ -135,7 +132,6 @@ Status ResolveLocalLane(LocalLaneSettings* out) {
   const char* user_tls = std::getenv("UCX_TLS");
   out->user_tls = user_tls != nullptr;
   out->user_rndv = user_rndv != nullptr;
-  out->user_segment = !user_segment.empty();
   out->tls = out->user_tls ? "UCX_TLS" : knob_tls;
   out->rndv = user_rndv ? "UCX_RNDV_THRESH" : knob_rndv;
   // "auto" or a setting braid cannot read: braid's default, which is above UCX's automatic
@@ -157,12 +153,32 @@ Status ResolveLocalLane(LocalLaneSettings* out) {
   if (user_fifo.empty() && fifo) s.push_back({"MM_FIFO_SIZE", out->fifo, "BRAID_UCX_LOCAL_FIFO_SIZE"});
   if (user_segment.empty()) {
     s.push_back({"MM_SEG_SIZE", out->segment, "BRAID_UCX_LOCAL_SEG_SIZE or the default"});
+    out->segment_applied = true;
     if (user_grow.empty()) {
-      const size_t grow = std::max(kMinLocalRxBufsGrow, kLocalRxChunkBytes / size_t(segment));
-      s.push_back({"MM_RX_BUFS_GROW", std::to_string(grow), "BRAID_UCX_LOCAL_SEG_SIZE or the default"});
+      const size_t grow = FifoElements(fifo, user_fifo) + 1;
+      s.push_back({"MM_RX_BUFS_GROW", std::to_string(grow), "the FIFO's size"});
     }
   }
   return Status::Ok();
+}
+
+bool UsesSharedMemory(const std::string& tls) {
+  std::vector<std::string> names;
+  std::string name;
+  for (char c : tls + ",") {
+    if (c != ',') {
+      if (!std::isspace(static_cast<unsigned char>(c))) name += char(std::tolower(static_cast<unsigned char>(c)));
+      continue;
+    }
+    if (!name.empty()) names.push_back(name);
+    name.clear();
+  }
+  const bool excluding = !names.empty() && names[0][0] == '^';
+  if (excluding) names[0].erase(0, 1);
+  auto named = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  if (!excluding) return names.empty() || named("all") || named("sm") || named("shm") || named("mm") ||
+                         named("posix") || named("sysv") || named("xpmem");
+  return !(named("sm") || named("shm") || named("mm") || (named("posix") && named("sysv") && named("xpmem")));
 }
 
 }  // namespace braid::transport::ucx_internal

@@ -48,11 +48,14 @@ constexpr long kMaxLocalFifoSize = 1 << 16;
 constexpr size_t kDefaultLocalSegBytes = (64 << 10) - 64;
 constexpr size_t kMinLocalSegBytes = 1024;
 constexpr size_t kMaxLocalSegBytes = 65535;
-// Receive buffers UCX adds to the lane's pool at a time (MM_RX_BUFS_GROW) are sized so that one
-// addition stays near UCX's own (512 x 8256 B): 512 segments of 64 KiB would map 32 MiB of shared
-// memory per process at start, which a container's default 64 MiB /dev/shm cannot give 8 ranks.
-constexpr size_t kLocalRxChunkBytes = 4 << 20;
-constexpr size_t kMinLocalRxBufsGrow = 16;
+// UCX's own FIFO size (elements), when neither BRAID_UCX_LOCAL_FIFO_SIZE nor UCX says another.
+constexpr size_t kUcxDefaultFifoSize = 64;
+// Receive buffers UCX adds to the lane's pool at a time (MM_RX_BUFS_GROW): the FIFO's elements
+// plus one, which is what UCX takes at start (one per element and a spare), so the start maps one
+// addition: 65 segments of 64 KiB, 4.2 MiB per process, about UCX's own 512 x 8256 bytes. UCX's
+// 512 segments of 64 KiB would map 32 MiB per process at start, which a container's default
+// 64 MiB /dev/shm cannot give 8 ranks; 64 at a time made the start two additions (8.4 MiB).
+// Later additions come only with messages that wait unexpected (each holds a segment).
 
 // One setting applied to a lane's UCP configuration (ucp_config_modify).
 struct LaneSetting {
@@ -73,11 +76,16 @@ struct LocalLaneSettings {
   std::string segment;  // bytes, or the UCX variable that set it
   bool user_tls = false;   // UCX_TLS is set (braid's BRAID_UCX_LOCAL_TLS not applied)
   bool user_rndv = false;  // UCX_RNDV_THRESH is set (BRAID_UCX_LOCAL_RNDV_THRESH not applied)
-  bool user_segment = false;  // a UCX_*_SEG_SIZE is set (BRAID_UCX_LOCAL_SEG_SIZE not applied)
+  bool segment_applied = false;  // braid's segment (the knob's or the default) went to UCX
 };
 
 // Reads the BRAID_UCX_LOCAL_* knobs (once per process) and the user's UCX_* variables (each
 // call). InvalidArgument naming a knob or UCX variable set to a value the lane cannot use.
 Status ResolveLocalLane(LocalLaneSettings* out);
+
+// Whether a transport list in UCX_TLS's syntax ("posix,sysv,self", "^tcp", "tcp,sm") lets the lane
+// use a shared-memory transport: only those read the MM_ settings, and UCX warns of a setting
+// that no transport took ("invalid configurations: MM_SEG_SIZE=...").
+bool UsesSharedMemory(const std::string& tls);
 
 }  // namespace braid::transport::ucx_internal

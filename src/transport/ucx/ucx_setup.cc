@@ -162,7 +162,7 @@ Status UcxTransport::Init() {
     // UCX_RNDV_THRESH or UCX_*_SEG_SIZE overrode was not applied, and cannot be the cause).
     const std::pair<const char*, bool> applied[] = {{"UCX_LOCAL_TLS", !local_lane.user_tls},
                                                     {"UCX_LOCAL_RNDV_THRESH", !local_lane.user_rndv},
-                                                    {"UCX_LOCAL_SEG_SIZE", !local_lane.user_segment}};
+                                                    {"UCX_LOCAL_SEG_SIZE", local_lane.segment_applied}};
     for (const auto& [knob, used] : applied) {
       if (used && env::Get(knob)) {
         return Status::InvalidArgument(fmt::format("{}='{}': UCX could not make the shared-memory lane with it: {}",
