@@ -31,10 +31,13 @@ std::optional<size_t> UcxBytes(const std::string& setting) {
   return size_t(std::stoull(lower.substr(0, digits))) << shift;
 }
 
-// The first of UCX's variables for a shared-memory setting that the user set, "" if none. UCX
-// reads it under the table every shared-memory transport shares (MM_) and under each one's own.
+// Where UCX reads a shared-memory setting: the table every shared-memory transport shares (MM_),
+// then each one's own, which overrides it.
+constexpr const char* kSharedMemoryTables[] = {"MM", "POSIX", "SYSV", "XPMEM"};
+
+// The first of UCX's variables for a shared-memory setting that the user set, "" if none.
 std::string UserSharedMemoryVariable(const char* setting) {
-  for (const char* transport : {"MM", "POSIX", "SYSV", "XPMEM"}) {
+  for (const char* transport : kSharedMemoryTables) {
     std::string name = fmt::format("UCX_{}_{}", transport, setting);
     if (std::getenv(name.c_str())) return name;
   }
@@ -80,12 +83,12 @@ Status SegmentKnob(long* out) {
   return read.first;
 }
 
-// A segment the user gave UCX itself must also fit the FIFO element's 16-bit length. Every one
-// of UCX's variables for it is checked (UCX reads UCX_MM_SEG_SIZE, then lets each transport's own
-// override it), and a value braid cannot read as a byte count is refused too: UCX takes "auto"
-// as no limit at all, and reads " 128k" or "+131072" where braid does not.
+// A segment the user gave UCX itself must also fit the FIFO element's 16-bit length. Every one of
+// UCX's variables for it is checked (kSharedMemoryTables), and a value braid cannot read as a byte
+// count is refused too: UCX takes "auto" as no limit at all, and reads " 128k" or "+131072" where
+// braid does not.
 Status CheckUserSegments() {
-  for (const char* transport : {"MM", "POSIX", "SYSV", "XPMEM"}) {
+  for (const char* transport : kSharedMemoryTables) {
     const std::string variable = fmt::format("UCX_{}_SEG_SIZE", transport);
     const char* value = std::getenv(variable.c_str());
     if (!value) continue;
